@@ -1,0 +1,3 @@
+from promptver.cli.main import main
+
+main()

@@ -1,0 +1,83 @@
+"""The ``promptver`` command: assembles the subcommands and turns errors into exit codes.
+
+Subcommands live one per module (``promptver/cli/cmd_*.py``) and are imported only when
+invoked, so ``promptver status`` does not pay for the diff engine or the TUI.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from promptver import __version__
+from promptver.errors import PromptverError
+
+# name -> "module:attribute"; keep sorted within each group of commands.
+COMMANDS: dict[str, str] = {
+    "init": "promptver.cli.cmd_store:init",
+    "new": "promptver.cli.cmd_bundle:new",
+    "check": "promptver.cli.cmd_bundle:check",
+    "status": "promptver.cli.cmd_bundle:status",
+    "bump": "promptver.cli.cmd_bump:bump",
+    "snapshot": "promptver.cli.cmd_bump:snapshot",
+    "log": "promptver.cli.cmd_history:log",
+    "show": "promptver.cli.cmd_history:show",
+    "checkout": "promptver.cli.cmd_history:checkout",
+    "verify": "promptver.cli.cmd_store:verify",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="promptver")
+@click.option(
+    "--store",
+    "store_path",
+    envvar="PROMPTVER_HOME",
+    type=click.Path(file_okay=False),
+    help="Store folder (default: .promptver/ found by walking up; env PROMPTVER_HOME).",
+)
+@click.pass_context
+def cli(ctx: click.Context, store_path: str | None) -> None:
+    """Version whole AI-system configurations as one semver bundle."""
+    ctx.obj = {"store_path": store_path}
+
+
+def main(argv: list[str] | None = None) -> Any:
+    try:
+        return cli.main(args=argv, prog_name="promptver", standalone_mode=False)
+    except PromptverError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
