@@ -27,6 +27,9 @@ COMMANDS: dict[str, str] = {
     "show": "promptver.cli.cmd_history:show",
     "checkout": "promptver.cli.cmd_history:checkout",
     "verify": "promptver.cli.cmd_store:verify",
+    "eval": "promptver.cli.cmd_eval:eval_group",
+    "runs": "promptver.cli.cmd_eval:runs",
+    "run": "promptver.cli.cmd_eval:run_group",
 }
 
 

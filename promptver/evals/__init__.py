@@ -14,7 +14,9 @@ import asyncio
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
+from promptver.errors import PromptverError
 from promptver.evals.bundle import BundleView
 from promptver.evals.compare import Comparison, Gate, compare_runs
 from promptver.evals.runner import EvalOptions, OnRecord, check_resumable, execute, prepare
@@ -24,12 +26,33 @@ __all__ = [
     "Comparison",
     "EvalOptions",
     "Gate",
+    "RunInterrupted",
     "RunStore",
     "StoredRun",
     "compare_runs",
     "evaluate",
     "runs_folder",
 ]
+
+
+class RunInterrupted(PromptverError):
+    """Ctrl-C stopped a run; its finished cases are kept (when it was saved)."""
+
+    def __init__(self, run_id: str, finished: int, saved: bool) -> None:
+        if saved:
+            super().__init__(f"interrupted: run {run_id} keeps its {finished} finished cases",
+                             hint=f"continue it with --resume {run_id}")
+        else:
+            super().__init__(f"interrupted after {finished} cases (the run was not saved)")
+        self.run_id = run_id
+        self.finished = finished
+
+
+def _run(plan: Any, writer: Any, on_record: OnRecord | None, saved: bool) -> None:
+    try:
+        asyncio.run(execute(plan, writer, on_record))
+    except KeyboardInterrupt:
+        raise RunInterrupted(writer.id, len(writer.records), saved) from None
 
 
 def runs_folder(store_root: Path) -> Path:
@@ -67,7 +90,7 @@ def evaluate(
                                          "cache": options.cache})
         plan = prepare(bundle, options, store_root=store_root, env=env)
         check_resumable(plan, writer)
-        asyncio.run(execute(plan, writer, on_record))
+        _run(plan, writer, on_record, True)
         return read_run(writer.folder)
     if save and runs is None:
         from promptver.errors import ConfigError
@@ -77,7 +100,7 @@ def evaluate(
     scratch = None if save else Path(tempfile.mkdtemp(prefix="promptver-eval-"))
     try:
         writer = runner.start(plan, runs if save else None, scratch)
-        asyncio.run(execute(plan, writer, on_record))
+        _run(plan, writer, on_record, save)
         return read_run(writer.folder)
     finally:
         if scratch is not None:

@@ -30,6 +30,8 @@ ANTHROPIC_VERSION = "2023-06-01"
 class ProviderError(PromptverError):
     """A request failed for good (after retries, or with an error not worth retrying)."""
 
+    attempts = 1
+
 
 class _Retryable(Exception):
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
@@ -176,10 +178,14 @@ class _HTTPProvider:
                     raise
                 failure = _Retryable(f"{type(exc).__name__}: {exc}")
             if attempt >= self.retry.max_retries:
-                raise ProviderError(f"{self.label}: {failure} (after {attempt + 1} attempts)")
+                error = ProviderError(f"{self.label}: {failure} (after {attempt + 1} attempts)")
+                error.attempts = attempt + 1
+                raise error
             wait = failure.retry_after
             if wait is not None and wait > self.retry.max_retry_after:
-                raise ProviderError(f"{self.label}: {failure}; the server asks to wait {wait:g}s")
+                error = ProviderError(f"{self.label}: {failure}; the server asks to wait {wait:g}s")
+                error.attempts = attempt + 1
+                raise error
             delay = self.retry.backoff(attempt) if wait is None else wait + random.uniform(0, 0.1)
             await asyncio.sleep(delay)
             attempt += 1

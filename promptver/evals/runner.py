@@ -197,7 +197,8 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
         record.update(asserts=[r.to_json() for r in results], score=round(score, 6))
         record["pass"] = passed
     except Exception as exc:  # a case's failure must never stop the run
-        record["error"] = f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)
+        record["error"] = str(exc) or type(exc).__name__
+        record["attempts"] = getattr(exc, "attempts", record["attempts"])
     return record
 
 

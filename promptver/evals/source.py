@@ -87,3 +87,26 @@ def cwd_on_path() -> None:
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
+
+
+def find_run(store_root: Path, ref: str, *, bundle: str | None = None,
+             dataset: str | None = None) -> Any:
+    """A stored run by id, or the newest complete run of ``[NAME@]VERSION`` on a dataset."""
+    from promptver.evals.storage import RunStore
+
+    runs = RunStore(store_root / "runs")
+    try:
+        return runs.load(ref)
+    except NotFoundError:
+        pass
+    if "@" not in ref:
+        if bundle is None:
+            raise NotFoundError(f"no run {ref!r}", hint="give a run id or NAME@VERSION")
+        ref = f"{bundle}@{ref}"
+    view = open_bundle(ref, store_root)
+    name = dataset or view.dataset(None).name
+    run = runs.latest(view.name, digest=view.digest, dataset=name)
+    if run is None:
+        raise NotFoundError(f"no complete run of {ref} on dataset {name!r}",
+                            hint=f"run `promptver eval {ref} --dataset {name}` first")
+    return run
