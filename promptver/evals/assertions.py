@@ -305,7 +305,8 @@ async def _python(kind: str, spec: dict[str, Any], value: Any, output: str, ctx:
         return _bool(result, "the scorer returned False")
     if isinstance(result, int | float):
         threshold = float(spec.get("threshold", 0.5))
-        return float(result) >= threshold, float(result), ""
+        ok = float(result) >= threshold
+        return ok, float(result), "" if ok else f"score {float(result):.2f} < {threshold:g}"
     if isinstance(result, dict) and "pass" in result:
         passed = bool(result["pass"])
         score = float(result.get("score", 1.0 if passed else 0.0))

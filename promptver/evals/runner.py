@@ -254,10 +254,10 @@ def start(plan: EvalPlan, runs: RunStore | None, scratch: Path | None = None) ->
 def check_resumable(plan: EvalPlan, writer: RunWriter) -> None:
     """A run can only be resumed with the same version and dataset it started with."""
     meta = writer.meta
+    if meta.get("dataset", {}).get("digest") != plan.dataset.digest:
+        raise ConfigError(f"run {writer.id}: the dataset changed since the run started")
     if meta.get("digest") != plan.bundle.digest:
         raise ConfigError(f"run {writer.id} was made with another version of the bundle "
                           f"({meta.get('version') or 'working copy'})")
-    if meta.get("dataset", {}).get("digest") != plan.dataset.digest:
-        raise ConfigError(f"run {writer.id}: the dataset changed since the run started")
     if meta.get("status") == "complete":
         raise ConfigError(f"run {writer.id} is already complete")

@@ -11,6 +11,14 @@ import pytest
 
 from tests.fakeserver import FakeLLMServer
 
+SCORERS = Path(__file__).parent / "scorers"
+
+
+@pytest.fixture(autouse=True)
+def scorers_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python:evals_scorers:...`` scorers and targets import from tests/evals/scorers."""
+    monkeypatch.syspath_prepend(str(SCORERS))
+
 
 @pytest.fixture
 def llm_server() -> Iterator[FakeLLMServer]:
