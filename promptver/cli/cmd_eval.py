@@ -22,11 +22,14 @@ class _DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-def _store_root(ctx: click.Context) -> Any:
-    from promptver.evals.source import find_store_root
+def _store(ctx: click.Context, required: bool = True) -> Any:
+    from promptver.evals.source import find_store
 
-    obj = ctx.find_root().obj or {}
-    return find_store_root(obj.get("store_path"))
+    store = find_store((ctx.find_root().obj or {}).get("store_path"))
+    if store is None and required:
+        raise PromptverError("no .promptver/ store here or in any parent folder",
+                             hint="run `promptver init` at your project root or pass --store")
+    return store
 
 
 def _fmt(fmt: str | None, as_json: bool) -> str:
@@ -88,9 +91,10 @@ def eval_run(ctx: click.Context, ref: str, dataset: str | None, target: str | No
     from promptver.evals import RunInterrupted
     from promptver.evals.source import cwd_on_path, find_run, open_bundle, split_ref
 
-    store_root = _store_root(ctx)
+    store = _store(ctx, required=False)
+    store_root = store.root if store is not None else None
     cwd_on_path()
-    bundle = open_bundle(ref, store_root)
+    bundle = open_bundle(ref, store)
     options = evals.EvalOptions(
         dataset=dataset, target=target, concurrency=concurrency, rate_limit=rate_limit,
         tags=list(tags), limit=limit, repeat=repeat, cache=not no_cache, timeout=timeout,
@@ -107,10 +111,8 @@ def eval_run(ctx: click.Context, ref: str, dataset: str | None, target: str | No
         sys.exit(130)
     comparison = None
     if compare_to:
-        base = find_run(store_root, compare_to, bundle=bundle.name,
-                        dataset=run.meta["dataset"]["name"]) if store_root else None
-        if base is None:
-            raise PromptverError("--compare needs a store")
+        base = find_run(_store(ctx), compare_to, bundle=bundle.name,
+                        dataset=run.meta["dataset"]["name"])
         comparison = evals.compare_runs(base, run)
     gate = evals.Gate(fail_under, max_regressions, max_score_drop)
     _finish(run.meta, run.records, comparison, gate, _fmt(fmt, as_json))
@@ -129,11 +131,9 @@ def eval_compare(ctx: click.Context, base: str, head: str, dataset: str | None,
     from promptver import evals
     from promptver.evals.source import find_run
 
-    store_root = _store_root(ctx)
-    if store_root is None:
-        raise PromptverError("no store found", hint="run inside a project or pass --store")
-    old = find_run(store_root, base, dataset=dataset)
-    new = find_run(store_root, head, bundle=old.meta["bundle"], dataset=dataset)
+    store = _store(ctx)
+    old = find_run(store, base, dataset=dataset)
+    new = find_run(store, head, bundle=old.meta["bundle"], dataset=dataset)
     comparison = evals.compare_runs(old, new)
     gate = evals.Gate(fail_under, max_regressions, max_score_drop)
     _finish(new.meta, new.records, comparison, gate, _fmt(fmt, as_json))
@@ -159,10 +159,7 @@ def runs(ctx: click.Context, name: str, as_json: bool) -> None:
 
     from promptver.evals.storage import RunStore
 
-    store_root = _store_root(ctx)
-    if store_root is None:
-        raise PromptverError("no store found", hint="run inside a project or pass --store")
-    metas = RunStore(store_root / "runs").list(name)
+    metas = RunStore(_store(ctx).root / "runs").list(name)
     if as_json:
         click.echo(json.dumps(metas, indent=2, ensure_ascii=False))
         return
@@ -194,10 +191,7 @@ def run_show(ctx: click.Context, run_id: str, fmt: str | None, as_json: bool) ->
     from promptver.evals import report
     from promptver.evals.storage import RunStore
 
-    store_root = _store_root(ctx)
-    if store_root is None:
-        raise PromptverError("no store found", hint="run inside a project or pass --store")
-    run = RunStore(store_root / "runs").load(run_id)
+    run = RunStore(_store(ctx).root / "runs").load(run_id)
     click.echo(report.render(_fmt(fmt, as_json), run.meta, run.records))
 
 
@@ -206,7 +200,9 @@ class _Progress:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.tty = sys.stderr.isatty()
+        from promptver.cli.common import interactive
+
+        self.tty = interactive()
         self.passed = self.failed = 0
         self.bar: Any = None
         self.task: Any = None

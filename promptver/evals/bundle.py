@@ -1,52 +1,41 @@
-"""What an eval run evaluates: one bundle version (or working copy) seen through its files.
+"""What an eval run evaluates: one bundle version (or working copy) seen through its tree.
 
 ``BundleView`` offers the same surface as the run-time ``Bundle`` (``system()``,
-``render()``, ``messages()``, ``model``, ``version``, ``digest``) over anything that can
-read a bundle's files, so it works for stored versions and working copies alike.
+``render()``, ``messages()``, ``model``, ``version``, ``digest``) over a `Tree`, so it works
+for stored versions (read through verified objects) and working copies alike.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptver.errors import ConfigError, NotFoundError, TemplateRenderError, did_you_mean
+from promptver.errors import BundleError, ConfigError, NotFoundError, did_you_mean
+from promptver.spec import ModelRef
+from promptver.tree import Tree, unsafe_path_reason
 
 
-@dataclass(frozen=True)
-class ModelRef:
-    """The ``[model]`` table: which provider and model, and the parameters passed through."""
-
-    provider: str
-    name: str
-    base_url: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    encoding: str | None = None
-    response_format: dict[str, Any] | None = None
-
-    @classmethod
-    def from_table(cls, table: Any, where: str) -> ModelRef:
-        if not isinstance(table, dict) or not table.get("provider") or not table.get("name"):
-            raise ConfigError(
-                f"{where} needs a model with 'provider' and 'name'",
-                hint='e.g. { provider = "openai", name = "gpt-4o-mini" }',
-            )
-        params = table.get("params") or {}
-        if not isinstance(params, dict):
-            raise ConfigError(f"{where}: 'params' must be a table")
-        return cls(
-            provider=str(table["provider"]),
-            name=str(table["name"]),
-            base_url=table.get("base_url"),
-            params=dict(params),
-            encoding=table.get("encoding"),
-            response_format=table.get("response_format"),
+def model_ref(table: Any, where: str) -> ModelRef:
+    """A ``[model]``-shaped table (the bundle's model, or a dataset's grader)."""
+    if not isinstance(table, dict) or not table.get("provider") or not table.get("name"):
+        raise ConfigError(
+            f"{where} needs a model with 'provider' and 'name'",
+            hint='e.g. { provider = "openai", name = "gpt-4o-mini" }',
         )
+    params = table.get("params") or {}
+    if not isinstance(params, dict):
+        raise ConfigError(f"{where}: 'params' must be a table")
+    return ModelRef(
+        provider=str(table["provider"]),
+        name=str(table["name"]),
+        base_url=table.get("base_url"),
+        params=dict(params),
+        encoding=table.get("encoding"),
+        response_format=table.get("response_format"),
+    )
 
 
 @dataclass(frozen=True)
@@ -87,13 +76,13 @@ class Dataset:
 
 
 class BundleView:
-    """A bundle's configuration and templates, read through ``read(path) -> bytes``."""
+    """A bundle's configuration and templates, read from a `Tree` (stored or working)."""
 
     def __init__(
         self,
         name: str,
         config: dict[str, Any],
-        read: Callable[[str], bytes],
+        tree: Tree,
         *,
         version: str | None,
         digest: str,
@@ -101,61 +90,30 @@ class BundleView:
     ) -> None:
         self.name = name
         self.config = config
+        self.tree = tree
         self.version = version
         self.digest = digest
         self.label = label
-        self._read = read
         self._env: Any = None
         model = config.get("model")
-        self.model = ModelRef.from_table(model, f"{label}/bundle.toml [model]") if model else None
+        self.model = model_ref(model, f"{label}: bundle.toml [model]") if model else None
 
-    # -- templates ---------------------------------------------------------------------------
     @property
     def templates(self) -> dict[str, str]:
         table = (self.config.get("prompts") or {}).get("templates") or {}
         return {str(k): str(v) for k, v in table.items()}
 
     def read_bytes(self, path: str) -> bytes:
-        try:
-            return self._read(path)
-        except (KeyError, FileNotFoundError, NotFoundError) as exc:
-            raise NotFoundError(f"{self.label}: no file {path!r} in the bundle") from exc
+        if unsafe_path_reason(path) or not self.tree.has(path):
+            raise NotFoundError(f"{self.label}: no file {path!r} in the bundle")
+        return self.tree.read_bytes(path)
 
-    def _environment(self) -> Any:
+    def _render(self, path: str, label: str, variables: dict[str, Any]) -> str:
+        from promptver import templates
+
         if self._env is None:
-            import jinja2
-            from jinja2.sandbox import SandboxedEnvironment
-
-            def load(path: str) -> str:
-                return self.read_bytes(path).decode("utf-8")
-
-            self._env = SandboxedEnvironment(
-                loader=jinja2.FunctionLoader(load),
-                undefined=jinja2.StrictUndefined,
-                keep_trailing_newline=False,
-                autoescape=False,
-            )
-        return self._env
-
-    def _render_path(self, path: str, variables: dict[str, Any]) -> str:
-        import jinja2
-
-        try:
-            return str(self._environment().get_template(path).render(**variables))
-        except jinja2.UndefinedError as exc:
-            raise TemplateRenderError(
-                f"template {path!r}: {exc.message}",
-                location=f"{self.label}/{path}",
-                hint="give the variable in the case's 'vars'",
-            ) from exc
-        except jinja2.TemplateSyntaxError as exc:
-            raise TemplateRenderError(
-                f"template syntax error: {exc.message}",
-                location=f"{self.label}/{path}:{exc.lineno}",
-            ) from exc
-        except jinja2.TemplateError as exc:
-            raise TemplateRenderError(f"template {path!r}: {exc}",
-                                      location=f"{self.label}/{path}") from exc
+            self._env = templates.environment(self.tree)
+        return templates.render(self._env, path, label, variables)
 
     def template_path(self, name: str) -> str:
         templates = self.templates
@@ -169,10 +127,10 @@ class BundleView:
 
     def system(self, **variables: Any) -> str | None:
         path = (self.config.get("prompts") or {}).get("system")
-        return self._render_path(str(path), variables) if path else None
+        return self._render(str(path), "system", variables) if path else None
 
     def render(self, name: str, **variables: Any) -> str:
-        return self._render_path(self.template_path(name), variables)
+        return self._render(self.template_path(name), name, variables)
 
     def messages(self, name: str, **variables: Any) -> list[dict[str, str]]:
         out: list[dict[str, str]] = []
@@ -219,7 +177,7 @@ class BundleView:
             digest="sha256:" + hashlib.sha256(data).hexdigest(),
             template=table.get("template"),
             asserts=[dict(a) for a in asserts],
-            grader=ModelRef.from_table(grader, f"{where} grader") if grader else None,
+            grader=model_ref(grader, f"{where} grader") if grader else None,
             cases=parse_cases(data, f"{self.label}/{table['path']}"),
         )
 
@@ -264,35 +222,23 @@ def parse_cases(data: bytes, location: str) -> list[Case]:
     return cases
 
 
-def folder_view(folder: Path, *, digest: str | None = None, version: str | None = None
-                ) -> BundleView:
-    """A view of a bundle folder on disk (a working copy)."""
-    folder = folder.resolve()
-    manifest = folder / "bundle.toml"
-    if not manifest.is_file():
+def tree_view(tree: Tree, *, version: str | None, digest: str | None = None,
+              name: str | None = None) -> BundleView:
+    """Validate a bundle (every problem at once, as `promptver check`) and view it."""
+    from promptver.check import check_tree
+
+    spec, problems = check_tree(tree, name)
+    if problems or spec is None:
+        raise BundleError(name or tree.label, problems)
+    label = spec.name if version is None else f"{spec.name}@{version}"
+    return BundleView(spec.name, spec.raw, tree, version=version,
+                      digest=digest or tree.digest, label=label)
+
+
+def folder_view(folder: Path) -> BundleView:
+    """A view of a bundle folder on disk (a working copy outside any store)."""
+    from promptver.tree import WorkTree
+
+    if not (folder / "bundle.toml").is_file():
         raise NotFoundError(f"no bundle.toml in {folder}")
-    try:
-        config = tomllib.loads(manifest.read_text("utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"bundle.toml is not valid TOML: {exc}", location=str(manifest)) from exc
-
-    def read(path: str) -> bytes:
-        target = (folder / path).resolve()
-        if folder not in target.parents:
-            raise NotFoundError(f"{path!r} is outside the bundle")
-        return target.read_bytes()
-
-    name = str((config.get("bundle") or {}).get("name") or folder.name)
-    return BundleView(name, config, read, version=version,
-                      digest=digest or folder_digest(folder), label=str(folder))
-
-
-def folder_digest(folder: Path) -> str:
-    """A digest of every file in a folder (path and content), for unstored working copies."""
-    outer = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        rel = path.relative_to(folder).as_posix()
-        if "__pycache__" in rel.split("/") or rel.startswith(".git/"):
-            continue
-        outer.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
-    return "sha256:" + outer.hexdigest()
+    return tree_view(WorkTree(folder.resolve()), version=None, name=folder.resolve().name)

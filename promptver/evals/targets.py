@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from promptver.errors import ConfigError
-from promptver.evals.bundle import BundleView, Case, ModelRef
+from promptver.evals.bundle import BundleView, Case
 from promptver.evals.cache import RequestCache, request_key
 from promptver.evals.providers import Completion, Provider, Usage
+from promptver.spec import ModelRef
 
 
 @dataclass

@@ -36,8 +36,10 @@ def write_bundle(
     dataset_extra: str = "",
     files: dict[str, str] | None = None,
 ) -> Path:
-    """A project (with an empty ``.promptver/``) holding ``bundles/<name>``."""
-    (project / ".promptver").mkdir(parents=True, exist_ok=True)
+    """A project (with a store, ``.promptver/``) holding ``bundles/<name>``."""
+    from promptver.store import Store
+
+    Store.init(project)
     folder = project / "bundles" / name
     (folder / "prompts").mkdir(parents=True, exist_ok=True)
     (folder / "evals").mkdir(exist_ok=True)

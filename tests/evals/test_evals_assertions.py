@@ -18,9 +18,10 @@ from promptver.evals.assertions import (
     json_path,
     validate,
 )
-from promptver.evals.bundle import Case, ModelRef
+from promptver.evals.bundle import Case
 from promptver.evals.providers import Usage, make_provider
 from promptver.evals.targets import CachedModel
+from promptver.spec import ModelRef
 from tests.fakeserver import FakeLLMServer
 
 CASE = Case(id="c1", vars={"question": "capital?", "city": "Paris"}, expected="Paris")
@@ -64,10 +65,11 @@ async def test_output_assertions(spec: dict[str, Any], good: str, bad: str) -> N
 
 async def test_json_schema_from_bundle_file(tmp_path: Path) -> None:
     from promptver.evals.bundle import BundleView
+    from promptver.tree import MemoryTree
 
     schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
-    files = {"schemas/s.json": json.dumps(schema).encode()}
-    bundle = BundleView("b", {}, files.__getitem__, version=None, digest="d", label="b")
+    tree = MemoryTree({"schemas/s.json": json.dumps(schema).encode()})
+    bundle = BundleView("b", {}, tree, version=None, digest="d", label="b")
     spec = {"type": "json-schema", "value": "schemas/s.json"}
     assert (await check(spec, '{"ok": true}', bundle=bundle)).passed
     bad = await check(spec, '{"ok": "yes"}', bundle=bundle)

@@ -9,7 +9,6 @@ from email.utils import formatdate
 import pytest
 
 from promptver.errors import ConfigError
-from promptver.evals.bundle import ModelRef
 from promptver.evals.providers import (
     ProviderError,
     RateLimiter,
@@ -17,6 +16,7 @@ from promptver.evals.providers import (
     make_provider,
     parse_retry_after,
 )
+from promptver.spec import ModelRef
 from tests.fakeserver import FakeLLMServer
 
 FAST = RetryPolicy(max_retries=2, base_delay=0.01, max_delay=0.05)
