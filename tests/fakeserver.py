@@ -158,6 +158,10 @@ def _rough_tokens(text: str) -> int:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_state: FakeLLMServer
+    # One buffered write per response and no Nagle delay: otherwise headers and body go out
+    # as two segments and the client's delayed ACK adds ~40 ms to every request.
+    wbufsize = 64 * 1024
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -224,6 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(key, value)
             self.end_headers()
             if trickle:
+                self.wfile.flush()
                 for start in range(0, len(data), 8):
                     self.wfile.write(data[start : start + 8])
                     self.wfile.flush()
@@ -240,6 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Connection", "close")
             self.end_headers()
+            self.wfile.flush()
             self.close_connection = True
             for word in re.findall(r"\S+\s*", reply):
                 if kind == "openai":

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from promptver.errors import NotFoundError, StoreFormatError
 from promptver.evals.cache import write_atomic
 
@@ -131,7 +133,7 @@ class RunWriter:
     def append(self, record: dict[str, Any]) -> None:
         if self._handle is None:
             self._handle = (self.folder / "cases.jsonl").open("ab")
-        self._handle.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
+        self._handle.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
         self._handle.flush()
         self.records.append(record)
 
