@@ -139,7 +139,9 @@ def resolve_config_path(config: str | os.PathLike[str] | None, start: Path | Non
     return path.resolve()
 
 
-def load_config(config: str | os.PathLike[str] | None = None, start: Path | None = None) -> AppConfig:
+def load_config(
+    config: str | os.PathLike[str] | None = None, start: Path | None = None
+) -> AppConfig:
     """Read and validate the app config (``config``: a file or folder; default: nearest)."""
     path = resolve_config_path(config, start)
     try:
@@ -176,7 +178,7 @@ def parse_config(text: str, path: Path) -> AppConfig:
     bundles = section.get("bundles", {})
     if not isinstance(bundles, dict):
         raise ConfigError(
-            f"{prefix}bundles must be a table of NAME = \"SPEC\"",
+            f'{prefix}bundles must be a table of NAME = "SPEC"',
             location=_locate(text, path, "bundles"),
         )
     pins: dict[str, Pin] = {}
@@ -185,8 +187,7 @@ def parse_config(text: str, path: Path) -> AppConfig:
         check_name(name, location)
         if not isinstance(spec, str):
             raise ConfigError(
-                f"the pin of {name!r} must be a version range string, "
-                f"not {type(spec).__name__}",
+                f"the pin of {name!r} must be a version range string, not {type(spec).__name__}",
                 location=location,
                 hint=f'write it as {name} = "^1.2"',
             )
