@@ -6,6 +6,26 @@ TUI, diff, tokenizer or HTTP library is imported here (tests/test_light_import.p
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["Bundle", "__version__", "clear_cache", "load"]
+
+if TYPE_CHECKING:
+    from promptver.runtime import Bundle, clear_cache, load
+
+# The run-time API (promptver/runtime.py), imported on first use so that `import promptver`
+# alone costs nothing.
+_LAZY = {"load": "promptver.runtime", "Bundle": "promptver.runtime", "clear_cache": "promptver.runtime"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'promptver' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
