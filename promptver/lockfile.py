@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptver.errors import ConfigError, IntegrityError, NotFoundError, did_you_mean
-from promptver.pins import AppConfig, Pin
+from promptver.pins import AppConfig, Pin, PinChange
 from promptver.ranges import max_satisfying
 from promptver.semver import Version
 
@@ -242,7 +242,7 @@ def resolve_pin(store: Store, pin: Pin) -> LockEntry:
         raise NotFoundError(
             f"no version of {pin.name} matches {pin.spec!r}; it has {shown}{more}",
             location=pin.location,
-            hint=f"change the pin, e.g. promptver pin {pin.name}@^{versions[-1]}",
+            hint=f"change the pin, e.g. promptver pin {pin.name}@^{_newest_release(versions)}",
         )
     manifest = store.manifest(pin.name, str(best))
     return LockEntry(pin.name, pin.spec, manifest.version, manifest.digest)
@@ -295,6 +295,12 @@ def _still_good(store: Store, pin: Pin, entry: LockEntry) -> bool:
     if manifest.digest != entry.digest:
         raise lock_digest_mismatch(entry, manifest.digest, store)
     return True
+
+
+def _newest_release(versions: list[Version]) -> Version:
+    """The highest release, or the highest prerelease when there is no release yet."""
+    releases = [v for v in versions if not v.prerelease]
+    return (releases or versions)[-1]
 
 
 def lock_digest_mismatch(entry: LockEntry, actual: str, store: Store) -> IntegrityError:
@@ -390,7 +396,6 @@ def outdated(config: AppConfig, store: Store) -> list[Outdated]:
         versions = store.version_names(name)
         if not versions:
             store.resolve(name, "latest")  # unknown bundle or no versions: a clear error
-        releases = [v for v in versions if not v.prerelease] or versions
         wanted = max_satisfying(versions, pin.range)
         entry = lock.entries.get(name) if lock else None
         rows.append(
@@ -399,7 +404,38 @@ def outdated(config: AppConfig, store: Store) -> list[Outdated]:
                 pin.spec,
                 entry.version if entry else None,
                 str(wanted) if wanted else None,
-                str(releases[-1]) if releases else None,
+                str(_newest_release(versions)) if versions else None,
             )
         )
     return rows
+
+
+# ---- pin with a check against the store ---------------------------------------------------
+
+
+def pin_bundle(
+    path: Path, name: str, spec: str | None = None, store_override: str | os.PathLike[str] | None = None
+) -> tuple[PinChange, LockEntry]:
+    """Pin ``name`` in the config file ``path`` after checking the store has a match.
+
+    ``spec`` defaults to ``^`` the newest release. An unknown bundle or a range that matches
+    no stored version is refused before the file is touched.
+    """
+    from promptver.pins import AppConfig, check_name, parse_config, set_pin
+    from promptver.ranges import Range
+
+    check_name(name)
+    if spec is not None:
+        Range.parse(spec)  # a syntax error first, before looking for a store
+    if path.exists():
+        probe = parse_config(path.read_text(encoding="utf-8"), path)
+    else:
+        probe = AppConfig(path.resolve())
+    store = app_store(probe, store_override)
+    if spec is None:
+        versions = store.version_names(name)
+        if not versions:
+            store.resolve(name, "latest")  # unknown bundle or no versions yet
+        spec = f"^{_newest_release(versions)}"
+    entry = resolve_pin(store, Pin(name, spec, Range.parse(spec), str(path)))
+    return set_pin(path, name, spec), entry

@@ -27,6 +27,12 @@ COMMANDS: dict[str, str] = {
     "show": "promptver.cli.cmd_history:show",
     "checkout": "promptver.cli.cmd_history:checkout",
     "verify": "promptver.cli.cmd_store:verify",
+    "pin": "promptver.cli.cmd_pin:pin",
+    "unpin": "promptver.cli.cmd_pin:unpin",
+    "lock": "promptver.cli.cmd_pin:lock",
+    "outdated": "promptver.cli.cmd_pin:outdated",
+    "export": "promptver.cli.cmd_export:export",
+    "import": "promptver.cli.cmd_export:import_",
 }
 
 
