@@ -168,7 +168,10 @@ def _read(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> bytes:
 
 
 def _parse_manifest(data: bytes, path: Path) -> Manifest:
-    manifest = Manifest.loads(data, f"{path}:{MANIFEST_MEMBER}")
+    try:
+        manifest = Manifest.loads(data, f"{path}:{MANIFEST_MEMBER}")
+    except IntegrityError as exc:
+        raise _bad(path, f"its {MANIFEST_MEMBER} is damaged: {exc.message}") from None
     if not NAME_RE.match(manifest.bundle):
         raise _bad(path, f"the manifest names an invalid bundle {manifest.bundle!r}")
     if not Version.is_valid(manifest.version):

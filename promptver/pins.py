@@ -139,9 +139,7 @@ def resolve_config_path(config: str | os.PathLike[str] | None, start: Path | Non
     return path.resolve()
 
 
-def load_config(
-    config: str | os.PathLike[str] | None = None, start: Path | None = None
-) -> AppConfig:
+def load_config(config: str | os.PathLike[str] | None = None, start: Path | None = None) -> AppConfig:
     """Read and validate the app config (``config``: a file or folder; default: nearest)."""
     path = resolve_config_path(config, start)
     try:

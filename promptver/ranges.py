@@ -28,10 +28,7 @@ from promptver.semver import Version
 
 __all__ = ["Comparator", "Range", "max_satisfying"]
 
-_HINT = (
-    "use npm range syntax, e.g. 1.2.3, ^1.2, ~1.2.3, >=1.0.0 <2.0.0, 1.x, "
-    "1.2.3 - 2.0.0 or ^1.0 || ^2.0"
-)
+_HINT = "use npm range syntax, e.g. 1.2.3, ^1.2, ~1.2.3, >=1.0.0 <2.0.0, 1.x, 1.2.3 - 2.0.0 or ^1.0 || ^2.0"
 
 _NUM = r"0|[1-9]\d*"
 _X = r"[xX*]"

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from promptver.manifest import Manifest
 from promptver.scaffold import scaffold
 from promptver.semver import Version
-from promptver.snapshot import bump
+from promptver.snapshot import bump, utc_now
 from promptver.store import Store
 
 SYSTEM = "You are the support assistant of {{ product | default('Acme') }}. Release {{ release }}.\n"
@@ -78,7 +79,37 @@ def release(store: Store, name: str, version: str, temperature: float = 0.2) -> 
     (folder / "prompts" / "context.j2").write_text(CONTEXT, encoding="utf-8")
     (folder / "corpus").mkdir(exist_ok=True)
     (folder / "corpus" / "refunds.md").write_text(f"Refunds within 30 days ({version}).\n", encoding="utf-8")
-    bump(store, name, "minor", version=Version.parse(version), author="tester", message=f"release {version}")
+    latest = store.latest(name)
+    if latest is None or Version.parse(version) > latest.semver:
+        bump(
+            store,
+            name,
+            "minor",
+            version=Version.parse(version),
+            author="tester",
+            message=f"release {version}",
+        )
+    else:
+        _backport(store, name, version)
+
+
+def _backport(store: Store, name: str, version: str) -> None:
+    """Store the working copy as ``version`` below the latest one (a maintenance release),
+    which ``bump`` refuses: objects and manifest go through the store's own writers."""
+    tree = store.work_tree(name)
+    for entry in tree.entries.values():
+        store.put_file(tree.path_of(entry.path))
+    store.write_manifest(
+        Manifest(
+            bundle=name,
+            version=version,
+            digest=tree.digest,
+            files=tuple(sorted(tree.entries.values(), key=lambda e: e.path)),
+            created=utc_now(),
+            author="tester",
+            message=f"maintenance release {version}",
+        )
+    )
 
 
 def make_project(tmp_path: Path, pins: dict[str, str] | None = None) -> Project:
@@ -102,7 +133,9 @@ def make_project(tmp_path: Path, pins: dict[str, str] | None = None) -> Project:
         "",
         "[tool.promptver.bundles]",
     ]
-    for name, spec in (pins if pins is not None else {"support-bot": "^1.1", "ticket-triage": "0.1.0"}).items():
+    for name, spec in (
+        pins if pins is not None else {"support-bot": "^1.1", "ticket-triage": "0.1.0"}
+    ).items():
         lines.append(f'{name} = "{spec}"')
     app.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return Project(tmp_path, store, app)

@@ -118,9 +118,7 @@ def test_missing_config_file(tmp_path: Path) -> None:
         ("[tool.promptver.bundles\nbot = 1\n", ConfigError, "not valid TOML", 1),
     ],
 )
-def test_bad_config(
-    tmp_path: Path, body: str, error: type[Exception], message: str, line: int
-) -> None:
+def test_bad_config(tmp_path: Path, body: str, error: type[Exception], message: str, line: int) -> None:
     path = tmp_path / "pyproject.toml"
     path.write_text(body, encoding="utf-8")
     with pytest.raises(error) as info:
@@ -156,9 +154,7 @@ def test_change_of_quoted_key(app: Path) -> None:
 def test_add_goes_after_the_last_pin(app: Path) -> None:
     change = set_pin(app, "new-bot", "~1.0")
     assert change.old is None
-    expected = original().replace(
-        '"legacy.faq"  = "~0.4"\n', '"legacy.faq"  = "~0.4"\nnew-bot = "~1.0"\n'
-    )
+    expected = original().replace('"legacy.faq"  = "~0.4"\n', '"legacy.faq"  = "~0.4"\nnew-bot = "~1.0"\n')
     assert read(app) == expected
     assert load_config(app).pins["new-bot"].spec == "~1.0"
 
