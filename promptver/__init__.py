@@ -6,13 +6,14 @@ TUI, diff, tokenizer or HTTP library is imported here (tests/test_light_import.p
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 
 __all__ = ["Bundle", "__version__", "clear_cache", "load"]
 
+TYPE_CHECKING = False  # not `from typing import ...`: that import alone costs milliseconds
 if TYPE_CHECKING:
+    from typing import Any
+
     from promptver.runtime import Bundle, clear_cache, load
 
 # The run-time API (promptver/runtime.py), imported on first use so that `import promptver`

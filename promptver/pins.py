@@ -16,10 +16,8 @@ byte of the file outside the edited pin stays as the user wrote it.
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,26 +28,39 @@ PROMPTVER_TOML = "promptver.toml"
 PYPROJECT_TOML = "pyproject.toml"
 LOCK_NAME = "promptver.lock"
 _KEYS = ("store", "bundles")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-@dataclass(frozen=True)
+# Plain classes rather than dataclasses: this module is on the start-up path of
+# ``promptver.load``, where each dataclass definition costs about a millisecond.
+
+
 class Pin:
     """One pinned bundle: its name and the version range the application accepts."""
 
-    name: str
-    spec: str
-    range: Range
-    location: str
+    __slots__ = ("location", "name", "range", "spec")
+
+    def __init__(self, name: str, spec: str, range: Range, location: str) -> None:
+        self.name = name
+        self.spec = spec
+        self.range = range
+        self.location = location
+
+    def __repr__(self) -> str:
+        return f"Pin({self.name!r}, {self.spec!r})"
 
 
-@dataclass(frozen=True)
 class AppConfig:
     """An application's promptver settings, read from one file."""
 
-    path: Path
-    store: Path | None = None
-    pins: dict[str, Pin] = field(default_factory=dict)
+    __slots__ = ("path", "pins", "store")
+
+    def __init__(self, path: Path, store: Path | None = None, pins: dict[str, Pin] | None = None) -> None:
+        self.path = path
+        self.store = store
+        self.pins: dict[str, Pin] = pins if pins is not None else {}
+
+    def __repr__(self) -> str:
+        return f"AppConfig({str(self.path)!r}, pins={list(self.pins)})"
 
     @property
     def root(self) -> Path:
@@ -199,12 +210,22 @@ def parse_config(text: str, path: Path) -> AppConfig:
 
 
 def check_name(name: str, location: str | None = None) -> None:
-    if not _NAME.fullmatch(name):
+    if not _is_name(name):
         raise ConfigError(
             f"{name!r} is not a bundle name",
             location=location,
             hint="bundle names use letters, digits, '-', '_' and '.'",
         )
+
+
+def _is_name(name: str) -> bool:
+    # letters, digits, '.', '_', '-', starting with a letter or digit (as the store requires)
+    return (
+        0 < len(name) <= 100
+        and name.isascii()
+        and name[0].isalnum()
+        and all(c.isalnum() or c in "._-" for c in name)
+    )
 
 
 def _parse_range(spec: str, location: str | None) -> Range:
@@ -225,26 +246,34 @@ def _parse(text: str, path: Path) -> dict[str, Any]:
 
 def _locate(text: str, path: Path, key: str) -> str:
     """``file:line:col`` of the first line that assigns ``key`` (tomllib has no positions)."""
-    pattern = re.compile(rf"^\s*(?:\"{re.escape(key)}\"|'{re.escape(key)}'|{re.escape(key)})\s*=")
+    spellings = (key, f'"{key}"', f"'{key}'")
     for number, line in enumerate(text.splitlines(), 1):
-        match = pattern.match(line)
-        if match:
-            return f"{path}:{number}:{len(line) - len(line.lstrip()) + 1}"
+        stripped = line.lstrip()
+        for spelling in spellings:
+            if stripped.startswith(spelling) and stripped[len(spelling) :].lstrip().startswith("="):
+                return f"{path}:{number}:{len(line) - len(stripped) + 1}"
     return str(path)
 
 
 # ---- editing -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class PinChange:
     """What ``set_pin``/``remove_pin`` did: ``old``/``new`` spec (None: absent)."""
 
-    path: Path
-    name: str
-    old: str | None
-    new: str | None
-    created: bool = False
+    __slots__ = ("created", "name", "new", "old", "path")
+
+    def __init__(
+        self, path: Path, name: str, old: str | None, new: str | None, created: bool = False
+    ) -> None:
+        self.path = path
+        self.name = name
+        self.old = old
+        self.new = new
+        self.created = created
+
+    def __repr__(self) -> str:
+        return f"PinChange({self.name!r}, {self.old!r} -> {self.new!r})"
 
 
 def set_pin(path: Path, name: str, spec: str) -> PinChange:

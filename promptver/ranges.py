@@ -19,9 +19,7 @@ supported.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from promptver.errors import VersionSyntaxError
 from promptver.semver import Version
@@ -30,32 +28,24 @@ __all__ = ["Comparator", "Range", "max_satisfying"]
 
 _HINT = "use npm range syntax, e.g. 1.2.3, ^1.2, ~1.2.3, >=1.0.0 <2.0.0, 1.x, 1.2.3 - 2.0.0 or ^1.0 || ^2.0"
 
-_NUM = r"0|[1-9]\d*"
-_X = r"[xX*]"
-_PRE_ID = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
-# A full or partial version: 1, 1.2, 1.2.3, 1.x, 1.2.*, *, 1.2.3-rc.1+build.5 ...
-_PARTIAL = re.compile(
-    rf"v?(?P<major>{_NUM}|{_X})"
-    rf"(?:\.(?P<minor>{_NUM}|{_X})"
-    rf"(?:\.(?P<patch>{_NUM}|{_X})"
-    rf"(?:-(?P<pre>{_PRE_ID}(?:\.{_PRE_ID})*))?"
-    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r")?)?"
-)
 _OPERATORS = ("~>", "~", "^", ">=", "<=", ">", "<", "=")
-_TOKEN = re.compile(r"(?P<op>~>|~|\^|>=|<=|>|<|=)?(?P<version>.*)", re.S)
-_HYPHEN = re.compile(r"^(?P<low>\S+)\s+-\s+(?P<high>\S+)$")
+_WILDCARDS = ("x", "X", "*")
 
 # The lowest version there is: "<0.0.0-0" admits nothing.
 _FLOOR = Version(0, 0, 0, (0,))
 
+# Plain classes with __slots__ rather than dataclasses: this module is on the start-up path
+# of ``promptver.load`` and a frozen dataclass costs about a millisecond to define.
 
-@dataclass(frozen=True)
+
 class Comparator:
     """One plain comparison: ``op`` is one of ``<``, ``<=``, ``>``, ``>=``, ``=``."""
 
-    op: str
-    version: Version
+    __slots__ = ("op", "version")
+
+    def __init__(self, op: str, version: Version) -> None:
+        self.op = op
+        self.version = version
 
     def test(self, version: Version) -> bool:
         op, bound = self.op, self.version
@@ -69,19 +59,31 @@ class Comparator:
             return version > bound
         return version >= bound
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Comparator):
+            return NotImplemented
+        return self.op == other.op and self.version == other.version
+
+    def __hash__(self) -> int:
+        return hash((self.op, self.version))
+
     def __str__(self) -> str:
         bound = Version(*self.version.core, self.version.prerelease)
         return f"{'' if self.op == '=' else self.op}{bound}"
 
+    def __repr__(self) -> str:
+        return f"Comparator({self.op!r}, {str(self.version)!r})"
 
-@dataclass(frozen=True)
+
 class _Partial:
     """A version in a range, where trailing parts may be missing or wildcards (None)."""
 
-    major: int | None
-    minor: int | None
-    patch: int | None
-    pre: tuple[str | int, ...]
+    __slots__ = ("major", "minor", "patch", "pre")
+
+    def __init__(
+        self, major: int | None, minor: int | None, patch: int | None, pre: tuple[str | int, ...]
+    ) -> None:
+        self.major, self.minor, self.patch, self.pre = major, minor, patch, pre
 
     @property
     def full(self) -> Version:
@@ -93,12 +95,25 @@ class _Partial:
 ComparatorSet = tuple[Comparator, ...]
 
 
-@dataclass(frozen=True)
 class Range:
     """A parsed npm range: ``sets`` are alternatives, each a conjunction of comparators."""
 
-    raw: str
-    sets: tuple[ComparatorSet, ...]
+    __slots__ = ("raw", "sets")
+
+    def __init__(self, raw: str, sets: tuple[ComparatorSet, ...]) -> None:
+        self.raw = raw
+        self.sets = sets
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Range):
+            return NotImplemented
+        return self.sets == other.sets
+
+    def __hash__(self) -> int:
+        return hash(self.sets)
+
+    def __repr__(self) -> str:
+        return f"Range({self.raw!r})"
 
     @classmethod
     def parse(cls, text: str) -> Range:
@@ -154,17 +169,13 @@ def _test_set(comparators: ComparatorSet, version: Version) -> bool:
 def _parse_set(text: str, raw: str) -> ComparatorSet:
     if not text:
         return ()
-    hyphen = _HYPHEN.match(text)
-    if hyphen:
-        low = _parse_partial(hyphen["low"], raw)
-        high = _parse_partial(hyphen["high"], raw)
-        return _simplify(_hyphen(low, high))
+    words = text.split(" ")  # the range's whitespace is normalised to single spaces
+    if len(words) == 3 and words[1] == "-":
+        return _simplify(_hyphen(_parse_partial(words[0], raw), _parse_partial(words[2], raw)))
     comparators: list[Comparator] = []
-    for token in _tokens(text, raw):
-        match = _TOKEN.fullmatch(token)
-        assert match is not None  # the pattern matches any string
-        op = match["op"] or ""
-        partial = _parse_partial(match["version"], raw, token)
+    for token in _tokens(words, raw):
+        op = next((o for o in _OPERATORS if token.startswith(o)), "")
+        partial = _parse_partial(token[len(op) :], raw, token)
         if op in ("~", "~>"):
             comparators += _tilde(partial)
         elif op == "^":
@@ -174,9 +185,8 @@ def _parse_set(text: str, raw: str) -> ComparatorSet:
     return _simplify(comparators)
 
 
-def _tokens(text: str, raw: str) -> list[str]:
+def _tokens(words: list[str], raw: str) -> list[str]:
     """Whitespace-separated comparators; an operator may stand apart (``>= 1.2``)."""
-    words = text.split(" ")
     tokens: list[str] = []
     i = 0
     while i < len(words):
@@ -192,28 +202,48 @@ def _tokens(text: str, raw: str) -> list[str]:
 
 
 def _parse_partial(text: str, raw: str, token: str | None = None) -> _Partial:
-    match = _PARTIAL.fullmatch(text)
-    if match is None:
+    """``1``, ``1.2``, ``1.x``, ``1.2.*``, ``*``, ``v1.2.3-rc.1+build``: npm's partial
+    versions (a prerelease or build only after three parts)."""
+    parts = _split_partial(text)
+    if parts is None:
         shown = token if token is not None else text
         if shown == "-":
             raise _error(raw, "a hyphen range needs exactly one version on each side")
         raise _error(raw, f"{shown!r} is not a version or comparator")
-
-    def part(name: str) -> int | None:
-        value = match[name]
-        return None if value is None or value in "xX*" else int(value)
-
-    major, minor, patch = part("major"), part("minor"), part("patch")
+    numbers, pre = parts
+    major, minor, patch = [*numbers, None, None, None][:3]
     # After a wildcard, later parts do not matter (npm: 1.x.3 is 1.x).
     if major is None:
         minor = patch = None
     elif minor is None:
         patch = None
-    pre = match["pre"]
     prerelease: tuple[str | int, ...] = ()
     if pre and patch is not None:
         prerelease = tuple(int(p) if p.isdigit() else p for p in pre.split("."))
     return _Partial(major, minor, patch, prerelease)
+
+
+def _split_partial(text: str) -> tuple[list[int | None], str] | None:
+    body = text[1:] if text.startswith("v") else text
+    body, plus, build = body.partition("+")
+    main, dash, pre = body.partition("-")
+    pieces = main.split(".")
+    if len(pieces) > 3 or ((plus or dash) and len(pieces) != 3):
+        return None
+    numbers: list[int | None] = []
+    for piece in pieces:
+        if piece in _WILDCARDS:
+            numbers.append(None)
+        elif piece.isascii() and piece.isdigit() and (piece == "0" or piece[0] != "0"):
+            numbers.append(int(piece))
+        else:
+            return None
+    # semver's own grammar checks the prerelease and build identifiers.
+    if dash and not Version.is_valid(f"0.0.0-{pre}"):
+        return None
+    if plus and not Version.is_valid(f"0.0.0+{build}"):
+        return None
+    return numbers, pre
 
 
 def _caret(p: _Partial) -> list[Comparator]:

@@ -9,14 +9,8 @@ import pytest
 from app_fixtures import Project, make_project, release
 
 from promptver.errors import ConfigError, IntegrityError, NotFoundError, VersionSyntaxError
-from promptver.lockfile import (
-    app_store,
-    apply_plan,
-    outdated,
-    pin_bundle,
-    plan_lock,
-    read_lock,
-)
+from promptver.lockfile import app_store, read_lock
+from promptver.locking import apply_plan, outdated, pin_bundle, plan_lock
 from promptver.pins import load_config, remove_pin, set_pin
 
 

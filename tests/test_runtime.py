@@ -19,7 +19,8 @@ from promptver.errors import (
     NotFoundError,
     TemplateRenderError,
 )
-from promptver.lockfile import app_store, apply_plan, plan_lock
+from promptver.lockfile import app_store
+from promptver.locking import apply_plan, plan_lock
 from promptver.pins import load_config, set_pin
 
 ROOT = Path(__file__).resolve().parent.parent

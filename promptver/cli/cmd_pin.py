@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -14,7 +15,10 @@ if TYPE_CHECKING:
     from promptver.store import Store
 
 
-def config_option(func):  # type: ignore[no-untyped-def]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_option(func: F) -> F:
     return click.option(
         "--config",
         "config_path",
@@ -48,7 +52,7 @@ def pin(ref: str, config_path: Path | None) -> None:
     SPEC is an npm-style range: 1.2.3, ^1.2, ~1.2.3, >=1.0 <2, 1.x, 1.0 - 1.4, ^1 || ^2.
     The edit keeps every comment and all formatting of the file.
     """
-    from promptver.lockfile import pin_bundle
+    from promptver.locking import pin_bundle
     from promptver.pins import config_to_edit
 
     name, _, spec = ref.partition("@")
@@ -64,11 +68,11 @@ def pin(ref: str, config_path: Path | None) -> None:
     click.echo(f"  resolves to {entry.version} now; run `promptver lock` to record it")
 
 
-def _edit_target(config_path: Path | None, default: object) -> Path:
+def _edit_target(config_path: Path | None, default: Callable[[], Path]) -> Path:
     from promptver.pins import find_config
 
     if config_path is None:
-        return default()  # type: ignore[operator, no-any-return]
+        return default()
     if config_path.is_dir():
         return find_config(config_path)
     return config_path.resolve()
@@ -104,7 +108,7 @@ def lock(
     A locked version that still satisfies its pin is kept; new and changed pins get the
     newest matching version.
     """
-    from promptver.lockfile import apply_plan, plan_lock
+    from promptver.locking import apply_plan, plan_lock
 
     if upgrade_names and not upgrade:
         raise click.UsageError("NAMEs are only used with --upgrade")
@@ -148,7 +152,7 @@ def lock(
 @json_option
 def outdated(config_path: Path | None, show_all: bool, as_json: bool) -> None:
     """Pins with newer versions inside their range (lock --upgrade) or outside it (pin)."""
-    from promptver.lockfile import outdated as find_outdated
+    from promptver.locking import outdated as find_outdated
 
     config, store = _app(config_path)
     rows = [r for r in find_outdated(config, store) if show_all or r.is_outdated]
