@@ -52,8 +52,21 @@ def build_project(base: Path) -> Path:
     return project.app_dir
 
 
-def time_process(code: str, cwd: Path) -> float:
+def child_env(pycache: Path | None) -> dict[str, str]:
+    """The children's environment. With ``pycache``, bytecode is written and read there
+    (as an installed package has it), even if PYTHONDONTWRITEBYTECODE is set here."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if pycache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env
+
+
+ENV: dict[str, str] = {}
+
+
+def time_process(code: str, cwd: Path) -> float:
+    env = ENV
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, check=True)
     return time.perf_counter() - start
@@ -134,10 +147,19 @@ def mlflow_comparison() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=40, help="process runs per case (default 40)")
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="measure promptver compiled from source at every start (no .pyc), as happens "
+        "when PYTHONDONTWRITEBYTECODE is set and the package is not installed",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         app_dir = build_project(Path(tmp))
-        print(f"Python {sys.version.split()[0]} on {sys.platform}; {args.reps} runs per case, medians\n")
+        ENV.update(child_env(None if args.no_bytecode else Path(tmp) / "pycache"))
+        bytecode = "from source, no bytecode" if args.no_bytecode else "with bytecode, as installed"
+        print(f"Python {sys.version.split()[0]} on {sys.platform}; {args.reps} runs per case, medians")
+        print(f"promptver imported {bytecode}\n")
         print("whole process:")
         figures = whole_process(app_dir, args.reps)
         for name, value in figures.items():
