@@ -12,7 +12,7 @@ from promptver.digests import short
 from promptver.errors import BundleError, ConflictError, NothingChangedError
 from promptver.gitinfo import identity, provenance
 from promptver.manifest import Manifest
-from promptver.semver import Version
+from promptver.semver import Version, check_identifier
 from promptver.spec import BundleSpec
 from promptver.store import Store
 from promptver.tree import Tree, WorkTree
@@ -45,7 +45,10 @@ def utc_now() -> str:
 def next_version(latest: Version | None, level: str, pre: str | None, initial: Version | None) -> Version:
     if latest is None:
         first = initial or DEFAULT_INITIAL
-        return Version(*first.core, (pre, 1)) if pre else first
+        if pre is not None:
+            check_identifier(pre)
+            return Version(*first.core, (pre, 1))
+        return first
     if initial is not None:
         raise ConflictError(
             f"--initial only applies to a first version; the latest is {latest}", hint="drop --initial"
@@ -97,14 +100,14 @@ def bump(
             base = store.tree(latest) if latest is not None else None
             level, changes = analyzer(base, tree, level, force)
         new = version or next_version(latest.semver if latest else None, level, pre, initial)
+        if store.manifest_path(name, str(new)).exists():
+            raise ConflictError(
+                f"{name}@{new} already exists; versions are immutable", hint="bump to a new version instead"
+            )
         if latest is not None and new <= latest.semver:
             raise ConflictError(
                 f"{name} {new} would not be newer than the latest version {latest.version}",
                 hint="choose a higher bump",
-            )
-        if store.manifest_path(name, str(new)).exists():
-            raise ConflictError(
-                f"{name}@{new} already exists; versions are immutable", hint="bump to a new version instead"
             )
         manifest = Manifest(
             bundle=name,
