@@ -1,5 +1,7 @@
 """semver.org 2.0.0 examples and npm-style bump semantics of promptver.semver."""
 
+import itertools
+
 import pytest
 
 from promptver.errors import VersionSyntaxError
@@ -22,7 +24,7 @@ def test_spec_precedence_chain() -> None:
     ]
     versions = [Version.parse(v) for v in chain]
     assert sorted(reversed(versions)) == versions
-    assert all(a < b for a, b in zip(versions, versions[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(versions))
 
 
 def test_build_metadata_is_ignored_in_precedence_but_kept() -> None:
