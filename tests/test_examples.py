@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,13 @@ BUNDLES = REPO / "bundles"
 sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 
 import example_history  # noqa: E402
+
+
+def promptver(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PROMPTVER_HOME"}
+    env["PYTHONPATH"] = str(REPO)
+    command = [sys.executable, "-m", "promptver", *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
 
 
 def cases(bundle: str) -> list[dict[str, Any]]:
@@ -87,3 +96,39 @@ def test_history_refuses_a_stale_edit(tmp_path: Path) -> None:
     toml.write_text(toml.read_text().replace("top_k = 6", "top_k = 8"))
     with pytest.raises(example_history.HistoryError, match=r"rag\.top_k is 8, expected 6"):
         example_history.dry_run(source)
+
+
+@pytest.mark.parametrize("bundle", example_history.BUNDLES)
+def test_example_bundles_pass_check(bundle: str) -> None:
+    done = promptver(REPO, "check", f"bundles/{bundle}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{bundle}: ok" in done.stdout
+
+
+def versions(cwd: Path, bundle: str) -> list[str]:
+    done = promptver(cwd, "log", bundle, "--json")
+    assert done.returncode == 0, done.stderr
+    return [entry["version"] for entry in json.loads(done.stdout)]
+
+
+def assert_clean_and_verified(cwd: Path) -> None:
+    status = promptver(cwd, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert all(entry["clean"] for entry in json.loads(status.stdout)), status.stdout
+    verify = promptver(cwd, "verify", "--json")
+    assert json.loads(verify.stdout)["ok"], verify.stdout
+
+
+def test_history_replays_with_the_cli(tmp_path: Path) -> None:
+    example_history.replay(tmp_path, BUNDLES)
+    assert versions(tmp_path, "support-bot") == ["2.0.1", "2.0.0", "1.2.0", "1.1.0", "1.0.0"]
+    assert versions(tmp_path, "ticket-triage") == ["1.1.1", "1.1.0", "1.0.0"]
+    assert_clean_and_verified(tmp_path)
+
+
+def test_repository_store_holds_the_history_of_the_shipped_bundles() -> None:
+    """`promptver log` works on a fresh clone, and bundles/ is what the latest versions hold
+    (after editing an example bundle, bump it)."""
+    assert len(versions(REPO, "support-bot")) >= 4
+    assert len(versions(REPO, "ticket-triage")) >= 2
+    assert_clean_and_verified(REPO)
