@@ -43,7 +43,7 @@ def log(name: str, limit: int | None, as_json: bool) -> None:
     table.add_column("digest", no_wrap=True)
     table.add_column("date", no_wrap=True)
     table.add_column("author", max_width=20, no_wrap=True, overflow="ellipsis")
-    table.add_column("message", overflow="fold")
+    table.add_column("message", no_wrap=True, overflow="ellipsis")
     for m in manifests:
         table.add_row(
             m.version,
