@@ -1,5 +1,3 @@
-import sys
-
 from promptver.cli.main import main
 
-sys.exit(main())
+main()

@@ -10,7 +10,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from app_fixtures import Project, make_project, release
+from tests.app_fixtures import Project, make_project, release
 
 import promptver
 from promptver.archive import (

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from app_fixtures import Project, make_project, release
+from tests.app_fixtures import Project, make_project, release
 
 import promptver
 from promptver.cli.main import main

@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from app_fixtures import Project, make_project, release
+from tests.app_fixtures import Project, make_project, release
 
 from promptver.errors import ConfigError, IntegrityError, NotFoundError, VersionSyntaxError
 from promptver.lockfile import app_store, read_lock

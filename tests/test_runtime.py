@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from app_fixtures import Project, make_project, release
+from tests.app_fixtures import Project, make_project, release
 
 import promptver
 from promptver.errors import (

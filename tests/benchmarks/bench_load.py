@@ -39,7 +39,7 @@ LOAD_AND_RENDER = (
 
 def build_project(base: Path) -> Path:
     """A store with support-bot and ticket-triage versions, and a locked app; returns it."""
-    from app_fixtures import make_project
+    from tests.app_fixtures import make_project
 
     from promptver.lockfile import app_store
     from promptver.locking import apply_plan, plan_lock
