@@ -10,7 +10,6 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from tests.app_fixtures import Project, make_project, release
 
 import promptver
 from promptver.archive import (
@@ -23,6 +22,7 @@ from promptver.archive import (
 from promptver.digests import sha256_bytes, tree_digest
 from promptver.errors import ConflictError, IntegrityError, NotFoundError
 from promptver.store import Store
+from tests.app_fixtures import Project, make_project, release
 
 
 @pytest.fixture

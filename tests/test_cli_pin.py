@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.app_fixtures import Project, make_project, release
 
 import promptver
 from promptver.cli.main import main
+from tests.app_fixtures import Project, make_project, release
 
 ROOT = Path(__file__).resolve().parent.parent
 

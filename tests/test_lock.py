@@ -6,12 +6,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from tests.app_fixtures import Project, make_project, release
 
 from promptver.errors import ConfigError, IntegrityError, NotFoundError, VersionSyntaxError
 from promptver.lockfile import app_store, read_lock
 from promptver.locking import apply_plan, outdated, pin_bundle, plan_lock
 from promptver.pins import load_config, remove_pin, set_pin
+from tests.app_fixtures import Project, make_project, release
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.app_fixtures import Project, make_project, release
 
 import promptver
 from promptver.errors import (
@@ -22,6 +21,7 @@ from promptver.errors import (
 from promptver.lockfile import app_store
 from promptver.locking import apply_plan, plan_lock
 from promptver.pins import load_config, set_pin
+from tests.app_fixtures import Project, make_project, release
 
 ROOT = Path(__file__).resolve().parent.parent
 
