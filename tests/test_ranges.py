@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promptver.errors import VersionSyntaxError
 from promptver.ranges import Range, max_satisfying
@@ -453,3 +455,50 @@ def test_build_metadata_does_not_change_the_answer() -> None:
     rng = Range.parse("^1.2.3+anything")
     assert rng.satisfies(Version.parse("1.5.0+other"))
     assert rng.satisfies(Version.parse("1.2.3+x.y"))
+
+
+# ---- properties ----------------------------------------------------------------------------
+
+_numbers = st.integers(min_value=0, max_value=4).map(str)
+_parts = st.one_of(_numbers, st.sampled_from(["x", "*"]))
+_pre = st.sampled_from(["", "-rc.1", "-alpha", "-0", "-beta.2"])
+_partial = st.one_of(
+    _parts,
+    st.tuples(_parts, _parts).map(".".join),
+    st.tuples(_numbers, _numbers, _numbers, _pre).map(lambda t: ".".join(t[:3]) + t[3]),
+)
+_op = st.sampled_from(["", "=", "<", "<=", ">", ">=", "^", "~", "~>"])
+_comparator = st.tuples(_op, _partial).map("".join)
+_set = st.one_of(
+    st.lists(_comparator, min_size=1, max_size=3).map(" ".join),
+    st.tuples(_partial, _partial).map(" - ".join),
+)
+_range = st.lists(_set, min_size=1, max_size=3).map(" || ".join)
+_version = st.tuples(_numbers, _numbers, _numbers, _pre).map(lambda t: Version.parse(".".join(t[:3]) + t[3]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_any_text_parses_or_raises_a_syntax_error(text: str) -> None:
+    try:
+        Range.parse(text)
+    except VersionSyntaxError as exc:
+        assert exc.hint
+
+
+@settings(max_examples=300, deadline=None)
+@given(_range, st.lists(_version, max_size=12))
+def test_desugared_form_means_the_same(text: str, versions: list[Version]) -> None:
+    rng = Range.parse(text)
+    again = Range.parse(rng.format())
+    assert again == rng
+    for version in versions:
+        assert again.satisfies(version) == rng.satisfies(version)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_range, st.lists(_version, max_size=12))
+def test_max_satisfying_is_the_highest_match(text: str, versions: list[Version]) -> None:
+    rng = Range.parse(text)
+    matching = [v for v in versions if rng.satisfies(v)]
+    assert max_satisfying(versions, rng) == (max(matching) if matching else None)
