@@ -36,10 +36,10 @@ if TYPE_CHECKING:
     from promptver.store import Store
 
 ARCHIVE_SUFFIX = ".pvb"
-# Files read and verified at load time, so that a damaged prompt fails at start-up and
-# not at the first request. Other files (eval sets, corpus) are read, verified, on demand.
-_EAGER_SUFFIXES = (".j2", ".jinja", ".jinja2", ".txt", ".md", ".json", ".toml")
-_EAGER_MAX = 1 << 20
+# Template files (includes, macros) read and verified at load time with the prompts the
+# spec names, so that a damaged prompt fails at start-up and not at the first request.
+# Other files (eval sets, corpus) are read, and verified, on demand.
+_TEMPLATE_SUFFIXES = (".j2", ".jinja", ".jinja2")
 
 PathLike = str | os.PathLike[str]
 
@@ -57,8 +57,10 @@ class Bundle:
         self.spec: BundleSpec = load_spec(
             self._tree.read_text(SPEC_FILE), self.name, file=f"{manifest.ref}:{SPEC_FILE}"
         )
-        for path in self._tree.entries:
-            if path.endswith(_EAGER_SUFFIXES) and self._tree.entries[path].size <= _EAGER_MAX:
+        eager = {path for _, path in self.spec.referenced_files() if not path.endswith(".jsonl")}
+        eager |= {path for path in self._tree.entries if path.endswith(_TEMPLATE_SUFFIXES)}
+        for path in sorted(eager):
+            if self._tree.has(path):
                 self._tree.read_bytes(path)
         self._lock = threading.Lock()
         self._env: jinja2.Environment | None = None

@@ -477,7 +477,7 @@ _range = st.lists(_set, min_size=1, max_size=3).map(" || ".join)
 _version = st.tuples(_numbers, _numbers, _numbers, _pre).map(lambda t: Version.parse(".".join(t[:3]) + t[3]))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.text(max_size=40))
 def test_any_text_parses_or_raises_a_syntax_error(text: str) -> None:
     try:
@@ -486,7 +486,7 @@ def test_any_text_parses_or_raises_a_syntax_error(text: str) -> None:
         assert exc.hint
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(_range, st.lists(_version, max_size=12))
 def test_desugared_form_means_the_same(text: str, versions: list[Version]) -> None:
     rng = Range.parse(text)
@@ -496,7 +496,7 @@ def test_desugared_form_means_the_same(text: str, versions: list[Version]) -> No
         assert again.satisfies(version) == rng.satisfies(version)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(_range, st.lists(_version, max_size=12))
 def test_max_satisfying_is_the_highest_match(text: str, versions: list[Version]) -> None:
     rng = Range.parse(text)
