@@ -76,9 +76,10 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def export(store: Store, manifest: Manifest, out: Path) -> Path:
-    """Write the archive of a version to ``out`` (a file, or a folder for the default name)."""
-    if out.is_dir():
+def export(store: Store, manifest: Manifest, out: Path, *, folder: bool = False) -> Path:
+    """Write the archive of a version to ``out``: a file, or (when it is an existing folder
+    or ``folder`` is set) a folder that gets ``NAME-VERSION.pvb``."""
+    if folder or out.is_dir():
         out = out / default_name(manifest)
     data = archive_bytes(store, manifest)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -152,6 +152,8 @@ def test_export_show_import(project: Project, capsys: pytest.CaptureFixture[str]
     assert code == 0 and "exported support-bot@1.2.0" in out
     archive = tmp_path / "dist"
     assert archive.is_file()  # -o names a file when it is not an existing folder
+    code, out, _ = run(capsys, "export", "support-bot@1.2.0", "-o", f"{tmp_path}/new/")
+    assert (tmp_path / "new" / "support-bot-1.2.0.pvb").read_bytes() == archive.read_bytes()
     code, out, _ = run(capsys, "export", "support-bot@1.2.0", "--json")
     data = json.loads(out)
     assert Path(data["path"]).name == "support-bot-1.2.0.pvb"

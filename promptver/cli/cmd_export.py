@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -15,19 +16,21 @@ from promptver.digests import short
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     default=None,
-    help="File or folder to write (default: NAME-VERSION.pvb here).",
+    help="File to write, or folder (existing, or ending in /) for NAME-VERSION.pvb "
+    "(default: NAME-VERSION.pvb here).",
 )
 @json_option
-def export(ref: str, output: Path | None, as_json: bool) -> None:
+def export(ref: str, output: str | None, as_json: bool) -> None:
     """Write a version as one deterministic .pvb file (same version, same bytes)."""
     from promptver.archive import export as write_export
 
     name, version = split_ref(ref)
     store = get_store()
     manifest = store.resolve(name, version or "latest")
-    path = write_export(store, manifest, output or Path.cwd())
+    folder = output is None or output.endswith(("/", os.sep))
+    path = write_export(store, manifest, Path(output) if output else Path.cwd(), folder=folder)
     if as_json:
         print_json(
             {
