@@ -132,7 +132,10 @@ def _has_tool_table(path: Path) -> bool:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return False
-    return "promptver" in text and "promptver" in _parse(text, path).get("tool", {})
+    if "promptver" not in text:
+        return False
+    tool = _parse(text, path).get("tool")
+    return isinstance(tool, dict) and "promptver" in tool
 
 
 def resolve_config_path(config: str | os.PathLike[str] | None, start: Path | None = None) -> Path:
@@ -163,7 +166,8 @@ def load_config(config: str | os.PathLike[str] | None = None, start: Path | None
 def parse_config(text: str, path: Path) -> AppConfig:
     data = _parse(text, path)
     if path.name == PYPROJECT_TOML:
-        section = data.get("tool", {}).get("promptver")
+        tool = data.get("tool")
+        section = tool.get("promptver") if isinstance(tool, dict) else None
         prefix = "tool.promptver."
         if section is None:
             return AppConfig(path.resolve())

@@ -92,6 +92,12 @@ def test_pyproject_without_section_is_skipped(app: Path) -> None:
     assert find_config(inner) == app.resolve()
 
 
+def test_odd_pyproject_is_not_an_app_config(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('tool = "promptver"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="no promptver app config"):
+        find_config(tmp_path)
+
+
 def test_no_config_says_where_it_looked(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         find_config(tmp_path)
