@@ -48,7 +48,11 @@ def run_blocked(tmp_path: Path, cases: list[tuple[str | None, str | None]]) -> d
     env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [sys.executable, "-c", BLOCKED, json.dumps(cases)],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
@@ -56,18 +60,24 @@ def run_blocked(tmp_path: Path, cases: list[tuple[str | None, str | None]]) -> d
 
 def test_offline_fallback_with_network_blocked(tmp_path: Path) -> None:
     out = run_blocked(
-        tmp_path, [("gpt-4", None), ("gpt-4o", None), ("claude-3-5-sonnet", None),
-                   ("gpt-4o", "cl100k_base")],
+        tmp_path,
+        [("gpt-4", None), ("gpt-4o", None), ("claude-3-5-sonnet", None), ("gpt-4o", "cl100k_base")],
     )
     # gpt-4 uses cl100k_base: the offline copy is that very encoding, so counts are exact.
     assert out["gpt-4|None"] == {
-        "wanted": "cl100k_base", "encoding": "cl100k_base", "approximate": False,
-        "note": None, "count": 2,
+        "wanted": "cl100k_base",
+        "encoding": "cl100k_base",
+        "approximate": False,
+        "note": None,
+        "count": 2,
     }
     # gpt-4o needs o200k_base, which cannot be downloaded: counted with cl100k, approximate.
     gpt4o = out["gpt-4o|None"]
     assert (gpt4o["wanted"], gpt4o["encoding"], gpt4o["approximate"], gpt4o["count"]) == (
-        "o200k_base", "cl100k_base", True, 2,
+        "o200k_base",
+        "cl100k_base",
+        True,
+        2,
     )
     assert "approximate" in gpt4o["note"] and "o200k_base" in gpt4o["note"]
     unknown = out["claude-3-5-sonnet|None"]

@@ -121,7 +121,7 @@ def parse_policy(table: Any, file: str = "bundle.toml") -> tuple[Policy, list[Pr
         if value not in ("major", "minor", "patch"):
             problems.append(
                 Problem(
-                    f"{where} must be \"major\", \"minor\" or \"patch\", not {value!r}",
+                    f'{where} must be "major", "minor" or "patch", not {value!r}',
                     file=file,
                 )
             )

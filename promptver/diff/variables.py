@@ -78,7 +78,7 @@ def _collect(
     for node in ast.find_all((nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)):
         if isinstance(node, nodes.Import | nodes.FromImport) and not node.with_context:
             continue
-        target = node.template
+        target = getattr(node, "template", None)
         if not isinstance(target, nodes.Const) or not isinstance(target.value, str):
             continue  # a computed template name: nothing to follow
         name = _resolve(target.value, path, load)
@@ -111,10 +111,13 @@ def _guarded_name(test: nodes.Node) -> tuple[str, bool] | None:
     negate = False
     if isinstance(test, nodes.Not):
         negate, test = True, test.node
-    if isinstance(test, nodes.Test) and test.name in _GUARD_TESTS:
-        if isinstance(test.node, nodes.Name):
-            positive = (test.name == "defined") != negate
-            return test.node.name, positive
+    if (
+        isinstance(test, nodes.Test)
+        and test.name in _GUARD_TESTS
+        and isinstance(test.node, nodes.Name)
+    ):
+        positive = (test.name == "defined") != negate
+        return test.node.name, positive
     return None
 
 
@@ -123,16 +126,15 @@ def _walk(node: nodes.Node, guarded: frozenset[str], unguarded: set[str]) -> Non
         if node.ctx == "load" and node.name not in guarded:
             unguarded.add(node.name)
         return
-    if isinstance(node, nodes.Test) and node.name in _GUARD_TESTS:
-        if isinstance(node.node, nodes.Name):
-            for arg in node.args:
-                _walk(arg, guarded, unguarded)
-            return
-    if isinstance(node, nodes.Filter) and node.name in _DEFAULT_FILTERS:
-        if isinstance(node.node, nodes.Name):
-            for child in (*node.args, *[kw.value for kw in node.kwargs]):
-                _walk(child, guarded, unguarded)
-            return
+    if (
+        isinstance(node, nodes.Test | nodes.Filter)
+        and node.name in (_GUARD_TESTS if isinstance(node, nodes.Test) else _DEFAULT_FILTERS)
+        and isinstance(node.node, nodes.Name)
+    ):
+        # the guarded name itself is an optional use; the arguments are ordinary uses
+        for child in (*node.args, *[kw.value for kw in node.kwargs]):
+            _walk(child, guarded, unguarded)
+        return
     if isinstance(node, nodes.If):
         _walk(node.test, guarded, unguarded)
         guard = _guarded_name(node.test)
@@ -143,12 +145,12 @@ def _walk(node: nodes.Node, guarded: frozenset[str], unguarded: set[str]) -> Non
                 body_guard = guarded | {name}
             else:
                 else_guard = guarded | {name}
-        for child in node.body:
-            _walk(child, body_guard, unguarded)
+        for stmt in node.body:
+            _walk(stmt, body_guard, unguarded)
         for elif_node in node.elif_:
             _walk(elif_node, else_guard, unguarded)
-        for child in node.else_:
-            _walk(child, else_guard, unguarded)
+        for stmt in node.else_:
+            _walk(stmt, else_guard, unguarded)
         return
-    for child in node.iter_child_nodes():
-        _walk(child, guarded, unguarded)
+    for sub in node.iter_child_nodes():
+        _walk(sub, guarded, unguarded)
