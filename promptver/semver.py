@@ -109,9 +109,7 @@ class Version:
         would sort lower); ``release`` drops the prerelease.
         """
         if kind not in BUMPS:
-            raise VersionSyntaxError(
-                f"unknown bump {kind!r}", hint=f"use one of: {', '.join(BUMPS)}"
-            )
+            raise VersionSyntaxError(f"unknown bump {kind!r}", hint=f"use one of: {', '.join(BUMPS)}")
         if pre is not None:
             _check_identifier(pre)
         if kind == "release":
@@ -157,9 +155,7 @@ class Version:
 
 
 def _check_identifier(pre: str) -> None:
-    if not re.fullmatch(r"[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*", pre) or not Version.is_valid(
-        f"0.0.0-{pre}"
-    ):
+    if not re.fullmatch(r"[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*", pre) or not Version.is_valid(f"0.0.0-{pre}"):
         raise VersionSyntaxError(
             f"{pre!r} is not a valid prerelease identifier",
             hint="use letters, digits and '-', e.g. rc, beta, alpha",
