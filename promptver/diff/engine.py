@@ -43,6 +43,12 @@ def diff_trees(old: TreeLike, new: TreeLike, old_side: Side, new_side: Side) -> 
     if old.digest == new.digest:
         return BundleDiff(old_side, new_side, ())
     before, after = Snapshot.of(old), Snapshot.of(new)
+    # A side whose bundle.toml does not parse is read with the other side's layout, so its
+    # files are still compared (the broken config itself is reported by _config_problem).
+    if after.config_error and not before.config_error:
+        after.config = before.config
+    elif before.config_error and not after.config_error:
+        before.config = after.config
     policy, _ = parse_policy(after.config.get("versioning"), CONFIG)
     tokenizer = _lazy_tokenizer(after if after.table("model") else before)
     ctx = Context(policy=policy, tokenizer=tokenizer)

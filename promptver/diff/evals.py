@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from promptver.diff.fields import field_changes
+from promptver.diff.fields import field_changes, plural
 from promptver.diff.model import CaseChange, Change, ComponentDiff, EvalDiff
 from promptver.diff.source import Context, Snapshot, TreeLike, clean_path
 
@@ -38,9 +38,7 @@ def diff_evals(old: Snapshot, new: Snapshot, ctx: Context) -> list[ComponentDiff
     return out
 
 
-def _dataset(
-    name: str, a: Any, b: Any, old: Snapshot, new: Snapshot, ctx: Context
-) -> ComponentDiff | None:
+def _dataset(name: str, a: Any, b: Any, old: Snapshot, new: Snapshot, ctx: Context) -> ComponentDiff | None:
     a = a if isinstance(a, dict) else None
     b = b if isinstance(b, dict) else None
     old_path = clean_path(a.get("path")) if a else None
@@ -59,7 +57,7 @@ def _dataset(
             None if a is None else old_path,
             None if b is None else new_path,
             impact,
-            f"eval dataset {name!r} {kind} ({cases:,} cases)",
+            f"eval dataset {name!r} {kind} ({plural(cases, 'case')})",
             "evals.dataset",
         )
         return ComponentDiff("evals", name, kind, (change,))
@@ -85,7 +83,7 @@ def _dataset(
             new_path,
         )
         parts = [
-            f"{n:,} cases {label}"
+            f"{plural(n, 'case')} {label}"
             for n, label in (
                 (detail.changed, "changed"),
                 (detail.added, "added"),
@@ -94,7 +92,7 @@ def _dataset(
             if n
         ]
         if detail.problems:
-            parts.append(f"{len(detail.problems):,} unreadable lines")
+            parts.append(plural(len(detail.problems), "unreadable line"))
         if parts:
             changes.append(
                 Change(
@@ -212,9 +210,7 @@ def _size(tree: TreeLike | None, path: str | None) -> int | None:
     return int(tree.entries[path].size)
 
 
-def _parse(
-    lines: list[tuple[int, bytes]], path: str, problems: list[str]
-) -> dict[str, tuple[int, Any]]:
+def _parse(lines: list[tuple[int, bytes]], path: str, problems: list[str]) -> dict[str, tuple[int, Any]]:
     """Differing lines parsed and keyed by id; unusable lines become problems."""
     out: dict[str, tuple[int, Any]] = {}
     for number, line in lines:

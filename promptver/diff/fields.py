@@ -16,6 +16,10 @@ from promptver.diff.model import FieldChange
 MISSING: Any = object()
 
 
+def plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
+
+
 def join(prefix: str, key: Any) -> str:
     if isinstance(key, int):
         return f"{prefix}[{key}]"

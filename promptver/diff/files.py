@@ -35,8 +35,7 @@ def diff_files(old: Snapshot, new: Snapshot, ctx: Context) -> list[ComponentDiff
             f.old_size,
             f.new_size,
             impact,
-            f"{f.path} {f.kind}"
-            + (f" ({f.old_size} -> {f.new_size} bytes)" if f.kind == "changed" else ""),
+            f"{f.path} {f.kind}" + (f" ({f.old_size} -> {f.new_size} bytes)" if f.kind == "changed" else ""),
             "files.other",
         )
         for f in files

@@ -48,36 +48,34 @@ def system_path(snap: Snapshot) -> str | None:
 def diff_prompts(old: Snapshot, new: Snapshot, ctx: Context) -> list[ComponentDiff]:
     out: list[ComponentDiff] = []
     old_sys, new_sys = system_path(old), system_path(new)
-    ctx.claimed.update(p for p in (old_sys, new_sys) if p)
-    if old_sys or new_sys:
-        target = _Target("system", "system", "system", "system prompt", "prompts.system")
-        comp = _text_component(target, old, new, old_sys, new_sys, ctx)
-        if comp:
-            out.append(comp)
-
     old_t, new_t = named_templates(old), named_templates(new)
+    ctx.claimed.update(p for p in (old_sys, new_sys) if p)
     ctx.claimed.update(old_t.values())
     ctx.claimed.update(new_t.values())
+    partials = _partials(old, new, ctx)
+    # An unchanged template whose included files changed may have a new interface.
+    recheck = bool(partials)
+    if old_sys or new_sys:
+        target = _Target("system", "system", "system", "system prompt", "prompts.system")
+        comp = _text_component(target, old, new, old_sys, new_sys, ctx, recheck=recheck)
+        if comp:
+            out.append(comp)
     for name in sorted(old_t.keys() & new_t.keys()):
         target = _Target("templates", name, "template", f"template {name!r}", f"templates.{name}")
-        comp = _text_component(target, old, new, old_t[name], new_t[name], ctx)
+        comp = _text_component(target, old, new, old_t[name], new_t[name], ctx, recheck=recheck)
         if comp:
             out.append(comp)
     removed = {n: old_t[n] for n in old_t.keys() - new_t.keys() if old.has(old_t[n])}
     added = {n: new_t[n] for n in new_t.keys() - old_t.keys()}
     for old_name, new_name, score in _renames(old, new, removed, added):
         del removed[old_name], added[new_name]
-        out.append(
-            _renamed(old, new, old_name, new_name, old_t[old_name], new_t[new_name], score, ctx)
-        )
+        out.append(_renamed(old, new, old_name, new_name, old_t[old_name], new_t[new_name], score, ctx))
     for name in sorted(removed.keys() | added.keys()):
         target = _Target("templates", name, "template", f"template {name!r}", f"templates.{name}")
         comp = _text_component(target, old, new, removed.get(name), added.get(name), ctx)
         if comp:
             out.append(comp)
-
-    out += _partials(old, new, ctx)
-    return out
+    return out + partials
 
 
 def _partials(old: Snapshot, new: Snapshot, ctx: Context) -> list[ComponentDiff]:
@@ -142,9 +140,7 @@ def _renamed(
     score: float,
     ctx: Context,
 ) -> ComponentDiff:
-    target = _Target(
-        "templates", new_name, "template", f"template {new_name!r}", f"templates.{new_name}"
-    )
+    target = _Target("templates", new_name, "template", f"template {new_name!r}", f"templates.{new_name}")
     detail, changes = _compare(target, old, new, old_path, new_path, ctx, rename_score=score)
     rename = Change(
         component="templates",
@@ -167,13 +163,14 @@ def _text_component(
     new_path: str | None,
     ctx: Context,
     partial: bool = False,
+    recheck: bool = False,
 ) -> ComponentDiff | None:
     old_exists, new_exists = old.has(old_path), new.has(new_path)
     if not old_exists and not new_exists:
         return None
     same_content = old.digest_of(old_path) == new.digest_of(new_path)
     if same_content and old_path == new_path:
-        return None
+        return _interface_only(target, old, new, old_path, new_path, ctx) if recheck else None
     rules = target.rules
     status: Status
     if same_content:  # same name and content, the file moved
@@ -219,7 +216,35 @@ def _text_component(
         changes = [lead]
     else:
         status = "changed"
+        if partial:  # a partial is not an interface: the templates including it report it
+            changes = [c for c in changes if not c.rule.startswith("template.variable")]
     return ComponentDiff(target.kind, target.name, status, tuple(changes), detail)
+
+
+def _interface_only(
+    target: _Target,
+    old: Snapshot,
+    new: Snapshot,
+    old_path: str | None,
+    new_path: str | None,
+    ctx: Context,
+) -> ComponentDiff | None:
+    """Same text, but files it includes changed: report variable changes only."""
+    old_info = _side(old, old_path, old.text(old_path))
+    new_info = _side(new, new_path, new.text(new_path))
+    added, removed, changes = _variable_changes(target, old_info, new_info, ctx)
+    if not changes:
+        return None
+    detail = TextDiff(
+        old=old_info,
+        new=new_info,
+        hunks=(),
+        added_lines=0,
+        removed_lines=0,
+        variables_added=added,
+        variables_removed=removed,
+    )
+    return ComponentDiff(target.kind, target.name, "changed", tuple(changes), detail)
 
 
 def _compare(
@@ -306,17 +331,13 @@ def _text_change(
     rules = target.rules
     if old_info.binary or new_info.binary:
         rule = f"{rules}.text"
-        reason = (
-            f"{target.label}: binary content changed ({old_info.size} -> {new_info.size} bytes)"
-        )
+        reason = f"{target.label}: binary content changed ({old_info.size} -> {new_info.size} bytes)"
     elif textdiff.normalized(old_text or "") == textdiff.normalized(new_text or ""):
         rule = f"{rules}.whitespace"
         reason = f"{target.label}: whitespace or comments only"
     else:
         rule = f"{rules}.text"
-        reason = (
-            f"{target.label}: text changed (+{detail.added_lines} -{detail.removed_lines} lines"
-        )
+        reason = f"{target.label}: text changed (+{detail.added_lines} -{detail.removed_lines} lines"
         tokens = detail.tokens
         if tokens is not None and tokens.delta is not None:
             approx = "~" if tokens.approximate else ""

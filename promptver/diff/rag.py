@@ -119,9 +119,7 @@ def _corpus(old: Snapshot, new: Snapshot, ctx: Context) -> ComponentDiff | None:
         match = by_digest.pop(old.digest_of(path), None)
         if match is not None and match in added:
             target = added.pop(match)
-            files.append(
-                FileChange("renamed", path, target, old.size_of(path), new.size_of(target))
-            )
+            files.append(FileChange("renamed", path, target, old.size_of(path), new.size_of(target)))
         else:
             files.append(FileChange("removed", path, None, old.size_of(path), None))
     files += [FileChange("added", None, p, None, new.size_of(p)) for _, p in sorted(added.items())]
@@ -156,8 +154,5 @@ def _reason(change: FileChange) -> str:
     if change.kind == "renamed":
         return f"document {change.old_path} moved to {change.new_path}: {REBUILD}"
     if change.kind == "changed":
-        return (
-            f"document {change.path} changed ({change.old_size} -> {change.new_size} bytes):"
-            f" {REBUILD}"
-        )
+        return f"document {change.path} changed ({change.old_size} -> {change.new_size} bytes): {REBUILD}"
     return f"document {change.path} {change.kind}: {REBUILD}"
