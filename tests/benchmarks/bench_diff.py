@@ -26,10 +26,26 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CHANGED, ADDED, REMOVED = 1_000, 100, 100
-WORDS = (
-    "refund order shipping invoice account password delivery warranty return "
-    "payment card address billing support answer customer product status"
-).split()
+WORDS = [
+    "refund",
+    "order",
+    "shipping",
+    "invoice",
+    "account",
+    "password",
+    "delivery",
+    "warranty",
+    "return",
+    "payment",
+    "card",
+    "address",
+    "billing",
+    "support",
+    "answer",
+    "customer",
+    "product",
+    "status",
+]
 
 
 def case(rng: random.Random, number: int) -> dict[str, object]:
