@@ -47,7 +47,7 @@ def test_diff_latest_vs_working_copy_terminal_and_stat(proj: Path) -> None:
 
 def test_diff_exit_code_and_identical(proj: Path) -> None:
     same = cli("diff", "bot", "--exit-code")
-    assert same.code == 0 and "identical" in same.out
+    assert same.code == 0 and "no changes (identical" in same.out
     edit(proj, "prompts/answer.j2", "Question", "Q")
     assert cli("diff", "bot", "--exit-code").code == 1
     assert cli("diff", "bot").code == 0

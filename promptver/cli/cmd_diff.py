@@ -65,10 +65,12 @@ def diff(
 ) -> None:
     """Semantic diff of a bundle: the latest version against the working copy by default,
     version A against the working copy, A against B, or two bundles (NAME@A OTHER@B)."""
+    from promptver.cli.common import progress
     from promptver.diff.compare import diff_bundle
 
     old_name, old_ref, new_name, new_ref = parse_targets(targets)
-    result = diff_bundle(get_store(), old_name, old_ref, new_ref, new_name)
+    with progress("diffing eval data") as update:
+        result = diff_bundle(get_store(), old_name, old_ref, new_ref, new_name, update)
     if as_json or fmt == "json":
         print_json(result.to_json())
     elif fmt == "markdown":

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import count
 from typing import Any
 
@@ -80,6 +80,7 @@ def _dataset(name: str, a: Any, b: Any, old: Snapshot, new: Snapshot, ctx: Conte
             old_path,
             new.tree if new.has(new_path) else None,
             new_path,
+            ctx.progress,
         )
         parts = [
             f"{plural(n, 'case')} {label}"
@@ -113,12 +114,16 @@ def _dataset(name: str, a: Any, b: Any, old: Snapshot, new: Snapshot, ctx: Conte
 CHUNK = 8 << 20
 
 
-def _chunks(tree: TreeLike, path: str) -> Iterator[list[bytes]]:
+def _chunks(
+    tree: TreeLike, path: str, progress: Callable[[int], None] | None = None
+) -> Iterator[list[bytes]]:
     """The file's lines in blocks (split in C); every line of the file, blank ones too,
-    so positions count line numbers."""
+    so positions count line numbers. ``progress(n)`` is told of each block's bytes."""
     with tree.open(path) as handle:
         rest = b""
         while block := handle.read(CHUNK):
+            if progress is not None:
+                progress(len(block))
             lines = (rest + block).split(b"\n") if rest else block.split(b"\n")
             rest = lines.pop()
             yield lines
@@ -137,13 +142,24 @@ def diff_dataset(
     old_path: str | None,
     new_tree: TreeLike | None,
     new_path: str | None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> EvalDiff:
-    """Case-level diff of two JSONL files (either may be absent: all added / removed)."""
+    """Case-level diff of two JSONL files (either may be absent: all added / removed).
+    ``progress(done, total)`` is called with bytes read after each block."""
+    total = (_size(old_tree, old_path) or 0) + (_size(new_tree, new_path) or 0)
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(done, total)
+
     counts: Counter[bytes] = Counter()
     line_of: dict[bytes, int] = {}
     if old_tree is not None and old_path is not None:
         number = 1
-        for lines in _chunks(old_tree, old_path):
+        for lines in _chunks(old_tree, old_path, advance):
             counts.update(lines)
             line_of.update(zip(lines, count(number)))
             number += len(lines)
@@ -151,7 +167,7 @@ def diff_dataset(
     new_kept: list[tuple[int, bytes]] = []
     if new_tree is not None and new_path is not None:
         number = 0
-        for lines in _chunks(new_tree, new_path):
+        for lines in _chunks(new_tree, new_path, advance):
             for line in lines:
                 number += 1
                 left = counts.get(line)

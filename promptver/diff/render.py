@@ -49,7 +49,10 @@ def stat_lines(diff: BundleDiff) -> list[tuple[str, str, str, str]]:
 
 def headline(diff: BundleDiff) -> str:
     if not diff.components:
-        what = "identical" if diff.identical else "no semantic changes"
+        if diff.identical:
+            what = f"no changes (identical, {diff.new.digest.removeprefix('sha256:')[:12]})"
+        else:
+            what = "no semantic changes (files differ only in comments or formatting)"
         return f"{diff.old.label} -> {diff.new.label}: {what}"
     counts = diff.counts()
     suggested = diff.suggested

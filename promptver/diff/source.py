@@ -107,6 +107,7 @@ class Context:
     policy: Policy
     tokenizer: Callable[[], Any]
     claimed: set[str] = field(default_factory=set)
+    progress: Callable[[int, int], None] | None = None  # (bytes done, total) of big files
 
     def impact(self, rule: str, field_name: str | None = None) -> Impact:
         return self.policy.impact(rule, field_name)
