@@ -21,7 +21,7 @@ import json
 import os
 import threading
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -155,6 +155,9 @@ class Store:
         finally:
             tmp.unlink(missing_ok=True)
         return hexdigest
+
+    def staging(self) -> Staging:
+        return Staging(self)
 
     def put_bytes(self, data: bytes) -> str:
         hexdigest = sha256_bytes(data)
@@ -340,12 +343,13 @@ class Store:
     def tree(self, manifest: Manifest) -> StoreTree:
         return StoreTree(self, manifest)
 
-    def work_tree(self, name: str, folder: Path | None = None) -> WorkTree:
-        folder = folder or self.bundle_dir(name)
-        if not (folder / "bundle.toml").is_file() and not folder.is_dir():
+    def work_tree(self, name: str, hasher: Callable[[Path], str] | None = None) -> WorkTree:
+        """The working copy of a bundle, hashed through the stat cache (``hasher`` for misses)."""
+        folder = self.bundle_dir(name)
+        if not folder.is_dir():
             raise self._no_bundle_folder(name, folder)
         cache = StatCache(self.root / "cache" / "stat" / f"{check_name(name)}.json")
-        return WorkTree(folder, cache)
+        return WorkTree(folder, cache, hasher=hasher)
 
     def _no_bundle_folder(self, name: str, folder: Path) -> NotFoundError:
         known = self.bundle_names()
@@ -403,6 +407,46 @@ class Store:
             finally:
                 os.close(fd)
         return record
+
+
+class Staging:
+    """Files hashed and copied in one read into ``tmp/``, published as objects only when the
+    version is written (and discarded otherwise), so a bump reads each new file once."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._staged: dict[str, Path] = {}
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for tmp in self._staged.values():
+            tmp.unlink(missing_ok=True)
+        self._staged.clear()
+
+    def add(self, path: Path) -> str:
+        from promptver.digests import sha256_file
+
+        tmp = self.store._tmp_file()
+        with open(tmp, "wb") as out:
+            hexdigest, _ = sha256_file(path, copy_to=out)
+        if hexdigest in self._staged or self.store.has_object(hexdigest):
+            tmp.unlink()
+        else:
+            self._staged[hexdigest] = tmp
+        return hexdigest
+
+    def publish(self) -> None:
+        for hexdigest, tmp in list(self._staged.items()):
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self.store._publish_object(tmp, hexdigest)
+            tmp.unlink()
+            del self._staged[hexdigest]
 
 
 class StoreTree(Tree):
