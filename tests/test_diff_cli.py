@@ -142,3 +142,17 @@ def test_check_reports_bad_versioning_table(proj: Path) -> None:
         handle.write('\n[versioning.impact]\n"template.remove" = "major"\n')
     res = cli("check", "bot")
     assert res.code == 1 and "unknown impact rule 'template.remove'" in res.out + res.err
+
+
+def test_changelog_of_versions_made_without_summaries(proj: Path) -> None:
+    """Versions written before summaries existed are diffed against their parent."""
+    from promptver.snapshot import bump
+
+    store = Store.find(proj)
+    edit(proj, "bundle.toml", "max_tokens = 400", "max_tokens = 300")
+    bump(store, "bot", "minor")  # the library without the analyzer: no summary stored
+    assert store.manifest("bot", "0.2.0").changes is None
+    data = json.loads(cli("changelog", "bot", "--json").out)
+    newest = data["versions"][0]
+    assert newest["computed"] is True and newest["suggested_bump"] == "minor"
+    assert newest["sections"]["Changed"][0]["reason"] == "params.max_tokens: 400 -> 300"
