@@ -156,3 +156,20 @@ def test_changelog_of_versions_made_without_summaries(proj: Path) -> None:
     newest = data["versions"][0]
     assert newest["computed"] is True and newest["suggested_bump"] == "minor"
     assert newest["sections"]["Changed"][0]["reason"] == "params.max_tokens: 400 -> 300"
+
+
+def test_colours_on_a_terminal_and_none_with_no_color(
+    proj: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    edit(proj, "prompts/answer.j2", "Question", "Your question")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich treats the output as a terminal
+    coloured = cli("diff", "bot").out
+    colour = re.compile(r"\x1b\[[0-9;]*3[0-7]m")
+    assert colour.search(coloured)
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = cli("diff", "bot").out
+    assert not colour.search(plain)
+    assert "\x1b[7m" in plain or "\x1b[1;7m" in plain  # changed words still stand out
