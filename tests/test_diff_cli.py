@@ -158,9 +158,7 @@ def test_changelog_of_versions_made_without_summaries(proj: Path) -> None:
     assert newest["sections"]["Changed"][0]["reason"] == "params.max_tokens: 400 -> 300"
 
 
-def test_colours_on_a_terminal_and_none_with_no_color(
-    proj: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_colours_on_a_terminal_and_none_with_no_color(proj: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import re
 
     edit(proj, "prompts/answer.j2", "Question", "Your question")
@@ -173,3 +171,53 @@ def test_colours_on_a_terminal_and_none_with_no_color(
     plain = cli("diff", "bot").out
     assert not colour.search(plain)
     assert "\x1b[7m" in plain or "\x1b[1;7m" in plain  # changed words still stand out
+
+
+def test_approximate_token_counts_are_marked_in_every_output(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """gpt-4o-mini needs o200k_base; with no network and an empty cache the offline
+    cl100k_base counts, and every output says the counts are approximate."""
+    import socket
+
+    from promptver import tokens
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("network blocked by test")
+
+    cache = tmp_path / "tiktoken-cache"
+    cache.mkdir()
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(cache))
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    tokens.reset()
+    try:
+        edit(proj, "prompts/answer.j2", "Question", "The customer's question")
+        terminal = cli("diff", "bot").out
+        assert "tokens (cl100k_base, approximate): ~" in terminal
+        assert "note: approximate token counts (cl100k_base)" in terminal
+        data = json.loads(cli("diff", "bot", "--json").out)
+        assert data["tokens_approximate"] is True
+        assert data["components"][0]["detail"]["tokens"]["approximate"] is True
+        markdown = cli("diff", "bot", "--format", "markdown").out
+        assert "> approximate token counts" in markdown and "tokens ~" in markdown
+        assert "tokens ~+" in cli("diff", "bot", "--stat").out
+    finally:
+        tokens.reset()
+
+
+def test_side_by_side_shows_both_sides(proj: Path) -> None:
+    edit(proj, "prompts/answer.j2", "Question", "Your question")
+    out = cli("diff", "bot", "--side-by-side").out
+    row = next(line for line in out.splitlines() if "Your question" in line)
+    assert "Question: {{ question }}" in row.replace("Your question", "")
+
+
+def test_non_utf8_and_binary_eval_lines_are_problems_not_crashes(proj: Path) -> None:
+    dataset = proj / "bundles/bot/evals/golden.jsonl"
+    dataset.write_bytes(dataset.read_bytes() + b'{"id": "x\xff"}\n\x00\x01\x02\n')
+    res = cli("diff", "bot", "--json")
+    assert res.code == 0, res.err
+    (comp,) = json.loads(res.out)["components"]
+    problems = comp["detail"]["problems"]
+    assert len(problems) == 2 and all("not valid JSON" in p for p in problems)
