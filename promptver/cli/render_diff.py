@@ -10,7 +10,6 @@ from promptver.diff.model import (
     ComponentDiff,
     EvalDiff,
     FilesDiff,
-    Impact,
     Line,
     TextDiff,
 )
@@ -167,7 +166,3 @@ def _evals(out: Console, detail: EvalDiff) -> None:
         )
     for problem in detail.problems[:MAX_CASES]:
         out.print(Text(f"    problem: {problem}", style="red"))
-
-
-def impact_style(impact: Impact | None) -> str:
-    return IMPACT_STYLE[impact.value if impact else "-"]
