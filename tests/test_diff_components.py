@@ -367,3 +367,12 @@ def test_json_output_is_serialisable_and_versioned() -> None:
     assert data["suggested_bump"] == "minor"
     assert [c["kind"] for c in data["components"]] == ["system", "evals"]
     assert data["components"][1]["detail"]["type"] == "eval"
+
+
+def test_params_table_added_is_reported_per_parameter() -> None:
+    old = config("\n[model.params]\ntemperature = 0.2\nmax_tokens = 400\n", "\n")
+    diff = run(old, FILES)
+    assert sorted((c.path, c.kind, c.rule) for c in diff.changes) == [
+        ("model.params.max_tokens", "added", "model.params"),
+        ("model.params.temperature", "added", "model.params"),
+    ]
