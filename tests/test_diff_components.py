@@ -376,3 +376,10 @@ def test_params_table_added_is_reported_per_parameter() -> None:
         ("model.params.max_tokens", "added", "model.params"),
         ("model.params.temperature", "added", "model.params"),
     ]
+
+
+def test_toml_dates_become_json_strings() -> None:
+    diff = run(FILES, config("max_tokens = 400", "max_tokens = 400\ncutoff = 2024-05-01"))
+    (change,) = diff.changes
+    assert change.new == "2024-05-01"
+    json.dumps(diff.summary().to_json())  # what the manifest stores must serialise

@@ -46,7 +46,7 @@ class Snapshot:
             snap.config_error = f"{CONFIG}: missing"
             return snap
         try:
-            snap.config = tomllib.loads(tree.read_bytes(CONFIG).decode("utf-8"))
+            snap.config = _plain(tomllib.loads(tree.read_bytes(CONFIG).decode("utf-8")))
         except UnicodeDecodeError:
             snap.config_error = f"{CONFIG}: not UTF-8 text"
         except tomllib.TOMLDecodeError as exc:
@@ -88,6 +88,17 @@ class Snapshot:
     def paths_under(self, folder: str) -> Iterator[str]:
         prefix = folder.strip("/") + "/"
         return (p for p in self.tree.entries if p.startswith(prefix))
+
+
+def _plain(value: Any) -> Any:
+    """TOML values as JSON values: dates and times become ISO 8601 strings."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def clean_path(value: Any) -> str | None:
