@@ -383,3 +383,29 @@ def test_toml_dates_become_json_strings() -> None:
     (change,) = diff.changes
     assert change.new == "2024-05-01"
     json.dumps(diff.summary().to_json())  # what the manifest stores must serialise
+
+
+def test_files_with_unchanged_digests_are_not_read() -> None:
+    """What keeps `bump` fast: only changed files (and bundle.toml) are opened."""
+    from promptver.diff.engine import diff_trees
+    from promptver.diff.model import Side
+    from promptver.tree import MemoryTree
+
+    class CountingTree(MemoryTree):
+        def __init__(self, files: dict[str, bytes]):
+            super().__init__(files)
+            self.opened: list[str] = []
+
+        def open(self, path: str):  # type: ignore[no-untyped-def]
+            self.opened.append(path)
+            return super().open(path)
+
+    def make(files: dict[str, str | bytes]) -> CountingTree:
+        return CountingTree({p: d.encode() if isinstance(d, str) else d for p, d in files.items()})
+
+    new_files = config("temperature = 0.2", "temperature = 0.3")
+    new_files["corpus/refunds.md"] = "Refunds within 14 days.\n"
+    old, new = make(FILES), make(new_files)
+    diff_trees(old, new, Side("b", "1", old.digest, "o"), Side("b", None, new.digest, "n"))
+    assert sorted(set(old.opened)) == ["bundle.toml"]  # corpus: digests and sizes only
+    assert sorted(set(new.opened)) == ["bundle.toml"]
