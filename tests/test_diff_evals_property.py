@@ -44,7 +44,7 @@ def jsonl(cases: list[dict], blank_every: int) -> bytes:  # type: ignore[type-ar
     return ("\n".join(lines) + "\n").encode() if lines else b""
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, database=None)  # no .hypothesis folder
 @given(case_sets(), st.integers(0, 3))
 def test_streamed_diff_matches_naive(sets: tuple[list[dict], list[dict]], blank: int) -> None:  # type: ignore[type-arg]
     old, new = sets
