@@ -409,3 +409,39 @@ def test_files_with_unchanged_digests_are_not_read() -> None:
     diff_trees(old, new, Side("b", "1", old.digest, "o"), Side("b", None, new.digest, "n"))
     assert sorted(set(old.opened)) == ["bundle.toml"]  # corpus: digests and sizes only
     assert sorted(set(new.opened)) == ["bundle.toml"]
+
+
+def test_json_output_validates_against_the_published_schema() -> None:
+    from pathlib import Path
+
+    from jsonschema import Draft202012Validator
+
+    import promptver.diff
+
+    schema = json.loads((Path(promptver.diff.__file__).parent / "diff.schema.json").read_text())
+    Draft202012Validator.check_schema(schema)
+    new = config("top_k = 4", "top_k = 6")
+    new["bundle.toml"] = str(new["bundle.toml"]).replace("temperature = 0.2", "temperature = 1")
+    new["bundle.toml"] = str(new["bundle.toml"]).replace("Answers questions", "Answers")
+    new["prompts/system.j2"] = b"\xff\x00binary"
+    new["prompts/answer.j2"] = "Q: {{ question } {{ x }}\n" + "y" * 5000 + "\n"
+    new["corpus/new.md"] = "new"
+    new["evals/golden.jsonl"] = '{"id": "a", "vars": {"question": "q1!"}}\nnot json\n'
+    new["README.md"] = "readme"
+    diff = run(FILES, new)
+    assert {c.kind for c in diff.components} == {
+        "model",
+        "system",
+        "templates",
+        "rag",
+        "corpus",
+        "evals",
+        "metadata",
+        "files",
+    }
+    data = json.loads(json.dumps(diff.to_json()))
+    errors = sorted(Draft202012Validator(schema).iter_errors(data), key=str)
+    assert errors == []
+    assert not list(Draft202012Validator(schema).iter_errors(run(FILES, FILES).to_json()))
+    data["components"][0]["changes"][0]["impact"] = "huge"  # the schema is not vacuous
+    assert list(Draft202012Validator(schema).iter_errors(data))
