@@ -83,6 +83,7 @@ def _summary(store: Store, parent: Manifest, manifest: Manifest) -> dict[str, An
         store.tree(manifest),
         Side(parent.bundle, parent.version, parent.digest, parent.ref),
         Side(manifest.bundle, manifest.version, manifest.digest, manifest.ref),
+        tokens=False,  # as in the summaries bumps store
     )
     return diff.summary().to_json()
 

@@ -43,10 +43,12 @@ def diff_trees(
     old_side: Side,
     new_side: Side,
     progress: Callable[[int, int], None] | None = None,
+    tokens: bool = True,
 ) -> BundleDiff:
     """Compare two trees (stored versions or working copies). Never reads a file whose
     digest is the same on both sides, except ``bundle.toml``. ``progress(done, total)``
-    follows the bytes of large files (eval datasets) as they are read."""
+    follows the bytes of large files (eval datasets) as they are read. ``tokens=False``
+    skips token counts (loading an encoding costs a few hundred ms; bumps do not need it)."""
     if old.digest == new.digest:
         return BundleDiff(old_side, new_side, ())
     before, after = Snapshot.of(old), Snapshot.of(new)
@@ -58,7 +60,7 @@ def diff_trees(
         before.config = after.config
     policy, _ = parse_policy(after.config.get("versioning"), CONFIG)
     tokenizer = _lazy_tokenizer(after if after.table("model") else before)
-    ctx = Context(policy=policy, tokenizer=tokenizer, progress=progress)
+    ctx = Context(policy=policy, tokenizer=tokenizer if tokens else None, progress=progress)
     components: list[ComponentDiff] = []
     invalid = _config_problem(before, after, ctx)
     if invalid is not None:

@@ -353,7 +353,7 @@ def _tokens(
     new_info: SideInfo,
     ctx: Context,
 ) -> TokenCounts | None:
-    if old_text is None and new_text is None:
+    if (old_text is None and new_text is None) or ctx.tokenizer is None:
         return None
     tokenizer = ctx.tokenizer()
     if tokenizer.encoding is None:

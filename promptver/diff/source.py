@@ -116,7 +116,7 @@ class Context:
     """Shared by the component differs: policy, the lazily built tokenizer, claimed files."""
 
     policy: Policy
-    tokenizer: Callable[[], Any]
+    tokenizer: Callable[[], Any] | None  # None: no token counts
     claimed: set[str] = field(default_factory=set)
     progress: Callable[[int, int], None] | None = None  # (bytes done, total) of big files
 
