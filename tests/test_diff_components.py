@@ -215,6 +215,21 @@ def test_huge_single_line_is_cut_for_display() -> None:
     assert len(json.dumps(diff.to_json())) < 100_000
 
 
+def test_template_over_a_million_characters_is_compared_as_text_only() -> None:
+    import time
+
+    huge = "word " * 1_000_000  # 5 MB on one line
+    start = time.monotonic()
+    diff = run(changed(prompts__system_DOT_j2=huge), changed(prompts__system_DOT_j2=huge + "!"))
+    assert time.monotonic() - start < 30  # no Jinja2 lexing or BPE of megabytes
+    (comp,) = diff.components
+    detail = comp.detail
+    assert isinstance(detail, TextDiff)
+    assert detail.added_lines == 1 and detail.new.variables is None and detail.new.valid
+    assert detail.tokens is not None and detail.tokens.new is None
+    assert "longer than 1,000,000 characters" in (detail.tokens.note or "")
+
+
 def test_system_prompt_change_is_minor_with_token_delta() -> None:
     diff = run(FILES, changed(prompts__system_DOT_j2="You are a terse support agent. Cite sources.\n"))
     (change,) = diff.changes
