@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "outdated": "promptver.cli.cmd_pin:outdated",
     "export": "promptver.cli.cmd_export:export",
     "import": "promptver.cli.cmd_export:import_",
+    "changelog": "promptver.cli.cmd_diff:changelog",
+    "diff": "promptver.cli.cmd_diff:diff",
 }
 
 
