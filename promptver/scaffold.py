@@ -57,7 +57,7 @@ Question: {{ question }}
 
 EVALS = """\
 {"id": "greeting", "vars": {"question": "Say hello."}, "expected": "hello", "tags": ["smoke"]}
-{"id": "capital-france", "vars": {"question": "What is the capital of France?"}, "expected": "Paris", "tags": ["facts"]}
+{"id": "capital", "vars": {"question": "What is the capital of France?"}, "expected": "Paris"}
 """
 
 

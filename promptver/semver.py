@@ -111,7 +111,7 @@ class Version:
         if kind not in BUMPS:
             raise VersionSyntaxError(f"unknown bump {kind!r}", hint=f"use one of: {', '.join(BUMPS)}")
         if pre is not None:
-            _check_identifier(pre)
+            check_identifier(pre)
         if kind == "release":
             if not self.prerelease:
                 raise VersionSyntaxError(
@@ -154,7 +154,7 @@ class Version:
         return candidate
 
 
-def _check_identifier(pre: str) -> None:
+def check_identifier(pre: str) -> None:
     if not re.fullmatch(r"[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*", pre) or not Version.is_valid(f"0.0.0-{pre}"):
         raise VersionSyntaxError(
             f"{pre!r} is not a valid prerelease identifier",

@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from promptver.check import ValidatedCache, check_tree
 from promptver.digests import short
-from promptver.errors import BundleError, ConflictError, NothingChangedError
+from promptver.errors import BundleError, ConfigError, ConflictError, NothingChangedError
 from promptver.gitinfo import identity, provenance
 from promptver.manifest import Manifest
-from promptver.semver import Version
+from promptver.semver import Version, check_identifier
 from promptver.spec import BundleSpec
 from promptver.store import Store
 from promptver.tree import Tree, WorkTree
@@ -45,7 +46,10 @@ def utc_now() -> str:
 def next_version(latest: Version | None, level: str, pre: str | None, initial: Version | None) -> Version:
     if latest is None:
         first = initial or DEFAULT_INITIAL
-        return Version(*first.core, (pre, 1)) if pre else first
+        if pre is not None:
+            check_identifier(pre)
+            return Version(*first.core, (pre, 1))
+        return first
     if initial is not None:
         raise ConflictError(
             f"--initial only applies to a first version; the latest is {latest}", hint="drop --initial"
@@ -83,8 +87,8 @@ def bump(
     version: Version | None = None,
 ) -> BumpResult:
     """Snapshot ``bundles/<name>`` as the next version. Serialised per bundle by a lock."""
-    with store.lock(name):
-        tree, _spec = checked_tree(store, name)
+    with store.lock(name), store.staging() as staging:
+        tree, _ = checked_tree(store, name, hasher=staging.add)
         latest = store.latest(name)
         releasing = level == "release" and latest is not None and latest.semver.is_prerelease
         if latest is not None and latest.digest == tree.digest and not releasing:
@@ -93,18 +97,22 @@ def bump(
                 hint="edit the bundle first; `promptver status` shows what changed",
             )
         changes = None
+        if analyzer is None and level == "auto":
+            raise ConfigError(
+                "bump auto needs the semantic diff", hint="pass analyzer=promptver.diff.bumping..."
+            )
         if analyzer is not None:
             base = store.tree(latest) if latest is not None else None
             level, changes = analyzer(base, tree, level, force)
         new = version or next_version(latest.semver if latest else None, level, pre, initial)
+        if store.manifest_path(name, str(new)).exists():
+            raise ConflictError(
+                f"{name}@{new} already exists; versions are immutable", hint="bump to a new version instead"
+            )
         if latest is not None and new <= latest.semver:
             raise ConflictError(
                 f"{name} {new} would not be newer than the latest version {latest.version}",
                 hint="choose a higher bump",
-            )
-        if store.manifest_path(name, str(new)).exists():
-            raise ConflictError(
-                f"{name}@{new} already exists; versions are immutable", hint="bump to a new version instead"
             )
         manifest = Manifest(
             bundle=name,
@@ -123,15 +131,18 @@ def bump(
         )
         if dry_run:
             return BumpResult(manifest, latest, dry_run=True)
+        staging.publish()
         _store_files(store, tree)
         store.write_manifest(manifest)
         store.append_event(name, bump_event(manifest))
         return BumpResult(manifest, latest, dry_run=False)
 
 
-def checked_tree(store: Store, name: str) -> tuple[WorkTree, BundleSpec]:
+def checked_tree(
+    store: Store, name: str, hasher: Callable[[Path], str] | None = None
+) -> tuple[WorkTree, BundleSpec]:
     """The working tree of a bundle, or `BundleError` with every problem."""
-    tree = store.work_tree(name)
+    tree = store.work_tree(name, hasher=hasher)
     spec, problems = check_tree(tree, name, ValidatedCache(store.root / "cache" / "validated.txt"))
     if problems or spec is None:
         raise BundleError(name, problems)

@@ -21,11 +21,12 @@ import json
 import os
 import threading
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from promptver.atomic import atomic_write, fsync_dir
 from promptver.digests import CHUNK, sha256_bytes, short
 from promptver.errors import (
     ConfigError,
@@ -139,35 +140,20 @@ class Store:
     def has_object(self, hexdigest: str) -> bool:
         return self.object_path(hexdigest).exists()
 
-    def put_file(self, path: Path, known_digest: str | None = None) -> str:
-        """Store a file's content; returns its hex digest. Reads the file once."""
-        if known_digest is not None and self.has_object(known_digest):
-            return known_digest
-        tmp = self._tmp_file()
-        try:
-            with open(tmp, "wb") as out:
-                from promptver.digests import sha256_file
-
-                hexdigest, _ = sha256_file(path, copy_to=out)
-                out.flush()
-                os.fsync(out.fileno())
-            self._publish_object(tmp, hexdigest)
-        finally:
-            tmp.unlink(missing_ok=True)
+    def put_file(self, path: Path) -> str:
+        """Store a file's content (read once: hashed while copied); returns its hex digest."""
+        with self.staging() as staging:
+            hexdigest = staging.add(path)
+            staging.publish()
         return hexdigest
 
+    def staging(self) -> Staging:
+        return Staging(self)
+
     def put_bytes(self, data: bytes) -> str:
-        hexdigest = sha256_bytes(data)
-        if not self.has_object(hexdigest):
-            tmp = self._tmp_file()
-            try:
-                with open(tmp, "wb") as out:
-                    out.write(data)
-                    out.flush()
-                    os.fsync(out.fileno())
-                self._publish_object(tmp, hexdigest)
-            finally:
-                tmp.unlink(missing_ok=True)
+        with self.staging() as staging:
+            hexdigest = staging.add_bytes(data)
+            staging.publish()
         return hexdigest
 
     def _tmp_file(self) -> Path:
@@ -181,7 +167,7 @@ class Store:
             os.link(tmp, final)  # never overwrites: an existing object has this same content
         except FileExistsError:
             pass
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
 
     def read_object(self, hexdigest: str) -> bytes:
         """An object's bytes, verified against its name."""
@@ -209,7 +195,7 @@ class Store:
                 location=str(path),
                 hint="pull it from a remote or restore the store from git",
             ) from None
-        return io.BufferedReader(VerifiedReader(handle, hexdigest, path), CHUNK)  # type: ignore[return-value]
+        return io.BufferedReader(VerifiedReader(handle, hexdigest, path), CHUNK)
 
     # --- manifests ------------------------------------------------------------------------
 
@@ -332,7 +318,7 @@ class Store:
                 ) from None
         finally:
             tmp.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return path
 
     # --- trees --------------------------------------------------------------------------
@@ -340,12 +326,13 @@ class Store:
     def tree(self, manifest: Manifest) -> StoreTree:
         return StoreTree(self, manifest)
 
-    def work_tree(self, name: str, folder: Path | None = None) -> WorkTree:
-        folder = folder or self.bundle_dir(name)
-        if not (folder / "bundle.toml").is_file() and not folder.is_dir():
+    def work_tree(self, name: str, hasher: Callable[[Path], str] | None = None) -> WorkTree:
+        """The working copy of a bundle, hashed through the stat cache (``hasher`` for misses)."""
+        folder = self.bundle_dir(name)
+        if not folder.is_dir():
             raise self._no_bundle_folder(name, folder)
         cache = StatCache(self.root / "cache" / "stat" / f"{check_name(name)}.json")
-        return WorkTree(folder, cache)
+        return WorkTree(folder, cache, hasher=hasher)
 
     def _no_bundle_folder(self, name: str, folder: Path) -> NotFoundError:
         known = self.bundle_names()
@@ -405,6 +392,54 @@ class Store:
         return record
 
 
+class Staging:
+    """Files hashed and copied in one read into ``tmp/``, published as objects only when the
+    version is written (and discarded otherwise), so a bump reads each new file once."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._staged: dict[str, Path] = {}
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for tmp in self._staged.values():
+            tmp.unlink(missing_ok=True)
+        self._staged.clear()
+
+    def add(self, path: Path) -> str:
+        from promptver.digests import sha256_file
+
+        tmp = self.store._tmp_file()
+        with open(tmp, "wb") as out:
+            hexdigest, _ = sha256_file(path, copy_to=out)
+        return self._keep(tmp, hexdigest)
+
+    def add_bytes(self, data: bytes) -> str:
+        tmp = self.store._tmp_file()
+        tmp.write_bytes(data)
+        return self._keep(tmp, sha256_bytes(data))
+
+    def _keep(self, tmp: Path, hexdigest: str) -> str:
+        if hexdigest in self._staged or self.store.has_object(hexdigest):
+            tmp.unlink()
+        else:
+            self._staged[hexdigest] = tmp
+        return hexdigest
+
+    def publish(self) -> None:
+        for hexdigest, tmp in list(self._staged.items()):
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self.store._publish_object(tmp, hexdigest)
+            tmp.unlink()
+            del self._staged[hexdigest]
+
+
 class StoreTree(Tree):
     """The files of a stored version, read from verified objects."""
 
@@ -428,7 +463,7 @@ class StoreTree(Tree):
 class VerifiedReader(io.RawIOBase):
     """Reads an object and raises `IntegrityError` at the end if its hash is wrong."""
 
-    def __init__(self, handle: BinaryIO, hexdigest: str, path: Path):
+    def __init__(self, handle: io.BufferedReader, hexdigest: str, path: Path):
         self._handle = handle
         self._hash = hashlib.sha256()
         self._expected = hexdigest
@@ -468,36 +503,6 @@ def check_name(name: str) -> str:
             hint="use letters, digits, '.', '_' and '-', starting with a letter or digit",
         )
     return name
-
-
-def atomic_write(path: Path, data: bytes, tmp_dir: Path | None = None) -> None:
-    """Replace a file atomically: temporary file, fsync, rename."""
-    folder = tmp_dir or path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-    try:
-        with open(tmp, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _last_line(path: Path) -> bytes | None:
@@ -562,7 +567,7 @@ def _lock_fd(fd: int) -> None:
     except ImportError:  # pragma: no cover - Windows
         import msvcrt
 
-        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined,unused-ignore]
 
 
 def _unlock_fd(fd: int) -> None:
@@ -573,7 +578,7 @@ def _unlock_fd(fd: int) -> None:
     except ImportError:  # pragma: no cover - Windows
         import msvcrt
 
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined,unused-ignore]
 
 
 _LOCKS = _LockTable()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -43,7 +44,7 @@ def log(name: str, limit: int | None, as_json: bool) -> None:
     table.add_column("digest", no_wrap=True)
     table.add_column("date", no_wrap=True)
     table.add_column("author", max_width=20, no_wrap=True, overflow="ellipsis")
-    table.add_column("message", overflow="fold")
+    table.add_column("message", no_wrap=True, overflow="ellipsis")
     for m in manifests:
         table.add_row(
             m.version,
@@ -59,20 +60,25 @@ def log(name: str, limit: int | None, as_json: bool) -> None:
 @click.argument("ref")
 @json_option
 def show(ref: str, as_json: bool) -> None:
-    """Everything a version records (NAME@VERSION, NAME@latest)."""
+    """Everything a version records (NAME@VERSION, NAME@latest, or an exported .pvb file)."""
     from promptver.history import describe
+    from promptver.runtime import is_archive_ref
 
-    name, version = split_ref(ref)
-    store = get_store()
-    manifest = store.resolve(name, version or "latest")
-    details = describe(store, manifest)
+    if is_archive_ref(ref):
+        from promptver.archive import describe_archive
+
+        details = describe_archive(Path(ref))
+    else:
+        name, version = split_ref(ref)
+        store = get_store()
+        details = describe(store, store.resolve(name, version or "latest"))
     if as_json:
         print_json(details)
         return
     _print_details(details)
 
 
-def _print_details(d: dict) -> None:  # type: ignore[type-arg]
+def _print_details(d: dict[str, Any]) -> None:
     from rich.table import Table
 
     out = console()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
 
 import click
 
@@ -27,6 +26,14 @@ COMMANDS: dict[str, str] = {
     "show": "promptver.cli.cmd_history:show",
     "checkout": "promptver.cli.cmd_history:checkout",
     "verify": "promptver.cli.cmd_store:verify",
+    "pin": "promptver.cli.cmd_pin:pin",
+    "unpin": "promptver.cli.cmd_pin:unpin",
+    "lock": "promptver.cli.cmd_pin:lock",
+    "outdated": "promptver.cli.cmd_pin:outdated",
+    "export": "promptver.cli.cmd_export:export",
+    "import": "promptver.cli.cmd_export:import_",
+    "changelog": "promptver.cli.cmd_diff:changelog",
+    "diff": "promptver.cli.cmd_diff:diff",
     "eval": "promptver.cli.cmd_eval:eval_group",
     "runs": "promptver.cli.cmd_eval:runs",
     "run": "promptver.cli.cmd_eval:run_group",
@@ -61,9 +68,9 @@ def cli(ctx: click.Context, store_path: str | None) -> None:
     ctx.obj = {"store_path": store_path}
 
 
-def main(argv: list[str] | None = None) -> Any:
+def main(argv: list[str] | None = None) -> None:
     try:
-        return cli.main(args=argv, prog_name="promptver", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="promptver", standalone_mode=False)
     except PromptverError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
@@ -80,6 +87,7 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    sys.exit(result if isinstance(result, int) else 0)
 
 
 if __name__ == "__main__":

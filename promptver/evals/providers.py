@@ -210,7 +210,7 @@ class _HTTPProvider:
 
     async def _send(self, url: str, headers: dict[str, str], body: dict[str, Any]
                     ) -> tuple[str, Usage | None]:
-        import orjson
+        import msgspec
 
         client = await self._free.get()
         try:
@@ -220,8 +220,8 @@ class _HTTPProvider:
         if response.status_code >= 400:
             self._check_status(response.status_code, response.headers, response.text)
         try:
-            data = orjson.loads(response.content)
-        except ValueError as exc:
+            data = msgspec.json.decode(response.content)
+        except msgspec.DecodeError as exc:
             raise ProviderError(f"{self.label}: malformed JSON in the response") from exc
         try:
             return self._parse(data)
@@ -261,9 +261,9 @@ _JSON = {"Content-Type": "application/json"}
 
 
 def _dumps(body: dict[str, Any]) -> bytes:
-    import orjson
+    import msgspec
 
-    return orjson.dumps(body)
+    return msgspec.json.encode(body)
 
 
 @cache

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
+import msgspec
 
 from promptver.errors import NotFoundError, StoreFormatError
 from promptver.evals.cache import write_atomic
@@ -133,7 +133,7 @@ class RunWriter:
     def append(self, record: dict[str, Any]) -> None:
         if self._handle is None:
             self._handle = (self.folder / "cases.jsonl").open("ab")
-        self._handle.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+        self._handle.write(msgspec.json.encode(record) + b"\n")
         self._handle.flush()
         self.records.append(record)
 
