@@ -179,7 +179,9 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
         if usage is None and messages is not None:
             from promptver.evals.usage import estimate
 
-            usage = estimate(messages, answer.output)
+            ref = plan.bundle.model
+            usage = await asyncio.to_thread(estimate, messages, answer.output,
+                                            plan.model_name, ref.encoding if ref else None)
         cost = plan.prices.cost(plan.model_name, usage) if plan.model_name else None
         record.update(output=answer.output, latency_ms=round(answer.latency_ms, 3),
                       tokens=usage.to_json() if usage else None, cost=cost,
