@@ -46,6 +46,7 @@ class Rule:
     stall: float | None = None  # sleep this long before sending anything
     trickle: float | None = None  # seconds between body chunks (slow stream)
     usage: bool = True
+    error_body: str | None = None  # body of an error response (default: a JSON error)
     times: int | None = None
     used: int = 0
 
@@ -198,7 +199,8 @@ class _Handler(BaseHTTPRequestHandler):
         if rule is not None and rule.status != 200:
             headers = {"Retry-After": rule.retry_after} if rule.retry_after else {}
             error = {"error": {"type": "fake_error", "message": f"injected {rule.status}"}}
-            self._send(rule.status, json.dumps(error).encode(), headers)
+            body_text = rule.error_body if rule.error_body is not None else json.dumps(error)
+            self._send(rule.status, body_text.encode(), headers)
             return
         if rule is not None and rule.malformed:
             self._send(200, b'{"id": "broken", "choices": [')

@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -199,7 +200,7 @@ class _HTTPProvider:
             attempt += 1
 
     def _check_status(self, status: int, headers: Mapping[str, str], text: str) -> None:
-        detail = _error_detail(text)
+        detail = _error_detail(text, self._key)
         if status in RETRY_STATUS or status >= 500:
             wait = parse_retry_after(headers.get("retry-after"))
             raise _Retryable(f"HTTP {status}{detail}", wait)
@@ -273,9 +274,17 @@ def _tls_context() -> Any:
     return httpx.create_ssl_context()
 
 
-def _error_detail(text: str) -> str:
-    text = text.strip()
-    return f": {text[:200]}" if text else ""
+_SECRET = re.compile(r"\b(?:sk|key|api|token)[-_][A-Za-z0-9*_\-]{6,}", re.IGNORECASE)
+
+
+def _error_detail(text: str, key: str | None) -> str:
+    """The start of an error body, with anything that looks like an API key masked
+    (providers echo a partly masked key in 401 messages)."""
+    text = text.strip()[:200]
+    if key:
+        text = text.replace(key, "[redacted]")
+    text = _SECRET.sub("[redacted]", text)
+    return f": {text}" if text else ""
 
 
 class OpenAIProvider(_HTTPProvider):

@@ -218,6 +218,7 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
             queue.put_nowait((case, rep))
     total = len(plan.jobs)
     finished = len(done)
+    order = {case.id: index for index, case in enumerate(plan.cases)}
 
     async def worker() -> None:
         nonlocal finished
@@ -227,6 +228,7 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
             except asyncio.QueueEmpty:
                 return
             record = await run_case(plan, case, rep)
+            record["index"] = order[case.id]
             writer.append(record)
             finished += 1
             if on_record is not None:

@@ -99,7 +99,10 @@ def read_run(folder: Path) -> StoredRun:
     if int(meta.get("format", 0)) > FORMAT:
         raise StoreFormatError(f"run {folder.name} was written by a newer promptver",
                                hint="upgrade promptver")
-    return StoredRun(folder, meta, list(_records(folder / "cases.jsonl")))
+    records = list(_records(folder / "cases.jsonl"))
+    # appended in completion order; read back in dataset order
+    records.sort(key=lambda r: (r.get("repeat", 0), r.get("index", 0)))
+    return StoredRun(folder, meta, records)
 
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:
