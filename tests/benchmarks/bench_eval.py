@@ -73,10 +73,10 @@ def process_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(store: Store, concurrency: int) -> dict[str, float]:
+def measure(store: Store, concurrency: int, cache: bool = False) -> dict[str, float]:
     started = time.perf_counter()
     bundle = open_bundle("bench", store)
-    options = EvalOptions(concurrency=concurrency, cache=False, timeout=30, retries=2)
+    options = EvalOptions(concurrency=concurrency, cache=cache, timeout=30, retries=2)
     plan = runner.prepare(bundle, options, store_root=store.root,
                           env={"OPENAI_API_KEY": "sk-bench"})
     writer = runner.start(plan, RunStore(store.root / "runs"))
@@ -124,6 +124,11 @@ def main() -> None:
             print(f"{concurrency:>11} {result['startup']:>8.2f}s {result['wall']:>7.2f}s "
                   f"{minimum:>7.2f}s {result['wall'] / minimum:>5.2f}x "
                   f"{result['cpu'] / result['cases'] * 1000:>7.2f}ms{served}", flush=True)
+        for label in ("cache on, empty", "cache on, warm"):
+            result = measure(store, 50, cache=True)
+            print(f"{'50':>11} {result['startup']:>8.2f}s {result['wall']:>7.2f}s "
+                  f"{'':>8} {'':>6} {result['cpu'] / result['cases'] * 1000:>7.2f}ms  ({label})",
+                  flush=True)
         print(promptfoo_note())
         print("for scale (issue 5): promptfoo ran 500 cases at concurrency 50 in about 7 s, "
               "14x its minimum, at about 12 ms of CPU per case")
