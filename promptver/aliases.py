@@ -275,7 +275,7 @@ def _promote_hint(manifest: Manifest, missing: list[str]) -> str:
         steps.append(f"`promptver approve {manifest.ref}` (by a reviewer)")
     if any("eval run" in m for m in missing):
         steps.append(f"`promptver eval {manifest.ref}`")
-    return "then promote again; " + " and ".join(steps) if steps else "fix the above and promote again"
+    return ("get them with " + " and ".join(steps) + ", then promote again") if steps else "promote again"
 
 
 def remove_alias(store: Store, name: str, alias: str, reason: str | None = None) -> dict[str, Any]:

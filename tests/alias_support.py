@@ -45,7 +45,9 @@ def write_run(
     run_id: str | None = None,
     finished: str = "2026-11-26T12:00:00Z",
 ) -> str:
-    run_id = run_id or f"20261126T120000Z-{abs(hash((manifest.digest, score, dataset, finished))) % 10**6:06d}"
+    run_id = (
+        run_id or f"20261126T120000Z-{abs(hash((manifest.digest, score, dataset, finished))) % 10**6:06d}"
+    )
     folder = store.root / "runs" / manifest.bundle / run_id
     folder.mkdir(parents=True)
     meta = {

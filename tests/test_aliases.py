@@ -22,7 +22,9 @@ def three(project: Path, store: Store) -> list[str]:
 def test_set_list_resolve_and_remove(project: Path, store: Store, pv, three: list[str]) -> None:
     result = pv("alias", "set", "bot", "staging", "0.2.0", "-m", "QA round 1")
     assert result.code == 0, result.err
-    assert result.out.strip() == "bot staging: (none) -> 0.2.0 (set by Tess Tester <tess@example.com>, event 4)"
+    assert (
+        result.out.strip() == "bot staging: (none) -> 0.2.0 (set by Tess Tester <tess@example.com>, event 4)"
+    )
     pointer = json.loads(aliases_path(store, "bot").read_text())["staging"]
     assert pointer["version"] == "0.2.0" and pointer["seq"] == 4
     assert pointer["digest"] == store.manifest("bot", "0.2.0").digest
@@ -59,13 +61,21 @@ def test_set_list_resolve_and_remove(project: Path, store: Store, pv, three: lis
     assert pv("verify").code == 0
 
 
-@pytest.mark.parametrize("alias", ["Production", "latest", "1.0.0", "prod env", "_x", "x" * 64, "prød", "a/b"])
-def test_illegal_alias_names_change_nothing(project: Path, store: Store, pv, three: list[str], alias: str) -> None:
+@pytest.mark.parametrize(
+    "alias", ["Production", "latest", "1.0.0", "prod env", "_x", "x" * 64, "prød", "a/b"]
+)
+def test_illegal_alias_names_change_nothing(
+    project: Path, store: Store, pv, three: list[str], alias: str
+) -> None:
     before = tree_state(store.root)
     result = pv("alias", "set", "bot", alias, "0.1.0")
     assert result.code == 1 and "is not a valid alias name" in result.err and "Traceback" not in result.err
     assert "lowercase letters" in result.err
-    for args in (("promote", "bot@0.1.0", "--to", alias), ("rollback", "bot", alias), ("alias", "rm", "bot", alias)):
+    for args in (
+        ("promote", "bot@0.1.0", "--to", alias),
+        ("rollback", "bot", alias),
+        ("alias", "rm", "bot", alias),
+    ):
         result = pv(*args)
         assert result.code == 1 and "is not a valid alias name" in result.err
     assert tree_state(store.root) == before
@@ -124,7 +134,9 @@ def test_rollback_walks_back_through_the_history(project: Path, store: Store, pv
     assert pv("verify").code == 0
 
 
-def test_verify_checks_pointers_against_the_last_move(project: Path, store: Store, pv, three: list[str]) -> None:
+def test_verify_checks_pointers_against_the_last_move(
+    project: Path, store: Store, pv, three: list[str]
+) -> None:
     assert pv("alias", "set", "bot", "staging", "0.1.0").code == 0
     assert pv("alias", "set", "bot", "staging", "0.2.0").code == 0
     path = aliases_path(store, "bot")
@@ -141,8 +153,16 @@ def test_verify_checks_pointers_against_the_last_move(project: Path, store: Stor
     path.write_bytes(good)
     store.append_event(
         "bot",
-        {"event": "alias", "action": "set", "alias": "staging", "from": "0.2.0", "to": "0.3.0",
-         "to_digest": store.manifest("bot", "0.3.0").digest, "actor": "x", "time": "2026-11-26T12:00:00Z"},
+        {
+            "event": "alias",
+            "action": "set",
+            "alias": "staging",
+            "from": "0.2.0",
+            "to": "0.3.0",
+            "to_digest": store.manifest("bot", "0.3.0").digest,
+            "actor": "x",
+            "time": "2026-11-26T12:00:00Z",
+        },
     )
     result = pv("verify")
     assert result.code == 1 and "set it to 0.3.0" in result.out
@@ -169,7 +189,9 @@ def test_verify_names_an_edited_alias_event(project: Path, store: Store, pv, thr
     assert result.code == 1 and "log.jsonl:5: audit chain broken at event 5" in result.out
 
 
-def test_move_to_a_version_whose_digest_changed_is_refused(project: Path, store: Store, pv, three: list[str]) -> None:
+def test_move_to_a_version_whose_digest_changed_is_refused(
+    project: Path, store: Store, pv, three: list[str]
+) -> None:
     assert pv("alias", "set", "bot", "staging", "0.1.0").code == 0
     assert pv("alias", "set", "bot", "staging", "0.2.0").code == 0
     log = store.log_path("bot")

@@ -46,7 +46,7 @@ def audit(
         table = Table(box=None, pad_edge=False, header_style="bold")
         table.add_column("#", justify="right", no_wrap=True)
         table.add_column("time (UTC)", no_wrap=True)
-        table.add_column("actor", no_wrap=True, max_width=28, overflow="ellipsis")
+        table.add_column("actor", no_wrap=True, max_width=36, overflow="ellipsis")
         table.add_column("what", overflow="fold")
         for event in trail.events:
             table.add_row(
