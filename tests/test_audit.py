@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +14,7 @@ import pytest
 from promptver.aliases import aliases_path
 from promptver.store import Store
 from tests.alias_support import PRODUCTION, REVIEWER, events, new_version, set_policy
-from tests.conftest import run_process, tree_state
+from tests.conftest import ROOT, run_process, tree_state
 
 
 @pytest.fixture
@@ -111,14 +115,7 @@ def test_two_processes_moving_one_alias(project: Path, store: Store) -> None:
         "print(done)\n"
     )
     (project / "mover.py").write_text(script)
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
     env = {"PYTHONPATH": str(ROOT), "PROMPTVER_USER": "mover"}
-    import os
-
     procs = [
         subprocess.Popen(
             [sys.executable, "mover.py", a, b, tag],
@@ -135,7 +132,7 @@ def test_two_processes_moving_one_alias(project: Path, store: Store) -> None:
     assert len(moves) == sum(done) and sum(done) > 40
     assert {m["reason"][0] for m in moves} == {"A", "B"}
     # in order: each move starts where the previous one ended
-    for before, after in zip(moves, moves[1:], strict=False):
+    for before, after in itertools.pairwise(moves):
         assert after["from"] == before["to"] and after["seq"] > before["seq"]
     pointer = json.loads(aliases_path(store, "bot").read_text())["canary"]
     assert pointer["version"] == moves[-1]["to"] and pointer["seq"] == moves[-1]["seq"]
