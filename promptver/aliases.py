@@ -108,6 +108,36 @@ def replay(events: list[dict[str, Any]]) -> dict[str, AliasState]:
     return states
 
 
+def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
+    """The events of these kinds, in log order. Lines that cannot be one of them (no
+    ``"kind"`` token) are skipped before JSON parsing: logs only grow, moves replay them."""
+    path = store.log_path(name)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    tokens = [json.dumps(kind).encode() for kind in kinds]
+    found = []
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not any(token in line for token in tokens):
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            raise IntegrityError(
+                "audit log line is not JSON",
+                location=f"{path}:{number}",
+                hint="the log was edited by hand; run `promptver verify`",
+            ) from None
+        if isinstance(event, dict) and event.get("event") in kinds:
+            found.append(event)
+    return found
+
+
+def alias_states(store: Store, name: str) -> dict[str, AliasState]:
+    return replay(log_events(store, name, EVENT))
+
+
 # --- aliases.json ---------------------------------------------------------------------------
 
 
@@ -157,6 +187,7 @@ def _write_pointers(store: Store, name: str, states: dict[str, AliasState]) -> N
 
 def _move(
     store: Store,
+    states: dict[str, AliasState],
     name: str,
     alias: str,
     action: str,
@@ -164,11 +195,11 @@ def _move(
     reason: str | None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Append the move event, then rewrite aliases.json (the caller holds the lock)."""
+    """Append the move event, then rewrite aliases.json (the caller holds the lock and
+    replayed ``states`` under it)."""
     from promptver.approvals import utc_now
     from promptver.gitinfo import identity
 
-    states = replay(store.events(name))
     state = states.get(alias, AliasState(alias))
     before = state.current
     event = {
@@ -191,8 +222,6 @@ def _move(
     return record
 
 
-def _state(store: Store, name: str, alias: str) -> AliasState:
-    return replay(store.events(name)).get(alias, AliasState(alias))
 
 
 def _current_manifest(store: Store, name: str, state: AliasState) -> Manifest | None:
@@ -224,7 +253,8 @@ def set_alias(store: Store, name: str, alias: str, ref: str, reason: str | None 
     check_alias(alias)
     with store.lock(name):
         manifest = store.resolve(name, ref)
-        state = _state(store, name, alias)
+        states = alias_states(store, name)
+        state = states.get(alias, AliasState(alias))
         _already(alias, state, manifest)
         policy = effective_policy(store, alias, manifest, _current_manifest(store, name, state))
         if policy is not None:
@@ -233,7 +263,7 @@ def set_alias(store: Store, name: str, alias: str, ref: str, reason: str | None 
                 f" declared in {', '.join(name + '@' + v for v in policy.sources)})",
                 hint=f"use `promptver promote {manifest.ref} --to {alias}`, which checks the policy",
             )
-        return _move(store, name, alias, "set", manifest, reason)
+        return _move(store, states, name, alias, "set", manifest, reason)
 
 
 def promote(store: Store, name: str, ref: str, alias: str, reason: str | None = None) -> dict[str, Any]:
@@ -244,8 +274,9 @@ def promote(store: Store, name: str, ref: str, alias: str, reason: str | None = 
     check_alias(alias)
     with store.lock(name):
         manifest = store.resolve(name, ref)
-        events = store.events(name)
-        state = replay(events).get(alias, AliasState(alias))
+        events = log_events(store, name, EVENT, "review")
+        states = replay(events)
+        state = states.get(alias, AliasState(alias))
         _already(alias, state, manifest)
         policy = effective_policy(store, alias, manifest, _current_manifest(store, name, state))
         result = check_policy(store, manifest, alias, policy, events)
@@ -266,7 +297,7 @@ def promote(store: Store, name: str, ref: str, alias: str, reason: str | None = 
             "approvals": [d.seq for d in result.approvals],
             "eval_runs": [run["id"] for run in result.runs],
         }
-        return _move(store, name, alias, "promote", manifest, reason, extra)
+        return _move(store, states, name, alias, "promote", manifest, reason, extra)
 
 
 def _promote_hint(manifest: Manifest, missing: list[str]) -> str:
@@ -283,7 +314,8 @@ def remove_alias(store: Store, name: str, alias: str, reason: str | None = None)
 
     check_alias(alias)
     with store.lock(name):
-        state = _state(store, name, alias)
+        states = alias_states(store, name)
+        state = states.get(alias, AliasState(alias))
         current = _current_manifest(store, name, state)
         if current is None:
             raise _no_alias(store, name, alias)
@@ -292,7 +324,7 @@ def remove_alias(store: Store, name: str, alias: str, reason: str | None = None)
                 f"{alias} is a protected alias of {name}: removing it would leave nothing serving",
                 hint=f"use `promptver rollback {name} {alias}` or `promptver promote`",
             )
-        return _move(store, name, alias, "remove", None, reason)
+        return _move(store, states, name, alias, "remove", None, reason)
 
 
 def rollback(
@@ -304,7 +336,8 @@ def rollback(
     there. Going to any other version is a promotion."""
     check_alias(alias)
     with store.lock(name):
-        state = _state(store, name, alias)
+        states = alias_states(store, name)
+        state = states.get(alias, AliasState(alias))
         if not state.history:
             raise _no_alias(store, name, alias)
         earlier = [h for h in state.history[:-1] if h is not None]
@@ -328,14 +361,14 @@ def rollback(
                 )
             target = matches[-1]
         manifest = _checked_manifest(store, name, *target)
-        return _move(store, name, alias, "rollback", manifest, reason)
+        return _move(store, states, name, alias, "rollback", manifest, reason)
 
 
 def _no_alias(store: Store, name: str, alias: str) -> NotFoundError:
     from promptver.errors import did_you_mean
 
     store.resolve(name, "latest")  # unknown bundle / no versions: that error first
-    known = sorted(a for a, s in replay(store.events(name)).items() if s.current is not None)
+    known = sorted(a for a, s in alias_states(store, name).items() if s.current is not None)
     hint = did_you_mean(alias, known) or (
         f"aliases of {name}: {', '.join(known)}"
         if known
@@ -359,7 +392,7 @@ def list_aliases(store: Store, name: str | None = None) -> list[dict[str, Any]]:
     rows = []
     for bundle in names:
         targets = pointers(store, bundle)
-        states = replay(store.events(bundle))
+        states = alias_states(store, bundle)
         for alias in sorted(targets):
             version = targets[alias]["version"]
             last = states[alias].last if alias in states else None
@@ -399,7 +432,7 @@ def pointer_problems(store: Store, name: str, manifests: dict[str, Manifest]) ->
     """For `promptver verify`: aliases.json must match the last move of each alias, and
     every move must name a version with the digest it recorded."""
     try:
-        events = store.events(name)
+        events = log_events(store, name, EVENT)
     except IntegrityError:
         return []  # the broken log line is reported by the chain check
     problems = []

@@ -142,7 +142,9 @@ def decide(
                     " than the author",
                     hint=f"ask someone else to run `promptver approve {manifest.ref}`",
                 )
-        events = store.events(name)
+        from promptver.aliases import log_events
+
+        events = log_events(store, name, EVENT)
         for previous in decisions(events, manifest.digest):
             if same_person(previous.actor, who) and previous.decision == decision:
                 verb = "approved" if decision == APPROVED else "requested changes to"

@@ -122,7 +122,7 @@ def summary(event: dict[str, Any]) -> str:
             text += f" (approvals: events {', '.join(str(s) for s in event['approvals'])})"
         return text + (f": {event['reason']}" if event.get("reason") else "")
     if kind == "review":
-        new = event.get("new") if isinstance(event.get("new"), dict) else {}
+        new: dict[str, Any] = event["new"] if isinstance(event.get("new"), dict) else {}
         verb = "approved" if event.get("decision") == "approved" else "requested changes to"
         target = new.get("version") or f"working copy {str(new.get('digest', ''))[:15]}"
         return f"{verb} {target}" + (f": {event['note']}" if event.get("note") else "")

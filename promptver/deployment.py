@@ -12,7 +12,7 @@ from __future__ import annotations
 import tomllib
 from typing import Any
 
-from promptver.aliases import check_alias, replay
+from promptver.aliases import check_alias, log_events, replay
 from promptver.approvals import APPROVED, CHANGES_REQUESTED, decisions
 from promptver.digests import PREFIX, tree_digest
 from promptver.manifest import Manifest
@@ -27,7 +27,7 @@ def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
 
     check_alias(alias)
     name = manifest.bundle
-    events = store.events(name)
+    events = log_events(store, name, "alias", "review")
     state = replay(events).get(alias)
     last = state.last if state else None
     raw = _raw_spec(store, manifest)
@@ -79,7 +79,7 @@ def _evals(
 ) -> list[dict[str, Any]]:
     files = manifest.file_map()
     found = []
-    evals = raw.get("evals") if isinstance(raw.get("evals"), dict) else {}
+    evals = _table(raw.get("evals"))
     for dataset, table in sorted(evals.items()):
         path = table.get("path") if isinstance(table, dict) else None
         entry = files.get(path) if isinstance(path, str) else None
@@ -97,7 +97,7 @@ def _evals(
 
 
 def _corpus(manifest: Manifest, raw: dict[str, Any]) -> dict[str, Any] | None:
-    rag = raw.get("rag") if isinstance(raw.get("rag"), dict) else {}
+    rag = _table(raw.get("rag"))
     if isinstance(rag.get("corpus_uri"), str):
         return {"uri": rag["corpus_uri"], "digest": rag.get("corpus_digest"), "files": None}
     folder = rag.get("corpus")
@@ -107,3 +107,7 @@ def _corpus(manifest: Manifest, raw: dict[str, Any]) -> dict[str, Any] | None:
     inside = [(f.path[len(prefix) :], f.digest) for f in manifest.files if f.path.startswith(prefix)]
     # the same canonical listing as a version digest, over the corpus folder alone
     return {"path": folder, "digest": tree_digest(inside), "files": len(inside)}
+
+
+def _table(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

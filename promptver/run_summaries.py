@@ -53,8 +53,8 @@ def latest_run(
 
 def brief(run: dict[str, Any]) -> dict[str, Any]:
     """The fields of a run that a report shows."""
-    summary = run.get("summary") if isinstance(run.get("summary"), dict) else {}
-    dataset = run.get("dataset") if isinstance(run.get("dataset"), dict) else {}
+    summary = _table(run.get("summary"))
+    dataset = _table(run.get("dataset"))
     return {
         "id": run.get("id"),
         "dataset": dataset.get("name"),
@@ -66,3 +66,7 @@ def brief(run: dict[str, Any]) -> dict[str, Any]:
         "cases": summary.get("cases"),
         "passed": summary.get("passed"),
     }
+
+
+def _table(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
