@@ -231,7 +231,7 @@ def _fast_valid(data: bytes, templates: set[str]) -> bool:
         cases = msgspec.json.Decoder(case_type).decode_lines(data)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return False
-    ids = {case.id for case in cases}
+    ids = {case.id for case in cases}  # type: ignore[attr-defined]
     return len(ids) == len(cases) and "" not in ids
 
 

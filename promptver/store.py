@@ -212,7 +212,7 @@ class Store:
                 location=str(path),
                 hint="pull it from a remote or restore the store from git",
             ) from None
-        return io.BufferedReader(VerifiedReader(handle, hexdigest, path), CHUNK)  # type: ignore[return-value]
+        return io.BufferedReader(VerifiedReader(handle, hexdigest, path), CHUNK)
 
     # --- manifests ------------------------------------------------------------------------
 
@@ -483,7 +483,7 @@ class StoreTree(Tree):
 class VerifiedReader(io.RawIOBase):
     """Reads an object and raises `IntegrityError` at the end if its hash is wrong."""
 
-    def __init__(self, handle: BinaryIO, hexdigest: str, path: Path):
+    def __init__(self, handle: io.BufferedReader, hexdigest: str, path: Path):
         self._handle = handle
         self._hash = hashlib.sha256()
         self._expected = hexdigest
@@ -617,7 +617,7 @@ def _lock_fd(fd: int) -> None:
     except ImportError:  # pragma: no cover - Windows
         import msvcrt
 
-        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined,unused-ignore]
 
 
 def _unlock_fd(fd: int) -> None:
@@ -628,7 +628,7 @@ def _unlock_fd(fd: int) -> None:
     except ImportError:  # pragma: no cover - Windows
         import msvcrt
 
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined,unused-ignore]
 
 
 _LOCKS = _LockTable()

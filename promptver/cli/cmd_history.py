@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -84,7 +85,7 @@ def show(ref: str, as_json: bool) -> None:
     _print_details(details)
 
 
-def _print_details(d: dict) -> None:  # type: ignore[type-arg]
+def _print_details(d: dict[str, Any]) -> None:
     from rich.table import Table
 
     out = console()
