@@ -222,8 +222,6 @@ def _move(
     return record
 
 
-
-
 def _current_manifest(store: Store, name: str, state: AliasState) -> Manifest | None:
     if state.current is None:
         return None

@@ -45,11 +45,13 @@ def person(identity: str) -> tuple[str, str | None]:
 
 
 def same_person(a: str, b: str) -> bool:
-    """True when two identities share an email or a name (cautious: used to refuse
-    self-approval, so ``Ana`` and ``Ana <ana@example.com>`` are the same person)."""
+    """Same email when both identities have one, else same name (case-insensitive), so
+    ``Ana`` and ``Ana <ana@example.com>`` are the same person."""
     name_a, email_a = person(a)
     name_b, email_b = person(b)
-    return bool((email_a and email_a == email_b) or (name_a and name_a == name_b))
+    if email_a and email_b:
+        return email_a == email_b
+    return bool(name_a and name_a == name_b)
 
 
 @dataclass(frozen=True)

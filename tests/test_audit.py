@@ -146,3 +146,13 @@ def test_promote_with_nothing_missing_changes_only_log_and_pointer(history: Stor
     after = tree_state(history.root)
     changed = {k for k in after if before.get(k) != after[k]} | (set(before) - set(after))
     assert changed == {"bundles/bot/log.jsonl", "bundles/bot/aliases.json"}
+
+
+def test_forced_bumps_are_marked(project: Path, store: Store, pv) -> None:
+    from promptver.snapshot import bump
+
+    (project / "bundles/bot/prompts/system.j2").write_text("Be brief.\n")
+    bump(store, "bot", "patch", force=True, author="Ana <ana@example.com>")
+    result = pv("audit", "bot", "--event", "bump")
+    assert result.code == 0 and "bump (first) -> 0.1.0 (patch) FORCED" in result.out
+    assert json.loads(pv("audit", "bot", "--json").out)["events"][0]["forced"] is True
