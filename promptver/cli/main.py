@@ -25,13 +25,13 @@ COMMANDS: dict[str, str] = {
     "log": "promptver.cli.cmd_history:log",
     "show": "promptver.cli.cmd_history:show",
     "checkout": "promptver.cli.cmd_history:checkout",
-    "verify": "promptver.cli.cmd_store:verify",
     "alias": "promptver.cli.cmd_alias:alias",
     "promote": "promptver.cli.cmd_alias:promote",
     "rollback": "promptver.cli.cmd_alias:rollback",
     "approve": "promptver.cli.cmd_approve:approve",
     "reject": "promptver.cli.cmd_approve:reject",
     "audit": "promptver.cli.cmd_audit:audit",
+    "verify": "promptver.cli.cmd_store:verify",
 }
 
 
