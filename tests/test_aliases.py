@@ -202,3 +202,83 @@ def test_move_to_a_version_whose_digest_changed_is_refused(
     assert result.code == 1 and "the audit log recorded" in result.err
     assert tree_state(store.root) == before
     assert "recorded digest sha256:00000000... is not the version's" in pv("verify").out
+
+
+def test_moves_follow_a_stack_model(tmp_path: Path) -> None:
+    """Random sequences of set / remove / rollback / rollback --to against a plain stack:
+    same pointer, same refusals, and verify agrees after every sequence."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    from promptver.aliases import remove_alias, rollback, set_alias
+    from promptver.errors import PromptverError
+    from promptver.integrity import verify_store
+    from promptver.scaffold import scaffold
+
+    ops = st.lists(
+        st.one_of(
+            st.tuples(st.just("set"), st.sampled_from(["0.1.0", "0.2.0", "0.3.0"])),
+            st.tuples(st.just("rm"), st.none()),
+            st.tuples(st.just("back"), st.none()),
+            st.tuples(st.just("back-to"), st.sampled_from(["0.1.0", "0.2.0", "0.3.0"])),
+        ),
+        max_size=8,
+    )
+    counter = iter(range(10**6))
+    set_hypothesis_home_dir(tmp_path / ".hypothesis")  # not the worktree: pytest would trip on it
+
+    @settings(
+        max_examples=60,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(ops)
+    def run(sequence: list[tuple[str, str | None]]) -> None:
+        root = tmp_path / str(next(counter))
+        store, _ = Store.init(root)
+        scaffold(root / "bundles/bot", "bot")
+        for _ in range(3):
+            new_version(store, root)
+        model: list[str | None] = []
+        for op, version in sequence:
+            current = model[-1] if model else None
+            earlier = [v for v in model[:-1] if v is not None]
+            try:
+                if op == "set":
+                    set_alias(store, "bot", "env", version or "")
+                elif op == "rm":
+                    remove_alias(store, "bot", "env")
+                elif op == "back":
+                    rollback(store, "bot", "env")
+                else:
+                    rollback(store, "bot", "env", to=version)
+                ok = True
+            except PromptverError:
+                ok = False
+            if op == "set":
+                expected_ok = version != current
+                if expected_ok:
+                    while model and model[-1] is None:
+                        model.pop()
+                    model.append(version)
+            elif op == "rm":
+                expected_ok = current is not None
+                if expected_ok:
+                    model.append(None)
+            else:
+                target = earlier[-1] if op == "back" and earlier else version if version in earlier else None
+                expected_ok = target is not None
+                if expected_ok:
+                    while model[-1] != target:
+                        model.pop()
+            assert ok == expected_ok, (op, version, model)
+            assert store.alias_target("bot", "env") == (model[-1] if model else None)
+        assert verify_store(store).ok
+
+    try:
+        run()
+    finally:
+        set_hypothesis_home_dir(None)
