@@ -117,6 +117,8 @@ def test_approval_by_someone_else_lets_the_promotion_through(protected: Store, p
     assert move["action"] == "promote" and move["to"] == "0.2.0" and move["approvals"] == [3]
     assert move["policy"]["approvals"] == 1 and move["policy"]["declared_in"] == ["0.2.0"]
     assert protected.resolve("bot", "production").version == "0.2.0"
+    listed = json.loads(pv("alias", "ls", "bot", "--json").out)
+    assert [(r["alias"], r["protected"], r["reason"]) for r in listed] == [("production", True, "release 0.2")]
     # a protected alias cannot be removed; rollback needs no new approval
     result = pv("alias", "rm", "bot", "production")
     assert result.code == 1 and "protected" in result.err
