@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from promptver.audit import KINDS
 from promptver.cli.common import console, get_store, json_option, print_json
 
 
@@ -17,7 +18,7 @@ from promptver.cli.common import console, get_store, json_option, print_json
     "--event",
     "kinds",
     multiple=True,
-    type=click.Choice(["bump", "alias", "review"]),
+    type=click.Choice(KINDS),
     help="Only these kinds of event (repeatable).",
 )
 @json_option

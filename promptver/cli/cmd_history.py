@@ -60,20 +60,27 @@ def log(name: str, limit: int | None, as_json: bool) -> None:
 @click.argument("ref")
 @json_option
 def show(ref: str, as_json: bool) -> None:
-    """Everything a version records (NAME@VERSION, NAME@latest); for NAME@ALIAS, what
-    serves there: model, evals and corpus, latest eval run, git commit, last move, approvals."""
+    """Everything a version records (NAME@VERSION, NAME@latest, or an exported .pvb file);
+    for NAME@ALIAS, what serves there: model, evals and corpus, latest eval run, git commit,
+    last move, approvals."""
     from promptver.history import describe
+    from promptver.runtime import is_archive_ref
 
-    name, version = split_ref(ref)
-    store = get_store()
-    manifest = store.resolve(name, version or "latest")
-    details = describe(store, manifest)
-    from promptver.aliases import is_alias_ref
+    if is_archive_ref(ref):
+        from promptver.archive import describe_archive
 
-    if is_alias_ref(version):  # NAME@production: also what serves there and why
-        from promptver.deployment import deployment
+        details = describe_archive(Path(ref))
+    else:
+        name, version = split_ref(ref)
+        store = get_store()
+        manifest = store.resolve(name, version or "latest")
+        details = describe(store, manifest)
+        from promptver.aliases import is_alias_ref
 
-        details["deployment"] = deployment(store, manifest, version or "")
+        if is_alias_ref(version):  # NAME@production: also what serves there and why
+            from promptver.deployment import deployment
+
+            details["deployment"] = deployment(store, manifest, version or "")
     if as_json:
         print_json(details)
         return

@@ -1,0 +1,255 @@
+"""Eval datasets: cases added, removed and changed, matched by ``id``, streamed and linear.
+
+A JSONL line that is byte-identical on both sides is an unchanged case and is never
+parsed. Each file is read once, in large blocks split into lines in C:
+
+1. old file: count every line (``Counter``) and remember a line number for each;
+2. new file: a line still counted on the old side is unchanged (its count goes down);
+   any other line is kept to be parsed;
+3. old lines whose count is left above zero are kept to be parsed.
+
+The kept lines are parsed and matched by ``id``; each pair gets a field-level diff.
+Memory is about the old file's size plus the differing lines; time is linear in bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from itertools import count
+from typing import Any
+
+from promptver.diff.fields import field_changes, plural
+from promptver.diff.model import CaseChange, Change, ComponentDiff, EvalDiff
+from promptver.diff.source import Context, Snapshot, TreeLike, clean_path
+
+_KIND_ORDER = {"changed": 0, "added": 1, "removed": 2}
+
+
+def diff_evals(old: Snapshot, new: Snapshot, ctx: Context) -> list[ComponentDiff]:
+    before, after = old.table("evals"), new.table("evals")
+    out = []
+    for name in [*before, *(n for n in after if n not in before)]:
+        comp = _dataset(name, before.get(name), after.get(name), old, new, ctx)
+        if comp is not None:
+            out.append(comp)
+    return out
+
+
+def _dataset(name: str, a: Any, b: Any, old: Snapshot, new: Snapshot, ctx: Context) -> ComponentDiff | None:
+    a = a if isinstance(a, dict) else None
+    b = b if isinstance(b, dict) else None
+    old_path = clean_path(a.get("path")) if a else None
+    new_path = clean_path(b.get("path")) if b else None
+    ctx.claimed.update(p for p in (old_path, new_path) if p)
+    impact = ctx.impact("evals.dataset")
+    field = f"evals.{name}"
+    if a is None or b is None:
+        kind = "added" if a is None else "removed"
+        snap, path = (new, new_path) if a is None else (old, old_path)
+        cases = _count_cases(snap.tree, path) if snap.has(path) else 0
+        change = Change(
+            "evals",
+            kind,
+            field,
+            None if a is None else old_path,
+            None if b is None else new_path,
+            impact,
+            f"eval dataset {name!r} {kind} ({plural(cases, 'case')})",
+            "evals.dataset",
+        )
+        return ComponentDiff("evals", name, kind, (change,))
+    changes = [
+        Change(
+            "evals",
+            fc.kind,
+            fc.path,
+            fc.old,
+            fc.new,
+            impact,
+            f"dataset {name!r} {fc.path.removeprefix(field + '.')}: {fc.kind}",
+            "evals.dataset",
+        )
+        for fc in field_changes(a, b, field)
+    ]
+    detail = None
+    if old.digest_of(old_path) != new.digest_of(new_path):
+        detail = diff_dataset(
+            old.tree if old.has(old_path) else None,
+            old_path,
+            new.tree if new.has(new_path) else None,
+            new_path,
+            ctx.progress,
+        )
+        parts = [
+            f"{plural(n, 'case')} {label}"
+            for n, label in (
+                (detail.changed, "changed"),
+                (detail.added, "added"),
+                (detail.removed, "removed"),
+            )
+            if n
+        ]
+        if detail.problems:
+            parts.append(plural(len(detail.problems), "unreadable line"))
+        if parts:
+            changes.append(
+                Change(
+                    "evals",
+                    "changed",
+                    field,
+                    detail.old_size,
+                    detail.new_size,
+                    ctx.impact("evals.case"),
+                    f"dataset {name!r}: " + ", ".join(parts),
+                    "evals.case",
+                )
+            )
+    if not changes:
+        return None
+    return ComponentDiff("evals", name, "changed", tuple(changes), detail)
+
+
+CHUNK = 8 << 20
+
+
+def _chunks(
+    tree: TreeLike, path: str, progress: Callable[[int], None] | None = None
+) -> Iterator[list[bytes]]:
+    """The file's lines in blocks (split in C); every line of the file, blank ones too,
+    so positions count line numbers. ``progress(n)`` is told of each block's bytes."""
+    with tree.open(path) as handle:
+        rest = b""
+        while block := handle.read(CHUNK):
+            if progress is not None:
+                progress(len(block))
+            lines = (rest + block).split(b"\n") if rest else block.split(b"\n")
+            rest = lines.pop()
+            yield lines
+        if rest:
+            yield [rest]
+
+
+def _count_cases(tree: TreeLike, path: str | None) -> int:
+    if path is None:
+        return 0
+    return sum(1 for lines in _chunks(tree, path) for line in lines if line.strip())
+
+
+def diff_dataset(
+    old_tree: TreeLike | None,
+    old_path: str | None,
+    new_tree: TreeLike | None,
+    new_path: str | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvalDiff:
+    """Case-level diff of two JSONL files (either may be absent: all added / removed).
+    ``progress(done, total)`` is called with bytes read after each block."""
+    total = (_size(old_tree, old_path) or 0) + (_size(new_tree, new_path) or 0)
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(done, total)
+
+    counts: Counter[bytes] = Counter()
+    line_of: dict[bytes, int] = {}
+    if old_tree is not None and old_path is not None:
+        number = 1
+        for lines in _chunks(old_tree, old_path, advance):
+            counts.update(lines)
+            line_of.update(zip(lines, count(number)))
+            number += len(lines)
+    unchanged = 0
+    new_kept: list[tuple[int, bytes]] = []
+    if new_tree is not None and new_path is not None:
+        number = 0
+        for lines in _chunks(new_tree, new_path, advance):
+            for line in lines:
+                number += 1
+                left = counts.get(line)
+                if left:
+                    counts[line] = left - 1
+                    if line.strip():
+                        unchanged += 1
+                elif line.strip():
+                    new_kept.append((number, line))
+    old_kept = sorted(
+        (line_of[line], line)
+        for line, left in counts.items()
+        if left > 0 and line.strip()
+        for _ in range(left)
+    )
+    del counts, line_of
+    problems: list[str] = []
+    old_cases = _parse(old_kept, old_path or "", problems)
+    new_cases = _parse(new_kept, new_path or "", problems)
+    cases: list[CaseChange] = []
+    for case_id, (new_line, new_obj) in new_cases.items():
+        if case_id in old_cases:
+            old_line, old_obj = old_cases[case_id]
+            fields = tuple(field_changes(old_obj, new_obj))
+            if fields:
+                cases.append(CaseChange(case_id, "changed", old_line, new_line, fields))
+            else:
+                unchanged += 1  # same case, only formatted differently
+        else:
+            cases.append(CaseChange(case_id, "added", None, new_line))
+    for case_id, (old_line, _) in old_cases.items():
+        if case_id not in new_cases:
+            cases.append(CaseChange(case_id, "removed", old_line, None))
+    cases.sort(key=lambda c: (_KIND_ORDER[c.kind], c.new_line or c.old_line or 0))
+    tally = {"changed": 0, "added": 0, "removed": 0}
+    for case in cases:
+        tally[case.kind] += 1
+    return EvalDiff(
+        old_path=old_path if old_tree is not None else None,
+        new_path=new_path if new_tree is not None else None,
+        added=tally["added"],
+        removed=tally["removed"],
+        changed=tally["changed"],
+        unchanged=unchanged,
+        cases=tuple(cases),
+        problems=tuple(problems),
+        old_size=_size(old_tree, old_path),
+        new_size=_size(new_tree, new_path),
+    )
+
+
+def _size(tree: TreeLike | None, path: str | None) -> int | None:
+    if tree is None or path is None or path not in tree.entries:
+        return None
+    return int(tree.entries[path].size)
+
+
+def _parse(lines: list[tuple[int, bytes]], path: str, problems: list[str]) -> dict[str, tuple[int, Any]]:
+    """Differing lines parsed and keyed by id; unusable lines become problems."""
+    out: dict[str, tuple[int, Any]] = {}
+    for number, line in lines:
+        where = f"{path}:{number}"
+        try:
+            obj = json.loads(line)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            problems.append(f"{where}: not valid JSON ({_short(exc)})")
+            continue
+        if not isinstance(obj, dict):
+            problems.append(f"{where}: a case must be a JSON object")
+            continue
+        case_id = obj.get("id")
+        if not isinstance(case_id, str | int) or isinstance(case_id, bool) or case_id == "":
+            problems.append(f"{where}: case has no string `id`")
+            continue
+        key = str(case_id)
+        if key in out:
+            problems.append(f"{where}: duplicate id {key!r} (first on line {out[key][0]})")
+            continue
+        out[key] = (number, obj)
+    return out
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 120 else text[:119] + "…"
