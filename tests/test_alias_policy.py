@@ -118,7 +118,9 @@ def test_approval_by_someone_else_lets_the_promotion_through(protected: Store, p
     assert move["policy"]["approvals"] == 1 and move["policy"]["declared_in"] == ["0.2.0"]
     assert protected.resolve("bot", "production").version == "0.2.0"
     listed = json.loads(pv("alias", "ls", "bot", "--json").out)
-    assert [(r["alias"], r["protected"], r["reason"]) for r in listed] == [("production", True, "release 0.2")]
+    assert [(r["alias"], r["protected"], r["reason"]) for r in listed] == [
+        ("production", True, "release 0.2")
+    ]
     # a protected alias cannot be removed; rollback needs no new approval
     result = pv("alias", "rm", "bot", "production")
     assert result.code == 1 and "protected" in result.err
@@ -272,3 +274,32 @@ def test_show_alias_answers_the_five_questions(protected: Store, pv) -> None:
         "(met)",
     ):
         assert expected in text, (expected, text)
+
+
+def test_the_example_store_through_aliases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pv) -> None:
+    """The shipped support-bot history: staging and production, show, rollback, audit."""
+    import shutil
+
+    from tests.conftest import ROOT
+
+    shutil.copytree(
+        ROOT / ".promptver", tmp_path / ".promptver", ignore=shutil.ignore_patterns("cache", "locks", "tmp")
+    )
+    shutil.copytree(ROOT / "bundles", tmp_path / "bundles")
+    monkeypatch.chdir(tmp_path)
+    versions = [m["version"] for m in json.loads(pv("log", "support-bot", "--json").out)][::-1]
+    for version in versions[-3:]:
+        assert (
+            pv("promote", f"support-bot@{version}", "--to", "production", "-m", f"ship {version}").code == 0
+        )
+    assert pv("alias", "set", "support-bot", "staging", "latest").code == 0
+    assert pv("rollback", "support-bot", "production", "-m", "regression").code == 0
+    details = json.loads(pv("show", "support-bot@production", "--json").out)
+    d = details["deployment"]
+    assert d["version"] == versions[-2] and d["moved"]["action"] == "rollback"
+    assert d["corpus"]["path"] == "corpus" and d["corpus"]["files"] >= 20
+    assert d["evals"][0]["name"] == "golden" and d["evals"][0]["digest"].startswith("sha256:")
+    assert d["policy"] is None and d["approvals"] == []
+    trail = json.loads(pv("audit", "support-bot", "--alias", "production", "--json").out)
+    assert [e["action"] for e in trail["events"]] == ["promote", "promote", "promote", "rollback"]
+    assert trail["chain_ok"] and pv("verify").code == 0
