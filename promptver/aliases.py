@@ -194,9 +194,10 @@ def _move(
     target: Manifest | None,
     reason: str | None,
     extra: dict[str, Any] | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """Append the move event, then rewrite aliases.json (the caller holds the lock and
-    replayed ``states`` under it)."""
+    replayed ``states`` under it). ``dry_run``: return the event, write nothing."""
     from promptver.approvals import utc_now
     from promptver.gitinfo import identity
 
@@ -216,6 +217,8 @@ def _move(
         "reason": reason.strip() if reason and reason.strip() else None,
         **(extra or {}),
     }
+    if dry_run:
+        return {**event, "seq": None, "dry_run": True}
     record = store.append_event(name, event)
     apply(states, record)
     _write_pointers(store, name, states)
@@ -264,9 +267,11 @@ def set_alias(store: Store, name: str, alias: str, ref: str, reason: str | None 
         return _move(store, states, name, alias, "set", manifest, reason)
 
 
-def promote(store: Store, name: str, ref: str, alias: str, reason: str | None = None) -> dict[str, Any]:
+def promote(
+    store: Store, name: str, ref: str, alias: str, reason: str | None = None, *, dry_run: bool = False
+) -> dict[str, Any]:
     """Move an alias to a version if its policy is met; otherwise `PolicyError` listing
-    every missing requirement (nothing is written)."""
+    every missing requirement (nothing is written). ``dry_run``: check only."""
     from promptver.policy import check_policy, effective_policy
 
     check_alias(alias)
@@ -295,7 +300,7 @@ def promote(store: Store, name: str, ref: str, alias: str, reason: str | None = 
             "approvals": [d.seq for d in result.approvals],
             "eval_runs": [run["id"] for run in result.runs],
         }
-        return _move(store, states, name, alias, "promote", manifest, reason, extra)
+        return _move(store, states, name, alias, "promote", manifest, reason, extra, dry_run)
 
 
 def _promote_hint(manifest: Manifest, missing: list[str]) -> str:

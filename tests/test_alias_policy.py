@@ -77,9 +77,9 @@ approvers = ["ana@example.com"]
 
 def test_promote_says_exactly_what_is_missing(protected: Store, pv) -> None:
     before = tree_state(protected.root)
-    result = pv("promote", "bot@0.2.0", "--to", "production")
-    assert result.code == 1
-    assert "cannot promote bot@0.2.0 to production; missing:" in result.err
+    for dry_run in ((), ("--dry-run",)):
+        result = pv("promote", "bot@0.2.0", "--to", "production", *dry_run)
+        assert result.code == 1 and "cannot promote bot@0.2.0 to production; missing:" in result.err
     assert f"1 approval by someone other than the author ({AUTHOR}); has 0" in result.err
     assert "promptver approve bot@0.2.0" in result.err
     assert tree_state(protected.root) == before
@@ -111,6 +111,10 @@ def test_approval_by_someone_else_lets_the_promotion_through(protected: Store, p
     assert review["old"] == {"version": "0.1.0", "digest": parent.digest}
     again = pv("approve", "bot@0.2.0", "--by", "rui@example.com")
     assert again.code == 1 and "already approved bot@0.2.0" in again.err
+    before = tree_state(protected.root)
+    result = pv("promote", "bot@0.2.0", "--to", "production", "--dry-run")
+    assert result.code == 0 and result.out.startswith("(dry run) bot production: (none) -> 0.2.0")
+    assert tree_state(protected.root) == before
     result = pv("promote", "bot@0.2.0", "--to", "production", "-m", "release 0.2", "--json")
     assert result.code == 0, result.err
     move = json.loads(result.out)

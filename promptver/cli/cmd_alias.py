@@ -17,6 +17,11 @@ def _moved(event: dict[str, Any], as_json: bool) -> None:
         return
     before = event.get("from") or "(none)"
     after = event.get("to") or "(removed)"
+    if event.get("dry_run"):
+        click.echo(
+            f"(dry run) {event['bundle']} {event['alias']}: {before} -> {after} ({event['action']}: allowed)"
+        )
+        return
     click.echo(
         f"{event['bundle']} {event['alias']}: {before} -> {after}"
         f" ({event['action']} by {event['actor']}, event {event['seq']})"
@@ -89,14 +94,16 @@ def alias_ls(name: str | None, as_json: bool) -> None:
 @click.argument("ref", metavar="NAME@VERSION")
 @click.option("--to", "alias_name", required=True, metavar="ALIAS", help="The alias to move.")
 @_reason
+@click.option("--dry-run", is_flag=True, help="Check the policy only; move nothing.")
 @json_option
-def promote(ref: str, alias_name: str, reason: str | None, as_json: bool) -> None:
+def promote(ref: str, alias_name: str, reason: str | None, dry_run: bool, as_json: bool) -> None:
     """Move ALIAS to NAME@VERSION if the alias's policy is met; otherwise list exactly what
     is missing and change nothing."""
     from promptver.aliases import promote as do_promote
 
     name, version = split_ref(ref)
-    _moved(do_promote(get_store(), name, version or "latest", alias_name, reason), as_json)
+    event = do_promote(get_store(), name, version or "latest", alias_name, reason, dry_run=dry_run)
+    _moved(event, as_json)
 
 
 @click.command()
