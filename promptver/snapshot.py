@@ -98,7 +98,9 @@ def bump(
             )
         changes = None
         if analyzer is None and level == "auto":
-            raise ConfigError("bump auto needs the semantic diff", hint="pass analyzer=promptver.diff.bumping...")
+            raise ConfigError(
+                "bump auto needs the semantic diff", hint="pass analyzer=promptver.diff.bumping..."
+            )
         if analyzer is not None:
             base = store.tree(latest) if latest is not None else None
             level, changes = analyzer(base, tree, level, force)

@@ -35,7 +35,21 @@ print(h.hexdigest())
 
 def make_cases(path: Path, count: int) -> None:
     rng = random.Random(7)
-    words = ["refund", "invoice", "plan", "seat", "shift", "schedule", "export", "login", "sso", "mobile", "team", "admin", "billing"]
+    words = [
+        "refund",
+        "invoice",
+        "plan",
+        "seat",
+        "shift",
+        "schedule",
+        "export",
+        "login",
+        "sso",
+        "mobile",
+        "team",
+        "admin",
+        "billing",
+    ]
     with open(path, "w") as out:
         for i in range(count):
             question = " ".join(rng.choice(words) for _ in range(60))
