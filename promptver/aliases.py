@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptver.atomic import atomic_write
 from promptver.errors import ConfigError, ConflictError, IntegrityError, NotFoundError, PolicyError
 from promptver.manifest import Manifest
 from promptver.semver import Version
 from promptver.spec import ALIAS_RE
-from promptver.store import Store, atomic_write, check_name
+from promptver.store import Store, check_name
 
 EVENT = "alias"
 ACTIONS = ("set", "promote", "rollback", "remove")
