@@ -284,8 +284,19 @@ class Store:
         known = [str(v) for v in self.version_names(name)]
         if not known:
             return self._no_versions(name)
-        hint = did_you_mean(version, known) or f"known versions: {', '.join(known[-8:])}"
-        return NotFoundError(f"{name} has no version {version!r}", hint=hint)
+        aliases = self._alias_names(name)
+        hint = did_you_mean(version, known + aliases) or f"known versions: {', '.join(known[-8:])}" + (
+            f"; aliases: {', '.join(aliases)}" if aliases else ""
+        )
+        what = "version" if Version.is_valid(version) else "version or alias"
+        return NotFoundError(f"{name} has no {what} {version!r}", hint=hint)
+
+    def _alias_names(self, name: str) -> list[str]:
+        try:
+            aliases = json.loads((self._meta_dir(name) / "aliases.json").read_bytes())
+        except (OSError, ValueError):
+            return []
+        return sorted(aliases) if isinstance(aliases, dict) else []
 
     def _no_versions(self, name: str) -> NotFoundError:
         if name not in self.bundle_names():
