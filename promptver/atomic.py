@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 
 
-def atomic_write(path: Path, data: bytes, tmp_dir: Path | None = None) -> None:
-    """Replace a file atomically: temporary file, fsync, rename."""
+def atomic_write(path: Path, data: bytes, tmp_dir: Path | None = None, *, durable: bool = True) -> None:
+    """Replace a file atomically: temporary file, fsync, rename. A reader never sees half a
+    file; ``durable=False`` skips the fsyncs (caches: losing an entry costs a re-fetch)."""
     folder = tmp_dir or path.parent
     folder.mkdir(parents=True, exist_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -15,12 +16,14 @@ def atomic_write(path: Path, data: bytes, tmp_dir: Path | None = None) -> None:
     try:
         with open(tmp, "wb") as out:
             out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def fsync_dir(folder: Path) -> None:

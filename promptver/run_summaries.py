@@ -11,14 +11,20 @@ cheap and needs nothing from the evals package.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from promptver.store import Store, check_name
 
 
 def run_summaries(store: Store, name: str) -> list[dict[str, Any]]:
-    """Every readable run of a bundle, newest first (by finish, then start time)."""
-    folder = store.root / "runs" / check_name(name)
+    """Every readable run of a bundle, newest first."""
+    return read_run_metas(store.root / "runs" / check_name(name), name)
+
+
+def read_run_metas(folder: Path, name: str) -> list[dict[str, Any]]:
+    """The ``run.json`` of every run in a bundle's runs folder, newest first (by finish,
+    then start time); unreadable ones (being written, damaged) are skipped."""
     runs = []
     for path in folder.glob("*/run.json") if folder.is_dir() else []:
         try:
@@ -41,8 +47,14 @@ def score_of(run: dict[str, Any]) -> float | None:
 def latest_run(
     store: Store, name: str, digest: str, dataset: str | None = None, runs: list[dict[str, Any]] | None = None
 ) -> dict[str, Any] | None:
-    """The newest complete run of a version (by digest), on ``dataset`` if given."""
-    for run in runs if runs is not None else run_summaries(store, name):
+    """The newest complete, scored run of a version (by digest), on ``dataset`` if given."""
+    return latest_complete(runs if runs is not None else run_summaries(store, name), digest, dataset)
+
+
+def latest_complete(
+    runs: list[dict[str, Any]], digest: str, dataset: str | None = None
+) -> dict[str, Any] | None:
+    for run in runs:
         if run.get("digest") != digest or run.get("status") != "complete" or score_of(run) is None:
             continue
         ran_on = run.get("dataset")

@@ -342,25 +342,35 @@ def _alias_problems(data: dict[str, Any], text: str, file: str) -> list[Problem]
     for alias, policy in data.get("aliases", {}).items():
         where = _locate(text, f"aliases.{alias}")
         if not ALIAS_RE.match(alias) or alias == "latest":
-            problems.append(Problem(
-                f"{alias!r} is not a valid alias name", file, *where,
-                hint="lowercase letters, digits, '-' and '_', starting with a letter; 'latest' is reserved",
-            ))
+            problems.append(
+                Problem(
+                    f"{alias!r} is not a valid alias name",
+                    file,
+                    *where,
+                    hint="lowercase letters, digits, '-' and '_', starting with a letter; 'latest' is reserved",
+                )
+            )
         dataset = policy.get("eval_dataset")
         if dataset is not None and dataset not in data.get("evals", {}):
-            problems.append(Problem(
-                f"aliases.{alias}.eval_dataset names no [evals.{dataset}] table", file,
-                *_locate(text, f"aliases.{alias}.eval_dataset"),
-                hint=did_you_mean(dataset, list(data.get("evals", {}))),
-            ))
+            problems.append(
+                Problem(
+                    f"aliases.{alias}.eval_dataset names no [evals.{dataset}] table",
+                    file,
+                    *_locate(text, f"aliases.{alias}.eval_dataset"),
+                    hint=did_you_mean(dataset, list(data.get("evals", {}))),
+                )
+            )
         approvers = policy.get("approvers")
         if approvers is not None and policy.get("approvals", 1) > len(approvers):
-            problems.append(Problem(
-                f"aliases.{alias} needs {policy.get('approvals', 1)} approvals"
-                f" but lists only {len(approvers)} approvers", file,
-                *_locate(text, f"aliases.{alias}.approvers"),
-                hint="lower `approvals` or add approvers",
-            ))
+            problems.append(
+                Problem(
+                    f"aliases.{alias} needs {policy.get('approvals', 1)} approvals"
+                    f" but lists only {len(approvers)} approvers",
+                    file,
+                    *_locate(text, f"aliases.{alias}.approvers"),
+                    hint="lower `approvals` or add approvers",
+                )
+            )
     return problems
 
 

@@ -35,8 +35,10 @@ def _store(ctx: click.Context, required: bool = True) -> Any:
 
     store = find_store((ctx.find_root().obj or {}).get("store_path"))
     if store is None and required:
-        raise PromptverError("no .promptver/ store here or in any parent folder",
-                             hint="run `promptver init` at your project root or pass --store")
+        raise PromptverError(
+            "no .promptver/ store here or in any parent folder",
+            hint="run `promptver init` at your project root or pass --store",
+        )
     return store
 
 
@@ -45,16 +47,30 @@ def _fmt(fmt: str | None, as_json: bool) -> str:
 
 
 def _gate_options(function: Any) -> Any:
-    for option in reversed([
-        click.option("--fail-under", type=float, metavar="SCORE",
-                     help="Exit 1 when the score (0..1) is under SCORE."),
-        click.option("--max-regressions", type=int, metavar="N",
-                     help="With a comparison: exit 1 when more than N cases regressed."),
-        click.option("--max-score-drop", type=float, metavar="D",
-                     help="With a comparison: exit 1 when the score dropped by more than D."),
-        click.option("--format", "fmt", type=click.Choice(FORMATS), help="Report format."),
-        click.option("--json", "as_json", is_flag=True, help="Same as --format json."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--fail-under",
+                type=float,
+                metavar="SCORE",
+                help="Exit 1 when the score (0..1) is under SCORE.",
+            ),
+            click.option(
+                "--max-regressions",
+                type=int,
+                metavar="N",
+                help="With a comparison: exit 1 when more than N cases regressed.",
+            ),
+            click.option(
+                "--max-score-drop",
+                type=float,
+                metavar="D",
+                help="With a comparison: exit 1 when the score dropped by more than D.",
+            ),
+            click.option("--format", "fmt", type=click.Choice(FORMATS), help="Report format."),
+            click.option("--json", "as_json", is_flag=True, help="Same as --format json."),
+        ]
+    ):
         function = option(function)
     return function
 
@@ -78,22 +94,42 @@ def eval_group() -> None:
 @click.option("--limit", type=int, help="Only the first N cases.")
 @click.option("--repeat", type=int, default=1, show_default=True, help="Run every case N times.")
 @click.option("--no-cache", is_flag=True, help="Send every request, even identical ones.")
-@click.option("--timeout", type=float, default=60.0, show_default=True,
-              help="Seconds per request.")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per request.")
 @click.option("--retries", type=int, default=4, show_default=True)
-@click.option("--compare", "compare_to", metavar="VERSION|RUN",
-              help="Compare with the latest run of VERSION, or with a run id.")
+@click.option(
+    "--compare",
+    "compare_to",
+    metavar="VERSION|RUN",
+    help="Compare with the latest run of VERSION, or with a run id.",
+)
 @click.option("--save", is_flag=True, help="Store a working-copy run too.")
 @click.option("--resume", metavar="RUN", help="Continue an interrupted run.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @_gate_options
 @click.pass_context
-def eval_run(ctx: click.Context, ref: str, dataset: str | None, target: str | None,
-             concurrency: int, rate_limit: float | None, tags: tuple[str, ...],
-             limit: int | None, repeat: int, no_cache: bool, timeout: float, retries: int,
-             compare_to: str | None, save: bool, resume: str | None, quiet: bool,
-             fail_under: float | None, max_regressions: int | None,
-             max_score_drop: float | None, fmt: str | None, as_json: bool) -> None:
+def eval_run(
+    ctx: click.Context,
+    ref: str,
+    dataset: str | None,
+    target: str | None,
+    concurrency: int,
+    rate_limit: float | None,
+    tags: tuple[str, ...],
+    limit: int | None,
+    repeat: int,
+    no_cache: bool,
+    timeout: float,
+    retries: int,
+    compare_to: str | None,
+    save: bool,
+    resume: str | None,
+    quiet: bool,
+    fail_under: float | None,
+    max_regressions: int | None,
+    max_score_drop: float | None,
+    fmt: str | None,
+    as_json: bool,
+) -> None:
     """Evaluate NAME[@VERSION]."""
     from promptver import evals
     from promptver.evals import RunInterrupted
@@ -104,23 +140,30 @@ def eval_run(ctx: click.Context, ref: str, dataset: str | None, target: str | No
     cwd_on_path()
     bundle = open_bundle(ref, store)
     options = evals.EvalOptions(
-        dataset=dataset, target=target, concurrency=concurrency, rate_limit=rate_limit,
-        tags=list(tags), limit=limit, repeat=repeat, cache=not no_cache, timeout=timeout,
+        dataset=dataset,
+        target=target,
+        concurrency=concurrency,
+        rate_limit=rate_limit,
+        tags=list(tags),
+        limit=limit,
+        repeat=repeat,
+        cache=not no_cache,
+        timeout=timeout,
         retries=retries,
     )
     saved = save or split_ref(ref)[1] is not None or resume is not None
     progress = _Progress(enabled=not quiet)
     try:
         with progress:
-            run = evals.evaluate(bundle, options, store_root=store_root, save=saved,
-                                 resume=resume, on_record=progress.update)
+            run = evals.evaluate(
+                bundle, options, store_root=store_root, save=saved, resume=resume, on_record=progress.update
+            )
     except RunInterrupted as exc:
         click.echo(f"Interrupted: {exc}", err=True)
         sys.exit(130)
     comparison = None
     if compare_to:
-        base = find_run(_store(ctx), compare_to, bundle=bundle.name,
-                        dataset=run.meta["dataset"]["name"])
+        base = find_run(_store(ctx), compare_to, bundle=bundle.name, dataset=run.meta["dataset"]["name"])
         comparison = evals.compare_runs(base, run)
     gate = evals.Gate(fail_under, max_regressions, max_score_drop)
     _finish(run.meta, run.records, comparison, gate, _fmt(fmt, as_json))
@@ -132,9 +175,17 @@ def eval_run(ctx: click.Context, ref: str, dataset: str | None, target: str | No
 @click.option("--dataset", help="Dataset, when A or B is NAME@VERSION.")
 @_gate_options
 @click.pass_context
-def eval_compare(ctx: click.Context, base: str, head: str, dataset: str | None,
-                 fail_under: float | None, max_regressions: int | None,
-                 max_score_drop: float | None, fmt: str | None, as_json: bool) -> None:
+def eval_compare(
+    ctx: click.Context,
+    base: str,
+    head: str,
+    dataset: str | None,
+    fail_under: float | None,
+    max_regressions: int | None,
+    max_score_drop: float | None,
+    fmt: str | None,
+    as_json: bool,
+) -> None:
     """Compare two runs: A and B are run ids or NAME@VERSION (its latest run)."""
     from promptver import evals
     from promptver.evals.source import find_run
@@ -147,8 +198,9 @@ def eval_compare(ctx: click.Context, base: str, head: str, dataset: str | None,
     _finish(new.meta, new.records, comparison, gate, _fmt(fmt, as_json))
 
 
-def _finish(meta: dict[str, Any], records: list[dict[str, Any]], comparison: Any,
-            gate: Any, fmt: str) -> None:
+def _finish(
+    meta: dict[str, Any], records: list[dict[str, Any]], comparison: Any, gate: Any, fmt: str
+) -> None:
     from promptver.evals import report
 
     failures = gate.failures(meta.get("summary") or {}, comparison)
@@ -229,9 +281,13 @@ class _Progress:
             )
 
             self.bar = Progress(
-                TextColumn("eval"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("eval"),
+                BarColumn(),
+                MofNCompleteColumn(),
                 TextColumn("[green]{task.fields[passed]} pass[/] [red]{task.fields[failed]} fail"),
-                TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
             )
             self.bar.start()
         return self
@@ -249,12 +305,10 @@ class _Progress:
             return
         if self.bar is not None:
             if self.task is None:
-                self.task = self.bar.add_task("eval", total=total, completed=done - 1,
-                                              passed=0, failed=0)
+                self.task = self.bar.add_task("eval", total=total, completed=done - 1, passed=0, failed=0)
             self.bar.update(self.task, completed=done, passed=self.passed, failed=self.failed)
             return
         now = time.monotonic()
         if done == total or now - self.last >= 5.0:
             self.last = now
-            click.echo(f"eval: {done}/{total} cases, {self.passed} pass, {self.failed} fail",
-                       err=True)
+            click.echo(f"eval: {done}/{total} cases, {self.passed} pass, {self.failed} fail", err=True)

@@ -40,8 +40,10 @@ class RunInterrupted(PromptverError):
 
     def __init__(self, run_id: str, finished: int, saved: bool) -> None:
         if saved:
-            super().__init__(f"interrupted: run {run_id} keeps its {finished} finished cases",
-                             hint=f"continue it with --resume {run_id}")
+            super().__init__(
+                f"interrupted: run {run_id} keeps its {finished} finished cases",
+                hint=f"continue it with --resume {run_id}",
+            )
         else:
             super().__init__(f"interrupted after {finished} cases (the run was not saved)")
         self.run_id = run_id
@@ -84,10 +86,14 @@ def evaluate(
 
             raise NotFoundError(f"no store to find run {resume!r} in")
         writer = runs.reopen(resume)
-        options = EvalOptions.from_json({**writer.meta.get("options", {}),
-                                         "concurrency": options.concurrency,
-                                         "rate_limit": options.rate_limit,
-                                         "cache": options.cache})
+        options = EvalOptions.from_json(
+            {
+                **writer.meta.get("options", {}),
+                "concurrency": options.concurrency,
+                "rate_limit": options.rate_limit,
+                "cache": options.cache,
+            }
+        )
         plan = prepare(bundle, options, store_root=store_root, env=env)
         check_resumable(plan, writer)
         _run(plan, writer, on_record, True)

@@ -22,8 +22,19 @@ from promptver.evals.bundle import BundleView, Case
 from promptver.evals.providers import Completion, Usage
 
 TYPES = (
-    "equals", "contains", "icontains", "not-contains", "not-icontains", "regex", "is-json",
-    "json-schema", "json-field", "similar", "llm-judge", "latency-under", "cost-under",
+    "equals",
+    "contains",
+    "icontains",
+    "not-contains",
+    "not-icontains",
+    "regex",
+    "is-json",
+    "json-schema",
+    "json-field",
+    "similar",
+    "llm-judge",
+    "latency-under",
+    "cost-under",
 )
 _NEEDS_VALUE = set(TYPES) - {"is-json"}
 _SINGLE_VAR = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
@@ -47,8 +58,13 @@ class AssertionResult:
     reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": self.type, "pass": self.passed, "score": round(self.score, 6),
-                "weight": self.weight, "reason": self.reason}
+        return {
+            "type": self.type,
+            "pass": self.passed,
+            "score": round(self.score, 6),
+            "weight": self.weight,
+            "reason": self.reason,
+        }
 
 
 @dataclass
@@ -69,8 +85,7 @@ def validate(spec: dict[str, Any], where: str, *, has_grader: bool) -> None:
     """Raise ConfigError for an assertion that can never be evaluated."""
     kind = spec.get("type")
     if not isinstance(kind, str):
-        raise ConfigError(f"{where}: an assertion needs a 'type'",
-                          hint=f"types: {', '.join(TYPES)}")
+        raise ConfigError(f"{where}: an assertion needs a 'type'", hint=f"types: {', '.join(TYPES)}")
     weight = spec.get("weight", 1)
     if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
         raise ConfigError(f"{where}: 'weight' must be a number >= 0")
@@ -80,8 +95,10 @@ def validate(spec: dict[str, Any], where: str, *, has_grader: bool) -> None:
     if kind not in TYPES:
         from promptver.errors import did_you_mean
 
-        raise ConfigError(f"{where}: unknown assertion type {kind!r}",
-                          hint=did_you_mean(kind, TYPES) or f"types: {', '.join(TYPES)}")
+        raise ConfigError(
+            f"{where}: unknown assertion type {kind!r}",
+            hint=did_you_mean(kind, TYPES) or f"types: {', '.join(TYPES)}",
+        )
     if kind in _NEEDS_VALUE and "value" not in spec:
         raise ConfigError(f"{where}: assertion {kind!r} needs a 'value'")
     value = spec.get("value")
@@ -104,8 +121,10 @@ def validate(spec: dict[str, Any], where: str, *, has_grader: bool) -> None:
     if kind == "json-schema" and isinstance(value, dict):
         _check_schema(value, where)
     if kind == "llm-judge" and not has_grader:
-        raise ConfigError(f"{where}: 'llm-judge' needs a grader model",
-                          hint='add grader = { provider = "...", name = "..." } to the dataset')
+        raise ConfigError(
+            f"{where}: 'llm-judge' needs a grader model",
+            hint='add grader = { provider = "...", name = "..." } to the dataset',
+        )
 
 
 def _check_schema(schema: dict[str, Any], where: str) -> None:
@@ -125,8 +144,10 @@ def load_scorer(kind: str, where: str) -> Callable[..., Any]:
     try:
         module = importlib.import_module(parts[1])
     except ImportError as exc:
-        raise ConfigError(f"{where}: cannot import {parts[1]!r}: {exc}",
-                          hint="run from the folder that holds the module, or install it") from exc
+        raise ConfigError(
+            f"{where}: cannot import {parts[1]!r}: {exc}",
+            hint="run from the folder that holds the module, or install it",
+        ) from exc
     function = getattr(module, parts[2], None)
     if not callable(function):
         raise ConfigError(f"{where}: {parts[1]!r} has no function {parts[2]!r}")
@@ -189,8 +210,9 @@ def _bool(ok: bool, reason: str) -> tuple[bool, float, str]:
     return ok, 1.0 if ok else 0.0, "" if ok else reason
 
 
-async def _score(kind: str, spec: dict[str, Any], value: Any, output: str, ctx: Context
-                 ) -> tuple[bool, float, str]:
+async def _score(
+    kind: str, spec: dict[str, Any], value: Any, output: str, ctx: Context
+) -> tuple[bool, float, str]:
     if kind == "equals":
         if isinstance(value, str):
             return _bool(output.strip() == value.strip(), f"expected {value!r}")
@@ -270,14 +292,15 @@ def _json_schema(value: Any, output: str, ctx: Context) -> tuple[bool, float, st
     return False, 0.0, f"{where or '(root)'}: {error.message}"
 
 
-async def _judge(spec: dict[str, Any], rubric: str, output: str, ctx: Context
-                 ) -> tuple[bool, float, str]:
+async def _judge(spec: dict[str, Any], rubric: str, output: str, ctx: Context) -> tuple[bool, float, str]:
     if ctx.judge is None:
         return False, 0.0, "no grader model"
     messages = [
         {"role": "system", "content": JUDGE_SYSTEM},
-        {"role": "user", "content": f"Rubric:\n{rubric}\n\nInput:\n{ctx.prompt}\n\n"
-                                    f"Answer to grade:\n{output}"},
+        {
+            "role": "user",
+            "content": f"Rubric:\n{rubric}\n\nInput:\n{ctx.prompt}\n\nAnswer to grade:\n{output}",
+        },
     ]
     reply = (await ctx.judge(messages)).text
     match = re.search(r"\{.*\}", reply, re.DOTALL)
@@ -290,13 +313,20 @@ async def _judge(spec: dict[str, Any], rubric: str, output: str, ctx: Context
     return passed, score, str(verdict.get("reason", ""))
 
 
-async def _python(kind: str, spec: dict[str, Any], value: Any, output: str, ctx: Context
-                  ) -> tuple[bool, float, str]:
+async def _python(
+    kind: str, spec: dict[str, Any], value: Any, output: str, ctx: Context
+) -> tuple[bool, float, str]:
     function = load_scorer(kind, "assertion")
     context = {
-        "vars": ctx.case.vars, "expected": ctx.case.expected, "case": ctx.case.to_json(),
-        "value": value, "config": spec, "latency_ms": ctx.latency_ms, "cost": ctx.cost,
-        "usage": ctx.usage.to_json() if ctx.usage else None, "sources": ctx.sources,
+        "vars": ctx.case.vars,
+        "expected": ctx.case.expected,
+        "case": ctx.case.to_json(),
+        "value": value,
+        "config": spec,
+        "latency_ms": ctx.latency_ms,
+        "cost": ctx.cost,
+        "usage": ctx.usage.to_json() if ctx.usage else None,
+        "sources": ctx.sources,
     }
     result = function(output, context)
     if inspect.isawaitable(result):
@@ -311,8 +341,10 @@ async def _python(kind: str, spec: dict[str, Any], value: Any, output: str, ctx:
         passed = bool(result["pass"])
         score = float(result.get("score", 1.0 if passed else 0.0))
         return passed, score, str(result.get("reason", ""))
-    raise TypeError(f"{kind} returned {type(result).__name__}; expected bool, number or "
-                    "{'pass': ..., 'score': ..., 'reason': ...}")
+    raise TypeError(
+        f"{kind} returned {type(result).__name__}; expected bool, number or "
+        "{'pass': ..., 'score': ..., 'reason': ...}"
+    )
 
 
 def case_outcome(results: list[AssertionResult]) -> tuple[bool, float]:

@@ -176,8 +176,10 @@ class BundleView:
         names = self.dataset_names
         if name is None:
             if not names:
-                raise ConfigError(f"{self.label}: the bundle has no eval dataset",
-                                  hint="add an [evals.NAME] table to bundle.toml")
+                raise ConfigError(
+                    f"{self.label}: the bundle has no eval dataset",
+                    hint="add an [evals.NAME] table to bundle.toml",
+                )
             if len(names) > 1:
                 raise ConfigError(
                     f"{self.label}: the bundle has several eval datasets ({', '.join(names)})",
@@ -249,8 +251,9 @@ def parse_cases(data: bytes, location: str) -> list[Case]:
     return cases
 
 
-def tree_view(tree: Tree, *, version: str | None, digest: str | None = None,
-              name: str | None = None) -> BundleView:
+def tree_view(
+    tree: Tree, *, version: str | None, digest: str | None = None, name: str | None = None
+) -> BundleView:
     """Validate a bundle (every problem at once, as `promptver check`) and view it."""
     from promptver.check import check_tree
 
@@ -258,8 +261,7 @@ def tree_view(tree: Tree, *, version: str | None, digest: str | None = None,
     if problems or spec is None:
         raise BundleError(name or tree.label, problems)
     label = spec.name if version is None else f"{spec.name}@{version}"
-    return BundleView(spec.name, spec.raw, tree, version=version,
-                      digest=digest or tree.digest, label=label)
+    return BundleView(spec.name, spec.raw, tree, version=version, digest=digest or tree.digest, label=label)
 
 
 def folder_view(folder: Path) -> BundleView:

@@ -8,28 +8,39 @@ API calls.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from promptver.atomic import atomic_write
 from promptver.evals.providers import Completion, Usage
 
 
-def request_key(provider: str, base_url: str | None, model: str, params: dict[str, Any],
-                messages: list[dict[str, str]], sample: int = 0) -> str:
+def request_key(
+    provider: str,
+    base_url: str | None,
+    model: str,
+    params: dict[str, Any],
+    messages: list[dict[str, str]],
+    sample: int = 0,
+) -> str:
     """``sample`` tells the repeats of one request apart (``--repeat``): each repeat is its
     own answer, and a re-run finds every one of them again."""
-    request: dict[str, Any] = {"provider": provider, "base_url": base_url, "model": model,
-                               "params": params, "messages": messages}
+    request: dict[str, Any] = {
+        "provider": provider,
+        "base_url": base_url,
+        "model": model,
+        "params": params,
+        "messages": messages,
+    }
     if sample:
         request["sample"] = sample
     canonical = json.dumps(
         request,
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -48,7 +59,8 @@ class RequestCache:
             return Completion(
                 text=data["text"],
                 usage=Usage(usage["input"], usage["output"], usage.get("estimated", False))
-                if usage else None,
+                if usage
+                else None,
                 latency_ms=float(data["latency_ms"]),
             )
         except (OSError, ValueError, KeyError, TypeError):
@@ -62,23 +74,4 @@ class RequestCache:
         }
         # Not fsynced: a cache entry lost to a power cut is only a miss (an unreadable
         # entry reads as one), and an fsync per answer would stall the event loop.
-        write_atomic(self._path(key), json.dumps(data, ensure_ascii=False).encode(),
-                     durable=False)
-
-
-def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write through a temporary file (fsynced when ``durable``), then rename over the
-    target, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        atomic_write(self._path(key), json.dumps(data, ensure_ascii=False).encode(), durable=False)

@@ -20,8 +20,11 @@ class CaseChange:
     head_score: float
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "base": {"pass": self.base_pass, "score": self.base_score},
-                "head": {"pass": self.head_pass, "score": self.head_score}}
+        return {
+            "id": self.id,
+            "base": {"pass": self.base_pass, "score": self.base_score},
+            "head": {"pass": self.head_pass, "score": self.head_score},
+        }
 
 
 @dataclass
@@ -39,10 +42,16 @@ class Comparison:
         def brief(meta: dict[str, Any]) -> dict[str, Any]:
             return {k: meta.get(k) for k in ("id", "bundle", "version", "digest", "summary")}
 
-        return {"base": brief(self.base), "head": brief(self.head), "deltas": self.deltas,
-                "regressed": [c.to_json() for c in self.regressed],
-                "improved": [c.to_json() for c in self.improved],
-                "added": self.added, "removed": self.removed, "unchanged": self.unchanged}
+        return {
+            "base": brief(self.base),
+            "head": brief(self.head),
+            "deltas": self.deltas,
+            "regressed": [c.to_json() for c in self.regressed],
+            "improved": [c.to_json() for c in self.improved],
+            "added": self.added,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+        }
 
 
 def by_case(records: list[dict[str, Any]]) -> dict[str, tuple[bool, float]]:
@@ -51,8 +60,7 @@ def by_case(records: list[dict[str, Any]]) -> dict[str, tuple[bool, float]]:
     for record in records:
         groups.setdefault(record["id"], []).append(record)
     return {
-        case_id: (all(r.get("pass") for r in rs),
-                  sum(float(r.get("score", 0.0)) for r in rs) / len(rs))
+        case_id: (all(r.get("pass") for r in rs), sum(float(r.get("score", 0.0)) for r in rs) / len(rs))
         for case_id, rs in groups.items()
     }
 
@@ -68,11 +76,13 @@ def compare_runs(base: StoredRun, head: StoredRun) -> Comparison:
     bs, hs = base.meta.get("summary") or {}, head.meta.get("summary") or {}
     deltas = {key: _delta(bs.get(key), hs.get(key)) for key in _DELTA_KEYS}
     for q in ("p50", "p95"):
-        deltas[f"latency_{q}_ms"] = _delta((bs.get("latency_ms") or {}).get(q),
-                                           (hs.get("latency_ms") or {}).get(q))
+        deltas[f"latency_{q}_ms"] = _delta(
+            (bs.get("latency_ms") or {}).get(q), (hs.get("latency_ms") or {}).get(q)
+        )
     for side in ("input", "output"):
-        deltas[f"tokens_{side}"] = _delta((bs.get("tokens") or {}).get(side),
-                                          (hs.get("tokens") or {}).get(side))
+        deltas[f"tokens_{side}"] = _delta(
+            (bs.get("tokens") or {}).get(side), (hs.get("tokens") or {}).get(side)
+        )
     result = Comparison(base.meta, head.meta, deltas)
     for case_id in sorted(old.keys() | new.keys()):
         if case_id not in old:

@@ -48,8 +48,7 @@ class Usage:
     estimated: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"input": self.input_tokens, "output": self.output_tokens,
-                "estimated": self.estimated}
+        return {"input": self.input_tokens, "output": self.output_tokens, "estimated": self.estimated}
 
 
 @dataclass(frozen=True)
@@ -93,8 +92,7 @@ class RateLimiter:
 class Provider(Protocol):
     label: str
 
-    async def complete(self, messages: list[dict[str, str]], params: Mapping[str, Any]
-                       ) -> Completion: ...
+    async def complete(self, messages: list[dict[str, str]], params: Mapping[str, Any]) -> Completion: ...
 
     async def aclose(self) -> None: ...
 
@@ -119,9 +117,17 @@ class _HTTPProvider:
 
     kind = ""
 
-    def __init__(self, ref: ModelRef, base_url: str, api_key: str | None, *,
-                 timeout: float, retry: RetryPolicy, limiter: RateLimiter | None,
-                 max_connections: int) -> None:
+    def __init__(
+        self,
+        ref: ModelRef,
+        base_url: str,
+        api_key: str | None,
+        *,
+        timeout: float,
+        retry: RetryPolicy,
+        limiter: RateLimiter | None,
+        max_connections: int,
+    ) -> None:
         from promptver.evals.transport import make_client
 
         self.ref = ref
@@ -137,8 +143,7 @@ class _HTTPProvider:
         # uses the lean transport (transport.py) unless a proxy is configured.
         # They share one TLS context (building one costs ~40 ms), made only for https.
         verify: Any = _tls_context() if self.base_url.startswith("https:") else False
-        self._clients = [make_client(self.base_url, timeout, verify)
-                         for _ in range(max(1, max_connections))]
+        self._clients = [make_client(self.base_url, timeout, verify) for _ in range(max(1, max_connections))]
         self._free: asyncio.Queue[Any] = asyncio.Queue()
         for client in self._clients:
             self._free.put_nowait(client)
@@ -150,8 +155,9 @@ class _HTTPProvider:
         for client in self._clients:
             await client.aclose()
 
-    def _request(self, messages: list[dict[str, str]], params: Mapping[str, Any]
-                 ) -> tuple[str, dict[str, str], dict[str, Any]]:
+    def _request(
+        self, messages: list[dict[str, str]], params: Mapping[str, Any]
+    ) -> tuple[str, dict[str, str], dict[str, Any]]:
         raise NotImplementedError
 
     def _parse(self, data: Any) -> tuple[str, Usage | None]:
@@ -160,8 +166,7 @@ class _HTTPProvider:
     def _parse_event(self, event: Any) -> str:
         raise NotImplementedError
 
-    async def complete(self, messages: list[dict[str, str]], params: Mapping[str, Any]
-                       ) -> Completion:
+    async def complete(self, messages: list[dict[str, str]], params: Mapping[str, Any]) -> Completion:
         url, headers, body = self._request(messages, params)
         attempt = 0
         while True:
@@ -205,12 +210,15 @@ class _HTTPProvider:
             wait = parse_retry_after(headers.get("retry-after"))
             raise _Retryable(f"HTTP {status}{detail}", wait)
         if status in (401, 403):
-            raise ProviderError(f"{self.label}: authentication failed (HTTP {status}){detail}",
-                                hint="check the API key in the environment")
+            raise ProviderError(
+                f"{self.label}: authentication failed (HTTP {status}){detail}",
+                hint="check the API key in the environment",
+            )
         raise ProviderError(f"{self.label}: HTTP {status}{detail}")
 
-    async def _send(self, url: str, headers: dict[str, str], body: dict[str, Any]
-                    ) -> tuple[str, Usage | None]:
+    async def _send(
+        self, url: str, headers: dict[str, str], body: dict[str, Any]
+    ) -> tuple[str, Usage | None]:
         import msgspec
 
         client = await self._free.get()
@@ -229,19 +237,20 @@ class _HTTPProvider:
         except (KeyError, IndexError, TypeError) as exc:
             raise ProviderError(f"{self.label}: unexpected response shape ({exc!r})") from exc
 
-    async def _send_stream(self, url: str, headers: dict[str, str], body: dict[str, Any]
-                           ) -> tuple[str, Usage | None]:
+    async def _send_stream(
+        self, url: str, headers: dict[str, str], body: dict[str, Any]
+    ) -> tuple[str, Usage | None]:
         client = await self._free.get()
         try:
             return await self._read_stream(client, url, headers, body)
         finally:
             self._free.put_nowait(client)
 
-    async def _read_stream(self, client: Any, url: str, headers: dict[str, str],
-                           body: dict[str, Any]) -> tuple[str, Usage | None]:
+    async def _read_stream(
+        self, client: Any, url: str, headers: dict[str, str], body: dict[str, Any]
+    ) -> tuple[str, Usage | None]:
         parts: list[str] = []
-        async with client.stream("POST", url, headers={**headers, **_JSON},
-                                 content=_dumps(body)) as response:
+        async with client.stream("POST", url, headers={**headers, **_JSON}, content=_dumps(body)) as response:
             if response.status_code >= 400:
                 await response.aread()
                 self._check_status(response.status_code, response.headers, response.text)
@@ -292,8 +301,9 @@ class OpenAIProvider(_HTTPProvider):
 
     kind = "openai"
 
-    def _request(self, messages: list[dict[str, str]], params: Mapping[str, Any]
-                 ) -> tuple[str, dict[str, str], dict[str, Any]]:
+    def _request(
+        self, messages: list[dict[str, str]], params: Mapping[str, Any]
+    ) -> tuple[str, dict[str, str], dict[str, Any]]:
         headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
         body: dict[str, Any] = {"model": self.ref.name, "messages": messages, **params}
         return f"{self.base_url}/chat/completions", headers, body
@@ -315,8 +325,9 @@ class AnthropicProvider(_HTTPProvider):
 
     kind = "anthropic"
 
-    def _request(self, messages: list[dict[str, str]], params: Mapping[str, Any]
-                 ) -> tuple[str, dict[str, str], dict[str, Any]]:
+    def _request(
+        self, messages: list[dict[str, str]], params: Mapping[str, Any]
+    ) -> tuple[str, dict[str, str], dict[str, Any]]:
         headers = {"anthropic-version": ANTHROPIC_VERSION}
         if self._key:
             headers["x-api-key"] = self._key
@@ -369,11 +380,16 @@ def make_provider(
     variable = key_variable(name)
     key = env.get(variable) or None
     base = env.get(name.upper().replace("-", "_") + "_BASE_URL") or ref.base_url
-    options: dict[str, Any] = {"timeout": timeout, "retry": retry or RetryPolicy(),
-                               "limiter": limiter, "max_connections": max_connections}
+    options: dict[str, Any] = {
+        "timeout": timeout,
+        "retry": retry or RetryPolicy(),
+        "limiter": limiter,
+        "max_connections": max_connections,
+    }
     if name in ("openai", "anthropic") and key is None:
-        raise ConfigError(f"missing API key for provider {ref.provider!r}",
-                          hint=f"set the environment variable {variable}")
+        raise ConfigError(
+            f"missing API key for provider {ref.provider!r}", hint=f"set the environment variable {variable}"
+        )
     if name == "anthropic":
         return AnthropicProvider(ref, base or ANTHROPIC_URL, key, **options)
     if name == "openai":

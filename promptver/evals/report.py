@@ -56,8 +56,7 @@ def comparison_lines(comparison: Comparison) -> list[str]:
     d = comparison.deltas
     base = comparison.base
     lines = [
-        f"compared with run {base['id']} "
-        f"({base['bundle']}@{base.get('version') or 'working copy'})",
+        f"compared with run {base['id']} ({base['bundle']}@{base.get('version') or 'working copy'})",
         f"  pass rate {_signed(d.get('pass_rate'), ' pt', 100, 1)}"
         f"  score {_signed(d.get('score'))}"
         f"  latency p50 {_signed(d.get('latency_p50_ms'), ' ms', digits=0)}"
@@ -67,12 +66,13 @@ def comparison_lines(comparison: Comparison) -> list[str]:
         f"  unchanged {comparison.unchanged}  added {len(comparison.added)}"
         f"  removed {len(comparison.removed)}",
     ]
-    for label, changes in (("regressed", comparison.regressed),
-                           ("improved", comparison.improved)):
+    for label, changes in (("regressed", comparison.regressed), ("improved", comparison.improved)):
         for c in changes:
-            lines.append(f"  {label:9} {c.id}: {'pass' if c.base_pass else 'fail'} "
-                         f"{c.base_score:.3f} -> {'pass' if c.head_pass else 'fail'} "
-                         f"{c.head_score:.3f}")
+            lines.append(
+                f"  {label:9} {c.id}: {'pass' if c.base_pass else 'fail'} "
+                f"{c.base_score:.3f} -> {'pass' if c.head_pass else 'fail'} "
+                f"{c.head_score:.3f}"
+            )
     return lines
 
 
@@ -91,8 +91,12 @@ def failing_lines(records: list[dict[str, Any]], limit: int = 20) -> list[str]:
     return lines
 
 
-def text(meta: dict[str, Any], records: list[dict[str, Any]],
-         comparison: Comparison | None = None, gate: list[str] | None = None) -> str:
+def text(
+    meta: dict[str, Any],
+    records: list[dict[str, Any]],
+    comparison: Comparison | None = None,
+    gate: list[str] | None = None,
+) -> str:
     lines = summary_lines(meta)
     failing = failing_lines(records)
     if failing:
@@ -104,8 +108,12 @@ def text(meta: dict[str, Any], records: list[dict[str, Any]],
     return "\n".join(lines)
 
 
-def as_json(meta: dict[str, Any], records: list[dict[str, Any]],
-            comparison: Comparison | None = None, gate: list[str] | None = None) -> str:
+def as_json(
+    meta: dict[str, Any],
+    records: list[dict[str, Any]],
+    comparison: Comparison | None = None,
+    gate: list[str] | None = None,
+) -> str:
     data: dict[str, Any] = {"run": meta, "cases": records}
     if comparison is not None:
         data["comparison"] = comparison.to_json()
@@ -114,16 +122,21 @@ def as_json(meta: dict[str, Any], records: list[dict[str, Any]],
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
-def markdown(meta: dict[str, Any], records: list[dict[str, Any]],
-             comparison: Comparison | None = None, gate: list[str] | None = None) -> str:
+def markdown(
+    meta: dict[str, Any],
+    records: list[dict[str, Any]],
+    comparison: Comparison | None = None,
+    gate: list[str] | None = None,
+) -> str:
     s = meta.get("summary") or {}
     lat = s.get("latency_ms") or {}
     tokens = s.get("tokens") or {}
     lines = [
-        f"## Eval: {run_title(meta)}", "",
-        f"Run `{meta['id']}`, digest `{meta.get('digest')}`, status {meta.get('status')}.", "",
-        "| cases | passed | failed | errors | pass rate | score | p50 | p95 | tokens in/out "
-        "| cost |",
+        f"## Eval: {run_title(meta)}",
+        "",
+        f"Run `{meta['id']}`, digest `{meta.get('digest')}`, status {meta.get('status')}.",
+        "",
+        "| cases | passed | failed | errors | pass rate | score | p50 | p95 | tokens in/out | cost |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         f"| {s.get('cases', 0)} | {s.get('passed', 0)} | {s.get('failed', 0)} | "
         f"{s.get('errors', 0)} | {_pct(s.get('pass_rate', 0.0))} | {s.get('score', 0.0):.3f} | "
@@ -135,41 +148,58 @@ def markdown(meta: dict[str, Any], records: list[dict[str, Any]],
         lines += ["", "### Failing cases", "", "| case | reason |", "| --- | --- |"]
         for r in failing:
             reason = r.get("error") or "; ".join(
-                f"{a['type']}: {a['reason']}" for a in r.get("asserts", []) if not a["pass"])
+                f"{a['type']}: {a['reason']}" for a in r.get("asserts", []) if not a["pass"]
+            )
             lines.append(f"| `{r['id']}` | {reason.replace('|', chr(92) + '|')} |")
     if comparison is not None:
         d = comparison.deltas
-        lines += ["", f"### Compared with `{comparison.base['id']}`", "",
-                  f"- pass rate {_signed(d.get('pass_rate'), ' pt', 100, 1)}, "
-                  f"score {_signed(d.get('score'))}, "
-                  f"p50 {_signed(d.get('latency_p50_ms'), ' ms', digits=0)}",
-                  f"- regressed: {', '.join(f'`{c.id}`' for c in comparison.regressed) or 'none'}",
-                  f"- improved: {', '.join(f'`{c.id}`' for c in comparison.improved) or 'none'}"]
+        lines += [
+            "",
+            f"### Compared with `{comparison.base['id']}`",
+            "",
+            f"- pass rate {_signed(d.get('pass_rate'), ' pt', 100, 1)}, "
+            f"score {_signed(d.get('score'))}, "
+            f"p50 {_signed(d.get('latency_p50_ms'), ' ms', digits=0)}",
+            f"- regressed: {', '.join(f'`{c.id}`' for c in comparison.regressed) or 'none'}",
+            f"- improved: {', '.join(f'`{c.id}`' for c in comparison.improved) or 'none'}",
+        ]
     if gate:
         lines += ["", *(f"**Gate failed:** {reason}" for reason in gate)]
     return "\n".join(lines)
 
 
-def junit(meta: dict[str, Any], records: list[dict[str, Any]],
-          comparison: Comparison | None = None, gate: list[str] | None = None) -> str:
+def junit(
+    meta: dict[str, Any],
+    records: list[dict[str, Any]],
+    comparison: Comparison | None = None,
+    gate: list[str] | None = None,
+) -> str:
     s = meta.get("summary") or {}
-    suite = ET.Element("testsuite", {
-        "name": run_title(meta),
-        "tests": str(len(records)),
-        "failures": str(sum(1 for r in records if not r.get("pass") and not r.get("error"))),
-        "errors": str(sum(1 for r in records if r.get("error"))),
-        "time": f"{sum(float(r.get('latency_ms') or 0) for r in records) / 1000:.3f}",
-    })
+    suite = ET.Element(
+        "testsuite",
+        {
+            "name": run_title(meta),
+            "tests": str(len(records)),
+            "failures": str(sum(1 for r in records if not r.get("pass") and not r.get("error"))),
+            "errors": str(sum(1 for r in records if r.get("error"))),
+            "time": f"{sum(float(r.get('latency_ms') or 0) for r in records) / 1000:.3f}",
+        },
+    )
     props = ET.SubElement(suite, "properties")
     for key in ("id", "version", "digest"):
         ET.SubElement(props, "property", {"name": f"run.{key}", "value": str(meta.get(key))})
     ET.SubElement(props, "property", {"name": "score", "value": f"{s.get('score', 0.0):.6f}"})
     for r in records:
         name = r["id"] + (f" #{r['repeat'] + 1}" if r.get("repeat") else "")
-        case = ET.SubElement(suite, "testcase", {
-            "classname": f"{meta['bundle']}.{meta['dataset']['name']}", "name": name,
-            "time": f"{float(r.get('latency_ms') or 0) / 1000:.3f}",
-        })
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            {
+                "classname": f"{meta['bundle']}.{meta['dataset']['name']}",
+                "name": name,
+                "time": f"{float(r.get('latency_ms') or 0) / 1000:.3f}",
+            },
+        )
         if r.get("error"):
             ET.SubElement(case, "error", {"message": str(r["error"])})
         elif not r.get("pass"):
@@ -186,6 +216,11 @@ def junit(meta: dict[str, Any], records: list[dict[str, Any]],
 RENDERERS = {"text": text, "json": as_json, "markdown": markdown, "junit": junit}
 
 
-def render(fmt: str, meta: dict[str, Any], records: list[dict[str, Any]],
-           comparison: Comparison | None = None, gate: list[str] | None = None) -> str:
+def render(
+    fmt: str,
+    meta: dict[str, Any],
+    records: list[dict[str, Any]],
+    comparison: Comparison | None = None,
+    gate: list[str] | None = None,
+) -> str:
     return RENDERERS[fmt](meta, records, comparison, gate)

@@ -51,10 +51,18 @@ class EvalOptions:
     retries: int = 4
 
     def to_json(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "target": self.target, "concurrency": self.concurrency,
-                "rate_limit": self.rate_limit, "tags": self.tags, "limit": self.limit,
-                "repeat": self.repeat, "cache": self.cache, "timeout": self.timeout,
-                "retries": self.retries}
+        return {
+            "dataset": self.dataset,
+            "target": self.target,
+            "concurrency": self.concurrency,
+            "rate_limit": self.rate_limit,
+            "tags": self.tags,
+            "limit": self.limit,
+            "repeat": self.repeat,
+            "cache": self.cache,
+            "timeout": self.timeout,
+            "retries": self.retries,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EvalOptions:
@@ -82,8 +90,9 @@ class EvalPlan:
             await self.grader.provider.aclose()
 
 
-def prepare(bundle: BundleView, options: EvalOptions, *, store_root: Path | None,
-            env: dict[str, str] | None = None) -> EvalPlan:
+def prepare(
+    bundle: BundleView, options: EvalOptions, *, store_root: Path | None, env: dict[str, str] | None = None
+) -> EvalPlan:
     """Check the whole configuration and build the plan; no request is sent."""
     if options.concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
@@ -102,8 +111,10 @@ def prepare(bundle: BundleView, options: EvalOptions, *, store_root: Path | None
         if renders:
             name = case.template or dataset.template
             if name is None:
-                raise ConfigError(f"{where}: no template to render",
-                                  hint=f"set template in [evals.{dataset.name}] or in the case")
+                raise ConfigError(
+                    f"{where}: no template to render",
+                    hint=f"set template in [evals.{dataset.name}] or in the case",
+                )
             bundle.template_path(name)
         for spec in dataset.asserts + case.asserts:
             assertions.validate(spec, where, has_grader=dataset.grader is not None)
@@ -112,23 +123,32 @@ def prepare(bundle: BundleView, options: EvalOptions, *, store_root: Path | None
     retry = RetryPolicy(max_retries=options.retries)
 
     def provider(ref: ModelRef) -> Provider:
-        return make_provider(ref, timeout=options.timeout, retry=retry, limiter=limiter,
-                             max_connections=options.concurrency, env=env)
+        return make_provider(
+            ref,
+            timeout=options.timeout,
+            retry=retry,
+            limiter=limiter,
+            max_connections=options.concurrency,
+            env=env,
+        )
 
     grader = None
     target: Target
     if renders:
         if bundle.model is None:
-            raise ConfigError(f"{bundle.label}: the bundle has no [model] to evaluate",
-                              hint="add [model] to bundle.toml or use --target python:mod:fn")
+            raise ConfigError(
+                f"{bundle.label}: the bundle has no [model] to evaluate",
+                hint="add [model] to bundle.toml or use --target python:mod:fn",
+            )
         params = model_params(bundle.model, bundle)
-        target = ModelTarget(CachedModel(bundle.model, provider(bundle.model),
-                                         params, cache))
+        target = ModelTarget(CachedModel(bundle.model, provider(bundle.model), params, cache))
     elif target_spec.startswith("python:"):
         target = PythonTarget(target_spec, load_function(target_spec), bundle)
     else:
-        raise ConfigError(f"unknown target {target_spec!r}",
-                          hint="use 'model' (the bundle's model) or python:package.module:function")
+        raise ConfigError(
+            f"unknown target {target_spec!r}",
+            hint="use 'model' (the bundle's model) or python:package.module:function",
+        )
     if dataset.grader is not None and any(
         a.get("type") == "llm-judge" for c in cases for a in dataset.asserts + c.asserts
     ):
@@ -146,11 +166,9 @@ def run_meta(plan: EvalPlan) -> dict[str, Any]:
         "bundle": bundle.name,
         "version": bundle.version,
         "digest": bundle.digest,
-        "dataset": {"name": plan.dataset.name, "path": plan.dataset.path,
-                    "digest": plan.dataset.digest},
+        "dataset": {"name": plan.dataset.name, "path": plan.dataset.path, "digest": plan.dataset.digest},
         "target": plan.target.label,
-        "model": ({"provider": bundle.model.provider, "name": bundle.model.name}
-                  if bundle.model else None),
+        "model": ({"provider": bundle.model.provider, "name": bundle.model.name} if bundle.model else None),
         "options": plan.options.to_json(),
         "planned": len(plan.jobs),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -163,10 +181,22 @@ def run_meta(plan: EvalPlan) -> dict[str, Any]:
 async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
     """One case, start to finish; every failure is recorded on the case, never raised."""
     record: dict[str, Any] = {
-        "id": case.id, "repeat": repeat, "vars": case.vars, "expected": case.expected,
-        "template": None, "messages": None, "output": None, "asserts": [], "pass": False,
-        "score": 0.0, "latency_ms": None, "tokens": None, "cost": None, "cached": False,
-        "attempts": 0, "error": None,
+        "id": case.id,
+        "repeat": repeat,
+        "vars": case.vars,
+        "expected": case.expected,
+        "template": None,
+        "messages": None,
+        "output": None,
+        "asserts": [],
+        "pass": False,
+        "score": 0.0,
+        "latency_ms": None,
+        "tokens": None,
+        "cost": None,
+        "cached": False,
+        "attempts": 0,
+        "error": None,
     }
     try:
         messages = None
@@ -184,21 +214,34 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
             from promptver.evals.usage import estimate
 
             ref = plan.bundle.model
-            usage = await asyncio.to_thread(estimate, messages, answer.output,
-                                            plan.model_name, ref.encoding if ref else None)
+            usage = await asyncio.to_thread(
+                estimate, messages, answer.output, plan.model_name, ref.encoding if ref else None
+            )
         cost = plan.prices.cost(plan.model_name, usage) if plan.model_name else None
-        record.update(output=answer.output, latency_ms=round(answer.latency_ms, 3),
-                      tokens=usage.to_json() if usage else None, cost=cost,
-                      cached=answer.cached, attempts=answer.attempts)
+        record.update(
+            output=answer.output,
+            latency_ms=round(answer.latency_ms, 3),
+            tokens=usage.to_json() if usage else None,
+            cost=cost,
+            cached=answer.cached,
+            attempts=answer.attempts,
+        )
         if answer.sources:
             record["sources"] = answer.sources
         ctx = assertions.Context(
-            case=case, bundle=plan.bundle, prompt=prompt, latency_ms=answer.latency_ms,
-            cost=cost, usage=usage, sources=answer.sources,
+            case=case,
+            bundle=plan.bundle,
+            prompt=prompt,
+            latency_ms=answer.latency_ms,
+            cost=cost,
+            usage=usage,
+            sources=answer.sources,
             judge=plan.grader.as_completion if plan.grader else None,
         )
-        results = [await assertions.evaluate(spec, answer.output, ctx)
-                   for spec in plan.dataset.asserts + case.asserts]
+        results = [
+            await assertions.evaluate(spec, answer.output, ctx)
+            for spec in plan.dataset.asserts + case.asserts
+        ]
         passed, score = assertions.case_outcome(results)
         record.update(asserts=[r.to_json() for r in results], score=round(score, 6))
         record["pass"] = passed
@@ -208,8 +251,7 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
     return record
 
 
-async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None = None
-                  ) -> dict[str, Any]:
+async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None = None) -> dict[str, Any]:
     """Run every job not yet in ``writer.records``; returns the final metadata."""
     done = {(r["id"], r.get("repeat", 0)) for r in writer.records}
     queue: asyncio.Queue[tuple[Case, int]] = asyncio.Queue()
@@ -243,8 +285,11 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
         status = "complete"
     finally:
         writer.close()
-        writer.meta.update(status=status, summary=summarize(writer.records),
-                           finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        writer.meta.update(
+            status=status,
+            summary=summarize(writer.records),
+            finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
         writer.save_meta()
         await asyncio.shield(plan.aclose())
     return writer.meta
@@ -265,7 +310,9 @@ def check_resumable(plan: EvalPlan, writer: RunWriter) -> None:
     if meta.get("dataset", {}).get("digest") != plan.dataset.digest:
         raise ConfigError(f"run {writer.id}: the dataset changed since the run started")
     if meta.get("digest") != plan.bundle.digest:
-        raise ConfigError(f"run {writer.id} was made with another version of the bundle "
-                          f"({meta.get('version') or 'working copy'})")
+        raise ConfigError(
+            f"run {writer.id} was made with another version of the bundle "
+            f"({meta.get('version') or 'working copy'})"
+        )
     if meta.get("status") == "complete":
         raise ConfigError(f"run {writer.id} is already complete")

@@ -44,20 +44,21 @@ def open_bundle(ref: str, store: Store | None) -> BundleView:
         if (Path(name) / "bundle.toml").is_file():
             return folder_view(Path(name))
         if store is None:
-            raise NotFoundError(f"no bundle {name!r}: no store found and no folder {name!r}",
-                                hint="run inside a project (promptver init) or pass --store")
+            raise NotFoundError(
+                f"no bundle {name!r}: no store found and no folder {name!r}",
+                hint="run inside a project (promptver init) or pass --store",
+            )
         store.work_tree(name)  # raises the store's "unknown bundle" error with its hint
         raise NotFoundError(f"no bundle.toml in {store.bundle_dir(name)}")
     if store is None:
-        raise NotFoundError(f"no store to find {ref!r} in",
-                            hint="run inside a project (promptver init) or pass --store")
+        raise NotFoundError(
+            f"no store to find {ref!r} in", hint="run inside a project (promptver init) or pass --store"
+        )
     manifest = store.resolve(name, version)
-    return tree_view(store.tree(manifest), version=manifest.version, digest=manifest.digest,
-                     name=name)
+    return tree_view(store.tree(manifest), version=manifest.version, digest=manifest.digest, name=name)
 
 
-def find_run(store: Store, ref: str, *, bundle: str | None = None,
-             dataset: str | None = None) -> StoredRun:
+def find_run(store: Store, ref: str, *, bundle: str | None = None, dataset: str | None = None) -> StoredRun:
     """A stored run by id, or the newest complete run of ``[NAME@]VERSION`` on a dataset."""
     from promptver.evals.storage import RunStore
 
@@ -74,8 +75,10 @@ def find_run(store: Store, ref: str, *, bundle: str | None = None,
     name = dataset or view.dataset(None).name
     run = runs.latest(view.name, digest=view.digest, dataset=name)
     if run is None:
-        raise NotFoundError(f"no complete run of {ref} on dataset {name!r}",
-                            hint=f"run `promptver eval {ref} --dataset {name}` first")
+        raise NotFoundError(
+            f"no complete run of {ref} on dataset {name!r}",
+            hint=f"run `promptver eval {ref} --dataset {name}` first",
+        )
     return run
 
 

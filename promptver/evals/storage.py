@@ -20,8 +20,8 @@ from typing import IO, Any
 
 import msgspec
 
+from promptver.atomic import atomic_write
 from promptver.errors import NotFoundError, StoreFormatError
-from promptver.evals.cache import write_atomic
 
 FORMAT = 1
 
@@ -57,7 +57,7 @@ class RunStore:
         run = self.load(run_id)
         writer = RunWriter(run.path, run.meta, run.records)
         lines = b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in run.records)
-        write_atomic(run.path / "cases.jsonl", lines)  # drops a torn last line
+        atomic_write(run.path / "cases.jsonl", lines)  # drops a torn last line
         return writer
 
     def find(self, run_id: str) -> Path:
@@ -73,22 +73,16 @@ class RunStore:
 
     def list(self, bundle: str) -> list[dict[str, Any]]:
         """Run metadata of a bundle, newest first."""
-        folder = self.root / bundle
-        metas = []
-        for path in folder.glob("*/run.json") if folder.is_dir() else []:
-            try:
-                metas.append(json.loads(path.read_text("utf-8")))
-            except (OSError, ValueError):
-                continue
-        return sorted(metas, key=lambda m: str(m.get("started", "")), reverse=True)
+        from promptver.run_summaries import read_run_metas
+
+        return read_run_metas(self.root / bundle, bundle)
 
     def latest(self, bundle: str, *, digest: str, dataset: str) -> StoredRun | None:
         """The newest complete run of a version (by digest) on a dataset."""
-        for meta in self.list(bundle):
-            if (meta.get("digest") == digest and meta.get("dataset", {}).get("name") == dataset
-                    and meta.get("status") == "complete"):
-                return self.load(meta["id"])
-        return None
+        from promptver.run_summaries import latest_complete
+
+        meta = latest_complete(self.list(bundle), digest, dataset)
+        return self.load(meta["id"]) if meta is not None else None
 
 
 def read_run(folder: Path) -> StoredRun:
@@ -97,8 +91,9 @@ def read_run(folder: Path) -> StoredRun:
     except (OSError, ValueError) as exc:
         raise NotFoundError(f"unreadable run metadata in {folder}: {exc}") from exc
     if int(meta.get("format", 0)) > FORMAT:
-        raise StoreFormatError(f"run {folder.name} was written by a newer promptver",
-                               hint="upgrade promptver")
+        raise StoreFormatError(
+            f"run {folder.name} was written by a newer promptver", hint="upgrade promptver"
+        )
     records = list(_records(folder / "cases.jsonl"))
     # appended in completion order; read back in dataset order
     records.sort(key=lambda r: (r.get("repeat", 0), r.get("index", 0)))
@@ -131,7 +126,7 @@ class RunWriter:
 
     def save_meta(self) -> None:
         data = json.dumps(self.meta, indent=2, ensure_ascii=False).encode() + b"\n"
-        write_atomic(self.folder / "run.json", data)
+        atomic_write(self.folder / "run.json", data)
 
     def append(self, record: dict[str, Any]) -> None:
         if self._handle is None:

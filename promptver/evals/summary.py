@@ -19,8 +19,9 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     count = len(records)
     passed = sum(1 for r in records if r.get("pass"))
     errors = sum(1 for r in records if r.get("error"))
-    latencies = [float(r["latency_ms"]) for r in records
-                 if r.get("latency_ms") is not None and not r.get("error")]
+    latencies = [
+        float(r["latency_ms"]) for r in records if r.get("latency_ms") is not None and not r.get("error")
+    ]
     tokens_in = tokens_out = 0
     estimated = False
     for r in records:

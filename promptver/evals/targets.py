@@ -32,8 +32,7 @@ class Target(Protocol):
     label: str
     renders: bool  # whether the runner renders messages for it
 
-    async def answer(self, case: Case, messages: list[dict[str, str]] | None,
-                     repeat: int = 0) -> Answer: ...
+    async def answer(self, case: Case, messages: list[dict[str, str]] | None, repeat: int = 0) -> Answer: ...
 
     async def aclose(self) -> None: ...
 
@@ -41,8 +40,9 @@ class Target(Protocol):
 class CachedModel:
     """A provider plus the request cache; also used for the llm-judge grader."""
 
-    def __init__(self, ref: ModelRef, provider: Provider, params: dict[str, Any],
-                 cache: RequestCache | None) -> None:
+    def __init__(
+        self, ref: ModelRef, provider: Provider, params: dict[str, Any], cache: RequestCache | None
+    ) -> None:
         self.ref = ref
         self.provider = provider
         self.params = params
@@ -52,8 +52,14 @@ class CachedModel:
     async def complete(self, messages: list[dict[str, str]], sample: int = 0) -> Answer:
         key = None
         if self.cache is not None:
-            key = request_key(self.ref.provider, getattr(self.provider, "base_url", None),
-                              self.ref.name, self.params, messages, sample)
+            key = request_key(
+                self.ref.provider,
+                getattr(self.provider, "base_url", None),
+                self.ref.name,
+                self.params,
+                messages,
+                sample,
+            )
             hit = self.cache.get(key)
             if hit is not None:
                 return Answer(hit.text, hit.usage, hit.latency_ms, cached=True)
@@ -61,8 +67,7 @@ class CachedModel:
         completion = await self.provider.complete(messages, self.params)
         if key is not None and self.cache is not None:
             self.cache.put(key, completion)
-        return Answer(completion.text, completion.usage, completion.latency_ms,
-                      attempts=completion.attempts)
+        return Answer(completion.text, completion.usage, completion.latency_ms, attempts=completion.attempts)
 
     async def as_completion(self, messages: list[dict[str, str]]) -> Completion:
         answer = await self.complete(messages)
@@ -76,8 +81,7 @@ class ModelTarget:
         self.model = model
         self.label = f"model:{model.ref.provider}:{model.ref.name}"
 
-    async def answer(self, case: Case, messages: list[dict[str, str]] | None,
-                     repeat: int = 0) -> Answer:
+    async def answer(self, case: Case, messages: list[dict[str, str]] | None, repeat: int = 0) -> Answer:
         assert messages is not None
         return await self.model.complete(messages, repeat)
 
@@ -96,8 +100,7 @@ class PythonTarget:
         self.function = function
         self.bundle = bundle
 
-    async def answer(self, case: Case, messages: list[dict[str, str]] | None,
-                     repeat: int = 0) -> Answer:
+    async def answer(self, case: Case, messages: list[dict[str, str]] | None, repeat: int = 0) -> Answer:
         start = time.perf_counter()
         if inspect.iscoroutinefunction(self.function):
             result = await self.function(self.bundle, case)
@@ -124,13 +127,14 @@ class PythonTarget:
 def load_function(spec: str) -> Callable[..., Any]:
     parts = spec.split(":")
     if len(parts) != 3 or parts[0] != "python" or not parts[1] or not parts[2]:
-        raise ConfigError(f"bad target {spec!r}",
-                          hint="use 'model' or python:package.module:function")
+        raise ConfigError(f"bad target {spec!r}", hint="use 'model' or python:package.module:function")
     try:
         module = importlib.import_module(parts[1])
     except ImportError as exc:
-        raise ConfigError(f"target {spec!r}: cannot import {parts[1]!r}: {exc}",
-                          hint="run from the folder that holds the module, or install it") from exc
+        raise ConfigError(
+            f"target {spec!r}: cannot import {parts[1]!r}: {exc}",
+            hint="run from the folder that holds the module, or install it",
+        ) from exc
     function = getattr(module, parts[2], None)
     if not callable(function):
         raise ConfigError(f"target {spec!r}: {parts[1]!r} has no function {parts[2]!r}")
@@ -153,10 +157,12 @@ def model_params(ref: ModelRef, bundle: BundleView | None) -> dict[str, Any]:
                 try:
                     schema = json.loads(bundle.read_bytes(schema))
                 except ValueError as exc:
-                    raise ConfigError(f"response_format schema {fmt['schema']!r} is not JSON"
-                                      ) from exc
-            params.setdefault("response_format", {
-                "type": "json_schema",
-                "json_schema": {"name": "response", "schema": schema, "strict": True},
-            })
+                    raise ConfigError(f"response_format schema {fmt['schema']!r} is not JSON") from exc
+            params.setdefault(
+                "response_format",
+                {
+                    "type": "json_schema",
+                    "json_schema": {"name": "response", "schema": schema, "strict": True},
+                },
+            )
     return params

@@ -26,9 +26,7 @@ def direct_transport(url: str, verify: ssl.SSLContext | None) -> LeanTransport |
     """A lean transport for ``url``, or None when a proxy applies to it."""
     parsed = httpx.URL(url)
     proxies = urllib.request.getproxies()
-    if (proxies.get(parsed.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(
-        parsed.host
-    ):
+    if (proxies.get(parsed.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(parsed.host):
         return None
     return LeanTransport(verify)
 
@@ -60,7 +58,10 @@ class LeanTransport(httpx.AsyncBaseTransport):
             try:
                 async with asyncio.timeout(_timeout(request, "connect")):
                     self._reader, self._writer = await asyncio.open_connection(
-                        url.host, port, ssl=tls, server_hostname=url.host if tls else None,
+                        url.host,
+                        port,
+                        ssl=tls,
+                        server_hostname=url.host if tls else None,
                         limit=_MAX_HEADER,
                     )
             except TimeoutError as exc:
@@ -96,8 +97,9 @@ class LeanTransport(httpx.AsyncBaseTransport):
             break
         self._busy = True
         stream = _BodyStream(self, request, status, headers)
-        return httpx.Response(status, headers=headers, stream=stream, request=request,
-                              extensions={"http_version": b"HTTP/1.1"})
+        return httpx.Response(
+            status, headers=headers, stream=stream, request=request, extensions={"http_version": b"HTTP/1.1"}
+        )
 
 
 def _timeout(request: httpx.Request, kind: str) -> float | None:
@@ -143,8 +145,13 @@ async def _read_head(reader: asyncio.StreamReader) -> tuple[int, list[tuple[byte
 class _BodyStream(httpx.AsyncByteStream):
     """The response body; the connection is reusable once it is read to the end."""
 
-    def __init__(self, transport: LeanTransport, request: httpx.Request, status: int,
-                 headers: list[tuple[bytes, bytes]]) -> None:
+    def __init__(
+        self,
+        transport: LeanTransport,
+        request: httpx.Request,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
         self.transport = transport
         self.request = request
         self.status = status
@@ -196,8 +203,7 @@ class _BodyStream(httpx.AsyncByteStream):
         self.transport._busy = False
 
 
-async def _chunks(reader: asyncio.StreamReader, read_timeout: float | None
-                  ) -> AsyncIterator[bytes]:
+async def _chunks(reader: asyncio.StreamReader, read_timeout: float | None) -> AsyncIterator[bytes]:
     while True:
         async with asyncio.timeout(read_timeout):
             size_line = await reader.readuntil(b"\r\n")

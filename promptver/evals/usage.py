@@ -21,8 +21,9 @@ def _tokenizer(model: str | None, encoding: str | None) -> Any:
     return tokenizer(model, encoding)
 
 
-def estimate(messages: list[dict[str, str]], output: str, model: str | None = None,
-             encoding: str | None = None) -> Usage | None:
+def estimate(
+    messages: list[dict[str, str]], output: str, model: str | None = None, encoding: str | None = None
+) -> Usage | None:
     """Input and output tokens, or None when no tokenizer is available at all."""
     counter = _tokenizer(model, encoding)
     prompt = 0
