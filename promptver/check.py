@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -177,7 +178,7 @@ def _check_evals(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> list[Pr
         path = evalset.path
         if unsafe_path_reason(path) or not tree.has(path):
             continue
-        key = f"{tree.entry(path).digest}-{sha256_bytes(' '.join(sorted(spec.templates)).encode())[:8]}"
+        key = eval_cache_key(tree.entry(path).digest, spec.templates)
         if key in cache:
             continue
         found = check_jsonl(tree, path, set(spec.templates))
@@ -185,6 +186,42 @@ def _check_evals(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> list[Pr
             cache.add(key)
         problems += found
     return problems
+
+
+def eval_cache_key(hexdigest: str, templates: Iterable[str]) -> str:
+    """Validity of an eval file depends on its bytes and on the template names it may use."""
+    return f"{hexdigest}-{sha256_bytes(' '.join(sorted(templates)).encode())[:8]}"
+
+
+def prevalidate_evals(
+    folder: Path, cache: ValidatedCache, known: Callable[[str, Path], str | None]
+) -> set[str]:
+    """Cache keys of the eval files in a bundle folder that pass the fast check.
+
+    Run in a thread while the bundle is hashed and copied (which releases the GIL), so a
+    large eval set is read, hashed and validated at the same time as it is stored. The keys
+    carry the digest of the bytes validated, so they only count for that exact content.
+    A file whose digest ``known`` (the stat cache) gives and that is already in ``cache`` is
+    not read at all. Anything unusual returns nothing and leaves the work to `check_tree`."""
+    import tomllib
+
+    good: set[str] = set()
+    try:
+        data = tomllib.loads((folder / SPEC_FILE).read_text(encoding="utf-8"))
+        templates = set(data.get("prompts", {}).get("templates", {}))
+        for evalset in data.get("evals", {}).values():
+            path = evalset.get("path")
+            if not isinstance(path, str) or unsafe_path_reason(path):
+                continue
+            digest = known(path, folder / path)
+            if digest is not None and eval_cache_key(digest, templates) in cache:
+                continue
+            content = (folder / path).read_bytes()
+            if _fast_valid(content, templates):
+                good.add(eval_cache_key(sha256_bytes(content), templates))
+    except Exception:
+        return good
+    return good
 
 
 def _template_hint(name: str, spec: BundleSpec) -> str:

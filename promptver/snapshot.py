@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptver.check import ValidatedCache, check_tree
+from promptver.check import ValidatedCache, check_tree, prevalidate_evals
 from promptver.digests import short
 from promptver.errors import BundleError, ConfigError, ConflictError, NothingChangedError
 from promptver.gitinfo import identity, provenance
@@ -141,9 +141,34 @@ def bump(
 def checked_tree(
     store: Store, name: str, hasher: Callable[[Path], str] | None = None
 ) -> tuple[WorkTree, BundleSpec]:
-    """The working tree of a bundle, or `BundleError` with every problem."""
-    tree = store.work_tree(name, hasher=hasher)
-    spec, problems = check_tree(tree, name, ValidatedCache(store.root / "cache" / "validated.txt"))
+    """The working tree of a bundle, or `BundleError` with every problem.
+
+    Eval sets are validated in a second thread while the tree is hashed (and, in a bump,
+    copied): the two overlap, so a large eval set costs about one pass, not two."""
+    import threading
+
+    cache = ValidatedCache(store.root / "cache" / "validated.txt")
+    stat_cache = store.stat_cache(name)
+
+    def known(rel: str, path: Path) -> str | None:
+        try:
+            return stat_cache.lookup(rel, path.stat())
+        except OSError:
+            return None
+
+    prevalidated: set[str] = set()
+    folder = store.bundle_dir(name)
+    worker = threading.Thread(
+        target=lambda: prevalidated.update(prevalidate_evals(folder, cache, known)), daemon=True
+    )
+    worker.start()
+    try:
+        tree = store.work_tree(name, hasher=hasher)
+    finally:
+        worker.join()
+    for key in prevalidated:
+        cache.add(key)
+    spec, problems = check_tree(tree, name, cache)
     if problems or spec is None:
         raise BundleError(name, problems)
     return tree, spec

@@ -347,7 +347,8 @@ def _alias_problems(data: dict[str, Any], text: str, file: str) -> list[Problem]
                     f"{alias!r} is not a valid alias name",
                     file,
                     *where,
-                    hint="lowercase letters, digits, '-' and '_', starting with a letter; 'latest' is reserved",
+                    hint="lowercase letters, digits, '-' and '_', starting with a letter;"
+                    " 'latest' is reserved",
                 )
             )
         dataset = policy.get("eval_dataset")

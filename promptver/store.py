@@ -342,8 +342,10 @@ class Store:
         folder = self.bundle_dir(name)
         if not folder.is_dir():
             raise self._no_bundle_folder(name, folder)
-        cache = StatCache(self.root / "cache" / "stat" / f"{check_name(name)}.json")
-        return WorkTree(folder, cache, hasher=hasher)
+        return WorkTree(folder, self.stat_cache(name), hasher=hasher)
+
+    def stat_cache(self, name: str) -> StatCache:
+        return StatCache(self.root / "cache" / "stat" / f"{check_name(name)}.json")
 
     def _no_bundle_folder(self, name: str, folder: Path) -> NotFoundError:
         known = self.bundle_names()
