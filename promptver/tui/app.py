@@ -22,17 +22,19 @@ from promptver.errors import PromptverError
 from promptver.tui.keys import APP_KEYS
 from promptver.tui.model import (
     Body,
+    CaseRow,
     CasesBody,
     Component,
     EvalsBody,
     FieldsBody,
+    FilesBody,
     Review,
     TextBody,
 )
 from promptver.tui.screens.case_detail import CaseDetailScreen, pretty
 from promptver.tui.screens.help import HelpScreen
 from promptver.tui.screens.note import NoteModal, NoteResult
-from promptver.tui.widgets.cases_table import CasesTable, OutcomesTable
+from promptver.tui.widgets.cases_table import CasesTable, FilesTable, OutcomesTable
 from promptver.tui.widgets.diff_view import DiffView
 from promptver.tui.widgets.evals_view import EvalsView
 from promptver.tui.widgets.fields_table import FieldsTable
@@ -181,6 +183,12 @@ class ReviewApp(App[None]):
             return [FieldsTable(list(body.rows), id="fields")]
         if isinstance(body, CasesBody):
             return self._cases_widgets(body)
+        if isinstance(body, FilesBody):
+            if not body.files:
+                return [Static("no file changed", classes="message")]
+            files = FilesTable(body.files, id="files")
+            files.fetch = body.fetch
+            return [files]
         if isinstance(body, EvalsBody):
             return [EvalsView(body, id="evals")]
         return [Static("unchanged" if not component.changed else "no detail", classes="message")]
@@ -224,7 +232,9 @@ class ReviewApp(App[None]):
         )
         if not body.cases:
             return [summary, Static("no case changed", classes="message")]
-        return [summary, CasesTable(body.cases, id="cases")]
+        table = CasesTable(body.cases, id="cases")
+        table.fetch = body.fetch
+        return [summary, table]
 
     @on(DiffView.Aligned)
     def on_aligned(self, event: DiffView.Aligned) -> None:
@@ -237,20 +247,46 @@ class ReviewApp(App[None]):
     def on_opened(self, event: VirtualTable.Opened) -> None:
         table = event.table
         if isinstance(table, CasesTable):
-            case = table.cases[event.index]
-            title = f"case {case.id}  ({case.status}"
-            title += f": {', '.join(case.fields)})" if case.fields else ")"
-            self.push_screen(
-                CaseDetailScreen(title, pretty(case.old), pretty(case.new), unified=self.unified)
-            )
+            self._open_case(table, table.cases[event.index])
+        elif isinstance(table, FilesTable):
+            self._open_file(table, event.index)
         elif isinstance(table, OutcomesTable):
             outcome = table.outcomes[event.index]
             title = f"case {outcome.id}  ({outcome.verdict}): output old → new"
-            self.push_screen(
-                CaseDetailScreen(
-                    title, outcome.old_output, outcome.new_output, unified=self.unified
-                )
-            )
+            self._push_detail(title, outcome.old_output, outcome.new_output)
+
+    @work(thread=True, exclusive=True, group="detail")
+    def _open_case(self, table: CasesTable, case: CaseRow) -> None:
+        old, new = case.old, case.new
+        if old is None and new is None and table.fetch is not None:
+            try:
+                old, new = table.fetch(case)
+            except PromptverError as exc:
+                self.call_from_thread(self.notify, str(exc), severity="error")
+                return
+        title = f"case {case.id}  ({case.status}"
+        title += f": {', '.join(case.fields)})" if case.fields else ")"
+        self.call_from_thread(self._push_detail, title, pretty(old), pretty(new))
+
+    @work(thread=True, exclusive=True, group="detail")
+    def _open_file(self, table: FilesTable, index: int) -> None:
+        row = table.files[index]
+        if table.fetch is None:
+            return
+        try:
+            body = table.fetch(row)
+        except PromptverError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        if body.binary:
+            message = f"{row.path}: binary file, {_size(body.old_size)} → {_size(body.new_size)}"
+            self.call_from_thread(self.notify, message)
+            return
+        title = f"{row.path}  ({row.status})"
+        self.call_from_thread(self._push_detail, title, body.old or "", body.new or "")
+
+    def _push_detail(self, title: str, old: str, new: str) -> None:
+        self.push_screen(CaseDetailScreen(title, old, new, unified=self.unified))
 
     # -- change navigation -----------------------------------------------------------------
 

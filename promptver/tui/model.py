@@ -14,7 +14,7 @@ from typing import Any, Literal
 Status = Literal["added", "removed", "changed", "unchanged"]
 Impact = Literal["major", "minor", "patch"]
 Kind = Literal[
-    "model", "system", "template", "rag", "dataset", "corpus", "evals", "metadata", "file"
+    "model", "system", "template", "rag", "dataset", "corpus", "results", "metadata", "files"
 ]
 
 
@@ -66,16 +66,39 @@ CaseStatus = Literal["added", "removed", "changed"]
 class CaseRow:
     id: str
     status: CaseStatus
-    old: dict[str, Any] | None
-    new: dict[str, Any] | None
-    fields: tuple[str, ...] = ()  # top-level fields that changed
+    old: Any = None  # the case as stored (None: absent, or not loaded yet)
+    new: Any = None
+    fields: tuple[str, ...] = ()  # paths of the fields that changed
+    old_line: int | None = None  # 1-based line in the JSONL file
+    new_line: int | None = None
 
 
 @dataclass(frozen=True)
 class CasesBody:
+    """Changed cases; ``fetch`` loads both sides of one case for the detail view."""
+
     cases: Sequence[CaseRow]
     old_total: int | None = None
     new_total: int | None = None
+    fetch: Callable[[CaseRow], tuple[Any, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class FileRow:
+    path: str
+    status: CaseStatus | Literal["renamed"]
+    old_path: str | None
+    new_path: str | None
+    old_size: int | None
+    new_size: int | None
+
+
+@dataclass(frozen=True)
+class FilesBody:
+    """A set of files (corpus, other files); ``fetch`` loads one file's two texts."""
+
+    files: Sequence[FileRow]
+    fetch: Callable[[FileRow], TextBody] | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +129,7 @@ class EvalsBody:
     missing: str | None = None
 
 
-Body = TextBody | FieldsBody | CasesBody | EvalsBody
+Body = TextBody | FieldsBody | CasesBody | FilesBody | EvalsBody
 
 
 @dataclass

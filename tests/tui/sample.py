@@ -141,6 +141,8 @@ def sample_review(case_count: int = 30, *, runs: bool = True) -> Review:
                 f"{case_count} cases",
                 body=CasesBody(cases(case_count), old_total=120, new_total=125),
             ),
-            Component("evals", "evals", "eval results", "changed", counts="2 cases", body=evals),
+            Component(
+                "results", "results", "eval results", "changed", counts="2 cases", body=evals
+            ),
         ],
     )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
-from promptver.tui.model import CaseOutcome, CaseRow
+from promptver.tui.model import CaseOutcome, CaseRow, FileRow, TextBody
 from promptver.tui.widgets.virtual_table import Cell, VirtualTable
 
 STATUS_CLASS = {"added": "added", "removed": "removed", "changed": "changed"}
@@ -26,6 +26,7 @@ class CasesTable(VirtualTable):
     def __init__(self, cases: Sequence[CaseRow], *, id: str | None = None) -> None:
         super().__init__(len(cases), id=id)
         self.cases = cases
+        self.fetch: Callable[[CaseRow], tuple[Any, Any]] | None = None
 
     def cells(self, index: int) -> list[Cell]:
         case = self.cases[index]
@@ -57,4 +58,32 @@ class OutcomesTable(VirtualTable):
             (outcome.verdict, VERDICT_CLASS[outcome.verdict]),
             (outcome.id, ""),
             (f"{_passed(outcome.old_passed)} → {_passed(outcome.new_passed)}", "muted"),
+        ]
+
+
+def _size(size: int | None) -> str:
+    return "—" if size is None else f"{size:,}"
+
+
+class FilesTable(VirtualTable):
+    columns: ClassVar[tuple[tuple[str, int], ...]] = (
+        ("change", 8),
+        ("size old → new", 22),
+        ("path", 10),
+    )
+
+    def __init__(self, files: Sequence[FileRow], *, id: str | None = None) -> None:
+        super().__init__(len(files), id=id)
+        self.files = files
+        self.fetch: Callable[[FileRow], TextBody] | None = None
+
+    def cells(self, index: int) -> list[Cell]:
+        row = self.files[index]
+        path = row.path
+        if row.status == "renamed" and row.old_path and row.old_path != row.new_path:
+            path = f"{row.old_path} → {row.new_path}"
+        return [
+            (row.status, STATUS_CLASS.get(row.status, "changed")),
+            (f"{_size(row.old_size)} → {_size(row.new_size)}", "muted"),
+            (path, ""),
         ]

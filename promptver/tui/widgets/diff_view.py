@@ -264,6 +264,8 @@ class DiffView(ScrollView, can_focus=True):
         starts = self.hunk_starts
         if not starts:
             return
+        if index < 0:
+            index += len(starts)
         index = max(0, min(index, len(starts) - 1))
         self.goto_row(starts[index])
 
