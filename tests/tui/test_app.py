@@ -40,6 +40,7 @@ async def wait_aligned(app: ReviewApp, pilot: Any) -> DiffView:
         await pilot.pause()
         views = list(app.screen.query(DiffView))
         if views and views[0].diff is not None:
+            await pilot.pause()  # let the app handle DiffView.Aligned
             return views[0]
     raise AssertionError("the diff view never finished aligning")
 

@@ -7,6 +7,7 @@ costs one alignment (done in a thread worker) and then a screenful of strips per
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from typing import ClassVar
 
@@ -125,6 +126,7 @@ class DiffView(ScrollView, can_focus=True):
         self._split_cells: list[tuple[int, int]] = []  # cell length of each row's old, new
         self._unified_cells: list[int] = []
         self._offsets: list[int] = [0]  # first display line of each row (wrapping)
+        self._cuts: dict[tuple[int, int], list[int]] = {}  # wrap points of long lines
         self._gutter = 4
         self.cursor_row: int | None = None
         self._cache: LRUCache[tuple[int, int, bool], Strip] = LRUCache(1024)
@@ -220,19 +222,41 @@ class DiffView(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         text_width = self._text_width()
         offsets = [0]
+        self._cuts = {}
         if self.wrap:
             if self.unified:
-                for cells in self._unified_cells:
-                    offsets.append(offsets[-1] + max(1, -(-cells // text_width)))
+                for index, cells in enumerate(self._unified_cells):
+                    lines = 1
+                    if cells > text_width:
+                        lines = self._wrap(index, 2, self._unified_rows[index].text, text_width)
+                    offsets.append(offsets[-1] + lines)
             else:
-                for old, new in self._split_cells:
-                    offsets.append(offsets[-1] + max(1, -(-max(old, new) // text_width)))
+                assert self.diff is not None or not self._split_cells
+                for index, (old, new) in enumerate(self._split_cells):
+                    lines = 1
+                    if max(old, new) > text_width:
+                        assert self.diff is not None
+                        row = self.diff.rows[index]
+                        lines = max(
+                            self._wrap(index, 0, row.old, text_width),
+                            self._wrap(index, 1, row.new, text_width),
+                        )
+                    offsets.append(offsets[-1] + lines)
             self._offsets = offsets
             self.virtual_size = Size(width, offsets[-1])
             return
         self._offsets = list(range(self.row_count + 1))
         extra = max(0, self._max_len - text_width)
         self.virtual_size = Size(width + extra, self.row_count)
+
+    def _wrap(self, index: int, side: int, text: str | None, width: int) -> int:
+        """Record where a long line wraps; returns its number of display lines."""
+        if not text:
+            return 1
+        cuts = wrap_cuts(visible(text), width)
+        if cuts:
+            self._cuts[(index, side)] = cuts
+        return len(cuts) + 1
 
     def _row_at(self, line: int) -> tuple[int, int]:
         """(row index, wrapped line within the row) of a display line."""
@@ -337,20 +361,20 @@ class DiffView(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         index, sub = self._row_at(line)
         if self.wrap:
-            scroll_x = sub * self._text_width()
+            scroll_x = 0
         if self.unified:
             return self._unified_line(index, sub, scroll_x, width)
         return self._split_line(index, sub, scroll_x, width)
 
     def _gutter_strip(
-        self, number: int | None, marker: str, cursor: bool, sub: int, cells: int
+        self, number: int | None, marker: str, cursor: bool, sub: int, key: tuple[int, int]
     ) -> Strip:
         style = self.get_component_rich_style(
             "diff-view--cursor" if cursor else "diff-view--gutter"
         )
         label = str(number) if number is not None and sub == 0 else ""
         if sub:
-            marker = "↪" if sub * self._text_width() < cells else " "
+            marker = "↪" if sub <= len(self._cuts.get(key, ())) else " "
         return Strip([Segment(label.rjust(self._gutter - 1) + " " + marker, style)])
 
     def _text_strip(
@@ -369,8 +393,18 @@ class DiffView(ScrollView, can_focus=True):
         self._cache[key] = strip
         return strip
 
-    def _pane(self, strip: Strip, scroll_x: int, width: int, fill: Style) -> Strip:
-        return strip.crop(scroll_x, scroll_x + width).adjust_cell_length(width, fill)
+    def _pane(
+        self, strip: Strip, scroll_x: int, width: int, fill: Style, key: tuple[int, int], sub: int
+    ) -> Strip:
+        """The visible part of one side: scrolled sideways, or the ``sub``-th wrapped line."""
+        if not self.wrap:
+            return strip.crop(scroll_x, scroll_x + width).adjust_cell_length(width, fill)
+        cuts = self._cuts.get(key, [])
+        if sub > len(cuts):
+            return Strip.blank(width, fill)
+        start = cuts[sub - 1] if sub else 0
+        end = cuts[sub] if sub < len(cuts) else start + width
+        return strip.crop(start, end).adjust_cell_length(width, fill)
 
     def _split_line(self, index: int, sub: int, scroll_x: int, width: int) -> Strip:
         assert self.diff is not None
@@ -387,13 +421,15 @@ class DiffView(ScrollView, can_focus=True):
                     "-" if old_kind == "removed" else " ",
                     cursor,
                     sub,
-                    self._split_cells[index][0],
+                    (index, 0),
                 ),
                 self._pane(
                     self._text_strip((index, 0, False), row.old, row.old_spans, old_kind),
                     scroll_x,
                     text_width,
                     old_fill,
+                    (index, 0),
+                    sub,
                 ),
             ]
         )
@@ -404,13 +440,15 @@ class DiffView(ScrollView, can_focus=True):
                     "+" if new_kind == "added" else " ",
                     cursor,
                     sub,
-                    self._split_cells[index][1],
+                    (index, 1),
                 ),
                 self._pane(
                     self._text_strip((index, 1, False), row.new, row.new_spans, new_kind),
                     scroll_x,
                     text_width,
                     new_fill,
+                    (index, 1),
+                    sub,
                 ),
             ]
         )
@@ -433,7 +471,8 @@ class DiffView(ScrollView, can_focus=True):
         )
         old_no = str(row.old_no) if row.old_no and not sub else ""
         new_no = str(row.new_no) if row.new_no and not sub else ""
-        marker = "↪" if sub else marker
+        if sub:
+            marker = "↪" if sub <= len(self._cuts.get((index, 2), ())) else " "
         numbers = (
             old_no.rjust(self._gutter - 1) + " " + new_no.rjust(self._gutter - 1) + " " + marker
         )
@@ -441,10 +480,38 @@ class DiffView(ScrollView, can_focus=True):
         line = Strip.join(
             [
                 Strip([Segment(numbers, gutter_style)]),
-                self._pane(text, scroll_x, self._text_width(), self._fill(row.text, kind)),
+                self._pane(
+                    text, scroll_x, self._text_width(), self._fill(row.text, kind), (index, 2), sub
+                ),
             ]
         )
         return line.adjust_cell_length(width, self.rich_style)
+
+
+_WORD = re.compile(r"\S+\s*|\s+")
+
+
+def wrap_cuts(text: str, width: int) -> list[int]:
+    """Cell positions where ``text`` wraps to fit ``width``: after spaces when possible,
+    inside a word only when the word alone is wider than the line."""
+    cuts: list[int] = []
+    position = 0  # cells from the start of the text
+    line_start = 0
+    for match in _WORD.finditer(text):
+        token = match.group()
+        cells = cell_len(token)
+        word_cells = cell_len(token.rstrip())
+        if position + word_cells - line_start > width and position > line_start:
+            cuts.append(position)
+            line_start = position
+        while word_cells > width and position + word_cells - line_start > width:
+            line_start += width  # a word longer than a line: cut it at the width
+            cuts.append(line_start)
+            word_cells -= width
+            cells -= width
+            position += width
+        position += cells
+    return cuts
 
 
 def _cells(text: str | None) -> int:
