@@ -109,11 +109,9 @@ class Version:
         would sort lower); ``release`` drops the prerelease.
         """
         if kind not in BUMPS:
-            raise VersionSyntaxError(
-                f"unknown bump {kind!r}", hint=f"use one of: {', '.join(BUMPS)}"
-            )
+            raise VersionSyntaxError(f"unknown bump {kind!r}", hint=f"use one of: {', '.join(BUMPS)}")
         if pre is not None:
-            _check_identifier(pre)
+            check_identifier(pre)
         if kind == "release":
             if not self.prerelease:
                 raise VersionSyntaxError(
@@ -156,10 +154,8 @@ class Version:
         return candidate
 
 
-def _check_identifier(pre: str) -> None:
-    if not re.fullmatch(r"[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*", pre) or not Version.is_valid(
-        f"0.0.0-{pre}"
-    ):
+def check_identifier(pre: str) -> None:
+    if not re.fullmatch(r"[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*", pre) or not Version.is_valid(f"0.0.0-{pre}"):
         raise VersionSyntaxError(
             f"{pre!r} is not a valid prerelease identifier",
             hint="use letters, digits and '-', e.g. rc, beta, alpha",

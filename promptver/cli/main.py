@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
 
 import click
 
@@ -58,9 +57,9 @@ def cli(ctx: click.Context, store_path: str | None) -> None:
     ctx.obj = {"store_path": store_path}
 
 
-def main(argv: list[str] | None = None) -> Any:
+def main(argv: list[str] | None = None) -> None:
     try:
-        return cli.main(args=argv, prog_name="promptver", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="promptver", standalone_mode=False)
     except PromptverError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
@@ -77,6 +76,7 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    sys.exit(result if isinstance(result, int) else 0)
 
 
 if __name__ == "__main__":

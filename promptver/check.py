@@ -1,0 +1,264 @@
+"""Validate a bundle: every problem, located, not only the first.
+
+Checks ``bundle.toml`` (syntax, schema), that referenced files exist inside the bundle,
+that every Jinja2 template parses, and that every eval JSONL line is a JSON object with a
+unique string ``id``. Eval files are large and rarely change, so a file whose content
+digest was already validated is not parsed again (``ValidatedCache``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from promptver.errors import Problem
+from promptver.spec import SPEC_FILE, BundleSpec, parse_spec
+from promptver.tree import Tree, WorkTree, normalize, unsafe_path_reason
+
+try:  # orjson parses eval sets several times faster; json is the fallback
+    from orjson import JSONDecodeError as _JSONError
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - orjson is a declared dependency
+    _loads = json.loads  # type: ignore[assignment]
+    _JSONError = json.JSONDecodeError  # type: ignore[assignment,misc]
+
+MAX_PROBLEMS_PER_FILE = 50
+
+
+class ValidatedCache:
+    """Digests of eval files that passed validation (a file of hex digests, one a line)."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._known: set[str] = set()
+        if path is not None:
+            try:
+                self._known = set(path.read_text().split())
+            except OSError:
+                pass
+
+    def __contains__(self, digest: str) -> bool:
+        return digest in self._known
+
+    def add(self, digest: str) -> None:
+        if self.path is None or digest in self._known:
+            return
+        self._known.add(digest)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a") as handle:
+                handle.write(digest + "\n")
+        except OSError:
+            pass
+
+
+def check_tree(
+    tree: Tree, name: str | None = None, cache: ValidatedCache | None = None
+) -> tuple[BundleSpec | None, list[Problem]]:
+    """The parsed spec (None when unusable) and every problem found in the bundle."""
+    problems: list[Problem] = list(getattr(tree, "problems", []))
+    if not tree.has(SPEC_FILE):
+        problems.append(
+            Problem(
+                f"no {SPEC_FILE} in the bundle",
+                file=SPEC_FILE,
+                hint="run `promptver new NAME` to scaffold one",
+            )
+        )
+        return None, problems
+    try:
+        text = tree.read_text(SPEC_FILE)
+    except UnicodeDecodeError:
+        problems.append(Problem("is not UTF-8 text", file=SPEC_FILE))
+        return None, problems
+    spec, spec_problems = parse_spec(text)
+    problems += spec_problems
+    if spec is None:
+        return None, problems
+    if name is not None and spec.name != name:
+        problems.append(
+            Problem(
+                f"bundle.name is {spec.name!r} but the bundle folder is {name!r}",
+                file=SPEC_FILE,
+                hint="make them the same",
+            )
+        )
+    problems += _check_references(tree, spec)
+    problems += _check_templates(tree, spec)
+    problems += _check_evals(tree, spec, cache or ValidatedCache(None))
+    return spec, problems
+
+
+def _check_references(tree: Tree, spec: BundleSpec) -> list[Problem]:
+    problems = []
+    refs = spec.referenced_files()
+    if spec.rag is not None and spec.rag.corpus is not None:
+        refs.append(("rag.corpus", spec.rag.corpus))
+    for field, path in refs:
+        if reason := unsafe_path_reason(path):
+            problems.append(
+                Problem(
+                    f"{field} = {path!r} {reason}: paths must stay inside the bundle",
+                    file=SPEC_FILE,
+                    hint="use a path relative to the bundle folder",
+                )
+            )
+        elif field == "rag.corpus":
+            folder = normalize(path).rstrip("/") + "/"
+            if not any(p.startswith(folder) for p in tree.entries):
+                problems.append(
+                    Problem(
+                        f"{field}: folder {path!r} is missing or empty",
+                        file=SPEC_FILE,
+                        hint="create it or fix the path",
+                    )
+                )
+        elif not tree.has(path):
+            hint = _missing_file_hint(tree, path)
+            problems.append(Problem(f"{field}: file {path!r} does not exist", file=SPEC_FILE, hint=hint))
+    schema = (spec.model.response_format or {}).get("schema")
+    if isinstance(schema, str) and not unsafe_path_reason(schema) and tree.has(schema):
+        try:
+            json.loads(tree.read_bytes(schema))
+        except (ValueError, UnicodeDecodeError) as exc:
+            problems.append(Problem(f"response schema is not valid JSON: {exc}", file=schema))
+    return problems
+
+
+def _missing_file_hint(tree: Tree, path: str) -> str:
+    from promptver.errors import did_you_mean
+
+    return did_you_mean(normalize(path), list(tree.entries)) or "create the file or fix the path"
+
+
+def _check_templates(tree: Tree, spec: BundleSpec) -> list[Problem]:
+    from promptver.templates import environment, syntax_problem
+
+    env = environment(tree)
+    problems = []
+    paths = ([spec.system] if spec.system else []) + list(spec.templates.values())
+    for path in paths:
+        if unsafe_path_reason(path) or not tree.has(path):
+            continue
+        try:
+            source = tree.read_text(path)
+        except UnicodeDecodeError:
+            problems.append(Problem("template is not UTF-8 text", file=path))
+            continue
+        if problem := syntax_problem(env, path, source):
+            problems.append(problem)
+    return problems
+
+
+def _check_evals(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, evalset in spec.evals.items():
+        if evalset.template is not None and evalset.template not in spec.templates:
+            problems.append(
+                Problem(
+                    f"evals.{name}.template: unknown template {evalset.template!r}",
+                    file=SPEC_FILE,
+                    hint=_template_hint(evalset.template, spec),
+                )
+            )
+        path = evalset.path
+        if unsafe_path_reason(path) or not tree.has(path):
+            continue
+        entry = tree.entry(path)
+        if entry.digest in cache:
+            continue
+        found = check_jsonl(tree, path, set(spec.templates))
+        if not found:
+            cache.add(entry.digest)
+        problems += found
+    return problems
+
+
+def _template_hint(name: str, spec: BundleSpec) -> str:
+    from promptver.errors import did_you_mean
+
+    known = ", ".join(spec.templates) or "none"
+    return did_you_mean(name, list(spec.templates)) or f"templates defined: {known}"
+
+
+def check_jsonl(tree: Tree, path: str, templates: set[str]) -> list[Problem]:
+    """Every line a JSON object with a unique string id and an object ``vars``."""
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    with tree.open(path) as handle:
+        for number, raw in enumerate(handle, start=1):
+            if len(problems) >= MAX_PROBLEMS_PER_FILE:
+                problems.append(
+                    Problem(f"more problems not shown (stopped after {MAX_PROBLEMS_PER_FILE})", file=path)
+                )
+                break
+            if not raw.strip():
+                continue
+            problem = _check_case(raw, path, number, seen, templates)
+            if problem is not None:
+                problems.append(problem)
+    return problems
+
+
+def _check_case(
+    raw: bytes, path: str, number: int, seen: dict[str, int], templates: set[str]
+) -> Problem | None:
+    try:
+        case: Any = _loads(raw)
+    except _JSONError as exc:
+        column = _json_column(raw)
+        return Problem(
+            f"not valid JSON ({_short_json_error(exc)})",
+            file=path,
+            line=number,
+            column=column,
+            hint="each line must be one JSON object",
+        )
+    except UnicodeDecodeError:
+        return Problem("not UTF-8 text", file=path, line=number)
+    if not isinstance(case, dict):
+        return Problem("a case must be a JSON object", file=path, line=number, column=1)
+    case_id = case.get("id")
+    if not isinstance(case_id, str) or not case_id:
+        return Problem(
+            'missing "id" (a non-empty string)',
+            file=path,
+            line=number,
+            hint='give every case a stable id, e.g. "refund-window"',
+        )
+    if case_id in seen:
+        return Problem(
+            f"duplicate id {case_id!r} (first on line {seen[case_id]})",
+            file=path,
+            line=number,
+            hint="ids must be unique within a dataset",
+        )
+    seen[case_id] = number
+    if "vars" in case and not isinstance(case["vars"], dict):
+        return Problem(f'case {case_id!r}: "vars" must be an object', file=path, line=number)
+    template = case.get("template")
+    if template is not None and template not in templates:
+        return Problem(f"case {case_id!r}: unknown template {template!r}", file=path, line=number)
+    return None
+
+
+def _json_column(raw: bytes) -> int | None:
+    try:
+        json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return exc.colno
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return None
+
+
+def _short_json_error(exc: Exception) -> str:
+    text = str(exc).split(":")[0]
+    return text.strip() or "syntax error"
+
+
+def check_folder(folder: Path, name: str | None = None) -> tuple[BundleSpec | None, list[Problem]]:
+    """Convenience for a folder on disk (no stat cache)."""
+    return check_tree(WorkTree(folder), name or os.path.basename(folder))

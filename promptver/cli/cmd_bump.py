@@ -1,0 +1,108 @@
+"""`promptver bump` and `promptver snapshot`: create versions."""
+
+from __future__ import annotations
+
+import click
+
+from promptver.cli.common import get_store, json_option, print_json
+
+LEVELS = ["major", "minor", "patch", "prerelease", "release"]
+
+
+def _bump_options(func):  # type: ignore[no-untyped-def]
+    func = click.option("-m", "--message", default="", help="Changelog message for this version.")(func)
+    func = click.option("--dry-run", is_flag=True, help="Show the new version; change nothing.")(func)
+    func = click.option(
+        "--git", "use_git", is_flag=True, help="Also commit the store change and tag NAME@VERSION."
+    )(func)
+    return json_option(func)
+
+
+@click.command()
+@click.argument("level", type=click.Choice(LEVELS))
+@click.argument("name")
+@click.option("--pre", help="Prerelease identifier, e.g. rc: minor --pre rc gives 1.3.0-rc.1.")
+@click.option("--initial", help="Version of a first bump (default 0.1.0).")
+@click.option("--force", is_flag=True, help="Accept a bump level lower than the changes suggest.")
+@_bump_options
+def bump(
+    level: str,
+    name: str,
+    pre: str | None,
+    initial: str | None,
+    force: bool,
+    message: str,
+    dry_run: bool,
+    use_git: bool,
+    as_json: bool,
+) -> None:
+    """Snapshot bundles/NAME as the next version: LEVEL is major, minor, patch,
+    prerelease or release."""
+    from promptver.semver import Version
+    from promptver.snapshot import bump as do_bump
+
+    store = get_store()
+    result = do_bump(
+        store,
+        name,
+        level,
+        pre=pre,
+        message=message,
+        initial=Version.parse(initial) if initial else None,
+        dry_run=dry_run,
+        force=force,
+    )
+    _report(store, result, dry_run, use_git, as_json)
+
+
+@click.command()
+@click.argument("name")
+@click.option(
+    "--level",
+    type=click.Choice(["major", "minor", "patch"]),
+    default="minor",
+    show_default=True,
+    help="Which release the experiment leads to.",
+)
+@_bump_options
+def snapshot(name: str, level: str, message: str, dry_run: bool, use_git: bool, as_json: bool) -> None:
+    """Record an experiment version, e.g. 1.3.0-dev.20261126T143000Z."""
+    from promptver.snapshot import bump as do_bump
+    from promptver.snapshot import snapshot_version
+
+    store = get_store()
+    latest = store.latest(name)
+    version = snapshot_version(latest.semver if latest else None, level)
+    result = do_bump(store, name, "snapshot", message=message, dry_run=dry_run, version=version)
+    _report(store, result, dry_run, use_git, as_json)
+
+
+def _report(store, result, dry_run: bool, use_git: bool, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    from promptver.gitinfo import commit_and_tag
+
+    manifest = result.manifest
+    commit = None
+    if use_git and not dry_run:
+        paths = [store.root, store.bundle_dir(manifest.bundle)]
+        commit = commit_and_tag(
+            store.project_root,
+            paths,
+            f"{manifest.bundle} {manifest.version}" + (f": {manifest.message}" if manifest.message else ""),
+            manifest.ref,
+        )
+    if as_json:
+        print_json(
+            {
+                "bundle": manifest.bundle,
+                "from": result.previous.version if result.previous else None,
+                "version": manifest.version,
+                "digest": manifest.digest,
+                "dry_run": dry_run,
+                "git_commit": commit,
+            }
+        )
+        return
+    prefix = "(dry run) " if dry_run else ""
+    click.echo(prefix + result.summary())
+    if commit:
+        click.echo(f"committed {commit[:10]} and tagged {manifest.ref}")

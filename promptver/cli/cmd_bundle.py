@@ -1,0 +1,106 @@
+"""`promptver new`, `check` and `status`: the working copy of bundles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from promptver.cli.common import get_store, json_option, print_json, rel
+from promptver.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from promptver.tree import WorkTree
+
+
+@click.command()
+@click.argument("name")
+def new(name: str) -> None:
+    """Scaffold bundles/NAME/ with a commented bundle.toml, prompts and an eval set."""
+    from promptver.scaffold import scaffold
+
+    store = get_store()
+    folder = store.bundle_dir(name)
+    for path in scaffold(folder, name):
+        click.echo(f"created {rel(path)}")
+    click.echo(f"Next: edit {rel(folder)}, then `promptver check {name}` and `promptver bump minor {name}`")
+
+
+@click.command()
+@click.argument("target", required=False)
+@json_option
+def check(target: str | None, as_json: bool) -> None:
+    """Validate a bundle (NAME or PATH; default: every bundle). Lists every problem."""
+    from promptver.check import check_tree
+
+    results = []
+    for name, folder, tree in _targets(target):
+        _spec, problems = check_tree(tree, name)
+        results.append((name, folder, problems))
+    if as_json:
+        print_json(
+            [
+                {"bundle": n, "path": str(f), "ok": not p, "problems": [x.to_json() for x in p]}
+                for n, f, p in results
+            ]
+        )
+    else:
+        for name, folder, problems in results:
+            if problems:
+                click.echo(f"{name}: {len(problems)} problem(s)")
+                for problem in problems:
+                    click.echo(f"  {problem}")
+            else:
+                click.echo(f"{name}: ok ({rel(folder)})")
+    if any(p for _, _, p in results):
+        raise click.exceptions.Exit(1)
+
+
+def _targets(target: str | None) -> Iterator[tuple[str, Path, WorkTree]]:
+    """(name, folder, tree) of each bundle to check: a PATH, a NAME, or all bundles."""
+    from promptver.tree import WorkTree
+
+    if target and ("/" in target or target in (".", "..") or (Path(target) / "bundle.toml").is_file()):
+        folder = Path(target).resolve()
+        if not folder.is_dir():
+            raise NotFoundError(f"no bundle folder {target}", hint="give a bundle NAME or a folder PATH")
+        yield folder.name, folder, WorkTree(folder)
+        return
+    store = get_store()
+    names = (
+        [target]
+        if target
+        else [n for n in store.bundle_names() if (store.bundle_dir(n) / "bundle.toml").exists()]
+    )
+    if not names:
+        raise NotFoundError("no bundles to check", hint="create one with `promptver new NAME`")
+    for name in names:
+        yield name, store.bundle_dir(name), store.work_tree(name)
+
+
+@click.command()
+@click.argument("name", required=False)
+@json_option
+def status(name: str | None, as_json: bool) -> None:
+    """Files added, removed and modified since the latest version."""
+    from promptver.workspace import status as bundle_status
+
+    store = get_store()
+    names = [name] if name else [n for n in store.bundle_names() if store.bundle_dir(n).is_dir()]
+    results = [bundle_status(store, n) for n in names]
+    if as_json:
+        print_json([s.to_json() for s in results])
+        return
+    for result in results:
+        base = result.base.version if result.base else "no versions yet"
+        state = "clean" if result.clean else "changed"
+        click.echo(f"{result.bundle} ({base}): {state}")
+        for label, paths in (
+            ("added", result.added),
+            ("removed", result.removed),
+            ("modified", result.modified),
+        ):
+            for path in paths:
+                click.echo(f"  {label:<9}{path}")

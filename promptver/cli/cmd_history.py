@@ -1,0 +1,144 @@
+"""`promptver log`, `show` and `checkout`: read and restore versions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from promptver.cli.common import console, get_store, json_option, print_json, rel, split_ref
+from promptver.digests import short
+
+
+@click.command()
+@click.argument("name")
+@click.option("-n", "--limit", type=int, default=None, help="Show at most N versions.")
+@json_option
+def log(name: str, limit: int | None, as_json: bool) -> None:
+    """List the versions of a bundle, newest first."""
+    from promptver.history import history
+
+    store = get_store()
+    manifests = history(store, name)[:limit]
+    if as_json:
+        print_json(
+            [
+                {
+                    "version": m.version,
+                    "digest": m.digest,
+                    "created": m.created,
+                    "author": m.author,
+                    "message": m.message,
+                    "parent": m.parent,
+                    "bump": m.bump,
+                }
+                for m in manifests
+            ]
+        )
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("version", no_wrap=True)
+    table.add_column("digest", no_wrap=True)
+    table.add_column("date", no_wrap=True)
+    table.add_column("author", max_width=20, no_wrap=True, overflow="ellipsis")
+    table.add_column("message", overflow="fold")
+    for m in manifests:
+        table.add_row(
+            m.version,
+            short(m.digest),
+            m.created[:16].replace("T", " "),
+            m.author.split(" <")[0],
+            m.message.splitlines()[0] if m.message else "",
+        )
+    console().print(table)
+
+
+@click.command()
+@click.argument("ref")
+@json_option
+def show(ref: str, as_json: bool) -> None:
+    """Everything a version records (NAME@VERSION, NAME@latest)."""
+    from promptver.history import describe
+
+    name, version = split_ref(ref)
+    store = get_store()
+    manifest = store.resolve(name, version or "latest")
+    details = describe(store, manifest)
+    if as_json:
+        print_json(details)
+        return
+    _print_details(details)
+
+
+def _print_details(d: dict) -> None:  # type: ignore[type-arg]
+    from rich.table import Table
+
+    out = console()
+    out.print(f"[bold]{d['bundle']}@{d['version']}[/]  {d['digest']}")
+    rows = [
+        ("parent", d["parent"] or "-"),
+        ("created", d["created"]),
+        ("author", d["author"]),
+        ("message", d["message"]),
+        ("bump", d.get("bump") or "-"),
+    ]
+    model = d.get("model") or {}
+    if model:
+        params = ", ".join(f"{k}={v}" for k, v in (model.get("params") or {}).items())
+        rows.append(
+            ("model", f"{model.get('provider')}/{model.get('name')}" + (f" ({params})" if params else ""))
+        )
+    prov = d.get("provenance") or {}
+    commit = prov.get("git_commit")
+    rows.append(
+        ("git", f"{commit[:12]}{' (dirty)' if prov.get('git_dirty') else ''}" if commit else "not in git")
+    )
+    rows.append(
+        (
+            "tools",
+            f"promptver {prov.get('promptver')}, Python {prov.get('python')}, "
+            + ", ".join(f"{k} {v}" for k, v in (prov.get("libraries") or {}).items()),
+        )
+    )
+    info = Table.grid(padding=(0, 2))
+    info.add_column(style="bold")
+    info.add_column(overflow="fold")
+    for key, value in rows:
+        info.add_row(key, str(value))
+    out.print(info)
+    files = Table(
+        title=f"{len(d['files'])} files, {d['size']} bytes",
+        title_justify="left",
+        box=None,
+        header_style="bold",
+    )
+    files.add_column("path")
+    files.add_column("size", justify="right")
+    files.add_column("digest")
+    for f in d["files"]:
+        files.add_row(f["path"], str(f["size"]), short(f["digest"], 12))
+    out.print(files)
+
+
+@click.command()
+@click.argument("ref")
+@click.option(
+    "--to",
+    "to",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Restore into this folder instead of the bundle folder.",
+)
+@click.option("--force", is_flag=True, help="Overwrite changes that are in no stored version.")
+def checkout(ref: str, to: Path | None, force: bool) -> None:
+    """Restore a version's files byte for byte (the rollback of a working copy)."""
+    from promptver.workspace import checkout as do_checkout
+
+    name, version = split_ref(ref)
+    store = get_store()
+    manifest = store.resolve(name, version or "latest")
+    target = do_checkout(store, manifest, to=to, force=force)
+    click.echo(
+        f"restored {manifest.ref} ({short(manifest.digest)}, {len(manifest.files)} files) into {rel(target)}"
+    )

@@ -1,0 +1,97 @@
+"""Helpers shared by the CLI commands: the store, references, JSON and terminal output."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from promptver.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from promptver.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def get_store(ctx: click.Context | None = None) -> Store:
+    from promptver.store import Store
+
+    ctx = ctx or click.get_current_context()
+    root = ctx.find_root()
+    override = (root.obj or {}).get("store_path")
+    return Store.find(override=override)
+
+
+def split_ref(text: str) -> tuple[str, str | None]:
+    """``name@version`` -> (name, version); ``name`` -> (name, None)."""
+    name, sep, ref = text.partition("@")
+    if not name:
+        raise ConfigError(f"{text!r} names no bundle", hint="use NAME or NAME@VERSION")
+    if sep and not ref:
+        raise ConfigError(f"{text!r} has an empty version after '@'", hint="use NAME@VERSION or NAME@latest")
+    return name, (ref if sep else None)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console; colours follow the terminal and NO_COLOR."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def interactive() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+@contextmanager
+def progress(label: str, total: int | None = None) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on a terminal; silent in CI and pipes. Yields ``update(done, total)``."""
+    if not interactive():
+        yield lambda done, total: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def rel(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)

@@ -1,0 +1,104 @@
+"""`promptver check`: every problem listed, located, with exit 1."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+BOT = Path("bundles/bot")
+
+
+def _edit(project: Path, rel: str, old: str, new: str) -> None:
+    path = project / BOT / rel
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {rel}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_scaffolded_bundle_is_valid(project: Path, pv) -> None:
+    result = pv("check", "bot")
+    assert result.code == 0, result.err
+    assert "bot: ok" in result.out
+
+
+def test_malformed_toml_has_line_and_column(project: Path, pv) -> None:
+    _edit(project, "bundle.toml", 'name = "gpt-4o-mini"', 'name = "gpt-4o-mini')
+    result = pv("check", "bot")
+    assert result.code == 1
+    assert "bundle.toml:10:20:" in result.out and "invalid TOML" in result.out
+
+
+def test_schema_problems_are_all_listed(project: Path, pv) -> None:
+    _edit(project, "bundle.toml", 'provider = "openai"', 'provider = "openai"\nprovidr = "x"')
+    spec = project / BOT / "bundle.toml"
+    spec.write_text(spec.read_text() + "\n[model.response_format]\ntype = 3\n")
+    _edit(project, "bundle.toml", 'path = "evals/golden.jsonl"', "path = 7")
+    result = pv("check", "bot")
+    assert result.code == 1
+    assert "3 problem(s)" in result.out
+    assert "unknown key 'model.providr'" in result.out and "did you mean 'provider'?" in result.out
+    assert "model.response_format.type must be one of" in result.out
+    assert "evals.golden.path must be a string, got 7" in result.out
+    assert "bundle.toml:10:1: unknown key" in result.out  # located on its own line
+    assert "bundle.toml:36:1: evals.golden.path" in result.out
+
+
+def test_unknown_top_level_table_suggests(project: Path, pv) -> None:
+    (project / BOT / "bundle.toml").write_text(
+        (project / BOT / "bundle.toml").read_text() + "\n[promts]\nx = 1\n"
+    )
+    result = pv("check", "bot")
+    assert "unknown key 'promts'" in result.out and "did you mean 'prompts'?" in result.out
+
+
+def test_template_syntax_error_has_file_and_line(project: Path, pv) -> None:
+    (project / BOT / "prompts/answer.j2").write_text("Question:\n{{ question }\n")
+    result = pv("check", "bot")
+    assert result.code == 1
+    assert "prompts/answer.j2:2: template syntax error" in result.out
+
+
+def test_missing_file_and_bad_eval_lines(project: Path, pv) -> None:
+    (project / BOT / "prompts/system.j2").unlink()
+    with open(project / BOT / "evals/golden.jsonl", "a") as f:
+        f.write('{"id": "greeting", "vars": {}}\n{not json}\n[1, 2]\n{"vars": {}}\n')
+    result = pv("check", "bot")
+    assert result.code == 1
+    out = result.out
+    assert "prompts.system: file 'prompts/system.j2' does not exist" in out
+    assert "evals/golden.jsonl:3: duplicate id 'greeting' (first on line 1)" in out
+    assert "evals/golden.jsonl:4:2: not valid JSON" in out
+    assert "evals/golden.jsonl:5:1: a case must be a JSON object" in out
+    assert 'evals/golden.jsonl:6: missing "id"' in out
+    assert "6 problem(s)" not in out and "5 problem(s)" in out
+
+
+@pytest.mark.parametrize("path", ["../outside.j2", "/etc/passwd"])
+def test_paths_escaping_the_bundle_are_refused(project: Path, pv, path: str) -> None:
+    _edit(project, "bundle.toml", 'answer = "prompts/answer.j2"', f'answer = "{path}"')
+    result = pv("check", "bot")
+    assert result.code == 1
+    assert "paths must stay inside the bundle" in result.out
+
+
+def test_symlink_out_of_the_bundle_is_refused(project: Path, pv, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("api key")
+    os.symlink(secret, project / BOT / "prompts" / "leak.j2")
+    result = pv("check", "bot")
+    assert result.code == 1
+    assert "symlink leads outside the bundle" in result.out
+
+
+def test_check_by_path_and_json(project: Path, pv) -> None:
+    result = pv("check", "bundles/bot", "--json")
+    assert result.code == 0
+    assert '"ok": true' in result.out
+
+
+def test_unknown_bundle(project: Path, pv) -> None:
+    result = pv("check", "bto")
+    assert result.code == 1
+    assert "unknown bundle 'bto'" in result.err and "did you mean 'bot'?" in result.err

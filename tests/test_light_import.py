@@ -1,0 +1,27 @@
+"""The run-time path stays light: importing promptver pulls in no heavy library."""
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+HEAVY = ("textual", "click", "typer", "rich", "deepdiff", "tiktoken", "httpx", "pydantic")
+
+
+def _loaded_after(code: str) -> set[str]:
+    script = f"import sys\n{code}\nprint(' '.join(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    return {name.split(".")[0] for name in out.split()}
+
+
+def test_import_promptver_is_light() -> None:
+    loaded = _loaded_after("import promptver")
+    assert not loaded & set(HEAVY), loaded & set(HEAVY)
+
+
+def test_core_modules_are_light() -> None:
+    code = "import promptver.store, promptver.snapshot, promptver.check, promptver.workspace"
+    loaded = _loaded_after(code)
+    assert not loaded & set(HEAVY), loaded & set(HEAVY)
