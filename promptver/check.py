@@ -86,9 +86,17 @@ def check_tree(
             )
         )
     problems += _check_references(tree, spec)
+    problems += _check_versioning(spec)
     problems += _check_templates(tree, spec)
     problems += _check_evals(tree, spec, cache or ValidatedCache(None))
     return spec, problems
+
+
+def _check_versioning(spec: BundleSpec) -> list[Problem]:
+    """The ``[versioning]`` table (impact overrides, docs/diff.md)."""
+    from promptver.diff.policy import parse_policy
+
+    return parse_policy(spec.raw.get("versioning"), SPEC_FILE)[1]
 
 
 def _check_references(tree: Tree, spec: BundleSpec) -> list[Problem]:

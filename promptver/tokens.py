@@ -125,7 +125,7 @@ def _load(name: str) -> Any | None:
         if thread.is_alive():
             _failed[name] = f"loading {name} took longer than {_timeout():g} s"
         else:
-            _failed[name] = f"cannot load {name}: {result.get('error', 'unknown error')}"
+            _failed[name] = f"{name} could not be loaded: {result.get('error', 'unknown error')}"
         return None
 
 
@@ -150,9 +150,12 @@ def _load_fallback() -> Any | None:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    text = text[:160]
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    """A short reason: the exception type, plus its message when that is short."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | PermissionError):
+        return f"{type(exc).__name__} (no network?)"  # requests' errors are OSErrors
+    return f"{type(exc).__name__}: {text}" if text and len(text) <= 100 else type(exc).__name__
 
 
 def reset() -> None:

@@ -6,7 +6,7 @@ import click
 
 from promptver.cli.common import get_store, json_option, print_json
 
-LEVELS = ["major", "minor", "patch", "prerelease", "release"]
+LEVELS = ["auto", "major", "minor", "patch", "prerelease", "release"]
 
 
 def _bump_options(func):  # type: ignore[no-untyped-def]
@@ -36,8 +36,9 @@ def bump(
     use_git: bool,
     as_json: bool,
 ) -> None:
-    """Snapshot bundles/NAME as the next version: LEVEL is major, minor, patch,
-    prerelease or release."""
+    """Snapshot bundles/NAME as the next version: LEVEL is auto (what the changes
+    suggest), major, minor, patch, prerelease or release."""
+    from promptver.diff.bumping import analyze_bump
     from promptver.semver import Version
     from promptver.snapshot import bump as do_bump
 
@@ -51,6 +52,7 @@ def bump(
         initial=Version.parse(initial) if initial else None,
         dry_run=dry_run,
         force=force,
+        analyzer=analyze_bump,
     )
     _report(store, result, dry_run, use_git, as_json)
 
@@ -73,7 +75,12 @@ def snapshot(name: str, level: str, message: str, dry_run: bool, use_git: bool, 
     store = get_store()
     latest = store.latest(name)
     version = snapshot_version(latest.semver if latest else None, level)
-    result = do_bump(store, name, "snapshot", message=message, dry_run=dry_run, version=version)
+    from promptver.diff.bumping import analyze_bump
+
+    result = do_bump(
+        store, name, "snapshot", message=message, dry_run=dry_run, version=version,
+        analyzer=analyze_bump,
+    )
     _report(store, result, dry_run, use_git, as_json)
 
 
@@ -99,10 +106,17 @@ def _report(store, result, dry_run: bool, use_git: bool, as_json: bool) -> None:
                 "digest": manifest.digest,
                 "dry_run": dry_run,
                 "git_commit": commit,
+                "bump": manifest.bump,
+                "forced": manifest.forced,
+                "changes": manifest.changes,
             }
         )
         return
     prefix = "(dry run) " if dry_run else ""
     click.echo(prefix + result.summary())
+    from promptver.diff.bumping import explain
+
+    for line in explain(manifest.changes, manifest.bump):
+        click.echo(line)
     if commit:
         click.echo(f"committed {commit[:10]} and tagged {manifest.ref}")

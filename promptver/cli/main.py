@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "show": "promptver.cli.cmd_history:show",
     "checkout": "promptver.cli.cmd_history:checkout",
     "verify": "promptver.cli.cmd_store:verify",
+    "changelog": "promptver.cli.cmd_diff:changelog",
+    "diff": "promptver.cli.cmd_diff:diff",
 }
 
 

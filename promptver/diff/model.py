@@ -19,8 +19,8 @@ from typing import Any, Literal, TypeAlias
 SCHEMA_VERSION = 1
 
 JSONValue: TypeAlias = Any
-ChangeKind = Literal["added", "removed", "changed", "renamed"]
-Status = Literal["added", "removed", "changed", "renamed", "unchanged"]
+ChangeKind = str  # "added" | "removed" | "changed" | "renamed"
+Status = str  # ChangeKind or "unchanged"
 RowKind = Literal["equal", "delete", "insert", "replace"]
 
 # Component kinds, in the order they are reported.

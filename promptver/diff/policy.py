@@ -58,6 +58,7 @@ RULES: dict[str, tuple[Impact, str]] = {
     "metadata": (PATCH, "description, owners or tags changed"),
     "versioning": (PATCH, "the versioning policy changed"),
     "files.other": (PATCH, "a file no component refers to changed"),
+    "bundle.invalid": (MAJOR, "bundle.toml no longer parses"),
 }
 
 # Rules whose overrides may also name one field below them ("model.params.temperature").

@@ -27,8 +27,8 @@ class TemplateParseError(Exception):
 
 
 def environment() -> Environment:
-    """A parse-only environment with the extensions bundles may use."""
-    return Environment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do"])
+    """A parse-only environment configured like `promptver.templates.environment`."""
+    return Environment(keep_trailing_newline=True)
 
 
 def parse(env: Environment, source: str, path: str) -> nodes.Template:
@@ -111,11 +111,7 @@ def _guarded_name(test: nodes.Node) -> tuple[str, bool] | None:
     negate = False
     if isinstance(test, nodes.Not):
         negate, test = True, test.node
-    if (
-        isinstance(test, nodes.Test)
-        and test.name in _GUARD_TESTS
-        and isinstance(test.node, nodes.Name)
-    ):
+    if isinstance(test, nodes.Test) and test.name in _GUARD_TESTS and isinstance(test.node, nodes.Name):
         positive = (test.name == "defined") != negate
         return test.node.name, positive
     return None

@@ -1,0 +1,98 @@
+"""`promptver diff` and `promptver changelog`: what changed, and how much it matters."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from promptver.cli.common import get_store, json_option, print_json, split_ref
+from promptver.errors import ConfigError
+
+FORMATS = ["terminal", "json", "markdown"]
+
+
+def parse_targets(args: tuple[str, ...]) -> tuple[str, str | None, str, str | None]:
+    """(old name, old ref, new name, new ref); a ref of None is the working copy.
+
+    NAME: latest vs working copy; NAME A: A vs working copy; NAME A B: A vs B;
+    NAME@A: A vs working copy; NAME@A OTHER@B (or OTHER: its working copy).
+    """
+    if not args:
+        raise ConfigError("name a bundle to diff", hint="promptver diff NAME [A [B]]")
+    first_name, first_ref = split_ref(args[0])
+    if first_ref is not None:
+        if len(args) == 1:
+            return first_name, first_ref, first_name, None
+        if len(args) == 2:
+            other, other_ref = split_ref(args[1])
+            return first_name, first_ref, other, other_ref
+        raise ConfigError("too many arguments after NAME@A", hint="use NAME@A OTHER@B, or NAME A B")
+    if len(args) > 3:
+        raise ConfigError("too many arguments", hint="promptver diff NAME [A [B]]")
+    for extra in args[1:]:
+        if "@" in extra:
+            raise ConfigError(
+                f"{extra!r}: with NAME A B the versions take no '@'",
+                hint="use NAME A B, or NAME@A OTHER@B",
+            )
+    old_ref = args[1] if len(args) > 1 else "latest"
+    new_ref = args[2] if len(args) > 2 else None
+    return first_name, old_ref, first_name, new_ref
+
+
+@click.command()
+@click.argument("targets", nargs=-1, required=True, metavar="NAME [A [B]] | NAME@A OTHER@B")
+@click.option("--stat", is_flag=True, help="One line per changed component.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="terminal",
+    show_default=True,
+    help="Output: terminal, json (docs/diff.md schema) or markdown (pull-request comments).",
+)
+@json_option
+@click.option("--side-by-side", is_flag=True, help="Show text changes in two columns.")
+@click.option("--exit-code", is_flag=True, help="Exit with 1 when there are changes (like git diff).")
+def diff(
+    targets: tuple[str, ...],
+    stat: bool,
+    fmt: str,
+    as_json: bool,
+    side_by_side: bool,
+    exit_code: bool,
+) -> None:
+    """Semantic diff of a bundle: the latest version against the working copy by default,
+    version A against the working copy, A against B, or two bundles (NAME@A OTHER@B)."""
+    from promptver.diff.compare import diff_bundle
+
+    old_name, old_ref, new_name, new_ref = parse_targets(targets)
+    result = diff_bundle(get_store(), old_name, old_ref, new_ref, new_name)
+    if as_json or fmt == "json":
+        print_json(result.to_json())
+    elif fmt == "markdown":
+        from promptver.diff.render import markdown
+
+        click.echo(markdown(result), nl=False)
+    else:
+        from promptver.cli.render_diff import render
+
+        render(result, stat=stat, side_by_side=side_by_side)
+    if exit_code and not result.identical:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("name")
+@json_option
+def changelog(name: str, as_json: bool) -> None:
+    """The history of a bundle as a changelog (Keep a Changelog Markdown)."""
+    from promptver.diff.changelog import changelog as build
+    from promptver.diff.changelog import to_markdown
+
+    entries = build(get_store(), name)
+    if as_json:
+        print_json({"bundle": name, "versions": entries})
+        return
+    click.echo(to_markdown(name, entries), nl=False)

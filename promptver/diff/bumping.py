@@ -1,0 +1,89 @@
+"""The bump hook: ``bump auto`` takes the diff's suggestion, and an explicit level lower
+than the suggestion is refused unless forced. Its summary is stored in the manifest.
+
+Plugged into ``promptver.snapshot.bump(analyzer=analyze_bump)``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from promptver.diff.model import Change, Impact, Side
+from promptver.errors import PolicyError
+
+if TYPE_CHECKING:
+    from promptver.tree import Tree
+
+CHECKED_LEVELS = ("major", "minor", "patch")
+MAX_LISTED = 8
+
+
+def analyze_bump(base: Tree | None, tree: Tree, level: str, force: bool) -> tuple[str, dict[str, Any]]:
+    """The level to bump by and the semantic summary for the manifest."""
+    if base is None:
+        used = "minor" if level == "auto" else level
+        return used, {
+            "schema_version": 1,
+            "from_version": None,
+            "from_digest": None,
+            "suggested_bump": None,
+            "initial": True,
+            "changes": [],
+        }
+    from promptver.diff.engine import diff_trees
+
+    manifest = getattr(base, "manifest", None)
+    bundle = manifest.bundle if manifest is not None else ""
+    version = manifest.version if manifest is not None else None
+    diff = diff_trees(
+        base,
+        tree,
+        Side(bundle, version, base.digest, f"{bundle}@{version}"),
+        Side(bundle, None, tree.digest, f"{bundle} (working copy)"),
+    )
+    # Files changed but nothing a component owns (a comment in bundle.toml): a patch.
+    suggested = diff.suggested or Impact.PATCH
+    summary = diff.summary().to_json()
+    if diff.notes:
+        summary["notes"] = list(diff.notes)
+    if level == "auto":
+        return suggested.value, summary
+    if level in CHECKED_LEVELS and Impact(level) < suggested:
+        if not force:
+            raise refusal(level, suggested, diff.reasons(suggested), version)
+        summary["forced"] = {"requested": level, "suggested": suggested.value}
+    return level, summary
+
+
+def refusal(level: str, suggested: Impact, reasons: list[Change], since: str | None) -> PolicyError:
+    lines = [f"a {level} bump is refused: the changes since {since} make it {suggested.value}:"]
+    lines += [f"  - {c.reason}" for c in reasons[:MAX_LISTED]]
+    if len(reasons) > MAX_LISTED:
+        lines.append(f"  ... and {len(reasons) - MAX_LISTED} more")
+    return PolicyError(
+        "\n".join(lines),
+        hint=f"bump {suggested.value} (or `bump auto`), or pass --force to override "
+        "(recorded in the manifest)",
+    )
+
+
+def explain(summary: dict[str, Any] | None, level: str | None, limit: int = MAX_LISTED) -> list[str]:
+    """Lines saying why a bump has its level (for the bump command's output)."""
+    if not isinstance(summary, dict) or summary.get("initial"):
+        return []
+    changes = summary.get("changes") or []
+    suggested = summary.get("suggested_bump")
+    forced = summary.get("forced")
+    if isinstance(forced, dict):
+        head = f"forced {forced.get('requested')} although the changes suggest {forced.get('suggested')}:"
+    elif suggested:
+        head = f"bump {level} (the changes suggest {suggested}):"
+    else:
+        return [f"bump {level}: no semantic changes"]
+    order = {"major": 0, "minor": 1, "patch": 2}
+    ranked = sorted(changes, key=lambda c: order.get(str(c.get("impact")), 3))
+    lines = [head]
+    lines += [f"  {c.get('impact', ''):<5}  {c.get('reason', '')}" for c in ranked[:limit]]
+    if len(ranked) > limit:
+        lines.append(f"  ... and {len(ranked) - limit} more")
+    return lines

@@ -1,0 +1,39 @@
+"""Resolve what to compare (stored versions or working copies) and diff it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from promptver.diff.model import BundleDiff, Side
+
+if TYPE_CHECKING:
+    from promptver.store import Store
+    from promptver.tree import Tree
+
+WORKING = None  # a reference of None means the bundle's working copy
+
+
+def side(store: Store, name: str, ref: str | None) -> tuple[Tree, Side]:
+    """The tree and description of ``name`` at ``ref`` (a version, ``latest``, an alias),
+    or of its working copy when ``ref`` is None."""
+    if ref is None:
+        tree = store.work_tree(name)
+        return tree, Side(name, None, tree.digest, f"{name} (working copy)")
+    manifest = store.resolve(name, ref)
+    return store.tree(manifest), Side(name, manifest.version, manifest.digest, f"{name}@{manifest.version}")
+
+
+def diff_bundle(
+    store: Store,
+    name: str,
+    old_ref: str | None = "latest",
+    new_ref: str | None = WORKING,
+    new_name: str | None = None,
+) -> BundleDiff:
+    """``name@old_ref`` against ``new_name@new_ref`` (default: the latest version against
+    the working copy of the same bundle)."""
+    from promptver.diff.engine import diff_trees
+
+    old_tree, old_side = side(store, name, old_ref)
+    new_tree, new_side = side(store, new_name or name, new_ref)
+    return diff_trees(old_tree, new_tree, old_side, new_side)

@@ -1,0 +1,240 @@
+"""Eval datasets: cases added, removed and changed, matched by ``id``, streamed and linear.
+
+A JSONL line that is byte-identical on both sides is an unchanged case and is never
+parsed. The algorithm reads the old file twice and the new file once, keeping a 16-byte
+digest per old line and the raw text of differing lines only:
+
+1. old file: count the digest of every line;
+2. new file: a line whose digest is still counted is unchanged (the count goes down);
+   any other line is kept to be parsed;
+3. old file again, only if some old line is left: lines whose digest is still counted
+   are kept to be parsed.
+
+The kept lines are parsed and matched by ``id``; each pair gets a field-level diff.
+Memory is O(old lines) digests plus the differing lines; time is linear in bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from promptver.diff.fields import field_changes, plural
+from promptver.diff.model import CaseChange, Change, ComponentDiff, EvalDiff
+from promptver.diff.source import Context, Snapshot, TreeLike, clean_path
+
+_KIND_ORDER = {"changed": 0, "added": 1, "removed": 2}
+
+
+def diff_evals(old: Snapshot, new: Snapshot, ctx: Context) -> list[ComponentDiff]:
+    before, after = old.table("evals"), new.table("evals")
+    out = []
+    for name in [*before, *(n for n in after if n not in before)]:
+        comp = _dataset(name, before.get(name), after.get(name), old, new, ctx)
+        if comp is not None:
+            out.append(comp)
+    return out
+
+
+def _dataset(name: str, a: Any, b: Any, old: Snapshot, new: Snapshot, ctx: Context) -> ComponentDiff | None:
+    a = a if isinstance(a, dict) else None
+    b = b if isinstance(b, dict) else None
+    old_path = clean_path(a.get("path")) if a else None
+    new_path = clean_path(b.get("path")) if b else None
+    ctx.claimed.update(p for p in (old_path, new_path) if p)
+    impact = ctx.impact("evals.dataset")
+    field = f"evals.{name}"
+    if a is None or b is None:
+        kind = "added" if a is None else "removed"
+        snap, path = (new, new_path) if a is None else (old, old_path)
+        cases = _count_cases(snap.tree, path) if snap.has(path) else 0
+        change = Change(
+            "evals",
+            kind,
+            field,
+            None if a is None else old_path,
+            None if b is None else new_path,
+            impact,
+            f"eval dataset {name!r} {kind} ({plural(cases, 'case')})",
+            "evals.dataset",
+        )
+        return ComponentDiff("evals", name, kind, (change,))
+    changes = [
+        Change(
+            "evals",
+            fc.kind,
+            fc.path,
+            fc.old,
+            fc.new,
+            impact,
+            f"dataset {name!r} {fc.path.removeprefix(field + '.')}: {fc.kind}",
+            "evals.dataset",
+        )
+        for fc in field_changes(a, b, field)
+    ]
+    detail = None
+    if old.digest_of(old_path) != new.digest_of(new_path):
+        detail = diff_dataset(
+            old.tree if old.has(old_path) else None,
+            old_path,
+            new.tree if new.has(new_path) else None,
+            new_path,
+        )
+        parts = [
+            f"{plural(n, 'case')} {label}"
+            for n, label in (
+                (detail.changed, "changed"),
+                (detail.added, "added"),
+                (detail.removed, "removed"),
+            )
+            if n
+        ]
+        if detail.problems:
+            parts.append(plural(len(detail.problems), "unreadable line"))
+        if parts:
+            changes.append(
+                Change(
+                    "evals",
+                    "changed",
+                    field,
+                    detail.old_size,
+                    detail.new_size,
+                    ctx.impact("evals.case"),
+                    f"dataset {name!r}: " + ", ".join(parts),
+                    "evals.case",
+                )
+            )
+    if not changes:
+        return None
+    return ComponentDiff("evals", name, "changed", tuple(changes), detail)
+
+
+def _lines(tree: TreeLike, path: str) -> Iterator[tuple[int, bytes]]:
+    with tree.open(path) as handle:
+        for number, raw in enumerate(handle, 1):
+            line = raw.rstrip(b"\r\n")
+            if line.strip():
+                yield number, line
+
+
+def _count_cases(tree: TreeLike, path: str | None) -> int:
+    if path is None:
+        return 0
+    return sum(1 for _ in _lines(tree, path))
+
+
+def diff_dataset(
+    old_tree: TreeLike | None,
+    old_path: str | None,
+    new_tree: TreeLike | None,
+    new_path: str | None,
+) -> EvalDiff:
+    """Case-level diff of two JSONL files (either may be absent: all added / removed)."""
+    digest = _digester()
+    counts: dict[bytes, int] = {}
+    old_total = 0
+    if old_tree is not None and old_path is not None:
+        for _, line in _lines(old_tree, old_path):
+            key = digest(line)
+            counts[key] = counts.get(key, 0) + 1
+            old_total += 1
+    unchanged = 0
+    new_kept: list[tuple[int, bytes]] = []
+    if new_tree is not None and new_path is not None:
+        for number, line in _lines(new_tree, new_path):
+            key = digest(line)
+            left = counts.get(key)
+            if left:
+                counts[key] = left - 1
+                unchanged += 1
+            else:
+                new_kept.append((number, line))
+    old_kept: list[tuple[int, bytes]] = []
+    if old_total > unchanged and old_tree is not None and old_path is not None:
+        for number, line in _lines(old_tree, old_path):
+            key = digest(line)
+            left = counts.get(key)
+            if left:
+                counts[key] = left - 1
+                old_kept.append((number, line))
+    del counts
+    problems: list[str] = []
+    old_cases = _parse(old_kept, old_path or "", problems)
+    new_cases = _parse(new_kept, new_path or "", problems)
+    cases: list[CaseChange] = []
+    for case_id, (new_line, new_obj) in new_cases.items():
+        if case_id in old_cases:
+            old_line, old_obj = old_cases[case_id]
+            fields = tuple(field_changes(old_obj, new_obj))
+            if fields:
+                cases.append(CaseChange(case_id, "changed", old_line, new_line, fields))
+            else:
+                unchanged += 1  # same case, only formatted differently
+        else:
+            cases.append(CaseChange(case_id, "added", None, new_line))
+    for case_id, (old_line, _) in old_cases.items():
+        if case_id not in new_cases:
+            cases.append(CaseChange(case_id, "removed", old_line, None))
+    cases.sort(key=lambda c: (_KIND_ORDER[c.kind], c.new_line or c.old_line or 0))
+    tally = {"changed": 0, "added": 0, "removed": 0}
+    for case in cases:
+        tally[case.kind] += 1
+    return EvalDiff(
+        old_path=old_path if old_tree is not None else None,
+        new_path=new_path if new_tree is not None else None,
+        added=tally["added"],
+        removed=tally["removed"],
+        changed=tally["changed"],
+        unchanged=unchanged,
+        cases=tuple(cases),
+        problems=tuple(problems),
+        old_size=_size(old_tree, old_path),
+        new_size=_size(new_tree, new_path),
+    )
+
+
+def _digester() -> Any:
+    blake = hashlib.blake2b
+
+    def digest(line: bytes) -> bytes:
+        return blake(line, digest_size=16).digest()
+
+    return digest
+
+
+def _size(tree: TreeLike | None, path: str | None) -> int | None:
+    if tree is None or path is None or path not in tree.entries:
+        return None
+    return int(tree.entries[path].size)
+
+
+def _parse(lines: list[tuple[int, bytes]], path: str, problems: list[str]) -> dict[str, tuple[int, Any]]:
+    """Differing lines parsed and keyed by id; unusable lines become problems."""
+    out: dict[str, tuple[int, Any]] = {}
+    for number, line in lines:
+        where = f"{path}:{number}"
+        try:
+            obj = json.loads(line)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            problems.append(f"{where}: not valid JSON ({_short(exc)})")
+            continue
+        if not isinstance(obj, dict):
+            problems.append(f"{where}: a case must be a JSON object")
+            continue
+        case_id = obj.get("id")
+        if not isinstance(case_id, str | int) or isinstance(case_id, bool) or case_id == "":
+            problems.append(f"{where}: case has no string `id`")
+            continue
+        key = str(case_id)
+        if key in out:
+            problems.append(f"{where}: duplicate id {key!r} (first on line {out[key][0]})")
+            continue
+        out[key] = (number, obj)
+    return out
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 120 else text[:119] + "…"

@@ -1,0 +1,161 @@
+"""Plain-text renderings of a diff: one ``--stat`` line per component, and Markdown that
+fits a pull-request comment. (The coloured terminal view is in ``promptver.cli``.)"""
+
+from __future__ import annotations
+
+from promptver.diff.fields import plural, show
+from promptver.diff.model import BundleDiff, ComponentDiff, EvalDiff, FilesDiff, TextDiff
+
+MD_MAX_CASES = 20
+MD_MAX_DIFF_LINES = 200
+
+
+def component_stat(comp: ComponentDiff) -> str:
+    """A short figure for a component: lines, cases, documents or changes."""
+    detail = comp.detail
+    if isinstance(detail, TextDiff):
+        if detail.old.binary or detail.new.binary:
+            return f"binary, {detail.old.size or 0:,} -> {detail.new.size or 0:,} bytes"
+        text = f"+{detail.added_lines} -{detail.removed_lines}"
+        tokens = detail.tokens
+        if tokens is not None and tokens.delta is not None:
+            text += f", tokens {'~' if tokens.approximate else ''}{tokens.delta:+d}"
+        return text
+    if isinstance(detail, EvalDiff):
+        parts = [
+            f"{n:,} {label}"
+            for n, label in (
+                (detail.changed, "changed"),
+                (detail.added, "added"),
+                (detail.removed, "removed"),
+            )
+            if n
+        ]
+        if detail.problems:
+            parts.append(f"{len(detail.problems):,} unreadable")
+        return ", ".join(parts) or plural(len(comp.changes), "change")
+    if isinstance(detail, FilesDiff):
+        return plural(len(detail.files), "file")
+    return plural(len(comp.changes), "change")
+
+
+def stat_lines(diff: BundleDiff) -> list[tuple[str, str, str, str]]:
+    """(component title, status, impact, figure) per changed component."""
+    return [
+        (comp.title, comp.status, comp.impact.value if comp.impact else "-", component_stat(comp))
+        for comp in diff.components
+    ]
+
+
+def headline(diff: BundleDiff) -> str:
+    if not diff.components:
+        what = "identical" if diff.identical else "no semantic changes"
+        return f"{diff.old.label} -> {diff.new.label}: {what}"
+    counts = diff.counts()
+    suggested = diff.suggested
+    figures = ", ".join(f"{counts[k]} {k}" for k in ("major", "minor", "patch") if counts[k])
+    return (
+        f"{diff.old.label} -> {diff.new.label}: suggested bump "
+        f"{suggested.value if suggested else 'none'} ({figures})"
+    )
+
+
+def markdown(diff: BundleDiff) -> str:
+    out = [f"### promptver diff: {_md(diff.old.label)} → {_md(diff.new.label)}", ""]
+    if not diff.components:
+        out.append("No changes." if diff.identical else "No semantic changes.")
+        return "\n".join(out) + "\n"
+    suggested = diff.suggested
+    counts = diff.counts()
+    out.append(
+        f"**Suggested bump: {suggested.value if suggested else 'none'}** "
+        f"({counts['major']} major, {counts['minor']} minor, {counts['patch']} patch)"
+    )
+    out.append("")
+    for note in diff.notes:
+        out += [f"> {_md(note)}", ""]
+    out += ["| component | impact | change |", "| --- | --- | --- |"]
+    for comp in diff.components:
+        for change in comp.changes:
+            out.append(f"| {_cell(comp.title)} | {change.impact.value} | {_cell(change.reason)} |")
+    out.append("")
+    for comp in diff.components:
+        block = _md_detail(comp)
+        if block:
+            out += [
+                f"<details><summary>{_html(comp.title)}: {_html(component_stat(comp))}</summary>",
+                "",
+                *block,
+                "",
+                "</details>",
+                "",
+            ]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _md_detail(comp: ComponentDiff) -> list[str]:
+    detail = comp.detail
+    if isinstance(detail, TextDiff):
+        lines: list[str] = []
+        for side, info in (("old", detail.old), ("new", detail.new)):
+            if info.error:
+                lines.append(f"- **invalid on the {side} side**: {_md(info.error)}")
+        if detail.old.binary or detail.new.binary:
+            return [*lines, f"- binary file: {detail.old.size} -> {detail.new.size} bytes"]
+        body = unified_text(detail, MD_MAX_DIFF_LINES)
+        return [*lines, "```diff", *(_fence(body)), "```"] if body else lines
+    if isinstance(detail, EvalDiff):
+        lines = []
+        for case in detail.cases[:MD_MAX_CASES]:
+            fields = ", ".join(f"`{f.path}`" for f in case.fields[:6])
+            lines.append(f"- {case.kind} `{_tick(case.id)}`" + (f": {fields}" if fields else ""))
+        if len(detail.cases) > MD_MAX_CASES:
+            lines.append(f"- ... and {len(detail.cases) - MD_MAX_CASES:,} more cases")
+        lines += [f"- problem: {_md(p)}" for p in detail.problems[:MD_MAX_CASES]]
+        return lines
+    if isinstance(detail, FilesDiff):
+        return [
+            f"- {f.kind} `{_tick(f.path)}` ({f.old_size} -> {f.new_size} bytes)"
+            if f.kind == "changed"
+            else f"- {f.kind} `{_tick(f.path)}`"
+            for f in detail.files
+        ]
+    return []
+
+
+def unified_text(detail: TextDiff, limit: int | None = None) -> list[str]:
+    """The text detail as unified diff lines (``@@`` headers included)."""
+    out: list[str] = []
+    for hunk in detail.hunks:
+        out.append(hunk.header)
+        for mark, line in hunk.unified():
+            cut = f" … ({line.truncated:,} more characters)" if line.truncated else ""
+            out.append(f"{mark}{line.text}{cut}")
+            if limit is not None and len(out) >= limit:
+                out.append("… (diff cut)")
+                return out
+    return out
+
+
+def field_summary(old: object, new: object) -> str:
+    return f"{show(old)} -> {show(new)}"
+
+
+def _md(text: str) -> str:
+    return text.replace("<", "&lt;")
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cell(text: str) -> str:
+    return _md(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _tick(text: str) -> str:
+    return text.replace("`", "'")
+
+
+def _fence(lines: list[str]) -> list[str]:
+    return [line.replace("```", "ʼʼʼ") for line in lines]

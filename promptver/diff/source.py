@@ -1,0 +1,112 @@
+"""One side of a diff: a bundle tree plus its ``bundle.toml`` read as plain data.
+
+The configuration is read with ``tomllib`` and not validated here: a diff must work on
+a bundle that ``check`` would refuse (it shows what changed, and marks what is broken).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any, Protocol
+
+from promptver.diff.model import Impact
+from promptver.diff.policy import Policy
+
+
+class TreeLike(Protocol):
+    """What the diff needs of a ``promptver.tree.Tree`` (docs/architecture.md)."""
+
+    @property
+    def entries(self) -> Mapping[str, Any]: ...  # path -> FileEntry (.digest, .size)
+
+    @property
+    def digest(self) -> str: ...
+
+    def read_bytes(self, path: str) -> bytes: ...
+
+    def open(self, path: str) -> IO[bytes]: ...
+
+
+CONFIG = "bundle.toml"
+
+
+@dataclass
+class Snapshot:
+    tree: TreeLike
+    config: dict[str, Any] = field(default_factory=dict)
+    config_error: str | None = None
+    _cache: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, tree: TreeLike) -> Snapshot:
+        snap = cls(tree)
+        if CONFIG not in tree.entries:
+            snap.config_error = f"{CONFIG}: missing"
+            return snap
+        try:
+            snap.config = tomllib.loads(tree.read_bytes(CONFIG).decode("utf-8"))
+        except UnicodeDecodeError:
+            snap.config_error = f"{CONFIG}: not UTF-8 text"
+        except tomllib.TOMLDecodeError as exc:
+            snap.config_error = f"{CONFIG}: {exc}"
+        return snap
+
+    def has(self, path: str | None) -> bool:
+        return path is not None and path in self.tree.entries
+
+    def digest_of(self, path: str | None) -> str | None:
+        if path is None or path not in self.tree.entries:
+            return None
+        return str(self.tree.entries[path].digest)
+
+    def size_of(self, path: str | None) -> int | None:
+        if path is None or path not in self.tree.entries:
+            return None
+        return int(self.tree.entries[path].size)
+
+    def read(self, path: str | None) -> bytes | None:
+        if path is None or path not in self.tree.entries:
+            return None
+        if path not in self._cache:
+            self._cache[path] = self.tree.read_bytes(path)
+        return self._cache[path]
+
+    def text(self, path: str | None) -> str | None:
+        from promptver.diff.text import decode
+
+        return decode(self.read(path))
+
+    def table(self, *keys: str) -> dict[str, Any]:
+        """A nested table of the config, ``{}`` when absent or not a table."""
+        node: Any = self.config
+        for key in keys:
+            node = node.get(key) if isinstance(node, dict) else None
+        return node if isinstance(node, dict) else {}
+
+    def paths_under(self, folder: str) -> Iterator[str]:
+        prefix = folder.strip("/") + "/"
+        return (p for p in self.tree.entries if p.startswith(prefix))
+
+
+def clean_path(value: Any) -> str | None:
+    """A bundle-relative path from the config (``./a/b`` -> ``a/b``), None if not a string."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    path = value.strip().replace("\\", "/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path.rstrip("/")
+
+
+@dataclass
+class Context:
+    """Shared by the component differs: policy, the lazily built tokenizer, claimed files."""
+
+    policy: Policy
+    tokenizer: Callable[[], Any]
+    claimed: set[str] = field(default_factory=set)
+
+    def impact(self, rule: str, field_name: str | None = None) -> Impact:
+        return self.policy.impact(rule, field_name)
