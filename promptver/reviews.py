@@ -1,13 +1,19 @@
 """Review decisions: who approved (or asked for changes to) which pair of versions.
 
 A decision is an event in the bundle's append-only, hash-chained audit log
-(``store.append_event``), so "who approved it" is answered by the log itself.
+(``store.append_event``), so "who approved it" is answered by the log itself:
+
+    {"event": "review", "decision": "approved", "actor": "Ana <ana@example.com>",
+     "time": "2026-11-26T15:20:00Z", "bundle": "support-bot",
+     "old": {"version": "1.2.0", "digest": "sha256:..."},
+     "new": {"version": null, "digest": "sha256:..."}, "note": "ship it"}
+
+``new.version`` is null when the reviewed side is a working copy; its digest still pins
+the exact content that was reviewed.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +23,7 @@ from promptver.errors import ConfigError
 
 Decision = Literal["approved", "changes_requested"]
 DECISIONS: tuple[str, ...] = ("approved", "changes_requested")
-EVENT_TYPE = "review"
+EVENT = "review"
 
 
 class EventLog(Protocol):
@@ -26,7 +32,7 @@ class EventLog(Protocol):
 
 @dataclass(frozen=True)
 class Reviewed:
-    """One side of the reviewed change: its version label (None: working copy) and digest."""
+    """One side of the reviewed change: its version (None: working copy) and digest."""
 
     version: str | None
     digest: str
@@ -35,40 +41,16 @@ class Reviewed:
         return {"version": self.version, "digest": self.digest}
 
 
-def resolve_reviewer(explicit: str | None = None, *, cwd: Path | None = None) -> str:
-    """The reviewer's name: ``--reviewer``, else ``PROMPTVER_USER``, else git's user.
+def resolve_reviewer(explicit: str | None = None, *, folder: Path | None = None) -> str:
+    """The reviewer: ``--reviewer``, else ``PROMPTVER_USER``, else git's user (the same
+    identity a bump records as its author)."""
+    from promptver.gitinfo import identity
 
-    git's ``user.name`` and ``user.email`` are combined as ``Name <email>`` when both are set.
-    """
-    for candidate in (explicit, os.environ.get("PROMPTVER_USER")):
-        if candidate and candidate.strip():
-            return candidate.strip()
-    name = _git_config("user.name", cwd)
-    email = _git_config("user.email", cwd)
-    if name and email:
-        return f"{name} <{email}>"
-    if name or email:
-        return name or email or ""
-    raise ConfigError(
-        "cannot tell who the reviewer is",
-        hint="pass --reviewer NAME, set PROMPTVER_USER, or `git config user.name NAME`",
-    )
-
-
-def _git_config(key: str, cwd: Path | None) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "config", "--get", key],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    value = done.stdout.strip()
-    return value if done.returncode == 0 and value else None
+    if explicit is not None:
+        if not explicit.strip():
+            raise ConfigError("--reviewer is empty", hint="pass --reviewer NAME")
+        return explicit.strip()
+    return identity(folder)
 
 
 def review_event(
@@ -81,18 +63,20 @@ def review_event(
     *,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The audit event of one decision (validated; not yet written)."""
+    """The audit event of one decision (validated, not yet written)."""
     if decision not in DECISIONS:
-        raise ValueError(f"decision must be one of {DECISIONS}, not {decision!r}")
+        raise ConfigError(
+            f"unknown review decision {decision!r}", hint=f"use one of {', '.join(DECISIONS)}"
+        )
     if not reviewer.strip():
         raise ConfigError("the reviewer name is empty", hint="pass --reviewer NAME")
     when = (now or datetime.now(UTC)).astimezone(UTC)
     return {
-        "type": EVENT_TYPE,
-        "bundle": bundle,
+        "event": EVENT,
         "decision": decision,
-        "reviewer": reviewer.strip(),
-        "time": when.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "actor": reviewer.strip(),
+        "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "bundle": bundle,
         "old": old.to_json(),
         "new": new.to_json(),
         "note": note.strip() if note and note.strip() else None,
@@ -114,4 +98,4 @@ def record_review(
 
 def reviews(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The review decisions among a bundle's audit events, oldest first."""
-    return [e for e in events if e.get("type") == EVENT_TYPE]
+    return [e for e in events if e.get("event") == EVENT]

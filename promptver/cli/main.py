@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "verify": "promptver.cli.cmd_store:verify",
     "changelog": "promptver.cli.cmd_diff:changelog",
     "diff": "promptver.cli.cmd_diff:diff",
+    "review": "promptver.cli.cmd_review:review",
 }
 
 

@@ -17,12 +17,14 @@ from typing import Any, Protocol, overload
 from promptver.diff.model import (
     BundleDiff,
     CaseChange,
+    Change,
     ComponentDiff,
     EvalDiff,
     FilesDiff,
     Impact,
     TextDiff,
 )
+from promptver.diff.model import Side as DiffSide
 from promptver.tui.model import (
     CaseRow,
     CasesBody,
@@ -94,12 +96,17 @@ def build_review(
     suggested = diff.suggested
     return Review(
         bundle=diff.new.bundle or diff.old.bundle,
-        old=Side(diff.old.label, diff.old.digest, old_meta.author, old_meta.created),
-        new=Side(diff.new.label, diff.new.digest, new_meta.author, new_meta.created),
+        old=_side(diff.old, old_meta),
+        new=_side(diff.new, new_meta),
         components=components,
         bump=suggested.value if suggested else None,
         bump_reason=_bump_reason(diff, suggested),
     )
+
+
+def _side(side: DiffSide, meta: SideMeta) -> Side:
+    label = side.version if side.version is not None else "working copy"
+    return Side(label, side.digest, meta.author, meta.created, side.version)
 
 
 def _bump_reason(diff: BundleDiff, suggested: Impact | None) -> str | None:
@@ -232,9 +239,7 @@ def _text_notes(detail: TextDiff) -> list[str]:
     if tokens is not None and (tokens.old is not None or tokens.new is not None):
         delta = f" ({tokens.delta:+d})" if tokens.delta is not None else ""
         approx = ", approximate" if tokens.approximate else ""
-        notes.append(
-            f"tokens {_count(tokens.old)} → {_count(tokens.new)}{delta} [{tokens.encoding}{approx}]"
-        )
+        notes.append(f"tokens {_count(tokens.old)} → {_count(tokens.new)}{delta} [{tokens.encoding}{approx}]")
     if detail.similarity is not None:
         notes.append(f"renamed, {detail.similarity:.0%} similar")
     return notes
@@ -290,19 +295,35 @@ def _field_rows(kind: Kind, diff: ComponentDiff | None, reader: _Reader) -> list
     changes = {c.path: c for c in diff.changes} if diff is not None else {}
     rows: list[FieldRow] = []
     seen: set[str] = set()
+    prefix = f"{FIELD_TABLES.get(kind, kind)}."
+
+    def short(path: str) -> str:
+        return path.removeprefix(prefix) if kind != "metadata" else path
+
     for path in [*new, *(p for p in old if p not in new)]:
         change = changes.get(path)
         if change is None and any(p.startswith(path + ".") for p in changes):
             continue  # a table whose fields are listed one by one
         if change is not None:
-            rows.append(FieldRow(path, change.old, change.new, _status(change.kind), change.reason))
+            rows.append(_field_row(short(path), change))
             seen.add(path)
         elif old.get(path) == new.get(path):
-            rows.append(FieldRow(path, old.get(path), new.get(path), "unchanged"))
+            rows.append(FieldRow(short(path), old.get(path), new.get(path), "unchanged"))
     for path, change in changes.items():  # changes below a leaf of the TOML (schema files...)
         if path not in seen:
-            rows.append(FieldRow(path, change.old, change.new, _status(change.kind), change.reason))
+            rows.append(_field_row(short(path), change))
     return rows
+
+
+def _field_row(path: str, change: Change) -> FieldRow:
+    return FieldRow(
+        path,
+        change.old,
+        change.new,
+        _status(change.kind),
+        change.reason,
+        change.impact.value,  # type: ignore[arg-type]
+    )
 
 
 # -- eval datasets -----------------------------------------------------------------------
@@ -357,10 +378,7 @@ def _cases_body(detail: EvalDiff, reader: _Reader) -> CasesBody:
 
 
 def _files_body(detail: FilesDiff, reader: _Reader) -> FilesBody:
-    rows = [
-        FileRow(f.path, f.kind, f.old_path, f.new_path, f.old_size, f.new_size)
-        for f in detail.files
-    ]
+    rows = [FileRow(f.path, f.kind, f.old_path, f.new_path, f.old_size, f.new_size) for f in detail.files]
 
     def fetch(row: FileRow) -> TextBody:
         old = reader.read(0, row.old_path)

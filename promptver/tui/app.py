@@ -43,8 +43,8 @@ from promptver.tui.widgets.navigator import BADGES, Navigator
 from promptver.tui.widgets.search_bar import SearchBar
 from promptver.tui.widgets.virtual_table import VirtualTable
 
-# record(decision, note) -> the audit event written; raises PromptverError on failure.
-Recorder = Callable[[str, str | None], dict[str, Any]]
+# record(review, decision, note) -> the audit event written; raises PromptverError.
+Recorder = Callable[[Review, str, str | None], dict[str, Any]]
 ChangeView = DiffView | FieldsTable | VirtualTable
 
 NARROW = 100  # below this width the navigator gets narrower
@@ -217,9 +217,7 @@ class ReviewApp(App[None]):
         counts = {"added": 0, "removed": 0, "changed": 0}
         for case in body.cases:
             counts[case.status] += 1
-        totals = (
-            f"{body.old_total} → {body.new_total} cases   " if body.old_total is not None else ""
-        )
+        totals = f"{body.old_total} → {body.new_total} cases   " if body.old_total is not None else ""
         summary = Static(
             Content.assemble(
                 (totals, "$text-muted"),
@@ -398,11 +396,11 @@ class ReviewApp(App[None]):
     def _decided(self, result: NoteResult | None) -> None:
         if result is None:
             return
-        if self.record is None:
+        if self.record is None or self.review is None:
             self.notify("this review cannot be recorded (no store)", severity="error")
             return
         try:
-            event = self.record(result.decision, result.note)
+            event = self.record(self.review, result.decision, result.note)
         except PromptverError as exc:
             self.notify(str(exc), title="not recorded", severity="error", timeout=15)
             return

@@ -36,6 +36,6 @@ WIDGET_KEYS: tuple[tuple[str, str], ...] = (
     ("tab  shift+tab", "move focus: navigator, main pane"),
     ("up down pgup pgdn", "scroll / move the cursor"),
     ("left right home end", "scroll sideways / to either end"),
-    ("enter", "open the case under the cursor side by side"),
-    ("escape", "close a dialog, the case detail or the search bar"),
+    ("enter", "open the case or file under the cursor"),
+    ("escape", "close a dialog, a case or the search bar"),
 )

@@ -13,9 +13,7 @@ from typing import Any, Literal
 
 Status = Literal["added", "removed", "changed", "unchanged"]
 Impact = Literal["major", "minor", "patch"]
-Kind = Literal[
-    "model", "system", "template", "rag", "dataset", "corpus", "results", "metadata", "files"
-]
+Kind = Literal["model", "system", "template", "rag", "dataset", "corpus", "results", "metadata", "files"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +24,7 @@ class Side:
     digest: str | None = None  # "sha256:..." (None: not computed)
     author: str | None = None
     created: str | None = None  # ISO 8601, UTC
+    version: str | None = None  # None for a working copy
 
     @property
     def short_digest(self) -> str:
@@ -51,7 +50,8 @@ class FieldRow:
     old: Any
     new: Any
     status: Status
-    note: str | None = None  # e.g. "the vector index must be rebuilt"
+    note: str | None = None  # why it matters, e.g. "the vector index must be rebuilt"
+    impact: Impact | None = None
 
 
 @dataclass(frozen=True)

@@ -77,9 +77,7 @@ class AlignedDiff:
                 if row.old is not None:
                     out.append(UnifiedRow("delete", row.old_no, None, row.old, row.old_spans))
                 if row.new is not None:
-                    pending_new.append(
-                        UnifiedRow("insert", None, row.new_no, row.new, row.new_spans)
-                    )
+                    pending_new.append(UnifiedRow("insert", None, row.new_no, row.new, row.new_spans))
             previous_kind = row.kind
         out.extend(pending_new)
         return out, starts
@@ -160,9 +158,7 @@ def align(old_text: str, new_text: str, *, ignore_whitespace: bool = False) -> A
     return result
 
 
-def _pair_block(
-    rows: list[Row], a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int
-) -> None:
+def _pair_block(rows: list[Row], a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int) -> None:
     """Pair the lines of a replaced block row by row; the longer side gets lone rows."""
     common = min(i2 - i1, j2 - j1)
     for k in range(common):

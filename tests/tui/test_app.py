@@ -25,7 +25,7 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
 
-    def __call__(self, decision: str, note: str | None) -> dict[str, Any]:
+    def __call__(self, review: Review, decision: str, note: str | None) -> dict[str, Any]:
         event = {"decision": decision, "note": note}
         self.events.append(event)
         return event

@@ -18,7 +18,30 @@ def help_content() -> Content:
     lines = [Content.styled("promptver review: keys", "bold $accent"), Content("")]
     for label, description in [(k.label, k.description) for k in APP_KEYS] + list(WIDGET_KEYS):
         lines.append(Content.assemble((label.ljust(20), "bold"), description))
-    lines += [Content(""), Content.styled("escape, q or ? closes this help", "$text-muted")]
+    lines += [
+        Content(""),
+        Content.styled("navigator badges", "bold"),
+        Content.assemble(
+            ("+", "bold $success"),
+            " added  ",
+            ("−", "bold $error"),
+            " removed  ",
+            ("~", "bold $warning"),
+            " changed  ",
+            ("·", "$text-muted"),
+            " unchanged",
+        ),
+        Content.assemble(
+            ("M", "bold $error"),
+            " major  ",
+            ("m", "$warning"),
+            " minor  ",
+            ("p", "$success"),
+            " patch: the impact of the component's largest change",
+        ),
+        Content(""),
+        Content.styled("escape, q or ? closes this help", "$text-muted"),
+    ]
     return Content("\n").join(lines)
 
 
@@ -26,7 +49,7 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 64; max-width: 100%; height: auto; max-height: 100%;
+        width: 76; max-width: 100%; height: auto; max-height: 100%;
         border: round $accent; background: $surface; padding: 0 1;
     }
     """

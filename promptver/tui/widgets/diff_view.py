@@ -149,9 +149,7 @@ class DiffView(ScrollView, can_focus=True):
         unified_rows, starts = diff.unified()
         split_cells = [(_cells(row.old), _cells(row.new)) for row in diff.rows]
         unified_cells = [_cells(row.text) for row in unified_rows]
-        self.app.call_from_thread(
-            self._set_diff, diff, unified_rows, starts, split_cells, unified_cells
-        )
+        self.app.call_from_thread(self._set_diff, diff, unified_rows, starts, split_cells, unified_cells)
 
     def _set_diff(
         self,
@@ -369,9 +367,7 @@ class DiffView(ScrollView, can_focus=True):
     def _gutter_strip(
         self, number: int | None, marker: str, cursor: bool, sub: int, key: tuple[int, int]
     ) -> Strip:
-        style = self.get_component_rich_style(
-            "diff-view--cursor" if cursor else "diff-view--gutter"
-        )
+        style = self.get_component_rich_style("diff-view--cursor" if cursor else "diff-view--gutter")
         label = str(number) if number is not None and sub == 0 else ""
         if sub:
             marker = "↪" if sub <= len(self._cuts.get(key, ())) else " "
@@ -466,23 +462,17 @@ class DiffView(ScrollView, can_focus=True):
         kind = {"equal": "equal", "delete": "removed", "insert": "added"}[row.kind]
         cursor = index == self.cursor_row
         marker = {"equal": " ", "delete": "-", "insert": "+"}[row.kind]
-        gutter_style = self.get_component_rich_style(
-            "diff-view--cursor" if cursor else "diff-view--gutter"
-        )
+        gutter_style = self.get_component_rich_style("diff-view--cursor" if cursor else "diff-view--gutter")
         old_no = str(row.old_no) if row.old_no and not sub else ""
         new_no = str(row.new_no) if row.new_no and not sub else ""
         if sub:
             marker = "↪" if sub <= len(self._cuts.get((index, 2), ())) else " "
-        numbers = (
-            old_no.rjust(self._gutter - 1) + " " + new_no.rjust(self._gutter - 1) + " " + marker
-        )
+        numbers = old_no.rjust(self._gutter - 1) + " " + new_no.rjust(self._gutter - 1) + " " + marker
         text = self._text_strip((index, 0, True), row.text, row.spans, kind)
         line = Strip.join(
             [
                 Strip([Segment(numbers, gutter_style)]),
-                self._pane(
-                    text, scroll_x, self._text_width(), self._fill(row.text, kind), (index, 2), sub
-                ),
+                self._pane(text, scroll_x, self._text_width(), self._fill(row.text, kind), (index, 2), sub),
             ]
         )
         return line.adjust_cell_length(width, self.rich_style)

@@ -47,7 +47,8 @@ class FieldsTable(DataTable[Text]):
         self.add_column("old", key="old")
         self.add_column("new", key="new")
         if has_notes:
-            self.add_column("note", key="note")
+            self.add_column("impact", key="impact")
+            self.add_column("why", key="note")
         for index, row in enumerate(self.field_rows):
             changed = row.status != "unchanged"
             dim = "" if changed else muted
@@ -57,7 +58,9 @@ class FieldsTable(DataTable[Text]):
                 Text(show_value(row.new), style=success if changed else dim),
             ]
             if has_notes:
-                cells.append(Text(row.note or "", style=warning))
+                impact_style = {"major": error, "minor": warning}.get(row.impact or "", muted)
+                cells.append(Text(row.impact or "", style=impact_style))
+                cells.append(Text(row.note or "", style=muted))
             self.add_row(*cells, key=str(index))
 
     def changed_rows(self) -> list[int]:
