@@ -67,12 +67,8 @@ def sample_review(case_count: int = 30, *, runs: bool = True) -> Review:
     )
     return Review(
         bundle="support-bot",
-        old=Side(
-            "1.2.0", "sha256:" + "ab12cd34ef56" * 5, "ana@example.com", "2026-11-20T14:03:00Z"
-        ),
-        new=Side(
-            "working copy", "sha256:" + "9f8e7d6c5b4a" * 5, "bo@example.com", "2026-11-26T09:30:00Z"
-        ),
+        old=Side("1.2.0", "sha256:" + "ab12cd34ef56" * 5, "ana@example.com", "2026-11-20T14:03:00Z"),
+        new=Side("working copy", "sha256:" + "9f8e7d6c5b4a" * 5, "bo@example.com", "2026-11-26T09:30:00Z"),
         bump="minor",
         bump_reason="prompt text changed (answer)",
         components=[
@@ -98,9 +94,7 @@ def sample_review(case_count: int = 30, *, runs: bool = True) -> Review:
                 "system prompt",
                 "unchanged",
                 counts="",
-                body=TextBody(
-                    "You are a helpful support agent.\n", "You are a helpful support agent.\n"
-                ),
+                body=TextBody("You are a helpful support agent.\n", "You are a helpful support agent.\n"),
             ),
             Component(
                 "template:answer",
@@ -141,8 +135,6 @@ def sample_review(case_count: int = 30, *, runs: bool = True) -> Review:
                 f"{case_count} cases",
                 body=CasesBody(cases(case_count), old_total=120, new_total=125),
             ),
-            Component(
-                "results", "results", "eval results", "changed", counts="2 cases", body=evals
-            ),
+            Component("results", "results", "eval results", "changed", counts="2 cases", body=evals),
         ],
     )

@@ -223,12 +223,8 @@ async def test_large_binary_and_long_line_texts() -> None:
         Side("1.0.0"),
         Side("1.1.0"),
         components=[
-            Component(
-                "big", "template", "template big", "changed", body=TextBody(big_old, big_new)
-            ),
-            Component(
-                "bin", "files", "logo.png", "changed", body=TextBody(None, None, True, 10, 12)
-            ),
+            Component("big", "template", "template big", "changed", body=TextBody(big_old, big_new)),
+            Component("bin", "files", "logo.png", "changed", body=TextBody(None, None, True, 10, 12)),
             Component(
                 "long",
                 "template",
