@@ -213,6 +213,7 @@ SCHEMA: Schema = {
                     "template": (STRING, False),
                     "assert": (_tables, False),
                     "description": (STRING, False),
+                    "grader": (TABLE, False),  # the llm-judge model (docs/evals.md)
                 },
                 False,
             )

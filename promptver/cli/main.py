@@ -29,6 +29,9 @@ COMMANDS: dict[str, str] = {
     "changelog": "promptver.cli.cmd_diff:changelog",
     "diff": "promptver.cli.cmd_diff:diff",
     "review": "promptver.cli.cmd_review:review",
+    "eval": "promptver.cli.cmd_eval:eval_group",
+    "runs": "promptver.cli.cmd_eval:runs",
+    "run": "promptver.cli.cmd_eval:run_group",
 }
 
 

@@ -1,0 +1,107 @@
+"""Eval runs: a version's eval set against a target, scored, stored, compared.
+
+    prepare()      every configuration check, no request sent        (runner.py)
+    execute()      cases in parallel, each recorded as it finishes   (runner.py)
+    evaluate()     both, synchronously, into a stored (or scratch) run
+    compare_runs() case-by-case deltas between two runs              (compare.py)
+
+Nothing heavy is imported here: httpx, jinja2, rapidfuzz and tiktoken load when used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from promptver.errors import PromptverError
+from promptver.evals.bundle import BundleView
+from promptver.evals.compare import Comparison, Gate, compare_runs
+from promptver.evals.runner import EvalOptions, OnRecord, check_resumable, execute, prepare
+from promptver.evals.storage import RunStore, StoredRun, read_run
+
+__all__ = [
+    "Comparison",
+    "EvalOptions",
+    "Gate",
+    "RunInterrupted",
+    "RunStore",
+    "StoredRun",
+    "compare_runs",
+    "evaluate",
+    "runs_folder",
+]
+
+
+class RunInterrupted(PromptverError):
+    """Ctrl-C stopped a run; its finished cases are kept (when it was saved)."""
+
+    def __init__(self, run_id: str, finished: int, saved: bool) -> None:
+        if saved:
+            super().__init__(f"interrupted: run {run_id} keeps its {finished} finished cases",
+                             hint=f"continue it with --resume {run_id}")
+        else:
+            super().__init__(f"interrupted after {finished} cases (the run was not saved)")
+        self.run_id = run_id
+        self.finished = finished
+
+
+def _run(plan: Any, writer: Any, on_record: OnRecord | None, saved: bool) -> None:
+    try:
+        asyncio.run(execute(plan, writer, on_record))
+    except KeyboardInterrupt:
+        raise RunInterrupted(writer.id, len(writer.records), saved) from None
+
+
+def runs_folder(store_root: Path) -> Path:
+    return store_root / "runs"
+
+
+def evaluate(
+    bundle: BundleView,
+    options: EvalOptions,
+    *,
+    store_root: Path | None,
+    save: bool = True,
+    resume: str | None = None,
+    on_record: OnRecord | None = None,
+    env: dict[str, str] | None = None,
+) -> StoredRun:
+    """Run (or resume) an eval and return the finished run.
+
+    With ``save`` the run lives in the store's ``runs/`` folder; otherwise in a scratch
+    folder that is removed afterwards. Ctrl-C (KeyboardInterrupt) propagates after the
+    run is marked interrupted with its finished cases kept.
+    """
+    from promptver.evals import runner
+
+    runs = RunStore(runs_folder(store_root)) if store_root is not None else None
+    if resume is not None:
+        if runs is None:
+            from promptver.errors import NotFoundError
+
+            raise NotFoundError(f"no store to find run {resume!r} in")
+        writer = runs.reopen(resume)
+        options = EvalOptions.from_json({**writer.meta.get("options", {}),
+                                         "concurrency": options.concurrency,
+                                         "rate_limit": options.rate_limit,
+                                         "cache": options.cache})
+        plan = prepare(bundle, options, store_root=store_root, env=env)
+        check_resumable(plan, writer)
+        _run(plan, writer, on_record, True)
+        return read_run(writer.folder)
+    if save and runs is None:
+        from promptver.errors import ConfigError
+
+        raise ConfigError("saving a run needs a store", hint="run inside a project or pass --store")
+    plan = prepare(bundle, options, store_root=store_root, env=env)
+    scratch = None if save else Path(tempfile.mkdtemp(prefix="promptver-eval-"))
+    try:
+        writer = runner.start(plan, runs if save else None, scratch)
+        _run(plan, writer, on_record, save)
+        return read_run(writer.folder)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)

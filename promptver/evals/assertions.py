@@ -1,0 +1,324 @@
+"""Assertions: how one output is scored.
+
+Every type is checked by ``validate`` before any request is sent (unknown type, missing
+value, bad regex, bad schema, unimportable scorer), and ``evaluate`` never raises: a
+scorer that fails gives a failed result with the reason. String values may use Jinja2
+(``"{{ expected }}"``) over the case's vars plus ``expected`` and ``id``; a value that is
+exactly one ``{{ name }}`` keeps the variable's JSON type.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptver.errors import ConfigError
+from promptver.evals.bundle import BundleView, Case
+from promptver.evals.providers import Completion, Usage
+
+TYPES = (
+    "equals", "contains", "icontains", "not-contains", "not-icontains", "regex", "is-json",
+    "json-schema", "json-field", "similar", "llm-judge", "latency-under", "cost-under",
+)
+_NEEDS_VALUE = set(TYPES) - {"is-json"}
+_SINGLE_VAR = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
+_FENCE = re.compile(r"^```(?:json)?\s*\n(.*?)\n?```$", re.DOTALL)
+
+Judge = Callable[[list[dict[str, str]]], Awaitable[Completion]]
+
+JUDGE_SYSTEM = (
+    "You grade an AI system's answer against a rubric. Reply with one JSON object and "
+    'nothing else: {"pass": true or false, "score": a number from 0 to 1, "reason": "one '
+    'sentence"}.'
+)
+
+
+@dataclass(frozen=True)
+class AssertionResult:
+    type: str
+    passed: bool
+    score: float
+    weight: float
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "pass": self.passed, "score": round(self.score, 6),
+                "weight": self.weight, "reason": self.reason}
+
+
+@dataclass
+class Context:
+    """What a scorer may look at besides the output."""
+
+    case: Case
+    bundle: BundleView | None = None
+    prompt: str = ""
+    latency_ms: float | None = None
+    cost: float | None = None
+    usage: Usage | None = None
+    sources: list[str] = field(default_factory=list)
+    judge: Judge | None = None
+
+
+def validate(spec: dict[str, Any], where: str, *, has_grader: bool) -> None:
+    """Raise ConfigError for an assertion that can never be evaluated."""
+    kind = spec.get("type")
+    if not isinstance(kind, str):
+        raise ConfigError(f"{where}: an assertion needs a 'type'",
+                          hint=f"types: {', '.join(TYPES)}")
+    weight = spec.get("weight", 1)
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+        raise ConfigError(f"{where}: 'weight' must be a number >= 0")
+    if kind.startswith("python:"):
+        load_scorer(kind, where)
+        return
+    if kind not in TYPES:
+        from promptver.errors import did_you_mean
+
+        raise ConfigError(f"{where}: unknown assertion type {kind!r}",
+                          hint=did_you_mean(kind, TYPES) or f"types: {', '.join(TYPES)}")
+    if kind in _NEEDS_VALUE and "value" not in spec:
+        raise ConfigError(f"{where}: assertion {kind!r} needs a 'value'")
+    value = spec.get("value")
+    templated = isinstance(value, str) and "{{" in value
+    if kind == "regex" and not templated:
+        try:
+            re.compile(str(value))
+        except re.error as exc:
+            raise ConfigError(f"{where}: bad regular expression {value!r}: {exc}") from exc
+    if kind == "json-field" and not isinstance(spec.get("path"), str):
+        raise ConfigError(f"{where}: 'json-field' needs a 'path' (e.g. \"answer.items[0]\")")
+    if kind in ("latency-under", "cost-under") and (
+        isinstance(value, bool) or not isinstance(value, int | float)
+    ):
+        raise ConfigError(f"{where}: {kind!r} needs a number")
+    if kind == "similar":
+        threshold = spec.get("threshold", 0.8)
+        if not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+            raise ConfigError(f"{where}: 'threshold' must be between 0 and 1")
+    if kind == "json-schema" and isinstance(value, dict):
+        _check_schema(value, where)
+    if kind == "llm-judge" and not has_grader:
+        raise ConfigError(f"{where}: 'llm-judge' needs a grader model",
+                          hint='add grader = { provider = "...", name = "..." } to the dataset')
+
+
+def _check_schema(schema: dict[str, Any], where: str) -> None:
+    import jsonschema
+
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise ConfigError(f"{where}: invalid JSON Schema: {exc.message}") from exc
+
+
+def load_scorer(kind: str, where: str) -> Callable[..., Any]:
+    """``python:package.module:function`` -> the function."""
+    parts = kind.split(":")
+    if len(parts) != 3 or not parts[1] or not parts[2]:
+        raise ConfigError(f"{where}: {kind!r} should be python:package.module:function")
+    try:
+        module = importlib.import_module(parts[1])
+    except ImportError as exc:
+        raise ConfigError(f"{where}: cannot import {parts[1]!r}: {exc}",
+                          hint="run from the folder that holds the module, or install it") from exc
+    function = getattr(module, parts[2], None)
+    if not callable(function):
+        raise ConfigError(f"{where}: {parts[1]!r} has no function {parts[2]!r}")
+    return function  # type: ignore[no-any-return]
+
+
+def interpolate(value: Any, case: Case) -> Any:
+    """Render Jinja2 in string values with the case's vars, ``expected`` and ``id``."""
+    if isinstance(value, list):
+        return [interpolate(v, case) for v in value]
+    if not isinstance(value, str) or ("{{" not in value and "{%" not in value):
+        return value
+    names = {**case.vars, "vars": case.vars, "expected": case.expected, "id": case.id}
+    single = _SINGLE_VAR.match(value.strip())
+    if single and single.group(1) in names:
+        return names[single.group(1)]
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
+    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined)
+    return env.from_string(value).render(**names)
+
+
+def parse_json(output: str) -> Any:
+    text = output.strip()
+    fenced = _FENCE.match(text)
+    return json.loads(fenced.group(1) if fenced else text)
+
+
+def json_path(data: Any, path: str) -> Any:
+    """Follow ``a.b[0].c`` into parsed JSON; KeyError when a step is missing."""
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
+        if index:
+            if not isinstance(data, list) or int(index) >= len(data):
+                raise KeyError(path)
+            data = data[int(index)]
+        else:
+            if not isinstance(data, dict) or name not in data:
+                raise KeyError(path)
+            data = data[name]
+    return data
+
+
+def _as_list(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+async def evaluate(spec: dict[str, Any], output: str, ctx: Context) -> AssertionResult:
+    kind = str(spec.get("type"))
+    weight = float(spec.get("weight", 1))
+    try:
+        value = interpolate(spec.get("value"), ctx.case)
+        passed, score, reason = await _score(kind, spec, value, output, ctx)
+    except Exception as exc:  # a scorer's own failure is that assertion's failure
+        passed, score, reason = False, 0.0, f"{type(exc).__name__}: {exc}"
+    return AssertionResult(kind, passed, max(0.0, min(1.0, score)), weight, reason)
+
+
+def _bool(ok: bool, reason: str) -> tuple[bool, float, str]:
+    return ok, 1.0 if ok else 0.0, "" if ok else reason
+
+
+async def _score(kind: str, spec: dict[str, Any], value: Any, output: str, ctx: Context
+                 ) -> tuple[bool, float, str]:
+    if kind == "equals":
+        if isinstance(value, str):
+            return _bool(output.strip() == value.strip(), f"expected {value!r}")
+        try:
+            return _bool(parse_json(output) == value, f"expected {json.dumps(value)}")
+        except ValueError:
+            return False, 0.0, "output is not JSON"
+    if kind in ("contains", "icontains", "not-contains", "not-icontains"):
+        fold = kind.endswith("icontains")
+        haystack = output.casefold() if fold else output
+        needles = _as_list(value)
+        found = [n for n in needles if (n.casefold() if fold else n) in haystack]
+        if kind.startswith("not-"):
+            return _bool(not found, f"output contains {found[0]!r}" if found else "")
+        missing = [n for n in needles if n not in found]
+        return _bool(not missing, f"output lacks {missing[0]!r}" if missing else "")
+    if kind == "regex":
+        flags = re.IGNORECASE if spec.get("ignore_case") else 0
+        return _bool(re.search(str(value), output, flags) is not None, f"no match for /{value}/")
+    if kind == "is-json":
+        try:
+            parse_json(output)
+            return True, 1.0, ""
+        except ValueError as exc:
+            return False, 0.0, f"not JSON: {exc}"
+    if kind == "json-schema":
+        return _json_schema(value, output, ctx)
+    if kind == "json-field":
+        try:
+            found = json_path(parse_json(output), str(spec["path"]))
+        except ValueError:
+            return False, 0.0, "output is not JSON"
+        except KeyError:
+            return False, 0.0, f"no field {spec['path']!r}"
+        reason = f"{spec['path']} is {json.dumps(found)}, not {json.dumps(value)}"
+        return _bool(found == value, reason)
+    if kind == "similar":
+        from rapidfuzz import fuzz
+
+        threshold = float(spec.get("threshold", 0.8))
+        ratio = max(fuzz.ratio(output.strip(), v.strip()) / 100 for v in _as_list(value))
+        ok = ratio >= threshold
+        return ok, ratio, "" if ok else f"similarity {ratio:.2f} < {threshold:g}"
+    if kind == "latency-under":
+        if ctx.latency_ms is None:
+            return False, 0.0, "no latency measured"
+        return _bool(ctx.latency_ms < float(value), f"{ctx.latency_ms:.0f} ms >= {value} ms")
+    if kind == "cost-under":
+        if ctx.cost is None:
+            return False, 0.0, "cost unknown (no price for this model)"
+        return _bool(ctx.cost < float(value), f"${ctx.cost:.6f} >= ${value}")
+    if kind == "llm-judge":
+        return await _judge(spec, str(value), output, ctx)
+    if kind.startswith("python:"):
+        return await _python(kind, spec, value, output, ctx)
+    raise ConfigError(f"unknown assertion type {kind!r}")
+
+
+def _json_schema(value: Any, output: str, ctx: Context) -> tuple[bool, float, str]:
+    import jsonschema
+
+    schema = value
+    if isinstance(value, str):
+        if ctx.bundle is None:
+            return False, 0.0, "a schema file needs a bundle"
+        schema = json.loads(ctx.bundle.read_bytes(value))
+    try:
+        data = parse_json(output)
+    except ValueError:
+        return False, 0.0, "output is not JSON"
+    error = jsonschema.exceptions.best_match(
+        jsonschema.validators.validator_for(schema)(schema).iter_errors(data)
+    )
+    if error is None:
+        return True, 1.0, ""
+    where = "/".join(str(p) for p in error.absolute_path)
+    return False, 0.0, f"{where or '(root)'}: {error.message}"
+
+
+async def _judge(spec: dict[str, Any], rubric: str, output: str, ctx: Context
+                 ) -> tuple[bool, float, str]:
+    if ctx.judge is None:
+        return False, 0.0, "no grader model"
+    messages = [
+        {"role": "system", "content": JUDGE_SYSTEM},
+        {"role": "user", "content": f"Rubric:\n{rubric}\n\nInput:\n{ctx.prompt}\n\n"
+                                    f"Answer to grade:\n{output}"},
+    ]
+    reply = (await ctx.judge(messages)).text
+    match = re.search(r"\{.*\}", reply, re.DOTALL)
+    if match is None:
+        return False, 0.0, f"the grader did not answer in JSON: {reply[:100]!r}"
+    verdict = json.loads(match.group(0))
+    score = float(verdict.get("score", 1.0 if verdict.get("pass") else 0.0))
+    threshold = spec.get("threshold")
+    passed = score >= float(threshold) if threshold is not None else bool(verdict.get("pass"))
+    return passed, score, str(verdict.get("reason", ""))
+
+
+async def _python(kind: str, spec: dict[str, Any], value: Any, output: str, ctx: Context
+                  ) -> tuple[bool, float, str]:
+    function = load_scorer(kind, "assertion")
+    context = {
+        "vars": ctx.case.vars, "expected": ctx.case.expected, "case": ctx.case.to_json(),
+        "value": value, "config": spec, "latency_ms": ctx.latency_ms, "cost": ctx.cost,
+        "usage": ctx.usage.to_json() if ctx.usage else None, "sources": ctx.sources,
+    }
+    result = function(output, context)
+    if inspect.isawaitable(result):
+        result = await result
+    if isinstance(result, bool):
+        return _bool(result, "the scorer returned False")
+    if isinstance(result, int | float):
+        threshold = float(spec.get("threshold", 0.5))
+        ok = float(result) >= threshold
+        return ok, float(result), "" if ok else f"score {float(result):.2f} < {threshold:g}"
+    if isinstance(result, dict) and "pass" in result:
+        passed = bool(result["pass"])
+        score = float(result.get("score", 1.0 if passed else 0.0))
+        return passed, score, str(result.get("reason", ""))
+    raise TypeError(f"{kind} returned {type(result).__name__}; expected bool, number or "
+                    "{'pass': ..., 'score': ..., 'reason': ...}")
+
+
+def case_outcome(results: list[AssertionResult]) -> tuple[bool, float]:
+    """A case passes when every assertion passes; its score is the weighted mean."""
+    if not results:
+        return True, 1.0
+    total = sum(r.weight for r in results)
+    score = sum(r.weight * r.score for r in results) / total if total else 1.0
+    return all(r.passed for r in results), score

@@ -1,0 +1,74 @@
+"""A local cache of model answers keyed by the whole request.
+
+The key is the sha256 of the canonical JSON of (provider, base URL, model, parameters,
+messages); the value is the answer with its usage and original latency. Files live under
+the store's cache folder, written atomically, so a re-run of an unchanged version costs no
+API calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from promptver.evals.providers import Completion, Usage
+
+
+def request_key(provider: str, base_url: str | None, model: str, params: dict[str, Any],
+                messages: list[dict[str, str]]) -> str:
+    canonical = json.dumps(
+        {"provider": provider, "base_url": base_url, "model": model, "params": params,
+         "messages": messages},
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class RequestCache:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> Completion | None:
+        try:
+            data = json.loads(self._path(key).read_text("utf-8"))
+            usage = data.get("usage")
+            return Completion(
+                text=data["text"],
+                usage=Usage(usage["input"], usage["output"], usage.get("estimated", False))
+                if usage else None,
+                latency_ms=float(data["latency_ms"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # missing or unreadable entries are misses, never errors
+
+    def put(self, key: str, completion: Completion) -> None:
+        data = {
+            "text": completion.text,
+            "usage": completion.usage.to_json() if completion.usage else None,
+            "latency_ms": completion.latency_ms,
+        }
+        write_atomic(self._path(key), json.dumps(data, ensure_ascii=False).encode())
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write through a temporary file, fsync, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

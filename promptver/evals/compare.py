@@ -1,0 +1,114 @@
+"""Compare two runs case by case (matched by id) and gate on the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptver.evals.storage import StoredRun
+
+EPSILON = 1e-6
+_DELTA_KEYS = ("pass_rate", "score", "cost")
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    id: str
+    base_pass: bool
+    head_pass: bool
+    base_score: float
+    head_score: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "base": {"pass": self.base_pass, "score": self.base_score},
+                "head": {"pass": self.head_pass, "score": self.head_score}}
+
+
+@dataclass
+class Comparison:
+    base: dict[str, Any]  # run metadata (with summary)
+    head: dict[str, Any]
+    deltas: dict[str, float | None]
+    regressed: list[CaseChange] = field(default_factory=list)
+    improved: list[CaseChange] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        def brief(meta: dict[str, Any]) -> dict[str, Any]:
+            return {k: meta.get(k) for k in ("id", "bundle", "version", "digest", "summary")}
+
+        return {"base": brief(self.base), "head": brief(self.head), "deltas": self.deltas,
+                "regressed": [c.to_json() for c in self.regressed],
+                "improved": [c.to_json() for c in self.improved],
+                "added": self.added, "removed": self.removed, "unchanged": self.unchanged}
+
+
+def by_case(records: list[dict[str, Any]]) -> dict[str, tuple[bool, float]]:
+    """Per case id over its repeats: passes when every repeat passed; mean score."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(record["id"], []).append(record)
+    return {
+        case_id: (all(r.get("pass") for r in rs),
+                  sum(float(r.get("score", 0.0)) for r in rs) / len(rs))
+        for case_id, rs in groups.items()
+    }
+
+
+def _delta(a: Any, b: Any) -> float | None:
+    if a is None or b is None:
+        return None
+    return float(b) - float(a)
+
+
+def compare_runs(base: StoredRun, head: StoredRun) -> Comparison:
+    old, new = by_case(base.records), by_case(head.records)
+    bs, hs = base.meta.get("summary") or {}, head.meta.get("summary") or {}
+    deltas = {key: _delta(bs.get(key), hs.get(key)) for key in _DELTA_KEYS}
+    for q in ("p50", "p95"):
+        deltas[f"latency_{q}_ms"] = _delta((bs.get("latency_ms") or {}).get(q),
+                                           (hs.get("latency_ms") or {}).get(q))
+    for side in ("input", "output"):
+        deltas[f"tokens_{side}"] = _delta((bs.get("tokens") or {}).get(side),
+                                          (hs.get("tokens") or {}).get(side))
+    result = Comparison(base.meta, head.meta, deltas)
+    for case_id in sorted(old.keys() | new.keys()):
+        if case_id not in old:
+            result.added.append(case_id)
+            continue
+        if case_id not in new:
+            result.removed.append(case_id)
+            continue
+        (bp, bscore), (hp, hscore) = old[case_id], new[case_id]
+        change = CaseChange(case_id, bp, hp, round(bscore, 6), round(hscore, 6))
+        if (bp and not hp) or (bp == hp and hscore < bscore - EPSILON):
+            result.regressed.append(change)
+        elif (hp and not bp) or (bp == hp and hscore > bscore + EPSILON):
+            result.improved.append(change)
+        else:
+            result.unchanged += 1
+    return result
+
+
+@dataclass(frozen=True)
+class Gate:
+    fail_under: float | None = None  # minimum score (0..1)
+    max_regressions: int | None = None  # regressed cases allowed against --compare
+    max_score_drop: float | None = None  # score drop allowed against --compare
+
+    def failures(self, summary: dict[str, Any], comparison: Comparison | None) -> list[str]:
+        """Why the gate fails (empty: it passes)."""
+        reasons = []
+        score = float(summary.get("score", 0.0))
+        if self.fail_under is not None and score < self.fail_under:
+            reasons.append(f"score {score:.3f} is under {self.fail_under:g}")
+        if comparison is not None:
+            count = len(comparison.regressed)
+            if self.max_regressions is not None and count > self.max_regressions:
+                reasons.append(f"{count} cases regressed (at most {self.max_regressions} allowed)")
+            drop = -(comparison.deltas.get("score") or 0.0)
+            if self.max_score_drop is not None and drop > self.max_score_drop + EPSILON:
+                reasons.append(f"score dropped by {drop:.3f} (at most {self.max_score_drop:g})")
+        return reasons

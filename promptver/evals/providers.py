@@ -1,0 +1,340 @@
+"""Async model providers over httpx: OpenAI-compatible chat-completions and Anthropic Messages.
+
+Each request has a total deadline (``timeout``); 429, 5xx, timeouts and connection errors
+are retried with exponential backoff and jitter, waiting at least what ``Retry-After``
+asks. API keys are read from the environment when the provider is built, sent in a header,
+and never stored, printed or put in an error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+
+from promptver.errors import ConfigError, PromptverError
+from promptver.spec import ModelRef
+
+RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
+OPENAI_URL = "https://api.openai.com/v1"
+ANTHROPIC_URL = "https://api.anthropic.com"
+ANTHROPIC_VERSION = "2023-06-01"
+
+
+class ProviderError(PromptverError):
+    """A request failed for good (after retries, or with an error not worth retrying)."""
+
+    attempts = 1
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int
+    output_tokens: int
+    estimated: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"input": self.input_tokens, "output": self.output_tokens,
+                "estimated": self.estimated}
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    usage: Usage | None
+    latency_ms: float
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 20.0
+    max_retry_after: float = 120.0
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with equal jitter: half fixed, half random."""
+        ceiling = min(self.max_delay, self.base_delay * 2**attempt)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+class RateLimiter:
+    """Spaces request starts so no more than ``rpm`` start in any minute."""
+
+    def __init__(self, rpm: float) -> None:
+        if rpm <= 0:
+            raise ConfigError(f"the rate limit must be positive, not {rpm}")
+        self.interval = 60.0 / rpm
+        self._next = 0.0
+
+    async def acquire(self) -> None:
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+class Provider(Protocol):
+    label: str
+
+    async def complete(self, messages: list[dict[str, str]], params: Mapping[str, Any]
+                       ) -> Completion: ...
+
+    async def aclose(self) -> None: ...
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class _HTTPProvider:
+    """The retry loop and the shared httpx client; subclasses build and parse requests."""
+
+    kind = ""
+
+    def __init__(self, ref: ModelRef, base_url: str, api_key: str | None, *,
+                 timeout: float, retry: RetryPolicy, limiter: RateLimiter | None,
+                 max_connections: int) -> None:
+        import httpx
+
+        self.ref = ref
+        self.base_url = base_url.rstrip("/")
+        self.label = f"{ref.provider}:{ref.name}"
+        self.timeout = timeout
+        self.retry = retry
+        self.limiter = limiter
+        self._key = api_key
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=max_connections,
+                                max_keepalive_connections=max_connections),
+        )
+
+    def __repr__(self) -> str:  # never show the key
+        return f"<{type(self).__name__} {self.label} {self.base_url}>"
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _request(self, messages: list[dict[str, str]], params: Mapping[str, Any]
+                 ) -> tuple[str, dict[str, str], dict[str, Any]]:
+        raise NotImplementedError
+
+    def _parse(self, data: Any) -> tuple[str, Usage | None]:
+        raise NotImplementedError
+
+    def _parse_event(self, event: Any) -> str:
+        raise NotImplementedError
+
+    async def complete(self, messages: list[dict[str, str]], params: Mapping[str, Any]
+                       ) -> Completion:
+        url, headers, body = self._request(messages, params)
+        attempt = 0
+        while True:
+            if self.limiter is not None:
+                await self.limiter.acquire()
+            start = time.perf_counter()
+            try:
+                async with asyncio.timeout(self.timeout):
+                    if body.get("stream"):
+                        text, usage = await self._send_stream(url, headers, body)
+                    else:
+                        text, usage = await self._send(url, headers, body)
+                latency = (time.perf_counter() - start) * 1000
+                return Completion(text, usage, latency, attempt + 1)
+            except TimeoutError:
+                failure = _Retryable(f"timed out after {self.timeout:g}s")
+            except _Retryable as exc:
+                failure = exc
+            except Exception as exc:  # httpx transport errors: connection refused, reset...
+                import httpx
+
+                if not isinstance(exc, httpx.TransportError):
+                    raise
+                failure = _Retryable(f"{type(exc).__name__}: {exc}")
+            if attempt >= self.retry.max_retries:
+                error = ProviderError(f"{self.label}: {failure} (after {attempt + 1} attempts)")
+                error.attempts = attempt + 1
+                raise error
+            wait = failure.retry_after
+            if wait is not None and wait > self.retry.max_retry_after:
+                error = ProviderError(f"{self.label}: {failure}; the server asks to wait {wait:g}s")
+                error.attempts = attempt + 1
+                raise error
+            delay = self.retry.backoff(attempt) if wait is None else wait + random.uniform(0, 0.1)
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    def _check_status(self, status: int, headers: Mapping[str, str], text: str) -> None:
+        if status < 400:
+            return
+        detail = _error_detail(text)
+        if status in RETRY_STATUS or status >= 500:
+            wait = parse_retry_after(headers.get("retry-after"))
+            raise _Retryable(f"HTTP {status}{detail}", wait)
+        if status in (401, 403):
+            raise ProviderError(f"{self.label}: authentication failed (HTTP {status}){detail}",
+                                hint="check the API key in the environment")
+        raise ProviderError(f"{self.label}: HTTP {status}{detail}")
+
+    async def _send(self, url: str, headers: dict[str, str], body: dict[str, Any]
+                    ) -> tuple[str, Usage | None]:
+        response = await self._client.post(url, headers=headers, json=body)
+        self._check_status(response.status_code, response.headers, response.text)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise ProviderError(f"{self.label}: malformed JSON in the response") from exc
+        try:
+            return self._parse(data)
+        except (KeyError, IndexError, TypeError) as exc:
+            raise ProviderError(f"{self.label}: unexpected response shape ({exc!r})") from exc
+
+    async def _send_stream(self, url: str, headers: dict[str, str], body: dict[str, Any]
+                           ) -> tuple[str, Usage | None]:
+        parts: list[str] = []
+        async with self._client.stream("POST", url, headers=headers, json=body) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                self._check_status(response.status_code, response.headers, response.text)
+            async for line in response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    break
+                try:
+                    parts.append(self._parse_event(json.loads(payload)))
+                except (ValueError, KeyError, IndexError, TypeError) as exc:
+                    raise ProviderError(f"{self.label}: malformed stream event") from exc
+        return "".join(parts), None
+
+
+def _error_detail(text: str) -> str:
+    text = text.strip()
+    return f": {text[:200]}" if text else ""
+
+
+class OpenAIProvider(_HTTPProvider):
+    """Any OpenAI-compatible chat-completions server (OpenAI, vLLM, Ollama, llama.cpp...)."""
+
+    kind = "openai"
+
+    def _request(self, messages: list[dict[str, str]], params: Mapping[str, Any]
+                 ) -> tuple[str, dict[str, str], dict[str, Any]]:
+        headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
+        body: dict[str, Any] = {"model": self.ref.name, "messages": messages, **params}
+        return f"{self.base_url}/chat/completions", headers, body
+
+    def _parse(self, data: Any) -> tuple[str, Usage | None]:
+        text = data["choices"][0]["message"]["content"] or ""
+        usage = data.get("usage")
+        if isinstance(usage, dict) and "prompt_tokens" in usage:
+            return text, Usage(int(usage["prompt_tokens"]), int(usage.get("completion_tokens", 0)))
+        return text, None
+
+    def _parse_event(self, event: Any) -> str:
+        choices = event.get("choices") or []
+        return str((choices[0].get("delta") or {}).get("content") or "") if choices else ""
+
+
+class AnthropicProvider(_HTTPProvider):
+    """The Anthropic Messages API; system messages go to the top-level ``system`` field."""
+
+    kind = "anthropic"
+
+    def _request(self, messages: list[dict[str, str]], params: Mapping[str, Any]
+                 ) -> tuple[str, dict[str, str], dict[str, Any]]:
+        headers = {"anthropic-version": ANTHROPIC_VERSION}
+        if self._key:
+            headers["x-api-key"] = self._key
+        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+        body: dict[str, Any] = {
+            "model": self.ref.name,
+            "max_tokens": 1024,
+            "messages": [m for m in messages if m["role"] != "system"],
+            **params,
+        }
+        if system:
+            body["system"] = system
+        return f"{self.base_url}/v1/messages", headers, body
+
+    def _parse(self, data: Any) -> tuple[str, Usage | None]:
+        text = "".join(b.get("text", "") for b in data["content"] if b.get("type") == "text")
+        usage = data.get("usage")
+        if isinstance(usage, dict) and "input_tokens" in usage:
+            return text, Usage(int(usage["input_tokens"]), int(usage.get("output_tokens", 0)))
+        return text, None
+
+    def _parse_event(self, event: Any) -> str:
+        if event.get("type") == "content_block_delta":
+            return str(event["delta"].get("text") or "")
+        return ""
+
+
+def key_variable(provider: str) -> str:
+    """The environment variable holding a provider's API key (``OPENAI_API_KEY``...)."""
+    return provider.upper().replace("-", "_").replace(".", "_") + "_API_KEY"
+
+
+def make_provider(
+    ref: ModelRef,
+    *,
+    timeout: float = 60.0,
+    retry: RetryPolicy | None = None,
+    limiter: RateLimiter | None = None,
+    max_connections: int = 10,
+    env: Mapping[str, str] | None = None,
+) -> Provider:
+    """Build the client for a model reference, or raise ConfigError before any request.
+
+    ``openai`` and ``anthropic`` need their key (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``);
+    any other provider name is an OpenAI-compatible server that needs a ``base_url`` and uses
+    ``<NAME>_API_KEY`` when it is set. ``<NAME>_BASE_URL`` overrides the base URL.
+    """
+    env = os.environ if env is None else env
+    name = ref.provider.lower()
+    variable = key_variable(name)
+    key = env.get(variable) or None
+    base = env.get(name.upper().replace("-", "_") + "_BASE_URL") or ref.base_url
+    options: dict[str, Any] = {"timeout": timeout, "retry": retry or RetryPolicy(),
+                               "limiter": limiter, "max_connections": max_connections}
+    if name in ("openai", "anthropic") and key is None:
+        raise ConfigError(f"missing API key for provider {ref.provider!r}",
+                          hint=f"set the environment variable {variable}")
+    if name == "anthropic":
+        return AnthropicProvider(ref, base or ANTHROPIC_URL, key, **options)
+    if name == "openai":
+        return OpenAIProvider(ref, base or OPENAI_URL, key, **options)
+    if not base:
+        raise ConfigError(
+            f"unknown provider {ref.provider!r}",
+            hint="use openai or anthropic, or give the OpenAI-compatible server's base_url "
+            f"in [model] (or {name.upper().replace('-', '_')}_BASE_URL)",
+        )
+    return OpenAIProvider(ref, base, key, **options)

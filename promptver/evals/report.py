@@ -1,0 +1,191 @@
+"""Reports of a run (and optionally its comparison): text, JSON, Markdown, JUnit XML.
+
+Pure functions returning strings or JSON-ready dicts; the CLI prints them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from promptver.evals.compare import Comparison
+
+FORMATS = ("text", "json", "markdown", "junit")
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} ms"
+
+
+def _cost(value: float | None) -> str:
+    return "-" if value is None else f"${value:.4f}"
+
+
+def _signed(value: float | None, unit: str = "", scale: float = 1.0, digits: int = 3) -> str:
+    return "-" if value is None else f"{value * scale:+.{digits}f}{unit}"
+
+
+def run_title(meta: dict[str, Any]) -> str:
+    version = meta.get("version") or "working copy"
+    return f"{meta['bundle']}@{version} on {meta['dataset']['name']} ({meta['target']})"
+
+
+def summary_lines(meta: dict[str, Any]) -> list[str]:
+    s = meta.get("summary") or {}
+    tokens = s.get("tokens") or {}
+    estimate = " (estimated)" if tokens.get("estimated") else ""
+    lat = s.get("latency_ms") or {}
+    cost = _cost(s.get("cost")) + ("" if s.get("cost_complete", True) else " (partial)")
+    return [
+        f"run {meta['id']}  {run_title(meta)}  [{meta.get('status')}]",
+        f"  cases {s.get('cases', 0)}  passed {s.get('passed', 0)}  failed {s.get('failed', 0)}"
+        f"  errors {s.get('errors', 0)}  pass rate {_pct(s.get('pass_rate', 0.0))}"
+        f"  score {s.get('score', 0.0):.3f}",
+        f"  latency p50 {_ms(lat.get('p50'))}  p95 {_ms(lat.get('p95'))}"
+        f"  tokens {tokens.get('input', 0)} in / {tokens.get('output', 0)} out{estimate}"
+        f"  cost {cost}  cached {s.get('cached', 0)}  requests {s.get('requests', 0)}",
+    ]
+
+
+def comparison_lines(comparison: Comparison) -> list[str]:
+    d = comparison.deltas
+    base = comparison.base
+    lines = [
+        f"compared with run {base['id']} "
+        f"({base['bundle']}@{base.get('version') or 'working copy'})",
+        f"  pass rate {_signed(d.get('pass_rate'), ' pt', 100, 1)}"
+        f"  score {_signed(d.get('score'))}"
+        f"  latency p50 {_signed(d.get('latency_p50_ms'), ' ms', digits=0)}"
+        f"  p95 {_signed(d.get('latency_p95_ms'), ' ms', digits=0)}"
+        f"  cost {_signed(d.get('cost'), '', 1, 4)}",
+        f"  regressed {len(comparison.regressed)}  improved {len(comparison.improved)}"
+        f"  unchanged {comparison.unchanged}  added {len(comparison.added)}"
+        f"  removed {len(comparison.removed)}",
+    ]
+    for label, changes in (("regressed", comparison.regressed),
+                           ("improved", comparison.improved)):
+        for c in changes:
+            lines.append(f"  {label:9} {c.id}: {'pass' if c.base_pass else 'fail'} "
+                         f"{c.base_score:.3f} -> {'pass' if c.head_pass else 'fail'} "
+                         f"{c.head_score:.3f}")
+    return lines
+
+
+def failing_lines(records: list[dict[str, Any]], limit: int = 20) -> list[str]:
+    lines = []
+    failing = [r for r in records if not r.get("pass")]
+    for r in failing[:limit]:
+        label = r["id"] + (f" #{r['repeat'] + 1}" if r.get("repeat") else "")
+        if r.get("error"):
+            lines.append(f"  ERROR {label}: {r['error']}")
+            continue
+        reasons = [f"{a['type']}: {a['reason']}" for a in r.get("asserts", []) if not a["pass"]]
+        lines.append(f"  FAIL  {label}: {'; '.join(reasons)}")
+    if len(failing) > limit:
+        lines.append(f"  ... and {len(failing) - limit} more")
+    return lines
+
+
+def text(meta: dict[str, Any], records: list[dict[str, Any]],
+         comparison: Comparison | None = None, gate: list[str] | None = None) -> str:
+    lines = summary_lines(meta)
+    failing = failing_lines(records)
+    if failing:
+        lines += ["failing cases:", *failing]
+    if comparison is not None:
+        lines += comparison_lines(comparison)
+    for reason in gate or []:
+        lines.append(f"gate failed: {reason}")
+    return "\n".join(lines)
+
+
+def as_json(meta: dict[str, Any], records: list[dict[str, Any]],
+            comparison: Comparison | None = None, gate: list[str] | None = None) -> str:
+    data: dict[str, Any] = {"run": meta, "cases": records}
+    if comparison is not None:
+        data["comparison"] = comparison.to_json()
+    if gate is not None:
+        data["gate"] = {"passed": not gate, "failures": gate}
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def markdown(meta: dict[str, Any], records: list[dict[str, Any]],
+             comparison: Comparison | None = None, gate: list[str] | None = None) -> str:
+    s = meta.get("summary") or {}
+    lat = s.get("latency_ms") or {}
+    tokens = s.get("tokens") or {}
+    lines = [
+        f"## Eval: {run_title(meta)}", "",
+        f"Run `{meta['id']}`, digest `{meta.get('digest')}`, status {meta.get('status')}.", "",
+        "| cases | passed | failed | errors | pass rate | score | p50 | p95 | tokens in/out "
+        "| cost |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| {s.get('cases', 0)} | {s.get('passed', 0)} | {s.get('failed', 0)} | "
+        f"{s.get('errors', 0)} | {_pct(s.get('pass_rate', 0.0))} | {s.get('score', 0.0):.3f} | "
+        f"{_ms(lat.get('p50'))} | {_ms(lat.get('p95'))} | "
+        f"{tokens.get('input', 0)}/{tokens.get('output', 0)} | {_cost(s.get('cost'))} |",
+    ]
+    failing = [r for r in records if not r.get("pass")]
+    if failing:
+        lines += ["", "### Failing cases", "", "| case | reason |", "| --- | --- |"]
+        for r in failing:
+            reason = r.get("error") or "; ".join(
+                f"{a['type']}: {a['reason']}" for a in r.get("asserts", []) if not a["pass"])
+            lines.append(f"| `{r['id']}` | {reason.replace('|', chr(92) + '|')} |")
+    if comparison is not None:
+        d = comparison.deltas
+        lines += ["", f"### Compared with `{comparison.base['id']}`", "",
+                  f"- pass rate {_signed(d.get('pass_rate'), ' pt', 100, 1)}, "
+                  f"score {_signed(d.get('score'))}, "
+                  f"p50 {_signed(d.get('latency_p50_ms'), ' ms', digits=0)}",
+                  f"- regressed: {', '.join(f'`{c.id}`' for c in comparison.regressed) or 'none'}",
+                  f"- improved: {', '.join(f'`{c.id}`' for c in comparison.improved) or 'none'}"]
+    if gate:
+        lines += ["", *(f"**Gate failed:** {reason}" for reason in gate)]
+    return "\n".join(lines)
+
+
+def junit(meta: dict[str, Any], records: list[dict[str, Any]],
+          comparison: Comparison | None = None, gate: list[str] | None = None) -> str:
+    s = meta.get("summary") or {}
+    suite = ET.Element("testsuite", {
+        "name": run_title(meta),
+        "tests": str(len(records)),
+        "failures": str(sum(1 for r in records if not r.get("pass") and not r.get("error"))),
+        "errors": str(sum(1 for r in records if r.get("error"))),
+        "time": f"{sum(float(r.get('latency_ms') or 0) for r in records) / 1000:.3f}",
+    })
+    props = ET.SubElement(suite, "properties")
+    for key in ("id", "version", "digest"):
+        ET.SubElement(props, "property", {"name": f"run.{key}", "value": str(meta.get(key))})
+    ET.SubElement(props, "property", {"name": "score", "value": f"{s.get('score', 0.0):.6f}"})
+    for r in records:
+        name = r["id"] + (f" #{r['repeat'] + 1}" if r.get("repeat") else "")
+        case = ET.SubElement(suite, "testcase", {
+            "classname": f"{meta['bundle']}.{meta['dataset']['name']}", "name": name,
+            "time": f"{float(r.get('latency_ms') or 0) / 1000:.3f}",
+        })
+        if r.get("error"):
+            ET.SubElement(case, "error", {"message": str(r["error"])})
+        elif not r.get("pass"):
+            reasons = [f"{a['type']}: {a['reason']}" for a in r.get("asserts", []) if not a["pass"]]
+            failure = ET.SubElement(case, "failure", {"message": "; ".join(reasons)})
+            failure.text = str(r.get("output"))
+    if gate:
+        case = ET.SubElement(suite, "testcase", {"classname": "promptver.gate", "name": "gate"})
+        ET.SubElement(case, "failure", {"message": "; ".join(gate)})
+    ET.indent(suite)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode")
+
+
+RENDERERS = {"text": text, "json": as_json, "markdown": markdown, "junit": junit}
+
+
+def render(fmt: str, meta: dict[str, Any], records: list[dict[str, Any]],
+           comparison: Comparison | None = None, gate: list[str] | None = None) -> str:
+    return RENDERERS[fmt](meta, records, comparison, gate)

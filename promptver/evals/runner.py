@@ -1,0 +1,263 @@
+"""Run a dataset against a target: plan (every configuration check), then execute.
+
+``prepare`` raises ConfigError for anything wrong with the configuration (dataset,
+template, assertion, target, provider, API key) before a single request is sent.
+``execute`` runs the cases with a pool of ``concurrency`` workers, records each case as
+it finishes, and never lets a case's error stop the run. Cancelling it (Ctrl-C) marks the
+run interrupted and keeps the finished cases; ``resume`` runs only what is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptver.errors import ConfigError
+from promptver.evals import assertions
+from promptver.evals.bundle import BundleView, Case, Dataset
+from promptver.evals.cache import RequestCache
+from promptver.evals.pricing import PriceTable
+from promptver.evals.providers import RateLimiter, RetryPolicy, make_provider
+from promptver.evals.storage import RunStore, RunWriter, new_run_id
+from promptver.evals.summary import summarize
+from promptver.evals.targets import (
+    CachedModel,
+    ModelTarget,
+    PythonTarget,
+    Target,
+    load_function,
+    model_params,
+)
+
+OnRecord = Callable[[dict[str, Any], int, int], None]
+
+
+@dataclass
+class EvalOptions:
+    dataset: str | None = None
+    target: str | None = None  # None or "model": the bundle's model; or python:pkg.mod:fn
+    concurrency: int = 8
+    rate_limit: float | None = None  # requests per minute
+    tags: list[str] = field(default_factory=list)
+    limit: int | None = None
+    repeat: int = 1
+    cache: bool = True
+    timeout: float = 60.0
+    retries: int = 4
+
+    def to_json(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "target": self.target, "concurrency": self.concurrency,
+                "rate_limit": self.rate_limit, "tags": self.tags, "limit": self.limit,
+                "repeat": self.repeat, "cache": self.cache, "timeout": self.timeout,
+                "retries": self.retries}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EvalOptions:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class EvalPlan:
+    bundle: BundleView
+    dataset: Dataset
+    cases: list[Case]
+    options: EvalOptions
+    target: Target
+    grader: CachedModel | None
+    prices: PriceTable
+    model_name: str | None
+
+    @property
+    def jobs(self) -> list[tuple[Case, int]]:
+        return [(case, rep) for rep in range(self.options.repeat) for case in self.cases]
+
+    async def aclose(self) -> None:
+        await self.target.aclose()
+        if self.grader is not None:
+            await self.grader.provider.aclose()
+
+
+def prepare(bundle: BundleView, options: EvalOptions, *, store_root: Path | None,
+            env: dict[str, str] | None = None) -> EvalPlan:
+    """Check the whole configuration and build the plan; no request is sent."""
+    if options.concurrency < 1:
+        raise ConfigError("--concurrency must be at least 1")
+    if options.repeat < 1:
+        raise ConfigError("--repeat must be at least 1")
+    if options.limit is not None and options.limit < 0:
+        raise ConfigError("--limit must not be negative")
+    dataset = bundle.dataset(options.dataset)
+    cases = [c for c in dataset.cases if not options.tags or set(options.tags) & set(c.tags)]
+    if options.limit is not None:
+        cases = cases[: options.limit]
+    target_spec = options.target or "model"
+    renders = target_spec == "model"
+    for case in cases:
+        where = f"{bundle.label}/{dataset.path} case {case.id!r}"
+        if renders:
+            name = case.template or dataset.template
+            if name is None:
+                raise ConfigError(f"{where}: no template to render",
+                                  hint=f"set template in [evals.{dataset.name}] or in the case")
+            bundle.template_path(name)
+        for spec in dataset.asserts + case.asserts:
+            assertions.validate(spec, where, has_grader=dataset.grader is not None)
+    cache = RequestCache(store_root / "cache" / "evals") if store_root and options.cache else None
+    limiter = RateLimiter(options.rate_limit) if options.rate_limit else None
+    retry = RetryPolicy(max_retries=options.retries)
+    build = {"timeout": options.timeout, "retry": retry, "limiter": limiter,
+             "max_connections": options.concurrency, "env": env}
+    grader = None
+    target: Target
+    if renders:
+        if bundle.model is None:
+            raise ConfigError(f"{bundle.label}: the bundle has no [model] to evaluate",
+                              hint="add [model] to bundle.toml or use --target python:mod:fn")
+        params = model_params(bundle.model, bundle)
+        target = ModelTarget(CachedModel(bundle.model, make_provider(bundle.model, **build),
+                                         params, cache))
+    elif target_spec.startswith("python:"):
+        target = PythonTarget(target_spec, load_function(target_spec), bundle)
+    else:
+        raise ConfigError(f"unknown target {target_spec!r}",
+                          hint="use 'model' (the bundle's model) or python:package.module:function")
+    if dataset.grader is not None and any(
+        a.get("type") == "llm-judge" for c in cases for a in dataset.asserts + c.asserts
+    ):
+        ref = dataset.grader
+        grader = CachedModel(ref, make_provider(ref, **build), dict(ref.params), cache)
+    prices = PriceTable.from_config(store_root / "config.toml" if store_root else None)
+    model_name = bundle.model.name if bundle.model else None
+    return EvalPlan(bundle, dataset, cases, options, target, grader, prices, model_name)
+
+
+def run_meta(plan: EvalPlan) -> dict[str, Any]:
+    bundle = plan.bundle
+    return {
+        "id": new_run_id(),
+        "bundle": bundle.name,
+        "version": bundle.version,
+        "digest": bundle.digest,
+        "dataset": {"name": plan.dataset.name, "path": plan.dataset.path,
+                    "digest": plan.dataset.digest},
+        "target": plan.target.label,
+        "model": ({"provider": bundle.model.provider, "name": bundle.model.name}
+                  if bundle.model else None),
+        "options": plan.options.to_json(),
+        "planned": len(plan.jobs),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "finished": None,
+        "status": "running",
+        "summary": None,
+    }
+
+
+async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
+    """One case, start to finish; every failure is recorded on the case, never raised."""
+    record: dict[str, Any] = {
+        "id": case.id, "repeat": repeat, "vars": case.vars, "expected": case.expected,
+        "template": None, "messages": None, "output": None, "asserts": [], "pass": False,
+        "score": 0.0, "latency_ms": None, "tokens": None, "cost": None, "cached": False,
+        "attempts": 0, "error": None,
+    }
+    try:
+        messages = None
+        prompt = ""
+        if plan.target.renders:
+            name = case.template or plan.dataset.template
+            assert name is not None
+            record["template"] = name
+            messages = plan.bundle.messages(name, **case.vars)
+            record["messages"] = messages
+            prompt = messages[-1]["content"]
+        answer = await plan.target.answer(case, messages)
+        usage = answer.usage
+        if usage is None and messages is not None:
+            from promptver.evals.usage import estimate
+
+            usage = estimate(messages, answer.output)
+        cost = plan.prices.cost(plan.model_name, usage) if plan.model_name else None
+        record.update(output=answer.output, latency_ms=round(answer.latency_ms, 3),
+                      tokens=usage.to_json() if usage else None, cost=cost,
+                      cached=answer.cached, attempts=answer.attempts)
+        if answer.sources:
+            record["sources"] = answer.sources
+        ctx = assertions.Context(
+            case=case, bundle=plan.bundle, prompt=prompt, latency_ms=answer.latency_ms,
+            cost=cost, usage=usage, sources=answer.sources,
+            judge=plan.grader.as_completion if plan.grader else None,
+        )
+        results = [await assertions.evaluate(spec, answer.output, ctx)
+                   for spec in plan.dataset.asserts + case.asserts]
+        passed, score = assertions.case_outcome(results)
+        record.update(asserts=[r.to_json() for r in results], score=round(score, 6))
+        record["pass"] = passed
+    except Exception as exc:  # a case's failure must never stop the run
+        record["error"] = str(exc) or type(exc).__name__
+        record["attempts"] = getattr(exc, "attempts", record["attempts"])
+    return record
+
+
+async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None = None
+                  ) -> dict[str, Any]:
+    """Run every job not yet in ``writer.records``; returns the final metadata."""
+    done = {(r["id"], r.get("repeat", 0)) for r in writer.records}
+    queue: asyncio.Queue[tuple[Case, int]] = asyncio.Queue()
+    for case, rep in plan.jobs:
+        if (case.id, rep) not in done:
+            queue.put_nowait((case, rep))
+    total = len(plan.jobs)
+    finished = len(done)
+
+    async def worker() -> None:
+        nonlocal finished
+        while True:
+            try:
+                case, rep = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            record = await run_case(plan, case, rep)
+            writer.append(record)
+            finished += 1
+            if on_record is not None:
+                on_record(record, finished, total)
+
+    writer.meta["status"] = "running"
+    writer.save_meta()
+    status = "interrupted"
+    try:
+        workers = min(plan.options.concurrency, max(1, queue.qsize()))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        status = "complete"
+    finally:
+        writer.close()
+        writer.meta.update(status=status, summary=summarize(writer.records),
+                           finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        writer.save_meta()
+        await asyncio.shield(plan.aclose())
+    return writer.meta
+
+
+def start(plan: EvalPlan, runs: RunStore | None, scratch: Path | None = None) -> RunWriter:
+    """A writer for a new run: in the store, or in ``scratch`` when it is not saved."""
+    meta = run_meta(plan)
+    if runs is None:
+        assert scratch is not None
+        return RunStore(scratch).create(meta)
+    return runs.create(meta)
+
+
+def check_resumable(plan: EvalPlan, writer: RunWriter) -> None:
+    """A run can only be resumed with the same version and dataset it started with."""
+    meta = writer.meta
+    if meta.get("dataset", {}).get("digest") != plan.dataset.digest:
+        raise ConfigError(f"run {writer.id}: the dataset changed since the run started")
+    if meta.get("digest") != plan.bundle.digest:
+        raise ConfigError(f"run {writer.id} was made with another version of the bundle "
+                          f"({meta.get('version') or 'working copy'})")
+    if meta.get("status") == "complete":
+        raise ConfigError(f"run {writer.id} is already complete")

@@ -1,0 +1,142 @@
+"""Eval runs on disk, under the store's ``runs/`` folder.
+
+    runs/<bundle>/<run id>/run.json     metadata, options and summary (atomic rewrites)
+    runs/<bundle>/<run id>/cases.jsonl  one record per finished case, appended as it ends
+
+Appending each finished case means an interrupted run keeps what it finished; a torn last
+line (the process died mid-write) is dropped when the run is read or resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from promptver.errors import NotFoundError, StoreFormatError
+from promptver.evals.cache import write_atomic
+
+FORMAT = 1
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+@dataclass
+class StoredRun:
+    path: Path
+    meta: dict[str, Any]
+    records: list[dict[str, Any]]
+
+    @property
+    def id(self) -> str:
+        return str(self.meta["id"])
+
+
+class RunStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root  # the store's runs/ folder
+
+    def create(self, meta: dict[str, Any]) -> RunWriter:
+        folder = self.root / meta["bundle"] / meta["id"]
+        folder.mkdir(parents=True, exist_ok=False)
+        writer = RunWriter(folder, {"format": FORMAT, **meta}, [])
+        writer.save_meta()
+        return writer
+
+    def reopen(self, run_id: str) -> RunWriter:
+        """Open an existing run to add cases to it (``--resume``)."""
+        run = self.load(run_id)
+        writer = RunWriter(run.path, run.meta, run.records)
+        lines = b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in run.records)
+        write_atomic(run.path / "cases.jsonl", lines)  # drops a torn last line
+        return writer
+
+    def find(self, run_id: str) -> Path:
+        if "/" in run_id or "\\" in run_id or run_id in ("", ".", ".."):
+            raise NotFoundError(f"no run {run_id!r}")
+        matches = [p for p in self.root.glob(f"*/{run_id}") if (p / "run.json").is_file()]
+        if not matches:
+            raise NotFoundError(f"no run {run_id!r}", hint="list runs with `promptver runs NAME`")
+        return matches[0]
+
+    def load(self, run_id: str) -> StoredRun:
+        return read_run(self.find(run_id))
+
+    def list(self, bundle: str) -> list[dict[str, Any]]:
+        """Run metadata of a bundle, newest first."""
+        folder = self.root / bundle
+        metas = []
+        for path in folder.glob("*/run.json") if folder.is_dir() else []:
+            try:
+                metas.append(json.loads(path.read_text("utf-8")))
+            except (OSError, ValueError):
+                continue
+        return sorted(metas, key=lambda m: str(m.get("started", "")), reverse=True)
+
+    def latest(self, bundle: str, *, digest: str, dataset: str) -> StoredRun | None:
+        """The newest complete run of a version (by digest) on a dataset."""
+        for meta in self.list(bundle):
+            if (meta.get("digest") == digest and meta.get("dataset", {}).get("name") == dataset
+                    and meta.get("status") == "complete"):
+                return self.load(meta["id"])
+        return None
+
+
+def read_run(folder: Path) -> StoredRun:
+    try:
+        meta = json.loads((folder / "run.json").read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise NotFoundError(f"unreadable run metadata in {folder}: {exc}") from exc
+    if int(meta.get("format", 0)) > FORMAT:
+        raise StoreFormatError(f"run {folder.name} was written by a newer promptver",
+                               hint="upgrade promptver")
+    return StoredRun(folder, meta, list(_records(folder / "cases.jsonl")))
+
+
+def _records(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.is_file():
+        return
+    with path.open("rb") as handle:
+        for line in handle:
+            if not line.endswith(b"\n"):
+                break  # torn write: the process stopped mid-line
+            try:
+                yield json.loads(line)
+            except ValueError:
+                break
+
+
+class RunWriter:
+    def __init__(self, folder: Path, meta: dict[str, Any], records: list[dict[str, Any]]):
+        self.folder = folder
+        self.meta = meta
+        self.records = records
+        self._handle: IO[bytes] | None = None
+
+    @property
+    def id(self) -> str:
+        return str(self.meta["id"])
+
+    def save_meta(self) -> None:
+        data = json.dumps(self.meta, indent=2, ensure_ascii=False).encode() + b"\n"
+        write_atomic(self.folder / "run.json", data)
+
+    def append(self, record: dict[str, Any]) -> None:
+        if self._handle is None:
+            self._handle = (self.folder / "cases.jsonl").open("ab")
+        self._handle.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
+        self._handle.flush()
+        self.records.append(record)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            self._handle = None

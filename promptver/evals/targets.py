@@ -1,0 +1,159 @@
+"""What answers a case: the bundle's own model, or the user's ``python:pkg.mod:fn``."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from promptver.errors import ConfigError
+from promptver.evals.bundle import BundleView, Case
+from promptver.evals.cache import RequestCache, request_key
+from promptver.evals.providers import Completion, Provider, Usage
+from promptver.spec import ModelRef
+
+
+@dataclass
+class Answer:
+    output: str
+    usage: Usage | None
+    latency_ms: float
+    cached: bool = False
+    attempts: int = 0  # requests sent (0 when answered from the cache)
+    sources: list[str] = field(default_factory=list)
+
+
+class Target(Protocol):
+    label: str
+    renders: bool  # whether the runner renders messages for it
+
+    async def answer(self, case: Case, messages: list[dict[str, str]] | None) -> Answer: ...
+
+    async def aclose(self) -> None: ...
+
+
+class CachedModel:
+    """A provider plus the request cache; also used for the llm-judge grader."""
+
+    def __init__(self, ref: ModelRef, provider: Provider, params: dict[str, Any],
+                 cache: RequestCache | None) -> None:
+        self.ref = ref
+        self.provider = provider
+        self.params = params
+        self.cache = cache
+        self.calls = 0
+
+    async def complete(self, messages: list[dict[str, str]]) -> Answer:
+        key = None
+        if self.cache is not None:
+            key = request_key(self.ref.provider, getattr(self.provider, "base_url", None),
+                              self.ref.name, self.params, messages)
+            hit = self.cache.get(key)
+            if hit is not None:
+                return Answer(hit.text, hit.usage, hit.latency_ms, cached=True)
+        self.calls += 1
+        completion = await self.provider.complete(messages, self.params)
+        if key is not None and self.cache is not None:
+            self.cache.put(key, completion)
+        return Answer(completion.text, completion.usage, completion.latency_ms,
+                      attempts=completion.attempts)
+
+    async def as_completion(self, messages: list[dict[str, str]]) -> Completion:
+        answer = await self.complete(messages)
+        return Completion(answer.output, answer.usage, answer.latency_ms)
+
+
+class ModelTarget:
+    renders = True
+
+    def __init__(self, model: CachedModel) -> None:
+        self.model = model
+        self.label = f"model:{model.ref.provider}:{model.ref.name}"
+
+    async def answer(self, case: Case, messages: list[dict[str, str]] | None) -> Answer:
+        assert messages is not None
+        return await self.model.complete(messages)
+
+    async def aclose(self) -> None:
+        await self.model.provider.aclose()
+
+
+class PythonTarget:
+    """``fn(bundle, case)``, sync (run in a thread) or async; returns the output or a dict
+    with ``output`` and optionally ``usage`` ({input, output}) and ``sources``."""
+
+    renders = False
+
+    def __init__(self, spec: str, function: Callable[..., Any], bundle: BundleView) -> None:
+        self.label = spec
+        self.function = function
+        self.bundle = bundle
+
+    async def answer(self, case: Case, messages: list[dict[str, str]] | None) -> Answer:
+        start = time.perf_counter()
+        if inspect.iscoroutinefunction(self.function):
+            result = await self.function(self.bundle, case)
+        else:
+            result = await asyncio.to_thread(self.function, self.bundle, case)
+            if inspect.isawaitable(result):
+                result = await result
+        latency = (time.perf_counter() - start) * 1000
+        usage = None
+        sources: list[str] = []
+        if isinstance(result, dict) and "output" in result:
+            raw = result.get("usage")
+            if isinstance(raw, dict):
+                usage = Usage(int(raw.get("input", 0)), int(raw.get("output", 0)))
+            sources = [str(s) for s in result.get("sources") or []]
+            result = result["output"]
+        output = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
+        return Answer(output, usage, latency, attempts=1, sources=sources)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def load_function(spec: str) -> Callable[..., Any]:
+    parts = spec.split(":")
+    if len(parts) != 3 or parts[0] != "python" or not parts[1] or not parts[2]:
+        raise ConfigError(f"bad target {spec!r}",
+                          hint="use 'model' or python:package.module:function")
+    try:
+        module = importlib.import_module(parts[1])
+    except ImportError as exc:
+        raise ConfigError(f"target {spec!r}: cannot import {parts[1]!r}: {exc}",
+                          hint="run from the folder that holds the module, or install it") from exc
+    function = getattr(module, parts[2], None)
+    if not callable(function):
+        raise ConfigError(f"target {spec!r}: {parts[1]!r} has no function {parts[2]!r}")
+    return function  # type: ignore[no-any-return]
+
+
+def model_params(ref: ModelRef, bundle: BundleView | None) -> dict[str, Any]:
+    """The parameters sent with every request: ``[model.params]`` plus the response format."""
+    params = dict(ref.params)
+    fmt = ref.response_format
+    if fmt and ref.provider.lower() != "anthropic":
+        kind = fmt.get("type")
+        if kind == "json_object":
+            params.setdefault("response_format", {"type": "json_object"})
+        elif kind == "json_schema" and fmt.get("schema") is not None:
+            schema = fmt["schema"]
+            if isinstance(schema, str):
+                if bundle is None:
+                    raise ConfigError("a response_format schema file needs a bundle")
+                try:
+                    schema = json.loads(bundle.read_bytes(schema))
+                except ValueError as exc:
+                    raise ConfigError(f"response_format schema {fmt['schema']!r} is not JSON"
+                                      ) from exc
+            params.setdefault("response_format", {
+                "type": "json_schema",
+                "json_schema": {"name": "response", "schema": schema, "strict": True},
+            })
+    return params

@@ -1,0 +1,60 @@
+"""The fake LLM server itself: both wire formats and every injected failure."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+
+from tests.fakeserver import FakeLLMServer
+
+
+def _chat(server: FakeLLMServer, text: str, **extra: object) -> httpx.Response:
+    body = {"model": "m", "messages": [{"role": "user", "content": text}], **extra}
+    return httpx.post(f"{server.openai_base}/chat/completions", json=body, timeout=5)
+
+
+def test_openai_echo_and_usage(llm_server: FakeLLMServer) -> None:
+    data = _chat(llm_server, "hello world").json()
+    assert data["choices"][0]["message"]["content"] == "echo: hello world"
+    assert data["usage"]["prompt_tokens"] == 2
+    assert llm_server.count("/chat/completions") == 1
+
+
+def test_anthropic_scripted_reply(llm_server: FakeLLMServer) -> None:
+    llm_server.add(match="capital", reply="Paris")
+    body = {"model": "c", "max_tokens": 5, "messages": [{"role": "user", "content": "capital?"}]}
+    data = httpx.post(f"{llm_server.url}/v1/messages", json=body, timeout=5).json()
+    assert data["content"][0]["text"] == "Paris"
+    assert data["usage"] == {"input_tokens": 1, "output_tokens": 1}
+
+
+def test_429_with_retry_after_then_success(llm_server: FakeLLMServer) -> None:
+    llm_server.add(match="x", status=429, retry_after="1", times=1)
+    first = _chat(llm_server, "x")
+    assert first.status_code == 429 and first.headers["retry-after"] == "1"
+    assert _chat(llm_server, "x").status_code == 200
+
+
+def test_malformed_latency_and_trickle(llm_server: FakeLLMServer) -> None:
+    llm_server.add(match="bad", malformed=True)
+    llm_server.add(match="slow", latency=0.2)
+    llm_server.add(match="drip", trickle=0.01)
+    try:
+        json.loads(_chat(llm_server, "bad").text)
+        raise AssertionError("expected malformed JSON")
+    except ValueError:
+        pass
+    start = time.perf_counter()
+    assert _chat(llm_server, "slow").status_code == 200
+    assert time.perf_counter() - start >= 0.2
+    start = time.perf_counter()
+    assert _chat(llm_server, "drip").json()["choices"][0]["message"]["content"] == "echo: drip"
+    assert time.perf_counter() - start >= 0.1
+
+
+def test_sse_stream(llm_server: FakeLLMServer) -> None:
+    llm_server.add(match="s", reply="one two three")
+    text = _chat(llm_server, "s", stream=True).text
+    assert text.count("data: ") == 4 and text.rstrip().endswith("[DONE]")

@@ -1,0 +1,311 @@
+"""A real HTTP server on 127.0.0.1 that speaks two LLM APIs, for tests and benchmarks.
+
+It answers OpenAI chat-completions (``POST .../chat/completions``) and Anthropic Messages
+(``POST .../messages``) requests. Answers are deterministic: the first matching ``Rule``
+(matched on the last user message) decides what happens; with no rule, the answer echoes
+that message. Rules can inject latency, HTTP errors (429 with ``Retry-After``, 500...),
+malformed JSON bodies, stalls (for timeouts) and slowly trickled bodies or SSE streams.
+
+It binds 127.0.0.1 only, on a random free port, in a background thread. Run it as a
+process (for benchmarks that must not count its CPU time) with
+``python tests/fakeserver.py --latency 0.05``; it prints its URL on the first line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default (5) drops connections at concurrency 50
+    daemon_threads = True
+
+
+@dataclass
+class Rule:
+    """What the server does for requests whose last user message matches ``match``.
+
+    ``match`` is a regular expression searched in the message (``""`` matches all).
+    ``times`` limits how many requests the rule applies to (None: every request).
+    """
+
+    match: str = ""
+    reply: str | None = None
+    status: int = 200
+    retry_after: str | None = None
+    latency: float | None = None
+    malformed: bool = False
+    stall: float | None = None  # sleep this long before sending anything
+    trickle: float | None = None  # seconds between body chunks (slow stream)
+    usage: bool = True
+    times: int | None = None
+    used: int = 0
+
+    def applies(self, text: str) -> bool:
+        if self.times is not None and self.used >= self.times:
+            return False
+        return re.search(self.match, text) is not None
+
+
+@dataclass
+class Seen:
+    """One request the server received."""
+
+    path: str
+    headers: dict[str, str]
+    body: Any
+    time: float
+
+
+@dataclass
+class FakeLLMServer:
+    """The server; use as a context manager or call ``start()`` / ``stop()``."""
+
+    latency: float = 0.0
+    rules: list[Rule] = field(default_factory=list)
+    requests: list[Seen] = field(default_factory=list)
+    host: str = "127.0.0.1"
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> FakeLLMServer:
+        handler = type("Handler", (_Handler,), {"server_state": self})
+        self._httpd = _Server((self.host, self.port), handler)
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> FakeLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- configuration ---------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def openai_base(self) -> str:
+        return f"{self.url}/v1"
+
+    def add(self, **kwargs: Any) -> Rule:
+        """Add a rule (checked in insertion order) and return it."""
+        rule = Rule(**kwargs)
+        with self._lock:
+            self.rules.append(rule)
+        return rule
+
+    def reset(self) -> None:
+        with self._lock:
+            self.rules.clear()
+            self.requests.clear()
+
+    def count(self, path_suffix: str = "") -> int:
+        with self._lock:
+            return sum(1 for r in self.requests if r.path.endswith(path_suffix))
+
+    def _pick(self, text: str) -> Rule | None:
+        with self._lock:
+            for rule in self.rules:
+                if rule.applies(text):
+                    rule.used += 1
+                    return rule
+        return None
+
+
+def _last_user_text(body: Any) -> str:
+    if not isinstance(body, dict):
+        return ""
+    for message in reversed(body.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                return "".join(
+                    part.get("text", "") for part in content if isinstance(part, dict)
+                )
+    return ""
+
+
+def _rough_tokens(text: str) -> int:
+    return max(1, len(text.split()))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_state: FakeLLMServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        state = self.server_state
+        with state._lock:
+            state.requests.append(
+                Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
+            )
+        if self.path.endswith("/chat/completions"):
+            kind = "openai"
+        elif self.path.endswith("/messages"):
+            kind = "anthropic"
+        else:
+            self._send(404, b'{"error": "not found"}')
+            return
+        if body is None:
+            self._send(400, b'{"error": "request body is not JSON"}')
+            return
+        text = _last_user_text(body)
+        rule = state._pick(text)
+        if rule is not None and rule.stall:
+            time.sleep(rule.stall)
+        delay = rule.latency if rule is not None and rule.latency is not None else state.latency
+        if delay:
+            time.sleep(delay)
+        if rule is not None and rule.status != 200:
+            headers = {"Retry-After": rule.retry_after} if rule.retry_after else {}
+            error = {"error": {"type": "fake_error", "message": f"injected {rule.status}"}}
+            self._send(rule.status, json.dumps(error).encode(), headers)
+            return
+        if rule is not None and rule.malformed:
+            self._send(200, b'{"id": "broken", "choices": [')
+            return
+        reply = rule.reply if rule is not None and rule.reply is not None else f"echo: {text}"
+        usage = rule.usage if rule is not None else True
+        model = str(body.get("model", ""))
+        if body.get("stream"):
+            self._stream(kind, model, reply, rule.trickle if rule else None)
+            return
+        payload = _payload(kind, model, text, reply, usage)
+        trickle = rule.trickle if rule is not None else None
+        self._send(200, json.dumps(payload).encode(), trickle=trickle)
+
+    def _send(
+        self,
+        status: int,
+        data: bytes,
+        headers: dict[str, str] | None = None,
+        trickle: float | None = None,
+    ) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            if trickle:
+                for start in range(0, len(data), 8):
+                    self.wfile.write(data[start : start + 8])
+                    self.wfile.flush()
+                    time.sleep(trickle)
+            else:
+                self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _stream(self, kind: str, model: str, reply: str, trickle: float | None) -> None:
+        """Server-sent events, one word per event, ``trickle`` seconds apart."""
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            for word in re.findall(r"\S+\s*", reply):
+                if kind == "openai":
+                    event = {"choices": [{"index": 0, "delta": {"content": word}}], "model": model}
+                    chunk = f"data: {json.dumps(event)}\n\n"
+                else:
+                    event = {"type": "content_block_delta", "delta": {"type": "text_delta",
+                                                                      "text": word}}
+                    chunk = f"event: content_block_delta\ndata: {json.dumps(event)}\n\n"
+                self.wfile.write(chunk.encode())
+                self.wfile.flush()
+                if trickle:
+                    time.sleep(trickle)
+            stop = 'event: message_stop\ndata: {"type": "message_stop"}\n\n'
+            end = "data: [DONE]\n\n" if kind == "openai" else stop
+            self.wfile.write(end.encode())
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+def _payload(kind: str, model: str, prompt: str, reply: str, usage: bool) -> dict[str, Any]:
+    prompt_tokens, completion_tokens = _rough_tokens(prompt), _rough_tokens(reply)
+    if kind == "openai":
+        payload: dict[str, Any] = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "model": model,
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": reply},
+                 "finish_reason": "stop"}
+            ],
+        }
+        if usage:
+            payload["usage"] = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            }
+        return payload
+    payload = {
+        "id": "msg_fake",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": reply}],
+        "stop_reason": "end_turn",
+    }
+    if usage:
+        payload["usage"] = {"input_tokens": prompt_tokens, "output_tokens": completion_tokens}
+    return payload
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    server = FakeLLMServer(latency=args.latency, port=args.port).start()
+    print(server.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
