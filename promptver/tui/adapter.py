@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, overload
 
@@ -82,15 +82,15 @@ def build_review(
     *,
     old_meta: SideMeta | None = None,
     new_meta: SideMeta | None = None,
-    results: EvalsBody | None = None,
+    results: Mapping[str, EvalsBody] | None = None,
 ) -> Review:
-    """The review of ``diff``; ``results`` compares eval runs (None: no runs found)."""
+    """The review of ``diff``; ``results`` compares eval runs per dataset (None: no runs)."""
     old_meta = old_meta or SideMeta()
     new_meta = new_meta or SideMeta()
     reader = _Reader(old_tree, new_tree)
     components = [_component(c, reader) for c in diff.components]
     components += _unchanged(reader, {c.key for c in components})
-    components.append(_results(results))
+    components += _results(results)
     rank = {kind: i for i, kind in enumerate(ORDER)}
     components.sort(key=lambda c: rank.get(c.kind, len(ORDER)))
     suggested = diff.suggested
@@ -102,6 +102,22 @@ def build_review(
         bump=suggested.value if suggested else None,
         bump_reason=_bump_reason(diff, suggested),
     )
+
+
+def dataset_names(old_tree: TreeLike | None, new_tree: TreeLike | None) -> list[str]:
+    """The eval datasets either side's ``bundle.toml`` declares, new side's order first."""
+    reader = _Reader(old_tree, new_tree)
+    names: list[str] = []
+    for side in (1, 0):
+        evals = reader.manifest(side).get("evals", {})
+        if isinstance(evals, dict):
+            names += [name for name in evals if name not in names]
+    return names
+
+
+def side_of(side: DiffSide, meta: SideMeta) -> Side:
+    """The header's description of one side of a diff."""
+    return _side(side, meta)
 
 
 def _side(side: DiffSide, meta: SideMeta) -> Side:
@@ -462,18 +478,29 @@ def _same_text(reader: _Reader, path: str) -> TextBody:
     return TextBody(text, text, False, len(data), len(data))
 
 
-def _results(results: EvalsBody | None) -> Component:
-    if results is None:
-        results = EvalsBody(missing="no eval runs for these versions")
-    if results.missing:
-        return Component("results", "results", "eval results", "unchanged", body=results)
-    regressed = sum(1 for o in results.outcomes if o.verdict == "regressed")
-    improved = sum(1 for o in results.outcomes if o.verdict == "improved")
-    return Component(
-        "results",
-        "results",
-        "eval results",
-        "changed" if results.outcomes or results.metrics else "unchanged",
-        counts=f"▲{improved} ▼{regressed}",
-        body=results,
-    )
+def _results(results: Mapping[str, EvalsBody] | None) -> list[Component]:
+    if not results:
+        missing = EvalsBody(missing="no eval runs for these versions")
+        return [Component("results", "results", "eval results", "unchanged", body=missing)]
+    single = len(results) == 1
+    out: list[Component] = []
+    for dataset, body in results.items():
+        key = "results" if single else f"results:{dataset}"
+        title = "eval results" if single else f"eval results {dataset}"
+        if body.missing:
+            out.append(Component(key, "results", title, "unchanged", counts="no runs", body=body))
+            continue
+        regressed = sum(1 for o in body.outcomes if o.verdict == "regressed")
+        improved = sum(1 for o in body.outcomes if o.verdict == "improved")
+        out.append(
+            Component(
+                key,
+                "results",
+                title,
+                "changed" if body.outcomes else "unchanged",
+                counts=f"▲{improved} ▼{regressed}",
+                notes=(f"{regressed} regressed, {improved} improved",),
+                body=body,
+            )
+        )
+    return out

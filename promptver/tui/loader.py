@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from promptver.errors import ConfigError
 from promptver.reviews import Reviewed, record_review
-from promptver.tui.adapter import SideMeta, build_review
+from promptver.tui.adapter import SideMeta, build_review, dataset_names, side_of
 from promptver.tui.model import Review
+from promptver.tui.results import eval_results
 
 if TYPE_CHECKING:
     from promptver.store import Store
@@ -30,13 +31,18 @@ def load_review(
     old_tree, old_side = side(store, name, old_ref)
     new_tree, new_side = side(store, new_name or name, new_ref)
     diff = diff_trees(old_tree, new_tree, old_side, new_side)
-    return build_review(
-        diff,
-        old_tree,
-        new_tree,
-        old_meta=_meta(store, name, old_side.version),
-        new_meta=_meta(store, new_name or name, new_side.version),
-    )
+    old_meta = _meta(store, name, old_side.version)
+    new_meta = _meta(store, new_name or name, new_side.version)
+    results = None
+    if (new_name or name) == name:  # runs compare within one bundle
+        results = eval_results(
+            store,
+            name,
+            side_of(old_side, old_meta),
+            side_of(new_side, new_meta),
+            dataset_names(old_tree, new_tree),
+        )
+    return build_review(diff, old_tree, new_tree, old_meta=old_meta, new_meta=new_meta, results=results)
 
 
 def _meta(store: Store, name: str, version: str | None) -> SideMeta:

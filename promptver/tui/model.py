@@ -106,6 +106,7 @@ class MetricRow:
     name: str
     old: float | None
     new: float | None
+    higher_is_better: bool = True
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,10 @@ def cases(count: int) -> list[CaseRow]:
 def sample_review(case_count: int = 30, *, runs: bool = True) -> Review:
     evals = (
         EvalsBody(
-            metrics=[MetricRow("pass rate", 0.82, 0.9), MetricRow("mean latency s", 1.4, 1.1)],
+            metrics=[
+                MetricRow("pass rate", 0.82, 0.9),
+                MetricRow("latency p50 ms", 1400, 1100, higher_is_better=False),
+            ],
             outcomes=[
                 CaseOutcome("refund-window", "improved", False, True, "Two weeks.", "30 days."),
                 CaseOutcome("shipping-eu", "regressed", True, False, "3-5 days.", "It depends."),

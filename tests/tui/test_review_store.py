@@ -129,3 +129,37 @@ def test_review_event_is_validated(store: Store) -> None:
     event = record_review(store, "bot", "approved", "Ana", old, new, "  ")
     assert event["note"] is None and event["event"] == "review"
     assert reviews(store.events("bot")) == [event]
+
+
+ANSWERER = '''
+def answer(bundle, case):
+    if case.id == "capital":
+        return "Paris" if bundle.version == "0.2.0" else "Lyon"
+    return "hello there"
+'''
+
+
+def test_eval_runs_of_both_versions_are_compared(project: Path, store: Store, pv) -> None:  # type: ignore[no-untyped-def]
+    (project / "review_answerer.py").write_text(ANSWERER)
+    assert pv("bump", "minor", "bot", "-m", "first").code == 0
+    edit_bot(project)
+    assert pv("bump", "minor", "bot", "-m", "second").code == 0
+    before = load_review(store, "bot", "0.1.0", "0.2.0")
+    results = next(c for c in before.components if c.kind == "results")
+    assert results.body is not None and "no complete run" in results.body.missing  # type: ignore[union-attr]
+    target = "python:review_answerer:answer"
+    for version in ("0.1.0", "0.2.0"):
+        ran = pv("eval", f"bot@{version}", "--target", target, "--quiet")
+        assert ran.code in (0, 1), ran.err
+    review = load_review(store, "bot", "0.1.0", "0.2.0")
+    results = next(c for c in review.components if c.kind == "results")
+    body = results.body
+    assert body is not None and not body.missing  # type: ignore[union-attr]
+    outcomes = {o.id: o for o in body.outcomes}  # type: ignore[union-attr]
+    assert list(outcomes) == ["capital"]
+    capital = outcomes["capital"]
+    assert capital.verdict == "improved"
+    assert (capital.old_output, capital.new_output) == ("Lyon", "Paris")
+    metrics = {m.name: m for m in body.metrics}  # type: ignore[union-attr]
+    assert (metrics["pass rate"].old, metrics["pass rate"].new) == (0.5, 1.0)
+    assert results.status == "changed"

@@ -13,16 +13,21 @@ from promptver.tui.widgets.cases_table import OutcomesTable
 
 
 def _number(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}".rstrip("0").rstrip(".") or "0"
+    if value is None:
+        return "—"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
-def _delta(old: float | None, new: float | None, colors: dict[str, str]) -> Text:
+def _delta(old: float | None, new: float | None, higher: bool, colors: dict[str, str]) -> Text:
     if old is None or new is None:
         return Text("")
     delta = new - old
     if abs(delta) < 1e-12:
         return Text("±0", style=colors.get("text-muted", ""))
-    style = colors.get("text-success" if delta > 0 else "text-error", "")
+    better = delta > 0 if higher else delta < 0
+    style = colors.get("text-success" if better else "text-error", "")
     return Text(f"{delta:+.3f}".rstrip("0").rstrip("."), style=style)
 
 
@@ -58,7 +63,7 @@ class EvalsView(Vertical):
                 metric.name,
                 _number(metric.old),
                 _number(metric.new),
-                _delta(metric.old, metric.new, colors),
+                _delta(metric.old, metric.new, metric.higher_is_better, colors),
             )
         yield metrics
         if body.outcomes:
