@@ -98,7 +98,8 @@ class ReviewApp(App[None]):
             self.show_review(self.source)
         else:
             self.query_one("#panes").loading = True
-            self._load_review(self.source)
+            # start the (GIL-holding) load once the first frame is on screen
+            self.call_after_refresh(self._load_review, self.source)
 
     def on_resize(self) -> None:
         self._fit_navigator(self.size.width)

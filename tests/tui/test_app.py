@@ -251,3 +251,22 @@ async def test_large_binary_and_long_line_texts() -> None:
         await pilot.press("j")
         await pilot.pause()
         assert "empty" in str(app.query_one("#body .message", Static).render())
+
+
+async def test_hundred_thousand_cases_stay_navigable() -> None:
+    app = build_app(sample_review(100_000))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.query_one(Navigator).highlighted = 4
+        await pilot.pause()
+        table = app.query_one(CasesTable)
+        table.focus()
+        await pilot.press("end")
+        assert table.selected_index == 99_999
+        await pilot.press("pageup", "up")
+        assert table.cursor < 99_999
+        await pilot.press("slash", *"099998", "enter")
+        assert table.shown == 1
+        await pilot.press("enter")
+        view = await wait_aligned(app, pilot)
+        assert isinstance(app.screen, CaseDetailScreen) and view.diff is not None
