@@ -59,15 +59,28 @@ def provenance(folder: Path) -> dict[str, Any]:
 
 
 def _library_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
+    """Installed versions of the key libraries, read from dist-info folder names.
 
-    found = {}
-    for name in KEY_LIBRARIES:
+    ``importlib.metadata.version`` scans every distribution per call (about 50 ms here);
+    listing the site folders once is a few milliseconds."""
+    import re
+    import sys
+
+    wanted = set(KEY_LIBRARIES)
+    found: dict[str, str] = {}
+    pattern = re.compile(r"^([A-Za-z0-9_.\-]+?)-([^-]+?)\.(?:dist|egg)-info$")
+    for folder in sys.path:
         try:
-            found[name] = version(name)
-        except PackageNotFoundError:
+            names = os.listdir(folder or ".")
+        except OSError:
             continue
-    return found
+        for entry in names:
+            match = pattern.match(entry)
+            if match:
+                name = re.sub(r"[-_.]+", "-", match.group(1)).lower()
+                if name in wanted and name not in found:
+                    found[name] = match.group(2)
+    return dict(sorted(found.items()))
 
 
 def commit_and_tag(project_root: Path, paths: list[Path], message: str, tag: str) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from promptver.digests import CHUNK, is_hex_digest, sha256_bytes
 from promptver.errors import PromptverError
+from promptver.manifest import Manifest
 from promptver.store import Store
 
 
@@ -94,7 +95,7 @@ def _verify_bundle(store: Store, name: str, present: set[str], report: VerifyRep
     _verify_log(store, name, manifests, report)
 
 
-def _verify_log(store: Store, name: str, manifests: dict, report: VerifyReport) -> None:  # type: ignore[type-arg]
+def _verify_log(store: Store, name: str, manifests: dict[str, Manifest], report: VerifyReport) -> None:
     import json
 
     path = store.log_path(name)

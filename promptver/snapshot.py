@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from promptver.check import ValidatedCache, check_tree
@@ -86,8 +87,8 @@ def bump(
     version: Version | None = None,
 ) -> BumpResult:
     """Snapshot ``bundles/<name>`` as the next version. Serialised per bundle by a lock."""
-    with store.lock(name):
-        tree, _spec = checked_tree(store, name)
+    with store.lock(name), store.staging() as staging:
+        tree, _ = checked_tree(store, name, hasher=staging.add)
         latest = store.latest(name)
         releasing = level == "release" and latest is not None and latest.semver.is_prerelease
         if latest is not None and latest.digest == tree.digest and not releasing:
@@ -126,15 +127,18 @@ def bump(
         )
         if dry_run:
             return BumpResult(manifest, latest, dry_run=True)
+        staging.publish()
         _store_files(store, tree)
         store.write_manifest(manifest)
         store.append_event(name, bump_event(manifest))
         return BumpResult(manifest, latest, dry_run=False)
 
 
-def checked_tree(store: Store, name: str) -> tuple[WorkTree, BundleSpec]:
+def checked_tree(
+    store: Store, name: str, hasher: Callable[[Path], str] | None = None
+) -> tuple[WorkTree, BundleSpec]:
     """The working tree of a bundle, or `BundleError` with every problem."""
-    tree = store.work_tree(name)
+    tree = store.work_tree(name, hasher=hasher)
     spec, problems = check_tree(tree, name, ValidatedCache(store.root / "cache" / "validated.txt"))
     if problems or spec is None:
         raise BundleError(name, problems)

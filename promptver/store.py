@@ -21,7 +21,7 @@ import json
 import os
 import threading
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -156,6 +156,9 @@ class Store:
             tmp.unlink(missing_ok=True)
         return hexdigest
 
+    def staging(self) -> Staging:
+        return Staging(self)
+
     def put_bytes(self, data: bytes) -> str:
         hexdigest = sha256_bytes(data)
         if not self.has_object(hexdigest):
@@ -209,7 +212,7 @@ class Store:
                 location=str(path),
                 hint="pull it from a remote or restore the store from git",
             ) from None
-        return io.BufferedReader(VerifiedReader(handle, hexdigest, path), CHUNK)  # type: ignore[return-value]
+        return io.BufferedReader(VerifiedReader(handle, hexdigest, path), CHUNK)
 
     # --- manifests ------------------------------------------------------------------------
 
@@ -340,12 +343,13 @@ class Store:
     def tree(self, manifest: Manifest) -> StoreTree:
         return StoreTree(self, manifest)
 
-    def work_tree(self, name: str, folder: Path | None = None) -> WorkTree:
-        folder = folder or self.bundle_dir(name)
-        if not (folder / "bundle.toml").is_file() and not folder.is_dir():
+    def work_tree(self, name: str, hasher: Callable[[Path], str] | None = None) -> WorkTree:
+        """The working copy of a bundle, hashed through the stat cache (``hasher`` for misses)."""
+        folder = self.bundle_dir(name)
+        if not folder.is_dir():
             raise self._no_bundle_folder(name, folder)
         cache = StatCache(self.root / "cache" / "stat" / f"{check_name(name)}.json")
-        return WorkTree(folder, cache)
+        return WorkTree(folder, cache, hasher=hasher)
 
     def _no_bundle_folder(self, name: str, folder: Path) -> NotFoundError:
         known = self.bundle_names()
@@ -405,6 +409,46 @@ class Store:
         return record
 
 
+class Staging:
+    """Files hashed and copied in one read into ``tmp/``, published as objects only when the
+    version is written (and discarded otherwise), so a bump reads each new file once."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._staged: dict[str, Path] = {}
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for tmp in self._staged.values():
+            tmp.unlink(missing_ok=True)
+        self._staged.clear()
+
+    def add(self, path: Path) -> str:
+        from promptver.digests import sha256_file
+
+        tmp = self.store._tmp_file()
+        with open(tmp, "wb") as out:
+            hexdigest, _ = sha256_file(path, copy_to=out)
+        if hexdigest in self._staged or self.store.has_object(hexdigest):
+            tmp.unlink()
+        else:
+            self._staged[hexdigest] = tmp
+        return hexdigest
+
+    def publish(self) -> None:
+        for hexdigest, tmp in list(self._staged.items()):
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self.store._publish_object(tmp, hexdigest)
+            tmp.unlink()
+            del self._staged[hexdigest]
+
+
 class StoreTree(Tree):
     """The files of a stored version, read from verified objects."""
 
@@ -428,7 +472,7 @@ class StoreTree(Tree):
 class VerifiedReader(io.RawIOBase):
     """Reads an object and raises `IntegrityError` at the end if its hash is wrong."""
 
-    def __init__(self, handle: BinaryIO, hexdigest: str, path: Path):
+    def __init__(self, handle: io.BufferedReader, hexdigest: str, path: Path):
         self._handle = handle
         self._hash = hashlib.sha256()
         self._expected = hexdigest
@@ -562,7 +606,7 @@ def _lock_fd(fd: int) -> None:
     except ImportError:  # pragma: no cover - Windows
         import msvcrt
 
-        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined,unused-ignore]
 
 
 def _unlock_fd(fd: int) -> None:
@@ -573,7 +617,7 @@ def _unlock_fd(fd: int) -> None:
     except ImportError:  # pragma: no cover - Windows
         import msvcrt
 
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined,unused-ignore]
 
 
 _LOCKS = _LockTable()

@@ -91,9 +91,16 @@ def unsafe_path_reason(path: str) -> str | None:
 class WorkTree(Tree):
     """A bundle folder on disk, scanned once; digests come from the stat cache when valid."""
 
-    def __init__(self, folder: Path, cache: StatCache | None = None, label: str = "working copy"):
+    def __init__(
+        self,
+        folder: Path,
+        cache: StatCache | None = None,
+        label: str = "working copy",
+        hasher: Callable[[Path], str] | None = None,
+    ):
         self.folder = folder
         self.label = label
+        self._hasher = hasher
         self.problems: list[Problem] = []  # symlinks leading outside, unreadable files
         self._cache = cache
         self.entries = {}
@@ -137,7 +144,7 @@ class WorkTree(Tree):
         hexdigest = self._cache.lookup(rel, stat) if self._cache else None
         if hexdigest is None:
             try:
-                hexdigest, _ = sha256_file(full)
+                hexdigest = self._hasher(full) if self._hasher else sha256_file(full)[0]
             except OSError as exc:
                 self.problems.append(Problem(f"cannot read: {exc.strerror}", file=rel))
                 return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -43,7 +44,7 @@ def log(name: str, limit: int | None, as_json: bool) -> None:
     table.add_column("digest", no_wrap=True)
     table.add_column("date", no_wrap=True)
     table.add_column("author", max_width=20, no_wrap=True, overflow="ellipsis")
-    table.add_column("message", overflow="fold")
+    table.add_column("message", no_wrap=True, overflow="ellipsis")
     for m in manifests:
         table.add_row(
             m.version,
@@ -72,7 +73,7 @@ def show(ref: str, as_json: bool) -> None:
     _print_details(details)
 
 
-def _print_details(d: dict) -> None:  # type: ignore[type-arg]
+def _print_details(d: dict[str, Any]) -> None:
     from rich.table import Table
 
     out = console()

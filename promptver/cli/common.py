@@ -91,7 +91,9 @@ def progress(label: str, total: int | None = None) -> Iterator[Callable[[int, in
 
 
 def rel(path: Path) -> str:
+    """A path relative to the working directory when it is below it, else absolute."""
     try:
-        return os.path.relpath(path)
+        relative = os.path.relpath(path)
     except ValueError:
         return str(path)
+    return str(path) if relative.startswith("..") else relative

@@ -1,0 +1,99 @@
+"""Benchmark: bump and status of a bundle with a 100,000-case (~65 MB) eval set.
+
+Whole-process times (Python start-up included), each beside the floor measured in the same
+run: Python start-up + hashlib.sha256 over the same bytes + one copy of them.
+
+    python tests/benchmarks/bench_store.py [--cases 100000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PROMPTVER_USER": "bench"}
+
+FLOOR = """
+import hashlib, shutil, sys
+h = hashlib.sha256()
+with open(sys.argv[1], 'rb') as src, open(sys.argv[2], 'wb') as dst:
+    while chunk := src.read(1 << 20):
+        h.update(chunk); dst.write(chunk)
+print(h.hexdigest())
+"""
+
+
+def make_cases(path: Path, count: int) -> None:
+    rng = random.Random(7)
+    words = ["refund", "invoice", "plan", "seat", "shift", "schedule", "export", "login", "sso", "mobile", "team", "admin", "billing"]
+    with open(path, "w") as out:
+        for i in range(count):
+            question = " ".join(rng.choice(words) for _ in range(60))
+            case = {
+                "id": f"case-{i:06d}",
+                "vars": {"question": question},
+                "expected": " ".join(rng.choice(words) for _ in range(20)),
+                "tags": ["bench"],
+            }
+            out.write(json.dumps(case) + "\n")
+
+
+def run(args: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(args, cwd=cwd, env=ENV, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"failed: {' '.join(args)}\n{result.stderr}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    options = parser.parse_args()
+    pv = [sys.executable, "-m", "promptver"]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        data = work / "cases.jsonl"
+        make_cases(data, options.cases)
+        size_mb = data.stat().st_size / 1e6
+        floors, firsts, statuses, seconds = [], [], [], []
+        for i in range(options.repeat):
+            project = work / f"p{i}"
+            project.mkdir()
+            run([*pv, "init"], project)
+            run([*pv, "new", "bench"], project)
+            shutil.copy(data, project / "bundles/bench/evals/golden.jsonl")
+            time.sleep(0.1)  # let the copy's mtime age past the stat cache's racy window
+            floors.append(run([sys.executable, "-c", FLOOR, str(data), str(work / f"copy{i}")], work))
+            firsts.append(run([*pv, "bump", "minor", "bench"], project))
+            statuses.append(run([*pv, "status", "bench"], project))
+            with open(project / "bundles/bench/prompts/system.j2", "a") as handle:
+                handle.write("Be concise.\n")
+            seconds.append(run([*pv, "bump", "minor", "bench"], project))
+        start = run([sys.executable, "-c", "pass"], work)
+
+    def med(values: list[float]) -> str:
+        return f"{statistics.median(values) * 1000:7.0f} ms"
+
+    print(f"eval set: {options.cases:,} cases, {size_mb:.1f} MB; medians of {options.repeat} runs")
+    print(f"  python start-up                     {start * 1000:7.0f} ms")
+    print(f"  floor (start-up + sha256 + 1 copy)  {med(floors)}")
+    print(f"  first bump                          {med(firsts)}   target < 500 ms")
+    print(f"  status, nothing changed             {med(statuses)}   target < 150 ms")
+    print(f"  bump after one prompt change        {med(seconds)}   target < 200 ms")
+
+
+if __name__ == "__main__":
+    main()
