@@ -212,7 +212,7 @@ def _component(diff: ComponentDiff, reader: _Reader) -> Component:
         kind=kind,
         title=title,
         status=_status(diff.status),
-        impact=impact.value if impact else None,  # type: ignore[arg-type]
+        impact=impact.value if impact else None,
     )
     detail = diff.detail
     if isinstance(detail, TextDiff):
@@ -338,7 +338,7 @@ def _field_row(path: str, change: Change) -> FieldRow:
         change.new,
         _status(change.kind),
         change.reason,
-        change.impact.value,  # type: ignore[arg-type]
+        change.impact.value,
     )
 
 
@@ -394,7 +394,10 @@ def _cases_body(detail: EvalDiff, reader: _Reader) -> CasesBody:
 
 
 def _files_body(detail: FilesDiff, reader: _Reader) -> FilesBody:
-    rows = [FileRow(f.path, f.kind, f.old_path, f.new_path, f.old_size, f.new_size) for f in detail.files]
+    rows = [
+        FileRow(f.path, f.kind, f.old_path, f.new_path, f.old_size, f.new_size)  # type: ignore[arg-type]
+        for f in detail.files
+    ]
 
     def fetch(row: FileRow) -> TextBody:
         old = reader.read(0, row.old_path)
@@ -447,12 +450,7 @@ def _unchanged(reader: _Reader, present: set[str]) -> list[Component]:
         if isinstance(templates, dict):
             for name, path in templates.items():
                 if isinstance(path, str):
-                    add(
-                        f"templates:{name}",
-                        "template",
-                        f"template {name}",
-                        lambda path=path: _same_text(reader, path),
-                    )
+                    add(f"templates:{name}", "template", f"template {name}", _loader(reader, path))
     if "rag" in manifest:
         add("rag:rag", "rag", "rag", lambda: FieldsBody(_field_rows("rag", None, reader)))
     evals = manifest.get("evals", {})
@@ -466,6 +464,10 @@ def _unchanged(reader: _Reader, present: set[str]) -> list[Component]:
         lambda: FieldsBody(_field_rows("metadata", None, reader)),
     )
     return out
+
+
+def _loader(reader: _Reader, path: str) -> Callable[[], TextBody]:
+    return lambda: _same_text(reader, path)
 
 
 def _same_text(reader: _Reader, path: str) -> TextBody:

@@ -171,9 +171,9 @@ class ReviewApp(App[None]):
             return
         self.call_from_thread(self._body_loaded, component)
 
-    async def _body_loaded(self, component: Component) -> None:
+    def _body_loaded(self, component: Component) -> None:
         if self.current is component:
-            await self.show_component(component)
+            self.call_later(self.show_component, component)
 
     def _body_widgets(self, component: Component, body: Body | None) -> list[Widget]:
         if isinstance(body, TextBody):

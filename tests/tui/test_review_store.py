@@ -14,6 +14,7 @@ from promptver.tui.app import build_app
 from promptver.tui.loader import load_review, recorder
 from promptver.tui.screens.note import NoteModal
 from promptver.tui.widgets.navigator import Navigator
+from tests.tui.test_app import wait_aligned
 
 
 def edit_bot(project: Path) -> None:
@@ -57,6 +58,11 @@ async def test_approve_with_a_note_writes_the_audit_event(
                 break
         assert app.review is not None
         assert app.query_one(Navigator).current_key == "model:model"
+        await pilot.press("n", "n")  # the temperature, then the template (read in a worker)
+        view = await wait_aligned(app, pilot)
+        assert app.query_one(Navigator).current_key == "templates:answer"
+        assert view.diff is not None and view.diff.added == 1
+        assert "Answer in one sentence." in (view.diff.rows[view.cursor_row or 0].new or "")
         await pilot.press("a")
         assert isinstance(app.screen, NoteModal)
         await pilot.press(*"tone is better", "enter")
