@@ -453,6 +453,9 @@ def _unchanged(reader: _Reader, present: set[str]) -> list[Component]:
                     add(f"templates:{name}", "template", f"template {name}", _loader(reader, path))
     if "rag" in manifest:
         add("rag:rag", "rag", "rag", lambda: FieldsBody(_field_rows("rag", None, reader)))
+        rag = manifest["rag"]
+        if isinstance(rag, dict) and isinstance(rag.get("corpus"), str):
+            add("corpus:corpus", "corpus", "corpus", lambda: FilesBody(()))
     evals = manifest.get("evals", {})
     if isinstance(evals, dict):
         for name in evals:

@@ -14,6 +14,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
+from textual.screen import ModalScreen
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Footer, LoadingIndicator, Static
@@ -47,14 +48,16 @@ from promptver.tui.widgets.virtual_table import VirtualTable
 Recorder = Callable[[Review, str, str | None], dict[str, Any]]
 ChangeView = DiffView | FieldsTable | VirtualTable
 
-NARROW = 100  # below this width the navigator gets narrower
+NARROW = 100
+DETAIL_DISABLED = {"next_component", "previous_component", "toggle_unchanged", "search"}  # below this width the navigator gets narrower
 
 
 class ReviewApp(App[None]):
     CSS_PATH = "review.tcss"
     TITLE = "promptver review"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(k.keys, k.action, k.description, show=k.show) for k in APP_KEYS
+        Binding(k.keys, k.action, k.footer or k.description, show=bool(k.footer))
+        for k in APP_KEYS
     ]
 
     def __init__(
@@ -80,6 +83,17 @@ class ReviewApp(App[None]):
         self._arrive_backwards = False
         self.theme = "textual-light" if light else "textual-dark"
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys act on the review only: not behind a dialog, and in a case detail only those
+        that make sense there (changes, toggles, decisions)."""
+        if action not in {k.action for k in APP_KEYS}:
+            return True
+        if isinstance(self.screen, ModalScreen):
+            return action == "quit"
+        if isinstance(self.screen, CaseDetailScreen):
+            return action not in DETAIL_DISABLED
+        return True
+
     # -- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
@@ -90,7 +104,7 @@ class ReviewApp(App[None]):
                 yield Static(id="component-title", markup=False)
                 yield Container(id="body")
         yield SearchBar(id="search")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self._fit_navigator(self.size.width)
@@ -351,6 +365,9 @@ class ReviewApp(App[None]):
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+        current = self.current
+        if current is not None and self.query("#body FieldsTable, #body EvalsView"):
+            self.call_later(self.show_component, current)  # their cells hold theme colours
 
     # -- search --------------------------------------------------------------------------
 

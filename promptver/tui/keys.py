@@ -11,24 +11,24 @@ class Key:
     action: str
     description: str  # shown in help and (short) in the footer
     label: str  # how the help screen writes the keys
-    show: bool = False  # in the footer
+    footer: str = ""  # short label in the footer; empty: not shown there
 
 
 APP_KEYS: tuple[Key, ...] = (
-    Key("n,right_square_bracket", "next_change", "next change", "n  ]", show=True),
+    Key("n,right_square_bracket", "next_change", "next change", "n  ]", footer="change"),
     Key("N,left_square_bracket", "previous_change", "previous change", "N  ["),
-    Key("j", "next_component", "next component", "j", show=True),
+    Key("j", "next_component", "next component", "j", footer="component"),
     Key("k", "previous_component", "previous component", "k"),
-    Key("u", "toggle_unified", "unified / side by side", "u", show=True),
+    Key("u", "toggle_unified", "unified / side by side", "u", footer="unified"),
     Key("w", "toggle_whitespace", "ignore whitespace on / off", "w"),
     Key("z", "toggle_wrap", "wrap long lines on / off", "z"),
     Key("h", "toggle_unchanged", "hide / dim unchanged components", "h"),
-    Key("slash", "search", "search in the current component", "/", show=True),
-    Key("a", "approve", "approve (optional note)", "a", show=True),
-    Key("r", "request_changes", "request changes (optional note)", "r", show=True),
+    Key("slash", "search", "search in the current component", "/", footer="search"),
+    Key("a", "approve", "approve (optional note)", "a", footer="approve"),
+    Key("r", "request_changes", "request changes (optional note)", "r", footer="changes"),
     Key("t", "toggle_theme", "dark / light theme", "t"),
-    Key("question_mark", "help", "this help", "?", show=True),
-    Key("q", "quit", "quit", "q", show=True),
+    Key("question_mark", "help", "this help", "?", footer="help"),
+    Key("q", "quit", "quit", "q", footer="quit"),
 )
 
 # Keys handled by a widget rather than the app; listed in help so it shows every key.

@@ -43,7 +43,7 @@ def eval_results(
         missing = [side for side, run in ((old, base), (new, head)) if run is None]
         if base is None or head is None:
             labels = " and ".join(side.label for side in missing)
-            hint = " ".join(
+            hint = " and ".join(
                 f"`promptver eval {bundle}@{side.version} --dataset {dataset}`"
                 for side in missing
                 if side.version

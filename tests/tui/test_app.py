@@ -270,3 +270,22 @@ async def test_hundred_thousand_cases_stay_navigable() -> None:
         await pilot.press("enter")
         view = await wait_aligned(app, pilot)
         assert isinstance(app.screen, CaseDetailScreen) and view.diff is not None
+
+
+async def test_keys_do_not_act_behind_dialogs_or_a_case() -> None:
+    app = build_app(sample_review())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark", "j", "h", "u")
+        assert current_key(app) == "model" and not app.unified and not app.hide_unchanged
+        await pilot.press("escape")
+        app.query_one(Navigator).highlighted = 4
+        await pilot.pause()
+        app.query_one(CasesTable).focus()
+        await pilot.press("enter")
+        await wait_aligned(app, pilot)
+        assert isinstance(app.screen, CaseDetailScreen)
+        await pilot.press("j", "slash", "u")
+        assert current_key(app) == "dataset:golden"
+        assert app.unified  # toggles still apply to the case
+        assert not app.query_one("#search", Input).has_class("-shown")

@@ -268,6 +268,11 @@ class DiffView(ScrollView, can_focus=True):
         self._cache.clear()
         self._update_virtual_size()
 
+    def notify_style_update(self) -> None:
+        """The theme changed: cached strips hold the old colours."""
+        self._cache.clear()
+        super().notify_style_update()
+
     # -- navigation ----------------------------------------------------------------------
 
     def current_hunk(self) -> int | None:
@@ -294,7 +299,8 @@ class DiffView(ScrollView, can_focus=True):
     def goto_row(self, row: int) -> None:
         self.cursor_row = row
         line = self._offsets[row] if row < len(self._offsets) else 0
-        self.scroll_to(y=max(0, line - 3), animate=False)
+        # after a refresh: a virtual size set just before is not yet in the scroll limits
+        self.call_after_refresh(self.scroll_to, y=max(0, line - 3), animate=False)
         self.refresh()
 
     def next_change(self, forward: bool = True) -> bool:
