@@ -14,8 +14,8 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.content import Content
+from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Footer, LoadingIndicator, Static
 
@@ -48,8 +48,8 @@ from promptver.tui.widgets.virtual_table import VirtualTable
 Recorder = Callable[[Review, str, str | None], dict[str, Any]]
 ChangeView = DiffView | FieldsTable | VirtualTable
 
-NARROW = 100
-DETAIL_DISABLED = {"next_component", "previous_component", "toggle_unchanged", "search"}  # below this width the navigator gets narrower
+NARROW = 100  # below this width the navigator gets narrower
+DETAIL_DISABLED = {"next_component", "previous_component", "toggle_unchanged", "search"}
 
 
 class ReviewApp(App[None]):
