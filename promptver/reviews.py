@@ -65,9 +65,7 @@ def review_event(
 ) -> dict[str, Any]:
     """The audit event of one decision (validated, not yet written)."""
     if decision not in DECISIONS:
-        raise ConfigError(
-            f"unknown review decision {decision!r}", hint=f"use one of {', '.join(DECISIONS)}"
-        )
+        raise ConfigError(f"unknown review decision {decision!r}", hint=f"use one of {', '.join(DECISIONS)}")
     if not reviewer.strip():
         raise ConfigError("the reviewer name is empty", hint="pass --reviewer NAME")
     when = (now or datetime.now(UTC)).astimezone(UTC)

@@ -56,8 +56,7 @@ class ReviewApp(App[None]):
     CSS_PATH = "review.tcss"
     TITLE = "promptver review"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(k.keys, k.action, k.footer or k.description, show=bool(k.footer))
-        for k in APP_KEYS
+        Binding(k.keys, k.action, k.footer or k.description, show=bool(k.footer)) for k in APP_KEYS
     ]
 
     def __init__(

@@ -101,8 +101,10 @@ def examples(project: Path) -> None:
         versions = [m.version for m in store.versions(name)]
         if len(versions) < 2:
             continue
-        report(f"{name} {versions[-2]} -> {versions[-1]}", measure(project, name, versions[-2],
-                                                                    versions[-1], None))
+        report(
+            f"{name} {versions[-2]} -> {versions[-1]}",
+            measure(project, name, versions[-2], versions[-1], None),
+        )
 
 
 def big_dataset(cases: int) -> None:
@@ -123,8 +125,7 @@ def big_dataset(cases: int) -> None:
                     if version and i % 100 == 0:
                         continue  # removed
                     question = f"question {i}" + ("?" if version and i % 10 == 1 else "")
-                    case = {"id": f"case-{i:06d}", "vars": {"question": question},
-                            "expected": f"answer {i}"}
+                    case = {"id": f"case-{i:06d}", "vars": {"question": question}, "expected": f"answer {i}"}
                     out.write(json.dumps(case) + "\n")
                 if version:
                     for i in range(cases // 100):

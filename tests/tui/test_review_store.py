@@ -137,12 +137,12 @@ def test_review_event_is_validated(store: Store) -> None:
     assert reviews(store.events("bot")) == [event]
 
 
-ANSWERER = '''
+ANSWERER = """
 def answer(bundle, case):
     if case.id == "capital":
         return "Paris" if bundle.version == "0.2.0" else "Lyon"
     return "hello there"
-'''
+"""
 
 
 def test_eval_runs_of_both_versions_are_compared(project: Path, store: Store, pv) -> None:  # type: ignore[no-untyped-def]
