@@ -360,7 +360,11 @@ class ReviewApp(App[None]):
         if self.review is None:
             return
         self.hide_unchanged = not self.hide_unchanged
-        self.query_one(Navigator).set_components(self.review.components, self.hide_unchanged)
+        navigator = self.query_one(Navigator)
+        navigator.set_components(self.review.components, self.hide_unchanged)
+        if navigator.option_count == 0:
+            self.query_one("#component-title", Static).update("nothing changed")
+            self.query_one("#body", Container).remove_children()
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"

@@ -169,3 +169,17 @@ def test_eval_runs_of_both_versions_are_compared(project: Path, store: Store, pv
     metrics = {m.name: m for m in body.metrics}  # type: ignore[union-attr]
     assert (metrics["pass rate"].old, metrics["pass rate"].new) == (0.5, 1.0)
     assert results.status == "changed"
+
+
+async def test_identical_versions_open_without_changes(store: Store, pv) -> None:  # type: ignore[no-untyped-def]
+    assert pv("bump", "minor", "bot").code == 0
+    review = load_review(store, "bot")  # latest against an unchanged working copy
+    assert review.bump is None and not any(c.changed for c in review.components)
+    app = build_app(review)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n", "N", "j", "j", "u", "w", "h")
+        await pilot.pause()
+        assert app.query_one(Navigator).visible_keys() == []
+        assert not list(app.query("#body > *"))
+        await pilot.press("h", "n")
+        await pilot.pause()
