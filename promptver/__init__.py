@@ -8,4 +8,25 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["Bundle", "__version__", "clear_cache", "load"]
+
+TYPE_CHECKING = False  # not `from typing import ...`: that import alone costs milliseconds
+if TYPE_CHECKING:
+    from typing import Any
+
+    from promptver.runtime import Bundle, clear_cache, load
+
+# The run-time API (promptver/runtime.py), imported on first use so that `import promptver`
+# alone costs nothing.
+_LAZY = {"load": "promptver.runtime", "Bundle": "promptver.runtime", "clear_cache": "promptver.runtime"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'promptver' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

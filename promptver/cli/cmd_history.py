@@ -60,13 +60,18 @@ def log(name: str, limit: int | None, as_json: bool) -> None:
 @click.argument("ref")
 @json_option
 def show(ref: str, as_json: bool) -> None:
-    """Everything a version records (NAME@VERSION, NAME@latest)."""
+    """Everything a version records (NAME@VERSION, NAME@latest, or an exported .pvb file)."""
     from promptver.history import describe
+    from promptver.runtime import is_archive_ref
 
-    name, version = split_ref(ref)
-    store = get_store()
-    manifest = store.resolve(name, version or "latest")
-    details = describe(store, manifest)
+    if is_archive_ref(ref):
+        from promptver.archive import describe_archive
+
+        details = describe_archive(Path(ref))
+    else:
+        name, version = split_ref(ref)
+        store = get_store()
+        details = describe(store, store.resolve(name, version or "latest"))
     if as_json:
         print_json(details)
         return

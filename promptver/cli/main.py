@@ -32,6 +32,12 @@ COMMANDS: dict[str, str] = {
     "eval": "promptver.cli.cmd_eval:eval_group",
     "runs": "promptver.cli.cmd_eval:runs",
     "run": "promptver.cli.cmd_eval:run_group",
+    "pin": "promptver.cli.cmd_pin:pin",
+    "unpin": "promptver.cli.cmd_pin:unpin",
+    "lock": "promptver.cli.cmd_pin:lock",
+    "outdated": "promptver.cli.cmd_pin:outdated",
+    "export": "promptver.cli.cmd_export:export",
+    "import": "promptver.cli.cmd_export:import_",
 }
 
 
