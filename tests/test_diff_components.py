@@ -215,6 +215,21 @@ def test_huge_single_line_is_cut_for_display() -> None:
     assert len(json.dumps(diff.to_json())) < 100_000
 
 
+def test_template_over_a_million_characters_is_compared_as_text_only() -> None:
+    import time
+
+    huge = "word " * 1_000_000  # 5 MB on one line
+    start = time.monotonic()
+    diff = run(changed(prompts__system_DOT_j2=huge), changed(prompts__system_DOT_j2=huge + "!"))
+    assert time.monotonic() - start < 30  # no Jinja2 lexing or BPE of megabytes
+    (comp,) = diff.components
+    detail = comp.detail
+    assert isinstance(detail, TextDiff)
+    assert detail.added_lines == 1 and detail.new.variables is None and detail.new.valid
+    assert detail.tokens is not None and detail.tokens.new is None
+    assert "longer than 1,000,000 characters" in (detail.tokens.note or "")
+
+
 def test_system_prompt_change_is_minor_with_token_delta() -> None:
     diff = run(FILES, changed(prompts__system_DOT_j2="You are a terse support agent. Cite sources.\n"))
     (change,) = diff.changes
@@ -367,3 +382,81 @@ def test_json_output_is_serialisable_and_versioned() -> None:
     assert data["suggested_bump"] == "minor"
     assert [c["kind"] for c in data["components"]] == ["system", "evals"]
     assert data["components"][1]["detail"]["type"] == "eval"
+
+
+def test_params_table_added_is_reported_per_parameter() -> None:
+    old = config("\n[model.params]\ntemperature = 0.2\nmax_tokens = 400\n", "\n")
+    diff = run(old, FILES)
+    assert sorted((c.path, c.kind, c.rule) for c in diff.changes) == [
+        ("model.params.max_tokens", "added", "model.params"),
+        ("model.params.temperature", "added", "model.params"),
+    ]
+
+
+def test_toml_dates_become_json_strings() -> None:
+    diff = run(FILES, config("max_tokens = 400", "max_tokens = 400\ncutoff = 2024-05-01"))
+    (change,) = diff.changes
+    assert change.new == "2024-05-01"
+    json.dumps(diff.summary().to_json())  # what the manifest stores must serialise
+
+
+def test_files_with_unchanged_digests_are_not_read() -> None:
+    """What keeps `bump` fast: only changed files (and bundle.toml) are opened."""
+    from promptver.diff.engine import diff_trees
+    from promptver.diff.model import Side
+    from promptver.tree import MemoryTree
+
+    class CountingTree(MemoryTree):
+        def __init__(self, files: dict[str, bytes]):
+            super().__init__(files)
+            self.opened: list[str] = []
+
+        def open(self, path: str):  # type: ignore[no-untyped-def]
+            self.opened.append(path)
+            return super().open(path)
+
+    def make(files: dict[str, str | bytes]) -> CountingTree:
+        return CountingTree({p: d.encode() if isinstance(d, str) else d for p, d in files.items()})
+
+    new_files = config("temperature = 0.2", "temperature = 0.3")
+    new_files["corpus/refunds.md"] = "Refunds within 14 days.\n"
+    old, new = make(FILES), make(new_files)
+    diff_trees(old, new, Side("b", "1", old.digest, "o"), Side("b", None, new.digest, "n"))
+    assert sorted(set(old.opened)) == ["bundle.toml"]  # corpus: digests and sizes only
+    assert sorted(set(new.opened)) == ["bundle.toml"]
+
+
+def test_json_output_validates_against_the_published_schema() -> None:
+    from pathlib import Path
+
+    from jsonschema import Draft202012Validator
+
+    import promptver.diff
+
+    schema = json.loads((Path(promptver.diff.__file__).parent / "diff.schema.json").read_text())
+    Draft202012Validator.check_schema(schema)
+    new = config("top_k = 4", "top_k = 6")
+    new["bundle.toml"] = str(new["bundle.toml"]).replace("temperature = 0.2", "temperature = 1")
+    new["bundle.toml"] = str(new["bundle.toml"]).replace("Answers questions", "Answers")
+    new["prompts/system.j2"] = b"\xff\x00binary"
+    new["prompts/answer.j2"] = "Q: {{ question } {{ x }}\n" + "y" * 5000 + "\n"
+    new["corpus/new.md"] = "new"
+    new["evals/golden.jsonl"] = '{"id": "a", "vars": {"question": "q1!"}}\nnot json\n'
+    new["README.md"] = "readme"
+    diff = run(FILES, new)
+    assert {c.kind for c in diff.components} == {
+        "model",
+        "system",
+        "templates",
+        "rag",
+        "corpus",
+        "evals",
+        "metadata",
+        "files",
+    }
+    data = json.loads(json.dumps(diff.to_json()))
+    errors = sorted(Draft202012Validator(schema).iter_errors(data), key=str)
+    assert errors == []
+    assert not list(Draft202012Validator(schema).iter_errors(run(FILES, FILES).to_json()))
+    data["components"][0]["changes"][0]["impact"] = "huge"  # the schema is not vacuous
+    assert list(Draft202012Validator(schema).iter_errors(data))

@@ -45,7 +45,7 @@ def test_variables_through_macros_and_includes() -> None:
     }
     req, opt = variables(
         '{% from "parts/macros.j2" import cite with context %}'
-        '{% macro row(x) %}{{ x }} {{ currency }}{% endmacro %}{{ row(amount) }}'
+        "{% macro row(x) %}{{ x }} {{ currency }}{% endmacro %}{{ row(amount) }}"
         '{{ cite(source) }}{% include "parts/sig.j2" %}',
         files,
     )
@@ -130,18 +130,17 @@ def _change(impact: Impact, reason: str = "r", old: object = 1) -> Change:
 
 
 def test_bundle_diff_suggestion_counts_and_reasons() -> None:
-    comp = ComponentDiff("model", "model", "changed",
-                         (_change(Impact.MINOR), _change(Impact.MAJOR, "big")))
-    diff = BundleDiff(Side("b", "1.0.0", "sha256:a", "b@1.0.0"), Side("b", None, "sha256:b", "w"),
-                      (comp,))
+    comp = ComponentDiff("model", "model", "changed", (_change(Impact.MINOR), _change(Impact.MAJOR, "big")))
+    diff = BundleDiff(Side("b", "1.0.0", "sha256:a", "b@1.0.0"), Side("b", None, "sha256:b", "w"), (comp,))
     assert diff.suggested is Impact.MAJOR and comp.impact is Impact.MAJOR
     assert diff.counts() == {"major": 1, "minor": 1, "patch": 0}
     assert [c.reason for c in diff.reasons(Impact.MAJOR)] == ["big"]
 
 
 def test_summary_round_trip_drops_long_values() -> None:
-    comp = ComponentDiff("model", "model", "changed",
-                         (_change(Impact.MINOR), _change(Impact.PATCH, old="x" * 500)))
+    comp = ComponentDiff(
+        "model", "model", "changed", (_change(Impact.MINOR), _change(Impact.PATCH, old="x" * 500))
+    )
     diff = BundleDiff(Side("b", "1.0.0", "sha256:a", "l"), Side("b", None, "sha256:b", "w"), (comp,))
     data = json.loads(json.dumps(diff.summary().to_json()))
     assert data["changes"][1]["old"] is None and data["changes"][0]["old"] == 1
@@ -155,8 +154,7 @@ def test_summary_round_trip_drops_long_values() -> None:
 
 def test_policy_overrides_rules_and_single_fields() -> None:
     policy, problems = parse_policy(
-        {"impact": {"model": {"params": "major"}, "model.params.seed": "patch",
-                    "evals.case": "minor"}}
+        {"impact": {"model": {"params": "major"}, "model.params.seed": "patch", "evals.case": "minor"}}
     )
     assert problems == []
     assert policy.impact("model.params", "temperature") is Impact.MAJOR
@@ -172,7 +170,7 @@ def test_policy_problems_are_reported_and_ignored() -> None:
     text = "\n".join(str(p) for p in problems)
     assert "unknown key versioning.strict" in text
     assert "unknown impact rule 'template.remove'" in text and "template.removed" in text
-    assert "must be \"major\", \"minor\" or \"patch\", not 'huge'" in text
+    assert 'must be "major", "minor" or "patch", not \'huge\'' in text
     assert policy.impact("model.name") is Impact.MINOR
     assert parse_policy("nope")[1][0].message == "[versioning] must be a table"
 
@@ -183,3 +181,23 @@ def test_every_rule_is_documented() -> None:
     doc = (Path(__file__).resolve().parent.parent / "docs" / "diff.md").read_text()
     missing = [rule for rule in RULES if f"`{rule}`" not in doc]
     assert missing == []
+
+
+def test_heavy_libraries_load_only_when_needed() -> None:
+    """A diff touching only eval cases imports neither jinja2, deepdiff nor tiktoken."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "from tests.diff_support import FILES, changed, run\n"
+        'new = changed(evals__golden_DOT_jsonl=\'{"id": "a", "vars": {}}\\n\')\n'
+        "assert run(FILES, new).suggested.value == 'patch'\n"
+        "heavy = [m for m in ('jinja2', 'deepdiff', 'tiktoken', 'rich', 'click') if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -21,7 +21,7 @@ def _bump(pv, project: Path, n: int) -> None:
     for i in range(n):
         with open(project / "bundles/bot/prompts/system.j2", "a") as f:
             f.write(f"line {i}\n")
-        assert pv("bump", "patch", "bot").code == 0
+        assert pv("bump", "patch", "bot", "--force").code == 0  # text change: minor, forced
 
 
 def _writable(path: Path) -> None:

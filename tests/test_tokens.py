@@ -132,3 +132,14 @@ def test_hanging_download_is_bounded(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     finally:
         release.set()
         tokens.reset()
+
+
+def test_timeout_zero_uses_the_offline_copy_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROMPTVER_TOKENIZER_TIMEOUT", "0")
+    tokens.reset()
+    try:
+        t = tokens.tokenizer("gpt-3.5-turbo")
+        assert (t.wanted, t.encoding, t.approximate) == ("cl100k_base", "cl100k_base", False)
+        assert t.count("hello world") == 2
+    finally:
+        tokens.reset()

@@ -72,10 +72,12 @@ def diff(
 
         open_review(targets)
         return
+    from promptver.cli.common import progress
     from promptver.diff.compare import diff_bundle
 
     old_name, old_ref, new_name, new_ref = parse_targets(targets)
-    result = diff_bundle(get_store(), old_name, old_ref, new_ref, new_name)
+    with progress("diffing eval data") as update:
+        result = diff_bundle(get_store(), old_name, old_ref, new_ref, new_name, update)
     if as_json or fmt == "json":
         print_json(result.to_json())
     elif fmt == "markdown":

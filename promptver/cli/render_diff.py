@@ -10,7 +10,6 @@ from promptver.diff.model import (
     ComponentDiff,
     EvalDiff,
     FilesDiff,
-    Impact,
     Line,
     TextDiff,
 )
@@ -28,9 +27,9 @@ def render(diff: BundleDiff, *, stat: bool = False, side_by_side: bool = False) 
     out = console()
     suggested = diff.suggested
     style = IMPACT_STYLE[suggested.value] if suggested else "bold"
-    out.print(headline(diff), style=style, markup=False)
+    out.print(headline(diff), style=style, markup=False, soft_wrap=True)
     for note in diff.notes:
-        out.print(f"note: {note}", style="dim", markup=False)
+        out.print(f"note: {note}", style="dim", markup=False, soft_wrap=True)
     if not diff.components:
         return
     if stat:
@@ -63,12 +62,12 @@ def _component(out: Console, comp: ComponentDiff, side_by_side: bool) -> None:
     head.append(f"  {comp.status}  ")
     head.append(impact, style=IMPACT_STYLE[impact])
     head.append(f"  ({component_stat(comp)})", style="dim")
-    out.print(head)
+    out.print(head, soft_wrap=True)
     for change in comp.changes:
         line = Text("  ")
         line.append(f"{change.impact.value:<5}", style=IMPACT_STYLE[change.impact.value])
         line.append(f"  {change.reason}")
-        out.print(line)
+        out.print(line, soft_wrap=True)
     detail = comp.detail
     if isinstance(detail, TextDiff):
         _text(out, detail, side_by_side)
@@ -104,7 +103,7 @@ def _text(out: Console, detail: TextDiff, side_by_side: bool) -> None:
         for mark, line in hunk.unified():
             text = Text(mark, style={"-": "red", "+": "green"}.get(mark, ""))
             text.append_text(_line_text(line, mark))
-            out.print(text, overflow="fold")
+            out.print(text, soft_wrap=True)
 
 
 def _line_text(line: Line, mark: str) -> Text:
@@ -158,7 +157,7 @@ def _evals(out: Console, detail: EvalDiff) -> None:
             shown = ", ".join(f.path or "(root)" for f in case.fields[:6])
             more = f" +{len(case.fields) - 6}" if len(case.fields) > 6 else ""
             line.append(f"  {shown}{more}", style="dim")
-        out.print(line, overflow="fold")
+        out.print(line, soft_wrap=True)
     if len(detail.cases) > MAX_CASES:
         out.print(
             f"    ... {len(detail.cases) - MAX_CASES:,} more cases (--format json lists all)",
@@ -167,7 +166,3 @@ def _evals(out: Console, detail: EvalDiff) -> None:
         )
     for problem in detail.problems[:MAX_CASES]:
         out.print(Text(f"    problem: {problem}", style="red"))
-
-
-def impact_style(impact: Impact | None) -> str:
-    return IMPACT_STYLE[impact.value if impact else "-"]

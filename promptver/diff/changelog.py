@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from promptver.diff.model import Summary
 
 if TYPE_CHECKING:
+    from promptver.manifest import Manifest
     from promptver.store import Store
 
 # Keep-a-Changelog sections, in their documented order.
@@ -20,7 +21,9 @@ def changelog(store: Store, name: str) -> list[dict[str, Any]]:
     from promptver.history import history
 
     entries = []
-    for manifest in history(store, name):
+    manifests = history(store, name)
+    by_version = {m.version: m for m in manifests}
+    for manifest in manifests:
         entry: dict[str, Any] = {
             "version": manifest.version,
             "date": manifest.created[:10],
@@ -35,6 +38,11 @@ def changelog(store: Store, name: str) -> list[dict[str, Any]]:
             "sections": {},
         }
         raw = manifest.changes
+        parent = by_version.get(manifest.parent or "")
+        if raw is None and parent is not None:
+            # a version made before summaries were stored: diff it with its parent now
+            raw = _summary(store, parent, manifest)
+            entry["computed"] = True
         if isinstance(raw, dict) and not raw.get("initial"):
             try:
                 summary = Summary.from_json(raw)
@@ -53,12 +61,31 @@ def changelog(store: Store, name: str) -> list[dict[str, Any]]:
                             "reason": change.reason,
                         }
                     )
-                entry["sections"] = {s: sections[s] for s in SECTIONS if s in sections}
+                rank = {"major": 0, "minor": 1, "patch": 2}
+                entry["sections"] = {
+                    s: sorted(sections[s], key=lambda item: rank[item["impact"]])
+                    for s in SECTIONS
+                    if s in sections
+                }
             forced = raw.get("forced")
             if isinstance(forced, dict):
                 entry["forced_over"] = forced.get("suggested")
         entries.append(entry)
     return entries
+
+
+def _summary(store: Store, parent: Manifest, manifest: Manifest) -> dict[str, Any]:
+    from promptver.diff.engine import diff_trees
+    from promptver.diff.model import Side
+
+    diff = diff_trees(
+        store.tree(parent),
+        store.tree(manifest),
+        Side(parent.bundle, parent.version, parent.digest, parent.ref),
+        Side(manifest.bundle, manifest.version, manifest.digest, manifest.ref),
+        tokens=False,  # as in the summaries bumps store
+    )
+    return diff.summary().to_json()
 
 
 def to_markdown(name: str, entries: list[dict[str, Any]]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from promptver.diff.model import BundleDiff, Side
@@ -29,6 +30,7 @@ def diff_bundle(
     old_ref: str | None = "latest",
     new_ref: str | None = WORKING,
     new_name: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BundleDiff:
     """``name@old_ref`` against ``new_name@new_ref`` (default: the latest version against
     the working copy of the same bundle)."""
@@ -36,4 +38,4 @@ def diff_bundle(
 
     old_tree, old_side = side(store, name, old_ref)
     new_tree, new_side = side(store, new_name or name, new_ref)
-    return diff_trees(old_tree, new_tree, old_side, new_side)
+    return diff_trees(old_tree, new_tree, old_side, new_side, progress)

@@ -37,9 +37,18 @@ DIFFERS: tuple[Differ, ...] = (
 )
 
 
-def diff_trees(old: TreeLike, new: TreeLike, old_side: Side, new_side: Side) -> BundleDiff:
+def diff_trees(
+    old: TreeLike,
+    new: TreeLike,
+    old_side: Side,
+    new_side: Side,
+    progress: Callable[[int, int], None] | None = None,
+    tokens: bool = True,
+) -> BundleDiff:
     """Compare two trees (stored versions or working copies). Never reads a file whose
-    digest is the same on both sides, except ``bundle.toml``."""
+    digest is the same on both sides, except ``bundle.toml``. ``progress(done, total)``
+    follows the bytes of large files (eval datasets) as they are read. ``tokens=False``
+    skips token counts (loading an encoding costs a few hundred ms; bumps do not need it)."""
     if old.digest == new.digest:
         return BundleDiff(old_side, new_side, ())
     before, after = Snapshot.of(old), Snapshot.of(new)
@@ -51,7 +60,7 @@ def diff_trees(old: TreeLike, new: TreeLike, old_side: Side, new_side: Side) -> 
         before.config = after.config
     policy, _ = parse_policy(after.config.get("versioning"), CONFIG)
     tokenizer = _lazy_tokenizer(after if after.table("model") else before)
-    ctx = Context(policy=policy, tokenizer=tokenizer)
+    ctx = Context(policy=policy, tokenizer=tokenizer if tokens else None, progress=progress)
     components: list[ComponentDiff] = []
     invalid = _config_problem(before, after, ctx)
     if invalid is not None:

@@ -1,24 +1,23 @@
 """Eval datasets: cases added, removed and changed, matched by ``id``, streamed and linear.
 
 A JSONL line that is byte-identical on both sides is an unchanged case and is never
-parsed. The algorithm reads the old file twice and the new file once, keeping a 16-byte
-digest per old line and the raw text of differing lines only:
+parsed. Each file is read once, in large blocks split into lines in C:
 
-1. old file: count the digest of every line;
-2. new file: a line whose digest is still counted is unchanged (the count goes down);
+1. old file: count every line (``Counter``) and remember a line number for each;
+2. new file: a line still counted on the old side is unchanged (its count goes down);
    any other line is kept to be parsed;
-3. old file again, only if some old line is left: lines whose digest is still counted
-   are kept to be parsed.
+3. old lines whose count is left above zero are kept to be parsed.
 
 The kept lines are parsed and matched by ``id``; each pair gets a field-level diff.
-Memory is O(old lines) digests plus the differing lines; time is linear in bytes.
+Memory is about the old file's size plus the differing lines; time is linear in bytes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
+from itertools import count
 from typing import Any
 
 from promptver.diff.fields import field_changes, plural
@@ -81,6 +80,7 @@ def _dataset(name: str, a: Any, b: Any, old: Snapshot, new: Snapshot, ctx: Conte
             old_path,
             new.tree if new.has(new_path) else None,
             new_path,
+            ctx.progress,
         )
         parts = [
             f"{plural(n, 'case')} {label}"
@@ -111,18 +111,30 @@ def _dataset(name: str, a: Any, b: Any, old: Snapshot, new: Snapshot, ctx: Conte
     return ComponentDiff("evals", name, "changed", tuple(changes), detail)
 
 
-def _lines(tree: TreeLike, path: str) -> Iterator[tuple[int, bytes]]:
+CHUNK = 8 << 20
+
+
+def _chunks(
+    tree: TreeLike, path: str, progress: Callable[[int], None] | None = None
+) -> Iterator[list[bytes]]:
+    """The file's lines in blocks (split in C); every line of the file, blank ones too,
+    so positions count line numbers. ``progress(n)`` is told of each block's bytes."""
     with tree.open(path) as handle:
-        for number, raw in enumerate(handle, 1):
-            line = raw.rstrip(b"\r\n")
-            if line.strip():
-                yield number, line
+        rest = b""
+        while block := handle.read(CHUNK):
+            if progress is not None:
+                progress(len(block))
+            lines = (rest + block).split(b"\n") if rest else block.split(b"\n")
+            rest = lines.pop()
+            yield lines
+        if rest:
+            yield [rest]
 
 
 def _count_cases(tree: TreeLike, path: str | None) -> int:
     if path is None:
         return 0
-    return sum(1 for _ in _lines(tree, path))
+    return sum(1 for lines in _chunks(tree, path) for line in lines if line.strip())
 
 
 def diff_dataset(
@@ -130,36 +142,48 @@ def diff_dataset(
     old_path: str | None,
     new_tree: TreeLike | None,
     new_path: str | None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> EvalDiff:
-    """Case-level diff of two JSONL files (either may be absent: all added / removed)."""
-    digest = _digester()
-    counts: dict[bytes, int] = {}
-    old_total = 0
+    """Case-level diff of two JSONL files (either may be absent: all added / removed).
+    ``progress(done, total)`` is called with bytes read after each block."""
+    total = (_size(old_tree, old_path) or 0) + (_size(new_tree, new_path) or 0)
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(done, total)
+
+    counts: Counter[bytes] = Counter()
+    line_of: dict[bytes, int] = {}
     if old_tree is not None and old_path is not None:
-        for _, line in _lines(old_tree, old_path):
-            key = digest(line)
-            counts[key] = counts.get(key, 0) + 1
-            old_total += 1
+        number = 1
+        for lines in _chunks(old_tree, old_path, advance):
+            counts.update(lines)
+            line_of.update(zip(lines, count(number)))
+            number += len(lines)
     unchanged = 0
     new_kept: list[tuple[int, bytes]] = []
     if new_tree is not None and new_path is not None:
-        for number, line in _lines(new_tree, new_path):
-            key = digest(line)
-            left = counts.get(key)
-            if left:
-                counts[key] = left - 1
-                unchanged += 1
-            else:
-                new_kept.append((number, line))
-    old_kept: list[tuple[int, bytes]] = []
-    if old_total > unchanged and old_tree is not None and old_path is not None:
-        for number, line in _lines(old_tree, old_path):
-            key = digest(line)
-            left = counts.get(key)
-            if left:
-                counts[key] = left - 1
-                old_kept.append((number, line))
-    del counts
+        number = 0
+        for lines in _chunks(new_tree, new_path, advance):
+            for line in lines:
+                number += 1
+                left = counts.get(line)
+                if left:
+                    counts[line] = left - 1
+                    if line.strip():
+                        unchanged += 1
+                elif line.strip():
+                    new_kept.append((number, line))
+    old_kept = sorted(
+        (line_of[line], line)
+        for line, left in counts.items()
+        if left > 0 and line.strip()
+        for _ in range(left)
+    )
+    del counts, line_of
     problems: list[str] = []
     old_cases = _parse(old_kept, old_path or "", problems)
     new_cases = _parse(new_kept, new_path or "", problems)
@@ -193,15 +217,6 @@ def diff_dataset(
         old_size=_size(old_tree, old_path),
         new_size=_size(new_tree, new_path),
     )
-
-
-def _digester() -> Any:
-    blake = hashlib.blake2b
-
-    def digest(line: bytes) -> bytes:
-        return blake(line, digest_size=16).digest()
-
-    return digest
 
 
 def _size(tree: TreeLike | None, path: str | None) -> int | None:

@@ -13,7 +13,15 @@ from typing import Any
 
 from promptver.diff.model import FieldChange
 
-MISSING: Any = object()
+
+class Missing:
+    """The marker of a key absent on one side."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = Missing()
 
 
 def plural(count: int, word: str) -> str:

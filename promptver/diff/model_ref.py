@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from promptver.diff.fields import MISSING, field_changes, join, same, schema_changes, show
+from promptver.diff.fields import MISSING, Missing, field_changes, join, same, schema_changes, show
 from promptver.diff.model import Change, ComponentDiff
 from promptver.diff.source import Context, Snapshot, clean_path
 
@@ -24,9 +24,12 @@ def diff_model(old: Snapshot, new: Snapshot, ctx: Context) -> list[ComponentDiff
         a, b = before.get(key, MISSING), after.get(key, MISSING)
         if key == "response_format":
             changes += _response_format(old, new, a, b, ctx)
-        elif key == "params" and isinstance(a, dict) and isinstance(b, dict):
-            for fc in field_changes(a, b, "model.params"):
+        elif key == "params" and isinstance(a, dict | Missing) and isinstance(b, dict | Missing):
+            before_params = {} if a is MISSING else a
+            after_params = {} if b is MISSING else b
+            for fc in field_changes(before_params, after_params, "model.params"):
                 param = fc.path.removeprefix("model.params").lstrip(".").split(".")[0]
+                param = param.split("[")[0]
                 changes.append(
                     Change(
                         "model",

@@ -306,6 +306,8 @@ def _side(snap: Snapshot, path: str | None, text: str | None) -> SideInfo:
     size = snap.size_of(path)
     if text is None:
         return SideInfo(path=path, size=size, binary=True)
+    if len(text) > textdiff.ANALYSIS_CHARS:
+        return SideInfo(path=path, size=size)  # too large to parse: compared as text only
     from promptver.diff.variables import TemplateParseError, analyze
 
     def load(name: str) -> str | None:
@@ -353,8 +355,12 @@ def _tokens(
     new_info: SideInfo,
     ctx: Context,
 ) -> TokenCounts | None:
-    if old_text is None and new_text is None:
+    if (old_text is None and new_text is None) or ctx.tokenizer is None:
         return None
+    limit = textdiff.ANALYSIS_CHARS
+    if len(old_text or "") > limit or len(new_text or "") > limit:
+        note = f"not counted: longer than {limit:,} characters"
+        return TokenCounts(None, None, "", False, note)
     tokenizer = ctx.tokenizer()
     if tokenizer.encoding is None:
         return TokenCounts(None, None, tokenizer.wanted or "", True, tokenizer.note)

@@ -3,7 +3,7 @@ fits a pull-request comment. (The coloured terminal view is in ``promptver.cli``
 
 from __future__ import annotations
 
-from promptver.diff.fields import plural, show
+from promptver.diff.fields import plural
 from promptver.diff.model import BundleDiff, ComponentDiff, EvalDiff, FilesDiff, TextDiff
 
 MD_MAX_CASES = 20
@@ -49,7 +49,10 @@ def stat_lines(diff: BundleDiff) -> list[tuple[str, str, str, str]]:
 
 def headline(diff: BundleDiff) -> str:
     if not diff.components:
-        what = "identical" if diff.identical else "no semantic changes"
+        if diff.identical:
+            what = f"no changes (identical, {diff.new.digest.removeprefix('sha256:')[:12]})"
+        else:
+            what = "no semantic changes (files differ only in comments or formatting)"
         return f"{diff.old.label} -> {diff.new.label}: {what}"
     counts = diff.counts()
     suggested = diff.suggested
@@ -135,10 +138,6 @@ def unified_text(detail: TextDiff, limit: int | None = None) -> list[str]:
                 out.append("… (diff cut)")
                 return out
     return out
-
-
-def field_summary(old: object, new: object) -> str:
-    return f"{show(old)} -> {show(new)}"
 
 
 def _md(text: str) -> str:

@@ -46,7 +46,7 @@ class Snapshot:
             snap.config_error = f"{CONFIG}: missing"
             return snap
         try:
-            snap.config = tomllib.loads(tree.read_bytes(CONFIG).decode("utf-8"))
+            snap.config = _plain(tomllib.loads(tree.read_bytes(CONFIG).decode("utf-8")))
         except UnicodeDecodeError:
             snap.config_error = f"{CONFIG}: not UTF-8 text"
         except tomllib.TOMLDecodeError as exc:
@@ -90,6 +90,17 @@ class Snapshot:
         return (p for p in self.tree.entries if p.startswith(prefix))
 
 
+def _plain(value: Any) -> Any:
+    """TOML values as JSON values: dates and times become ISO 8601 strings."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
 def clean_path(value: Any) -> str | None:
     """A bundle-relative path from the config (``./a/b`` -> ``a/b``), None if not a string."""
     if not isinstance(value, str) or not value.strip():
@@ -105,8 +116,9 @@ class Context:
     """Shared by the component differs: policy, the lazily built tokenizer, claimed files."""
 
     policy: Policy
-    tokenizer: Callable[[], Any]
+    tokenizer: Callable[[], Any] | None  # None: no token counts
     claimed: set[str] = field(default_factory=set)
+    progress: Callable[[int, int], None] | None = None  # (bytes done, total) of big files
 
     def impact(self, rule: str, field_name: str | None = None) -> Impact:
         return self.policy.impact(rule, field_name)

@@ -11,10 +11,10 @@ CONTEXT = 3
 MAX_LINE_CHARS = 2_000  # longer lines are shown cut, with the number of characters cut
 WORD_DIFF_CHARS = 2_000  # longer line pairs are highlighted as a whole
 SIMILARITY_CHARS = 20_000  # above this, rename similarity is computed on lines
+ANALYSIS_CHARS = 1_000_000  # larger templates: text diff only (no Jinja2 parse, no tokens)
 
 _WORD = re.compile(r"\s+|\w+|[^\w\s]")
 _COMMENT = re.compile(r"\{#.*?#\}", re.S)
-_SPACE = re.compile(r"\s+")
 
 
 def decode(data: bytes | None) -> str | None:
@@ -30,7 +30,9 @@ def decode(data: bytes | None) -> str | None:
 def normalized(text: str) -> str:
     """Text without Jinja2 comments and with whitespace collapsed: equal normalized texts
     differ only in whitespace or comments."""
-    return _SPACE.sub(" ", _COMMENT.sub("", text)).strip()
+    if "{#" in text:
+        text = _COMMENT.sub("", text)
+    return " ".join(text.split())  # str.split: whitespace runs collapsed in C
 
 
 def similarity(old: str, new: str) -> float:

@@ -1,0 +1,67 @@
+"""The streamed eval diff agrees with a naive one (parse everything, match by id)."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from promptver.diff.evals import diff_dataset
+from promptver.diff.fields import field_changes
+from promptver.tree import MemoryTree
+
+ids = st.lists(st.sampled_from([f"c{i}" for i in range(12)]), unique=True, max_size=12)
+values = st.one_of(
+    st.integers(0, 3), st.sampled_from(["a", "b", "é"]), st.lists(st.integers(0, 2), max_size=3)
+)
+
+
+@st.composite
+def case_sets(draw: st.DrawFn) -> tuple[list[dict], list[dict]]:  # type: ignore[type-arg]
+    old = [{"id": i, "vars": {"q": draw(values)}, "expected": draw(values)} for i in draw(ids)]
+    new = []
+    for case in old:
+        action = draw(st.sampled_from(["keep", "keep", "edit", "drop", "reorder_keys"]))
+        if action == "keep":
+            new.append(case)
+        elif action == "edit":
+            new.append({**case, "expected": draw(values), "tags": draw(st.lists(values, max_size=2))})
+        elif action == "reorder_keys":
+            new.append(dict(reversed(list(case.items()))))
+    taken = {c["id"] for c in old}
+    new += [{"id": f"n{i}", "vars": {}} for i in range(draw(st.integers(0, 3))) if f"n{i}" not in taken]
+    order = draw(st.permutations(range(len(new))))
+    return old, [new[i] for i in order]
+
+
+def jsonl(cases: list[dict], blank_every: int) -> bytes:  # type: ignore[type-arg]
+    lines = []
+    for n, case in enumerate(cases, 1):
+        lines.append(json.dumps(case))
+        if blank_every and n % blank_every == 0:
+            lines.append("")
+    return ("\n".join(lines) + "\n").encode() if lines else b""
+
+
+@settings(max_examples=150, deadline=None, database=None)  # no .hypothesis folder
+@given(case_sets(), st.integers(0, 3))
+def test_streamed_diff_matches_naive(sets: tuple[list[dict], list[dict]], blank: int) -> None:  # type: ignore[type-arg]
+    old, new = sets
+    tree = MemoryTree({"a.jsonl": jsonl(old, blank), "b.jsonl": jsonl(new, 0)})
+    result = diff_dataset(tree, "a.jsonl", tree, "b.jsonl")
+    before = {c["id"]: c for c in old}
+    after = {c["id"]: c for c in new}
+    changed = {i for i in before.keys() & after.keys() if field_changes(before[i], after[i])}
+    assert {c.id for c in result.cases if c.kind == "added"} == after.keys() - before.keys()
+    assert {c.id for c in result.cases if c.kind == "removed"} == before.keys() - after.keys()
+    assert {c.id for c in result.cases if c.kind == "changed"} == changed
+    assert result.unchanged == len(before.keys() & after.keys()) - len(changed)
+    assert result.problems == ()
+    for case in result.cases:  # line numbers point at the case's own line
+        if case.new_line is not None:
+            line = jsonl(new, 0).decode().splitlines()[case.new_line - 1]
+            assert json.loads(line)["id"] == case.id
+        if case.old_line is not None:
+            line = jsonl(old, blank).decode().splitlines()[case.old_line - 1]
+            assert json.loads(line)["id"] == case.id
