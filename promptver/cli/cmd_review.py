@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -39,8 +40,8 @@ def open_review(
     from promptver.tui.loader import load_review, recorder
     from promptver.tui.model import Review
 
-    def load() -> Review:
-        return load_review(store, old_name, old_ref, new_ref, new_name)
+    def load(progress: Callable[[int, int], None]) -> Review:
+        return load_review(store, old_name, old_ref, new_ref, new_name, progress)
 
     app = build_app(load, record=recorder(store, who), reviewer=who, unified=unified, light=light)
     app.run()

@@ -7,6 +7,7 @@ appears at once) and a ``record`` function that writes the reviewer's decision.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -44,6 +45,9 @@ from promptver.tui.widgets.navigator import BADGES, Navigator
 from promptver.tui.widgets.search_bar import SearchBar
 from promptver.tui.widgets.virtual_table import VirtualTable
 
+# loader(progress) -> Review, run in a worker; progress(done, total) reports bytes read.
+Progress = Callable[[int, int], None]
+Loader = Callable[[Progress], Review]
 # record(review, decision, note) -> the audit event written; raises PromptverError.
 Recorder = Callable[[Review, str, str | None], dict[str, Any]]
 ChangeView = DiffView | FieldsTable | VirtualTable
@@ -61,7 +65,7 @@ class ReviewApp(App[None]):
 
     def __init__(
         self,
-        source: Review | Callable[[], Review],
+        source: Review | Loader,
         *,
         record: Recorder | None = None,
         reviewer: str | None = None,
@@ -121,13 +125,26 @@ class ReviewApp(App[None]):
         self.query_one(Navigator).styles.width = 24 if width < NARROW else 34
 
     @work(thread=True, exclusive=True, group="review")
-    def _load_review(self, loader: Callable[[], Review]) -> None:
+    def _load_review(self, loader: Loader) -> None:
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            now = time.monotonic()
+            if total and now - last[0] > 0.1:  # at most ten updates a second
+                last[0] = now
+                self.call_from_thread(self._show_progress, done, total)
+
         try:
-            review = loader()
+            review = loader(progress)
         except PromptverError as exc:
             self.call_from_thread(self._load_failed, str(exc))
             return
         self.call_from_thread(self.show_review, review)
+
+    def _show_progress(self, done: int, total: int) -> None:
+        if self.review is None:
+            header = self.query_one(ReviewHeader)
+            header.update(f"computing the diff: {done / 1e6:.1f} of {total / 1e6:.1f} MB read")
 
     def _load_failed(self, message: str) -> None:
         self.query_one("#panes").loading = False
@@ -451,7 +468,7 @@ def _size(size: int | None) -> str:
 
 
 def build_app(
-    source: Review | Callable[[], Review],
+    source: Review | Loader,
     *,
     record: Recorder | None = None,
     reviewer: str | None = None,

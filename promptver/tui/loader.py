@@ -22,15 +22,17 @@ def load_review(
     old_ref: str | None = "latest",
     new_ref: str | None = None,
     new_name: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Review:
     """The review of ``name@old_ref`` against ``new_name@new_ref`` (None: working copy),
-    with authors and dates from the manifests."""
+    with authors and dates from the manifests; ``progress(done, total)`` follows the bytes of
+    large files read by the diff."""
     from promptver.diff.compare import side
     from promptver.diff.engine import diff_trees
 
     old_tree, old_side = side(store, name, old_ref)
     new_tree, new_side = side(store, new_name or name, new_ref)
-    diff = diff_trees(old_tree, new_tree, old_side, new_side)
+    diff = diff_trees(old_tree, new_tree, old_side, new_side, progress)
     old_meta = _meta(store, name, old_side.version)
     new_meta = _meta(store, new_name or name, new_side.version)
     results = None

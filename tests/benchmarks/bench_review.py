@@ -42,7 +42,7 @@ def child(project: str, name: str, old: str, new: str | None, select: str | None
 
     imported = time.perf_counter() - start
     store = Store.find(Path(project))
-    app = build_app(lambda: load_review(store, name, old, new))
+    app = build_app(lambda progress: load_review(store, name, old, new, progress=progress))
     marks: dict[str, float] = {}
 
     async def run() -> None:

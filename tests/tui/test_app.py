@@ -289,3 +289,42 @@ async def test_keys_do_not_act_behind_dialogs_or_a_case() -> None:
         assert current_key(app) == "dataset:golden"
         assert app.unified  # toggles still apply to the case
         assert not app.query_one("#search", Input).has_class("-shown")
+
+
+async def test_loading_shows_progress_then_the_review_or_the_error() -> None:
+    import threading
+
+    from promptver.errors import NotFoundError
+    from promptver.tui.widgets.header import ReviewHeader
+
+    release = threading.Event()
+
+    def slow(progress: Any) -> Review:
+        progress(3_000_000, 9_000_000)
+        release.wait(10)
+        return sample_review()
+
+    app = build_app(slow)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.01)
+            if "computing the diff" in str(app.query_one(ReviewHeader).render()):
+                break
+        assert "3.0 of 9.0 MB" in str(app.query_one(ReviewHeader).render())
+        assert app.query_one("#panes").loading
+        release.set()
+        for _ in range(100):
+            await pilot.pause(0.01)
+            if app.review is not None:
+                break
+        assert current_key(app) == "model"
+
+    def failing(progress: Any) -> Review:
+        raise NotFoundError("bundle 'x' has no version '9.9.9'")
+
+    app = build_app(failing)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(50):
+            await pilot.pause(0.01)
+        assert "no version '9.9.9'" in str(app.query_one("#component-title", Static).render())
+        await pilot.press("n", "j", "a", "u", "slash", "escape")

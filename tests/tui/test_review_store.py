@@ -47,7 +47,7 @@ async def test_approve_with_a_note_writes_the_audit_event(
     assert pv("bump", "minor", "bot", "-m", "first").code == 0
     edit_bot(project)
     app = build_app(
-        lambda: load_review(store, "bot"),
+        lambda progress: load_review(store, "bot", progress=progress),
         record=recorder(store, "Rita Reviewer"),
         reviewer="Rita Reviewer",
     )
