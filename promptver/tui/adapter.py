@@ -26,6 +26,7 @@ from promptver.diff.model import (
 )
 from promptver.diff.model import Side as DiffSide
 from promptver.tui.model import (
+    Body,
     CaseRow,
     CasesBody,
     Component,
@@ -83,12 +84,17 @@ def build_review(
     old_meta: SideMeta | None = None,
     new_meta: SideMeta | None = None,
     results: Mapping[str, EvalsBody] | None = None,
+    count_tokens: bool = False,
 ) -> Review:
-    """The review of ``diff``; ``results`` compares eval runs per dataset (None: no runs)."""
+    """The review of ``diff``; ``results`` compares eval runs per dataset (None: no runs).
+
+    With ``count_tokens`` (for a diff computed without token counts, so the screen appears
+    sooner) a text's tokens are counted when its body is loaded, in the UI's worker."""
     old_meta = old_meta or SideMeta()
     new_meta = new_meta or SideMeta()
     reader = _Reader(old_tree, new_tree)
-    components = [_component(c, reader) for c in diff.components]
+    counter = _TokenCounter(reader) if count_tokens else None
+    components = [_component(c, reader, counter) for c in diff.components]
     components += _unchanged(reader, {c.key for c in components})
     components += _results(results)
     rank = {kind: i for i, kind in enumerate(ORDER)}
@@ -202,7 +208,7 @@ def _status(status: str) -> Status:
     return "changed" if status == "renamed" else status  # type: ignore[return-value]
 
 
-def _component(diff: ComponentDiff, reader: _Reader) -> Component:
+def _component(diff: ComponentDiff, reader: _Reader, counter: _TokenCounter | None) -> Component:
     kind = KINDS.get(diff.kind, "files")
     title = kind if diff.name == diff.kind else f"{kind} {diff.name}"
     impact = diff.impact
@@ -219,6 +225,8 @@ def _component(diff: ComponentDiff, reader: _Reader) -> Component:
         component.counts = f"+{detail.added_lines} −{detail.removed_lines}"
         component.notes = tuple(_text_notes(detail) + notes)
         component.load = lambda: _text_body(detail, reader)
+        if counter is not None and detail.tokens is None:
+            component.enrich = lambda body: _counted(component, body, counter)
     elif isinstance(detail, EvalDiff):
         component.counts = f"+{detail.added} −{detail.removed} ~{detail.changed}"
         problems = [f"problem: {p}" for p in detail.problems[:3]]
@@ -259,6 +267,55 @@ def _text_notes(detail: TextDiff) -> list[str]:
     if detail.similarity is not None:
         notes.append(f"renamed, {detail.similarity:.0%} similar")
     return notes
+
+
+class _TokenCounter:
+    """The tokenizer of the model in ``bundle.toml`` (new side, else old), built on first use:
+    loading an encoding can take a while, so it happens in a worker, not before the screen."""
+
+    def __init__(self, reader: _Reader) -> None:
+        self.reader = reader
+        self.built: Any = None
+
+    def __call__(self) -> Any:
+        if self.built is None:
+            from promptver.tokens import tokenizer
+
+            model: dict[str, Any] = {}
+            for side in (1, 0):
+                table = self.reader.manifest(side).get("model")
+                if isinstance(table, dict) and table.get("name"):
+                    model = table
+                    break
+            name, encoding = model.get("name"), model.get("encoding")
+            self.built = tokenizer(
+                name if isinstance(name, str) else None,
+                encoding if isinstance(encoding, str) else None,
+            )
+        return self.built
+
+
+def _counted(component: Component, body: Body, counter: _TokenCounter) -> None:
+    """Add the token counts of a loaded text to its component's notes."""
+    from promptver.diff.text import ANALYSIS_CHARS
+
+    if not isinstance(body, TextBody):
+        return
+    texts = [t for t in (body.old, body.new) if t is not None]
+    if body.binary or not texts or any(len(t) > ANALYSIS_CHARS for t in texts):
+        return
+    tokenizer = counter()
+    if tokenizer.encoding is None:
+        note = tokenizer.note or "token counts unavailable"
+    else:
+        old = tokenizer.count(body.old) if body.old is not None else None
+        new = tokenizer.count(body.new) if body.new is not None else None
+        delta = f" ({new - old:+d})" if old is not None and new is not None else ""
+        approx = ", approximate" if tokenizer.approximate else ""
+        note = f"tokens {_count(old)} → {_count(new)}{delta} [{tokenizer.encoding}{approx}]"
+    notes = list(component.notes)
+    where = next((i for i, n in enumerate(notes) if not n.startswith("variables")), len(notes))
+    component.notes = (*notes[:where], note, *notes[where:])
 
 
 def _count(value: int | None) -> str:

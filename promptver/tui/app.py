@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -57,7 +58,7 @@ DETAIL_DISABLED = {"next_component", "previous_component", "toggle_unchanged", "
 
 
 class ReviewApp(App[None]):
-    CSS_PATH = "review.tcss"
+    CSS_PATH = Path(__file__).with_name("review.tcss")  # absolute: subclasses live elsewhere
     TITLE = "promptver review"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(k.keys, k.action, k.footer or k.description, show=bool(k.footer)) for k in APP_KEYS
@@ -190,6 +191,22 @@ class ReviewApp(App[None]):
             self._load_body(component)
             return
         await body.mount_all(self._body_widgets(component, component.body))
+        if component.enrich is not None and component.body is not None:
+            self._enrich(component, component.enrich, component.body)
+            component.enrich = None
+
+    @work(thread=True, group="enrich")
+    def _enrich(self, component: Component, enrich: Callable[[Body], None], body: Body) -> None:
+        try:
+            enrich(body)
+        except PromptverError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="warning")
+            return
+        self.call_from_thread(self._retitle, component)
+
+    def _retitle(self, component: Component) -> None:
+        if self.current is component:
+            self.query_one("#component-title", Static).update(_title(component))
 
     @work(thread=True, group="body")
     def _load_body(self, component: Component) -> None:

@@ -32,7 +32,8 @@ def load_review(
 
     old_tree, old_side = side(store, name, old_ref)
     new_tree, new_side = side(store, new_name or name, new_ref)
-    diff = diff_trees(old_tree, new_tree, old_side, new_side, progress)
+    # tokens are counted later, per text, when the reviewer opens it (see build_review)
+    diff = diff_trees(old_tree, new_tree, old_side, new_side, progress, tokens=False)
     old_meta = _meta(store, name, old_side.version)
     new_meta = _meta(store, new_name or name, new_side.version)
     results = None
@@ -44,7 +45,15 @@ def load_review(
             side_of(new_side, new_meta),
             dataset_names(old_tree, new_tree),
         )
-    return build_review(diff, old_tree, new_tree, old_meta=old_meta, new_meta=new_meta, results=results)
+    return build_review(
+        diff,
+        old_tree,
+        new_tree,
+        old_meta=old_meta,
+        new_meta=new_meta,
+        results=results,
+        count_tokens=True,
+    )
 
 
 def _meta(store: Store, name: str, version: str | None) -> SideMeta:

@@ -146,6 +146,8 @@ class Component:
     notes: tuple[str, ...] = ()  # shown above the body: variables, tokens, implications
     body: Body | None = None
     load: Callable[[], Body] | None = None  # slow bodies are computed in a worker
+    # more notes computed after the body is on screen (token counts), also in a worker
+    enrich: Callable[[Body], None] | None = None
 
     @property
     def changed(self) -> bool:

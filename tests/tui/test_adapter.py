@@ -120,3 +120,21 @@ def test_identical_trees_give_no_changes() -> None:
     review = review_of(FILES, FILES)
     assert review.bump is None
     assert not any(c.changed for c in review.components)
+
+
+def test_tokens_counted_when_the_text_is_opened() -> None:
+    new = changed(prompts__answer_DOT_j2="Question: {{ question }}, answer in French.\n")
+    a, b = tree(FILES, "old"), tree(new, "new")
+    diff = diff_trees(
+        a,
+        b,
+        DiffSide("bot", "1.0.0", a.digest, "bot@1.0.0"),
+        DiffSide("bot", None, b.digest, "bot (working copy)"),
+        tokens=False,
+    )
+    review = build_review(diff, a, b, count_tokens=True)
+    answer = by_key(review)["templates:answer"]
+    assert not any(n.startswith("tokens") for n in answer.notes)  # type: ignore[attr-defined]
+    answer.enrich(answer.load())  # type: ignore[attr-defined]
+    tokens = [n for n in answer.notes if n.startswith("tokens")]  # type: ignore[attr-defined]
+    assert len(tokens) == 1 and "→" in tokens[0]

@@ -63,6 +63,11 @@ async def test_approve_with_a_note_writes_the_audit_event(
         assert app.query_one(Navigator).current_key == "templates:answer"
         assert view.diff is not None and view.diff.added == 1
         assert "Answer in one sentence." in (view.diff.rows[view.cursor_row or 0].new or "")
+        for _ in range(100):  # counted after the template is shown, in a worker
+            await pilot.pause(0.01)
+            if "tokens " in str(app.query_one("#component-title").render()):
+                break
+        assert "tokens " in str(app.query_one("#component-title").render())
         await pilot.press("a")
         assert isinstance(app.screen, NoteModal)
         await pilot.press(*"tone is better", "enter")
