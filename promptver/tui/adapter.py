@@ -25,6 +25,7 @@ from promptver.diff.model import (
     TextDiff,
 )
 from promptver.diff.model import Side as DiffSide
+from promptver.errors import NotFoundError
 from promptver.tui.model import (
     Body,
     CaseRow,
@@ -158,14 +159,11 @@ class _Reader:
             return None
         try:
             return tree.read_bytes(path)
-        except (OSError, KeyError, LookupError):
-            return None
-        except Exception as exc:  # a store error (missing or corrupt object) must not crash
-            from promptver.errors import PromptverError
-
-            if isinstance(exc, PromptverError):
-                return None
-            raise
+        except NotFoundError:
+            return None  # not on this side
+        except FileNotFoundError:
+            return None  # a working copy file removed since the diff
+        # an IntegrityError (corrupt object) propagates: the app shows it as an error
 
     def text(self, side: int, path: str | None) -> str | None:
         data = self.read(side, path)

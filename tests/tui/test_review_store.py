@@ -188,3 +188,27 @@ async def test_identical_versions_open_without_changes(store: Store, pv) -> None
         assert not list(app.query("#body > *"))
         await pilot.press("h", "n")
         await pilot.pause()
+
+
+async def test_a_corrupt_object_is_an_error_on_screen_not_a_crash(
+    project: Path,
+    store: Store,
+    pv,  # type: ignore[no-untyped-def]
+) -> None:
+    assert pv("bump", "minor", "bot").code == 0
+    edit_bot(project)
+    manifest = store.resolve("bot", "latest")
+    entry = manifest.file_map()["prompts/answer.j2"]
+    path = store.object_path(entry.digest.split(":")[-1])
+    path.chmod(0o644)
+    path.write_bytes(b"tampered")
+    app = build_app(lambda progress: load_review(store, "bot", progress=progress))
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.01)
+            if "cannot review" in str([n.title for n in app._notifications]):
+                break
+        assert app.review is None
+        title = str(app.query_one("#component-title").render())
+        assert "corrupt" in title.lower(), title
+        await pilot.press("n", "a", "j")
