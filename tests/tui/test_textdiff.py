@@ -81,3 +81,20 @@ def test_rows_replay_both_texts(old: list[str], new: list[str]) -> None:
     assert len(unified) == sum(
         (r.old is not None) + (r.new is not None) - (r.kind == "equal") for r in diff.rows
     )
+
+
+def test_search_spans_and_segments() -> None:
+    from rich.style import Style
+
+    from promptver.tui.widgets.diff_view import _segments, find_spans
+
+    assert find_spans("Tone and tone", "TONE") == ((0, 4), (9, 13))
+    assert find_spans("abc", "") == ()
+    base, word, match = Style(), Style(bold=True), Style(italic=True)
+    segments = _segments("say two now", ((4, 7),), base, word, ((0, 5),), match)
+    assert [(s.text, s.style) for s in segments] == [
+        ("say ", base + match),
+        ("t", word + match),
+        ("wo", word),
+        (" now", base),
+    ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from itertools import pairwise
 from typing import ClassVar
 
 from rich.cells import cell_len
@@ -46,19 +47,47 @@ def visible(text: str) -> str:
     return "".join(out)
 
 
-def _segments(text: str, spans: tuple[Span, ...], base: Style, word: Style) -> list[Segment]:
-    if not spans:
+def _segments(
+    text: str,
+    spans: tuple[Span, ...],
+    base: Style,
+    word: Style,
+    matches: tuple[Span, ...] = (),
+    match: Style | None = None,
+) -> list[Segment]:
+    """Segments of one line: changed words in ``word`` style, search matches on top."""
+    if not spans and not matches:
         return [Segment(visible(text), base)]
+    cuts = {0, len(text)}
+    for start, end in (*spans, *matches):
+        cuts.update((start, end))
+    points = sorted(c for c in cuts if 0 <= c <= len(text))
     segments: list[Segment] = []
-    position = 0
-    for start, end in spans:
-        if start > position:
-            segments.append(Segment(visible(text[position:start]), base))
-        segments.append(Segment(visible(text[start:end]), word))
-        position = end
-    if position < len(text):
-        segments.append(Segment(visible(text[position:]), base))
+    for start, end in pairwise(points):
+        if start == end:
+            continue
+        style = base
+        if any(a <= start and end <= b for a, b in spans):
+            style = word
+        if match is not None and any(a <= start and end <= b for a, b in matches):
+            style = style + match
+        segments.append(Segment(visible(text[start:end]), style))
     return segments
+
+
+def find_spans(text: str, query: str) -> tuple[Span, ...]:
+    """Where ``query`` occurs in ``text``, case-insensitively."""
+    if not query:
+        return ()
+    folded, needle = text.casefold(), query.casefold()
+    if len(folded) != len(text):  # casefold changed lengths (ß -> ss): match exactly instead
+        folded, needle = text, query
+    spans: list[Span] = []
+    start = folded.find(needle)
+    while start != -1:
+        spans.append((start, start + len(needle)))
+        start = folded.find(needle, start + len(needle))
+    return tuple(spans)
 
 
 class DiffView(ScrollView, can_focus=True):
@@ -74,6 +103,7 @@ class DiffView(ScrollView, can_focus=True):
         "diff-view--added-word",
         "diff-view--filler",
         "diff-view--separator",
+        "diff-view--match",
     }
 
     DEFAULT_CSS = """
@@ -91,6 +121,7 @@ class DiffView(ScrollView, can_focus=True):
     DiffView > .diff-view--added-word { background: $success 55%; text-style: bold; }
     DiffView > .diff-view--filler { color: $foreground 15%; background: $panel 50%; }
     DiffView > .diff-view--separator { color: $foreground 30%; }
+    DiffView > .diff-view--match { color: $text; background: $warning 70%; text-style: bold; }
     """
 
     unified: reactive[bool] = reactive(False)
@@ -129,6 +160,7 @@ class DiffView(ScrollView, can_focus=True):
         self._cuts: dict[tuple[int, int], list[int]] = {}  # wrap points of long lines
         self._gutter = 4
         self.cursor_row: int | None = None
+        self.search_query = ""  # highlighted wherever it occurs
         self._cache: LRUCache[tuple[int, int, bool], Strip] = LRUCache(1024)
         self.set_reactive(DiffView.unified, unified)
         self.set_reactive(DiffView.ignore_whitespace, ignore_whitespace)
@@ -333,6 +365,10 @@ class DiffView(ScrollView, can_focus=True):
 
     def find(self, query: str, forward: bool = True) -> bool:
         """Move the cursor to the next row containing ``query`` (case-insensitive)."""
+        if query != self.search_query:
+            self.search_query = query
+            self._cache.clear()
+            self.refresh()
         if not query or self.diff is None:
             return False
         needle = query.casefold()
@@ -391,7 +427,9 @@ class DiffView(ScrollView, can_focus=True):
         else:
             base = self.get_component_rich_style(f"diff-view--{kind}")
             word = self.get_component_rich_style(f"diff-view--{kind}-word", default=base)
-            strip = Strip(_segments(text, spans, base, word))
+            matches = find_spans(text, self.search_query)
+            match = self.get_component_rich_style("diff-view--match") if matches else None
+            strip = Strip(_segments(text, spans, base, word, matches, match))
         self._cache[key] = strip
         return strip
 
