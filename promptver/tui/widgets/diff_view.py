@@ -109,6 +109,7 @@ class DiffView(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     DiffView {
         background: $surface;
+        scrollbar-gutter: stable;
         scrollbar-size-vertical: 1;
         scrollbar-size-horizontal: 1;
     }
@@ -297,8 +298,12 @@ class DiffView(ScrollView, can_focus=True):
         return self._row_at(int(self.scroll_y))[0] if self.row_count else 0
 
     def on_resize(self) -> None:
+        # keep the row at the top in place: wrapping moves every row's display line
+        row, _ = self._row_at(int(self.scroll_y)) if self.row_count else (0, 0)
         self._cache.clear()
         self._update_virtual_size()
+        if self.row_count and row < len(self._offsets):
+            self.scroll_to(y=self._offsets[row], animate=False, immediate=True)
 
     def notify_style_update(self) -> None:
         """The theme changed: cached strips hold the old colours."""
