@@ -328,3 +328,19 @@ async def test_loading_shows_progress_then_the_review_or_the_error() -> None:
             await pilot.pause(0.01)
         assert "no version '9.9.9'" in str(app.query_one("#component-title", Static).render())
         await pilot.press("n", "j", "a", "u", "slash", "escape")
+
+
+async def test_click_sets_the_cursor_and_n_continues_from_it() -> None:
+    app = build_app(sample_review())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.query_one(Navigator).highlighted = 2
+        view = await wait_aligned(app, pilot)
+        view.wrap = False
+        await pilot.pause()
+        await pilot.click(DiffView, offset=(10, 5))  # row 5: "Cite the help-center ..."
+        assert view.cursor_row == 5
+        assert view.change_position() == (0, 3)  # not on a change
+        await pilot.press("n")
+        assert current_key(app) == "template:answer"
+        assert view.change_position() == (3, 3)  # the one after the click, not the second

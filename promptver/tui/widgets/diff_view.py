@@ -17,6 +17,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import work
 from textual.cache import LRUCache
+from textual.events import Click
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -395,6 +396,15 @@ class DiffView(ScrollView, can_focus=True):
         assert self.diff is not None
         row = self.diff.rows[index]
         return f"{row.old or ''}\n{row.new or ''}"
+
+    def on_click(self, event: Click) -> None:
+        """A click puts the cursor on that row (n/N then continue from there)."""
+        if self.diff is None or not self.row_count:
+            return
+        line = int(self.scroll_y) + event.y
+        if line < self._offsets[-1]:
+            self.cursor_row = self._row_at(line)[0]
+            self.refresh()
 
     # -- painting ------------------------------------------------------------------------
 
