@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import tarfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from promptver.atomic import atomic_write
 from promptver.digests import sha256_bytes
 from promptver.errors import ConflictError, IntegrityError
 from promptver.manifest import Manifest
@@ -81,17 +81,7 @@ def export(store: Store, manifest: Manifest, out: Path, *, folder: bool = False)
     or ``folder`` is set) a folder that gets ``NAME-VERSION.pvb``."""
     if folder or out.is_dir():
         out = out / default_name(manifest)
-    data = archive_bytes(store, manifest)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(out, archive_bytes(store, manifest))
     return out
 
 

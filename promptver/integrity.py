@@ -93,6 +93,9 @@ def _verify_bundle(store: Store, name: str, present: set[str], report: VerifyRep
                     f"{manifest.ref}: object {entry.digest[:12]} of {entry.path} is missing"
                 )
     _verify_log(store, name, manifests, report)
+    from promptver.aliases import pointer_problems
+
+    report.problems += pointer_problems(store, name, manifests)
 
 
 def _verify_log(store: Store, name: str, manifests: dict[str, Manifest], report: VerifyReport) -> None:

@@ -155,15 +155,9 @@ def _string(value: str) -> str:
 
 
 def write_lock(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    from promptver.atomic import atomic_write
+
+    atomic_write(path, text.encode("utf-8"))
 
 
 # ---- the store an application reads from --------------------------------------------------

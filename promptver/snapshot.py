@@ -10,7 +10,7 @@ from typing import Any
 
 from promptver.check import ValidatedCache, check_tree
 from promptver.digests import short
-from promptver.errors import BundleError, ConflictError, NothingChangedError
+from promptver.errors import BundleError, ConfigError, ConflictError, NothingChangedError
 from promptver.gitinfo import identity, provenance
 from promptver.manifest import Manifest
 from promptver.semver import Version, check_identifier
@@ -97,6 +97,10 @@ def bump(
                 hint="edit the bundle first; `promptver status` shows what changed",
             )
         changes = None
+        if analyzer is None and level == "auto":
+            raise ConfigError(
+                "bump auto needs the semantic diff", hint="pass analyzer=promptver.diff.bumping..."
+            )
         if analyzer is not None:
             base = store.tree(latest) if latest is not None else None
             level, changes = analyzer(base, tree, level, force)

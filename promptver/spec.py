@@ -16,6 +16,8 @@ from promptver.errors import BundleError, Problem, did_you_mean
 
 SPEC_FILE = "bundle.toml"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# Alias names (docs/aliases.md): lowercase, start with a letter; "latest" is reserved.
+ALIAS_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 RESPONSE_TYPES = ("json_schema", "json_object", "text")
 CHUNK_UNITS = ("tokens", "characters", "sentences", "paragraphs")
 
@@ -144,6 +146,11 @@ def _non_negative(value: Any) -> str | None:
     return None if ok else "an integer >= 0"
 
 
+def _score(value: Any) -> str | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
+    return None if ok else "a number from 0 to 1"
+
+
 def _schema_ref(value: Any) -> str | None:
     return None if isinstance(value, str | dict) else "a file path or an inline table"
 
@@ -221,6 +228,22 @@ SCHEMA: Schema = {
         False,
     ),
     "versioning": (TABLE, False),
+    # protected aliases: [aliases.production] (docs/aliases.md; promptver.policy)
+    "aliases": (
+        {
+            "*": (
+                {
+                    "approvals": (_non_negative, False),
+                    "approver_not_author": (BOOLEAN, False),
+                    "approvers": (_strings, False),
+                    "min_eval_score": (_score, False),
+                    "eval_dataset": (STRING, False),
+                },
+                False,
+            )
+        },
+        False,
+    ),
 }
 
 
@@ -309,7 +332,36 @@ def parse_spec(text: str, file: str = SPEC_FILE) -> tuple[BundleSpec | None, lis
                 hint='record it, e.g. corpus_digest = "sha256:..."',
             )
         )
+    problems += _alias_problems(data, text, file)
     return _build(data), problems
+
+
+def _alias_problems(data: dict[str, Any], text: str, file: str) -> list[Problem]:
+    """Alias names, datasets and approver counts of ``[aliases.*]`` (schema checks the types)."""
+    problems = []
+    for alias, policy in data.get("aliases", {}).items():
+        where = _locate(text, f"aliases.{alias}")
+        if not ALIAS_RE.match(alias) or alias == "latest":
+            problems.append(Problem(
+                f"{alias!r} is not a valid alias name", file, *where,
+                hint="lowercase letters, digits, '-' and '_', starting with a letter; 'latest' is reserved",
+            ))
+        dataset = policy.get("eval_dataset")
+        if dataset is not None and dataset not in data.get("evals", {}):
+            problems.append(Problem(
+                f"aliases.{alias}.eval_dataset names no [evals.{dataset}] table", file,
+                *_locate(text, f"aliases.{alias}.eval_dataset"),
+                hint=did_you_mean(dataset, list(data.get("evals", {}))),
+            ))
+        approvers = policy.get("approvers")
+        if approvers is not None and policy.get("approvals", 1) > len(approvers):
+            problems.append(Problem(
+                f"aliases.{alias} needs {policy.get('approvals', 1)} approvals"
+                f" but lists only {len(approvers)} approvers", file,
+                *_locate(text, f"aliases.{alias}.approvers"),
+                hint="lower `approvals` or add approvers",
+            ))
+    return problems
 
 
 def _toml_problem(exc: tomllib.TOMLDecodeError, file: str) -> Problem:

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from promptver.atomic import atomic_write, fsync_dir
 from promptver.digests import CHUNK, sha256_bytes, short
 from promptver.errors import (
     ConfigError,
@@ -139,38 +140,20 @@ class Store:
     def has_object(self, hexdigest: str) -> bool:
         return self.object_path(hexdigest).exists()
 
-    def put_file(self, path: Path, known_digest: str | None = None) -> str:
-        """Store a file's content; returns its hex digest. Reads the file once."""
-        if known_digest is not None and self.has_object(known_digest):
-            return known_digest
-        tmp = self._tmp_file()
-        try:
-            with open(tmp, "wb") as out:
-                from promptver.digests import sha256_file
-
-                hexdigest, _ = sha256_file(path, copy_to=out)
-                out.flush()
-                os.fsync(out.fileno())
-            self._publish_object(tmp, hexdigest)
-        finally:
-            tmp.unlink(missing_ok=True)
+    def put_file(self, path: Path) -> str:
+        """Store a file's content (read once: hashed while copied); returns its hex digest."""
+        with self.staging() as staging:
+            hexdigest = staging.add(path)
+            staging.publish()
         return hexdigest
 
     def staging(self) -> Staging:
         return Staging(self)
 
     def put_bytes(self, data: bytes) -> str:
-        hexdigest = sha256_bytes(data)
-        if not self.has_object(hexdigest):
-            tmp = self._tmp_file()
-            try:
-                with open(tmp, "wb") as out:
-                    out.write(data)
-                    out.flush()
-                    os.fsync(out.fileno())
-                self._publish_object(tmp, hexdigest)
-            finally:
-                tmp.unlink(missing_ok=True)
+        with self.staging() as staging:
+            hexdigest = staging.add_bytes(data)
+            staging.publish()
         return hexdigest
 
     def _tmp_file(self) -> Path:
@@ -184,7 +167,7 @@ class Store:
             os.link(tmp, final)  # never overwrites: an existing object has this same content
         except FileExistsError:
             pass
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
 
     def read_object(self, hexdigest: str) -> bytes:
         """An object's bytes, verified against its name."""
@@ -301,8 +284,19 @@ class Store:
         known = [str(v) for v in self.version_names(name)]
         if not known:
             return self._no_versions(name)
-        hint = did_you_mean(version, known) or f"known versions: {', '.join(known[-8:])}"
-        return NotFoundError(f"{name} has no version {version!r}", hint=hint)
+        aliases = self._alias_names(name)
+        hint = did_you_mean(version, known + aliases) or f"known versions: {', '.join(known[-8:])}" + (
+            f"; aliases: {', '.join(aliases)}" if aliases else ""
+        )
+        what = "version" if Version.is_valid(version) else "version or alias"
+        return NotFoundError(f"{name} has no {what} {version!r}", hint=hint)
+
+    def _alias_names(self, name: str) -> list[str]:
+        try:
+            aliases = json.loads((self._meta_dir(name) / "aliases.json").read_bytes())
+        except (OSError, ValueError):
+            return []
+        return sorted(aliases) if isinstance(aliases, dict) else []
 
     def _no_versions(self, name: str) -> NotFoundError:
         if name not in self.bundle_names():
@@ -335,7 +329,7 @@ class Store:
                 ) from None
         finally:
             tmp.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return path
 
     # --- trees --------------------------------------------------------------------------
@@ -431,6 +425,14 @@ class Staging:
         tmp = self.store._tmp_file()
         with open(tmp, "wb") as out:
             hexdigest, _ = sha256_file(path, copy_to=out)
+        return self._keep(tmp, hexdigest)
+
+    def add_bytes(self, data: bytes) -> str:
+        tmp = self.store._tmp_file()
+        tmp.write_bytes(data)
+        return self._keep(tmp, sha256_bytes(data))
+
+    def _keep(self, tmp: Path, hexdigest: str) -> str:
         if hexdigest in self._staged or self.store.has_object(hexdigest):
             tmp.unlink()
         else:
@@ -512,36 +514,6 @@ def check_name(name: str) -> str:
             hint="use letters, digits, '.', '_' and '-', starting with a letter or digit",
         )
     return name
-
-
-def atomic_write(path: Path, data: bytes, tmp_dir: Path | None = None) -> None:
-    """Replace a file atomically: temporary file, fsync, rename."""
-    folder = tmp_dir or path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-    try:
-        with open(tmp, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _last_line(path: Path) -> bytes | None:

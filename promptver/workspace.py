@@ -7,9 +7,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from promptver.atomic import atomic_write
 from promptver.errors import ConflictError, IntegrityError
 from promptver.manifest import Manifest
-from promptver.store import Store, atomic_write
+from promptver.store import Store
 from promptver.tree import Tree, unsafe_path_reason
 
 

@@ -78,7 +78,12 @@ def snapshot(name: str, level: str, message: str, dry_run: bool, use_git: bool, 
     from promptver.diff.bumping import analyze_bump
 
     result = do_bump(
-        store, name, "snapshot", message=message, dry_run=dry_run, version=version,
+        store,
+        name,
+        "snapshot",
+        message=message,
+        dry_run=dry_run,
+        version=version,
         analyzer=analyze_bump,
     )
     _report(store, result, dry_run, use_git, as_json)

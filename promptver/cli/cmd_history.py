@@ -60,7 +60,9 @@ def log(name: str, limit: int | None, as_json: bool) -> None:
 @click.argument("ref")
 @json_option
 def show(ref: str, as_json: bool) -> None:
-    """Everything a version records (NAME@VERSION, NAME@latest, or an exported .pvb file)."""
+    """Everything a version records (NAME@VERSION, NAME@latest, or an exported .pvb file);
+    for NAME@ALIAS, what serves there: model, evals and corpus, latest eval run, git commit,
+    last move, approvals."""
     from promptver.history import describe
     from promptver.runtime import is_archive_ref
 
@@ -71,9 +73,21 @@ def show(ref: str, as_json: bool) -> None:
     else:
         name, version = split_ref(ref)
         store = get_store()
-        details = describe(store, store.resolve(name, version or "latest"))
+        manifest = store.resolve(name, version or "latest")
+        details = describe(store, manifest)
+        from promptver.aliases import is_alias_ref
+
+        if is_alias_ref(version):  # NAME@production: also what serves there and why
+            from promptver.deployment import deployment
+
+            details["deployment"] = deployment(store, manifest, version or "")
     if as_json:
         print_json(details)
+        return
+    if "deployment" in details:
+        from promptver.cli.cmd_alias import print_deployment
+
+        print_deployment(details)
         return
     _print_details(details)
 

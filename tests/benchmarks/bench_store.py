@@ -21,7 +21,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# Bytecode is written and read in a temporary folder, as an installed package has it, even
+# where PYTHONDONTWRITEBYTECODE is set (set in main()).
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PROMPTVER_USER": "bench"}
+ENV.pop("PYTHONDONTWRITEBYTECODE", None)
 
 FLOOR = """
 import hashlib, shutil, sys
@@ -35,7 +38,21 @@ print(h.hexdigest())
 
 def make_cases(path: Path, count: int) -> None:
     rng = random.Random(7)
-    words = ["refund", "invoice", "plan", "seat", "shift", "schedule", "export", "login", "sso", "mobile", "team", "admin", "billing"]
+    words = [
+        "refund",
+        "invoice",
+        "plan",
+        "seat",
+        "shift",
+        "schedule",
+        "export",
+        "login",
+        "sso",
+        "mobile",
+        "team",
+        "admin",
+        "billing",
+    ]
     with open(path, "w") as out:
         for i in range(count):
             question = " ".join(rng.choice(words) for _ in range(60))
@@ -65,6 +82,7 @@ def main() -> None:
     pv = [sys.executable, "-m", "promptver"]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        ENV["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
         data = work / "cases.jsonl"
         make_cases(data, options.cases)
         size_mb = data.stat().st_size / 1e6

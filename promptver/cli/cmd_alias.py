@@ -1,0 +1,206 @@
+"""`promptver alias set/rm/ls`, `promote` and `rollback`: move aliases, audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from promptver.cli.common import console, get_store, json_option, print_json, split_ref
+
+_reason = click.option("-m", "--reason", default=None, help="Why: recorded in the audit log.")
+
+
+def _moved(event: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(event)
+        return
+    before = event.get("from") or "(none)"
+    after = event.get("to") or "(removed)"
+    if event.get("dry_run"):
+        click.echo(
+            f"(dry run) {event['bundle']} {event['alias']}: {before} -> {after} ({event['action']}: allowed)"
+        )
+        return
+    click.echo(
+        f"{event['bundle']} {event['alias']}: {before} -> {after}"
+        f" ({event['action']} by {event['actor']}, event {event['seq']})"
+    )
+
+
+@click.group()
+def alias() -> None:
+    """Mutable names for versions (production, staging, ...)."""
+
+
+@alias.command("set")
+@click.argument("name")
+@click.argument("alias_name", metavar="ALIAS")
+@click.argument("version")
+@_reason
+@json_option
+def alias_set(name: str, alias_name: str, version: str, reason: str | None, as_json: bool) -> None:
+    """Point ALIAS of bundle NAME at VERSION (a version, `latest` or another alias).
+    Protected aliases refuse this: use `promptver promote`."""
+    from promptver.aliases import set_alias
+
+    _moved(set_alias(get_store(), name, alias_name, version, reason), as_json)
+
+
+@alias.command("rm")
+@click.argument("name")
+@click.argument("alias_name", metavar="ALIAS")
+@_reason
+@json_option
+def alias_rm(name: str, alias_name: str, reason: str | None, as_json: bool) -> None:
+    """Remove ALIAS of bundle NAME (refused for a protected alias)."""
+    from promptver.aliases import remove_alias
+
+    _moved(remove_alias(get_store(), name, alias_name, reason), as_json)
+
+
+@alias.command("ls")
+@click.argument("name", required=False)
+@json_option
+def alias_ls(name: str | None, as_json: bool) -> None:
+    """List the aliases of bundle NAME, or of every bundle."""
+    from promptver.aliases import list_aliases
+
+    rows = list_aliases(get_store(), name)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo(f"no aliases{' for ' + name if name else ''}")
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("bundle", "alias", "version", "moved", "by", "protected"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        table.add_row(
+            row["bundle"],
+            row["alias"],
+            row["version"],
+            (row["moved"] or "-")[:16].replace("T", " "),
+            (row["by"] or "-").split(" <")[0],
+            "yes" if row["protected"] else "",
+        )
+    console().print(table)
+
+
+@click.command()
+@click.argument("ref", metavar="NAME@VERSION")
+@click.option("--to", "alias_name", required=True, metavar="ALIAS", help="The alias to move.")
+@_reason
+@click.option("--dry-run", is_flag=True, help="Check the policy only; move nothing.")
+@json_option
+def promote(ref: str, alias_name: str, reason: str | None, dry_run: bool, as_json: bool) -> None:
+    """Move ALIAS to NAME@VERSION if the alias's policy is met; otherwise list exactly what
+    is missing and change nothing."""
+    from promptver.aliases import promote as do_promote
+
+    name, version = split_ref(ref)
+    event = do_promote(get_store(), name, version or "latest", alias_name, reason, dry_run=dry_run)
+    _moved(event, as_json)
+
+
+@click.command()
+@click.argument("name")
+@click.argument("alias_name", metavar="ALIAS")
+@click.option("--to", "to", default=None, metavar="VERSION", help="An earlier version the alias held.")
+@_reason
+@json_option
+def rollback(name: str, alias_name: str, to: str | None, reason: str | None, as_json: bool) -> None:
+    """Point ALIAS back at the version it held before (or an earlier one with --to)."""
+    from promptver.aliases import rollback as do_rollback
+
+    _moved(do_rollback(get_store(), name, alias_name, to, reason), as_json)
+
+
+def print_deployment(details: dict[str, Any]) -> None:
+    """`promptver show NAME@ALIAS`: the five questions on one screen."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from promptver.digests import short
+
+    d = details["deployment"]
+    rows: list[tuple[str, str]] = []
+    model = details.get("model") or {}
+    params = ", ".join(f"{k}={v}" for k, v in (model.get("params") or {}).items())
+    rows.append(
+        (
+            "model",
+            f"{model.get('provider')}/{model.get('name')}" + (f" ({params})" if params else "")
+            if model
+            else "-",
+        )
+    )
+    for ev in d["evals"]:
+        run = ev["latest_run"]
+        ran = (
+            f"latest run {run['id']}: score {run['score']:.3f}, {run['passed']}/{run['cases']} passed,"
+            f" {str(run['finished'])[:16].replace('T', ' ')}"
+            if run
+            else "never run on this version"
+        )
+        rows.append((f"eval {ev['name']}", f"{ev['path']}  {short(ev['digest'] or '', 12)}  {ran}"))
+    if not d["evals"]:
+        rows.append(("evals", "none declared"))
+    corpus = d["corpus"]
+    if corpus:
+        where = corpus.get("uri") or f"{corpus['path']}/ ({corpus['files']} files)"
+        rows.append(("corpus", f"{where}  {short(corpus['digest'] or '', 12)}"))
+    git = d["git"]
+    rows.append(
+        (
+            "git",
+            f"{git['commit'][:12]}{' (dirty)' if git['dirty'] else ''}" if git["commit"] else "not in git",
+        )
+    )
+    moved = d["moved"]
+    if moved:
+        why = f": {moved['reason']}" if moved["reason"] else ""
+        rows.append(
+            (
+                "moved",
+                f"{str(moved['time'])[:16].replace('T', ' ')} by {moved['by']}"
+                f" ({moved['action']} from {moved['from'] or '(none)'}, event {moved['event']}){why}",
+            )
+        )
+    if not d["log_agrees"]:
+        rows.append(("warning", "aliases.json and the audit log disagree: run `promptver verify`"))
+    for approval in d["approvals"]:
+        note = f": {approval['note']}" if approval["note"] else ""
+        rows.append(
+            (
+                "approved",
+                f"{approval['actor']} {str(approval['time'])[:16].replace('T', ' ')}"
+                f" (event {approval['seq']}){note}",
+            )
+        )
+    if not d["approvals"]:
+        rows.append(("approved", "nobody"))
+    for change in d["changes_requested"]:
+        rows.append(
+            ("changes", f"requested by {change['actor']} {str(change['time'])[:16].replace('T', ' ')}")
+        )
+    policy = d["policy"]
+    if policy:
+        described = policy["requirements"]
+        state = (
+            "met"
+            if policy["satisfied"]
+            else "NOT met: " + "; ".join(policy["missing"] + policy["cannot_be_satisfied"])
+        )
+        rows.append(("policy", f"{described} ({state})"))
+    out = console()
+    out.print(Text(f"{details['bundle']}@{d['alias']} = {d['version']}  {d['digest']}", style="bold"))
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for key, value in rows:
+        grid.add_row(key, Text(value))
+    out.print(grid)

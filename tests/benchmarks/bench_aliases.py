@@ -1,0 +1,122 @@
+"""Benchmark: alias moves, promotion, approval and audit against a long audit log.
+
+Every move replays the bundle's log under its lock (the log is the truth), so its cost
+grows with the log. This measures it with logs of 1,000 to 100,000 events (a chained log
+written directly, alternating review and alias events), in-process (no start-up time).
+
+    python tests/benchmarks/bench_aliases.py [--events 1000 10000 100000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ["PROMPTVER_USER"] = "Bench <bench@example.com>"
+
+from promptver.aliases import promote, rollback, set_alias  # noqa: E402
+from promptver.approvals import decide  # noqa: E402
+from promptver.audit import audit  # noqa: E402
+from promptver.scaffold import scaffold  # noqa: E402
+from promptver.snapshot import bump  # noqa: E402
+from promptver.store import Store  # noqa: E402
+
+
+def build(folder: Path, events: int) -> Store:
+    store, _ = Store.init(folder)
+    scaffold(folder / "bundles/bot", "bot")
+    with open(folder / "bundles/bot/bundle.toml", "a") as handle:
+        handle.write("\n[aliases.production]\napprovals = 1\n")
+    versions = []
+    for i in range(2):
+        with open(folder / "bundles/bot/prompts/system.j2", "a") as handle:
+            handle.write(f"edit {i}\n")
+        versions.append(bump(store, "bot", "minor", author="Ana <ana@example.com>").manifest)
+    log = store.log_path("bot")
+    lines = log.read_bytes().splitlines()
+    prev = hashlib.sha256(lines[-1]).hexdigest()
+    seq = len(lines)
+    with open(log, "ab") as out:
+        for i in range(events - seq):
+            seq += 1
+            v = versions[i % 2]
+            if i % 2:
+                event = {
+                    "event": "review",
+                    "decision": "approved",
+                    "actor": f"r{i}@example.com",
+                    "new": {"version": v.version, "digest": "sha256:" + "0" * 64},
+                    "old": None,
+                }
+            else:
+                event = {
+                    "event": "alias",
+                    "action": "set",
+                    "alias": f"a{i % 50}",
+                    "to": v.version,
+                    "to_digest": v.digest,
+                    "from": None,
+                    "actor": "x",
+                }
+            event.update(time="2026-11-26T12:00:00Z", bundle="bot", seq=seq, prev=prev)
+            line = json.dumps(event, sort_keys=True).encode()
+            out.write(line + b"\n")
+            prev = hashlib.sha256(line).hexdigest()
+    return store
+
+
+def timed(action: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def measure(store: Store, repeat: int) -> list[float]:
+    counter = iter(range(10**6))
+
+    def flip() -> str:
+        return ["0.1.0", "0.2.0"][next(counter) % 2]
+
+    def approve() -> None:
+        n = next(counter)
+        decide(store, "bot", ["0.1.0", "0.2.0"][n % 2], "approved", f"p{n}@x")
+
+    return [
+        timed(lambda: set_alias(store, "bot", "staging", flip()), repeat),
+        timed(approve, max(repeat, 2) * 2),
+        timed(lambda: promote(store, "bot", flip(), "production"), repeat),
+        timed(lambda: rollback(store, "bot", "staging"), 1),
+        timed(lambda: audit(store, "bot", alias="production"), repeat),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    print(
+        f"{'log events':>10}  {'alias set':>10}  {'approve':>10}  {'promote':>10}  {'rollback':>10}  {'audit':>10}"
+    )
+    for count in args.events:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = build(Path(tmp), count)
+            figures = measure(store, args.repeat)
+            print(f"{count:>10}  " + "  ".join(f"{ms:>8.1f}ms" for ms in figures))
+
+
+if __name__ == "__main__":
+    main()
