@@ -46,6 +46,7 @@ class Rule:
     stall: float | None = None  # sleep this long before sending anything
     trickle: float | None = None  # seconds between body chunks (slow stream)
     usage: bool = True
+    error_body: str | None = None  # body of an error response (default: a JSON error)
     times: int | None = None
     used: int = 0
 
@@ -158,6 +159,10 @@ def _rough_tokens(text: str) -> int:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_state: FakeLLMServer
+    # One buffered write per response and no Nagle delay: otherwise headers and body go out
+    # as two segments and the client's delayed ACK adds ~40 ms to every request.
+    wbufsize = 64 * 1024
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -194,7 +199,8 @@ class _Handler(BaseHTTPRequestHandler):
         if rule is not None and rule.status != 200:
             headers = {"Retry-After": rule.retry_after} if rule.retry_after else {}
             error = {"error": {"type": "fake_error", "message": f"injected {rule.status}"}}
-            self._send(rule.status, json.dumps(error).encode(), headers)
+            body_text = rule.error_body if rule.error_body is not None else json.dumps(error)
+            self._send(rule.status, body_text.encode(), headers)
             return
         if rule is not None and rule.malformed:
             self._send(200, b'{"id": "broken", "choices": [')
@@ -224,6 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(key, value)
             self.end_headers()
             if trickle:
+                self.wfile.flush()
                 for start in range(0, len(data), 8):
                     self.wfile.write(data[start : start + 8])
                     self.wfile.flush()
@@ -240,6 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Connection", "close")
             self.end_headers()
+            self.wfile.flush()
             self.close_connection = True
             for word in re.findall(r"\S+\s*", reply):
                 if kind == "openai":

@@ -130,7 +130,7 @@ def load_scorer(kind: str, where: str) -> Callable[..., Any]:
     function = getattr(module, parts[2], None)
     if not callable(function):
         raise ConfigError(f"{where}: {parts[1]!r} has no function {parts[2]!r}")
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 def interpolate(value: Any, case: Case) -> Any:

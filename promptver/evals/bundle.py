@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from promptver.errors import BundleError, ConfigError, NotFoundError, did_you_mean
-from promptver.spec import ModelRef
+from promptver.spec import ModelRef, RagConfig
 from promptver.tree import Tree, unsafe_path_reason
 
 
@@ -98,10 +98,37 @@ class BundleView:
         model = config.get("model")
         self.model = model_ref(model, f"{label}: bundle.toml [model]") if model else None
 
+    # The run-time `promptver.Bundle` surface, for python: targets written against it.
     @property
-    def templates(self) -> dict[str, str]:
+    def ref(self) -> str:
+        return self.label
+
+    @property
+    def template_paths(self) -> dict[str, str]:
         table = (self.config.get("prompts") or {}).get("templates") or {}
         return {str(k): str(v) for k, v in table.items()}
+
+    @property
+    def templates(self) -> tuple[str, ...]:
+        """The names of the bundle's prompt templates."""
+        return tuple(self.template_paths)
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(self.tree.entries)
+
+    @property
+    def rag(self) -> RagConfig | None:
+        table = self.config.get("rag")
+        return RagConfig(**table) if isinstance(table, dict) else None
+
+    def variables(self, template: str) -> frozenset[str]:
+        """The names a template reads (its interface)."""
+        from promptver import templates
+
+        if self._env is None:
+            self._env = templates.environment(self.tree)
+        return frozenset(templates.variables(self._env, self.template_path(template)))
 
     def read_bytes(self, path: str) -> bytes:
         if unsafe_path_reason(path) or not self.tree.has(path):
@@ -116,7 +143,7 @@ class BundleView:
         return templates.render(self._env, path, label, variables)
 
     def template_path(self, name: str) -> str:
-        templates = self.templates
+        templates = self.template_paths
         if name not in templates:
             raise ConfigError(
                 f"{self.label}: unknown template {name!r}",
@@ -135,7 +162,7 @@ class BundleView:
     def messages(self, name: str, **variables: Any) -> list[dict[str, str]]:
         out: list[dict[str, str]] = []
         system = self.system(**variables)
-        if system:
+        if system is not None:
             out.append({"role": "system", "content": system})
         out.append({"role": "user", "content": self.render(name, **variables)})
         return out

@@ -55,18 +55,23 @@ class RequestCache:
             "usage": completion.usage.to_json() if completion.usage else None,
             "latency_ms": completion.latency_ms,
         }
-        write_atomic(self._path(key), json.dumps(data, ensure_ascii=False).encode())
+        # Not fsynced: a cache entry lost to a power cut is only a miss (an unreadable
+        # entry reads as one), and an fsync per answer would stall the event loop.
+        write_atomic(self._path(key), json.dumps(data, ensure_ascii=False).encode(),
+                     durable=False)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temporary file, fsync, then rename over the target."""
+def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write through a temporary file (fsynced when ``durable``), then rename over the
+    target, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

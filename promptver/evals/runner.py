@@ -21,7 +21,7 @@ from promptver.evals import assertions
 from promptver.evals.bundle import BundleView, Case, Dataset
 from promptver.evals.cache import RequestCache
 from promptver.evals.pricing import PriceTable
-from promptver.evals.providers import RateLimiter, RetryPolicy, make_provider
+from promptver.evals.providers import Provider, RateLimiter, RetryPolicy, make_provider
 from promptver.evals.storage import RunStore, RunWriter, new_run_id
 from promptver.evals.summary import summarize
 from promptver.evals.targets import (
@@ -32,6 +32,7 @@ from promptver.evals.targets import (
     load_function,
     model_params,
 )
+from promptver.spec import ModelRef
 
 OnRecord = Callable[[dict[str, Any], int, int], None]
 
@@ -109,8 +110,11 @@ def prepare(bundle: BundleView, options: EvalOptions, *, store_root: Path | None
     cache = RequestCache(store_root / "cache" / "evals") if store_root and options.cache else None
     limiter = RateLimiter(options.rate_limit) if options.rate_limit else None
     retry = RetryPolicy(max_retries=options.retries)
-    build = {"timeout": options.timeout, "retry": retry, "limiter": limiter,
-             "max_connections": options.concurrency, "env": env}
+
+    def provider(ref: ModelRef) -> Provider:
+        return make_provider(ref, timeout=options.timeout, retry=retry, limiter=limiter,
+                             max_connections=options.concurrency, env=env)
+
     grader = None
     target: Target
     if renders:
@@ -118,7 +122,7 @@ def prepare(bundle: BundleView, options: EvalOptions, *, store_root: Path | None
             raise ConfigError(f"{bundle.label}: the bundle has no [model] to evaluate",
                               hint="add [model] to bundle.toml or use --target python:mod:fn")
         params = model_params(bundle.model, bundle)
-        target = ModelTarget(CachedModel(bundle.model, make_provider(bundle.model, **build),
+        target = ModelTarget(CachedModel(bundle.model, provider(bundle.model),
                                          params, cache))
     elif target_spec.startswith("python:"):
         target = PythonTarget(target_spec, load_function(target_spec), bundle)
@@ -129,7 +133,7 @@ def prepare(bundle: BundleView, options: EvalOptions, *, store_root: Path | None
         a.get("type") == "llm-judge" for c in cases for a in dataset.asserts + c.asserts
     ):
         ref = dataset.grader
-        grader = CachedModel(ref, make_provider(ref, **build), dict(ref.params), cache)
+        grader = CachedModel(ref, provider(ref), dict(ref.params), cache)
     prices = PriceTable.from_config(store_root / "config.toml" if store_root else None)
     model_name = bundle.model.name if bundle.model else None
     return EvalPlan(bundle, dataset, cases, options, target, grader, prices, model_name)
@@ -179,7 +183,9 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
         if usage is None and messages is not None:
             from promptver.evals.usage import estimate
 
-            usage = estimate(messages, answer.output)
+            ref = plan.bundle.model
+            usage = await asyncio.to_thread(estimate, messages, answer.output,
+                                            plan.model_name, ref.encoding if ref else None)
         cost = plan.prices.cost(plan.model_name, usage) if plan.model_name else None
         record.update(output=answer.output, latency_ms=round(answer.latency_ms, 3),
                       tokens=usage.to_json() if usage else None, cost=cost,
@@ -212,6 +218,7 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
             queue.put_nowait((case, rep))
     total = len(plan.jobs)
     finished = len(done)
+    order = {case.id: index for index, case in enumerate(plan.cases)}
 
     async def worker() -> None:
         nonlocal finished
@@ -221,6 +228,7 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
             except asyncio.QueueEmpty:
                 return
             record = await run_case(plan, case, rep)
+            record["index"] = order[case.id]
             writer.append(record)
             finished += 1
             if on_record is not None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
+
 from promptver.errors import NotFoundError, StoreFormatError
 from promptver.evals.cache import write_atomic
 
@@ -97,7 +99,10 @@ def read_run(folder: Path) -> StoredRun:
     if int(meta.get("format", 0)) > FORMAT:
         raise StoreFormatError(f"run {folder.name} was written by a newer promptver",
                                hint="upgrade promptver")
-    return StoredRun(folder, meta, list(_records(folder / "cases.jsonl")))
+    records = list(_records(folder / "cases.jsonl"))
+    # appended in completion order; read back in dataset order
+    records.sort(key=lambda r: (r.get("repeat", 0), r.get("index", 0)))
+    return StoredRun(folder, meta, records)
 
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:
@@ -131,7 +136,7 @@ class RunWriter:
     def append(self, record: dict[str, Any]) -> None:
         if self._handle is None:
             self._handle = (self.folder / "cases.jsonl").open("ab")
-        self._handle.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
+        self._handle.write(msgspec.json.encode(record) + b"\n")
         self._handle.flush()
         self.records.append(record)
 

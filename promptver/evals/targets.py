@@ -131,7 +131,7 @@ def load_function(spec: str) -> Callable[..., Any]:
     function = getattr(module, parts[2], None)
     if not callable(function):
         raise ConfigError(f"target {spec!r}: {parts[1]!r} has no function {parts[2]!r}")
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 def model_params(ref: ModelRef, bundle: BundleView | None) -> dict[str, Any]:

