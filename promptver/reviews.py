@@ -9,7 +9,8 @@ A decision is an event in the bundle's append-only, hash-chained audit log
      "new": {"version": null, "digest": "sha256:..."}, "note": "ship it"}
 
 ``new.version`` is null when the reviewed side is a working copy; its digest still pins
-the exact content that was reviewed.
+the exact content that was reviewed. ``promptver approve`` (``promptver.approvals``)
+writes the same event, and alias promotion counts decisions from both by digest.
 """
 
 from __future__ import annotations
@@ -17,17 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
-from promptver.errors import ConfigError
+from promptver.errors import ConfigError, ConflictError, PolicyError
+
+if TYPE_CHECKING:
+    from promptver.store import Store
 
 Decision = Literal["approved", "changes_requested"]
 DECISIONS: tuple[str, ...] = ("approved", "changes_requested")
 EVENT = "review"
-
-
-class EventLog(Protocol):
-    def append_event(self, name: str, event: dict[str, Any]) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def review_event(
 
 
 def record_review(
-    log: EventLog,
+    store: Store,
     bundle: str,
     decision: str,
     reviewer: str,
@@ -90,8 +90,47 @@ def record_review(
     new: Reviewed,
     note: str | None = None,
 ) -> dict[str, Any]:
-    """Append a review decision to the bundle's audit log; returns the event as written."""
-    return log.append_event(bundle, review_event(bundle, decision, reviewer, old, new, note))
+    """Append a review decision to the bundle's audit log; returns the event as written.
+
+    When the reviewed side is a stored version, the rules of ``promptver approve`` apply
+    (``promptver.approvals``): an author may not approve a version a protected alias says
+    they cannot, and a person's decision is not recorded twice in a row. A working copy
+    has no author or alias yet: its decision is recorded as it is.
+    """
+    event = review_event(bundle, decision, reviewer, old, new, note)
+    with store.lock(bundle):
+        if new.version is not None:
+            _check_like_approve(store, bundle, decision, event["actor"], new)
+        return store.append_event(bundle, event)
+
+
+def _check_like_approve(store: Store, bundle: str, decision: str, actor: str, new: Reviewed) -> None:
+    from promptver.aliases import log_events
+    from promptver.approvals import APPROVED, decisions, same_person
+    from promptver.policy import self_approval_forbidden_by
+
+    assert new.version is not None
+    manifest = store.manifest(bundle, new.version)
+    if manifest.digest != new.digest:
+        raise ConflictError(
+            f"{manifest.ref} is not the content that was reviewed (digest differs)",
+            hint="open the review again",
+        )
+    if decision == APPROVED and same_person(actor, manifest.author):
+        forbidding = self_approval_forbidden_by(store, manifest)
+        if forbidding:
+            raise PolicyError(
+                f"{actor} is the author of {manifest.ref} and cannot approve it: the policy"
+                f" of alias {', '.join(forbidding)} requires an approver other than the author",
+                hint="ask someone else to review it",
+            )
+    for previous in decisions(log_events(store, bundle, EVENT), manifest.digest):
+        if same_person(previous.actor, actor) and previous.decision == decision:
+            verb = "approved" if decision == APPROVED else "requested changes to"
+            raise ConflictError(
+                f"{previous.actor} already {verb} {manifest.ref} (event {previous.seq}, {previous.time})",
+                hint="nothing to do",
+            )
 
 
 def reviews(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -212,3 +212,27 @@ async def test_a_corrupt_object_is_an_error_on_screen_not_a_crash(
         title = str(app.query_one("#component-title").render())
         assert "corrupt" in title.lower(), title
         await pilot.press("n", "a", "j")
+
+
+def test_review_decisions_follow_the_approve_rules(project: Path, store: Store, pv) -> None:  # type: ignore[no-untyped-def]
+    from promptver.approvals import decisions
+    from promptver.errors import ConflictError, PolicyError
+
+    toml = project / "bundles" / "bot" / "bundle.toml"
+    toml.write_text(toml.read_text() + "\n[aliases.production]\napprovals = 1\n")
+    assert pv("bump", "minor", "bot", "-m", "first").code == 0  # author: Tess Tester
+    edit_bot(project)
+    assert pv("bump", "minor", "bot", "-m", "second").code == 0
+    review = load_review(store, "bot", "0.1.0", "0.2.0")
+    with pytest.raises(PolicyError, match="author"):
+        recorder(store, "Tess <tess@example.com>")(review, "approved", None)
+    event = recorder(store, "Rita <rita@example.com>")(review, "approved", "fine")
+    counted = decisions(store.events("bot"), review.new.digest or "")
+    assert [(d.actor, d.decision, d.seq) for d in counted] == [
+        ("Rita <rita@example.com>", "approved", event["seq"])
+    ]
+    with pytest.raises(ConflictError, match="already approved"):
+        recorder(store, "rita@example.com")(review, "approved", None)
+    again = pv("approve", "bot@0.2.0", "--by", "Rita <rita@example.com>")
+    assert again.code == 1 and "already approved" in again.err  # the CLI sees the TUI's event
+    assert pv("promote", "bot@0.2.0", "--to", "production").code == 0
