@@ -36,8 +36,8 @@ def current_key(app: ReviewApp) -> str | None:
 
 
 async def wait_aligned(app: ReviewApp, pilot: Any) -> DiffView:
-    for _ in range(50):
-        await pilot.pause()
+    for _ in range(1000):  # up to ~10 s: the alignment runs in a thread, on a busy machine
+        await pilot.pause(0.01)
         views = list(app.screen.query(DiffView))
         if views and views[0].diff is not None:
             await pilot.pause()  # let the app handle DiffView.Aligned
@@ -306,14 +306,14 @@ async def test_loading_shows_progress_then_the_review_or_the_error() -> None:
 
     app = build_app(slow)
     async with app.run_test(size=SIZE) as pilot:
-        for _ in range(100):
+        for _ in range(1000):
             await pilot.pause(0.01)
             if "computing the diff" in str(app.query_one(ReviewHeader).render()):
                 break
         assert "3.0 of 9.0 MB" in str(app.query_one(ReviewHeader).render())
         assert app.query_one("#panes").loading
         release.set()
-        for _ in range(100):
+        for _ in range(1000):
             await pilot.pause(0.01)
             if app.review is not None:
                 break
@@ -324,8 +324,10 @@ async def test_loading_shows_progress_then_the_review_or_the_error() -> None:
 
     app = build_app(failing)
     async with app.run_test(size=SIZE) as pilot:
-        for _ in range(50):
+        for _ in range(1000):
             await pilot.pause(0.01)
+            if app.query_one("#component-title", Static).render().plain:
+                break
         assert "no version '9.9.9'" in str(app.query_one("#component-title", Static).render())
         await pilot.press("n", "j", "a", "u", "slash", "escape")
 

@@ -52,7 +52,7 @@ async def test_approve_with_a_note_writes_the_audit_event(
         reviewer="Rita Reviewer",
     )
     async with app.run_test(size=(100, 30)) as pilot:
-        for _ in range(100):
+        for _ in range(1000):
             await pilot.pause()
             if app.review is not None:
                 break
@@ -63,7 +63,7 @@ async def test_approve_with_a_note_writes_the_audit_event(
         assert app.query_one(Navigator).current_key == "templates:answer"
         assert view.diff is not None and view.diff.added == 1
         assert "Answer in one sentence." in (view.diff.rows[view.cursor_row or 0].new or "")
-        for _ in range(100):  # counted after the template is shown, in a worker
+        for _ in range(1000):  # counted after the template is shown, in a worker
             await pilot.pause(0.01)
             if "tokens " in str(app.query_one("#component-title").render()):
                 break
@@ -204,7 +204,7 @@ async def test_a_corrupt_object_is_an_error_on_screen_not_a_crash(
     path.write_bytes(b"tampered")
     app = build_app(lambda progress: load_review(store, "bot", progress=progress))
     async with app.run_test(size=(80, 24)) as pilot:
-        for _ in range(100):
+        for _ in range(1000):
             await pilot.pause(0.01)
             if "cannot review" in str([n.title for n in app._notifications]):
                 break

@@ -26,8 +26,8 @@ def select(index: int, *keys: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
         app = pilot.app
         assert isinstance(app, ReviewApp)
         app.query_one(Navigator).highlighted = index
-        for _ in range(50):
-            await pilot.pause()
+        for _ in range(1000):
+            await pilot.pause(0.01)
             views = list(app.screen.query(DiffView))
             if all(view.diff is not None for view in views):
                 break
@@ -62,8 +62,8 @@ def test_case_detail(snap_compare: Any) -> None:
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await run(pilot)
-        for _ in range(50):
-            await pilot.pause()
+        for _ in range(1000):
+            await pilot.pause(0.01)
             views = list(pilot.app.screen.query(DiffView))
             if views and all(view.diff is not None for view in views):
                 break
