@@ -460,6 +460,7 @@ class ReviewApp(App[None]):
             self.notify(str(exc), title="not recorded", severity="error", timeout=15)
             return
         self.decisions.append(event)
+        self.query_one(ReviewHeader).show(self.review)
         what = "approved" if result.decision == "approved" else "changes requested"
         self.notify(f"{what}, recorded in the audit log", title=self.reviewer or "review")
 

@@ -45,7 +45,7 @@ def load_review(
             side_of(new_side, new_meta),
             dataset_names(old_tree, new_tree),
         )
-    return build_review(
+    review = build_review(
         diff,
         old_tree,
         new_tree,
@@ -54,6 +54,17 @@ def load_review(
         results=results,
         count_tokens=True,
     )
+    review.decisions = decisions_on(store, new_name or name, review.new.digest)
+    return review
+
+
+def decisions_on(store: Store, name: str, digest: str | None) -> list[tuple[str, str]]:
+    """Each reviewer's latest decision on a digest (``promptver approve`` or this UI)."""
+    if not digest:
+        return []
+    from promptver.approvals import decisions
+
+    return [(d.actor, d.decision) for d in decisions(store.events(name), digest)]
 
 
 def _meta(store: Store, name: str, version: str | None) -> SideMeta:
@@ -73,6 +84,8 @@ def recorder(store: Store, reviewer: str) -> Callable[[Review, str, str | None],
             raise ConfigError("this review has no digests to record")
         old = Reviewed(review.old.version, review.old.digest)
         new = Reviewed(review.new.version, review.new.digest)
-        return record_review(store, review.bundle, decision, reviewer, old, new, note)
+        event = record_review(store, review.bundle, decision, reviewer, old, new, note)
+        review.decisions = decisions_on(store, review.bundle, review.new.digest)
+        return event
 
     return record

@@ -162,3 +162,5 @@ class Review:
     components: list[Component] = field(default_factory=list)
     bump: str | None = None  # "major" | "minor" | "patch" | None (no change)
     bump_reason: str | None = None
+    # each reviewer's latest decision on the new side's digest: (actor, decision)
+    decisions: list[tuple[str, str]] = field(default_factory=list)

@@ -13,6 +13,7 @@ from promptver.store import Store
 from promptver.tui.app import build_app
 from promptver.tui.loader import load_review, recorder
 from promptver.tui.screens.note import NoteModal
+from promptver.tui.widgets.header import ReviewHeader
 from promptver.tui.widgets.navigator import Navigator
 from tests.tui.test_app import wait_aligned
 
@@ -74,6 +75,8 @@ async def test_approve_with_a_note_writes_the_audit_event(
         await pilot.pause()
         await pilot.press("r", "enter")
         await pilot.pause()
+        header = str(app.query_one(ReviewHeader).render())
+        assert "✗ Rita Reviewer" in header  # her latest decision on this digest
     decisions = reviews(store.events("bot"))
     assert [e["decision"] for e in decisions] == ["approved", "changes_requested"]
     approved = decisions[0]
@@ -86,6 +89,7 @@ async def test_approve_with_a_note_writes_the_audit_event(
     assert approved["seq"] == 2 and approved["prev"]  # chained after the bump event
     assert decisions[1]["note"] is None
     assert app.decisions == decisions
+    assert load_review(store, "bot").decisions == [("Rita Reviewer", "changes_requested")]
 
 
 def test_review_between_two_versions(project: Path, store: Store, pv) -> None:  # type: ignore[no-untyped-def]

@@ -50,6 +50,14 @@ def header_content(review: Review) -> Content:
     )
     old = _side("−", "bold $error", review.old)
     new = _side("+", "bold $success", review.new)
+    if review.decisions:
+        marks: list[str | tuple[str, str]] = ["  "]
+        for actor, decision in review.decisions:
+            approved = decision == "approved"
+            marks.append(("✓ " if approved else "✗ ", "$text-success" if approved else "$text-error"))
+            marks.append((actor.split("<")[0].strip() or actor, ""))
+            marks.append(" ")
+        new = Content.assemble(new, *marks)
     return Content("\n").join([title, old, new])
 
 
