@@ -15,6 +15,12 @@ File format (TOML, sorted by name, no timestamps, so it only changes when a pin 
     spec = "^1.2"
     version = "1.2.3"
     digest = "sha256:..."
+
+    [bundles.ticket-triage]
+    spec = "production"
+    alias = "production"                 # only for a pin to an alias: where it came from
+    version = "2.0.1"
+    digest = "sha256:..."
 """
 
 from __future__ import annotations
@@ -37,15 +43,17 @@ LOCK_VERSION = 1
 
 
 class LockEntry:
-    """One locked bundle (a plain class: a dataclass costs start-up time here)."""
+    """One locked bundle (a plain class: a dataclass costs start-up time here).
+    ``alias``: the alias the pin follows, whose target was ``version`` at lock time."""
 
-    __slots__ = ("digest", "name", "spec", "version")
+    __slots__ = ("alias", "digest", "name", "spec", "version")
 
-    def __init__(self, name: str, spec: str, version: str, digest: str) -> None:
+    def __init__(self, name: str, spec: str, version: str, digest: str, alias: str | None = None) -> None:
         self.name = name
         self.spec = spec
         self.version = version
         self.digest = digest
+        self.alias = alias
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, LockEntry):
@@ -53,13 +61,19 @@ class LockEntry:
         return self.to_json() == other.to_json()
 
     def __hash__(self) -> int:
-        return hash((self.name, self.spec, self.version, self.digest))
+        return hash((self.name, self.spec, self.version, self.digest, self.alias))
 
     def __repr__(self) -> str:
         return f"LockEntry({self.name!r}, {self.spec!r}, {self.version!r}, {self.digest[:15]!r}...)"
 
-    def to_json(self) -> dict[str, str]:
-        return {"name": self.name, "spec": self.spec, "version": self.version, "digest": self.digest}
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "name": self.name,
+            "spec": self.spec,
+            "alias": self.alias,
+            "version": self.version,
+            "digest": self.digest,
+        }
 
 
 class Lock:
@@ -116,7 +130,12 @@ def parse_lock(text: str, path: Path) -> Lock:
                 raise _malformed(path, f"bundles.{name}.{key} is missing or not a string")
         if not Version.is_valid(values["version"] or ""):
             raise _malformed(path, f"bundles.{name}.version is not a semantic version")
-        entries[name] = LockEntry(name, values["spec"] or "", values["version"] or "", values["digest"] or "")
+        alias = raw.get("alias")
+        if alias is not None and not isinstance(alias, str):
+            raise _malformed(path, f"bundles.{name}.alias is not a string")
+        entries[name] = LockEntry(
+            name, values["spec"] or "", values["version"] or "", values["digest"] or "", alias
+        )
     return Lock(path, entries)
 
 
@@ -139,6 +158,7 @@ def format_lock(entries: Iterable[LockEntry], config_name: str) -> str:
             "",
             f"[bundles.{_key(entry.name)}]",
             f"spec = {_string(entry.spec)}",
+            *([f"alias = {_string(entry.alias)}"] if entry.alias is not None else []),
             f"version = {_string(entry.version)}",
             f"digest = {_string(entry.digest)}",
         ]
@@ -195,7 +215,7 @@ def lock_entry_for(config: AppConfig, lock: Lock, name: str) -> LockEntry:
             location=str(lock.path),
             hint="run `promptver lock`" + (f" ({known})" if known else ""),
         )
-    if entry.spec != pin.spec:
+    if entry.spec != pin.spec or entry.alias != pin.alias:
         raise ConfigError(
             f"the lock was made for {name} {entry.spec!r} (locked at {entry.version}) but "
             f"{config.path.name} now pins {pin.spec!r}: the lock is stale",

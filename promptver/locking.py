@@ -5,6 +5,10 @@ still satisfies its pin stays locked (so a new release in range does not silentl
 application); new or changed pins resolve to the highest matching version; ``--upgrade``
 re-resolves. ``lock --check`` fails when the lock is not what ``promptver lock`` would
 write (a pin added, removed or changed, a locked version gone from the store).
+
+A pin to an alias (``support-bot = "production"``) is re-resolved by every ``lock``: the
+lock follows the alias, and ``lock --check`` fails once the alias has moved since the lock
+was written, so CI notices that production changed.
 """
 
 from __future__ import annotations
@@ -61,12 +65,12 @@ class LockChange:
     def __str__(self) -> str:
         old, new = self.old, self.new
         if old is None and new is not None:
-            return f"{self.name}: added {new.version} ({new.spec})"
+            return f"{self.name}: added {new.version} ({_origin(new)})"
         if new is None and old is not None:
             return f"{self.name}: removed (was {old.version}; no longer pinned)"
         assert old is not None and new is not None
         if old.version != new.version:
-            return f"{self.name}: {old.version} -> {new.version} ({new.spec})"
+            return f"{self.name}: {old.version} -> {new.version} ({_origin(new)})"
         if old.digest != new.digest:
             return f"{self.name}: {new.version} digest {old.digest[:15]}... -> {new.digest[:15]}..."
         return f"{self.name}: spec {old.spec!r} -> {new.spec!r} (stays {new.version})"
@@ -78,6 +82,10 @@ class LockChange:
             "old": self.old.to_json() if self.old else None,
             "new": self.new.to_json() if self.new else None,
         }
+
+
+def _origin(entry: LockEntry) -> str:
+    return f"from alias {entry.alias}" if entry.alias else entry.spec
 
 
 @dataclass(frozen=True)
@@ -99,10 +107,15 @@ class LockPlan:
 
 
 def resolve_pin(store: Store, pin: Pin) -> LockEntry:
-    """The highest stored version inside the pin's range, with its digest."""
+    """The highest stored version inside the pin's range, or the version its alias points
+    at now, with its digest."""
     versions = store.version_names(pin.name)
     if not versions:
         store.resolve(pin.name, "latest")  # unknown bundle / no versions, with a hint
+    if pin.alias is not None:
+        manifest = store.manifest(pin.name, alias_version(store, pin))
+        return LockEntry(pin.name, pin.spec, manifest.version, manifest.digest, pin.alias)
+    assert pin.range is not None
     best = max_satisfying(versions, pin.range)
     if best is None:
         shown = ", ".join(str(v) for v in versions[-12:])
@@ -114,6 +127,27 @@ def resolve_pin(store: Store, pin: Pin) -> LockEntry:
         )
     manifest = store.manifest(pin.name, str(best))
     return LockEntry(pin.name, pin.spec, manifest.version, manifest.digest)
+
+
+def alias_version(store: Store, pin: Pin) -> str:
+    """The version ``pin``'s alias points at now; NotFoundError naming the known aliases."""
+    from promptver.aliases import pointers
+    from promptver.errors import did_you_mean
+
+    assert pin.alias is not None
+    targets = pointers(store, pin.name)
+    target = targets.get(pin.alias)
+    if target is not None:
+        return str(target["version"])
+    known = sorted(targets)
+    has = f"its aliases are {', '.join(known)}" if known else "it has no aliases"
+    hint = did_you_mean(pin.alias, known)
+    raise NotFoundError(
+        f"{pin.name} has no alias {pin.alias!r} ({has})",
+        location=pin.location,
+        hint=hint
+        or f"set it with `promptver alias set {pin.name} {pin.alias} VERSION`, or pin a version range",
+    )
 
 
 def plan_lock(
@@ -139,7 +173,11 @@ def plan_lock(
     for name in sorted(config.pins):
         pin = config.pins[name]
         kept = old.get(name)
-        if kept is not None and name not in upgrade_names and _still_good(store, pin, kept):
+        if pin.alias is not None:
+            new = entries[name] = resolve_pin(store, pin)  # always: the lock follows the alias
+            if kept is not None and kept.version == new.version and kept.digest != new.digest:
+                raise lock_digest_mismatch(kept, new.digest, store)
+        elif kept is not None and name not in upgrade_names and _still_good(store, pin, kept):
             entries[name] = LockEntry(name, pin.spec, kept.version, kept.digest)
         else:
             entries[name] = resolve_pin(store, pin)
@@ -155,14 +193,20 @@ def plan_lock(
 def _still_good(store: Store, pin: Pin, entry: LockEntry) -> bool:
     """Whether a locked version can stay: in range and in the store with the same digest."""
     version = Version.parse(entry.version)
-    if not pin.range.satisfies(version):
+    if pin.range is None or not pin.range.satisfies(version):
         return False
     if version not in store.version_names(pin.name):
         return False
-    manifest = store.manifest(pin.name, entry.version)
+    _check_digest(store, entry)
+    return True
+
+
+def _check_digest(store: Store, entry: LockEntry) -> None:
+    """Versions are immutable: a locked digest that differs from the store's is an
+    integrity error, never a silent relock."""
+    manifest = store.manifest(entry.name, entry.version)
     if manifest.digest != entry.digest:
         raise lock_digest_mismatch(entry, manifest.digest, store)
-    return True
 
 
 def _newest_release(versions: list[Version]) -> Version:
@@ -184,21 +228,35 @@ def apply_plan(plan: LockPlan) -> bool:
 
 @dataclass(frozen=True)
 class Outdated:
+    """One pin in ``promptver outdated``. For a pin to an alias, ``wanted`` is the version
+    the alias points at now (None: the alias is gone) and the pin is outdated when the lock
+    holds anything else, older or newer (an alias can be rolled back): ``promptver lock``
+    takes it. A newer ``latest`` is shown but is not an update for such a pin: the app
+    follows the alias, and moving the alias is the way to ship it."""
+
     name: str
     spec: str
     locked: str | None
-    wanted: str | None  # the highest version inside the range
+    wanted: str | None  # the highest version inside the range, or the alias's target
     latest: str | None  # the highest release (or prerelease, if there are only those)
+    alias: str | None = None
 
     @property
     def update_in_range(self) -> bool:
+        if self.alias is not None:
+            return self.alias_moved
         return self.wanted is not None and (
             self.locked is None or Version.parse(self.wanted) > Version.parse(self.locked)
         )
 
     @property
+    def alias_moved(self) -> bool:
+        """The alias points somewhere other than the locked version (or nowhere)."""
+        return self.alias is not None and self.wanted != self.locked
+
+    @property
     def update_outside_range(self) -> bool:
-        if self.latest is None:
+        if self.latest is None or self.alias is not None:
             return False
         current = self.wanted or self.locked
         return current is None or Version.parse(self.latest) > Version.parse(current)
@@ -211,16 +269,21 @@ class Outdated:
         return {
             "name": self.name,
             "spec": self.spec,
+            "alias": self.alias,
             "locked": self.locked,
             "wanted": self.wanted,
             "latest": self.latest,
             "update_in_range": self.update_in_range,
             "update_outside_range": self.update_outside_range,
+            "alias_moved": self.alias_moved,
         }
 
 
 def outdated(config: AppConfig, store: Store) -> list[Outdated]:
-    """For every pin: the locked version, the newest in range, the newest overall."""
+    """For every pin: the locked version, the newest in range (or the alias's target),
+    the newest overall."""
+    from promptver.aliases import pointers
+
     try:
         lock: Lock | None = read_lock(config.lock_path)
     except ConfigError:
@@ -233,7 +296,13 @@ def outdated(config: AppConfig, store: Store) -> list[Outdated]:
         versions = store.version_names(name)
         if not versions:
             store.resolve(name, "latest")  # unknown bundle or no versions: a clear error
-        wanted = max_satisfying(versions, pin.range)
+        wanted: Version | str | None
+        if pin.alias is not None:
+            target = pointers(store, name).get(pin.alias)
+            wanted = str(target["version"]) if target else None
+        else:
+            assert pin.range is not None
+            wanted = max_satisfying(versions, pin.range)
         entry = lock.entries.get(name) if lock else None
         rows.append(
             Outdated(
@@ -242,6 +311,7 @@ def outdated(config: AppConfig, store: Store) -> list[Outdated]:
                 entry.version if entry else None,
                 str(wanted) if wanted else None,
                 str(_newest_release(versions)) if versions else None,
+                pin.alias,
             )
         )
     return rows
@@ -255,15 +325,15 @@ def pin_bundle(
 ) -> tuple[PinChange, LockEntry]:
     """Pin ``name`` in the config file ``path`` after checking the store has a match.
 
-    ``spec`` defaults to ``^`` the newest release. An unknown bundle or a range that matches
-    no stored version is refused before the file is touched.
+    ``spec`` (a range or an alias) defaults to ``^`` the newest release. An unknown bundle,
+    a range that matches no stored version or an alias the bundle does not have is refused
+    before the file is touched.
     """
-    from promptver.pins import AppConfig, check_name, parse_config, set_pin
-    from promptver.ranges import Range
+    from promptver.pins import AppConfig, check_name, parse_config, parse_spec, set_pin
 
     check_name(name)
     if spec is not None:
-        Range.parse(spec)  # a syntax error first, before looking for a store
+        parse_spec(spec)  # a syntax error first, before looking for a store
     if path.exists():
         probe = parse_config(path.read_text(encoding="utf-8"), path)
     else:
@@ -274,5 +344,6 @@ def pin_bundle(
         if not versions:
             store.resolve(name, "latest")  # unknown bundle or no versions yet
         spec = f"^{_newest_release(versions)}"
-    entry = resolve_pin(store, Pin(name, spec, Range.parse(spec), str(path)))
+    range, alias = parse_spec(spec)
+    entry = resolve_pin(store, Pin(name, spec, range, str(path), alias))
     return set_pin(path, name, spec), entry

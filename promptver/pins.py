@@ -7,6 +7,7 @@ level of a ``promptver.toml``::
     store = "../prompts/.promptver"      # optional; default: found by walking up
     [tool.promptver.bundles]
     support-bot = "^1.2"
+    ticket-triage = "production"         # an alias: `promptver lock` records its version
 
 Reading uses ``tomllib`` (this module is on the ``promptver.load`` path); editing
 (``set_pin``/``remove_pin``) goes through ``tomlkit``, imported only then, so that every
@@ -35,15 +36,19 @@ _KEYS = ("store", "bundles")
 
 
 class Pin:
-    """One pinned bundle: its name and the version range the application accepts."""
+    """One pinned bundle: its name and the version range the application accepts, or the
+    alias it follows (then ``range`` is None and ``alias`` is the spec)."""
 
-    __slots__ = ("location", "name", "range", "spec")
+    __slots__ = ("alias", "location", "name", "range", "spec")
 
-    def __init__(self, name: str, spec: str, range: Range, location: str) -> None:
+    def __init__(
+        self, name: str, spec: str, range: Range | None, location: str, alias: str | None = None
+    ) -> None:
         self.name = name
         self.spec = spec
         self.range = range
         self.location = location
+        self.alias = alias
 
     def __repr__(self) -> str:
         return f"Pin({self.name!r}, {self.spec!r})"
@@ -200,11 +205,12 @@ def parse_config(text: str, path: Path) -> AppConfig:
         check_name(name, location)
         if not isinstance(spec, str):
             raise ConfigError(
-                f"the pin of {name!r} must be a version range string, not {type(spec).__name__}",
+                f"the pin of {name!r} must be a version range or alias string, not {type(spec).__name__}",
                 location=location,
-                hint=f'write it as {name} = "^1.2"',
+                hint=f'write it as {name} = "^1.2" or {name} = "production"',
             )
-        pins[name] = Pin(name, spec, _parse_range(spec, location), location)
+        range, alias = parse_spec(spec, location)
+        pins[name] = Pin(name, spec, range, location, alias)
     root = path.resolve().parent
     return AppConfig(
         path.resolve(),
@@ -232,13 +238,29 @@ def _is_name(name: str) -> bool:
     )
 
 
-def _parse_range(spec: str, location: str | None) -> Range:
+def parse_spec(spec: str, location: str | None = None) -> tuple[Range | None, str | None]:
+    """A pin value as ``(range, None)`` or ``(None, alias)``.
+
+    A value that parses as an npm range is a range (so ``x``, an x-range, and ``v1`` are
+    ranges); otherwise a valid alias name is an alias; anything else is the range error,
+    with a hint that mentions aliases.
+    """
     from promptver.errors import VersionSyntaxError
 
     try:
-        return Range.parse(spec)
+        return Range.parse(spec), None
     except VersionSyntaxError as exc:
-        raise VersionSyntaxError(exc.message, location=location, hint=exc.hint) from None
+        # Only a value that is not a range pays for the alias check (and its import).
+        from promptver.aliases import is_alias_ref
+
+        if is_alias_ref(spec):
+            return None, spec
+        if spec == "latest":
+            hint = "'latest' is not a pin: use '*' for any release, or ^X.Y to follow a major line"
+        else:
+            alias = "or an alias name such as production (lowercase letters, digits, '-', '_')"
+            hint = f"{exc.hint}; {alias}" if exc.hint else alias
+        raise VersionSyntaxError(exc.message, location=location, hint=hint) from None
 
 
 def _parse(text: str, path: Path) -> dict[str, Any]:
@@ -281,11 +303,12 @@ class PinChange:
 
 
 def set_pin(path: Path, name: str, spec: str) -> PinChange:
-    """Add or change the pin of ``name`` in ``path`` (created as promptver.toml if absent)."""
+    """Add or change the pin of ``name`` in ``path`` (created as promptver.toml if absent);
+    ``spec`` is a version range or an alias name."""
     import tomlkit
 
     check_name(name)
-    Range.parse(spec)
+    parse_spec(spec)
     created = not path.exists()
     text = "" if created else _read_for_edit(path)
     if not created:

@@ -120,11 +120,13 @@ def test_outdated(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     assert rows["support-bot"] == {
         "name": "support-bot",
         "spec": "^1.1",
+        "alias": None,
         "locked": "1.2.1",
         "wanted": "1.3.0",
         "latest": "2.0.0",
         "update_in_range": True,
         "update_outside_range": True,
+        "alias_moved": False,
     }
     code, out, _ = run(capsys, "outdated")
     assert code == 0

@@ -22,6 +22,14 @@ class _DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
+class _DefaultCommand(click.Command):
+    """The implicit ``eval run``: its usage line reads ``promptver eval [OPTIONS] ...``."""
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        path = ctx.parent.command_path if ctx.parent is not None else ctx.command_path
+        formatter.write_usage(path, " ".join(self.collect_usage_pieces(ctx)))
+
+
 def _store(ctx: click.Context, required: bool = True) -> Any:
     from promptver.evals.source import find_store
 
@@ -60,7 +68,7 @@ def eval_group() -> None:
     """
 
 
-@eval_group.command("run", hidden=True)
+@eval_group.command("run", hidden=True, cls=_DefaultCommand)
 @click.argument("ref", metavar="NAME[@VERSION]")
 @click.option("--dataset", help="Eval dataset (default: the bundle's only one).")
 @click.option("--target", help="'model' (the bundle's model, default) or python:pkg.mod:fn.")

@@ -47,10 +47,11 @@ def _app(config_path: Path | None) -> tuple[AppConfig, Store]:
 @click.argument("ref", metavar="NAME[@SPEC]")
 @config_option
 def pin(ref: str, config_path: Path | None) -> None:
-    """Pin a bundle to a version range in the app config (default: ^LATEST).
+    """Pin a bundle to a version range or an alias in the app config (default: ^LATEST).
 
-    SPEC is an npm-style range: 1.2.3, ^1.2, ~1.2.3, >=1.0 <2, 1.x, 1.0 - 1.4, ^1 || ^2.
-    The edit keeps every comment and all formatting of the file.
+    SPEC is an npm-style range: 1.2.3, ^1.2, ~1.2.3, >=1.0 <2, 1.x, 1.0 - 1.4, ^1 || ^2;
+    or an alias (production): `lock` records the version it points at. The edit keeps
+    every comment and all formatting of the file.
     """
     from promptver.locking import pin_bundle
     from promptver.pins import config_to_edit
@@ -65,7 +66,8 @@ def pin(ref: str, config_path: Path | None) -> None:
         click.echo(f"pinned {name} {change.new!r} in {where}{' (created)' if change.created else ''}")
     else:
         click.echo(f"pinned {name} {change.old!r} -> {change.new!r} in {where}")
-    click.echo(f"  resolves to {entry.version} now; run `promptver lock` to record it")
+    via = f" (alias {entry.alias})" if entry.alias else ""
+    click.echo(f"  resolves to {entry.version}{via} now; run `promptver lock` to record it")
 
 
 def _edit_target(config_path: Path | None, default: Callable[[], Path]) -> Path:
@@ -106,7 +108,7 @@ def lock(
     """Resolve every pin to an exact version and digest in promptver.lock.
 
     A locked version that still satisfies its pin is kept; new and changed pins get the
-    newest matching version.
+    newest matching version. Pins to an alias always take the version it points at now.
     """
     from promptver.locking import apply_plan, plan_lock
 
@@ -151,7 +153,8 @@ def lock(
 @click.option("--all", "show_all", is_flag=True, help="List every pin, not only outdated ones.")
 @json_option
 def outdated(config_path: Path | None, show_all: bool, as_json: bool) -> None:
-    """Pins with newer versions inside their range (lock --upgrade) or outside it (pin)."""
+    """Pins with newer versions inside their range (lock --upgrade) or outside it (pin),
+    and pins to an alias that has moved since the lock was written (lock)."""
     from promptver.locking import outdated as find_outdated
 
     config, store = _app(config_path)
@@ -171,8 +174,14 @@ def outdated(config_path: Path | None, show_all: bool, as_json: bool) -> None:
         table.add_column(column, no_wrap=True)
     hints = []
     for row in rows:
-        table.add_row(row.name, row.spec, row.locked or "-", row.wanted or "none", row.latest or "-")
-        if row.update_in_range:
+        spec = f"{row.spec} (alias)" if row.alias else row.spec
+        table.add_row(row.name, spec, row.locked or "-", row.wanted or "none", row.latest or "-")
+        if row.alias is not None:
+            if row.wanted is None:
+                hints.append(f"{row.name} has no alias {row.alias!r} now: set it, or change the pin")
+            elif row.alias_moved:
+                hints.append(f"promptver lock   # {row.alias} now points at {row.wanted}")
+        elif row.update_in_range:
             hints.append(f"promptver lock --upgrade {row.name}   # {row.wanted}, inside {row.spec!r}")
         if row.update_outside_range:
             hints.append(f"promptver pin {row.name}@^{row.latest}   # {row.latest}, outside {row.spec!r}")

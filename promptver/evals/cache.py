@@ -20,10 +20,15 @@ from promptver.evals.providers import Completion, Usage
 
 
 def request_key(provider: str, base_url: str | None, model: str, params: dict[str, Any],
-                messages: list[dict[str, str]]) -> str:
+                messages: list[dict[str, str]], sample: int = 0) -> str:
+    """``sample`` tells the repeats of one request apart (``--repeat``): each repeat is its
+    own answer, and a re-run finds every one of them again."""
+    request: dict[str, Any] = {"provider": provider, "base_url": base_url, "model": model,
+                               "params": params, "messages": messages}
+    if sample:
+        request["sample"] = sample
     canonical = json.dumps(
-        {"provider": provider, "base_url": base_url, "model": model, "params": params,
-         "messages": messages},
+        request,
         sort_keys=True, separators=(",", ":"), ensure_ascii=False,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -178,7 +178,7 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
             messages = plan.bundle.messages(name, **case.vars)
             record["messages"] = messages
             prompt = messages[-1]["content"]
-        answer = await plan.target.answer(case, messages)
+        answer = await plan.target.answer(case, messages, repeat)
         usage = answer.usage
         if usage is None and messages is not None:
             from promptver.evals.usage import estimate

@@ -32,7 +32,8 @@ class Target(Protocol):
     label: str
     renders: bool  # whether the runner renders messages for it
 
-    async def answer(self, case: Case, messages: list[dict[str, str]] | None) -> Answer: ...
+    async def answer(self, case: Case, messages: list[dict[str, str]] | None,
+                     repeat: int = 0) -> Answer: ...
 
     async def aclose(self) -> None: ...
 
@@ -48,11 +49,11 @@ class CachedModel:
         self.cache = cache
         self.calls = 0
 
-    async def complete(self, messages: list[dict[str, str]]) -> Answer:
+    async def complete(self, messages: list[dict[str, str]], sample: int = 0) -> Answer:
         key = None
         if self.cache is not None:
             key = request_key(self.ref.provider, getattr(self.provider, "base_url", None),
-                              self.ref.name, self.params, messages)
+                              self.ref.name, self.params, messages, sample)
             hit = self.cache.get(key)
             if hit is not None:
                 return Answer(hit.text, hit.usage, hit.latency_ms, cached=True)
@@ -75,9 +76,10 @@ class ModelTarget:
         self.model = model
         self.label = f"model:{model.ref.provider}:{model.ref.name}"
 
-    async def answer(self, case: Case, messages: list[dict[str, str]] | None) -> Answer:
+    async def answer(self, case: Case, messages: list[dict[str, str]] | None,
+                     repeat: int = 0) -> Answer:
         assert messages is not None
-        return await self.model.complete(messages)
+        return await self.model.complete(messages, repeat)
 
     async def aclose(self) -> None:
         await self.model.provider.aclose()
@@ -94,7 +96,8 @@ class PythonTarget:
         self.function = function
         self.bundle = bundle
 
-    async def answer(self, case: Case, messages: list[dict[str, str]] | None) -> Answer:
+    async def answer(self, case: Case, messages: list[dict[str, str]] | None,
+                     repeat: int = 0) -> Answer:
         start = time.perf_counter()
         if inspect.iscoroutinefunction(self.function):
             result = await self.function(self.bundle, case)

@@ -194,9 +194,14 @@ def test_filter_limit_repeat(tmp_path: Path, llm_server: FakeLLMServer,
     europe = run(folder, tags=["europe"], cache=False)
     assert sorted(r["id"] for r in europe.records) == ["fr", "it"]
     assert len(run(folder, limit=1).records) == 1
-    repeated = run(folder, repeat=2, cache=False)
+    before = llm_server.count()
+    repeated = run(folder, repeat=2)
     assert sorted((r["id"], r["repeat"]) for r in repeated.records) == [
         ("fr", 0), ("fr", 1), ("it", 0), ("it", 1), ("jp", 0), ("jp", 1)]
+    # repeat 0 of "fr" was cached by the --limit 1 run; every repeat 1 is a new sample
+    assert llm_server.count() - before == 2 + 3
+    again = run(folder, repeat=2)
+    assert again.meta["summary"]["cached"] == 6 and llm_server.count() - before == 5
 
 
 def test_concurrency_and_rate_limit(tmp_path: Path, llm_server: FakeLLMServer,
