@@ -55,6 +55,7 @@ def parse_targets(args: tuple[str, ...]) -> tuple[str, str | None, str, str | No
 @json_option
 @click.option("--side-by-side", is_flag=True, help="Show text changes in two columns.")
 @click.option("--exit-code", is_flag=True, help="Exit with 1 when there are changes (like git diff).")
+@click.option("--tui", is_flag=True, help="Open the review UI instead (promptver review).")
 def diff(
     targets: tuple[str, ...],
     stat: bool,
@@ -62,9 +63,15 @@ def diff(
     as_json: bool,
     side_by_side: bool,
     exit_code: bool,
+    tui: bool,
 ) -> None:
     """Semantic diff of a bundle: the latest version against the working copy by default,
     version A against the working copy, A against B, or two bundles (NAME@A OTHER@B)."""
+    if tui:
+        from promptver.cli.cmd_review import open_review
+
+        open_review(targets)
+        return
     from promptver.cli.common import progress
     from promptver.diff.compare import diff_bundle
 

@@ -32,17 +32,18 @@ COMMANDS: dict[str, str] = {
     "reject": "promptver.cli.cmd_approve:reject",
     "audit": "promptver.cli.cmd_audit:audit",
     "verify": "promptver.cli.cmd_store:verify",
+    "changelog": "promptver.cli.cmd_diff:changelog",
+    "diff": "promptver.cli.cmd_diff:diff",
+    "review": "promptver.cli.cmd_review:review",
+    "eval": "promptver.cli.cmd_eval:eval_group",
+    "runs": "promptver.cli.cmd_eval:runs",
+    "run": "promptver.cli.cmd_eval:run_group",
     "pin": "promptver.cli.cmd_pin:pin",
     "unpin": "promptver.cli.cmd_pin:unpin",
     "lock": "promptver.cli.cmd_pin:lock",
     "outdated": "promptver.cli.cmd_pin:outdated",
     "export": "promptver.cli.cmd_export:export",
     "import": "promptver.cli.cmd_export:import_",
-    "changelog": "promptver.cli.cmd_diff:changelog",
-    "diff": "promptver.cli.cmd_diff:diff",
-    "eval": "promptver.cli.cmd_eval:eval_group",
-    "runs": "promptver.cli.cmd_eval:runs",
-    "run": "promptver.cli.cmd_eval:run_group",
 }
 
 

@@ -1,0 +1,166 @@
+"""What the review screen shows, independent of how the diff was computed.
+
+The app consumes a ``Review``; ``promptver.tui.adapter`` builds one from the semantic diff
+model and the store. Keeping this layer small and Textual-free lets the widgets be tested
+with plain data and keeps the UI stable if the diff model grows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["added", "removed", "changed", "unchanged"]
+Impact = Literal["major", "minor", "patch"]
+Kind = Literal["model", "system", "template", "rag", "dataset", "corpus", "results", "metadata", "files"]
+
+
+@dataclass(frozen=True)
+class Side:
+    """One of the two versions under review."""
+
+    label: str  # "1.2.0" or "working copy"
+    digest: str | None = None  # "sha256:..." (None: not computed)
+    author: str | None = None
+    created: str | None = None  # ISO 8601, UTC
+    version: str | None = None  # None for a working copy
+
+    @property
+    def short_digest(self) -> str:
+        if not self.digest:
+            return "-"
+        return self.digest.split(":", 1)[-1][:12]
+
+
+@dataclass(frozen=True)
+class TextBody:
+    """A text component: ``None`` on a side means the file does not exist there."""
+
+    old: str | None
+    new: str | None
+    binary: bool = False
+    old_size: int | None = None
+    new_size: int | None = None
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    path: str  # "params.temperature"
+    old: Any
+    new: Any
+    status: Status
+    note: str | None = None  # why it matters, e.g. "the vector index must be rebuilt"
+    impact: Impact | None = None
+
+
+@dataclass(frozen=True)
+class FieldsBody:
+    rows: Sequence[FieldRow]
+
+
+CaseStatus = Literal["added", "removed", "changed"]
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    id: str
+    status: CaseStatus
+    old: Any = None  # the case as stored (None: absent, or not loaded yet)
+    new: Any = None
+    fields: tuple[str, ...] = ()  # paths of the fields that changed
+    old_line: int | None = None  # 1-based line in the JSONL file
+    new_line: int | None = None
+
+
+@dataclass(frozen=True)
+class CasesBody:
+    """Changed cases; ``fetch`` loads both sides of one case for the detail view."""
+
+    cases: Sequence[CaseRow]
+    old_total: int | None = None
+    new_total: int | None = None
+    fetch: Callable[[CaseRow], tuple[Any, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class FileRow:
+    path: str
+    status: CaseStatus | Literal["renamed"]
+    old_path: str | None
+    new_path: str | None
+    old_size: int | None
+    new_size: int | None
+
+
+@dataclass(frozen=True)
+class FilesBody:
+    """A set of files (corpus, other files); ``fetch`` loads one file's two texts."""
+
+    files: Sequence[FileRow]
+    fetch: Callable[[FileRow], TextBody] | None = None
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    name: str
+    old: float | None
+    new: float | None
+    higher_is_better: bool = True
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    id: str
+    verdict: Literal["regressed", "improved", "changed"]
+    old_passed: bool | None
+    new_passed: bool | None
+    old_output: str
+    new_output: str
+
+
+@dataclass(frozen=True)
+class EvalsBody:
+    """Eval results of both versions; ``missing`` says why there is nothing to compare."""
+
+    metrics: Sequence[MetricRow] = ()
+    outcomes: Sequence[CaseOutcome] = ()
+    old_run: str | None = None
+    new_run: str | None = None
+    missing: str | None = None
+
+
+Body = TextBody | FieldsBody | CasesBody | FilesBody | EvalsBody
+
+
+@dataclass
+class Component:
+    """One entry of the navigator and what the main pane shows for it."""
+
+    key: str  # unique, e.g. "template:answer"
+    kind: Kind
+    title: str
+    status: Status
+    impact: Impact | None = None
+    counts: str = ""  # short badge text: "+3 -1", "2 fields", "12 cases"
+    notes: tuple[str, ...] = ()  # shown above the body: variables, tokens, implications
+    body: Body | None = None
+    load: Callable[[], Body] | None = None  # slow bodies are computed in a worker
+    # more notes computed after the body is on screen (token counts), also in a worker
+    enrich: Callable[[Body], None] | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.status != "unchanged"
+
+
+@dataclass
+class Review:
+    bundle: str
+    old: Side
+    new: Side
+    components: list[Component] = field(default_factory=list)
+    bump: str | None = None  # "major" | "minor" | "patch" | None (no change)
+    bump_reason: str | None = None
+    # each reviewer's latest decision on the new side's digest: (actor, decision)
+    decisions: list[tuple[str, str]] = field(default_factory=list)

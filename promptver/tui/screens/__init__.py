@@ -1,0 +1,1 @@
+"""Screens pushed over the review: help, note prompt, case detail."""

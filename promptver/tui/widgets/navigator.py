@@ -1,0 +1,107 @@
+"""The component list: change badge, title and counts; unchanged ones dimmed or hidden."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from promptver.tui.model import Component
+
+BADGES = {
+    "added": ("+", "bold $success"),
+    "removed": ("−", "bold $error"),
+    "changed": ("~", "bold $warning"),
+    "unchanged": ("·", "$text-muted"),
+}
+IMPACT = {"major": ("M", "bold $error"), "minor": ("m", "$warning"), "patch": ("p", "$success")}
+
+
+def option_prompt(component: Component) -> Content:
+    badge, badge_style = BADGES[component.status]
+    impact, impact_style = IMPACT.get(component.impact or "", (" ", ""))
+    dim = "" if component.changed else "$text-muted"
+    parts: list[str | tuple[str, str]] = [
+        (badge, badge_style),
+        (impact, impact_style),
+        " ",
+        (component.title, dim),
+    ]
+    if component.counts:
+        parts += [" ", (component.counts, "$text-muted")]
+    return Content.assemble(*parts)
+
+
+class Navigator(OptionList):
+    """Lists components; posts ``Navigator.Selected`` when the highlight moves."""
+
+    DEFAULT_CSS = """
+    Navigator {
+        width: 30;
+        height: 1fr;
+        border: none;
+        border-right: vkey $panel-lighten-2;
+        padding: 0;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    Navigator:focus { border: none; border-right: vkey $accent; }
+    """
+
+    class Selected(Message):
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.components: list[Component] = []
+        self.hide_unchanged = False
+
+    def set_components(self, components: list[Component], hide_unchanged: bool) -> None:
+        current = self.current_key
+        self.components = components
+        self.hide_unchanged = hide_unchanged
+        shown = [c for c in components if c.changed or not hide_unchanged]
+        self.clear_options()
+        self.add_options([Option(option_prompt(c), id=c.key) for c in shown])
+        keys = [c.key for c in shown]
+        if current in keys:
+            self.highlighted = keys.index(current)
+        elif keys:
+            first_changed = next((i for i, c in enumerate(shown) if c.changed), 0)
+            self.highlighted = first_changed
+
+    @property
+    def current_key(self) -> str | None:
+        if self.highlighted is None or self.option_count == 0:
+            return None
+        return self.get_option_at_index(self.highlighted).id
+
+    def visible_keys(self) -> list[str]:
+        return [
+            option_id
+            for option_id in (self.get_option_at_index(i).id for i in range(self.option_count))
+            if option_id is not None
+        ]
+
+    def move(self, step: int, *, changed_only: bool = False) -> bool:
+        """Highlight the next (``step`` 1) or previous (-1) component; False at either end."""
+        keys = self.visible_keys()
+        if not keys:
+            return False
+        index = self.highlighted if self.highlighted is not None else -step
+        by_key = {c.key: c for c in self.components}
+        while True:
+            index += step
+            if not 0 <= index < len(keys):
+                return False
+            if not changed_only or by_key[keys[index]].changed:
+                self.highlighted = index
+                return True
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        if event.option_id is not None:
+            self.post_message(self.Selected(event.option_id))

@@ -1,0 +1,348 @@
+"""Pilot tests: the review app driven by keys, as a reviewer would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.widgets import Input, Static
+
+from promptver.tui.app import ReviewApp, build_app
+from promptver.tui.keys import APP_KEYS
+from promptver.tui.model import Component, Review, Side, TextBody
+from promptver.tui.screens.case_detail import CaseDetailScreen
+from promptver.tui.screens.help import HelpScreen
+from promptver.tui.screens.note import NoteModal
+from promptver.tui.widgets.cases_table import CasesTable
+from promptver.tui.widgets.diff_view import DiffView
+from promptver.tui.widgets.fields_table import FieldsTable
+from promptver.tui.widgets.navigator import Navigator
+from tests.tui.sample import sample_review
+
+SIZE = (100, 30)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def __call__(self, review: Review, decision: str, note: str | None) -> dict[str, Any]:
+        event = {"decision": decision, "note": note}
+        self.events.append(event)
+        return event
+
+
+def current_key(app: ReviewApp) -> str | None:
+    return app.query_one(Navigator).current_key
+
+
+async def wait_aligned(app: ReviewApp, pilot: Any) -> DiffView:
+    for _ in range(1000):  # up to ~10 s: the alignment runs in a thread, on a busy machine
+        await pilot.pause(0.01)
+        views = list(app.screen.query(DiffView))
+        if views and views[0].diff is not None:
+            await pilot.pause()  # let the app handle DiffView.Aligned
+            return views[0]
+    raise AssertionError("the diff view never finished aligning")
+
+
+async def test_starts_on_first_changed_component_and_navigates() -> None:
+    app = build_app(sample_review())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert current_key(app) == "model"
+        assert app.query_one("#body FieldsTable", FieldsTable)
+        await pilot.press("j")
+        assert current_key(app) == "system"
+        await pilot.press("j")
+        assert current_key(app) == "template:answer"
+        view = await wait_aligned(app, pilot)
+        title = app.query_one("#component-title", Static)
+        assert "variables added: channel" in str(title.render())
+        assert view.diff is not None and view.diff.changed
+        await pilot.press("k")
+        assert current_key(app) == "system"
+
+
+async def test_next_change_walks_hunks_then_components() -> None:
+    app = build_app(sample_review())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.query_one(Navigator).highlighted = 2  # template:answer
+        view = await wait_aligned(app, pilot)
+        assert view.change_position() == (1, 3)  # opening a text lands on its first change
+        await pilot.press("n")
+        assert view.change_position() == (2, 3)
+        await pilot.press("right_square_bracket")
+        assert view.change_position() == (3, 3)
+        await pilot.press("N")
+        assert view.change_position() == (2, 3)
+        await pilot.press("n", "n")  # past the last change: next changed component
+        await pilot.pause()
+        assert current_key(app) == "rag"
+        await pilot.press("N")  # the model table has no change below its cursor...
+        await pilot.pause()
+        assert current_key(app) == "template:answer"  # ...so back to the template's last
+        view = await wait_aligned(app, pilot)
+        assert view.change_position() == (3, 3)
+
+
+async def test_model_table_moves_between_changed_fields() -> None:
+    app = build_app(sample_review())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.query_one(FieldsTable)
+        assert table.cursor_row == 0
+        await pilot.press("n")
+        assert table.cursor_row == 1  # name
+        await pilot.press("n")
+        assert table.cursor_row == 2  # temperature
+
+
+async def test_unified_whitespace_and_wrap_toggles() -> None:
+    app = build_app(sample_review())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.query_one(Navigator).highlighted = 2
+        view = await wait_aligned(app, pilot)
+        side_rows = view.row_count
+        await pilot.press("u")
+        assert view.unified and view.row_count > side_rows
+        await pilot.press("w")
+        view = await wait_aligned(app, pilot)
+        assert view.ignore_whitespace
+        await pilot.press("z")
+        assert not view.wrap
+        await pilot.press("u")
+        assert not view.unified
+
+
+async def test_hide_unchanged_components() -> None:
+    app = build_app(sample_review())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        navigator = app.query_one(Navigator)
+        assert "system" in navigator.visible_keys()
+        await pilot.press("h")
+        assert "system" not in navigator.visible_keys()
+        assert current_key(app) == "model"
+        await pilot.press("h")
+        assert "system" in navigator.visible_keys()
+
+
+async def test_open_case_detail_side_by_side() -> None:
+    app = build_app(sample_review())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.query_one(Navigator).highlighted = 4  # dataset golden
+        await pilot.pause()
+        table = app.query_one(CasesTable)
+        table.focus()
+        await pilot.press("down", "down", "down")  # fourth case: case-000003, changed
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, CaseDetailScreen)
+        assert "case-000003" in app.screen.case_title
+        view = await wait_aligned(app, pilot)
+        assert view.diff is not None and view.diff.changed
+        await pilot.press("escape")
+        assert not isinstance(app.screen, CaseDetailScreen)
+        assert table.cursor == 3
+
+
+async def test_search_in_text_and_filter_in_cases() -> None:
+    app = build_app(sample_review())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.query_one(Navigator).highlighted = 2
+        view = await wait_aligned(app, pilot)
+        await pilot.press("slash", *"human", "enter")
+        assert view.cursor_row is not None
+        assert view.diff is not None
+        assert "human" in (view.diff.rows[view.cursor_row].new or "")
+        app.query_one(Navigator).highlighted = 4
+        await pilot.pause()
+        table = app.query_one(CasesTable)
+        await pilot.press("slash")
+        app.query_one("#search", Input).value = ""
+        await pilot.press(*"000012", "enter")
+        assert table.shown == 1
+        assert table.selected_index == 12
+
+
+async def test_help_lists_every_key() -> None:
+    app = build_app(sample_review())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one("#help-text", Static).render())
+        for key in APP_KEYS:
+            assert key.description in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_approve_with_a_note_records_the_decision() -> None:
+    recorder = Recorder()
+    app = build_app(sample_review(), record=recorder, reviewer="ana")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        assert isinstance(app.screen, NoteModal)
+        await pilot.press(*"looks good", "enter")
+        await pilot.pause()
+        assert recorder.events == [{"decision": "approved", "note": "looks good"}]
+        await pilot.press("r")
+        await pilot.press("escape")  # cancelled: nothing recorded
+        await pilot.press("r", "enter")  # empty note
+        await pilot.pause()
+        assert recorder.events[1:] == [{"decision": "changes_requested", "note": None}]
+
+
+async def test_missing_runs_and_empty_review_do_not_crash() -> None:
+    app = build_app(sample_review(runs=False))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.query_one(Navigator).highlighted = 5
+        await pilot.pause()
+        assert "no runs" in str(app.query_one("#body .evals-missing", Static).render())
+        await pilot.press("n", "n", "N", "u", "w")
+    empty = Review("b", Side("1.0.0"), Side("1.0.0"))
+    app = build_app(empty)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n", "N", "j", "k", "u", "slash", "x", "enter", "a", "escape")
+        await pilot.pause()
+
+
+async def test_large_binary_and_long_line_texts() -> None:
+    big_old = "".join(f"line {i} of a large template {{{{ v{i % 7} }}}}\n" for i in range(26000))
+    big_new = big_old.replace("line 10000 ", "line ten thousand ")
+    long_line = "word " * 20000
+    review = Review(
+        "b",
+        Side("1.0.0"),
+        Side("1.1.0"),
+        components=[
+            Component("big", "template", "template big", "changed", body=TextBody(big_old, big_new)),
+            Component("bin", "files", "logo.png", "changed", body=TextBody(None, None, True, 10, 12)),
+            Component(
+                "long",
+                "template",
+                "template long",
+                "changed",
+                body=TextBody(long_line, long_line + "end"),
+            ),
+            Component("empty", "template", "template empty", "added", body=TextBody(None, "")),
+        ],
+    )
+    assert len(big_old) > 1_000_000
+    app = build_app(review)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await wait_aligned(app, pilot)
+        assert view.change_position() == (1, 1)
+        assert view.diff is not None and view.diff.rows[view.cursor_row or 0].old_no == 10001
+        await pilot.press("pagedown", "end", "home")
+        await pilot.press("j")
+        await pilot.pause()
+        assert "binary file" in str(app.query_one("#body .message", Static).render())
+        await pilot.press("j")
+        view = await wait_aligned(app, pilot)
+        await pilot.press("z", "right", "end")
+        await pilot.press("j")
+        await pilot.pause()
+        assert "empty" in str(app.query_one("#body .message", Static).render())
+
+
+async def test_hundred_thousand_cases_stay_navigable() -> None:
+    app = build_app(sample_review(100_000))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.query_one(Navigator).highlighted = 4
+        await pilot.pause()
+        table = app.query_one(CasesTable)
+        table.focus()
+        await pilot.press("end")
+        assert table.selected_index == 99_999
+        await pilot.press("pageup", "up")
+        assert table.cursor < 99_999
+        await pilot.press("slash", *"099998", "enter")
+        assert table.shown == 1
+        await pilot.press("enter")
+        view = await wait_aligned(app, pilot)
+        assert isinstance(app.screen, CaseDetailScreen) and view.diff is not None
+
+
+async def test_keys_do_not_act_behind_dialogs_or_a_case() -> None:
+    app = build_app(sample_review())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark", "j", "h", "u")
+        assert current_key(app) == "model" and not app.unified and not app.hide_unchanged
+        await pilot.press("escape")
+        app.query_one(Navigator).highlighted = 4
+        await pilot.pause()
+        app.query_one(CasesTable).focus()
+        await pilot.press("enter")
+        await wait_aligned(app, pilot)
+        assert isinstance(app.screen, CaseDetailScreen)
+        await pilot.press("j", "slash", "u")
+        assert current_key(app) == "dataset:golden"
+        assert app.unified  # toggles still apply to the case
+        assert not app.query_one("#search", Input).has_class("-shown")
+
+
+async def test_loading_shows_progress_then_the_review_or_the_error() -> None:
+    import threading
+
+    from promptver.errors import NotFoundError
+    from promptver.tui.widgets.header import ReviewHeader
+
+    release = threading.Event()
+
+    def slow(progress: Any) -> Review:
+        progress(3_000_000, 9_000_000)
+        release.wait(10)
+        return sample_review()
+
+    app = build_app(slow)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(1000):
+            await pilot.pause(0.01)
+            if "computing the diff" in str(app.query_one(ReviewHeader).render()):
+                break
+        assert "3.0 of 9.0 MB" in str(app.query_one(ReviewHeader).render())
+        assert app.query_one("#panes").loading
+        release.set()
+        for _ in range(1000):
+            await pilot.pause(0.01)
+            if app.review is not None:
+                break
+        assert current_key(app) == "model"
+
+    def failing(progress: Any) -> Review:
+        raise NotFoundError("bundle 'x' has no version '9.9.9'")
+
+    app = build_app(failing)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(1000):
+            await pilot.pause(0.01)
+            if app.query_one("#component-title", Static).render().plain:
+                break
+        assert "no version '9.9.9'" in str(app.query_one("#component-title", Static).render())
+        await pilot.press("n", "j", "a", "u", "slash", "escape")
+
+
+async def test_click_sets_the_cursor_and_n_continues_from_it() -> None:
+    app = build_app(sample_review())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.query_one(Navigator).highlighted = 2
+        view = await wait_aligned(app, pilot)
+        view.wrap = False
+        await pilot.pause()
+        await pilot.click(DiffView, offset=(10, 5))  # row 5: "Cite the help-center ..."
+        assert view.cursor_row == 5
+        assert view.change_position() == (0, 3)  # not on a change
+        await pilot.press("n")
+        assert current_key(app) == "template:answer"
+        assert view.change_position() == (3, 3)  # the one after the click, not the second
