@@ -182,6 +182,14 @@ class ReviewApp(App[None]):
         if component is not None:
             await self.show_component(component)
 
+    @on(Navigator.Entered)
+    def on_entered(self) -> None:
+        """Enter on a component moves the focus into its pane (a case table, a diff)."""
+        body = self.query_one("#body", Container)
+        focusable = [w for w in body.query("*") if w.focusable]
+        if focusable:
+            focusable[0].focus()
+
     async def show_component(self, component: Component) -> None:
         self.query_one("#component-title", Static).update(_title(component))
         body = self.query_one("#body", Container)

@@ -346,3 +346,21 @@ async def test_click_sets_the_cursor_and_n_continues_from_it() -> None:
         await pilot.press("n")
         assert current_key(app) == "template:answer"
         assert view.change_position() == (3, 3)  # the one after the click, not the second
+
+
+async def test_enter_on_a_component_moves_into_its_pane() -> None:
+    app = build_app(sample_review())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        navigator = app.query_one(Navigator)
+        navigator.focus()
+        navigator.highlighted = 4  # dataset golden
+        await pilot.pause()
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.focused is app.query_one(CasesTable)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, CaseDetailScreen)

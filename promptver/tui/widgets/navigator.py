@@ -34,7 +34,8 @@ def option_prompt(component: Component) -> Content:
 
 
 class Navigator(OptionList):
-    """Lists components; posts ``Navigator.Selected`` when the highlight moves."""
+    """Lists components; posts ``Navigator.Selected`` when the highlight moves and
+    ``Navigator.Entered`` when enter is pressed on one (to move into its pane)."""
 
     DEFAULT_CSS = """
     Navigator {
@@ -53,6 +54,9 @@ class Navigator(OptionList):
         def __init__(self, key: str) -> None:
             super().__init__()
             self.key = key
+
+    class Entered(Message):
+        pass
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -100,6 +104,10 @@ class Navigator(OptionList):
             if not changed_only or by_key[keys[index]].changed:
                 self.highlighted = index
                 return True
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.post_message(self.Entered())
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
