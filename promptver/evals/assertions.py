@@ -35,8 +35,9 @@ TYPES = (
     "llm-judge",
     "latency-under",
     "cost-under",
+    "sources",
 )
-_NEEDS_VALUE = set(TYPES) - {"is-json"}
+_NEEDS_VALUE = set(TYPES) - {"is-json", "sources"}
 _SINGLE_VAR = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
 _FENCE = re.compile(r"^```(?:json)?\s*\n(.*?)\n?```$", re.DOTALL)
 
@@ -264,11 +265,32 @@ async def _score(
         if ctx.cost is None:
             return False, 0.0, "cost unknown (no price for this model)"
         return _bool(ctx.cost < float(value), f"${ctx.cost:.6f} >= ${value}")
+    if kind == "sources":
+        return _sources(value, ctx)
     if kind == "llm-judge":
         return await _judge(spec, str(value), output, ctx)
     if kind.startswith("python:"):
         return await _python(kind, spec, value, output, ctx)
     raise ConfigError(f"unknown assertion type {kind!r}")
+
+
+def _file_name(path: str) -> str:
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def _sources(value: Any, ctx: Context) -> tuple[bool, float, str]:
+    """Every expected source (``value``, else the case's ``expected_sources``), matched by
+    file name, is among the target's sources; the score is the share found (recall)."""
+    expected = _as_list(value) if value is not None else [str(s) for s in ctx.case.expected_sources]
+    if not expected:
+        return True, 1.0, ""
+    found = {_file_name(s) for s in ctx.sources}
+    missing = [e for e in expected if _file_name(e) not in found]
+    score = 1 - len(missing) / len(expected)
+    if not missing:
+        return True, 1.0, ""
+    got = ", ".join(_file_name(s) for s in ctx.sources) or "none"
+    return False, score, f"sources lack {', '.join(missing)} (retrieved: {got})"
 
 
 def _json_schema(value: Any, output: str, ctx: Context) -> tuple[bool, float, str]:

@@ -40,7 +40,7 @@ OnRecord = Callable[[dict[str, Any], int, int], None]
 @dataclass
 class EvalOptions:
     dataset: str | None = None
-    target: str | None = None  # None or "model": the bundle's model; or python:pkg.mod:fn
+    target: str | None = None  # None or "model": the bundle's model; "retrieval"; python:pkg.mod:fn
     concurrency: int = 8
     rate_limit: float | None = None  # requests per minute
     tags: list[str] = field(default_factory=list)
@@ -142,12 +142,16 @@ def prepare(
             )
         params = model_params(bundle.model, bundle)
         target = ModelTarget(CachedModel(bundle.model, provider(bundle.model), params, cache))
+    elif target_spec == "retrieval":
+        from promptver.evals.retrieval import RetrievalTarget, query_var
+
+        target = RetrievalTarget(bundle, query_var(bundle, dataset.name))
     elif target_spec.startswith("python:"):
         target = PythonTarget(target_spec, load_function(target_spec), bundle)
     else:
         raise ConfigError(
             f"unknown target {target_spec!r}",
-            hint="use 'model' (the bundle's model) or python:package.module:function",
+            hint="use 'model' (the bundle's model), 'retrieval' or python:package.module:function",
         )
     if dataset.grader is not None and any(
         a.get("type") == "llm-judge" for c in cases for a in dataset.asserts + c.asserts
@@ -155,7 +159,8 @@ def prepare(
         ref = dataset.grader
         grader = CachedModel(ref, provider(ref), dict(ref.params), cache)
     prices = PriceTable.from_config(store_root / "config.toml" if store_root else None)
-    model_name = bundle.model.name if bundle.model else None
+    # A retrieval run calls no model: no cost, no token estimate.
+    model_name = bundle.model.name if bundle.model and target_spec != "retrieval" else None
     return EvalPlan(bundle, dataset, cases, options, target, grader, prices, model_name)
 
 
@@ -168,7 +173,11 @@ def run_meta(plan: EvalPlan) -> dict[str, Any]:
         "digest": bundle.digest,
         "dataset": {"name": plan.dataset.name, "path": plan.dataset.path, "digest": plan.dataset.digest},
         "target": plan.target.label,
-        "model": ({"provider": bundle.model.provider, "name": bundle.model.name} if bundle.model else None),
+        "model": (
+            {"provider": bundle.model.provider, "name": bundle.model.name}
+            if bundle.model and plan.model_name  # None: a retrieval run asks no model
+            else None
+        ),
         "options": plan.options.to_json(),
         "planned": len(plan.jobs),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -1,0 +1,287 @@
+"""The retrieval-only eval target: BM25 over the bundle's own corpus, no model, no network.
+
+It evaluates a bundle's ``[rag]`` settings on their own: the corpus folder is chunked as
+``[rag.chunking]`` says, indexed with BM25, and every case's query (``vars[query_var]``,
+default ``question``) retrieves ``rag.top_k`` chunks. The output is those chunks (title,
+path, text) and the answer's ``sources`` are their documents, so the ``sources``
+assertion scores retrieval and text assertions (``icontains "{{ expected }}"``) check that
+the fact needed for the answer was retrieved.
+
+Chunking units: ``tokens`` (counted with the offline ``cl100k_base``, so chunks never
+depend on a download or on the machine; chunks end between words), ``characters``,
+``sentences`` and ``paragraphs``; ``size`` and ``overlap`` count that unit. Without
+``[rag.chunking]`` every document is one chunk.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from promptver.errors import ConfigError, did_you_mean
+from promptver.evals.bundle import BundleView, Case
+from promptver.evals.targets import Answer
+
+UNITS = ("tokens", "characters", "sentences", "paragraphs")
+DEFAULT_TOP_K = 4
+TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".rst", ".html", ".htm", ".json", ".jsonl", ".csv")
+K1 = 1.5
+B = 0.75
+
+_WORD = re.compile(r"\S+")
+_TERM = re.compile(r"[^\W_]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Chunking:
+    unit: str | None  # None: one chunk per document
+    size: int = 0
+    overlap: int = 0
+
+    @classmethod
+    def from_config(cls, table: Any, where: str) -> Chunking:
+        if not table:
+            return cls(None)
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: [rag.chunking] must be a table")
+        unit = table.get("unit", "tokens")
+        if unit not in UNITS:
+            raise ConfigError(
+                f"{where}: [rag.chunking] unit {unit!r} is not supported by the retrieval target",
+                hint=did_you_mean(str(unit), UNITS) or f"units: {', '.join(UNITS)}",
+            )
+        size, overlap = table.get("size"), table.get("overlap", 0)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ConfigError(f"{where}: [rag.chunking] size must be a whole number >= 1")
+        if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap < size:
+            raise ConfigError(f"{where}: [rag.chunking] overlap must be a whole number from 0 to size - 1")
+        return cls(str(unit), size, overlap)
+
+    def split(self, text: str) -> list[str]:
+        """The chunks of one document, in order; empty chunks are dropped."""
+        if self.unit is None:
+            pieces = [text.strip()]
+        elif self.unit == "characters":
+            step = self.size - self.overlap
+            last = max(len(text) - self.overlap, 1)
+            pieces = [text[i : i + self.size].strip() for i in range(0, last, step)]
+        else:
+            spans = self._spans(text)
+            costs = _token_costs(text, spans) if self.unit == "tokens" else [1] * len(spans)
+            pieces = [text[spans[a][0] : spans[b - 1][1]].strip() for a, b in self._windows(costs)]
+        return [p for p in pieces if p]
+
+    def _windows(self, costs: list[int]) -> list[tuple[int, int]]:
+        """[start, end) unit ranges costing at most ``size`` (at least one unit each), each
+        starting with the last units of the previous one that cost at most ``overlap``."""
+        windows: list[tuple[int, int]] = []
+        start, count = 0, len(costs)
+        while start < count:
+            end, total = start, 0
+            while end < count and (end == start or total + costs[end] <= self.size):
+                total += costs[end]
+                end += 1
+            windows.append((start, end))
+            if end == count:
+                break
+            back, shared = end, 0
+            while back - 1 > start and shared + costs[back - 1] <= self.overlap:
+                shared += costs[back - 1]
+                back -= 1
+            start = back
+        return windows
+
+    def _spans(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) offsets of the units (words, sentences or paragraphs) of ``text``."""
+        if self.unit == "tokens":
+            return [m.span() for m in _WORD.finditer(text)]
+        breaks = _SENTENCE_END if self.unit == "sentences" else _PARAGRAPH_BREAK
+        spans: list[tuple[int, int]] = []
+        start = 0
+        for match in breaks.finditer(text):
+            if text[start : match.start()].strip():
+                spans.append((start, match.start()))
+            start = match.end()
+        if text[start:].strip():
+            spans.append((start, len(text)))
+        return spans
+
+
+@dataclass(frozen=True)
+class Chunk:
+    path: str  # the document's path in the bundle
+    title: str
+    index: int  # position of the chunk in its document
+    text: str
+
+
+def _token_costs(text: str, spans: list[tuple[int, int]]) -> list[int]:
+    """Tokens of each word (with its leading space) in the offline ``cl100k_base``; one per
+    word when tiktoken is unusable."""
+    from promptver.tokens import offline_counter
+
+    count = offline_counter()
+    if count is None:
+        return [1] * len(spans)
+    known: dict[str, int] = {}
+    costs = []
+    for a, b in spans:
+        word = text[a:b]
+        if word not in known:
+            known[word] = max(1, count(" " + word))
+        costs.append(known[word])
+    return costs
+
+
+# Function words that say nothing about a document (English; the corpus's language).
+_STOPWORDS = (
+    "a an and are as at be but by can could do does did for from has have how i if in is it "
+    "its me my no not of on or our so that the their them then there these they this to us "
+    "was we what when where which who why will with would you your"
+)
+STOPWORDS = frozenset(_STOPWORDS.split())
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased words and numbers without stop words: the unit BM25 counts."""
+    return [t for t in _TERM.findall(text.casefold()) if t not in STOPWORDS]
+
+
+class BM25Index:
+    """Okapi BM25 (k1 1.5, b 0.75) over a list of chunks; ties keep the corpus order."""
+
+    def __init__(self, chunks: list[Chunk]) -> None:
+        self.chunks = chunks
+        self.counts = [Counter(terms(f"{c.title}\n{c.text}")) for c in chunks]
+        self.lengths = [sum(c.values()) for c in self.counts]
+        self.average = (sum(self.lengths) / len(chunks)) if chunks else 0.0
+        frequency: Counter[str] = Counter()
+        for counts in self.counts:
+            frequency.update(counts.keys())
+        n = len(chunks)
+        self.idf = {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in frequency.items()}
+
+    def search(self, query: str, k: int) -> list[tuple[Chunk, float]]:
+        wanted = [t for t in dict.fromkeys(terms(query)) if t in self.idf]
+        scored: list[tuple[float, int]] = []
+        for i, counts in enumerate(self.counts):
+            score = 0.0
+            norm = K1 * (1 - B + B * self.lengths[i] / self.average) if self.average else K1
+            for term in wanted:
+                tf = counts.get(term)
+                if tf:
+                    score += self.idf[term] * tf * (K1 + 1) / (tf + norm)
+            if score > 0:
+                scored.append((score, i))
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        return [(self.chunks[i], score) for score, i in scored[:k]]
+
+
+def document_title(path: str, text: str) -> str:
+    """The first Markdown ``# heading``, else the file name without its suffix."""
+    match = _HEADING.search(text)
+    if match:
+        return match.group(1)
+    name = path.rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def corpus_chunks(bundle: BundleView, folder: str, chunking: Chunking) -> list[Chunk]:
+    prefix = folder.strip("/") + "/"
+    paths = sorted(p for p in bundle.files if p.startswith(prefix) and p.lower().endswith(TEXT_SUFFIXES))
+    if not paths:
+        raise ConfigError(
+            f"{bundle.label}: the corpus folder {folder!r} holds no text documents",
+            hint=f"add documents ({', '.join(TEXT_SUFFIXES)}) under {folder}/ in the bundle",
+        )
+    chunks: list[Chunk] = []
+    for path in paths:
+        try:
+            text = bundle.read_bytes(path).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{bundle.label}: corpus document {path!r} is not UTF-8 text: {exc}") from exc
+        title = document_title(path, text)
+        chunks.extend(Chunk(path, title, i, piece) for i, piece in enumerate(chunking.split(text)))
+    return chunks
+
+
+# Indexes built in this process, by bundle digest and settings: several runs of one version
+# (or --repeat) index the corpus once.
+_INDEXES: dict[tuple[str, str, Chunking], BM25Index] = {}
+
+
+def build_index(bundle: BundleView) -> tuple[BM25Index, int]:
+    """Check ``[rag]`` and index its corpus; raises ConfigError before any case runs."""
+    where = f"{bundle.label}/bundle.toml"
+    table = bundle.config.get("rag")
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"{where}: the retrieval target needs a [rag] table",
+            hint='add [rag] with corpus = "corpus" (a folder of documents in the bundle)',
+        )
+    folder = table.get("corpus")
+    if not isinstance(folder, str) or not folder.strip("/"):
+        raise ConfigError(
+            f"{where}: the retrieval target needs [rag] corpus, a folder in the bundle",
+            hint="corpus_uri (an external corpus) cannot be retrieved from offline",
+        )
+    top_k = table.get("top_k", DEFAULT_TOP_K)
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ConfigError(f"{where}: [rag] top_k must be a whole number >= 1")
+    chunking = Chunking.from_config(table.get("chunking"), where)
+    key = (bundle.digest, folder, chunking)
+    index = _INDEXES.get(key)
+    if index is None:
+        index = BM25Index(corpus_chunks(bundle, folder, chunking))
+        if len(_INDEXES) >= 16:
+            _INDEXES.pop(next(iter(_INDEXES)))
+        _INDEXES[key] = index
+    return index, top_k
+
+
+def format_chunks(hits: list[tuple[Chunk, float]]) -> str:
+    return "\n\n".join(
+        f"[{rank}] {chunk.title} ({chunk.path}#{chunk.index})\n{chunk.text}"
+        for rank, (chunk, _score) in enumerate(hits, start=1)
+    )
+
+
+class RetrievalTarget:
+    """``--target retrieval``: the output is the retrieved chunks, the sources their documents."""
+
+    renders = False
+    label = "retrieval"
+
+    def __init__(self, bundle: BundleView, query_var: str = "question") -> None:
+        self.index, self.top_k = build_index(bundle)
+        self.query_var = query_var
+        self.label = f"retrieval:bm25:top{self.top_k}"
+
+    async def answer(self, case: Case, messages: list[dict[str, str]] | None, repeat: int = 0) -> Answer:
+        start = time.perf_counter()
+        query = case.vars.get(self.query_var)
+        if not isinstance(query, str):
+            raise ValueError(f"the case has no string variable {self.query_var!r} to retrieve with")
+        hits = self.index.search(query, self.top_k)
+        sources = list(dict.fromkeys(chunk.path for chunk, _ in hits))
+        latency = (time.perf_counter() - start) * 1000
+        return Answer(format_chunks(hits), None, latency, attempts=0, sources=sources)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def query_var(bundle: BundleView, dataset: str) -> str:
+    """``query_var`` of ``[evals.NAME]`` (default ``question``)."""
+    table = (bundle.config.get("evals") or {}).get(dataset) or {}
+    value = table.get("query_var", "question") if isinstance(table, dict) else "question"
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{bundle.label}/bundle.toml [evals.{dataset}]: query_var must be a variable name")
+    return value
