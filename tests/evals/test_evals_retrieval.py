@@ -240,3 +240,28 @@ def test_sources_assertion() -> None:
     assert not none.passed and "retrieved: none" in none.reason
     explicit = {"type": "sources", "value": ["b.md"]}
     assert score(explicit, ["x/b.md"], ["a.md"]).passed
+
+
+# -- the example store's runs ----------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_stored_example_runs_match_a_fresh_retrieval_run() -> None:
+    """The committed support-bot runs are what --target retrieval gives today (else
+    regenerate them: docs/examples.md), and 1.2.0's deeper retrieval finds one more fact."""
+    from promptver.evals.source import open_bundle
+    from promptver.store import Store
+
+    store = Store(REPO / ".promptver")
+    metas = {m["version"]: m for m in RunStore(REPO / ".promptver" / "runs").list("support-bot")}
+    assert sorted(metas) == ["1.0.0", "1.1.0", "1.2.0", "2.0.0", "2.0.1"]
+    for version in ("1.1.0", "1.2.0"):
+        stored = RunStore(REPO / ".promptver" / "runs").load(metas[version]["id"])
+        fresh = evaluate(open_bundle(f"support-bot@{version}", store),
+                         EvalOptions(target="retrieval"), store_root=None, save=False)
+        assert stored.meta["digest"] == fresh.meta["digest"]
+        assert [(r["id"], r["output"], r["sources"], r["pass"]) for r in stored.records] == [
+            (r["id"], r["output"], r["sources"], r["pass"]) for r in fresh.records
+        ]
+    assert metas["1.1.0"]["summary"]["passed"] + 1 == metas["1.2.0"]["summary"]["passed"]
