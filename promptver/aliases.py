@@ -250,7 +250,7 @@ def _already(alias: str, state: AliasState, manifest: Manifest) -> None:
 
 def set_alias(store: Store, name: str, alias: str, ref: str, reason: str | None = None) -> dict[str, Any]:
     """Point an unprotected alias at a version (protected ones go through `promote`)."""
-    from promptver.policy import effective_policy
+    from promptver.promotion import effective_policy
 
     check_alias(alias)
     with store.lock(name):
@@ -273,7 +273,7 @@ def promote(
 ) -> dict[str, Any]:
     """Move an alias to a version if its policy is met; otherwise `PolicyError` listing
     every missing requirement (nothing is written). ``dry_run``: check only."""
-    from promptver.policy import check_policy, effective_policy
+    from promptver.promotion import check_policy, effective_policy
 
     check_alias(alias)
     with store.lock(name):
@@ -314,7 +314,7 @@ def _promote_hint(manifest: Manifest, missing: list[str]) -> str:
 
 
 def remove_alias(store: Store, name: str, alias: str, reason: str | None = None) -> dict[str, Any]:
-    from promptver.policy import declared_policies
+    from promptver.promotion import declared_policies
 
     check_alias(alias)
     with store.lock(name):
@@ -386,7 +386,7 @@ def _no_alias(store: Store, name: str, alias: str) -> NotFoundError:
 
 def list_aliases(store: Store, name: str | None = None) -> list[dict[str, Any]]:
     """Current aliases of one bundle or of every bundle, with their last move."""
-    from promptver.policy import declared_policies
+    from promptver.promotion import declared_policies
 
     names = [name] if name is not None else store.bundle_names()
     if name is not None:

@@ -126,7 +126,7 @@ def decide(
     alias forbids that, or when the person's latest decision on it is already this one.
     """
     from promptver.gitinfo import identity
-    from promptver.policy import self_approval_forbidden_by
+    from promptver.promotion import self_approval_forbidden_by
 
     if decision not in (APPROVED, CHANGES_REQUESTED):
         raise ConfigError(f"unknown review decision {decision!r}")

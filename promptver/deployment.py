@@ -23,7 +23,7 @@ from promptver.store import Store
 
 def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
     """The alias-specific answers for a version reached through ``alias`` (plain data)."""
-    from promptver.policy import check_policy, effective_policy
+    from promptver.promotion import check_policy, effective_policy
 
     check_alias(alias)
     name = manifest.bundle

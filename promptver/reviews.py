@@ -107,7 +107,7 @@ def record_review(
 def _check_like_approve(store: Store, bundle: str, decision: str, actor: str, new: Reviewed) -> None:
     from promptver.aliases import log_events
     from promptver.approvals import APPROVED, decisions, same_person
-    from promptver.policy import self_approval_forbidden_by
+    from promptver.promotion import self_approval_forbidden_by
 
     assert new.version is not None
     manifest = store.manifest(bundle, new.version)

@@ -229,7 +229,7 @@ SCHEMA: Schema = {
         False,
     ),
     "versioning": (TABLE, False),
-    # protected aliases: [aliases.production] (docs/aliases.md; promptver.policy)
+    # protected aliases: [aliases.production] (docs/aliases.md; promptver.promotion)
     "aliases": (
         {
             "*": (

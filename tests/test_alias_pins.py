@@ -316,7 +316,7 @@ def test_load_by_name_stays_light(project: Project) -> None:
     loaded = set(modules.split())
     assert version == "1.1.0"
     assert not {m.split(".")[0] for m in loaded} & set(HEAVY)
-    assert "promptver.locking" not in loaded and "promptver.policy" not in loaded
+    assert "promptver.locking" not in loaded and "promptver.promotion" not in loaded
 
 
 # ---- the CLI -----------------------------------------------------------------------------------

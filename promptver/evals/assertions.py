@@ -128,20 +128,12 @@ def validate(spec: dict[str, Any], where: str, *, has_grader: bool) -> None:
         )
 
 
-def _check_schema(schema: dict[str, Any], where: str) -> None:
-    import jsonschema
-
-    try:
-        jsonschema.validators.validator_for(schema).check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise ConfigError(f"{where}: invalid JSON Schema: {exc.message}") from exc
-
-
-def load_scorer(kind: str, where: str) -> Callable[..., Any]:
-    """``python:package.module:function`` -> the function."""
-    parts = kind.split(":")
-    if len(parts) != 3 or not parts[1] or not parts[2]:
-        raise ConfigError(f"{where}: {kind!r} should be python:package.module:function")
+def import_python_ref(ref: str, where: str) -> Callable[..., Any]:
+    """The function a ``python:package.module:function`` reference names (targets and
+    scorers), or a `ConfigError` saying what is wrong with it."""
+    parts = ref.split(":")
+    if len(parts) != 3 or parts[0] != "python" or not parts[1] or not parts[2]:
+        raise ConfigError(f"{where}: {ref!r} should be python:package.module:function")
     try:
         module = importlib.import_module(parts[1])
     except ImportError as exc:
@@ -153,6 +145,20 @@ def load_scorer(kind: str, where: str) -> Callable[..., Any]:
     if not callable(function):
         raise ConfigError(f"{where}: {parts[1]!r} has no function {parts[2]!r}")
     return function
+
+
+def _check_schema(schema: dict[str, Any], where: str) -> None:
+    import jsonschema
+
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise ConfigError(f"{where}: invalid JSON Schema: {exc.message}") from exc
+
+
+def load_scorer(kind: str, where: str) -> Callable[..., Any]:
+    """``python:package.module:function`` -> the function."""
+    return import_python_ref(kind, where)
 
 
 def interpolate(value: Any, case: Case) -> Any:

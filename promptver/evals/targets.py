@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
 import json
 import time
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from promptver.errors import ConfigError
+from promptver.evals.assertions import import_python_ref
 from promptver.evals.bundle import BundleView, Case
 from promptver.evals.cache import RequestCache, request_key
 from promptver.evals.providers import Completion, Provider, Usage
@@ -125,20 +125,9 @@ class PythonTarget:
 
 
 def load_function(spec: str) -> Callable[..., Any]:
-    parts = spec.split(":")
-    if len(parts) != 3 or parts[0] != "python" or not parts[1] or not parts[2]:
+    if not spec.startswith("python:"):
         raise ConfigError(f"bad target {spec!r}", hint="use 'model' or python:package.module:function")
-    try:
-        module = importlib.import_module(parts[1])
-    except ImportError as exc:
-        raise ConfigError(
-            f"target {spec!r}: cannot import {parts[1]!r}: {exc}",
-            hint="run from the folder that holds the module, or install it",
-        ) from exc
-    function = getattr(module, parts[2], None)
-    if not callable(function):
-        raise ConfigError(f"target {spec!r}: {parts[1]!r} has no function {parts[2]!r}")
-    return function
+    return import_python_ref(spec, f"target {spec!r}")
 
 
 def model_params(ref: ModelRef, bundle: BundleView | None) -> dict[str, Any]:
