@@ -191,7 +191,10 @@ class ReviewApp(App[None]):
             focusable[0].focus()
 
     async def show_component(self, component: Component) -> None:
-        self.query_one("#component-title", Static).update(_title(component))
+        title = next(iter(self.query("#component-title").results(Static)), None)
+        if title is None:  # the main screen is gone: quitting while a selection was pending
+            return
+        title.update(_title(component))
         body = self.query_one("#body", Container)
         await body.remove_children()
         if component.body is None and component.load is not None:

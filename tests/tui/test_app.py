@@ -326,7 +326,8 @@ async def test_loading_shows_progress_then_the_review_or_the_error() -> None:
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(1000):
             await pilot.pause(0.01)
-            if app.query_one("#component-title", Static).render().plain:
+            titles = app.query("#component-title").results(Static)  # none until composed
+            if any(title.render().plain for title in titles):
                 break
         assert "no version '9.9.9'" in str(app.query_one("#component-title", Static).render())
         await pilot.press("n", "j", "a", "u", "slash", "escape")
