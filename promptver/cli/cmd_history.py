@@ -37,23 +37,35 @@ def log(name: str, limit: int | None, as_json: bool) -> None:
             ]
         )
         return
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("version", no_wrap=True)
-    table.add_column("digest", no_wrap=True)
-    table.add_column("date", no_wrap=True)
-    table.add_column("author", max_width=20, no_wrap=True, overflow="ellipsis")
-    table.add_column("message", no_wrap=True, overflow="ellipsis")
-    for m in manifests:
-        table.add_row(
+    rows = [
+        (
             m.version,
             short(m.digest),
             m.created[:16].replace("T", " "),
-            m.author.split(" <")[0],
+            _clip(m.author.split(" <")[0], 20),
             m.message.splitlines()[0] if m.message else "",
         )
-    console().print(table)
+        for m in manifests
+    ]
+    click.echo(_columns(("version", "digest", "date", "author", "message"), rows))
+
+
+def _columns(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """Aligned columns; the last one is cut to the terminal width (plain text: no table
+    layout engine squeezing the version column away on a narrow terminal)."""
+    import shutil
+
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    room = max(shutil.get_terminal_size((120, 24)).columns - sum(widths) - 2 * len(widths), 10)
+    lines = []
+    for row in [header, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append("  ".join([*cells, _clip(row[-1], room)]).rstrip())
+    return "\n".join(lines)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 @click.command()
