@@ -9,7 +9,7 @@ from typing import Any
 from promptver.errors import ConfigError
 from promptver.store import Store, check_name
 
-KINDS = ("bump", "alias", "review", "import")
+KINDS = ("bump", "alias", "review", "import", "eval")
 _WHEN = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?Z?)?$")
 
 
@@ -126,6 +126,14 @@ def summary(event: dict[str, Any]) -> str:
         verb = "approved" if event.get("decision") == "approved" else "requested changes to"
         target = new.get("version") or f"working copy {str(new.get('digest', ''))[:15]}"
         return f"{verb} {target}" + (f": {event['note']}" if event.get("note") else "")
+    if kind == "eval":
+        score = event.get("score")
+        scored = f"score {score:.3f}" if isinstance(score, int | float) else "no score"
+        rate = event.get("pass_rate")
+        if isinstance(rate, int | float):
+            scored += f", {rate:.0%} passed"
+        target = f" --target {event['target']}" if event.get("target") else ""
+        return f"eval {event.get('version')} on {event.get('dataset')}{target}: {scored} (run {event.get('run')})"
     if kind == "import":
         return f"import {event.get('version')} from {event.get('source')}"
     return str(kind)

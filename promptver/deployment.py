@@ -16,7 +16,7 @@ from promptver.aliases import check_alias, log_events, replay
 from promptver.approvals import APPROVED, CHANGES_REQUESTED, decisions
 from promptver.digests import PREFIX, tree_digest
 from promptver.manifest import Manifest
-from promptver.run_summaries import brief, latest_run, run_summaries
+from promptver.run_summaries import brief, evidence, latest_run
 from promptver.spec import SPEC_FILE
 from promptver.store import Store
 
@@ -31,7 +31,7 @@ def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
     state = replay(events).get(alias)
     last = state.last if state else None
     raw = _raw_spec(store, manifest)
-    runs = run_summaries(store, name)
+    runs, _ = evidence(store, name)  # only recorded runs are evidence
     latest = latest_run(store, name, manifest.digest, runs=runs)
     policy = effective_policy(store, alias, manifest, None)
     check = check_policy(store, manifest, alias, policy, events)

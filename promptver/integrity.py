@@ -1,4 +1,5 @@
-"""`promptver verify`: re-hash every object, check every manifest and audit log."""
+"""`promptver verify`: re-hash every object, check every manifest, audit log and recorded
+eval run."""
 
 from __future__ import annotations
 
@@ -132,4 +133,10 @@ def _verify_log(store: Store, name: str, manifests: dict[str, Manifest], report:
                     report.problems.append(
                         f"{manifest.ref}: manifest differs from the one recorded at bump time"
                     )
+        if event.get("event") == "eval" and event.get("run"):
+            from promptver.run_records import run_problem
+
+            problem = run_problem(store, name, event)
+            if problem is not None:
+                report.problems.append(problem)
         previous = line

@@ -23,7 +23,7 @@ from typing import Any
 from promptver.approvals import APPROVED, CHANGES_REQUESTED, Decision, decisions, same_person
 from promptver.errors import IntegrityError, PromptverError
 from promptver.manifest import Manifest
-from promptver.run_summaries import brief, latest_run, run_summaries, score_of
+from promptver.run_summaries import brief, evidence, latest_complete, latest_run, run_summaries, score_of
 from promptver.spec import SPEC_FILE
 from promptver.store import Store
 
@@ -240,13 +240,15 @@ def _check_evals(store: Store, result: PolicyCheck, policy: AliasPolicy) -> None
             f" but {manifest.ref} has no such eval dataset (it has: {', '.join(declared) or 'none'})"
         )
         return
-    runs = run_summaries(store, manifest.bundle)
+    runs, rejected = evidence(store, manifest.bundle)
+    every = run_summaries(store, manifest.bundle) if rejected else runs
     for dataset in datasets:
         run = latest_run(store, manifest.bundle, manifest.digest, dataset, runs=runs)
+        uncounted = _uncounted(manifest.digest, dataset, every, run, rejected)
         if run is None:
             result.missing.append(
                 f"an eval run on {dataset!r} scoring at least {policy.min_eval_score:g}; there is no"
-                f" complete run of {manifest.ref} ({manifest.digest[:15]}) on it"
+                f" recorded complete run of {manifest.ref} ({manifest.digest[:15]}) on it{uncounted}"
             )
             continue
         result.runs.append(brief(run))
@@ -254,8 +256,22 @@ def _check_evals(store: Store, result: PolicyCheck, policy: AliasPolicy) -> None
         if score is not None and score < policy.min_eval_score:
             result.missing.append(
                 f"an eval run on {dataset!r} scoring at least {policy.min_eval_score:g}; the latest"
-                f" ({run.get('id')}, {run.get('finished')}) scored {score:.3f}"
+                f" recorded ({run.get('id')}, {run.get('finished')}) scored {score:.3f}{uncounted}"
             )
+
+
+def _uncounted(
+    digest: str, dataset: str, every: list[dict[str, Any]], counted: dict[str, Any] | None, rejected: dict[str, str]
+) -> str:
+    """Why the complete runs newer than the counted one (all, when none counts) are no
+    evidence, so "but I ran it" is answered: not recorded, edited, missing."""
+    reasons = []
+    for run in every:  # newest first
+        if counted is not None and run.get("id") == counted.get("id"):
+            break
+        if latest_complete([run], digest, dataset) is run and str(run.get("id")) in rejected:
+            reasons.append(rejected[str(run.get("id"))])
+    return f" ({'; '.join(reasons)})" if reasons else ""
 
 
 def _declared_datasets(store: Store, manifest: Manifest) -> list[str]:

@@ -4,8 +4,11 @@ Runs are written by the eval runner (``promptver.evals``) as
 ``runs/<bundle>/<run id>/run.json``: ``id``, ``bundle``, ``version``, ``digest`` (the
 version's), ``dataset`` (``name``, ``path``, ``digest``), ``status`` (``complete`` when
 every case ran), ``started``, ``finished`` and ``summary`` (``score``, ``pass_rate``,
-``cases``, ...). Only ``run.json`` is read here, never the case records, so this stays
-cheap and needs nothing from the evals package.
+``cases``, ...). Only ``run.json`` is read here (and the run files of recorded runs are
+hashed), so this needs nothing from the evals package.
+
+Evidence (promotion policies, ``show NAME@ALIAS``) is only a *recorded* run: one whose
+files match an ``eval`` event of the audit log (``promptver.run_records``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,23 @@ from promptver.store import Store, check_name
 def run_summaries(store: Store, name: str) -> list[dict[str, Any]]:
     """Every readable run of a bundle, newest first."""
     return read_run_metas(store.root / "runs" / check_name(name), name)
+
+
+def evidence(store: Store, name: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The runs of a bundle that count as eval evidence (newest first), and why each other
+    run does not (run id -> reason: not recorded, edited after it was recorded, missing)."""
+    from promptver.run_records import recorded_events, why_not_counted
+
+    events = recorded_events(store, name)
+    counted, rejected = [], {}
+    for run in run_summaries(store, name):
+        run_id = str(run.get("id"))
+        why = why_not_counted(store, name, run_id, events)
+        if why is None:
+            counted.append(run)
+        else:
+            rejected[run_id] = why
+    return counted, rejected
 
 
 def read_run_metas(folder: Path, name: str) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from promptver.manifest import Manifest
+from promptver.run_records import record_run
 from promptver.snapshot import bump
 from promptver.store import Store
 
@@ -44,7 +45,10 @@ def write_run(
     status: str = "complete",
     run_id: str | None = None,
     finished: str = "2026-11-26T12:00:00Z",
+    recorded: bool = True,
 ) -> str:
+    """A run in the eval runner's layout; ``recorded``: with its ``eval`` audit event, as the
+    runner appends when a run of a stored version completes."""
     run_id = (
         run_id or f"20261126T120000Z-{abs(hash((manifest.digest, score, dataset, finished))) % 10**6:06d}"
     )
@@ -64,6 +68,9 @@ def write_run(
         "summary": {"cases": 2, "passed": 2 if score >= 0.5 else 0, "score": score, "pass_rate": score},
     }
     (folder / "run.json").write_text(json.dumps(meta, indent=2))
+    (folder / "cases.jsonl").write_text('{"id": "a", "pass": true}\n')
+    if recorded:
+        record_run(store, meta, folder)
     return run_id
 
 

@@ -175,18 +175,57 @@ def test_eval_score_requirement(project: Path, store: Store, pv) -> None:
     manifest = new_version(store, project)
     result = pv("promote", "bot@0.1.0", "--to", "production")
     assert result.code == 1
-    assert "an eval run on 'golden' scoring at least 0.9; there is no complete run of bot@0.1.0" in result.err
+    assert "an eval run on 'golden' scoring at least 0.9; there is no recorded complete run of bot@0.1.0" in result.err
     assert "promptver eval bot@0.1.0" in result.err
     write_run(store, manifest, 0.95, status="interrupted", finished="2026-11-26T13:00:00Z")
     write_run(store, manifest, 0.5, run_id="20261126T110000Z-low", finished="2026-11-26T11:00:00Z")
     result = pv("promote", "bot@0.1.0", "--to", "production")
     assert (
         result.code == 1
-        and "the latest (20261126T110000Z-low, 2026-11-26T11:00:00Z) scored 0.500" in result.err
+        and "the latest recorded (20261126T110000Z-low, 2026-11-26T11:00:00Z) scored 0.500" in result.err
     )
     write_run(store, manifest, 0.93, run_id="20261126T140000Z-good", finished="2026-11-26T14:00:00Z")
     result = pv("promote", "bot@0.1.0", "--to", "production", "--json")
     assert result.code == 0 and json.loads(result.out)["eval_runs"] == ["20261126T140000Z-good"]
+
+
+def test_only_recorded_unedited_runs_count(project: Path, store: Store, pv) -> None:
+    set_policy(
+        project, '\n[aliases.production]\napprovals = 0\nmin_eval_score = 0.9\neval_dataset = "golden"\n'
+    )
+    manifest = new_version(store, project)
+    write_run(store, manifest, 0.95, run_id="20261126T100000Z-hand", recorded=False)
+    result = pv("promote", "bot@0.1.0", "--to", "production")
+    assert result.code == 1
+    assert "no recorded complete run of bot@0.1.0" in result.err
+    assert "run 20261126T100000Z-hand is not recorded in the audit log" in result.err
+    low = write_run(store, manifest, 0.5, run_id="20261126T110000Z-low", finished="2026-11-26T11:00:00Z")
+    # editing the score of a recorded run does not make it count
+    run_json = store.root / "runs/bot" / low / "run.json"
+    run_json.write_text(run_json.read_text().replace('"score": 0.5', '"score": 0.99'))
+    result = pv("promote", "bot@0.1.0", "--to", "production")
+    assert result.code == 1 and f"run {low} was edited after it was recorded" in result.err
+    assert pv("verify").code == 1
+    show = json.loads(pv("show", "bot@0.1.0", "--json").out)
+    assert "latest_eval_run" not in show.get("deployment", {}) or not show["deployment"]["latest_eval_run"]
+    good = write_run(store, manifest, 0.93, run_id="20261126T140000Z-good", finished="2026-11-26T14:00:00Z")
+    cases = store.root / "runs/bot" / good / "cases.jsonl"
+    cases.write_text(cases.read_text() + '{"id": "b", "pass": true}\n')
+    result = pv("promote", "bot@0.1.0", "--to", "production")
+    assert result.code == 1 and f"run {good} was edited after it was recorded" in result.err
+    cases.write_text('{"id": "a", "pass": true}\n')  # restored byte for byte: it counts again
+    result = pv("promote", "bot@0.1.0", "--to", "production", "--json")
+    assert result.code == 0 and json.loads(result.out)["eval_runs"] == [good]
+
+
+def test_show_alias_counts_only_recorded_runs(protected: Store, pv) -> None:
+    manifest = protected.manifest("bot", "0.2.0")
+    recorded = write_run(protected, manifest, 0.8, run_id="20261126T100000Z-rec", finished="2026-11-26T10:00:00Z")
+    write_run(protected, manifest, 0.99, run_id="20261126T150000Z-hand", recorded=False)
+    assert pv("approve", "bot@0.2.0", "--by", REVIEWER).code == 0
+    assert pv("promote", "bot@0.2.0", "--to", "production").code == 0
+    d = json.loads(pv("show", "bot@production", "--json").out)["deployment"]
+    assert d["latest_eval_run"]["id"] == recorded and d["evals"][0]["latest_run"]["id"] == recorded
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ def audit(
     kinds: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Bumps, alias moves, approvals and rollbacks of bundle NAME, oldest first.
+    """Bumps, alias moves, approvals, rollbacks and eval runs of bundle NAME, oldest first.
     Exit 1 when the hash chain is broken."""
     from promptver.audit import audit as do_audit
     from promptver.audit import summary

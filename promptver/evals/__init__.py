@@ -57,6 +57,16 @@ def _run(plan: Any, writer: Any, on_record: OnRecord | None, saved: bool) -> Non
         raise RunInterrupted(writer.id, len(writer.records), saved) from None
 
 
+def _record(store_root: Path, run: StoredRun) -> StoredRun:
+    """Put a completed run of a stored version in the bundle's audit log (after its last
+    write, so the recorded hashes are those of the final files)."""
+    from promptver.run_records import record_run
+    from promptver.store import Store
+
+    record_run(Store(store_root), run.meta, run.path)
+    return run
+
+
 def runs_folder(store_root: Path) -> Path:
     return store_root / "runs"
 
@@ -97,7 +107,8 @@ def evaluate(
         plan = prepare(bundle, options, store_root=store_root, env=env)
         check_resumable(plan, writer)
         _run(plan, writer, on_record, True)
-        return read_run(writer.folder)
+        assert store_root is not None  # runs is not None
+        return _record(store_root, read_run(writer.folder))
     if save and runs is None:
         from promptver.errors import ConfigError
 
@@ -107,7 +118,8 @@ def evaluate(
     try:
         writer = runner.start(plan, runs if save else None, scratch)
         _run(plan, writer, on_record, save)
-        return read_run(writer.folder)
+        run = read_run(writer.folder)
+        return _record(store_root, run) if save and store_root is not None else run
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
