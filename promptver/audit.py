@@ -133,7 +133,8 @@ def summary(event: dict[str, Any]) -> str:
         if isinstance(rate, int | float):
             scored += f", {rate:.0%} passed"
         target = f" --target {event['target']}" if event.get("target") else ""
-        return f"eval {event.get('version')} on {event.get('dataset')}{target}: {scored} (run {event.get('run')})"
+        ran = f"eval {event.get('version')} on {event.get('dataset')}{target}"
+        return f"{ran}: {scored} (run {event.get('run')})"
     if kind == "import":
         return f"import {event.get('version')} from {event.get('source')}"
     return str(kind)

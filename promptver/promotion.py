@@ -261,7 +261,11 @@ def _check_evals(store: Store, result: PolicyCheck, policy: AliasPolicy) -> None
 
 
 def _uncounted(
-    digest: str, dataset: str, every: list[dict[str, Any]], counted: dict[str, Any] | None, rejected: dict[str, str]
+    digest: str,
+    dataset: str,
+    every: list[dict[str, Any]],
+    counted: dict[str, Any] | None,
+    rejected: dict[str, str],
 ) -> str:
     """Why the complete runs newer than the counted one (all, when none counts) are no
     evidence, so "but I ran it" is answered: not recorded, edited, missing."""

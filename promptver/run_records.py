@@ -32,13 +32,17 @@ def _hashes(folder: Path) -> dict[str, str] | None:
         return None
 
 
+def _table(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def eval_event(meta: dict[str, Any], folder: Path, actor: str, time: str) -> dict[str, Any] | None:
     """The event recording a completed run (None when its files cannot be read)."""
     hashes = _hashes(folder)
     if hashes is None:
         return None
-    summary = meta.get("summary") if isinstance(meta.get("summary"), dict) else {}
-    dataset = meta.get("dataset") if isinstance(meta.get("dataset"), dict) else {}
+    summary = _table(meta.get("summary"))
+    dataset = _table(meta.get("dataset"))
     return {
         "event": EVENT,
         "time": time,
@@ -86,9 +90,8 @@ def run_problem(store: Store, name: str, event: dict[str, Any]) -> str | None:
     hashes = _hashes(folder)
     if hashes is None:
         return f"{name}: run {run_id} recorded in the audit log cannot be read ({folder})"
-    edited = [
-        f for f, key in zip(RUN_FILES, ("run_sha256", "cases_sha256"), strict=True) if event.get(key) != hashes[f]
-    ]
+    keys = ("run_sha256", "cases_sha256")
+    edited = [f for f, key in zip(RUN_FILES, keys, strict=True) if event.get(key) != hashes[f]]
     if edited:
         return f"{name}: run {run_id} was edited after it was recorded ({', '.join(edited)} differ)"
     return None
