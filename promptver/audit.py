@@ -132,9 +132,9 @@ def summary(event: dict[str, Any]) -> str:
         rate = event.get("pass_rate")
         if isinstance(rate, int | float):
             scored += f", {rate:.0%} passed"
-        target = f" --target {event['target']}" if event.get("target") else ""
+        target = f" ({event['target']})" if event.get("target") else ""
         ran = f"eval {event.get('version')} on {event.get('dataset')}{target}"
-        return f"{ran}: {scored} (run {event.get('run')})"
+        return f"{ran}: {scored}, run {event.get('run')}"
     if kind == "import":
         return f"import {event.get('version')} from {event.get('source')}"
     return str(kind)

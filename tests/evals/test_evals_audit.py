@@ -68,7 +68,7 @@ def test_a_completed_run_is_recorded_with_its_file_hashes(store: Store) -> None:
     trail = audit(store, "demo", kinds=("eval",))
     assert [e["run"] for e in trail.events] == [result.id] and not trail.chain_problems
     assert summary(event) == (
-        f"eval 0.1.0 on golden --target model:openai:gpt-4o-mini: score 0.500, 50% passed (run {result.id})"
+        f"eval 0.1.0 on golden (model:openai:gpt-4o-mini): score 0.500, 50% passed, run {result.id}"
     )
 
 
