@@ -68,7 +68,7 @@ def bump(
 )
 @_bump_options
 def snapshot(name: str, level: str, message: str, dry_run: bool, use_git: bool, as_json: bool) -> None:
-    """Record an experiment version, e.g. 1.3.0-dev.20261126T143000Z."""
+    """Record an experiment version stamped with the UTC time (1.3.0-dev.20261126T143000Z)."""
     from promptver.snapshot import bump as do_bump
     from promptver.snapshot import snapshot_version
 
