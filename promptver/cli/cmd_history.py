@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def log(name: str, limit: int | None, as_json: bool) -> None:
     click.echo(_columns(("version", "digest", "date", "author", "message"), rows))
 
 
-def _columns(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def _columns(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     """Aligned columns; the last one is cut to the terminal width (plain text: no table
     layout engine squeezing the version column away on a narrow terminal)."""
     import shutil
