@@ -186,34 +186,20 @@ def _text_component(
         )
         return ComponentDiff(target.kind, target.name, "changed", (change,))
     detail, changes = _compare(target, old, new, old_path, new_path, ctx)
-    if not old_exists:
-        status = "added"
-        rule = "template.text" if partial else f"{rules}.added"
+    if not (old_exists and new_exists):
+        status = "removed" if old_exists else "added"
+        rule = "template.text" if partial else f"{rules}.{status}"
         lead = Change(
             target.kind,
-            "added",
+            status,
             target.field,
-            None,
-            new_path,
+            old_path if old_exists else None,
+            new_path if new_exists else None,
             ctx.impact(rule),
-            f"{target.label} added",
+            f"{target.label} {status}",
             rule,
         )
-        changes = [lead]  # variables of a new template are its interface, not a change
-    elif not new_exists:
-        status = "removed"
-        rule = "template.text" if partial else f"{rules}.removed"
-        lead = Change(
-            target.kind,
-            "removed",
-            target.field,
-            old_path,
-            None,
-            ctx.impact(rule),
-            f"{target.label} removed",
-            rule,
-        )
-        changes = [lead]
+        changes = [lead]  # a new template's variables are its interface, not a change
     else:
         status = "changed"
         if partial:  # a partial is not an interface: the templates including it report it
