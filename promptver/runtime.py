@@ -86,7 +86,7 @@ class Bundle:
     def rag(self) -> RagConfig | None:
         """The RAG configuration, or None when the bundle has none (a copy)."""
         rag = self.spec.rag
-        return None if rag is None else replace(rag, chunking=dict(rag.chunking))
+        return None if rag is None else replace(rag, chunking=dict(rag.chunking), hybrid=dict(rag.hybrid))
 
     @property
     def templates(self) -> tuple[str, ...]:

@@ -182,11 +182,12 @@ class BM25Index:
         return [(self.chunks[i], score) for i, score in top_k(self.scores(query), k)]
 
 
-def top_k(scores: Any, k: int) -> list[tuple[int, float]]:
-    """The ``k`` best positive scores as (position, score), best first, ties by position."""
+def top_k(scores: Any, k: int, *, positive: bool = True) -> list[tuple[int, float]]:
+    """The ``k`` best scores (only positive ones unless ``positive`` is false) as
+    (position, score), best first, ties by position."""
     import numpy as np
 
-    candidates = np.flatnonzero(scores > 0)
+    candidates = np.flatnonzero(scores > 0) if positive else np.arange(len(scores))
     if len(candidates) > k:
         kth = np.partition(scores[candidates], len(candidates) - k)[len(candidates) - k]
         candidates = candidates[scores[candidates] >= kth]
@@ -282,7 +283,8 @@ class RetrievalTarget:
         hits = self.index.search(query, self.top_k)
         sources = list(dict.fromkeys(chunk.path for chunk, _ in hits))
         latency = (time.perf_counter() - start) * 1000
-        return Answer(format_chunks(hits), None, latency, attempts=0, sources=sources)
+        retrieved = [{"source": c.path, "chunk": c.index, "score": round(s, 6)} for c, s in hits]
+        return Answer(format_chunks(hits), None, latency, attempts=0, sources=sources, retrieved=retrieved)
 
     async def aclose(self) -> None:
         return None
