@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from promptver.scaffold import scaffold
-from promptver.store import Store
+from promptver.bundle.scaffold import scaffold
+from promptver.store.store import Store
 from tests.diff_support import cli
 
 
@@ -146,7 +146,7 @@ def test_check_reports_bad_versioning_table(proj: Path) -> None:
 
 def test_changelog_of_versions_made_without_summaries(proj: Path) -> None:
     """Versions written before summaries existed are diffed against their parent."""
-    from promptver.snapshot import bump
+    from promptver.versions.bump import bump
 
     store = Store.find(proj)
     edit(proj, "bundle.toml", "max_tokens = 400", "max_tokens = 300")
@@ -180,7 +180,7 @@ def test_approximate_token_counts_are_marked_in_every_output(
     cl100k_base counts, and every output says the counts are approximate."""
     import socket
 
-    from promptver import tokens
+    from promptver.bundle import tokens
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise OSError("network blocked by test")

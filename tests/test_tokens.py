@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from promptver import tokens
+from promptver.bundle import tokens
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,7 +29,7 @@ BLOCKED = textwrap.dedent(
     socket.create_connection = refuse
     socket.getaddrinfo = refuse
 
-    from promptver import tokens
+    from promptver.bundle import tokens
     out = {}
     for model, override in json.loads(sys.argv[1]):
         t = tokens.tokenizer(model, override)
