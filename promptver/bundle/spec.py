@@ -216,7 +216,11 @@ SCHEMA: Schema = {
             "reranker_provider": (STRING, False),
             "reranker_base_url": (STRING, False),
             "hybrid": (
-                {"bm25_weight": (NUMBER, False), "dense_weight": (NUMBER, False), "rrf_k": (_positive, False)},
+                {
+                    "bm25_weight": (NUMBER, False),
+                    "dense_weight": (NUMBER, False),
+                    "rrf_k": (_positive, False),
+                },
                 False,
             ),
             "chunking": (

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError, did_you_mean
 from promptver.evals.bundle import Case
 from promptver.evals.embeddings import Embedder, EmbeddingCache, Reranker
@@ -37,7 +38,6 @@ from promptver.evals.retrieval import (
     top_k,
 )
 from promptver.evals.targets import Answer, CachedModel
-from promptver.spec import ModelRef
 
 RETRIEVERS = ("bm25", "dense", "hybrid")
 DEFAULT_CONTEXT_VAR = "context"
