@@ -199,3 +199,25 @@ def test_cli_rag_run_and_run_show(tmp_path: Path, llm_server: FakeLLMServer, api
     assert exc.value.code == 1
     err = capsys.readouterr().err
     assert err.startswith("Error:") and "retriever 'vector'" in err and "Traceback" not in err
+
+
+def test_compare_and_run_show_name_rank_changes(
+    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str]
+) -> None:
+    from promptver.evals import compare_runs
+    from promptver.evals.report import markdown, text
+
+    folder = project(tmp_path, llm_server, BM25)
+    base = run(folder)
+    (folder / "corpus" / "annual.md").write_text(
+        "# Annual plan refund\n\nRefund an annual plan: refund requests for annual plans go to billing.")
+    head = run(folder)
+    comparison = compare_runs(base, head)
+    assert comparison.rank_changes["refund"] == ["expected source refunds.md fell from rank 1 to rank 2"]
+    assert "refund" in comparison.sources_changed
+    assert comparison.deltas["retrieval_mrr"] == pytest.approx(-0.5 / 3)
+    report = text(head.meta, head.records, comparison)
+    assert "retrieval (3 cases with expected sources)  hit@2 " in report
+    assert "retrieval refund: expected source refunds.md fell from rank 1 to rank 2" in report
+    assert "MRR -0.167" in report
+    assert "| hit@2 | recall@2 | MRR | nDCG@2 |" in markdown(head.meta, head.records, comparison)
