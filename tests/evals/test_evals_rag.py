@@ -221,3 +221,42 @@ def test_compare_and_run_show_name_rank_changes(
     assert "retrieval refund: expected source refunds.md fell from rank 1 to rank 2" in report
     assert "MRR -0.167" in report
     assert "| hit@2 | recall@2 | MRR | nDCG@2 |" in markdown(head.meta, head.records, comparison)
+
+
+# -- run time: the same pipeline behind bundle.retriever() --------------------------------
+
+def test_runtime_retriever_is_the_pipeline_the_eval_measured(
+    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import promptver
+    from promptver.evals.source import open_bundle
+    from promptver.store.store import Store
+    from promptver.versions.bump import bump
+
+    monkeypatch.setenv("PROMPTVER_USER", "Ana <ana@example.com>")
+    project(tmp_path, llm_server, HYBRID)
+    store = Store(tmp_path / ".promptver")
+    bump(store, "demo", "minor")
+    measured = evaluate(open_bundle("demo@0.1.0", store), EvalOptions(target="rag"),
+                        store_root=store.root)
+    llm_server.reset()
+    from promptver.evals import rag
+
+    rag._INDEXES.clear()
+    bot = promptver.load("demo@0.1.0", store=store.root)
+    retriever = bot.retriever()
+    assert bot.retriever() is retriever
+    chunks = retriever.search("Can I get a refund on my annual plan?")
+    record = next(r for r in measured.records if r["id"] == "refund")
+    assert [(c["source"], c["score"]) for c in chunks] == [
+        (r["source"], r["score"]) for r in record["retrieved"]]
+    assert set(chunks[0]) == {"title", "text", "source", "score"}
+    assert llm_server.count("/embeddings") == 0  # vectors from the store's cache
+    messages = bot.messages("answer", question="Can I get a refund on my annual plan?", retrieve=True)
+    assert messages == record["messages"]
+    other = bot.messages("answer", question="x", retrieve="Okta single sign-on")
+    assert other[-1]["content"].startswith("[corpus/sso.md ")
+    with pytest.raises(ConfigError, match="'question' variable"):
+        bot.messages("answer", retrieve=True)
+    retriever.close()
