@@ -12,6 +12,7 @@ unchanged version sends no embedding request.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import sqlite3
 import threading
@@ -22,6 +23,8 @@ from promptver.errors import ConfigError
 from promptver.evals.providers import OpenAIProvider, Provider, ProviderError
 
 BATCH = 128  # texts per embeddings request
+PARALLEL = 8  # embeddings requests in flight at once
+MEMO = 5000  # vectors of short lists (queries) kept in memory
 
 
 def text_digest(text: str) -> str:
@@ -95,19 +98,25 @@ class Embedder:
         self.cache = cache
         self.key = f"{provider.label}@{self.provider.base_url}"
         self.requests = 0  # embedding requests sent (retries included)
+        self._memo: dict[str, Any] = {}
 
     async def embed(self, texts: list[str]) -> Any:
         """An (n, d) float32 numpy array, each row of length 1."""
         import numpy as np
 
         digests = [text_digest(t) for t in texts]
-        known = self.cache.get(self.key, list(dict.fromkeys(digests))) if self.cache else {}
-        vectors: dict[str, Any] = {d: np.frombuffer(v, dtype=np.float32) for d, v in known.items()}
+        vectors: dict[str, Any] = {d: self._memo[d] for d in digests if d in self._memo}
+        unknown = list(dict.fromkeys(d for d in digests if d not in vectors))
+        if unknown and self.cache is not None:
+            known = self.cache.get(self.key, unknown)
+            vectors.update((d, np.frombuffer(v, dtype=np.float32)) for d, v in known.items())
         missing = list(dict.fromkeys(d for d in digests if d not in vectors))
         text_of = dict(zip(digests, texts, strict=True))
-        for start in range(0, len(missing), BATCH):
-            batch = missing[start : start + BATCH]
-            rows = await self._request([text_of[d] for d in batch])
+        gate = asyncio.Semaphore(PARALLEL)
+
+        async def fetch(batch: list[str]) -> None:
+            async with gate:
+                rows = await self._request([text_of[d] for d in batch])
             fresh = []
             for digest, row in zip(batch, rows, strict=True):
                 vector = np.asarray(row, dtype=np.float32)
@@ -117,6 +126,12 @@ class Embedder:
                 fresh.append((digest, vector.tobytes()))
             if self.cache is not None:
                 self.cache.put(self.key, fresh)
+
+        await asyncio.gather(*(fetch(missing[i : i + BATCH]) for i in range(0, len(missing), BATCH)))
+        if len(texts) <= MEMO:  # queries: kept in memory for the searches that follow
+            if len(self._memo) > 4 * MEMO:
+                self._memo.clear()
+            self._memo.update((d, vectors[d]) for d in digests)
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         sizes = {len(vectors[d]) for d in digests}
