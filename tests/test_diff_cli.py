@@ -176,8 +176,9 @@ def test_colours_on_a_terminal_and_none_with_no_color(proj: Path, monkeypatch: p
 def test_approximate_token_counts_are_marked_in_every_output(
     proj: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """gpt-4o-mini needs o200k_base; with no network and an empty cache the offline
-    cl100k_base counts, and every output says the counts are approximate."""
+    """An encoding shipped by nothing offline (p50k_base); with no network and an empty
+    cache the offline cl100k_base counts, and every output says the counts are approximate.
+    gpt-4o-mini's own o200k_base is counted exactly, offline."""
     import socket
 
     from promptver.bundle import tokens
@@ -193,12 +194,16 @@ def test_approximate_token_counts_are_marked_in_every_output(
     tokens.reset()
     try:
         edit(proj, "prompts/answer.j2", "Question", "The customer's question")
+        exact = cli("diff", "bot").out
+        assert "approximate" not in exact and "tokens (o200k_base):" in exact
+        edit(proj, "bundle.toml", 'name = "gpt-4o-mini"', 'name = "gpt-4o-mini"\nencoding = "p50k_base"')
         terminal = cli("diff", "bot").out
         assert "tokens (cl100k_base, approximate): ~" in terminal
         assert "note: approximate token counts (cl100k_base)" in terminal
         data = json.loads(cli("diff", "bot", "--json").out)
         assert data["tokens_approximate"] is True
-        assert data["components"][0]["detail"]["tokens"]["approximate"] is True
+        template = next(c for c in data["components"] if c["kind"] == "templates")
+        assert template["detail"]["tokens"]["approximate"] is True
         markdown = cli("diff", "bot", "--format", "markdown").out
         assert "> approximate token counts" in markdown and "tokens ~" in markdown
         assert "tokens ~+" in cli("diff", "bot", "--stat").out

@@ -414,7 +414,10 @@ def _bundles_table(doc: Any, pyproject: bool, *, create: bool) -> Any:
 
 
 def _write(path: Path, text: str, original: str) -> None:
-    """Write ``text`` atomically (temporary file, fsync, rename), keeping the mode."""
+    """Write ``text`` atomically (temporary file, fsync, rename), keeping the mode and the
+    file's own line endings (tomlkit writes what it adds with LF)."""
+    if original.count("\r\n") * 2 > original.count("\n"):  # mostly CRLF: every new line too
+        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
     if text == original and path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
