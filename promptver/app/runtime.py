@@ -235,9 +235,10 @@ def load(ref: PathLike, *, config: PathLike | None = None, store: PathLike | Non
     ``ref``: ``NAME`` (the version locked for the app: needs the app config and
     ``promptver.lock``), ``NAME@VERSION`` (also ``@latest`` or an alias), ``NAME@RANGE``
     (``^1.2``: the app's locked version when it has one, else the store's highest inside
-    the range), or the path of an exported ``.pvb`` file. ``config``: the app's ``pyproject.toml``/``promptver.toml`` or
-    its folder (default: found from the working directory). ``store``: the ``.promptver``
-    folder (default: ``PROMPTVER_HOME``, the config's ``store``, or found by walking up).
+    the range), or the path of an exported ``.pvb`` file. ``config``: the app's
+    ``pyproject.toml``/``promptver.toml`` or its folder (default: found from the working
+    directory). ``store``: the ``.promptver`` folder (default: ``PROMPTVER_HOME``, the
+    config's ``store``, or found by walking up).
     """
     key = (
         os.fspath(ref),
