@@ -67,6 +67,18 @@ def _gate_options(function: Any) -> Any:
                 metavar="D",
                 help="With a comparison: exit 1 when the score dropped by more than D.",
             ),
+            click.option(
+                "--fail-if-worse",
+                is_flag=True,
+                help="With a comparison: exit 1 on a statistically significant regression.",
+            ),
+            click.option(
+                "--alpha",
+                type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                default=0.05,
+                show_default=True,
+                help="Significance level of the comparison (the interval is 1 - alpha).",
+            ),
             click.option("--format", "fmt", type=click.Choice(FORMATS), help="Report format."),
             click.option("--json", "as_json", is_flag=True, help="Same as --format json."),
         ]
@@ -130,6 +142,8 @@ def eval_run(
     fail_under: float | None,
     max_regressions: int | None,
     max_score_drop: float | None,
+    fail_if_worse: bool,
+    alpha: float,
     fmt: str | None,
     as_json: bool,
 ) -> None:
@@ -154,6 +168,7 @@ def eval_run(
         timeout=timeout,
         retries=retries,
     )
+    _needs_comparison(compare_to is not None, fail_if_worse)
     saved = save or split_ref(ref)[1] is not None or resume is not None
     progress = _Progress(enabled=not quiet)
     try:
@@ -167,8 +182,8 @@ def eval_run(
     comparison = None
     if compare_to:
         base = find_run(_store(ctx), compare_to, bundle=bundle.name, dataset=run.meta["dataset"]["name"])
-        comparison = evals.compare_runs(base, run)
-    gate = evals.Gate(fail_under, max_regressions, max_score_drop)
+        comparison = evals.compare_runs(base, run, alpha=alpha)
+    gate = evals.Gate(fail_under, max_regressions, max_score_drop, fail_if_worse)
     _finish(run.meta, run.records, comparison, gate, _fmt(fmt, as_json))
 
 
@@ -186,6 +201,8 @@ def eval_compare(
     fail_under: float | None,
     max_regressions: int | None,
     max_score_drop: float | None,
+    fail_if_worse: bool,
+    alpha: float,
     fmt: str | None,
     as_json: bool,
 ) -> None:
@@ -196,9 +213,14 @@ def eval_compare(
     store = _store(ctx)
     old = find_run(store, base, dataset=dataset)
     new = find_run(store, head, bundle=old.meta["bundle"], dataset=dataset)
-    comparison = evals.compare_runs(old, new)
-    gate = evals.Gate(fail_under, max_regressions, max_score_drop)
+    comparison = evals.compare_runs(old, new, alpha=alpha)
+    gate = evals.Gate(fail_under, max_regressions, max_score_drop, fail_if_worse)
     _finish(new.meta, new.records, comparison, gate, _fmt(fmt, as_json))
+
+
+def _needs_comparison(comparing: bool, fail_if_worse: bool) -> None:
+    if fail_if_worse and not comparing:
+        raise click.UsageError("--fail-if-worse needs --compare VERSION|RUN")
 
 
 def _finish(
@@ -315,3 +337,12 @@ class _Progress:
         if done == total or now - self.last >= 5.0:
             self.last = now
             click.echo(f"eval: {done}/{total} cases, {self.passed} pass, {self.failed} fail", err=True)
+
+
+def _add_subcommands() -> None:
+    from promptver.cli.cmd_eval_history import history
+
+    eval_group.add_command(history)
+
+
+_add_subcommands()
