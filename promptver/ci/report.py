@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from promptver.errors import ConfigError
-from promptver.evals.stats import format_p
+from promptver.evals.stats import p_text
 
 if TYPE_CHECKING:
     from promptver.diff.model import BundleDiff
@@ -201,7 +201,7 @@ def eval_table(comparison: Comparison, dataset: str | None) -> list[str]:
         lines += [
             f"Paired over the {stats.cases} shared cases: score change {_signed(stats.delta, 100, 1, ' pts')}, "
             f"{stats.interval()} (bootstrap, {stats.resamples:,} resamples, seed {stats.seed}); "
-            f"exact McNemar p = {format_p(stats.p_value)} ({stats.base_only} passed only before, "
+            f"exact McNemar {p_text(stats.p_value)} ({stats.base_only} passed only before, "
             f"{stats.head_only} only after; α = {stats.alpha:g}).",
             "",
         ]
@@ -254,6 +254,7 @@ def fit(sections: list[list[str]], limit: int, footer: str = "") -> str:
     """Join the sections; when too long, cut the last sections first, at a line boundary,
     closing an open ``<details>`` or code fence, with a note."""
     note = "\n_… cut to fit a pull-request comment; the full report: `promptver ci-report --json`._\n"
+    sections = [s for s in sections if s]
     full = "\n".join("\n".join(s) for s in sections).rstrip() + "\n\n" + footer
     if _size(full) <= limit:
         return full

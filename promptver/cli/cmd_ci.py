@@ -22,7 +22,7 @@ from promptver.cli.common import get_store, json_option, print_json, split_ref
 )
 @click.option(
     "--limit",
-    type=click.IntRange(min=2000),
+    type=click.IntRange(min=1000),
     default=65_536,
     show_default=True,
     help="Most bytes in the comment (GitHub's comment limit).",

@@ -10,7 +10,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from promptver.evals.compare import Comparison
-from promptver.evals.stats import format_p
+from promptver.evals.stats import p_text
 
 FORMATS = ("text", "json", "markdown", "junit")
 
@@ -211,7 +211,7 @@ def confidence_markdown(comparison: Comparison) -> list[str]:
     if stats is None:
         return ["- verdict: no shared cases to compare"]
     return [
-        f"- **{stats.verdict}**: p = {format_p(stats.p_value)} (exact McNemar, "
+        f"- **{stats.verdict}**: {p_text(stats.p_value)} (exact McNemar, "
         f"{stats.base_only} passed only before, {stats.head_only} only after), "
         f"{stats.interval()} of the score delta, paired over {stats.cases} shared cases",
     ]

@@ -95,7 +95,7 @@ class PairedStats:
 
     def describe(self) -> str:
         """``worse (p = 0.012, 95% CI -9.3..-1.2 pts)``."""
-        return f"{self.verdict} (p = {format_p(self.p_value)}, {self.interval()})"
+        return f"{self.verdict} ({p_text(self.p_value)}, {self.interval()})"
 
     def interval(self) -> str:
         return f"{self.level * 100:g}% CI {_pts(self.ci_low)}..{_pts(self.ci_high)} pts"
@@ -118,6 +118,12 @@ class PairedStats:
             },
             "bootstrap": {"resamples": self.resamples, "seed": self.seed, "method": "percentile"},
         }
+
+
+def p_text(p: float) -> str:
+    """``p = 0.41`` or ``p < 0.001``."""
+    text = format_p(p)
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
 
 
 def format_p(p: float) -> str:
