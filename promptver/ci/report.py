@@ -18,7 +18,7 @@ from promptver.evals.stats import p_text
 if TYPE_CHECKING:
     from promptver.diff.model import BundleDiff
     from promptver.evals.compare import Comparison
-    from promptver.store import Store
+    from promptver.store.store import Store
 
 GITHUB_COMMENT_LIMIT = 65_536
 MARKER = "<!-- promptver-ci-report -->"  # lets a CI step find and update its earlier comment
@@ -87,19 +87,21 @@ def _side(version: str | None) -> str:
 def _attach_comparison(store: Store, report: CiReport, dataset: str | None, alpha: float | None) -> None:
     from promptver.evals.compare import compare_runs
     from promptver.evals.storage import RunStore
+    from promptver.evals.summaries import read_run_metas
     from promptver.evals.trend import target_kind
-    from promptver.run_summaries import read_run_metas
 
     runs = RunStore(store.root / "runs")
     metas = [
         m
         for m in read_run_metas(runs.root / report.bundle, report.bundle)
-        if m.get("status") == "complete" and (dataset is None or (m.get("dataset") or {}).get("name") == dataset)
+        if m.get("status") == "complete"
+        and (dataset is None or (m.get("dataset") or {}).get("name") == dataset)
     ]
     head_digest, base_digest = report.diff.new.digest, report.diff.old.digest
     head_meta = next((m for m in metas if m.get("digest") == head_digest), None)
     if head_meta is None:
-        report.eval_note = f"no complete eval run of {report.head_ref}" + (f" on {dataset}" if dataset else "")
+        on = f" on {dataset}" if dataset else ""
+        report.eval_note = f"no complete eval run of {report.head_ref}{on}"
         return
     report.dataset = str(head_meta["dataset"]["name"])
     kind = target_kind(head_meta)
@@ -193,13 +195,15 @@ def eval_table(comparison: Comparison, dataset: str | None) -> list[str]:
         f"{_signed(d.get('latency_p50_ms'), 1, 1, ' ms')} |",
         f"| latency p95 | {_num(lat_b.get('p95'), 1)} ms | {_num(lat_h.get('p95'), 1)} ms | "
         f"{_signed(d.get('latency_p95_ms'), 1, 1, ' ms')} |",
-        f"| cost | {_num(base.get('cost'), 4)} | {_num(head.get('cost'), 4)} | {_signed(d.get('cost'), 1, 4)} |",
+        f"| cost | {_num(base.get('cost'), 4)} | {_num(head.get('cost'), 4)} | "
+        f"{_signed(d.get('cost'), 1, 4)} |",
         "",
     ]
     stats = comparison.stats
     if stats is not None:
         lines += [
-            f"Paired over the {stats.cases} shared cases: score change {_signed(stats.delta, 100, 1, ' pts')}, "
+            f"Paired over the {stats.cases} shared cases: "
+            f"score change {_signed(stats.delta, 100, 1, ' pts')}, "
             f"{stats.interval()} (bootstrap, {stats.resamples:,} resamples, seed {stats.seed}); "
             f"exact McNemar {p_text(stats.p_value)} ({stats.base_only} passed only before, "
             f"{stats.head_only} only after; α = {stats.alpha:g}).",

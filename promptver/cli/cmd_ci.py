@@ -30,7 +30,13 @@ from promptver.cli.common import get_store, json_option, print_json, split_ref
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
 @json_option
 def ci_report(
-    ref: str, base: str | None, dataset: str | None, alpha: float, limit: int, output: str | None, as_json: bool
+    ref: str,
+    base: str | None,
+    dataset: str | None,
+    alpha: float,
+    limit: int,
+    output: str | None,
+    as_json: bool,
 ) -> None:
     """Markdown pull-request comment: semantic diff of BASE -> NAME[@HEAD], its suggested bump,
     and the eval comparison of their stored runs with its confidence, regressions first.
@@ -48,7 +54,7 @@ def ci_report(
     if output is None:
         click.echo(text, nl=False)
         return
-    from promptver.atomic import atomic_write
+    from promptver.store.atomic import atomic_write
 
     atomic_write(Path(output), text.encode())
     click.echo(f"wrote {output} ({len(text.encode()):,} bytes)", err=True)

@@ -35,11 +35,11 @@ def history(
     width: int | None,
 ) -> None:
     """Eval history of bundle NAME: each version's newest complete run, oldest first."""
-    from promptver.cli.cmd_eval import _store
+    from promptver.cli.common import get_store
     from promptver.evals.trend import build_trend, heading, table_lines
-    from promptver.store import check_name
+    from promptver.store.store import check_name
 
-    store = _store(ctx)
+    store = get_store(ctx)
     trend = build_trend(store.root / "runs", check_name(name), dataset=dataset, target=target)
     fmt = "json" if as_json else fmt
     if fmt == "json":
@@ -49,9 +49,9 @@ def history(
 
         text = html_page(trend)
     else:
-        from promptver.evals.charts import terminal_chart
-
         import shutil
+
+        from promptver.evals.charts import terminal_chart
 
         columns = width or (min(100, shutil.get_terminal_size((80, 24)).columns) if output is None else 80)
         lines = [heading(trend), "", *table_lines(trend)]
@@ -62,7 +62,7 @@ def history(
             lines += ["", f"other series: {other} (choose with --dataset/--target)"]
         text = "\n".join(lines)
     if output is not None:
-        from promptver.atomic import atomic_write
+        from promptver.store.atomic import atomic_write
 
         atomic_write(Path(output), (text.rstrip("\n") + "\n").encode())
         click.echo(f"wrote {output}", err=True)

@@ -225,7 +225,8 @@ def flaky_markdown(records: list[dict[str, Any]]) -> list[str]:
     flaky = flaky_cases(records)
     if not flaky:
         return ["", "No flaky cases: every case passed in all or none of its repeats."]
-    lines = ["", "### Flaky cases (flakiest first)", "", "| case | passed | pass rate |", "| --- | ---: | ---: |"]
+    lines = ["", "### Flaky cases (flakiest first)", "", "| case | passed | pass rate |"]
+    lines.append("| --- | ---: | ---: |")
     lines += [f"| `{r.id}` | {r.passed}/{r.runs} | {_pct(r.rate)} |" for r in flaky]
     return lines
 

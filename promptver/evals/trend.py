@@ -67,11 +67,15 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _table(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _point(meta: dict[str, Any]) -> Point | None:
     summary = meta.get("summary")
     if not isinstance(summary, dict) or _number(summary.get("score")) is None:
         return None
-    latency = summary.get("latency_ms") if isinstance(summary.get("latency_ms"), dict) else {}
+    latency = _table(summary.get("latency_ms"))
     return Point(
         version=str(meta["version"]),
         run_id=str(meta.get("id")),
@@ -89,7 +93,7 @@ def target_kind(meta: dict[str, Any]) -> str:
     """The target as asked for (``model``, ``retrieval``, ``python:...``; a model override of
     a matrix run as ``model=NAME``), not its resolved label: the label names the version's
     own model or top_k, which is what a history follows across versions."""
-    options = meta.get("options") if isinstance(meta.get("options"), dict) else {}
+    options = _table(meta.get("options"))
     override = options.get("model")
     if override:
         return f"model={override}"
@@ -114,7 +118,7 @@ def build_trend(
 ) -> Trend:
     """The newest complete run of every version of ``bundle`` on one dataset and target
     (default: those of the newest complete run), oldest version first."""
-    from promptver.run_summaries import read_run_metas
+    from promptver.evals.summaries import read_run_metas
 
     metas = [
         m
@@ -179,7 +183,8 @@ def table_lines(trend: Trend) -> list[str]:
     right = {2, 3, 4, 5, 6, 7}
 
     def line(row: tuple[str, ...]) -> str:
-        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        pairs = enumerate(zip(row, widths, strict=True))
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in pairs]
         return "  ".join(cells).rstrip()
 
     return [line(header), *map(line, rows)]

@@ -9,7 +9,7 @@ from typing import Any
 
 from promptver.evals.storage import RunStore
 from promptver.evals.summary import summarize
-from promptver.store import Store
+from promptver.store.store import Store
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = [f"case-{i:02d}" for i in range(30)]
