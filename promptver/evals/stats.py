@@ -4,7 +4,7 @@ and an exact McNemar test on the pass/fail outcomes, plus per-case pass rates of
 The exact McNemar test is the two-sided binomial test of the discordant pairs against
 1/2: with ``b`` pairs that passed only in the base and ``c`` only in the head,
 ``p = min(1, 2 * P(X <= min(b, c)))`` for ``X ~ Binomial(b + c, 1/2)``, computed with
-exact integers (``math.comb``), so it needs no statistics library (scipy.stats costs
+exact integers, so it needs no statistics library (scipy.stats costs
 about 0.9 s to import here). The bootstrap resamples cases with replacement (numpy,
 seeded: the same runs always give the same interval); repeats of a case stay together,
 so the interval honours their correlation. numpy is imported only when an interval is
@@ -13,7 +13,6 @@ computed.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +28,11 @@ def mcnemar_exact(b: int, c: int) -> float:
     n = b + c
     if n == 0:
         return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))
-    return min(1.0, 2 * tail / 2**n)
+    tail, term = 0, 1  # sum of C(n, i) for i <= min(b, c), each term from the last
+    for i in range(min(b, c) + 1):
+        tail += term
+        term = term * (n - i) // (i + 1)
+    return min(1.0, 2 * tail / 2**n)  # int / int: correctly rounded, however large
 
 
 def paired_bootstrap_ci(

@@ -53,6 +53,8 @@ def test_mcnemar_edges() -> None:
 @given(st.integers(0, 60), st.integers(0, 60))
 def test_mcnemar_is_symmetric_and_a_probability(b: int, c: int) -> None:
     p = mcnemar_exact(b, c)
+    n = b + c
+    assert p == min(1.0, 2 * sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n)
     assert p == mcnemar_exact(c, b)
     assert 0 < p <= 1
     if b != c:  # more evidence, smaller p
