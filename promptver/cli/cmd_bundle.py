@@ -109,7 +109,7 @@ def _targets(target: str | None) -> Iterator[tuple[str, Path, WorkTree]]:
 @click.argument("name", required=False)
 @json_option
 def status(name: str | None, as_json: bool) -> None:
-    """Files added, removed and modified since the latest version."""
+    """Which version the working copy matches or came from, and what changed since."""
     from promptver.versions.checkout import status as bundle_status
 
     store = get_store()
@@ -119,9 +119,7 @@ def status(name: str | None, as_json: bool) -> None:
         print_json([s.to_json() for s in results])
         return
     for result in results:
-        base = result.base.version if result.base else "no versions yet"
-        state = "clean" if result.clean else "changed"
-        click.echo(f"{result.bundle} ({base}): {state}")
+        click.echo(f"{result.bundle}: {result.describe()}")
         for label, paths in (
             ("added", result.added),
             ("removed", result.removed),
