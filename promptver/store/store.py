@@ -22,7 +22,7 @@ import os
 import re
 import threading
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -527,6 +527,28 @@ class Staging:
             raise
         os.close(fd)
         return self._keep(tmp, hexdigest)
+
+    def add_chunks(self, chunks: Iterable[bytes]) -> str:
+        """Stage content arriving in chunks (an archive member), hashed as it is written."""
+        tmp = self.store._tmp_file()
+        digest = hashlib.sha256()
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as exc:
+            raise write_failed(tmp, exc) from None
+        writer = _TrackedWriter(fd)
+        try:
+            for chunk in chunks:  # a failure to read is the source's; to write, ours
+                digest.update(chunk)
+                writer.write(chunk)
+        except BaseException as exc:
+            os.close(fd)
+            remove_quietly(tmp)
+            if isinstance(exc, OSError) and writer.failed:
+                raise write_failed(tmp, exc) from None
+            raise
+        os.close(fd)
+        return self._keep(tmp, digest.hexdigest())
 
     def add_bytes(self, data: bytes) -> str:
         tmp = self.store._tmp_file()
