@@ -21,7 +21,7 @@ from typing import IO, Any
 import msgspec
 
 from promptver.errors import NotFoundError, StoreFormatError
-from promptver.store.atomic import atomic_write
+from promptver.store.atomic import atomic_write, write_failed
 
 FORMAT = 1
 
@@ -113,6 +113,18 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
                 break
 
 
+def _cut(path: Path, handle: IO[bytes], size: int) -> None:
+    """Close a failed append handle and cut the file back to ``size`` bytes."""
+    try:
+        handle.close()
+    except OSError:
+        pass  # its unflushed buffer failed again: the truncate below drops it anyway
+    try:
+        os.truncate(path, size)
+    except OSError:
+        pass
+
+
 class RunWriter:
     def __init__(self, folder: Path, meta: dict[str, Any], records: list[dict[str, Any]]):
         self.folder = folder
@@ -129,10 +141,21 @@ class RunWriter:
         atomic_write(self.folder / "run.json", data)
 
     def append(self, record: dict[str, Any]) -> None:
-        if self._handle is None:
-            self._handle = (self.folder / "cases.jsonl").open("ab")
-        self._handle.write(msgspec.json.encode(record) + b"\n")
-        self._handle.flush()
+        path = self.folder / "cases.jsonl"
+        try:
+            if self._handle is None:
+                self._handle = path.open("ab")
+            start = self._handle.tell()
+            try:
+                self._handle.write(msgspec.json.encode(record) + b"\n")
+                self._handle.flush()
+            except OSError:
+                # no torn line: cut back what reached the file (`--resume` continues from here)
+                _cut(path, self._handle, start)
+                self._handle = None
+                raise
+        except OSError as exc:
+            raise write_failed(path, exc) from None
         self.records.append(record)
 
     def close(self) -> None:
