@@ -115,12 +115,15 @@ def checkout(store: Store, manifest: Manifest, to: Path | None = None, force: bo
     return target
 
 
-def _check_no_links(root: Path, rel: str, force: bool) -> None:
+def _check_no_links(root: Path, rel: str, force: bool, *, replace: bool = False) -> None:
     """Refuse (unless ``force``) a folder on the way to ``rel`` that is a symlink or a file:
-    checkout never writes through a link, and a link to a folder could lead anywhere."""
+    checkout never writes through a link, and a link to a folder could lead anywhere.
+    ``replace``: with ``force``, remove such a link or file (never what a link points to)."""
     folder = root
     for segment in rel.split("/")[:-1]:
         folder = folder / segment
+        if force and replace and (folder.is_symlink() or (folder.exists() and not folder.is_dir())):
+            folder.unlink()
         if folder.is_symlink() and not force:
             raise ConflictError(
                 f"{folder} is a symlink; checkout never writes through links",
@@ -141,8 +144,8 @@ def write_inside(root: Path, rel: str, data: bytes, tmp_dir: Path, *, force: boo
     a link swapped in while we write still cannot redirect the write. With ``force`` a link
     or file in a folder's place is removed (the link itself, never its target)."""
     segments = rel.split("/")
-    if os.open not in os.supports_dir_fd or os.replace not in os.supports_dir_fd:  # pragma: no cover
-        _check_no_links(root, rel, force)
+    if os.open not in os.supports_dir_fd or os.rename not in os.supports_dir_fd:  # pragma: no cover
+        _check_no_links(root, rel, force, replace=True)  # no race-free way here: check, then write
         atomic_write(root / rel, data, tmp_dir=tmp_dir)
         return
     flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
@@ -162,7 +165,7 @@ def write_inside(root: Path, rel: str, data: bytes, tmp_dir: Path, *, force: boo
             tmp_fd = os.open(tmp_dir, flags)
             try:
                 try:
-                    os.replace(tmp.name, segments[-1], src_dir_fd=tmp_fd, dst_dir_fd=fd)
+                    os.rename(tmp.name, segments[-1], src_dir_fd=tmp_fd, dst_dir_fd=fd)
                 except OSError as exc:
                     if exc.errno != errno.EXDEV:
                         raise
@@ -218,7 +221,7 @@ def _write_in_place(folder: int, name: str, data: bytes) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
+        os.rename(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp, dir_fd=folder)
