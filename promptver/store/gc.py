@@ -176,8 +176,6 @@ def _objects(store: Store) -> Iterable[tuple[str, Path]]:
 def remove_unreferenced(store: Store, candidates: set[str]) -> list[str]:
     """Remove those of ``candidates`` (objects) that nothing names, under the exclusive
     object lock; returns the removed digests. Used to take back a failed write's objects."""
-    from promptver.store.store import release_lock
-
     fd = store.object_lock(exclusive=True)
     try:
         keep = referenced_objects(store)
@@ -189,15 +187,13 @@ def remove_unreferenced(store: Store, candidates: set[str]) -> list[str]:
                 removed.append(hexdigest)
         return removed
     finally:
-        release_lock(fd)
+        os.close(fd)  # releases the lock
 
 
 def collect(store: Store, *, remove: bool = False) -> GcReport:
     """What ``promptver gc`` finds (and, with ``remove``, deletes): dead ``tmp/`` leftovers
     and unreferenced objects. Never touches manifests, logs, runs, locks or a live writer's
     files."""
-    from promptver.store.store import release_lock
-
     report = GcReport()
     fd = store.object_lock(exclusive=True)
     try:
@@ -221,5 +217,5 @@ def collect(store: Store, *, remove: bool = False) -> GcReport:
                 remove_quietly(store.object_path(hexdigest))
             report.removed = True
     finally:
-        release_lock(fd)
+        os.close(fd)  # releases the lock
     return report

@@ -501,7 +501,7 @@ class Staging:
             remove_quietly(tmp)
         self._staged.clear()
         if self._lock is not None:
-            _release(self._lock)
+            release_lock(self._lock)
             self._lock = None
         if exc_type is not None:
             self.take_back()
@@ -695,8 +695,6 @@ def release_lock(fd: int) -> None:
     """Release a lock from `Store.object_lock` (closing the descriptor releases it)."""
     os.close(fd)
 
-
-_release = release_lock
 
 
 def _cut_back(fd: int, size: int) -> None:
