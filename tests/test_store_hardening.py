@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -387,6 +388,17 @@ def test_5_a_writer_removes_dead_leftovers_and_keeps_live_ones(project: Path, pv
     assert report["leftovers"] == 2 and report["leftover_bytes"] == 1010
     assert pv("bump", "minor", "bot").code == 0
     assert not dead.exists() and live.exists()
+
+
+def test_5_a_reused_pid_does_not_keep_a_leftover_alive() -> None:
+    from promptver.store.gc import is_dead
+
+    live = os.getppid()
+    assert is_dead(f".x.{live}.abcd.tmp", mtime=0)  # written before that process started
+    assert not is_dead(f".x.{live}.abcd.tmp", mtime=time.time())
+    assert not is_dead(f".x.{os.getpid()}.abcd.tmp", mtime=0)  # ours
+    assert is_dead(f".x.{_dead_pid()}.abcd.tmp", mtime=time.time())
+    assert not is_dead("no-pid-here", mtime=time.time()) and is_dead("no-pid-here", mtime=0)
 
 
 def test_5_gc_removes_leftovers_and_unreferenced_objects_only(project: Path, pv) -> None:

@@ -72,10 +72,14 @@ def pid_of(name: str) -> int | None:
 
 
 def _pid_started(pid: int) -> float | None:
-    """When the process ``pid`` started (Linux: its /proc entry), or None if unknown."""
+    """When process ``pid`` started, as a Unix time (Linux: ``/proc``), or None if unknown."""
     try:
-        return os.stat(f"/proc/{pid}").st_ctime
-    except OSError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ticks = int(stat[stat.rindex(")") + 2 :].split()[19])  # field 22: starttime
+        lines = Path("/proc/stat").read_text().splitlines()
+        boot = next(int(line.split()[1]) for line in lines if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
         return None
 
 
@@ -100,7 +104,7 @@ def is_dead(name: str, mtime: float, now: float | None = None) -> bool:
     if not _alive(pid):
         return True
     started = _pid_started(pid)
-    return started is not None and mtime < started - 1  # the pid was reused since
+    return started is not None and mtime < started - 2  # the pid was reused since (btime: 1 s)
 
 
 def scan_tmp(store: Store) -> list[Leftover]:
