@@ -416,7 +416,7 @@ def test_5_gc_removes_leftovers_and_unreferenced_objects_only(project: Path, pv)
     assert store.has_object(orphan) and leftover.exists()  # a dry run deletes nothing
 
     text = pv("gc").out
-    assert "would remove 1 temporary file(s) and 1 unreferenced object(s)" in text
+    assert "would remove 1 temporary file and 1 unreferenced object" in text
     assert pv("gc", "--yes").code == 0
     assert not store.has_object(orphan) and not leftover.exists()
     assert _objects(store) == referenced

@@ -33,7 +33,9 @@ from promptver.store.tree import Tree
 if TYPE_CHECKING:
     import jinja2
 
+    from promptver.app.lockfile import LockEntry
     from promptver.store.store import Store
+    from promptver.versions.ranges import Range
 
 ARCHIVE_SUFFIX = ".pvb"
 # Template files (includes, macros) read and verified at load time with the prompts the
@@ -199,10 +201,12 @@ def load(ref: PathLike, *, config: PathLike | None = None, store: PathLike | Non
     """Load a bundle version, verified.
 
     ``ref``: ``NAME`` (the version locked for the app: needs the app config and
-    ``promptver.lock``), ``NAME@VERSION`` (also ``@latest`` or an alias), or the path of an
-    exported ``.pvb`` file. ``config``: the app's ``pyproject.toml``/``promptver.toml`` or
-    its folder (default: found from the working directory). ``store``: the ``.promptver``
-    folder (default: ``PROMPTVER_HOME``, the config's ``store``, or found by walking up).
+    ``promptver.lock``), ``NAME@VERSION`` (also ``@latest`` or an alias), ``NAME@RANGE``
+    (``^1.2``: the app's locked version when it has one, else the store's highest inside
+    the range), or the path of an exported ``.pvb`` file. ``config``: the app's
+    ``pyproject.toml``/``promptver.toml`` or its folder (default: found from the working
+    directory). ``store``: the ``.promptver`` folder (default: ``PROMPTVER_HOME``, the
+    config's ``store``, or found by walking up).
     """
     key = (
         os.fspath(ref),
@@ -242,10 +246,77 @@ def _load(ref: str, config: PathLike | None, store: PathLike | None) -> Bundle:
     if sep:
         if not version:
             raise NotFoundError(f"{ref!r} has no version after '@'", hint="use NAME@VERSION, e.g. bot@1.2.0")
-        return _from_store(_explicit_store(config, store), name, version, None)
+        where = _explicit_store(config, store)
+        wanted = _as_range(version)
+        if wanted is not None:
+            return _from_range(where, name, wanted, config)
+        return _from_store(where, name, version, None)
     app = load_config(config)
     entry = lock_entry_for(app, read_lock(app.lock_path), name)
     return _from_store(app_store(app, store), name, entry.version, entry.digest)
+
+
+def _as_range(ref: str) -> Range | None:
+    """A reference that is an npm range and not a plain version, ``latest`` or an alias
+    (``^1.2``, ``~1.2.3``, ``1.x``, ``>=1 <2``); None otherwise."""
+    from promptver.semver import Version
+
+    if ref == "latest" or Version.is_valid(ref):
+        return None
+    from promptver.errors import VersionSyntaxError
+    from promptver.versions.ranges import Range
+
+    try:
+        wanted = Range.parse(ref)
+    except VersionSyntaxError:
+        return None  # an alias name, or unknown: store.resolve says which
+    return wanted
+
+
+def _from_range(store: Store, name: str, wanted: Range, config: PathLike | None) -> Bundle:
+    """The version a range means, with pins' semantics: the app's lock wins when it has
+    ``name`` (the locked version must be inside the range), else the highest version in
+    the store inside it (prereleases only when the range names one on the same line)."""
+    from promptver.versions.ranges import max_satisfying
+
+    locked = _locked_entry(name, config)
+    if locked is not None:
+        from promptver.semver import Version
+
+        if not wanted.satisfies(Version.parse(locked.version)):
+            raise NotFoundError(
+                f"{name}@{wanted}: the app's lock holds {locked.version}, which is outside that range",
+                hint=f"load {name} (the locked version), or pin {name}@{wanted} and run `promptver lock`",
+            )
+        return _from_store(store, name, locked.version, locked.digest)
+    versions = store.version_names(name)
+    if not versions:
+        store.resolve(name, "latest")  # the unknown-bundle / no-versions error
+    best = max_satisfying(versions, wanted)
+    if best is None:
+        newest = ", ".join(str(v) for v in versions[-3:])
+        raise NotFoundError(
+            f"no version of {name} satisfies {wanted} (newest: {newest})",
+            hint=f"`promptver log {name}` lists its versions",
+        )
+    return _from_store(store, name, str(best), None)
+
+
+def _locked_entry(name: str, config: PathLike | None) -> LockEntry | None:
+    """The app's lock entry for ``name`` when there is an app config with a lock holding
+    it; None when there is no config, no lock, or no entry."""
+    from promptver.app.lockfile import read_lock
+    from promptver.app.pins import find_config, load_config
+
+    if config is None:
+        try:
+            config = find_config()
+        except ConfigError:  # no app here: nothing is locked
+            return None
+    app = load_config(config)
+    if not app.lock_path.exists():
+        return None
+    return read_lock(app.lock_path).entries.get(name)
 
 
 def _explicit_store(config: PathLike | None, store: PathLike | None) -> Store:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from promptver.cli.common import get_store, json_option, print_json, progress, rel
+from promptver.cli.common import get_store, json_option, plural, print_json, progress, rel
 
 
 @click.command()
@@ -39,14 +39,14 @@ def verify(as_json: bool) -> None:
     else:
         for problem in report.problems:
             click.echo(f"CORRUPT {problem}")
-        state = "ok" if report.ok else f"{len(report.problems)} problem(s)"
+        state = "ok" if report.ok else plural(len(report.problems), "problem")
         click.echo(
-            f"{state}: {report.objects} objects, {report.manifests} manifests, "
-            f"{report.events} audit events checked"
+            f"{state}: {plural(report.objects, 'object')}, {plural(report.manifests, 'manifest')}, "
+            f"{plural(report.events, 'audit event')} checked"
         )
         if report.leftovers:
             click.echo(
-                f"note: {report.leftovers} temporary file(s) of interrupted writes in "
+                f"note: {plural(report.leftovers, 'temporary file')} of interrupted writes in "
                 f"{rel(store.root / 'tmp')}, {human_size(report.leftover_bytes)}"
                 " (`promptver gc` removes those of finished writers)"
             )
@@ -68,11 +68,11 @@ def gc(remove: bool, as_json: bool) -> None:
         return
     verb = "removed" if remove else "would remove"
     click.echo(
-        f"{verb} {len(report.leftovers)} temporary file(s) and {len(report.objects)} unreferenced"
-        f" object(s), {human_size(report.size)}"
+        f"{verb} {plural(len(report.leftovers), 'temporary file')} and"
+        f" {plural(len(report.objects), 'unreferenced object')}, {human_size(report.size)}"
     )
     if report.busy:
-        click.echo(f"kept {report.busy} temporary file(s) of writers still running")
+        click.echo(f"kept {plural(report.busy, 'temporary file')} of writers still running")
     if not remove and (report.leftovers or report.objects):
         click.echo("run `promptver gc --yes` to delete them")
 
