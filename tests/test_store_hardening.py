@@ -506,3 +506,47 @@ def test_8_newline_and_backslash_names_cannot_forge_lines(parts: list[str], h1: 
     for other in ({"z": h1, "n": h2}, {name + "\n" + h2 + "  x": h1}, {"\\" + name: h1}):
         if other != {name: h1}:
             assert tree_digest({name: h1}.items()) != tree_digest(other.items())
+
+
+def test_4_an_eval_case_append_on_a_full_disk_leaves_no_torn_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptver.evals.storage import RunStore
+
+    writer = RunStore(tmp_path / "runs").create({"id": "r1", "bundle": "bot"})
+    writer.append({"id": "a", "score": 1.0})
+    cases = writer.folder / "cases.jsonl"
+    before = cases.read_bytes()
+    with disk_fills_after(monkeypatch, 5), pytest.raises(WriteError, match="No space left"):
+        writer.append({"id": "b", "score": 0.5})
+    assert cases.read_bytes() == before
+    writer.append({"id": "c", "score": 0.0})
+    writer.close()
+    assert [json.loads(line)["id"] for line in cases.read_bytes().splitlines()] == ["a", "c"]
+
+
+def test_5_leftovers_of_killed_bumps_are_removed_by_the_next_writer(project: Path, pv) -> None:
+    import signal
+    import time as clock
+
+    (project / BOT / "big.bin").write_bytes(os.urandom(64 << 20))
+    store = Store.find(project)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "promptver", "bump", "minor", "bot"], cwd=project, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = clock.time() + 60
+    while clock.time() < deadline and child.poll() is None:
+        if any(p.stat().st_size > 1 << 20 for p in (store.root / "tmp").iterdir()):
+            break
+        clock.sleep(0.01)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    if not _tmp(store):
+        pytest.skip("the bump finished before it could be killed")
+    report = json.loads(pv("verify", "--json").out)
+    assert report["leftovers"] >= 1 and report["leftover_bytes"] > 1 << 20
+    assert pv("bump", "minor", "bot").code in (0, 1)  # 1 if the killed bump had finished
+    assert _tmp(store) == []
+    assert pv("verify").code == 0
