@@ -109,7 +109,10 @@ class Store:
         created = not (root / "config.toml").exists()
         if created:
             for sub in ("objects", "bundles", "runs", "tmp"):
-                (root / sub).mkdir(parents=True, exist_ok=True)
+                try:
+                    (root / sub).mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise write_failed(root / sub, exc) from None
             atomic_write(root / ".gitignore", GITIGNORE.encode(), tmp_dir=root / "tmp")
             atomic_write(root / "config.toml", DEFAULT_CONFIG.encode(), tmp_dir=root / "tmp")
         return cls(root), created
