@@ -22,7 +22,7 @@ from promptver.pins import load_config, parse_spec, set_pin
 from tests.app_fixtures import Project, make_project, release
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("textual", "click", "rich", "deepdiff", "tiktoken", "httpx", "tomlkit")
+HEAVY = ("textual", "click", "rich", "deepdiff", "tiktoken", "httpx", "aiohttp", "tomlkit")
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from promptver.evals.pricing import PriceTable
 from promptver.evals.providers import Provider, RateLimiter, RetryPolicy, make_provider
 from promptver.evals.storage import RunStore, RunWriter, new_run_id
 from promptver.evals.summary import summarize
+from promptver.evals.transport import Transport
 from promptver.evals.targets import (
     CachedModel,
     ModelTarget,
@@ -79,6 +80,7 @@ class EvalPlan:
     grader: CachedModel | None
     prices: PriceTable
     model_name: str | None
+    transport: Transport | None = None  # the run's one HTTP session, shared by its providers
 
     @property
     def jobs(self) -> list[tuple[Case, int]]:
@@ -88,6 +90,8 @@ class EvalPlan:
         await self.target.aclose()
         if self.grader is not None:
             await self.grader.provider.aclose()
+        if self.transport is not None:
+            await self.transport.aclose()
 
 
 def prepare(
@@ -121,6 +125,7 @@ def prepare(
     cache = RequestCache(store_root / "cache" / "evals") if store_root and options.cache else None
     limiter = RateLimiter(options.rate_limit) if options.rate_limit else None
     retry = RetryPolicy(max_retries=options.retries)
+    transport = Transport(options.concurrency)
 
     def provider(ref: ModelRef) -> Provider:
         return make_provider(
@@ -130,6 +135,7 @@ def prepare(
             limiter=limiter,
             max_connections=options.concurrency,
             env=env,
+            transport=transport,
         )
 
     grader = None
@@ -161,7 +167,7 @@ def prepare(
     prices = PriceTable.from_config(store_root / "config.toml" if store_root else None)
     # A retrieval run calls no model: no cost, no token estimate.
     model_name = bundle.model.name if bundle.model and target_spec != "retrieval" else None
-    return EvalPlan(bundle, dataset, cases, options, target, grader, prices, model_name)
+    return EvalPlan(bundle, dataset, cases, options, target, grader, prices, model_name, transport)
 
 
 def run_meta(plan: EvalPlan) -> dict[str, Any]:
