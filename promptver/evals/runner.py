@@ -24,7 +24,6 @@ from promptver.evals.pricing import PriceTable
 from promptver.evals.providers import Provider, RateLimiter, RetryPolicy, make_provider
 from promptver.evals.storage import RunStore, RunWriter, new_run_id
 from promptver.evals.summary import summarize
-from promptver.evals.transport import Transport
 from promptver.evals.targets import (
     CachedModel,
     ModelTarget,
@@ -33,6 +32,7 @@ from promptver.evals.targets import (
     load_function,
     model_params,
 )
+from promptver.evals.transport import Transport
 from promptver.spec import ModelRef
 
 OnRecord = Callable[[dict[str, Any], int, int], None]
