@@ -216,8 +216,7 @@ class _HTTPProvider:
     ) -> tuple[str, Usage | None]:
         import msgspec
 
-        session = self._transport.session()
-        async with session.post(url, headers={**headers, **_JSON}, data=_dumps(body)) as response:
+        async with self._transport.post(url, {**headers, **_JSON}, _dumps(body)) as response:
             content = await response.read()
             if response.status >= 400:
                 self._check_status(response.status, response.headers, _text(content))
@@ -235,8 +234,7 @@ class _HTTPProvider:
     ) -> tuple[str, Usage | None]:
         """Read server-sent events (``data:`` lines) until ``[DONE]`` or the end of the body."""
         parts: list[str] = []
-        session = self._transport.session()
-        async with session.post(url, headers={**headers, **_JSON}, data=_dumps(body)) as response:
+        async with self._transport.post(url, {**headers, **_JSON}, _dumps(body)) as response:
             if response.status >= 400:
                 self._check_status(response.status, response.headers, _text(await response.read()))
             async for line in _lines(response.content.iter_any()):

@@ -11,6 +11,7 @@ import asyncio
 import gzip
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -26,7 +27,7 @@ COMPLETION = json.dumps({"choices": [{"message": {"content": "pong"}}]}).encode(
 
 @pytest.fixture(autouse=True)
 def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "NETRC"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
 
@@ -221,11 +222,12 @@ async def test_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
         await writer.drain()
 
     server, proxy_url = await serve(proxy)
-    monkeypatch.setenv("HTTP_PROXY", proxy_url)
+    monkeypatch.setenv("HTTP_PROXY", proxy_url.replace("//", "//me:pw@"))
     client = provider("http://model.invalid/v1")
     assert (await client.complete(USER, {})).text == "pong"
     await client.aclose()
     assert seen[0].startswith(b"POST http://model.invalid/v1/chat/completions HTTP/1.1\r\n")
+    assert b"\r\nProxy-Authorization: Basic bWU6cHc=\r\n" in seen[0]  # me:pw
     direct: list[bytes] = []
 
     async def model(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -244,11 +246,59 @@ async def test_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
         await running.wait_closed()
 
 
+async def test_https_goes_through_a_connect_tunnel_with_proxy_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+
+    server, proxy_url = await serve(proxy)
+    monkeypatch.setenv("HTTPS_PROXY", proxy_url.replace("//", "//me:pw@"))
+    client = provider("https://model.invalid/v1", env={"LOCAL_API_KEY": "sk-tunnelled"})
+    with pytest.raises(ProviderError, match="407") as info:
+        await client.complete(USER, {})
+    await client.aclose()
+    assert seen[0].startswith(b"CONNECT model.invalid:443 HTTP/1.1\r\n")
+    assert b"\r\nProxy-Authorization: Basic bWU6cHc=\r\n" in seen[0]
+    assert b"sk-tunnelled" not in seen[0] and "sk-tunnelled" not in str(info.value)
+    server.close()
+    await server.wait_closed()
+
+
 async def test_session_is_remade_after_close_and_per_event_loop() -> None:
     transport = Transport(limit=1)
     first = transport.session()
     assert transport.session() is first and first.connector is not None
-    assert first.connector.limit == 1 and first.trust_env
+    assert first.connector.limit == 1
     await transport.aclose()
     assert first.closed and transport.session() is not first
     await transport.aclose()
+
+
+async def test_a_netrc_default_entry_does_not_break_keyed_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiohttp's trust_env would add .netrc credentials as Basic auth and then refuse the
+    request for also having an Authorization header; the run reads only proxies from the
+    environment, so the Bearer key goes out alone."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("default login someone password secret\n")
+    monkeypatch.setenv("NETRC", str(netrc))
+    seen: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await read_request(reader))
+        writer.write(ok())
+        await writer.drain()
+
+    server, url = await serve(handler)
+    client = provider(url, env={"LOCAL_API_KEY": "sk-local-key"})
+    assert (await client.complete(USER, {})).text == "pong"
+    await client.aclose()
+    assert b"\r\nAuthorization: Bearer sk-local-key\r\n" in seen[0]
+    server.close()
+    await server.wait_closed()
