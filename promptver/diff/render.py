@@ -75,8 +75,6 @@ def markdown(diff: BundleDiff) -> str:
         f"({counts['major']} major, {counts['minor']} minor, {counts['patch']} patch)"
     )
     out.append("")
-    for note in diff.notes:
-        out += [f"> {_md(note)}", ""]
     out += ["| component | impact | change |", "| --- | --- | --- |"]
     for comp in diff.components:
         for change in comp.changes:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
+from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError, PromptverError
 from promptver.evals.transport import Transport
-from promptver.spec import ModelRef
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
 OPENAI_URL = "https://api.openai.com/v1"

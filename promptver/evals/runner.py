@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError
 from promptver.evals import assertions
 from promptver.evals.bundle import BundleView, Case, Dataset
@@ -33,7 +34,6 @@ from promptver.evals.targets import (
     model_params,
 )
 from promptver.evals.transport import Transport
-from promptver.spec import ModelRef
 
 OnRecord = Callable[[dict[str, Any], int, int], None]
 
