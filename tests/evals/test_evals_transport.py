@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from promptver.bundle.spec import ModelRef
 from promptver.evals.providers import ProviderError, RetryPolicy, make_provider
 from promptver.evals.transport import Transport
-from promptver.spec import ModelRef
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 USER = [{"role": "user", "content": "ping"}]
