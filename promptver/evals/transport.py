@@ -30,6 +30,10 @@ class Transport:
     """Lazily opened ``aiohttp.ClientSession`` with at most ``limit`` connections."""
 
     def __init__(self, limit: int) -> None:
+        # Imported while the run is planned (a few hundred ms on a busy machine), so the
+        # first requests do not wait for it.
+        import aiohttp  # noqa: F401
+
         self.limit = max(1, limit)
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[str, tuple[dict[str, Any], dict[str, str]]] = {}
