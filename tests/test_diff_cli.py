@@ -245,3 +245,25 @@ def test_non_utf8_and_binary_eval_lines_are_problems_not_crashes(proj: Path) -> 
     (comp,) = json.loads(res.out)["components"]
     problems = comp["detail"]["problems"]
     assert len(problems) == 2 and all("not valid JSON" in p for p in problems)
+
+
+def test_diff_of_a_bundle_with_no_versions_yet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a new user starts: `diff` on a fresh bundle shows everything added and the
+    first version it would make, instead of failing."""
+    monkeypatch.delenv("PROMPTVER_HOME", raising=False)
+    monkeypatch.setenv("PROMPTVER_USER", "Tess Tester <tess@example.com>")
+    monkeypatch.chdir(tmp_path)
+    assert cli("init").code == 0 and cli("new", "my-bot").code == 0
+    res = cli("diff", "my-bot")
+    assert res.code == 0, res.err
+    first = res.out.splitlines()[0]
+    assert first.startswith("my-bot (no versions yet) -> my-bot (working copy): everything is new")
+    assert "the first version will be 0.1.0" in first
+    data = json.loads(cli("diff", "my-bot", "--json").out)
+    assert data["old"] == {"bundle": "my-bot", "version": None, "digest": "", "label": "my-bot (no versions yet)"}
+    statuses = {(c["kind"], c["name"]): c["status"] for c in data["components"]}
+    assert statuses[("model", "model")] == "added" and statuses[("templates", "answer")] == "added"
+    assert cli("diff", "my-bot", "--stat").code == 0
+    assert cli("diff", "my-bot", "--format", "markdown").code == 0
+    # an unknown bundle is still an error
+    assert cli("diff", "no-such-bot").code == 1

@@ -49,8 +49,10 @@ PathLike = str | os.PathLike[str]
 class Bundle:
     """One loaded, verified bundle version: model reference, prompts and RAG settings."""
 
-    def __init__(self, manifest: Manifest, tree: Tree, source: str):
+    def __init__(self, manifest: Manifest, tree: Tree, source: str, store_root: Path | None = None):
         self.manifest = manifest
+        self._store_root = store_root
+        self._retriever: Any = None
         self.name = manifest.bundle
         self.version = manifest.version
         self.digest = manifest.digest
@@ -88,7 +90,7 @@ class Bundle:
     def rag(self) -> RagConfig | None:
         """The RAG configuration, or None when the bundle has none (a copy)."""
         rag = self.spec.rag
-        return None if rag is None else replace(rag, chunking=dict(rag.chunking))
+        return None if rag is None else replace(rag, chunking=dict(rag.chunking), hybrid=dict(rag.hybrid))
 
     @property
     def templates(self) -> tuple[str, ...]:
@@ -113,13 +115,43 @@ class Bundle:
         """The text of a named template; a missing variable raises TemplateRenderError."""
         return self._render(self._template_path(template), template, variables)
 
-    def messages(self, template: str, /, **variables: Any) -> list[dict[str, str]]:
-        """Chat messages: the system prompt (if any), then the rendered template as user."""
+    def messages(
+        self, template: str, /, *, retrieve: bool | str = False, **variables: Any
+    ) -> list[dict[str, str]]:
+        """Chat messages: the system prompt (if any), then the rendered template as user.
+
+        ``retrieve=True`` searches the corpus with the ``question`` variable (or with the
+        text given as ``retrieve="..."``) and puts the chunks in ``[rag] context_var``."""
+        if retrieve is not False:
+            query = retrieve if isinstance(retrieve, str) else variables.get("question")
+            if not isinstance(query, str):
+                raise ConfigError(
+                    f"{self.ref}: retrieve=True searches with the 'question' variable, which is not given",
+                    hint='pass question=..., or the query itself as retrieve="..."',
+                )
+            retriever = self.retriever()
+            variables = {**variables, retriever.context_var: retriever.search(query)}
         user = self.render(template, **variables)
         system = self.system(**variables)
         messages = [{"role": "system", "content": system}] if system is not None else []
         messages.append({"role": "user", "content": user})
         return messages
+
+    def retriever(self, *, env: Any = None, timeout: float = 60.0) -> Any:
+        """A retriever over this version's corpus with its ``[rag]`` settings (built once
+        per bundle; ``env`` and ``timeout`` apply to the first call). Embeddings are cached
+        in the store this version was loaded from. See ``promptver.app.retriever``."""
+        with self._lock:
+            if self._retriever is None:
+                from promptver.app.retriever import Retriever
+
+                cache = self._store_root / "cache" if self._store_root is not None else None
+                self._retriever = Retriever(self, cache=cache, env=env, timeout=timeout)
+            return self._retriever
+
+    def files_index(self) -> dict[str, Any]:
+        """path -> file entry (digest, size) of every file of the version."""
+        return dict(self._tree.entries)
 
     def variables(self, template: str) -> frozenset[str]:
         """The names a template reads (its interface), includes and macros followed."""
@@ -344,7 +376,7 @@ def _from_store(store: Store, name: str, version: str, digest: str | None) -> Bu
     key = (str(store.root), manifest.ref, manifest.digest)
     bundle = _BY_VERSION.get(key)
     if bundle is None:
-        bundle = Bundle(manifest, store.tree(manifest), f"store {store.root}")
+        bundle = Bundle(manifest, store.tree(manifest), f"store {store.root}", Path(store.root))
         _BY_VERSION[key] = bundle
     return bundle
 
