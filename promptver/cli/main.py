@@ -44,6 +44,10 @@ COMMANDS: dict[str, str] = {
     "outdated": "promptver.cli.cmd_pin:outdated",
     "export": "promptver.cli.cmd_export:export",
     "import": "promptver.cli.cmd_export:import_",
+    "remote": "promptver.cli.cmd_remote:remote",
+    "push": "promptver.cli.cmd_remote:push",
+    "pull": "promptver.cli.cmd_remote:pull",
+    "fetch": "promptver.cli.cmd_remote:fetch",
 }
 
 
