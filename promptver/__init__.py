@@ -8,17 +8,19 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["Bundle", "__version__", "clear_cache", "load"]
+__all__ = ["Bundle", "__version__", "clear_cache", "follow", "load"]
 
 TYPE_CHECKING = False  # not `from typing import ...`: that import alone costs milliseconds
 if TYPE_CHECKING:
     from typing import Any
 
+    from promptver.remote.cache import follow
     from promptver.runtime import Bundle, clear_cache, load
 
 # The run-time API (promptver/runtime.py), imported on first use so that `import promptver`
 # alone costs nothing.
-_LAZY = {"load": "promptver.runtime", "Bundle": "promptver.runtime", "clear_cache": "promptver.runtime"}
+_LAZY = {"load": "promptver.runtime", "Bundle": "promptver.runtime", "clear_cache": "promptver.runtime",
+         "follow": "promptver.remote.cache"}
 
 
 def __getattr__(name: str) -> Any:

@@ -195,7 +195,14 @@ _BY_CALL: dict[tuple[str, str | None, str | None, str], Bundle] = {}
 _BY_VERSION: dict[tuple[str, str, str], Bundle] = {}
 
 
-def load(ref: PathLike, *, config: PathLike | None = None, store: PathLike | None = None) -> Bundle:
+def load(
+    ref: PathLike,
+    *,
+    config: PathLike | None = None,
+    store: PathLike | None = None,
+    remote: str | None = None,
+    endpoint: str | None = None,
+) -> Bundle:
     """Load a bundle version, verified.
 
     ``ref``: ``NAME`` (the version locked for the app: needs the app config and
@@ -203,7 +210,14 @@ def load(ref: PathLike, *, config: PathLike | None = None, store: PathLike | Non
     exported ``.pvb`` file. ``config``: the app's ``pyproject.toml``/``promptver.toml`` or
     its folder (default: found from the working directory). ``store``: the ``.promptver``
     folder (default: ``PROMPTVER_HOME``, the config's ``store``, or found by walking up).
+    ``remote``: a remote URL (``s3://bucket/prefix``...): ``NAME@REF`` is resolved there and
+    loaded through the verified local cache (``PROMPTVER_CACHE``); ``endpoint`` for
+    S3-compatible servers (default ``AWS_ENDPOINT_URL``).
     """
+    if remote is not None:
+        from promptver.remote.cache import load_remote
+
+        return load_remote(os.fspath(ref), remote, endpoint)  # type: ignore[no-any-return,unused-ignore]
     key = (
         os.fspath(ref),
         None if config is None else os.fspath(config),

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from promptver.cli.common import get_store, json_option, print_json, progress, split_ref
+
+if TYPE_CHECKING:
+    from promptver.remote.sync import SyncResult
 
 
 @click.group()
@@ -51,7 +56,9 @@ def remote_list(as_json: bool) -> None:
     if not found:
         click.echo("no remotes (add one with `promptver remote add origin s3://BUCKET/PREFIX`)")
     for entry in found.values():
-        extra = "".join(f"  {k}={v}" for k, v in (("endpoint", entry.endpoint), ("region", entry.region)) if v)
+        extra = "".join(
+            f"  {k}={v}" for k, v in (("endpoint", entry.endpoint), ("region", entry.region)) if v
+        )
         click.echo(f"{entry.name}  {entry.url}{extra}")
 
 
@@ -66,7 +73,9 @@ def remote_remove(name: str) -> None:
 
 
 def _remote_option(func):  # type: ignore[no-untyped-def]
-    return click.option("--remote", "remote_name", help="Remote name (default: origin, or the only one).")(func)
+    return click.option("--remote", "remote_name", help="Remote name (default: origin, or the only one).")(
+        func
+    )
 
 
 @click.command()
@@ -133,7 +142,7 @@ def fetch(ref: str | None, remote_name: str | None, as_json: bool) -> None:
         click.echo(f"fetched {count} object(s), {size:,} bytes, from {remote.config.url}")
 
 
-def _report(results: list, as_json: bool, verb: str, url: str) -> None:  # type: ignore[type-arg]
+def _report(results: list[SyncResult], as_json: bool, verb: str, url: str) -> None:
     if as_json:
         print_json({"remote": url, "bundles": [r.to_json() for r in results]})
         return

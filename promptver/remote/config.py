@@ -1,12 +1,12 @@
 """Remote settings in ``.promptver/config.toml`` (committed; credentials never are).
 
-    [store]
-    objects = "remote"        # keep objects/ out of git: contents come from the remote
+[store]
+objects = "remote"        # keep objects/ out of git: contents come from the remote
 
-    [remote.origin]
-    url = "s3://bucket/prefix"
-    endpoint = "https://..."  # S3-compatible servers (R2, MinIO, SeaweedFS)
-    region = "auto"
+[remote.origin]
+url = "s3://bucket/prefix"
+endpoint = "https://..."  # S3-compatible servers (R2, MinIO, SeaweedFS)
+region = "auto"
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def get_remote(store: Store, name: str | None = None) -> RemoteConfig:
             return next(iter(known.values()))
         if not known:
             raise NotFoundError(
-                "no remote is configured", hint="add one with `promptver remote add origin s3://BUCKET/PREFIX`"
+                "no remote is configured",
+                hint="add one with `promptver remote add origin s3://BUCKET/PREFIX`",
             )
         raise ConfigError(
             f"several remotes are configured ({', '.join(sorted(known))})", hint="name one with --remote NAME"
@@ -94,7 +95,8 @@ def get_remote(store: Store, name: str | None = None) -> RemoteConfig:
     if name not in known:
         raise NotFoundError(
             f"no remote named {name!r}",
-            hint=did_you_mean(name, list(known)) or f"configured remotes: {', '.join(sorted(known)) or 'none'}",
+            hint=did_you_mean(name, list(known))
+            or f"configured remotes: {', '.join(sorted(known)) or 'none'}",
         )
     return known[name]
 
@@ -107,7 +109,8 @@ def add_remote(
     url = check_url(url)
     if name in remotes(store):
         raise ConfigError(
-            f"a remote named {name!r} already exists", hint=f"remove it first: `promptver remote remove {name}`"
+            f"a remote named {name!r} already exists",
+            hint=f"remove it first: `promptver remote remove {name}`",
         )
     import tomlkit
 

@@ -240,7 +240,9 @@ def _parse_recipe(blob: bytes, hexdigest: str) -> tuple[int, list[Span]]:
         raise _corrupted(hexdigest, "its recipe is not valid") from None
 
 
-def fetch_object(transport: Transport, hexdigest: str, progress: Callable[[int], None] | None = None) -> bytes:
+def fetch_object(
+    transport: Transport, hexdigest: str, progress: Callable[[int], None] | None = None
+) -> bytes:
     """An object's content from the remote, verified against its name."""
     found = transport.get(object_key(hexdigest))
     if found is None:

@@ -127,7 +127,9 @@ def push(
     """Upload what the remote lacks, bundle by bundle (all bundles with a log by default)."""
     names = [check_name(name)] if name else [n for n in store.bundle_names() if store.log_path(n).exists()]
     if name and not store.log_path(name).exists():
-        raise NotFoundError(f"{name} has no history to push", hint=f"bump it first: `promptver bump minor {name}`")
+        raise NotFoundError(
+            f"{name} has no history to push", hint=f"bump it first: `promptver bump minor {name}`"
+        )
     return [_push_bundle(store, remote, n, version, progress) for n in names]
 
 
@@ -149,7 +151,9 @@ def _push_bundle(
                 hint=f"run `promptver pull {name}`, then push again",
             )
         events = [json.loads(line) for line in local]
-        versions = [e["version"] for e in events if e.get("event") == "bump" and isinstance(e.get("version"), str)]
+        versions = [
+            e["version"] for e in events if e.get("event") == "bump" and isinstance(e.get("version"), str)
+        ]
         _push_versions(store, remote, name, versions, result, progress)
         _push_runs(store, remote, name, events, result)
         if len(local) > len(remote_lines):
@@ -254,7 +258,9 @@ def _base(
     return (store.read_object(base_hex), spans) if spans is not None else None
 
 
-def _push_runs(store: Store, remote: Remote, name: str, events: list[dict[str, Any]], result: SyncResult) -> None:
+def _push_runs(
+    store: Store, remote: Remote, name: str, events: list[dict[str, Any]], result: SyncResult
+) -> None:
     for event in events:
         run_id = event.get("run")
         if event.get("event") != "eval" or not isinstance(run_id, str):
@@ -349,9 +355,9 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
         local_tail = [json.loads(line) for line in local[common:]]
         _check_conflicts(name, remote_tail, local_tail)
         for event in remote_tail:
-            if event.get("event") == "bump" and isinstance(event.get("version"), str):
-                if _pull_manifest(store, t, name, event):
-                    result.versions.append(event["version"])
+            is_bump = event.get("event") == "bump" and isinstance(event.get("version"), str)
+            if is_bump and _pull_manifest(store, t, name, event):
+                result.versions.append(event["version"])
         result.runs += _pull_runs(store, t, name, remote_tail)
         relinked = _relink(remote_lines, local_tail, first_local_seq=common + 1)
         atomic_write(path, b"".join(line + b"\n" for line in relinked), tmp_dir=store.tmp_dir)
@@ -386,7 +392,8 @@ def _check_conflicts(name: str, remote_tail: list[dict[str, Any]], local_tail: l
         if event.get("event") == "alias" and event.get("alias") in remote_moves:
             theirs = remote_moves[event.get("alias")]
             raise ConflictError(
-                f"{name}: alias {event.get('alias')!r} was moved both here (to {event.get('to') or 'nothing'},"
+                f"{name}: alias {event.get('alias')!r} was moved both here"
+                f" (to {event.get('to') or 'nothing'},"
                 f" by {event.get('actor')}) and on the remote (to {theirs.get('to') or 'nothing'},"
                 f" by {theirs.get('actor')} at {theirs.get('time')}); nothing was changed",
                 hint="agree on one move; to keep the remote's, restore the local log from git"
@@ -396,7 +403,8 @@ def _check_conflicts(name: str, remote_tail: list[dict[str, Any]], local_tail: l
     for event in local_tail:
         if event.get("event") == "bump" and event.get("version") in remote_versions:
             raise ConflictError(
-                f"{name}@{event.get('version')} was published both here and on the remote; nothing was changed",
+                f"{name}@{event.get('version')} was published both here and on the remote;"
+                " nothing was changed",
                 hint="versions are immutable: the one pushed first stands; bump yours to a new version"
                 " after restoring the local log from git",
             )
@@ -441,7 +449,12 @@ def _pull_runs(store: Store, t: Transport, name: str, events: list[dict[str, Any
     count = 0
     for event in events:
         run_id = event.get("run")
-        if event.get("event") != "eval" or not isinstance(run_id, str) or "/" in run_id or run_id.startswith("."):
+        if (
+            event.get("event") != "eval"
+            or not isinstance(run_id, str)
+            or "/" in run_id
+            or run_id.startswith(".")
+        ):
             continue
         folder = store.root / "runs" / name / run_id
         for file, field_name in (("run.json", "run_sha256"), ("cases.jsonl", "cases_sha256")):
@@ -467,9 +480,9 @@ def _relink(remote_lines: list[bytes], local_tail: list[dict[str, Any]], first_l
     for event in local_tail:
         record = dict(event)
         for approval in record.get("approvals") or []:
-            if isinstance(approval, dict) and isinstance(approval.get("seq"), int):
-                if approval["seq"] >= first_local_seq:
-                    approval["seq"] += shift
+            seq = approval.get("seq") if isinstance(approval, dict) else None
+            if isinstance(seq, int) and seq >= first_local_seq:
+                approval["seq"] = seq + shift
         record["seq"] = len(lines) + 1
         record["prev"] = sha256_bytes(lines[-1]) if lines else None
         lines.append(json.dumps(record, sort_keys=True, ensure_ascii=False).encode())
@@ -518,4 +531,13 @@ def open_remote(store: Store, name: str | None = None) -> Remote:
     return Remote(store, get_remote(store, name))
 
 
-__all__ = ["PULL_FIRST", "Remote", "RemoteError", "SyncResult", "fetch_objects", "open_remote", "pull", "push"]
+__all__ = [
+    "PULL_FIRST",
+    "Remote",
+    "RemoteError",
+    "SyncResult",
+    "fetch_objects",
+    "open_remote",
+    "pull",
+    "push",
+]

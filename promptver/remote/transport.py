@@ -44,7 +44,7 @@ class Transport(Protocol):
     def get(self, key: str) -> tuple[bytes, str] | None:
         """The key's bytes and ETag, or None when it does not exist."""
 
-    def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, str] | None | bool:
+    def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, str] | bool | None:
         """Like `get`, but False when the key still has ``etag`` (one small request)."""
 
     def get_ranges(self, key: str, ranges: list[tuple[int, int]]) -> list[bytes]:
@@ -94,15 +94,18 @@ class ObjectStoreTransport:
         scheme, _, rest = remote.url.partition("://")
         bucket, _, prefix = rest.partition("/")
         self.bucket = bucket
-        client: dict[str, Any] = {
+        client: Any = {
             "timeout": f"{timeout}s",
             "connect_timeout": f"{min(timeout, 10.0)}s",
         }
         retry: Any = {
             "max_retries": 2,
             "retry_timeout": datetime.timedelta(seconds=timeout * 2),
-            "backoff": {"init_backoff": datetime.timedelta(milliseconds=100), "base": 2,
-                        "max_backoff": datetime.timedelta(seconds=2)},
+            "backoff": {
+                "init_backoff": datetime.timedelta(milliseconds=100),
+                "base": 2,
+                "max_backoff": datetime.timedelta(seconds=2),
+            },
         }
         endpoint = remote.endpoint
         if endpoint and endpoint.startswith("http://"):
@@ -121,13 +124,18 @@ class ObjectStoreTransport:
                     bucket, prefix=prefix or None, client_options=client, retry_config=retry, **kwargs
                 )
             elif scheme == "gs":
-                self.store = GCSStore(bucket, prefix=prefix or None, client_options=client, retry_config=retry)
+                self.store = GCSStore(
+                    bucket, prefix=prefix or None, client_options=client, retry_config=retry
+                )
             else:
-                self.store = AzureStore(bucket, prefix=prefix or None, client_options=client, retry_config=retry)
+                self.store = AzureStore(
+                    bucket, prefix=prefix or None, client_options=client, retry_config=retry
+                )
         except Exception as exc:  # obstore validates its configuration eagerly
             raise RemoteError(
                 f"cannot open remote {self.url}: {_first_line(exc)}",
-                hint="check the remote's settings in .promptver/config.toml and the credentials in the environment",
+                hint="check the remote's settings in .promptver/config.toml"
+                " and the credentials in the environment",
             ) from None
 
     def _error(self, exc: Exception, key: str) -> RemoteError:
@@ -139,7 +147,10 @@ class ObjectStoreTransport:
                 f"bucket {self.bucket!r} does not exist on {self.remote.endpoint or self.url}",
                 hint="create the bucket, or fix the URL with `promptver remote remove`/`remote add`",
             )
-        if isinstance(exc, oe.PermissionDeniedError | oe.UnauthenticatedError) or "credential" in text.lower():
+        if (
+            isinstance(exc, oe.PermissionDeniedError | oe.UnauthenticatedError)
+            or "credential" in text.lower()
+        ):
             return RemoteError(
                 f"access to {self.url} was refused (reading or writing {key})",
                 hint=_credentials_hint(self.remote.scheme),
@@ -167,7 +178,7 @@ class ObjectStoreTransport:
         except Exception as exc:
             raise self._error(exc, key) from None
 
-    def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, str] | None | bool:
+    def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, str] | bool | None:
         import obstore
         import obstore.exceptions as oe
 
@@ -245,7 +256,7 @@ class ObjectStoreTransport:
         import obstore
 
         try:
-            found = []
+            found: list[str] = []
             for batch in obstore.list(self.store, prefix=prefix.rstrip("/") + "/"):
                 found.extend(str(meta["path"]) for meta in batch)
             return found
@@ -302,7 +313,7 @@ class FolderTransport:
             raise RemoteError(f"cannot read {key} from {self.url}: {exc.strerror}") from None
         return data, _etag(data)
 
-    def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, str] | None | bool:
+    def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, str] | bool | None:
         found = self.get(key)
         if found is not None and etag is not None and found[1] == etag:
             return False

@@ -1,0 +1,309 @@
+"""Production loading from a remote: a verified local cache and the live ``follow`` handle.
+
+    bot = promptver.load("support-bot@production", remote="s3://bucket/prefix")
+    live = promptver.follow("support-bot@production", remote="s3://...", every=60)
+    live.messages("answer", question=q)      # always the last fully verified version
+
+The cache (``PROMPTVER_CACHE``, default the user cache folder) holds one store per remote
+URL: manifests and objects are written there only after their hashes were checked, and
+every read checks them again, so a warm load is a local load. The last resolution of each
+reference is remembered, so a process can start from the cache when the remote is down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from promptver.atomic import atomic_write
+from promptver.errors import IntegrityError, NotFoundError, PromptverError
+from promptver.manifest import Manifest
+from promptver.semver import Version
+from promptver.store import Store
+
+from .config import RemoteConfig, check_url
+from .transport import RemoteError, Transport, open_transport
+
+ENV_CACHE = "PROMPTVER_CACHE"
+log = logging.getLogger("promptver.remote")
+
+
+def cache_root() -> Path:
+    explicit = os.environ.get(ENV_CACHE)
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or (
+        os.path.join(os.environ["LOCALAPPDATA"], "promptver", "Cache")
+        if os.name == "nt" and os.environ.get("LOCALAPPDATA")
+        else os.path.expanduser("~/.cache")
+    )
+    return Path(base) / "promptver"
+
+
+def remote_config(
+    remote: str | RemoteConfig, endpoint: str | None = None, region: str | None = None
+) -> RemoteConfig:
+    if isinstance(remote, RemoteConfig):
+        return remote
+    return RemoteConfig(
+        "runtime",
+        check_url(remote),
+        endpoint or os.environ.get("AWS_ENDPOINT_URL") if remote.startswith("s3://") else endpoint,
+        region,
+    )
+
+
+class RemoteCache:
+    """The verified cache of one remote: resolve a reference, fetch, verify, keep."""
+
+    def __init__(self, remote: RemoteConfig, root: Path | None = None, transport: Transport | None = None):
+        self.remote = remote
+        folder = (root or cache_root()) / hashlib.sha256(remote.url.encode()).hexdigest()[:16]
+        self.store, _ = Store.init(folder, folder / ".promptver")
+        self._transport = transport
+        self._resolved_path = self.store.root / "cache" / "resolved.json"
+        self._etags: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def transport(self) -> Transport:
+        if self._transport is None:
+            self._transport = open_transport(self.remote)
+        return self._transport
+
+    # -- resolving ------------------------------------------------------------------------
+
+    def resolve(self, name: str, ref: str) -> tuple[str, str | None]:
+        """(version, digest or None) for ``ref`` on the remote: a version, latest or an alias."""
+        from promptver.store import check_name
+
+        check_name(name)
+        if Version.is_valid(ref):
+            return ref, None
+        if ref in ("", "latest"):
+            keys = self.transport.list(f"bundles/{name}/versions")
+            versions = [k.rsplit("/", 1)[1][:-5] for k in keys if k.endswith(".json")]
+            valid = sorted(Version.parse(v) for v in versions if Version.is_valid(v))
+            if not valid:
+                raise NotFoundError(f"remote {self.remote.url} has no versions of {name!r}")
+            return str(valid[-1]), None
+        pointers = self._pointers(name, self.transport.get(f"bundles/{name}/aliases.json"))
+        return self._from_pointers(name, ref, pointers)
+
+    def _pointers(self, name: str, found: tuple[bytes, str] | None) -> dict[str, Any]:
+        if found is None:
+            return {}
+        self._etags[name] = found[1]
+        try:
+            data = json.loads(found[0])
+        except ValueError:
+            raise IntegrityError(f"aliases of {name} on {self.remote.url} are not valid JSON") from None
+        return data if isinstance(data, dict) else {}
+
+    def _from_pointers(self, name: str, alias: str, pointers: dict[str, Any]) -> tuple[str, str | None]:
+        entry = pointers.get(alias)
+        if not isinstance(entry, dict) or not isinstance(entry.get("version"), str):
+            raise NotFoundError(
+                f"{name} has no alias {alias!r} on {self.remote.url}",
+                hint=f"aliases there: {', '.join(sorted(pointers)) or 'none'}",
+            )
+        digest = entry.get("digest")
+        return entry["version"], digest if isinstance(digest, str) else None
+
+    def changed(self, name: str, alias: str) -> tuple[str, str | None] | None:
+        """The alias's target if its pointer file changed since last read (one conditional
+        request), else None."""
+        found = self.transport.get_if_changed(f"bundles/{name}/aliases.json", self._etags.get(name))
+        if found is False:
+            return None
+        assert found is not True
+        return self._from_pointers(name, alias, self._pointers(name, found))
+
+    # -- fetching -------------------------------------------------------------------------
+
+    def manifest(self, name: str, version: str, digest: str | None) -> Manifest:
+        """The version's manifest and every object it names, verified, in the cache."""
+        from promptver.remote.objects import fetch_object
+
+        path = self.store.manifest_path(name, version)
+        if path.exists():
+            manifest = self.store.manifest(name, version)
+        else:
+            key = f"bundles/{name}/versions/{version}.json"
+            found = self.transport.get(key)
+            if found is None:
+                raise NotFoundError(f"remote {self.remote.url} has no version {name}@{version}")
+            manifest = Manifest.loads(found[0], f"{self.remote.url}/{key}")  # checks digest vs files
+            if manifest.bundle != name or manifest.version != version:
+                raise IntegrityError(f"manifest names {manifest.ref}, not {name}@{version}", location=key)
+        if digest is not None and manifest.digest != digest:
+            raise IntegrityError(
+                f"{name}@{version} on {self.remote.url} has digest {manifest.digest},"
+                f" the alias says {digest}",
+                hint="the remote's alias pointer and manifest disagree; run `promptver verify --remote`",
+            )
+        for entry in manifest.files:
+            hexdigest = entry.digest.removeprefix("sha256:")
+            if not self.store.has_object(hexdigest):
+                data = fetch_object(self.transport, hexdigest)  # verified
+                self.store.put_bytes(data)
+        if not path.exists():
+            try:
+                self.store.write_manifest(manifest)
+            except PromptverError:
+                pass  # another process cached it first (same content: manifests are checked)
+        return manifest
+
+    def manifest_cached(self, name: str, version: str, digest: str) -> Manifest:
+        manifest = self.store.manifest(name, version)
+        if manifest.digest != digest:
+            raise IntegrityError(f"cached {name}@{version} does not have the digest remembered for it")
+        return manifest
+
+    # -- remembered resolutions (start from the cache when the remote is down) --------------
+
+    def remember(self, ref: str, version: str, digest: str) -> None:
+        with self._lock:
+            data = self.resolutions()
+            data[ref] = {"version": version, "digest": digest}
+            atomic_write(self._resolved_path, json.dumps(data, indent=1).encode(), durable=False)
+
+    def resolutions(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self._resolved_path.read_bytes())
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+
+_CACHES: dict[tuple[str, str | None, str], RemoteCache] = {}
+
+
+def remote_cache(remote: str | RemoteConfig, endpoint: str | None = None) -> RemoteCache:
+    config = remote_config(remote, endpoint)
+    key = (config.url, config.endpoint, str(cache_root()))
+    cache = _CACHES.get(key)
+    if cache is None:
+        cache = _CACHES[key] = RemoteCache(config)
+    return cache
+
+
+def load_remote(ref: str, remote: str | RemoteConfig, endpoint: str | None = None) -> Any:
+    """``NAME@REF`` resolved on the remote, fetched and verified into the cache, loaded.
+    When the remote cannot be reached, the last version this cache resolved for ``ref``
+    is loaded instead (with a warning)."""
+    from promptver.runtime import Bundle
+
+    name, _, wanted = ref.partition("@")
+    cache = remote_cache(remote, endpoint)
+    try:
+        version, digest = cache.resolve(name, wanted or "latest")
+        manifest = cache.manifest(name, version, digest)
+    except RemoteError as exc:
+        known = cache.resolutions().get(ref)
+        if not known:
+            raise
+        log.warning(
+            "remote unreachable, loading %s@%s from the cache: %s", name, known["version"], exc.message
+        )
+        manifest = cache.manifest_cached(name, known["version"], known["digest"])
+    cache.remember(ref, manifest.version, manifest.digest)
+    return Bundle(manifest, cache.store.tree(manifest), f"remote {cache.remote.url}")
+
+
+class Follow:
+    """A live handle on ``NAME@ALIAS``: re-resolves every ``every`` seconds in the background
+    and swaps to a new version only after it is fully fetched and verified. When the remote
+    fails it keeps serving the current version and logs a warning."""
+
+    def __init__(
+        self, ref: str, remote: str | RemoteConfig, every: float = 60.0, endpoint: str | None = None
+    ):
+        self.ref = ref
+        self.name, _, self.alias = ref.partition("@")
+        self.every = every
+        self.cache = remote_cache(remote, endpoint)
+        self.bundle = load_remote(ref, self.cache.remote)
+        self.last_error: str | None = None
+        self.checks = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if every > 0:
+            self._thread = threading.Thread(target=self._run, name=f"promptver-follow-{ref}", daemon=True)
+            self._thread.start()
+
+    def __getattr__(self, attr: str) -> Any:  # messages(), render(), model, version...
+        return getattr(self.bundle, attr)
+
+    def __repr__(self) -> str:
+        return f"<promptver.Follow {self.ref} -> {self.bundle.version}>"
+
+    def refresh(self) -> bool:
+        """Check the remote once; True when the handle moved to another version."""
+        self.checks += 1
+        try:
+            if not self.alias or self.alias == "latest" or Version.is_valid(self.alias):
+                target: tuple[str, str | None] | None = self.cache.resolve(self.name, self.alias or "latest")
+            else:
+                target = self.cache.changed(self.name, self.alias)
+            if target is None:
+                self.last_error = None
+                return False
+            version, digest = target
+            if version == self.bundle.version and digest in (None, self.bundle.digest):
+                return False
+            from promptver.runtime import Bundle
+
+            manifest = self.cache.manifest(self.name, version, digest)  # fetched and verified
+            fresh = Bundle(manifest, self.cache.store.tree(manifest), f"remote {self.cache.remote.url}")
+        except PromptverError as exc:
+            self.last_error = exc.message
+            log.warning(
+                "promptver: keeping %s: refresh of %s failed: %s", self.bundle.ref, self.ref, exc.message
+            )
+            return False
+        self.cache.remember(self.ref, fresh.version, fresh.digest)
+        self.bundle = fresh  # one reference assignment: readers see the old or the new bundle
+        self.last_error = None
+        log.info("promptver: %s now serves %s", self.ref, fresh.version)
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.refresh()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Follow:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def follow(ref: str, remote: str | RemoteConfig, every: float = 60.0, endpoint: str | None = None) -> Follow:
+    """A live handle on ``NAME@ALIAS`` from a remote (see `Follow`)."""
+    return Follow(ref, remote, every, endpoint)
+
+
+def attach_lazy_fetch(store: Store) -> None:
+    """Let ``store`` fetch a missing object from its default remote when it is read."""
+    from .config import get_remote, remotes
+
+    if not remotes(store):
+        return
+
+    def source(hexdigest: str) -> bytes:
+        from .sync import fetch_into
+
+        return fetch_into(store, open_transport(get_remote(store)), hexdigest)
+
+    store.object_source = source
