@@ -147,6 +147,11 @@ class ObjectStoreTransport:
                 f"bucket {self.bucket!r} does not exist on {self.remote.endpoint or self.url}",
                 hint="create the bucket, or fix the URL with `promptver remote remove`/`remote add`",
             )
+        if "/latest/api/token" in text or "169.254.169.254" in text or "metadata" in text.lower():
+            return RemoteError(
+                f"no credentials found for {self.url} (none in the environment, no instance role)",
+                hint=_credentials_hint(self.remote.scheme),
+            )
         if (
             isinstance(exc, oe.PermissionDeniedError | oe.UnauthenticatedError)
             or "credential" in text.lower()
