@@ -61,6 +61,7 @@ class SeaweedServer:
         self.binary = binary
         self.proc: subprocess.Popen[bytes] | None = None
         self.s3_port = 0
+        self.ports: list[int] = []
         self.log_path = data_dir / "weed.log"
 
     @property
@@ -92,8 +93,10 @@ class SeaweedServer:
                 }
             )
         )
+        if not self.ports:
+            self.ports = free_ports(11)
         (master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc, iceberg, lance, metrics) = (
-            free_ports(11)
+            self.ports
         )
         self.s3_port = s3
         args = [
@@ -137,6 +140,11 @@ class SeaweedServer:
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"weed did not start in {timeout:.0f}s: {self.tail()}")
+
+    def restart(self) -> None:
+        """Start again on the same ports and data (after a crash or a stop)."""
+        self.stop()
+        self.start()
 
     def tail(self) -> str:
         try:
