@@ -67,7 +67,8 @@ class RemoteCache:
         self.store, _ = Store.init(folder, folder / ".promptver")
         self._transport = transport
         self._resolved_path = self.store.root / "cache" / "resolved.json"
-        self._etags: dict[str, str] = {}
+        self._etags: dict[str, str] = {}  # of aliases.json, once what it named was served
+        self._pending: dict[str, str] = {}  # of aliases.json as last read
         self._lock = threading.Lock()
 
     @property
@@ -98,7 +99,7 @@ class RemoteCache:
     def _pointers(self, name: str, found: tuple[bytes, str] | None) -> dict[str, Any]:
         if found is None:
             return {}
-        self._etags[name] = found[1]
+        self._pending[name] = found[1]
         try:
             data = json.loads(found[0])
         except ValueError:
@@ -114,6 +115,11 @@ class RemoteCache:
             )
         digest = entry.get("digest")
         return entry["version"], digest if isinstance(digest, str) else None
+
+    def settle(self, name: str) -> None:
+        """What aliases.json named is now served: later checks ask only whether it changed."""
+        if name in self._pending:
+            self._etags[name] = self._pending[name]
 
     def changed(self, name: str, alias: str) -> tuple[str, str | None] | None:
         """The alias's target if its pointer file changed since last read (one conditional
@@ -229,6 +235,7 @@ class Follow:
         self.every = every
         self.cache = remote_cache(remote, endpoint)
         self.bundle = load_remote(ref, self.cache.remote)
+        self.cache.settle(self.name)
         self.last_error: str | None = None
         self.checks = 0
         self._stop = threading.Event()
@@ -256,6 +263,7 @@ class Follow:
                 return False
             version, digest = target
             if version == self.bundle.version and digest in (None, self.bundle.digest):
+                self.cache.settle(self.name)
                 return False
             from promptver.runtime import Bundle
 
@@ -268,6 +276,7 @@ class Follow:
             )
             return False
         self.cache.remember(self.ref, fresh.version, fresh.digest)
+        self.cache.settle(self.name)
         self.bundle = fresh  # one reference assignment: readers see the old or the new bundle
         self.last_error = None
         log.info("promptver: %s now serves %s", self.ref, fresh.version)

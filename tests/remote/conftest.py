@@ -26,7 +26,13 @@ def _local_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     pointed at a closed local port), and the runtime cache is per test."""
     monkeypatch.setenv("AWS_METADATA_ENDPOINT", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    for key in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+    for key in (
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+    ):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("PROMPTVER_CACHE", str(tmp_path / "runtime-cache"))
     monkeypatch.setenv("PROMPTVER_REMOTE_TIMEOUT", "20")

@@ -95,9 +95,19 @@ class SeaweedServer:
         )
         if not self.ports:
             self.ports = free_ports(11)
-        (master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc, iceberg, lance, metrics) = (
-            self.ports
-        )
+        (
+            master,
+            master_grpc,
+            volume,
+            volume_grpc,
+            filer,
+            filer_grpc,
+            s3,
+            s3_grpc,
+            iceberg,
+            lance,
+            metrics,
+        ) = self.ports
         self.s3_port = s3
         args = [
             self.binary,

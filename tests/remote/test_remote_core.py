@@ -67,7 +67,7 @@ def test_push_then_pull_into_a_fresh_store(tmp_path: Path, url: str, pv) -> None
     manifest = b.resolve("bot", "production")
     assert not any(b.has_object(f.digest.removeprefix("sha256:")) for f in manifest.files)  # lazy
     fetched = cli(pv, b, "fetch", "bot@production")
-    assert fetched.code == 0 and "fetched 3 object(s)" in fetched.out or "fetched" in fetched.out
+    assert (fetched.code == 0 and "fetched 3 object(s)" in fetched.out) or "fetched" in fetched.out
     assert cli(pv, b, "verify").code == 0
     tree = b.tree(manifest)
     assert tree.read_bytes("bundle.toml") == a.tree(a.resolve("bot", "0.1.0")).read_bytes("bundle.toml")
@@ -116,7 +116,10 @@ def test_the_same_alias_moved_on_both_sides_is_a_true_conflict(tmp_path: Path, u
     before = b.log_path("bot").read_bytes()
     result = cli(pv, b, "pull")
     assert result.code == 1
-    assert "alias 'production' was moved both here (to 0.1.0" in result.err and "nothing was changed" in result.err
+    assert (
+        "alias 'production' was moved both here (to 0.1.0" in result.err
+        and "nothing was changed" in result.err
+    )
     assert b.log_path("bot").read_bytes() == before  # nothing lost or half-done
 
 

@@ -38,7 +38,9 @@ def test_missing_credentials_is_one_clear_message(tmp_path: Path, s3_url: str, p
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     result = cli(pv, a, "push")
     assert result.code == 1
-    assert result.err.startswith("Error: no credentials found for s3://") and "AWS_ACCESS_KEY_ID" in result.err
+    assert (
+        result.err.startswith("Error: no credentials found for s3://") and "AWS_ACCESS_KEY_ID" in result.err
+    )
     assert "Traceback" not in result.err
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "wrong")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
@@ -48,7 +50,16 @@ def test_missing_credentials_is_one_clear_message(tmp_path: Path, s3_url: str, p
 
 def test_missing_bucket_is_one_clear_message(tmp_path: Path, s3_url: str, pv) -> None:  # type: ignore[no-untyped-def]
     a = make_project(tmp_path / "a")
-    cli(pv, a, "remote", "add", "origin", "s3://no-such-bucket/x", "--endpoint", os.environ["AWS_ENDPOINT_URL"])
+    cli(
+        pv,
+        a,
+        "remote",
+        "add",
+        "origin",
+        "s3://no-such-bucket/x",
+        "--endpoint",
+        os.environ["AWS_ENDPOINT_URL"],
+    )
     cli(pv, a, "bump", "minor", "bot")
     result = cli(pv, a, "push")
     assert result.code == 1 and "bucket 'no-such-bucket' does not exist" in result.err, result.err
@@ -82,7 +93,16 @@ def test_stalled_server_hits_the_deadline(tmp_path: Path, s3_url: str, pv, monke
     try:
         monkeypatch.setenv("PROMPTVER_REMOTE_TIMEOUT", "1")
         a = make_project(tmp_path / "a")
-        cli(pv, a, "remote", "add", "origin", s3_url, "--endpoint", f"http://127.0.0.1:{server.getsockname()[1]}")
+        cli(
+            pv,
+            a,
+            "remote",
+            "add",
+            "origin",
+            s3_url,
+            "--endpoint",
+            f"http://127.0.0.1:{server.getsockname()[1]}",
+        )
         cli(pv, a, "bump", "minor", "bot")
         started = time.monotonic()
         result = cli(pv, a, "push")
@@ -138,7 +158,9 @@ def test_server_stopped_mid_push_then_a_rerun_completes(tmp_path: Path, seaweed:
         url = f"s3://{BUCKET}/midpush"
         a = make_project(tmp_path / "a")
         for i in range(6):
-            (tmp_path / "a/bundles/bot/evals" / f"set{i}.jsonl").write_text(f'{{"id": "a{i}", "vars": {{}}}}\n' * 50)
+            (tmp_path / "a/bundles/bot/evals" / f"set{i}.jsonl").write_text(
+                f'{{"id": "a{i}", "vars": {{}}}}\n' * 50
+            )
         bump(a, "bot", "minor", author="ana")
         set_alias(a, "bot", "production", "0.1.0")
         calls = []
@@ -221,4 +243,6 @@ def test_random_interleavings_lose_nothing(tmp_path_factory, s3_url: str, ops) -
     found = {("bump", e.get("version")) for e in events if e["event"] == "bump"}
     found |= {("alias", e.get("reason")) for e in events if e["event"] == "alias"}
     assert set(made) <= found
-    assert a.log_path("bot").read_bytes() == b.log_path("bot").read_bytes() == check.log_path("bot").read_bytes()
+    assert (
+        a.log_path("bot").read_bytes() == b.log_path("bot").read_bytes() == check.log_path("bot").read_bytes()
+    )
