@@ -210,10 +210,8 @@ def test_random_interleavings_lose_nothing(tmp_path_factory, s3_url: str, ops) -
     b = Store.find(override=root / "b" / ".promptver")
     stores = {"a": a, "b": b}
     made: list[tuple[str, str]] = []  # (kind, identifying text) of every event created
-    counter = 0
-    for who, op in ops:
+    for counter, (who, op) in enumerate(ops, start=1):
         store = stores[who]
-        counter += 1
         try:
             if op == "change" and who == "a":
                 edit(root / "a", f"\nchange {counter}\n")
