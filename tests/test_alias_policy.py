@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from promptver.store import Store
+from promptver.store.store import Store
 from tests.alias_support import (
     AUTHOR,
     OTHER,
@@ -298,6 +298,7 @@ def test_show_alias_answers_the_five_questions(protected: Store, pv) -> None:
     assert d["git"] == {
         "commit": manifest.provenance.get("git_commit"),
         "dirty": manifest.provenance.get("git_dirty"),
+        "repository": manifest.provenance.get("git_repository"),
     }
     assert d["moved"]["by"] == "Tess Tester <tess@example.com>" and d["moved"]["action"] == "promote"
     assert d["moved"]["reason"] == "weekly release" and d["log_agrees"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from promptver.store import Store
+from promptver.store.store import Store
 from tests.conftest import tree_state
 
 SYSTEM = Path("bundles/bot/prompts/system.j2")
@@ -102,7 +102,7 @@ def test_invalid_bundle_is_refused_and_nothing_written(project: Path, pv) -> Non
 def test_existing_or_older_version_is_refused(project: Path, store: Store, pv) -> None:
     from promptver.errors import ConflictError
     from promptver.semver import Version
-    from promptver.snapshot import bump
+    from promptver.versions.bump import bump
 
     pv("bump", "minor", "bot")
     _touch(project)
@@ -151,9 +151,17 @@ def test_show_records_provenance(project: Path, pv) -> None:
     }
     prov = details["provenance"]
     assert prov["python"] and prov["promptver"] and "jinja2" in prov["libraries"]
-    assert prov["git_commit"] is None  # a repository without commits
+    assert prov["git_commit"] is None and prov["git_repository"] is True  # a repository without commits
     text = pv("show", "bot@0.1.0").out
     assert "bot@0.1.0" in text and "openai/gpt-4o-mini" in text and "prompts/system.j2" in text
+    assert "git repository, no commits yet" in text and "not in git" not in text
+
+
+def test_show_outside_git_says_so(project: Path, pv) -> None:
+    pv("bump", "minor", "bot")
+    prov = json.loads(pv("show", "bot@latest", "--json").out)["provenance"]
+    assert prov["git_commit"] is None and prov["git_repository"] is False
+    assert "not in git" in pv("show", "bot@0.1.0").out
 
 
 def test_git_commit_and_tag(project: Path, pv) -> None:

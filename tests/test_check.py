@@ -37,7 +37,7 @@ def test_schema_problems_are_all_listed(project: Path, pv) -> None:
     _edit(project, "bundle.toml", 'path = "evals/golden.jsonl"', "path = 7")
     result = pv("check", "bot")
     assert result.code == 1
-    assert "3 problem(s)" in result.out
+    assert "3 problems" in result.out
     assert "unknown key 'model.providr'" in result.out and "did you mean 'provider'?" in result.out
     assert "model.response_format.type must be one of" in result.out
     assert "evals.golden.path must be a string, got 7" in result.out
@@ -72,7 +72,7 @@ def test_missing_file_and_bad_eval_lines(project: Path, pv) -> None:
     assert "evals/golden.jsonl:4:2: not valid JSON" in out
     assert "evals/golden.jsonl:5:1: a case must be a JSON object" in out
     assert 'evals/golden.jsonl:6: missing "id"' in out
-    assert "6 problem(s)" not in out and "5 problem(s)" in out
+    assert "6 problems" not in out and "5 problems" in out
 
 
 @pytest.mark.parametrize("path", ["../outside.j2", "/etc/passwd"])
@@ -107,15 +107,15 @@ def test_unknown_bundle(project: Path, pv) -> None:
 def test_large_valid_eval_set_takes_the_fast_path(project: Path, pv, monkeypatch) -> None:
     import json as stdlib_json
 
-    import promptver.check
+    import promptver.bundle.check
 
     lines = [
         stdlib_json.dumps({"id": f"c{i}", "vars": {"question": "q"}, "expected": "x"}) for i in range(500)
     ]
     (project / BOT / "evals/golden.jsonl").write_text("\n".join(lines) + "\n\n")
     slow_calls: list[int] = []
-    real = promptver.check._check_case
-    monkeypatch.setattr(promptver.check, "_check_case", lambda *a: slow_calls.append(1) or real(*a))
+    real = promptver.bundle.check._check_case
+    monkeypatch.setattr(promptver.bundle.check, "_check_case", lambda *a: slow_calls.append(1) or real(*a))
     assert pv("check", "bot").code == 0
     assert slow_calls == []
     (project / BOT / "evals/golden.jsonl").write_text("\n".join(lines) + '\n{"id": "c7", "vars": null}\n')

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 
 import promptver
+from promptver.app.lockfile import app_store
+from promptver.app.pins import load_config, set_pin
+from promptver.app.resolve import apply_plan, plan_lock
 from promptver.errors import (
     ConfigError,
     IntegrityError,
     NotFoundError,
     TemplateRenderError,
 )
-from promptver.lockfile import app_store
-from promptver.locking import apply_plan, plan_lock
-from promptver.pins import load_config, set_pin
 from tests.app_fixtures import Project, make_project, release
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,6 +108,34 @@ def test_explicit_versions_and_store(project: Project) -> None:
     assert bot.system() == "You are the support assistant of Acme. Release 1.1.0.\n"
     with pytest.raises(NotFoundError, match=r"has no version '9\.9\.9'"):
         promptver.load("support-bot@9.9.9", store=project.store.root)
+
+
+def test_load_a_range_without_an_app(project: Project) -> None:
+    """NAME@RANGE resolves against the store with pins' semantics when no lock names it."""
+    os.chdir(project.root)  # no app config here
+    where = {"store": project.store.root}
+    assert promptver.load("support-bot@^1.1", **where).version == "1.2.1"
+    assert promptver.load("support-bot@~1.1", **where).version == "1.1.0"
+    assert promptver.load("support-bot@1.x", **where).version == "1.2.1"
+    assert promptver.load("support-bot@>=1 <2", **where).version == "1.2.1"
+    assert promptver.load("support-bot@*", **where).version == "2.0.0"  # no prerelease
+    assert promptver.load("support-bot@^2.1.0-rc.0", **where).version == "2.1.0-rc.1"
+    with pytest.raises(NotFoundError, match=r"no version of support-bot satisfies \^3"):
+        promptver.load("support-bot@^3", **where)
+    with pytest.raises(NotFoundError, match="no-such-bot"):
+        promptver.load("no-such-bot@^1", **where)
+
+
+def test_load_a_range_the_lock_wins(project: Project) -> None:
+    """With an app lock holding the bundle, a range loads the locked version (verified
+    against the lock's digest), and a range the lock is outside of is refused."""
+    assert promptver.load("support-bot@^1.1").version == "1.2.1"
+    assert promptver.load("support-bot@^1").digest == project.store.manifest("support-bot", "1.2.1").digest
+    with pytest.raises(NotFoundError, match=r"lock holds 1\.2\.1, which is outside that range") as info:
+        promptver.load("support-bot@^2")
+    assert "promptver lock" in (info.value.hint or "")
+    # ticket-triage is locked at 0.1.0: a range around it loads it, not 0.2.0
+    assert promptver.load("ticket-triage@>=0.1").version == "0.1.0"
 
 
 def test_config_parameter_works_from_anywhere(project: Project) -> None:
@@ -228,7 +256,7 @@ def test_sandbox_blocks_unsafe_templates(project: Project) -> None:
     (folder / "prompts" / "answer.j2").write_text(
         "{{ question.__class__.__mro__[1].__subclasses__() }}\n", encoding="utf-8"
     )
-    from promptver.snapshot import bump
+    from promptver.versions.bump import bump
 
     bump(project.store, "support-bot", "patch", author="tester")
     bot = promptver.load("support-bot@2.2.1")

@@ -20,16 +20,18 @@ def open_review(
 ) -> None:
     """Resolve the versions (errors surface here, before the screen opens), then run the
     app; the diff itself is computed in a worker so the first frame appears at once."""
-    from promptver.cli.cmd_diff import parse_targets
-    from promptver.reviews import resolve_reviewer
+    from promptver.cli.common import parse_targets
+    from promptver.governance.approvals import resolve_reviewer
 
     old_name, old_ref, new_name, new_ref = parse_targets(targets)
     store = get_store()
+    from promptver.diff.compare import side
+
     for name, ref in ((old_name, old_ref), (new_name, new_ref)):
         if ref is None:
             store.work_tree(name)
         else:
-            store.resolve(name, ref)
+            side(store, name, ref)  # a bundle with no versions yet is reviewed against nothing
     who = resolve_reviewer(reviewer, folder=store.bundle_dir(new_name))
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise ConfigError(

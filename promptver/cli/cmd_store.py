@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from promptver.cli.common import get_store, json_option, print_json, progress, rel
+from promptver.cli.common import get_store, json_option, plural, print_json, progress, rel
 
 
 @click.command()
@@ -14,7 +14,7 @@ from promptver.cli.common import get_store, json_option, print_json, progress, r
 @click.pass_context
 def init(ctx: click.Context, folder: Path | None) -> None:
     """Create a store (.promptver/) in FOLDER (default: here)."""
-    from promptver.store import Store
+    from promptver.store.store import Store
 
     override = (ctx.find_root().obj or {}).get("store_path")
     store_dir = Path(override) if override else None
@@ -29,7 +29,7 @@ def init(ctx: click.Context, folder: Path | None) -> None:
 @json_option
 def verify(as_json: bool) -> None:
     """Re-hash every object and check every manifest and audit log."""
-    from promptver.integrity import verify_store
+    from promptver.governance.verify import verify_store
 
     store = get_store()
     with progress("verifying objects") as update:
@@ -39,14 +39,14 @@ def verify(as_json: bool) -> None:
     else:
         for problem in report.problems:
             click.echo(f"CORRUPT {problem}")
-        state = "ok" if report.ok else f"{len(report.problems)} problem(s)"
+        state = "ok" if report.ok else plural(len(report.problems), "problem")
         click.echo(
-            f"{state}: {report.objects} objects, {report.manifests} manifests, "
-            f"{report.events} audit events checked"
+            f"{state}: {plural(report.objects, 'object')}, {plural(report.manifests, 'manifest')}, "
+            f"{plural(report.events, 'audit event')} checked"
         )
         if report.leftovers:
             click.echo(
-                f"note: {report.leftovers} temporary file(s) of interrupted writes in "
+                f"note: {plural(report.leftovers, 'temporary file')} of interrupted writes in "
                 f"{rel(store.root / 'tmp')} (safe to delete)"
             )
     if not report.ok:

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError
 from promptver.evals.assertions import import_python_ref
 from promptver.evals.bundle import BundleView, Case
 from promptver.evals.cache import RequestCache, request_key
 from promptver.evals.providers import Completion, Provider, Usage
-from promptver.spec import ModelRef
 
 
 @dataclass
@@ -26,6 +26,8 @@ class Answer:
     cached: bool = False
     attempts: int = 0  # requests sent (0 when answered from the cache)
     sources: list[str] = field(default_factory=list)
+    # retrieved chunks, best first ({source, chunk, score}), for targets that retrieve
+    retrieved: list[dict[str, Any]] | None = None
 
 
 class Target(Protocol):

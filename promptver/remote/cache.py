@@ -1,8 +1,5 @@
-"""Production loading from a remote: a verified local cache and the live ``follow`` handle.
-
-    bot = promptver.load("support-bot@production", remote="s3://bucket/prefix")
-    live = promptver.follow("support-bot@production", remote="s3://...", every=60)
-    live.messages("answer", question=q)      # always the last fully verified version
+"""The verified local cache of a remote, for production loading (``promptver.load(...,
+remote=...)`` and ``promptver.follow``, in promptver/app/follow.py).
 
 The cache (``PROMPTVER_CACHE``, default the user cache folder) holds one store per remote
 URL: manifests and objects are written there only after their hashes were checked, and
@@ -14,23 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import threading
 from pathlib import Path
 from typing import Any
 
-from promptver.atomic import atomic_write
 from promptver.errors import IntegrityError, NotFoundError, PromptverError
-from promptver.manifest import Manifest
 from promptver.semver import Version
-from promptver.store import Store
+from promptver.store.atomic import atomic_write
+from promptver.store.manifest import Manifest
+from promptver.store.store import Store
 
 from .config import RemoteConfig, check_url
-from .transport import RemoteError, Transport, open_transport
+from .transport import Transport, open_transport
 
 ENV_CACHE = "PROMPTVER_CACHE"
-log = logging.getLogger("promptver.remote")
 
 
 def cache_root() -> Path:
@@ -81,7 +76,7 @@ class RemoteCache:
 
     def resolve(self, name: str, ref: str) -> tuple[str, str | None]:
         """(version, digest or None) for ``ref`` on the remote: a version, latest or an alias."""
-        from promptver.store import check_name
+        from promptver.store.store import check_name
 
         check_name(name)
         if Version.is_valid(ref):
@@ -197,110 +192,6 @@ def remote_cache(remote: str | RemoteConfig, endpoint: str | None = None) -> Rem
     if cache is None:
         cache = _CACHES[key] = RemoteCache(config)
     return cache
-
-
-def load_remote(ref: str, remote: str | RemoteConfig, endpoint: str | None = None) -> Any:
-    """``NAME@REF`` resolved on the remote, fetched and verified into the cache, loaded.
-    When the remote cannot be reached, the last version this cache resolved for ``ref``
-    is loaded instead (with a warning)."""
-    from promptver.runtime import Bundle
-
-    name, _, wanted = ref.partition("@")
-    cache = remote_cache(remote, endpoint)
-    try:
-        version, digest = cache.resolve(name, wanted or "latest")
-        manifest = cache.manifest(name, version, digest)
-    except RemoteError as exc:
-        known = cache.resolutions().get(ref)
-        if not known:
-            raise
-        log.warning(
-            "remote unreachable, loading %s@%s from the cache: %s", name, known["version"], exc.message
-        )
-        manifest = cache.manifest_cached(name, known["version"], known["digest"])
-    cache.remember(ref, manifest.version, manifest.digest)
-    return Bundle(manifest, cache.store.tree(manifest), f"remote {cache.remote.url}")
-
-
-class Follow:
-    """A live handle on ``NAME@ALIAS``: re-resolves every ``every`` seconds in the background
-    and swaps to a new version only after it is fully fetched and verified. When the remote
-    fails it keeps serving the current version and logs a warning."""
-
-    def __init__(
-        self, ref: str, remote: str | RemoteConfig, every: float = 60.0, endpoint: str | None = None
-    ):
-        self.ref = ref
-        self.name, _, self.alias = ref.partition("@")
-        self.every = every
-        self.cache = remote_cache(remote, endpoint)
-        self.bundle = load_remote(ref, self.cache.remote)
-        self.cache.settle(self.name)
-        self.last_error: str | None = None
-        self.checks = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        if every > 0:
-            self._thread = threading.Thread(target=self._run, name=f"promptver-follow-{ref}", daemon=True)
-            self._thread.start()
-
-    def __getattr__(self, attr: str) -> Any:  # messages(), render(), model, version...
-        return getattr(self.bundle, attr)
-
-    def __repr__(self) -> str:
-        return f"<promptver.Follow {self.ref} -> {self.bundle.version}>"
-
-    def refresh(self) -> bool:
-        """Check the remote once; True when the handle moved to another version."""
-        self.checks += 1
-        try:
-            if not self.alias or self.alias == "latest" or Version.is_valid(self.alias):
-                target: tuple[str, str | None] | None = self.cache.resolve(self.name, self.alias or "latest")
-            else:
-                target = self.cache.changed(self.name, self.alias)
-            if target is None:
-                self.last_error = None
-                return False
-            version, digest = target
-            if version == self.bundle.version and digest in (None, self.bundle.digest):
-                self.cache.settle(self.name)
-                return False
-            from promptver.runtime import Bundle
-
-            manifest = self.cache.manifest(self.name, version, digest)  # fetched and verified
-            fresh = Bundle(manifest, self.cache.store.tree(manifest), f"remote {self.cache.remote.url}")
-        except PromptverError as exc:
-            self.last_error = exc.message
-            log.warning(
-                "promptver: keeping %s: refresh of %s failed: %s", self.bundle.ref, self.ref, exc.message
-            )
-            return False
-        self.cache.remember(self.ref, fresh.version, fresh.digest)
-        self.cache.settle(self.name)
-        self.bundle = fresh  # one reference assignment: readers see the old or the new bundle
-        self.last_error = None
-        log.info("promptver: %s now serves %s", self.ref, fresh.version)
-        return True
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            self.refresh()
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> Follow:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def follow(ref: str, remote: str | RemoteConfig, every: float = 60.0, endpoint: str | None = None) -> Follow:
-    """A live handle on ``NAME@ALIAS`` from a remote (see `Follow`)."""
-    return Follow(ref, remote, every, endpoint)
 
 
 def attach_lazy_fetch(store: Store) -> None:

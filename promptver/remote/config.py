@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from promptver.atomic import atomic_write
 from promptver.errors import ConfigError, NotFoundError, did_you_mean
-from promptver.store import Store
+from promptver.store.atomic import atomic_write
+from promptver.store.store import Store
 
 SCHEMES = ("s3", "gs", "az", "file")
 REMOTE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")

@@ -27,8 +27,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from promptver.digests import short
 from promptver.errors import IntegrityError
+from promptver.store.digests import short
 
 from .transport import RemoteError, Transport
 

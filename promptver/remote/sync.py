@@ -28,11 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptver.atomic import atomic_write
-from promptver.digests import sha256_bytes, short
 from promptver.errors import ConflictError, IntegrityError, NotFoundError
-from promptver.manifest import Manifest
-from promptver.store import Store, check_name
+from promptver.store.atomic import atomic_write
+from promptver.store.digests import sha256_bytes, short
+from promptver.store.manifest import Manifest
+from promptver.store.store import Store, check_name
 
 from . import objects as remote_objects
 from .config import RemoteConfig
@@ -294,7 +294,7 @@ def _write_remote_pointers(t: Transport, name: str, lines: list[bytes]) -> None:
 
 
 def _pointer_bytes(events: list[dict[str, Any]]) -> bytes:
-    from promptver.aliases import replay
+    from promptver.governance.aliases import replay
 
     data = {}
     for alias, state in sorted(replay(events).items()):
@@ -363,7 +363,7 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
         atomic_write(path, b"".join(line + b"\n" for line in relinked), tmp_dir=store.tmp_dir)
         result.events = len(remote_tail)
         result.relinked = len(local_tail)
-        from promptver.aliases import _write_pointers, alias_states
+        from promptver.governance.aliases import _write_pointers, alias_states
 
         _write_pointers(store, name, alias_states(store, name))
     return result

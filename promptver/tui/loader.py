@@ -7,13 +7,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from promptver.errors import ConfigError
-from promptver.reviews import Reviewed, record_review
+from promptver.governance.approvals import Reviewed, record_review
 from promptver.tui.adapter import SideMeta, build_review, dataset_names, side_of
 from promptver.tui.model import Review
 from promptver.tui.results import eval_results
 
 if TYPE_CHECKING:
-    from promptver.store import Store
+    from promptver.store.store import Store
 
 
 def load_review(
@@ -34,7 +34,7 @@ def load_review(
     new_tree, new_side = side(store, new_name or name, new_ref)
     # tokens are counted later, per text, when the reviewer opens it (see build_review)
     diff = diff_trees(old_tree, new_tree, old_side, new_side, progress, tokens=False)
-    old_meta = _meta(store, name, old_side.version)
+    old_meta = _meta(store, name, old_side.version) if old_side.digest else SideMeta(author="", created=None)
     new_meta = _meta(store, new_name or name, new_side.version)
     results = None
     if (new_name or name) == name:  # runs compare within one bundle
@@ -62,14 +62,14 @@ def decisions_on(store: Store, name: str, digest: str | None) -> list[tuple[str,
     """Each reviewer's latest decision on a digest (``promptver approve`` or this UI)."""
     if not digest:
         return []
-    from promptver.approvals import decisions
+    from promptver.governance.approvals import decisions
 
     return [(d.actor, d.decision) for d in decisions(store.events(name), digest)]
 
 
 def _meta(store: Store, name: str, version: str | None) -> SideMeta:
     if version is None:
-        from promptver.gitinfo import identity
+        from promptver.versions.provenance import identity
 
         return SideMeta(author=identity(store.bundle_dir(name)), created=None)
     manifest = store.manifest(name, version)
@@ -80,9 +80,10 @@ def recorder(store: Store, reviewer: str) -> Callable[[Review, str, str | None],
     """``record(review, decision, note)``: a review event for exactly the reviewed digests."""
 
     def record(review: Review, decision: str, note: str | None) -> dict[str, Any]:
-        if not review.old.digest or not review.new.digest:
+        if not review.new.digest:
             raise ConfigError("this review has no digests to record")
-        old = Reviewed(review.old.version, review.old.digest)
+        # the old side of a first version's review is the empty bundle: recorded as none
+        old = Reviewed(review.old.version, review.old.digest) if review.old.digest else None
         new = Reviewed(review.new.version, review.new.digest)
         event = record_review(store, review.bundle, decision, reviewer, old, new, note)
         review.decisions = decisions_on(store, review.bundle, review.new.digest)

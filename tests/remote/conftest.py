@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from promptver.scaffold import scaffold
-from promptver.store import Store
+from promptver.bundle.scaffold import scaffold
+from promptver.store.store import Store
 
 from .seaweed import SeaweedServer, weed_binary
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from promptver.aliases import alias_states, set_alias
 from promptver.errors import ConflictError
+from promptver.governance.aliases import alias_states, set_alias
 from promptver.remote.config import RemoteConfig
 from promptver.remote.sync import PULL_FIRST, Remote, pull, push
-from promptver.snapshot import bump
-from promptver.store import Store
+from promptver.store.store import Store
+from promptver.versions.bump import bump
 
 from .conftest import clone, edit, make_project
 

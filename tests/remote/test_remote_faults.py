@@ -13,13 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promptver.aliases import set_alias
 from promptver.errors import ConflictError
+from promptver.governance.aliases import set_alias
 from promptver.remote.config import RemoteConfig
 from promptver.remote.sync import Remote, pull, push
 from promptver.remote.transport import RemoteError
-from promptver.snapshot import bump
-from promptver.store import Store
+from promptver.store.store import Store
+from promptver.versions.bump import bump
 
 from .conftest import BUCKET, clone, edit, make_project
 from .seaweed import SeaweedServer

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 import promptver
-from promptver.aliases import set_alias
 from promptver.errors import IntegrityError
+from promptver.governance.aliases import set_alias
 from promptver.remote.config import RemoteConfig
 from promptver.remote.sync import Remote, push
-from promptver.snapshot import bump
+from promptver.versions.bump import bump
 
 from .conftest import edit, make_project
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from promptver.errors import ConfigError
-from promptver.reviews import Reviewed, record_review, resolve_reviewer, review_event, reviews
-from promptver.store import Store
+from promptver.governance.approvals import Reviewed, record_review, resolve_reviewer, review_event, reviews
+from promptver.store.store import Store
 from promptver.tui.app import build_app
 from promptver.tui.loader import load_review, recorder
 from promptver.tui.screens.note import NoteModal
@@ -219,8 +219,8 @@ async def test_a_corrupt_object_is_an_error_on_screen_not_a_crash(
 
 
 def test_review_decisions_follow_the_approve_rules(project: Path, store: Store, pv) -> None:  # type: ignore[no-untyped-def]
-    from promptver.approvals import decisions
     from promptver.errors import ConflictError, PolicyError
+    from promptver.governance.approvals import decisions
 
     toml = project / "bundles" / "bot" / "bundle.toml"
     toml.write_text(toml.read_text() + "\n[aliases.production]\napprovals = 1\n")
@@ -240,3 +240,18 @@ def test_review_decisions_follow_the_approve_rules(project: Path, store: Store, 
     again = pv("approve", "bot@0.2.0", "--by", "Rita <rita@example.com>")
     assert again.code == 1 and "already approved" in again.err  # the CLI sees the TUI's event
     assert pv("promote", "bot@0.2.0", "--to", "production").code == 0
+
+
+def test_review_of_a_bundle_with_no_versions_yet(project: Path, store: Store) -> None:
+    """The first review compares the working copy with nothing: everything added, the
+    first version named, and a decision is recorded with no old side."""
+    assert not store.version_names("bot")
+    review = load_review(store, "bot")
+    assert review.old.label == "no versions yet" and review.old.digest == "" and review.old.author == ""
+    assert review.new.label == "working copy" and review.new.digest == store.work_tree("bot").digest
+    assert review.first_version == "0.1.0"
+    statuses = {c.key: c.status for c in review.components if c.changed}
+    assert statuses["model:model"] == "added" and statuses["templates:answer"] == "added"
+    event = recorder(store, "Rita Reviewer")(review, "approved", "looks right")
+    assert event["old"] == {"version": None, "digest": None}
+    assert event["new"] == {"version": None, "digest": review.new.digest}

@@ -1,0 +1,83 @@
+"""`promptver new NAME`: a small, commented bundle to start from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from promptver.errors import ConflictError
+from promptver.store.store import check_name
+
+BUNDLE_TOML = """\
+# {name}: a promptver bundle. Reference: docs/bundle-format.md
+[bundle]
+name = "{name}"
+description = "What this AI feature does, in one line"
+owners = []                      # e.g. ["ana@example.com"]
+tags = []
+
+[model]
+provider = "openai"              # openai | anthropic | any OpenAI-compatible server
+name = "gpt-4o-mini"
+# base_url = "http://localhost:8000/v1"
+
+[model.params]                   # passed to the provider as they are
+temperature = 0.2
+max_tokens = 400
+
+[prompts]
+system = "prompts/system.j2"
+
+[prompts.templates]              # name = Jinja2 file; its variables are its interface
+answer = "prompts/answer.j2"
+
+# Optional retrieval set-up. Uncomment and adapt.
+# [rag]
+# corpus = "corpus"              # a folder in this bundle
+# embedding_model = "text-embedding-3-small"
+# retriever = "hybrid"
+# top_k = 4
+# [rag.chunking]
+# unit = "tokens"
+# size = 400
+# overlap = 40
+
+[evals.golden]                   # eval dataset: one JSON case per line
+path = "evals/golden.jsonl"
+template = "answer"
+assert = [{{ type = "icontains", value = "{{{{ expected }}}}" }}]
+"""
+
+SYSTEM = """\
+You are a helpful assistant. Answer briefly and say so when you do not know.
+"""
+
+ANSWER = """\
+Question: {{ question }}
+"""
+
+EVALS = """\
+{"id": "greeting", "vars": {"question": "Say hello."}, "expected": "hello", "tags": ["smoke"]}
+{"id": "capital", "vars": {"question": "What is the capital of France?"}, "expected": "Paris"}
+"""
+
+
+def scaffold(folder: Path, name: str) -> list[Path]:
+    """Create a new bundle folder; refuses to touch an existing one."""
+    check_name(name)
+    if folder.exists() and any(folder.iterdir()):
+        raise ConflictError(
+            f"{folder} already exists and is not empty", hint="pick another name or remove the folder"
+        )
+    files = {
+        "bundle.toml": BUNDLE_TOML.format(name=name),
+        "prompts/system.j2": SYSTEM,
+        "prompts/answer.j2": ANSWER,
+        "evals/golden.jsonl": EVALS,
+    }
+    written = []
+    for rel, text in files.items():
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

@@ -1,0 +1,104 @@
+"""Read-only access to stored eval run summaries, for promotion policies and ``show``.
+
+Runs are written by the eval runner (``promptver.evals``) as
+``runs/<bundle>/<run id>/run.json``: ``id``, ``bundle``, ``version``, ``digest`` (the
+version's), ``dataset`` (``name``, ``path``, ``digest``), ``status`` (``complete`` when
+every case ran), ``started``, ``finished`` and ``summary`` (``score``, ``pass_rate``,
+``cases``, ...). Only ``run.json`` is read here (and the run files of recorded runs are
+hashed), so this needs nothing from the evals package.
+
+Evidence (promotion policies, ``show NAME@ALIAS``) is only a *recorded* run: one whose
+files match an ``eval`` event of the audit log (``promptver.evals.records``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from promptver.store.store import Store, check_name
+
+
+def run_summaries(store: Store, name: str) -> list[dict[str, Any]]:
+    """Every readable run of a bundle, newest first."""
+    return read_run_metas(store.root / "runs" / check_name(name), name)
+
+
+def evidence(store: Store, name: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The runs of a bundle that count as eval evidence (newest first), and why each other
+    run does not (run id -> reason: not recorded, edited after it was recorded, missing)."""
+    from promptver.evals.records import recorded_events, why_not_counted
+
+    events = recorded_events(store, name)
+    counted, rejected = [], {}
+    for run in run_summaries(store, name):
+        run_id = str(run.get("id"))
+        why = why_not_counted(store, name, run_id, events)
+        if why is None:
+            counted.append(run)
+        else:
+            rejected[run_id] = why
+    return counted, rejected
+
+
+def read_run_metas(folder: Path, name: str) -> list[dict[str, Any]]:
+    """The ``run.json`` of every run in a bundle's runs folder, newest first (by finish,
+    then start time); unreadable ones (being written, damaged) are skipped."""
+    runs = []
+    for path in folder.glob("*/run.json") if folder.is_dir() else []:
+        try:
+            meta = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue  # a run being written or damaged is no evidence either way
+        if isinstance(meta, dict) and meta.get("bundle", name) == name:
+            runs.append(meta)
+    return sorted(
+        runs, key=lambda m: (str(m.get("finished") or ""), str(m.get("started") or "")), reverse=True
+    )
+
+
+def score_of(run: dict[str, Any]) -> float | None:
+    summary = run.get("summary")
+    score = summary.get("score") if isinstance(summary, dict) else None
+    return float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None
+
+
+def latest_run(
+    store: Store, name: str, digest: str, dataset: str | None = None, runs: list[dict[str, Any]] | None = None
+) -> dict[str, Any] | None:
+    """The newest complete, scored run of a version (by digest), on ``dataset`` if given."""
+    return latest_complete(runs if runs is not None else run_summaries(store, name), digest, dataset)
+
+
+def latest_complete(
+    runs: list[dict[str, Any]], digest: str, dataset: str | None = None
+) -> dict[str, Any] | None:
+    for run in runs:
+        if run.get("digest") != digest or run.get("status") != "complete" or score_of(run) is None:
+            continue
+        ran_on = run.get("dataset")
+        if dataset is None or (isinstance(ran_on, dict) and ran_on.get("name") == dataset):
+            return run
+    return None
+
+
+def brief(run: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a run that a report shows."""
+    summary = _table(run.get("summary"))
+    dataset = _table(run.get("dataset"))
+    return {
+        "id": run.get("id"),
+        "dataset": dataset.get("name"),
+        "dataset_digest": dataset.get("digest"),
+        "target": run.get("target"),
+        "finished": run.get("finished"),
+        "score": score_of(run),
+        "pass_rate": summary.get("pass_rate"),
+        "cases": summary.get("cases"),
+        "passed": summary.get("passed"),
+    }
+
+
+def _table(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

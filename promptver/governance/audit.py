@@ -1,0 +1,141 @@
+"""The audit trail of a bundle: its hash-chained events, filtered, with the chain checked."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptver.errors import ConfigError
+from promptver.store.store import Store, check_name
+
+KINDS = ("bump", "alias", "review", "import", "eval")
+_WHEN = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?Z?)?$")
+
+
+def parse_time(text: str, *, end: bool = False) -> str:
+    """``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM[:SS][Z]`` (UTC) as the log's time format.
+    A bare date given as an end bound covers that whole day."""
+    import datetime as dt
+
+    match = _WHEN.match(text.strip())
+    if not match:
+        raise ConfigError(f"{text!r} is not a date", hint="use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (UTC)")
+    year, month, day, hour, minute, second = match.groups()
+    try:
+        when = dt.datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0)
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{text!r} is not a date: {exc}") from None
+    if end and hour is None:
+        when = when.replace(hour=23, minute=59, second=59)
+    elif end and second is None:
+        when = when.replace(second=59)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class AuditTrail:
+    bundle: str
+    events: list[dict[str, Any]]
+    total: int
+    chain_problems: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bundle": self.bundle,
+            "total": self.total,
+            "shown": len(self.events),
+            "chain_ok": not self.chain_problems,
+            "chain_problems": self.chain_problems,
+            "events": self.events,
+        }
+
+
+def audit(
+    store: Store,
+    name: str,
+    *,
+    alias: str | None = None,
+    actor: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    kinds: tuple[str, ...] = (),
+) -> AuditTrail:
+    """A bundle's events, oldest first, that match every filter given; the hash chain (and
+    the pointers of aliases) are checked over the whole log, whatever the filters."""
+    check_name(name)
+    if alias is not None:
+        from promptver.governance.aliases import check_alias
+
+        check_alias(alias)
+    start = parse_time(since) if since else None
+    stop = parse_time(until, end=True) if until else None
+    if start and stop and start > stop:
+        raise ConfigError(f"--since {since} is after --until {until}", hint="swap them")
+    if name not in store.bundle_names():
+        store.resolve(name, "latest")  # unknown bundle: the error with suggestions
+    events = store.events(name)
+    shown = [
+        e
+        for e in events
+        if (not kinds or e.get("event") in kinds)
+        and (alias is None or (e.get("event") == "alias" and e.get("alias") == alias))
+        and (actor is None or actor.lower() in str(e.get("actor", "")).lower())
+        and (start is None or str(e.get("time", "")) >= start)
+        and (stop is None or str(e.get("time", "")) <= stop)
+    ]
+    return AuditTrail(name, shown, len(events), chain_problems(store, name))
+
+
+def chain_problems(store: Store, name: str) -> list[str]:
+    """What `promptver verify` says about this bundle's log and alias pointers."""
+    from promptver.errors import PromptverError
+    from promptver.governance.aliases import pointer_problems
+    from promptver.governance.verify import VerifyReport, _verify_log
+
+    manifests = {}
+    for version in store.version_names(name):
+        try:
+            manifests[str(version)] = store.manifest(name, str(version))
+        except PromptverError:
+            continue  # a broken manifest is reported by `promptver verify`
+    report = VerifyReport()
+    _verify_log(store, name, manifests, report)
+    return report.problems + pointer_problems(store, name, manifests)
+
+
+def summary(event: dict[str, Any]) -> str:
+    """One line saying what an event did."""
+    kind = event.get("event")
+    if kind == "bump":
+        text = f"bump {event.get('parent') or '(first)'} -> {event.get('version')} ({event.get('bump')})"
+        if event.get("forced"):
+            text += " FORCED"
+        return text + (f": {event['message']}" if event.get("message") else "")
+    if kind == "alias":
+        action = event.get("action")
+        arrow = f"{event.get('from') or '(none)'} -> {event.get('to') or '(removed)'}"
+        text = f"{action} {event.get('alias')} {arrow}"
+        if action == "promote" and event.get("approvals"):
+            noun = "event" if len(event["approvals"]) == 1 else "events"
+            text += f" (approved in {noun} {', '.join(str(s) for s in event['approvals'])})"
+        return text + (f": {event['reason']}" if event.get("reason") else "")
+    if kind == "review":
+        new: dict[str, Any] = event["new"] if isinstance(event.get("new"), dict) else {}
+        verb = "approved" if event.get("decision") == "approved" else "requested changes to"
+        target = new.get("version") or f"working copy {str(new.get('digest', ''))[:15]}"
+        return f"{verb} {target}" + (f": {event['note']}" if event.get("note") else "")
+    if kind == "eval":
+        score = event.get("score")
+        scored = f"score {score:.3f}" if isinstance(score, int | float) else "no score"
+        rate = event.get("pass_rate")
+        if isinstance(rate, int | float):
+            scored += f", {rate:.0%} passed"
+        target = f" ({event['target']})" if event.get("target") else ""
+        ran = f"eval {event.get('version')} on {event.get('dataset')}{target}"
+        return f"{ran}: {scored}, run {event.get('run')}"
+    if kind == "import":
+        return f"import {event.get('version')} from {event.get('source')}"
+    return str(kind)

@@ -1,0 +1,157 @@
+"""Protected aliases: the ``[aliases.<alias>]`` policy of ``bundle.toml``, read and combined.
+
+    [aliases.production]
+    approvals = 1                 # approvals needed (default 1)
+    approver_not_author = true    # the version's author's approval does not count (default)
+    approvers = ["ana@example.com", "Marco <marco@example.com>"]   # optional: who may approve
+    min_eval_score = 0.9          # optional: a complete eval run scoring at least this
+    eval_dataset = "golden"       # optional: on this dataset (default: each declared one)
+
+The policy that applies to a move is the strictest combination of the one in the version
+being promoted and the one in the version the alias points at now, so a version cannot
+remove its own protection: a looser policy takes effect once a version carrying it has been
+promoted under the old one. The policy is read from the raw TOML (not the full schema), so
+an old version stays readable whatever later releases add to the schema.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from typing import Any
+
+from promptver.bundle.spec import SPEC_FILE
+from promptver.errors import IntegrityError, PromptverError
+from promptver.governance.aliases import pointers
+from promptver.governance.identities import same_person
+from promptver.store.manifest import Manifest
+from promptver.store.store import Store
+
+
+@dataclass(frozen=True)
+class AliasPolicy:
+    alias: str
+    approvals: int = 1
+    approver_not_author: bool = True
+    approvers: tuple[str, ...] | None = None  # None: anyone may approve
+    min_eval_score: float | None = None
+    eval_datasets: tuple[str, ...] | None = None  # None: every dataset the version declares
+    sources: tuple[str, ...] = ()  # the versions whose bundle.toml declares it
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "alias": self.alias,
+            "approvals": self.approvals,
+            "approver_not_author": self.approver_not_author,
+            "approvers": list(self.approvers) if self.approvers is not None else None,
+            "min_eval_score": self.min_eval_score,
+            "eval_datasets": list(self.eval_datasets) if self.eval_datasets is not None else None,
+            "declared_in": list(self.sources),
+        }
+
+    def describe(self) -> str:
+        parts = []
+        if self.approvals:
+            noun = "approval" if self.approvals == 1 else "approvals"
+            who = " by someone other than the author" if self.approver_not_author else ""
+            among = f" from {', '.join(self.approvers)}" if self.approvers is not None else ""
+            parts.append(f"{self.approvals} {noun}{who}{among}")
+        if self.min_eval_score is not None:
+            on = ", ".join(self.eval_datasets) if self.eval_datasets is not None else "each eval dataset"
+            parts.append(f"eval score >= {self.min_eval_score:g} on {on}")
+        return "; ".join(parts) or "no requirement (declared protected)"
+
+
+def parse_policy(alias: str, raw: Any, source: str) -> AliasPolicy:
+    """A policy from its TOML table (types were checked by `promptver check` at bump time;
+    anything odd falls back to the strict default rather than being trusted)."""
+    raw = raw if isinstance(raw, dict) else {}
+    approvals = raw.get("approvals", 1)
+    approvers = raw.get("approvers")
+    score = raw.get("min_eval_score")
+    dataset = raw.get("eval_dataset")
+    return AliasPolicy(
+        alias=alias,
+        approvals=approvals if isinstance(approvals, int) and approvals >= 0 else 1,
+        approver_not_author=raw.get("approver_not_author", True) is not False,
+        approvers=tuple(str(a) for a in approvers) if isinstance(approvers, list) else None,
+        min_eval_score=float(score)
+        if isinstance(score, int | float) and not isinstance(score, bool)
+        else None,
+        eval_datasets=(dataset,) if isinstance(dataset, str) else None,
+        sources=(source,),
+    )
+
+
+def declared_policies(store: Store, manifest: Manifest) -> dict[str, AliasPolicy]:
+    """Every ``[aliases.*]`` policy in a stored version's ``bundle.toml``."""
+    if SPEC_FILE not in manifest.file_map():
+        return {}
+    text = store.tree(manifest).read_bytes(SPEC_FILE).decode("utf-8", errors="replace")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        raise IntegrityError(
+            f"the bundle.toml of {manifest.ref} is not valid TOML", hint="run `promptver verify`"
+        ) from None
+    tables = data.get("aliases")
+    if not isinstance(tables, dict):
+        return {}
+    return {alias: parse_policy(alias, raw, manifest.version) for alias, raw in tables.items()}
+
+
+def merge(a: AliasPolicy | None, b: AliasPolicy | None) -> AliasPolicy | None:
+    """The strictest combination of two policies of one alias."""
+    if a is None or b is None:
+        return a or b
+    if a.approvers is None or b.approvers is None:
+        approvers = a.approvers if b.approvers is None else b.approvers
+    else:
+        approvers = tuple(x for x in a.approvers if any(same_person(x, y) for y in b.approvers))
+    scores = [s for s in (a.min_eval_score, b.min_eval_score) if s is not None]
+    datasets: tuple[str, ...] | None = None
+    wanted = [p.eval_datasets for p in (a, b) if p.min_eval_score is not None]
+    if wanted and all(d is not None for d in wanted):
+        datasets = tuple(sorted({name for d in wanted for name in d or ()}))
+    return AliasPolicy(
+        alias=a.alias,
+        approvals=max(a.approvals, b.approvals),
+        approver_not_author=a.approver_not_author or b.approver_not_author,
+        approvers=approvers,
+        min_eval_score=max(scores) if scores else None,
+        eval_datasets=datasets,
+        sources=tuple(dict.fromkeys(a.sources + b.sources)),
+    )
+
+
+def effective_policy(
+    store: Store, alias: str, candidate: Manifest, current: Manifest | None
+) -> AliasPolicy | None:
+    policy = declared_policies(store, candidate).get(alias)
+    if current is not None and current.digest != candidate.digest:
+        policy = merge(policy, declared_policies(store, current).get(alias))
+    return policy
+
+
+def declared_datasets(store: Store, manifest: Manifest) -> list[str]:
+    if SPEC_FILE not in manifest.file_map():
+        return []
+    try:
+        data = tomllib.loads(store.tree(manifest).read_bytes(SPEC_FILE).decode("utf-8", errors="replace"))
+    except tomllib.TOMLDecodeError:
+        return []
+    evals = data.get("evals")
+    return sorted(evals) if isinstance(evals, dict) else []
+
+
+def self_approval_forbidden_by(store: Store, manifest: Manifest) -> list[str]:
+    """The aliases whose policy (in this version, or in the version an alias points at now)
+    would not count an approval of ``manifest`` by its own author."""
+    policies = dict(declared_policies(store, manifest))
+    for alias, pointer in pointers(store, manifest.bundle).items():
+        try:
+            current = store.manifest(manifest.bundle, pointer["version"])
+        except PromptverError:  # a broken pointer is verify's business, not a review's
+            continue
+        policies[alias] = merge(policies.get(alias), declared_policies(store, current).get(alias))  # type: ignore[assignment]
+    return sorted(a for a, p in policies.items() if p and p.approvals and p.approver_not_author)

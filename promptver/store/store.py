@@ -1,0 +1,608 @@
+"""The store: a ``.promptver/`` folder of plain files that can be committed to git.
+
+    .promptver/
+      config.toml                          format, workspace settings, remotes
+      objects/ab/cdef...                   content-addressed blobs: written once, read-only
+      bundles/<name>/versions/<v>.json     immutable manifests
+      bundles/<name>/log.jsonl             append-only, hash-chained audit events
+      runs/                                eval runs
+      cache/ locks/ tmp/                   local only (ignored by git)
+
+Writes go to ``tmp/`` first, are fsynced and then published with a link (objects,
+manifests: never overwriting) or a rename, so a reader never sees half a file and a
+killed writer leaves only garbage in ``tmp/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import threading
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from promptver.errors import (
+    ConfigError,
+    ConflictError,
+    IntegrityError,
+    NotFoundError,
+    StoreFormatError,
+    VersionSyntaxError,
+    did_you_mean,
+)
+from promptver.semver import Version
+from promptver.store.atomic import atomic_write, fsync_dir
+from promptver.store.digests import CHUNK, sha256_bytes, short
+from promptver.store.manifest import Manifest
+from promptver.store.stat_cache import StatCache
+from promptver.store.tree import Tree, WorkTree
+
+STORE_DIR = ".promptver"
+FORMAT = 1
+ENV_HOME = "PROMPTVER_HOME"
+DEFAULT_CONFIG = f"""\
+# promptver store. Everything here but cache/, locks/ and tmp/ is meant to be committed.
+format = {FORMAT}
+
+[workspace]
+bundles = "bundles"   # where bundle folders live, relative to the project root
+"""
+GITIGNORE = "cache/\nlocks/\ntmp/\n"
+
+
+# Bundle names: also folder names and the NAME of NAME@VERSION (docs/bundle-format.md).
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class Store:
+    def __init__(self, root: Path):
+        self.root = root
+        self.config = self._read_config()
+        workspace = self.config.get("workspace", {})
+        self.project_root = root.parent
+        self.bundles_dir = (self.project_root / workspace.get("bundles", "bundles")).resolve()
+        # Called with the hex digest of an object missing here; returns its verified bytes
+        # after publishing it (set by the remote layer: lazy fetch from a remote).
+        self.object_source: Callable[[str], bytes] | None = None
+
+    # --- finding and creating ----------------------------------------------------------
+
+    @classmethod
+    def find(cls, start: Path | None = None, override: str | os.PathLike[str] | None = None) -> Store:
+        """The store named by ``override`` or ``PROMPTVER_HOME``, else the nearest ``.promptver/``."""
+        explicit = override or os.environ.get(ENV_HOME)
+        if explicit:
+            root = Path(explicit).expanduser().resolve()
+            if not (root / "config.toml").is_file():
+                raise NotFoundError(
+                    f"no promptver store at {root}",
+                    hint=f"create one with `promptver init` or fix --store/{ENV_HOME}",
+                )
+            return cls(root)
+        here = (start or Path.cwd()).resolve()
+        for folder in (here, *here.parents):
+            candidate = folder / STORE_DIR
+            if (candidate / "config.toml").is_file():
+                return cls(candidate)
+        raise NotFoundError(
+            f"no {STORE_DIR}/ store in {here} or any parent folder",
+            hint="run `promptver init` at your project root",
+        )
+
+    @classmethod
+    def init(cls, project_root: Path, store_dir: Path | None = None) -> tuple[Store, bool]:
+        """Create a store (idempotent). Returns the store and whether it was created."""
+        root = (store_dir or project_root / STORE_DIR).resolve()
+        created = not (root / "config.toml").exists()
+        if created:
+            for sub in ("objects", "bundles", "runs", "tmp"):
+                (root / sub).mkdir(parents=True, exist_ok=True)
+            atomic_write(root / ".gitignore", GITIGNORE.encode(), tmp_dir=root / "tmp")
+            atomic_write(root / "config.toml", DEFAULT_CONFIG.encode(), tmp_dir=root / "tmp")
+        return cls(root), created
+
+    def _read_config(self) -> dict[str, Any]:
+        path = self.root / "config.toml"
+        try:
+            config = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise NotFoundError(f"no promptver store at {self.root}", hint="run `promptver init`") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"store config is not valid TOML: {exc}", location=str(path)) from None
+        fmt = config.get("format", FORMAT)
+        if not isinstance(fmt, int) or fmt > FORMAT:
+            raise StoreFormatError(
+                f"store format {fmt} is newer than this promptver understands ({FORMAT})",
+                location=str(path),
+                hint="upgrade promptver: pip install -U promptver",
+            )
+        return config
+
+    # --- paths ----------------------------------------------------------------------------
+
+    @property
+    def tmp_dir(self) -> Path:
+        path = self.root / "tmp"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def bundle_dir(self, name: str) -> Path:
+        """The working folder of a bundle (``bundles/<name>``)."""
+        return self.bundles_dir / check_name(name)
+
+    def _meta_dir(self, name: str) -> Path:
+        return self.root / "bundles" / check_name(name)
+
+    def object_path(self, hexdigest: str) -> Path:
+        return self.root / "objects" / hexdigest[:2] / hexdigest[2:]
+
+    # --- objects ------------------------------------------------------------------------
+
+    def has_object(self, hexdigest: str) -> bool:
+        return self.object_path(hexdigest).exists()
+
+    def put_file(self, path: Path) -> str:
+        """Store a file's content (read once: hashed while copied); returns its hex digest."""
+        with self.staging() as staging:
+            hexdigest = staging.add(path)
+            staging.publish()
+        return hexdigest
+
+    def staging(self) -> Staging:
+        return Staging(self)
+
+    def put_bytes(self, data: bytes) -> str:
+        with self.staging() as staging:
+            hexdigest = staging.add_bytes(data)
+            staging.publish()
+        return hexdigest
+
+    def _tmp_file(self) -> Path:
+        return self.tmp_dir / f"obj-{os.getpid()}-{threading.get_ident()}-{os.urandom(4).hex()}"
+
+    def _publish_object(self, tmp: Path, hexdigest: str) -> None:
+        final = self.object_path(hexdigest)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp, 0o444)
+        try:
+            os.link(tmp, final)  # never overwrites: an existing object has this same content
+        except FileExistsError:
+            pass
+        fsync_dir(final.parent)
+
+    def read_object(self, hexdigest: str) -> bytes:
+        """An object's bytes, verified against its name."""
+        path = self.object_path(hexdigest)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            if self.object_source is not None:
+                return self.object_source(hexdigest)
+            raise IntegrityError(
+                f"object {short(hexdigest)} is missing",
+                location=str(path),
+                hint="pull it from a remote or restore the store from git",
+            ) from None
+        if sha256_bytes(data) != hexdigest:
+            raise corrupted(hexdigest, path)
+        return data
+
+    def open_object(self, hexdigest: str) -> BinaryIO:
+        """A streaming reader that checks the hash when it reaches the end."""
+        path = self.object_path(hexdigest)
+        try:
+            handle = open(path, "rb")
+        except FileNotFoundError:
+            if self.object_source is not None:
+                return io.BufferedReader(io.BytesIO(self.object_source(hexdigest)), CHUNK)
+            raise IntegrityError(
+                f"object {short(hexdigest)} is missing",
+                location=str(path),
+                hint="pull it from a remote or restore the store from git",
+            ) from None
+        return io.BufferedReader(VerifiedReader(handle, hexdigest, path), CHUNK)
+
+    # --- manifests ------------------------------------------------------------------------
+
+    def bundle_names(self) -> list[str]:
+        folder = self.root / "bundles"
+        names = {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
+        if self.bundles_dir.is_dir():
+            names |= {p.name for p in self.bundles_dir.iterdir() if (p / "bundle.toml").is_file()}
+        return sorted(n for n in names if NAME_RE.match(n))
+
+    def version_names(self, name: str) -> list[Version]:
+        """All versions of a bundle in ascending precedence (from file names: no reads)."""
+        folder = self._meta_dir(name) / "versions"
+        if not folder.is_dir():
+            return []
+        found = []
+        for entry in os.scandir(folder):
+            if entry.name.endswith(".json") and Version.is_valid(entry.name[:-5]):
+                found.append(Version.parse(entry.name[:-5]))
+        return sorted(found)
+
+    def versions(self, name: str) -> list[Manifest]:
+        return [self.manifest(name, str(v)) for v in self.version_names(name)]
+
+    def manifest_path(self, name: str, version: str) -> Path:
+        return self._meta_dir(name) / "versions" / f"{version}.json"
+
+    def manifest(self, name: str, version: str) -> Manifest:
+        path = self.manifest_path(name, version)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise self._unknown_version(name, version) from None
+        manifest = Manifest.loads(data, str(path))
+        if manifest.bundle != name or manifest.version != version:
+            raise IntegrityError(
+                f"manifest names {manifest.ref}, not {name}@{version}",
+                location=str(path),
+                hint="a manifest was moved or edited by hand",
+            )
+        return manifest
+
+    def latest(self, name: str) -> Manifest | None:
+        versions = self.version_names(name)
+        return self.manifest(name, str(versions[-1])) if versions else None
+
+    def resolve(self, name: str, ref: str | None = "latest") -> Manifest:
+        """A version of a bundle by version string, ``latest``, or alias."""
+        if ref in (None, "", "latest"):
+            latest = self.latest(name)
+            if latest is None:
+                raise self._no_versions(name)
+            return latest
+        assert ref is not None
+        if Version.is_valid(ref):
+            # Build metadata does not change precedence: 1.2.0 finds 1.2.0+build.5 too.
+            wanted = Version.parse(ref)
+            for version in self.version_names(name):
+                if version == wanted and (not wanted.build or version.build == wanted.build):
+                    return self.manifest(name, str(version))
+            raise self._unknown_version(name, ref)
+        target = self.alias_target(name, ref)
+        if target is not None:
+            return self.manifest(name, target)
+        if ref[:1].isdigit() or ref[:1] == "v":
+            raise VersionSyntaxError(
+                f"{ref!r} is not a semantic version", hint="use MAJOR.MINOR.PATCH, e.g. 1.2.0, or `latest`"
+            )
+        raise self._unknown_version(name, ref)
+
+    def alias_target(self, name: str, alias: str) -> str | None:
+        """The version an alias points at (aliases.json), or None."""
+        path = self._meta_dir(name) / "aliases.json"
+        try:
+            aliases = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            raise IntegrityError("aliases file is not valid JSON", location=str(path)) from None
+        entry = aliases.get(alias) if isinstance(aliases, dict) else None
+        if isinstance(entry, dict):
+            entry = entry.get("version")
+        return entry if isinstance(entry, str) else None
+
+    def _unknown_version(self, name: str, version: str) -> NotFoundError:
+        known = [str(v) for v in self.version_names(name)]
+        if not known:
+            return self._no_versions(name)
+        aliases = self._alias_names(name)
+        hint = did_you_mean(version, known + aliases) or f"known versions: {', '.join(known[-8:])}" + (
+            f"; aliases: {', '.join(aliases)}" if aliases else ""
+        )
+        what = "version" if Version.is_valid(version) else "version or alias"
+        return NotFoundError(f"{name} has no {what} {version!r}", hint=hint)
+
+    def _alias_names(self, name: str) -> list[str]:
+        try:
+            aliases = json.loads((self._meta_dir(name) / "aliases.json").read_bytes())
+        except (OSError, ValueError):
+            return []
+        return sorted(aliases) if isinstance(aliases, dict) else []
+
+    def _no_versions(self, name: str) -> NotFoundError:
+        if name not in self.bundle_names():
+            known = self.bundle_names()
+            hint = did_you_mean(name, known) or (
+                f"known bundles: {', '.join(known)}" if known else "create one with `promptver new NAME`"
+            )
+            return NotFoundError(f"unknown bundle {name!r}", hint=hint)
+        return NotFoundError(
+            f"{name} has no versions yet", hint=f"create the first one with `promptver bump minor {name}`"
+        )
+
+    def write_manifest(self, manifest: Manifest) -> Path:
+        """Publish a manifest; an existing version is an error, never an overwrite."""
+        path = self.manifest_path(manifest.bundle, manifest.version)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._tmp_file()
+        try:
+            with open(tmp, "wb") as out:
+                out.write(manifest.dumps())
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, 0o444)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise ConflictError(
+                    f"{manifest.ref} already exists; versions are immutable",
+                    hint="bump to a new version instead",
+                ) from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        fsync_dir(path.parent)
+        return path
+
+    # --- trees --------------------------------------------------------------------------
+
+    def tree(self, manifest: Manifest) -> StoreTree:
+        return StoreTree(self, manifest)
+
+    def work_tree(self, name: str, hasher: Callable[[Path], str] | None = None) -> WorkTree:
+        """The working copy of a bundle, hashed through the stat cache (``hasher`` for misses)."""
+        folder = self.bundle_dir(name)
+        if not folder.is_dir():
+            raise self._no_bundle_folder(name, folder)
+        return WorkTree(folder, self.stat_cache(name), hasher=hasher)
+
+    def stat_cache(self, name: str) -> StatCache:
+        return StatCache(self.root / "cache" / "stat" / f"{check_name(name)}.json")
+
+    def _no_bundle_folder(self, name: str, folder: Path) -> NotFoundError:
+        known = self.bundle_names()
+        hint = did_you_mean(name, known) or (
+            f"known bundles: {', '.join(known)}" if known else f"create it with `promptver new {name}`"
+        )
+        return NotFoundError(f"unknown bundle {name!r}: no folder {folder}", hint=hint)
+
+    # --- locking and events -------------------------------------------------------------
+
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Serialise writers of one bundle across processes (re-entrant in a process)."""
+        path = self.root / "locks" / f"{check_name(name)}.lock"
+        with _LOCKS.hold(path):
+            yield
+
+    def log_path(self, name: str) -> Path:
+        return self._meta_dir(name) / "log.jsonl"
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        path = self.log_path(name)
+        try:
+            lines = path.read_bytes().splitlines()
+        except FileNotFoundError:
+            return []
+        events = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                raise IntegrityError(
+                    "audit log line is not JSON",
+                    location=f"{path}:{number}",
+                    hint="the log was edited by hand; run `promptver verify`",
+                ) from None
+        return events
+
+    def append_event(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
+        """Append an event, chained to the previous one by ``prev`` (sha256 of its line)."""
+        path = self.log_path(name)
+        with self.lock(name):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            previous = _last_line(path)
+            record = {
+                **event,
+                "seq": _count_lines(path) + 1,
+                "prev": sha256_bytes(previous) if previous else None,
+            }
+            line = json.dumps(record, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line)  # one write: a reader sees the whole line or none of it
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        return record
+
+
+class Staging:
+    """Files hashed and copied in one read into ``tmp/``, published as objects only when the
+    version is written (and discarded otherwise), so a bump reads each new file once."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._staged: dict[str, Path] = {}
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for tmp in self._staged.values():
+            tmp.unlink(missing_ok=True)
+        self._staged.clear()
+
+    def add(self, path: Path) -> str:
+        from promptver.store.digests import sha256_file
+
+        tmp = self.store._tmp_file()
+        with open(tmp, "wb") as out:
+            hexdigest, _ = sha256_file(path, copy_to=out)
+        return self._keep(tmp, hexdigest)
+
+    def add_bytes(self, data: bytes) -> str:
+        tmp = self.store._tmp_file()
+        tmp.write_bytes(data)
+        return self._keep(tmp, sha256_bytes(data))
+
+    def _keep(self, tmp: Path, hexdigest: str) -> str:
+        if hexdigest in self._staged or self.store.has_object(hexdigest):
+            tmp.unlink()
+        else:
+            self._staged[hexdigest] = tmp
+        return hexdigest
+
+    def publish(self) -> None:
+        for hexdigest, tmp in list(self._staged.items()):
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self.store._publish_object(tmp, hexdigest)
+            tmp.unlink()
+            del self._staged[hexdigest]
+
+
+class StoreTree(Tree):
+    """The files of a stored version, read from verified objects."""
+
+    def __init__(self, store: Store, manifest: Manifest):
+        self.store = store
+        self.manifest = manifest
+        self.label = manifest.version
+        self.entries = manifest.file_map()
+
+    @property
+    def digest(self) -> str:
+        return self.manifest.digest
+
+    def open(self, path: str) -> BinaryIO:
+        return self.store.open_object(self.entry(path).digest)
+
+    def read_bytes(self, path: str) -> bytes:
+        return self.store.read_object(self.entry(path).digest)
+
+
+class VerifiedReader(io.RawIOBase):
+    """Reads an object and raises `IntegrityError` at the end if its hash is wrong."""
+
+    def __init__(self, handle: io.BufferedReader, hexdigest: str, path: Path):
+        self._handle = handle
+        self._hash = hashlib.sha256()
+        self._expected = hexdigest
+        self._path = path
+        self._checked = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self._handle.readinto(buffer)
+        if count:
+            self._hash.update(memoryview(buffer)[:count])
+        elif not self._checked:
+            self._checked = True
+            if self._hash.hexdigest() != self._expected:
+                raise corrupted(self._expected, self._path)
+        return count or 0
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
+
+
+def corrupted(hexdigest: str, path: Path) -> IntegrityError:
+    return IntegrityError(
+        f"object {short(hexdigest)} is corrupted: its content does not match its hash",
+        location=str(path),
+        hint="restore the store from git or pull from a remote",
+    )
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ConfigError(
+            f"{name!r} is not a valid bundle name",
+            hint="use letters, digits, '.', '_' and '-', starting with a letter or digit",
+        )
+    return name
+
+
+def _last_line(path: Path) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            end = handle.tell()
+            if end == 0:
+                return None
+            back = min(end, 1 << 16)
+            while True:
+                handle.seek(end - back)
+                lines = handle.read(back).rstrip(b"\n").split(b"\n")
+                if len(lines) > 1 or back == end:
+                    return lines[-1]
+                back = min(end, back * 4)
+    except FileNotFoundError:
+        return None
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with open(path, "rb") as handle:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(CHUNK), b""))
+    except FileNotFoundError:
+        return 0
+
+
+class _LockTable:
+    """Process-wide table of held file locks, so nested ``lock()`` calls do not deadlock."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.RLock()
+        self._held: dict[Path, tuple[int, int]] = {}  # path -> (fd, depth)
+
+    @contextmanager
+    def hold(self, path: Path) -> Iterator[None]:
+        with self._mutex:
+            fd, depth = self._held.get(path, (-1, 0))
+            if depth == 0:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+                _lock_fd(fd)
+            self._held[path] = (fd, depth + 1)
+            try:
+                yield
+            finally:
+                fd, depth = self._held[path]
+                if depth == 1:
+                    del self._held[path]
+                    _unlock_fd(fd)
+                    os.close(fd)
+                else:
+                    self._held[path] = (fd, depth - 1)
+
+
+def _lock_fd(fd: int) -> None:
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except ImportError:  # pragma: no cover - Windows
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined,unused-ignore]
+
+
+def _unlock_fd(fd: int) -> None:
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except ImportError:  # pragma: no cover - Windows
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined,unused-ignore]
+
+
+_LOCKS = _LockTable()

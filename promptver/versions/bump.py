@@ -1,0 +1,202 @@
+"""Turn a bundle's working folder into a new immutable version (bump and snapshot)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptver.bundle.check import ValidatedCache, check_tree, prevalidate_evals
+from promptver.bundle.spec import BundleSpec
+from promptver.errors import BundleError, ConfigError, ConflictError, NothingChangedError
+from promptver.semver import Version, check_identifier
+from promptver.store.digests import short
+from promptver.store.events import utc_now
+from promptver.store.manifest import Manifest
+from promptver.store.store import Store
+from promptver.store.tree import Tree, WorkTree
+from promptver.versions.provenance import identity, provenance
+
+DEFAULT_INITIAL = Version(0, 1, 0)
+
+# A bump hook (the semantic diff plugs in here): given the latest version's tree (or None),
+# the working tree and the requested level, it returns the level to use (resolving
+# "auto", refusing a level that is too low unless forced) and the semantic summary to
+# store in the manifest.
+Analyzer = Callable[[Tree | None, WorkTree, str, bool], tuple[str, dict[str, Any] | None]]
+
+
+@dataclass(frozen=True)
+class BumpResult:
+    manifest: Manifest
+    previous: Manifest | None
+    dry_run: bool
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        old = self.previous.version if self.previous else "(none)"
+        return f"{self.manifest.bundle} {old} -> {self.manifest.version} ({short(self.manifest.digest)})"
+
+
+def next_version(latest: Version | None, level: str, pre: str | None, initial: Version | None) -> Version:
+    if latest is None:
+        first = initial or DEFAULT_INITIAL
+        if pre is not None:
+            check_identifier(pre)
+            return Version(*first.core, (pre, 1))
+        return first
+    if initial is not None:
+        raise ConflictError(
+            f"--initial only applies to a first version; the latest is {latest}", hint="drop --initial"
+        )
+    return latest.bump(level, pre)
+
+
+def snapshot_version(latest: Version | None, level: str, stamp: str | None = None) -> Version:
+    """An experiment version: the next ``level`` release with ``-dev.<UTC timestamp>``."""
+    stamp = stamp or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    if latest is None:
+        core = DEFAULT_INITIAL.core
+    elif latest.prerelease:
+        core = latest.core
+    else:
+        core = latest.bump(level).core
+    candidate = Version(*core, ("dev", stamp))
+    if latest is not None and candidate <= latest:
+        candidate = Version(*Version(*latest.core).bump("patch").core, ("dev", stamp))
+    return candidate
+
+
+def bump(
+    store: Store,
+    name: str,
+    level: str,
+    *,
+    pre: str | None = None,
+    message: str = "",
+    initial: Version | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    author: str | None = None,
+    analyzer: Analyzer | None = None,
+    version: Version | None = None,
+) -> BumpResult:
+    """Snapshot ``bundles/<name>`` as the next version. Serialised per bundle by a lock."""
+    with store.lock(name), store.staging() as staging:
+        tree, _ = checked_tree(store, name, hasher=staging.add)
+        latest = store.latest(name)
+        releasing = level == "release" and latest is not None and latest.semver.is_prerelease
+        if latest is not None and latest.digest == tree.digest and not releasing:
+            raise NothingChangedError(
+                f"{name}: nothing changed since {latest.version} ({short(latest.digest)})",
+                hint="edit the bundle first; `promptver status` shows what changed",
+            )
+        changes = None
+        if analyzer is None and level == "auto":
+            raise ConfigError(
+                "bump auto needs the semantic diff", hint="pass analyzer=promptver.diff.bumping..."
+            )
+        if analyzer is not None:
+            base = store.tree(latest) if latest is not None else None
+            level, changes = analyzer(base, tree, level, force)
+        new = version or next_version(latest.semver if latest else None, level, pre, initial)
+        if store.manifest_path(name, str(new)).exists():
+            raise ConflictError(
+                f"{name}@{new} already exists; versions are immutable", hint="bump to a new version instead"
+            )
+        if latest is not None and new <= latest.semver:
+            raise ConflictError(
+                f"{name} {new} would not be newer than the latest version {latest.version}",
+                hint="choose a higher bump",
+            )
+        manifest = Manifest(
+            bundle=name,
+            version=str(new),
+            digest=tree.digest,
+            files=tuple(sorted(tree.entries.values(), key=lambda e: e.path)),
+            created=utc_now(),
+            author=author or identity(tree.folder),
+            message=message,
+            parent=latest.version if latest else None,
+            parent_digest=latest.digest if latest else None,
+            bump=level,
+            forced=force,
+            provenance=provenance(tree.folder),
+            changes=changes,
+        )
+        if dry_run:
+            return BumpResult(manifest, latest, dry_run=True)
+        staging.publish()
+        _store_files(store, tree)
+        store.write_manifest(manifest)
+        store.append_event(name, bump_event(manifest))
+        return BumpResult(manifest, latest, dry_run=False)
+
+
+def checked_tree(
+    store: Store, name: str, hasher: Callable[[Path], str] | None = None
+) -> tuple[WorkTree, BundleSpec]:
+    """The working tree of a bundle, or `BundleError` with every problem.
+
+    Eval sets are validated in a second thread while the tree is hashed (and, in a bump,
+    copied): the two overlap, so a large eval set costs about one pass, not two."""
+    import threading
+
+    cache = ValidatedCache(store.root / "cache" / "validated.txt")
+    stat_cache = store.stat_cache(name)
+
+    def known(rel: str, path: Path) -> str | None:
+        try:
+            return stat_cache.lookup(rel, path.stat())
+        except OSError:
+            return None
+
+    prevalidated: set[str] = set()
+    folder = store.bundle_dir(name)
+    worker = threading.Thread(
+        target=lambda: prevalidated.update(prevalidate_evals(folder, cache, known)), daemon=True
+    )
+    worker.start()
+    try:
+        tree = store.work_tree(name, hasher=hasher)
+    finally:
+        worker.join()
+    for key in prevalidated:
+        cache.add(key)
+    spec, problems = check_tree(tree, name, cache)
+    if problems or spec is None:
+        raise BundleError(name, problems)
+    return tree, spec
+
+
+def _store_files(store: Store, tree: WorkTree) -> None:
+    for entry in tree.entries.values():
+        if store.has_object(entry.digest):
+            continue
+        stored = store.put_file(tree.path_of(entry.path))
+        if stored != entry.digest:
+            raise ConflictError(
+                f"{entry.path} changed while the version was being written",
+                location=str(tree.path_of(entry.path)),
+                hint="run the bump again",
+            )
+
+
+def bump_event(manifest: Manifest) -> dict[str, Any]:
+    import hashlib
+
+    return {
+        "event": "bump",
+        "time": manifest.created,
+        "actor": manifest.author,
+        "bundle": manifest.bundle,
+        "version": manifest.version,
+        "digest": manifest.digest,
+        "parent": manifest.parent,
+        "bump": manifest.bump,
+        "forced": manifest.forced,
+        "message": manifest.message,
+        "manifest_sha256": hashlib.sha256(manifest.dumps()).hexdigest(),
+    }
