@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from promptver.errors import ConflictError
-from promptver.governance.aliases import alias_states, set_alias
+from promptver.governance.aliases import alias_states
+from promptver.governance.promotion import set_alias
 from promptver.remote.config import RemoteConfig
 from promptver.remote.sync import PULL_FIRST, Remote, pull, push
 from promptver.store.store import Store

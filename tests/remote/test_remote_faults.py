@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from promptver.errors import ConflictError
-from promptver.governance.aliases import set_alias
+from promptver.governance.promotion import set_alias
 from promptver.remote.config import RemoteConfig
 from promptver.remote.sync import Remote, pull, push
 from promptver.remote.transport import RemoteError

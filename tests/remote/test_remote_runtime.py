@@ -13,7 +13,7 @@ import pytest
 
 import promptver
 from promptver.errors import IntegrityError
-from promptver.governance.aliases import set_alias
+from promptver.governance.promotion import set_alias
 from promptver.remote.config import RemoteConfig
 from promptver.remote.sync import Remote, push
 from promptver.versions.bump import bump
