@@ -3,6 +3,7 @@ credentials, a missing bucket; and random interleavings of two clients (nothing 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -244,3 +245,22 @@ def test_random_interleavings_lose_nothing(tmp_path_factory, s3_url: str, ops) -
     assert (
         a.log_path("bot").read_bytes() == b.log_path("bot").read_bytes() == check.log_path("bot").read_bytes()
     )
+
+
+def test_verify_remote_names_a_corrupted_object(tmp_path: Path, pv) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "shared").mkdir()
+    a = make_project(tmp_path / "a")
+    cli(pv, a, "remote", "add", "origin", f"file://{tmp_path}/shared")
+    cli(pv, a, "bump", "minor", "bot")
+    cli(pv, a, "push")
+    good = cli(pv, a, "verify", "--remote")
+    assert good.code == 0 and good.out.startswith("ok:") and "1 manifests" in good.out, good.out
+    victim = a.resolve("bot", "0.1.0").file_map()["bundle.toml"].digest.removeprefix("sha256:")
+    from promptver.remote.objects import encode_whole
+
+    path = tmp_path / "shared" / "objects" / victim
+    path.unlink()
+    path.write_bytes(encode_whole(b"tampered"))
+    bad = cli(pv, a, "verify", "--remote", "--json")
+    assert bad.code == 1
+    assert any(f"sha256:{victim[:8]}" in p for p in json.loads(bad.out)["problems"])
