@@ -46,6 +46,10 @@ COMMANDS: dict[str, str] = {
     "export": "promptver.cli.cmd_export:export",
     "import": "promptver.cli.cmd_export:import_",
     "ci-report": "promptver.cli.cmd_ci:ci_report",
+    "remote": "promptver.cli.cmd_remote:remote",
+    "push": "promptver.cli.cmd_remote:push",
+    "pull": "promptver.cli.cmd_remote:pull",
+    "fetch": "promptver.cli.cmd_remote:fetch",
 }
 
 
