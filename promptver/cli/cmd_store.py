@@ -47,8 +47,17 @@ def verify(remote_name: str | None, as_json: bool) -> None:
     if remote_name is not None:
         _verify_remote(store, remote_name or None, as_json)
         return
+    remote_has = None
+    if store.config.get("remote"):  # objects pulled but not fetched yet are on the remote
+
+        def remote_has(hexdigests: list[str]) -> set[str]:
+            from promptver.remote.sync import open_remote
+            from promptver.remote.sync import remote_has as ask
+
+            return ask(open_remote(store), hexdigests)
+
     with progress("verifying objects") as update:
-        report = verify_store(store, update)
+        report = verify_store(store, update, remote_has)
     if as_json:
         print_json(report.to_json())
     else:
@@ -59,6 +68,11 @@ def verify(remote_name: str | None, as_json: bool) -> None:
             f"{state}: {plural(report.objects, 'object')}, {plural(report.manifests, 'manifest')}, "
             f"{plural(report.events, 'audit event')} checked"
         )
+        if report.not_fetched:
+            click.echo(
+                f"note: {plural(len(report.not_fetched), 'object')} on the remote, not fetched here"
+                " (`promptver fetch NAME@VERSION` downloads them; `verify --remote` checks the remote)"
+            )
         if report.leftovers:
             click.echo(
                 f"note: {plural(report.leftovers, 'temporary file')} of interrupted writes in "
@@ -88,6 +102,11 @@ def gc(remove: bool, as_json: bool) -> None:
     )
     if report.busy:
         click.echo(f"kept {plural(report.busy, 'temporary file')} of writers still running")
+    if report.not_here:
+        click.echo(
+            f"kept: {plural(report.not_here, 'object')} that versions name are not here (pulled, not"
+            " fetched); gc never deletes an object a version names, nor anything on a remote"
+        )
     if not remove and (report.leftovers or report.objects):
         click.echo("run `promptver gc --yes` to delete them")
 

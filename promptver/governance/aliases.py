@@ -142,7 +142,10 @@ def pointers(store: Store, name: str) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _write_pointers(store: Store, name: str, states: dict[str, AliasState]) -> None:
+def pointer_bytes(states: dict[str, AliasState]) -> bytes:
+    """The content of ``aliases.json`` for these alias states: each alias's current target
+    with who moved it, when, and the ``seq`` of that event; canonical JSON, so the same
+    states give the same bytes (the remote compares them before writing)."""
     data = {}
     for alias, state in sorted(states.items()):
         if state.current is None or state.last is None:
@@ -154,8 +157,16 @@ def _write_pointers(store: Store, name: str, states: dict[str, AliasState]) -> N
             "by": state.last.get("actor"),
             "seq": state.last.get("seq"),
         }
-    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    atomic_write(aliases_path(store, name), text.encode(), tmp_dir=store.tmp_dir)
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def write_pointers(store: Store, name: str, states: dict[str, AliasState]) -> None:
+    """Replace ``bundles/<name>/aliases.json`` (atomically) with the pointers derived from
+    ``states``. The log is the truth and ``aliases.json`` a fast index of it, so this is
+    called after every change to the log that can move an alias: an alias move, and a
+    pull that brought the remote's events (``promptver.remote.sync``). The caller holds
+    the bundle's lock."""
+    atomic_write(aliases_path(store, name), pointer_bytes(states), tmp_dir=store.tmp_dir)
 
 
 # --- moves --------------------------------------------------------------------------------
@@ -197,7 +208,7 @@ def move(
     def derive(record: dict[str, Any]) -> None:
         moved = {alias: AliasState(alias, list(s.history), s.last) for alias, s in states.items()}
         apply(moved, record)
-        _write_pointers(store, name, moved)  # fails -> the event is taken back too
+        write_pointers(store, name, moved)  # fails -> the event is taken back too
         apply(states, record)
 
     return store.append_event(name, event, then=derive)

@@ -24,6 +24,7 @@ class VerifyReport:
     problems: list[str] = field(default_factory=list)
     leftovers: int = 0  # temporary files of interrupted writes (harmless)
     leftover_bytes: int = 0  # their total size (`promptver gc` removes the dead ones)
+    not_fetched: list[str] = field(default_factory=list)  # hex digests on the remote, not here
 
     @property
     def ok(self) -> bool:
@@ -38,10 +39,23 @@ class VerifyReport:
             "problems": self.problems,
             "leftovers": self.leftovers,
             "leftover_bytes": self.leftover_bytes,
+            "not_fetched": len(self.not_fetched),
         }
 
 
-def verify_store(store: Store, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+RemoteHas = Callable[[list[str]], set[str]]
+
+
+def verify_store(
+    store: Store,
+    progress: Callable[[int, int], None] | None = None,
+    remote_has: RemoteHas | None = None,
+) -> VerifyReport:
+    """Check everything in the store. ``remote_has`` (given when a remote is configured):
+    which of some object digests the remote holds. An object a version names that is not
+    here but is on the remote was pulled and not fetched yet (pulls are lazy): it is listed
+    in ``not_fetched``, not a problem. Without ``remote_has``, or when the remote lacks it
+    too or cannot be asked, a missing object is a problem."""
     report = VerifyReport()
     objects = _object_files(store)
     for index, path in enumerate(objects, start=1):
@@ -49,8 +63,10 @@ def verify_store(store: Store, progress: Callable[[int, int], None] | None = Non
         if progress:
             progress(index, len(objects))
     present = {p.parent.name + p.name for p in objects}
+    missing: dict[str, list[str]] = {}  # hex -> "ref: object X of path is missing"
     for name in store.bundle_names():
-        _verify_bundle(store, name, present, report)
+        _verify_bundle(store, name, present, report, missing)
+    _place_missing(missing, remote_has, report)
     leftovers = scan_tmp(store)
     report.leftovers = len(leftovers)
     report.leftover_bytes = sum(x.size for x in leftovers)
@@ -82,7 +98,28 @@ def _verify_object(path: Path, report: VerifyReport) -> None:
         report.problems.append(f"object {name[:12]} is corrupted: content does not match its hash ({path})")
 
 
-def _verify_bundle(store: Store, name: str, present: set[str], report: VerifyReport) -> None:
+def _place_missing(missing: dict[str, list[str]], remote_has: RemoteHas | None, report: VerifyReport) -> None:
+    """Missing objects the remote holds are not fetched yet; the rest are problems."""
+    if not missing:
+        return
+    on_remote: set[str] = set()
+    suffix = ""
+    if remote_has is not None:
+        try:
+            on_remote = remote_has(sorted(missing))
+            suffix = " (here and on the remote)"
+        except PromptverError as exc:
+            suffix = f" (the remote could not be asked: {exc.message})"
+    for hexdigest, lines in missing.items():
+        if hexdigest in on_remote:
+            report.not_fetched.append(hexdigest)
+        else:
+            report.problems += [line + suffix for line in lines]
+
+
+def _verify_bundle(
+    store: Store, name: str, present: set[str], report: VerifyReport, missing: dict[str, list[str]]
+) -> None:
     manifests = {}
     for version in store.version_names(name):
         report.manifests += 1
@@ -93,8 +130,9 @@ def _verify_bundle(store: Store, name: str, present: set[str], report: VerifyRep
             continue
         manifests[manifest.version] = manifest
         for entry in manifest.files:
-            if entry.digest not in present:
-                report.problems.append(
+            hexdigest = entry.digest.removeprefix("sha256:")
+            if hexdigest not in present:
+                missing.setdefault(hexdigest, []).append(
                     f"{manifest.ref}: object {entry.digest[:12]} of {entry.path} is missing"
                 )
     _verify_log(store, name, manifests, report)

@@ -294,20 +294,9 @@ def _write_remote_pointers(t: Transport, name: str, lines: list[bytes]) -> None:
 
 
 def _pointer_bytes(events: list[dict[str, Any]]) -> bytes:
-    from promptver.governance.aliases import replay
+    from promptver.governance.aliases import pointer_bytes, replay
 
-    data = {}
-    for alias, state in sorted(replay(events).items()):
-        if state.current is None or state.last is None:
-            continue
-        data[alias] = {
-            "version": state.current[0],
-            "digest": state.current[1],
-            "moved": state.last.get("time"),
-            "by": state.last.get("actor"),
-            "seq": state.last.get("seq"),
-        }
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    return pointer_bytes(replay(events))
 
 
 # ---- pull ------------------------------------------------------------------------------------
@@ -363,9 +352,9 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
         atomic_write(path, b"".join(line + b"\n" for line in relinked), tmp_dir=store.tmp_dir)
         result.events = len(remote_tail)
         result.relinked = len(local_tail)
-        from promptver.governance.aliases import _write_pointers, alias_states
+        from promptver.governance.aliases import alias_states, write_pointers
 
-        _write_pointers(store, name, alias_states(store, name))
+        write_pointers(store, name, alias_states(store, name))
     return result
 
 
@@ -523,6 +512,19 @@ def fetch_into(store: Store, t: Transport, hexdigest: str) -> bytes:
     if store.put_bytes(data) != hexdigest:  # fetch_object verified it; this cannot differ
         raise IntegrityError(f"object {short(hexdigest)} changed while it was stored")
     return data
+
+
+LIST_FROM = 64  # more objects than this to look up: one listing instead of a request each
+
+
+def remote_has(remote: Remote, hexdigests: list[str]) -> set[str]:
+    """Which of these objects the remote holds (asked, not taken from the local memo):
+    one existence check each, or one listing of ``objects/`` when there are many."""
+    t = remote.transport
+    if len(hexdigests) > LIST_FROM:
+        listed = {key.rsplit("/", 1)[-1] for key in t.list("objects")}
+        return {h for h in hexdigests if h in listed}
+    return {h for h in hexdigests if t.exists(remote_objects.object_key(h))}
 
 
 def open_remote(store: Store, name: str | None = None) -> Remote:

@@ -48,6 +48,7 @@ class GcReport:
     objects: list[tuple[str, int]] = field(default_factory=list)  # (hex, size)
     removed: bool = False
     busy: int = 0  # leftovers of live writers, kept
+    not_here: int = 0  # objects versions name that are not in this store (pulled, not fetched)
 
     @property
     def size(self) -> int:
@@ -61,6 +62,7 @@ class GcReport:
             "objects": [{"digest": "sha256:" + h, "size": size} for h, size in self.objects],
             "bytes": self.size,
             "busy_tmp_files": self.busy,
+            "not_fetched": self.not_here,
         }
 
 
@@ -140,6 +142,11 @@ def remove_dead(store: Store) -> int:
 def referenced_objects(store: Store) -> set[str]:
     """Every object digest any manifest or recorded run names. A manifest that cannot be
     parsed stops the collection: what it names is unknown, so nothing may be removed."""
+    return manifest_objects(store) | _run_hashes(store)
+
+
+def manifest_objects(store: Store) -> set[str]:
+    """Every object digest any manifest names (see `referenced_objects`)."""
     names: set[str] = set()
     bundles = store.root / "bundles"
     for manifest_path in sorted(bundles.glob("*/versions/*.json")) if bundles.is_dir() else []:
@@ -155,6 +162,12 @@ def referenced_objects(store: Store) -> set[str]:
                 location=str(manifest_path),
                 hint="run `promptver verify` and restore it from git",
             ) from None
+    return names
+
+
+def _run_hashes(store: Store) -> set[str]:
+    """Every sha256 in a recorded run (runs name objects of the versions they evaluated)."""
+    names: set[str] = set()
     runs = store.root / "runs"
     for run_file in sorted(runs.glob("*/*/run.json")) if runs.is_dir() else []:
         try:
@@ -197,7 +210,8 @@ def remove_unreferenced(store: Store, candidates: set[str]) -> list[str]:
 def collect(store: Store, *, remove: bool = False) -> GcReport:
     """What ``promptver gc`` finds (and, with ``remove``, deletes): dead ``tmp/`` leftovers
     and unreferenced objects. Never touches manifests, logs, runs, locks or a live writer's
-    files."""
+    files, and never a remote: an object a version names is kept whether it is here or not,
+    and one named but not here (pulled, not fetched yet) is only counted (``not_here``)."""
     report = GcReport()
     fd = store.object_lock(exclusive=True)
     try:
@@ -206,14 +220,18 @@ def collect(store: Store, *, remove: bool = False) -> GcReport:
                 report.leftovers.append(leftover)
             else:
                 report.busy += 1
-        keep = referenced_objects(store)
+        named = manifest_objects(store)
+        keep = named | _run_hashes(store)
+        seen = set()
         for hexdigest, path in _objects(store):
+            seen.add(hexdigest)
             if hexdigest not in keep:
                 try:
                     size = path.stat().st_size
                 except OSError:
                     continue
                 report.objects.append((hexdigest, size))
+        report.not_here = len(named - seen)
         if remove:
             for leftover in report.leftovers:
                 remove_quietly(leftover.path)

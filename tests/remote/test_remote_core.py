@@ -65,6 +65,11 @@ def test_push_then_pull_into_a_fresh_store(tmp_path: Path, url: str, pv) -> None
     assert b.log_path("bot").read_bytes() == a.log_path("bot").read_bytes()
     assert alias_states(b, "bot")["production"].version == "0.1.0"
     assert json.loads((b.root / "bundles/bot/aliases.json").read_text())["production"]["version"] == "0.1.0"
+    # one writer of pointers (governance.aliases.pointer_bytes): the same bytes on all three sides
+    on_remote = remote_of(a, url).transport.get("bundles/bot/aliases.json")
+    assert on_remote is not None
+    assert on_remote[0] == (a.root / "bundles/bot/aliases.json").read_bytes()
+    assert on_remote[0] == (b.root / "bundles/bot/aliases.json").read_bytes()
     manifest = b.resolve("bot", "production")
     assert not any(b.has_object(f.digest.removeprefix("sha256:")) for f in manifest.files)  # lazy
     fetched = cli(pv, b, "fetch", "bot@production")
