@@ -75,6 +75,9 @@ class CountingProxy:
                 conn.endheaders(body or None)
                 response = conn.getresponse()
                 data = response.read()
+                with proxy.lock:  # counted before the client sees the answer (no race with reset)
+                    proxy.requests.append((self.command, self.path, response.status))
+                    proxy.bytes += len(body) + len(data)
                 self.send_response_only(response.status, response.reason)
                 for key, value in response.getheaders():
                     if key.lower() not in ("transfer-encoding", "connection", "content-length"):
@@ -83,9 +86,6 @@ class CountingProxy:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
-                with proxy.lock:
-                    proxy.requests.append((self.command, self.path, response.status))
-                    proxy.bytes += len(body) + len(data)
 
             do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _forward
 
@@ -350,7 +350,7 @@ def bench_load(server: SeaweedServer, work: Path, reps: int) -> None:
     method, path, status = seen[0]
     print(f"follow('{ref}').refresh() with nothing changed, {len(times)} checks:")
     print(
-        f"  requests per refresh    {statistics.median(counts):.0f} (max {max(counts)}):"
+        f"  requests per refresh    {statistics.median(counts):.0f} (min {min(counts)}, max {max(counts)}):"
         f" {method} {path.split('?')[0]} -> {status}, {statistics.median(bytes_):.0f} bytes of body"
     )
     for requests in extra:
