@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from benchmarks.bench_store import make_cases  # noqa: E402
-from remote.seaweed import SeaweedServer, weed_binary  # noqa: E402
+from remote.seaweed import ACCESS_KEY, REGION, SECRET_KEY, SeaweedServer, weed_binary  # noqa: E402
 
 BUCKET = "promptver-bench"
 MB = 1e6
@@ -132,8 +132,6 @@ def remote_bytes(server: SeaweedServer, prefix: str) -> tuple[int, int]:
     import obstore
     from obstore.store import S3Store
 
-    from remote.seaweed import ACCESS_KEY, REGION, SECRET_KEY
-
     store = S3Store(
         BUCKET,
         prefix=prefix,
@@ -156,8 +154,13 @@ def git_pack_size(bundle: Path, versions: list[Path], work: Path) -> tuple[int, 
     (size of .git/objects/pack, seconds of gc)."""
     repo = work / "git-repo"
     repo.mkdir()
-    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
-           "GIT_COMMITTER_EMAIL": "b@b"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "b",
+        "GIT_AUTHOR_EMAIL": "b@b",
+        "GIT_COMMITTER_NAME": "b",
+        "GIT_COMMITTER_EMAIL": "b@b",
+    }
 
     def git(*args: str) -> None:
         subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
@@ -319,8 +322,12 @@ def bench_load(server: SeaweedServer, work: Path, reps: int) -> None:
     med_local = statistics.median(local)
     print(f"load('{ref}') of the example bundle ({latest}), fresh processes, medians of {reps}:")
     print(f"  local store             {med_local:6.1f} ms")
-    print(f"  remote, cold cache      {statistics.median(cold):6.1f} ms  (+{statistics.median(cold) - med_local:.1f} ms)")
-    print(f"  remote, warm cache      {statistics.median(warm):6.1f} ms  (+{statistics.median(warm) - med_local:.1f} ms)")
+    print(
+        f"  remote, cold cache      {statistics.median(cold):6.1f} ms  (+{statistics.median(cold) - med_local:.1f} ms)"
+    )
+    print(
+        f"  remote, warm cache      {statistics.median(warm):6.1f} ms  (+{statistics.median(warm) - med_local:.1f} ms)"
+    )
 
     # the live handle, through the counting proxy
     import promptver
@@ -354,7 +361,10 @@ def bench_load(server: SeaweedServer, work: Path, reps: int) -> None:
         f" {method} {path.split('?')[0]} -> {status}, {statistics.median(bytes_):.0f} bytes of body"
     )
     for requests in extra:
-        print("  a refresh sent " + ", ".join(f"{m} {p.split('?')[0].rsplit('/', 1)[-1]} -> {s}" for m, p, s in requests))
+        print(
+            "  a refresh sent "
+            + ", ".join(f"{m} {p.split('?')[0].rsplit('/', 1)[-1]} -> {s}" for m, p, s in requests)
+        )
     print(f"  time per refresh        {statistics.median(times):6.2f} ms (median)")
 
 

@@ -51,7 +51,9 @@ def pulled_not_fetched(tmp_path: Path, url: str, pv) -> tuple[Store, Store]:  # 
     assert pv("--store", str(a.root), "bump", "minor", "bot").code == 0
     assert pv("--store", str(a.root), "push").code == 0
     b = make_project(tmp_path / "b", name="other")
-    added = pv("--store", str(b.root), "remote", "add", "origin", url, *endpoint_args(url), "--objects-remote")
+    added = pv(
+        "--store", str(b.root), "remote", "add", "origin", url, *endpoint_args(url), "--objects-remote"
+    )
     assert added.code == 0, added.err
     assert pv("--store", str(b.root), "pull", "bot").code == 0
     b = Store.find(override=b.root)
