@@ -14,11 +14,12 @@ TYPE_CHECKING = False  # not `from typing import ...`: that import alone costs m
 if TYPE_CHECKING:
     from typing import Any
 
-    from promptver.runtime import Bundle, clear_cache, load
+    from promptver.app.runtime import Bundle, clear_cache, load
 
-# The run-time API (promptver/runtime.py), imported on first use so that `import promptver`
-# alone costs nothing.
-_LAZY = {"load": "promptver.runtime", "Bundle": "promptver.runtime", "clear_cache": "promptver.runtime"}
+# The run-time API (promptver/app/runtime.py), imported on first use so that
+# `import promptver` alone costs nothing.
+_RUNTIME = "promptver.app.runtime"
+_LAZY = {"load": _RUNTIME, "Bundle": _RUNTIME, "clear_cache": _RUNTIME}
 
 
 def __getattr__(name: str) -> Any:

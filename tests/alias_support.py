@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from promptver.manifest import Manifest
-from promptver.run_records import record_run
-from promptver.snapshot import bump
-from promptver.store import Store
+from promptver.evals.records import record_run
+from promptver.store.manifest import Manifest
+from promptver.store.store import Store
+from promptver.versions.bump import bump
 
 AUTHOR = "Ana Author <ana@example.com>"
 REVIEWER = "Rui Reviewer <rui@example.com>"

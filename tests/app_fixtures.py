@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from promptver.manifest import Manifest
-from promptver.scaffold import scaffold
+from promptver.bundle.scaffold import scaffold
 from promptver.semver import Version
-from promptver.snapshot import bump, utc_now
-from promptver.store import Store
+from promptver.store.events import utc_now
+from promptver.store.manifest import Manifest
+from promptver.store.store import Store
+from promptver.versions.bump import bump
 
 SYSTEM = "You are the support assistant of {{ product | default('Acme') }}. Release {{ release }}.\n"
 ANSWER = """\

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from promptver.bundle.scaffold import scaffold
 from promptver.cli.main import main
-from promptver.scaffold import scaffold
-from promptver.store import Store
+from promptver.store.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from promptver.diff.engine import diff_trees
 from promptver.diff.model import BundleDiff, Side
-from promptver.tree import MemoryTree
+from promptver.store.tree import MemoryTree
 
 CONFIG = """\
 [bundle]

@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 import promptver
-from promptver.aliases import aliases_path, remove_alias, rollback, set_alias
+from promptver.app.lockfile import app_store, read_lock
+from promptver.app.pins import load_config, parse_spec, set_pin
+from promptver.app.resolve import apply_plan, outdated, pin_bundle, plan_lock
 from promptver.cli.main import main
 from promptver.errors import ConfigError, IntegrityError, NotFoundError, VersionSyntaxError
-from promptver.lockfile import app_store, read_lock
-from promptver.locking import apply_plan, outdated, pin_bundle, plan_lock
-from promptver.pins import load_config, parse_spec, set_pin
+from promptver.governance.aliases import aliases_path, rollback
+from promptver.governance.promotion import remove_alias, set_alias
 from tests.app_fixtures import Project, make_project, release
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -316,7 +317,7 @@ def test_load_by_name_stays_light(project: Project) -> None:
     loaded = set(modules.split())
     assert version == "1.1.0"
     assert not {m.split(".")[0] for m in loaded} & set(HEAVY)
-    assert "promptver.locking" not in loaded and "promptver.promotion" not in loaded
+    assert "promptver.app.resolve" not in loaded and "promptver.governance.promotion" not in loaded
 
 
 # ---- the CLI -----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from promptver.store import Store
+from promptver.store.store import Store
 from tests.alias_support import (
     AUTHOR,
     OTHER,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from promptver.aliases import aliases_path, resolve_ref
-from promptver.store import Store
+from promptver.governance.aliases import aliases_path, resolve_ref
+from promptver.store.store import Store
 from tests.alias_support import events, new_version
 from tests.conftest import tree_state
 
@@ -211,10 +211,11 @@ def test_moves_follow_a_stack_model(tmp_path: Path) -> None:
     from hypothesis import strategies as st
     from hypothesis.configuration import set_hypothesis_home_dir
 
-    from promptver.aliases import remove_alias, rollback, set_alias
+    from promptver.bundle.scaffold import scaffold
     from promptver.errors import PromptverError
-    from promptver.integrity import verify_store
-    from promptver.scaffold import scaffold
+    from promptver.governance.aliases import rollback
+    from promptver.governance.promotion import remove_alias, set_alias
+    from promptver.governance.verify import verify_store
 
     ops = st.lists(
         st.one_of(

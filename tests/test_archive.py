@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 
 import promptver
-from promptver.archive import (
+from promptver.app.archive import (
     archive_bytes,
     describe_archive,
     export,
     import_archive,
     read_archive,
 )
-from promptver.digests import sha256_bytes, tree_digest
 from promptver.errors import ConflictError, IntegrityError, NotFoundError
-from promptver.store import Store
+from promptver.store.digests import sha256_bytes, tree_digest
+from promptver.store.store import Store
 from tests.app_fixtures import Project, make_project, release
 
 

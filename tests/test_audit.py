@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from promptver.aliases import aliases_path
-from promptver.store import Store
+from promptver.governance.aliases import aliases_path
+from promptver.store.store import Store
 from tests.alias_support import PRODUCTION, REVIEWER, events, new_version, set_policy
 from tests.conftest import ROOT, run_process, tree_state
 
@@ -101,9 +101,9 @@ def test_two_processes_moving_one_alias(project: Path, store: Store) -> None:
         new_version(store, project)
     script = (
         "import sys\n"
-        "from promptver.aliases import set_alias\n"
+        "from promptver.governance.promotion import set_alias\n"
         "from promptver.errors import ConflictError\n"
-        "from promptver.store import Store\n"
+        "from promptver.store.store import Store\n"
         "store = Store.find()\n"
         "done = 0\n"
         "for i in range(40):\n"
@@ -149,7 +149,7 @@ def test_promote_with_nothing_missing_changes_only_log_and_pointer(history: Stor
 
 
 def test_forced_bumps_are_marked(project: Path, store: Store, pv) -> None:
-    from promptver.snapshot import bump
+    from promptver.versions.bump import bump
 
     (project / "bundles/bot/prompts/system.j2").write_text("Be brief.\n")
     bump(store, "bot", "patch", force=True, author="Ana <ana@example.com>")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from promptver.store import Store
+from promptver.store.store import Store
 from tests.conftest import tree_state
 
 SYSTEM = Path("bundles/bot/prompts/system.j2")
@@ -102,7 +102,7 @@ def test_invalid_bundle_is_refused_and_nothing_written(project: Path, pv) -> Non
 def test_existing_or_older_version_is_refused(project: Path, store: Store, pv) -> None:
     from promptver.errors import ConflictError
     from promptver.semver import Version
-    from promptver.snapshot import bump
+    from promptver.versions.bump import bump
 
     pv("bump", "minor", "bot")
     _touch(project)

@@ -107,15 +107,15 @@ def test_unknown_bundle(project: Path, pv) -> None:
 def test_large_valid_eval_set_takes_the_fast_path(project: Path, pv, monkeypatch) -> None:
     import json as stdlib_json
 
-    import promptver.check
+    import promptver.bundle.check
 
     lines = [
         stdlib_json.dumps({"id": f"c{i}", "vars": {"question": "q"}, "expected": "x"}) for i in range(500)
     ]
     (project / BOT / "evals/golden.jsonl").write_text("\n".join(lines) + "\n\n")
     slow_calls: list[int] = []
-    real = promptver.check._check_case
-    monkeypatch.setattr(promptver.check, "_check_case", lambda *a: slow_calls.append(1) or real(*a))
+    real = promptver.bundle.check._check_case
+    monkeypatch.setattr(promptver.bundle.check, "_check_case", lambda *a: slow_calls.append(1) or real(*a))
     assert pv("check", "bot").code == 0
     assert slow_calls == []
     (project / BOT / "evals/golden.jsonl").write_text("\n".join(lines) + '\n{"id": "c7", "vars": null}\n')

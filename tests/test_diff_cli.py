@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from promptver.scaffold import scaffold
-from promptver.store import Store
+from promptver.bundle.scaffold import scaffold
+from promptver.store.store import Store
 from tests.diff_support import cli
 
 
@@ -146,7 +146,7 @@ def test_check_reports_bad_versioning_table(proj: Path) -> None:
 
 def test_changelog_of_versions_made_without_summaries(proj: Path) -> None:
     """Versions written before summaries existed are diffed against their parent."""
-    from promptver.snapshot import bump
+    from promptver.versions.bump import bump
 
     store = Store.find(proj)
     edit(proj, "bundle.toml", "max_tokens = 400", "max_tokens = 300")
@@ -176,11 +176,12 @@ def test_colours_on_a_terminal_and_none_with_no_color(proj: Path, monkeypatch: p
 def test_approximate_token_counts_are_marked_in_every_output(
     proj: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """gpt-4o-mini needs o200k_base; with no network and an empty cache the offline
-    cl100k_base counts, and every output says the counts are approximate."""
+    """An encoding shipped by nothing offline (p50k_base); with no network and an empty
+    cache the offline cl100k_base counts, and every output says the counts are approximate.
+    gpt-4o-mini's own o200k_base is counted exactly, offline."""
     import socket
 
-    from promptver import tokens
+    from promptver.bundle import tokens
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise OSError("network blocked by test")
@@ -193,12 +194,16 @@ def test_approximate_token_counts_are_marked_in_every_output(
     tokens.reset()
     try:
         edit(proj, "prompts/answer.j2", "Question", "The customer's question")
+        exact = cli("diff", "bot").out
+        assert "approximate" not in exact and "tokens (o200k_base):" in exact
+        edit(proj, "bundle.toml", 'name = "gpt-4o-mini"', 'name = "gpt-4o-mini"\nencoding = "p50k_base"')
         terminal = cli("diff", "bot").out
         assert "tokens (cl100k_base, approximate): ~" in terminal
         assert "note: approximate token counts (cl100k_base)" in terminal
         data = json.loads(cli("diff", "bot", "--json").out)
         assert data["tokens_approximate"] is True
-        assert data["components"][0]["detail"]["tokens"]["approximate"] is True
+        template = next(c for c in data["components"] if c["kind"] == "templates")
+        assert template["detail"]["tokens"]["approximate"] is True
         markdown = cli("diff", "bot", "--format", "markdown").out
         assert "> approximate token counts" in markdown and "tokens ~" in markdown
         assert "tokens ~+" in cli("diff", "bot", "--stat").out

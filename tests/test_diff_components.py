@@ -404,7 +404,7 @@ def test_files_with_unchanged_digests_are_not_read() -> None:
     """What keeps `bump` fast: only changed files (and bundle.toml) are opened."""
     from promptver.diff.engine import diff_trees
     from promptver.diff.model import Side
-    from promptver.tree import MemoryTree
+    from promptver.store.tree import MemoryTree
 
     class CountingTree(MemoryTree):
         def __init__(self, files: dict[str, bytes]):

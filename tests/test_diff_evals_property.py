@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from promptver.diff.evals import diff_dataset
 from promptver.diff.fields import field_changes
-from promptver.tree import MemoryTree
+from promptver.store.tree import MemoryTree
 
 ids = st.lists(st.sampled_from([f"c{i}" for i in range(12)]), unique=True, max_size=12)
 values = st.one_of(

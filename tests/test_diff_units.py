@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from promptver.bundle.versioning import RULES, parse_policy
 from promptver.diff import text as textdiff
 from promptver.diff.model import (
     BundleDiff,
@@ -15,7 +16,6 @@ from promptver.diff.model import (
     Side,
     Summary,
 )
-from promptver.diff.policy import RULES, parse_policy
 from promptver.diff.variables import TemplateParseError, analyze
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from promptver.errors import IntegrityError, StoreFormatError
-from promptver.store import Store
+from promptver.store.store import Store
 from tests.conftest import ROOT, run_process
 
 
@@ -122,8 +122,8 @@ def test_concurrent_bumps_get_distinct_versions(project: Path) -> None:
     """Several processes bump at once: each version is taken once, nothing half-written."""
     script = (
         "import sys, pathlib\n"
-        "from promptver.store import Store\n"
-        "from promptver.snapshot import bump\n"
+        "from promptver.store.store import Store\n"
+        "from promptver.versions.bump import bump\n"
         "from promptver.errors import PromptverError\n"
         "store = Store.find()\n"
         "n = sys.argv[1]\n"

@@ -22,6 +22,6 @@ def test_import_promptver_is_light() -> None:
 
 
 def test_core_modules_are_light() -> None:
-    code = "import promptver.store, promptver.snapshot, promptver.check, promptver.workspace"
+    code = "import promptver.store.store, promptver.versions.bump, promptver.bundle.check, promptver.versions.checkout"
     loaded = _loaded_after(code)
     assert not loaded & set(HEAVY), loaded & set(HEAVY)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from promptver.app.lockfile import app_store, read_lock
+from promptver.app.pins import load_config, remove_pin, set_pin
+from promptver.app.resolve import apply_plan, outdated, pin_bundle, plan_lock
 from promptver.errors import ConfigError, IntegrityError, NotFoundError, VersionSyntaxError
-from promptver.lockfile import app_store, read_lock
-from promptver.locking import apply_plan, outdated, pin_bundle, plan_lock
-from promptver.pins import load_config, remove_pin, set_pin
 from tests.app_fixtures import Project, make_project, release
 
 

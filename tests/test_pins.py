@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from promptver.errors import ConfigError, NotFoundError, VersionSyntaxError
-from promptver.pins import (
+from promptver.app.pins import (
     config_to_edit,
     find_config,
     load_config,
     remove_pin,
     set_pin,
 )
+from promptver.errors import ConfigError, NotFoundError, VersionSyntaxError
 from promptver.semver import Version
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pins" / "pyproject.toml"

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promptver.errors import VersionSyntaxError
-from promptver.ranges import Range, max_satisfying
 from promptver.semver import Version
+from promptver.versions.ranges import Range, max_satisfying
 
 # range -> its desugared comparators, as npm prints them (sets joined by " || ")
 DESUGARED = [

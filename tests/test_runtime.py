@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 
 import promptver
+from promptver.app.lockfile import app_store
+from promptver.app.pins import load_config, set_pin
+from promptver.app.resolve import apply_plan, plan_lock
 from promptver.errors import (
     ConfigError,
     IntegrityError,
     NotFoundError,
     TemplateRenderError,
 )
-from promptver.lockfile import app_store
-from promptver.locking import apply_plan, plan_lock
-from promptver.pins import load_config, set_pin
 from tests.app_fixtures import Project, make_project, release
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -228,7 +228,7 @@ def test_sandbox_blocks_unsafe_templates(project: Project) -> None:
     (folder / "prompts" / "answer.j2").write_text(
         "{{ question.__class__.__mro__[1].__subclasses__() }}\n", encoding="utf-8"
     )
-    from promptver.snapshot import bump
+    from promptver.versions.bump import bump
 
     bump(project.store, "support-bot", "patch", author="tester")
     bot = promptver.load("support-bot@2.2.1")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import promptver.tree
-from promptver.store import Store
+import promptver.store.tree
+from promptver.store.store import Store
 
 BOT = Path("bundles/bot")
 
@@ -50,8 +50,8 @@ def test_unchanged_files_are_not_rehashed(project: Path, pv, monkeypatch: pytest
             os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - 10_000_000_000))
     pv("status", "bot")
     hashed: list[Path] = []
-    real = promptver.tree.sha256_file
-    monkeypatch.setattr(promptver.tree, "sha256_file", lambda p, *a: hashed.append(p) or real(p, *a))
+    real = promptver.store.tree.sha256_file
+    monkeypatch.setattr(promptver.store.tree, "sha256_file", lambda p, *a: hashed.append(p) or real(p, *a))
     assert "clean" in pv("status", "bot").out
     assert hashed == []
     path = project / BOT / "prompts/system.j2"
@@ -106,8 +106,8 @@ def test_checkout_to_a_folder(project: Path, pv, tmp_path: Path) -> None:
 def test_checkout_rejects_unsafe_manifest_paths(project: Path, store: Store, pv, tmp_path: Path) -> None:
     import dataclasses
 
-    from promptver.tree import FileEntry
-    from promptver.workspace import checkout
+    from promptver.store.tree import FileEntry
+    from promptver.versions.checkout import checkout
 
     pv("bump", "minor", "bot")
     manifest = store.resolve("bot")

@@ -42,7 +42,7 @@ def alias() -> None:
 def alias_set(name: str, alias_name: str, version: str, reason: str | None, as_json: bool) -> None:
     """Point ALIAS of bundle NAME at VERSION (a version, `latest` or another alias).
     Protected aliases refuse this: use `promptver promote`."""
-    from promptver.aliases import set_alias
+    from promptver.governance.promotion import set_alias
 
     _moved(set_alias(get_store(), name, alias_name, version, reason), as_json)
 
@@ -54,7 +54,7 @@ def alias_set(name: str, alias_name: str, version: str, reason: str | None, as_j
 @json_option
 def alias_rm(name: str, alias_name: str, reason: str | None, as_json: bool) -> None:
     """Remove ALIAS of bundle NAME (refused for a protected alias)."""
-    from promptver.aliases import remove_alias
+    from promptver.governance.promotion import remove_alias
 
     _moved(remove_alias(get_store(), name, alias_name, reason), as_json)
 
@@ -64,7 +64,7 @@ def alias_rm(name: str, alias_name: str, reason: str | None, as_json: bool) -> N
 @json_option
 def alias_ls(name: str | None, as_json: bool) -> None:
     """List the aliases of bundle NAME, or of every bundle."""
-    from promptver.aliases import list_aliases
+    from promptver.governance.promotion import list_aliases
 
     rows = list_aliases(get_store(), name)
     if as_json:
@@ -99,7 +99,7 @@ def alias_ls(name: str | None, as_json: bool) -> None:
 def promote(ref: str, alias_name: str, reason: str | None, dry_run: bool, as_json: bool) -> None:
     """Move ALIAS to NAME@VERSION if the alias's policy is met; otherwise list exactly what
     is missing and change nothing."""
-    from promptver.aliases import promote as do_promote
+    from promptver.governance.promotion import promote as do_promote
 
     name, version = split_ref(ref)
     event = do_promote(get_store(), name, version or "latest", alias_name, reason, dry_run=dry_run)
@@ -114,7 +114,7 @@ def promote(ref: str, alias_name: str, reason: str | None, dry_run: bool, as_jso
 @json_option
 def rollback(name: str, alias_name: str, to: str | None, reason: str | None, as_json: bool) -> None:
     """Point ALIAS back at the version it held before (or an earlier one with --to)."""
-    from promptver.aliases import rollback as do_rollback
+    from promptver.governance.aliases import rollback as do_rollback
 
     _moved(do_rollback(get_store(), name, alias_name, to, reason), as_json)
 
@@ -124,7 +124,7 @@ def print_deployment(details: dict[str, Any]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from promptver.digests import short
+    from promptver.store.digests import short
 
     d = details["deployment"]
     rows: list[tuple[str, str]] = []

@@ -8,7 +8,7 @@ from promptver.cli.common import get_store, json_option, print_json, split_ref
 
 
 def _decide(ref: str, decision: str, note: str | None, by: str | None, as_json: bool) -> None:
-    from promptver.approvals import decide
+    from promptver.governance.approvals import decide
 
     name, version = split_ref(ref)
     event = decide(get_store(), name, version or "latest", decision, by, note)

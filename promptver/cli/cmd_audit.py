@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from promptver.audit import KINDS
 from promptver.cli.common import console, get_store, json_option, print_json
+from promptver.governance.audit import KINDS
 
 
 @click.command()
@@ -33,8 +33,8 @@ def audit(
 ) -> None:
     """Bumps, alias moves, approvals, rollbacks and eval runs of bundle NAME, oldest first.
     Exit 1 when the hash chain is broken."""
-    from promptver.audit import audit as do_audit
-    from promptver.audit import summary
+    from promptver.governance.audit import audit as do_audit
+    from promptver.governance.audit import summary
 
     trail = do_audit(get_store(), name, alias=alias_name, actor=actor, since=since, until=until, kinds=kinds)
     if as_json:

@@ -40,7 +40,7 @@ def bump(
     suggest), major, minor, patch, prerelease or release."""
     from promptver.diff.bumping import analyze_bump
     from promptver.semver import Version
-    from promptver.snapshot import bump as do_bump
+    from promptver.versions.bump import bump as do_bump
 
     store = get_store()
     result = do_bump(
@@ -69,8 +69,8 @@ def bump(
 @_bump_options
 def snapshot(name: str, level: str, message: str, dry_run: bool, use_git: bool, as_json: bool) -> None:
     """Record an experiment version stamped with the UTC time (1.3.0-dev.20261126T143000Z)."""
-    from promptver.snapshot import bump as do_bump
-    from promptver.snapshot import snapshot_version
+    from promptver.versions.bump import bump as do_bump
+    from promptver.versions.bump import snapshot_version
 
     store = get_store()
     latest = store.latest(name)
@@ -90,7 +90,7 @@ def snapshot(name: str, level: str, message: str, dry_run: bool, use_git: bool, 
 
 
 def _report(store, result, dry_run: bool, use_git: bool, as_json: bool) -> None:  # type: ignore[no-untyped-def]
-    from promptver.gitinfo import commit_and_tag
+    from promptver.versions.provenance import commit_and_tag
 
     manifest = result.manifest
     commit = None

@@ -12,14 +12,14 @@ from promptver.cli.common import get_store, json_option, print_json, rel
 from promptver.errors import NotFoundError
 
 if TYPE_CHECKING:
-    from promptver.tree import WorkTree
+    from promptver.store.tree import WorkTree
 
 
 @click.command()
 @click.argument("name")
 def new(name: str) -> None:
     """Scaffold bundles/NAME/ with a commented bundle.toml, prompts and an eval set."""
-    from promptver.scaffold import scaffold
+    from promptver.bundle.scaffold import scaffold
 
     store = get_store()
     folder = store.bundle_dir(name)
@@ -33,7 +33,7 @@ def new(name: str) -> None:
 @json_option
 def check(target: str | None, as_json: bool) -> None:
     """Validate a bundle (NAME or PATH; default: every bundle). Lists every problem."""
-    from promptver.check import check_tree
+    from promptver.bundle.check import check_tree
 
     results = []
     for name, folder, tree in _targets(target):
@@ -60,7 +60,7 @@ def check(target: str | None, as_json: bool) -> None:
 
 def _targets(target: str | None) -> Iterator[tuple[str, Path, WorkTree]]:
     """(name, folder, tree) of each bundle to check: a PATH, a NAME, or all bundles."""
-    from promptver.tree import WorkTree
+    from promptver.store.tree import WorkTree
 
     if target and ("/" in target or target in (".", "..") or (Path(target) / "bundle.toml").is_file()):
         folder = Path(target).resolve()
@@ -85,7 +85,7 @@ def _targets(target: str | None) -> Iterator[tuple[str, Path, WorkTree]]:
 @json_option
 def status(name: str | None, as_json: bool) -> None:
     """Files added, removed and modified since the latest version."""
-    from promptver.workspace import status as bundle_status
+    from promptver.versions.checkout import status as bundle_status
 
     store = get_store()
     names = [name] if name else [n for n in store.bundle_names() if store.bundle_dir(n).is_dir()]

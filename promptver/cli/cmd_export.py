@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from promptver.cli.common import get_store, json_option, print_json, rel, split_ref
-from promptver.digests import short
+from promptver.store.digests import short
 
 
 @click.command()
@@ -24,7 +24,7 @@ from promptver.digests import short
 @json_option
 def export(ref: str, output: str | None, as_json: bool) -> None:
     """Write a version as one deterministic .pvb file (same version, same bytes)."""
-    from promptver.archive import export as write_export
+    from promptver.app.archive import export as write_export
 
     name, version = split_ref(ref)
     store = get_store()
@@ -49,7 +49,7 @@ def export(ref: str, output: str | None, as_json: bool) -> None:
 @json_option
 def import_(file: Path, as_json: bool) -> None:
     """Add an exported .pvb version to the store (verified first)."""
-    from promptver.archive import import_archive
+    from promptver.app.archive import import_archive
 
     store = get_store()
     result = import_archive(store, file)

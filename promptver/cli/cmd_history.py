@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from promptver.cli.common import console, get_store, json_option, print_json, rel, split_ref
-from promptver.digests import short
+from promptver.store.digests import short
 
 
 @click.command()
@@ -18,7 +18,7 @@ from promptver.digests import short
 @json_option
 def log(name: str, limit: int | None, as_json: bool) -> None:
     """List the versions of a bundle, newest first."""
-    from promptver.history import history
+    from promptver.versions.history import history
 
     store = get_store()
     manifests = history(store, name)[:limit]
@@ -76,11 +76,11 @@ def show(ref: str, as_json: bool) -> None:
     """Everything a version records (NAME@VERSION, NAME@latest, or an exported .pvb file);
     for NAME@ALIAS, what serves there: model, evals and corpus, latest eval run, git commit,
     last move, approvals."""
-    from promptver.history import describe
-    from promptver.runtime import is_archive_ref
+    from promptver.app.runtime import is_archive_ref
+    from promptver.versions.history import describe
 
     if is_archive_ref(ref):
-        from promptver.archive import describe_archive
+        from promptver.app.archive import describe_archive
 
         details = describe_archive(Path(ref))
     else:
@@ -88,10 +88,10 @@ def show(ref: str, as_json: bool) -> None:
         store = get_store()
         manifest = store.resolve(name, version or "latest")
         details = describe(store, manifest)
-        from promptver.aliases import is_alias_ref
+        from promptver.governance.aliases import is_alias_ref
 
         if is_alias_ref(version):  # NAME@production: also what serves there and why
-            from promptver.deployment import deployment
+            from promptver.governance.deployment import deployment
 
             details["deployment"] = deployment(store, manifest, version or "")
     if as_json:
@@ -166,7 +166,7 @@ def _print_details(d: dict[str, Any]) -> None:
 @click.option("--force", is_flag=True, help="Overwrite changes that are in no stored version.")
 def checkout(ref: str, to: Path | None, force: bool) -> None:
     """Restore a version's files byte for byte (the rollback of a working copy)."""
-    from promptver.workspace import checkout as do_checkout
+    from promptver.versions.checkout import checkout as do_checkout
 
     name, version = split_ref(ref)
     store = get_store()

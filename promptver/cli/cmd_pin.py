@@ -11,8 +11,8 @@ import click
 from promptver.cli.common import json_option, print_json, rel
 
 if TYPE_CHECKING:
-    from promptver.pins import AppConfig
-    from promptver.store import Store
+    from promptver.app.pins import AppConfig
+    from promptver.store.store import Store
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,8 +36,8 @@ def _store_override() -> str | None:
 
 
 def _app(config_path: Path | None) -> tuple[AppConfig, Store]:
-    from promptver.lockfile import app_store
-    from promptver.pins import load_config
+    from promptver.app.lockfile import app_store
+    from promptver.app.pins import load_config
 
     config = load_config(config_path)
     return config, app_store(config, _store_override())
@@ -53,8 +53,8 @@ def pin(ref: str, config_path: Path | None) -> None:
     or an alias (production): `lock` records the version it points at. The edit keeps
     every comment and all formatting of the file.
     """
-    from promptver.locking import pin_bundle
-    from promptver.pins import config_to_edit
+    from promptver.app.pins import config_to_edit
+    from promptver.app.resolve import pin_bundle
 
     name, _, spec = ref.partition("@")
     path = _edit_target(config_path, config_to_edit)
@@ -71,7 +71,7 @@ def pin(ref: str, config_path: Path | None) -> None:
 
 
 def _edit_target(config_path: Path | None, default: Callable[[], Path]) -> Path:
-    from promptver.pins import find_config
+    from promptver.app.pins import find_config
 
     if config_path is None:
         return default()
@@ -85,7 +85,7 @@ def _edit_target(config_path: Path | None, default: Callable[[], Path]) -> Path:
 @config_option
 def unpin(name: str, config_path: Path | None) -> None:
     """Remove a bundle's pin from the app config (comments and formatting stay)."""
-    from promptver.pins import find_config, remove_pin
+    from promptver.app.pins import find_config, remove_pin
 
     path = _edit_target(config_path, find_config)
     change = remove_pin(path, name)
@@ -110,7 +110,7 @@ def lock(
     A locked version that still satisfies its pin is kept; new and changed pins get the
     newest matching version. Pins to an alias always take the version it points at now.
     """
-    from promptver.locking import apply_plan, plan_lock
+    from promptver.app.resolve import apply_plan, plan_lock
 
     if upgrade_names and not upgrade:
         raise click.UsageError("NAMEs are only used with --upgrade")
@@ -155,7 +155,7 @@ def lock(
 def outdated(config_path: Path | None, show_all: bool, as_json: bool) -> None:
     """Pins with newer versions inside their range (lock --upgrade) or outside it (pin),
     and pins to an alias that has moved since the lock was written (lock)."""
-    from promptver.locking import outdated as find_outdated
+    from promptver.app.resolve import outdated as find_outdated
 
     config, store = _app(config_path)
     rows = [r for r in find_outdated(config, store) if show_all or r.is_outdated]

@@ -20,8 +20,8 @@ def open_review(
 ) -> None:
     """Resolve the versions (errors surface here, before the screen opens), then run the
     app; the diff itself is computed in a worker so the first frame appears at once."""
-    from promptver.cli.cmd_diff import parse_targets
-    from promptver.reviews import resolve_reviewer
+    from promptver.cli.common import parse_targets
+    from promptver.governance.approvals import resolve_reviewer
 
     old_name, old_ref, new_name, new_ref = parse_targets(targets)
     store = get_store()

@@ -14,7 +14,7 @@ from promptver.cli.common import get_store, json_option, print_json, progress, r
 @click.pass_context
 def init(ctx: click.Context, folder: Path | None) -> None:
     """Create a store (.promptver/) in FOLDER (default: here)."""
-    from promptver.store import Store
+    from promptver.store.store import Store
 
     override = (ctx.find_root().obj or {}).get("store_path")
     store_dir = Path(override) if override else None
@@ -29,7 +29,7 @@ def init(ctx: click.Context, folder: Path | None) -> None:
 @json_option
 def verify(as_json: bool) -> None:
     """Re-hash every object and check every manifest and audit log."""
-    from promptver.integrity import verify_store
+    from promptver.governance.verify import verify_store
 
     store = get_store()
     with progress("verifying objects") as update:

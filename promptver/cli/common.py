@@ -17,13 +17,13 @@ from promptver.errors import ConfigError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from promptver.store import Store
+    from promptver.store.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def get_store(ctx: click.Context | None = None) -> Store:
-    from promptver.store import Store
+    from promptver.store.store import Store
 
     ctx = ctx or click.get_current_context()
     root = ctx.find_root()
@@ -97,3 +97,32 @@ def rel(path: Path) -> str:
     except ValueError:
         return str(path)
     return str(path) if relative.startswith("..") else relative
+
+
+def parse_targets(args: tuple[str, ...]) -> tuple[str, str | None, str, str | None]:
+    """(old name, old ref, new name, new ref); a ref of None is the working copy.
+
+    NAME: latest vs working copy; NAME A: A vs working copy; NAME A B: A vs B;
+    NAME@A: A vs working copy; NAME@A OTHER@B (or OTHER: its working copy).
+    """
+    if not args:
+        raise ConfigError("name a bundle to diff", hint="promptver diff NAME [A [B]]")
+    first_name, first_ref = split_ref(args[0])
+    if first_ref is not None:
+        if len(args) == 1:
+            return first_name, first_ref, first_name, None
+        if len(args) == 2:
+            other, other_ref = split_ref(args[1])
+            return first_name, first_ref, other, other_ref
+        raise ConfigError("too many arguments after NAME@A", hint="use NAME@A OTHER@B, or NAME A B")
+    if len(args) > 3:
+        raise ConfigError("too many arguments", hint="promptver diff NAME [A [B]]")
+    for extra in args[1:]:
+        if "@" in extra:
+            raise ConfigError(
+                f"{extra!r}: with NAME A B the versions take no '@'",
+                hint="use NAME A B, or NAME@A OTHER@B",
+            )
+    old_ref = args[1] if len(args) > 1 else "latest"
+    new_ref = args[2] if len(args) > 2 else None
+    return first_name, old_ref, first_name, new_ref

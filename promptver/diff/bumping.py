@@ -1,7 +1,7 @@
 """The bump hook: ``bump auto`` takes the diff's suggestion, and an explicit level lower
 than the suggestion is refused unless forced. Its summary is stored in the manifest.
 
-Plugged into ``promptver.snapshot.bump(analyzer=analyze_bump)``.
+Plugged into ``promptver.versions.bump.bump(analyzer=analyze_bump)``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from promptver.diff.model import Change, Impact, Side
 from promptver.errors import PolicyError
 
 if TYPE_CHECKING:
-    from promptver.tree import Tree
+    from promptver.store.tree import Tree
 
 CHECKED_LEVELS = ("major", "minor", "patch")
 MAX_LISTED = 8

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from promptver.diff.model import Summary
 
 if TYPE_CHECKING:
-    from promptver.manifest import Manifest
-    from promptver.store import Store
+    from promptver.store.manifest import Manifest
+    from promptver.store.store import Store
 
 # Keep-a-Changelog sections, in their documented order.
 SECTIONS = ("Added", "Changed", "Removed")
@@ -18,7 +18,7 @@ _SECTION_OF = {"added": "Added", "removed": "Removed", "changed": "Changed", "re
 
 def changelog(store: Store, name: str) -> list[dict[str, Any]]:
     """One entry per version, newest first: version, date, message, bump, sections."""
-    from promptver.history import history
+    from promptver.versions.history import history
 
     entries = []
     manifests = history(store, name)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from promptver.diff.model import BundleDiff, Side
 
 if TYPE_CHECKING:
-    from promptver.store import Store
-    from promptver.tree import Tree
+    from promptver.store.store import Store
+    from promptver.store.tree import Tree
 
 WORKING = None  # a reference of None means the bundle's working copy
 

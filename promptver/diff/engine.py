@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from promptver.bundle.versioning import parse_policy
 from promptver.diff.evals import diff_evals
 from promptver.diff.files import diff_files
 from promptver.diff.metadata import diff_metadata
@@ -19,7 +20,6 @@ from promptver.diff.model import (
     TextDiff,
 )
 from promptver.diff.model_ref import diff_model
-from promptver.diff.policy import parse_policy
 from promptver.diff.prompts import diff_prompts
 from promptver.diff.rag import diff_rag
 from promptver.diff.source import CONFIG, Context, Snapshot, TreeLike
@@ -85,7 +85,7 @@ class _LazyTokenizer:
 
     def __call__(self) -> Any:
         if self.built is None:
-            from promptver.tokens import tokenizer
+            from promptver.bundle.tokens import tokenizer
 
             self.built = tokenizer(self.model, self.encoding)
         return self.built

@@ -13,8 +13,9 @@ all consume them. ``BundleDiff.to_json()`` is the versioned JSON schema document
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Literal, TypeAlias
+
+from promptver.bundle.versioning import Impact, largest
 
 SCHEMA_VERSION = 1
 
@@ -34,50 +35,6 @@ COMPONENTS: tuple[str, ...] = (
     "metadata",
     "files",
 )
-
-
-class Impact(StrEnum):
-    """Semver impact of a change; compares by size (``Impact.MAJOR > Impact.PATCH``)."""
-
-    PATCH = "patch"
-    MINOR = "minor"
-    MAJOR = "major"
-
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Impact):
-            return NotImplemented
-        return self.rank < other.rank
-
-    def __le__(self, other: object) -> bool:
-        if not isinstance(other, Impact):
-            return NotImplemented
-        return self.rank <= other.rank
-
-    def __gt__(self, other: object) -> bool:
-        if not isinstance(other, Impact):
-            return NotImplemented
-        return self.rank > other.rank
-
-    def __ge__(self, other: object) -> bool:
-        if not isinstance(other, Impact):
-            return NotImplemented
-        return self.rank >= other.rank
-
-
-_RANK = {Impact.PATCH: 0, Impact.MINOR: 1, Impact.MAJOR: 2}
-
-
-def largest(impacts: Any) -> Impact | None:
-    """The largest impact of an iterable, or None when it is empty."""
-    best: Impact | None = None
-    for impact in impacts:
-        if best is None or impact > best:
-            best = impact
-    return best
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
+from promptver.bundle.versioning import Policy
 from promptver.diff.model import Impact
-from promptver.diff.policy import Policy
 
 
 class TreeLike(Protocol):
-    """What the diff needs of a ``promptver.tree.Tree`` (docs/architecture.md)."""
+    """What the diff needs of a ``promptver.store.tree.Tree`` (docs/architecture.md)."""
 
     @property
     def entries(self) -> Mapping[str, Any]: ...  # path -> FileEntry (.digest, .size)

@@ -27,7 +27,7 @@ class TemplateParseError(Exception):
 
 
 def environment() -> Environment:
-    """A parse-only environment configured like `promptver.templates.environment`."""
+    """A parse-only environment configured like `promptver.bundle.templates.environment`."""
     return Environment(keep_trailing_newline=True)
 
 

@@ -60,8 +60,8 @@ def _run(plan: Any, writer: Any, on_record: OnRecord | None, saved: bool) -> Non
 def _record(store_root: Path, run: StoredRun) -> StoredRun:
     """Put a completed run of a stored version in the bundle's audit log (after its last
     write, so the recorded hashes are those of the final files)."""
-    from promptver.run_records import record_run
-    from promptver.store import Store
+    from promptver.evals.records import record_run
+    from promptver.store.store import Store
 
     record_run(Store(store_root), run.meta, run.path)
     return run

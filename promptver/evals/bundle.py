@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptver.bundle.spec import ModelRef, RagConfig
 from promptver.errors import BundleError, ConfigError, NotFoundError, did_you_mean
-from promptver.spec import ModelRef, RagConfig
-from promptver.tree import Tree, unsafe_path_reason
+from promptver.store.tree import Tree, unsafe_path_reason
 
 
 def model_ref(table: Any, where: str) -> ModelRef:
@@ -124,7 +124,7 @@ class BundleView:
 
     def variables(self, template: str) -> frozenset[str]:
         """The names a template reads (its interface)."""
-        from promptver import templates
+        from promptver.bundle import templates
 
         if self._env is None:
             self._env = templates.environment(self.tree)
@@ -136,7 +136,7 @@ class BundleView:
         return self.tree.read_bytes(path)
 
     def _render(self, path: str, label: str, variables: dict[str, Any]) -> str:
-        from promptver import templates
+        from promptver.bundle import templates
 
         if self._env is None:
             self._env = templates.environment(self.tree)
@@ -255,7 +255,7 @@ def tree_view(
     tree: Tree, *, version: str | None, digest: str | None = None, name: str | None = None
 ) -> BundleView:
     """Validate a bundle (every problem at once, as `promptver check`) and view it."""
-    from promptver.check import check_tree
+    from promptver.bundle.check import check_tree
 
     spec, problems = check_tree(tree, name)
     if problems or spec is None:
@@ -266,7 +266,7 @@ def tree_view(
 
 def folder_view(folder: Path) -> BundleView:
     """A view of a bundle folder on disk (a working copy outside any store)."""
-    from promptver.tree import WorkTree
+    from promptver.store.tree import WorkTree
 
     if not (folder / "bundle.toml").is_file():
         raise NotFoundError(f"no bundle.toml in {folder}")

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from promptver.atomic import atomic_write
 from promptver.evals.providers import Completion, Usage
+from promptver.store.atomic import atomic_write
 
 
 def request_key(

@@ -20,8 +20,8 @@ from email.utils import parsedate_to_datetime
 from functools import cache
 from typing import Any, Protocol
 
+from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError, PromptverError
-from promptver.spec import ModelRef
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
 OPENAI_URL = "https://api.openai.com/v1"

@@ -125,7 +125,7 @@ class Chunk:
 def _token_costs(text: str, spans: list[tuple[int, int]]) -> list[int]:
     """Tokens of each word (with its leading space) in the offline ``cl100k_base``; one per
     word when tiktoken is unusable."""
-    from promptver.tokens import offline_counter
+    from promptver.bundle.tokens import offline_counter
 
     count = offline_counter()
     if count is None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError
 from promptver.evals import assertions
 from promptver.evals.bundle import BundleView, Case, Dataset
@@ -32,7 +33,6 @@ from promptver.evals.targets import (
     load_function,
     model_params,
 )
-from promptver.spec import ModelRef
 
 OnRecord = Callable[[dict[str, Any], int, int], None]
 

@@ -11,7 +11,7 @@ from promptver.evals.bundle import BundleView, folder_view, tree_view
 
 if TYPE_CHECKING:
     from promptver.evals.storage import StoredRun
-    from promptver.store import Store
+    from promptver.store.store import Store
 
 
 def split_ref(ref: str) -> tuple[str, str | None]:
@@ -23,7 +23,7 @@ def split_ref(ref: str) -> tuple[str, str | None]:
 
 def find_store(override: str | None = None) -> Store | None:
     """The store (``--store``/``PROMPTVER_HOME``, else found walking up), or None."""
-    from promptver.store import Store
+    from promptver.store.store import Store
 
     try:
         return Store.find(override=override)

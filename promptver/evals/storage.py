@@ -20,8 +20,8 @@ from typing import IO, Any
 
 import msgspec
 
-from promptver.atomic import atomic_write
 from promptver.errors import NotFoundError, StoreFormatError
+from promptver.store.atomic import atomic_write
 
 FORMAT = 1
 
@@ -73,13 +73,13 @@ class RunStore:
 
     def list(self, bundle: str) -> list[dict[str, Any]]:
         """Run metadata of a bundle, newest first."""
-        from promptver.run_summaries import read_run_metas
+        from promptver.evals.summaries import read_run_metas
 
         return read_run_metas(self.root / bundle, bundle)
 
     def latest(self, bundle: str, *, digest: str, dataset: str) -> StoredRun | None:
         """The newest complete run of a version (by digest) on a dataset."""
-        from promptver.run_summaries import latest_complete
+        from promptver.evals.summaries import latest_complete
 
         meta = latest_complete(self.list(bundle), digest, dataset)
         return self.load(meta["id"]) if meta is not None else None

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError
 from promptver.evals.assertions import import_python_ref
 from promptver.evals.bundle import BundleView, Case
 from promptver.evals.cache import RequestCache, request_key
 from promptver.evals.providers import Completion, Provider, Usage
-from promptver.spec import ModelRef
 
 
 @dataclass

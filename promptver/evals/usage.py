@@ -1,6 +1,6 @@
 """Token counts when the provider does not report them: estimated, and marked so.
 
-Counting goes through `promptver.tokens` (the model's own tiktoken encoding when it can be
+Counting goes through `promptver.bundle.tokens` (the model's own tiktoken encoding when it can be
 loaded, else the offline ``cl100k_base`` copy), so no estimate ever needs the network.
 """
 
@@ -16,7 +16,7 @@ MESSAGE_OVERHEAD = 4  # tokens of chat framing per message (role, separators)
 
 @cache
 def _tokenizer(model: str | None, encoding: str | None) -> Any:
-    from promptver.tokens import tokenizer
+    from promptver.bundle.tokens import tokenizer
 
     return tokenizer(model, encoding)
 

@@ -277,7 +277,7 @@ class _TokenCounter:
 
     def __call__(self) -> Any:
         if self.built is None:
-            from promptver.tokens import tokenizer
+            from promptver.bundle.tokens import tokenizer
 
             model: dict[str, Any] = {}
             for side in (1, 0):

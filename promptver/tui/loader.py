@@ -7,13 +7,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from promptver.errors import ConfigError
-from promptver.reviews import Reviewed, record_review
+from promptver.governance.approvals import Reviewed, record_review
 from promptver.tui.adapter import SideMeta, build_review, dataset_names, side_of
 from promptver.tui.model import Review
 from promptver.tui.results import eval_results
 
 if TYPE_CHECKING:
-    from promptver.store import Store
+    from promptver.store.store import Store
 
 
 def load_review(
@@ -62,14 +62,14 @@ def decisions_on(store: Store, name: str, digest: str | None) -> list[tuple[str,
     """Each reviewer's latest decision on a digest (``promptver approve`` or this UI)."""
     if not digest:
         return []
-    from promptver.approvals import decisions
+    from promptver.governance.approvals import decisions
 
     return [(d.actor, d.decision) for d in decisions(store.events(name), digest)]
 
 
 def _meta(store: Store, name: str, version: str | None) -> SideMeta:
     if version is None:
-        from promptver.gitinfo import identity
+        from promptver.versions.provenance import identity
 
         return SideMeta(author=identity(store.bundle_dir(name)), created=None)
     manifest = store.manifest(name, version)

@@ -12,7 +12,7 @@ from promptver.tui.model import CaseOutcome, EvalsBody, MetricRow, Side
 
 if TYPE_CHECKING:
     from promptver.evals.storage import StoredRun
-    from promptver.store import Store
+    from promptver.store.store import Store
 
 # (label, path in the run summary, higher is better)
 METRICS: tuple[tuple[str, tuple[str, ...], bool], ...] = (

@@ -24,12 +24,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ["PROMPTVER_USER"] = "Bench <bench@example.com>"
 
-from promptver.aliases import promote, rollback, set_alias  # noqa: E402
-from promptver.approvals import decide  # noqa: E402
-from promptver.audit import audit  # noqa: E402
-from promptver.scaffold import scaffold  # noqa: E402
-from promptver.snapshot import bump  # noqa: E402
-from promptver.store import Store  # noqa: E402
+from promptver.bundle.scaffold import scaffold  # noqa: E402
+from promptver.governance.aliases import rollback  # noqa: E402
+from promptver.governance.approvals import decide  # noqa: E402
+from promptver.governance.audit import audit  # noqa: E402
+from promptver.governance.promotion import promote, set_alias  # noqa: E402
+from promptver.store.store import Store  # noqa: E402
+from promptver.versions.bump import bump  # noqa: E402
 
 
 def build(folder: Path, events: int) -> Store:

@@ -119,8 +119,8 @@ def generate(size: int, old_path: Path, new_path: Path) -> None:
 def run_size(size: int, work: Path) -> dict[str, object]:
     """One size. The data is generated in a child process: a child forked from a big
     parent would count the parent's pages in its own peak RSS."""
-    from promptver.scaffold import scaffold
-    from promptver.store import Store
+    from promptver.bundle.scaffold import scaffold
+    from promptver.store.store import Store
 
     project = work / f"p{size}"
     project.mkdir()

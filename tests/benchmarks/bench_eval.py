@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from promptver.evals import EvalOptions, runner  # noqa: E402
 from promptver.evals.source import open_bundle  # noqa: E402
 from promptver.evals.storage import RunStore  # noqa: E402
-from promptver.store import Store  # noqa: E402
+from promptver.store.store import Store  # noqa: E402
 
 
 def make_project(folder: Path, base_url: str, cases: int) -> Store:

@@ -39,9 +39,9 @@ LOAD_AND_RENDER = (
 
 def build_project(base: Path) -> Path:
     """A store with support-bot and ticket-triage versions, and a locked app; returns it."""
-    from promptver.lockfile import app_store
-    from promptver.locking import apply_plan, plan_lock
-    from promptver.pins import load_config
+    from promptver.app.lockfile import app_store
+    from promptver.app.pins import load_config
+    from promptver.app.resolve import apply_plan, plan_lock
     from tests.app_fixtures import make_project
 
     os.environ.setdefault("PROMPTVER_USER", "bench")

@@ -34,7 +34,7 @@ def child(project: str, name: str, old: str, new: str | None, select: str | None
 
     sys.path.insert(0, str(ROOT))
     os.chdir(project)
-    from promptver.store import Store
+    from promptver.store.store import Store
     from promptver.tui.app import ReviewApp
     from promptver.tui.loader import load_review
     from promptver.tui.widgets.diff_view import DiffView
@@ -100,7 +100,7 @@ def report(label: str, figures: dict) -> None:
 
 def examples(project: Path) -> None:
     sys.path.insert(0, str(ROOT))
-    from promptver.store import Store
+    from promptver.store.store import Store
 
     try:
         store = Store.find(project)
@@ -117,8 +117,8 @@ def examples(project: Path) -> None:
 
 def big_dataset(cases: int) -> None:
     sys.path.insert(0, str(ROOT))
-    from promptver.scaffold import scaffold
-    from promptver.store import Store
+    from promptver.bundle.scaffold import scaffold
+    from promptver.store.store import Store
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)

@@ -37,7 +37,7 @@ def write_bundle(
     files: dict[str, str] | None = None,
 ) -> Path:
     """A project (with a store, ``.promptver/``) holding ``bundles/<name>``."""
-    from promptver.store import Store
+    from promptver.store.store import Store
 
     Store.init(project)
     folder = project / "bundles" / name

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError
 from promptver.evals.assertions import (
     AssertionResult,
@@ -21,7 +22,6 @@ from promptver.evals.assertions import (
 from promptver.evals.bundle import Case
 from promptver.evals.providers import Usage, make_provider
 from promptver.evals.targets import CachedModel
-from promptver.spec import ModelRef
 from tests.fakeserver import FakeLLMServer
 
 CASE = Case(id="c1", vars={"question": "capital?", "city": "Paris"}, expected="Paris")
@@ -65,7 +65,7 @@ async def test_output_assertions(spec: dict[str, Any], good: str, bad: str) -> N
 
 async def test_json_schema_from_bundle_file(tmp_path: Path) -> None:
     from promptver.evals.bundle import BundleView
-    from promptver.tree import MemoryTree
+    from promptver.store.tree import MemoryTree
 
     schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
     tree = MemoryTree({"schemas/s.json": json.dumps(schema).encode()})

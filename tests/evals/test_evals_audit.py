@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from promptver.audit import audit, summary
 from promptver.evals import EvalOptions, RunInterrupted, evaluate
 from promptver.evals.source import open_bundle
-from promptver.integrity import verify_store
-from promptver.snapshot import bump
-from promptver.store import Store
+from promptver.governance.audit import audit, summary
+from promptver.governance.verify import verify_store
+from promptver.store.store import Store
+from promptver.versions.bump import bump
 from tests.evals.conftest import openai_model, write_bundle
 from tests.fakeserver import FakeLLMServer
 

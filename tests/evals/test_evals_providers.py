@@ -8,6 +8,7 @@ from email.utils import formatdate
 
 import pytest
 
+from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError
 from promptver.evals.providers import (
     ProviderError,
@@ -16,7 +17,6 @@ from promptver.evals.providers import (
     make_provider,
     parse_retry_after,
 )
-from promptver.spec import ModelRef
 from tests.fakeserver import FakeLLMServer
 
 FAST = RetryPolicy(max_retries=2, base_delay=0.01, max_delay=0.05)

@@ -180,7 +180,7 @@ def test_character_chunks_cover_the_text() -> None:
 
 
 def test_token_chunks_respect_size_and_overlap() -> None:
-    from promptver.tokens import offline_counter
+    from promptver.bundle.tokens import offline_counter
 
     count = offline_counter()
     assert count is not None
@@ -251,7 +251,7 @@ def test_stored_example_runs_match_a_fresh_retrieval_run() -> None:
     """The committed support-bot runs are what --target retrieval gives today (else
     regenerate them: docs/examples.md), and 1.2.0's deeper retrieval finds one more fact."""
     from promptver.evals.source import open_bundle
-    from promptver.store import Store
+    from promptver.store.store import Store
 
     store = Store(REPO / ".promptver")
     metas = {m["version"]: m for m in RunStore(REPO / ".promptver" / "runs").list("support-bot")}

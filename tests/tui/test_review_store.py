@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from promptver.errors import ConfigError
-from promptver.reviews import Reviewed, record_review, resolve_reviewer, review_event, reviews
-from promptver.store import Store
+from promptver.governance.approvals import Reviewed, record_review, resolve_reviewer, review_event, reviews
+from promptver.store.store import Store
 from promptver.tui.app import build_app
 from promptver.tui.loader import load_review, recorder
 from promptver.tui.screens.note import NoteModal
@@ -219,8 +219,8 @@ async def test_a_corrupt_object_is_an_error_on_screen_not_a_crash(
 
 
 def test_review_decisions_follow_the_approve_rules(project: Path, store: Store, pv) -> None:  # type: ignore[no-untyped-def]
-    from promptver.approvals import decisions
     from promptver.errors import ConflictError, PolicyError
+    from promptver.governance.approvals import decisions
 
     toml = project / "bundles" / "bot" / "bundle.toml"
     toml.write_text(toml.read_text() + "\n[aliases.production]\napprovals = 1\n")

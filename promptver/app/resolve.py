@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptver.errors import ConfigError, NotFoundError
-from promptver.lockfile import (
+from promptver.app.lockfile import (
     Lock,
     LockEntry,
     app_store,
@@ -30,12 +29,13 @@ from promptver.lockfile import (
     read_lock,
     write_lock,
 )
-from promptver.pins import AppConfig, Pin, PinChange
-from promptver.ranges import max_satisfying
+from promptver.app.pins import AppConfig, Pin, PinChange
+from promptver.errors import ConfigError, NotFoundError
 from promptver.semver import Version
+from promptver.versions.ranges import max_satisfying
 
 if TYPE_CHECKING:
-    from promptver.store import Store
+    from promptver.store.store import Store
 
 
 @dataclass(frozen=True)
@@ -131,8 +131,8 @@ def resolve_pin(store: Store, pin: Pin) -> LockEntry:
 
 def alias_version(store: Store, pin: Pin) -> str:
     """The version ``pin``'s alias points at now; NotFoundError naming the known aliases."""
-    from promptver.aliases import pointers
     from promptver.errors import did_you_mean
+    from promptver.governance.aliases import pointers
 
     assert pin.alias is not None
     targets = pointers(store, pin.name)
@@ -282,7 +282,7 @@ class Outdated:
 def outdated(config: AppConfig, store: Store) -> list[Outdated]:
     """For every pin: the locked version, the newest in range (or the alias's target),
     the newest overall."""
-    from promptver.aliases import pointers
+    from promptver.governance.aliases import pointers
 
     try:
         lock: Lock | None = read_lock(config.lock_path)
@@ -329,7 +329,7 @@ def pin_bundle(
     a range that matches no stored version or an alias the bundle does not have is refused
     before the file is touched.
     """
-    from promptver.pins import AppConfig, check_name, parse_config, parse_spec, set_pin
+    from promptver.app.pins import AppConfig, check_name, parse_config, parse_spec, set_pin
 
     check_name(name)
     if spec is not None:

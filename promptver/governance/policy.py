@@ -1,4 +1,4 @@
-"""Protected aliases: the ``[aliases.<alias>]`` policy of ``bundle.toml`` and its check.
+"""Protected aliases: the ``[aliases.<alias>]`` policy of ``bundle.toml``, read and combined.
 
     [aliases.production]
     approvals = 1                 # approvals needed (default 1)
@@ -17,15 +17,15 @@ an old version stays readable whatever later releases add to the schema.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from promptver.approvals import APPROVED, CHANGES_REQUESTED, Decision, decisions, same_person
+from promptver.bundle.spec import SPEC_FILE
 from promptver.errors import IntegrityError, PromptverError
-from promptver.manifest import Manifest
-from promptver.run_summaries import brief, evidence, latest_complete, latest_run, run_summaries, score_of
-from promptver.spec import SPEC_FILE
-from promptver.store import Store
+from promptver.governance.aliases import pointers
+from promptver.governance.identities import same_person
+from promptver.store.manifest import Manifest
+from promptver.store.store import Store
 
 
 @dataclass(frozen=True)
@@ -133,152 +133,7 @@ def effective_policy(
     return policy
 
 
-@dataclass
-class PolicyCheck:
-    """What a promotion of ``manifest`` to ``alias`` has and lacks under ``policy``."""
-
-    alias: str
-    manifest: Manifest
-    policy: AliasPolicy | None
-    approvals: list[Decision] = field(default_factory=list)
-    not_counted: list[tuple[Decision, str]] = field(default_factory=list)
-    rejections: list[Decision] = field(default_factory=list)
-    runs: list[dict[str, Any]] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    impossible: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.missing and not self.impossible
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "alias": self.alias,
-            "version": self.manifest.version,
-            "protected": self.policy is not None,
-            "policy": self.policy.to_json() if self.policy else None,
-            "satisfied": self.ok,
-            "approvals": [d.to_json() for d in self.approvals],
-            "not_counted": [{**d.to_json(), "why": why} for d, why in self.not_counted],
-            "changes_requested": [d.to_json() for d in self.rejections],
-            "eval_runs": self.runs,
-            "missing": self.missing,
-            "cannot_be_satisfied": self.impossible,
-        }
-
-
-def check_policy(
-    store: Store, manifest: Manifest, alias: str, policy: AliasPolicy | None, events: list[dict[str, Any]]
-) -> PolicyCheck:
-    result = PolicyCheck(alias, manifest, policy)
-    for decision in decisions(events, manifest.digest):
-        if decision.decision == CHANGES_REQUESTED:
-            result.rejections.append(decision)
-        elif decision.decision != APPROVED:
-            continue
-        elif policy and policy.approver_not_author and same_person(decision.actor, manifest.author):
-            result.not_counted.append((decision, "the author"))
-        elif (
-            policy
-            and policy.approvers is not None
-            and not any(same_person(decision.actor, a) for a in policy.approvers)
-        ):
-            result.not_counted.append((decision, "not a listed approver"))
-        else:
-            result.approvals.append(decision)
-    if policy is None:
-        return result
-    _check_approvals(result, policy)
-    _check_evals(store, result, policy)
-    return result
-
-
-def _check_approvals(result: PolicyCheck, policy: AliasPolicy) -> None:
-    author = result.manifest.author
-    for rejection in result.rejections:
-        note = f": {rejection.note}" if rejection.note else ""
-        result.missing.append(
-            f"{rejection.actor} requested changes (event {rejection.seq}, {rejection.time}){note};"
-            " their approval is needed instead"
-        )
-    if policy.approvers is not None:
-        eligible = [
-            a for a in policy.approvers if not (policy.approver_not_author and same_person(a, author))
-        ]
-        if len(eligible) < policy.approvals:
-            result.impossible.append(
-                f"{policy.approvals} approvals are required from {', '.join(policy.approvers) or 'nobody'},"
-                f" but only {len(eligible)} of them may approve a version by {author}"
-            )
-            return
-    if len(result.approvals) < policy.approvals:
-        noun = "approval" if policy.approvals == 1 else "approvals"
-        who = f" by someone other than the author ({author})" if policy.approver_not_author else ""
-        among = f" from {', '.join(policy.approvers)}" if policy.approvers is not None else ""
-        have = f"has {len(result.approvals)}"
-        if result.not_counted:
-            have += " (not counted: " + ", ".join(f"{d.actor}, {why}" for d, why in result.not_counted) + ")"
-        result.missing.append(f"{policy.approvals} {noun}{who}{among}; {have}")
-
-
-def _check_evals(store: Store, result: PolicyCheck, policy: AliasPolicy) -> None:
-    if policy.min_eval_score is None:
-        return
-    manifest = result.manifest
-    declared = _declared_datasets(store, manifest)
-    datasets = list(policy.eval_datasets) if policy.eval_datasets is not None else declared
-    if not datasets:
-        result.impossible.append(
-            f"an eval score of at least {policy.min_eval_score:g} is required,"
-            f" but {manifest.ref} declares no eval dataset"
-        )
-        return
-    unknown = [d for d in datasets if d not in declared]
-    if unknown:
-        result.impossible.append(
-            f"an eval score on {', '.join(repr(d) for d in unknown)} is required,"
-            f" but {manifest.ref} has no such eval dataset (it has: {', '.join(declared) or 'none'})"
-        )
-        return
-    runs, rejected = evidence(store, manifest.bundle)
-    every = run_summaries(store, manifest.bundle) if rejected else runs
-    for dataset in datasets:
-        run = latest_run(store, manifest.bundle, manifest.digest, dataset, runs=runs)
-        uncounted = _uncounted(manifest.digest, dataset, every, run, rejected)
-        if run is None:
-            result.missing.append(
-                f"an eval run on {dataset!r} scoring at least {policy.min_eval_score:g}; there is no"
-                f" recorded complete run of {manifest.ref} ({manifest.digest[:15]}) on it{uncounted}"
-            )
-            continue
-        result.runs.append(brief(run))
-        score = score_of(run)
-        if score is not None and score < policy.min_eval_score:
-            result.missing.append(
-                f"an eval run on {dataset!r} scoring at least {policy.min_eval_score:g}; the latest"
-                f" recorded ({run.get('id')}, {run.get('finished')}) scored {score:.3f}{uncounted}"
-            )
-
-
-def _uncounted(
-    digest: str,
-    dataset: str,
-    every: list[dict[str, Any]],
-    counted: dict[str, Any] | None,
-    rejected: dict[str, str],
-) -> str:
-    """Why the complete runs newer than the counted one (all, when none counts) are no
-    evidence, so "but I ran it" is answered: not recorded, edited, missing."""
-    reasons = []
-    for run in every:  # newest first
-        if counted is not None and run.get("id") == counted.get("id"):
-            break
-        if latest_complete([run], digest, dataset) is run and str(run.get("id")) in rejected:
-            reasons.append(rejected[str(run.get("id"))])
-    return f" ({'; '.join(reasons)})" if reasons else ""
-
-
-def _declared_datasets(store: Store, manifest: Manifest) -> list[str]:
+def declared_datasets(store: Store, manifest: Manifest) -> list[str]:
     if SPEC_FILE not in manifest.file_map():
         return []
     try:
@@ -292,8 +147,6 @@ def _declared_datasets(store: Store, manifest: Manifest) -> list[str]:
 def self_approval_forbidden_by(store: Store, manifest: Manifest) -> list[str]:
     """The aliases whose policy (in this version, or in the version an alias points at now)
     would not count an approval of ``manifest`` by its own author."""
-    from promptver.aliases import pointers
-
     policies = dict(declared_policies(store, manifest))
     for alias, pointer in pointers(store, manifest.bundle).items():
         try:

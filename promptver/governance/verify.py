@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from promptver.digests import CHUNK, is_hex_digest, sha256_bytes
 from promptver.errors import PromptverError
-from promptver.manifest import Manifest
-from promptver.store import Store
+from promptver.store.digests import CHUNK, is_hex_digest, sha256_bytes
+from promptver.store.manifest import Manifest
+from promptver.store.store import Store
 
 
 @dataclass
@@ -94,7 +94,7 @@ def _verify_bundle(store: Store, name: str, present: set[str], report: VerifyRep
                     f"{manifest.ref}: object {entry.digest[:12]} of {entry.path} is missing"
                 )
     _verify_log(store, name, manifests, report)
-    from promptver.aliases import pointer_problems
+    from promptver.governance.aliases import pointer_problems
 
     report.problems += pointer_problems(store, name, manifests)
 
@@ -134,7 +134,7 @@ def _verify_log(store: Store, name: str, manifests: dict[str, Manifest], report:
                         f"{manifest.ref}: manifest differs from the one recorded at bump time"
                     )
         if event.get("event") == "eval" and event.get("run"):
-            from promptver.run_records import run_problem
+            from promptver.evals.records import run_problem
 
             problem = run_problem(store, name, event)
             if problem is not None:

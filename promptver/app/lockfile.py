@@ -4,7 +4,7 @@ The lock sits next to the app config; ``promptver.load`` reads it and refuses on
 disagrees with the config or the store.
 
 This module reads and writes the file and is on the start-up path of ``promptver.load``;
-resolving pins and reporting outdated ones live in ``promptver.locking`` (CLI side).
+resolving pins and reporting outdated ones live in ``promptver.app.resolve`` (CLI side).
 
 File format (TOML, sorted by name, no timestamps, so it only changes when a pin does)::
 
@@ -32,12 +32,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from promptver.app.pins import AppConfig
 from promptver.errors import ConfigError, IntegrityError, did_you_mean
-from promptver.pins import AppConfig
 from promptver.semver import Version
 
 if TYPE_CHECKING:
-    from promptver.store import Store
+    from promptver.store.store import Store
 
 LOCK_VERSION = 1
 
@@ -175,7 +175,7 @@ def _string(value: str) -> str:
 
 
 def write_lock(path: Path, text: str) -> None:
-    from promptver.atomic import atomic_write
+    from promptver.store.atomic import atomic_write
 
     atomic_write(path, text.encode("utf-8"))
 
@@ -186,7 +186,7 @@ def write_lock(path: Path, text: str) -> None:
 def app_store(config: AppConfig, override: str | os.PathLike[str] | None = None) -> Store:
     """The store for an app: ``override`` (``--store``, ``PROMPTVER_HOME``, ``store=``),
     else the config's ``store`` setting, else the nearest ``.promptver/`` above it."""
-    from promptver.store import ENV_HOME, Store
+    from promptver.store.store import ENV_HOME, Store
 
     explicit = override or os.environ.get(ENV_HOME) or config.store
     if explicit is not None:

@@ -8,15 +8,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptver.check import ValidatedCache, check_tree, prevalidate_evals
-from promptver.digests import short
+from promptver.bundle.check import ValidatedCache, check_tree, prevalidate_evals
+from promptver.bundle.spec import BundleSpec
 from promptver.errors import BundleError, ConfigError, ConflictError, NothingChangedError
-from promptver.gitinfo import identity, provenance
-from promptver.manifest import Manifest
 from promptver.semver import Version, check_identifier
-from promptver.spec import BundleSpec
-from promptver.store import Store
-from promptver.tree import Tree, WorkTree
+from promptver.store.digests import short
+from promptver.store.events import utc_now
+from promptver.store.manifest import Manifest
+from promptver.store.store import Store
+from promptver.store.tree import Tree, WorkTree
+from promptver.versions.provenance import identity, provenance
 
 DEFAULT_INITIAL = Version(0, 1, 0)
 
@@ -37,10 +38,6 @@ class BumpResult:
     def summary(self) -> str:
         old = self.previous.version if self.previous else "(none)"
         return f"{self.manifest.bundle} {old} -> {self.manifest.version} ({short(self.manifest.digest)})"
-
-
-def utc_now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def next_version(latest: Version | None, level: str, pre: str | None, initial: Version | None) -> Version:

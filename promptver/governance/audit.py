@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptver.errors import ConfigError
-from promptver.store import Store, check_name
+from promptver.store.store import Store, check_name
 
 KINDS = ("bump", "alias", "review", "import", "eval")
 _WHEN = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?Z?)?$")
@@ -67,7 +67,7 @@ def audit(
     the pointers of aliases) are checked over the whole log, whatever the filters."""
     check_name(name)
     if alias is not None:
-        from promptver.aliases import check_alias
+        from promptver.governance.aliases import check_alias
 
         check_alias(alias)
     start = parse_time(since) if since else None
@@ -91,9 +91,9 @@ def audit(
 
 def chain_problems(store: Store, name: str) -> list[str]:
     """What `promptver verify` says about this bundle's log and alias pointers."""
-    from promptver.aliases import pointer_problems
     from promptver.errors import PromptverError
-    from promptver.integrity import VerifyReport, _verify_log
+    from promptver.governance.aliases import pointer_problems
+    from promptver.governance.verify import VerifyReport, _verify_log
 
     manifests = {}
     for version in store.version_names(name):

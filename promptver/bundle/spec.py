@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptver.errors import BundleError, Problem, did_you_mean
+from promptver.store.store import NAME_RE
 
 SPEC_FILE = "bundle.toml"
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # Alias names (docs/aliases.md): lowercase, start with a letter; "latest" is reserved.
 ALIAS_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 RESPONSE_TYPES = ("json_schema", "json_object", "text")
@@ -229,7 +229,7 @@ SCHEMA: Schema = {
         False,
     ),
     "versioning": (TABLE, False),
-    # protected aliases: [aliases.production] (docs/aliases.md; promptver.promotion)
+    # protected aliases: [aliases.production] (docs/aliases.md; promptver.governance.promotion)
     "aliases": (
         {
             "*": (

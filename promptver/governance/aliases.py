@@ -25,12 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptver.atomic import atomic_write
-from promptver.errors import ConfigError, ConflictError, IntegrityError, NotFoundError, PolicyError
-from promptver.manifest import Manifest
+from promptver.bundle.spec import ALIAS_RE
+from promptver.errors import ConfigError, ConflictError, IntegrityError, NotFoundError
 from promptver.semver import Version
-from promptver.spec import ALIAS_RE
-from promptver.store import Store, check_name
+from promptver.store.atomic import atomic_write
+from promptver.store.events import log_events, utc_now
+from promptver.store.manifest import Manifest
+from promptver.store.store import Store, check_name
 
 EVENT = "alias"
 ACTIONS = ("set", "promote", "rollback", "remove")
@@ -109,32 +110,6 @@ def replay(events: list[dict[str, Any]]) -> dict[str, AliasState]:
     return states
 
 
-def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
-    """The events of these kinds, in log order. Lines that cannot be one of them (no
-    ``"kind"`` token) are skipped before JSON parsing: logs only grow, moves replay them."""
-    path = store.log_path(name)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return []
-    tokens = [json.dumps(kind).encode() for kind in kinds]
-    found = []
-    for number, line in enumerate(data.splitlines(), start=1):
-        if not any(token in line for token in tokens):
-            continue
-        try:
-            event = json.loads(line)
-        except ValueError:
-            raise IntegrityError(
-                "audit log line is not JSON",
-                location=f"{path}:{number}",
-                hint="the log was edited by hand; run `promptver verify`",
-            ) from None
-        if isinstance(event, dict) and event.get("event") in kinds:
-            found.append(event)
-    return found
-
-
 def alias_states(store: Store, name: str) -> dict[str, AliasState]:
     return replay(log_events(store, name, EVENT))
 
@@ -186,7 +161,7 @@ def _write_pointers(store: Store, name: str, states: dict[str, AliasState]) -> N
 # --- moves --------------------------------------------------------------------------------
 
 
-def _move(
+def move(
     store: Store,
     states: dict[str, AliasState],
     name: str,
@@ -199,8 +174,7 @@ def _move(
 ) -> dict[str, Any]:
     """Append the move event, then rewrite aliases.json (the caller holds the lock and
     replayed ``states`` under it). ``dry_run``: return the event, write nothing."""
-    from promptver.approvals import utc_now
-    from promptver.gitinfo import identity
+    from promptver.versions.provenance import identity
 
     state = states.get(alias, AliasState(alias))
     before = state.current
@@ -226,13 +200,13 @@ def _move(
     return record
 
 
-def _current_manifest(store: Store, name: str, state: AliasState) -> Manifest | None:
+def current_manifest(store: Store, name: str, state: AliasState) -> Manifest | None:
     if state.current is None:
         return None
-    return _checked_manifest(store, name, *state.current)
+    return checked_manifest(store, name, *state.current)
 
 
-def _checked_manifest(store: Store, name: str, version: str, digest: str) -> Manifest:
+def checked_manifest(store: Store, name: str, version: str, digest: str) -> Manifest:
     manifest = store.manifest(name, version)
     if manifest.digest != digest:
         raise IntegrityError(
@@ -243,92 +217,9 @@ def _checked_manifest(store: Store, name: str, version: str, digest: str) -> Man
     return manifest
 
 
-def _already(alias: str, state: AliasState, manifest: Manifest) -> None:
+def refuse_if_already(alias: str, state: AliasState, manifest: Manifest) -> None:
     if state.current is not None and state.current[0] == manifest.version:
         raise ConflictError(f"{alias} already points at {manifest.ref}", hint="nothing to do")
-
-
-def set_alias(store: Store, name: str, alias: str, ref: str, reason: str | None = None) -> dict[str, Any]:
-    """Point an unprotected alias at a version (protected ones go through `promote`)."""
-    from promptver.promotion import effective_policy
-
-    check_alias(alias)
-    with store.lock(name):
-        manifest = store.resolve(name, ref)
-        states = alias_states(store, name)
-        state = states.get(alias, AliasState(alias))
-        _already(alias, state, manifest)
-        policy = effective_policy(store, alias, manifest, _current_manifest(store, name, state))
-        if policy is not None:
-            raise PolicyError(
-                f"{alias} is a protected alias of {name} ({policy.describe()},"
-                f" declared in {', '.join(name + '@' + v for v in policy.sources)})",
-                hint=f"use `promptver promote {manifest.ref} --to {alias}`, which checks the policy",
-            )
-        return _move(store, states, name, alias, "set", manifest, reason)
-
-
-def promote(
-    store: Store, name: str, ref: str, alias: str, reason: str | None = None, *, dry_run: bool = False
-) -> dict[str, Any]:
-    """Move an alias to a version if its policy is met; otherwise `PolicyError` listing
-    every missing requirement (nothing is written). ``dry_run``: check only."""
-    from promptver.promotion import check_policy, effective_policy
-
-    check_alias(alias)
-    with store.lock(name):
-        manifest = store.resolve(name, ref)
-        events = log_events(store, name, EVENT, "review")
-        states = replay(events)
-        state = states.get(alias, AliasState(alias))
-        _already(alias, state, manifest)
-        policy = effective_policy(store, alias, manifest, _current_manifest(store, name, state))
-        result = check_policy(store, manifest, alias, policy, events)
-        if result.impossible:
-            raise PolicyError(
-                f"the policy of {alias} cannot be satisfied for {manifest.ref}:\n"
-                + "\n".join(f"  - {line}" for line in result.impossible),
-                hint=f"fix [aliases.{alias}] in bundle.toml and bump a new version",
-            )
-        if result.missing:
-            raise PolicyError(
-                f"cannot promote {manifest.ref} to {alias}; missing:\n"
-                + "\n".join(f"  - {line}" for line in result.missing),
-                hint=_promote_hint(manifest, result.missing),
-            )
-        extra = {
-            "policy": policy.to_json() if policy else None,
-            "approvals": [d.seq for d in result.approvals],
-            "eval_runs": [run["id"] for run in result.runs],
-        }
-        return _move(store, states, name, alias, "promote", manifest, reason, extra, dry_run)
-
-
-def _promote_hint(manifest: Manifest, missing: list[str]) -> str:
-    steps = []
-    if any("approval" in m or "requested changes" in m for m in missing):
-        steps.append(f"`promptver approve {manifest.ref}` (by a reviewer)")
-    if any("eval run" in m for m in missing):
-        steps.append(f"`promptver eval {manifest.ref}`")
-    return ("get them with " + " and ".join(steps) + ", then promote again") if steps else "promote again"
-
-
-def remove_alias(store: Store, name: str, alias: str, reason: str | None = None) -> dict[str, Any]:
-    from promptver.promotion import declared_policies
-
-    check_alias(alias)
-    with store.lock(name):
-        states = alias_states(store, name)
-        state = states.get(alias, AliasState(alias))
-        current = _current_manifest(store, name, state)
-        if current is None:
-            raise _no_alias(store, name, alias)
-        if alias in declared_policies(store, current):
-            raise PolicyError(
-                f"{alias} is a protected alias of {name}: removing it would leave nothing serving",
-                hint=f"use `promptver rollback {name} {alias}` or `promptver promote`",
-            )
-        return _move(store, states, name, alias, "remove", None, reason)
 
 
 def rollback(
@@ -343,7 +234,7 @@ def rollback(
         states = alias_states(store, name)
         state = states.get(alias, AliasState(alias))
         if not state.history:
-            raise _no_alias(store, name, alias)
+            raise no_alias_error(store, name, alias)
         earlier = [h for h in state.history[:-1] if h is not None]
         if not earlier:
             held = f" (it has only held {state.version})" if state.version else ""
@@ -364,11 +255,11 @@ def rollback(
                     hint=f"for a version it never held: `promptver promote {name}@{to} --to {alias}`",
                 )
             target = matches[-1]
-        manifest = _checked_manifest(store, name, *target)
-        return _move(store, states, name, alias, "rollback", manifest, reason)
+        manifest = checked_manifest(store, name, *target)
+        return move(store, states, name, alias, "rollback", manifest, reason)
 
 
-def _no_alias(store: Store, name: str, alias: str) -> NotFoundError:
+def no_alias_error(store: Store, name: str, alias: str) -> NotFoundError:
     from promptver.errors import did_you_mean
 
     store.resolve(name, "latest")  # unknown bundle / no versions: that error first
@@ -382,42 +273,6 @@ def _no_alias(store: Store, name: str, alias: str) -> NotFoundError:
 
 
 # --- reading ----------------------------------------------------------------------------------
-
-
-def list_aliases(store: Store, name: str | None = None) -> list[dict[str, Any]]:
-    """Current aliases of one bundle or of every bundle, with their last move."""
-    from promptver.promotion import declared_policies
-
-    names = [name] if name is not None else store.bundle_names()
-    if name is not None:
-        check_name(name)
-        if name not in store.bundle_names():
-            store.resolve(name, "latest")  # the unknown-bundle error, with suggestions
-    rows = []
-    for bundle in names:
-        targets = pointers(store, bundle)
-        states = alias_states(store, bundle)
-        for alias in sorted(targets):
-            version = targets[alias]["version"]
-            last = states[alias].last if alias in states else None
-            try:
-                protected = alias in declared_policies(store, store.manifest(bundle, version))
-            except (NotFoundError, IntegrityError):
-                protected = False
-            rows.append(
-                {
-                    "bundle": bundle,
-                    "alias": alias,
-                    "version": version,
-                    "digest": targets[alias].get("digest"),
-                    "moved": last.get("time") if last else None,
-                    "by": last.get("actor") if last else None,
-                    "action": last.get("action") if last else None,
-                    "reason": last.get("reason") if last else None,
-                    "protected": protected,
-                }
-            )
-    return rows
 
 
 def resolve_ref(store: Store, name: str, ref: str | None) -> tuple[Manifest, str | None]:

@@ -14,10 +14,55 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from promptver.diff.model import Impact
 from promptver.errors import Problem, did_you_mean
+
+
+class Impact(StrEnum):
+    """Semver impact of a change; compares by size (``Impact.MAJOR > Impact.PATCH``)."""
+
+    PATCH = "patch"
+    MINOR = "minor"
+    MAJOR = "major"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Impact):
+            return NotImplemented
+        return self.rank < other.rank
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Impact):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Impact):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Impact):
+            return NotImplemented
+        return self.rank >= other.rank
+
+
+_RANK = {Impact.PATCH: 0, Impact.MINOR: 1, Impact.MAJOR: 2}
+
+
+def largest(impacts: Any) -> Impact | None:
+    """The largest impact of an iterable, or None when it is empty."""
+    best: Impact | None = None
+    for impact in impacts:
+        if best is None or impact > best:
+            best = impact
+    return best
+
 
 MAJOR, MINOR, PATCH = Impact.MAJOR, Impact.MINOR, Impact.PATCH
 

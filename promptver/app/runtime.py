@@ -25,15 +25,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from promptver.bundle.spec import SPEC_FILE, BundleSpec, ModelRef, RagConfig, load_spec
 from promptver.errors import ConfigError, NotFoundError, did_you_mean
-from promptver.manifest import Manifest
-from promptver.spec import SPEC_FILE, BundleSpec, ModelRef, RagConfig, load_spec
-from promptver.tree import Tree
+from promptver.store.manifest import Manifest
+from promptver.store.tree import Tree
 
 if TYPE_CHECKING:
     import jinja2
 
-    from promptver.store import Store
+    from promptver.store.store import Store
 
 ARCHIVE_SUFFIX = ".pvb"
 # Template files (includes, macros) read and verified at load time with the prompts the
@@ -123,7 +123,7 @@ class Bundle:
         """The names a template reads (its interface), includes and macros followed."""
         found = self._variables.get(template)
         if found is None:
-            from promptver.templates import variables
+            from promptver.bundle.templates import variables
 
             path = self._template_path(template)
             env = self._environment()
@@ -143,7 +143,7 @@ class Bundle:
             ) from None
 
     def _render(self, path: str, label: str, variables: dict[str, Any]) -> str:
-        from promptver.templates import render
+        from promptver.bundle.templates import render
 
         return render(self._environment(), path, label, variables)
 
@@ -152,7 +152,7 @@ class Bundle:
         if env is None:
             with self._lock:
                 if self._env is None:
-                    from promptver.templates import environment
+                    from promptver.bundle.templates import environment
 
                     self._env = environment(self._tree)
                 env = self._env
@@ -235,8 +235,8 @@ def is_archive_ref(ref: str) -> bool:
 def _load(ref: str, config: PathLike | None, store: PathLike | None) -> Bundle:
     if is_archive_ref(ref):
         return _from_archive(Path(ref))
-    from promptver.lockfile import app_store, lock_entry_for, read_lock
-    from promptver.pins import load_config
+    from promptver.app.lockfile import app_store, lock_entry_for, read_lock
+    from promptver.app.pins import load_config
 
     name, sep, version = ref.partition("@")
     if sep:
@@ -249,9 +249,9 @@ def _load(ref: str, config: PathLike | None, store: PathLike | None) -> Bundle:
 
 
 def _explicit_store(config: PathLike | None, store: PathLike | None) -> Store:
-    from promptver.lockfile import app_store
-    from promptver.pins import find_config, load_config
-    from promptver.store import ENV_HOME, Store
+    from promptver.app.lockfile import app_store
+    from promptver.app.pins import find_config, load_config
+    from promptver.store.store import ENV_HOME, Store
 
     if store is not None or os.environ.get(ENV_HOME):
         return Store.find(override=store)
@@ -267,7 +267,7 @@ def _explicit_store(config: PathLike | None, store: PathLike | None) -> Store:
 def _from_store(store: Store, name: str, version: str, digest: str | None) -> Bundle:
     manifest = store.resolve(name, version)
     if digest is not None and manifest.digest != digest:
-        from promptver.lockfile import LockEntry, lock_digest_mismatch
+        from promptver.app.lockfile import LockEntry, lock_digest_mismatch
 
         raise lock_digest_mismatch(LockEntry(name, "", version, digest), manifest.digest, store)
     key = (str(store.root), manifest.ref, manifest.digest)
@@ -279,7 +279,7 @@ def _from_store(store: Store, name: str, version: str, digest: str | None) -> Bu
 
 
 def _from_archive(path: Path) -> Bundle:
-    from promptver.archive import read_archive
+    from promptver.app.archive import read_archive
 
     contents = read_archive(path)
     return Bundle(contents.manifest, contents.tree, f"archive {path.resolve()}")

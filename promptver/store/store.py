@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import threading
 import tomllib
 from collections.abc import Callable, Iterator
@@ -26,8 +27,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from promptver.atomic import atomic_write, fsync_dir
-from promptver.digests import CHUNK, sha256_bytes, short
 from promptver.errors import (
     ConfigError,
     ConflictError,
@@ -37,11 +36,12 @@ from promptver.errors import (
     VersionSyntaxError,
     did_you_mean,
 )
-from promptver.manifest import Manifest
 from promptver.semver import Version
-from promptver.spec import NAME_RE
-from promptver.stat_cache import StatCache
-from promptver.tree import Tree, WorkTree
+from promptver.store.atomic import atomic_write, fsync_dir
+from promptver.store.digests import CHUNK, sha256_bytes, short
+from promptver.store.manifest import Manifest
+from promptver.store.stat_cache import StatCache
+from promptver.store.tree import Tree, WorkTree
 
 STORE_DIR = ".promptver"
 FORMAT = 1
@@ -54,6 +54,10 @@ format = {FORMAT}
 bundles = "bundles"   # where bundle folders live, relative to the project root
 """
 GITIGNORE = "cache/\nlocks/\ntmp/\n"
+
+
+# Bundle names: also folder names and the NAME of NAME@VERSION (docs/bundle-format.md).
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 class Store:
@@ -422,7 +426,7 @@ class Staging:
         self._staged.clear()
 
     def add(self, path: Path) -> str:
-        from promptver.digests import sha256_file
+        from promptver.store.digests import sha256_file
 
         tmp = self.store._tmp_file()
         with open(tmp, "wb") as out:

@@ -12,18 +12,18 @@ from __future__ import annotations
 import tomllib
 from typing import Any
 
-from promptver.aliases import check_alias, log_events, replay
-from promptver.approvals import APPROVED, CHANGES_REQUESTED, decisions
-from promptver.digests import PREFIX, tree_digest
-from promptver.manifest import Manifest
-from promptver.run_summaries import brief, evidence, latest_run
-from promptver.spec import SPEC_FILE
-from promptver.store import Store
+from promptver.bundle.spec import SPEC_FILE
+from promptver.evals.summaries import brief, evidence, latest_run
+from promptver.governance.aliases import check_alias, log_events, replay
+from promptver.governance.approvals import APPROVED, CHANGES_REQUESTED, decisions
+from promptver.store.digests import PREFIX, tree_digest
+from promptver.store.manifest import Manifest
+from promptver.store.store import Store
 
 
 def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
     """The alias-specific answers for a version reached through ``alias`` (plain data)."""
-    from promptver.promotion import check_policy, effective_policy
+    from promptver.governance.promotion import check_policy, effective_policy
 
     check_alias(alias)
     name = manifest.bundle

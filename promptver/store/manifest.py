@@ -6,10 +6,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptver.digests import PREFIX, is_hex_digest, tree_digest
 from promptver.errors import IntegrityError, StoreFormatError
 from promptver.semver import Version
-from promptver.tree import FileEntry
+from promptver.store.digests import PREFIX, is_hex_digest, tree_digest
+from promptver.store.tree import FileEntry
 
 FORMAT = 1
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from promptver.errors import ConfigError, NotFoundError, did_you_mean
-from promptver.ranges import Range
+from promptver.versions.ranges import Range
 
 PROMPTVER_TOML = "promptver.toml"
 PYPROJECT_TOML = "pyproject.toml"
@@ -251,7 +251,7 @@ def parse_spec(spec: str, location: str | None = None) -> tuple[Range | None, st
         return Range.parse(spec), None
     except VersionSyntaxError as exc:
         # Only a value that is not a range pays for the alias check (and its import).
-        from promptver.aliases import is_alias_ref
+        from promptver.governance.aliases import is_alias_ref
 
         if is_alias_ref(spec):
             return None, spec

@@ -24,16 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptver.atomic import atomic_write
-from promptver.digests import sha256_bytes
 from promptver.errors import ConflictError, IntegrityError
-from promptver.manifest import Manifest
 from promptver.semver import Version
-from promptver.spec import NAME_RE
-from promptver.tree import MemoryTree, unsafe_path_reason
+from promptver.store.atomic import atomic_write
+from promptver.store.digests import sha256_bytes
+from promptver.store.manifest import Manifest
+from promptver.store.store import NAME_RE
+from promptver.store.tree import MemoryTree, unsafe_path_reason
 
 if TYPE_CHECKING:
-    from promptver.store import Store
+    from promptver.store.store import Store
 
 MANIFEST_MEMBER = "manifest.json"
 FILES_PREFIX = "files/"
@@ -189,8 +189,8 @@ class ImportResult:
 
 def import_archive(store: Store, path: Path, actor: str | None = None) -> ImportResult:
     """Add an exported version to a store (objects, manifest, an audit event)."""
-    from promptver.gitinfo import identity
-    from promptver.snapshot import utc_now
+    from promptver.store.events import utc_now
+    from promptver.versions.provenance import identity
 
     contents = read_archive(path)
     manifest = contents.manifest
@@ -224,7 +224,7 @@ def import_archive(store: Store, path: Path, actor: str | None = None) -> Import
 
 def describe_archive(path: Path) -> dict[str, Any]:
     """What ``promptver show`` prints for an exported file (as for a stored version)."""
-    from promptver.spec import SPEC_FILE, parse_spec
+    from promptver.bundle.spec import SPEC_FILE, parse_spec
 
     contents = read_archive(path)
     details = contents.manifest.to_json()

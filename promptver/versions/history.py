@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from promptver.manifest import Manifest
-from promptver.store import Store
+from promptver.store.manifest import Manifest
+from promptver.store.store import Store
 
 
 def history(store: Store, name: str) -> list[Manifest]:
@@ -18,7 +18,7 @@ def history(store: Store, name: str) -> list[Manifest]:
 
 def describe(store: Store, manifest: Manifest) -> dict[str, Any]:
     """Everything a version records, plus its model reference, as plain data."""
-    from promptver.spec import SPEC_FILE, parse_spec
+    from promptver.bundle.spec import SPEC_FILE, parse_spec
 
     details = manifest.to_json()
     details["size"] = manifest.size

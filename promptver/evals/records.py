@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from promptver.digests import sha256_bytes
-from promptver.store import Store, check_name
+from promptver.store.digests import sha256_bytes
+from promptver.store.store import Store, check_name
 
 EVENT = "eval"
 RUN_FILES = ("run.json", "cases.jsonl")
@@ -64,8 +64,8 @@ def eval_event(meta: dict[str, Any], folder: Path, actor: str, time: str) -> dic
 def record_run(store: Store, meta: dict[str, Any], folder: Path) -> dict[str, Any] | None:
     """Append the ``eval`` event of a saved run once it is complete; call it after the run's
     last write. A working-copy run (no version) or an unfinished one records nothing."""
-    from promptver.gitinfo import identity
-    from promptver.snapshot import utc_now
+    from promptver.store.events import utc_now
+    from promptver.versions.provenance import identity
 
     name = meta.get("bundle")
     if meta.get("status") != "complete" or not meta.get("version") or not isinstance(name, str):
@@ -76,7 +76,7 @@ def record_run(store: Store, meta: dict[str, Any], folder: Path) -> dict[str, An
 
 def recorded_events(store: Store, name: str) -> dict[str, dict[str, Any]]:
     """The last ``eval`` event of each run id in a bundle's log."""
-    from promptver.aliases import log_events
+    from promptver.store.events import log_events
 
     return {str(e.get("run")): e for e in log_events(store, name, EVENT) if e.get("run")}
 

@@ -15,7 +15,7 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from promptver.errors import NotFoundError, Problem, TemplateRenderError
-from promptver.tree import Tree, normalize, unsafe_path_reason
+from promptver.store.tree import Tree, normalize, unsafe_path_reason
 
 
 class TreeLoader(jinja2.BaseLoader):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from promptver.errors import ConflictError
-from promptver.store import check_name
+from promptver.store.store import check_name
 
 BUNDLE_TOML = """\
 # {name}: a promptver bundle. Reference: docs/bundle-format.md

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-from promptver.digests import sha256_bytes
+from promptver.bundle.spec import SPEC_FILE, BundleSpec, parse_spec
 from promptver.errors import Problem
-from promptver.spec import SPEC_FILE, BundleSpec, parse_spec
-from promptver.tree import Tree, WorkTree, normalize, unsafe_path_reason
+from promptver.store.digests import sha256_bytes
+from promptver.store.tree import Tree, WorkTree, normalize, unsafe_path_reason
 
 MAX_PROBLEMS_PER_FILE = 50
 FAST_SLICE = 1 << 20
@@ -94,7 +94,7 @@ def check_tree(
 
 def _check_versioning(spec: BundleSpec) -> list[Problem]:
     """The ``[versioning]`` table (impact overrides, docs/diff.md)."""
-    from promptver.diff.policy import parse_policy
+    from promptver.bundle.versioning import parse_policy
 
     return parse_policy(spec.raw.get("versioning"), SPEC_FILE)[1]
 
@@ -148,7 +148,7 @@ def _check_templates(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> lis
     ]
     if not todo:
         return []  # every template parsed before: jinja2 need not even be imported
-    from promptver.templates import environment, syntax_problem
+    from promptver.bundle.templates import environment, syntax_problem
 
     env = environment(tree)
     problems = []

@@ -1,7 +1,7 @@
 """A `Tree` is a bundle's set of files: path -> (digest, size), readable by path.
 
 Two kinds: `WorkTree`, a folder on disk (the working copy), and the store's version trees
-(`promptver.store.StoreTree`). Diffs, checks and the runtime only see this interface.
+(`promptver.store.store.StoreTree`). Diffs, checks and the runtime only see this interface.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from promptver.digests import sha256_file, tree_digest
 from promptver.errors import NotFoundError, Problem
-from promptver.stat_cache import StatCache
+from promptver.store.digests import sha256_file, tree_digest
+from promptver.store.stat_cache import StatCache
 
 DEFAULT_IGNORES = (
     ".git",
@@ -163,7 +163,7 @@ class MemoryTree(Tree):
     """A tree held in memory (tests, exported archives)."""
 
     def __init__(self, files: dict[str, bytes], label: str = "memory"):
-        from promptver.digests import sha256_bytes
+        from promptver.store.digests import sha256_bytes
 
         self.label = label
         self._files = {normalize(p): data for p, data in files.items()}

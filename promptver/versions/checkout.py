@@ -7,11 +7,11 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from promptver.atomic import atomic_write
 from promptver.errors import ConflictError, IntegrityError
-from promptver.manifest import Manifest
-from promptver.store import Store
-from promptver.tree import Tree, unsafe_path_reason
+from promptver.store.atomic import atomic_write
+from promptver.store.manifest import Manifest
+from promptver.store.store import Store
+from promptver.store.tree import Tree, unsafe_path_reason
 
 
 @dataclass(frozen=True)

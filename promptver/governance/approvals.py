@@ -1,0 +1,205 @@
+"""Review decisions: who approved (or asked for changes to) which version, as ``review``
+events in the bundle's append-only, hash-chained audit log:
+
+    {"event": "review", "decision": "approved" | "changes_requested",
+     "actor": "Ana <ana@example.com>", "time": "2026-11-26T15:20:00Z",
+     "bundle": "support-bot", "old": {"version": "1.2.0", "digest": "sha256:..."},
+     "new": {"version": "1.3.0", "digest": "sha256:..."}, "note": "ship it"}
+
+Two front doors write the same event: ``promptver approve``/``reject`` (``decide``: ``new`` is
+the version, ``old`` its parent) and the review UI (``record_review``: any pair of sides;
+``new.version`` is null when the reviewed side is a working copy, its digest still pins the
+exact content). Both apply the same rules (``_refuse``). A person's latest decision on a
+digest is the one that counts: a rejection after an approval withdraws it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from promptver.errors import ConfigError, ConflictError, PolicyError, PromptverError
+from promptver.governance.identities import same_person
+from promptver.governance.policy import self_approval_forbidden_by
+from promptver.store.events import log_events, utc_now
+from promptver.store.manifest import Manifest
+from promptver.store.store import Store
+
+EVENT = "review"
+APPROVED = "approved"
+CHANGES_REQUESTED = "changes_requested"
+DECISIONS: tuple[str, ...] = (APPROVED, CHANGES_REQUESTED)
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """One side of the reviewed change: its version (None: working copy) and digest."""
+
+    version: str | None
+    digest: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "digest": self.digest}
+
+
+@dataclass(frozen=True)
+class Decision:
+    actor: str
+    decision: str
+    time: str
+    note: str | None
+    seq: int | None
+    version: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor,
+            "decision": self.decision,
+            "time": self.time,
+            "note": self.note,
+            "seq": self.seq,
+            "version": self.version,
+        }
+
+
+def decisions(events: list[dict[str, Any]], digest: str) -> list[Decision]:
+    """Each person's latest review decision on a digest, in log order."""
+    latest: list[Decision] = []
+    for event in events:
+        if event.get("event") != EVENT or not isinstance(event.get("new"), dict):
+            continue
+        if event["new"].get("digest") != digest or not isinstance(event.get("actor"), str):
+            continue
+        found = Decision(
+            actor=event["actor"],
+            decision=str(event.get("decision")),
+            time=str(event.get("time", "")),
+            note=event.get("note"),
+            seq=event.get("seq"),
+            version=event["new"].get("version"),
+        )
+        latest = [d for d in latest if not same_person(d.actor, found.actor)] + [found]
+    return latest
+
+
+def reviews(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The review decisions among a bundle's audit events, oldest first."""
+    return [e for e in events if e.get("event") == EVENT]
+
+
+def resolve_reviewer(explicit: str | None = None, *, folder: Path | None = None) -> str:
+    """The reviewer: ``--reviewer``, else ``PROMPTVER_USER``, else git's user (the same
+    identity a bump records as its author)."""
+    from promptver.versions.provenance import identity
+
+    if explicit is not None:
+        if not explicit.strip():
+            raise ConfigError("--reviewer is empty", hint="pass --reviewer NAME")
+        return explicit.strip()
+    return identity(folder)
+
+
+def review_event(
+    bundle: str, decision: str, reviewer: str, old: Reviewed | None, new: Reviewed, note: str | None = None
+) -> dict[str, Any]:
+    """The audit event of one decision (validated, not yet written)."""
+    if decision not in DECISIONS:
+        raise ConfigError(f"unknown review decision {decision!r}", hint=f"use one of {', '.join(DECISIONS)}")
+    if not reviewer.strip():
+        raise ConfigError("the reviewer name is empty", hint="pass --reviewer NAME")
+    return {
+        "event": EVENT,
+        "decision": decision,
+        "actor": reviewer.strip(),
+        "time": utc_now(),
+        "bundle": bundle,
+        "old": old.to_json() if old else {"version": None, "digest": None},
+        "new": new.to_json(),
+        "note": note.strip() if note and note.strip() else None,
+    }
+
+
+def decide(
+    store: Store,
+    name: str,
+    ref: str,
+    decision: str,
+    actor: str | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """Record an approval or a rejection of ``name@ref``; returns the event as written.
+
+    Refused (nothing written) when the approver is the version's author and a protected
+    alias forbids that, or when the person's latest decision on it is already this one.
+    """
+    from promptver.versions.provenance import identity
+
+    if actor is not None and not actor.strip():
+        raise ConfigError("--by is empty", hint="pass --by 'Name <email>' or leave it out")
+    who = actor.strip() if actor is not None else identity(store.project_root)
+    with store.lock(name):
+        manifest = store.resolve(name, ref)
+        parent = None
+        if manifest.parent:
+            try:
+                parent = store.manifest(name, manifest.parent)
+            except PromptverError:  # a missing parent must not block a review of its child
+                parent = None
+        old = Reviewed(parent.version, parent.digest) if parent else None
+        event = review_event(name, decision, who, old, Reviewed(manifest.version, manifest.digest), note)
+        _refuse(
+            store,
+            manifest,
+            decision,
+            event["actor"],
+            f"ask someone else to run `promptver approve {manifest.ref}`",
+        )
+        return store.append_event(name, event)
+
+
+def record_review(
+    store: Store,
+    bundle: str,
+    decision: str,
+    reviewer: str,
+    old: Reviewed,
+    new: Reviewed,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """Append a review decision made in the review UI; returns the event as written.
+
+    When the reviewed side is a stored version, the rules of ``decide`` apply. A working
+    copy has no author or alias yet: its decision is recorded as it is.
+    """
+    event = review_event(bundle, decision, reviewer, old, new, note)
+    with store.lock(bundle):
+        if new.version is not None:
+            manifest = store.manifest(bundle, new.version)
+            if manifest.digest != new.digest:
+                raise ConflictError(
+                    f"{manifest.ref} is not the content that was reviewed (digest differs)",
+                    hint="open the review again",
+                )
+            _refuse(store, manifest, decision, event["actor"], "ask someone else to review it")
+        return store.append_event(bundle, event)
+
+
+def _refuse(store: Store, manifest: Manifest, decision: str, actor: str, hint: str) -> None:
+    """The rules both front doors share: no self-approval where a protected alias forbids
+    it, and no repeat of a person's latest decision."""
+    if decision == APPROVED and same_person(actor, manifest.author):
+        forbidding = self_approval_forbidden_by(store, manifest)
+        if forbidding:
+            raise PolicyError(
+                f"{actor} is the author of {manifest.ref} and cannot approve it: the policy"
+                f" of alias {', '.join(forbidding)} requires an approver other than the author",
+                hint=hint,
+            )
+    for previous in decisions(log_events(store, manifest.bundle, EVENT), manifest.digest):
+        if same_person(previous.actor, actor) and previous.decision == decision:
+            verb = "approved" if decision == APPROVED else "requested changes to"
+            raise ConflictError(
+                f"{previous.actor} already {verb} {manifest.ref} (event {previous.seq}, {previous.time})",
+                hint="nothing to do",
+            )

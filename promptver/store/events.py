@@ -1,0 +1,47 @@
+"""Reading a bundle's audit log (``bundles/<name>/log.jsonl``) and event timestamps.
+
+Writing stays with ``Store.append_event`` (it holds the chain); this module is the one
+place where higher layers (aliases, approvals, eval records) read events by kind.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from promptver.errors import IntegrityError
+
+if TYPE_CHECKING:
+    from promptver.store.store import Store
+
+
+def utc_now() -> str:
+    """The event time format: ``2026-11-26T15:20:00Z``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
+    """The events of these kinds, in log order. Lines that cannot be one of them (no
+    ``"kind"`` token) are skipped before JSON parsing: logs only grow, moves replay them."""
+    path = store.log_path(name)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    tokens = [json.dumps(kind).encode() for kind in kinds]
+    found = []
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not any(token in line for token in tokens):
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            raise IntegrityError(
+                "audit log line is not JSON",
+                location=f"{path}:{number}",
+                hint="the log was edited by hand; run `promptver verify`",
+            ) from None
+        if isinstance(event, dict) and event.get("event") in kinds:
+            found.append(event)
+    return found
