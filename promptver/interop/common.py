@@ -49,6 +49,30 @@ class ImportedPrompt:
     partials: dict[str, str] = field(default_factory=dict)  # bundle path -> Jinja2 source
     findings: list[Finding] = field(default_factory=list)
     bundle: str | None = None  # from promptver metadata in an exported file
+    schema_file: str | None = None  # where the bundle kept the response schema (exported metadata)
+
+
+def inline_response_format(bundle: Any) -> dict[str, Any] | None:
+    """The version's response_format with a schema file read in (``schema_file`` names it)."""
+    import json
+
+    rf = bundle.spec.model.response_format
+    if not rf:
+        return None
+    out = dict(rf)
+    if isinstance(out.get("schema"), str):
+        out["schema_file"] = out["schema"]
+        out["schema"] = json.loads(bundle.read_bytes(out["schema"]))
+    return out
+
+
+def restore_response_format(prompt: ImportedPrompt, meta: dict[str, Any]) -> None:
+    """Undo `inline_response_format` when reading promptver's own metadata back."""
+    rf = meta.get("response_format")
+    if isinstance(rf, dict):
+        rf = dict(rf)
+        prompt.schema_file = rf.pop("schema_file", None)
+        prompt.response_format = rf
 
 
 _FRONT = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)

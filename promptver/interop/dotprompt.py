@@ -25,6 +25,8 @@ from promptver.interop.common import (
     Finding,
     ImportedPrompt,
     dump_yaml,
+    inline_response_format,
+    restore_response_format,
     split_front_matter,
 )
 from promptver.interop.handlebars import jinja_text, partial_path, translate
@@ -71,12 +73,24 @@ def read(path: Path, partial_dirs: list[Path] | None = None) -> ImportedPrompt:
         )
         if isinstance(input_["default"], dict):
             prompt.samples.append(dict(input_["default"]))
+    schema = input_.get("schema") if isinstance(input_, dict) else None
+    if isinstance(schema, dict) and isinstance(schema.get("properties"), dict):
+        examples = {
+            name: prop["examples"][0]
+            for name, prop in schema["properties"].items()
+            if isinstance(prop, dict) and isinstance(prop.get("examples"), list) and prop["examples"]
+        }
+        if examples:
+            prompt.samples.append(examples)
     for key in front:
         if key == "tools" or (key not in _KNOWN and "." not in key):
             prompt.findings.append(
                 Finding(key, file, _line_of(text, key), "no promptver equivalent; not imported")
             )
-    translation = translate(body, file, first_line=body_line, dotprompt=True)
+    # Dotprompt strips the body before rendering; so does the import.
+    stripped = body.lstrip()
+    body_line += body.count("\n", 0, len(body) - len(stripped))
+    translation = translate(stripped.rstrip(), file, first_line=body_line, dotprompt=True)
     prompt.findings += translation.findings
     _assign_segments(prompt, translation.segments, file)
     for partial in translation.partials:
@@ -119,7 +133,8 @@ def _line_of(text: str, key: str) -> int | None:
 def _response_format(output: dict[str, Any], meta: dict[str, Any], file: str,
                      prompt: ImportedPrompt) -> dict[str, Any] | None:
     if isinstance(meta.get("response_format"), dict):
-        return dict(meta["response_format"])
+        restore_response_format(prompt, meta)
+        return prompt.response_format
     fmt = output.get("format")
     schema = output.get("schema")
     if fmt not in (None, "json") and fmt != "text":
@@ -247,7 +262,7 @@ def export_template(bundle: Any, template: str, variables: dict[str, Any]) -> st
     if model.base_url:
         meta["base_url"] = model.base_url
     if rf:
-        meta["response_format"] = rf
+        meta["response_format"] = inline_response_format(bundle)
     for key, value in meta.items():
         front[f"promptver.{key}"] = value
     parts: list[Any] = []
@@ -255,7 +270,10 @@ def export_template(bundle: Any, template: str, variables: dict[str, Any]) -> st
         parts += ['{{role "system"}}', to_handlebars(env, bundle._tree.read_text(spec.system), spec.system)]
     path = spec.templates[template]
     parts += ['{{role "user"}}', to_handlebars(env, bundle._tree.read_text(path), path)]
-    return "---\n" + dump_yaml(front) + "---\n" + handlebars_source(parts)
+    body = handlebars_source(parts)
+    if body != body.rstrip():
+        body += "{{!}}"  # Dotprompt strips the body: an empty comment keeps the trailing whitespace
+    return "---\n" + dump_yaml(front) + "---\n" + body
 
 
 __all__ = ["SUFFIX", "export_template", "jinja_text", "picoschema_to_json_schema", "read"]

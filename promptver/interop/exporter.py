@@ -10,8 +10,8 @@ from promptver.errors import ConfigError
 from promptver.interop.common import FORMATS, Finding
 
 if TYPE_CHECKING:
-    from promptver.runtime import Bundle
-    from promptver.store import Store
+    from promptver.app.runtime import Bundle
+    from promptver.store.store import Store
 
 
 @dataclass
@@ -33,17 +33,17 @@ class ExportResult:
 
 
 def open_version(store: Store, name: str, version: str) -> Bundle:
-    from promptver.runtime import Bundle
+    from promptver.app.runtime import Bundle
 
     manifest = store.resolve(name, version)
     return Bundle(manifest, store.tree(manifest), f"store {store.root}")
 
 
 def template_inputs(bundle: Bundle, template: str) -> dict[str, Any]:
-    """Variable -> an example value (from the eval cases), for every variable the
-    template and the system prompt read."""
+    """Variable -> an example value (from the first eval case that has one; None when no
+    case has), for every variable the template and the system prompt read."""
     from promptver.evals.bundle import parse_cases
-    from promptver.templates import variables
+    from promptver.bundle.templates import variables
 
     names = set(bundle.variables(template))
     if bundle.spec.system is not None:
@@ -54,7 +54,7 @@ def template_inputs(bundle: Bundle, template: str) -> dict[str, Any]:
             if (case.template or dataset.template) in (template, None):
                 for key, value in case.vars.items():
                     examples.setdefault(key, value)
-    return {name: examples.get(name, "") for name in sorted(names)}
+    return {name: examples.get(name) for name in sorted(names)}
 
 
 def export(bundle: Bundle, fmt: str, folder: Path) -> ExportResult:
@@ -74,7 +74,7 @@ def export(bundle: Bundle, fmt: str, folder: Path) -> ExportResult:
             inputs = {k: prompty.input_declaration(v) for k, v in examples.items()}
             texts[template + prompty.SUFFIX] = prompty.export_template(bundle, template, inputs)
         else:
-            inputs = {k: _json_schema_type(kind_of(v)) for k, v in examples.items()}
+            inputs = {k: _json_schema_type(kind_of(v), v) for k, v in examples.items()}
             texts[template + dotprompt.SUFFIX] = dotprompt.export_template(bundle, template, inputs)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -85,5 +85,5 @@ def export(bundle: Bundle, fmt: str, folder: Path) -> ExportResult:
     return ExportResult(bundle.ref, bundle.digest, fmt, written, findings)
 
 
-def _json_schema_type(kind: str) -> dict[str, Any]:
-    return {"type": kind}
+def _json_schema_type(kind: str, example: Any) -> dict[str, Any]:
+    return {"type": kind} if example is None else {"type": kind, "examples": [example]}

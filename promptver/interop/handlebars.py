@@ -298,7 +298,8 @@ class Translator:
                 if token.kind == "text":
                     emit(jinja_text(text))
                 elif token.kind == "comment":
-                    emit(_comment(token.text.strip()))
+                    if token.text.strip():
+                        emit(_comment(token.text.strip()))
                 elif token.kind == "raw":
                     untranslated(token, "a raw block")
                 elif token.kind in ("output", "raw_output"):

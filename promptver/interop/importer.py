@@ -70,6 +70,7 @@ def import_prompts(
             raise ConfigError(f"several files define the template {template!r}: {sources}",
                               hint="rename one of them (the file name or its `name:`)")
     provider, model_name, params, base_url, response_format = _model(prompts, model)
+    schema_file = next((p.schema_file for p in prompts if p.schema_file), None)
     system = _system(prompts)
     created = not (folder / "bundle.toml").exists()
     files_out: dict[str, str] = {}
@@ -80,7 +81,7 @@ def import_prompts(
         files_out["prompts/system.j2"] = system
     schema_path = None
     if response_format and isinstance(response_format.get("schema"), dict):
-        schema_path = "schemas/output.schema.json"
+        schema_path = schema_file or "schemas/output.schema.json"
         files_out[schema_path] = json.dumps(response_format["schema"], indent=2) + "\n"
         response_format = {**response_format, "schema": schema_path}
     cases = _cases(prompts)
@@ -232,7 +233,7 @@ def _validate(files: dict[str, str], folder: Path, name: str) -> None:
     import shutil
     import tempfile
 
-    from promptver.check import check_folder
+    from promptver.bundle.check import check_folder
 
     with tempfile.TemporaryDirectory(prefix="promptver-import-") as tmp:
         scratch = Path(tmp) / name

@@ -27,8 +27,10 @@ from promptver.interop.common import (
     Finding,
     ImportedPrompt,
     dump_yaml,
+    inline_response_format,
     kind_of,
     load_yaml,
+    restore_response_format,
     split_front_matter,
 )
 
@@ -60,8 +62,7 @@ def read(path: Path) -> ImportedPrompt:
             prompt.findings.append(Finding(key, file, _line_of(text, key), "no promptver equivalent; not imported"))
         elif key in ("outputs",):
             prompt.findings.append(Finding(key, file, _line_of(text, key), "output declarations are not imported"))
-    if isinstance(meta.get("response_format"), dict):
-        prompt.response_format = dict(meta["response_format"])
+    restore_response_format(prompt, meta)
     mustache = _template_kind(front.get("template"), prompt, text) == "mustache"
     _sections(body, body_line, prompt, mustache)
     return prompt
@@ -258,7 +259,7 @@ def export_template(bundle: Any, template: str, variables: dict[str, Any]) -> st
     if model.base_url:
         meta["base_url"] = model.base_url
     if model.response_format:
-        meta["response_format"] = model.response_format
+        meta["response_format"] = inline_response_format(bundle)
     front: dict[str, Any] = {"name": template}
     if spec.description:
         front["description"] = spec.description
@@ -306,4 +307,6 @@ def input_declaration(value: Any) -> dict[str, Any]:
     if kind == "array":
         first = value[0] if value else ""
         decl["items"] = {"kind": kind_of(first)}
+    if value is not None:
+        decl["example"] = value
     return decl

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from promptver.evals.bundle import parse_cases
-from promptver.runtime import Bundle
-from promptver.store import Store
+from promptver.app.runtime import Bundle
+from promptver.store.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = ("support-bot", "ticket-triage")
