@@ -182,6 +182,8 @@ def picoschema_to_json_schema(schema: Any) -> dict[str, Any]:
             prop = picoschema_to_json_schema(value)
         if desc:
             prop["description"] = desc
+        if optional and isinstance(prop.get("type"), str):
+            prop["type"] = [prop["type"], "null"]  # as Dotprompt reads an optional field
         properties[name] = prop
         if not optional:
             required.append(name)

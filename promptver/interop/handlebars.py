@@ -79,9 +79,13 @@ def tokenize(source: str, file: str, first_line: int = 1) -> list[_Token]:
         strip_left = bool(match.group(2))
         body_start = match.end()
         if source.startswith("{{{{", start):
-            end = source.find("}}}}", start)
-            end = len(source) if end < 0 else end + 4
-            tokens.append(_Token("raw", source[start:end], line, source[start:end]))
+            # a raw block: {{{{helper}}}} literal text {{{{/helper}}}}, one construct
+            head_end = source.find("}}}}", start)
+            head_end = len(source) if head_end < 0 else head_end + 4
+            helper = source[start + 4 : head_end - 4].strip().split(" ")[0]
+            close = source.find("{{{{/" + helper + "}}}}", head_end)
+            end = head_end if close < 0 else close + len(helper) + 9
+            tokens.append(_Token("raw", source[start:end], line, source[start:head_end]))
             pos, text, text_line = end, "", line_at(end)
             continue
         if source.startswith("!--", body_start):
@@ -301,7 +305,8 @@ class Translator:
                     if token.text.strip():
                         emit(_comment(token.text.strip()))
                 elif token.kind == "raw":
-                    untranslated(token, "a raw block")
+                    self.findings.append(Finding(token.source, self.file, token.line, "a raw block: kept as a comment"))
+                    emit(_comment(f"untranslated Handlebars: {token.text}"))
                 elif token.kind in ("output", "raw_output"):
                     self.output(token, segments, stack, untranslated, emit)
                 elif token.kind == "partial":
