@@ -19,7 +19,8 @@ from promptver.store.digests import short
     type=click.Path(),
     default=None,
     help="File to write, or folder (existing, or ending in /) for NAME-VERSION.pvb "
-    "(default: NAME-VERSION.pvb here). With --format: the folder for the files (default: NAME-VERSION-FORMAT).",
+    "(default: NAME-VERSION.pvb here). With --format: the folder for the files "
+    "(default: NAME-VERSION-FORMAT).",
 )
 @click.option(
     "--format",

@@ -17,8 +17,12 @@ if TYPE_CHECKING:
 @click.command("import-prompt")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--into", "into", required=True, metavar="NAME", help="The bundle to create or update.")
-@click.option("--model", default=None, metavar="PROVIDER/NAME", help="Set the model (files without one, or "
-              "with different ones).")
+@click.option(
+    "--model",
+    default=None,
+    metavar="PROVIDER/NAME",
+    help="Set the model (files without one, or with different ones).",
+)
 @json_option
 def import_prompt(files: tuple[Path, ...], into: str, model: str | None, as_json: bool) -> None:
     """Create or update bundle NAME from .prompty and .prompt files (docs/interop.md).
@@ -50,7 +54,9 @@ def export_format(store: Store, name: str, version: str, fmt: str, output: str |
     if folder.exists() and not folder.is_dir():
         from promptver.errors import ConfigError
 
-        raise ConfigError(f"{folder} is a file", hint=f"--format {fmt} writes a folder; give a folder with -o")
+        raise ConfigError(
+            f"{folder} is a file", hint=f"--format {fmt} writes a folder; give a folder with -o"
+        )
     result = export(bundle, fmt, folder)
     if as_json:
         print_json(result.to_json())

@@ -134,6 +134,11 @@ def _literal_ok(value: str) -> bool:
     return not any(line != line.rstrip(" \t") for line in value.split("\n")) and "\r" not in value
 
 
+def mapping(value: Any) -> dict[str, Any]:
+    """``value`` when it is a mapping, else an empty dict (front matter is user input)."""
+    return value if isinstance(value, dict) else {}
+
+
 def kind_of(value: Any) -> str:
     """The JSON type name of a Python value (for input declarations)."""
     if isinstance(value, bool):

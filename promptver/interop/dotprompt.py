@@ -26,14 +26,27 @@ from promptver.interop.common import (
     ImportedPrompt,
     dump_yaml,
     inline_response_format,
+    mapping,
     restore_response_format,
     split_front_matter,
 )
 from promptver.interop.handlebars import jinja_text, partial_path, translate
 
 SUFFIX = ".prompt"
-_KNOWN = {"name", "variant", "version", "description", "model", "config", "input", "output", "tools", "ext",
-          "metadata", "raw"}
+_KNOWN = {
+    "name",
+    "variant",
+    "version",
+    "description",
+    "model",
+    "config",
+    "input",
+    "output",
+    "tools",
+    "ext",
+    "metadata",
+    "raw",
+}
 
 
 def read(path: Path, partial_dirs: list[Path] | None = None) -> ImportedPrompt:
@@ -43,7 +56,7 @@ def read(path: Path, partial_dirs: list[Path] | None = None) -> ImportedPrompt:
     name = str(front.get("name") or path.name.removesuffix(SUFFIX).split(".")[0])
     prompt = ImportedPrompt(source=file, template_name=_template_name(name), user="")
     ext = _ext(front)
-    meta = ext.get("promptver") if isinstance(ext.get("promptver"), dict) else {}
+    meta = mapping(ext.get("promptver"))
     if meta.get("template"):
         prompt.template_name = str(meta["template"])
     prompt.bundle = meta.get("bundle")
@@ -59,7 +72,7 @@ def read(path: Path, partial_dirs: list[Path] | None = None) -> ImportedPrompt:
     config = front.get("config") or {}
     if isinstance(config, dict):
         for key, value in config.items():
-            prompt.params[OPTION_TO_PARAM.get(key, key)] = value
+            prompt.params[OPTION_TO_PARAM.get(str(key), str(key))] = value
     for key, value in (meta.get("params") or {}).items():
         prompt.params[key] = value
     output = front.get("output")
@@ -68,8 +81,12 @@ def read(path: Path, partial_dirs: list[Path] | None = None) -> ImportedPrompt:
     input_ = front.get("input")
     if isinstance(input_, dict) and input_.get("default"):
         prompt.findings.append(
-            Finding("input.default", file, _line_of(text, "input"),
-                    "promptver templates have no default values; added as an eval case's vars instead")
+            Finding(
+                "input.default",
+                file,
+                _line_of(text, "input"),
+                "promptver templates have no default values; added as an eval case's vars instead",
+            )
         )
         if isinstance(input_["default"], dict):
             prompt.samples.append(dict(input_["default"]))
@@ -96,11 +113,13 @@ def read(path: Path, partial_dirs: list[Path] | None = None) -> ImportedPrompt:
     for partial in translation.partials:
         source = _find_partial(partial, path.parent, partial_dirs or [])
         if source is None:
-            prompt.findings.append(
-                Finding(f"{{{{> {partial}}}}}", file, None,
-                        f"partial file _{partial}.prompt not found next to the prompt; the include is left dangling")
+            from promptver.errors import ConfigError
+
+            raise ConfigError(
+                f"the partial {{{{> {partial}}}}} is not found (looked for _{partial}.prompt)",
+                location=file,
+                hint=f"put _{partial}.prompt next to {path.name} or in a partials/ folder beside it",
             )
-            continue
         partial_text = source.read_text(encoding="utf-8")
         _, partial_body, partial_line = split_front_matter(partial_text, str(source))
         sub = translate(partial_body, str(source), first_line=partial_line, dotprompt=True)
@@ -130,21 +149,26 @@ def _line_of(text: str, key: str) -> int | None:
     return None
 
 
-def _response_format(output: dict[str, Any], meta: dict[str, Any], file: str,
-                     prompt: ImportedPrompt) -> dict[str, Any] | None:
+def _response_format(
+    output: dict[str, Any], meta: dict[str, Any], file: str, prompt: ImportedPrompt
+) -> dict[str, Any] | None:
     if isinstance(meta.get("response_format"), dict):
         restore_response_format(prompt, meta)
         return prompt.response_format
     fmt = output.get("format")
     schema = output.get("schema")
     if fmt not in (None, "json") and fmt != "text":
-        prompt.findings.append(Finding("output.format", file, None, f"format {fmt!r} has no promptver equivalent"))
+        prompt.findings.append(
+            Finding("output.format", file, None, f"format {fmt!r} has no promptver equivalent")
+        )
         return None
     if schema is None:
         return {"type": "json_object"} if fmt == "json" else None
     if isinstance(schema, str):
         prompt.findings.append(
-            Finding("output.schema", file, None, f"a named schema ({schema!r}) cannot be resolved; not imported")
+            Finding(
+                "output.schema", file, None, f"a named schema ({schema!r}) cannot be resolved; not imported"
+            )
         )
         return {"type": "json_object"}
     return {"type": "json_schema", "schema": picoschema_to_json_schema(schema)}
@@ -163,7 +187,9 @@ def picoschema_to_json_schema(schema: Any) -> dict[str, Any]:
         return out
     if not isinstance(schema, dict):
         return {}
-    if not _looks_pico(schema) and (schema.get("type") in (_SCALARS | {"object", "array"}) or "$ref" in schema):
+    if not _looks_pico(schema) and (
+        schema.get("type") in (_SCALARS | {"object", "array"}) or "$ref" in schema
+    ):
         return dict(schema)  # already JSON Schema
     properties: dict[str, Any] = {}
     required: list[str] = []
@@ -210,11 +236,17 @@ def _assign_segments(prompt: ImportedPrompt, segments: list[Any], file: str) -> 
         if extra is (users[0] if users else None) or extra is (systems[0] if systems else None):
             continue
         prompt.findings.append(
-            Finding(f'{{{{role "{extra.role}"}}}}', file, extra.line,
-                    "a bundle template is one user message (after the system prompt); "
-                    "this message is kept as a comment at the end of the template")
+            Finding(
+                f'{{{{role "{extra.role}"}}}}',
+                file,
+                extra.line,
+                "a bundle template is one user message (after the system prompt); "
+                "this message is kept as a comment at the end of the template",
+            )
         )
-        prompt.user += "{# untranslated message (" + extra.role + "):\n" + extra.source.replace("#}", "# }") + "\n#}"
+        prompt.user += (
+            "{# untranslated message (" + extra.role + "):\n" + extra.source.replace("#}", "# }") + "\n#}"
+        )
 
 
 def _find_partial(name: str, folder: Path, extra: list[Path]) -> Path | None:
@@ -248,7 +280,9 @@ def export_template(bundle: Any, template: str, variables: dict[str, Any]) -> st
             leftover[key] = value
     if config:
         front["config"] = config
-    front["input"] = {"schema": {"type": "object", "properties": {n: variables[n] for n in sorted(variables)}}}
+    front["input"] = {
+        "schema": {"type": "object", "properties": {n: variables[n] for n in sorted(variables)}}
+    }
     rf = model.response_format
     if rf and rf.get("type") in ("json_schema", "json_object"):
         out: dict[str, Any] = {"format": "json"}

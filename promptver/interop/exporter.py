@@ -42,8 +42,8 @@ def open_version(store: Store, name: str, version: str) -> Bundle:
 def template_inputs(bundle: Bundle, template: str) -> dict[str, Any]:
     """Variable -> an example value (from the first eval case that has one; None when no
     case has), for every variable the template and the system prompt read."""
-    from promptver.evals.bundle import parse_cases
     from promptver.bundle.templates import variables
+    from promptver.evals.bundle import parse_cases
 
     names = set(bundle.variables(template))
     if bundle.spec.system is not None:
@@ -63,7 +63,9 @@ def export(bundle: Bundle, fmt: str, folder: Path) -> ExportResult:
     from promptver.interop.common import kind_of
 
     if fmt not in FORMATS:
-        raise ConfigError(f"unknown export format {fmt!r}", hint=f"formats: {', '.join(FORMATS)}, or no --format for .pvb")
+        raise ConfigError(
+            f"unknown export format {fmt!r}", hint=f"formats: {', '.join(FORMATS)}, or no --format for .pvb"
+        )
     texts: dict[str, str] = {}
     findings: list[Finding] = []
     if fmt == "promptfoo":

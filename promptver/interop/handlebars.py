@@ -15,6 +15,7 @@ a comment and reported as a `Finding` with its line: never silently dropped.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from promptver.interop.common import Finding
@@ -89,13 +90,18 @@ def tokenize(source: str, file: str, first_line: int = 1) -> list[_Token]:
             pos, text, text_line = end, "", line_at(end)
             continue
         if source.startswith("!--", body_start):
-            end = source.find("--", body_start + 3)
-            close = re.compile(r"--~?\}\}").search(source, body_start + 3)
-            end = close.end() if close else len(source)
+            closer_match = re.compile(r"--~?\}\}").search(source, body_start + 3)
+            end = closer_match.end() if closer_match else len(source)
             tag = source[start:end]
             tokens.append(
-                _Token("comment", source[body_start + 3 : end - (5 if tag.endswith("~}}") else 4)], line, tag,
-                       strip_left, tag.endswith("~}}"))
+                _Token(
+                    "comment",
+                    source[body_start + 3 : end - (5 if tag.endswith("~}}") else 4)],
+                    line,
+                    tag,
+                    strip_left,
+                    tag.endswith("~}}"),
+                )
             )
             pos, text, text_line = end, "", line_at(end)
             continue
@@ -151,12 +157,15 @@ def apply_whitespace(tokens: list[_Token]) -> list[str]:
         nxt = i + 1 if i + 1 < len(tokens) and tokens[i + 1].kind == "text" else None
         if token.standalone_kind:
             prev_ok = (i == 0) or (
-                prev is not None and re.search(r"(?:^|\n)[ \t]*$" if prev == 0 else r"\n[ \t]*$", originals[prev])
+                prev is not None
+                and re.search(r"(?:^|\n)[ \t]*$" if prev == 0 else r"\n[ \t]*$", originals[prev])
             )
             last = i + 1 == len(tokens)
             next_ok = last or (
                 nxt is not None
-                and re.match(r"^[ \t]*(?:\r?\n|$)" if nxt == len(tokens) - 1 else r"^[ \t]*\r?\n", originals[nxt])
+                and re.match(
+                    r"^[ \t]*(?:\r?\n|$)" if nxt == len(tokens) - 1 else r"^[ \t]*\r?\n", originals[nxt]
+                )
             )
             if prev_ok and next_ok:
                 if prev is not None:
@@ -185,7 +194,9 @@ def _comment(text: str) -> str:
     return "{# " + text.replace("#}", "# }") + " #}"
 
 
-_PATH = re.compile(r"^(?:@?[A-Za-z_$][\w$-]*|\.\.|\.|this|\[[^\]]*\])(?:[./](?:[A-Za-z_$][\w$-]*|\.\.|\[[^\]]*\]|\d+))*$")
+_PATH = re.compile(
+    r"^(?:@?[A-Za-z_$][\w$-]*|\.\.|\.|this|\[[^\]]*\])(?:[./](?:[A-Za-z_$][\w$-]*|\.\.|\[[^\]]*\]|\d+))*$"
+)
 _STRING = re.compile(r"^(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')$")
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -205,6 +216,11 @@ class _Untranslatable(Exception):
     pass
 
 
+_Stack = list[tuple[str, _Token, str]]  # open blocks: (helper, its tag, the Jinja2 that closes it)
+_Emit = Callable[[str], None]
+_Report = Callable[..., None]
+
+
 class Translator:
     def __init__(self, file: str, dotprompt: bool):
         self.file = file
@@ -213,6 +229,7 @@ class Translator:
         self.partials: list[str] = []
         self.scopes: list[_Scope] = [_Scope(None)]
         self.names_used = 0
+        self.key_lines: set[int] = set()  # lines of {{#each}} blocks whose body reads @key
 
     # -- expressions ----------------------------------------------------------------------
     def split_args(self, inner: str) -> list[str]:
@@ -235,7 +252,12 @@ class Translator:
         return self.path(arg)
 
     def path(self, arg: str) -> str:
-        segments = [s for s in re.findall(r"\[[^\]]*\]|[^./]+|\.\.", arg.replace("./", "", 1) if arg.startswith("./") else arg)]
+        segments = [
+            s
+            for s in re.findall(
+                r"\[[^\]]*\]|[^./]+|\.\.", arg.replace("./", "", 1) if arg.startswith("./") else arg
+            )
+        ]
         depth = len(self.scopes) - 1
         if arg.startswith("@root"):
             depth = 0
@@ -288,7 +310,7 @@ class Translator:
     def translate(self, tokens: list[_Token]) -> list[Segment]:
         texts = apply_whitespace(tokens)
         segments: list[Segment] = [Segment("user", "", tokens[0].line if tokens else 1)]
-        stack: list[tuple[str, _Token, str]] = []  # (helper, token, closing jinja)
+        stack: _Stack = []
 
         def emit(text: str) -> None:
             segments[-1].source += text
@@ -305,7 +327,9 @@ class Translator:
                     if token.text.strip():
                         emit(_comment(token.text.strip()))
                 elif token.kind == "raw":
-                    self.findings.append(Finding(token.source, self.file, token.line, "a raw block: kept as a comment"))
+                    self.findings.append(
+                        Finding(token.source, self.file, token.line, "a raw block: kept as a comment")
+                    )
                     emit(_comment(f"untranslated Handlebars: {token.text}"))
                 elif token.kind in ("output", "raw_output"):
                     self.output(token, segments, stack, untranslated, emit)
@@ -330,12 +354,19 @@ class Translator:
                 untranslated(token, str(exc))
         for helper, token, closing in reversed(stack):
             self.findings.append(
-                Finding(token.source, self.file, token.line, f"{{{{#{helper}}}}} is never closed; closed at the end")
+                Finding(
+                    token.source,
+                    self.file,
+                    token.line,
+                    f"{{{{#{helper}}}}} is never closed; closed at the end",
+                )
             )
             emit(closing)
         return segments
 
-    def output(self, token: _Token, segments: list[Segment], stack: list, untranslated, emit) -> None:  # type: ignore[type-arg,no-untyped-def]
+    def output(
+        self, token: _Token, segments: list[Segment], stack: _Stack, untranslated: _Report, emit: _Emit
+    ) -> None:
         args = self.split_args(token.text)
         if not args:
             raise _Untranslatable("an empty tag")
@@ -354,13 +385,17 @@ class Translator:
         if head == "json" and len(args) == 2:
             emit("{{ " + self.expr(args[1]) + " | tojson }}")
             self.findings.append(
-                Finding(token.source, self.file, token.line,
-                        "json: translated to Jinja2's tojson, which also escapes <, >, & and '")
+                Finding(
+                    token.source,
+                    self.file,
+                    token.line,
+                    "json: translated to Jinja2's tojson, which also escapes <, >, & and '",
+                )
             )
             return
         raise _Untranslatable(f"the helper {head!r}")
 
-    def open(self, token: _Token, stack: list, untranslated, emit) -> None:  # type: ignore[type-arg,no-untyped-def]
+    def open(self, token: _Token, stack: _Stack, untranslated: _Report, emit: _Emit) -> None:
         text = token.text
         params: list[str] = []
         block_params = re.search(r"\s+as\s+\|([^|]*)\|\s*$", text)
@@ -415,7 +450,8 @@ class Translator:
                 self.scopes.append(scope)
             else:
                 raise _Untranslatable(
-                    f"the block helper {helper!r}" if helper not in ("if", "unless", "each", "with")
+                    f"the block helper {helper!r}"
+                    if helper not in ("if", "unless", "each", "with")
                     else f"{{{{#{helper}}}}} with these arguments"
                 )
         except _Untranslatable as exc:
@@ -423,16 +459,20 @@ class Translator:
             stack.append((helper, token, ""))
             self.scopes.append(self.scopes[-1])
 
-    def else_(self, token: _Token, stack: list, untranslated, emit) -> None:  # type: ignore[type-arg,no-untyped-def]
+    def else_(self, token: _Token, stack: _Stack, untranslated: _Report, emit: _Emit) -> None:
         if not stack:
             raise _Untranslatable("{{else}} outside a block")
-        helper, opener, closing = stack[-1]
+        helper, _opener, closing = stack[-1]
         if not closing:
             untranslated(token, "the {{else}} of an untranslated block")
             return
         if token.text:
             args = self.split_args(token.text)
-            if args[0] in ("if", "unless") and len(args) == 2 and helper in ("if", "unless", "ifEquals", "unlessEquals"):
+            if (
+                args[0] in ("if", "unless")
+                and len(args) == 2
+                and helper in ("if", "unless", "ifEquals", "unlessEquals")
+            ):
                 self.scopes.pop()
                 cond = self.expr(args[1])
                 emit("{% elif " + ("not " if args[0] == "unless" else "") + cond + " %}")
@@ -443,7 +483,7 @@ class Translator:
         emit("{% else %}")
         self.scopes.append(self.scopes[-1])
 
-    def close(self, token: _Token, stack: list, untranslated, emit) -> None:  # type: ignore[type-arg,no-untyped-def]
+    def close(self, token: _Token, stack: _Stack, untranslated: _Report, emit: _Emit) -> None:
         if not stack:
             raise _Untranslatable(f"{{{{/{token.text}}}}} without an opening block")
         helper, opener, closing = stack.pop()
@@ -459,7 +499,7 @@ class Translator:
 
 
 def _uses_key(token: _Token, translator: Translator) -> bool:
-    return bool(getattr(translator, "_key_lines", None) and token.line in translator._key_lines)
+    return token.line in translator.key_lines
 
 
 def partial_path(name: str) -> str:
@@ -470,7 +510,7 @@ def translate(source: str, file: str, *, first_line: int = 1, dotprompt: bool = 
     """Translate a Handlebars template into Jinja2 segments (one per ``{{role}}``)."""
     tokens = tokenize(source, file, first_line)
     translator = Translator(file, dotprompt)
-    translator._key_lines = _each_blocks_using_key(tokens)  # type: ignore[attr-defined]
+    translator.key_lines = _each_blocks_using_key(tokens)
     segments = translator.translate(tokens)
     return Translation(segments, translator.findings, translator.partials)
 

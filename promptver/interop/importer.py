@@ -57,18 +57,20 @@ def read_prompt(path: Path) -> ImportedPrompt:
     )
 
 
-def import_prompts(
-    files: list[Path], folder: Path, name: str, *, model: str | None = None
-) -> ImportResult:
+def import_prompts(files: list[Path], folder: Path, name: str, *, model: str | None = None) -> ImportResult:
     prompts = [read_prompt(f) for f in files if not f.name.startswith("_") or f.suffix != ".prompt"]
     if not prompts:
-        raise ConfigError("no prompt files to import", hint="partials (_name.prompt) are read with their prompt")
+        raise ConfigError(
+            "no prompt files to import", hint="partials (_name.prompt) are read with their prompt"
+        )
     names = [p.template_name for p in prompts]
     for template in set(names):
         if names.count(template) > 1:
             sources = ", ".join(p.source for p in prompts if p.template_name == template)
-            raise ConfigError(f"several files define the template {template!r}: {sources}",
-                              hint="rename one of them (the file name or its `name:`)")
+            raise ConfigError(
+                f"several files define the template {template!r}: {sources}",
+                hint="rename one of them (the file name or its `name:`)",
+            )
     provider, model_name, params, base_url, response_format = _model(prompts, model)
     schema_file = next((p.schema_file for p in prompts if p.schema_file), None)
     system = _system(prompts)
@@ -86,8 +88,16 @@ def import_prompts(
         response_format = {**response_format, "schema": schema_path}
     cases = _cases(prompts)
     toml_text = _bundle_toml(
-        folder, name, prompts, provider, model_name, params, base_url, response_format,
-        system is not None, bool(cases),
+        folder,
+        name,
+        prompts,
+        provider,
+        model_name,
+        params,
+        base_url,
+        response_format,
+        system is not None,
+        bool(cases),
     )
     files_out["bundle.toml"] = toml_text
     if cases:
@@ -104,16 +114,22 @@ def import_prompts(
     return ImportResult(name, folder, created, names, written, findings)
 
 
-def _model(prompts: list[ImportedPrompt], override: str | None) -> tuple[str, str, dict[str, Any], str | None,
-                                                                       dict[str, Any] | None]:
+def _model(
+    prompts: list[ImportedPrompt], override: str | None
+) -> tuple[str, str, dict[str, Any], str | None, dict[str, Any] | None]:
     if override:
         provider, sep, model_name = override.partition("/")
         if not sep or not provider or not model_name:
-            raise ConfigError(f"--model {override!r} should be PROVIDER/NAME", hint="e.g. --model openai/gpt-4o-mini")
+            raise ConfigError(
+                f"--model {override!r} should be PROVIDER/NAME", hint="e.g. --model openai/gpt-4o-mini"
+            )
     first = prompts[0]
     for other in prompts[1:]:
-        for label, a, b in (("model", first.model, other.model), ("provider", first.provider, other.provider),
-                            ("model parameters", first.params, other.params)):
+        for label, a, b in (
+            ("model", first.model, other.model),
+            ("provider", first.provider, other.provider),
+            ("model parameters", first.params, other.params),
+        ):
             if a != b and not override:
                 raise ConfigError(
                     f"{other.source} and {first.source} have different {label} ({b!r} vs {a!r}); "
@@ -128,8 +144,9 @@ def _model(prompts: list[ImportedPrompt], override: str | None) -> tuple[str, st
             hint="add one to the front matter, or pass --model PROVIDER/NAME (e.g. openai/gpt-4o-mini)",
         )
     if not first.provider:
-        first.findings.append(Finding("model", first.source, None,
-                                      f"no provider given for {first.model!r}; using 'openai'"))
+        first.findings.append(
+            Finding("model", first.source, None, f"no provider given for {first.model!r}; using 'openai'")
+        )
     return first.provider or "openai", first.model, dict(first.params), first.base_url, first.response_format
 
 
@@ -145,8 +162,14 @@ def _system(prompts: list[ImportedPrompt]) -> str | None:
     if systems and lacking:
         for prompt in prompts:
             if prompt.system is None:
-                prompt.findings.append(Finding("system", prompt.source, None,
-                                               "this file has no system message; the bundle's applies to it too"))
+                prompt.findings.append(
+                    Finding(
+                        "system",
+                        prompt.source,
+                        None,
+                        "this file has no system message; the bundle's applies to it too",
+                    )
+                )
     return next(iter(systems), None)
 
 
@@ -155,8 +178,13 @@ def _cases(prompts: list[ImportedPrompt]) -> list[dict[str, Any]]:
     for prompt in prompts:
         for number, sample in enumerate(prompt.samples, start=1):
             suffix = "" if len(prompt.samples) == 1 else f"-{number}"
-            cases.append({"id": f"{prompt.template_name}-sample{suffix}", "vars": sample,
-                          "template": prompt.template_name})
+            cases.append(
+                {
+                    "id": f"{prompt.template_name}-sample{suffix}",
+                    "vars": sample,
+                    "template": prompt.template_name,
+                }
+            )
     return cases
 
 
@@ -176,9 +204,18 @@ def _merge_cases(path: Path, cases: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _bundle_toml(folder: Path, name: str, prompts: list[ImportedPrompt], provider: str, model_name: str,
-                 params: dict[str, Any], base_url: str | None, response_format: dict[str, Any] | None,
-                 has_system: bool, has_cases: bool) -> str:
+def _bundle_toml(
+    folder: Path,
+    name: str,
+    prompts: list[ImportedPrompt],
+    provider: str,
+    model_name: str,
+    params: dict[str, Any],
+    base_url: str | None,
+    response_format: dict[str, Any] | None,
+    has_system: bool,
+    has_cases: bool,
+) -> str:
     import tomlkit
 
     path = folder / "bundle.toml"
@@ -190,7 +227,7 @@ def _bundle_toml(folder: Path, name: str, prompts: list[ImportedPrompt], provide
         if description:
             table["description"] = str(description).strip()
         doc["bundle"] = table
-        doc["bundle"].comment(f"imported from {', '.join(Path(p.source).name for p in prompts)}")  # type: ignore[union-attr]
+        table.comment(f"imported from {', '.join(Path(p.source).name for p in prompts)}")
     model = tomlkit.table()
     model["provider"] = provider
     model["name"] = model_name

@@ -41,7 +41,8 @@ class _Ctx:
 
 
 def parse(env: Any, source: str, path: str) -> nodes.Template:
-    return env.parse(source, name=path, filename=path)  # type: ignore[no-any-return]
+    template: nodes.Template = env.parse(source, name=path, filename=path)
+    return template
 
 
 class _Printer:
@@ -60,7 +61,7 @@ class _Printer:
             "simplify the template or use the .pvb export",
         )
 
-    def body(self, body: list[nodes.Node]) -> None:
+    def body(self, body: list[nodes.Node]) -> None:  # statements; their tests and targets are Exprs
         for node in body:
             if isinstance(node, nodes.Output):
                 for child in node.nodes:
@@ -91,8 +92,10 @@ class _Printer:
         raise NotImplementedError
 
 
-def _const(node: nodes.Expr) -> Any:
-    if isinstance(node, nodes.Const) and (node.value is None or isinstance(node.value, str | int | float | bool)):
+def _const(node: nodes.Node) -> Any:
+    if isinstance(node, nodes.Const) and (
+        node.value is None or isinstance(node.value, str | int | float | bool)
+    ):
         return node.value
     raise LookupError
 
@@ -106,7 +109,7 @@ class HandlebarsPrinter(_Printer):
     def text(self, data: str) -> None:
         self.out.append(_Tok("text", data.replace("{{", "\\{{")))
 
-    def path(self, node: nodes.Expr) -> str:
+    def path(self, node: nodes.Node) -> str:
         if isinstance(node, nodes.Name):
             if node.name == "loop":
                 raise self.fail(node, "'loop' alone")
@@ -146,7 +149,7 @@ class HandlebarsPrinter(_Printer):
             self.body(node.else_)
         self.out.append(_Tok("block", "{{/each}}"))
 
-    def condition(self, test: nodes.Expr) -> tuple[str, str]:
+    def condition(self, test: nodes.Node) -> tuple[str, str]:
         """(helper, arguments) of a block for an if test."""
         if isinstance(test, nodes.Not):
             helper, args = self.condition(test.node)
@@ -201,7 +204,9 @@ class HandlebarsPrinter(_Printer):
             if prev is None and i == 0:
                 prev_ok = True
             if prev_ok and next_ok:
-                indent = re.search(r"[ \t]+$", prev.text) if prev is not None and prev.kind == "text" else None
+                indent = (
+                    re.search(r"[ \t]+$", prev.text) if prev is not None and prev.kind == "text" else None
+                )
                 if indent or nxt is None:
                     result.append("{{!}}")
                 else:
@@ -253,13 +258,13 @@ class NunjucksPrinter(_Printer):
         else:
             self.out.append(_Tok("text", data))
 
-    def path(self, node: nodes.Expr) -> str:
+    def path(self, node: nodes.Node) -> str:
         if isinstance(node, nodes.Name):
             return node.name
         if isinstance(node, nodes.Getattr):
-            if isinstance(node.node, nodes.Name) and node.node.name == "loop":
-                if node.attr not in ("index", "index0", "first", "last", "length"):
-                    raise self.fail(node, f"loop.{node.attr}")
+            loop = isinstance(node.node, nodes.Name) and node.node.name == "loop"
+            if loop and node.attr not in ("index", "index0", "first", "last", "length"):
+                raise self.fail(node, f"loop.{node.attr}")
             return f"{self.path(node.node)}.{node.attr}"
         if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
             key = node.arg.value
@@ -280,7 +285,7 @@ class NunjucksPrinter(_Printer):
             self.body(node.else_)
         self.out.append(_Tok("tag", "{% endfor %}"))
 
-    def condition(self, test: nodes.Expr) -> str:
+    def condition(self, test: nodes.Node) -> str:
         if isinstance(test, nodes.Not):
             return "not " + self.condition(test.node)
         if isinstance(test, nodes.Compare) and len(test.ops) == 1 and test.ops[0].op in ("eq", "ne"):

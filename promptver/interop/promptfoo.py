@@ -95,10 +95,10 @@ def map_assertion(spec: dict[str, Any], bundle: Any) -> tuple[dict[str, Any] | N
         path = str(spec.get("path", ""))
         if not re.fullmatch(r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*", path):
             return None, f"json-field with the path {path!r} (only dotted object keys map to a JSON schema)"
-        schema: dict[str, Any] = {"const": value}
+        field_schema: dict[str, Any] = {"const": value}
         for key in reversed(path.split(".")):
-            schema = {"type": "object", "required": [key], "properties": {key: schema}}
-        out = {"type": "is-json", "value": schema}
+            field_schema = {"type": "object", "required": [key], "properties": {key: field_schema}}
+        out = {"type": "is-json", "value": field_schema}
     elif kind == "llm-judge":
         out = {"type": "llm-rubric", "value": value}
         if "threshold" in spec:
@@ -134,7 +134,9 @@ def export_config(bundle: Any) -> tuple[str, list[Finding]]:
         for case in cases:
             template = case.template or dataset.template or (templates[0] if len(templates) == 1 else None)
             if template is None:
-                findings.append(Finding(case.id, dataset.path, None, "the case names no template; not exported"))
+                findings.append(
+                    Finding(case.id, dataset.path, None, "the case names no template; not exported")
+                )
                 continue
             test: dict[str, Any] = {
                 "description": case.id if len(spec.evals) == 1 else f"{dataset.name}/{case.id}",
@@ -168,6 +170,12 @@ def export_config(bundle: Any) -> tuple[str, list[Finding]]:
         "# Run with: npx promptfoo@latest eval -c promptfooconfig.yaml\n"
     )
     for (kind, path, why), ids in left_out.items():
-        findings.append(Finding(kind, path, None, f"{why}; left out of {len(ids)} test(s), "
-                                                  "listed in their metadata.promptver_unmapped"))
+        findings.append(
+            Finding(
+                kind,
+                path,
+                None,
+                f"{why}; left out of {len(ids)} test(s), listed in their metadata.promptver_unmapped",
+            )
+        )
     return header + dump_yaml(config), findings

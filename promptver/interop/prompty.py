@@ -30,38 +30,55 @@ from promptver.interop.common import (
     inline_response_format,
     kind_of,
     load_yaml,
+    mapping,
     restore_response_format,
     split_front_matter,
 )
 
 SUFFIX = ".prompty"
 ROLES = ("system", "user", "assistant", "developer")
-_BOUNDARY = re.compile(
-    r"^\s*#?\s*(" + "|".join(ROLES) + r")(\[[^\]]*\])?\s*:\s*$", re.IGNORECASE
-)
+_BOUNDARY = re.compile(r"^\s*#?\s*(" + "|".join(ROLES) + r")(\[[^\]]*\])?\s*:\s*$", re.IGNORECASE)
 _WITH_OPEN, _WITH_CLOSE = "{% with %}", "{% endwith %}"
-_KNOWN = {"name", "description", "authors", "version", "tags", "model", "inputs", "outputs", "sample",
-          "template", "metadata", "kind", "id", "instructions"}
+_KNOWN = {
+    "name",
+    "description",
+    "authors",
+    "version",
+    "tags",
+    "model",
+    "inputs",
+    "outputs",
+    "sample",
+    "template",
+    "metadata",
+    "kind",
+    "id",
+    "instructions",
+}
 
 
 def read(path: Path) -> ImportedPrompt:
     file = str(path)
     text = path.read_text(encoding="utf-8")
     front, body, body_line = split_front_matter(text, file)
-    meta_all = front.get("metadata") if isinstance(front.get("metadata"), dict) else {}
-    meta = meta_all.get("promptver") if isinstance(meta_all.get("promptver"), dict) else {}
+    meta = mapping(mapping(front.get("metadata")).get("promptver"))
     name = str(meta.get("template") or front.get("name") or path.name.removesuffix(SUFFIX))
-    prompt = ImportedPrompt(source=file, template_name=re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip("._-") or "prompt",
-                            user="")
+    prompt = ImportedPrompt(
+        source=file, template_name=re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip("._-") or "prompt", user=""
+    )
     prompt.bundle = meta.get("bundle")
     prompt.description = front.get("description")
     _model(front.get("model"), prompt, text, meta)
     _samples(front, prompt, path, text)
     for key in front:
         if key not in _KNOWN:
-            prompt.findings.append(Finding(key, file, _line_of(text, key), "no promptver equivalent; not imported"))
+            prompt.findings.append(
+                Finding(key, file, _line_of(text, key), "no promptver equivalent; not imported")
+            )
         elif key in ("outputs",):
-            prompt.findings.append(Finding(key, file, _line_of(text, key), "output declarations are not imported"))
+            prompt.findings.append(
+                Finding(key, file, _line_of(text, key), "output declarations are not imported")
+            )
     restore_response_format(prompt, meta)
     mustache = _template_kind(front.get("template"), prompt, text) == "mustache"
     _sections(body, body_line, prompt, mustache)
@@ -93,12 +110,16 @@ def _model(model: Any, prompt: ImportedPrompt, text: str, meta: dict[str, Any]) 
             if key == "additionalProperties" and isinstance(value, dict):
                 prompt.params.update(value)
             else:
-                prompt.params[OPTION_TO_PARAM.get(key, key)] = value
+                prompt.params[OPTION_TO_PARAM.get(str(key), str(key))] = value
     if model.get("connection"):
         prompt.findings.append(
-            Finding("model.connection", file, _line_of(text, "connection", r"\s+"),
-                    "connection settings (endpoints, keys) are not part of a bundle; set base_url and the "
-                    "provider's API key variable instead")
+            Finding(
+                "model.connection",
+                file,
+                _line_of(text, "connection", r"\s+"),
+                "connection settings (endpoints, keys) are not part of a bundle; set base_url and the "
+                "provider's API key variable instead",
+            )
         )
     # v1
     config = model.get("configuration")
@@ -111,8 +132,12 @@ def _model(model: Any, prompt: ImportedPrompt, text: str, meta: dict[str, Any]) 
         dropped = sorted(k for k in config if k not in ("type", "azure_deployment", "name", "model"))
         if dropped:
             prompt.findings.append(
-                Finding("model.configuration", file, _line_of(text, "configuration", r"\s+"),
-                        f"{', '.join(dropped)}: connection settings are not part of a bundle; not imported")
+                Finding(
+                    "model.configuration",
+                    file,
+                    _line_of(text, "configuration", r"\s+"),
+                    f"{', '.join(dropped)}: connection settings are not part of a bundle; not imported",
+                )
             )
     params = model.get("parameters")
     if isinstance(params, dict):
@@ -123,8 +148,12 @@ def _model(model: Any, prompt: ImportedPrompt, text: str, meta: dict[str, Any]) 
                 prompt.params[key] = value
     if model.get("api") not in (None, "chat"):
         prompt.findings.append(
-            Finding("model.api", file, _line_of(text, "api", r"\s+"),
-                    f"api {model['api']!r}: promptver renders chat messages only")
+            Finding(
+                "model.api",
+                file,
+                _line_of(text, "api", r"\s+"),
+                f"api {model['api']!r}: promptver renders chat messages only",
+            )
         )
     for key, value in (meta.get("params") or {}).items():
         prompt.params[key] = value
@@ -145,7 +174,9 @@ def _samples(front: dict[str, Any], prompt: ImportedPrompt, path: Path, text: st
             sample = loaded
         else:
             prompt.findings.append(
-                Finding("sample", prompt.source, _line_of(text, "sample"), f"sample file {sample!r} not found")
+                Finding(
+                    "sample", prompt.source, _line_of(text, "sample"), f"sample file {sample!r} not found"
+                )
             )
             sample = None
     examples: dict[str, Any] = {}
@@ -181,8 +212,12 @@ def _template_kind(template: Any, prompt: ImportedPrompt, text: str) -> str:
         parser = par.get("kind") if isinstance(par, dict) else (par or "prompty")
     if kind not in ("jinja2", "mustache") or parser != "prompty":
         prompt.findings.append(
-            Finding("template", prompt.source, _line_of(text, "template"),
-                    f"the invoker {kind!r}/{parser!r} has no promptver equivalent; the body is read as Jinja2")
+            Finding(
+                "template",
+                prompt.source,
+                _line_of(text, "template"),
+                f"the invoker {kind!r}/{parser!r} has no promptver equivalent; the body is read as Jinja2",
+            )
         )
         return "jinja2"
     return str(kind)
@@ -191,7 +226,8 @@ def _template_kind(template: Any, prompt: ImportedPrompt, text: str) -> str:
 def _sections(body: str, body_line: int, prompt: ImportedPrompt, mustache: bool) -> None:
     """Split the body at role lines; translate Mustache; assign system and user."""
     sections: list[tuple[str, int, list[str]]] = []
-    role, start, lines = "system", body_line, []  # Prompty's role before any marker is system
+    role, start = "system", body_line  # Prompty's role before any marker is system
+    lines: list[str] = []
     for offset, line in enumerate(body.split("\n")):
         match = _BOUNDARY.match(line)
         if match:
@@ -200,30 +236,38 @@ def _sections(body: str, body_line: int, prompt: ImportedPrompt, mustache: bool)
             role, start, lines = match.group(1).lower(), body_line + offset + 1, []
             if match.group(2):
                 prompt.findings.append(
-                    Finding(line.strip(), prompt.source, body_line + offset,
-                            "role attributes are not part of promptver messages; dropped")
+                    Finding(
+                        line.strip(),
+                        prompt.source,
+                        body_line + offset,
+                        "role attributes are not part of promptver messages; dropped",
+                    )
                 )
             continue
         lines.append(line)
     if any(x.strip() for x in lines):
         sections.append((role, start, lines))
     used: set[str] = set()
-    for role, line, content in sections:
+    for role, first, content in sections:
         source = "\n".join(content).strip("\n") + "\n"
         if source.startswith(_WITH_OPEN) and source.rstrip("\n").endswith(_WITH_CLOSE):
             source = source[len(_WITH_OPEN) : len(source.rstrip("\n")) - len(_WITH_CLOSE)]
         elif mustache:
             from promptver.interop.handlebars import translate
 
-            translation = translate(source, prompt.source, first_line=line)
+            translation = translate(source, prompt.source, first_line=first)
             prompt.findings += translation.findings
             source = "".join(s.source for s in translation.segments)
         target = "system" if role in ("system", "developer") else "user" if role == "user" else None
         if target is None or target in used:
             prompt.findings.append(
-                Finding(f"{role}:", prompt.source, line - 1,
-                        "a bundle template is one user message (after the system prompt); this message is "
-                        "kept as a comment at the end of the template")
+                Finding(
+                    f"{role}:",
+                    prompt.source,
+                    first - 1,
+                    "a bundle template is one user message (after the system prompt); this message is "
+                    "kept as a comment at the end of the template",
+                )
             )
             prompt.user += "{# untranslated message (" + role + "):\n" + source.replace("#}", "# }") + "#}\n"
             continue

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from promptver.evals.bundle import parse_cases
 from promptver.app.runtime import Bundle
+from promptver.evals.bundle import parse_cases
 from promptver.store.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,7 +48,10 @@ def dotprompt_messages(path: Path, variables: dict[str, Any]) -> list[dict[str, 
     rendered = asyncio.run(render())
     roles = {"model": "assistant"}
     return [
-        {"role": roles.get(str(m.role.value), str(m.role.value)), "content": "".join(p.text for p in m.content)}
+        {
+            "role": roles.get(str(m.role.value), str(m.role.value)),
+            "content": "".join(p.text for p in m.content),
+        }
         for m in rendered.messages
     ]
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
-import tomllib
 
 from promptver.evals.bundle import folder_view
 from tests.interop.support import REPO, dotprompt_messages, prompty_messages, trimmed
@@ -68,17 +68,22 @@ def test_dotprompt_front_matter_maps_to_bundle_toml(files: Path, project: Path, 
     assert schema == official
     partial = (project / "bundles/recipes/prompts/partials/footer.j2").read_text()
     assert "{% include" not in partial and "{{ guests }}" in partial
-    assert '{% include "prompts/partials/footer.j2" %}' in (project / "bundles/recipes/prompts/recipe.j2").read_text()
+    assert (
+        '{% include "prompts/partials/footer.j2" %}'
+        in (project / "bundles/recipes/prompts/recipe.j2").read_text()
+    )
 
 
-def test_dotprompt_untranslatable_constructs_are_reported_by_name_and_line(files: Path, project: Path, pv) -> None:  # type: ignore[no-untyped-def]
+def test_dotprompt_untranslatable_constructs_are_reported_by_name_and_line(
+    files: Path, project: Path, pv
+) -> None:  # type: ignore[no-untyped-def]
     result = pv("import-prompt", "incoming/dotprompt/chat.prompt", "--into", "chat")
     assert result.code == 0, result.err
     chat = "incoming/dotprompt/chat.prompt"
     for expected in (
         f"{chat}:10: {{{{history}}}}: the Dotprompt helper {{{{history}}}}",
         f"{chat}:12: {{{{media url=photo}}}}: the helper 'media'",
-        f'{chat}:12: {{{{section "notes"}}}}: the helper \'section\'',
+        f"{chat}:12: {{{{section \"notes\"}}}}: the helper 'section'",
         f"{chat}:13: {{{{upper name}}}}: the helper 'upper'",
         f"{chat}:13: {{{{json profile}}}}: json: translated to Jinja2's tojson",
         f"{chat}:14: {{{{#customBlock name}}}}: the block helper 'customBlock'",
@@ -95,7 +100,9 @@ def test_dotprompt_untranslatable_constructs_are_reported_by_name_and_line(files
     assert "{# untranslated message (model):" in template and "An earlier answer." in template
     assert pv("check", "chat").code == 0
     # input.default became a sample case
-    assert json.loads((project / "bundles/chat/evals/samples.jsonl").read_text())["vars"] == {"name": "friend"}
+    assert json.loads((project / "bundles/chat/evals/samples.jsonl").read_text())["vars"] == {
+        "name": "friend"
+    }
 
 
 def test_dotprompt_import_json_lists_findings(files: Path, pv) -> None:  # type: ignore[no-untyped-def]
@@ -166,14 +173,19 @@ def test_prompty_mustache_and_extra_turns_are_reported(files: Path, project: Pat
         assert expected in result.err, expected
     user = (project / "bundles/greet/prompts/mustache_greeting.j2").read_text()
     assert user.startswith("Hello, I am {{ name }}.")
-    assert (project / "bundles/greet/prompts/system.j2").read_text() == "Greet {{ name }} politely.{# internal note #}\n"
+    assert (
+        project / "bundles/greet/prompts/system.j2"
+    ).read_text() == "Greet {{ name }} politely.{# internal note #}\n"
     assert pv("check", "greet").code == 0
 
 
 def test_prompty_custom_invoker_is_reported(files: Path, pv) -> None:  # type: ignore[no-untyped-def]
     result = pv("import-prompt", "incoming/prompty/invoker.prompty", "--into", "custom")
     assert result.code == 0
-    assert "invoker.prompty:5: template: the invoker 'liquid'/'prompty' has no promptver equivalent" in result.err
+    assert (
+        "invoker.prompty:5: template: the invoker 'liquid'/'prompty' has no promptver equivalent"
+        in result.err
+    )
     assert "no provider given for 'gpt-4o'; using 'openai'" in result.err
 
 
@@ -183,12 +195,18 @@ def test_several_files_make_one_bundle_and_update_it(files: Path, project: Path,
     first.write_text("---\nmodel: openai/gpt-4o\n---\nHello {{name}}\n")
     second.write_text("---\nmodel: openai/gpt-4o\n---\nBye {{name}}\n")
     assert pv("import-prompt", str(first), str(second), "--into", "pair").code == 0
-    assert _toml(project, "pair")["prompts"]["templates"] == {"one": "prompts/one.j2", "two": "prompts/two.j2"}
+    assert _toml(project, "pair")["prompts"]["templates"] == {
+        "one": "prompts/one.j2",
+        "two": "prompts/two.j2",
+    }
     second.write_text("---\nmodel: openai/gpt-4o\n---\nSee you {{name}}\n")
     again = pv("import-prompt", str(second), "--into", "pair")
     assert "updated bundle pair" in again.out
     assert (project / "bundles/pair/prompts/two.j2").read_text() == "See you {{ name }}"
-    assert _toml(project, "pair")["prompts"]["templates"] == {"one": "prompts/one.j2", "two": "prompts/two.j2"}
+    assert _toml(project, "pair")["prompts"]["templates"] == {
+        "one": "prompts/one.j2",
+        "two": "prompts/two.j2",
+    }
 
 
 # ---- errors: one message, exit 1, nothing written ------------------------------------------
@@ -204,7 +222,9 @@ def test_several_files_make_one_bundle_and_update_it(files: Path, project: Path,
         ("tag.prompt", "---\nmodel: a/b\n---\nHi {{name", "a Handlebars tag is not closed"),
     ],
 )
-def test_bad_input_is_one_clear_error(files: Path, project: Path, pv, name: str, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_one_clear_error(
+    files: Path, project: Path, pv, name: str, text: str, message: str
+) -> None:  # type: ignore[no-untyped-def]
     path = files / name
     path.write_text(text)
     result = pv("import-prompt", str(path), "--into", "broken")

@@ -19,7 +19,10 @@ from promptver.interop.exporter import export, open_version
 from tests.interop.support import EXAMPLES, REPO, eval_cases, example_store
 
 SCHEMA = REPO / "tests" / "fixtures" / "promptfoo" / "config-schema.json"
-NUNJUCKS_DIRS = [os.environ.get("PROMPTVER_NUNJUCKS", ""), str(REPO / "tests" / "interop" / ".node" / "node_modules")]
+NUNJUCKS_DIRS = [
+    os.environ.get("PROMPTVER_NUNJUCKS", ""),
+    str(REPO / "tests" / "interop" / ".node" / "node_modules"),
+]
 
 
 def _config(name: str, tmp_path: Path) -> tuple[dict[str, Any], Any]:
@@ -46,7 +49,9 @@ def _assertion_types(schema: dict[str, Any]) -> set[str]:
     so the exports' types are checked against the list as well."""
     tests = next(x for x in schema["properties"]["tests"]["anyOf"] if x.get("type") == "array")
     case = next(x for x in tests["items"]["anyOf"] if "assert" in x.get("properties", {}))
-    single = next(x for x in case["properties"]["assert"]["items"]["anyOf"] if "const" not in json.dumps(x)[:80])
+    single = next(
+        x for x in case["properties"]["assert"]["items"]["anyOf"] if "const" not in json.dumps(x)[:80]
+    )
     names: set[str] = set()
     for option in single["properties"]["type"]["anyOf"]:
         names |= set(option.get("enum", []))
@@ -56,7 +61,11 @@ def _assertion_types(schema: dict[str, Any]) -> set[str]:
 def test_the_schema_refuses_what_promptfoo_refuses() -> None:
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     validator = jsonschema.Draft202012Validator(schema)
-    for bad in ({"tests": []}, {"prompts": 3}, {"prompts": ["x"], "tests": [{"assert": [{"value": "no type"}]}]}):
+    for bad in (
+        {"tests": []},
+        {"prompts": 3},
+        {"prompts": ["x"], "tests": [{"assert": [{"value": "no type"}]}]},
+    ):
         with pytest.raises(jsonschema.ValidationError):
             validator.validate(bad)
     assert {"icontains", "is-json", "llm-rubric", "not-icontains-any"} <= _assertion_types(schema)
@@ -80,7 +89,11 @@ def test_ticket_triage_json_assertions_map_to_is_json_schemas(tmp_path: Path) ->
     assert asserts[1] == {"type": "is-json", "value": schema}
     assert asserts[2] == {
         "type": "is-json",
-        "value": {"type": "object", "required": ["category"], "properties": {"category": {"const": "billing"}}},
+        "value": {
+            "type": "object",
+            "required": ["category"],
+            "properties": {"category": {"const": "billing"}},
+        },
     }
     rf = config["providers"][0]["config"]["response_format"]
     assert rf["type"] == "json_schema" and rf["json_schema"]["schema"] == schema
@@ -137,7 +150,9 @@ def test_promptfoo_eval_passes_against_the_fake_server(tmp_path: Path) -> None:
     with FakeLLMServer() as server:
         # each question is answered with the text its icontains assertion looks for
         for test in config["tests"]:
-            server.add(match=re.escape(test["vars"]["question"]), reply=f"Answer: {test['assert'][0]['value']}")
+            server.add(
+                match=re.escape(test["vars"]["question"]), reply=f"Answer: {test['assert'][0]['value']}"
+            )
         config["providers"][0]["config"]["apiBaseUrl"] = server.openai_base
         path = tmp_path / "promptfooconfig.yaml"
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -146,8 +161,13 @@ def test_promptfoo_eval_passes_against_the_fake_server(tmp_path: Path) -> None:
             capture_output=True,
             text=True,
             cwd=tmp_path,
-            env={**os.environ, "OPENAI_API_KEY": "test", "PROMPTFOO_DISABLE_TELEMETRY": "1",
-                 "PROMPTFOO_DISABLE_UPDATE": "1", "PROMPTFOO_CONFIG_DIR": str(tmp_path / ".promptfoo")},
+            env={
+                **os.environ,
+                "OPENAI_API_KEY": "test",
+                "PROMPTFOO_DISABLE_TELEMETRY": "1",
+                "PROMPTFOO_DISABLE_UPDATE": "1",
+                "PROMPTFOO_CONFIG_DIR": str(tmp_path / ".promptfoo"),
+            },
             timeout=300,
         )
     assert proc.returncode == 0, proc.stdout + proc.stderr
