@@ -326,7 +326,13 @@ def export_template(bundle: Any, template: str, variables: dict[str, Any]) -> st
                 )
         _check_loader_free(bundle, source, path)
         sections.append(f"{role}:\n{_WITH_OPEN}{source}{_WITH_CLOSE}\n")
-    return "---\n" + dump_yaml(front) + "---\n" + "\n".join(sections)
+    header = dump_yaml(front)
+    if "---" in header or "+++" in header:
+        raise ExportError(
+            f"{template}: the front matter would contain '---' or '+++', where Prompty ends it",
+            hint="remove '---' and '+++' from the bundle description and model parameters",
+        )
+    return "---\n" + header + "---\n" + "\n".join(sections)
 
 
 def _check_loader_free(bundle: Any, source: str, path: str) -> None:
