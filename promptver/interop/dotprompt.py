@@ -262,7 +262,7 @@ def _find_partial(name: str, folder: Path, extra: list[Path]) -> Path | None:
 
 def export_template(bundle: Any, template: str, variables: dict[str, Any]) -> str:
     """The ``.prompt`` file of one template of a loaded bundle version."""
-    from promptver.interop.jinja_subset import handlebars_source, to_handlebars
+    from promptver.interop.jinja_subset import to_handlebars
 
     spec = bundle.spec
     env = bundle._environment()
@@ -306,10 +306,19 @@ def export_template(bundle: Any, template: str, variables: dict[str, Any]) -> st
         parts += ['{{role "system"}}', to_handlebars(env, bundle._tree.read_text(spec.system), spec.system)]
     path = spec.templates[template]
     parts += ['{{role "user"}}', to_handlebars(env, bundle._tree.read_text(path), path)]
+    return "---\n" + dump_yaml(front) + "---\n" + body_source(parts)
+
+
+def body_source(parts: list[Any]) -> str:
+    """The Handlebars body from role tags and template tokens (see `jinja_subset`)."""
+    from promptver.interop.jinja_subset import handlebars_source
+
     body = handlebars_source(parts)
     if body != body.rstrip():
-        body += "{{!}}"  # Dotprompt strips the body: an empty comment keeps the trailing whitespace
-    return "---\n" + dump_yaml(front) + "---\n" + body
+        # Dotprompt strips the body; two empty comments keep the trailing whitespace (one alone
+        # could stand on its own line, and Handlebars would take that line's spaces with it)
+        body += "{{!}}{{!}}"
+    return body
 
 
 __all__ = ["SUFFIX", "export_template", "jinja_text", "picoschema_to_json_schema", "read"]

@@ -146,37 +146,56 @@ def tokenize(source: str, file: str, first_line: int = 1) -> list[_Token]:
 
 
 def apply_whitespace(tokens: list[_Token]) -> list[str]:
-    """The text each token contributes after Handlebars' standalone and ``~`` rules
-    (one entry per token; tags give "")."""
+    """The text each token contributes after the whitespace rules (one entry per token;
+    tags give ""), as the dotpromptz renderer applies them: first ``~`` strips the
+    neighbouring text, then a block, partial, comment or ``else`` tag alone on its line
+    takes that line's indentation and line ending with it. (Handlebars.js decides
+    standalone lines on the text before ``~`` and does not count a line that only has
+    spaces after the tag followed by another tag; dotpromptz is the reference here.)"""
     out = [t.text if t.kind == "text" else "" for t in tokens]
-    originals = list(out)
     for i, token in enumerate(tokens):
         if token.kind == "text":
             continue
-        prev = i - 1 if i > 0 and tokens[i - 1].kind == "text" else None
-        nxt = i + 1 if i + 1 < len(tokens) and tokens[i + 1].kind == "text" else None
-        if token.standalone_kind:
-            prev_ok = (i == 0) or (
-                prev is not None
-                and re.search(r"(?:^|\n)[ \t]*$" if prev == 0 else r"\n[ \t]*$", originals[prev])
-            )
-            last = i + 1 == len(tokens)
-            next_ok = last or (
-                nxt is not None
-                and re.match(
-                    r"^[ \t]*(?:\r?\n|$)" if nxt == len(tokens) - 1 else r"^[ \t]*\r?\n", originals[nxt]
-                )
-            )
-            if prev_ok and next_ok:
-                if prev is not None:
-                    out[prev] = re.sub(r"[ \t]+$", "", out[prev])
-                if nxt is not None:
-                    out[nxt] = re.sub(r"^[ \t]*\r?\n?", "", out[nxt], count=1)
-        if token.strip_left and prev is not None:
-            out[prev] = out[prev].rstrip()
-        if token.strip_right and nxt is not None:
-            out[nxt] = out[nxt].lstrip()
+        if token.strip_left and i > 0 and tokens[i - 1].kind == "text":
+            out[i - 1] = out[i - 1].rstrip()
+        if token.strip_right and i + 1 < len(tokens) and tokens[i + 1].kind == "text":
+            out[i + 1] = out[i + 1].lstrip()
+    planned: list[tuple[int, int]] = []
+    for i, token in enumerate(tokens):
+        if not token.standalone_kind or not _starts_line(tokens, out, i):
+            continue
+        if i + 1 >= len(tokens):
+            planned.append((i, 0))
+        elif tokens[i + 1].kind == "text":
+            end = re.match(r"[ \t]*(?:\r?\n|\Z)", out[i + 1])
+            if end is not None:
+                planned.append((i, end.end()))
+    for i, line_end in planned:
+        for cursor in range(i - 1, -1, -1):  # the indentation before the tag
+            if tokens[cursor].kind != "text":
+                break
+            newline = out[cursor].rfind("\n")
+            if newline >= 0:
+                out[cursor] = out[cursor][: newline + 1]
+                break
+            out[cursor] = ""
+        if line_end:
+            out[i + 1] = out[i + 1][line_end:]
     return out
+
+
+def _starts_line(tokens: list[_Token], out: list[str], index: int) -> bool:
+    """Only spaces or tabs between this tag and the previous newline (or the start)."""
+    for cursor in range(index - 1, -1, -1):
+        if tokens[cursor].kind != "text":
+            return False
+        text = out[cursor]
+        newline = text.rfind("\n")
+        if newline >= 0:
+            return not text[newline + 1 :].strip(" \t")
+        if text.strip(" \t"):
+            return False
+    return True
 
 
 def jinja_text(text: str) -> str:

@@ -188,34 +188,30 @@ class HandlebarsPrinter(_Printer):
             self.out.append(_Tok("block", "{{/" + closer + "}}"))
 
     def finish(self) -> str:
-        """The source, compensated for Handlebars' standalone-line rule: where a block tag
-        would eat the newline after it, that newline is written twice; where it would eat
-        the indentation before it, an empty comment keeps it from being standalone."""
+        """The source. A block tag that starts a line gets an empty comment before it, so
+        that it is never "standalone" (a tag alone on its line takes the line's
+        indentation and line ending with it, in Handlebars.js and dotpromptz alike, each
+        with slightly different rules): the text is then exactly what Jinja2 outputs."""
         toks = self.out
         result: list[str] = []
         for i, tok in enumerate(toks):
-            if tok.kind != "block":
-                result.append(tok.text)
-                continue
-            prev = toks[i - 1] if i > 0 else None
-            nxt = toks[i + 1] if i + 1 < len(toks) else None
-            prev_ok = prev is None or (prev.kind == "text" and re.search(r"\n[ \t]*$", prev.text) is not None)
-            next_ok = nxt is None or (nxt.kind == "text" and re.match(r"^[ \t]*\r?\n", nxt.text) is not None)
-            if prev is None and i == 0:
-                prev_ok = True
-            if prev_ok and next_ok:
-                indent = (
-                    re.search(r"[ \t]+$", prev.text) if prev is not None and prev.kind == "text" else None
-                )
-                if indent or nxt is None:
-                    result.append("{{!}}")
-                else:
-                    assert nxt is not None
-                    eaten = re.match(r"^[ \t]*\r?\n", nxt.text)
-                    assert eaten is not None
-                    nxt.text = eaten.group(0) + nxt.text
+            if tok.kind == "block" and _starts_line(toks, i):
+                result.append("{{!}}")
             result.append(tok.text)
         return "".join(result)
+
+
+def _starts_line(toks: list[_Tok], index: int) -> bool:
+    for cursor in range(index - 1, -1, -1):
+        if toks[cursor].kind != "text":
+            return False
+        text = toks[cursor].text
+        newline = text.rfind("\n")
+        if newline >= 0:
+            return not text[newline + 1 :].strip(" \t\r\f\v")
+        if text.strip(" \t\r\f\v"):
+            return False
+    return True
 
 
 def _hb_segment(name: str) -> str:

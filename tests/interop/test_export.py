@@ -27,8 +27,11 @@ def _bump(pv, project: Path, answer: str | None = None, asserts: str | None = No
 
 def test_each_format_writes_its_files(project: Path, pv) -> None:  # type: ignore[no-untyped-def]
     _bump(pv, project)
-    for fmt, name in (("prompty", "answer.prompty"), ("dotprompt", "answer.prompt"),
-                      ("promptfoo", "promptfooconfig.yaml")):
+    for fmt, name in (
+        ("prompty", "answer.prompty"),
+        ("dotprompt", "answer.prompt"),
+        ("promptfoo", "promptfooconfig.yaml"),
+    ):
         result = pv("export", "bot@0.1.0", "--format", fmt, "--json")
         assert result.code == 0, result.err
         data = json.loads(result.out)
@@ -56,11 +59,16 @@ def test_prompty_refuses_includes_and_role_lines(project: Path, pv) -> None:  # 
     (project / "bundles/bot/prompts/part.j2").write_text("part\n")
     _bump(pv, project, answer='{% include "prompts/part.j2" %}\n{{ question }}\n')
     result = pv("export", "bot@0.1.0", "--format", "prompty")
-    assert result.code == 1 and "prompts/answer.j2:1: {% include %} cannot be exported to Prompty" in result.err
+    assert (
+        result.code == 1 and "prompts/answer.j2:1: {% include %} cannot be exported to Prompty" in result.err
+    )
     (project / "bundles/bot/prompts/answer.j2").write_text("Example:\nuser:\n{{ question }}\n")
     assert pv("bump", "minor", "bot", "-m", "x").code == 0
     result = pv("export", "bot@0.2.0", "--format", "prompty")
-    assert result.code == 1 and "prompts/answer.j2:2: the line 'user:' would start a new Prompty message" in result.err
+    assert (
+        result.code == 1
+        and "prompts/answer.j2:2: the line 'user:' would start a new Prompty message" in result.err
+    )
 
 
 def test_unmapped_assertions_are_listed(project: Path, pv) -> None:  # type: ignore[no-untyped-def]
