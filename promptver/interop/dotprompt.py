@@ -260,8 +260,9 @@ def _find_partial(name: str, folder: Path, extra: list[Path]) -> Path | None:
 # ---- export -------------------------------------------------------------------------------
 
 
-def export_template(bundle: Any, template: str, variables: dict[str, Any]) -> str:
-    """The ``.prompt`` file of one template of a loaded bundle version."""
+def export_template(bundle: Any, template: str, variables: dict[str, Any]) -> dict[str, str]:
+    """The ``.prompt`` file of one template of a loaded bundle version, and a
+    ``_NAME.prompt`` partial for each template it includes: file name -> text."""
     from promptver.interop.jinja_subset import to_handlebars
 
     spec = bundle.spec
@@ -301,12 +302,22 @@ def export_template(bundle: Any, template: str, variables: dict[str, Any]) -> st
         meta["response_format"] = inline_response_format(bundle)
     for key, value in meta.items():
         front[f"promptver.{key}"] = value
+    partials: dict[str, str] = {}
     parts: list[Any] = []
     if spec.system is not None:
-        parts += ['{{role "system"}}', to_handlebars(env, bundle._tree.read_text(spec.system), spec.system)]
+        system = bundle._tree.read_text(spec.system)
+        parts += ['{{role "system"}}', to_handlebars(env, system, spec.system, partials)]
     path = spec.templates[template]
-    parts += ['{{role "user"}}', to_handlebars(env, bundle._tree.read_text(path), path)]
-    return "---\n" + dump_yaml(front) + "---\n" + body_source(parts)
+    parts += ['{{role "user"}}', to_handlebars(env, bundle._tree.read_text(path), path, partials)]
+    files = {}
+    done: set[str] = set()
+    while set(partials) - done:  # partials may include partials
+        name = sorted(set(partials) - done)[0]
+        done.add(name)
+        source = bundle._tree.read_text(partials[name])
+        files[f"_{name}{SUFFIX}"] = body_source([to_handlebars(env, source, partials[name], partials)])
+    files[f"{template}{SUFFIX}"] = "---\n" + dump_yaml(front) + "---\n" + body_source(parts)
+    return files
 
 
 def body_source(parts: list[Any]) -> str:

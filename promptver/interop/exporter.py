@@ -77,7 +77,7 @@ def export(bundle: Bundle, fmt: str, folder: Path) -> ExportResult:
             texts[template + prompty.SUFFIX] = prompty.export_template(bundle, template, inputs)
         else:
             inputs = {k: _json_schema_type(kind_of(v), v) for k, v in examples.items()}
-            texts[template + dotprompt.SUFFIX] = dotprompt.export_template(bundle, template, inputs)
+            texts.update(dotprompt.export_template(bundle, template, inputs))
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for rel, text in texts.items():

@@ -64,17 +64,25 @@ class _Printer:
     def body(self, body: list[nodes.Node]) -> None:  # statements; their tests and targets are Exprs
         for node in body:
             if isinstance(node, nodes.Output):
+                literal = ""  # adjacent literal pieces are written as one ("{" + "{x" is "{{x")
                 for child in node.nodes:
                     if isinstance(child, nodes.TemplateData):
-                        self.text(child.data)
+                        literal += child.data
                     elif isinstance(child, nodes.Const) and isinstance(child.value, str):
-                        self.text(child.value)
+                        literal += child.value
                     else:
+                        if literal:
+                            self.text(literal)
+                            literal = ""
                         self.output(child)
+                if literal:
+                    self.text(literal)
             elif isinstance(node, nodes.For):
                 self.for_(node)
             elif isinstance(node, nodes.If):
                 self.if_(node)
+            elif isinstance(node, nodes.Include):
+                self.include(node)
             else:
                 raise self.fail(node, f"{{% {type(node).__name__.lower()} %}}")
 
@@ -91,6 +99,9 @@ class _Printer:
     def if_(self, node: nodes.If) -> None:
         raise NotImplementedError
 
+    def include(self, node: nodes.Include) -> None:
+        raise self.fail(node, "{% include %}")
+
 
 def _const(node: nodes.Node) -> Any:
     if isinstance(node, nodes.Const) and (
@@ -105,6 +116,26 @@ def _const(node: nodes.Node) -> Any:
 
 class HandlebarsPrinter(_Printer):
     dialect = "Handlebars"
+
+    def __init__(self, path: str):
+        super().__init__(path)
+        self.partials: dict[str, str] = {}  # partial name -> the included template's path
+
+    def include(self, node: nodes.Include) -> None:
+        """``{% include "x/name.j2" %}`` at the top level -> ``{{> name}}`` (a Dotprompt partial)."""
+        target = node.template
+        if self.ctx.loops or not (isinstance(target, nodes.Const) and isinstance(target.value, str)):
+            raise self.fail(node, "{% include %} inside a loop or of a computed name")
+        if node.ignore_missing or not node.with_context:
+            raise self.fail(node, "{% include %} with 'ignore missing' or 'without context'")
+        path = target.value
+        name = re.sub(r"\.(j2|jinja2?|jinja)$", "", path.rsplit("/", 1)[-1])
+        if not re.fullmatch(r"[A-Za-z_][\w-]*", name) or self.partials.get(name, path) != path:
+            raise self.fail(
+                node, f"{{% include {path!r} %}} (its partial name {name!r} is not unique or valid)"
+            )
+        self.partials[name] = path
+        self.out.append(_Tok("block", "{{> " + name + "}}"))
 
     def text(self, data: str) -> None:
         self.out.append(_Tok("text", data.replace("{{", "\\{{")))
@@ -222,10 +253,20 @@ def _describe(node: nodes.Node) -> str:
     return type(node).__name__
 
 
-def to_handlebars(env: Any, source: str, path: str) -> list[_Tok]:
-    """Tokens of a template in Handlebars (join several with `handlebars_source`)."""
+def to_handlebars(env: Any, source: str, path: str, partials: dict[str, str] | None = None) -> list[_Tok]:
+    """Tokens of a template in Handlebars (join several with `handlebars_source`). The
+    templates it includes are added to ``partials`` (name -> path)."""
     printer = HandlebarsPrinter(path)
     printer.body(parse(env, source, path).body)
+    if partials is not None:
+        for name, target in printer.partials.items():
+            if partials.get(name, target) != target:
+                raise ExportError(
+                    f"two included templates are both named {name!r} ({partials[name]}, {target})",
+                    location=path,
+                    hint="Dotprompt partials are named by file name: rename one",
+                )
+            partials[name] = target
     return printer.out
 
 

@@ -249,3 +249,31 @@ def test_missing_file_and_bad_name(files: Path, pv) -> None:  # type: ignore[no-
     assert result.code == 1 and "nope.prompt: no such file" in result.err
     result = pv("import-prompt", "incoming/dotprompt/recipe.prompt", "--into", "../x")
     assert result.code == 1 and "not a valid bundle name" in result.err
+
+
+def test_dotprompt_with_a_partial_round_trips(files: Path, project: Path, pv) -> None:  # type: ignore[no-untyped-def]
+    assert pv("import-prompt", "incoming/dotprompt/recipe.prompt", "--into", "recipes").code == 0
+    assert pv("bump", "minor", "recipes", "-m", "imported").code == 0
+    result = pv("export", "recipes@latest", "--format", "dotprompt", "-o", "out", "--json")
+    assert result.code == 0, result.err
+    assert sorted(Path(p).name for p in json.loads(result.out)["files"]) == [
+        "_footer.prompt",
+        "recipe.prompt",
+    ]
+    assert "{{> footer}}" in (project / "out/recipe.prompt").read_text()
+    view = folder_view(project / "bundles" / "recipes")
+    for case in RECIPE_CASES:
+        assert dotprompt_messages(project / "out/recipe.prompt", case) == view.messages("recipe", **case)
+    # importing the export again changes only the comment (exports carry no comments)
+    system = project / "bundles/recipes/prompts/system.j2"
+    assert system.read_text() == "\nYou are a chef. {# the persona #}Reply in JSON.\n"
+    again = pv("import-prompt", "out/recipe.prompt", "--into", "recipes", "--json")
+    assert again.code == 0 and json.loads(again.out)["written"] == [str(system)]
+    assert system.read_text() == "\nYou are a chef. Reply in JSON.\n"
+    # from then on, export -> import is a fixed point
+    assert pv("bump", "patch", "recipes", "-m", "again").code == 0
+    assert pv("export", "recipes@latest", "--format", "dotprompt", "-o", "out2").code == 0
+    before = {p: p.read_bytes() for p in (project / "bundles/recipes").rglob("*") if p.is_file()}
+    third = pv("import-prompt", "out2/recipe.prompt", "--into", "recipes", "--json")
+    assert third.code == 0 and json.loads(third.out)["written"] == []
+    assert {p: p.read_bytes() for p in (project / "bundles/recipes").rglob("*") if p.is_file()} == before
