@@ -142,6 +142,9 @@ def export_config(bundle: Any) -> tuple[str, list[Finding]]:
                 "description": case.id if len(spec.evals) == 1 else f"{dataset.name}/{case.id}",
                 "vars": case.vars,
                 "prompts": [template],
+                # promptfoo runs a test once per element of a list of strings in vars
+                # unless told not to: a case is one run
+                "options": {"disableVarExpansion": True},
             }
             asserts, unmapped = [], []
             for raw in [*dataset.assertions, *case.asserts]:

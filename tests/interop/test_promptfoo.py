@@ -78,6 +78,7 @@ def test_support_bot_assertions_are_rendered_for_each_case(tmp_path: Path) -> No
     assert first["description"] == "refund-annual-window"
     assert first["assert"] == [{"type": "icontains", "value": "30 days"}]
     assert first["prompts"] == ["answer"]
+    assert first["options"] == {"disableVarExpansion": True}  # a list var is one value, as in promptver
     assert config["providers"][0]["config"] == {"temperature": 0.2, "max_tokens": 400}
 
 
