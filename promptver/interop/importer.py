@@ -181,7 +181,7 @@ def _cases(prompts: list[ImportedPrompt]) -> list[dict[str, Any]]:
             cases.append(
                 {
                     "id": f"{prompt.template_name}-sample{suffix}",
-                    "vars": sample,
+                    "vars": dict(sorted(sample.items())),
                     "template": prompt.template_name,
                 }
             )

@@ -277,3 +277,20 @@ def test_dotprompt_with_a_partial_round_trips(files: Path, project: Path, pv) ->
     third = pv("import-prompt", "out2/recipe.prompt", "--into", "recipes", "--json")
     assert third.code == 0 and json.loads(third.out)["written"] == []
     assert {p: p.read_bytes() for p in (project / "bundles/recipes").rglob("*") if p.is_file()} == before
+
+
+def test_prompty_round_trip_through_the_prompty_package(files: Path, project: Path, pv) -> None:  # type: ignore[no-untyped-def]
+    assert pv("import-prompt", "incoming/prompty/v2.prompty", "--into", "support").code == 0
+    assert pv("bump", "minor", "support", "-m", "imported").code == 0
+    assert pv("export", "support@latest", "--format", "prompty", "-o", "out").code == 0
+    exported = project / "out/Basic_Support.prompty"
+    sample = json.loads((project / "bundles/support/evals/samples.jsonl").read_text())["vars"]
+    view = folder_view(project / "bundles" / "support")
+    for orders in (sample["orders"], []):
+        case = {**sample, "orders": orders}
+        assert prompty_messages(exported, case) == trimmed(view.messages("Basic_Support", **case))
+        assert prompty_messages(exported, case) == prompty_messages(files / "prompty/v2.prompty", case)
+    before = {p: p.read_bytes() for p in (project / "bundles/support").rglob("*") if p.is_file()}
+    again = pv("import-prompt", "out/Basic_Support.prompty", "--into", "support", "--json")
+    assert again.code == 0 and json.loads(again.out)["written"] == []
+    assert {p: p.read_bytes() for p in (project / "bundles/support").rglob("*") if p.is_file()} == before
