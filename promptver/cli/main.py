@@ -47,6 +47,10 @@ COMMANDS: dict[str, str] = {
     "import": "promptver.cli.cmd_export:import_",
     "import-prompt": "promptver.cli.cmd_interop:import_prompt",
     "ci-report": "promptver.cli.cmd_ci:ci_report",
+    "remote": "promptver.cli.cmd_remote:remote",
+    "push": "promptver.cli.cmd_remote:push",
+    "pull": "promptver.cli.cmd_remote:pull",
+    "fetch": "promptver.cli.cmd_remote:fetch",
 }
 
 
