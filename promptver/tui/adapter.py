@@ -228,7 +228,7 @@ def _component(diff: ComponentDiff, reader: _Reader, counter: _TokenCounter | No
         if counter is not None and detail.tokens is None:
             component.enrich = lambda body: _counted(component, body, counter)
     elif isinstance(detail, EvalDiff):
-        component.counts = f"+{detail.added} −{detail.removed} ~{detail.changed}"
+        component.counts = case_counts(detail.added, detail.removed, detail.changed)
         problems = [f"problem: {p}" for p in detail.problems[:3]]
         if len(detail.problems) > 3:
             problems.append(f"... and {len(detail.problems) - 3} more problems")
@@ -246,6 +246,12 @@ def _component(diff: ComponentDiff, reader: _Reader, counter: _TokenCounter | No
         if diff.status in ("added", "removed"):
             component.notes = tuple(notes)
     return component
+
+
+def case_counts(added: int, removed: int, changed: int) -> str:
+    """``+10 −2 ~5`` without the zero parts (they only take room in the navigator)."""
+    parts = [f"{mark}{n:,}" for mark, n in (("+", added), ("−", removed), ("~", changed)) if n]
+    return " ".join(parts) or "no change"
 
 
 def _text_notes(detail: TextDiff) -> list[str]:

@@ -139,5 +139,34 @@ def sample_review(case_count: int = 30, *, runs: bool = True) -> Review:
                 body=CasesBody(cases(case_count), old_total=120, new_total=125),
             ),
             Component("results", "results", "eval results", "changed", counts="2 cases", body=evals),
+            Component(
+                "metadata",
+                "metadata",
+                "metadata",
+                "changed",
+                "patch",
+                "2 fields",
+                body=FieldsBody(
+                    [
+                        FieldRow(
+                            "bundle.description",
+                            "What this AI feature does, in one line, for the people who own it",
+                            "What this AI feature does, in one line",
+                            "changed",
+                            "description: metadata only, no effect on outputs",
+                            "patch",
+                        ),
+                        FieldRow("bundle.owners", ["ana@example.com"], ["ana@example.com"], "unchanged"),
+                        FieldRow(
+                            "bundle.tags",
+                            ["support"],
+                            ["support", "billing", "escalations", "refunds", "customer-care"],
+                            "changed",
+                            "tags changed",
+                            "patch",
+                        ),
+                    ]
+                ),
+            ),
         ],
     )
