@@ -191,6 +191,10 @@ class ReviewApp(App[None]):
     @on(Navigator.Entered)
     def on_entered(self) -> None:
         """Enter on a component moves the focus into its pane (a case table, a diff)."""
+        view = self.active_view()  # the widget enter opens from: cases, outcomes, a text
+        if view is not None and view.focusable:
+            view.focus()
+            return
         body = self.query_one("#body", Container)
         focusable = [w for w in body.query("*") if w.focusable]
         if focusable:
@@ -317,6 +321,8 @@ class ReviewApp(App[None]):
         elif isinstance(table, OutcomesTable):
             outcome = table.outcomes[event.index]
             title = f"case {outcome.id}  ({outcome.verdict}): output old → new"
+            if outcome.note:
+                title += f"; {outcome.note}"
             self._push_detail(title, outcome.old_output, outcome.new_output)
 
     @work(thread=True, exclusive=True, group="detail")

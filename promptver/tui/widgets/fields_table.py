@@ -63,7 +63,9 @@ class FieldsTable(DataTable[Text]):
             rest = width - (field + impact) - PADDING * (5 if has_notes else 3)
             why = rest // 3 if has_notes else 0
             old = (rest - why) // 2
-            widths: tuple[int, ...] = (field, old, rest - why - old, impact, why) if has_notes else (field, old, rest - old)
+            widths: tuple[int, ...] = (
+                (field, old, rest - why - old, impact, why) if has_notes else (field, old, rest - old)
+            )
         else:
             field = min(max(paths, 5), max(10, width // 3))
             widths = (field, max(8, width - field - 2 * PADDING))
@@ -84,7 +86,13 @@ class FieldsTable(DataTable[Text]):
             for index, row in enumerate(self.field_rows):
                 self.add_row(*self._narrow_cells(row, colors), key=str(index), height=None)
         else:
-            names = [("field", "field"), ("old", "old"), ("new", "new"), ("impact", "impact"), ("why", "note")]
+            names = [
+                ("field", "field"),
+                ("old", "old"),
+                ("new", "new"),
+                ("impact", "impact"),
+                ("why", "note"),
+            ]
             for (label, key), column_width in zip(names, widths, strict=False):
                 self.add_column(label, width=column_width, key=key)
             for index, row in enumerate(self.field_rows):
@@ -101,7 +109,9 @@ class FieldsTable(DataTable[Text]):
             Text(show_value(row.new), style=colors["success"] if changed else dim),
         ]
         if notes:
-            impact_style = {"major": colors["error"], "minor": colors["warning"]}.get(row.impact or "", colors["muted"])
+            impact_style = {"major": colors["error"], "minor": colors["warning"]}.get(
+                row.impact or "", colors["muted"]
+            )
             cells.append(Text(row.impact or "", style=impact_style))
             cells.append(Text(row.note or "", style=colors["muted"]))
         return cells
@@ -111,7 +121,9 @@ class FieldsTable(DataTable[Text]):
             return [Text(row.path, style=colors["muted"]), Text(show_value(row.new), style=colors["muted"])]
         name = Text(row.path, style="bold")
         if row.impact:
-            impact_style = {"major": colors["error"], "minor": colors["warning"]}.get(row.impact, colors["muted"])
+            impact_style = {"major": colors["error"], "minor": colors["warning"]}.get(
+                row.impact, colors["muted"]
+            )
             name.append("\n" + row.impact, style=impact_style)
         change = Text()
         if row.status != "added":
