@@ -18,10 +18,12 @@ from promptver.diff.model import (
     BundleDiff,
     CaseChange,
     Change,
+    ChunkCounts,
     ComponentDiff,
     EvalDiff,
     FilesDiff,
     Impact,
+    RagDiff,
     TextDiff,
 )
 from promptver.diff.model import Side as DiffSide
@@ -237,16 +239,23 @@ def _component(diff: ComponentDiff, reader: _Reader, counter: _TokenCounter | No
         component.body = _cases_body(detail, reader)
     elif isinstance(detail, FilesDiff):
         component.counts = f"{len(detail.files)} files"
-        component.notes = tuple(notes[:3])
+        component.notes = tuple(_chunk_notes(detail.chunks) + notes[:3])
         component.body = _files_body(detail, reader)
     else:
         rows = _field_rows(kind, diff, reader)
         changed = sum(1 for row in rows if row.status != "unchanged")
         component.counts = f"{changed} field" + ("" if changed == 1 else "s")
         component.body = FieldsBody(rows)
-        if diff.status in ("added", "removed"):
-            component.notes = tuple(notes)
+        chunks = _chunk_notes(detail.chunks if isinstance(detail, RagDiff) else None)
+        component.notes = tuple(chunks + (notes if diff.status in ("added", "removed") else []))
     return component
+
+
+def _chunk_notes(chunks: ChunkCounts | None) -> list[str]:
+    """``chunks 212 → 240``: what the corpus makes with each side's chunking."""
+    if chunks is None or (chunks.old is None and chunks.new is None):
+        return []
+    return [f"chunks {_count(chunks.old)} → {_count(chunks.new)}"]
 
 
 def case_counts(added: int, removed: int, changed: int) -> str:
