@@ -146,6 +146,8 @@ class EvalsBody:
     # hit@k, recall@k, MRR, nDCG@k of runs that retrieve (empty otherwise)
     retrieval: Sequence[MetricRow] = ()
     retrieval_cases: tuple[int | None, int | None] = (None, None)  # cases with expected sources
+    verdict: str | None = None  # "no detectable difference (p = 0.41, 95% CI -3.1..+8.4 pts)"
+    history: EvalHistory | None = None  # the dataset's score across versions
 
     def count(self, verdict: str) -> int:
         return sum(1 for o in self.outcomes if o.verdict == verdict)
@@ -154,6 +156,17 @@ class EvalsBody:
     def sources_changed(self) -> list[str]:
         """Cases whose retrieved sources changed (whatever their verdict)."""
         return [o.id for o in self.outcomes if o.sources_changed]
+
+
+@dataclass(frozen=True)
+class EvalHistory:
+    """Score and pass rate (percent) per version, oldest first; ``marks``: the reviewed ones."""
+
+    title: str
+    versions: Sequence[str]
+    score: Sequence[float]
+    pass_rate: Sequence[float]
+    marks: Sequence[str] = ()
 
 
 Body = TextBody | FieldsBody | CasesBody | FilesBody | EvalsBody

@@ -6,9 +6,10 @@ each side is compared case by case (``promptver.evals.compare``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from promptver.tui.model import CaseOutcome, EvalsBody, MetricRow, Side, Unit
+from promptver.tui.model import CaseOutcome, EvalHistory, EvalsBody, MetricRow, Side, Unit
 
 if TYPE_CHECKING:
     from promptver.evals.compare import Comparison
@@ -51,7 +52,8 @@ def eval_results(
                 missing=f"no complete run of {labels} on {dataset!r}" + (f"; run {hint}" if hint else "")
             )
             continue
-        out[dataset] = compare(base, head)
+        body = compare(base, head)
+        out[dataset] = replace(body, history=eval_history(store, bundle, head.meta, (old, new)))
     return out
 
 
@@ -71,6 +73,7 @@ def compare(base: StoredRun, head: StoredRun) -> EvalsBody:
         new_target=_target(head.meta),
         retrieval=_retrieval(old_summary.get("retrieval"), new_summary.get("retrieval")),
         retrieval_cases=(_cases(old_summary.get("retrieval")), _cases(new_summary.get("retrieval"))),
+        verdict=comparison.stats.describe() if comparison.stats is not None else None,
     )
 
 
@@ -119,6 +122,31 @@ def _passed(run: StoredRun) -> dict[str, bool]:
 def _target(meta: dict[str, Any]) -> str | None:
     target = meta.get("target")
     return str(target) if target else None
+
+
+def eval_history(
+    store: Store, bundle: str, head: dict[str, Any], sides: tuple[Side, Side]
+) -> EvalHistory | None:
+    """The history of the head run's dataset and target across versions (None: fewer than two)."""
+    from promptver.errors import PromptverError
+    from promptver.evals.trend import build_trend, target_kind
+
+    try:
+        trend = build_trend(
+            store.root / "runs", bundle, dataset=str(head["dataset"]["name"]), target=target_kind(head)
+        )
+    except PromptverError:
+        return None
+    if len(trend.points) < 2:
+        return None
+    versions = [p.version for p in trend.points]
+    return EvalHistory(
+        title=f"{trend.dataset} ({trend.target})",
+        versions=versions,
+        score=[p.score * 100 for p in trend.points],
+        pass_rate=[p.pass_rate * 100 for p in trend.points],
+        marks=[s.version for s in sides if s.version in versions],
+    )
 
 
 def _outputs(run: StoredRun) -> dict[str, str]:

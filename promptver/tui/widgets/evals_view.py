@@ -80,6 +80,8 @@ def metrics_table(body: EvalsBody, colors: Mapping[str, str]) -> DataTable[Text 
             _number(metric.new, metric.unit),
             _delta(metric, colors),
         )
+    # a fixed height (header and rows, at most 10): ``auto`` can resolve to 0 beside fr siblings
+    table.styles.height = min(len(rows) + 1, 10)
     return table
 
 
@@ -105,8 +107,10 @@ class EvalsView(Vertical):
     DEFAULT_CSS = """
     EvalsView { height: 1fr; }
     EvalsView > .evals-missing { padding: 1 2; color: $text-muted; }
-    EvalsView > .evals-runs, EvalsView > .evals-summary { padding: 0 1; height: auto; }
-    EvalsView > #metrics { height: auto; max-height: 45%; }
+    EvalsView > .evals-runs, EvalsView > .evals-summary, EvalsView > #verdict { padding: 0 1; height: auto; }
+    /* the chart and the cases share what the metrics leave; the cases always show some rows */
+    EvalsView > #history { height: 1fr; max-height: 12; min-height: 6; }
+    EvalsView > #outcomes { height: 1fr; min-height: 5; }
     """
 
     def __init__(self, body: EvalsBody, *, id: str | None = None) -> None:
@@ -119,8 +123,34 @@ class EvalsView(Vertical):
             yield Static(f"no runs: {body.missing}", classes="evals-missing")
             return
         yield Static(runs_line(body), classes="evals-runs")
+        if body.verdict:
+            yield Static(Content.assemble(("verdict ", "$text-muted"), body.verdict), id="verdict")
         yield metrics_table(body, self.app.theme_variables)
+        if body.history is not None:
+            from promptver.tui.widgets.history_chart import HistoryChart
+
+            yield HistoryChart(body.history, id="history")
         yield from self._outcomes(body)
+
+    def on_resize(self) -> None:
+        self._fit(self.size.height)
+
+    def _fit(self, height: int) -> None:
+        """Share a short pane: the metrics scroll within a third of it, and the chart shows
+        only when the cases keep five rows; the cases (what enter opens) stay in view."""
+        tables = list(self.query("#metrics").results(DataTable))
+        if not tables or not height:
+            return
+        metrics = tables[0]
+        rows = metrics.row_count + 1
+        above = sum(
+            w.outer_size.height for w in self.children if w.id == "verdict" or w.has_class("evals-runs")
+        )
+        shown = min(rows, 10, max(4, height // 3))
+        metrics.styles.height = shown
+        for chart in self.query("#history"):
+            room = height - above - shown - 1 - 5  # the summary line, five rows of cases
+            chart.display = room >= 6
 
     def _outcomes(self, body: EvalsBody) -> Iterator[Widget]:
         if body.outcomes:
