@@ -323,10 +323,10 @@ def bench_load(server: SeaweedServer, work: Path, reps: int) -> None:
     print(f"load('{ref}') of the example bundle ({latest}), fresh processes, medians of {reps}:")
     print(f"  local store             {med_local:6.1f} ms")
     print(
-        f"  remote, cold cache      {statistics.median(cold):6.1f} ms  (+{statistics.median(cold) - med_local:.1f} ms)"
+        f"  remote, cold cache      {statistics.median(cold):6.1f} ms  ({statistics.median(cold) - med_local:+.1f} ms)"
     )
     print(
-        f"  remote, warm cache      {statistics.median(warm):6.1f} ms  (+{statistics.median(warm) - med_local:.1f} ms)"
+        f"  remote, warm cache      {statistics.median(warm):6.1f} ms  ({statistics.median(warm) - med_local:+.1f} ms)"
     )
 
     # the live handle, through the counting proxy
