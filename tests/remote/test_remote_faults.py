@@ -176,6 +176,10 @@ def test_server_stopped_mid_push_then_a_rerun_completes(tmp_path: Path, seaweed:
         with pytest.raises(RemoteError):
             push(a, s3_remote(a, url, server.endpoint), progress=stop_after_first)
         server.restart()
+        # the re-run is the point, not the restart: wait until the server takes writes again
+        # (its volume server re-registers) and give it the normal deadline (flaky under load)
+        server.create_bucket(BUCKET)
+        os.environ["PROMPTVER_REMOTE_TIMEOUT"] = "20"
         result = push(a, s3_remote(a, url, server.endpoint))[0]
         assert result.events == 2 and result.versions == ["0.1.0"]
         b = make_project(tmp_path / "b", name="x")
