@@ -390,10 +390,15 @@ class DiffView(ScrollView, can_focus=True):
 
     def goto_row(self, row: int) -> None:
         self.cursor_row = row
-        line = self._offsets[row] if row < len(self._offsets) else 0
-        # after a refresh: a virtual size set just before is not yet in the scroll limits
-        self.call_after_refresh(self.scroll_to, y=max(0, line - 3), animate=False)
+        # after a refresh: a virtual size set just before is not yet in the scroll limits.
+        # The row's display line is read then too: a resize in between (the first layout)
+        # rewraps every row, and a line computed now would land elsewhere (or at the end).
+        self.call_after_refresh(self._scroll_to_row, row)
         self.refresh()
+
+    def _scroll_to_row(self, row: int) -> None:
+        line = self._offsets[row] if row < len(self._offsets) else 0
+        self.scroll_to(y=max(0, line - 3), animate=False)
 
     def next_change(self, forward: bool = True) -> bool:
         """Move the cursor to the next (or previous) change; False at either end."""
