@@ -208,7 +208,6 @@ def import_archive(store: Store, path: Path, actor: str | None = None) -> Import
         for entry in manifest.files:
             stored = store.put_bytes(contents.tree.read_bytes(entry.path))
             assert stored == entry.digest  # checked when the archive was read
-        store.write_manifest(manifest)
         event: dict[str, Any] = {
             "event": "import",
             "time": utc_now(),
@@ -218,7 +217,7 @@ def import_archive(store: Store, path: Path, actor: str | None = None) -> Import
             "digest": manifest.digest,
             "source": path.name,
         }
-        store.append_event(name, event)
+        store.publish_version(manifest, event)
     return ImportResult(manifest, created=True)
 
 

@@ -45,3 +45,16 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
         if isinstance(event, dict) and event.get("event") in kinds:
             found.append(event)
     return found
+
+
+CREATION_KINDS = ("bump", "import")
+
+
+def creation_events(store: Store, name: str) -> dict[str, dict[str, Any]]:
+    """The first event that created each version (``bump`` or ``import``), by version."""
+    found: dict[str, dict[str, Any]] = {}
+    for event in log_events(store, name, *CREATION_KINDS):
+        version = event.get("version")
+        if isinstance(version, str) and version not in found:
+            found[version] = event
+    return found

@@ -130,8 +130,7 @@ def bump(
             return BumpResult(manifest, latest, dry_run=True)
         staging.publish()
         _store_files(store, tree)
-        store.write_manifest(manifest)
-        store.append_event(name, bump_event(manifest))
+        store.publish_version(manifest, bump_event(manifest))
         return BumpResult(manifest, latest, dry_run=False)
 
 
