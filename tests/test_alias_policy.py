@@ -175,7 +175,10 @@ def test_eval_score_requirement(project: Path, store: Store, pv) -> None:
     manifest = new_version(store, project)
     result = pv("promote", "bot@0.1.0", "--to", "production")
     assert result.code == 1
-    assert "an eval run on 'golden' scoring at least 0.9; there is no recorded complete run of bot@0.1.0" in result.err
+    assert (
+        "an eval run on 'golden' scoring at least 0.9; there is no recorded complete run of bot@0.1.0"
+        in result.err
+    )
     assert "promptver eval bot@0.1.0" in result.err
     write_run(store, manifest, 0.95, status="interrupted", finished="2026-11-26T13:00:00Z")
     write_run(store, manifest, 0.5, run_id="20261126T110000Z-low", finished="2026-11-26T11:00:00Z")
@@ -220,7 +223,9 @@ def test_only_recorded_unedited_runs_count(project: Path, store: Store, pv) -> N
 
 def test_show_alias_counts_only_recorded_runs(protected: Store, pv) -> None:
     manifest = protected.manifest("bot", "0.2.0")
-    recorded = write_run(protected, manifest, 0.8, run_id="20261126T100000Z-rec", finished="2026-11-26T10:00:00Z")
+    recorded = write_run(
+        protected, manifest, 0.8, run_id="20261126T100000Z-rec", finished="2026-11-26T10:00:00Z"
+    )
     write_run(protected, manifest, 0.99, run_id="20261126T150000Z-hand", recorded=False)
     assert pv("approve", "bot@0.2.0", "--by", REVIEWER).code == 0
     assert pv("promote", "bot@0.2.0", "--to", "production").code == 0

@@ -90,20 +90,11 @@ def audit(
 
 
 def chain_problems(store: Store, name: str) -> list[str]:
-    """What `promptver verify` says about this bundle's log and alias pointers."""
-    from promptver.errors import PromptverError
-    from promptver.governance.aliases import pointer_problems
-    from promptver.governance.verify import VerifyReport, _verify_log
+    """What `promptver verify` says about this bundle (manifests, log, runs, pointers,
+    anchoring in git)."""
+    from promptver.governance.verify import bundle_problems
 
-    manifests = {}
-    for version in store.version_names(name):
-        try:
-            manifests[str(version)] = store.manifest(name, str(version))
-        except PromptverError:
-            continue  # a broken manifest is reported by `promptver verify`
-    report = VerifyReport()
-    _verify_log(store, name, manifests, report)
-    return report.problems + pointer_problems(store, name, manifests)
+    return bundle_problems(store, name)
 
 
 def summary(event: dict[str, Any]) -> str:

@@ -217,6 +217,7 @@ def promote(
     check_alias(alias)
     with store.lock(name):
         manifest = store.resolve(name, ref)
+        refuse_unverified(store, name, f"promote {manifest.ref}")
         events = log_events(store, name, ALIAS_EVENT, "review")
         states = replay(events)
         state = states.get(alias, AliasState(alias))
@@ -241,6 +242,20 @@ def promote(
             "eval_runs": [run["id"] for run in result.runs],
         }
         return move(store, states, name, alias, "promote", manifest, reason, extra, dry_run)
+
+
+def refuse_unverified(store: Store, name: str, what: str) -> None:
+    """A promotion decides on the audit trail: refuse when it does not verify (an edited or
+    truncated log, a manifest without its event, an edited run, a hand-edited pointer)."""
+    from promptver.governance.verify import bundle_problems
+
+    problems = bundle_problems(store, name)
+    if problems:
+        raise IntegrityError(
+            f"cannot {what}: the audit trail of {name} does not verify:\n"
+            + "\n".join(f"  - {p}" for p in problems[:10]),
+            hint="restore the store from git (`git checkout -- .promptver`), then try again",
+        )
 
 
 def _promote_hint(manifest: Manifest, missing: list[str]) -> str:

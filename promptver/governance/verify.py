@@ -22,6 +22,10 @@ class VerifyReport:
     events: int = 0
     problems: list[str] = field(default_factory=list)
     leftovers: int = 0  # temporary files of interrupted writes (harmless)
+    anchored: str | None = None  # the git ref the history was checked against
+    anchor_commit: str | None = None
+    anchor_note: str | None = None
+    signed: list[str] = field(default_factory=list)  # who signed which decision
 
     @property
     def ok(self) -> bool:
@@ -35,11 +39,28 @@ class VerifyReport:
             "events": self.events,
             "problems": self.problems,
             "leftovers": self.leftovers,
+            "anchored": {"ref": self.anchored, "commit": self.anchor_commit} if self.anchored else None,
+            "anchor_note": self.anchor_note,
+            "signed": self.signed,
         }
 
 
-def verify_store(store: Store, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+def verify_store(
+    store: Store,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    against: str | None = None,
+    anchored: bool = True,
+) -> VerifyReport:
+    """Re-hash and cross-check the store; unless ``anchored`` is False, also check that the
+    history only grew since the commit ``against`` (default: ``HEAD`` when in git)."""
     report = VerifyReport()
+    if anchored:
+        from promptver.governance.anchor import anchor
+
+        found = anchor(store, against)
+        report.anchored, report.anchor_commit, report.anchor_note = found.ref, found.commit, found.note
+        report.problems += found.problems
     objects = _object_files(store)
     for index, path in enumerate(objects, start=1):
         _verify_object(path, report)
@@ -78,21 +99,52 @@ def _verify_object(path: Path, report: VerifyReport) -> None:
         report.problems.append(f"object {name[:12]} is corrupted: content does not match its hash ({path})")
 
 
-def _verify_bundle(store: Store, name: str, present: set[str], report: VerifyReport) -> None:
+def _verify_bundle(store: Store, name: str, present: set[str] | None, report: VerifyReport) -> None:
+    """Manifests against their events, the log's chain, recorded runs and alias pointers
+    of one bundle (``present``: the objects found, None to look each one up)."""
+    from promptver.store.store import manifest_problem
+
     manifests = {}
+    try:
+        recorded = store.recorded_versions(name)
+    except PromptverError:
+        recorded = {}  # the broken log line is reported by the chain check
+    log_missing = not store.log_path(name).exists()
     for version in store.version_names(name):
         report.manifests += 1
         try:
-            manifest = store.manifest(name, str(version))
+            manifest = store.manifest(name, str(version), checked=False)
         except PromptverError as exc:
             report.problems.append(str(exc).splitlines()[0])
             continue
         manifests[manifest.version] = manifest
+        data = store.manifest_path(name, manifest.version).read_bytes()
+        problem = manifest_problem(manifest, data, recorded.get(manifest.version))
+        if problem is not None and log_missing:
+            log = store.log_path(name)
+            problem = f"{manifest.ref} has no bump event: the audit log {log} is missing (removed?)"
+        if problem is not None:
+            report.problems.append(problem)
         for entry in manifest.files:
-            if entry.digest not in present:
+            if (entry.digest not in present) if present is not None else not store.has_object(entry.digest):
                 report.problems.append(
                     f"{manifest.ref}: object {entry.digest[:12]} of {entry.path} is missing"
                 )
+    for recorded_version, event in recorded.items():
+        if recorded_version in manifests or store.manifest_path(name, recorded_version).exists():
+            continue
+        hexdigest = event.get("manifest_sha256")
+        if isinstance(hexdigest, str) and store.has_object(hexdigest):
+            report.problems.append(
+                f"{name}@{recorded_version}: {event.get('event')} event {event.get('seq')} has no"
+                " manifest file (an interrupted bump): the next command that writes to the bundle"
+                " restores it"
+            )
+        else:
+            report.problems.append(
+                f"{name}@{recorded_version}: {event.get('event')} event {event.get('seq')} has no manifest"
+                " (the manifest file was removed)"
+            )
     _verify_log(store, name, manifests, report)
     from promptver.governance.aliases import pointer_problems
 
@@ -124,15 +176,6 @@ def _verify_log(store: Store, name: str, manifests: dict[str, Manifest], report:
                 f"{where}: audit chain broken at event {number} ({what} {event.get('version', '')}):"
                 " an event before it was edited, removed or reordered"
             )
-        if event.get("event") == "bump":
-            manifest = manifests.get(event.get("version"))
-            if manifest is not None:
-                manifest_file = store.manifest_path(name, manifest.version)
-                actual = hashlib.sha256(manifest_file.read_bytes()).hexdigest()
-                if event.get("manifest_sha256") != actual:
-                    report.problems.append(
-                        f"{manifest.ref}: manifest differs from the one recorded at bump time"
-                    )
         if event.get("event") == "eval" and event.get("run"):
             from promptver.evals.records import run_problem
 
@@ -140,3 +183,15 @@ def _verify_log(store: Store, name: str, manifests: dict[str, Manifest], report:
             if problem is not None:
                 report.problems.append(problem)
         previous = line
+
+
+def bundle_problems(store: Store, name: str, *, anchored: bool = True) -> list[str]:
+    """What `promptver verify` says about one bundle (objects are not re-hashed): its
+    manifests, log, recorded runs, alias pointers and, when in git, its anchoring."""
+    report = VerifyReport()
+    _verify_bundle(store, name, None, report)
+    if anchored:
+        from promptver.governance.anchor import anchor
+
+        report.problems = anchor(store, None, bundles=[name]).problems + report.problems
+    return report.problems

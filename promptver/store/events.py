@@ -58,3 +58,35 @@ def creation_events(store: Store, name: str) -> dict[str, dict[str, Any]]:
         if isinstance(version, str) and version not in found:
             found[version] = event
     return found
+
+
+def alias_heads(store: Store, name: str) -> dict[str, dict[str, Any]]:
+    """The last ``alias`` event of each alias (what it points at now: its ``to``)."""
+    heads: dict[str, dict[str, Any]] = {}
+    for event in log_events(store, name, "alias"):
+        if isinstance(event.get("alias"), str):
+            heads[event["alias"]] = event
+    return heads
+
+
+def pointer_conflict(
+    path: str, alias: str, entry: dict[str, Any] | None, head: dict[str, Any] | None
+) -> str | None:
+    """Why an ``aliases.json`` entry cannot be trusted (None: it agrees with the log, or it
+    is older than the log's last move of the alias: an interrupted move, the log wins)."""
+    file_version = entry.get("version") if entry else None
+    log_version = head.get("to") if head else None
+    if file_version == log_version:
+        return None
+    seq = entry.get("seq") if entry else None
+    if head is not None and (entry is None or (isinstance(seq, int) and seq < int(head.get("seq") or 0))):
+        return None
+    if head is None:
+        return (
+            f"{path} says {alias} is {file_version}, but the audit log has no move of {alias}"
+            " (edited by hand?)"
+        )
+    return (
+        f"{path} says {alias} is {file_version}, but the audit log's last move of {alias}"
+        f" (event {head.get('seq')}) set it to {log_version or 'nothing'} (edited by hand?)"
+    )

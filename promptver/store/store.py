@@ -335,18 +335,30 @@ class Store:
         raise self._unknown_version(name, ref)
 
     def alias_target(self, name: str, alias: str) -> str | None:
-        """The version an alias points at (aliases.json), or None."""
+        """The version an alias points at, or None: the last move in the audit log, checked
+        against ``aliases.json`` (a hand-edited pointer is refused, not followed)."""
+        from promptver.store.events import alias_heads, pointer_conflict
+
         path = self._meta_dir(name) / "aliases.json"
         try:
             aliases = json.loads(path.read_bytes())
         except FileNotFoundError:
-            return None
+            aliases = {}
         except ValueError:
             raise IntegrityError("aliases file is not valid JSON", location=str(path)) from None
         entry = aliases.get(alias) if isinstance(aliases, dict) else None
-        if isinstance(entry, dict):
-            entry = entry.get("version")
-        return entry if isinstance(entry, str) else None
+        if isinstance(entry, str):
+            entry = {"version": entry}
+        head = (
+            alias_heads(self, name).get(alias)
+            if (entry is not None or self.log_path(name).exists())
+            else None
+        )
+        problem = pointer_conflict(str(path), alias, entry if isinstance(entry, dict) else None, head)
+        if problem is not None:
+            raise IntegrityError(problem, hint="run `promptver verify`; restore aliases.json from git")
+        target = head.get("to") if head else None
+        return target if isinstance(target, str) else None
 
     def _unknown_version(self, name: str, version: str) -> NotFoundError:
         known = [str(v) for v in self.version_names(name)]
