@@ -199,9 +199,11 @@ def move(
     reason: str | None,
     extra: dict[str, Any] | None = None,
     dry_run: bool = False,
+    key: Path | None = None,
 ) -> dict[str, Any]:
     """Append the move event, then rewrite aliases.json (the caller holds the lock and
-    replayed ``states`` under it). ``dry_run``: return the event, write nothing."""
+    replayed ``states`` under it). ``dry_run``: return the event, write nothing. ``key``:
+    sign the event with this SSH key."""
     from promptver.versions.provenance import identity
 
     state = states.get(alias, AliasState(alias))
@@ -222,6 +224,10 @@ def move(
     }
     if dry_run:
         return {**event, "seq": None, "dry_run": True}
+    if key is not None:
+        from promptver.governance.signing import sign
+
+        event = sign(event, key)
     record = store.append_event(name, event)
     apply(states, record)
     _write_pointers(store, name, states)
@@ -251,7 +257,13 @@ def refuse_if_already(alias: str, state: AliasState, manifest: Manifest) -> None
 
 
 def rollback(
-    store: Store, name: str, alias: str, to: str | None = None, reason: str | None = None
+    store: Store,
+    name: str,
+    alias: str,
+    to: str | None = None,
+    reason: str | None = None,
+    *,
+    key: Path | None = None,
 ) -> dict[str, Any]:
     """Point an alias back at the version it held before (or at an earlier one, ``to``).
 
@@ -284,7 +296,7 @@ def rollback(
                 )
             target = matches[-1]
         manifest = checked_manifest(store, name, *target)
-        return move(store, states, name, alias, "rollback", manifest, reason)
+        return move(store, states, name, alias, "rollback", manifest, reason, key=key)
 
 
 def no_alias_error(store: Store, name: str, alias: str) -> NotFoundError:

@@ -86,7 +86,17 @@ def audit(
         and (start is None or str(e.get("time", "")) >= start)
         and (stop is None or str(e.get("time", "")) <= stop)
     ]
-    return AuditTrail(name, shown, len(events), chain_problems(store, name))
+    return AuditTrail(name, [_signed(store, e) for e in shown], len(events), chain_problems(store, name))
+
+
+def _signed(store: Store, event: dict[str, Any]) -> dict[str, Any]:
+    """A signed event with who signed it (``signed_by``) or why its signature is bad."""
+    if "signature" not in event:
+        return event
+    from promptver.governance.signing import check
+
+    verdict = check(store, event)
+    return {**event, "signed_by": verdict.signer, "signature_problem": verdict.problem}
 
 
 def chain_problems(store: Store, name: str) -> list[str]:
@@ -98,7 +108,16 @@ def chain_problems(store: Store, name: str) -> list[str]:
 
 
 def summary(event: dict[str, Any]) -> str:
-    """One line saying what an event did."""
+    """One line saying what an event did (and who signed it, when checked)."""
+    text = _summary(event)
+    if event.get("signed_by"):
+        text += f" [signed by {event['signed_by']}]"
+    elif event.get("signature_problem"):
+        text += f" [signature not accepted: {event['signature_problem']}]"
+    return text
+
+
+def _summary(event: dict[str, Any]) -> str:
     kind = event.get("event")
     if kind == "bump":
         text = f"bump {event.get('parent') or '(first)'} -> {event.get('version')} ({event.get('bump')})"

@@ -17,6 +17,7 @@ an old version stays readable whatever later releases add to the schema.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from promptver.errors import IntegrityError, NotFoundError, PolicyError
@@ -38,7 +39,14 @@ from promptver.governance.aliases import (
 )
 from promptver.governance.approvals import APPROVED, CHANGES_REQUESTED, Decision, decisions
 from promptver.governance.identities import same_person
-from promptver.governance.policy import AliasPolicy, declared_datasets, declared_policies, effective_policy
+from promptver.governance.policy import (
+    AliasPolicy,
+    declared_datasets,
+    declared_policies,
+    effective_policy,
+    model_label,
+    target_accepts,
+)
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store, check_name
 
@@ -82,7 +90,16 @@ def check_policy(
 ) -> PolicyCheck:
     result = PolicyCheck(alias, manifest, policy)
     for decision in decisions(events, manifest.digest):
-        if decision.decision == CHANGES_REQUESTED:
+        decision = decision.with_signature(store)
+        if decision.signature_problem is not None and "signature" in decision.event:
+            result.not_counted.append((decision, f"bad signature: {decision.signature_problem}"))
+        elif policy and policy.require_signed and decision.signed_by is None:
+            why = "unsigned" if "signature" not in decision.event else "not signed by an allowed signer"
+            result.not_counted.append((decision, f"{why} (the policy requires signed decisions)"))
+        elif decision.version is None and same_person(decision.actor, manifest.author):
+            if decision.decision == APPROVED:
+                result.not_counted.append((decision, "the author, approving their own working copy"))
+        elif decision.decision == CHANGES_REQUESTED:
             result.rejections.append(decision)
         elif decision.decision != APPROVED:
             continue
@@ -150,7 +167,15 @@ def _check_evals(store: Store, result: PolicyCheck, policy: AliasPolicy) -> None
             f" but {manifest.ref} has no such eval dataset (it has: {', '.join(declared) or 'none'})"
         )
         return
-    runs, rejected = evidence(store, manifest.bundle)
+    recorded, rejected = evidence(store, manifest.bundle)
+    runs = []
+    own = model_label(store, manifest)
+    for candidate in recorded:
+        why = run_unfit(candidate, policy, own)
+        if why is None:
+            runs.append(candidate)
+        else:
+            rejected[str(candidate.get("id"))] = why
     every = run_summaries(store, manifest.bundle) if rejected else runs
     for dataset in datasets:
         run = latest_run(store, manifest.bundle, manifest.digest, dataset, runs=runs)
@@ -168,6 +193,26 @@ def _check_evals(store: Store, result: PolicyCheck, policy: AliasPolicy) -> None
                 f"an eval run on {dataset!r} scoring at least {policy.min_eval_score:g}; the latest"
                 f" recorded ({run.get('id')}, {run.get('finished')}) scored {score:.3f}{uncounted}"
             )
+
+
+def run_unfit(run: dict[str, Any], policy: AliasPolicy, own_model: str | None) -> str | None:
+    """Why a recorded run is no evidence under ``policy`` (None: it may count): made by
+    another target than the policy accepts, or with too many errored cases."""
+    target = run.get("target")
+    if not target_accepts(policy.eval_targets, target, own_model):
+        wanted = " or ".join(
+            f"the version's model ({own_model or 'none declared'})" if t == "model" else t
+            for t in policy.eval_targets
+        )
+        return f"run {run.get('id')} evaluated {target or 'an unknown target'}, not {wanted}"
+    summary: dict[str, Any] = run["summary"] if isinstance(run.get("summary"), dict) else {}
+    cases, errors = summary.get("cases"), summary.get("errors", 0)
+    if not isinstance(cases, int) or not isinstance(errors, int) or cases <= 0:
+        return None if errors == 0 else f"run {run.get('id')} has no case count"
+    if errors / cases > policy.max_error_rate:
+        allowed = "none may" if policy.max_error_rate == 0 else f"at most {policy.max_error_rate:.0%} may"
+        return f"run {run.get('id')}: {errors} of {cases} cases errored ({allowed})"
+    return None
 
 
 def _uncounted(
@@ -210,7 +255,14 @@ def set_alias(store: Store, name: str, alias: str, ref: str, reason: str | None 
 
 
 def promote(
-    store: Store, name: str, ref: str, alias: str, reason: str | None = None, *, dry_run: bool = False
+    store: Store,
+    name: str,
+    ref: str,
+    alias: str,
+    reason: str | None = None,
+    *,
+    dry_run: bool = False,
+    key: Path | None = None,
 ) -> dict[str, Any]:
     """Move an alias to a version if its policy is met; otherwise `PolicyError` listing
     every missing requirement (nothing is written). ``dry_run``: check only."""
@@ -241,15 +293,23 @@ def promote(
             "approvals": [d.seq for d in result.approvals],
             "eval_runs": [run["id"] for run in result.runs],
         }
-        return move(store, states, name, alias, "promote", manifest, reason, extra, dry_run)
+        event = move(store, states, name, alias, "promote", manifest, reason, extra, dry_run, key)
+        if dry_run:  # what the promotion would rely on, named
+            event["evidence"] = {
+                "approvals": [d.to_json() for d in result.approvals],
+                "eval_runs": result.runs,
+                "policy": policy.describe() if policy else None,
+            }
+        return event
 
 
 def refuse_unverified(store: Store, name: str, what: str) -> None:
     """A promotion decides on the audit trail: refuse when it does not verify (an edited or
-    truncated log, a manifest without its event, an edited run, a hand-edited pointer)."""
+    truncated log, a manifest without its event, a hand-edited pointer). An edited run is
+    not a reason: it is simply no evidence (the policy check says so)."""
     from promptver.governance.verify import bundle_problems
 
-    problems = bundle_problems(store, name)
+    problems = bundle_problems(store, name, runs=False)
     if problems:
         raise IntegrityError(
             f"cannot {what}: the audit trail of {name} does not verify:\n"

@@ -99,7 +99,9 @@ def _verify_object(path: Path, report: VerifyReport) -> None:
         report.problems.append(f"object {name[:12]} is corrupted: content does not match its hash ({path})")
 
 
-def _verify_bundle(store: Store, name: str, present: set[str] | None, report: VerifyReport) -> None:
+def _verify_bundle(
+    store: Store, name: str, present: set[str] | None, report: VerifyReport, *, runs: bool = True
+) -> None:
     """Manifests against their events, the log's chain, recorded runs and alias pointers
     of one bundle (``present``: the objects found, None to look each one up)."""
     from promptver.store.store import manifest_problem
@@ -145,13 +147,15 @@ def _verify_bundle(store: Store, name: str, present: set[str] | None, report: Ve
                 f"{name}@{recorded_version}: {event.get('event')} event {event.get('seq')} has no manifest"
                 " (the manifest file was removed)"
             )
-    _verify_log(store, name, manifests, report)
+    _verify_log(store, name, manifests, report, runs=runs)
     from promptver.governance.aliases import pointer_problems
 
     report.problems += pointer_problems(store, name, manifests)
 
 
-def _verify_log(store: Store, name: str, manifests: dict[str, Manifest], report: VerifyReport) -> None:
+def _verify_log(
+    store: Store, name: str, manifests: dict[str, Manifest], report: VerifyReport, *, runs: bool = True
+) -> None:
     import json
 
     path = store.log_path(name)
@@ -176,7 +180,9 @@ def _verify_log(store: Store, name: str, manifests: dict[str, Manifest], report:
                 f"{where}: audit chain broken at event {number} ({what} {event.get('version', '')}):"
                 " an event before it was edited, removed or reordered"
             )
-        if event.get("event") == "eval" and event.get("run"):
+        if runs and isinstance(event, dict) and "signature" in event:
+            _check_signature(store, name, number, event, report)
+        if runs and event.get("event") == "eval" and event.get("run"):
             from promptver.evals.records import run_problem
 
             problem = run_problem(store, name, event)
@@ -185,13 +191,31 @@ def _verify_log(store: Store, name: str, manifests: dict[str, Manifest], report:
         previous = line
 
 
-def bundle_problems(store: Store, name: str, *, anchored: bool = True) -> list[str]:
+def bundle_problems(store: Store, name: str, *, anchored: bool = True, runs: bool = True) -> list[str]:
     """What `promptver verify` says about one bundle (objects are not re-hashed): its
-    manifests, log, recorded runs, alias pointers and, when in git, its anchoring."""
+    manifests, log, recorded runs and signatures (unless ``runs`` is False: what is merely
+    not evidence), alias pointers and, when in git, its anchoring."""
     report = VerifyReport()
-    _verify_bundle(store, name, None, report)
+    _verify_bundle(store, name, None, report, runs=runs)
     if anchored:
         from promptver.governance.anchor import anchor
 
         report.problems = anchor(store, None, bundles=[name]).problems + report.problems
     return report.problems
+
+
+def _check_signature(
+    store: Store, name: str, number: int, event: dict[str, object], report: VerifyReport
+) -> None:
+    """A signed decision: who signed it (``report.signed``), or why the signature is bad."""
+    from promptver.governance.audit import summary
+    from promptver.governance.signing import check
+
+    verdict = check(store, dict(event))
+    what = f"{name} event {number} ({summary(dict(event))}, by {event.get('actor')})"
+    if verdict.signer is not None:
+        report.signed.append(f"{what}: signed by {verdict.signer}")
+    elif verdict.problem and "does not verify" in verdict.problem:  # edited after signing
+        report.problems.append(f"{store.log_path(name)}:{number}: {what}: {verdict.problem}")
+    else:  # an unknown key, someone else's key: the decision does not count, nothing was edited
+        report.signed.append(f"{what}: signature not accepted: {verdict.problem}")
