@@ -208,11 +208,13 @@ def _check_signature(
     store: Store, name: str, number: int, event: dict[str, object], report: VerifyReport
 ) -> None:
     """A signed decision: who signed it (``report.signed``), or why the signature is bad."""
-    from promptver.governance.audit import summary
     from promptver.governance.signing import check
 
     verdict = check(store, dict(event))
-    what = f"{name} event {number} ({summary(dict(event))}, by {event.get('actor')})"
+    kind = event.get("decision") or event.get("action") or event.get("event")
+    new = event.get("new")
+    on = event.get("version") or event.get("to") or (new.get("version") if isinstance(new, dict) else None)
+    what = f"{name} event {number} ({kind} {on or ''}, by {event.get('actor')})"
     if verdict.signer is not None:
         report.signed.append(f"{what}: signed by {verdict.signer}")
     elif verdict.problem and "does not verify" in verdict.problem:  # edited after signing

@@ -128,6 +128,9 @@ class EvalsBody:
     old_run: str | None = None
     new_run: str | None = None
     missing: str | None = None
+    # what each run evaluated: target, dataset, errors, cost, and whether it is evidence
+    old_about: str | None = None
+    new_about: str | None = None
 
 
 Body = TextBody | FieldsBody | CasesBody | FilesBody | EvalsBody

@@ -74,8 +74,29 @@ def eval_results(
             outcomes=outcomes,
             old_run=base.id,
             new_run=head.id,
+            old_about=about(store, bundle, base),
+            new_about=about(store, bundle, head),
         )
     return out
+
+
+def about(store: Store, bundle: str, run: StoredRun) -> str:
+    """What a run evaluated and whether it is eval evidence: ``model:openai:gpt-4o-mini on
+    golden, 0 errored, cost $0.0123; recorded`` (or why it does not count)."""
+    from promptver.evals.records import recorded_events, why_not_counted
+
+    meta = run.meta
+    summary: dict[str, Any] = meta["summary"] if isinstance(meta.get("summary"), dict) else {}
+    dataset: dict[str, Any] = meta["dataset"] if isinstance(meta.get("dataset"), dict) else {}
+    errors = summary.get("errors")
+    cost = summary.get("cost")
+    why = why_not_counted(store, bundle, run.id, recorded_events(store, bundle))
+    return (
+        f"{meta.get('target') or 'unknown target'} on {dataset.get('name')},"
+        f" {errors if isinstance(errors, int) else '?'} errored,"
+        f" cost {'$' + format(cost, '.4f') if isinstance(cost, int | float) else 'unknown'};"
+        f" {'recorded' if why is None else 'not evidence: ' + why}"
+    )
 
 
 def _outputs(run: StoredRun) -> dict[str, str]:

@@ -55,6 +55,9 @@ class EvalsView(Vertical):
                 body.new_run or "—",
             )
         )
+        for side, run, text in (("old", body.old_run, body.old_about), ("new", body.new_run, body.new_about)):
+            if text:
+                yield Static(Content.assemble((f"{side} ", "$text-muted"), f"{run}: {text}"))
         metrics: DataTable[Text | str] = DataTable(cursor_type="none", id="metrics")
         colors = self.app.theme_variables
         metrics.add_columns("metric", "old", "new", "delta")
