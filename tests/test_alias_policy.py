@@ -315,7 +315,7 @@ def test_show_alias_answers_the_five_questions(protected: Store, pv) -> None:
     for expected in (
         "bot@production = 0.2.0",
         "openai/gpt-4o-mini (temperature=0.2, max_tokens=400)",
-        "latest run 20261126T150000Z-abc123: score 0.875",
+        "latest recorded run 20261126T150000Z-abc123 on golden by model:openai:gpt-4o-mini: score 0.875",
         "promote from (none)",
         "weekly release",
         f"{REVIEWER} ",
@@ -336,6 +336,12 @@ def test_the_example_store_through_aliases(tmp_path: Path, monkeypatch: pytest.M
     shutil.copytree(ROOT / "bundles", tmp_path / "bundles")
     monkeypatch.chdir(tmp_path)
     versions = [m["version"] for m in json.loads(pv("log", "support-bot", "--json").out)][::-1]
+    assert versions[-1] == "2.1.0"  # the first version that protects production
+    result = pv("promote", "support-bot@2.1.0", "--to", "production")
+    assert result.code == 1
+    assert "1 approval by someone other than the author (Ana Ruiz <ana@example.com>)" in result.err
+    assert "no recorded complete run of support-bot@2.1.0" in result.err
+    versions = versions[:-1]
     for version in versions[-3:]:
         assert (
             pv("promote", f"support-bot@{version}", "--to", "production", "-m", f"ship {version}").code == 0
