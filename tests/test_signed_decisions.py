@@ -160,7 +160,8 @@ def test_working_copy_approval_by_its_author_does_not_count(project: Path, store
     on old main the approval was listed and counted."""
     from promptver.versions.bump import bump
 
-    set_policy(project, "\n[aliases.production]\napprovals = 1\n")
+    # even where the author's approval of a stored version would count
+    set_policy(project, "\n[aliases.production]\napprovals = 1\napprover_not_author = false\n")
     base = new_version(store, project)
     (project / "bundles/bot/prompts/system.j2").write_text("new wording\n")
     digest = store.work_tree("bot").digest
