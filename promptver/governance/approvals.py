@@ -186,13 +186,13 @@ def record_review(
     bundle: str,
     decision: str,
     reviewer: str,
-    old: Reviewed,
+    old: Reviewed | None,
     new: Reviewed,
     note: str | None = None,
     key: Path | None = None,
 ) -> dict[str, Any]:
-    """Append a review decision made in the review UI; returns the event as written
-    (signed with ``key`` when given).
+    """Append a review decision made in the review UI (``old`` None: a first version,
+    reviewed against nothing); returns the event as written (signed with ``key`` when given).
 
     When the reviewed side is a stored version, the rules of ``decide`` apply. A working
     copy has no author or alias yet: its decision is recorded as it is.
