@@ -22,21 +22,30 @@ def utc_now() -> str:
 
 
 def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
-    """The events of these kinds, in log order. Lines that cannot be one of them (no
-    ``"kind"`` token) are skipped before JSON parsing: logs only grow, moves replay them."""
+    """The events of these kinds, in log order. Only the lines holding a ``"kind"`` token
+    are found (by searching the whole file, not line by line) and parsed: logs only grow,
+    moves replay them."""
     path = store.log_path(name)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return []
-    tokens = [json.dumps(kind).encode() for kind in kinds]
+    starts: set[int] = set()
+    for token in (json.dumps(kind).encode() for kind in kinds):
+        at = data.find(token)
+        while at != -1:
+            start = data.rfind(b"\n", 0, at) + 1
+            starts.add(start)
+            end = data.find(b"\n", at)
+            at = data.find(token, end if end != -1 else len(data))
     found = []
-    for number, line in enumerate(data.splitlines(), start=1):
-        if not any(token in line for token in tokens):
-            continue
+    for start in sorted(starts):
+        end = data.find(b"\n", start)
+        line = data[start : end if end != -1 else len(data)]
         try:
             event = json.loads(line)
         except ValueError:
+            number = data.count(b"\n", 0, start) + 1
             raise IntegrityError(
                 "audit log line is not JSON",
                 location=f"{path}:{number}",
