@@ -174,3 +174,19 @@ def test_working_copy_approval_by_its_author_does_not_count(project: Path, store
     record_review(store, "bot", "approved", REVIEWER, old, Reviewed(None, digest))
     result = pv("promote", "bot@0.2.0", "--to", "production", "--dry-run")
     assert result.code == 0 and "approved before bump" in result.out
+
+
+def test_review_eval_pane_names_target_errors_cost_and_evidence(project: Path, store: Store) -> None:
+    from promptver.evals.storage import RunStore
+    from promptver.tui.results import about
+
+    manifest = new_version(store, project)
+    good = write_run(store, manifest, 0.9, run_id="20261126T120000Z-good")
+    loose = write_run(store, manifest, 0.9, run_id="20261126T130000Z-loose", recorded=False, errors=1)
+    runs = RunStore(store.root / "runs")
+    assert about(store, "bot", runs.load(good)) == (
+        "model:openai:gpt-4o-mini on golden, 0 errored, cost $0.0012; recorded"
+    )
+    assert about(store, "bot", runs.load(loose)).endswith(
+        "1 errored, cost $0.0012; not evidence: run 20261126T130000Z-loose is not recorded in the audit log"
+    )
