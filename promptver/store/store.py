@@ -442,7 +442,10 @@ class Store:
         path = self.root / "locks" / f"{check_name(name)}.lock"
         with _LOCKS.hold(path) as first:
             if first and self.log_path(name).exists():
-                self.repair(name)  # an interrupted bump: the next writer finishes it
+                try:
+                    self.repair(name)  # an interrupted bump: the next writer finishes it
+                except OSError:
+                    pass  # e.g. a read-only store: `verify` names the state; the command goes on
             yield
 
     def log_path(self, name: str) -> Path:
