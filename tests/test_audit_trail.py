@@ -227,3 +227,38 @@ def test_hand_edited_alias_pointer_is_refused(project: Path, protected: Store, p
         promptver.load("bot@staging", store=protected.root)
     result = pv("show", "bot@staging")
     assert result.code == 1 and "aliases.json says staging is 0.2.0" in result.err
+
+
+def test_bumps_killed_at_random_moments_never_leave_a_version_without_its_event(
+    project: Path, store: Store, pv
+) -> None:
+    """SIGKILL a real `promptver bump` at random moments: afterwards every manifest has its
+    event, verify is ok or names an interrupted bump, and the next write repairs it."""
+    import random
+    import signal
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    rng = random.Random(12)
+    for attempt in range(8):
+        (project / "bundles/bot/prompts/system.j2").write_text(f"attempt {attempt}\n")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "promptver", "bump", "patch", "bot"],
+            cwd=project,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0.05, 0.6))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        result = pv("verify")
+        problems = [line for line in result.out.splitlines() if line.startswith("CORRUPT")]
+        assert all("(an interrupted bump)" in line for line in problems), result.out
+        assert pv("approve", "bot@latest", "--by", OTHER).code in (0, 1)  # a write: repairs
+        assert pv("verify").code == 0
+        for version in store.version_names("bot"):
+            store.manifest("bot", str(version))  # served: its event is there
