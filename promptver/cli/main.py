@@ -44,6 +44,7 @@ COMMANDS: dict[str, str] = {
     "outdated": "promptver.cli.cmd_pin:outdated",
     "export": "promptver.cli.cmd_export:export",
     "import": "promptver.cli.cmd_export:import_",
+    "ci-report": "promptver.cli.cmd_ci:ci_report",
 }
 
 

@@ -49,6 +49,7 @@ class EvalOptions:
     cache: bool = True
     timeout: float = 60.0
     retries: int = 4
+    model: str | None = None  # NAME or PROVIDER/NAME instead of the bundle's [model] (a matrix run)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +63,7 @@ class EvalOptions:
             "cache": self.cache,
             "timeout": self.timeout,
             "retries": self.retries,
+            "model": self.model,
         }
 
     @classmethod
@@ -79,6 +81,7 @@ class EvalPlan:
     grader: CachedModel | None
     prices: PriceTable
     model_name: str | None
+    model_ref: ModelRef | None = None  # the model asked (the bundle's, or --model's)
 
     @property
     def jobs(self) -> list[tuple[Case, int]]:
@@ -134,18 +137,23 @@ def prepare(
 
     grader = None
     target: Target
+    model = bundle.model
+    if options.model is not None:
+        if not renders:
+            raise ConfigError("--model needs the model target", hint="drop --target, or drop --model")
+        model = override_model(bundle.model, options.model, bundle.label)
     if renders:
-        if bundle.model is None:
+        if model is None:
             raise ConfigError(
                 f"{bundle.label}: the bundle has no [model] to evaluate",
                 hint="add [model] to bundle.toml or use --target python:mod:fn",
             )
-        params = model_params(bundle.model, bundle)
-        model = CachedModel(bundle.model, provider(bundle.model), params, cache)
+        params = model_params(model, bundle)
+        cached = CachedModel(model, provider(model), params, cache)
         if target_spec == "rag":
-            target = rag_target(bundle, dataset, model, provider, store_root, options)
+            target = rag_target(bundle, dataset, cached, provider, store_root, options)
         else:
-            target = ModelTarget(model)
+            target = ModelTarget(cached)
     elif target_spec == "retrieval":
         from promptver.evals.retrieval import RetrievalTarget, query_var
 
@@ -168,10 +176,30 @@ def prepare(
         grader = CachedModel(ref, provider(ref), dict(ref.params), cache)
     prices = PriceTable.from_config(store_root / "config.toml" if store_root else None)
     # A retrieval run calls no model: no cost, no token estimate.
-    model_name = bundle.model.name if bundle.model and renders else None
-    if target_spec.startswith("python:") and bundle.model:
-        model_name = bundle.model.name
-    return EvalPlan(bundle, dataset, cases, options, target, grader, prices, model_name)
+    model_name = model.name if model and (renders or target_spec.startswith("python:")) else None
+    return EvalPlan(bundle, dataset, cases, options, target, grader, prices, model_name, model)
+
+
+def override_model(model: ModelRef | None, spec: str, label: str) -> ModelRef:
+    """``NAME`` (the bundle's provider, parameters and base URL) or ``PROVIDER/NAME`` (the
+    bundle's parameters; the base URL then comes from the provider's environment)."""
+    from dataclasses import replace
+
+    provider, sep, name = spec.partition("/")
+    if not sep:
+        provider, name = "", spec
+    if not name.strip() or (sep and not provider.strip()):
+        raise ConfigError(f"bad --model {spec!r}", hint="use NAME or PROVIDER/NAME, e.g. openai/gpt-4o-mini")
+    if model is None:
+        if not provider:
+            raise ConfigError(
+                f"{label}: the bundle has no [model] to take the provider from",
+                hint=f"name one: --model PROVIDER/{spec}",
+            )
+        return ModelRef(provider=provider, name=name)
+    if not provider or provider == model.provider:
+        return replace(model, name=name)
+    return replace(model, provider=provider, name=name, base_url=None)
 
 
 def rag_target(
@@ -216,8 +244,8 @@ def run_meta(plan: EvalPlan) -> dict[str, Any]:
         "dataset": {"name": plan.dataset.name, "path": plan.dataset.path, "digest": plan.dataset.digest},
         "target": plan.target.label,
         "model": (
-            {"provider": bundle.model.provider, "name": bundle.model.name}
-            if bundle.model and plan.model_name  # None: a retrieval run asks no model
+            {"provider": plan.model_ref.provider, "name": plan.model_ref.name}
+            if plan.model_ref and plan.model_name  # None: a retrieval run asks no model
             else None
         ),
         "options": plan.options.to_json(),

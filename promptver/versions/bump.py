@@ -17,6 +17,7 @@ from promptver.store.events import utc_now
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
 from promptver.store.tree import Tree, WorkTree
+from promptver.versions.base import is_snapshot, record_base, working_base
 from promptver.versions.provenance import identity, provenance
 
 DEFAULT_INITIAL = Version(0, 1, 0)
@@ -82,11 +83,17 @@ def bump(
     author: str | None = None,
     analyzer: Analyzer | None = None,
     version: Version | None = None,
+    snapshot: str | None = None,
 ) -> BumpResult:
-    """Snapshot ``bundles/<name>`` as the next version. Serialised per bundle by a lock."""
+    """Snapshot ``bundles/<name>`` as the next version. Serialised per bundle by a lock.
+
+    The next version is computed from the version the working copy came from
+    (``versions/base.py``), so a checked-out older version gets a maintenance release on
+    its own line. ``snapshot`` (major, minor or patch): an experiment version
+    ``X.Y.Z-dev.<time>`` toward that release; it does not become the working copy's base."""
     with store.lock(name), store.staging() as staging:
         tree, _ = checked_tree(store, name, hasher=staging.add)
-        latest = store.latest(name)
+        latest = working_base(store, name, tree.digest)
         releasing = level == "release" and latest is not None and latest.semver.is_prerelease
         if latest is not None and latest.digest == tree.digest and not releasing:
             raise NothingChangedError(
@@ -101,16 +108,22 @@ def bump(
         if analyzer is not None:
             base = store.tree(latest) if latest is not None else None
             level, changes = analyzer(base, tree, level, force)
+        if snapshot is not None:
+            version = snapshot_version(latest.semver if latest else None, snapshot)
         new = version or next_version(latest.semver if latest else None, level, pre, initial)
         if store.manifest_path(name, str(new)).exists():
             raise ConflictError(
-                f"{name}@{new} already exists; versions are immutable", hint="bump to a new version instead"
+                f"{name}@{new} already exists; versions are immutable",
+                hint=f"`promptver checkout {name}@{new}` and bump from there, or choose a higher bump",
             )
         if latest is not None and new <= latest.semver:
             raise ConflictError(
-                f"{name} {new} would not be newer than the latest version {latest.version}",
+                f"{name} {new} would not be newer than {latest.version}, the version the working copy"
+                " came from",
                 hint="choose a higher bump",
             )
+        if not is_snapshot(new):
+            _check_line(store, name, new, level)
         manifest = Manifest(
             bundle=name,
             version=str(new),
@@ -131,7 +144,26 @@ def bump(
         staging.publish()
         _store_files(store, tree)
         store.publish_version(manifest, bump_event(manifest))
+        if not is_snapshot(new):
+            record_base(store, manifest)
         return BumpResult(manifest, latest, dry_run=False)
+
+
+def _check_line(store: Store, name: str, new: Version, level: str) -> None:
+    """A maintenance release may go below the newest version, but not below a version on
+    its own line: 1.3.1 after 2.0.0 is fine, 1.3.1 after 1.3.2 is not (nor 1.4.0 after
+    1.5.0, nor a major that is not the newest). Snapshots are not on any line."""
+    keep = {"patch": 2, "minor": 1, "major": 0}.get(level, 3)  # prerelease, release: same core
+    newer = [
+        v
+        for v in store.version_names(name)
+        if v > new and not is_snapshot(v) and v.core[:keep] == new.core[:keep]
+    ]
+    if newer:
+        raise ConflictError(
+            f"{name} {new} would be older than {newer[-1]}, which is on the same line",
+            hint=f"`promptver checkout {name}@{newer[-1]}` and bump from there",
+        )
 
 
 def checked_tree(

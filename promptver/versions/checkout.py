@@ -12,26 +12,38 @@ from promptver.store.atomic import atomic_write
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
 from promptver.store.tree import Tree, unsafe_path_reason
+from promptver.versions.base import record_base, working_base
 
 
 @dataclass(frozen=True)
 class Status:
     bundle: str
-    base: Manifest | None  # the latest version, or None before the first bump
+    base: Manifest | None  # the version the working copy came from (None before the first bump)
     digest: str  # of the working copy
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)
+    latest: str | None = None  # the newest version, when it is not the base
 
     @property
     def clean(self) -> bool:
         return not (self.added or self.removed or self.modified)
+
+    def describe(self) -> str:
+        """``matches 0.1.0``, ``changed since 0.1.0``, ``no versions yet``; and the newest
+        version when the working copy is on an older one."""
+        if self.base is None:
+            text = "no versions yet"
+        else:
+            text = f"{'matches' if self.clean else 'changed since'} {self.base.version}"
+        return text + (f" (latest is {self.latest})" if self.latest else "")
 
     def to_json(self) -> dict[str, object]:
         return {
             "bundle": self.bundle,
             "base": self.base.version if self.base else None,
             "base_digest": self.base.digest if self.base else None,
+            "latest": self.latest,
             "digest": self.digest,
             "clean": self.clean,
             "added": self.added,
@@ -51,10 +63,13 @@ def compare_files(old: Tree | Manifest | None, new: Tree) -> tuple[list[str], li
 
 
 def status(store: Store, name: str) -> Status:
+    """The working copy against the version it came from (``versions/base.py``)."""
     tree = store.work_tree(name)
-    base = store.latest(name)
+    base = working_base(store, name, tree.digest)
     added, removed, modified = compare_files(base, tree)
-    return Status(name, base, tree.digest, added, removed, modified)
+    names = store.version_names(name)
+    latest = str(names[-1]) if names and base is not None and str(names[-1]) != base.version else None
+    return Status(name, base, tree.digest, added, removed, modified, latest)
 
 
 def checkout(store: Store, manifest: Manifest, to: Path | None = None, force: bool = False) -> Path:
@@ -99,6 +114,8 @@ def checkout(store: Store, manifest: Manifest, to: Path | None = None, force: bo
             if path not in data:
                 (target / path).unlink(missing_ok=True)
                 _remove_empty_parents(target / path, target)
+    if to is None:
+        record_base(store, manifest)  # edits from here bump on this version's line
     return target
 
 
