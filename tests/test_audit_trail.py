@@ -188,7 +188,7 @@ def test_bump_killed_before_its_event_leaves_nothing_visible(project: Path, stor
     (project / "bundles/bot/prompts/system.j2").write_text("changed\n")
     calls = []
 
-    def crash(name: str, event: dict) -> dict:  # type: ignore[type-arg]
+    def crash(name: str, event: dict, **kwargs: object) -> dict:  # type: ignore[type-arg]
         calls.append(event)
         raise KeyboardInterrupt
 

@@ -10,6 +10,7 @@ import click
 
 from promptver.cli.common import get_store, json_option, plural, print_json, rel
 from promptver.errors import NotFoundError
+from promptver.store.tree import printable
 
 if TYPE_CHECKING:
     from promptver.store.tree import WorkTree
@@ -126,4 +127,6 @@ def status(name: str | None, as_json: bool) -> None:
             ("modified", result.modified),
         ):
             for path in paths:
-                click.echo(f"  {label:<9}{path}")
+                click.echo(f"  {label:<9}{printable(path)}")
+        for problem in result.problems:
+            click.echo(f"  {'problem':<9}{problem}")

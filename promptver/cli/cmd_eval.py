@@ -14,12 +14,31 @@ FORMATS = ("text", "json", "markdown", "junit")
 
 
 class _DefaultGroup(click.Group):
-    """``eval compare A B`` is a subcommand; anything else is ``eval NAME[@VERSION]``."""
+    """``eval compare A B``, ``eval history NAME``, ``eval run NAME`` are subcommands;
+    anything else is ``eval NAME[@VERSION]`` (``eval run``). A bundle named like a
+    subcommand is evaluated with ``eval run NAME`` or ``eval NAME@VERSION`` (a subcommand
+    name never holds an ``@``)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "[OPTIONS] NAME[@VERSION] | COMMAND [ARGS]...")
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The run options (what `promptver eval NAME` takes), then the subcommands."""
+        run = self.commands["run"]
+        with click.Context(run, info_name="run", parent=ctx) as run_ctx:
+            rows = [
+                row
+                for p in run.get_params(run_ctx)
+                if isinstance(p, click.Option) and (row := p.get_help_record(run_ctx))
+            ]
+        with formatter.section("Options of `promptver eval NAME[@VERSION]`"):
+            formatter.write_dl(rows)
+        self.format_commands(ctx, formatter)
 
 
 class _DefaultCommand(click.Command):
@@ -92,11 +111,13 @@ def eval_group() -> None:
     """Run a version's eval set and score it: promptver eval NAME[@VERSION] [options].
 
     NAME alone evaluates the working copy (kept only with --save); NAME@VERSION evaluates a
-    stored version and stores the run. `promptver eval compare A B` compares two runs.
+    stored version and stores the run. `promptver eval compare A B` compares two runs,
+    `promptver eval history NAME` shows the trend. A bundle named like a subcommand
+    (`compare`, `history`, `run`) is evaluated with `promptver eval run NAME`.
     """
 
 
-@eval_group.command("run", hidden=True, cls=_DefaultCommand)
+@eval_group.command("run", cls=_DefaultCommand)
 @click.argument("ref", metavar="NAME[@VERSION]")
 @click.option("--dataset", help="Eval dataset (default: the bundle's only one).")
 @click.option(
@@ -104,14 +125,16 @@ def eval_group() -> None:
     help="'model' (the bundle's model, default), 'rag' ([rag] retrieval, then the model), "
     "'retrieval' (BM25 over [rag], offline), 'retrieval:configured' or python:pkg.mod:fn.",
 )
-@click.option("--concurrency", type=int, default=8, show_default=True)
+@click.option("--concurrency", type=int, default=8, show_default=True, help="Requests in flight at once.")
 @click.option("--rate-limit", type=float, metavar="RPM", help="At most RPM requests a minute.")
 @click.option("--filter", "tags", multiple=True, metavar="TAG", help="Only cases with TAG.")
 @click.option("--limit", type=int, help="Only the first N cases.")
 @click.option("--repeat", type=int, default=1, show_default=True, help="Run every case N times.")
 @click.option("--no-cache", is_flag=True, help="Send every request, even identical ones.")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per request.")
-@click.option("--retries", type=int, default=4, show_default=True)
+@click.option(
+    "--retries", type=int, default=4, show_default=True, help="Retries of a failed request (429, 5xx)."
+)
 @click.option(
     "--compare",
     "compare_to",

@@ -1,4 +1,4 @@
-"""`promptver init` and `promptver verify`."""
+"""`promptver init`, `promptver verify` and `promptver gc`."""
 
 from __future__ import annotations
 
@@ -65,7 +65,42 @@ def verify(against: str | None, as_json: bool) -> None:
         if report.leftovers:
             click.echo(
                 f"note: {plural(report.leftovers, 'temporary file')} of interrupted writes in "
-                f"{rel(store.root / 'tmp')} (safe to delete)"
+                f"{rel(store.root / 'tmp')}, {human_size(report.leftover_bytes)}"
+                " (`promptver gc` removes those of finished writers)"
             )
     if not report.ok:
         raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.option("--yes", "--force", "remove", is_flag=True, help="Delete (default: only list what would go).")
+@json_option
+def gc(remove: bool, as_json: bool) -> None:
+    """Remove leftovers of interrupted writes and objects no version names (dry run unless --yes)."""
+    from promptver.store.gc import collect
+
+    store = get_store()
+    report = collect(store, remove=remove)
+    if as_json:
+        print_json(report.to_json())
+        return
+    verb = "removed" if remove else "would remove"
+    click.echo(
+        f"{verb} {plural(len(report.leftovers), 'temporary file')} and"
+        f" {plural(len(report.objects), 'unreferenced object')}, {human_size(report.size)}"
+    )
+    if report.busy:
+        click.echo(f"kept {plural(report.busy, 'temporary file')} of writers still running")
+    if not remove and (report.leftovers or report.objects):
+        click.echo("run `promptver gc --yes` to delete them")
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024 or unit == "GiB":
+            break
+    return f"{value:.1f} {unit}"

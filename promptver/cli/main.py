@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "reject": "promptver.cli.cmd_approve:reject",
     "audit": "promptver.cli.cmd_audit:audit",
     "verify": "promptver.cli.cmd_store:verify",
+    "gc": "promptver.cli.cmd_store:gc",
     "changelog": "promptver.cli.cmd_diff:changelog",
     "diff": "promptver.cli.cmd_diff:diff",
     "review": "promptver.cli.cmd_review:review",

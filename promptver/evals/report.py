@@ -28,7 +28,11 @@ def _cost(value: float | None) -> str:
 
 
 def _signed(value: float | None, unit: str = "", scale: float = 1.0, digits: int = 3) -> str:
-    return "-" if value is None else f"{value * scale:+.{digits}f}{unit}"
+    """``+1.5 pt``, ``-0.020``; a change that rounds to zero is ``0`` (never ``-0``)."""
+    if value is None:
+        return "-"
+    scaled = round(value * scale, digits)
+    return f"{0:.{digits}f}{unit}" if scaled == 0 else f"{scaled:+.{digits}f}{unit}"
 
 
 def run_title(meta: dict[str, Any]) -> str:
@@ -36,12 +40,22 @@ def run_title(meta: dict[str, Any]) -> str:
     return f"{meta['bundle']}@{version} on {meta['dataset']['name']} ({meta['target']})"
 
 
+def makes_requests(meta: dict[str, Any]) -> bool:
+    """Whether the run's target calls a model or an endpoint (so request counts mean something)."""
+    return str(meta.get("target", "model")) in ("model", "rag", "retrieval:configured")
+
+
 def summary_lines(meta: dict[str, Any]) -> list[str]:
     s = meta.get("summary") or {}
     tokens = s.get("tokens") or {}
     estimate = " (estimated)" if tokens.get("estimated") else ""
     lat = s.get("latency_ms") or {}
-    cost = _cost(s.get("cost")) + ("" if s.get("cost_complete", True) else " (partial)")
+    cost = _cost(s.get("cost"))
+    if s.get("cost") is not None and not s.get("cost_complete", True):
+        cost += " (partial: some cases have no price)"
+    # targets that call no model (retrieval, python:) send no request of their own
+    requests = s.get("requests", 0)
+    sent = f"  requests {requests}" if requests or makes_requests(meta) else ""
     return [
         f"run {meta['id']}  {run_title(meta)}  [{meta.get('status')}]",
         f"  cases {s.get('cases', 0)}  passed {s.get('passed', 0)}  failed {s.get('failed', 0)}"
@@ -49,7 +63,7 @@ def summary_lines(meta: dict[str, Any]) -> list[str]:
         f"  score {s.get('score', 0.0):.3f}",
         f"  latency p50 {_ms(lat.get('p50'))}  p95 {_ms(lat.get('p95'))}"
         f"  tokens {tokens.get('input', 0)} in / {tokens.get('output', 0)} out{estimate}"
-        f"  cost {cost}  cached {s.get('cached', 0)}  requests {s.get('requests', 0)}",
+        f"  cost {cost}  cached {s.get('cached', 0)}{sent}",
         *retrieval_lines(s.get("retrieval")),
     ]
 

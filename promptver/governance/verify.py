@@ -11,6 +11,7 @@ from pathlib import Path
 
 from promptver.errors import PromptverError
 from promptver.store.digests import CHUNK, is_hex_digest, sha256_bytes
+from promptver.store.gc import scan_tmp
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
 
@@ -26,6 +27,7 @@ class VerifyReport:
     anchor_commit: str | None = None
     anchor_note: str | None = None
     signed: list[str] = field(default_factory=list)  # who signed which decision
+    leftover_bytes: int = 0  # their total size (`promptver gc` removes the dead ones)
 
     @property
     def ok(self) -> bool:
@@ -42,6 +44,7 @@ class VerifyReport:
             "anchored": {"ref": self.anchored, "commit": self.anchor_commit} if self.anchored else None,
             "anchor_note": self.anchor_note,
             "signed": self.signed,
+            "leftover_bytes": self.leftover_bytes,
         }
 
 
@@ -69,8 +72,9 @@ def verify_store(
     present = {p.parent.name + p.name for p in objects}
     for name in store.bundle_names():
         _verify_bundle(store, name, present, report)
-    tmp = store.root / "tmp"
-    report.leftovers = sum(1 for _ in tmp.iterdir()) if tmp.is_dir() else 0
+    leftovers = scan_tmp(store)
+    report.leftovers = len(leftovers)
+    report.leftover_bytes = sum(x.size for x in leftovers)
     return report
 
 

@@ -22,7 +22,7 @@ import os
 import re
 import threading
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -35,10 +35,20 @@ from promptver.errors import (
     PromptverError,
     StoreFormatError,
     VersionSyntaxError,
+    WriteError,
     did_you_mean,
 )
 from promptver.semver import Version
-from promptver.store.atomic import atomic_write, fsync_dir
+from promptver.store.atomic import (
+    FdWriter,
+    atomic_write,
+    fsync_dir,
+    remove_quietly,
+    tmp_name,
+    write_all,
+    write_failed,
+    write_new,
+)
 from promptver.store.digests import CHUNK, sha256_bytes, short
 from promptver.store.manifest import Manifest
 from promptver.store.stat_cache import StatCache
@@ -101,7 +111,10 @@ class Store:
         created = not (root / "config.toml").exists()
         if created:
             for sub in ("objects", "bundles", "runs", "tmp"):
-                (root / sub).mkdir(parents=True, exist_ok=True)
+                try:
+                    (root / sub).mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise write_failed(root / sub, exc) from None
             atomic_write(root / ".gitignore", GITIGNORE.encode(), tmp_dir=root / "tmp")
             atomic_write(root / "config.toml", DEFAULT_CONFIG.encode(), tmp_dir=root / "tmp")
         return cls(root), created
@@ -154,6 +167,8 @@ class Store:
         return hexdigest
 
     def staging(self) -> Staging:
+        """Stage objects for one write (a bump, an import). While it is open, ``gc`` waits:
+        an object this writer found already present cannot disappear under it."""
         return Staging(self)
 
     def put_bytes(self, data: bytes) -> str:
@@ -163,17 +178,22 @@ class Store:
         return hexdigest
 
     def _tmp_file(self) -> Path:
-        return self.tmp_dir / f"obj-{os.getpid()}-{threading.get_ident()}-{os.urandom(4).hex()}"
+        return self.tmp_dir / tmp_name(f"obj-{threading.get_ident()}")
 
-    def _publish_object(self, tmp: Path, hexdigest: str) -> None:
+    def _publish_object(self, tmp: Path, hexdigest: str) -> bool:
+        """Link a staged file in as an object; True when this call created it."""
         final = self.object_path(hexdigest)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp, 0o444)
         try:
-            os.link(tmp, final)  # never overwrites: an existing object has this same content
-        except FileExistsError:
-            pass
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp, 0o444)
+            try:
+                os.link(tmp, final)  # never overwrites: an existing object has this same content
+            except FileExistsError:
+                return False
+        except OSError as exc:
+            raise write_failed(final, exc) from None
         fsync_dir(final.parent)
+        return True
 
     def read_object(self, hexdigest: str) -> bytes:
         """An object's bytes, verified against its name."""
@@ -271,22 +291,33 @@ class Store:
         self._recorded[name] = (key, found)
         return found
 
-    def publish_version(self, manifest: Manifest, event: dict[str, Any]) -> dict[str, Any]:
+    def publish_version(
+        self, manifest: Manifest, event: dict[str, Any], staging: Staging | None = None
+    ) -> dict[str, Any]:
         """Publish a new version so that a crash leaves nothing visible or a state the next
         writer repairs: the manifest's bytes go in as an object, then its event (carrying
         their sha256) is appended, then the manifest file is linked. Killed before the
         event: an unreferenced object. Killed after: `repair` links the manifest from the
-        object (the caller holds the bundle lock)."""
+        object (the caller holds the bundle lock). ``staging``: the caller's, whose objects
+        are taken back with the manifest's if this fails."""
         data = manifest.dumps()
         if self.manifest_path(manifest.bundle, manifest.version).exists():
             raise ConflictError(
                 f"{manifest.ref} already exists; versions are immutable",
                 hint="bump to a new version instead",
             )
-        hexdigest = self.put_bytes(data)
-        record = self.append_event(manifest.bundle, {**event, "manifest_sha256": hexdigest})
-        self.write_manifest(manifest)
-        return record
+
+        def link(_record: dict[str, Any]) -> None:
+            self.write_manifest(manifest)
+
+        # the manifest is linked under the lock right after its event; if that fails (a
+        # full disk), the event is taken back, and so is the stored manifest object
+        if staging is None:
+            with self.staging() as own:
+                return self.publish_version(manifest, event, own)
+        hexdigest = staging.add_bytes(data)
+        staging.publish()
+        return self.append_event(manifest.bundle, {**event, "manifest_sha256": hexdigest}, then=link)
 
     def repair(self, name: str) -> list[str]:
         """Finish interrupted version writes: link the manifest of every creation event
@@ -392,13 +423,10 @@ class Store:
     def write_manifest(self, manifest: Manifest) -> Path:
         """Publish a manifest; an existing version is an error, never an overwrite."""
         path = self.manifest_path(manifest.bundle, manifest.version)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._tmp_file()
         try:
-            with open(tmp, "wb") as out:
-                out.write(manifest.dumps())
-                out.flush()
-                os.fsync(out.fileno())
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_new(tmp, manifest.dumps())
             os.chmod(tmp, 0o444)
             try:
                 os.link(tmp, path)
@@ -407,10 +435,23 @@ class Store:
                     f"{manifest.ref} already exists; versions are immutable",
                     hint="bump to a new version instead",
                 ) from None
+        except OSError as exc:
+            raise write_failed(path, exc) from None
         finally:
-            tmp.unlink(missing_ok=True)
+            remove_quietly(tmp)
         fsync_dir(path.parent)
         return path
+
+    def unpublish_manifest(self, manifest: Manifest) -> None:
+        """Take back a manifest this writer just published (its event could not be
+        written). Only under the bundle lock, before anything else could refer to it."""
+        path = self.manifest_path(manifest.bundle, manifest.version)
+        try:
+            os.chmod(path, 0o644)
+            path.unlink()
+        except FileNotFoundError:
+            return
+        fsync_dir(path.parent)
 
     # --- trees --------------------------------------------------------------------------
 
@@ -448,6 +489,26 @@ class Store:
                     pass  # e.g. a read-only store: `verify` names the state; the command goes on
             yield
 
+    def object_lock(self, *, exclusive: bool) -> int:
+        """Take ``locks/objects.lock``: shared by writers while they stage and publish
+        objects and write the manifest naming them, exclusive for removing objects (gc).
+        Returns the descriptor to pass to `release_lock`. Callers take a bundle lock
+        first, never the other way round."""
+        path = self.root / "locks" / "objects.lock"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise write_failed(path, exc) from None
+        try:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        except ImportError:  # pragma: no cover - Windows: exclusive only
+            if exclusive:
+                _lock_fd(fd)
+        return fd
+
     def log_path(self, name: str) -> Path:
         return self._meta_dir(name) / "log.jsonl"
 
@@ -469,22 +530,41 @@ class Store:
                 ) from None
         return events
 
-    def append_event(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
-        """Append an event, chained to the previous one by ``prev`` (sha256 of its line)."""
+    def append_event(
+        self, name: str, event: dict[str, Any], then: Callable[[dict[str, Any]], None] | None = None
+    ) -> dict[str, Any]:
+        """Append an event, chained to the previous one by ``prev`` (sha256 of its line).
+
+        The line is written whole and fsynced, or the log is cut back to its old length
+        and `WriteError` raised: a failed append leaves the log as it was. ``then`` runs
+        under the lock after the append (files derived from the event); if it fails, the
+        event is taken back the same way."""
         path = self.log_path(name)
         with self.lock(name):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            previous = _last_line(path)
-            record = {
-                **event,
-                "seq": _count_lines(path) + 1,
-                "prev": sha256_bytes(previous) if previous else None,
-            }
-            line = json.dumps(record, sort_keys=True, ensure_ascii=False).encode() + b"\n"
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                os.write(fd, line)  # one write: a reader sees the whole line or none of it
-                os.fsync(fd)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise write_failed(path, exc) from None
+            try:
+                size = os.fstat(fd).st_size
+                previous = _last_line(path)
+                record = {
+                    **event,
+                    "seq": _count_lines(path) + 1,
+                    "prev": sha256_bytes(previous) if previous else None,
+                }
+                line = json.dumps(record, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+                try:
+                    write_all(fd, line)
+                    os.fsync(fd)
+                    if then is not None:
+                        then(record)
+                except BaseException as exc:
+                    _cut_back(fd, size)
+                    if isinstance(exc, OSError):
+                        raise write_failed(path, exc) from None
+                    raise
             finally:
                 os.close(fd)
         return record
@@ -492,50 +572,135 @@ class Store:
 
 class Staging:
     """Files hashed and copied in one read into ``tmp/``, published as objects only when the
-    version is written (and discarded otherwise), so a bump reads each new file once."""
+    version is written (and discarded otherwise), so a bump reads each new file once.
+
+    Entering it removes the provably dead leftovers of earlier writers from ``tmp/`` and
+    takes the object lock shared (``gc`` takes it exclusively). `created` lists the objects
+    its publications created, so a writer that fails later can take them back."""
 
     def __init__(self, store: Store):
         self.store = store
         self._staged: dict[str, Path] = {}
+        self.created: list[str] = []
+        self._lock: int | None = None
 
     def __enter__(self) -> Staging:
+        from promptver.store.gc import remove_dead
+
+        self._lock = self.store.object_lock(exclusive=False)
+        remove_dead(self.store)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *rest: object) -> None:
         for tmp in self._staged.values():
-            tmp.unlink(missing_ok=True)
+            remove_quietly(tmp)
         self._staged.clear()
+        if self._lock is not None:
+            release_lock(self._lock)
+            self._lock = None
+        if exc_type is not None:
+            self.take_back()
 
     def add(self, path: Path) -> str:
+        """Hash ``path`` while copying it into ``tmp/``. A failure to read it is an
+        `OSError` (the caller reports the file); a failure to write is a `WriteError`."""
         from promptver.store.digests import sha256_file
 
         tmp = self.store._tmp_file()
-        with open(tmp, "wb") as out:
-            hexdigest, _ = sha256_file(path, copy_to=out)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as exc:
+            raise write_failed(tmp, exc) from None
+        writer = _TrackedWriter(fd)
+        try:
+            hexdigest, _ = sha256_file(path, copy_to=writer)
+        except BaseException as exc:
+            os.close(fd)
+            remove_quietly(tmp)
+            if isinstance(exc, OSError) and writer.failed:
+                raise write_failed(tmp, exc) from None
+            raise
+        os.close(fd)
         return self._keep(tmp, hexdigest)
+
+    def add_chunks(self, chunks: Iterable[bytes]) -> str:
+        """Stage content arriving in chunks (an archive member), hashed as it is written."""
+        tmp = self.store._tmp_file()
+        digest = hashlib.sha256()
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as exc:
+            raise write_failed(tmp, exc) from None
+        writer = _TrackedWriter(fd)
+        try:
+            for chunk in chunks:  # a failure to read is the source's; to write, ours
+                digest.update(chunk)
+                writer.write(chunk)
+        except BaseException as exc:
+            os.close(fd)
+            remove_quietly(tmp)
+            if isinstance(exc, OSError) and writer.failed:
+                raise write_failed(tmp, exc) from None
+            raise
+        os.close(fd)
+        return self._keep(tmp, digest.hexdigest())
 
     def add_bytes(self, data: bytes) -> str:
         tmp = self.store._tmp_file()
-        tmp.write_bytes(data)
+        try:
+            write_new(tmp, data, durable=False)
+        except OSError as exc:
+            raise write_failed(tmp, exc) from None
         return self._keep(tmp, sha256_bytes(data))
+
+    def has(self, hexdigest: str) -> bool:
+        return hexdigest in self._staged
 
     def _keep(self, tmp: Path, hexdigest: str) -> str:
         if hexdigest in self._staged or self.store.has_object(hexdigest):
-            tmp.unlink()
+            remove_quietly(tmp)
         else:
             self._staged[hexdigest] = tmp
         return hexdigest
 
     def publish(self) -> None:
         for hexdigest, tmp in list(self._staged.items()):
-            fd = os.open(tmp, os.O_RDONLY)
             try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            self.store._publish_object(tmp, hexdigest)
-            tmp.unlink()
+                fd = os.open(tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise write_failed(self.store.object_path(hexdigest), exc) from None
+            if self.store._publish_object(tmp, hexdigest):
+                self.created.append(hexdigest)
+            remove_quietly(tmp)
             del self._staged[hexdigest]
+
+    def take_back(self) -> None:
+        """Remove the objects this staging created that no manifest names (a later step of
+        the write failed), so a failed write leaves no orphan objects. Runs with the object
+        lock held exclusively, as ``gc`` does: no other writer can be relying on them."""
+        if not self.created:
+            return
+        from promptver.store.gc import remove_unreferenced
+
+        remove_unreferenced(self.store, set(self.created))
+        self.created.clear()
+
+
+class _TrackedWriter(FdWriter):
+    """Remembers whether an error came from writing (the store) or reading (the source)."""
+
+    failed = False
+
+    def write(self, data: bytes) -> int:
+        try:
+            return super().write(data)
+        except OSError:
+            self.failed = True
+            raise
 
 
 class StoreTree(Tree):
@@ -635,6 +800,20 @@ def _last_line(path: Path) -> bytes | None:
                 back = min(end, back * 4)
     except FileNotFoundError:
         return None
+
+
+def release_lock(fd: int) -> None:
+    """Release a lock from `Store.object_lock` (closing the descriptor releases it)."""
+    os.close(fd)
+
+
+def _cut_back(fd: int, size: int) -> None:
+    """Undo a partial append: the log returns to exactly its previous bytes."""
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    except OSError as exc:  # pragma: no cover - truncating to a smaller size needs no space
+        raise WriteError(f"could not undo a failed append: {exc.strerror}; run `promptver verify`") from None
 
 
 def _count_lines(path: Path) -> int:

@@ -15,7 +15,7 @@ from promptver.semver import Version, check_identifier
 from promptver.store.digests import short
 from promptver.store.events import utc_now
 from promptver.store.manifest import Manifest
-from promptver.store.store import Store
+from promptver.store.store import Staging, Store
 from promptver.store.tree import Tree, WorkTree
 from promptver.versions.base import is_snapshot, record_base, working_base
 from promptver.versions.provenance import identity, provenance
@@ -141,9 +141,9 @@ def bump(
         )
         if dry_run:
             return BumpResult(manifest, latest, dry_run=True)
+        _stage_cached_files(store, tree, staging)
         staging.publish()
-        _store_files(store, tree)
-        store.publish_version(manifest, bump_event(manifest))
+        store.publish_version(manifest, bump_event(manifest), staging)
         if not is_snapshot(new):
             record_base(store, manifest)
         return BumpResult(manifest, latest, dry_run=False)
@@ -202,11 +202,20 @@ def checked_tree(
     return tree, spec
 
 
-def _store_files(store: Store, tree: WorkTree) -> None:
+def _stage_cached_files(store: Store, tree: WorkTree, staging: Staging) -> None:
+    """Stage the files whose digest came from the stat cache (not read by this bump) and
+    that the store does not have yet."""
     for entry in tree.entries.values():
-        if store.has_object(entry.digest):
+        if store.has_object(entry.digest) or staging.has(entry.digest):
             continue
-        stored = store.put_file(tree.path_of(entry.path))
+        try:
+            stored = staging.add(tree.path_of(entry.path))
+        except OSError as exc:
+            raise ConflictError(
+                f"{entry.path} cannot be read: {exc.strerror}",
+                location=str(tree.path_of(entry.path)),
+                hint="run the bump again",
+            ) from None
         if stored != entry.digest:
             raise ConflictError(
                 f"{entry.path} changed while the version was being written",
