@@ -122,3 +122,14 @@ def test_large_valid_eval_set_takes_the_fast_path(project: Path, pv, monkeypatch
     result = pv("check", "bot")
     assert "evals/golden.jsonl:501: duplicate id 'c7' (first on line 8)" in result.out
     assert len(slow_calls) == 501
+
+
+def test_schema_problems_do_not_hide_the_others(project: Path, pv) -> None:
+    """An unknown key and a missing eval file are both reported in one run."""
+    _edit(project, "bundle.toml", "[bundle]\n", '[bundle]\ncolour = "red"\n')
+    (project / BOT / "evals/golden.jsonl").unlink()
+    result = pv("check", "bot")
+    assert result.code == 1
+    assert "unknown key 'bundle.colour'" in result.out
+    assert "evals.golden.path: file 'evals/golden.jsonl' does not exist" in result.out
+    assert "2 problems" in result.out

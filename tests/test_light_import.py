@@ -6,17 +6,7 @@ import sys
 from tests.conftest import ROOT
 
 HEAVY = (
-    "textual",
-    "click",
-    "typer",
-    "rich",
-    "deepdiff",
-    "tiktoken",
-    "httpx",
-    "pydantic",
-    "numpy",
-    "bm25s",
-    "plotext",
+    "textual", "click", "typer", "rich", "deepdiff", "tiktoken", "httpx", "aiohttp", "pydantic", "numpy", "bm25s", "plotext",
 )
 
 

@@ -130,7 +130,13 @@ def scan_archive(path: Path, sink: Sink | None = None, *, manifest_only: bool = 
         with handle, gzip.GzipFile(fileobj=handle, mode="rb") as gz:
             capped = _Capped(gz, MAX_MANIFEST_BYTES + MAX_TOTAL_BYTES + _TAR_OVERHEAD, path)
             with tarfile.open(fileobj=capped, mode="r|") as tar:
-                return _scan_members(tar, path, capped, sink, manifest_only)
+                manifest = _scan_members(tar, path, capped, sink, manifest_only)
+            if not manifest_only:
+                # to the end of the stream: gzip checks its CRC only there, so damage in
+                # the tar's padding or end blocks is found too (bounded by the cap)
+                while capped.read(1 << 16):
+                    pass
+            return manifest
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
         raise IntegrityError(
             f"{path} is corrupted or truncated ({exc or type(exc).__name__})",

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from promptver.cli.common import get_store, json_option, plural, print_json, progress, rel
+
+if TYPE_CHECKING:
+    from promptver.store.store import Store
 
 
 @click.command()
@@ -32,13 +36,24 @@ def init(ctx: click.Context, folder: Path | None) -> None:
     metavar="REF",
     help="Git commit the history must have grown from (default: HEAD, when the store is in git).",
 )
+@click.option(
+    "--remote",
+    "remote_name",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    help="Check a remote instead: its logs, manifests, and every object rebuilt and re-hashed.",
+)
 @json_option
-def verify(against: str | None, as_json: bool) -> None:
+def verify(against: str | None, remote_name: str | None, as_json: bool) -> None:
     """Re-hash every object; check every manifest, audit log and recorded run, and that the
     history only grew since the commit REF (HEAD by default)."""
     from promptver.governance.verify import verify_store
 
     store = get_store()
+    if remote_name is not None:
+        _verify_remote(store, remote_name or None, as_json)
+        return
     with progress("verifying objects") as update:
         report = verify_store(store, update, against=against)
     if as_json:
@@ -104,3 +119,23 @@ def human_size(size: int) -> str:
         if value < 1024 or unit == "GiB":
             break
     return f"{value:.1f} {unit}"
+
+
+def _verify_remote(store: Store, name: str | None, as_json: bool) -> None:
+    from promptver.remote.sync import open_remote, verify_remote
+
+    remote = open_remote(store, name)
+    with progress("verifying remote objects") as update:
+        report = verify_remote(store, remote, update)
+    if as_json:
+        print_json(report)
+    else:
+        for problem in report["problems"]:
+            click.echo(f"CORRUPT {problem}")
+        state = "ok" if report["ok"] else plural(len(report["problems"]), "problem")
+        click.echo(
+            f"{state}: {report['remote']}: {report['objects']} objects, {report['manifests']} manifests,"
+            f" {report['bundles']} logs checked"
+        )
+    if not report["ok"]:
+        raise click.exceptions.Exit(1)

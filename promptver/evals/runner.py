@@ -33,6 +33,7 @@ from promptver.evals.targets import (
     load_function,
     model_params,
 )
+from promptver.evals.transport import Transport
 
 OnRecord = Callable[[dict[str, Any], int, int], None]
 
@@ -82,6 +83,7 @@ class EvalPlan:
     prices: PriceTable
     model_name: str | None
     model_ref: ModelRef | None = None  # the model asked (the bundle's, or --model's)
+    transport: Transport | None = None  # the run's one HTTP session, shared by its providers
 
     @property
     def jobs(self) -> list[tuple[Case, int]]:
@@ -91,6 +93,8 @@ class EvalPlan:
         await self.target.aclose()
         if self.grader is not None:
             await self.grader.provider.aclose()
+        if self.transport is not None:
+            await self.transport.aclose()
 
 
 def prepare(
@@ -124,6 +128,7 @@ def prepare(
     cache = RequestCache(store_root / "cache" / "evals") if store_root and options.cache else None
     limiter = RateLimiter(options.rate_limit) if options.rate_limit else None
     retry = RetryPolicy(max_retries=options.retries)
+    transport = Transport(options.concurrency)
 
     def provider(ref: ModelRef) -> Provider:
         return make_provider(
@@ -133,6 +138,7 @@ def prepare(
             limiter=limiter,
             max_connections=options.concurrency,
             env=env,
+            transport=transport,
         )
 
     grader = None
@@ -177,13 +183,14 @@ def prepare(
     prices = PriceTable.from_config(store_root / "config.toml" if store_root else None)
     # A retrieval run calls no model: no cost, no token estimate.
     model_name = model.name if model and (renders or target_spec.startswith("python:")) else None
-    return EvalPlan(bundle, dataset, cases, options, target, grader, prices, model_name, model)
+    return EvalPlan(bundle, dataset, cases, options, target, grader, prices, model_name, model, transport)
 
 
 def override_model(model: ModelRef | None, spec: str, label: str) -> ModelRef:
     """``NAME`` (the bundle's provider, parameters and base URL) or ``PROVIDER/NAME`` (the
     bundle's parameters; the base URL then comes from the provider's environment)."""
     from dataclasses import replace
+
 
     provider, sep, name = spec.partition("/")
     if not sep:

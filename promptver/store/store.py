@@ -79,6 +79,9 @@ class Store:
         workspace = self.config.get("workspace", {})
         self.project_root = root.parent
         self.bundles_dir = (self.project_root / workspace.get("bundles", "bundles")).resolve()
+        # Called with the hex digest of an object missing here; returns its verified bytes
+        # after publishing it (set by the remote layer: lazy fetch from a remote).
+        self.object_source: Callable[[str], bytes] | None = None
 
     # --- finding and creating ----------------------------------------------------------
 
@@ -201,6 +204,8 @@ class Store:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
+            if self.object_source is not None:
+                return self.object_source(hexdigest)
             raise IntegrityError(
                 f"object {short(hexdigest)} is missing",
                 location=str(path),
@@ -216,6 +221,8 @@ class Store:
         try:
             handle = open(path, "rb")
         except FileNotFoundError:
+            if self.object_source is not None:
+                return io.BufferedReader(io.BytesIO(self.object_source(hexdigest)), CHUNK)
             raise IntegrityError(
                 f"object {short(hexdigest)} is missing",
                 location=str(path),

@@ -13,7 +13,7 @@ from promptver import __version__
 from promptver.errors import ConfigError
 
 ENV_USER = "PROMPTVER_USER"
-KEY_LIBRARIES = ("jinja2", "tomlkit", "deepdiff", "textual", "tiktoken", "click", "httpx")
+KEY_LIBRARIES = ("jinja2", "tomlkit", "deepdiff", "textual", "tiktoken", "click", "aiohttp")
 
 
 def _git(folder: Path, *args: str) -> str | None:
@@ -39,6 +39,18 @@ def identity(folder: Path | None = None) -> str:
         return getpass.getuser()
     except (OSError, KeyError):
         return "unknown"
+
+
+def editor(folder: Path) -> str:
+    """Who the files of a working copy come from: with uncommitted changes in ``folder`` (or
+    outside git) whoever edits here (``identity``); when git has it clean, the author of the
+    last commit that touched it, as git recorded them."""
+    status = _git(folder, "status", "--porcelain", "--", ".")
+    if status == "":  # inside git, nothing uncommitted
+        author = _git(folder, "log", "-1", "--format=%an <%ae>", "--", ".")
+        if author:
+            return author
+    return identity(folder)
 
 
 def provenance(folder: Path) -> dict[str, Any]:
