@@ -140,9 +140,22 @@ def remove_dead(store: Store) -> int:
 
 
 def referenced_objects(store: Store) -> set[str]:
-    """Every object digest any manifest or recorded run names. A manifest that cannot be
-    parsed stops the collection: what it names is unknown, so nothing may be removed."""
-    return manifest_objects(store) | _run_hashes(store)
+    """Every object digest any manifest, recorded run or creation event names (a bump's
+    ``manifest_sha256``: the manifest's own bytes, from which an interrupted bump is
+    repaired). A manifest that cannot be parsed stops the collection: what it names is
+    unknown, so nothing may be removed."""
+    names = manifest_objects(store)
+    for bundle in store.bundle_names():
+        for event in store.recorded_versions(bundle).values():
+            if isinstance(event.get("manifest_sha256"), str):
+                names.add(event["manifest_sha256"])
+    runs = store.root / "runs"
+    for run_file in sorted(runs.glob("*/*/run.json")) if runs.is_dir() else []:
+        try:
+            names.update(_HEX_RE.findall(run_file.read_text(encoding="utf-8", errors="replace")))
+        except OSError:
+            continue
+    return names
 
 
 def manifest_objects(store: Store) -> set[str]:
@@ -162,18 +175,6 @@ def manifest_objects(store: Store) -> set[str]:
                 location=str(manifest_path),
                 hint="run `promptver verify` and restore it from git",
             ) from None
-    return names
-
-
-def _run_hashes(store: Store) -> set[str]:
-    """Every sha256 in a recorded run (runs name objects of the versions they evaluated)."""
-    names: set[str] = set()
-    runs = store.root / "runs"
-    for run_file in sorted(runs.glob("*/*/run.json")) if runs.is_dir() else []:
-        try:
-            names.update(_HEX_RE.findall(run_file.read_text(encoding="utf-8", errors="replace")))
-        except OSError:
-            continue
     return names
 
 
@@ -220,8 +221,7 @@ def collect(store: Store, *, remove: bool = False) -> GcReport:
                 report.leftovers.append(leftover)
             else:
                 report.busy += 1
-        named = manifest_objects(store)
-        keep = named | _run_hashes(store)
+        keep = referenced_objects(store)
         seen = set()
         for hexdigest, path in _objects(store):
             seen.add(hexdigest)
@@ -231,7 +231,7 @@ def collect(store: Store, *, remove: bool = False) -> GcReport:
                 except OSError:
                     continue
                 report.objects.append((hexdigest, size))
-        report.not_here = len(named - seen)
+        report.not_here = len(manifest_objects(store) - seen)
         if remove:
             for leftover in report.leftovers:
                 remove_quietly(leftover.path)
