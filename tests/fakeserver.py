@@ -47,6 +47,7 @@ class Rule:
     trickle: float | None = None  # seconds between body chunks (slow stream)
     usage: bool = True
     error_body: str | None = None  # body of an error response (default: a JSON error)
+    echo_header: str | None = None  # append this request header's value to the error body
     times: int | None = None
     used: int = 0
 
@@ -200,6 +201,8 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {"Retry-After": rule.retry_after} if rule.retry_after else {}
             error = {"error": {"type": "fake_error", "message": f"injected {rule.status}"}}
             body_text = rule.error_body if rule.error_body is not None else json.dumps(error)
+            if rule.echo_header:  # as servers that quote the credentials they refused
+                body_text += self.headers.get(rule.echo_header, "")
             self._send(rule.status, body_text.encode(), headers)
             return
         if rule is not None and rule.malformed:

@@ -75,11 +75,17 @@ def cli(ctx: click.Context, store_path: str | None) -> None:
     ctx.obj = {"store_path": store_path}
 
 
+def _redacted(text: str) -> str:
+    """Messages of a command that read API keys (it imported the redactor) never show them."""
+    redactor = sys.modules.get("promptver.evals.redact")
+    return redactor.redact(text) if redactor is not None else text
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         result = cli.main(args=argv, prog_name="promptver", standalone_mode=False)
     except PromptverError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {_redacted(str(exc))}", err=True)
         sys.exit(1)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)

@@ -67,8 +67,10 @@ class RequestCache:
             return None  # missing or unreadable entries are misses, never errors
 
     def put(self, key: str, completion: Completion) -> None:
+        from promptver.evals.redact import redact
+
         data = {
-            "text": completion.text,
+            "text": redact(completion.text),
             "usage": completion.usage.to_json() if completion.usage else None,
             "latency_ms": completion.latency_ms,
         }
