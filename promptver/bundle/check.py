@@ -12,8 +12,10 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal
 
+from promptver.bundle.evalset import RULES as EVAL_RULES
+from promptver.bundle.evalset import fast_valid
+from promptver.bundle.evalset import problems as evalset_problems
 from promptver.bundle.spec import SPEC_FILE, BundleSpec, parse_spec
 from promptver.errors import Problem
 from promptver.store.digests import sha256_bytes
@@ -191,7 +193,7 @@ def _check_evals(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> list[Pr
 
 def eval_cache_key(hexdigest: str, templates: Iterable[str]) -> str:
     """Validity of an eval file depends on its bytes and on the template names it may use."""
-    return f"{hexdigest}-{sha256_bytes(' '.join(sorted(templates)).encode())[:8]}"
+    return f"{hexdigest}-{sha256_bytes(' '.join(sorted(templates)).encode())[:8]}-r{EVAL_RULES}"
 
 
 def prevalidate_evals(
@@ -218,7 +220,7 @@ def prevalidate_evals(
             if digest is not None and eval_cache_key(digest, templates) in cache:
                 continue
             content = (folder / path).read_bytes()
-            if _fast_valid(content, templates):
+            if fast_valid(content, templates):
                 good.add(eval_cache_key(sha256_bytes(content), templates))
     except Exception:
         return good
@@ -233,106 +235,12 @@ def _template_hint(name: str, spec: BundleSpec) -> str:
 
 
 def check_jsonl(tree: Tree, path: str, templates: set[str]) -> list[Problem]:
-    """Every line a JSON object with a unique string id and an object ``vars``.
-
-    A valid file (the usual case) is checked in one typed msgspec pass over its bytes, about
-    five times faster than parsing each line into Python objects; only a file with problems
-    takes the slow line-by-line path that locates each of them.
-    """
-    if _fast_valid(tree.read_bytes(path), templates):
+    """Every problem of an eval set, located; the rules are `bundle.evalset`'s (the reader
+    `eval` and `diff` use too). A valid file takes the one-pass fast check only."""
+    data = tree.read_bytes(path)
+    if fast_valid(data, templates):
         return []
-    problems: list[Problem] = []
-    seen: dict[str, int] = {}
-    with tree.open(path) as handle:
-        for number, raw in enumerate(handle, start=1):
-            if len(problems) >= MAX_PROBLEMS_PER_FILE:
-                problems.append(
-                    Problem(f"more problems not shown (stopped after {MAX_PROBLEMS_PER_FILE})", file=path)
-                )
-                break
-            if not raw.strip():
-                continue
-            problem = _check_case(raw, path, number, seen, templates)
-            if problem is not None:
-                problems.append(problem)
-    return problems
-
-
-def _fast_valid(data: bytes, templates: set[str]) -> bool:
-    import msgspec
-
-    # Every rule is in the types, so msgspec checks each case in C: an object with a string
-    # id, an object (not null) for vars, a known template name.
-    template_type: Any = Literal[tuple(templates) or ("\x00",)]  # no templates: nothing matches
-    vars_type = msgspec.defstruct("Vars", [])
-    case_type = msgspec.defstruct(
-        "Case",
-        [
-            ("id", str),
-            ("vars", vars_type | msgspec.UnsetType, msgspec.UNSET),
-            ("template", template_type | msgspec.UnsetType, msgspec.UNSET),
-        ],
-    )
-    decoder = msgspec.json.Decoder(case_type)
-    ids: set[str] = set()
-    count = 0
-    view = memoryview(data)
-    start = 0
-    # Decoded in slices of about 1 MB: msgspec holds the GIL for a whole call, and during a
-    # bump this runs beside the thread that hashes and copies the files, which needs the GIL
-    # for a moment between chunks. Short calls let the two really run at the same time.
-    while start < len(data):
-        end = data.find(b"\n", min(start + FAST_SLICE, len(data) - 1))
-        end = len(data) if end < 0 else end + 1
-        try:
-            cases = decoder.decode_lines(view[start:end])
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return False
-        ids.update(case.id for case in cases)  # type: ignore[attr-defined]
-        count += len(cases)
-        start = end
-    return len(ids) == count and "" not in ids
-
-
-def _check_case(
-    raw: bytes, path: str, number: int, seen: dict[str, int], templates: set[str]
-) -> Problem | None:
-    try:
-        case: Any = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return Problem(
-            f"not valid JSON ({exc.msg})",
-            file=path,
-            line=number,
-            column=exc.colno,
-            hint="each line must be one JSON object",
-        )
-    except UnicodeDecodeError:
-        return Problem("not UTF-8 text", file=path, line=number)
-    if not isinstance(case, dict):
-        return Problem("a case must be a JSON object", file=path, line=number, column=1)
-    case_id = case.get("id")
-    if not isinstance(case_id, str) or not case_id:
-        return Problem(
-            'missing "id" (a non-empty string)',
-            file=path,
-            line=number,
-            hint='give every case a stable id, e.g. "refund-window"',
-        )
-    if case_id in seen:
-        return Problem(
-            f"duplicate id {case_id!r} (first on line {seen[case_id]})",
-            file=path,
-            line=number,
-            hint="ids must be unique within a dataset",
-        )
-    seen[case_id] = number
-    if "vars" in case and not isinstance(case["vars"], dict):
-        return Problem(f'case {case_id!r}: "vars" must be an object', file=path, line=number)
-    template = case.get("template")
-    if template is not None and template not in templates:
-        return Problem(f"case {case_id!r}: unknown template {template!r}", file=path, line=number)
-    return None
+    return evalset_problems(data, path, templates, MAX_PROBLEMS_PER_FILE)
 
 
 def check_folder(folder: Path, name: str | None = None) -> tuple[BundleSpec | None, list[Problem]]:
