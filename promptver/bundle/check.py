@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from promptver.bundle.evalset import RULES as EVAL_RULES
 from promptver.bundle.evalset import fast_valid
 from promptver.bundle.evalset import problems as evalset_problems
 from promptver.bundle.spec import SPEC_FILE, BundleSpec, parse_spec
-from promptver.errors import Problem
+from promptver.errors import Problem, PromptverError
 from promptver.store.digests import sha256_bytes
 from promptver.store.tree import Tree, WorkTree, normalize, unsafe_path_reason
 
@@ -145,12 +146,11 @@ def _missing_file_hint(tree: Tree, path: str) -> str:
 
 def _check_templates(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> list[Problem]:
     paths = ([spec.system] if spec.system else []) + list(spec.templates.values())
-    todo = [
-        p for p in paths if not unsafe_path_reason(p) and tree.has(p) and tree.entry(p).digest not in cache
-    ]
+    keys = {p: _template_key(tree, p) for p in paths if not unsafe_path_reason(p) and tree.has(p)}
+    todo = [p for p, key in keys.items() if key not in cache]
     if not todo:
         return []  # every template parsed before: jinja2 need not even be imported
-    from promptver.bundle.templates import environment, syntax_problem
+    from promptver.bundle.templates import environment, reference_problems, syntax_problem
 
     env = environment(tree)
     problems = []
@@ -162,9 +162,47 @@ def _check_templates(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> lis
             continue
         if problem := syntax_problem(env, path, source):
             problems.append(problem)
+        elif found := [p for p in reference_problems(env, tree, path) if p not in problems]:
+            problems += found
         else:
-            cache.add(tree.entry(path).digest)
+            cache.add(keys[path])
     return problems
+
+
+_REFERENCE_TAG = re.compile(r"\{%[-+]?\s*(?:include|import|from|extends)\b(.*?)[-+]?%\}", re.DOTALL)
+_STRING = re.compile(r"\"([^\"\\]*)\"|'([^'\\]*)'")
+
+
+def referenced_paths(source: str) -> list[str]:
+    """String literals in ``include``/``import``/``from``/``extends`` tags, found without
+    Jinja2 (a cheap pass, used to key the validation cache; `templates.reference_problems` decides)."""
+    found = []
+    for tag in _REFERENCE_TAG.finditer(source):
+        for match in _STRING.finditer(tag.group(1)):
+            found.append(match.group(1) if match.group(1) is not None else match.group(2))
+    return found
+
+
+def _template_key(tree: Tree, path: str) -> str:
+    """A template's validity depends on its bytes and on the templates it loads (they must
+    exist and parse): its digest plus those of every template it names, transitively."""
+    parts: list[str] = []
+    todo, seen = [path], {path}
+    while todo:
+        current = todo.pop()
+        try:
+            targets = referenced_paths(tree.read_text(current))
+        except (UnicodeDecodeError, OSError, PromptverError):
+            continue
+        for target in targets:
+            name = target if unsafe_path_reason(target) else normalize(target)
+            known = not unsafe_path_reason(target) and tree.has(name)
+            parts.append(f"{name}={tree.entry(name).digest if known else '-'}")
+            if known and name not in seen:
+                seen.add(name)
+                todo.append(name)
+    digest = tree.entry(path).digest
+    return digest if not parts else f"{digest}-{sha256_bytes(chr(10).join(sorted(parts)).encode())[:16]}"
 
 
 def _check_evals(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> list[Problem]:

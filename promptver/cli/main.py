@@ -81,6 +81,20 @@ def _redacted(text: str) -> str:
     return redactor.redact(text) if redactor is not None else text
 
 
+def _os_error(exc: OSError) -> str:
+    import errno
+
+    where = exc.filename if exc.filename is not None else ""
+    if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        what = "read-only file system" if exc.errno == errno.EROFS else "permission denied"
+        return (
+            f"{what}: {where}\n  hint: promptver needs write access to the store (.promptver/) "
+            "for this command; check the folder's owner and mode"
+        )
+    text = exc.strerror or str(exc)
+    return f"{text.lower()}: {where}" if where else text
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         result = cli.main(args=argv, prog_name="promptver", standalone_mode=False)
@@ -100,6 +114,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except OSError as exc:  # a read-only store, a full disk...: what failed and where, no traceback
+        click.echo(f"Error: {_os_error(exc)}", err=True)
+        sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)
 
 

@@ -76,4 +76,7 @@ class RequestCache:
         }
         # Not fsynced: a cache entry lost to a power cut is only a miss (an unreadable
         # entry reads as one), and an fsync per answer would stall the event loop.
-        atomic_write(self._path(key), json.dumps(data, ensure_ascii=False).encode(), durable=False)
+        try:
+            atomic_write(self._path(key), json.dumps(data, ensure_ascii=False).encode(), durable=False)
+        except OSError:
+            pass  # a read-only or full store: the answer is only not cached

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from promptver.errors import PromptverError
+from promptver.errors import IntegrityError, PromptverError
 from promptver.store.digests import CHUNK, is_hex_digest, sha256_bytes
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
@@ -100,7 +100,7 @@ def _verify_bundle(store: Store, name: str, present: set[str], report: VerifyRep
 
 
 def _verify_log(store: Store, name: str, manifests: dict[str, Manifest], report: VerifyReport) -> None:
-    import json
+    from promptver.store.events import parse_event
 
     path = store.log_path(name)
     try:
@@ -112,9 +112,9 @@ def _verify_log(store: Store, name: str, manifests: dict[str, Manifest], report:
         report.events += 1
         where = f"{path}:{number}"
         try:
-            event = json.loads(line)
-        except ValueError:
-            report.problems.append(f"{where}: audit event is not JSON (edited by hand?)")
+            event = parse_event(line, where)
+        except IntegrityError as exc:
+            report.problems.append(f"{where}: {exc.message} (edited by hand?)")
             previous = line
             continue
         expected_prev = sha256_bytes(previous) if previous is not None else None

@@ -21,6 +21,25 @@ def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def parse_event(line: bytes, where: str) -> dict[str, Any]:
+    """One log line as its event; IntegrityError (at ``where``, ``file:line``) for a line that
+    is not JSON or is JSON but not an object (``[1,2]``, ``null``): the log was edited."""
+    try:
+        event = json.loads(line)
+    except (ValueError, RecursionError):
+        event = None
+        what = "is not JSON"
+    else:
+        what = f"is JSON but not an event object ({type(event).__name__})"
+    if not isinstance(event, dict):
+        raise IntegrityError(
+            f"audit log line {what}",
+            location=where,
+            hint="the log was edited by hand; run `promptver verify`",
+        )
+    return event
+
+
 def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
     """The events of these kinds, in log order. Lines that cannot be one of them (no
     ``"kind"`` token) are skipped before JSON parsing: logs only grow, moves replay them."""
@@ -34,14 +53,7 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
     for number, line in enumerate(data.splitlines(), start=1):
         if not any(token in line for token in tokens):
             continue
-        try:
-            event = json.loads(line)
-        except ValueError:
-            raise IntegrityError(
-                "audit log line is not JSON",
-                location=f"{path}:{number}",
-                hint="the log was edited by hand; run `promptver verify`",
-            ) from None
-        if isinstance(event, dict) and event.get("event") in kinds:
+        event = parse_event(line, f"{path}:{number}")
+        if event.get("event") in kinds:
             found.append(event)
     return found

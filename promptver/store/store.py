@@ -376,17 +376,9 @@ class Store:
             lines = path.read_bytes().splitlines()
         except FileNotFoundError:
             return []
-        events = []
-        for number, line in enumerate(lines, start=1):
-            try:
-                events.append(json.loads(line))
-            except ValueError:
-                raise IntegrityError(
-                    "audit log line is not JSON",
-                    location=f"{path}:{number}",
-                    hint="the log was edited by hand; run `promptver verify`",
-                ) from None
-        return events
+        from promptver.store.events import parse_event
+
+        return [parse_event(line, f"{path}:{number}") for number, line in enumerate(lines, start=1)]
 
     def append_event(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
         """Append an event, chained to the previous one by ``prev`` (sha256 of its line)."""
@@ -394,6 +386,12 @@ class Store:
         with self.lock(name):
             path.parent.mkdir(parents=True, exist_ok=True)
             previous = _last_line(path)
+            if previous is not None:
+                # Never chain to a line that is not an event: the log was edited or torn,
+                # and an event appended now would hide that (verify reports it).
+                from promptver.store.events import parse_event
+
+                parse_event(previous, f"{path}:{_count_lines(path)}")
             record = {
                 **event,
                 "seq": _count_lines(path) + 1,
