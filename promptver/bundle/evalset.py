@@ -258,7 +258,7 @@ def fast_valid(data: bytes, templates: set[str] | None) -> bool:
             cases = decoder.decode_lines(view[start:end])
         except (msgspec.DecodeError, msgspec.ValidationError):
             return False
-        ids.update(case.id for case in cases)
+        ids.update(case.id for case in cases)  # type: ignore[attr-defined]
         count += len(cases)
         start = end
     return len(ids) == count and "" not in ids

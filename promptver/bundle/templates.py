@@ -130,7 +130,7 @@ def _references(ast: nodes.Template) -> list[tuple[str, int]]:
     for node in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
         if isinstance(node, nodes.Include) and node.ignore_missing:
             continue
-        target = node.template
+        target: Any = getattr(node, "template", None)
         consts = target.items if isinstance(target, nodes.List | nodes.Tuple) else [target]
         names = [c.value for c in consts if isinstance(c, nodes.Const) and isinstance(c.value, str)]
         if isinstance(target, nodes.List | nodes.Tuple):

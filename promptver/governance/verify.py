@@ -125,7 +125,7 @@ def _verify_log(store: Store, name: str, manifests: dict[str, Manifest], report:
                 " an event before it was edited, removed or reordered"
             )
         if event.get("event") == "bump":
-            manifest = manifests.get(event.get("version"))
+            manifest = manifests.get(str(event.get("version")))
             if manifest is not None:
                 manifest_file = store.manifest_path(name, manifest.version)
                 actual = hashlib.sha256(manifest_file.read_bytes()).hexdigest()
