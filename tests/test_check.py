@@ -122,3 +122,20 @@ def test_large_valid_eval_set_takes_the_fast_path(project: Path, pv, monkeypatch
     result = pv("check", "bot")
     assert """evals/golden.jsonl:501: case 'c7': "vars" must be an object""" in result.out
     assert len(slow_calls) == 501
+
+
+def test_bom_in_bundle_toml_says_so(project: Path, pv) -> None:
+    spec = project / BOT / "bundle.toml"
+    spec.write_bytes(b"\xef\xbb\xbf" + spec.read_bytes())
+    result = pv("check", "bot")
+    assert result.code == 1
+    assert "bundle.toml:1:1: the file starts with a UTF-8 byte order mark (BOM)" in result.out
+    assert "save the file as UTF-8 without a BOM" in result.out
+
+
+def test_bundle_toml_not_utf8_is_located(project: Path, pv) -> None:
+    spec = project / BOT / "bundle.toml"
+    spec.write_bytes(spec.read_bytes().replace(b'name = "bot"', b'name = "b\xffot"', 1))
+    result = pv("check", "bot")
+    assert result.code == 1
+    assert "bundle.toml:3:10: is not UTF-8 text (byte 0xff)" in result.out

@@ -72,8 +72,17 @@ def check_tree(
         return None, problems
     try:
         text = tree.read_text(SPEC_FILE)
-    except UnicodeDecodeError:
-        problems.append(Problem("is not UTF-8 text", file=SPEC_FILE))
+    except UnicodeDecodeError as exc:
+        line, column = _byte_position(exc.object, exc.start)
+        problems.append(
+            Problem(
+                f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x})",
+                file=SPEC_FILE,
+                line=line,
+                column=column,
+                hint="save the file as UTF-8",
+            )
+        )
         return None, problems
     spec, spec_problems = parse_spec(text)
     problems += spec_problems
@@ -93,6 +102,13 @@ def check_tree(
     problems += _check_templates(tree, spec, cache)
     problems += _check_evals(tree, spec, cache)
     return spec, problems
+
+
+def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of a byte offset."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    column = len(data[line_start:offset].decode("utf-8", "replace")) + 1
+    return data.count(b"\n", 0, offset) + 1, column
 
 
 def _check_versioning(spec: BundleSpec) -> list[Problem]:
