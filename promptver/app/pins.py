@@ -268,6 +268,8 @@ def _parse(text: str, path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}", location=str(path)) from None
+    except RecursionError:
+        raise ConfigError(f"{path} is not valid TOML: nested too deeply", location=str(path)) from None
 
 
 def _locate(text: str, path: Path, key: str) -> str:
@@ -391,6 +393,8 @@ def _parse_for_edit(text: str, path: Path) -> Any:
         raise ConfigError(
             f"{path} is not valid TOML: {exc}", location=f"{path}:{exc.line}:{exc.col}"
         ) from None
+    except RecursionError:
+        raise ConfigError(f"{path} is not valid TOML: nested too deeply", location=str(path)) from None
 
 
 def _bundles_table(doc: Any, pyproject: bool, *, create: bool) -> Any:

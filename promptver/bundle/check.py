@@ -149,7 +149,7 @@ def _check_references(tree: Tree, spec: BundleSpec) -> list[Problem]:
     if isinstance(schema, str) and not unsafe_path_reason(schema) and tree.has(schema):
         try:
             json.loads(tree.read_bytes(schema))
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             problems.append(Problem(f"response schema is not valid JSON: {exc}", file=schema))
     return problems
 

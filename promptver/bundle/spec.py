@@ -321,6 +321,8 @@ def parse_spec(text: str, file: str = SPEC_FILE) -> tuple[BundleSpec | None, lis
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return None, [_toml_problem(exc, file)]
+    except RecursionError:
+        return None, [Problem("invalid TOML: arrays or tables nested too deeply", file=file, line=1)]
     violations: list[tuple[str, str, str | None]] = []
     _validate(data, SCHEMA, "", violations)
     problems = []

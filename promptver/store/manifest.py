@@ -73,7 +73,7 @@ class Manifest:
         """Parse and check a manifest: its digest must match its file list."""
         try:
             raw = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise IntegrityError(
                 f"manifest is not valid JSON: {exc}",
                 location=where,

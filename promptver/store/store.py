@@ -110,7 +110,7 @@ class Store:
             config = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise NotFoundError(f"no promptver store at {self.root}", hint="run `promptver init`") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise ConfigError(f"store config is not valid TOML: {exc}", location=str(path)) from None
         fmt = config.get("format", FORMAT)
         if not isinstance(fmt, int) or fmt > FORMAT:
