@@ -1,7 +1,9 @@
 """A real HTTP server on 127.0.0.1 that speaks two LLM APIs, for tests and benchmarks.
 
 It answers OpenAI chat-completions (``POST .../chat/completions``) and Anthropic Messages
-(``POST .../messages``) requests. Answers are deterministic: the first matching ``Rule``
+(``POST .../messages``) requests, OpenAI embeddings (``POST .../embeddings``: a hashed bag of
+words, so texts sharing words are close) and Cohere/Jina-style rerank (``POST .../rerank``:
+the share of the query's words a document holds). Answers are deterministic: the first matching ``Rule``
 (matched on the last user message) decides what happens; with no rule, the answer echoes
 that message. Rules can inject latency, HTTP errors (429 with ``Retry-After``, 500...),
 malformed JSON bodies, stalls (for timeouts) and slowly trickled bodies or SSE streams.
@@ -14,7 +16,9 @@ process (for benchmarks that must not count its CPU time) with
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import math
 import re
 import sys
 import threading
@@ -184,13 +188,23 @@ class _Handler(BaseHTTPRequestHandler):
             kind = "openai"
         elif self.path.endswith("/messages"):
             kind = "anthropic"
+        elif self.path.endswith("/embeddings"):
+            kind = "embeddings"
+        elif self.path.endswith("/rerank"):
+            kind = "rerank"
         else:
             self._send(404, b'{"error": "not found"}')
             return
         if body is None:
             self._send(400, b'{"error": "request body is not JSON"}')
             return
-        text = _last_user_text(body)
+        if kind == "embeddings":
+            inputs = body.get("input")
+            text = "\n".join(inputs) if isinstance(inputs, list) else str(inputs)
+        elif kind == "rerank":
+            text = str(body.get("query", ""))
+        else:
+            text = _last_user_text(body)
         rule = state._pick(text)
         if rule is not None and rule.stall:
             time.sleep(rule.stall)
@@ -207,6 +221,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if rule is not None and rule.malformed:
             self._send(200, b'{"id": "broken", "choices": [')
+            return
+        if kind in ("embeddings", "rerank"):
+            answer = _embeddings(body) if kind == "embeddings" else _rerank(body)
+            if answer is None:
+                self._send(400, b'{"error": {"message": "bad request"}}')
+            else:
+                self._send(200, json.dumps(answer).encode())
             return
         reply = rule.reply if rule is not None and rule.reply is not None else f"echo: {text}"
         usage = rule.usage if rule is not None else True
@@ -269,6 +290,63 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(end.encode())
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+
+EMBEDDING_SIZE = 256
+_WORDS = re.compile(r"[^\W_]{3,}")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words of three letters or more: what the fake models look at."""
+    return _WORDS.findall(text.casefold())
+
+
+def embed(text: str, size: int = EMBEDDING_SIZE) -> list[float]:
+    """A deterministic unit vector: each word adds +-1 to a hashed coordinate."""
+    vector = [0.0] * size
+    for word in words(text):
+        digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+        slot = int.from_bytes(digest[:4], "big") % size
+        vector[slot] += 1.0 if digest[4] & 1 else -1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [round(v / norm, 6) for v in vector]
+
+
+def _embeddings(body: dict[str, Any]) -> dict[str, Any] | None:
+    inputs = body.get("input")
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+        return None
+    size = body.get("dimensions") or EMBEDDING_SIZE
+    tokens = sum(_rough_tokens(i) for i in inputs)
+    return {
+        "object": "list",
+        "model": str(body.get("model", "")),
+        "data": [
+            {"object": "embedding", "index": i, "embedding": embed(text, size)}
+            for i, text in enumerate(inputs)
+        ],
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
+
+
+def rerank_score(query: str, document: str) -> float:
+    wanted = set(words(query))
+    return round(len(wanted & set(words(document))) / len(wanted), 6) if wanted else 0.0
+
+
+def _rerank(body: dict[str, Any]) -> dict[str, Any] | None:
+    query, documents = body.get("query"), body.get("documents")
+    if not isinstance(query, str) or not isinstance(documents, list):
+        return None
+    texts = [d.get("text", "") if isinstance(d, dict) else str(d) for d in documents]
+    ranked = sorted(range(len(texts)), key=lambda i: (-rerank_score(query, texts[i]), i))
+    top_n = body.get("top_n") or len(texts)
+    return {
+        "model": str(body.get("model", "")),
+        "results": [{"index": i, "relevance_score": rerank_score(query, texts[i])} for i in ranked[:top_n]],
+    }
 
 
 def _payload(kind: str, model: str, prompt: str, reply: str, usage: bool) -> dict[str, Any]:

@@ -298,6 +298,7 @@ def test_show_alias_answers_the_five_questions(protected: Store, pv) -> None:
     assert d["git"] == {
         "commit": manifest.provenance.get("git_commit"),
         "dirty": manifest.provenance.get("git_dirty"),
+        "repository": manifest.provenance.get("git_repository"),
     }
     assert d["moved"]["by"] == "Tess Tester <tess@example.com>" and d["moved"]["action"] == "promote"
     assert d["moved"]["reason"] == "weekly release" and d["log_agrees"]

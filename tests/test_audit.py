@@ -45,7 +45,7 @@ def test_audit_lists_everything_and_filters(history: Store, pv) -> None:
         "bump (first) -> 0.1.0 (minor)",
         "Rui Reviewer",
         "approved 0.1.0",
-        "promote production (none) -> 0.1.0 (approvals: events 3)",
+        "promote production (none) -> 0.1.0 (approved in event 3)",
         "requested changes to 0.2.0: too long",
         "set staging (none) -> 0.2.0",
         "rollback production 0.2.0 -> 0.1.0: latency",

@@ -151,9 +151,17 @@ def test_show_records_provenance(project: Path, pv) -> None:
     }
     prov = details["provenance"]
     assert prov["python"] and prov["promptver"] and "jinja2" in prov["libraries"]
-    assert prov["git_commit"] is None  # a repository without commits
+    assert prov["git_commit"] is None and prov["git_repository"] is True  # a repository without commits
     text = pv("show", "bot@0.1.0").out
     assert "bot@0.1.0" in text and "openai/gpt-4o-mini" in text and "prompts/system.j2" in text
+    assert "git repository, no commits yet" in text and "not in git" not in text
+
+
+def test_show_outside_git_says_so(project: Path, pv) -> None:
+    pv("bump", "minor", "bot")
+    prov = json.loads(pv("show", "bot@latest", "--json").out)["provenance"]
+    assert prov["git_commit"] is None and prov["git_repository"] is False
+    assert "not in git" in pv("show", "bot@0.1.0").out
 
 
 def test_git_commit_and_tag(project: Path, pv) -> None:

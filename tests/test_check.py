@@ -37,7 +37,7 @@ def test_schema_problems_are_all_listed(project: Path, pv) -> None:
     _edit(project, "bundle.toml", 'path = "evals/golden.jsonl"', "path = 7")
     result = pv("check", "bot")
     assert result.code == 1
-    assert "3 problem(s)" in result.out
+    assert "3 problems" in result.out
     assert "unknown key 'model.providr'" in result.out and "did you mean 'provider'?" in result.out
     assert "model.response_format.type must be one of" in result.out
     assert "evals.golden.path must be a string, got 7" in result.out
@@ -72,7 +72,7 @@ def test_missing_file_and_bad_eval_lines(project: Path, pv) -> None:
     assert "evals/golden.jsonl:4:2: not valid JSON" in out
     assert "evals/golden.jsonl:5:1: a case must be a JSON object" in out
     assert 'evals/golden.jsonl:6: missing "id"' in out
-    assert "6 problem(s)" not in out and "5 problem(s)" in out
+    assert "6 problems" not in out and "5 problems" in out
 
 
 @pytest.mark.parametrize("path", ["../outside.j2", "/etc/passwd"])

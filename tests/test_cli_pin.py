@@ -65,7 +65,9 @@ def test_pin_creates_promptver_toml(project: Project, capsys: pytest.CaptureFixt
     os.chdir(folder)
     code, out, _ = run(capsys, "--store", str(project.store.root), "pin", "ticket-triage@0.2.0")
     assert code == 0 and "(created)" in out
-    assert (folder / "promptver.toml").read_text() == '[bundles]\nticket-triage = "0.2.0"\n'
+    assert (folder / "promptver.toml").read_text() == (
+        'store = "../prompts/.promptver"\n\n[bundles]\nticket-triage = "0.2.0"\n'
+    )
 
 
 def test_pin_with_config_option(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
@@ -270,3 +272,47 @@ def test_errors_never_show_a_traceback(project: Project) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("Error: '>=1.2.3.4' is not a valid version range")
     assert "Traceback" not in result.stderr
+
+
+def test_pin_with_store_option_records_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An app repository beside the prompts repository: `--store` on pin is recorded in
+    the config (relative to it), so a plain `lock` and `load` find the store afterwards."""
+    monkeypatch.setenv("PROMPTVER_USER", "tester")
+    monkeypatch.delenv("PROMPTVER_HOME", raising=False)
+    promptver.clear_cache()
+    project = make_project(tmp_path)
+    app = tmp_path / "service"
+    app.mkdir()
+    (app / "pyproject.toml").write_text('[project]\nname = "service"\n', encoding="utf-8")
+    monkeypatch.chdir(app)
+    code, _, err = run(capsys, "lock")
+    assert code == 1 and "no promptver app config" in err
+    code, _, err = run(capsys, "--store", str(project.store.root), "pin", "support-bot@^1.1")
+    assert code == 0, err
+    text = (app / "pyproject.toml").read_text(encoding="utf-8")
+    assert '[tool.promptver]\nstore = "../prompts/.promptver"\n' in text
+    assert '[tool.promptver.bundles]\nsupport-bot = "^1.1"\n' in text
+    code, _, err = run(capsys, "lock")
+    assert code == 0, err
+    assert promptver.load("support-bot").version == "1.2.1"
+    # a second pin with another --store does not overwrite the recorded one
+    code, _, err = run(capsys, "--store", str(project.store.root), "pin", "ticket-triage@0.1.0")
+    assert code == 0, err
+    assert (app / "pyproject.toml").read_text(encoding="utf-8").count("store =") == 1
+
+
+def test_config_without_a_store_gets_the_right_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = tmp_path / "service"
+    app.mkdir()
+    (app / "pyproject.toml").write_text('[tool.promptver.bundles]\nbot = "^1"\n', encoding="utf-8")
+    monkeypatch.chdir(app)
+    monkeypatch.delenv("PROMPTVER_HOME", raising=False)
+    code, _, err = run(capsys, "lock")
+    assert code == 1
+    assert "pyproject.toml names no store and there is no .promptver/ above" in err
+    assert 'store = "../prompts/.promptver"` under [tool.promptver]' in err
+    assert "promptver init" not in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -176,8 +177,9 @@ def test_colours_on_a_terminal_and_none_with_no_color(proj: Path, monkeypatch: p
 def test_approximate_token_counts_are_marked_in_every_output(
     proj: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """gpt-4o-mini needs o200k_base; with no network and an empty cache the offline
-    cl100k_base counts, and every output says the counts are approximate."""
+    """An encoding shipped by nothing offline (p50k_base); with no network and an empty
+    cache the offline cl100k_base counts, and every output says the counts are approximate.
+    gpt-4o-mini's own o200k_base is counted exactly, offline."""
     import socket
 
     from promptver.bundle import tokens
@@ -193,14 +195,21 @@ def test_approximate_token_counts_are_marked_in_every_output(
     tokens.reset()
     try:
         edit(proj, "prompts/answer.j2", "Question", "The customer's question")
-        terminal = cli("diff", "bot").out
-        assert "tokens (cl100k_base, approximate): ~" in terminal
-        assert "note: approximate token counts (cl100k_base)" in terminal
+        exact = cli("diff", "bot").out
+        assert "approximate" not in exact and "tokens (o200k_base):" in exact
+        edit(proj, "bundle.toml", 'name = "gpt-4o-mini"', 'name = "gpt-4o-mini"\nencoding = "p50k_base"')
+        res = cli("diff", "bot")
+        assert "tokens (cl100k_base, approximate): ~" in res.out
+        # the note is for the person, on stderr: stdout is only the diff (and survives 2>/dev/null)
+        assert "note: approximate token counts (cl100k_base)" in res.err
+        assert "note:" not in res.out
         data = json.loads(cli("diff", "bot", "--json").out)
         assert data["tokens_approximate"] is True
-        assert data["components"][0]["detail"]["tokens"]["approximate"] is True
-        markdown = cli("diff", "bot", "--format", "markdown").out
-        assert "> approximate token counts" in markdown and "tokens ~" in markdown
+        template = next(c for c in data["components"] if c["kind"] == "templates")
+        assert template["detail"]["tokens"]["approximate"] is True
+        md = cli("diff", "bot", "--format", "markdown")
+        assert "tokens ~" in md.out and "approximate token counts" not in md.out  # a PR comment
+        assert "note: approximate token counts (cl100k_base)" in md.err
         assert "tokens ~+" in cli("diff", "bot", "--stat").out
     finally:
         tokens.reset()
@@ -211,6 +220,21 @@ def test_side_by_side_shows_both_sides(proj: Path) -> None:
     out = cli("diff", "bot", "--side-by-side").out
     row = next(line for line in out.splitlines() if "Your question" in line)
     assert "Question: {{ question }}" in row.replace("Your question", "")
+
+
+def test_side_by_side_without_colour_marks_each_change(proj: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Piped with NO_COLOR, changed, added and removed lines still differ in plain text."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    template = proj / "bundles/bot/prompts/answer.j2"
+    template.write_text(template.read_text().replace("Question", "Your question") + "Be brief.\n")
+    out = cli("diff", "bot", "--side-by-side").out
+    assert "\x1b[" not in out
+    changed = next(line for line in out.splitlines() if "Your question" in line)
+    assert re.search(r"-\s+Question: \{\{ question \}\}.*\+\s+Your question", changed)
+    added = next(line for line in out.splitlines() if "Be brief." in line)
+    assert "+" in added.split("Be brief.")[0] and "-" not in added
+    unchanged = [line for line in out.splitlines() if line.strip().startswith("1 ") and "Your question" not in line]
+    assert all("+" not in line and "-" not in line for line in unchanged)
 
 
 def test_non_utf8_and_binary_eval_lines_are_problems_not_crashes(proj: Path) -> None:
@@ -224,3 +248,25 @@ def test_non_utf8_and_binary_eval_lines_are_problems_not_crashes(proj: Path) -> 
         "evals/golden.jsonl:3:10: not UTF-8 text (byte 0xff)",
         "evals/golden.jsonl:4:1: not valid JSON (Expecting value)",
     ]
+
+
+def test_diff_of_a_bundle_with_no_versions_yet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a new user starts: `diff` on a fresh bundle shows everything added and the
+    first version it would make, instead of failing."""
+    monkeypatch.delenv("PROMPTVER_HOME", raising=False)
+    monkeypatch.setenv("PROMPTVER_USER", "Tess Tester <tess@example.com>")
+    monkeypatch.chdir(tmp_path)
+    assert cli("init").code == 0 and cli("new", "my-bot").code == 0
+    res = cli("diff", "my-bot")
+    assert res.code == 0, res.err
+    first = res.out.splitlines()[0]
+    assert first.startswith("my-bot (no versions yet) -> my-bot (working copy): everything is new")
+    assert "the first version will be 0.1.0" in first
+    data = json.loads(cli("diff", "my-bot", "--json").out)
+    assert data["old"] == {"bundle": "my-bot", "version": None, "digest": "", "label": "my-bot (no versions yet)"}
+    statuses = {(c["kind"], c["name"]): c["status"] for c in data["components"]}
+    assert statuses[("model", "model")] == "added" and statuses[("templates", "answer")] == "added"
+    assert cli("diff", "my-bot", "--stat").code == 0
+    assert cli("diff", "my-bot", "--format", "markdown").code == 0
+    # an unknown bundle is still an error
+    assert cli("diff", "no-such-bot").code == 1

@@ -5,7 +5,7 @@ import sys
 
 from tests.conftest import ROOT
 
-HEAVY = ("textual", "click", "typer", "rich", "deepdiff", "tiktoken", "httpx", "pydantic")
+HEAVY = ("textual", "click", "typer", "rich", "deepdiff", "tiktoken", "httpx", "pydantic", "numpy", "bm25s")
 
 
 def _loaded_after(code: str) -> set[str]:

@@ -240,7 +240,7 @@ def test_store_setting_env_and_walk_up(project: Project, monkeypatch: pytest.Mon
     lonely = project.root / "lonely" / "promptver.toml"
     lonely.parent.mkdir()
     lonely.write_text("[bundles]\n", encoding="utf-8")
-    with pytest.raises(NotFoundError, match=r"no \.promptver/ store"):
+    with pytest.raises(NotFoundError, match=r"names no store and there is no \.promptver/ above"):
         app_store(load_config(lonely))
     # PROMPTVER_HOME wins over walking up
     monkeypatch.setenv("PROMPTVER_HOME", str(project.store.root))

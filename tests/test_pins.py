@@ -273,3 +273,21 @@ def test_edit_refuses_a_broken_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not valid TOML"):
         set_pin(path, "bot", "1.0.0")
     assert read(path) == "[tool.promptver.bundles]\nbot = \n"
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_crlf_pyproject_gets_crlf_for_what_pin_adds(tmp_path: Path, existing: bool) -> None:
+    """A new table (or a new pin in an existing one) appended to a CRLF file uses CRLF too."""
+    path = tmp_path / "pyproject.toml"
+    body = '[project]\r\nname = "x"\r\n'
+    if existing:
+        body += '\r\n[tool.promptver.bundles]\r\nold = "^1.0"\r\n'
+    path.write_bytes(body.encode("utf-8"))
+    set_pin(path, "bot", "1.x")
+    data = path.read_bytes()
+    assert data.startswith(body.encode("utf-8"))
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert load_config(path).pins["bot"].spec == "1.x"
+    remove_pin(path, "bot")
+    if existing:
+        assert path.read_bytes() == body.encode("utf-8")

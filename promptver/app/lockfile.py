@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from promptver.app.pins import AppConfig
-from promptver.errors import ConfigError, IntegrityError, did_you_mean
+from promptver.errors import ConfigError, IntegrityError, NotFoundError, did_you_mean
 from promptver.semver import Version
 
 if TYPE_CHECKING:
@@ -191,7 +191,20 @@ def app_store(config: AppConfig, override: str | os.PathLike[str] | None = None)
     explicit = override or os.environ.get(ENV_HOME) or config.store
     if explicit is not None:
         return Store.find(override=explicit)
-    return Store.find(start=config.root)
+    try:
+        return Store.find(start=config.root)
+    except NotFoundError as exc:
+        section = (
+            "under [tool.promptver]"
+            if config.path.name == "pyproject.toml"
+            else "at the top of promptver.toml"
+        )
+        raise NotFoundError(
+            f"{config.path.name} names no store and there is no .promptver/ above {config.root}",
+            location=str(config.path),
+            hint=f'record where the prompts live: `store = "../prompts/.promptver"` {section}'
+            " (a path relative to the config), or pass --store once to `promptver pin`, which records it",
+        ) from exc
 
 
 def lock_digest_mismatch(entry: LockEntry, actual: str, store: Store) -> IntegrityError:

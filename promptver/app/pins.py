@@ -304,9 +304,10 @@ class PinChange:
         return f"PinChange({self.name!r}, {self.old!r} -> {self.new!r})"
 
 
-def set_pin(path: Path, name: str, spec: str) -> PinChange:
+def set_pin(path: Path, name: str, spec: str, store: str | None = None) -> PinChange:
     """Add or change the pin of ``name`` in ``path`` (created as promptver.toml if absent);
-    ``spec`` is a version range or an alias name."""
+    ``spec`` is a version range or an alias name. ``store`` (a path as the config should
+    record it) is written as the config's ``store`` setting when it has none yet."""
     import tomlkit
 
     check_name(name)
@@ -331,6 +332,8 @@ def set_pin(path: Path, name: str, spec: str) -> PinChange:
         _append_pin(bundles, name, new_item)
     else:
         bundles[name] = new_item
+    if store is not None:
+        _set_store(doc, path.name == PYPROJECT_TOML, store)
     _write(path, tomlkit.dumps(doc), text)
     return PinChange(path, name, old, spec, created)
 
@@ -417,8 +420,22 @@ def _bundles_table(doc: Any, pyproject: bool, *, create: bool) -> Any:
     return container["bundles"]
 
 
+def _set_store(doc: Any, pyproject: bool, store: str) -> None:
+    """``store = ...`` in the promptver section, unless the section already names one."""
+    import tomlkit
+
+    section = doc
+    if pyproject:
+        section = doc["tool"]["promptver"]  # exists: the bundles table was just set under it
+    if "store" not in section:
+        section["store"] = tomlkit.string(store)
+
+
 def _write(path: Path, text: str, original: str) -> None:
-    """Write ``text`` atomically (temporary file, fsync, rename), keeping the mode."""
+    """Write ``text`` atomically (temporary file, fsync, rename), keeping the mode and the
+    file's own line endings (tomlkit writes what it adds with LF)."""
+    if original.count("\r\n") * 2 > original.count("\n"):  # mostly CRLF: every new line too
+        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
     if text == original and path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -346,4 +346,16 @@ def pin_bundle(
         spec = f"^{_newest_release(versions)}"
     range, alias = parse_spec(spec)
     entry = resolve_pin(store, Pin(name, spec, range, str(path), alias))
-    return set_pin(path, name, spec), entry
+    # A store given on the command line is recorded, so a plain `lock` or `load` finds it.
+    record = _relative_store(path, store.root) if store_override and probe.store is None else None
+    return set_pin(path, name, spec, store=record), entry
+
+
+def _relative_store(config: Path, store_root: Path) -> str:
+    """The store's path as the config records it: relative to the config's folder (so
+    the repository can move), with forward slashes."""
+    folder = config.resolve().parent
+    try:
+        return Path(os.path.relpath(store_root, folder)).as_posix()
+    except ValueError:  # another drive (Windows): only an absolute path works
+        return store_root.as_posix()

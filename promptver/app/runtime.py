@@ -33,7 +33,9 @@ from promptver.store.tree import Tree
 if TYPE_CHECKING:
     import jinja2
 
+    from promptver.app.lockfile import LockEntry
     from promptver.store.store import Store
+    from promptver.versions.ranges import Range
 
 ARCHIVE_SUFFIX = ".pvb"
 # Template files (includes, macros) read and verified at load time with the prompts the
@@ -47,8 +49,10 @@ PathLike = str | os.PathLike[str]
 class Bundle:
     """One loaded, verified bundle version: model reference, prompts and RAG settings."""
 
-    def __init__(self, manifest: Manifest, tree: Tree, source: str):
+    def __init__(self, manifest: Manifest, tree: Tree, source: str, store_root: Path | None = None):
         self.manifest = manifest
+        self._store_root = store_root
+        self._retriever: Any = None
         self.name = manifest.bundle
         self.version = manifest.version
         self.digest = manifest.digest
@@ -86,7 +90,7 @@ class Bundle:
     def rag(self) -> RagConfig | None:
         """The RAG configuration, or None when the bundle has none (a copy)."""
         rag = self.spec.rag
-        return None if rag is None else replace(rag, chunking=dict(rag.chunking))
+        return None if rag is None else replace(rag, chunking=dict(rag.chunking), hybrid=dict(rag.hybrid))
 
     @property
     def templates(self) -> tuple[str, ...]:
@@ -111,13 +115,43 @@ class Bundle:
         """The text of a named template; a missing variable raises TemplateRenderError."""
         return self._render(self._template_path(template), template, variables)
 
-    def messages(self, template: str, /, **variables: Any) -> list[dict[str, str]]:
-        """Chat messages: the system prompt (if any), then the rendered template as user."""
+    def messages(
+        self, template: str, /, *, retrieve: bool | str = False, **variables: Any
+    ) -> list[dict[str, str]]:
+        """Chat messages: the system prompt (if any), then the rendered template as user.
+
+        ``retrieve=True`` searches the corpus with the ``question`` variable (or with the
+        text given as ``retrieve="..."``) and puts the chunks in ``[rag] context_var``."""
+        if retrieve is not False:
+            query = retrieve if isinstance(retrieve, str) else variables.get("question")
+            if not isinstance(query, str):
+                raise ConfigError(
+                    f"{self.ref}: retrieve=True searches with the 'question' variable, which is not given",
+                    hint='pass question=..., or the query itself as retrieve="..."',
+                )
+            retriever = self.retriever()
+            variables = {**variables, retriever.context_var: retriever.search(query)}
         user = self.render(template, **variables)
         system = self.system(**variables)
         messages = [{"role": "system", "content": system}] if system is not None else []
         messages.append({"role": "user", "content": user})
         return messages
+
+    def retriever(self, *, env: Any = None, timeout: float = 60.0) -> Any:
+        """A retriever over this version's corpus with its ``[rag]`` settings (built once
+        per bundle; ``env`` and ``timeout`` apply to the first call). Embeddings are cached
+        in the store this version was loaded from. See ``promptver.app.retriever``."""
+        with self._lock:
+            if self._retriever is None:
+                from promptver.app.retriever import Retriever
+
+                cache = self._store_root / "cache" if self._store_root is not None else None
+                self._retriever = Retriever(self, cache=cache, env=env, timeout=timeout)
+            return self._retriever
+
+    def files_index(self) -> dict[str, Any]:
+        """path -> file entry (digest, size) of every file of the version."""
+        return dict(self._tree.entries)
 
     def variables(self, template: str) -> frozenset[str]:
         """The names a template reads (its interface), includes and macros followed."""
@@ -199,10 +233,12 @@ def load(ref: PathLike, *, config: PathLike | None = None, store: PathLike | Non
     """Load a bundle version, verified.
 
     ``ref``: ``NAME`` (the version locked for the app: needs the app config and
-    ``promptver.lock``), ``NAME@VERSION`` (also ``@latest`` or an alias), or the path of an
-    exported ``.pvb`` file. ``config``: the app's ``pyproject.toml``/``promptver.toml`` or
-    its folder (default: found from the working directory). ``store``: the ``.promptver``
-    folder (default: ``PROMPTVER_HOME``, the config's ``store``, or found by walking up).
+    ``promptver.lock``), ``NAME@VERSION`` (also ``@latest`` or an alias), ``NAME@RANGE``
+    (``^1.2``: the app's locked version when it has one, else the store's highest inside
+    the range), or the path of an exported ``.pvb`` file. ``config``: the app's
+    ``pyproject.toml``/``promptver.toml`` or its folder (default: found from the working
+    directory). ``store``: the ``.promptver`` folder (default: ``PROMPTVER_HOME``, the
+    config's ``store``, or found by walking up).
     """
     key = (
         os.fspath(ref),
@@ -242,10 +278,77 @@ def _load(ref: str, config: PathLike | None, store: PathLike | None) -> Bundle:
     if sep:
         if not version:
             raise NotFoundError(f"{ref!r} has no version after '@'", hint="use NAME@VERSION, e.g. bot@1.2.0")
-        return _from_store(_explicit_store(config, store), name, version, None)
+        where = _explicit_store(config, store)
+        wanted = _as_range(version)
+        if wanted is not None:
+            return _from_range(where, name, wanted, config)
+        return _from_store(where, name, version, None)
     app = load_config(config)
     entry = lock_entry_for(app, read_lock(app.lock_path), name)
     return _from_store(app_store(app, store), name, entry.version, entry.digest)
+
+
+def _as_range(ref: str) -> Range | None:
+    """A reference that is an npm range and not a plain version, ``latest`` or an alias
+    (``^1.2``, ``~1.2.3``, ``1.x``, ``>=1 <2``); None otherwise."""
+    from promptver.semver import Version
+
+    if ref == "latest" or Version.is_valid(ref):
+        return None
+    from promptver.errors import VersionSyntaxError
+    from promptver.versions.ranges import Range
+
+    try:
+        wanted = Range.parse(ref)
+    except VersionSyntaxError:
+        return None  # an alias name, or unknown: store.resolve says which
+    return wanted
+
+
+def _from_range(store: Store, name: str, wanted: Range, config: PathLike | None) -> Bundle:
+    """The version a range means, with pins' semantics: the app's lock wins when it has
+    ``name`` (the locked version must be inside the range), else the highest version in
+    the store inside it (prereleases only when the range names one on the same line)."""
+    from promptver.versions.ranges import max_satisfying
+
+    locked = _locked_entry(name, config)
+    if locked is not None:
+        from promptver.semver import Version
+
+        if not wanted.satisfies(Version.parse(locked.version)):
+            raise NotFoundError(
+                f"{name}@{wanted}: the app's lock holds {locked.version}, which is outside that range",
+                hint=f"load {name} (the locked version), or pin {name}@{wanted} and run `promptver lock`",
+            )
+        return _from_store(store, name, locked.version, locked.digest)
+    versions = store.version_names(name)
+    if not versions:
+        store.resolve(name, "latest")  # the unknown-bundle / no-versions error
+    best = max_satisfying(versions, wanted)
+    if best is None:
+        newest = ", ".join(str(v) for v in versions[-3:])
+        raise NotFoundError(
+            f"no version of {name} satisfies {wanted} (newest: {newest})",
+            hint=f"`promptver log {name}` lists its versions",
+        )
+    return _from_store(store, name, str(best), None)
+
+
+def _locked_entry(name: str, config: PathLike | None) -> LockEntry | None:
+    """The app's lock entry for ``name`` when there is an app config with a lock holding
+    it; None when there is no config, no lock, or no entry."""
+    from promptver.app.lockfile import read_lock
+    from promptver.app.pins import find_config, load_config
+
+    if config is None:
+        try:
+            config = find_config()
+        except ConfigError:  # no app here: nothing is locked
+            return None
+    app = load_config(config)
+    if not app.lock_path.exists():
+        return None
+    return read_lock(app.lock_path).entries.get(name)
 
 
 def _explicit_store(config: PathLike | None, store: PathLike | None) -> Store:
@@ -273,7 +376,7 @@ def _from_store(store: Store, name: str, version: str, digest: str | None) -> Bu
     key = (str(store.root), manifest.ref, manifest.digest)
     bundle = _BY_VERSION.get(key)
     if bundle is None:
-        bundle = Bundle(manifest, store.tree(manifest), f"store {store.root}")
+        bundle = Bundle(manifest, store.tree(manifest), f"store {store.root}", Path(store.root))
         _BY_VERSION[key] = bundle
     return bundle
 

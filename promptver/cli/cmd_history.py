@@ -108,6 +108,8 @@ def show(ref: str, as_json: bool) -> None:
 def _print_details(d: dict[str, Any]) -> None:
     from rich.table import Table
 
+    from promptver.versions.provenance import describe_git
+
     out = console()
     out.print(f"[bold]{d['bundle']}@{d['version']}[/]  {d['digest']}")
     rows = [
@@ -124,10 +126,7 @@ def _print_details(d: dict[str, Any]) -> None:
             ("model", f"{model.get('provider')}/{model.get('name')}" + (f" ({params})" if params else ""))
         )
     prov = d.get("provenance") or {}
-    commit = prov.get("git_commit")
-    rows.append(
-        ("git", f"{commit[:12]}{' (dirty)' if prov.get('git_dirty') else ''}" if commit else "not in git")
-    )
+    rows.append(("git", describe_git(prov)))
     rows.append(
         (
             "tools",

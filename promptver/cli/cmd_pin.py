@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from promptver.cli.common import json_option, print_json, rel
+from promptver.cli.common import json_option, plural, print_json, rel
 
 if TYPE_CHECKING:
     from promptver.app.pins import AppConfig
@@ -134,7 +134,7 @@ def lock(
                 missing = plan.current_text is None
                 click.echo(f"{where} is {'missing' if missing else 'stale'}:", err=True)
             else:
-                click.echo(f"{where} is up to date ({len(plan.entries)} bundles)")
+                click.echo(f"{where} is up to date ({plural(len(plan.entries), 'bundle')})")
         for change in plan.changes:
             click.echo(f"  {change}", err=check)
         if check and plan.stale and not plan.changes:
@@ -143,7 +143,7 @@ def lock(
             click.echo("run `promptver lock` and commit the result", err=True)
         elif not check:
             state = "wrote" if written else "up to date:"
-            click.echo(f"{state} {where} ({len(plan.entries)} bundles)")
+            click.echo(f"{state} {where} ({plural(len(plan.entries), 'bundle')})")
     if check and plan.stale:
         raise click.exceptions.Exit(1)
 

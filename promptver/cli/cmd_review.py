@@ -25,11 +25,13 @@ def open_review(
 
     old_name, old_ref, new_name, new_ref = parse_targets(targets)
     store = get_store()
+    from promptver.diff.compare import side
+
     for name, ref in ((old_name, old_ref), (new_name, new_ref)):
         if ref is None:
             store.work_tree(name)
         else:
-            store.resolve(name, ref)
+            side(store, name, ref)  # a bundle with no versions yet is reviewed against nothing
     who = resolve_reviewer(reviewer, folder=store.bundle_dir(new_name))
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise ConfigError(

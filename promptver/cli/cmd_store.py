@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from promptver.cli.common import get_store, json_option, print_json, progress, rel
+from promptver.cli.common import get_store, json_option, plural, print_json, progress, rel
 
 
 @click.command()
@@ -39,14 +39,14 @@ def verify(as_json: bool) -> None:
     else:
         for problem in report.problems:
             click.echo(f"CORRUPT {problem}")
-        state = "ok" if report.ok else f"{len(report.problems)} problem(s)"
+        state = "ok" if report.ok else plural(len(report.problems), "problem")
         click.echo(
-            f"{state}: {report.objects} objects, {report.manifests} manifests, "
-            f"{report.events} audit events checked"
+            f"{state}: {plural(report.objects, 'object')}, {plural(report.manifests, 'manifest')}, "
+            f"{plural(report.events, 'audit event')} checked"
         )
         if report.leftovers:
             click.echo(
-                f"note: {report.leftovers} temporary file(s) of interrupted writes in "
+                f"note: {plural(report.leftovers, 'temporary file')} of interrupted writes in "
                 f"{rel(store.root / 'tmp')} (safe to delete)"
             )
     if not report.ok:

@@ -90,6 +90,11 @@ def progress(label: str, total: int | None = None) -> Iterator[Callable[[int, in
         yield update
 
 
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """``1 bundle``, ``2 bundles`` (``many`` for irregular plurals)."""
+    return f"{count} {noun if count == 1 else many or noun + 's'}"
+
+
 def rel(path: Path) -> str:
     """A path relative to the working directory when it is below it, else absolute."""
     try:

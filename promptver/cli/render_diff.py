@@ -28,8 +28,7 @@ def render(diff: BundleDiff, *, stat: bool = False, side_by_side: bool = False) 
     suggested = diff.suggested
     style = IMPACT_STYLE[suggested.value] if suggested else "bold"
     out.print(headline(diff), style=style, markup=False, soft_wrap=True)
-    for note in diff.notes:
-        out.print(f"note: {note}", style="dim", markup=False, soft_wrap=True)
+    print_notes(diff)
     if not diff.components:
         return
     if stat:
@@ -38,6 +37,14 @@ def render(diff: BundleDiff, *, stat: bool = False, side_by_side: bool = False) 
     for comp in diff.components:
         out.print()
         _component(out, comp, side_by_side)
+
+
+def print_notes(diff: BundleDiff) -> None:
+    """Notes (e.g. why token counts are approximate) go to stderr, in every format, so
+    that what stdout carries (a PR comment, JSON) is only the diff."""
+    err = console(stderr=True)
+    for note in diff.notes:
+        err.print(f"note: {note}", style="dim", markup=False, soft_wrap=True)
 
 
 def _stat(out: Console, diff: BundleDiff) -> None:
@@ -129,17 +136,23 @@ def _side_by_side(out: Console, detail: TextDiff) -> None:
     for hunk in detail.hunks:
         table = Table(box=None, pad_edge=False, show_header=False, expand=True)
         table.add_column("old no", justify="right", style="dim", no_wrap=True)
+        table.add_column("old mark", no_wrap=True)
         table.add_column("old", ratio=1, overflow="fold")
         table.add_column("new no", justify="right", style="dim", no_wrap=True)
+        table.add_column("new mark", no_wrap=True)
         table.add_column("new", ratio=1, overflow="fold")
         out.print(Text(hunk.header, style="cyan"))
         for row in hunk.rows:
-            old_mark = " " if row.kind == "equal" else "-"
-            new_mark = " " if row.kind == "equal" else "+"
+            # The marks say what changed without colour (NO_COLOR, a pipe): - removed or
+            # changed on the old side, + added or changed on the new side.
+            old_mark = "-" if row.old and row.kind != "equal" else " "
+            new_mark = "+" if row.new and row.kind != "equal" else " "
             table.add_row(
                 str(row.old.number) if row.old else "",
+                Text(old_mark, style="red"),
                 _line_text(row.old, old_mark) if row.old else Text(""),
                 str(row.new.number) if row.new else "",
+                Text(new_mark, style="green"),
                 _line_text(row.new, new_mark) if row.new else Text(""),
             )
         out.print(table)

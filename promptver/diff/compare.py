@@ -16,10 +16,18 @@ WORKING = None  # a reference of None means the bundle's working copy
 
 def side(store: Store, name: str, ref: str | None) -> tuple[Tree, Side]:
     """The tree and description of ``name`` at ``ref`` (a version, ``latest``, an alias),
-    or of its working copy when ``ref`` is None."""
+    or of its working copy when ``ref`` is None.
+
+    ``latest`` of a bundle that has a folder but no versions yet is the empty bundle
+    (digest ``""``): a new bundle's first diff or review shows everything as added."""
     if ref is None:
         tree = store.work_tree(name)
         return tree, Side(name, None, tree.digest, f"{name} (working copy)")
+    if ref == "latest" and not store.version_names(name) and store.bundle_dir(name).is_dir():
+        from promptver.store.tree import MemoryTree
+
+        label = f"{name} (no versions yet)"
+        return MemoryTree({}, label), Side(name, None, "", label)
     manifest = store.resolve(name, ref)
     return store.tree(manifest), Side(name, manifest.version, manifest.digest, f"{name}@{manifest.version}")
 

@@ -46,7 +46,7 @@ def diff_model(old: Snapshot, new: Snapshot, ctx: Context) -> list[ComponentDiff
             changes.append(_field(key, a, b, ctx))
     if not changes:
         return []
-    return [ComponentDiff("model", "model", "changed", tuple(changes))]
+    return [ComponentDiff("model", "model", "changed" if before else "added", tuple(changes))]
 
 
 def _field(key: str, a: Any, b: Any, ctx: Context) -> Change:

@@ -57,10 +57,26 @@ def headline(diff: BundleDiff) -> str:
     counts = diff.counts()
     suggested = diff.suggested
     figures = ", ".join(f"{counts[k]} {k}" for k in ("major", "minor", "patch") if counts[k])
+    if is_first_version(diff):
+        return (
+            f"{diff.old.label} -> {diff.new.label}: everything is new; the first version will be"
+            f" {first_version()} (`promptver bump minor {diff.new.bundle}`; --initial X.Y.Z picks another)"
+        )
     return (
         f"{diff.old.label} -> {diff.new.label}: suggested bump "
         f"{suggested.value if suggested else 'none'} ({figures})"
     )
+
+
+def is_first_version(diff: BundleDiff) -> bool:
+    """The old side is the empty bundle (no versions yet): what a first bump would make."""
+    return diff.old.version is None and diff.old.digest == ""
+
+
+def first_version() -> str:
+    from promptver.versions.bump import DEFAULT_INITIAL
+
+    return str(DEFAULT_INITIAL)
 
 
 def markdown(diff: BundleDiff) -> str:
@@ -75,8 +91,6 @@ def markdown(diff: BundleDiff) -> str:
         f"({counts['major']} major, {counts['minor']} minor, {counts['patch']} patch)"
     )
     out.append("")
-    for note in diff.notes:
-        out += [f"> {_md(note)}", ""]
     out += ["| component | impact | change |", "| --- | --- | --- |"]
     for comp in diff.components:
         for change in comp.changes:

@@ -42,6 +42,8 @@ class Snapshot:
     @classmethod
     def of(cls, tree: TreeLike) -> Snapshot:
         snap = cls(tree)
+        if not tree.entries:
+            return snap  # the empty bundle (no versions yet): nothing, not a broken config
         if CONFIG not in tree.entries:
             snap.config_error = f"{CONFIG}: missing"
             return snap

@@ -37,6 +37,10 @@ class Comparison:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
+    # runs that retrieve: per case, how its expected sources' ranks moved, in words, and
+    # the cases whose retrieved sources changed at all
+    rank_changes: dict[str, list[str]] = field(default_factory=dict)
+    sources_changed: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         def brief(meta: dict[str, Any]) -> dict[str, Any]:
@@ -51,6 +55,8 @@ class Comparison:
             "added": self.added,
             "removed": self.removed,
             "unchanged": self.unchanged,
+            "rank_changes": self.rank_changes,
+            "sources_changed": self.sources_changed,
         }
 
 
@@ -83,7 +89,14 @@ def compare_runs(base: StoredRun, head: StoredRun) -> Comparison:
         deltas[f"tokens_{side}"] = _delta(
             (bs.get("tokens") or {}).get(side), (hs.get("tokens") or {}).get(side)
         )
+    br, hr = bs.get("retrieval") or {}, hs.get("retrieval") or {}
+    if br or hr:
+        from promptver.evals.ragmetrics import METRICS
+
+        for name in METRICS:
+            deltas[f"retrieval_{name}"] = _delta(br.get(name), hr.get(name))
     result = Comparison(base.meta, head.meta, deltas)
+    retrieval_changes(result, base.records, head.records)
     for case_id in sorted(old.keys() | new.keys()):
         if case_id not in old:
             result.added.append(case_id)
@@ -100,6 +113,23 @@ def compare_runs(base: StoredRun, head: StoredRun) -> Comparison:
         else:
             result.unchanged += 1
     return result
+
+
+def retrieval_changes(result: Comparison, base: list[dict[str, Any]], head: list[dict[str, Any]]) -> None:
+    """Fill ``rank_changes`` and ``sources_changed`` from the first repeat of each case."""
+    from promptver.evals.ragmetrics import rank_changes
+
+    def first(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {r["id"]: r for r in records if not r.get("repeat") and "retrieved" in r}
+
+    old, new = first(base), first(head)
+    for case_id in sorted(old.keys() & new.keys()):
+        a, b = old[case_id], new[case_id]
+        if [x["source"] for x in a["retrieved"]] != [x["source"] for x in b["retrieved"]]:
+            result.sources_changed.append(case_id)
+        moved = rank_changes(a.get("retrieval"), b.get("retrieval"))
+        if moved:
+            result.rank_changes[case_id] = moved
 
 
 @dataclass(frozen=True)

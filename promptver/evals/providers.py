@@ -13,7 +13,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from functools import cache
@@ -167,6 +167,19 @@ class _HTTPProvider:
 
     async def complete(self, messages: list[dict[str, str]], params: Mapping[str, Any]) -> Completion:
         url, headers, body = self._request(messages, params)
+        (text, usage), latency, attempts = await self.call(url, headers, body)
+        return Completion(text, usage, latency, attempts)
+
+    async def call(
+        self,
+        url: str,
+        headers: dict[str, str],
+        body: dict[str, Any],
+        parse: Callable[[Any], Any] | None = None,
+    ) -> tuple[Any, float, int]:
+        """POST ``body`` as JSON with the deadline, retries and rate limit of every request;
+        returns (``parse(response JSON)``, latency in ms, attempts). ``parse`` defaults to
+        the chat answer's; embeddings and rerank requests (evals/embeddings.py) pass theirs."""
         attempt = 0
         while True:
             if self.limiter is not None:
@@ -175,11 +188,11 @@ class _HTTPProvider:
             try:
                 async with asyncio.timeout(self.timeout):
                     if body.get("stream"):
-                        text, usage = await self._send_stream(url, headers, body)
+                        result: Any = await self._send_stream(url, headers, body)
                     else:
-                        text, usage = await self._send(url, headers, body)
+                        result = await self._send(url, headers, body, parse)
                 latency = (time.perf_counter() - start) * 1000
-                return Completion(text, usage, latency, attempt + 1)
+                return result, latency, attempt + 1
             except TimeoutError:
                 failure = _Retryable(f"timed out after {self.timeout:g}s")
             except _Retryable as exc:
@@ -216,8 +229,12 @@ class _HTTPProvider:
         raise ProviderError(f"{self.label}: HTTP {status}{detail}")
 
     async def _send(
-        self, url: str, headers: dict[str, str], body: dict[str, Any]
-    ) -> tuple[str, Usage | None]:
+        self,
+        url: str,
+        headers: dict[str, str],
+        body: dict[str, Any],
+        parse: Callable[[Any], Any] | None = None,
+    ) -> Any:
         import msgspec
 
         client = await self._free.get()
@@ -232,8 +249,8 @@ class _HTTPProvider:
         except msgspec.DecodeError as exc:
             raise ProviderError(f"{self.label}: malformed JSON in the response") from exc
         try:
-            return self._parse(data)
-        except (KeyError, IndexError, TypeError) as exc:
+            return (parse or self._parse)(data)
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise ProviderError(f"{self.label}: unexpected response shape ({exc!r})") from exc
 
     async def _send_stream(
@@ -299,10 +316,13 @@ class OpenAIProvider(_HTTPProvider):
 
     kind = "openai"
 
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._key}"} if self._key else {}
+
     def _request(
         self, messages: list[dict[str, str]], params: Mapping[str, Any]
     ) -> tuple[str, dict[str, str], dict[str, Any]]:
-        headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
+        headers = self.auth_headers()
         body: dict[str, Any] = {"model": self.ref.name, "messages": messages, **params}
         return f"{self.base_url}/chat/completions", headers, body
 

@@ -49,6 +49,19 @@ def summary_lines(meta: dict[str, Any]) -> list[str]:
         f"  latency p50 {_ms(lat.get('p50'))}  p95 {_ms(lat.get('p95'))}"
         f"  tokens {tokens.get('input', 0)} in / {tokens.get('output', 0)} out{estimate}"
         f"  cost {cost}  cached {s.get('cached', 0)}  requests {s.get('requests', 0)}",
+        *retrieval_lines(s.get("retrieval")),
+    ]
+
+
+def retrieval_lines(metrics: dict[str, Any] | None) -> list[str]:
+    """hit@k, recall@k, MRR and nDCG@k of a run that retrieves (nothing otherwise)."""
+    if not metrics:
+        return []
+    k = metrics.get("k")
+    return [
+        f"  retrieval ({metrics.get('cases', 0)} cases with expected sources)"
+        f"  hit@{k} {metrics['hit']:.3f}  recall@{k} {metrics['recall']:.3f}"
+        f"  MRR {metrics['mrr']:.3f}  nDCG@{k} {metrics['ndcg']:.3f}"
     ]
 
 
@@ -66,6 +79,13 @@ def comparison_lines(comparison: Comparison) -> list[str]:
         f"  unchanged {comparison.unchanged}  added {len(comparison.added)}"
         f"  removed {len(comparison.removed)}",
     ]
+    if d.get("retrieval_hit") is not None or d.get("retrieval_mrr") is not None:
+        lines.append(
+            f"  retrieval hit@k {_signed(d.get('retrieval_hit'))}"
+            f"  recall@k {_signed(d.get('retrieval_recall'))}"
+            f"  MRR {_signed(d.get('retrieval_mrr'))}  nDCG@k {_signed(d.get('retrieval_ndcg'))}"
+            f"  retrieved sources changed in {len(comparison.sources_changed)} cases"
+        )
     for label, changes in (("regressed", comparison.regressed), ("improved", comparison.improved)):
         for c in changes:
             lines.append(
@@ -73,6 +93,8 @@ def comparison_lines(comparison: Comparison) -> list[str]:
                 f"{c.base_score:.3f} -> {'pass' if c.head_pass else 'fail'} "
                 f"{c.head_score:.3f}"
             )
+    for case_id, moved in comparison.rank_changes.items():
+        lines += [f"  retrieval {case_id}: {change}" for change in moved]
     return lines
 
 
@@ -143,6 +165,16 @@ def markdown(
         f"{_ms(lat.get('p50'))} | {_ms(lat.get('p95'))} | "
         f"{tokens.get('input', 0)}/{tokens.get('output', 0)} | {_cost(s.get('cost'))} |",
     ]
+    metrics = s.get("retrieval")
+    if metrics:
+        k = metrics.get("k")
+        lines += [
+            "",
+            f"| hit@{k} | recall@{k} | MRR | nDCG@{k} | cases with expected sources |",
+            "| ---: | ---: | ---: | ---: | ---: |",
+            f"| {metrics['hit']:.3f} | {metrics['recall']:.3f} | {metrics['mrr']:.3f} | "
+            f"{metrics['ndcg']:.3f} | {metrics.get('cases', 0)} |",
+        ]
     failing = [r for r in records if not r.get("pass")]
     if failing:
         lines += ["", "### Failing cases", "", "| case | reason |", "| --- | --- |"]
@@ -162,6 +194,11 @@ def markdown(
             f"p50 {_signed(d.get('latency_p50_ms'), ' ms', digits=0)}",
             f"- regressed: {', '.join(f'`{c.id}`' for c in comparison.regressed) or 'none'}",
             f"- improved: {', '.join(f'`{c.id}`' for c in comparison.improved) or 'none'}",
+        ]
+        lines += [
+            f"- `{case_id}`: {change}"
+            for case_id, moved in comparison.rank_changes.items()
+            for change in moved
         ]
     if gate:
         lines += ["", *(f"**Gate failed:** {reason}" for reason in gate)]

@@ -15,10 +15,8 @@ depend on a download or on the machine; chunks end between words), ``characters`
 
 from __future__ import annotations
 
-import math
 import re
 import time
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,33 +153,46 @@ def terms(text: str) -> list[str]:
 
 
 class BM25Index:
-    """Okapi BM25 (k1 1.5, b 0.75) over a list of chunks; ties keep the corpus order."""
+    """Okapi BM25 (k1 1.5, b 0.75, Lucene's variant: the same ranking as Robertson's) over a
+    list of chunks, scored by bm25s; a query's repeated words count once and ties keep the
+    corpus order, so a ranking never depends on the machine."""
 
     def __init__(self, chunks: list[Chunk]) -> None:
+        import bm25s
+
         self.chunks = chunks
-        self.counts = [Counter(terms(f"{c.title}\n{c.text}")) for c in chunks]
-        self.lengths = [sum(c.values()) for c in self.counts]
-        self.average = (sum(self.lengths) / len(chunks)) if chunks else 0.0
-        frequency: Counter[str] = Counter()
-        for counts in self.counts:
-            frequency.update(counts.keys())
-        n = len(chunks)
-        self.idf = {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in frequency.items()}
+        tokens = [terms(f"{c.title}\n{c.text}") for c in chunks]
+        self._vocab: dict[str, int] = {}
+        ids = [[self._vocab.setdefault(t, len(self._vocab)) for t in doc] for doc in tokens]
+        self._bm25 = bm25s.BM25(k1=K1, b=B, method="lucene", dtype="float64")
+        self._empty = not self._vocab
+        if chunks and not self._empty:
+            self._bm25.index((ids, dict(self._vocab)), create_empty_token=False, show_progress=False)
+
+    def scores(self, query: str) -> Any:
+        """The BM25 score of every chunk for ``query`` (a numpy array)."""
+        import numpy as np
+
+        wanted = [self._vocab[t] for t in dict.fromkeys(terms(query)) if t in self._vocab]
+        if not wanted or self._empty:
+            return np.zeros(len(self.chunks))
+        return self._bm25.get_scores_from_ids(wanted)
 
     def search(self, query: str, k: int) -> list[tuple[Chunk, float]]:
-        wanted = [t for t in dict.fromkeys(terms(query)) if t in self.idf]
-        scored: list[tuple[float, int]] = []
-        for i, counts in enumerate(self.counts):
-            score = 0.0
-            norm = K1 * (1 - B + B * self.lengths[i] / self.average) if self.average else K1
-            for term in wanted:
-                tf = counts.get(term)
-                if tf:
-                    score += self.idf[term] * tf * (K1 + 1) / (tf + norm)
-            if score > 0:
-                scored.append((score, i))
-        scored.sort(key=lambda item: (-item[0], item[1]))
-        return [(self.chunks[i], score) for score, i in scored[:k]]
+        return [(self.chunks[i], score) for i, score in top_k(self.scores(query), k)]
+
+
+def top_k(scores: Any, k: int, *, positive: bool = True) -> list[tuple[int, float]]:
+    """The ``k`` best scores (only positive ones unless ``positive`` is false) as
+    (position, score), best first, ties by position."""
+    import numpy as np
+
+    candidates = np.flatnonzero(scores > 0) if positive else np.arange(len(scores))
+    if len(candidates) > k:
+        kth = np.partition(scores[candidates], len(candidates) - k)[len(candidates) - k]
+        candidates = candidates[scores[candidates] >= kth]
+    order = np.lexsort((candidates, -scores[candidates]))[:k]
+    return [(int(i), float(scores[i])) for i in candidates[order]]
 
 
 def document_title(path: str, text: str) -> str:
@@ -272,7 +283,8 @@ class RetrievalTarget:
         hits = self.index.search(query, self.top_k)
         sources = list(dict.fromkeys(chunk.path for chunk, _ in hits))
         latency = (time.perf_counter() - start) * 1000
-        return Answer(format_chunks(hits), None, latency, attempts=0, sources=sources)
+        retrieved = [{"source": c.path, "chunk": c.index, "score": round(s, 6)} for c, s in hits]
+        return Answer(format_chunks(hits), None, latency, attempts=0, sources=sources, retrieved=retrieved)
 
     async def aclose(self) -> None:
         return None

@@ -105,7 +105,7 @@ def prepare(
     if options.limit is not None:
         cases = cases[: options.limit]
     target_spec = options.target or "model"
-    renders = target_spec == "model"
+    renders = target_spec in ("model", "rag")
     for case in cases:
         where = f"{bundle.label}/{dataset.path} case {case.id!r}"
         if renders:
@@ -141,17 +141,25 @@ def prepare(
                 hint="add [model] to bundle.toml or use --target python:mod:fn",
             )
         params = model_params(bundle.model, bundle)
-        target = ModelTarget(CachedModel(bundle.model, provider(bundle.model), params, cache))
+        model = CachedModel(bundle.model, provider(bundle.model), params, cache)
+        if target_spec == "rag":
+            target = rag_target(bundle, dataset, model, provider, store_root, options)
+        else:
+            target = ModelTarget(model)
     elif target_spec == "retrieval":
         from promptver.evals.retrieval import RetrievalTarget, query_var
 
         target = RetrievalTarget(bundle, query_var(bundle, dataset.name))
+    elif target_spec == "retrieval:configured":
+        target = rag_target(bundle, dataset, None, provider, store_root, options)
     elif target_spec.startswith("python:"):
         target = PythonTarget(target_spec, load_function(target_spec), bundle)
     else:
         raise ConfigError(
             f"unknown target {target_spec!r}",
-            hint="use 'model' (the bundle's model), 'retrieval' or python:package.module:function",
+            hint="use 'model' (the bundle's model), 'rag' (retrieve, then the model), 'retrieval' "
+            "(BM25, offline), 'retrieval:configured' (the [rag] retriever, no model) "
+            "or python:package.module:function",
         )
     if dataset.grader is not None and any(
         a.get("type") == "llm-judge" for c in cases for a in dataset.asserts + c.asserts
@@ -160,8 +168,42 @@ def prepare(
         grader = CachedModel(ref, provider(ref), dict(ref.params), cache)
     prices = PriceTable.from_config(store_root / "config.toml" if store_root else None)
     # A retrieval run calls no model: no cost, no token estimate.
-    model_name = bundle.model.name if bundle.model and target_spec != "retrieval" else None
+    model_name = bundle.model.name if bundle.model and renders else None
+    if target_spec.startswith("python:") and bundle.model:
+        model_name = bundle.model.name
     return EvalPlan(bundle, dataset, cases, options, target, grader, prices, model_name)
+
+
+def rag_target(
+    bundle: BundleView,
+    dataset: Dataset,
+    model: CachedModel | None,
+    provider: Callable[[ModelRef], Provider],
+    store_root: Path | None,
+    options: EvalOptions,
+) -> Target:
+    """``--target rag`` / ``retrieval:configured``: every [rag] check and endpoint key now."""
+    from promptver.evals import rag
+    from promptver.evals.embeddings import EmbeddingCache
+    from promptver.evals.retrieval import query_var
+
+    where = f"{bundle.label}/bundle.toml"
+    settings = rag.settings(bundle.config, bundle.model, where)
+    corpus = rag.Corpus(bundle.label, bundle.tree.entries, bundle.read_bytes, settings.corpus)
+    if model is not None:
+        template = dataset.template
+        names = {c.template or template for c in dataset.cases} - {None}
+        for name in sorted(n for n in names if n):
+            if settings.context_var not in bundle.variables(name):
+                raise ConfigError(
+                    f"{where}: template {name!r} does not use [rag] context_var {settings.context_var!r}",
+                    hint="name the variable the template renders the chunks from in [rag] context_var",
+                )
+    cache = None
+    if store_root is not None and options.cache:
+        cache = EmbeddingCache(store_root / "cache" / "embeddings.sqlite")
+    retriever = rag.Retriever(corpus, settings, make=provider, cache=cache, where=where)
+    return rag.RagTarget(retriever, query_var(bundle, dataset.name), model)
 
 
 def run_meta(plan: EvalPlan) -> dict[str, Any]:
@@ -210,14 +252,35 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
     try:
         messages = None
         prompt = ""
+        variables = case.vars
+        hits = None
+        retrieve = getattr(plan.target, "retrieve", None)
+        if retrieve is not None:
+            hits = await retrieve(case)
+            if plan.target.renders:
+                context = [hit.to_context() for hit in hits]
+                variables = {**case.vars, plan.target.context_var: context}  # type: ignore[attr-defined]
         if plan.target.renders:
             name = case.template or plan.dataset.template
             assert name is not None
             record["template"] = name
-            messages = plan.bundle.messages(name, **case.vars)
+            messages = plan.bundle.messages(name, **variables)
             record["messages"] = messages
             prompt = messages[-1]["content"]
-        answer = await plan.target.answer(case, messages, repeat)
+        if hits is not None:
+            answer = await plan.target.answer(case, messages, repeat, hits)  # type: ignore[call-arg]
+            answer.retrieved = [hit.to_json() for hit in hits]
+            answer.sources = answer.sources or list(dict.fromkeys(hit.source for hit in hits))
+        else:
+            answer = await plan.target.answer(case, messages, repeat)
+        if answer.retrieved is not None:
+            from promptver.evals.ragmetrics import case_metrics
+
+            record["retrieved"] = answer.retrieved
+            k = int(getattr(plan.target, "top_k", len(answer.retrieved)))
+            metrics = case_metrics(case.expected_sources, answer.sources, k)
+            if metrics is not None:
+                record["retrieval"] = metrics
         usage = answer.usage
         if usage is None and messages is not None:
             from promptver.evals.usage import estimate
@@ -266,9 +329,9 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
     """Run every job not yet in ``writer.records``; returns the final metadata."""
     done = {(r["id"], r.get("repeat", 0)) for r in writer.records}
     queue: asyncio.Queue[tuple[Case, int]] = asyncio.Queue()
-    for case, rep in plan.jobs:
-        if (case.id, rep) not in done:
-            queue.put_nowait((case, rep))
+    pending = [(case, rep) for case, rep in plan.jobs if (case.id, rep) not in done]
+    for job in pending:
+        queue.put_nowait(job)
     total = len(plan.jobs)
     finished = len(done)
     order = {case.id: index for index, case in enumerate(plan.cases)}
@@ -291,11 +354,18 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
     writer.save_meta()
     status = "interrupted"
     try:
+        warm = getattr(plan.target, "warm", None)
+        if warm is not None and pending:
+            # index the corpus and embed the queries in batches before the cases start
+            await warm([case for case, _ in pending])
         workers = min(plan.options.concurrency, max(1, queue.qsize()))
         await asyncio.gather(*(worker() for _ in range(workers)))
         status = "complete"
     finally:
         writer.close()
+        retriever = getattr(plan.target, "retriever", None)
+        if retriever is not None:
+            writer.meta["retrieval_requests"] = retriever.requests
         writer.meta.update(
             status=status,
             summary=summarize(writer.records),

@@ -16,6 +16,7 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
+    summary: dict[str, Any]
     count = len(records)
     passed = sum(1 for r in records if r.get("pass"))
     errors = sum(1 for r in records if r.get("error"))
@@ -32,7 +33,9 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
             estimated = estimated or bool(tokens.get("estimated"))
     costs = [r.get("cost") for r in records if not r.get("error")]
     known = [float(c) for c in costs if c is not None]
-    return {
+    from promptver.evals.ragmetrics import run_metrics
+
+    summary = {
         "cases": count,
         "passed": passed,
         "failed": count - passed,
@@ -46,3 +49,7 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "cached": sum(1 for r in records if r.get("cached")),
         "requests": sum(int(r.get("attempts", 0)) for r in records),
     }
+    retrieval = run_metrics(records)
+    if retrieval is not None:
+        summary["retrieval"] = retrieval
+    return summary

@@ -26,6 +26,8 @@ class Answer:
     cached: bool = False
     attempts: int = 0  # requests sent (0 when answered from the cache)
     sources: list[str] = field(default_factory=list)
+    # retrieved chunks, best first ({source, chunk, score}), for targets that retrieve
+    retrieved: list[dict[str, Any]] | None = None
 
 
 class Target(Protocol):

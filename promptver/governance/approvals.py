@@ -163,11 +163,12 @@ def record_review(
     bundle: str,
     decision: str,
     reviewer: str,
-    old: Reviewed,
+    old: Reviewed | None,
     new: Reviewed,
     note: str | None = None,
 ) -> dict[str, Any]:
-    """Append a review decision made in the review UI; returns the event as written.
+    """Append a review decision made in the review UI (``old`` None: a first version,
+    reviewed against nothing); returns the event as written.
 
     When the reviewed side is a stored version, the rules of ``decide`` apply. A working
     copy has no author or alias yet: its decision is recorded as it is.

@@ -119,7 +119,8 @@ def summary(event: dict[str, Any]) -> str:
         arrow = f"{event.get('from') or '(none)'} -> {event.get('to') or '(removed)'}"
         text = f"{action} {event.get('alias')} {arrow}"
         if action == "promote" and event.get("approvals"):
-            text += f" (approvals: events {', '.join(str(s) for s in event['approvals'])})"
+            noun = "event" if len(event["approvals"]) == 1 else "events"
+            text += f" (approved in {noun} {', '.join(str(s) for s in event['approvals'])})"
         return text + (f": {event['reason']}" if event.get("reason") else "")
     if kind == "review":
         new: dict[str, Any] = event["new"] if isinstance(event.get("new"), dict) else {}

@@ -56,7 +56,11 @@ def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
         "evals": _evals(manifest, raw, store, runs),
         "corpus": _corpus(manifest, raw),
         "latest_eval_run": brief(latest) if latest else None,
-        "git": {"commit": prov.get("git_commit"), "dirty": prov.get("git_dirty")},
+        "git": {
+            "commit": prov.get("git_commit"),
+            "dirty": prov.get("git_dirty"),
+            "repository": prov.get("git_repository"),
+        },
         "approvals": [d.to_json() for d in decisions(events, manifest.digest) if d.decision == APPROVED],
         "changes_requested": [
             d.to_json() for d in decisions(events, manifest.digest) if d.decision == CHANGES_REQUESTED

@@ -25,6 +25,7 @@ from promptver.diff.model import (
     TextDiff,
 )
 from promptver.diff.model import Side as DiffSide
+from promptver.diff.render import first_version, is_first_version
 from promptver.errors import NotFoundError
 from promptver.tui.model import (
     Body,
@@ -108,6 +109,7 @@ def build_review(
         components=components,
         bump=suggested.value if suggested else None,
         bump_reason=_bump_reason(diff, suggested),
+        first_version=first_version() if is_first_version(diff) else None,
     )
 
 
@@ -128,7 +130,7 @@ def side_of(side: DiffSide, meta: SideMeta) -> Side:
 
 
 def _side(side: DiffSide, meta: SideMeta) -> Side:
-    label = side.version if side.version is not None else "working copy"
+    label = side.version or ("working copy" if side.digest else "no versions yet")
     return Side(label, side.digest, meta.author, meta.created, side.version)
 
 

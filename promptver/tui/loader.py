@@ -34,7 +34,7 @@ def load_review(
     new_tree, new_side = side(store, new_name or name, new_ref)
     # tokens are counted later, per text, when the reviewer opens it (see build_review)
     diff = diff_trees(old_tree, new_tree, old_side, new_side, progress, tokens=False)
-    old_meta = _meta(store, name, old_side.version)
+    old_meta = _meta(store, name, old_side.version) if old_side.digest else SideMeta(author="", created=None)
     new_meta = _meta(store, new_name or name, new_side.version)
     results = None
     if (new_name or name) == name:  # runs compare within one bundle
@@ -80,9 +80,10 @@ def recorder(store: Store, reviewer: str) -> Callable[[Review, str, str | None],
     """``record(review, decision, note)``: a review event for exactly the reviewed digests."""
 
     def record(review: Review, decision: str, note: str | None) -> dict[str, Any]:
-        if not review.old.digest or not review.new.digest:
+        if not review.new.digest:
             raise ConfigError("this review has no digests to record")
-        old = Reviewed(review.old.version, review.old.digest)
+        # the old side of a first version's review is the empty bundle: recorded as none
+        old = Reviewed(review.old.version, review.old.digest) if review.old.digest else None
         new = Reviewed(review.new.version, review.new.digest)
         event = record_review(store, review.bundle, decision, reviewer, old, new, note)
         review.decisions = decisions_on(store, review.bundle, review.new.digest)

@@ -44,18 +44,32 @@ def identity(folder: Path | None = None) -> str:
 def provenance(folder: Path) -> dict[str, Any]:
     """Git commit of the enclosing repository (and whether the bundle folder was dirty),
     promptver, Python and key library versions."""
-    commit = _git(folder, "rev-parse", "HEAD")
+    commit = _git(folder, "rev-parse", "--verify", "-q", "HEAD")
     dirty = None
     if commit is not None:
         status = _git(folder, "status", "--porcelain", "--", ".")
         dirty = bool(status) if status is not None else None
+    inside = commit is not None or _git(folder, "rev-parse", "--is-inside-work-tree") == "true"
     return {
         "git_commit": commit,
         "git_dirty": dirty,
+        "git_repository": inside,
         "promptver": __version__,
         "python": platform.python_version(),
         "libraries": _library_versions(),
     }
+
+
+def describe_git(provenance: dict[str, Any]) -> str:
+    """What ``show`` says about a version's git state: the commit (and "dirty"), "git
+    repository, no commits yet", or "not in git" (older manifests did not record the
+    repository without a commit: for them, no commit reads as "not in git")."""
+    commit = provenance.get("git_commit")
+    if isinstance(commit, str) and commit:
+        return commit[:12] + (" (dirty)" if provenance.get("git_dirty") else "")
+    if provenance.get("git_repository"):
+        return "git repository, no commits yet"
+    return "not in git"
 
 
 def _library_versions() -> dict[str, str]:

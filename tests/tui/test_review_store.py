@@ -240,3 +240,18 @@ def test_review_decisions_follow_the_approve_rules(project: Path, store: Store, 
     again = pv("approve", "bot@0.2.0", "--by", "Rita <rita@example.com>")
     assert again.code == 1 and "already approved" in again.err  # the CLI sees the TUI's event
     assert pv("promote", "bot@0.2.0", "--to", "production").code == 0
+
+
+def test_review_of_a_bundle_with_no_versions_yet(project: Path, store: Store) -> None:
+    """The first review compares the working copy with nothing: everything added, the
+    first version named, and a decision is recorded with no old side."""
+    assert not store.version_names("bot")
+    review = load_review(store, "bot")
+    assert review.old.label == "no versions yet" and review.old.digest == "" and review.old.author == ""
+    assert review.new.label == "working copy" and review.new.digest == store.work_tree("bot").digest
+    assert review.first_version == "0.1.0"
+    statuses = {c.key: c.status for c in review.components if c.changed}
+    assert statuses["model:model"] == "added" and statuses["templates:answer"] == "added"
+    event = recorder(store, "Rita Reviewer")(review, "approved", "looks right")
+    assert event["old"] == {"version": None, "digest": None}
+    assert event["new"] == {"version": None, "digest": review.new.digest}

@@ -31,8 +31,12 @@ def _side(mark: str, style: str, side: Side) -> Content:
 
 
 def header_content(review: Review) -> Content:
-    if review.bump:
+    if review.first_version:
         bump: Content = Content.assemble(
+            "first version ", (review.first_version, "bold"), ("  everything is new", "$text-muted")
+        )
+    elif review.bump:
+        bump = Content.assemble(
             "suggested bump ",
             (review.bump, BUMP_STYLE.get(review.bump, "bold")),
             (f": {review.bump_reason}" if review.bump_reason else "", "$text-muted"),
