@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from promptver.bundle.check import check_jsonl
@@ -159,3 +159,25 @@ def test_what_check_accepts_eval_and_diff_read_identically(data: bytes) -> None:
     diff = diff_dataset(None, None, tree, "e.jsonl")
     assert diff.problems == ()
     assert sorted(c.id for c in diff.cases) == sorted(c.id for c in cases)
+
+
+@settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(eval_files())
+def test_what_bump_stores_eval_reads_identically(project: Path, data: bytes) -> None:
+    """End to end: a real bump of the file, then the stored version opened as `eval` does."""
+    from promptver.errors import BundleError, NothingChangedError
+    from promptver.evals.source import open_bundle
+    from promptver.store.store import Store
+    from promptver.versions.bump import bump
+
+    store = Store.find(project)
+    (project / EVALS).write_bytes(data)
+    try:
+        manifest = bump(store, "bot", "patch").manifest
+    except NothingChangedError:
+        return
+    except BundleError as exc:
+        assert all(p.file == "evals/golden.jsonl" and p.line for p in exc.problems)
+        return
+    dataset = open_bundle(f"bot@{manifest.version}", store).dataset("golden")
+    assert [{"id": c.id, "vars": c.vars, "expected": c.expected} for c in dataset.cases] == _naive(data)
