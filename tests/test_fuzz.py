@@ -179,9 +179,13 @@ def test_manifest(stored: Store, data: st.DataObject) -> None:
         assert raw.strip()
 
 
-def test_manifest_nested_too_deeply() -> None:
-    error = _refused(lambda: Manifest.loads(b"[" * 100_000, "m.json"))
-    assert error is not None
+def test_manifest_nested_too_deeply_or_out_of_range(stored: Store) -> None:
+    assert _refused(lambda: Manifest.loads(b"[" * 100_000, "m.json")) is not None
+    seed = _manifest_seed(stored)
+    for size in (b"1e999", b"-1", b"true", b"1.5"):  # found by the long profile: 1e999 crashed
+        raw = seed.replace(b'"size": ', b'"size": ' + size + b", \"x\": ", 1)
+        assert b"1e999" not in seed and raw != seed
+        assert _refused(lambda raw=raw: Manifest.loads(raw, "m.json")) is not None
 
 
 # --- audit log lines ------------------------------------------------------------------------

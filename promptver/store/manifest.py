@@ -106,7 +106,7 @@ class Manifest:
                 changes=raw.get("changes"),
                 format=int(fmt or FORMAT),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise IntegrityError(
                 f"manifest is malformed ({exc!r} missing or wrong)",
                 location=where,
@@ -126,4 +126,7 @@ def _file_entry(raw: dict[str, Any]) -> FileEntry:
     digest = str(raw["digest"]).removeprefix(PREFIX)
     if not is_hex_digest(digest):
         raise ValueError("digest")
-    return FileEntry(path=str(raw["path"]), digest=digest, size=int(raw["size"]))
+    size = raw["size"]
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ValueError("size")
+    return FileEntry(path=str(raw["path"]), digest=digest, size=size)
