@@ -203,6 +203,16 @@ def test_log_line(line: bytes) -> None:
     _refused(lambda: parse_event(line, "log.jsonl:1"))
 
 
+def test_log_line_with_half_a_surrogate_pair(project: Path, pv) -> None:
+    """Found by the long profile: `audit --json` crashed printing the string it gave."""
+    assert pv("bump", "minor", "bot").code == 0
+    log = project / ".promptver/bundles/bot/log.jsonl"
+    log.write_bytes(log.read_bytes() + b'{"event": "bump", "actor": "\\ud800Tess", "seq": 2}\n')
+    for args in (("audit", "bot", "--json"), ("audit", "bot")):
+        result = pv(*args)
+        assert result.code == 1 and "half of a surrogate pair" in result.err, result
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),

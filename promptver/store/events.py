@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from promptver.errors import IntegrityError
+from promptver.store import jsontext
 
 if TYPE_CHECKING:
     from promptver.store.store import Store
@@ -25,10 +26,10 @@ def parse_event(line: bytes, where: str) -> dict[str, Any]:
     """One log line as its event; IntegrityError (at ``where``, ``file:line``) for a line that
     is not JSON or is JSON but not an object (``[1,2]``, ``null``): the log was edited."""
     try:
-        event = json.loads(line)
-    except (ValueError, RecursionError):
+        event = jsontext.loads(line)
+    except ValueError as exc:
         event = None
-        what = "is not JSON"
+        what = f"is not JSON ({str(exc).split(':')[0]})"
     else:
         what = f"is JSON but not an event object ({type(event).__name__})"
     if not isinstance(event, dict):

@@ -8,6 +8,7 @@ from typing import Any
 
 from promptver.errors import IntegrityError, StoreFormatError
 from promptver.semver import Version
+from promptver.store import jsontext
 from promptver.store.digests import PREFIX, is_hex_digest, tree_digest
 from promptver.store.tree import FileEntry
 
@@ -72,8 +73,8 @@ class Manifest:
     def loads(cls, data: bytes, where: str) -> Manifest:
         """Parse and check a manifest: its digest must match its file list."""
         try:
-            raw = json.loads(data)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raw = jsontext.loads(data)
+        except ValueError as exc:
             raise IntegrityError(
                 f"manifest is not valid JSON: {exc}",
                 location=where,
