@@ -302,6 +302,7 @@ CONFIGS = st.one_of(
 @given(CONFIGS)
 @example(("promptver.toml", b"bundles = " + b"[" * 100_000))
 @example(("pyproject.toml", b"[tool.promptver]\nbundles = " + b"{a=" * 50_000))
+@example(("promptver.toml", b'store = "\\u0000.promptver"\n'))  # found by the long profile
 def test_app_config(config: tuple[str, bytes]) -> None:
     name, raw = config
     text = raw.decode("utf-8", "replace")

@@ -188,7 +188,7 @@ def parse_config(text: str, path: Path) -> AppConfig:
                 hint=did_you_mean(key, _KEYS) or f"the settings are: {', '.join(_KEYS)}",
             )
     store = section.get("store")
-    if store is not None and (not isinstance(store, str) or not store.strip()):
+    if store is not None and (not isinstance(store, str) or not store.strip() or "\x00" in store):
         raise ConfigError(
             f"{prefix}store must be a path (a string)",
             location=_locate(text, path, "store"),
