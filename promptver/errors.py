@@ -10,7 +10,8 @@
      │    └── NothingChangedError  a bump with no change since the latest version
      ├── PolicyError               a bump level or promotion refused by policy
      ├── IntegrityError            a hash does not match: corruption or tampering
-     └── StoreFormatError          a store written by a newer promptver
+     ├── StoreFormatError          a store written by a newer promptver
+     └── WriteError                a write failed (disk full, read-only...) and was rolled back
 
 Only the CLI turns these into ``Error: ...`` plus an exit code, and only the TUI into
 notifications; library code raises and never prints.
@@ -69,6 +70,11 @@ class IntegrityError(PromptverError):
 
 class StoreFormatError(PromptverError):
     pass
+
+
+class WriteError(PromptverError):
+    """A file could not be written (disk full, read-only folder...). Raised only after
+    what was being written has been rolled back: the store is as it was before."""
 
 
 @dataclass(frozen=True)

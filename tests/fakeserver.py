@@ -53,10 +53,13 @@ class Rule:
     error_body: str | None = None  # body of an error response (default: a JSON error)
     echo_header: str | None = None  # append this request header's value to the error body
     times: int | None = None
+    model: str | None = None  # only requests for this model (None: any)
     used: int = 0
 
-    def applies(self, text: str) -> bool:
+    def applies(self, text: str, model: str = "") -> bool:
         if self.times is not None and self.used >= self.times:
+            return False
+        if self.model is not None and self.model != model:
             return False
         return re.search(self.match, text) is not None
 
@@ -133,10 +136,10 @@ class FakeLLMServer:
         with self._lock:
             return sum(1 for r in self.requests if r.path.endswith(path_suffix))
 
-    def _pick(self, text: str) -> Rule | None:
+    def _pick(self, text: str, model: str = "") -> Rule | None:
         with self._lock:
             for rule in self.rules:
-                if rule.applies(text):
+                if rule.applies(text, model):
                     rule.used += 1
                     return rule
         return None
@@ -205,7 +208,7 @@ class _Handler(BaseHTTPRequestHandler):
             text = str(body.get("query", ""))
         else:
             text = _last_user_text(body)
-        rule = state._pick(text)
+        rule = state._pick(text, str(body.get("model", "")) if isinstance(body, dict) else "")
         if rule is not None and rule.stall:
             time.sleep(rule.stall)
         delay = rule.latency if rule is not None and rule.latency is not None else state.latency

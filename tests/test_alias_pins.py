@@ -23,7 +23,7 @@ from promptver.governance.promotion import remove_alias, set_alias
 from tests.app_fixtures import Project, make_project, release
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("textual", "click", "rich", "deepdiff", "tiktoken", "httpx", "tomlkit")
+HEAVY = ("textual", "click", "rich", "deepdiff", "tiktoken", "httpx", "aiohttp", "tomlkit")
 
 
 @pytest.fixture

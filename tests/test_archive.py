@@ -256,3 +256,15 @@ def test_corrupted_or_truncated_files(exported: Path, tmp_path: Path, damage: st
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="no such export file"):
         read_archive(tmp_path / "nope.pvb")
+
+
+def test_any_flipped_byte_is_found(exported: Path, tmp_path: Path) -> None:
+    """Wherever a byte is damaged (a member, the tar's padding or end blocks, the gzip
+    trailer), reading the export fails: the stream is read to its end, where gzip checks
+    its CRC."""
+    data = exported.read_bytes()
+    bad = tmp_path / "bad.pvb"
+    for position in range(10, len(data), max(1, len(data) // 97)):
+        bad.write_bytes(data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1 :])
+        with pytest.raises(IntegrityError):
+            read_archive(bad)

@@ -139,3 +139,14 @@ def test_bundle_toml_not_utf8_is_located(project: Path, pv) -> None:
     result = pv("check", "bot")
     assert result.code == 1
     assert "bundle.toml:3:10: is not UTF-8 text (byte 0xff)" in result.out
+
+
+def test_schema_problems_do_not_hide_the_others(project: Path, pv) -> None:
+    """An unknown key and a missing eval file are both reported in one run."""
+    _edit(project, "bundle.toml", "[bundle]\n", '[bundle]\ncolour = "red"\n')
+    (project / BOT / "evals/golden.jsonl").unlink()
+    result = pv("check", "bot")
+    assert result.code == 1
+    assert "unknown key 'bundle.colour'" in result.out
+    assert "evals.golden.path: file 'evals/golden.jsonl' does not exist" in result.out
+    assert "2 problems" in result.out

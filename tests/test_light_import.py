@@ -5,7 +5,9 @@ import sys
 
 from tests.conftest import ROOT
 
-HEAVY = ("textual", "click", "typer", "rich", "deepdiff", "tiktoken", "httpx", "pydantic", "numpy", "bm25s")
+HEAVY = (
+    "textual", "click", "typer", "rich", "deepdiff", "tiktoken", "httpx", "aiohttp", "pydantic", "numpy", "bm25s", "plotext",
+)
 
 
 def _loaded_after(code: str) -> set[str]:

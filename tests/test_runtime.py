@@ -266,7 +266,7 @@ def test_sandbox_blocks_unsafe_templates(project: Project) -> None:
 
 # ---- the start-up path -------------------------------------------------------------------
 
-HEAVY = ("click", "rich", "textual", "deepdiff", "tiktoken", "httpx", "pydantic", "tomlkit")
+HEAVY = ("click", "rich", "textual", "deepdiff", "tiktoken", "httpx", "aiohttp", "pydantic", "tomlkit")
 
 
 def test_load_path_imports_nothing_heavy(project: Project) -> None:

@@ -15,9 +15,9 @@ BOT = Path("bundles/bot")
 
 
 def test_status_lists_added_removed_modified(project: Path, pv) -> None:
-    assert "bot (no versions yet): changed" in pv("status").out
+    assert "bot: no versions yet\n  added    bundle.toml" in pv("status").out
     pv("bump", "minor", "bot")
-    assert pv("status", "bot").out == "bot (0.1.0): clean\n"
+    assert pv("status", "bot").out == "bot: matches 0.1.0\n"
     (project / BOT / "prompts/answer.j2").write_text("Q: {{ question }}\n")
     (project / BOT / "prompts/system.j2").unlink()
     (project / BOT / "notes.md").write_text("notes\n")
@@ -52,7 +52,7 @@ def test_unchanged_files_are_not_rehashed(project: Path, pv, monkeypatch: pytest
     hashed: list[Path] = []
     real = promptver.store.tree.sha256_file
     monkeypatch.setattr(promptver.store.tree, "sha256_file", lambda p, *a: hashed.append(p) or real(p, *a))
-    assert "clean" in pv("status", "bot").out
+    assert "matches 0.1.0" in pv("status", "bot").out
     assert hashed == []
     path = project / BOT / "prompts/system.j2"
     path.write_text("Changed, same cache otherwise.\n")

@@ -438,18 +438,19 @@ def _write(path: Path, text: str, original: str) -> None:
         text = text.replace("\r\n", "\n").replace("\n", "\r\n")
     if text == original and path.exists():
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    from promptver.store.atomic import remove_quietly, tmp_name, write_failed, write_new
+
+    tmp = path.with_name(tmp_name(f".{path.name}"))
     try:
-        with tmp.open("w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_new(tmp, text.encode("utf-8"))
         if path.exists():
             os.chmod(tmp, path.stat().st_mode & 0o7777)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise write_failed(path, exc) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        remove_quietly(tmp)
 
 
 def iter_pins(config: AppConfig) -> Iterator[Pin]:

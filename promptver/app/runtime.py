@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import jinja2
 
     from promptver.app.lockfile import LockEntry
+    from promptver.remote.config import RemoteConfig
     from promptver.store.store import Store
     from promptver.versions.ranges import Range
 
@@ -229,7 +230,14 @@ _BY_CALL: dict[tuple[str, str | None, str | None, str], Bundle] = {}
 _BY_VERSION: dict[tuple[str, str, str], Bundle] = {}
 
 
-def load(ref: PathLike, *, config: PathLike | None = None, store: PathLike | None = None) -> Bundle:
+def load(
+    ref: PathLike,
+    *,
+    config: PathLike | None = None,
+    store: PathLike | None = None,
+    remote: str | None = None,
+    endpoint: str | None = None,
+) -> Bundle:
     """Load a bundle version, verified.
 
     ``ref``: ``NAME`` (the version locked for the app: needs the app config and
@@ -239,7 +247,12 @@ def load(ref: PathLike, *, config: PathLike | None = None, store: PathLike | Non
     ``pyproject.toml``/``promptver.toml`` or its folder (default: found from the working
     directory). ``store``: the ``.promptver`` folder (default: ``PROMPTVER_HOME``, the
     config's ``store``, or found by walking up).
+    ``remote``: a remote URL (``s3://bucket/prefix``...): ``NAME@REF`` is resolved there and
+    loaded through the verified local cache (``PROMPTVER_CACHE``); ``endpoint`` for
+    S3-compatible servers (default ``AWS_ENDPOINT_URL``).
     """
+    if remote is not None:
+        return load_remote(os.fspath(ref), remote, endpoint)
     key = (
         os.fspath(ref),
         None if config is None else os.fspath(config),
@@ -386,3 +399,29 @@ def _from_archive(path: Path) -> Bundle:
 
     contents = read_archive(path)
     return Bundle(contents.manifest, contents.tree, f"archive {path.resolve()}")
+
+
+def load_remote(ref: str, remote: str | RemoteConfig, endpoint: str | None = None) -> Bundle:
+    """``NAME@REF`` resolved on the remote, fetched and verified into the cache, loaded.
+    When the remote cannot be reached, the last version this cache resolved for ``ref``
+    is loaded instead (with a warning)."""
+    from promptver.remote.cache import remote_cache
+    from promptver.remote.transport import RemoteError
+
+    name, _, wanted = ref.partition("@")
+    cache = remote_cache(remote, endpoint)
+    try:
+        version, digest = cache.resolve(name, wanted or "latest")
+        manifest = cache.manifest(name, version, digest)
+    except RemoteError as exc:
+        known = cache.resolutions().get(ref)
+        if not known:
+            raise
+        import logging
+
+        logging.getLogger("promptver.remote").warning(
+            "remote unreachable, loading %s@%s from the cache: %s", name, known["version"], exc.message
+        )
+        manifest = cache.manifest_cached(name, known["version"], known["digest"])
+    cache.remember(ref, manifest.version, manifest.digest)
+    return Bundle(manifest, cache.store.tree(manifest), f"remote {cache.remote.url}")

@@ -74,10 +74,20 @@ def scaffold(folder: Path, name: str) -> list[Path]:
         "prompts/answer.j2": ANSWER,
         "evals/golden.jsonl": EVALS,
     }
+    existed = folder.exists()
     written = []
-    for rel, text in files.items():
-        path = folder / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
+    try:
+        for rel, text in files.items():
+            path = folder / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+    except OSError as exc:
+        import shutil
+
+        from promptver.store.atomic import write_failed
+
+        if not existed:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise write_failed(folder, exc) from None
     return written

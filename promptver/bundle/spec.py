@@ -271,9 +271,14 @@ SCHEMA: Schema = {
 
 
 def _validate(
-    data: Mapping[str, Any], schema: Schema, prefix: str, out: list[tuple[str, str, str | None]]
+    data: Mapping[str, Any],
+    schema: Schema,
+    prefix: str,
+    out: list[tuple[str, str, str | None]],
+    bad: list[tuple[Mapping[str, Any], str]] | None = None,
 ) -> None:
-    """Append (field path, message, hint) for every violation under ``prefix``."""
+    """Append (field path, message, hint) for every violation under ``prefix``; ``bad``
+    collects (table, key) of each offending value, so the rest can still be checked."""
     known = [k for k in schema if k != "*"]
     for key, value in data.items():
         path = f"{prefix}{key}"
@@ -281,15 +286,21 @@ def _validate(
         if rule is None:
             hint = did_you_mean(key, known) or (f"known keys here: {', '.join(known)}" if known else None)
             out.append((path, f"unknown key {path!r}", hint))
+            if bad is not None:
+                bad.append((data, key))
             continue
         check, _ = rule
         if isinstance(check, dict):
             if not isinstance(value, dict):
                 out.append((path, f"{path} must be a table", None))
+                if bad is not None:
+                    bad.append((data, key))
             else:
-                _validate(value, check, f"{path}.", out)
+                _validate(value, check, f"{path}.", out, bad)
         elif (expected := check(value)) is not None:
             out.append((path, f"{path} must be {expected}, got {_show(value)}", None))
+            if bad is not None:
+                bad.append((data, key))
     for key, (_, required) in schema.items():
         if key != "*" and required and key not in data:
             out.append((f"{prefix}{key}", f"missing required key {prefix}{key!r}", None))
@@ -346,7 +357,8 @@ def parse_spec(text: str, file: str = SPEC_FILE) -> tuple[BundleSpec | None, lis
     except RecursionError:
         return None, [Problem("invalid TOML: arrays or tables nested too deeply", file=file, line=1)]
     violations: list[tuple[str, str, str | None]] = []
-    _validate(data, SCHEMA, "", violations)
+    bad: list[tuple[Mapping[str, Any], str]] = []
+    _validate(data, SCHEMA, "", violations, bad)
     problems = []
     for path, message, hint in violations:
         line, column = _locate(text, path)
@@ -354,7 +366,19 @@ def parse_spec(text: str, file: str = SPEC_FILE) -> tuple[BundleSpec | None, lis
             line, column = _locate(text, path.rsplit(".", 1)[0])
         problems.append(Problem(message, file=file, line=line, column=column, hint=hint))
     if problems:
-        return None, problems
+        # Without the offending keys, is the rest a usable spec? Then `check` goes on and
+        # reports the bundle's other problems (a missing eval file...) in the same run.
+        for table, key in bad:
+            table.pop(key, None)  # type: ignore[attr-defined]
+        rest: list[tuple[str, str, str | None]] = []
+        _validate(data, SCHEMA, "", rest)
+        if rest:
+            return None, problems
+        try:
+            spec = _build(data)
+        except (KeyError, TypeError, ValueError):
+            return None, problems
+        return spec, problems + _alias_problems(data, text, file)
     rag = data.get("rag")
     if rag is not None and "corpus_uri" in rag and "corpus_digest" not in rag:
         line, column = _locate(text, "rag.corpus_uri")

@@ -69,22 +69,12 @@ def bump(
 @_bump_options
 def snapshot(name: str, level: str, message: str, dry_run: bool, use_git: bool, as_json: bool) -> None:
     """Record an experiment version stamped with the UTC time (1.3.0-dev.20261126T143000Z)."""
+    from promptver.diff.bumping import analyze_bump
     from promptver.versions.bump import bump as do_bump
-    from promptver.versions.bump import snapshot_version
 
     store = get_store()
-    latest = store.latest(name)
-    version = snapshot_version(latest.semver if latest else None, level)
-    from promptver.diff.bumping import analyze_bump
-
     result = do_bump(
-        store,
-        name,
-        "snapshot",
-        message=message,
-        dry_run=dry_run,
-        version=version,
-        analyzer=analyze_bump,
+        store, name, "snapshot", message=message, dry_run=dry_run, snapshot=level, analyzer=analyze_bump
     )
     _report(store, result, dry_run, use_git, as_json)
 

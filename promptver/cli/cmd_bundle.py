@@ -10,6 +10,7 @@ import click
 
 from promptver.cli.common import get_store, json_option, plural, print_json, rel
 from promptver.errors import NotFoundError
+from promptver.store.tree import printable
 
 if TYPE_CHECKING:
     from promptver.store.tree import WorkTree
@@ -29,14 +30,24 @@ def new(name: str) -> None:
 
 
 @click.command()
-@click.argument("target", required=False)
+@click.argument("targets", nargs=-1, metavar="[TARGET]...")
+@click.option(
+    "--files",
+    "files",
+    is_flag=True,
+    help="TARGETs are files: check the bundles holding them, skip the others (for pre-commit).",
+)
 @json_option
-def check(target: str | None, as_json: bool) -> None:
-    """Validate a bundle (NAME or PATH; default: every bundle). Lists every problem."""
+def check(targets: tuple[str, ...], files: bool, as_json: bool) -> None:
+    """Validate bundles (NAMEs or PATHs; default: every bundle). Lists every problem."""
     from promptver.bundle.check import check_tree
 
     results = []
-    for name, folder, tree in _targets(target):
+    if files:
+        found = _changed_bundles(targets)
+    else:
+        found = (item for target in targets or (None,) for item in _targets(target))
+    for name, folder, tree in found:
         _spec, problems = check_tree(tree, name)
         results.append((name, folder, problems))
     if as_json:
@@ -56,6 +67,21 @@ def check(target: str | None, as_json: bool) -> None:
                 click.echo(f"{name}: ok ({rel(folder)})")
     if any(p for _, _, p in results):
         raise click.exceptions.Exit(1)
+
+
+def _changed_bundles(files: tuple[str, ...]) -> Iterator[tuple[str, Path, WorkTree]]:
+    """Each bundle folder (the nearest parent with a bundle.toml) holding one of ``files``, once."""
+    from promptver.store.tree import WorkTree
+
+    seen: set[Path] = set()
+    for file in files:
+        path = Path(file).resolve()
+        for folder in path.parents if not path.is_dir() else (path, *path.parents):
+            if (folder / "bundle.toml").is_file():
+                if folder not in seen:
+                    seen.add(folder)
+                    yield folder.name, folder, WorkTree(folder)
+                break
 
 
 def _targets(target: str | None) -> Iterator[tuple[str, Path, WorkTree]]:
@@ -84,7 +110,7 @@ def _targets(target: str | None) -> Iterator[tuple[str, Path, WorkTree]]:
 @click.argument("name", required=False)
 @json_option
 def status(name: str | None, as_json: bool) -> None:
-    """Files added, removed and modified since the latest version."""
+    """Which version the working copy matches or came from, and what changed since."""
     from promptver.versions.checkout import status as bundle_status
 
     store = get_store()
@@ -94,13 +120,13 @@ def status(name: str | None, as_json: bool) -> None:
         print_json([s.to_json() for s in results])
         return
     for result in results:
-        base = result.base.version if result.base else "no versions yet"
-        state = "clean" if result.clean else "changed"
-        click.echo(f"{result.bundle} ({base}): {state}")
+        click.echo(f"{result.bundle}: {result.describe()}")
         for label, paths in (
             ("added", result.added),
             ("removed", result.removed),
             ("modified", result.modified),
         ):
             for path in paths:
-                click.echo(f"  {label:<9}{path}")
+                click.echo(f"  {label:<9}{printable(path)}")
+        for problem in result.problems:
+            click.echo(f"  {'problem':<9}{problem}")

@@ -66,13 +66,14 @@ def diff(
 
 @click.command()
 @click.argument("name")
+@click.option("--snapshots", is_flag=True, help="Include snapshot versions (X.Y.Z-dev.<time>).")
 @json_option
-def changelog(name: str, as_json: bool) -> None:
+def changelog(name: str, snapshots: bool, as_json: bool) -> None:
     """The history of a bundle as a changelog (Keep a Changelog Markdown)."""
     from promptver.diff.changelog import changelog as build
     from promptver.diff.changelog import to_markdown
 
-    entries = build(get_store(), name)
+    entries = build(get_store(), name, snapshots=snapshots)
     if as_json:
         print_json({"bundle": name, "versions": entries})
         return

@@ -14,12 +14,31 @@ FORMATS = ("text", "json", "markdown", "junit")
 
 
 class _DefaultGroup(click.Group):
-    """``eval compare A B`` is a subcommand; anything else is ``eval NAME[@VERSION]``."""
+    """``eval compare A B``, ``eval history NAME``, ``eval run NAME`` are subcommands;
+    anything else is ``eval NAME[@VERSION]`` (``eval run``). A bundle named like a
+    subcommand is evaluated with ``eval run NAME`` or ``eval NAME@VERSION`` (a subcommand
+    name never holds an ``@``)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "[OPTIONS] NAME[@VERSION] | COMMAND [ARGS]...")
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The run options (what `promptver eval NAME` takes), then the subcommands."""
+        run = self.commands["run"]
+        with click.Context(run, info_name="run", parent=ctx) as run_ctx:
+            rows = [
+                row
+                for p in run.get_params(run_ctx)
+                if isinstance(p, click.Option) and (row := p.get_help_record(run_ctx))
+            ]
+        with formatter.section("Options of `promptver eval NAME[@VERSION]`"):
+            formatter.write_dl(rows)
+        self.format_commands(ctx, formatter)
 
 
 class _DefaultCommand(click.Command):
@@ -67,6 +86,18 @@ def _gate_options(function: Any) -> Any:
                 metavar="D",
                 help="With a comparison: exit 1 when the score dropped by more than D.",
             ),
+            click.option(
+                "--fail-if-worse",
+                is_flag=True,
+                help="With a comparison: exit 1 on a statistically significant regression.",
+            ),
+            click.option(
+                "--alpha",
+                type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                default=0.05,
+                show_default=True,
+                help="Significance level of the comparison (the interval is 1 - alpha).",
+            ),
             click.option("--format", "fmt", type=click.Choice(FORMATS), help="Report format."),
             click.option("--json", "as_json", is_flag=True, help="Same as --format json."),
         ]
@@ -80,11 +111,13 @@ def eval_group() -> None:
     """Run a version's eval set and score it: promptver eval NAME[@VERSION] [options].
 
     NAME alone evaluates the working copy (kept only with --save); NAME@VERSION evaluates a
-    stored version and stores the run. `promptver eval compare A B` compares two runs.
+    stored version and stores the run. `promptver eval compare A B` compares two runs,
+    `promptver eval history NAME` shows the trend. A bundle named like a subcommand
+    (`compare`, `history`, `run`) is evaluated with `promptver eval run NAME`.
     """
 
 
-@eval_group.command("run", hidden=True, cls=_DefaultCommand)
+@eval_group.command("run", cls=_DefaultCommand)
 @click.argument("ref", metavar="NAME[@VERSION]")
 @click.option("--dataset", help="Eval dataset (default: the bundle's only one).")
 @click.option(
@@ -92,19 +125,28 @@ def eval_group() -> None:
     help="'model' (the bundle's model, default), 'rag' ([rag] retrieval, then the model), "
     "'retrieval' (BM25 over [rag], offline), 'retrieval:configured' or python:pkg.mod:fn.",
 )
-@click.option("--concurrency", type=int, default=8, show_default=True)
+@click.option("--concurrency", type=int, default=8, show_default=True, help="Requests in flight at once.")
 @click.option("--rate-limit", type=float, metavar="RPM", help="At most RPM requests a minute.")
 @click.option("--filter", "tags", multiple=True, metavar="TAG", help="Only cases with TAG.")
 @click.option("--limit", type=int, help="Only the first N cases.")
 @click.option("--repeat", type=int, default=1, show_default=True, help="Run every case N times.")
 @click.option("--no-cache", is_flag=True, help="Send every request, even identical ones.")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per request.")
-@click.option("--retries", type=int, default=4, show_default=True)
+@click.option(
+    "--retries", type=int, default=4, show_default=True, help="Retries of a failed request (429, 5xx)."
+)
 @click.option(
     "--compare",
     "compare_to",
     metavar="VERSION|RUN",
     help="Compare with the latest run of VERSION, or with a run id.",
+)
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="[PROVIDER/]NAME",
+    help="Evaluate with this model instead of the bundle's (repeat for a side-by-side matrix).",
 )
 @click.option("--save", is_flag=True, help="Store a working-copy run too.")
 @click.option("--resume", metavar="RUN", help="Continue an interrupted run.")
@@ -125,12 +167,15 @@ def eval_run(
     timeout: float,
     retries: int,
     compare_to: str | None,
+    models: tuple[str, ...],
     save: bool,
     resume: str | None,
     quiet: bool,
     fail_under: float | None,
     max_regressions: int | None,
     max_score_drop: float | None,
+    fail_if_worse: bool,
+    alpha: float,
     fmt: str | None,
     as_json: bool,
 ) -> None:
@@ -154,7 +199,15 @@ def eval_run(
         cache=not no_cache,
         timeout=timeout,
         retries=retries,
+        model=models[0] if len(models) == 1 else None,
     )
+    _needs_comparison(compare_to is not None, fail_if_worse)
+    if len(models) > 1:
+        if compare_to or resume:
+            raise click.UsageError("a model matrix (several --model) takes no --compare or --resume")
+        gate = evals.Gate(fail_under, max_regressions, max_score_drop, fail_if_worse)
+        _matrix(ref, bundle, options, models, store_root, save, quiet, gate, _fmt(fmt, as_json))
+        return
     saved = save or split_ref(ref)[1] is not None or resume is not None
     progress = _Progress(enabled=not quiet)
     try:
@@ -168,8 +221,8 @@ def eval_run(
     comparison = None
     if compare_to:
         base = find_run(_store(ctx), compare_to, bundle=bundle.name, dataset=run.meta["dataset"]["name"])
-        comparison = evals.compare_runs(base, run)
-    gate = evals.Gate(fail_under, max_regressions, max_score_drop)
+        comparison = evals.compare_runs(base, run, alpha=alpha)
+    gate = evals.Gate(fail_under, max_regressions, max_score_drop, fail_if_worse)
     _finish(run.meta, run.records, comparison, gate, _fmt(fmt, as_json))
 
 
@@ -187,6 +240,8 @@ def eval_compare(
     fail_under: float | None,
     max_regressions: int | None,
     max_score_drop: float | None,
+    fail_if_worse: bool,
+    alpha: float,
     fmt: str | None,
     as_json: bool,
 ) -> None:
@@ -197,9 +252,72 @@ def eval_compare(
     store = _store(ctx)
     old = find_run(store, base, dataset=dataset)
     new = find_run(store, head, bundle=old.meta["bundle"], dataset=dataset)
-    comparison = evals.compare_runs(old, new)
-    gate = evals.Gate(fail_under, max_regressions, max_score_drop)
+    comparison = evals.compare_runs(old, new, alpha=alpha)
+    gate = evals.Gate(fail_under, max_regressions, max_score_drop, fail_if_worse)
     _finish(new.meta, new.records, comparison, gate, _fmt(fmt, as_json))
+
+
+def _matrix(
+    ref: str,
+    bundle: Any,
+    options: Any,
+    models: tuple[str, ...],
+    store_root: Any,
+    save: bool,
+    quiet: bool,
+    gate: Any,
+    fmt: str,
+) -> None:
+    """Run the same version against each model, store each run, show them side by side."""
+    import dataclasses
+    import json
+
+    from promptver import evals
+    from promptver.evals import matrix
+    from promptver.evals.runner import prepare
+    from promptver.evals.source import split_ref
+
+    if fmt == "junit":
+        raise click.UsageError("a model matrix has text, json and markdown reports")
+    plans = [dataclasses.replace(options, model=m) for m in dict.fromkeys(models)]
+    for plan_options in plans:  # every model's configuration is checked before any request
+        prepare(bundle, plan_options, store_root=store_root)
+    saved = save or split_ref(ref)[1] is not None
+    runs = []
+    for plan_options in plans:
+        if not quiet:
+            click.echo(f"model {plan_options.model}:", err=True)
+        progress = _Progress(enabled=not quiet)
+        try:
+            with progress:
+                run = evals.evaluate(
+                    bundle, plan_options, store_root=store_root, save=saved, on_record=progress.update
+                )
+        except evals.RunInterrupted as exc:
+            click.echo(f"Interrupted: {exc}", err=True)
+            sys.exit(130)
+        runs.append((str(plan_options.model), run))
+    result = matrix.build_matrix(runs)
+    title = f"{bundle.label} on {runs[0][1].meta['dataset']['name']}: {len(runs)} models"
+    failures = [
+        f"{model}: {reason}"
+        for model, run in runs
+        for reason in gate.failures(run.meta.get("summary") or {}, None)
+    ]
+    if fmt == "json":
+        data = {**result.to_json(), "gate": {"passed": not failures, "failures": failures}}
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        click.echo(matrix.markdown(result, title) + "".join(f"\n\n**Gate failed:** {f}" for f in failures))
+    else:
+        click.echo(matrix.text(result, title) + "".join(f"\ngate failed: {f}" for f in failures))
+    if failures:
+        sys.exit(1)
+
+
+def _needs_comparison(comparing: bool, fail_if_worse: bool) -> None:
+    if fail_if_worse and not comparing:
+        raise click.UsageError("--fail-if-worse needs --compare VERSION|RUN")
 
 
 def _finish(
@@ -316,3 +434,12 @@ class _Progress:
         if done == total or now - self.last >= 5.0:
             self.last = now
             click.echo(f"eval: {done}/{total} cases, {self.passed} pass, {self.failed} fail", err=True)
+
+
+def _add_subcommands() -> None:
+    from promptver.cli.cmd_eval_history import history
+
+    eval_group.add_command(history)
+
+
+_add_subcommands()

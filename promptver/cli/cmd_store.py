@@ -1,12 +1,16 @@
-"""`promptver init` and `promptver verify`."""
+"""`promptver init`, `promptver verify` and `promptver gc`."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from promptver.cli.common import get_store, json_option, plural, print_json, progress, rel
+
+if TYPE_CHECKING:
+    from promptver.store.store import Store
 
 
 @click.command()
@@ -26,12 +30,23 @@ def init(ctx: click.Context, folder: Path | None) -> None:
 
 
 @click.command()
+@click.option(
+    "--remote",
+    "remote_name",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    help="Check a remote instead: its logs, manifests, and every object rebuilt and re-hashed.",
+)
 @json_option
-def verify(as_json: bool) -> None:
+def verify(remote_name: str | None, as_json: bool) -> None:
     """Re-hash every object and check every manifest and audit log."""
     from promptver.governance.verify import verify_store
 
     store = get_store()
+    if remote_name is not None:
+        _verify_remote(store, remote_name or None, as_json)
+        return
     with progress("verifying objects") as update:
         report = verify_store(store, update)
     if as_json:
@@ -47,7 +62,62 @@ def verify(as_json: bool) -> None:
         if report.leftovers:
             click.echo(
                 f"note: {plural(report.leftovers, 'temporary file')} of interrupted writes in "
-                f"{rel(store.root / 'tmp')} (safe to delete)"
+                f"{rel(store.root / 'tmp')}, {human_size(report.leftover_bytes)}"
+                " (`promptver gc` removes those of finished writers)"
             )
     if not report.ok:
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.option("--yes", "--force", "remove", is_flag=True, help="Delete (default: only list what would go).")
+@json_option
+def gc(remove: bool, as_json: bool) -> None:
+    """Remove leftovers of interrupted writes and objects no version names (dry run unless --yes)."""
+    from promptver.store.gc import collect
+
+    store = get_store()
+    report = collect(store, remove=remove)
+    if as_json:
+        print_json(report.to_json())
+        return
+    verb = "removed" if remove else "would remove"
+    click.echo(
+        f"{verb} {plural(len(report.leftovers), 'temporary file')} and"
+        f" {plural(len(report.objects), 'unreferenced object')}, {human_size(report.size)}"
+    )
+    if report.busy:
+        click.echo(f"kept {plural(report.busy, 'temporary file')} of writers still running")
+    if not remove and (report.leftovers or report.objects):
+        click.echo("run `promptver gc --yes` to delete them")
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024 or unit == "GiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+def _verify_remote(store: Store, name: str | None, as_json: bool) -> None:
+    from promptver.remote.sync import open_remote, verify_remote
+
+    remote = open_remote(store, name)
+    with progress("verifying remote objects") as update:
+        report = verify_remote(store, remote, update)
+    if as_json:
+        print_json(report)
+    else:
+        for problem in report["problems"]:
+            click.echo(f"CORRUPT {problem}")
+        state = "ok" if report["ok"] else plural(len(report["problems"]), "problem")
+        click.echo(
+            f"{state}: {report['remote']}: {report['objects']} objects, {report['manifests']} manifests,"
+            f" {report['bundles']} logs checked"
+        )
+    if not report["ok"]:
         raise click.exceptions.Exit(1)

@@ -28,7 +28,12 @@ def get_store(ctx: click.Context | None = None) -> Store:
     ctx = ctx or click.get_current_context()
     root = ctx.find_root()
     override = (root.obj or {}).get("store_path")
-    return Store.find(override=override)
+    store = Store.find(override=override)
+    if store.config.get("remote"):  # objects missing here are fetched (verified) when read
+        from promptver.remote.cache import attach_lazy_fetch
+
+        attach_lazy_fetch(store)
+    return store
 
 
 def split_ref(text: str) -> tuple[str, str | None]:

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "reject": "promptver.cli.cmd_approve:reject",
     "audit": "promptver.cli.cmd_audit:audit",
     "verify": "promptver.cli.cmd_store:verify",
+    "gc": "promptver.cli.cmd_store:gc",
     "changelog": "promptver.cli.cmd_diff:changelog",
     "diff": "promptver.cli.cmd_diff:diff",
     "review": "promptver.cli.cmd_review:review",
@@ -44,6 +45,11 @@ COMMANDS: dict[str, str] = {
     "outdated": "promptver.cli.cmd_pin:outdated",
     "export": "promptver.cli.cmd_export:export",
     "import": "promptver.cli.cmd_export:import_",
+    "ci-report": "promptver.cli.cmd_ci:ci_report",
+    "remote": "promptver.cli.cmd_remote:remote",
+    "push": "promptver.cli.cmd_remote:push",
+    "pull": "promptver.cli.cmd_remote:pull",
+    "fetch": "promptver.cli.cmd_remote:fetch",
 }
 
 

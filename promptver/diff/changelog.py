@@ -16,14 +16,19 @@ SECTIONS = ("Added", "Changed", "Removed")
 _SECTION_OF = {"added": "Added", "removed": "Removed", "changed": "Changed", "renamed": "Changed"}
 
 
-def changelog(store: Store, name: str) -> list[dict[str, Any]]:
-    """One entry per version, newest first: version, date, message, bump, sections."""
+def changelog(store: Store, name: str, *, snapshots: bool = False) -> list[dict[str, Any]]:
+    """One entry per version, highest first: version, date, message, bump, sections.
+    Snapshots (``X.Y.Z-dev.<time>``, experiments) are left out unless ``snapshots``."""
+    from promptver.versions.base import is_snapshot
     from promptver.versions.history import history
 
     entries = []
-    manifests = history(store, name)
+    # by version, newest first: maintenance releases (1.3.1 made after 2.0.0) sit on their line
+    manifests = sorted(history(store, name), key=lambda m: m.semver, reverse=True)
     by_version = {m.version: m for m in manifests}
     for manifest in manifests:
+        if is_snapshot(manifest.semver) and not snapshots:
+            continue
         entry: dict[str, Any] = {
             "version": manifest.version,
             "date": manifest.created[:10],

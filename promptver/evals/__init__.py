@@ -5,7 +5,7 @@
     evaluate()     both, synchronously, into a stored (or scratch) run
     compare_runs() case-by-case deltas between two runs              (compare.py)
 
-Nothing heavy is imported here: httpx, jinja2, rapidfuzz and tiktoken load when used.
+Nothing heavy is imported here: aiohttp, jinja2, rapidfuzz and tiktoken load when used.
 """
 
 from __future__ import annotations

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptver.evals.storage import StoredRun
+
+if TYPE_CHECKING:
+    from promptver.evals.stats import PairedStats
 
 EPSILON = 1e-6
 _DELTA_KEYS = ("pass_rate", "score", "cost")
@@ -41,6 +44,7 @@ class Comparison:
     # the cases whose retrieved sources changed at all
     rank_changes: dict[str, list[str]] = field(default_factory=dict)
     sources_changed: list[str] = field(default_factory=list)
+    stats: PairedStats | None = None  # how sure: bootstrap CI and McNemar (evals/stats.py)
 
     def to_json(self) -> dict[str, Any]:
         def brief(meta: dict[str, Any]) -> dict[str, Any]:
@@ -57,6 +61,7 @@ class Comparison:
             "unchanged": self.unchanged,
             "rank_changes": self.rank_changes,
             "sources_changed": self.sources_changed,
+            "stats": self.stats.to_json() if self.stats is not None else None,
         }
 
 
@@ -77,7 +82,21 @@ def _delta(a: Any, b: Any) -> float | None:
     return float(b) - float(a)
 
 
-def compare_runs(base: StoredRun, head: StoredRun) -> Comparison:
+def compare_runs(base: StoredRun, head: StoredRun, *, alpha: float | None = None) -> Comparison:
+    """Case-by-case deltas of two runs, with their paired statistics (``alpha``: the
+    significance level, default 0.05; the interval's confidence is ``1 - alpha``)."""
+    result = _case_deltas(base, head)
+    result.stats = _paired(base, head, alpha)
+    return result
+
+
+def _paired(base: StoredRun, head: StoredRun, alpha: float | None) -> PairedStats | None:
+    from promptver.evals.stats import DEFAULT_ALPHA, paired_stats
+
+    return paired_stats(base.records, head.records, alpha=DEFAULT_ALPHA if alpha is None else alpha)
+
+
+def _case_deltas(base: StoredRun, head: StoredRun) -> Comparison:
     old, new = by_case(base.records), by_case(head.records)
     bs, hs = base.meta.get("summary") or {}, head.meta.get("summary") or {}
     deltas = {key: _delta(bs.get(key), hs.get(key)) for key in _DELTA_KEYS}
@@ -137,6 +156,7 @@ class Gate:
     fail_under: float | None = None  # minimum score (0..1)
     max_regressions: int | None = None  # regressed cases allowed against --compare
     max_score_drop: float | None = None  # score drop allowed against --compare
+    fail_if_worse: bool = False  # a statistically significant regression (McNemar at alpha)
 
     def failures(self, summary: dict[str, Any], comparison: Comparison | None) -> list[str]:
         """Why the gate fails (empty: it passes)."""
@@ -151,4 +171,11 @@ class Gate:
             drop = -(comparison.deltas.get("score") or 0.0)
             if self.max_score_drop is not None and drop > self.max_score_drop + EPSILON:
                 reasons.append(f"score dropped by {drop:.3f} (at most {self.max_score_drop:g})")
+            reasons += self._worse(comparison)
         return reasons
+
+    def _worse(self, comparison: Comparison) -> list[str]:
+        stats = comparison.stats
+        if not self.fail_if_worse or stats is None or stats.verdict != "worse":
+            return []
+        return [f"significantly worse at alpha {stats.alpha:g}: {stats.describe()}"]

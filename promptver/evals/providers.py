@@ -1,4 +1,4 @@
-"""Async model providers over httpx: OpenAI-compatible chat-completions and Anthropic Messages.
+"""Async model providers over aiohttp: OpenAI-compatible chat-completions and Anthropic Messages.
 
 Each request has a total deadline (``timeout``); 429, 5xx, timeouts and connection errors
 are retried with exponential backoff and jitter, waiting at least what ``Retry-After``
@@ -13,14 +13,14 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from functools import cache
 from typing import Any, Protocol
 
 from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError, PromptverError
+from promptver.evals.transport import Transport
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
 OPENAI_URL = "https://api.openai.com/v1"
@@ -112,7 +112,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 class _HTTPProvider:
-    """The retry loop and the shared httpx client; subclasses build and parse requests."""
+    """The retry loop over the run's HTTP session; subclasses build and parse requests."""
 
     kind = ""
 
@@ -126,9 +126,8 @@ class _HTTPProvider:
         retry: RetryPolicy,
         limiter: RateLimiter | None,
         max_connections: int,
+        transport: Transport | None = None,
     ) -> None:
-        from promptver.evals.transport import make_client
-
         self.ref = ref
         self.base_url = base_url.rstrip("/")
         self.label = f"{ref.provider}:{ref.name}"
@@ -136,23 +135,17 @@ class _HTTPProvider:
         self.retry = retry
         self.limiter = limiter
         self._key = api_key
-        # One single-connection client per concurrent request, handed out from a free list:
-        # httpx's pool costs grow with its number of connections (encode/httpx#3215), and
-        # at 50 connections in one pool the client spends ~5x more CPU per request. Each
-        # uses the lean transport (transport.py) unless a proxy is configured.
-        # They share one TLS context (building one costs ~40 ms), made only for https.
-        verify: Any = _tls_context() if self.base_url.startswith("https:") else False
-        self._clients = [make_client(self.base_url, timeout, verify) for _ in range(max(1, max_connections))]
-        self._free: asyncio.Queue[Any] = asyncio.Queue()
-        for client in self._clients:
-            self._free.put_nowait(client)
+        # The run shares one session between its providers (target and grader); a provider
+        # built on its own gets its own and closes it.
+        self._owns_transport = transport is None
+        self._transport = transport if transport is not None else Transport(max_connections)
 
     def __repr__(self) -> str:  # never show the key
         return f"<{type(self).__name__} {self.label} {self.base_url}>"
 
     async def aclose(self) -> None:
-        for client in self._clients:
-            await client.aclose()
+        if self._owns_transport:
+            await self._transport.aclose()
 
     def _request(
         self, messages: list[dict[str, str]], params: Mapping[str, Any]
@@ -197,11 +190,13 @@ class _HTTPProvider:
                 failure = _Retryable(f"timed out after {self.timeout:g}s")
             except _Retryable as exc:
                 failure = exc
-            except Exception as exc:  # httpx transport errors: connection refused, reset...
-                import httpx
+            except Exception as exc:  # transport errors: connection refused, reset, bad framing...
+                import aiohttp
 
-                if not isinstance(exc, httpx.TransportError):
+                if not isinstance(exc, aiohttp.ClientError):
                     raise
+                if isinstance(exc, aiohttp.InvalidURL):
+                    raise ProviderError(f"{self.label}: invalid URL {self.base_url!r}") from exc
                 failure = _Retryable(f"{type(exc).__name__}: {exc}")
             if attempt >= self.retry.max_retries:
                 error = ProviderError(f"{self.label}: {failure} (after {attempt + 1} attempts)")
@@ -237,15 +232,12 @@ class _HTTPProvider:
     ) -> Any:
         import msgspec
 
-        client = await self._free.get()
+        async with self._transport.post(url, {**headers, **_JSON}, _dumps(body)) as response:
+            content = await response.read()
+            if response.status >= 400:
+                self._check_status(response.status, response.headers, _text(content))
         try:
-            response = await client.post(url, headers={**headers, **_JSON}, content=_dumps(body))
-        finally:
-            self._free.put_nowait(client)
-        if response.status_code >= 400:
-            self._check_status(response.status_code, response.headers, response.text)
-        try:
-            data = msgspec.json.decode(response.content)
+            data = msgspec.json.decode(content)
         except msgspec.DecodeError as exc:
             raise ProviderError(f"{self.label}: malformed JSON in the response") from exc
         try:
@@ -256,21 +248,12 @@ class _HTTPProvider:
     async def _send_stream(
         self, url: str, headers: dict[str, str], body: dict[str, Any]
     ) -> tuple[str, Usage | None]:
-        client = await self._free.get()
-        try:
-            return await self._read_stream(client, url, headers, body)
-        finally:
-            self._free.put_nowait(client)
-
-    async def _read_stream(
-        self, client: Any, url: str, headers: dict[str, str], body: dict[str, Any]
-    ) -> tuple[str, Usage | None]:
+        """Read server-sent events (``data:`` lines) until ``[DONE]`` or the end of the body."""
         parts: list[str] = []
-        async with client.stream("POST", url, headers={**headers, **_JSON}, content=_dumps(body)) as response:
-            if response.status_code >= 400:
-                await response.aread()
-                self._check_status(response.status_code, response.headers, response.text)
-            async for line in response.aiter_lines():
+        async with self._transport.post(url, {**headers, **_JSON}, _dumps(body)) as response:
+            if response.status >= 400:
+                self._check_status(response.status, response.headers, _text(await response.read()))
+            async for line in _lines(response.content.iter_any()):
                 if not line.startswith("data:"):
                     continue
                 payload = line[5:].strip()
@@ -292,11 +275,19 @@ def _dumps(body: dict[str, Any]) -> bytes:
     return msgspec.json.encode(body)
 
 
-@cache
-def _tls_context() -> Any:
-    import httpx
+def _text(content: bytes) -> str:
+    return content.decode("utf-8", errors="replace")
 
-    return httpx.create_ssl_context()
+
+async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
+    """Lines of a byte stream (``\n`` or ``\r\n`` ends), of any length."""
+    rest = b""
+    async for chunk in chunks:
+        *lines, rest = (rest + chunk).split(b"\n")
+        for line in lines:
+            yield _text(line.removesuffix(b"\r"))
+    if rest:
+        yield _text(rest.removesuffix(b"\r"))
 
 
 def _error_detail(text: str, key: str | None) -> str:
@@ -386,12 +377,15 @@ def make_provider(
     limiter: RateLimiter | None = None,
     max_connections: int = 10,
     env: Mapping[str, str] | None = None,
+    transport: Transport | None = None,
 ) -> Provider:
     """Build the client for a model reference, or raise ConfigError before any request.
 
     ``openai`` and ``anthropic`` need their key (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``);
     any other provider name is an OpenAI-compatible server that needs a ``base_url`` and uses
     ``<NAME>_API_KEY`` when it is set. ``<NAME>_BASE_URL`` overrides the base URL.
+    ``transport`` is the run's shared HTTP session (the caller closes it); without one the
+    provider opens its own with ``max_connections`` connections and closes it in ``aclose``.
     """
     env = os.environ if env is None else env
     name = ref.provider.lower()
@@ -406,6 +400,7 @@ def make_provider(
         "retry": retry or RetryPolicy(),
         "limiter": limiter,
         "max_connections": max_connections,
+        "transport": transport,
     }
     if name in ("openai", "anthropic") and key is None:
         raise ConfigError(

@@ -10,6 +10,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from promptver.evals.compare import Comparison
+from promptver.evals.stats import p_text
 
 FORMATS = ("text", "json", "markdown", "junit")
 
@@ -27,7 +28,11 @@ def _cost(value: float | None) -> str:
 
 
 def _signed(value: float | None, unit: str = "", scale: float = 1.0, digits: int = 3) -> str:
-    return "-" if value is None else f"{value * scale:+.{digits}f}{unit}"
+    """``+1.5 pt``, ``-0.020``; a change that rounds to zero is ``0`` (never ``-0``)."""
+    if value is None:
+        return "-"
+    scaled = round(value * scale, digits)
+    return f"{0:.{digits}f}{unit}" if scaled == 0 else f"{scaled:+.{digits}f}{unit}"
 
 
 def run_title(meta: dict[str, Any]) -> str:
@@ -35,12 +40,22 @@ def run_title(meta: dict[str, Any]) -> str:
     return f"{meta['bundle']}@{version} on {meta['dataset']['name']} ({meta['target']})"
 
 
+def makes_requests(meta: dict[str, Any]) -> bool:
+    """Whether the run's target calls a model or an endpoint (so request counts mean something)."""
+    return str(meta.get("target", "model")) in ("model", "rag", "retrieval:configured")
+
+
 def summary_lines(meta: dict[str, Any]) -> list[str]:
     s = meta.get("summary") or {}
     tokens = s.get("tokens") or {}
     estimate = " (estimated)" if tokens.get("estimated") else ""
     lat = s.get("latency_ms") or {}
-    cost = _cost(s.get("cost")) + ("" if s.get("cost_complete", True) else " (partial)")
+    cost = _cost(s.get("cost"))
+    if s.get("cost") is not None and not s.get("cost_complete", True):
+        cost += " (partial: some cases have no price)"
+    # targets that call no model (retrieval, python:) send no request of their own
+    requests = s.get("requests", 0)
+    sent = f"  requests {requests}" if requests or makes_requests(meta) else ""
     return [
         f"run {meta['id']}  {run_title(meta)}  [{meta.get('status')}]",
         f"  cases {s.get('cases', 0)}  passed {s.get('passed', 0)}  failed {s.get('failed', 0)}"
@@ -48,7 +63,7 @@ def summary_lines(meta: dict[str, Any]) -> list[str]:
         f"  score {s.get('score', 0.0):.3f}",
         f"  latency p50 {_ms(lat.get('p50'))}  p95 {_ms(lat.get('p95'))}"
         f"  tokens {tokens.get('input', 0)} in / {tokens.get('output', 0)} out{estimate}"
-        f"  cost {cost}  cached {s.get('cached', 0)}  requests {s.get('requests', 0)}",
+        f"  cost {cost}  cached {s.get('cached', 0)}{sent}",
         *retrieval_lines(s.get("retrieval")),
     ]
 
@@ -78,6 +93,7 @@ def comparison_lines(comparison: Comparison) -> list[str]:
         f"  regressed {len(comparison.regressed)}  improved {len(comparison.improved)}"
         f"  unchanged {comparison.unchanged}  added {len(comparison.added)}"
         f"  removed {len(comparison.removed)}",
+        *confidence_lines(comparison),
     ]
     if d.get("retrieval_hit") is not None or d.get("retrieval_mrr") is not None:
         lines.append(
@@ -95,6 +111,35 @@ def comparison_lines(comparison: Comparison) -> list[str]:
             )
     for case_id, moved in comparison.rank_changes.items():
         lines += [f"  retrieval {case_id}: {change}" for change in moved]
+    return lines
+
+
+def confidence_lines(comparison: Comparison) -> list[str]:
+    """The verdict with its p-value and interval, over the cases both runs share."""
+    stats = comparison.stats
+    if stats is None:
+        return ["  verdict: no shared cases to compare"]
+    return [
+        f"  verdict: {stats.describe()}",
+        f"    paired over {stats.cases} shared cases ({stats.pairs} pass/fail pairs: "
+        f"{stats.base_only} passed only before, {stats.head_only} only after); "
+        f"score delta {_signed(stats.delta, ' pts', 100, 1)}",
+    ]
+
+
+def flaky_lines(records: list[dict[str, Any]], limit: int = 20) -> list[str]:
+    """With repeats: the cases that passed in some repeats and failed in others, flakiest first."""
+    from promptver.evals.stats import flaky_cases
+
+    if not any(r.get("repeat") for r in records):
+        return []
+    flaky = flaky_cases(records)
+    if not flaky:
+        return ["flaky cases: none (every case passed in all or none of its repeats)"]
+    lines = [f"flaky cases ({len(flaky)}), flakiest first:"]
+    lines += [f"  {r.id}: passed {r.passed}/{r.runs} ({_pct(r.rate)})" for r in flaky[:limit]]
+    if len(flaky) > limit:
+        lines.append(f"  ... and {len(flaky) - limit} more")
     return lines
 
 
@@ -123,6 +168,7 @@ def text(
     failing = failing_lines(records)
     if failing:
         lines += ["failing cases:", *failing]
+    lines += flaky_lines(records)
     if comparison is not None:
         lines += comparison_lines(comparison)
     for reason in gate or []:
@@ -137,6 +183,10 @@ def as_json(
     gate: list[str] | None = None,
 ) -> str:
     data: dict[str, Any] = {"run": meta, "cases": records}
+    if any(r.get("repeat") for r in records):
+        from promptver.evals.stats import case_rates
+
+        data["case_pass_rates"] = [rate.to_json() for rate in case_rates(records)]
     if comparison is not None:
         data["comparison"] = comparison.to_json()
     if gate is not None:
@@ -183,6 +233,7 @@ def markdown(
                 f"{a['type']}: {a['reason']}" for a in r.get("asserts", []) if not a["pass"]
             )
             lines.append(f"| `{r['id']}` | {reason.replace('|', chr(92) + '|')} |")
+    lines += flaky_markdown(records)
     if comparison is not None:
         d = comparison.deltas
         lines += [
@@ -192,6 +243,7 @@ def markdown(
             f"- pass rate {_signed(d.get('pass_rate'), ' pt', 100, 1)}, "
             f"score {_signed(d.get('score'))}, "
             f"p50 {_signed(d.get('latency_p50_ms'), ' ms', digits=0)}",
+            *confidence_markdown(comparison),
             f"- regressed: {', '.join(f'`{c.id}`' for c in comparison.regressed) or 'none'}",
             f"- improved: {', '.join(f'`{c.id}`' for c in comparison.improved) or 'none'}",
         ]
@@ -203,6 +255,31 @@ def markdown(
     if gate:
         lines += ["", *(f"**Gate failed:** {reason}" for reason in gate)]
     return "\n".join(lines)
+
+
+def confidence_markdown(comparison: Comparison) -> list[str]:
+    stats = comparison.stats
+    if stats is None:
+        return ["- verdict: no shared cases to compare"]
+    return [
+        f"- **{stats.verdict}**: {p_text(stats.p_value)} (exact McNemar, "
+        f"{stats.base_only} passed only before, {stats.head_only} only after), "
+        f"{stats.interval()} of the score delta, paired over {stats.cases} shared cases",
+    ]
+
+
+def flaky_markdown(records: list[dict[str, Any]]) -> list[str]:
+    from promptver.evals.stats import flaky_cases
+
+    if not any(r.get("repeat") for r in records):
+        return []
+    flaky = flaky_cases(records)
+    if not flaky:
+        return ["", "No flaky cases: every case passed in all or none of its repeats."]
+    lines = ["", "### Flaky cases (flakiest first)", "", "| case | passed | pass rate |"]
+    lines.append("| --- | ---: | ---: |")
+    lines += [f"| `{r.id}` | {r.passed}/{r.runs} | {_pct(r.rate)} |" for r in flaky]
+    return lines
 
 
 def junit(

@@ -33,6 +33,7 @@ from promptver.evals.targets import (
     load_function,
     model_params,
 )
+from promptver.evals.transport import Transport
 
 OnRecord = Callable[[dict[str, Any], int, int], None]
 
@@ -49,6 +50,7 @@ class EvalOptions:
     cache: bool = True
     timeout: float = 60.0
     retries: int = 4
+    model: str | None = None  # NAME or PROVIDER/NAME instead of the bundle's [model] (a matrix run)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +64,7 @@ class EvalOptions:
             "cache": self.cache,
             "timeout": self.timeout,
             "retries": self.retries,
+            "model": self.model,
         }
 
     @classmethod
@@ -79,6 +82,8 @@ class EvalPlan:
     grader: CachedModel | None
     prices: PriceTable
     model_name: str | None
+    model_ref: ModelRef | None = None  # the model asked (the bundle's, or --model's)
+    transport: Transport | None = None  # the run's one HTTP session, shared by its providers
 
     @property
     def jobs(self) -> list[tuple[Case, int]]:
@@ -88,6 +93,8 @@ class EvalPlan:
         await self.target.aclose()
         if self.grader is not None:
             await self.grader.provider.aclose()
+        if self.transport is not None:
+            await self.transport.aclose()
 
 
 def prepare(
@@ -121,6 +128,7 @@ def prepare(
     cache = RequestCache(store_root / "cache" / "evals") if store_root and options.cache else None
     limiter = RateLimiter(options.rate_limit) if options.rate_limit else None
     retry = RetryPolicy(max_retries=options.retries)
+    transport = Transport(options.concurrency)
 
     def provider(ref: ModelRef) -> Provider:
         return make_provider(
@@ -130,22 +138,28 @@ def prepare(
             limiter=limiter,
             max_connections=options.concurrency,
             env=env,
+            transport=transport,
         )
 
     grader = None
     target: Target
+    model = bundle.model
+    if options.model is not None:
+        if not renders:
+            raise ConfigError("--model needs the model target", hint="drop --target, or drop --model")
+        model = override_model(bundle.model, options.model, bundle.label)
     if renders:
-        if bundle.model is None:
+        if model is None:
             raise ConfigError(
                 f"{bundle.label}: the bundle has no [model] to evaluate",
                 hint="add [model] to bundle.toml or use --target python:mod:fn",
             )
-        params = model_params(bundle.model, bundle)
-        model = CachedModel(bundle.model, provider(bundle.model), params, cache)
+        params = model_params(model, bundle)
+        cached = CachedModel(model, provider(model), params, cache)
         if target_spec == "rag":
-            target = rag_target(bundle, dataset, model, provider, store_root, options)
+            target = rag_target(bundle, dataset, cached, provider, store_root, options)
         else:
-            target = ModelTarget(model)
+            target = ModelTarget(cached)
     elif target_spec == "retrieval":
         from promptver.evals.retrieval import RetrievalTarget, query_var
 
@@ -168,10 +182,31 @@ def prepare(
         grader = CachedModel(ref, provider(ref), dict(ref.params), cache)
     prices = PriceTable.from_config(store_root / "config.toml" if store_root else None)
     # A retrieval run calls no model: no cost, no token estimate.
-    model_name = bundle.model.name if bundle.model and renders else None
-    if target_spec.startswith("python:") and bundle.model:
-        model_name = bundle.model.name
-    return EvalPlan(bundle, dataset, cases, options, target, grader, prices, model_name)
+    model_name = model.name if model and (renders or target_spec.startswith("python:")) else None
+    return EvalPlan(bundle, dataset, cases, options, target, grader, prices, model_name, model, transport)
+
+
+def override_model(model: ModelRef | None, spec: str, label: str) -> ModelRef:
+    """``NAME`` (the bundle's provider, parameters and base URL) or ``PROVIDER/NAME`` (the
+    bundle's parameters; the base URL then comes from the provider's environment)."""
+    from dataclasses import replace
+
+
+    provider, sep, name = spec.partition("/")
+    if not sep:
+        provider, name = "", spec
+    if not name.strip() or (sep and not provider.strip()):
+        raise ConfigError(f"bad --model {spec!r}", hint="use NAME or PROVIDER/NAME, e.g. openai/gpt-4o-mini")
+    if model is None:
+        if not provider:
+            raise ConfigError(
+                f"{label}: the bundle has no [model] to take the provider from",
+                hint=f"name one: --model PROVIDER/{spec}",
+            )
+        return ModelRef(provider=provider, name=name)
+    if not provider or provider == model.provider:
+        return replace(model, name=name)
+    return replace(model, provider=provider, name=name, base_url=None)
 
 
 def rag_target(
@@ -216,8 +251,8 @@ def run_meta(plan: EvalPlan) -> dict[str, Any]:
         "dataset": {"name": plan.dataset.name, "path": plan.dataset.path, "digest": plan.dataset.digest},
         "target": plan.target.label,
         "model": (
-            {"provider": bundle.model.provider, "name": bundle.model.name}
-            if bundle.model and plan.model_name  # None: a retrieval run asks no model
+            {"provider": plan.model_ref.provider, "name": plan.model_ref.name}
+            if plan.model_ref and plan.model_name  # None: a retrieval run asks no model
             else None
         ),
         "options": plan.options.to_json(),

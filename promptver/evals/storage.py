@@ -9,6 +9,7 @@ line (the process died mid-write) is dropped when the run is read or resumed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -16,13 +17,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import msgspec
 
 from promptver.errors import NotFoundError, StoreFormatError
 from promptver.evals.redact import known_secrets, redact_json
-from promptver.store.atomic import atomic_write
+from promptver.store.atomic import atomic_write, write_all, write_failed
 
 FORMAT = 1
 
@@ -129,7 +130,7 @@ class RunWriter:
         self.folder = folder
         self.meta = meta
         self.records = records
-        self._handle: IO[bytes] | None = None
+        self._fd: int | None = None
 
     @property
     def id(self) -> str:
@@ -140,15 +141,29 @@ class RunWriter:
         atomic_write(self.folder / "run.json", data)
 
     def append(self, record: dict[str, Any]) -> None:
-        if self._handle is None:
-            self._handle = (self.folder / "cases.jsonl").open("ab")
+        """Append one case line, whole: a failed write is cut back and raised as
+        `WriteError` (no torn line; ``--resume`` continues after the last whole one)."""
+        path = self.folder / "cases.jsonl"
         record, line = encode_record(record)
-        self._handle.write(line + b"\n")
-        self._handle.flush()
+        line += b"\n"
+        try:
+            if self._fd is None:
+                self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            start = os.fstat(self._fd).st_size
+            try:
+                write_all(self._fd, line)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, start)
+                raise
+        except OSError as exc:
+            raise write_failed(path, exc) from None
         self.records.append(record)
 
     def close(self) -> None:
-        if self._handle is not None:
-            os.fsync(self._handle.fileno())
-            self._handle.close()
-            self._handle = None
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)

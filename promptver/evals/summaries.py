@@ -77,10 +77,19 @@ def latest_complete(
     for run in runs:
         if run.get("digest") != digest or run.get("status") != "complete" or score_of(run) is None:
             continue
+        if model_override(run):
+            continue  # a model-matrix run scored another model, not this version's configuration
         ran_on = run.get("dataset")
         if dataset is None or (isinstance(ran_on, dict) and ran_on.get("name") == dataset):
             return run
     return None
+
+
+def model_override(run: dict[str, Any]) -> str | None:
+    """The ``--model`` a run was made with instead of the version's own model, if any."""
+    options = run.get("options")
+    value = options.get("model") if isinstance(options, dict) else None
+    return str(value) if value else None
 
 
 def brief(run: dict[str, Any]) -> dict[str, Any]:

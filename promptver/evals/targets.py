@@ -120,7 +120,7 @@ class PythonTarget:
             sources = [str(s) for s in result.get("sources") or []]
             result = result["output"]
         output = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
-        return Answer(output, usage, latency, attempts=1, sources=sources)
+        return Answer(output, usage, latency, attempts=0, sources=sources)  # a call, not a request
 
     async def aclose(self) -> None:
         return None

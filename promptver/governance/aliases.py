@@ -194,10 +194,13 @@ def move(
     }
     if dry_run:
         return {**event, "seq": None, "dry_run": True}
-    record = store.append_event(name, event)
-    apply(states, record)
-    _write_pointers(store, name, states)
-    return record
+    def derive(record: dict[str, Any]) -> None:
+        moved = {alias: AliasState(alias, list(s.history), s.last) for alias, s in states.items()}
+        apply(moved, record)
+        _write_pointers(store, name, moved)  # fails -> the event is taken back too
+        apply(states, record)
+
+    return store.append_event(name, event, then=derive)
 
 
 def current_manifest(store: Store, name: str, state: AliasState) -> Manifest | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from promptver.errors import IntegrityError, PromptverError
 from promptver.store.digests import CHUNK, is_hex_digest, sha256_bytes
+from promptver.store.gc import scan_tmp
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
 
@@ -22,6 +23,7 @@ class VerifyReport:
     events: int = 0
     problems: list[str] = field(default_factory=list)
     leftovers: int = 0  # temporary files of interrupted writes (harmless)
+    leftover_bytes: int = 0  # their total size (`promptver gc` removes the dead ones)
 
     @property
     def ok(self) -> bool:
@@ -35,6 +37,7 @@ class VerifyReport:
             "events": self.events,
             "problems": self.problems,
             "leftovers": self.leftovers,
+            "leftover_bytes": self.leftover_bytes,
         }
 
 
@@ -48,8 +51,9 @@ def verify_store(store: Store, progress: Callable[[int, int], None] | None = Non
     present = {p.parent.name + p.name for p in objects}
     for name in store.bundle_names():
         _verify_bundle(store, name, present, report)
-    tmp = store.root / "tmp"
-    report.leftovers = sum(1 for _ in tmp.iterdir()) if tmp.is_dir() else 0
+    leftovers = scan_tmp(store)
+    report.leftovers = len(leftovers)
+    report.leftover_bytes = sum(x.size for x in leftovers)
     return report
 
 

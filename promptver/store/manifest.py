@@ -10,7 +10,7 @@ from promptver.errors import IntegrityError, StoreFormatError
 from promptver.semver import Version
 from promptver.store import jsontext
 from promptver.store.digests import PREFIX, is_hex_digest, tree_digest
-from promptver.store.tree import FileEntry
+from promptver.store.tree import FileEntry, noncanonical_reason
 
 FORMAT = 1
 
@@ -113,6 +113,21 @@ class Manifest:
                 location=where,
                 hint="restore it from git or a remote; run `promptver verify`",
             ) from None
+        seen: set[str] = set()
+        for entry in files:
+            if reason := noncanonical_reason(entry.path):
+                raise IntegrityError(
+                    f"manifest lists a file path that {reason}: {entry.path!r}",
+                    location=where,
+                    hint="the manifest was edited by hand; restore it from git or a remote",
+                )
+            if entry.path in seen:
+                raise IntegrityError(
+                    f"manifest lists {entry.path!r} twice",
+                    location=where,
+                    hint="the manifest was edited by hand; restore it from git or a remote",
+                )
+            seen.add(entry.path)
         expected = tree_digest((f.path, f.digest) for f in files)
         if manifest.digest != expected:
             raise IntegrityError(

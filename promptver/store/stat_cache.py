@@ -56,11 +56,11 @@ class StatCache:
         """Write the cache atomically; failures are ignored (the cache is an optimisation)."""
         if not self._dirty:
             return
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps({"format": FORMAT, "entries": self._entries}))
             os.replace(tmp, self.path)
             self._dirty = False
         except OSError:
-            pass
+            tmp.unlink(missing_ok=True)

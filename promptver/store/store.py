@@ -22,7 +22,7 @@ import os
 import re
 import threading
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -34,10 +34,20 @@ from promptver.errors import (
     NotFoundError,
     StoreFormatError,
     VersionSyntaxError,
+    WriteError,
     did_you_mean,
 )
 from promptver.semver import Version
-from promptver.store.atomic import atomic_write, fsync_dir
+from promptver.store.atomic import (
+    FdWriter,
+    atomic_write,
+    fsync_dir,
+    remove_quietly,
+    tmp_name,
+    write_all,
+    write_failed,
+    write_new,
+)
 from promptver.store.digests import CHUNK, sha256_bytes, short
 from promptver.store.manifest import Manifest
 from promptver.store.stat_cache import StatCache
@@ -67,6 +77,9 @@ class Store:
         workspace = self.config.get("workspace", {})
         self.project_root = root.parent
         self.bundles_dir = (self.project_root / workspace.get("bundles", "bundles")).resolve()
+        # Called with the hex digest of an object missing here; returns its verified bytes
+        # after publishing it (set by the remote layer: lazy fetch from a remote).
+        self.object_source: Callable[[str], bytes] | None = None
 
     # --- finding and creating ----------------------------------------------------------
 
@@ -99,7 +112,10 @@ class Store:
         created = not (root / "config.toml").exists()
         if created:
             for sub in ("objects", "bundles", "runs", "tmp"):
-                (root / sub).mkdir(parents=True, exist_ok=True)
+                try:
+                    (root / sub).mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise write_failed(root / sub, exc) from None
             atomic_write(root / ".gitignore", GITIGNORE.encode(), tmp_dir=root / "tmp")
             atomic_write(root / "config.toml", DEFAULT_CONFIG.encode(), tmp_dir=root / "tmp")
         return cls(root), created
@@ -152,6 +168,8 @@ class Store:
         return hexdigest
 
     def staging(self) -> Staging:
+        """Stage objects for one write (a bump, an import). While it is open, ``gc`` waits:
+        an object this writer found already present cannot disappear under it."""
         return Staging(self)
 
     def put_bytes(self, data: bytes) -> str:
@@ -161,17 +179,22 @@ class Store:
         return hexdigest
 
     def _tmp_file(self) -> Path:
-        return self.tmp_dir / f"obj-{os.getpid()}-{threading.get_ident()}-{os.urandom(4).hex()}"
+        return self.tmp_dir / tmp_name(f"obj-{threading.get_ident()}")
 
-    def _publish_object(self, tmp: Path, hexdigest: str) -> None:
+    def _publish_object(self, tmp: Path, hexdigest: str) -> bool:
+        """Link a staged file in as an object; True when this call created it."""
         final = self.object_path(hexdigest)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp, 0o444)
         try:
-            os.link(tmp, final)  # never overwrites: an existing object has this same content
-        except FileExistsError:
-            pass
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp, 0o444)
+            try:
+                os.link(tmp, final)  # never overwrites: an existing object has this same content
+            except FileExistsError:
+                return False
+        except OSError as exc:
+            raise write_failed(final, exc) from None
         fsync_dir(final.parent)
+        return True
 
     def read_object(self, hexdigest: str) -> bytes:
         """An object's bytes, verified against its name."""
@@ -179,6 +202,8 @@ class Store:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
+            if self.object_source is not None:
+                return self.object_source(hexdigest)
             raise IntegrityError(
                 f"object {short(hexdigest)} is missing",
                 location=str(path),
@@ -194,6 +219,8 @@ class Store:
         try:
             handle = open(path, "rb")
         except FileNotFoundError:
+            if self.object_source is not None:
+                return io.BufferedReader(io.BytesIO(self.object_source(hexdigest)), CHUNK)
             raise IntegrityError(
                 f"object {short(hexdigest)} is missing",
                 location=str(path),
@@ -316,13 +343,10 @@ class Store:
     def write_manifest(self, manifest: Manifest) -> Path:
         """Publish a manifest; an existing version is an error, never an overwrite."""
         path = self.manifest_path(manifest.bundle, manifest.version)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._tmp_file()
         try:
-            with open(tmp, "wb") as out:
-                out.write(manifest.dumps())
-                out.flush()
-                os.fsync(out.fileno())
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_new(tmp, manifest.dumps())
             os.chmod(tmp, 0o444)
             try:
                 os.link(tmp, path)
@@ -331,10 +355,23 @@ class Store:
                     f"{manifest.ref} already exists; versions are immutable",
                     hint="bump to a new version instead",
                 ) from None
+        except OSError as exc:
+            raise write_failed(path, exc) from None
         finally:
-            tmp.unlink(missing_ok=True)
+            remove_quietly(tmp)
         fsync_dir(path.parent)
         return path
+
+    def unpublish_manifest(self, manifest: Manifest) -> None:
+        """Take back a manifest this writer just published (its event could not be
+        written). Only under the bundle lock, before anything else could refer to it."""
+        path = self.manifest_path(manifest.bundle, manifest.version)
+        try:
+            os.chmod(path, 0o644)
+            path.unlink()
+        except FileNotFoundError:
+            return
+        fsync_dir(path.parent)
 
     # --- trees --------------------------------------------------------------------------
 
@@ -367,6 +404,26 @@ class Store:
         with _LOCKS.hold(path):
             yield
 
+    def object_lock(self, *, exclusive: bool) -> int:
+        """Take ``locks/objects.lock``: shared by writers while they stage and publish
+        objects and write the manifest naming them, exclusive for removing objects (gc).
+        Returns the descriptor to pass to `release_lock`. Callers take a bundle lock
+        first, never the other way round."""
+        path = self.root / "locks" / "objects.lock"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise write_failed(path, exc) from None
+        try:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        except ImportError:  # pragma: no cover - Windows: exclusive only
+            if exclusive:
+                _lock_fd(fd)
+        return fd
+
     def log_path(self, name: str) -> Path:
         return self._meta_dir(name) / "log.jsonl"
 
@@ -380,28 +437,47 @@ class Store:
 
         return [parse_event(line, f"{path}:{number}") for number, line in enumerate(lines, start=1)]
 
-    def append_event(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
-        """Append an event, chained to the previous one by ``prev`` (sha256 of its line)."""
+    def append_event(
+        self, name: str, event: dict[str, Any], then: Callable[[dict[str, Any]], None] | None = None
+    ) -> dict[str, Any]:
+        """Append an event, chained to the previous one by ``prev`` (sha256 of its line).
+
+        The line is written whole and fsynced, or the log is cut back to its old length
+        and `WriteError` raised: a failed append leaves the log as it was. ``then`` runs
+        under the lock after the append (files derived from the event); if it fails, the
+        event is taken back the same way."""
         path = self.log_path(name)
         with self.lock(name):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            previous = _last_line(path)
-            if previous is not None:
-                # Never chain to a line that is not an event: the log was edited or torn,
-                # and an event appended now would hide that (verify reports it).
-                from promptver.store.events import parse_event
-
-                parse_event(previous, f"{path}:{_count_lines(path)}")
-            record = {
-                **event,
-                "seq": _count_lines(path) + 1,
-                "prev": sha256_bytes(previous) if previous else None,
-            }
-            line = json.dumps(record, sort_keys=True, ensure_ascii=False).encode() + b"\n"
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                os.write(fd, line)  # one write: a reader sees the whole line or none of it
-                os.fsync(fd)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise write_failed(path, exc) from None
+            try:
+                size = os.fstat(fd).st_size
+                previous = _last_line(path)
+                if previous is not None:
+                    # Never chain to a line that is not an event: the log was edited or
+                    # torn, and an event appended now would hide that (verify reports it).
+                    from promptver.store.events import parse_event
+
+                    parse_event(previous, f"{path}:{_count_lines(path)}")
+                record = {
+                    **event,
+                    "seq": _count_lines(path) + 1,
+                    "prev": sha256_bytes(previous) if previous else None,
+                }
+                line = json.dumps(record, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+                try:
+                    write_all(fd, line)
+                    os.fsync(fd)
+                    if then is not None:
+                        then(record)
+                except BaseException as exc:
+                    _cut_back(fd, size)
+                    if isinstance(exc, OSError):
+                        raise write_failed(path, exc) from None
+                    raise
             finally:
                 os.close(fd)
         return record
@@ -409,50 +485,135 @@ class Store:
 
 class Staging:
     """Files hashed and copied in one read into ``tmp/``, published as objects only when the
-    version is written (and discarded otherwise), so a bump reads each new file once."""
+    version is written (and discarded otherwise), so a bump reads each new file once.
+
+    Entering it removes the provably dead leftovers of earlier writers from ``tmp/`` and
+    takes the object lock shared (``gc`` takes it exclusively). `created` lists the objects
+    its publications created, so a writer that fails later can take them back."""
 
     def __init__(self, store: Store):
         self.store = store
         self._staged: dict[str, Path] = {}
+        self.created: list[str] = []
+        self._lock: int | None = None
 
     def __enter__(self) -> Staging:
+        from promptver.store.gc import remove_dead
+
+        self._lock = self.store.object_lock(exclusive=False)
+        remove_dead(self.store)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *rest: object) -> None:
         for tmp in self._staged.values():
-            tmp.unlink(missing_ok=True)
+            remove_quietly(tmp)
         self._staged.clear()
+        if self._lock is not None:
+            release_lock(self._lock)
+            self._lock = None
+        if exc_type is not None:
+            self.take_back()
 
     def add(self, path: Path) -> str:
+        """Hash ``path`` while copying it into ``tmp/``. A failure to read it is an
+        `OSError` (the caller reports the file); a failure to write is a `WriteError`."""
         from promptver.store.digests import sha256_file
 
         tmp = self.store._tmp_file()
-        with open(tmp, "wb") as out:
-            hexdigest, _ = sha256_file(path, copy_to=out)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as exc:
+            raise write_failed(tmp, exc) from None
+        writer = _TrackedWriter(fd)
+        try:
+            hexdigest, _ = sha256_file(path, copy_to=writer)
+        except BaseException as exc:
+            os.close(fd)
+            remove_quietly(tmp)
+            if isinstance(exc, OSError) and writer.failed:
+                raise write_failed(tmp, exc) from None
+            raise
+        os.close(fd)
         return self._keep(tmp, hexdigest)
+
+    def add_chunks(self, chunks: Iterable[bytes]) -> str:
+        """Stage content arriving in chunks (an archive member), hashed as it is written."""
+        tmp = self.store._tmp_file()
+        digest = hashlib.sha256()
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as exc:
+            raise write_failed(tmp, exc) from None
+        writer = _TrackedWriter(fd)
+        try:
+            for chunk in chunks:  # a failure to read is the source's; to write, ours
+                digest.update(chunk)
+                writer.write(chunk)
+        except BaseException as exc:
+            os.close(fd)
+            remove_quietly(tmp)
+            if isinstance(exc, OSError) and writer.failed:
+                raise write_failed(tmp, exc) from None
+            raise
+        os.close(fd)
+        return self._keep(tmp, digest.hexdigest())
 
     def add_bytes(self, data: bytes) -> str:
         tmp = self.store._tmp_file()
-        tmp.write_bytes(data)
+        try:
+            write_new(tmp, data, durable=False)
+        except OSError as exc:
+            raise write_failed(tmp, exc) from None
         return self._keep(tmp, sha256_bytes(data))
+
+    def has(self, hexdigest: str) -> bool:
+        return hexdigest in self._staged
 
     def _keep(self, tmp: Path, hexdigest: str) -> str:
         if hexdigest in self._staged or self.store.has_object(hexdigest):
-            tmp.unlink()
+            remove_quietly(tmp)
         else:
             self._staged[hexdigest] = tmp
         return hexdigest
 
     def publish(self) -> None:
         for hexdigest, tmp in list(self._staged.items()):
-            fd = os.open(tmp, os.O_RDONLY)
             try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            self.store._publish_object(tmp, hexdigest)
-            tmp.unlink()
+                fd = os.open(tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise write_failed(self.store.object_path(hexdigest), exc) from None
+            if self.store._publish_object(tmp, hexdigest):
+                self.created.append(hexdigest)
+            remove_quietly(tmp)
             del self._staged[hexdigest]
+
+    def take_back(self) -> None:
+        """Remove the objects this staging created that no manifest names (a later step of
+        the write failed), so a failed write leaves no orphan objects. Runs with the object
+        lock held exclusively, as ``gc`` does: no other writer can be relying on them."""
+        if not self.created:
+            return
+        from promptver.store.gc import remove_unreferenced
+
+        remove_unreferenced(self.store, set(self.created))
+        self.created.clear()
+
+
+class _TrackedWriter(FdWriter):
+    """Remembers whether an error came from writing (the store) or reading (the source)."""
+
+    failed = False
+
+    def write(self, data: bytes) -> int:
+        try:
+            return super().write(data)
+        except OSError:
+            self.failed = True
+            raise
 
 
 class StoreTree(Tree):
@@ -536,6 +697,21 @@ def _last_line(path: Path) -> bytes | None:
                 back = min(end, back * 4)
     except FileNotFoundError:
         return None
+
+
+def release_lock(fd: int) -> None:
+    """Release a lock from `Store.object_lock` (closing the descriptor releases it)."""
+    os.close(fd)
+
+
+
+def _cut_back(fd: int, size: int) -> None:
+    """Undo a partial append: the log returns to exactly its previous bytes."""
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    except OSError as exc:  # pragma: no cover - truncating to a smaller size needs no space
+        raise WriteError(f"could not undo a failed append: {exc.strerror}; run `promptver verify`") from None
 
 
 def _count_lines(path: Path) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 import io
 import os
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -74,8 +75,47 @@ def normalize(path: str) -> str:
     return str(PurePosixPath(path))
 
 
+def path_problem(path: str) -> str | None:
+    """Why a bundle-relative path cannot be stored, listed and restored unambiguously, or
+    None. One rule for bundles (``check``), archives and checkouts: a canonical POSIX path
+    (`noncanonical_reason`), printable UTF-8, no backslash, no segment with surrounding
+    spaces. Two different accepted paths always name two different files."""
+    if reason := noncanonical_reason(path):
+        return reason
+    if "\\" in path:
+        return "contains a backslash"
+    for char in path:
+        code = ord(char)
+        if 0xD800 <= code <= 0xDFFF:
+            return "is not valid UTF-8"
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            return f"contains a control character (U+{code:04X})"
+    for segment in path.split("/"):
+        if segment.strip() != segment:
+            return f"has leading or trailing spaces in {segment!r}"
+    return None
+
+
+def noncanonical_reason(path: str) -> str | None:
+    """Why a path is not the one canonical spelling of a file (``./a``, ``a//b``, ``a/``,
+    ``/a``, ``..``), or None. Every manifest path must pass: otherwise two entries could
+    name one file."""
+    if not path:
+        return "is empty"
+    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
+        return "is absolute"
+    for segment in path.split("/"):
+        if segment == "..":
+            return "climbs out with '..'"
+        if segment in ("", "."):
+            return "is not canonical (an empty or '.' segment: '//', './' or a trailing '/')"
+    return None
+
+
 def unsafe_path_reason(path: str) -> str | None:
-    """Why a bundle-relative path may not be used, or None when it is safe."""
+    """Why a path written in a bundle (a reference in ``bundle.toml``, an include) may not
+    be used, or None when it stays inside the bundle. Lenient (``./a.j2`` is fine): stored
+    file names follow the stricter `path_problem`."""
     if not path or path.strip() != path:
         return "is empty or has surrounding spaces"
     if "\\" in path or "\x00" in path:
@@ -111,22 +151,42 @@ class WorkTree(Tree):
         ignores = DEFAULT_IGNORES + _read_ignore_file(self.folder / IGNORE_FILE)
         for dirpath, dirnames, filenames in os.walk(self.folder):
             rel_dir = os.path.relpath(dirpath, self.folder)
-            dirnames[:] = sorted(d for d in dirnames if not _ignored(rel_dir, d, ignores))
+            kept = []
+            for name in sorted(dirnames):
+                if _ignored(rel_dir, name, ignores):
+                    continue
+                rel = _join(rel_dir, name)
+                full = Path(dirpath, name)
+                if reason := path_problem(rel):
+                    self._bad_name(rel, reason)
+                elif full.is_symlink():
+                    # os.walk does not follow folder links; say so instead of skipping it.
+                    target = full.resolve()
+                    if not target.is_relative_to(root):
+                        self._outside(rel, target, "folder")
+                    else:
+                        self.problems.append(
+                            Problem(
+                                "is a symlink to a folder; promptver does not follow folder links",
+                                file=rel,
+                                hint="replace the link with the folder itself",
+                            )
+                        )
+                else:
+                    kept.append(name)
+            dirnames[:] = kept
             for name in sorted(filenames):
                 if _ignored(rel_dir, name, ignores):
                     continue
                 full = Path(dirpath, name)
-                rel = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
+                rel = _join(rel_dir, name)
+                if reason := path_problem(rel):
+                    self._bad_name(rel, reason)
+                    continue
                 if full.is_symlink():
                     target = full.resolve()
                     if not target.is_relative_to(root):
-                        self.problems.append(
-                            Problem(
-                                f"symlink leads outside the bundle (to {target})",
-                                file=rel,
-                                hint="copy the file into the bundle instead of linking to it",
-                            )
-                        )
+                        self._outside(rel, target, "file")
                         continue
                     if not target.is_file():
                         continue
@@ -134,6 +194,24 @@ class WorkTree(Tree):
         if self._cache is not None:
             self._cache.keep_only(set(self.entries))
             self._cache.save()
+
+    def _outside(self, rel: str, target: Path, kind: str) -> None:
+        self.problems.append(
+            Problem(
+                f"symlink leads outside the bundle (to {target})",
+                file=rel,
+                hint=f"copy the {kind} into the bundle instead of linking to it",
+            )
+        )
+
+    def _bad_name(self, rel: str, reason: str) -> None:
+        self.problems.append(
+            Problem(
+                f"file name {reason}: it cannot be versioned unambiguously",
+                file=printable(rel),
+                hint="rename it: letters, digits, '-', '_', '.', '/' and inner spaces are safe",
+            )
+        )
 
     def _add(self, rel: str, full: Path) -> None:
         try:
@@ -172,6 +250,16 @@ class MemoryTree(Tree):
     def open(self, path: str) -> BinaryIO:
         self.entry(path)
         return io.BytesIO(self._files[normalize(path)])
+
+
+def printable(path: str) -> str:
+    """A path as it can be shown on one line: control characters, backslashes and
+    undecodable bytes escaped the way Python writes them."""
+    return repr(path)[1:-1] if path_problem(path) else path
+
+
+def _join(rel_dir: str, name: str) -> str:
+    return name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
 
 
 def _read_ignore_file(path: Path) -> tuple[str, ...]:

@@ -128,6 +128,19 @@ class EvalsBody:
     old_run: str | None = None
     new_run: str | None = None
     missing: str | None = None
+    verdict: str | None = None  # "no detectable difference (p = 0.41, 95% CI -3.1..+8.4 pts)"
+    history: EvalHistory | None = None  # the dataset's score across versions
+
+
+@dataclass(frozen=True)
+class EvalHistory:
+    """Score and pass rate (percent) per version, oldest first; ``marks``: the reviewed ones."""
+
+    title: str
+    versions: Sequence[str]
+    score: Sequence[float]
+    pass_rate: Sequence[float]
+    marks: Sequence[str] = ()
 
 
 Body = TextBody | FieldsBody | CasesBody | FilesBody | EvalsBody

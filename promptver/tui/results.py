@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from promptver.tui.model import CaseOutcome, EvalsBody, MetricRow, Side
+from promptver.tui.model import CaseOutcome, EvalHistory, EvalsBody, MetricRow, Side
 
 if TYPE_CHECKING:
     from promptver.evals.storage import StoredRun
@@ -74,8 +74,35 @@ def eval_results(
             outcomes=outcomes,
             old_run=base.id,
             new_run=head.id,
+            verdict=comparison.stats.describe() if comparison.stats is not None else None,
+            history=eval_history(store, bundle, head.meta, (old, new)),
         )
     return out
+
+
+def eval_history(
+    store: Store, bundle: str, head: dict[str, Any], sides: tuple[Side, Side]
+) -> EvalHistory | None:
+    """The history of the head run's dataset and target across versions (None: fewer than two)."""
+    from promptver.errors import PromptverError
+    from promptver.evals.trend import build_trend, target_kind
+
+    try:
+        trend = build_trend(
+            store.root / "runs", bundle, dataset=str(head["dataset"]["name"]), target=target_kind(head)
+        )
+    except PromptverError:
+        return None
+    if len(trend.points) < 2:
+        return None
+    versions = [p.version for p in trend.points]
+    return EvalHistory(
+        title=f"{trend.dataset} ({trend.target})",
+        versions=versions,
+        score=[p.score * 100 for p in trend.points],
+        pass_rate=[p.pass_rate * 100 for p in trend.points],
+        marks=[s.version for s in sides if s.version in versions],
+    )
 
 
 def _outputs(run: StoredRun) -> dict[str, str]:

@@ -15,8 +15,9 @@ from promptver.semver import Version, check_identifier
 from promptver.store.digests import short
 from promptver.store.events import utc_now
 from promptver.store.manifest import Manifest
-from promptver.store.store import Store
+from promptver.store.store import Staging, Store
 from promptver.store.tree import Tree, WorkTree
+from promptver.versions.base import is_snapshot, record_base, working_base
 from promptver.versions.provenance import identity, provenance
 
 DEFAULT_INITIAL = Version(0, 1, 0)
@@ -82,11 +83,17 @@ def bump(
     author: str | None = None,
     analyzer: Analyzer | None = None,
     version: Version | None = None,
+    snapshot: str | None = None,
 ) -> BumpResult:
-    """Snapshot ``bundles/<name>`` as the next version. Serialised per bundle by a lock."""
+    """Snapshot ``bundles/<name>`` as the next version. Serialised per bundle by a lock.
+
+    The next version is computed from the version the working copy came from
+    (``versions/base.py``), so a checked-out older version gets a maintenance release on
+    its own line. ``snapshot`` (major, minor or patch): an experiment version
+    ``X.Y.Z-dev.<time>`` toward that release; it does not become the working copy's base."""
     with store.lock(name), store.staging() as staging:
         tree, _ = checked_tree(store, name, hasher=staging.add)
-        latest = store.latest(name)
+        latest = working_base(store, name, tree.digest)
         releasing = level == "release" and latest is not None and latest.semver.is_prerelease
         if latest is not None and latest.digest == tree.digest and not releasing:
             raise NothingChangedError(
@@ -101,16 +108,22 @@ def bump(
         if analyzer is not None:
             base = store.tree(latest) if latest is not None else None
             level, changes = analyzer(base, tree, level, force)
+        if snapshot is not None:
+            version = snapshot_version(latest.semver if latest else None, snapshot)
         new = version or next_version(latest.semver if latest else None, level, pre, initial)
         if store.manifest_path(name, str(new)).exists():
             raise ConflictError(
-                f"{name}@{new} already exists; versions are immutable", hint="bump to a new version instead"
+                f"{name}@{new} already exists; versions are immutable",
+                hint=f"`promptver checkout {name}@{new}` and bump from there, or choose a higher bump",
             )
         if latest is not None and new <= latest.semver:
             raise ConflictError(
-                f"{name} {new} would not be newer than the latest version {latest.version}",
+                f"{name} {new} would not be newer than {latest.version}, the version the working copy"
+                " came from",
                 hint="choose a higher bump",
             )
+        if not is_snapshot(new):
+            _check_line(store, name, new, level)
         manifest = Manifest(
             bundle=name,
             version=str(new),
@@ -128,11 +141,34 @@ def bump(
         )
         if dry_run:
             return BumpResult(manifest, latest, dry_run=True)
+        _stage_cached_files(store, tree, staging)
         staging.publish()
-        _store_files(store, tree)
         store.write_manifest(manifest)
-        store.append_event(name, bump_event(manifest))
+        try:
+            store.append_event(name, bump_event(manifest))
+        except BaseException:
+            store.unpublish_manifest(manifest)  # no version without its event
+            raise
+        if not is_snapshot(new):
+            record_base(store, manifest)
         return BumpResult(manifest, latest, dry_run=False)
+
+
+def _check_line(store: Store, name: str, new: Version, level: str) -> None:
+    """A maintenance release may go below the newest version, but not below a version on
+    its own line: 1.3.1 after 2.0.0 is fine, 1.3.1 after 1.3.2 is not (nor 1.4.0 after
+    1.5.0, nor a major that is not the newest). Snapshots are not on any line."""
+    keep = {"patch": 2, "minor": 1, "major": 0}.get(level, 3)  # prerelease, release: same core
+    newer = [
+        v
+        for v in store.version_names(name)
+        if v > new and not is_snapshot(v) and v.core[:keep] == new.core[:keep]
+    ]
+    if newer:
+        raise ConflictError(
+            f"{name} {new} would be older than {newer[-1]}, which is on the same line",
+            hint=f"`promptver checkout {name}@{newer[-1]}` and bump from there",
+        )
 
 
 def checked_tree(
@@ -171,11 +207,20 @@ def checked_tree(
     return tree, spec
 
 
-def _store_files(store: Store, tree: WorkTree) -> None:
+def _stage_cached_files(store: Store, tree: WorkTree, staging: Staging) -> None:
+    """Stage the files whose digest came from the stat cache (not read by this bump) and
+    that the store does not have yet."""
     for entry in tree.entries.values():
-        if store.has_object(entry.digest):
+        if store.has_object(entry.digest) or staging.has(entry.digest):
             continue
-        stored = store.put_file(tree.path_of(entry.path))
+        try:
+            stored = staging.add(tree.path_of(entry.path))
+        except OSError as exc:
+            raise ConflictError(
+                f"{entry.path} cannot be read: {exc.strerror}",
+                location=str(tree.path_of(entry.path)),
+                hint="run the bump again",
+            ) from None
         if stored != entry.digest:
             raise ConflictError(
                 f"{entry.path} changed while the version was being written",

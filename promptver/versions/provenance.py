@@ -13,7 +13,7 @@ from promptver import __version__
 from promptver.errors import ConfigError
 
 ENV_USER = "PROMPTVER_USER"
-KEY_LIBRARIES = ("jinja2", "tomlkit", "deepdiff", "textual", "tiktoken", "click", "httpx")
+KEY_LIBRARIES = ("jinja2", "tomlkit", "deepdiff", "textual", "tiktoken", "click", "aiohttp")
 
 
 def _git(folder: Path, *args: str) -> str | None:

@@ -169,3 +169,34 @@ def test_ctrl_c_keeps_finished_cases_and_resume_finishes(
     data = json.loads(out)
     assert data["run"]["status"] == "complete" and len(data["cases"]) == 30
     assert sorted(c["id"] for c in data["cases"]) == [c["id"] for c in many]
+
+
+def test_a_bundle_named_like_a_subcommand_can_be_evaluated(
+    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`eval run NAME` always evaluates; NAME@VERSION never reads as a subcommand."""
+    llm_server.add(match="capital of", reply="Paris Tokyo Rome")
+    write_bundle(tmp_path, CASES, name="compare", model=openai_model(llm_server), dataset_extra=DEFAULT)
+    monkeypatch.chdir(tmp_path)
+    assert cli(capsys, "bump", "minor", "compare")[0] == 0
+    code, out, err = cli(capsys, "eval", "compare@0.1.0", "--json")
+    assert code == 0, err
+    assert json.loads(out)["run"]["bundle"] == "compare"
+    code, out, err = cli(capsys, "eval", "run", "compare", "--json")
+    assert code == 0, err
+    assert json.loads(out)["run"]["version"] is None  # the working copy
+    # `eval compare A B` is still the comparison of two runs
+    code, out, err = cli(capsys, "eval", "compare", "compare@0.1.0", "compare@0.1.0", "--json")
+    assert code == 0, err
+    assert "regressed" in out
+
+
+def test_eval_help_lists_the_run_options(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "eval", "--help")
+    assert code == 0
+    assert "Usage: promptver eval [OPTIONS] NAME[@VERSION] | COMMAND [ARGS]..." in out
+    for option in ("--concurrency", "--target", "--fail-under", "--fail-if-worse", "--dataset", "--repeat"):
+        assert option in out
+    for command in ("compare", "history", "run"):
+        assert f"  {command} " in out

@@ -80,3 +80,21 @@ def test_run_store_refuses_paths(tmp_path: Path) -> None:
     for bad in ("../x", "", "..", "a/b"):
         with pytest.raises(NotFoundError):
             runs.find(bad)
+
+
+def test_report_wording_zero_changes_unknown_cost_and_requests() -> None:
+    """No `-0 ms`, no `- (partial)`, no request count for targets that send none."""
+    from promptver.evals.report import _signed, summary_lines
+
+    assert _signed(-0.3, " ms", digits=0) == "0 ms" and _signed(0.0004) == "0.000"
+    assert _signed(-1.6, " ms", digits=0) == "-2 ms" and _signed(0.015, " pt", 100, 1) == "+1.5 pt"
+    summary = {"cases": 2, "passed": 2, "pass_rate": 1.0, "score": 1.0, "requests": 0, "cost": None,
+               "cost_complete": False, "latency_ms": {"p50": 1.0, "p95": 2.0}}
+    meta = {"id": "r1", "bundle": "b", "version": "1.0.0", "dataset": {"name": "golden"},
+            "target": "python:m:f", "status": "complete", "summary": summary}
+    text = "\n".join(summary_lines(meta))
+    assert "cost -" in text and "(partial" not in text and "requests" not in text
+    model = "\n".join(summary_lines({**meta, "target": "model"}))
+    assert "requests 0" in model
+    priced = "\n".join(summary_lines({**meta, "summary": {**summary, "cost": 0.5}}))
+    assert "cost $0.5000 (partial: some cases have no price)" in priced

@@ -4,15 +4,39 @@ from __future__ import annotations
 
 import json
 import time
-
-import httpx
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.message import Message
+from typing import Any
 
 from tests.fakeserver import FakeLLMServer
 
 
-def _chat(server: FakeLLMServer, text: str, **extra: object) -> httpx.Response:
+@dataclass
+class Reply:
+    status_code: int
+    headers: Message
+    text: str
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+def _post(url: str, body: dict[str, Any]) -> Reply:
+    """A plain standard-library POST (the server is tested apart from the client under test)."""
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return Reply(response.status, response.headers, response.read().decode())
+    except urllib.error.HTTPError as error:
+        with error:
+            return Reply(error.code, error.headers, error.read().decode())
+
+
+def _chat(server: FakeLLMServer, text: str, **extra: object) -> Reply:
     body = {"model": "m", "messages": [{"role": "user", "content": text}], **extra}
-    return httpx.post(f"{server.openai_base}/chat/completions", json=body, timeout=5)
+    return _post(f"{server.openai_base}/chat/completions", body)
 
 
 def test_openai_echo_and_usage(llm_server: FakeLLMServer) -> None:
@@ -25,7 +49,7 @@ def test_openai_echo_and_usage(llm_server: FakeLLMServer) -> None:
 def test_anthropic_scripted_reply(llm_server: FakeLLMServer) -> None:
     llm_server.add(match="capital", reply="Paris")
     body = {"model": "c", "max_tokens": 5, "messages": [{"role": "user", "content": "capital?"}]}
-    data = httpx.post(f"{llm_server.url}/v1/messages", json=body, timeout=5).json()
+    data = _post(f"{llm_server.url}/v1/messages", body).json()
     assert data["content"][0]["text"] == "Paris"
     assert data["usage"] == {"input_tokens": 1, "output_tokens": 1}
 

@@ -7,6 +7,7 @@ from promptver.tui.model import (
     CaseRow,
     CasesBody,
     Component,
+    EvalHistory,
     EvalsBody,
     FieldRow,
     FieldsBody,
@@ -64,6 +65,14 @@ def sample_review(case_count: int = 30, *, runs: bool = True) -> Review:
             ],
             old_run="run-1a2b",
             new_run="run-3c4d",
+            verdict="no detectable difference (p = 0.41, 95% CI -3.1..+8.4 pts)",
+            history=EvalHistory(
+                title="golden (model)",
+                versions=["1.0.0", "1.1.0", "1.2.0", "1.3.0-rc.1"],
+                score=[71.0, 78.5, 82.0, 80.0],
+                pass_rate=[66.7, 76.7, 80.0, 80.0],
+                marks=["1.2.0"],
+            ),
         )
         if runs
         else EvalsBody(missing="no eval run for 1.3.0")

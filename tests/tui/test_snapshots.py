@@ -33,9 +33,22 @@ def select(index: int, *keys: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
                 break
         if keys:
             await pilot.press(*keys)
-        await pilot.pause()
+        await settle(pilot)
 
     return run_before
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Wait until the layout stops changing: a chart or table that is drawn for its size
+    must not be captured between a scrollbar appearing and its redraw."""
+    previous = None
+    for _ in range(200):
+        await pilot.pause(0.02)
+        regions = [(type(w).__name__, w.region) for w in pilot.app.screen.walk_children()]
+        if regions == previous:
+            break
+        previous = regions
+    await pilot.pause()
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

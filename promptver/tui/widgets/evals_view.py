@@ -55,6 +55,8 @@ class EvalsView(Vertical):
                 body.new_run or "—",
             )
         )
+        if body.verdict:
+            yield Static(Content.assemble(("verdict ", "$text-muted"), body.verdict), id="verdict")
         metrics: DataTable[Text | str] = DataTable(cursor_type="none", id="metrics")
         colors = self.app.theme_variables
         metrics.add_columns("metric", "old", "new", "delta")
@@ -66,6 +68,10 @@ class EvalsView(Vertical):
                 _delta(metric.old, metric.new, metric.higher_is_better, colors),
             )
         yield metrics
+        if body.history is not None:
+            from promptver.tui.widgets.history_chart import HistoryChart
+
+            yield HistoryChart(body.history, id="history")
         if body.outcomes:
             yield OutcomesTable(body.outcomes, id="outcomes")
         else:

@@ -1,0 +1,1 @@
+"""Pieces for continuous integration: the pull-request report (``promptver ci-report``)."""

@@ -1,0 +1,225 @@
+"""Garbage: leftovers of dead writers in ``tmp/`` and objects no manifest names.
+
+A temporary file is *dead* when the writer that made it provably cannot finish it: its
+name carries a pid (``<prefix>.<pid>.<random>.tmp``) and no such process is alive, or the
+live process with that pid started after the file was last written (the pid was reused).
+A file whose name carries no pid is dead once it is a day old. Writers remove dead
+leftovers when they start; ``promptver gc`` also removes objects that no manifest and no
+run names, holding the object lock exclusively so no writer can be relying on them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from promptver.errors import IntegrityError
+from promptver.store.atomic import remove_quietly
+from promptver.store.digests import is_hex_digest
+
+if TYPE_CHECKING:
+    from promptver.store.store import Store
+
+NO_PID_GRACE = 24 * 3600  # seconds before a leftover without a pid counts as dead
+_PID_PATTERNS = (
+    re.compile(r"\.(\d+)\.[0-9a-f]+\.tmp$"),  # <prefix>.<pid>.<random>.tmp
+    re.compile(r"^obj-(\d+)-\d+-[0-9a-f]+$"),  # older object files: obj-<pid>-<thread>-<random>
+    re.compile(r"\.(\d+)\.tmp$"),  # <prefix>.<pid>.tmp
+)
+_HEX_RE = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
+
+
+@dataclass(frozen=True)
+class Leftover:
+    path: Path
+    size: int
+    dead: bool
+
+
+@dataclass
+class GcReport:
+    leftovers: list[Leftover] = field(default_factory=list)  # dead ones only
+    objects: list[tuple[str, int]] = field(default_factory=list)  # (hex, size)
+    removed: bool = False
+    busy: int = 0  # leftovers of live writers, kept
+
+    @property
+    def size(self) -> int:
+        return sum(x.size for x in self.leftovers) + sum(size for _, size in self.objects)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dry_run": not self.removed,
+            "removed": self.removed,
+            "tmp_files": [{"path": str(x.path), "size": x.size} for x in self.leftovers],
+            "objects": [{"digest": "sha256:" + h, "size": size} for h, size in self.objects],
+            "bytes": self.size,
+            "busy_tmp_files": self.busy,
+        }
+
+
+def pid_of(name: str) -> int | None:
+    for pattern in _PID_PATTERNS:
+        if match := pattern.search(name):
+            return int(match.group(1))
+    return None
+
+
+def _pid_started(pid: int) -> float | None:
+    """When process ``pid`` started, as a Unix time (Linux: ``/proc``), or None if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ticks = int(stat[stat.rindex(")") + 2 :].split()[19])  # field 22: starttime
+        lines = Path("/proc/stat").read_text().splitlines()
+        boot = next(int(line.split()[1]) for line in lines if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists but is not ours, or we cannot tell: keep its files
+    return True
+
+
+def is_dead(name: str, mtime: float, now: float | None = None) -> bool:
+    pid = pid_of(name)
+    if pid is None or pid <= 0:
+        return (now or time.time()) - mtime > NO_PID_GRACE
+    if pid == os.getpid():
+        return False
+    if not _alive(pid):
+        return True
+    started = _pid_started(pid)
+    return started is not None and mtime < started - 2  # the pid was reused since (btime: 1 s)
+
+
+def scan_tmp(store: Store) -> list[Leftover]:
+    """Every file in ``tmp/`` with its size and whether its writer is provably gone."""
+    folder = store.root / "tmp"
+    found = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    now = time.time()
+    for entry in entries:
+        try:
+            stat = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        found.append(Leftover(Path(entry.path), stat.st_size, is_dead(entry.name, stat.st_mtime, now)))
+    return found
+
+
+def remove_dead(store: Store) -> int:
+    """Remove the dead leftovers in ``tmp/``; returns how many (never fails)."""
+    removed = 0
+    for leftover in scan_tmp(store):
+        if leftover.dead:
+            remove_quietly(leftover.path)
+            removed += 1
+    return removed
+
+
+def referenced_objects(store: Store) -> set[str]:
+    """Every object digest any manifest or recorded run names. A manifest that cannot be
+    parsed stops the collection: what it names is unknown, so nothing may be removed."""
+    names: set[str] = set()
+    bundles = store.root / "bundles"
+    for manifest_path in sorted(bundles.glob("*/versions/*.json")) if bundles.is_dir() else []:
+        try:
+            raw = json.loads(manifest_path.read_bytes())
+            files = raw["files"]
+            for entry in files:
+                names.add(str(entry["digest"]).removeprefix("sha256:"))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IntegrityError(
+                f"cannot read the manifest ({type(exc).__name__}); gc removes nothing while a"
+                " manifest is unreadable",
+                location=str(manifest_path),
+                hint="run `promptver verify` and restore it from git",
+            ) from None
+    runs = store.root / "runs"
+    for run_file in sorted(runs.glob("*/*/run.json")) if runs.is_dir() else []:
+        try:
+            names.update(_HEX_RE.findall(run_file.read_text(encoding="utf-8", errors="replace")))
+        except OSError:
+            continue
+    return names
+
+
+def _objects(store: Store) -> Iterable[tuple[str, Path]]:
+    root = store.root / "objects"
+    if not root.is_dir():
+        return
+    for folder in sorted(root.iterdir()):
+        if not folder.is_dir() or len(folder.name) != 2:
+            continue
+        for path in sorted(folder.iterdir()):
+            hexdigest = folder.name + path.name
+            if is_hex_digest(hexdigest):
+                yield hexdigest, path
+
+
+def remove_unreferenced(store: Store, candidates: set[str]) -> list[str]:
+    """Remove those of ``candidates`` (objects) that nothing names, under the exclusive
+    object lock; returns the removed digests. Used to take back a failed write's objects."""
+    fd = store.object_lock(exclusive=True)
+    try:
+        keep = referenced_objects(store)
+        removed = []
+        for hexdigest in sorted(candidates - keep):
+            path = store.object_path(hexdigest)
+            if path.exists():
+                remove_quietly(path)
+                removed.append(hexdigest)
+        return removed
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def collect(store: Store, *, remove: bool = False) -> GcReport:
+    """What ``promptver gc`` finds (and, with ``remove``, deletes): dead ``tmp/`` leftovers
+    and unreferenced objects. Never touches manifests, logs, runs, locks or a live writer's
+    files."""
+    report = GcReport()
+    fd = store.object_lock(exclusive=True)
+    try:
+        for leftover in scan_tmp(store):
+            if leftover.dead:
+                report.leftovers.append(leftover)
+            else:
+                report.busy += 1
+        keep = referenced_objects(store)
+        for hexdigest, path in _objects(store):
+            if hexdigest not in keep:
+                try:
+                    size = path.stat().st_size
+                except OSError:
+                    continue
+                report.objects.append((hexdigest, size))
+        if remove:
+            for leftover in report.leftovers:
+                remove_quietly(leftover.path)
+            for hexdigest, _ in report.objects:
+                remove_quietly(store.object_path(hexdigest))
+            report.removed = True
+    finally:
+        os.close(fd)  # releases the lock
+    return report

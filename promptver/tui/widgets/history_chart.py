@@ -1,0 +1,33 @@
+"""The eval history of the reviewed dataset as a line chart (textual-plotext), with the two
+reviewed versions marked by vertical lines."""
+
+from __future__ import annotations
+
+from textual_plotext import PlotextPlot
+
+from promptver.evals.charts import deterministic_plotext
+from promptver.tui.model import EvalHistory
+
+
+class HistoryChart(PlotextPlot):
+    DEFAULT_CSS = """
+    HistoryChart { height: 12; min-height: 8; }
+    """
+
+    def __init__(self, history: EvalHistory, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.history = history
+
+    def on_mount(self) -> None:
+        deterministic_plotext()
+        history, plt = self.history, self.plt
+        xs = [float(i) for i in range(1, len(history.versions) + 1)]
+        for version in history.marks:  # first, so the lines stay on top
+            plt.vline(history.versions.index(version) + 1, "gray")
+        plt.plot(xs, list(history.score), label="score %", marker="hd")
+        plt.plot(xs, list(history.pass_rate), label="pass rate %", marker="x")
+        plt.xticks(xs, [f"[{v}]" if v in history.marks else v for v in history.versions])
+        plt.xlim(0.6, len(xs) + 0.4)
+        low = min([*history.score, *history.pass_rate])
+        plt.ylim(max(0.0, (low // 10) * 10 - 10), 100)
+        plt.title(f"history: {history.title}")
