@@ -138,6 +138,7 @@ def test_bundle_toml(data: bytes) -> None:
 @given(files(EVALS * 2))
 @example(b"[" * 5000 + b"\n")
 @example(b'{"id": "a", "vars": ' + b"[" * 5000 + b"]" * 5000 + b"}\n")
+@example(b'{"id": "a", "vars": {"x": ' + b"[" * 5000 + b"]" * 5000 + b"}}\n")  # msgspec's RecursionError
 def test_eval_jsonl(data: bytes) -> None:
     problems = check_jsonl(MemoryTree({"e.jsonl": data}), "e.jsonl", {"answer"})
     assert all(p.file == "e.jsonl" and p.line for p in problems if "more problems" not in p.message)

@@ -256,8 +256,8 @@ def fast_valid(data: bytes, templates: set[str] | None) -> bool:
         end = len(data) if end < 0 else end + 1
         try:
             cases = decoder.decode_lines(view[start:end])
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return False
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            return False  # the line-by-line reader says where and why
         ids.update(case.id for case in cases)  # type: ignore[attr-defined]
         count += len(cases)
         start = end
