@@ -426,5 +426,16 @@ def test_bundle_files_through_check_and_bump(project: Path, pv, name: str, data:
         path.write_bytes(original)
 
 
+@pytest.mark.parametrize(
+    "source",
+    ["{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}", "{% if x %}" * 3000 + "{% endif %}" * 3000],
+)
+def test_template_nested_too_deeply_is_a_problem(source: str) -> None:
+    tree = MemoryTree({"bundle.toml": BOT_TOML, "prompts/system.j2": b"S", "prompts/answer.j2": source.encode(),
+                       "evals/golden.jsonl": EVALS})
+    problems = check_tree(tree, "bot")[1]
+    assert [p.file for p in problems] == ["prompts/answer.j2"] and "nested too deeply" in problems[0].message
+
+
 def test_worktree_of_the_fixture_is_valid(project: Path) -> None:
     assert check_tree(WorkTree(project / "bundles/bot"), "bot")[1] == []

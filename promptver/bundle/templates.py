@@ -55,6 +55,12 @@ def syntax_problem(env: jinja2.Environment, path: str, source: str) -> Problem |
         return Problem(
             f"template syntax error: {exc.message}", file=path, line=exc.lineno, hint="fix the Jinja2 syntax"
         )
+    except RecursionError:
+        return Problem(
+            "template syntax error: expressions or blocks nested too deeply",
+            file=path,
+            hint="split the template into smaller pieces",
+        )
     return None
 
 
@@ -149,7 +155,7 @@ def reference_problems(env: jinja2.Environment, tree: Tree, path: str) -> list[P
         done.add(current)
         try:
             ast = env.parse(tree.read_text(current), name=current, filename=current)
-        except (jinja2.TemplateSyntaxError, UnicodeDecodeError):
+        except (jinja2.TemplateSyntaxError, UnicodeDecodeError, RecursionError):
             return  # the file's own syntax problem is reported where it is listed
         for target, line in _references(ast):
             name = normalize(target) if not unsafe_path_reason(target) else target
