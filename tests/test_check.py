@@ -107,21 +107,38 @@ def test_unknown_bundle(project: Path, pv) -> None:
 def test_large_valid_eval_set_takes_the_fast_path(project: Path, pv, monkeypatch) -> None:
     import json as stdlib_json
 
-    import promptver.bundle.check
+    import promptver.bundle.evalset
 
     lines = [
         stdlib_json.dumps({"id": f"c{i}", "vars": {"question": "q"}, "expected": "x"}) for i in range(500)
     ]
     (project / BOT / "evals/golden.jsonl").write_text("\n".join(lines) + "\n\n")
     slow_calls: list[int] = []
-    real = promptver.bundle.check._check_case
-    monkeypatch.setattr(promptver.bundle.check, "_check_case", lambda *a: slow_calls.append(1) or real(*a))
+    real = promptver.bundle.evalset.check_case
+    monkeypatch.setattr(promptver.bundle.evalset, "check_case", lambda *a: slow_calls.append(1) or real(*a))
     assert pv("check", "bot").code == 0
     assert slow_calls == []
     (project / BOT / "evals/golden.jsonl").write_text("\n".join(lines) + '\n{"id": "c7", "vars": null}\n')
     result = pv("check", "bot")
-    assert "evals/golden.jsonl:501: duplicate id 'c7' (first on line 8)" in result.out
+    assert """evals/golden.jsonl:501: case 'c7': "vars" must be an object""" in result.out
     assert len(slow_calls) == 501
+
+
+def test_bom_in_bundle_toml_says_so(project: Path, pv) -> None:
+    spec = project / BOT / "bundle.toml"
+    spec.write_bytes(b"\xef\xbb\xbf" + spec.read_bytes())
+    result = pv("check", "bot")
+    assert result.code == 1
+    assert "bundle.toml:1:1: the file starts with a UTF-8 byte order mark (BOM)" in result.out
+    assert "save the file as UTF-8 without a BOM" in result.out
+
+
+def test_bundle_toml_not_utf8_is_located(project: Path, pv) -> None:
+    spec = project / BOT / "bundle.toml"
+    spec.write_bytes(spec.read_bytes().replace(b'name = "bot"', b'name = "b\xffot"', 1))
+    result = pv("check", "bot")
+    assert result.code == 1
+    assert "bundle.toml:3:10: is not UTF-8 text (byte 0xff)" in result.out
 
 
 def test_schema_problems_do_not_hide_the_others(project: Path, pv) -> None:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal
 
+from promptver.bundle.evalset import RULES as EVAL_RULES
+from promptver.bundle.evalset import fast_valid
+from promptver.bundle.evalset import problems as evalset_problems
 from promptver.bundle.spec import SPEC_FILE, BundleSpec, parse_spec
-from promptver.errors import Problem
+from promptver.errors import Problem, PromptverError
 from promptver.store.digests import sha256_bytes
 from promptver.store.tree import Tree, WorkTree, normalize, unsafe_path_reason
 
@@ -69,8 +72,17 @@ def check_tree(
         return None, problems
     try:
         text = tree.read_text(SPEC_FILE)
-    except UnicodeDecodeError:
-        problems.append(Problem("is not UTF-8 text", file=SPEC_FILE))
+    except UnicodeDecodeError as exc:
+        line, column = _byte_position(exc.object, exc.start)
+        problems.append(
+            Problem(
+                f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x})",
+                file=SPEC_FILE,
+                line=line,
+                column=column,
+                hint="save the file as UTF-8",
+            )
+        )
         return None, problems
     spec, spec_problems = parse_spec(text)
     problems += spec_problems
@@ -90,6 +102,13 @@ def check_tree(
     problems += _check_templates(tree, spec, cache)
     problems += _check_evals(tree, spec, cache)
     return spec, problems
+
+
+def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of a byte offset."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    column = len(data[line_start:offset].decode("utf-8", "replace")) + 1
+    return data.count(b"\n", 0, offset) + 1, column
 
 
 def _check_versioning(spec: BundleSpec) -> list[Problem]:
@@ -130,7 +149,7 @@ def _check_references(tree: Tree, spec: BundleSpec) -> list[Problem]:
     if isinstance(schema, str) and not unsafe_path_reason(schema) and tree.has(schema):
         try:
             json.loads(tree.read_bytes(schema))
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             problems.append(Problem(f"response schema is not valid JSON: {exc}", file=schema))
     return problems
 
@@ -143,12 +162,11 @@ def _missing_file_hint(tree: Tree, path: str) -> str:
 
 def _check_templates(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> list[Problem]:
     paths = ([spec.system] if spec.system else []) + list(spec.templates.values())
-    todo = [
-        p for p in paths if not unsafe_path_reason(p) and tree.has(p) and tree.entry(p).digest not in cache
-    ]
+    keys = {p: _template_key(tree, p) for p in paths if not unsafe_path_reason(p) and tree.has(p)}
+    todo = [p for p, key in keys.items() if key not in cache]
     if not todo:
         return []  # every template parsed before: jinja2 need not even be imported
-    from promptver.bundle.templates import environment, syntax_problem
+    from promptver.bundle.templates import environment, reference_problems, syntax_problem
 
     env = environment(tree)
     problems = []
@@ -160,9 +178,47 @@ def _check_templates(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> lis
             continue
         if problem := syntax_problem(env, path, source):
             problems.append(problem)
+        elif found := [p for p in reference_problems(env, tree, path) if p not in problems]:
+            problems += found
         else:
-            cache.add(tree.entry(path).digest)
+            cache.add(keys[path])
     return problems
+
+
+_REFERENCE_TAG = re.compile(r"\{%[-+]?\s*(?:include|import|from|extends)\b(.*?)[-+]?%\}", re.DOTALL)
+_STRING = re.compile(r"\"([^\"\\]*)\"|'([^'\\]*)'")
+
+
+def referenced_paths(source: str) -> list[str]:
+    """String literals in ``include``/``import``/``from``/``extends`` tags, found without
+    Jinja2 (a cheap pass, used to key the validation cache; `templates.reference_problems` decides)."""
+    found = []
+    for tag in _REFERENCE_TAG.finditer(source):
+        for match in _STRING.finditer(tag.group(1)):
+            found.append(match.group(1) if match.group(1) is not None else match.group(2))
+    return found
+
+
+def _template_key(tree: Tree, path: str) -> str:
+    """A template's validity depends on its bytes and on the templates it loads (they must
+    exist and parse): its digest plus those of every template it names, transitively."""
+    parts: list[str] = []
+    todo, seen = [path], {path}
+    while todo:
+        current = todo.pop()
+        try:
+            targets = referenced_paths(tree.read_text(current))
+        except (UnicodeDecodeError, OSError, PromptverError):
+            continue
+        for target in targets:
+            name = target if unsafe_path_reason(target) else normalize(target)
+            known = not unsafe_path_reason(target) and tree.has(name)
+            parts.append(f"{name}={tree.entry(name).digest if known else '-'}")
+            if known and name not in seen:
+                seen.add(name)
+                todo.append(name)
+    digest = tree.entry(path).digest
+    return digest if not parts else f"{digest}-{sha256_bytes(chr(10).join(sorted(parts)).encode())[:16]}"
 
 
 def _check_evals(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> list[Problem]:
@@ -191,7 +247,7 @@ def _check_evals(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> list[Pr
 
 def eval_cache_key(hexdigest: str, templates: Iterable[str]) -> str:
     """Validity of an eval file depends on its bytes and on the template names it may use."""
-    return f"{hexdigest}-{sha256_bytes(' '.join(sorted(templates)).encode())[:8]}"
+    return f"{hexdigest}-{sha256_bytes(' '.join(sorted(templates)).encode())[:8]}-r{EVAL_RULES}"
 
 
 def prevalidate_evals(
@@ -218,7 +274,7 @@ def prevalidate_evals(
             if digest is not None and eval_cache_key(digest, templates) in cache:
                 continue
             content = (folder / path).read_bytes()
-            if _fast_valid(content, templates):
+            if fast_valid(content, templates):
                 good.add(eval_cache_key(sha256_bytes(content), templates))
     except Exception:
         return good
@@ -233,106 +289,12 @@ def _template_hint(name: str, spec: BundleSpec) -> str:
 
 
 def check_jsonl(tree: Tree, path: str, templates: set[str]) -> list[Problem]:
-    """Every line a JSON object with a unique string id and an object ``vars``.
-
-    A valid file (the usual case) is checked in one typed msgspec pass over its bytes, about
-    five times faster than parsing each line into Python objects; only a file with problems
-    takes the slow line-by-line path that locates each of them.
-    """
-    if _fast_valid(tree.read_bytes(path), templates):
+    """Every problem of an eval set, located; the rules are `bundle.evalset`'s (the reader
+    `eval` and `diff` use too). A valid file takes the one-pass fast check only."""
+    data = tree.read_bytes(path)
+    if fast_valid(data, templates):
         return []
-    problems: list[Problem] = []
-    seen: dict[str, int] = {}
-    with tree.open(path) as handle:
-        for number, raw in enumerate(handle, start=1):
-            if len(problems) >= MAX_PROBLEMS_PER_FILE:
-                problems.append(
-                    Problem(f"more problems not shown (stopped after {MAX_PROBLEMS_PER_FILE})", file=path)
-                )
-                break
-            if not raw.strip():
-                continue
-            problem = _check_case(raw, path, number, seen, templates)
-            if problem is not None:
-                problems.append(problem)
-    return problems
-
-
-def _fast_valid(data: bytes, templates: set[str]) -> bool:
-    import msgspec
-
-    # Every rule is in the types, so msgspec checks each case in C: an object with a string
-    # id, an object (not null) for vars, a known template name.
-    template_type: Any = Literal[tuple(templates) or ("\x00",)]  # no templates: nothing matches
-    vars_type = msgspec.defstruct("Vars", [])
-    case_type = msgspec.defstruct(
-        "Case",
-        [
-            ("id", str),
-            ("vars", vars_type | msgspec.UnsetType, msgspec.UNSET),
-            ("template", template_type | msgspec.UnsetType, msgspec.UNSET),
-        ],
-    )
-    decoder = msgspec.json.Decoder(case_type)
-    ids: set[str] = set()
-    count = 0
-    view = memoryview(data)
-    start = 0
-    # Decoded in slices of about 1 MB: msgspec holds the GIL for a whole call, and during a
-    # bump this runs beside the thread that hashes and copies the files, which needs the GIL
-    # for a moment between chunks. Short calls let the two really run at the same time.
-    while start < len(data):
-        end = data.find(b"\n", min(start + FAST_SLICE, len(data) - 1))
-        end = len(data) if end < 0 else end + 1
-        try:
-            cases = decoder.decode_lines(view[start:end])
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return False
-        ids.update(case.id for case in cases)  # type: ignore[attr-defined]
-        count += len(cases)
-        start = end
-    return len(ids) == count and "" not in ids
-
-
-def _check_case(
-    raw: bytes, path: str, number: int, seen: dict[str, int], templates: set[str]
-) -> Problem | None:
-    try:
-        case: Any = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return Problem(
-            f"not valid JSON ({exc.msg})",
-            file=path,
-            line=number,
-            column=exc.colno,
-            hint="each line must be one JSON object",
-        )
-    except UnicodeDecodeError:
-        return Problem("not UTF-8 text", file=path, line=number)
-    if not isinstance(case, dict):
-        return Problem("a case must be a JSON object", file=path, line=number, column=1)
-    case_id = case.get("id")
-    if not isinstance(case_id, str) or not case_id:
-        return Problem(
-            'missing "id" (a non-empty string)',
-            file=path,
-            line=number,
-            hint='give every case a stable id, e.g. "refund-window"',
-        )
-    if case_id in seen:
-        return Problem(
-            f"duplicate id {case_id!r} (first on line {seen[case_id]})",
-            file=path,
-            line=number,
-            hint="ids must be unique within a dataset",
-        )
-    seen[case_id] = number
-    if "vars" in case and not isinstance(case["vars"], dict):
-        return Problem(f'case {case_id!r}: "vars" must be an object', file=path, line=number)
-    template = case.get("template")
-    if template is not None and template not in templates:
-        return Problem(f"case {case_id!r}: unknown template {template!r}", file=path, line=number)
-    return None
+    return evalset_problems(data, path, templates, MAX_PROBLEMS_PER_FILE)
 
 
 def check_folder(folder: Path, name: str | None = None) -> tuple[BundleSpec | None, list[Problem]]:

@@ -38,6 +38,8 @@ def parse(env: Environment, source: str, path: str) -> nodes.Template:
         return env.parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateParseError(f"{path}:{exc.lineno}: {exc.message}") from None
+    except RecursionError:
+        raise TemplateParseError(f"{path}: expressions or blocks nested too deeply") from None
 
 
 def analyze(
