@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from promptver.bundle.evalset import RULES as EVAL_RULES
 from promptver.bundle.evalset import fast_valid
@@ -101,6 +102,7 @@ def check_tree(
     problems += _check_versioning(spec)
     problems += _check_templates(tree, spec, cache)
     problems += _check_evals(tree, spec, cache)
+    problems += _check_coverage(tree, spec, cache)
     return spec, problems
 
 
@@ -263,19 +265,42 @@ def prevalidate_evals(
     import tomllib
 
     good: set[str] = set()
+
+    def load(path: str) -> str | None:
+        file = folder / path
+        return file.read_text(encoding="utf-8") if not unsafe_path_reason(path) and file.is_file() else None
+
     try:
         data = tomllib.loads((folder / SPEC_FILE).read_text(encoding="utf-8"))
-        templates = set(data.get("prompts", {}).get("templates", {}))
+        prompts = data.get("prompts", {})
+        templates = set(prompts.get("templates", {}))
+        raw_rag = data.get("rag")
+        rag: dict[str, Any] = raw_rag if isinstance(raw_rag, dict) else {}
+        retrieves = bool(rag.get("corpus"))
+        required = required_variables(
+            load,
+            prompts.get("system"),
+            dict(prompts.get("templates", {})),
+            retrieves,
+            rag.get("context_var") if retrieves else None,
+        )
         for evalset in data.get("evals", {}).values():
             path = evalset.get("path")
             if not isinstance(path, str) or unsafe_path_reason(path):
                 continue
             digest = known(path, folder / path)
-            if digest is not None and eval_cache_key(digest, templates) in cache:
+            shape_known = digest is not None and eval_cache_key(digest, templates) in cache
+            cover_known = digest is not None and coverage_key(digest, required) in cache
+            if shape_known and cover_known:
                 continue
             content = (folder / path).read_bytes()
-            if fast_valid(content, templates):
-                good.add(eval_cache_key(sha256_bytes(content), templates))
+            hexdigest = sha256_bytes(content)
+            if not shape_known and fast_valid(content, templates):
+                good.add(eval_cache_key(hexdigest, templates))
+            default = evalset.get("template")
+            covers = isinstance(default, str) and default in required
+            if not cover_known and covers and all_cover(content, required[default], default):
+                good.add(coverage_key(hexdigest, required))
     except Exception:
         return good
     return good
@@ -300,3 +325,132 @@ def check_jsonl(tree: Tree, path: str, templates: set[str]) -> list[Problem]:
 def check_folder(folder: Path, name: str | None = None) -> tuple[BundleSpec | None, list[Problem]]:
     """Convenience for a folder on disk (no stat cache)."""
     return check_tree(WorkTree(folder), name or os.path.basename(folder))
+
+
+def _check_coverage(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> list[Problem]:
+    """Every variable a case's templates require (system prompt and its template) is in
+    the case's ``vars``: otherwise `eval` fails on that case. ``[rag] context_var`` is
+    exempt when the bundle retrieves (``--target rag`` and ``retrieve=True`` fill it)."""
+
+    def load(path: str) -> str | None:
+        try:
+            return tree.read_text(path) if tree.has(path) else None
+        except UnicodeDecodeError:
+            return None
+
+    context_var = spec.rag.context_var if spec.rag is not None and spec.rag.corpus else None
+    required = required_variables(
+        load, spec.system, spec.templates, spec.rag is not None and bool(spec.rag.corpus), context_var
+    )
+    found: list[Problem] = []
+    for name, evalset in spec.evals.items():
+        path = evalset.path
+        if unsafe_path_reason(path) or not tree.has(path) or not spec.templates:
+            continue
+        key = coverage_key(tree.entry(path).digest, required)
+        if key in cache:
+            continue
+        data = tree.read_bytes(path)
+        default = evalset.template
+        if default is not None and all_cover(data, required.get(default, set()), default):
+            cache.add(key)
+            continue
+        problems = _uncovered(data, path, required, default, name)
+        if not problems:
+            cache.add(key)
+        found += problems
+    return found
+
+
+def required_variables(
+    load: Callable[[str], str | None],
+    system: str | None,
+    templates: dict[str, str],
+    retrieves: bool,
+    context_var: str | None,
+) -> dict[str, set[str]]:
+    """Per template, the variables rendering it needs: its own required ones and the
+    system prompt's (``x | default(...)`` and ``is defined`` guards make a variable
+    optional), less the retrieval context variable when the bundle retrieves."""
+    from promptver.bundle.variables import TemplateParseError, analyze
+
+    def needs(path: str | None) -> set[str]:
+        source = load(path) if path else None
+        if source is None or path is None:
+            return set()
+        try:
+            return set(analyze(source, path, load).required)
+        except TemplateParseError:
+            return set()  # reported by the template check
+
+    exempt = {context_var or "context"} if retrieves else set()
+    common = needs(system)
+    return {name: (common | needs(path)) - exempt for name, path in templates.items()}
+
+
+def coverage_key(hexdigest: str, required: dict[str, set[str]]) -> str:
+    signature = "\n".join(f"{t}:{','.join(sorted(v))}" for t, v in sorted(required.items()))
+    return f"vars-{hexdigest}-{sha256_bytes(signature.encode())[:16]}"
+
+
+def all_cover(data: bytes, required: set[str], template: str) -> bool:
+    """One typed msgspec pass: every case names no other template and its ``vars`` hold
+    every required name (values are not decoded). False: look closer, line by line."""
+    from typing import Literal
+
+    import msgspec
+
+    vars_type = msgspec.defstruct("Needed", [(v, msgspec.Raw) for v in sorted(required)])
+    template_type: Any = Literal[template]
+    case_type = msgspec.defstruct(
+        "Covered",
+        [
+            ("vars", vars_type | msgspec.UnsetType, msgspec.UNSET),
+            ("template", template_type | None, None),
+        ],
+    )
+    try:
+        cases = msgspec.json.Decoder(case_type).decode_lines(data)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return False
+    return not required or all(case.vars is not msgspec.UNSET for case in cases)  # type: ignore[attr-defined]
+
+
+def _uncovered(
+    data: bytes, path: str, required: dict[str, set[str]], default: str | None, dataset: str
+) -> list[Problem]:
+    from promptver.bundle.evalset import LineError, lines, parse_line
+
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for number, raw in lines(data):
+        try:
+            case = parse_line(raw, number)
+        except LineError:
+            continue  # the structural check reports it
+        if not isinstance(case, dict) or not isinstance(case.get("vars", {}), dict):
+            continue
+        case_id = case.get("id")
+        if not isinstance(case_id, str) or not case_id or case_id in seen:
+            continue  # no id, or a duplicate: the structural check reports it
+        seen.add(case_id)
+        template = case.get("template") or default
+        if not isinstance(template, str) or template not in required:
+            continue
+        missing = sorted(required[template] - set(case.get("vars", {})))
+        if missing:
+            names = ", ".join(missing)
+            problems.append(
+                Problem(
+                    f"case {case.get('id')!r}: template {template!r} needs {names}, which the case"
+                    " does not provide (eval would fail on it)",
+                    file=path,
+                    line=number,
+                    hint=f'add {names} to its "vars", or give the template a default'
+                    " (`{{ x | default(...) }}`)",
+                )
+            )
+            if len(problems) >= MAX_PROBLEMS_PER_FILE:
+                problems.append(Problem(f"more cases not shown (dataset {dataset!r})", file=path))
+                break
+    return problems
