@@ -131,6 +131,32 @@ def _chunks(
             yield [rest]
 
 
+class _Reader:
+    """A file's line blocks (with each block's size in bytes), read in a thread."""
+
+    def __init__(self, tree: TreeLike, path: str):
+        import threading
+
+        self._blocks: list[tuple[list[bytes], int]] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._read, args=(tree, path), daemon=True)
+        self._thread.start()
+
+    def _read(self, tree: TreeLike, path: str) -> None:
+        sizes: list[int] = []
+        try:
+            for lines in _chunks(tree, path, sizes.append):
+                self._blocks.append((lines, sizes.pop() if sizes else 0))
+        except BaseException as exc:  # re-raised in the caller's thread
+            self._error = exc
+
+    def result(self) -> list[tuple[list[bytes], int]]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._blocks
+
+
 def _count_cases(tree: TreeLike, path: str | None) -> int:
     if path is None:
         return 0
@@ -155,28 +181,35 @@ def diff_dataset(
         if progress is not None:
             progress(done, total)
 
+    # The new file is read and split in a second thread while the old one is read,
+    # verified and counted: reads and hashing release the GIL, so the two overlap.
+    new_blocks = _Reader(new_tree, new_path) if new_tree is not None and new_path is not None else None
     counts: Counter[bytes] = Counter()
     line_of: dict[bytes, int] = {}
-    if old_tree is not None and old_path is not None:
-        number = 1
-        for lines in _chunks(old_tree, old_path, advance):
-            counts.update(lines)
-            line_of.update(zip(lines, count(number)))
-            number += len(lines)
+    try:
+        if old_tree is not None and old_path is not None:
+            number = 1
+            for lines in _chunks(old_tree, old_path, advance):
+                counts.update(lines)
+                line_of.update(zip(lines, count(number)))
+                number += len(lines)
+    finally:
+        blocks = new_blocks.result() if new_blocks is not None else []
     unchanged = 0
     new_kept: list[tuple[int, bytes]] = []
-    if new_tree is not None and new_path is not None:
-        number = 0
-        for lines in _chunks(new_tree, new_path, advance):
-            for line in lines:
-                number += 1
-                left = counts.get(line)
-                if left:
-                    counts[line] = left - 1
-                    if line.strip():
-                        unchanged += 1
-                elif line.strip():
-                    new_kept.append((number, line))
+    number = 0
+    for lines, size in blocks:
+        advance(size)
+        for line in lines:
+            number += 1
+            left = counts.get(line)
+            if left:
+                counts[line] = left - 1
+                if line.strip():
+                    unchanged += 1
+            elif line.strip():
+                new_kept.append((number, line))
+    del blocks
     old_kept = sorted(
         (line_of[line], line)
         for line, left in counts.items()
