@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import count
 from typing import Any
 
@@ -124,37 +124,47 @@ def _chunks(
         while block := handle.read(CHUNK):
             if progress is not None:
                 progress(len(block))
-            lines = (rest + block).split(b"\n") if rest else block.split(b"\n")
+            lines = block.split(b"\n")
+            if rest:  # the line cut by the previous block (not ``rest + block``: no copy)
+                lines[0] = rest + lines[0]
             rest = lines.pop()
             yield lines
         if rest:
             yield [rest]
 
 
-class _Reader:
-    """A file's line blocks (with each block's size in bytes), read in a thread."""
+# Old sides counted ahead of a diff (`prepare_old`), by the digest of their content.
+_PREPARED: dict[str, tuple[Counter[bytes], dict[bytes, int]]] = {}
 
-    def __init__(self, tree: TreeLike, path: str):
-        import threading
 
-        self._blocks: list[tuple[list[bytes], int]] = []
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._read, args=(tree, path), daemon=True)
-        self._thread.start()
+def _count_lines(
+    tree: TreeLike, path: str, progress: Callable[[int], None] | None
+) -> tuple[Counter[bytes], dict[bytes, int]]:
+    """Every line of the file counted, with a line number for each (the last occurrence's)."""
+    counts: Counter[bytes] = Counter()
+    line_of: dict[bytes, int] = {}
+    number = 1
+    for lines in _chunks(tree, path, progress):
+        counts.update(lines)
+        line_of.update(zip(lines, count(number)))
+        number += len(lines)
+    return counts, line_of
 
-    def _read(self, tree: TreeLike, path: str) -> None:
-        sizes: list[int] = []
-        try:
-            for lines in _chunks(tree, path, sizes.append):
-                self._blocks.append((lines, sizes.pop() if sizes else 0))
-        except BaseException as exc:  # re-raised in the caller's thread
-            self._error = exc
 
-    def result(self) -> list[tuple[list[bytes], int]]:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._blocks
+def prepare_old(tree: TreeLike, path: str) -> str:
+    """Read and count ``path`` now as the old side of a coming `diff_dataset` (a bump
+    does it in a second thread while it hashes the working copy); the next diff whose old
+    side has this content uses it, once. ``tree`` must verify what it reads (a stored
+    version: objects are checked against their digest). Returns the content's digest."""
+    digest = str(tree.entries[path].digest)
+    _PREPARED[digest] = _count_lines(tree, path, None)
+    return digest
+
+
+def forget_prepared(digests: Iterable[str]) -> None:
+    """Drop what `prepare_old` read that no diff used."""
+    for digest in digests:
+        _PREPARED.pop(digest, None)
 
 
 def _count_cases(tree: TreeLike, path: str | None) -> int:
@@ -181,35 +191,30 @@ def diff_dataset(
         if progress is not None:
             progress(done, total)
 
-    # The new file is read and split in a second thread while the old one is read,
-    # verified and counted: reads and hashing release the GIL, so the two overlap.
-    new_blocks = _Reader(new_tree, new_path) if new_tree is not None and new_path is not None else None
     counts: Counter[bytes] = Counter()
     line_of: dict[bytes, int] = {}
-    try:
-        if old_tree is not None and old_path is not None:
-            number = 1
-            for lines in _chunks(old_tree, old_path, advance):
-                counts.update(lines)
-                line_of.update(zip(lines, count(number)))
-                number += len(lines)
-    finally:
-        blocks = new_blocks.result() if new_blocks is not None else []
+    if old_tree is not None and old_path is not None:
+        entry = old_tree.entries.get(old_path)
+        prepared = _PREPARED.pop(str(entry.digest), None) if entry is not None else None
+        if prepared is not None and entry is not None:
+            counts, line_of = prepared
+            advance(int(entry.size))
+        else:
+            counts, line_of = _count_lines(old_tree, old_path, advance)
     unchanged = 0
     new_kept: list[tuple[int, bytes]] = []
-    number = 0
-    for lines, size in blocks:
-        advance(size)
-        for line in lines:
-            number += 1
-            left = counts.get(line)
-            if left:
-                counts[line] = left - 1
-                if line.strip():
-                    unchanged += 1
-            elif line.strip():
-                new_kept.append((number, line))
-    del blocks
+    if new_tree is not None and new_path is not None:
+        number = 0
+        for lines in _chunks(new_tree, new_path, advance):
+            for line in lines:
+                number += 1
+                left = counts.get(line)
+                if left:
+                    counts[line] = left - 1
+                    if line.strip():
+                        unchanged += 1
+                elif line.strip():
+                    new_kept.append((number, line))
     old_kept = sorted(
         (line_of[line], line)
         for line, left in counts.items()

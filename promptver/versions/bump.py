@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,13 @@ DEFAULT_INITIAL = Version(0, 1, 0)
 # "auto", refusing a level that is too low unless forced) and the semantic summary to
 # store in the manifest.
 Analyzer = Callable[[Tree | None, WorkTree, str, bool], tuple[str, dict[str, Any] | None]]
+
+# A read-ahead hook for the analyzer (``promptver.diff.bumping.prefetch_bump``): given the
+# version the bump will most likely compare with and a test of whether a file of it may
+# differ in the working copy, it reads what the analyzer will need, in a second thread
+# while the working copy is hashed and copied. It returns the call that drops what went
+# unused.
+Prefetch = Callable[[Tree, Callable[[str], bool]], Callable[[], None]]
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,7 @@ def bump(
     analyzer: Analyzer | None = None,
     version: Version | None = None,
     snapshot: str | None = None,
+    prefetch: Prefetch | None = None,
 ) -> BumpResult:
     """Snapshot ``bundles/<name>`` as the next version. Serialised per bundle by a lock.
 
@@ -91,7 +100,7 @@ def bump(
     (``versions/base.py``), so a checked-out older version gets a maintenance release on
     its own line. ``snapshot`` (major, minor or patch): an experiment version
     ``X.Y.Z-dev.<time>`` toward that release; it does not become the working copy's base."""
-    with store.lock(name), store.staging() as staging:
+    with store.lock(name), store.staging() as staging, _ReadAhead(store, name, prefetch) as ahead:
         tree, _ = checked_tree(store, name, hasher=staging.add)
         latest = working_base(store, name, tree.digest)
         releasing = level == "release" and latest is not None and latest.semver.is_prerelease
@@ -106,6 +115,7 @@ def bump(
                 "bump auto needs the semantic diff", hint="pass analyzer=promptver.diff.bumping..."
             )
         if analyzer is not None:
+            ahead.wait()
             base = store.tree(latest) if latest is not None else None
             level, changes = analyzer(base, tree, level, force)
         if snapshot is not None:
@@ -154,6 +164,52 @@ def bump(
         return BumpResult(manifest, latest, dry_run=False)
 
 
+class _ReadAhead:
+    """Runs a `Prefetch` hook in a thread on the version the working copy most likely came
+    from (found before the working copy is hashed: the recorded or newest version). A
+    guess: a wrong one costs reading a file early, never a wrong result."""
+
+    def __init__(self, store: Store, name: str, prefetch: Prefetch | None):
+        self._thread: threading.Thread | None = None
+        self._release: Callable[[], None] | None = None
+        if prefetch is None:
+            return
+        guess = working_base(store, name, "")
+        if guess is None:
+            return
+        base = store.tree(guess)
+        stat_cache = store.stat_cache(name)
+        folder = store.bundle_dir(name)
+
+        def may_differ(path: str) -> bool:
+            try:
+                known = stat_cache.lookup(path, (folder / path).stat())
+            except OSError:
+                return False  # no such file: nothing to compare line by line
+            return known is None or known != base.entries[path].digest
+
+        def run() -> None:
+            try:
+                self._release = prefetch(base, may_differ)
+            except Exception:  # an optimisation only: the analyzer reads what it needs
+                pass
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> _ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wait()
+        if self._release is not None:
+            self._release()
+
+
 def _check_line(store: Store, name: str, new: Version, level: str) -> None:
     """A maintenance release may go below the newest version, but not below a version on
     its own line: 1.3.1 after 2.0.0 is fine, 1.3.1 after 1.3.2 is not (nor 1.4.0 after
@@ -178,8 +234,6 @@ def checked_tree(
 
     Eval sets are validated in a second thread while the tree is hashed (and, in a bump,
     copied): the two overlap, so a large eval set costs about one pass, not two."""
-    import threading
-
     cache = ValidatedCache(store.root / "cache" / "validated.txt")
     stat_cache = store.stat_cache(name)
 
