@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
+import queue
+import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -194,35 +196,54 @@ def eval_cache_key(hexdigest: str, templates: Iterable[str]) -> str:
     return f"{hexdigest}-{sha256_bytes(' '.join(sorted(templates)).encode())[:8]}"
 
 
-def prevalidate_evals(
-    folder: Path, cache: ValidatedCache, known: Callable[[str, Path], str | None]
-) -> set[str]:
-    """Cache keys of the eval files in a bundle folder that pass the fast check.
+class EvalPrevalidator:
+    """Validates a bundle's eval files in a second thread, from bytes its caller has read.
 
-    Run in a thread while the bundle is hashed and copied (which releases the GIL), so a
-    large eval set is read, hashed and validated at the same time as it is stored. The keys
-    carry the digest of the bytes validated, so they only count for that exact content.
-    A file whose digest ``known`` (the stat cache) gives and that is already in ``cache`` is
-    not read at all. Anything unusual returns nothing and leaves the work to `check_tree`."""
-    import tomllib
+    A bump reads each changed eval file once, whole: it hands the bytes here, then hashes
+    and copies them into the store while this thread validates them (hashing and writing
+    release the GIL), so a large eval set is read once and validated alongside being
+    stored. `paths` are the eval files named in ``bundle.toml``; anything unusual (no
+    config, a bad path) leaves the work to `check_tree`."""
 
-    good: set[str] = set()
-    try:
-        data = tomllib.loads((folder / SPEC_FILE).read_text(encoding="utf-8"))
-        templates = set(data.get("prompts", {}).get("templates", {}))
-        for evalset in data.get("evals", {}).values():
-            path = evalset.get("path")
-            if not isinstance(path, str) or unsafe_path_reason(path):
-                continue
-            digest = known(path, folder / path)
-            if digest is not None and eval_cache_key(digest, templates) in cache:
-                continue
-            content = (folder / path).read_bytes()
-            if _fast_valid(content, templates):
-                good.add(eval_cache_key(sha256_bytes(content), templates))
-    except Exception:
-        return good
-    return good
+    def __init__(self, folder: Path):
+        import tomllib
+
+        self.paths: set[str] = set()
+        self.templates: set[str] = set()
+        self._valid: dict[str, bool] = {}
+        self._queue: queue.SimpleQueue[tuple[str, bytes] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        try:
+            data = tomllib.loads((folder / SPEC_FILE).read_text(encoding="utf-8"))
+            self.templates = set(data.get("prompts", {}).get("templates", {}))
+            for evalset in data.get("evals", {}).values():
+                path = evalset.get("path")
+                if isinstance(path, str) and not unsafe_path_reason(path):
+                    self.paths.add(normalize(path))
+        except Exception:
+            self.paths = set()
+
+    def submit(self, rel: str, data: bytes) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        self._queue.put((rel, data))
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            rel, data = item
+            try:
+                self._valid[rel] = _fast_valid(data, self.templates)
+            except Exception:
+                self._valid[rel] = False
+
+    def finish(self) -> dict[str, bool]:
+        """Waits for the thread; which submitted files passed the fast check."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        return self._valid
 
 
 def _template_hint(name: str, spec: BundleSpec) -> str:

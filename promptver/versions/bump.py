@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -9,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptver.bundle.check import ValidatedCache, check_tree, prevalidate_evals
+from promptver.bundle.check import EvalPrevalidator, ValidatedCache, check_tree, eval_cache_key
 from promptver.bundle.spec import BundleSpec
 from promptver.errors import BundleError, ConfigError, ConflictError, NothingChangedError
 from promptver.semver import Version, check_identifier
-from promptver.store.digests import short
+from promptver.store.digests import sha256_bytes, sha256_file, short
 from promptver.store.events import utc_now
 from promptver.store.manifest import Manifest
 from promptver.store.store import Staging, Store
@@ -101,7 +102,7 @@ def bump(
     its own line. ``snapshot`` (major, minor or patch): an experiment version
     ``X.Y.Z-dev.<time>`` toward that release; it does not become the working copy's base."""
     with store.lock(name), store.staging() as staging, _ReadAhead(store, name, prefetch) as ahead:
-        tree, _ = checked_tree(store, name, hasher=staging.add)
+        tree, _ = checked_tree(store, name, staging)
         latest = working_base(store, name, tree.digest)
         releasing = level == "release" and latest is not None and latest.semver.is_prerelease
         if latest is not None and latest.digest == tree.digest and not releasing:
@@ -227,34 +228,36 @@ def _check_line(store: Store, name: str, new: Version, level: str) -> None:
         )
 
 
-def checked_tree(
-    store: Store, name: str, hasher: Callable[[Path], str] | None = None
-) -> tuple[WorkTree, BundleSpec]:
+def checked_tree(store: Store, name: str, staging: Staging | None = None) -> tuple[WorkTree, BundleSpec]:
     """The working tree of a bundle, or `BundleError` with every problem.
 
-    Eval sets are validated in a second thread while the tree is hashed (and, in a bump,
-    copied): the two overlap, so a large eval set costs about one pass, not two."""
+    An eval set the stat cache does not know is read once, whole: its bytes are validated
+    in a second thread while they are hashed (and, in a bump, copied into ``staging``),
+    and the tree keeps them, so the checks and the change summary read them from memory,
+    exactly the bytes that were hashed."""
     cache = ValidatedCache(store.root / "cache" / "validated.txt")
-    stat_cache = store.stat_cache(name)
-
-    def known(rel: str, path: Path) -> str | None:
-        try:
-            return stat_cache.lookup(rel, path.stat())
-        except OSError:
-            return None
-
-    prevalidated: set[str] = set()
     folder = store.bundle_dir(name)
-    worker = threading.Thread(
-        target=lambda: prevalidated.update(prevalidate_evals(folder, cache, known)), daemon=True
-    )
-    worker.start()
+    validator = EvalPrevalidator(folder)
+    loaded: dict[str, tuple[bytes, str]] = {}
+
+    def hasher(path: Path) -> str:
+        rel = Path(os.path.relpath(path, folder)).as_posix()
+        if rel not in validator.paths:
+            return staging.add(path) if staging is not None else sha256_file(path)[0]
+        data = path.read_bytes()
+        validator.submit(rel, data)
+        digest = staging.add_bytes(data) if staging is not None else sha256_bytes(data)
+        loaded[rel] = (data, digest)
+        return digest
+
     try:
         tree = store.work_tree(name, hasher=hasher)
     finally:
-        worker.join()
-    for key in prevalidated:
-        cache.add(key)
+        valid = validator.finish()
+    for rel, (data, digest) in loaded.items():
+        tree.keep(rel, data, digest)
+        if valid.get(rel):
+            cache.add(eval_cache_key(digest, validator.templates))
     spec, problems = check_tree(tree, name, cache)
     if problems or spec is None:
         raise BundleError(name, problems)
