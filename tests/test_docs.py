@@ -24,6 +24,7 @@ def test_readme_quickstart_has_two_commands_and_ci_runs_the_test_one() -> None:
 
 def test_readme_commands_exist() -> None:
     readme = (ROOT / "README.md").read_text()
-    used = set(re.findall(r"(?:^|/)promptver ([a-z]+)", readme, flags=re.M))
+    used = set(re.findall(r"(?:^|/|&& )promptver ([a-z]+)", readme, flags=re.M))
     assert {"init", "bump", "log"} <= used
     assert used <= set(COMMANDS), used - set(COMMANDS)
+

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptver.bundle.check import EvalPrevalidator, ValidatedCache, check_tree, eval_cache_key
+from promptver.bundle.check import EvalPrevalidator, ValidatedCache, check_tree
 from promptver.bundle.spec import BundleSpec
 from promptver.errors import BundleError, ConfigError, ConflictError, NothingChangedError
 from promptver.semver import Version, check_identifier
@@ -154,12 +154,7 @@ def bump(
             return BumpResult(manifest, latest, dry_run=True)
         _stage_cached_files(store, tree, staging)
         staging.publish()
-        store.write_manifest(manifest)
-        try:
-            store.append_event(name, bump_event(manifest))
-        except BaseException:
-            store.unpublish_manifest(manifest)  # no version without its event
-            raise
+        store.publish_version(manifest, bump_event(manifest), staging)
         if not is_snapshot(new):
             record_base(store, manifest)
         return BumpResult(manifest, latest, dry_run=False)
@@ -253,11 +248,11 @@ def checked_tree(store: Store, name: str, staging: Staging | None = None) -> tup
     try:
         tree = store.work_tree(name, hasher=hasher)
     finally:
-        valid = validator.finish()
+        validator.finish()
     for rel, (data, digest) in loaded.items():
         tree.keep(rel, data, digest)
-        if valid.get(rel):
-            cache.add(eval_cache_key(digest, validator.templates))
+        for key in validator.keys(rel, digest):
+            cache.add(key)
     spec, problems = check_tree(tree, name, cache)
     if problems or spec is None:
         raise BundleError(name, problems)
