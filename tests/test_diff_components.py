@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from promptver.diff.model import EvalDiff, FilesDiff, Impact, TextDiff
+from promptver.diff.model import ChunkCounts, EvalDiff, FilesDiff, Impact, RagDiff, TextDiff
+from promptver.diff.render import component_stat
 from tests.diff_support import FILES, changed, config, run
 
 
@@ -288,6 +289,36 @@ def test_corpus_documents_added_removed_changed_and_moved() -> None:
     assert all(c.impact is Impact.MINOR for c in comp.changes)
 
 
+def test_rag_change_counts_the_chunks_before_and_after() -> None:
+    long_doc = " ".join(f"word{i}" for i in range(120)) + "\n"
+    base = {**FILES, "corpus/long.md": long_doc}
+    new = {
+        **base,
+        "bundle.toml": str(base["bundle.toml"])
+        .replace("size = 400", "size = 50")
+        .replace("overlap = 40", "overlap = 0"),
+    }
+    diff = run(base, new)
+    rag = next(c for c in diff.components if c.kind == "rag")
+    assert isinstance(rag.detail, RagDiff)
+    # 3 documents, one chunk each at 400 tokens; the long one splits at 50 tokens
+    assert rag.detail.chunks.old == 3
+    assert rag.detail.chunks.new is not None and rag.detail.chunks.new > 3
+    assert component_stat(rag).endswith(f"chunks 3 -> {rag.detail.chunks.new}")
+    assert rag.to_json()["detail"] == {"type": "rag", "chunks": {"old": 3, "new": rag.detail.chunks.new}}
+
+
+def test_corpus_change_counts_the_chunks_and_bad_chunking_is_unknown() -> None:
+    diff = run(FILES, changed(corpus__returns_DOT_md="Returns are free.\n"))
+    (comp,) = diff.components
+    assert isinstance(comp.detail, FilesDiff) and comp.detail.chunks == ChunkCounts(2, 3)
+    assert component_stat(comp) == "1 file, chunks 2 -> 3"
+    bad = config('unit = "tokens"', 'unit = "pages"')
+    rag = next(c for c in run(FILES, bad).components if c.kind == "rag")
+    assert isinstance(rag.detail, RagDiff) and rag.detail.chunks == ChunkCounts(2, None)
+    assert component_stat(rag).endswith("chunks 2 -> -")
+
+
 # -- eval datasets -----------------------------------------------------------------------------
 
 
@@ -421,9 +452,13 @@ def test_files_with_unchanged_digests_are_not_read() -> None:
     new_files = config("temperature = 0.2", "temperature = 0.3")
     new_files["corpus/refunds.md"] = "Refunds within 14 days.\n"
     old, new = make(FILES), make(new_files)
-    diff_trees(old, new, Side("b", "1", old.digest, "o"), Side("b", None, new.digest, "n"))
+    sides = Side("b", "1", old.digest, "o"), Side("b", None, new.digest, "n")
+    diff_trees(old, new, *sides, chunks=False)  # as a bump does
     assert sorted(set(old.opened)) == ["bundle.toml"]  # corpus: digests and sizes only
     assert sorted(set(new.opened)) == ["bundle.toml"]
+    # counting the chunks of a corpus change reads its documents, and only those
+    diff_trees(old, new, *sides)
+    assert sorted(set(new.opened)) == ["bundle.toml", "corpus/refunds.md", "corpus/shipping.md"]
 
 
 def test_json_output_validates_against_the_published_schema() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,9 @@ class Retriever:
             self._loop.close()
             raise
         self._cache = store
+        # Closed when dropped (or at exit) even if nobody calls close(): its HTTP session,
+        # event loop and cache connection are never left open.
+        self._shutdown = weakref.finalize(self, _shutdown, self._loop, self._retriever, store)
 
     @property
     def top_k(self) -> int:
@@ -79,15 +83,19 @@ class Retriever:
 
     def close(self) -> None:
         with self._lock:
-            if self._loop.is_closed():
-                return
-            self._loop.run_until_complete(self._retriever.aclose())
-            self._loop.close()
-            if self._cache is not None:
-                self._cache.close()
+            self._shutdown()
 
     def __enter__(self) -> Retriever:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _shutdown(loop: asyncio.AbstractEventLoop, retriever: AsyncRetriever, cache: Any) -> None:
+    if loop.is_closed():
+        return
+    loop.run_until_complete(retriever.aclose())
+    loop.close()
+    if cache is not None:
+        cache.close()

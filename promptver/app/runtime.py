@@ -271,10 +271,15 @@ def load(
 
 
 def clear_cache() -> None:
-    """Forget every loaded version (the next ``load`` reads config, lock and store again)."""
+    """Forget every loaded version (the next ``load`` reads config, lock and store again);
+    the retrievers they made are closed."""
     with _LOCK:
+        bundles = {id(b): b for b in (*_BY_CALL.values(), *_BY_VERSION.values())}
         _BY_CALL.clear()
         _BY_VERSION.clear()
+    for bundle in bundles.values():
+        if bundle._retriever is not None:
+            bundle._retriever.close()
 
 
 def is_archive_ref(ref: str) -> bool:

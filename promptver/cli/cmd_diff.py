@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -46,22 +47,58 @@ def diff(
     from promptver.diff.compare import diff_bundle
 
     old_name, old_ref, new_name, new_ref = parse_targets(targets)
+    store = get_store()
     with progress("diffing eval data") as update:
-        result = diff_bundle(get_store(), old_name, old_ref, new_ref, new_name, update)
+        result = diff_bundle(store, old_name, old_ref, new_ref, new_name, update)
+    retrieval = _retrieval_changes(store, result)
     if as_json or fmt == "json":
-        print_json(result.to_json())
+        print_json({**result.to_json(), "retrieval": retrieval})
     elif fmt == "markdown":
         from promptver.cli.render_diff import print_notes
         from promptver.diff.render import markdown
 
         click.echo(markdown(result), nl=False)
+        for line in _retrieval_lines(retrieval):
+            click.echo(f"- {line.strip()}" if line.startswith("  ") else f"\n**{line}**\n")
         print_notes(result)
     else:
         from promptver.cli.render_diff import render
 
         render(result, stat=stat, side_by_side=side_by_side)
+        if retrieval and not stat:
+            click.echo()
+            for line in _retrieval_lines(retrieval):
+                click.echo(line)
     if exit_code and not result.identical:
         sys.exit(1)
+
+
+def _retrieval_changes(store: Any, result: Any) -> dict[str, Any]:
+    """What a RAG or corpus change did to retrieval, from stored runs of both versions that
+    retrieve (nothing is run here); empty when there is no such pair."""
+    if result.old.bundle != result.new.bundle or not result.old.digest or not result.new.digest:
+        return {}
+    if not any(c.kind in ("rag", "corpus") for c in result.components):
+        return {}
+    from promptver.evals.compare import retrieval_changes_between
+
+    return retrieval_changes_between(
+        store.root / "runs", result.new.bundle, result.old.digest, result.new.digest
+    )
+
+
+def _retrieval_lines(retrieval: dict[str, Any]) -> list[str]:
+    lines = []
+    for dataset, change in retrieval.items():
+        cases = change["sources_changed"]
+        lines.append(
+            f"retrieval on {dataset!r} (runs {change['base_run']} -> {change['head_run']}): "
+            + (f"{len(cases)} cases retrieved other sources" if cases else "the same sources for every case")
+        )
+        for case_id in cases:
+            moved = change["rank_changes"].get(case_id) or ["other sources or order"]
+            lines += [f"  {case_id}: {text}" for text in moved]
+    return lines
 
 
 @click.command()

@@ -19,15 +19,31 @@ from promptver.store.digests import short
     type=click.Path(),
     default=None,
     help="File to write, or folder (existing, or ending in /) for NAME-VERSION.pvb "
-    "(default: NAME-VERSION.pvb here).",
+    "(default: NAME-VERSION.pvb here). With --format: the folder for the files "
+    "(default: NAME-VERSION-FORMAT).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["pvb", "prompty", "dotprompt", "promptfoo"]),
+    default="pvb",
+    show_default=True,
+    help="pvb: one verifiable archive; prompty/dotprompt: one file per template; promptfoo: a "
+    "promptfooconfig.yaml with one test per eval case (docs/interop.md).",
 )
 @json_option
-def export(ref: str, output: str | None, as_json: bool) -> None:
-    """Write a version as one deterministic .pvb file (same version, same bytes)."""
+def export(ref: str, output: str | None, fmt: str, as_json: bool) -> None:
+    """Write a version as one deterministic .pvb file (same version, same bytes), or as
+    Prompty, Dotprompt or promptfoo files (--format)."""
     from promptver.app.archive import export as write_export
 
     name, version = split_ref(ref)
     store = get_store()
+    if fmt != "pvb":
+        from promptver.cli.cmd_interop import export_format
+
+        export_format(store, name, version or "latest", fmt, output, as_json)
+        return
     manifest = store.resolve(name, version or "latest")
     folder = output is None or output.endswith(("/", os.sep))
     path = write_export(store, manifest, Path(output) if output else Path.cwd(), folder=folder)

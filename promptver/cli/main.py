@@ -45,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "outdated": "promptver.cli.cmd_pin:outdated",
     "export": "promptver.cli.cmd_export:export",
     "import": "promptver.cli.cmd_export:import_",
+    "import-prompt": "promptver.cli.cmd_interop:import_prompt",
     "ci-report": "promptver.cli.cmd_ci:ci_report",
     "remote": "promptver.cli.cmd_remote:remote",
     "push": "promptver.cli.cmd_remote:push",

@@ -41,6 +41,7 @@ def analyze_bump(base: Tree | None, tree: Tree, level: str, force: bool) -> tupl
         Side(bundle, version, base.digest, f"{bundle}@{version}"),
         Side(bundle, None, tree.digest, f"{bundle} (working copy)"),
         tokens=False,  # the bump decision does not depend on token counts: keep bumps fast
+        chunks=False,  # nor on chunk counts
     )
     # Files changed but nothing a component owns (a comment in bundle.toml): a patch.
     suggested = diff.suggested or Impact.PATCH

@@ -89,6 +89,7 @@ def _summary(store: Store, parent: Manifest, manifest: Manifest) -> dict[str, An
         Side(parent.bundle, parent.version, parent.digest, parent.ref),
         Side(manifest.bundle, manifest.version, manifest.digest, manifest.ref),
         tokens=False,  # as in the summaries bumps store
+        chunks=False,
     )
     return diff.summary().to_json()
 

@@ -44,11 +44,14 @@ def diff_trees(
     new_side: Side,
     progress: Callable[[int, int], None] | None = None,
     tokens: bool = True,
+    chunks: bool = True,
 ) -> BundleDiff:
     """Compare two trees (stored versions or working copies). Never reads a file whose
-    digest is the same on both sides, except ``bundle.toml``. ``progress(done, total)``
-    follows the bytes of large files (eval datasets) as they are read. ``tokens=False``
-    skips token counts (loading an encoding costs a few hundred ms; bumps do not need it)."""
+    digest is the same on both sides, except ``bundle.toml`` and, with ``chunks``, the
+    corpus documents of a RAG or corpus change (to count the chunks each side makes).
+    ``progress(done, total)`` follows the bytes of large files (eval datasets) as they are
+    read. ``tokens=False`` skips token counts (loading an encoding costs a few hundred ms;
+    bumps do not need it), ``chunks=False`` the chunk counts (nor do they)."""
     if old.digest == new.digest:
         return BundleDiff(old_side, new_side, ())
     before, after = Snapshot.of(old), Snapshot.of(new)
@@ -60,7 +63,7 @@ def diff_trees(
         before.config = after.config
     policy, _ = parse_policy(after.config.get("versioning"), CONFIG)
     tokenizer = _lazy_tokenizer(after if after.table("model") else before)
-    ctx = Context(policy=policy, tokenizer=tokenizer if tokens else None, progress=progress)
+    ctx = Context(policy=policy, tokenizer=tokenizer if tokens else None, progress=progress, chunks=chunks)
     components: list[ComponentDiff] = []
     invalid = _config_problem(before, after, ctx)
     if invalid is not None:

@@ -7,7 +7,7 @@ all consume them. ``BundleDiff.to_json()`` is the versioned JSON schema document
     BundleDiff                      two sides, components, suggested bump
      └── ComponentDiff              one model / prompt / template / rag / dataset / ...
           ├── Change                one change with impact class and a one-line reason
-          └── detail                TextDiff | EvalDiff | FilesDiff | None
+          └── detail                TextDiff | EvalDiff | FilesDiff | RagDiff | None
 """
 
 from __future__ import annotations
@@ -363,16 +363,50 @@ class FileChange:
 
 
 @dataclass(frozen=True)
+class ChunkCounts:
+    """Chunks the corpus makes with each side's ``[rag.chunking]`` (None: no corpus on that
+    side, or it cannot be chunked)."""
+
+    old: int | None
+    new: int | None
+
+    def text(self) -> str:
+        def show(n: int | None) -> str:
+            return "-" if n is None else f"{n:,}"
+
+        return f"chunks {show(self.old)} -> {show(self.new)}"
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {"old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True)
 class FilesDiff:
     files: tuple[FileChange, ...]
+    chunks: ChunkCounts | None = None  # the corpus component: what its documents chunk into
 
     type: Literal["files"] = field(default="files", init=False)
 
     def to_json(self) -> dict[str, JSONValue]:
-        return {"type": self.type, "files": [f.to_json() for f in self.files]}
+        out: dict[str, JSONValue] = {"type": self.type, "files": [f.to_json() for f in self.files]}
+        if self.chunks is not None:
+            out["chunks"] = self.chunks.to_json()
+        return out
 
 
-Detail: TypeAlias = TextDiff | EvalDiff | FilesDiff
+@dataclass(frozen=True)
+class RagDiff:
+    """The RAG settings component: what the change does to the index before anything runs."""
+
+    chunks: ChunkCounts
+
+    type: Literal["rag"] = field(default="rag", init=False)
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {"type": self.type, "chunks": self.chunks.to_json()}
+
+
+Detail: TypeAlias = TextDiff | EvalDiff | FilesDiff | RagDiff
 
 
 # -- components and the whole diff --------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from promptver.diff.fields import MISSING, field_changes, join, same, show
-from promptver.diff.model import Change, ComponentDiff, FileChange, FilesDiff
+from promptver.diff.model import Change, ChunkCounts, ComponentDiff, FileChange, FilesDiff, RagDiff
 from promptver.diff.source import Context, Snapshot, clean_path
 
 REBUILD = "index must be rebuilt"
@@ -41,11 +41,11 @@ def diff_rag(old: Snapshot, new: Snapshot, ctx: Context) -> list[ComponentDiff]:
             reason,
             rule,
         )
-        out.append(ComponentDiff("rag", "rag", kind, (change,)))
+        out.append(ComponentDiff("rag", "rag", kind, (change,), _detail(old, new, ctx)))
     elif has_old:
         changes = _settings(before, after, ctx)
         if changes:
-            out.append(ComponentDiff("rag", "rag", "changed", tuple(changes)))
+            out.append(ComponentDiff("rag", "rag", "changed", tuple(changes), _detail(old, new, ctx)))
     corpus = _corpus(old, new, ctx)
     if corpus is not None:
         out.append(corpus)
@@ -139,7 +139,38 @@ def _corpus(old: Snapshot, new: Snapshot, ctx: Context) -> ComponentDiff | None:
         )
         for f in files
     )
-    return ComponentDiff("corpus", "corpus", "changed", changes, FilesDiff(tuple(files)))
+    return ComponentDiff(
+        "corpus", "corpus", "changed", changes, FilesDiff(tuple(files), chunk_counts(old, new, ctx))
+    )
+
+
+def _detail(old: Snapshot, new: Snapshot, ctx: Context) -> RagDiff | None:
+    counts = chunk_counts(old, new, ctx)
+    return RagDiff(counts) if counts is not None else None
+
+
+def chunk_counts(old: Snapshot, new: Snapshot, ctx: Context) -> ChunkCounts | None:
+    """The chunks each side's corpus makes with its own ``[rag.chunking]``: computed only
+    for a RAG or corpus change (reading and chunking every document is not free), and not
+    at all when ``ctx.chunks`` is off (bumps)."""
+    if not ctx.chunks:
+        return None
+    return ChunkCounts(_chunks(old), _chunks(new))
+
+
+def _chunks(snap: Snapshot) -> int | None:
+    from promptver.bundle.chunking import count_chunks
+
+    table = snap.table("rag")
+    folder = clean_path(table.get("corpus"))
+    if "rag" not in snap.config or folder is None:
+        return None
+    read = snap.read
+
+    def data(path: str) -> bytes:
+        return read(path) or b""
+
+    return count_chunks(sorted(snap.paths_under(folder)), data, table.get("chunking"))
 
 
 def _documents(snap: Snapshot, folder: str | None) -> dict[str, str]:

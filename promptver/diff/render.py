@@ -4,7 +4,7 @@ fits a pull-request comment. (The coloured terminal view is in ``promptver.cli``
 from __future__ import annotations
 
 from promptver.diff.fields import plural
-from promptver.diff.model import BundleDiff, ComponentDiff, EvalDiff, FilesDiff, TextDiff
+from promptver.diff.model import BundleDiff, ComponentDiff, EvalDiff, FilesDiff, RagDiff, TextDiff
 
 MD_MAX_CASES = 20
 MD_MAX_DIFF_LINES = 200
@@ -35,7 +35,10 @@ def component_stat(comp: ComponentDiff) -> str:
             parts.append(f"{len(detail.problems):,} unreadable")
         return ", ".join(parts) or plural(len(comp.changes), "change")
     if isinstance(detail, FilesDiff):
-        return plural(len(detail.files), "file")
+        files = plural(len(detail.files), "file")
+        return f"{files}, {detail.chunks.text()}" if detail.chunks is not None else files
+    if isinstance(detail, RagDiff):
+        return f"{plural(len(comp.changes), 'change')}, {detail.chunks.text()}"
     return plural(len(comp.changes), "change")
 
 

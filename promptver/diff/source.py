@@ -121,6 +121,7 @@ class Context:
     tokenizer: Callable[[], Any] | None  # None: no token counts
     claimed: set[str] = field(default_factory=set)
     progress: Callable[[int, int], None] | None = None  # (bytes done, total) of big files
+    chunks: bool = True  # count the chunks of a changed RAG corpus (reads its documents)
 
     def impact(self, rule: str, field_name: str | None = None) -> Impact:
         return self.policy.impact(rule, field_name)

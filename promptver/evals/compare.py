@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptver.evals.storage import StoredRun
@@ -179,3 +180,33 @@ class Gate:
         if not self.fail_if_worse or stats is None or stats.verdict != "worse":
             return []
         return [f"significantly worse at alpha {stats.alpha:g}: {stats.describe()}"]
+
+
+def retrieval_changes_between(
+    runs_folder: Path, bundle: str, old_digest: str, new_digest: str
+) -> dict[str, dict[str, Any]]:
+    """For `promptver diff`: per dataset where both versions have a complete run that
+    retrieves, which cases changed their retrieved sources and how expected sources' ranks
+    moved. Datasets without such a pair of runs are left out."""
+    from promptver.evals.storage import RunStore
+
+    store = RunStore(runs_folder)
+    datasets = sorted({str((m.get("dataset") or {}).get("name")) for m in store.list(bundle)})
+    found: dict[str, dict[str, Any]] = {}
+    for dataset in datasets:
+        base = store.latest(bundle, digest=old_digest, dataset=dataset)
+        head = store.latest(bundle, digest=new_digest, dataset=dataset)
+        if base is None or head is None or not _retrieves(base) or not _retrieves(head):
+            continue
+        comparison = _case_deltas(base, head)
+        found[dataset] = {
+            "base_run": base.meta.get("id"),
+            "head_run": head.meta.get("id"),
+            "sources_changed": comparison.sources_changed,
+            "rank_changes": comparison.rank_changes,
+        }
+    return found
+
+
+def _retrieves(run: StoredRun) -> bool:
+    return bool((run.meta.get("summary") or {}).get("retrieval"))

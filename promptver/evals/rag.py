@@ -23,20 +23,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from promptver.bundle.chunking import TEXT_SUFFIXES, Chunk, Chunking, document_title
 from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError, did_you_mean
 from promptver.evals.bundle import Case
 from promptver.evals.embeddings import Embedder, EmbeddingCache, Reranker
 from promptver.evals.providers import Provider
-from promptver.evals.retrieval import (
-    DEFAULT_TOP_K,
-    TEXT_SUFFIXES,
-    BM25Index,
-    Chunk,
-    Chunking,
-    document_title,
-    top_k,
-)
+from promptver.evals.retrieval import DEFAULT_TOP_K, BM25Index, top_k
 from promptver.evals.targets import Answer, CachedModel
 
 RETRIEVERS = ("bm25", "dense", "hybrid")

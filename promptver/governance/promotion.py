@@ -1,18 +1,7 @@
-"""Protected aliases: the ``[aliases.<alias>]`` policy of ``bundle.toml`` and its check.
-
-    [aliases.production]
-    approvals = 1                 # approvals needed (default 1)
-    approver_not_author = true    # the version's author's approval does not count (default)
-    approvers = ["ana@example.com", "Marco <marco@example.com>"]   # optional: who may approve
-    min_eval_score = 0.9          # optional: a complete eval run scoring at least this
-    eval_dataset = "golden"       # optional: on this dataset (default: each declared one)
-
-The policy that applies to a move is the strictest combination of the one in the version
-being promoted and the one in the version the alias points at now, so a version cannot
-remove its own protection: a looser policy takes effect once a version carrying it has been
-promoted under the old one. The policy is read from the raw TOML (not the full schema), so
-an old version stays readable whatever later releases add to the schema.
-"""
+"""Alias moves under their policies: ``promote`` (and ``alias set`` / ``alias remove``)
+checked against the ``[aliases.<alias>]`` policy (``governance/policy.py`` reads and
+combines it), with the approvals and the eval evidence it asks for. ``check_policy`` says
+what a promotion has and lacks; ``promote --dry-run`` shows it without moving anything."""
 
 from __future__ import annotations
 

@@ -18,10 +18,12 @@ from promptver.diff.model import (
     BundleDiff,
     CaseChange,
     Change,
+    ChunkCounts,
     ComponentDiff,
     EvalDiff,
     FilesDiff,
     Impact,
+    RagDiff,
     TextDiff,
 )
 from promptver.diff.model import Side as DiffSide
@@ -99,6 +101,7 @@ def build_review(
     components = [_component(c, reader, counter) for c in diff.components]
     components += _unchanged(reader, {c.key for c in components})
     components += _results(results)
+    _rag_notes(components, results)
     rank = {kind: i for i, kind in enumerate(ORDER)}
     components.sort(key=lambda c: rank.get(c.kind, len(ORDER)))
     suggested = diff.suggested
@@ -228,7 +231,7 @@ def _component(diff: ComponentDiff, reader: _Reader, counter: _TokenCounter | No
         if counter is not None and detail.tokens is None:
             component.enrich = lambda body: _counted(component, body, counter)
     elif isinstance(detail, EvalDiff):
-        component.counts = f"+{detail.added} −{detail.removed} ~{detail.changed}"
+        component.counts = case_counts(detail.added, detail.removed, detail.changed)
         problems = [f"problem: {p}" for p in detail.problems[:3]]
         if len(detail.problems) > 3:
             problems.append(f"... and {len(detail.problems) - 3} more problems")
@@ -236,16 +239,29 @@ def _component(diff: ComponentDiff, reader: _Reader, counter: _TokenCounter | No
         component.body = _cases_body(detail, reader)
     elif isinstance(detail, FilesDiff):
         component.counts = f"{len(detail.files)} files"
-        component.notes = tuple(notes[:3])
+        component.notes = tuple(_chunk_notes(detail.chunks) + notes[:3])
         component.body = _files_body(detail, reader)
     else:
         rows = _field_rows(kind, diff, reader)
         changed = sum(1 for row in rows if row.status != "unchanged")
         component.counts = f"{changed} field" + ("" if changed == 1 else "s")
         component.body = FieldsBody(rows)
-        if diff.status in ("added", "removed"):
-            component.notes = tuple(notes)
+        chunks = _chunk_notes(detail.chunks if isinstance(detail, RagDiff) else None)
+        component.notes = tuple(chunks + (notes if diff.status in ("added", "removed") else []))
     return component
+
+
+def _chunk_notes(chunks: ChunkCounts | None) -> list[str]:
+    """``chunks 212 → 240``: what the corpus makes with each side's chunking."""
+    if chunks is None or (chunks.old is None and chunks.new is None):
+        return []
+    return [f"chunks {_count(chunks.old)} → {_count(chunks.new)}"]
+
+
+def case_counts(added: int, removed: int, changed: int) -> str:
+    """``+10 −2 ~5`` without the zero parts (they only take room in the navigator)."""
+    parts = [f"{mark}{n:,}" for mark, n in (("+", added), ("−", removed), ("~", changed)) if n]
+    return " ".join(parts) or "no change"
 
 
 def _text_notes(detail: TextDiff) -> list[str]:
@@ -552,17 +568,54 @@ def _results(results: Mapping[str, EvalsBody] | None) -> list[Component]:
         if body.missing:
             out.append(Component(key, "results", title, "unchanged", counts="no runs", body=body))
             continue
-        regressed = sum(1 for o in body.outcomes if o.verdict == "regressed")
-        improved = sum(1 for o in body.outcomes if o.verdict == "improved")
         out.append(
             Component(
                 key,
                 "results",
                 title,
                 "changed" if body.outcomes else "unchanged",
-                counts=f"▲{improved} ▼{regressed}",
-                notes=(f"{regressed} regressed, {improved} improved",),
+                counts=_results_counts(body),
+                notes=tuple(_results_notes(body)),
                 body=body,
             )
         )
     return out
+
+
+def _results_counts(body: EvalsBody) -> str:
+    """▲improved ▼regressed, then +added −removed cases when there are any."""
+    counts = f"▲{body.count('improved')} ▼{body.count('regressed')}"
+    more = [f"{mark}{body.count(verdict)}" for mark, verdict in (("+", "added"), ("−", "removed"))]
+    return " ".join([counts, *(m for m in more if m[1:] != "0")])
+
+
+def _results_notes(body: EvalsBody) -> list[str]:
+    notes = [f"{body.count('regressed')} regressed, {body.count('improved')} improved"]
+    added, removed = body.count("added"), body.count("removed")
+    if added or removed:
+        notes[0] += f"; {added} cases only in the new run, {removed} only in the old"
+    if body.sources_changed:
+        notes.append(sources_note(body.sources_changed))
+    return notes
+
+
+def sources_note(cases: Sequence[str], dataset: str | None = None) -> str:
+    """``retrieved sources changed in 3 cases: a, b, c``, at most five named."""
+    named = ", ".join(cases[:5]) + (f" and {len(cases) - 5} more" if len(cases) > 5 else "")
+    where = f" of {dataset}" if dataset else ""
+    return f"retrieved sources changed in {len(cases)} case{'' if len(cases) == 1 else 's'}{where}: {named}"
+
+
+def _rag_notes(components: list[Component], results: Mapping[str, EvalsBody] | None) -> None:
+    """The RAG and corpus components say which cases retrieved other sources, when runs of
+    both versions exist (the eval results component has the details)."""
+    if not results:
+        return
+    notes = [
+        sources_note(body.sources_changed, dataset if len(results) > 1 else None)
+        for dataset, body in results.items()
+        if body.sources_changed
+    ]
+    for component in components:
+        if component.kind in ("rag", "corpus") and component.changed:
+            component.notes = (*component.notes, *notes)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
@@ -54,6 +54,8 @@ Recorder = Callable[[Review, str, str | None], dict[str, Any]]
 ChangeView = DiffView | FieldsTable | VirtualTable
 
 NARROW = 100  # below this width the navigator gets narrower
+# toggles of the text view: offered only where a text diff is on screen (not on a table)
+TEXT_ONLY = {"toggle_whitespace", "toggle_unified", "toggle_wrap"}
 DETAIL_DISABLED = {"next_component", "previous_component", "toggle_unchanged", "search"}
 
 
@@ -61,7 +63,8 @@ class ReviewApp(App[None]):
     CSS_PATH = Path(__file__).with_name("review.tcss")  # absolute: subclasses live elsewhere
     TITLE = "promptver review"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(k.keys, k.action, k.footer or k.description, show=bool(k.footer)) for k in APP_KEYS
+        Binding(k.keys, k.action, k.footer or k.description, show=bool(k.footer), priority=k.priority)
+        for k in APP_KEYS
     ]
 
     def __init__(
@@ -96,6 +99,8 @@ class ReviewApp(App[None]):
             return action == "quit"
         if isinstance(self.screen, CaseDetailScreen):
             return action not in DETAIL_DISABLED
+        if action in TEXT_ONLY and not self.screen.query(DiffView):
+            return None  # nothing here shows a text: the key is shown disabled and does nothing
         return True
 
     # -- layout --------------------------------------------------------------------------
@@ -119,8 +124,9 @@ class ReviewApp(App[None]):
             # start the (GIL-holding) load once the first frame is on screen
             self.call_after_refresh(self._load_review, self.source)
 
-    def on_resize(self) -> None:
-        self._fit_navigator(self.size.width)
+    def on_resize(self, event: events.Resize) -> None:
+        # the event's size: ``self.size`` still holds the previous one at this point
+        self._fit_navigator(event.size.width)
 
     def _fit_navigator(self, width: int) -> None:
         self.query_one(Navigator).styles.width = 24 if width < NARROW else 34
@@ -185,6 +191,10 @@ class ReviewApp(App[None]):
     @on(Navigator.Entered)
     def on_entered(self) -> None:
         """Enter on a component moves the focus into its pane (a case table, a diff)."""
+        view = self.active_view()  # the widget enter opens from: cases, outcomes, a text
+        if view is not None and view.focusable:
+            view.focus()
+            return
         body = self.query_one("#body", Container)
         focusable = [w for w in body.query("*") if w.focusable]
         if focusable:
@@ -202,6 +212,7 @@ class ReviewApp(App[None]):
             self._load_body(component)
             return
         await body.mount_all(self._body_widgets(component, component.body))
+        self.refresh_bindings()  # the text-only keys follow what the pane shows
         if component.enrich is not None and component.body is not None:
             self._enrich(component, component.enrich, component.body)
             component.enrich = None
@@ -310,6 +321,8 @@ class ReviewApp(App[None]):
         elif isinstance(table, OutcomesTable):
             outcome = table.outcomes[event.index]
             title = f"case {outcome.id}  ({outcome.verdict}): output old → new"
+            if outcome.note:
+                title += f"; {outcome.note}"
             self._push_detail(title, outcome.old_output, outcome.new_output)
 
     @work(thread=True, exclusive=True, group="detail")

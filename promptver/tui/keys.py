@@ -12,6 +12,7 @@ class Key:
     description: str  # shown in help and (short) in the footer
     label: str  # how the help screen writes the keys
     footer: str = ""  # short label in the footer; empty: not shown there
+    priority: bool = False  # acts even when a widget (an input) would take the key
 
 
 APP_KEYS: tuple[Key, ...] = (
@@ -29,6 +30,8 @@ APP_KEYS: tuple[Key, ...] = (
     Key("t", "toggle_theme", "dark / light theme", "t"),
     Key("question_mark", "help", "this help", "?", footer="help"),
     Key("q", "quit", "quit", "q", footer="quit"),
+    # a terminal program quits on ctrl+c, also from a dialog or the search bar
+    Key("ctrl+c", "quit", "quit (also from a dialog or the search bar)", "ctrl+c", priority=True),
 )
 
 # Keys handled by a widget rather than the app; listed in help so it shows every key.

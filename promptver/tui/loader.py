@@ -68,10 +68,10 @@ def decisions_on(store: Store, name: str, digest: str | None) -> list[tuple[str,
 
 
 def _meta(store: Store, name: str, version: str | None) -> SideMeta:
-    if version is None:
-        from promptver.versions.provenance import identity
+    if version is None:  # the working copy: whoever edits it, not whoever reviews it
+        from promptver.versions.provenance import editor
 
-        return SideMeta(author=identity(store.bundle_dir(name)), created=None)
+        return SideMeta(author=editor(store.bundle_dir(name)), created=None)
     manifest = store.manifest(name, version)
     return SideMeta(author=manifest.author, created=manifest.created)
 

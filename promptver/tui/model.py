@@ -101,22 +101,35 @@ class FilesBody:
     fetch: Callable[[FileRow], TextBody] | None = None
 
 
+Unit = Literal["number", "percent", "cost", "ratio"]
+
+
 @dataclass(frozen=True)
 class MetricRow:
     name: str
     old: float | None
     new: float | None
     higher_is_better: bool = True
+    unit: Unit = "number"  # percent: a 0..1 rate shown as 100.0%; cost: dollars; ratio: 0.750
+    note: str = ""  # shown after the name, e.g. "partial on new"
+
+
+Verdict = Literal["regressed", "improved", "changed", "added", "removed", "sources"]
 
 
 @dataclass(frozen=True)
 class CaseOutcome:
+    """A case whose outcome differs between the runs: it regressed or improved, is only in
+    one run (added, removed), or kept its verdict but retrieved other sources."""
+
     id: str
-    verdict: Literal["regressed", "improved", "changed"]
+    verdict: Verdict
     old_passed: bool | None
     new_passed: bool | None
     old_output: str
     new_output: str
+    note: str = ""  # how its expected sources' ranks moved
+    sources_changed: bool = False  # it retrieved other sources (or in another order)
 
 
 @dataclass(frozen=True)
@@ -128,8 +141,21 @@ class EvalsBody:
     old_run: str | None = None
     new_run: str | None = None
     missing: str | None = None
+    old_target: str | None = None  # the target that produced each run ("python:m:f", "rag")
+    new_target: str | None = None
+    # hit@k, recall@k, MRR, nDCG@k of runs that retrieve (empty otherwise)
+    retrieval: Sequence[MetricRow] = ()
+    retrieval_cases: tuple[int | None, int | None] = (None, None)  # cases with expected sources
     verdict: str | None = None  # "no detectable difference (p = 0.41, 95% CI -3.1..+8.4 pts)"
     history: EvalHistory | None = None  # the dataset's score across versions
+
+    def count(self, verdict: str) -> int:
+        return sum(1 for o in self.outcomes if o.verdict == verdict)
+
+    @property
+    def sources_changed(self) -> list[str]:
+        """Cases whose retrieved sources changed (whatever their verdict)."""
+        return [o.id for o in self.outcomes if o.sources_changed]
 
 
 @dataclass(frozen=True)

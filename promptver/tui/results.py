@@ -6,25 +6,26 @@ each side is compared case by case (``promptver.evals.compare``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from promptver.tui.model import CaseOutcome, EvalHistory, EvalsBody, MetricRow, Side
+from promptver.tui.model import CaseOutcome, EvalHistory, EvalsBody, MetricRow, Side, Unit
 
 if TYPE_CHECKING:
+    from promptver.evals.compare import Comparison
     from promptver.evals.storage import StoredRun
     from promptver.store.store import Store
 
-# (label, path in the run summary, higher is better)
-METRICS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
-    ("pass rate", ("pass_rate",), True),
-    ("score", ("score",), True),
-    ("cases", ("cases",), True),
-    ("errors", ("errors",), False),
-    ("latency p50 ms", ("latency_ms", "p50"), False),
-    ("latency p95 ms", ("latency_ms", "p95"), False),
-    ("tokens in", ("tokens", "input"), False),
-    ("tokens out", ("tokens", "output"), False),
-    ("cost", ("cost",), False),
+# (label, path in the run summary, higher is better, unit); cost has its own row (_cost)
+METRICS: tuple[tuple[str, tuple[str, ...], bool, Unit], ...] = (
+    ("pass rate", ("pass_rate",), True, "percent"),
+    ("score", ("score",), True, "number"),
+    ("cases", ("cases",), True, "number"),
+    ("errors", ("errors",), False, "number"),
+    ("latency p50 ms", ("latency_ms", "p50"), False, "number"),
+    ("latency p95 ms", ("latency_ms", "p95"), False, "number"),
+    ("tokens in", ("tokens", "input"), False, "number"),
+    ("tokens out", ("tokens", "output"), False, "number"),
 )
 
 
@@ -32,7 +33,6 @@ def eval_results(
     store: Store, bundle: str, old: Side, new: Side, datasets: list[str]
 ) -> dict[str, EvalsBody]:
     """Per dataset: the comparison of the newest complete runs of both sides, or why not."""
-    from promptver.evals.compare import compare_runs
     from promptver.evals.storage import RunStore
 
     runs = RunStore(store.root / "runs")
@@ -52,32 +52,76 @@ def eval_results(
                 missing=f"no complete run of {labels} on {dataset!r}" + (f"; run {hint}" if hint else "")
             )
             continue
-        comparison = compare_runs(base, head)
-        outputs_old, outputs_new = _outputs(base), _outputs(head)
-        outcomes = [
-            CaseOutcome(
-                c.id,
-                verdict,  # type: ignore[arg-type]
-                c.base_pass,
-                c.head_pass,
-                outputs_old.get(c.id, ""),
-                outputs_new.get(c.id, ""),
-            )
-            for verdict, changes in (
-                ("regressed", comparison.regressed),
-                ("improved", comparison.improved),
-            )
-            for c in changes
-        ]
-        out[dataset] = EvalsBody(
-            metrics=_metrics(base.meta.get("summary") or {}, head.meta.get("summary") or {}),
-            outcomes=outcomes,
-            old_run=base.id,
-            new_run=head.id,
-            verdict=comparison.stats.describe() if comparison.stats is not None else None,
-            history=eval_history(store, bundle, head.meta, (old, new)),
-        )
+        body = compare(base, head)
+        out[dataset] = replace(body, history=eval_history(store, bundle, head.meta, (old, new)))
     return out
+
+
+def compare(base: StoredRun, head: StoredRun) -> EvalsBody:
+    """Two complete runs of one dataset side by side: metrics, cases, retrieval."""
+    from promptver.evals.compare import compare_runs
+
+    comparison = compare_runs(base, head)
+    old_summary = base.meta.get("summary") or {}
+    new_summary = head.meta.get("summary") or {}
+    return EvalsBody(
+        metrics=[*_metrics(old_summary, new_summary), _cost(old_summary, new_summary)],
+        outcomes=_outcomes(comparison, base, head),
+        old_run=base.id,
+        new_run=head.id,
+        old_target=_target(base.meta),
+        new_target=_target(head.meta),
+        retrieval=_retrieval(old_summary.get("retrieval"), new_summary.get("retrieval")),
+        retrieval_cases=(_cases(old_summary.get("retrieval")), _cases(new_summary.get("retrieval"))),
+        verdict=comparison.stats.describe() if comparison.stats is not None else None,
+    )
+
+
+def _outcomes(comparison: Comparison, base: StoredRun, head: StoredRun) -> list[CaseOutcome]:
+    """Regressed and improved cases, then the cases only one run has, then those that kept
+    their verdict but retrieved other sources; each with how its sources' ranks moved."""
+    outputs_old, outputs_new = _outputs(base), _outputs(head)
+    moved = {case_id: "; ".join(changes) for case_id, changes in comparison.rank_changes.items()}
+    sources = set(comparison.sources_changed)
+
+    def outcome(case_id: str, verdict: str, old: bool | None, new: bool | None) -> CaseOutcome:
+        return CaseOutcome(
+            case_id,
+            verdict,  # type: ignore[arg-type]
+            old,
+            new,
+            outputs_old.get(case_id, ""),
+            outputs_new.get(case_id, ""),
+            moved.get(case_id, "retrieved sources changed" if case_id in sources else ""),
+            case_id in sources,
+        )
+
+    out = [
+        outcome(c.id, verdict, c.base_pass, c.head_pass)
+        for verdict, changes in (("regressed", comparison.regressed), ("improved", comparison.improved))
+        for c in changes
+    ]
+    passed_old, passed_new = _passed(base), _passed(head)
+    out += [outcome(i, "added", None, passed_new.get(i)) for i in comparison.added]
+    out += [outcome(i, "removed", passed_old.get(i), None) for i in comparison.removed]
+    listed = {o.id for o in out}
+    out += [
+        outcome(i, "sources", passed_old.get(i), passed_new.get(i))
+        for i in comparison.sources_changed
+        if i not in listed
+    ]
+    return out
+
+
+def _passed(run: StoredRun) -> dict[str, bool]:
+    from promptver.evals.compare import by_case
+
+    return {case_id: passed for case_id, (passed, _) in by_case(run.records).items()}
+
+
+def _target(meta: dict[str, Any]) -> str | None:
+    target = meta.get("target")
+    return str(target) if target else None
 
 
 def eval_history(
@@ -128,12 +172,46 @@ def _json(value: Any) -> str:
 
 def _metrics(old: dict[str, Any], new: dict[str, Any]) -> list[MetricRow]:
     rows: list[MetricRow] = []
-    for label, path, higher in METRICS:
+    for label, path, higher, unit in METRICS:
         a, b = _get(old, path), _get(new, path)
         if a is None and b is None:
             continue
-        rows.append(MetricRow(label, a, b, higher))
+        rows.append(MetricRow(label, a, b, higher, unit))
     return rows
+
+
+def _cost(old: dict[str, Any], new: dict[str, Any]) -> MetricRow:
+    """Always a row (the run may have no prices: then it says so), partial costs marked."""
+    partial = [
+        side
+        for side, s in (("old", old), ("new", new))
+        if s.get("cost") is not None and not s.get("cost_complete", True)
+    ]
+    note = f"partial on {' and '.join(partial)}" if partial else ""  # some requests had no price
+    if _get(old, ("cost",)) is None and _get(new, ("cost",)) is None:
+        note = "no prices known"
+    return MetricRow("cost", _get(old, ("cost",)), _get(new, ("cost",)), False, "cost", note)
+
+
+def _retrieval(old: Any, new: Any) -> list[MetricRow]:
+    """hit@k, recall@k, MRR, nDCG@k of runs that retrieve, k written out when known."""
+    from promptver.evals.ragmetrics import LABELS, METRICS
+
+    old = old if isinstance(old, dict) else {}
+    new = new if isinstance(new, dict) else {}
+    if not old and not new:
+        return []
+    k = new.get("k") or old.get("k")
+    rows = []
+    for name in METRICS:
+        label = LABELS[name].replace("@k", f"@{k}") if isinstance(k, int) else LABELS[name]
+        rows.append(MetricRow(label, _get(old, (name,)), _get(new, (name,)), True, "ratio"))
+    return rows
+
+
+def _cases(metrics: Any) -> int | None:
+    value = metrics.get("cases") if isinstance(metrics, dict) else None
+    return value if isinstance(value, int) else None
 
 
 def _get(data: dict[str, Any], path: tuple[str, ...]) -> float | None:

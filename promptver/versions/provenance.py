@@ -41,6 +41,18 @@ def identity(folder: Path | None = None) -> str:
         return "unknown"
 
 
+def editor(folder: Path) -> str:
+    """Who the files of a working copy come from: with uncommitted changes in ``folder`` (or
+    outside git) whoever edits here (``identity``); when git has it clean, the author of the
+    last commit that touched it, as git recorded them."""
+    status = _git(folder, "status", "--porcelain", "--", ".")
+    if status == "":  # inside git, nothing uncommitted
+        author = _git(folder, "log", "-1", "--format=%an <%ae>", "--", ".")
+        if author:
+            return author
+    return identity(folder)
+
+
 def provenance(folder: Path) -> dict[str, Any]:
     """Git commit of the enclosing repository (and whether the bundle folder was dirty),
     promptver, Python and key library versions."""

@@ -260,3 +260,33 @@ def test_runtime_retriever_is_the_pipeline_the_eval_measured(
     with pytest.raises(ConfigError, match="'question' variable"):
         bot.messages("answer", retrieve=True)
     retriever.close()
+
+
+def test_diff_names_cases_whose_retrieved_sources_changed(
+    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With runs of both versions stored, `promptver diff` says what the corpus change did
+    to retrieval, before anything is run again; without them it says nothing about it."""
+    folder = project(tmp_path, llm_server, BM25)
+    monkeypatch.chdir(tmp_path)
+
+    def cli(*args: str) -> str:
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            assert not exc.code
+        return capsys.readouterr().out
+
+    cli("bump", "minor", "demo")
+    (folder / "corpus" / "annual.md").write_text(
+        "# Annual plan refund\n\nRefund an annual plan: refund requests for annual plans go to billing.")
+    cli("bump", "minor", "demo")
+    assert "retrieval on" not in cli("diff", "demo", "0.1.0", "0.2.0")  # no runs yet
+    cli("eval", "demo@0.1.0", "--target", "rag", "-q")
+    cli("eval", "demo@0.2.0", "--target", "rag", "-q")
+    out = cli("diff", "demo", "0.1.0", "0.2.0")
+    assert "retrieval on 'golden' (runs " in out and "cases retrieved other sources" in out
+    assert "  refund: expected source refunds.md fell from rank 1 to rank 2" in out
+    data = json.loads(cli("diff", "demo", "0.1.0", "0.2.0", "--json"))
+    assert "refund" in data["retrieval"]["golden"]["sources_changed"]

@@ -56,15 +56,37 @@ def sample_review(case_count: int = 30, *, runs: bool = True) -> Review:
     evals = (
         EvalsBody(
             metrics=[
-                MetricRow("pass rate", 0.82, 0.9),
+                MetricRow("pass rate", 0.82, 0.9, unit="percent"),
                 MetricRow("latency p50 ms", 1400, 1100, higher_is_better=False),
+                MetricRow("cost", 0.0123, 0.0101, higher_is_better=False, unit="cost"),
             ],
             outcomes=[
                 CaseOutcome("refund-window", "improved", False, True, "Two weeks.", "30 days."),
-                CaseOutcome("shipping-eu", "regressed", True, False, "3-5 days.", "It depends."),
+                CaseOutcome(
+                    "shipping-eu",
+                    "regressed",
+                    True,
+                    False,
+                    "3-5 days.",
+                    "It depends.",
+                    "expected source shipping.md fell from rank 1 to rank 3",
+                    True,
+                ),
+                CaseOutcome("gift-cards", "added", None, True, "", "Gift cards never expire."),
+                CaseOutcome("fax-support", "removed", True, None, "Fax us at ...", ""),
+                CaseOutcome("returns-label", "sources", True, True, "Print it.", "Print it.", "", True),
             ],
             old_run="run-1a2b",
             new_run="run-3c4d",
+            old_target="rag",
+            new_target="rag",
+            retrieval=[
+                MetricRow("hit@4", 1.0, 0.9, unit="ratio"),
+                MetricRow("recall@4", 0.85, 0.8, unit="ratio"),
+                MetricRow("MRR", 0.92, 0.75, unit="ratio"),
+                MetricRow("nDCG@4", 0.88, 0.79, unit="ratio"),
+            ],
+            retrieval_cases=(20, 21),
             verdict="no detectable difference (p = 0.41, 95% CI -3.1..+8.4 pts)",
             history=EvalHistory(
                 title="golden (model)",
@@ -148,5 +170,34 @@ def sample_review(case_count: int = 30, *, runs: bool = True) -> Review:
                 body=CasesBody(cases(case_count), old_total=120, new_total=125),
             ),
             Component("results", "results", "eval results", "changed", counts="2 cases", body=evals),
+            Component(
+                "metadata",
+                "metadata",
+                "metadata",
+                "changed",
+                "patch",
+                "2 fields",
+                body=FieldsBody(
+                    [
+                        FieldRow(
+                            "bundle.description",
+                            "What this AI feature does, in one line, for the people who own it",
+                            "What this AI feature does, in one line",
+                            "changed",
+                            "description: metadata only, no effect on outputs",
+                            "patch",
+                        ),
+                        FieldRow("bundle.owners", ["ana@example.com"], ["ana@example.com"], "unchanged"),
+                        FieldRow(
+                            "bundle.tags",
+                            ["support"],
+                            ["support", "billing", "escalations", "refunds", "customer-care"],
+                            "changed",
+                            "tags changed",
+                            "patch",
+                        ),
+                    ]
+                ),
+            ),
         ],
     )

@@ -138,3 +138,25 @@ def test_tokens_counted_when_the_text_is_opened() -> None:
     answer.enrich(answer.load())  # type: ignore[attr-defined]
     tokens = [n for n in answer.notes if n.startswith("tokens")]  # type: ignore[attr-defined]
     assert len(tokens) == 1 and "→" in tokens[0]
+
+
+def test_rag_and_corpus_say_the_chunks_before_and_after() -> None:
+    review = review_of(FILES, changed(corpus__returns_DOT_md="Returns are free.\n"))
+    assert "chunks 2 → 3" in by_key(review)["corpus:corpus"].notes  # type: ignore[attr-defined]
+    review = review_of(FILES, config("top_k = 4", "top_k = 8"))
+    assert by_key(review)["rag:rag"].notes[0] == "chunks 2 → 2"  # type: ignore[attr-defined]
+
+
+def test_rag_component_names_the_cases_that_retrieved_other_sources() -> None:
+    from promptver.tui.model import CaseOutcome, EvalsBody
+
+    a, b = tree(FILES, "old"), tree(config("top_k = 4", "top_k = 8"), "new")
+    diff = diff_trees(a, b, DiffSide("bot", "1.0.0", a.digest, "o"), DiffSide("bot", None, b.digest, "n"))
+    moved = CaseOutcome("refunds", "sources", True, True, "", "", "", True)
+    results = {"golden": EvalsBody(outcomes=[moved], old_run="r1", new_run="r2")}
+    review = build_review(diff, a, b, results=results)
+    notes = by_key(review)["rag:rag"].notes  # type: ignore[attr-defined]
+    assert "retrieved sources changed in 1 case: refunds" in notes
+    evals = by_key(review)["results"]
+    assert evals.status == "changed"  # type: ignore[attr-defined]
+    assert "retrieved sources changed in 1 case: refunds" in evals.notes  # type: ignore[attr-defined]

@@ -365,3 +365,123 @@ async def test_enter_on_a_component_moves_into_its_pane() -> None:
         await pilot.pause()
         await pilot.pause()
         assert isinstance(app.screen, CaseDetailScreen)
+
+
+# -- issue 13 (review UI items 15-20) and issue 15 (retrieval in the eval pane) ----------
+
+
+async def test_navigator_width_follows_each_resize() -> None:
+    app = build_app(sample_review())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        navigator = app.query_one(Navigator)
+        widths = [navigator.size.width]
+        for width, height in ((80, 24), (120, 40), (80, 24)):
+            await pilot.resize_terminal(width, height)
+            await pilot.pause()
+            widths.append(navigator.size.width)
+        assert widths[0] == widths[2] and widths[1] == widths[3]
+        assert widths[0] > widths[1]
+
+
+async def test_navigator_counts_stay_whole_when_narrow() -> None:
+    app = build_app(sample_review())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        navigator = app.query_one(Navigator)
+        width = navigator.scrollable_content_region.width
+        for index in range(navigator.option_count):
+            prompt = str(navigator.get_option_at_index(index).prompt)
+            assert len(prompt) <= width, prompt
+        template = str(navigator.get_option("template:answer").prompt)
+        assert template.endswith("+3 −2") and "…" in template
+
+
+async def test_ctrl_c_quits_also_from_a_dialog() -> None:
+    for keys in (["ctrl+c"], ["a", "ctrl+c"], ["slash", "ctrl+c"]):
+        app = build_app(sample_review())
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press(*keys)
+            await pilot.pause()
+            assert app._exit, keys  # quit, not "Press ctrl+q to quit"
+            assert not app._notifications
+
+
+async def test_fields_wrap_instead_of_clipping() -> None:
+    review = sample_review()
+    for size in ((80, 24), (160, 40)):
+        app = build_app(review)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            app.query_one(Navigator).highlighted = 6  # metadata: a long description
+            await pilot.pause(0.2)
+            table = app.query_one(FieldsTable)
+            columns = list(table.columns.values())
+            labels = [str(c.label) for c in columns]
+            if size[0] == 80:
+                assert labels == ["field", "change: − old  + new  why"]
+            else:
+                assert labels == ["field", "old", "new", "impact", "why"]
+            # every column fits in the table: nothing is out of sight to the right
+            assert sum(c.get_render_width(table) for c in columns) <= table.size.width
+            # the long description wraps onto more lines instead of being cut
+            assert table.rows[next(iter(table.rows))].height > 1
+
+
+async def test_whitespace_key_is_offered_on_texts_only() -> None:
+    app = build_app(sample_review())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.query_one(Navigator).highlighted = 4  # a dataset: no text to compare
+        await pilot.pause(0.2)
+        assert app.check_action("toggle_whitespace", ()) is None
+        await pilot.press("w")
+        assert app.ignore_whitespace is False
+        assert not app._notifications  # no "whitespace changes ignored" that changes nothing
+        app.query_one(Navigator).highlighted = 2  # a template
+        await wait_aligned(app, pilot)
+        assert app.check_action("toggle_whitespace", ()) is True
+        await pilot.press("w")
+        assert app.ignore_whitespace is True
+
+
+async def test_enter_on_eval_results_reaches_the_case_outcomes() -> None:
+    from promptver.tui.widgets.cases_table import OutcomesTable
+
+    app = build_app(sample_review())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.query_one(Navigator).highlighted = 5
+        await pilot.pause(0.2)
+        app.query_one(Navigator).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        outcomes = app.query_one(OutcomesTable)
+        assert app.focused is outcomes
+        verdicts = [o.verdict for o in outcomes.outcomes]
+        assert {"added", "removed", "sources"} <= set(verdicts)
+        await pilot.press("down", "enter")  # the regressed case, its sources moved
+        await wait_aligned(app, pilot)
+        assert isinstance(app.screen, CaseDetailScreen)
+        assert "fell from rank 1 to rank 3" in str(app.screen.query_one("#case-title", Static).render())
+
+
+async def test_eval_pane_shows_percent_cost_targets_and_retrieval() -> None:
+    from textual.widgets import DataTable
+
+    app = build_app(sample_review())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.query_one(Navigator).highlighted = 5
+        await pilot.pause(0.2)
+        table = app.query_one("#metrics", DataTable)
+        rows = {
+            str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)] for i in range(table.row_count)
+        }
+        assert rows["pass rate"][1:] == ["82.0%", "90.0%", "+8.0 pt"]
+        assert rows["cost"][1:3] == ["$0.0123", "$0.0101"]
+        assert rows["MRR"][1:] == ["0.920", "0.750", "-0.170"]
+        assert {"hit@4", "recall@4", "nDCG@4", "retrieval cases"} <= set(rows)
+        runs = str(app.query_one(".evals-runs", Static).render())
+        assert runs == "runs run-1a2b (rag) → run-3c4d (rag)"

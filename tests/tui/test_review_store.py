@@ -255,3 +255,22 @@ def test_review_of_a_bundle_with_no_versions_yet(project: Path, store: Store) ->
     event = recorder(store, "Rita Reviewer")(review, "approved", "looks right")
     assert event["old"] == {"version": None, "digest": None}
     assert event["new"] == {"version": None, "digest": review.new.digest}
+
+
+def test_working_copy_is_labelled_with_its_editor_not_the_reviewer(
+    project: Path,
+    store: Store,
+    pv,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    assert pv("bump", "minor", "bot", "-m", "first").code == 0
+    git = ["git", "-c", "user.name=Bo Author", "-c", "user.email=bo@example.com"]
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    subprocess.run([*git, "add", "bundles"], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-qm", "bot"], cwd=project, check=True)
+    monkeypatch.setenv("PROMPTVER_USER", "Rita Reviewer <rita@example.com>")
+    # a colleague's committed bundle: the working copy is theirs
+    assert load_review(store, "bot").new.author == "Bo Author <bo@example.com>"
+    # uncommitted edits here: whoever edits (PROMPTVER_USER, else git) is the author
+    edit_bot(project)
+    assert load_review(store, "bot").new.author == "Rita Reviewer <rita@example.com>"

@@ -18,7 +18,7 @@ from promptver.tui.widgets.navigator import Navigator
 from tests.tui.sample import sample_review
 
 SIZES = [(80, 24), (120, 40)]
-SCREENS = {"model": 0, "template": 2, "dataset": 4, "evals": 5}
+SCREENS = {"model": 0, "template": 2, "rag": 3, "dataset": 4, "evals": 5, "metadata": 6}
 
 
 def select(index: int, *keys: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
@@ -88,3 +88,22 @@ def test_case_detail(snap_compare: Any) -> None:
 def test_no_runs_and_no_changes(snap_compare: Any) -> None:
     app = build_app(sample_review(runs=False))
     assert snap_compare(app, terminal_size=(80, 24), run_before=select(5))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_eval_outcome_opened_with_enter(snap_compare: Any, size: tuple[int, int]) -> None:
+    """enter from the navigator reaches the outcomes; enter again opens a case."""
+    app = build_app(sample_review())
+    run = select(5, "enter", "down", "enter")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        pilot.app.query_one(Navigator).focus()
+        await run(pilot)
+        for _ in range(1000):
+            await pilot.pause(0.01)
+            views = list(pilot.app.screen.query(DiffView))
+            if views and all(view.diff is not None for view in views):
+                break
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

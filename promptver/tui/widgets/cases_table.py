@@ -9,7 +9,14 @@ from promptver.tui.model import CaseOutcome, CaseRow, FileRow, TextBody
 from promptver.tui.widgets.virtual_table import Cell, VirtualTable
 
 STATUS_CLASS = {"added": "added", "removed": "removed", "changed": "changed"}
-VERDICT_CLASS = {"regressed": "removed", "improved": "added", "changed": "changed"}
+VERDICT_CLASS = {
+    "regressed": "removed",
+    "improved": "added",
+    "changed": "changed",
+    "added": "added",
+    "removed": "removed",
+    "sources": "changed",
+}
 
 
 def _passed(value: bool | None) -> str:
@@ -42,10 +49,13 @@ class CasesTable(VirtualTable):
 
 
 class OutcomesTable(VirtualTable):
+    """Cases whose outcome changed; the note says how their retrieved sources moved."""
+
     columns: ClassVar[tuple[tuple[str, int], ...]] = (
         ("verdict", 10),
-        ("id", 28),
+        ("id", 24),
         ("old → new", 12),
+        ("retrieval", 10),
     )
 
     def __init__(self, outcomes: Sequence[CaseOutcome], *, id: str | None = None) -> None:
@@ -58,6 +68,7 @@ class OutcomesTable(VirtualTable):
             (outcome.verdict, VERDICT_CLASS[outcome.verdict]),
             (outcome.id, ""),
             (f"{_passed(outcome.old_passed)} → {_passed(outcome.new_passed)}", "muted"),
+            (outcome.note, "muted"),
         ]
 
 

@@ -18,19 +18,32 @@ BADGES = {
 IMPACT = {"major": ("M", "bold $error"), "minor": ("m", "$warning"), "patch": ("p", "$success")}
 
 
-def option_prompt(component: Component) -> Content:
+def option_prompt(component: Component, width: int | None = None) -> Content:
+    """Badge, impact, title and counts; within ``width`` cells the title is shortened
+    (with an ellipsis) so the counts stay whole."""
     badge, badge_style = BADGES[component.status]
     impact, impact_style = IMPACT.get(component.impact or "", (" ", ""))
     dim = "" if component.changed else "$text-muted"
+    title, counts = component.title, component.counts
+    if width is not None:
+        room = width - 3 - (len(counts) + 1 if counts else 0)  # badge, impact, space
+        if room < 6 and counts:  # too narrow for both: the title wins, the counts elide
+            counts = _elide(counts, max(1, width - 3 - len(title) - 1))
+            room = width - 3 - (len(counts) + 1 if counts else 0)
+        title = _elide(title, max(1, room))
     parts: list[str | tuple[str, str]] = [
         (badge, badge_style),
         (impact, impact_style),
         " ",
-        (component.title, dim),
+        (title, dim),
     ]
-    if component.counts:
-        parts += [" ", (component.counts, "$text-muted")]
+    if counts:
+        parts += [" ", (counts, "$text-muted")]
     return Content.assemble(*parts)
+
+
+def _elide(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 class Navigator(OptionList):
@@ -69,13 +82,24 @@ class Navigator(OptionList):
         self.hide_unchanged = hide_unchanged
         shown = [c for c in components if c.changed or not hide_unchanged]
         self.clear_options()
-        self.add_options([Option(option_prompt(c), id=c.key) for c in shown])
+        self.add_options([Option(option_prompt(c, self._text_width()), id=c.key) for c in shown])
         keys = [c.key for c in shown]
         if current in keys:
             self.highlighted = keys.index(current)
         elif keys:
             first_changed = next((i for i, c in enumerate(shown) if c.changed), 0)
             self.highlighted = first_changed
+
+    def _text_width(self) -> int | None:
+        width = self.scrollable_content_region.width
+        return width if width > 0 else None
+
+    def on_resize(self) -> None:
+        """Re-fit the prompts: titles shorten, counts stay whole."""
+        by_key = {c.key: c for c in self.components}
+        width = self._text_width()
+        for index, key in enumerate(self.visible_keys()):
+            self.replace_option_prompt_at_index(index, option_prompt(by_key[key], width))
 
     @property
     def current_key(self) -> str | None:

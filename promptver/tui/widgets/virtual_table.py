@@ -21,6 +21,7 @@ from textual.strip import Strip
 from promptver.tui.widgets.diff_view import visible
 
 Cell = tuple[str, str]  # (text, component class suffix or "")
+PAD = 1  # cells left of the first column
 
 
 class VirtualTable(ScrollView, can_focus=True):
@@ -174,8 +175,8 @@ class VirtualTable(ScrollView, can_focus=True):
         return [*fixed, rest]
 
     def _line(self, cells: list[Cell], width: int, base: Style) -> Strip:
-        segments: list[Segment] = []
-        for (text, kind), column_width in zip(cells, self._widths(width), strict=False):
+        segments: list[Segment] = [Segment(" " * PAD, base)]  # left padding, as DataTable cells
+        for (text, kind), column_width in zip(cells, self._widths(width - PAD), strict=False):
             style = base
             if kind:
                 style = base + self.get_component_rich_style(f"virtual-table--{kind}")
