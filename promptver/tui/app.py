@@ -55,7 +55,7 @@ ChangeView = DiffView | FieldsTable | VirtualTable
 
 NARROW = 100  # below this width the navigator gets narrower
 # toggles of the text view: offered only where a text diff is on screen (not on a table)
-TEXT_ONLY = {"toggle_whitespace", "toggle_unified", "toggle_wrap"}
+TEXT_ONLY = {"toggle_whitespace", "toggle_unified", "toggle_wrap", "toggle_folds"}
 DETAIL_DISABLED = {"next_component", "previous_component", "toggle_unchanged", "search"}
 
 
@@ -413,6 +413,13 @@ class ReviewApp(App[None]):
         self.wrap = not self.wrap
         for view in self.screen.query(DiffView):
             view.wrap = self.wrap
+
+    def action_toggle_folds(self) -> None:
+        states = {view.toggle_folds() for view in self.screen.query(DiffView) if view.folds}
+        if not states:
+            self.notify("nothing folded here", timeout=1.5)
+        else:
+            self.notify("unchanged lines shown" if True in states else "unchanged lines folded", timeout=1.5)
 
     def action_toggle_unchanged(self) -> None:
         if self.review is None:

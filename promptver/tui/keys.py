@@ -23,6 +23,7 @@ APP_KEYS: tuple[Key, ...] = (
     Key("u", "toggle_unified", "unified / side by side", "u", footer="unified"),
     Key("w", "toggle_whitespace", "ignore whitespace on / off", "w"),
     Key("z", "toggle_wrap", "wrap long lines on / off", "z"),
+    Key("E", "toggle_folds", "expand / collapse all folded unchanged lines", "E"),
     Key("h", "toggle_unchanged", "hide / dim unchanged components", "h"),
     Key("slash", "search", "search in the current component", "/", footer="search"),
     Key("a", "approve", "approve (optional note)", "a", footer="approve"),
@@ -39,6 +40,6 @@ WIDGET_KEYS: tuple[tuple[str, str], ...] = (
     ("tab  shift+tab", "move focus: navigator, main pane"),
     ("up down pgup pgdn", "scroll / move the cursor"),
     ("left right home end", "scroll sideways / to either end"),
-    ("enter", "open the case or file under the cursor"),
+    ("enter", "open the case or file under the cursor; expand a fold"),
     ("escape", "close a dialog, a case or the search bar"),
 )

@@ -2,15 +2,17 @@
 
 Pure Python (no Textual import) so it is testable on its own and cheap to run in a worker.
 A row holds one old line and/or one new line; ``replace`` rows also carry the character
-spans of the words that changed inside the line.
+spans of the words that changed inside the line. Long unchanged runs fold into one
+display row (``fold_ranges``, ``display_rows``), as every diff viewer does.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 RowKind = Literal["equal", "delete", "insert", "replace"]
 Span = tuple[int, int]
@@ -169,3 +171,99 @@ def _pair_block(rows: list[Row], a: list[str], b: list[str], i1: int, i2: int, j
         rows.append(Row("delete", old_no=i + 1, old=a[i]))
     for j in range(j1 + common, j2):
         rows.append(Row("insert", new_no=j + 1, new=b[j]))
+
+
+# -- folding ---------------------------------------------------------------------------------
+
+CONTEXT = 3  # unchanged lines kept on each side of a change
+
+
+class _Line(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def old_no(self) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Fold:
+    """A run of unchanged rows shown as one row: ``rows[start:end]`` of a row list.
+
+    ``key`` (the old line number of the first hidden line) names the fold in both the
+    side-by-side and the unified rows, which fold the same unchanged lines.
+    """
+
+    start: int
+    end: int
+    key: int
+
+    @property
+    def count(self) -> int:
+        return self.end - self.start
+
+    @property
+    def label(self) -> str:
+        return f"⋯ {self.count} unchanged lines"
+
+
+def fold_ranges(rows: Sequence[_Line], context: int = CONTEXT) -> list[Fold]:
+    """The unchanged runs to fold: every equal row farther than ``context`` rows from a
+    change, when that hides at least two rows (one fold row for one line would save
+    nothing). A text with no change folds nothing: there is no change to give context to."""
+    folds: list[Fold] = []
+    count = len(rows)
+    if all(row.kind == "equal" for row in rows):
+        return folds
+    start = 0
+    while start < count:
+        if rows[start].kind != "equal":
+            start += 1
+            continue
+        end = start
+        while end < count and rows[end].kind == "equal":
+            end += 1
+        hide_from = start + context if start > 0 else start
+        hide_to = end - context if end < count else end
+        if hide_to - hide_from >= 2:
+            folds.append(Fold(hide_from, hide_to, rows[hide_from].old_no or 0))
+        start = end
+    return folds
+
+
+@dataclass(slots=True)
+class Display:
+    """What a view shows: row indices, with each collapsed fold as one entry.
+
+    ``position[i]`` is the display index of row ``i`` (of a hidden row: its fold's).
+    """
+
+    entries: list[int | Fold]
+    position: list[int]
+
+    def hidden(self, row: int) -> Fold | None:
+        """The collapsed fold that hides ``row``, if any."""
+        entry = self.entries[self.position[row]]
+        return entry if isinstance(entry, Fold) else None
+
+
+def display_rows(count: int, folds: Sequence[Fold], expanded: Collection[int] = ()) -> Display:
+    """Lay out ``count`` rows with every fold whose key is not in ``expanded`` collapsed."""
+    entries: list[int | Fold] = []
+    position: list[int] = []
+    row = 0
+    for fold in folds:
+        if fold.key in expanded:
+            continue
+        _shown(entries, position, row, fold.start)
+        position.extend([len(entries)] * fold.count)
+        entries.append(fold)
+        row = fold.end
+    _shown(entries, position, row, count)
+    return Display(entries, position)
+
+
+def _shown(entries: list[int | Fold], position: list[int], start: int, end: int) -> None:
+    """Rows ``start..end`` shown one per entry."""
+    first = len(entries)
+    entries.extend(range(start, end))
+    position.extend(range(first, first + end - start))

@@ -201,3 +201,29 @@ def sample_review(case_count: int = 30, *, runs: bool = True) -> Review:
             ),
         ],
     )
+
+
+def long_template_review() -> Review:
+    """A 60-line template with two changes (lines 20 and 41): three runs fold."""
+    old = [f"Rule {i}: stay calm on topic {i}." for i in range(1, 61)]
+    new = list(old)
+    new[19] = "Rule 20: two sentences at most."
+    new[40] = "Rule 41: never promise refunds."
+    return Review(
+        bundle="support-bot",
+        old=Side("1.2.0", "sha256:" + "ab12cd34ef56" * 5, "ana@example.com", "2026-11-20T14:03:00Z"),
+        new=Side("working copy", "sha256:" + "9f8e7d6c5b4a" * 5, "bo@example.com", "2026-11-26T09:30:00Z"),
+        bump="patch",
+        bump_reason="prompt text changed (rules)",
+        components=[
+            Component(
+                "template:rules",
+                "template",
+                "template rules",
+                "changed",
+                "patch",
+                "+2 −2",
+                body=TextBody("\n".join(old) + "\n", "\n".join(new) + "\n"),
+            ),
+        ],
+    )

@@ -12,11 +12,12 @@ from promptver.tui.model import Component, Review, Side, TextBody
 from promptver.tui.screens.case_detail import CaseDetailScreen
 from promptver.tui.screens.help import HelpScreen
 from promptver.tui.screens.note import NoteModal
+from promptver.tui.textdiff import Fold
 from promptver.tui.widgets.cases_table import CasesTable
 from promptver.tui.widgets.diff_view import DiffView
 from promptver.tui.widgets.fields_table import FieldsTable
 from promptver.tui.widgets.navigator import Navigator
-from tests.tui.sample import sample_review
+from tests.tui.sample import long_template_review, sample_review
 
 SIZE = (100, 30)
 
@@ -240,7 +241,9 @@ async def test_large_binary_and_long_line_texts() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         view = await wait_aligned(app, pilot)
         assert view.change_position() == (1, 1)
-        assert view.diff is not None and view.diff.rows[view.cursor_row or 0].old_no == 10001
+        line = view.entry(view.cursor_row or 0)
+        assert isinstance(line, int) and view.diff is not None and view.diff.rows[line].old_no == 10001
+        assert view.row_count == 2 * 3 + 1 + 2  # 10,000 and 15,999 unchanged lines folded
         await pilot.press("pagedown", "end", "home")
         await pilot.press("j")
         await pilot.pause()
@@ -485,3 +488,105 @@ async def test_eval_pane_shows_percent_cost_targets_and_retrieval() -> None:
         assert {"hit@4", "recall@4", "nDCG@4", "retrieval cases"} <= set(rows)
         runs = str(app.query_one(".evals-runs", Static).render())
         assert runs == "runs run-1a2b (rag) → run-3c4d (rag)"
+
+
+def fold_rows(view: DiffView) -> list[int]:
+    return [row for row in range(view.row_count) if isinstance(view.entry(row), Fold)]
+
+
+async def test_unchanged_runs_fold_and_enter_expands_the_next_fold() -> None:
+    app = build_app(long_template_review())
+    async with app.run_test(size=SIZE) as pilot:
+        view = await wait_aligned(app, pilot)
+        view.focus()
+        # lines 1-16 | 17-19, change 20, 21-23 | 24-37 | 38-40, change 41, 42-44 | 45-60
+        assert fold_rows(view) == [0, 8, 16]
+        assert view.row_count == 60 - 16 - 14 - 16 + 3
+        assert view.change_position() == (1, 2)  # on line 20, display row 4
+        assert view.cursor_row == 4
+        wanted = view._offsets[4] - 3  # three lines above it once laid out (not at the end)
+        for _ in range(100):
+            if view.scroll_y == wanted:
+                break
+            await pilot.pause(0.01)
+        assert view.scroll_y == wanted < view.max_scroll_y
+        await pilot.press("enter")  # the first fold after the cursor opens
+        assert fold_rows(view) == [0, 29]
+        assert view.cursor_row == 8 and view.entry(8) == 23  # on its first line (24)
+        await pilot.press("n")  # changes are still found: line 41 moved down
+        assert view.change_position() == (2, 2)
+        line = view.entry(view.cursor_row or 0)
+        assert isinstance(line, int) and view.diff is not None and view.diff.rows[line].old_no == 41
+        await pilot.press("N")
+        assert view.change_position() == (1, 2) and view.cursor_row == 4
+
+
+async def test_click_on_a_fold_expands_it() -> None:
+    app = build_app(long_template_review())
+    async with app.run_test(size=SIZE) as pilot:
+        view = await wait_aligned(app, pilot)
+        await pilot.pause()
+        view.scroll_home(animate=False, immediate=True)
+        await pilot.pause()
+        assert isinstance(view.entry(0), Fold)
+        rendered = view.render_line(0).text
+        assert "⋯ 16 unchanged lines" in rendered
+        await pilot.click(DiffView, offset=(20, 0))
+        assert fold_rows(view) == [23, 31]
+        assert view.cursor_row == 0 and view.entry(0) == 0
+        assert view.change_position() == (0, 2)
+        await pilot.press("n")  # from the cursor on line 1: the first change, now lower
+        assert view.change_position() == (1, 2) and view.cursor_row == 19
+
+
+async def test_search_finds_and_opens_a_folded_line() -> None:
+    app = build_app(long_template_review())
+    async with app.run_test(size=SIZE) as pilot:
+        view = await wait_aligned(app, pilot)
+
+        async def search(query: str) -> int | None:
+            await pilot.press("slash")
+            app.query_one("#search", Input).value = query
+            await pilot.press("enter")
+            line = view.entry(view.cursor_row or 0)
+            assert isinstance(line, int) and view.diff is not None
+            return view.diff.rows[line].old_no
+
+        assert await search("topic 30") == 30  # inside the middle fold
+        assert fold_rows(view) == [0, 29]  # only the fold holding the match opened
+        assert "Rule 30" in view.render_line(view._offsets[view.cursor_row or 0] - int(view.scroll_y)).text
+        assert await search("topic 30") == 30  # its only match, once round
+        assert await search("topic 5") == 50  # forward: into the last fold
+        assert fold_rows(view) == [0]
+        assert await search("topic 5") == 51  # the next match, in the opened lines
+        assert await search("topic 4") == 4  # round past the end, into the first fold
+        assert fold_rows(view) == []
+
+
+async def test_expand_and_collapse_all_in_both_views() -> None:
+    app = build_app(long_template_review())
+    async with app.run_test(size=SIZE) as pilot:
+        view = await wait_aligned(app, pilot)
+        await pilot.press("E")
+        assert fold_rows(view) == [] and view.row_count == 60
+        assert view.change_position() == (1, 2) and view.cursor_row == 19  # the cursor kept its line
+        await pilot.press("u")  # the unified view keeps them open: same keys
+        assert fold_rows(view) == [] and view.row_count == 62
+        await pilot.press("E")
+        assert fold_rows(view) == [0, 9, 18]
+        assert view.row_count == 62 - 16 - 14 - 16 + 3
+        await pilot.press("n")
+        assert view.change_position() == (2, 2)
+        await pilot.press("u")
+        assert fold_rows(view) == [0, 8, 16]
+
+
+async def test_small_texts_fold_nothing_and_the_fold_key_says_so() -> None:
+    app = build_app(sample_review())
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(Navigator).highlighted = 2
+        view = await wait_aligned(app, pilot)
+        assert view.folds == [] and view.row_count == view.line_count
+        await pilot.press("E")
+        await pilot.pause()
+        assert view.row_count == view.line_count

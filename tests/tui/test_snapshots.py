@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 from promptver.tui.app import ReviewApp, build_app
 from promptver.tui.widgets.diff_view import DiffView
 from promptver.tui.widgets.navigator import Navigator
-from tests.tui.sample import sample_review
+from tests.tui.sample import long_template_review, sample_review
 
 SIZES = [(80, 24), (120, 40)]
 SCREENS = {"model": 0, "template": 2, "rag": 3, "dataset": 4, "evals": 5, "metadata": 6}
@@ -107,3 +107,11 @@ def test_eval_outcome_opened_with_enter(snap_compare: Any, size: tuple[int, int]
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("keys", [(), ("u",), ("enter",)], ids=["folded", "unified", "expanded"])
+def test_long_template_folds(snap_compare: Any, keys: tuple[str, ...], size: tuple[int, int]) -> None:
+    """Unchanged runs fold to one row; enter opens the first fold after the cursor."""
+    app = build_app(long_template_review())
+    assert snap_compare(app, terminal_size=size, run_before=select(0, "tab", *keys))

@@ -1,9 +1,19 @@
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from promptver.tui.textdiff import INTRALINE_LIMIT, align, word_spans
+from promptver.tui.textdiff import (
+    CONTEXT,
+    INTRALINE_LIMIT,
+    Fold,
+    align,
+    display_rows,
+    fold_ranges,
+    word_spans,
+)
 
 
 def test_equal_texts_have_no_hunks() -> None:
@@ -98,3 +108,82 @@ def test_search_spans_and_segments() -> None:
         ("wo", word),
         (" now", base),
     ]
+
+
+def numbered(count: int, changed: Collection[int] = ()) -> tuple[str, str]:
+    """Two texts of ``count`` lines, differing on the lines (1-based) in ``changed``."""
+    old = [f"line {i}" for i in range(1, count + 1)]
+    new = [f"LINE {i}" if i in changed else line for i, line in enumerate(old, 1)]
+    return "\n".join(old), "\n".join(new)
+
+
+def test_long_unchanged_runs_fold_around_each_change() -> None:
+    diff = align(*numbered(60, {20, 40}))
+    folds = fold_ranges(diff.rows)
+    # lines 1-16 before the first change, 24-36 between the changes, 44-60 after it
+    assert [(f.start, f.end, f.key, f.count) for f in folds] == [
+        (0, 16, 1, 16),
+        (23, 36, 24, 13),
+        (43, 60, 44, 17),
+    ]
+    assert folds[1].label == "⋯ 13 unchanged lines"
+
+
+def test_runs_of_at_most_two_contexts_plus_one_stay_whole() -> None:
+    run = 2 * CONTEXT + 1
+    diff = align(*numbered(run + 2, {1, run + 2}))  # a change, 7 equal lines, a change
+    assert fold_ranges(diff.rows) == []
+    diff = align(*numbered(run + 3, {1, run + 3}))  # 8 equal lines: the middle two fold
+    assert [(f.start, f.end) for f in fold_ranges(diff.rows)] == [(1 + CONTEXT, run + 2 - CONTEXT)]
+
+
+def test_edges_keep_context_only_towards_the_change() -> None:
+    diff = align(*numbered(10, {5}))
+    # 4 lines before the change: 1 would hide, too few; 5 after it: 2 hide (lines 9, 10)
+    assert [(f.start, f.end) for f in fold_ranges(diff.rows)] == [(8, 10)]
+
+
+def test_unchanged_and_small_texts_fold_nothing() -> None:
+    assert fold_ranges(align(*numbered(500)).rows) == []
+    assert fold_ranges(align("a\nb\nc\n", "a\nB\nc\n").rows) == []
+    assert fold_ranges(align("", "").rows) == []
+
+
+def test_unified_rows_fold_the_same_lines_under_the_same_keys() -> None:
+    diff = align(*numbered(60, {20, 21, 40}))
+    unified, _ = diff.unified()
+    split_folds, unified_folds = fold_ranges(diff.rows), fold_ranges(unified)
+    assert [(f.key, f.count) for f in split_folds] == [(f.key, f.count) for f in unified_folds]
+    for fold in unified_folds:
+        assert all(row.kind == "equal" for row in unified[fold.start : fold.end])
+
+
+def test_display_rows_collapse_and_expand() -> None:
+    folds = [Fold(0, 16, 1), Fold(23, 36, 24), Fold(43, 60, 44)]
+    shown = display_rows(60, folds)
+    assert len(shown.entries) == 60 - (16 + 13 + 17) + 3
+    assert shown.entries[0] == folds[0] and shown.entries[1] == 16
+    assert shown.position[5] == 0 and shown.position[16] == 1 and shown.position[22] == 7
+    assert shown.hidden(30) == folds[1] and shown.hidden(20) is None
+    opened = display_rows(60, folds, expanded={24})
+    assert opened.hidden(30) is None
+    assert opened.entries[opened.position[30]] == 30
+    everything = display_rows(60, folds, expanded={1, 24, 44})
+    assert everything.entries == list(range(60)) and everything.position == list(range(60))
+
+
+@given(st.lists(st.booleans(), max_size=40), st.sets(st.integers(0, 40)))
+def test_display_rows_show_every_row_once(changes: list[bool], expanded: set[int]) -> None:
+    old = [f"l{i}" for i in range(len(changes))]
+    new = [f"X{i}" if changed else line for i, (line, changed) in enumerate(zip(old, changes, strict=True))]
+    diff = align("\n".join(old), "\n".join(new))
+    folds = fold_ranges(diff.rows)
+    shown = display_rows(len(diff.rows), folds, expanded)
+    replayed: list[int] = []
+    for entry in shown.entries:
+        replayed.extend(range(entry.start, entry.end) if isinstance(entry, Fold) else [entry])
+    assert replayed == list(range(len(diff.rows)))
+    assert all(shown.entries[shown.position[i]] in (i, shown.hidden(i)) for i in range(len(diff.rows)))
+    for fold in folds:  # never a change inside a fold, never a fold of fewer than two rows
+        assert fold.count >= 2
+        assert all(row.kind == "equal" for row in diff.rows[fold.start : fold.end])

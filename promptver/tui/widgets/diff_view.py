@@ -3,6 +3,11 @@
 Both panes are painted by one ``ScrollView``, so vertical and horizontal scrolling are
 synchronised by construction and only the visible rows are ever rendered: a 1 MB template
 costs one alignment (done in a thread worker) and then a screenful of strips per frame.
+
+Unchanged runs longer than ``2 * CONTEXT + 1`` lines show as one fold row ("⋯ 42 unchanged
+lines"); ``enter`` or a click expands it, ``toggle_folds`` expands or collapses them all.
+A "row" of the view (the cursor, the hunk starts, the scroll offsets) is a display row; the
+aligned rows behind it are "lines", which ``Display`` maps to rows.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import work
+from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.events import Click
 from textual.geometry import Size
@@ -24,7 +30,17 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from promptver.tui.textdiff import AlignedDiff, Row, Span, UnifiedRow, align
+from promptver.tui.textdiff import (
+    AlignedDiff,
+    Display,
+    Fold,
+    Row,
+    Span,
+    UnifiedRow,
+    align,
+    display_rows,
+    fold_ranges,
+)
 
 TAB = "    "
 
@@ -105,7 +121,11 @@ class DiffView(ScrollView, can_focus=True):
         "diff-view--filler",
         "diff-view--separator",
         "diff-view--match",
+        "diff-view--fold",
     }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "expand_fold", "expand", show=False),
+    ]
 
     DEFAULT_CSS = """
     DiffView {
@@ -124,6 +144,7 @@ class DiffView(ScrollView, can_focus=True):
     DiffView > .diff-view--filler { color: $foreground 15%; background: $panel 50%; }
     DiffView > .diff-view--separator { color: $foreground 30%; }
     DiffView > .diff-view--match { color: $text; background: $warning 70%; text-style: bold; }
+    DiffView > .diff-view--fold { color: $text-muted; background: $panel 60%; text-style: italic; }
     """
 
     unified: reactive[bool] = reactive(False)
@@ -155,6 +176,10 @@ class DiffView(ScrollView, can_focus=True):
         self.diff: AlignedDiff | None = None
         self._unified_rows: list[UnifiedRow] = []
         self._unified_starts: list[int] = []
+        self._folds: tuple[list[Fold], list[Fold]] = ([], [])  # side by side, unified
+        self.expanded: set[int] = set()  # keys of the folds shown open
+        self._display = Display([], [])
+        self._hunk_rows: list[int] = []  # display row of each change
         self._max_len = 0
         self._split_cells: list[tuple[int, int]] = []  # cell length of each row's old, new
         self._unified_cells: list[int] = []
@@ -183,7 +208,10 @@ class DiffView(ScrollView, can_focus=True):
         unified_rows, starts = diff.unified()
         split_cells = [(_cells(row.old), _cells(row.new)) for row in diff.rows]
         unified_cells = [_cells(row.text) for row in unified_rows]
-        self.app.call_from_thread(self._set_diff, diff, unified_rows, starts, split_cells, unified_cells)
+        folds = (fold_ranges(diff.rows), fold_ranges(unified_rows))
+        self.app.call_from_thread(
+            self._set_diff, diff, unified_rows, starts, split_cells, unified_cells, folds
+        )
 
     def _set_diff(
         self,
@@ -192,8 +220,10 @@ class DiffView(ScrollView, can_focus=True):
         starts: list[int],
         split_cells: list[tuple[int, int]],
         unified_cells: list[int],
+        folds: tuple[list[Fold], list[Fold]],
     ) -> None:
         self.diff = diff
+        self._folds = folds
         self._unified_rows = unified_rows
         self._unified_starts = starts
         self._split_cells = split_cells
@@ -204,6 +234,7 @@ class DiffView(ScrollView, can_focus=True):
         self._gutter = max(3, len(str(last))) + 1
         self.cursor_row = None
         self._cache.clear()
+        self._layout_rows()
         self._update_virtual_size()
         self.loading = False
         self.refresh()
@@ -217,6 +248,7 @@ class DiffView(ScrollView, can_focus=True):
         hunk = self.current_hunk()
         self.cursor_row = None
         self._cache.clear()
+        self._layout_rows()
         self._update_virtual_size()
         if hunk is not None:
             self.goto_hunk(hunk)
@@ -233,15 +265,41 @@ class DiffView(ScrollView, can_focus=True):
 
     @property
     def row_count(self) -> int:
+        """Display rows: lines, and one row per collapsed fold."""
+        return len(self._display.entries) if self.diff is not None else 0
+
+    @property
+    def line_count(self) -> int:
+        """Aligned lines of the current view, folded or not."""
         if self.diff is None:
             return 0
         return len(self._unified_rows) if self.unified else len(self.diff.rows)
 
     @property
     def hunk_starts(self) -> list[int]:
+        """The display row where each change starts (changes are never folded)."""
+        return self._hunk_rows if self.diff is not None else []
+
+    @property
+    def folds(self) -> list[Fold]:
+        """The folds of the current view, open or collapsed."""
+        return self._folds[1] if self.unified else self._folds[0]
+
+    def entry(self, row: int) -> int | Fold:
+        """What display row ``row`` shows: a line index, or a collapsed fold."""
+        return self._display.entries[row]
+
+    def _layout_rows(self) -> None:
         if self.diff is None:
-            return []
-        return self._unified_starts if self.unified else self.diff.hunks
+            return
+        self._display = display_rows(self.line_count, self.folds, self.expanded)
+        starts = self._unified_starts if self.unified else self.diff.hunks
+        self._hunk_rows = [self._display.position[line] for line in starts]
+
+    def _line_of(self, row: int) -> int:
+        """The first line shown by a display row."""
+        entry = self._display.entries[row]
+        return entry.start if isinstance(entry, Fold) else entry
 
     def _text_width(self) -> int:
         width = self.scrollable_content_region.width
@@ -255,25 +313,21 @@ class DiffView(ScrollView, can_focus=True):
         text_width = self._text_width()
         offsets = [0]
         self._cuts = {}
-        if self.wrap:
-            if self.unified:
-                for index, cells in enumerate(self._unified_cells):
-                    lines = 1
-                    if cells > text_width:
+        if self.wrap and self.diff is not None:
+            for index in self._display.entries:
+                lines = 1
+                if isinstance(index, Fold):
+                    pass  # a fold is one row
+                elif self.unified:
+                    if self._unified_cells[index] > text_width:
                         lines = self._wrap(index, 2, self._unified_rows[index].text, text_width)
-                    offsets.append(offsets[-1] + lines)
-            else:
-                assert self.diff is not None or not self._split_cells
-                for index, (old, new) in enumerate(self._split_cells):
-                    lines = 1
-                    if max(old, new) > text_width:
-                        assert self.diff is not None
-                        row = self.diff.rows[index]
-                        lines = max(
-                            self._wrap(index, 0, row.old, text_width),
-                            self._wrap(index, 1, row.new, text_width),
-                        )
-                    offsets.append(offsets[-1] + lines)
+                elif max(self._split_cells[index]) > text_width:
+                    row = self.diff.rows[index]
+                    lines = max(
+                        self._wrap(index, 0, row.old, text_width),
+                        self._wrap(index, 1, row.new, text_width),
+                    )
+                offsets.append(offsets[-1] + lines)
             self._offsets = offsets
             self.virtual_size = Size(width, offsets[-1])
             return
@@ -336,10 +390,15 @@ class DiffView(ScrollView, can_focus=True):
 
     def goto_row(self, row: int) -> None:
         self.cursor_row = row
-        line = self._offsets[row] if row < len(self._offsets) else 0
-        # after a refresh: a virtual size set just before is not yet in the scroll limits
-        self.call_after_refresh(self.scroll_to, y=max(0, line - 3), animate=False)
+        # after a refresh: a virtual size set just before is not yet in the scroll limits.
+        # The row's display line is read then too: a resize in between (the first layout)
+        # rewraps every row, and a line computed now would land elsewhere (or at the end).
+        self.call_after_refresh(self._scroll_to_row, row)
         self.refresh()
+
+    def _scroll_to_row(self, row: int) -> None:
+        line = self._offsets[row] if row < len(self._offsets) else 0
+        self.scroll_to(y=max(0, line - 3), animate=False)
 
     def next_change(self, forward: bool = True) -> bool:
         """Move the cursor to the next (or previous) change; False at either end."""
@@ -370,7 +429,8 @@ class DiffView(ScrollView, can_focus=True):
         return starts.index(self.cursor_row) + 1, len(starts)
 
     def find(self, query: str, forward: bool = True) -> bool:
-        """Move the cursor to the next row containing ``query`` (case-insensitive)."""
+        """Move the cursor to the next line containing ``query`` (case-insensitive),
+        folded lines included: the fold that holds the match opens."""
         if query != self.search_query:
             self.search_query = query
             self._cache.clear()
@@ -378,19 +438,84 @@ class DiffView(ScrollView, can_focus=True):
         if not query or self.diff is None:
             return False
         needle = query.casefold()
-        count = self.row_count
+        count = self.line_count
         if count == 0:
             return False
-        start = self.cursor_row if self.cursor_row is not None else self._top_row() - 1
+        if self.cursor_row is None:
+            start = self._line_of(self._top_row()) - 1 if self.row_count else -1
+        else:
+            entry = self.entry(self.cursor_row)
+            start = entry if isinstance(entry, int) else entry.start - 1 if forward else entry.end
         step = 1 if forward else -1
         for offset in range(1, count + 1):
-            index = (start + step * offset) % count
-            if needle in self._row_text(index).casefold():
-                self.goto_row(index)
+            line = (start + step * offset) % count
+            if needle in self._line_text(line).casefold():
+                fold = self._display.hidden(line)
+                if fold is not None:
+                    self._open({fold.key})
+                self.goto_row(self._display.position[line])
                 return True
         return False
 
-    def _row_text(self, index: int) -> str:
+    # -- folds ---------------------------------------------------------------------------
+
+    def _open(self, keys: set[int]) -> None:
+        """Expand the folds named by ``keys``, keeping the line at the top of the screen
+        (and the cursor's line) in place."""
+        self._relayout(self.expanded | keys)
+
+    def _relayout(self, expanded: set[int]) -> None:
+        top = self._line_of(self._top_row()) if self.row_count else 0
+        cursor = self._line_of(self.cursor_row) if self.cursor_row is not None else None
+        self.expanded = expanded
+        self._layout_rows()
+        self._update_virtual_size()
+        if cursor is not None:
+            self.cursor_row = self._display.position[cursor]
+        if self.row_count:
+            line = self._offsets[self._display.position[top]]
+            self.scroll_to(y=line, animate=False, immediate=True)
+            # again once the new virtual size is in the scroll limits
+            self.call_after_refresh(self.scroll_to, y=line, animate=False)
+        self.refresh()
+
+    def expand_fold(self, row: int) -> bool:
+        """Expand the fold shown at display row ``row``; the cursor goes to its first line."""
+        if not 0 <= row < self.row_count:
+            return False
+        entry = self.entry(row)
+        if not isinstance(entry, Fold):
+            return False
+        self._open({entry.key})
+        self.cursor_row = row
+        self.refresh()
+        return True
+
+    def action_expand_fold(self) -> None:
+        """``enter``: expand the fold under the cursor, else the first fold on screen
+        after the cursor (or from the top of the screen)."""
+        if not self.row_count:
+            return
+        first = self._top_row()
+        last = self._row_at(int(self.scroll_y) + max(0, self.scrollable_content_region.height - 1))[0]
+        if self.cursor_row is not None and first <= self.cursor_row <= last:
+            first = self.cursor_row
+        for row in range(first, min(last, self.row_count - 1) + 1):
+            if self.expand_fold(row):
+                return
+        self.app.bell()
+
+    def toggle_folds(self) -> bool:
+        """Expand every fold, or collapse them all when none is collapsed; True when
+        this expanded. Nothing happens (False) where nothing folds."""
+        keys = {fold.key for fold in self.folds}
+        if not keys:
+            return False
+        opening = not keys <= self.expanded
+        self._relayout(self.expanded | keys if opening else set())
+        return opening
+
+    def _line_text(self, index: int) -> str:
         if self.unified:
             return self._unified_rows[index].text
         assert self.diff is not None
@@ -403,7 +528,9 @@ class DiffView(ScrollView, can_focus=True):
             return
         line = int(self.scroll_y) + event.y
         if line < self._offsets[-1]:
-            self.cursor_row = self._row_at(line)[0]
+            row = self._row_at(line)[0]
+            if not self.expand_fold(row):
+                self.cursor_row = row
             self.refresh()
 
     # -- painting ------------------------------------------------------------------------
@@ -414,12 +541,24 @@ class DiffView(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if self.diff is None or line >= self._offsets[-1]:
             return Strip.blank(width, self.rich_style)
-        index, sub = self._row_at(line)
+        row, sub = self._row_at(line)
         if self.wrap:
             scroll_x = 0
+        entry = self._display.entries[row]
+        cursor = row == self.cursor_row
+        if isinstance(entry, Fold):
+            return self._fold_line(entry, cursor, width)
         if self.unified:
-            return self._unified_line(index, sub, scroll_x, width)
-        return self._split_line(index, sub, scroll_x, width)
+            return self._unified_line(entry, sub, scroll_x, width, cursor)
+        return self._split_line(entry, sub, scroll_x, width, cursor)
+
+    def _fold_line(self, fold: Fold, cursor: bool, width: int) -> Strip:
+        gutter = 2 * self._gutter + 1 if self.unified else self._gutter + 1
+        gutter_style = self.get_component_rich_style("diff-view--cursor" if cursor else "diff-view--gutter")
+        style = self.get_component_rich_style("diff-view--fold")
+        return Strip([Segment(" " * gutter, gutter_style), Segment(fold.label, style)]).adjust_cell_length(
+            width, style
+        )
 
     def _gutter_strip(
         self, number: int | None, marker: str, cursor: bool, sub: int, key: tuple[int, int]
@@ -461,11 +600,10 @@ class DiffView(ScrollView, can_focus=True):
         end = cuts[sub] if sub < len(cuts) else start + width
         return strip.crop(start, end).adjust_cell_length(width, fill)
 
-    def _split_line(self, index: int, sub: int, scroll_x: int, width: int) -> Strip:
+    def _split_line(self, index: int, sub: int, scroll_x: int, width: int, cursor: bool) -> Strip:
         assert self.diff is not None
         row: Row = self.diff.rows[index]
         text_width = self._text_width()
-        cursor = index == self.cursor_row
         old_kind, new_kind = _kinds(row.kind)
         old_fill = self._fill(row.old, old_kind)
         new_fill = self._fill(row.new, new_kind)
@@ -516,10 +654,9 @@ class DiffView(ScrollView, can_focus=True):
             return self.get_component_rich_style("diff-view--filler")
         return self.get_component_rich_style(f"diff-view--{kind}")
 
-    def _unified_line(self, index: int, sub: int, scroll_x: int, width: int) -> Strip:
+    def _unified_line(self, index: int, sub: int, scroll_x: int, width: int, cursor: bool) -> Strip:
         row = self._unified_rows[index]
         kind = {"equal": "equal", "delete": "removed", "insert": "added"}[row.kind]
-        cursor = index == self.cursor_row
         marker = {"equal": " ", "delete": "-", "insert": "+"}[row.kind]
         gutter_style = self.get_component_rich_style("diff-view--cursor" if cursor else "diff-view--gutter")
         old_no = str(row.old_no) if row.old_no and not sub else ""
