@@ -28,16 +28,3 @@ def test_readme_commands_exist() -> None:
     assert {"init", "bump", "log"} <= used
     assert used <= set(COMMANDS), used - set(COMMANDS)
 
-
-def test_review_docs_footer_and_keys_are_the_real_ones() -> None:
-    """docs/review.md shows the footer the app shows and lists every key of its table."""
-    from promptver.tui.keys import APP_KEYS
-
-    doc = (ROOT / "docs/review.md").read_text()
-    layout = doc.split("## Layout", 1)[1].split("```", 2)[1]
-    footer = layout.strip().splitlines()[-1]
-    shown = [(k.label.split()[0], k.footer) for k in APP_KEYS if k.footer]
-    assert footer == " ".join(f"{key} {label}" for key, label in shown)
-    keys_table = doc.split("## Keys", 1)[1]
-    for key in APP_KEYS:
-        assert f"`{key.label.split()[0]}`" in keys_table, f"docs/review.md: key {key.label} is not listed"
