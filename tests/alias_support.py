@@ -46,6 +46,8 @@ def write_run(
     run_id: str | None = None,
     finished: str = "2026-11-26T12:00:00Z",
     recorded: bool = True,
+    target: str = "model:openai:gpt-4o-mini",
+    errors: int = 0,
 ) -> str:
     """A run in the eval runner's layout; ``recorded``: with its ``eval`` audit event, as the
     runner appends when a run of a stored version completes."""
@@ -61,11 +63,18 @@ def write_run(
         "version": manifest.version,
         "digest": manifest.digest,
         "dataset": {"name": dataset, "path": "evals/golden.jsonl", "digest": "sha256:" + "1" * 64},
-        "target": "model",
+        "target": target,
         "started": finished,
         "finished": finished,
         "status": status,
-        "summary": {"cases": 2, "passed": 2 if score >= 0.5 else 0, "score": score, "pass_rate": score},
+        "summary": {
+            "cases": 2,
+            "passed": 2 if score >= 0.5 else 0,
+            "errors": errors,
+            "score": score,
+            "pass_rate": score,
+            "cost": 0.0012,
+        },
     }
     (folder / "run.json").write_text(json.dumps(meta, indent=2))
     (folder / "cases.jsonl").write_text('{"id": "a", "pass": true}\n')

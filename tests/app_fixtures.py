@@ -14,7 +14,7 @@ from promptver.semver import Version
 from promptver.store.events import utc_now
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
-from promptver.versions.bump import bump
+from promptver.versions.bump import bump, bump_event
 
 SYSTEM = "You are the support assistant of {{ product | default('Acme') }}. Release {{ release }}.\n"
 ANSWER = """\
@@ -100,17 +100,16 @@ def _backport(store: Store, name: str, version: str) -> None:
     tree = store.work_tree(name)
     for entry in tree.entries.values():
         store.put_file(tree.path_of(entry.path))
-    store.write_manifest(
-        Manifest(
-            bundle=name,
-            version=version,
-            digest=tree.digest,
-            files=tuple(sorted(tree.entries.values(), key=lambda e: e.path)),
-            created=utc_now(),
-            author="tester",
-            message=f"maintenance release {version}",
-        )
+    manifest = Manifest(
+        bundle=name,
+        version=version,
+        digest=tree.digest,
+        files=tuple(sorted(tree.entries.values(), key=lambda e: e.path)),
+        created=utc_now(),
+        author="tester",
+        message=f"maintenance release {version}",
     )
+    store.publish_version(manifest, bump_event(manifest))
 
 
 def make_project(tmp_path: Path, pins: dict[str, str] | None = None) -> Project:

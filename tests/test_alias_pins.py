@@ -391,3 +391,20 @@ def test_cli_outdated(project: Project, capsys: pytest.CaptureFixture[str]) -> N
     remove_alias(project.store, "support-bot", "production")
     code, out, _ = run(capsys, "outdated")
     assert code == 0 and "support-bot has no alias 'production' now" in out
+
+
+def test_lock_and_pin_refuse_a_hand_edited_pointer(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 11 (9): lock and pin followed an aliases.json edited by hand."""
+    path = aliases_path(project.store, "support-bot")
+    data = json.loads(path.read_text())
+    data["production"]["version"] = "2.0.0"
+    path.write_text(json.dumps(data))
+    with pytest.raises(IntegrityError, match="says production is 2.0.0, but the audit log's last move"):
+        lock_now(project)
+    assert not (project.app_dir / "promptver.lock").exists()
+    code, _, err = run(capsys, "lock")
+    assert code == 1 and "says production is 2.0.0" in err
+    code, _, err = run(capsys, "pin", "support-bot@production")
+    assert code == 1 and "says production is 2.0.0" in err

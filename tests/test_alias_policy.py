@@ -175,7 +175,10 @@ def test_eval_score_requirement(project: Path, store: Store, pv) -> None:
     manifest = new_version(store, project)
     result = pv("promote", "bot@0.1.0", "--to", "production")
     assert result.code == 1
-    assert "an eval run on 'golden' scoring at least 0.9; there is no recorded complete run of bot@0.1.0" in result.err
+    assert (
+        "an eval run on 'golden' scoring at least 0.9; there is no recorded complete run of bot@0.1.0"
+        in result.err
+    )
     assert "promptver eval bot@0.1.0" in result.err
     write_run(store, manifest, 0.95, status="interrupted", finished="2026-11-26T13:00:00Z")
     write_run(store, manifest, 0.5, run_id="20261126T110000Z-low", finished="2026-11-26T11:00:00Z")
@@ -220,7 +223,9 @@ def test_only_recorded_unedited_runs_count(project: Path, store: Store, pv) -> N
 
 def test_show_alias_counts_only_recorded_runs(protected: Store, pv) -> None:
     manifest = protected.manifest("bot", "0.2.0")
-    recorded = write_run(protected, manifest, 0.8, run_id="20261126T100000Z-rec", finished="2026-11-26T10:00:00Z")
+    recorded = write_run(
+        protected, manifest, 0.8, run_id="20261126T100000Z-rec", finished="2026-11-26T10:00:00Z"
+    )
     write_run(protected, manifest, 0.99, run_id="20261126T150000Z-hand", recorded=False)
     assert pv("approve", "bot@0.2.0", "--by", REVIEWER).code == 0
     assert pv("promote", "bot@0.2.0", "--to", "production").code == 0
@@ -311,7 +316,7 @@ def test_show_alias_answers_the_five_questions(protected: Store, pv) -> None:
     for expected in (
         "bot@production = 0.2.0",
         "openai/gpt-4o-mini (temperature=0.2, max_tokens=400)",
-        "latest run 20261126T150000Z-abc123: score 0.875",
+        "latest recorded run 20261126T150000Z-abc123 on golden by model:openai:gpt-4o-mini: score 0.875",
         "promote from (none)",
         "weekly release",
         f"{REVIEWER} ",
@@ -332,6 +337,12 @@ def test_the_example_store_through_aliases(tmp_path: Path, monkeypatch: pytest.M
     shutil.copytree(ROOT / "bundles", tmp_path / "bundles")
     monkeypatch.chdir(tmp_path)
     versions = [m["version"] for m in json.loads(pv("log", "support-bot", "--json").out)][::-1]
+    assert versions[-1] == "2.1.0"  # the first version that protects production
+    result = pv("promote", "support-bot@2.1.0", "--to", "production")
+    assert result.code == 1
+    assert "1 approval by someone other than the author (Ana Ruiz <ana@example.com>)" in result.err
+    assert "no recorded complete run of support-bot@2.1.0" in result.err
+    versions = versions[:-1]
     for version in versions[-3:]:
         assert (
             pv("promote", f"support-bot@{version}", "--to", "production", "-m", f"ship {version}").code == 0

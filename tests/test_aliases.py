@@ -288,14 +288,14 @@ def test_moves_follow_a_stack_model(tmp_path: Path) -> None:
 def test_aliases_work_in_load_export_and_diff(project: Path, store: Store, pv, three: list[str]) -> None:
     import promptver
 
-    assert pv("alias", "set", "bot", "production", "0.1.0").code == 0
+    assert pv("alias", "set", "bot", "live", "0.1.0").code == 0
     assert pv("alias", "set", "bot", "staging", "0.3.0").code == 0
     promptver.clear_cache()
-    bot = promptver.load("bot@production", store=store.root)
+    bot = promptver.load("bot@live", store=store.root)
     assert bot.version == "0.1.0" and bot.digest == store.manifest("bot", "0.1.0").digest
     result = pv("export", "bot@staging", "-o", "staging.pvb", "--json")
     assert result.code == 0 and json.loads(result.out)["version"] == "0.3.0"
-    result = pv("diff", "bot", "production", "staging", "--json")
+    result = pv("diff", "bot", "live", "staging", "--json")
     assert result.code == 0, result.err
     diff = json.loads(result.out)
     assert (diff["old"]["version"], diff["new"]["version"]) == ("0.1.0", "0.3.0") and not diff["identical"]

@@ -30,6 +30,7 @@ from tests.faults import disk_fills_after
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = Path("bundles/bot")
+REVIEWER = "Rui Reviewer <rui@example.com>"  # not the author: `new` protects production
 
 
 def _objects(store: Store) -> set[str]:
@@ -247,7 +248,7 @@ def test_3_show_streams_members(project: Path, pv, tmp_path: Path) -> None:
 def test_4_short_writes_still_give_whole_log_lines(project: Path, pv, monkeypatch: pytest.MonkeyPatch) -> None:
     with disk_fills_after(monkeypatch, 1 << 40, short=7):
         assert pv("bump", "minor", "bot").code == 0
-        assert pv("approve", "bot@0.1.0").code == 0
+        assert pv("approve", "bot@0.1.0", "--by", REVIEWER).code == 0
     store = Store.find(project)
     assert [e["event"] for e in store.events("bot")] == ["bump", "review"]
     assert pv("verify").code == 0
@@ -260,11 +261,11 @@ def test_4_a_full_disk_during_an_append_leaves_the_log_as_it_was(
     log = project / ".promptver" / "bundles" / "bot" / "log.jsonl"
     before = log.read_bytes()
     with disk_fills_after(monkeypatch, 40):  # a torn line on main
-        result = pv("approve", "bot@0.1.0")
+        result = pv("approve", "bot@0.1.0", "--by", REVIEWER)
     assert result.code == 1
     assert result.err.count("\n") == 1 and "No space left on device" in result.err
     assert log.read_bytes() == before
-    assert pv("approve", "bot@0.1.0").code == 0  # the next event is not glued to a torn line
+    assert pv("approve", "bot@0.1.0", "--by", REVIEWER).code == 0  # the next event is not glued to a torn line
     assert pv("verify").code == 0
 
 
@@ -297,8 +298,8 @@ def test_4_every_write_is_complete_or_rolled_back(
     other, _ = Store.init(other_root)
     args = {
         "bump": ["bump", "minor", "bot"],
-        "approve": ["approve", "bot@0.1.0"],
-        "alias": ["alias", "set", "bot", "production", "0.1.0"],
+        "approve": ["approve", "bot@0.1.0", "--by", REVIEWER],
+        "alias": ["alias", "set", "bot", "staging", "0.1.0"],
         "import": ["--store", str(other.root), "import", str(exported)],
         "checkout": ["checkout", "bot@0.1.0", "--to", str(tmp_path / "co")],
         "export": ["export", "bot@0.1.0", "-o", str(tmp_path / "out.pvb")],
@@ -363,7 +364,7 @@ def test_4_a_real_full_disk(tiny_disk: Path) -> None:
     assert "No space left on device" in result.stderr and "Traceback" not in result.stderr
     assert list((tiny_disk / ".promptver" / "tmp").iterdir()) == []
     log = tiny_disk / ".promptver" / "bundles" / "bot" / "log.jsonl"
-    approve = run("approve", "bot@0.1.0")
+    approve = run("approve", "bot@0.1.0", "--by", REVIEWER)
     assert approve.returncode == 0, approve.stderr
     assert log.read_bytes().endswith(b"\n")
     assert run("verify").returncode == 0

@@ -314,7 +314,6 @@ def import_archive(store: Store, path: Path, actor: str | None = None) -> Import
             ):
                 raise IntegrityError(f"{path} changed while it was being imported", hint="import it again")
             staging.publish()
-            store.write_manifest(manifest)
             event: dict[str, Any] = {
                 "event": "import",
                 "time": utc_now(),
@@ -324,11 +323,7 @@ def import_archive(store: Store, path: Path, actor: str | None = None) -> Import
                 "digest": manifest.digest,
                 "source": path.name,
             }
-            try:
-                store.append_event(name, event)
-            except BaseException:
-                store.unpublish_manifest(manifest)  # all or nothing: objects go with it
-                raise
+            store.publish_version(manifest, event, staging)  # all or nothing: no manifest without its event
     return ImportResult(manifest, created=True)
 
 

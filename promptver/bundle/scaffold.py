@@ -45,6 +45,14 @@ answer = "prompts/answer.j2"
 path = "evals/golden.jsonl"
 template = "answer"
 assert = [{{ type = "icontains", value = "{{{{ expected }}}}" }}]
+
+[aliases.production]
+# What `promptver promote NAME@VERSION --to production` checks (docs/aliases.md): one
+# approval by someone other than the version's author, and a recorded eval run of the
+# exact version by its own [model] on evals/golden.jsonl, with no errored case, scoring
+# at least min_score. Add `require_signed = true` to count only SSH-signed approvals.
+approvals = 1
+eval = {{ dataset = "golden", target = "model", min_score = 0.8 }}
 """
 
 SYSTEM = """\

@@ -158,6 +158,17 @@ def _score(value: Any) -> str | None:
     return None if ok else "a number from 0 to 1"
 
 
+def _eval_target(value: Any) -> str | None:
+    """An alias policy's eval target(s): ``model``, ``retrieval`` or ``python:module:function``."""
+    values = value if isinstance(value, list) else [value]
+    ok = bool(values) and all(
+        isinstance(v, str)
+        and (v in ("model", "retrieval") or (v.startswith("python:") and v.count(":") == 2))
+        for v in values
+    )
+    return None if ok else "'model', 'retrieval' or 'python:module:function' (or a list of them)"
+
+
 def _schema_ref(value: Any) -> str | None:
     return None if isinstance(value, str | dict) else "a file path or an inline table"
 
@@ -261,6 +272,16 @@ SCHEMA: Schema = {
                     "approvers": (_strings, False),
                     "min_eval_score": (_score, False),
                     "eval_dataset": (STRING, False),
+                    "eval": (
+                        {
+                            "dataset": (STRING, False),
+                            "target": (_eval_target, False),
+                            "min_score": (_score, True),
+                            "max_error_rate": (_score, False),
+                        },
+                        False,
+                    ),
+                    "require_signed": (BOOLEAN, False),
                 },
                 False,
             )
@@ -398,13 +419,24 @@ def _alias_problems(data: dict[str, Any], text: str, file: str) -> list[Problem]
                     " 'latest' is reserved",
                 )
             )
-        dataset = policy.get("eval_dataset")
+        evals = policy.get("eval") if isinstance(policy.get("eval"), dict) else {}
+        key = "eval.dataset" if "dataset" in evals else "eval_dataset"
+        dataset = evals.get("dataset", policy.get("eval_dataset"))
+        if evals and ("min_eval_score" in policy or "eval_dataset" in policy):
+            problems.append(
+                Problem(
+                    f"aliases.{alias} has both `eval` and the older min_eval_score/eval_dataset",
+                    file,
+                    *where,
+                    hint="keep only `eval = { dataset = ..., target = ..., min_score = ... }`",
+                )
+            )
         if dataset is not None and dataset not in data.get("evals", {}):
             problems.append(
                 Problem(
-                    f"aliases.{alias}.eval_dataset names no [evals.{dataset}] table",
+                    f"aliases.{alias}.{key} names no [evals.{dataset}] table",
                     file,
-                    *_locate(text, f"aliases.{alias}.eval_dataset"),
+                    *_locate(text, f"aliases.{alias}.{key.split('.')[0]}"),
                     hint=did_you_mean(dataset, list(data.get("evals", {}))),
                 )
             )

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from promptver.cli.cmd_approve import key_option
 from promptver.cli.common import console, get_store, json_option, print_json, split_ref
 
 _reason = click.option("-m", "--reason", default=None, help="Why: recorded in the audit log.")
@@ -21,10 +22,38 @@ def _moved(event: dict[str, Any], as_json: bool) -> None:
         click.echo(
             f"(dry run) {event['bundle']} {event['alias']}: {before} -> {after} ({event['action']}: allowed)"
         )
+        _evidence(event.get("evidence"))
         return
     click.echo(
         f"{event['bundle']} {event['alias']}: {before} -> {after}"
-        f" ({event['action']} by {event['actor']}, event {event['seq']})"
+        f" ({event['action']} by {event['actor']}, event {event['seq']}"
+        f"{', signed' if 'signature' in event else ''})"
+    )
+
+
+def _evidence(evidence: dict[str, Any] | None) -> None:
+    """The approvals and eval runs a promotion relies on, by name."""
+    from promptver.evals.summaries import describe_run
+
+    if not evidence:
+        return
+    if evidence.get("policy"):
+        click.echo(f"  policy: {evidence['policy']}")
+    for approval in evidence.get("approvals", []):
+        click.echo(f"  approval: {approval_line(approval)}")
+    for run in evidence.get("eval_runs", []):
+        click.echo(f"  eval: {describe_run(run)}")
+
+
+def approval_line(approval: dict[str, Any]) -> str:
+    """``Ana <ana@...> 2026-11-26 15:20 (event 12, signed by ana@example.com)``."""
+    signed = approval.get("signed_by")
+    how = f"signed by {signed}" if signed else "unsigned: identity declared, not authenticated"
+    before = ", approved before bump" if approval.get("version") is None else ""
+    note = f": {approval['note']}" if approval.get("note") else ""
+    return (
+        f"{approval['actor']} {str(approval['time'])[:16].replace('T', ' ')}"
+        f" (event {approval['seq']}, {how}{before}){note}"
     )
 
 
@@ -95,14 +124,20 @@ def alias_ls(name: str | None, as_json: bool) -> None:
 @click.option("--to", "alias_name", required=True, metavar="ALIAS", help="The alias to move.")
 @_reason
 @click.option("--dry-run", is_flag=True, help="Check the policy only; move nothing.")
+@key_option
 @json_option
-def promote(ref: str, alias_name: str, reason: str | None, dry_run: bool, as_json: bool) -> None:
+def promote(
+    ref: str, alias_name: str, reason: str | None, dry_run: bool, key: str | None, as_json: bool
+) -> None:
     """Move ALIAS to NAME@VERSION if the alias's policy is met; otherwise list exactly what
     is missing and change nothing."""
     from promptver.governance.promotion import promote as do_promote
+    from promptver.governance.signing import signing_key
 
     name, version = split_ref(ref)
-    event = do_promote(get_store(), name, version or "latest", alias_name, reason, dry_run=dry_run)
+    store = get_store()
+    signer = None if dry_run else signing_key(key, store.project_root)
+    event = do_promote(store, name, version or "latest", alias_name, reason, dry_run=dry_run, key=signer)
     _moved(event, as_json)
 
 
@@ -111,12 +146,18 @@ def promote(ref: str, alias_name: str, reason: str | None, dry_run: bool, as_jso
 @click.argument("alias_name", metavar="ALIAS")
 @click.option("--to", "to", default=None, metavar="VERSION", help="An earlier version the alias held.")
 @_reason
+@key_option
 @json_option
-def rollback(name: str, alias_name: str, to: str | None, reason: str | None, as_json: bool) -> None:
+def rollback(
+    name: str, alias_name: str, to: str | None, reason: str | None, key: str | None, as_json: bool
+) -> None:
     """Point ALIAS back at the version it held before (or an earlier one with --to)."""
     from promptver.governance.aliases import rollback as do_rollback
+    from promptver.governance.signing import signing_key
 
-    _moved(do_rollback(get_store(), name, alias_name, to, reason), as_json)
+    store = get_store()
+    signer = signing_key(key, store.project_root)
+    _moved(do_rollback(store, name, alias_name, to, reason, key=signer), as_json)
 
 
 def print_deployment(details: dict[str, Any]) -> None:
@@ -139,13 +180,14 @@ def print_deployment(details: dict[str, Any]) -> None:
             else "-",
         )
     )
+    from promptver.evals.summaries import describe_run
+
     for ev in d["evals"]:
         run = ev["latest_run"]
         ran = (
-            f"latest run {run['id']}: score {run['score']:.3f}, {run['passed']}/{run['cases']} passed,"
-            f" {str(run['finished'])[:16].replace('T', ' ')}"
+            f"latest recorded {describe_run(run)}, {str(run['finished'])[:16].replace('T', ' ')}"
             if run
-            else "never run on this version"
+            else "no recorded run of this version"
         )
         rows.append((f"eval {ev['name']}", f"{ev['path']}  {short(ev['digest'] or '', 12)}  {ran}"))
     if not d["evals"]:
@@ -174,20 +216,14 @@ def print_deployment(details: dict[str, Any]) -> None:
             (
                 "moved",
                 f"{str(moved['time'])[:16].replace('T', ' ')} by {moved['by']}"
-                f" ({moved['action']} from {moved['from'] or '(none)'}, event {moved['event']}){why}",
+                f" ({moved['action']} from {moved['from'] or '(none)'}, event {moved['event']}"
+                f"{', signed by ' + moved['signed_by'] if moved.get('signed_by') else ''}){why}",
             )
         )
     if not d["log_agrees"]:
         rows.append(("warning", "aliases.json and the audit log disagree: run `promptver verify`"))
     for approval in d["approvals"]:
-        note = f": {approval['note']}" if approval["note"] else ""
-        rows.append(
-            (
-                "approved",
-                f"{approval['actor']} {str(approval['time'])[:16].replace('T', ' ')}"
-                f" (event {approval['seq']}){note}",
-            )
-        )
+        rows.append(("approved", approval_line(approval)))
     if not d["approvals"]:
         rows.append(("approved", "nobody"))
     for change in d["changes_requested"]:
@@ -203,6 +239,8 @@ def print_deployment(details: dict[str, Any]) -> None:
             else "NOT met: " + "; ".join(policy["missing"] + policy["cannot_be_satisfied"])
         )
         rows.append(("policy", f"{described} ({state})"))
+        for run in policy.get("eval_runs", []):
+            rows.append(("evidence", describe_run(run)))
     out = console()
     out.print(Text(f"{details['bundle']}@{d['alias']} = {d['version']}  {d['digest']}", style="bold"))
     grid = Table.grid(padding=(0, 2))

@@ -371,9 +371,11 @@ def run_group() -> None:
 def run_show(ctx: click.Context, run_id: str, fmt: str | None, as_json: bool) -> None:
     """Show run ID: summary and failing cases (every record with --json)."""
     from promptver.evals import report
+    from promptver.evals.records import check_run
     from promptver.evals.storage import RunStore
 
-    run = RunStore(_store(ctx).root / "runs").load(run_id)
+    store = _store(ctx)
+    run = check_run(store, RunStore(store.root / "runs").load(run_id))
     click.echo(report.render(_fmt(fmt, as_json), run.meta, run.records))
 
 

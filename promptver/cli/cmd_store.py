@@ -31,6 +31,12 @@ def init(ctx: click.Context, folder: Path | None) -> None:
 
 @click.command()
 @click.option(
+    "--against",
+    "against",
+    metavar="REF",
+    help="Git commit the history must have grown from (default: HEAD, when the store is in git).",
+)
+@click.option(
     "--remote",
     "remote_name",
     is_flag=False,
@@ -39,8 +45,9 @@ def init(ctx: click.Context, folder: Path | None) -> None:
     help="Check a remote instead: its logs, manifests, and every object rebuilt and re-hashed.",
 )
 @json_option
-def verify(remote_name: str | None, as_json: bool) -> None:
-    """Re-hash every object and check every manifest and audit log."""
+def verify(against: str | None, remote_name: str | None, as_json: bool) -> None:
+    """Re-hash every object; check every manifest, audit log and recorded run, and that the
+    history only grew since the commit REF (HEAD by default)."""
     from promptver.governance.verify import verify_store
 
     store = get_store()
@@ -48,12 +55,23 @@ def verify(remote_name: str | None, as_json: bool) -> None:
         _verify_remote(store, remote_name or None, as_json)
         return
     with progress("verifying objects") as update:
-        report = verify_store(store, update)
+        report = verify_store(store, update, against=against)
     if as_json:
         print_json(report.to_json())
     else:
         for problem in report.problems:
             click.echo(f"CORRUPT {problem}")
+        for line in report.signed:
+            click.echo(f"signed  {line}")
+        if report.anchored:
+            commit = (report.anchor_commit or "")[:12]
+            click.echo(
+                f"anchored: the history only grew since {report.anchored} ({commit})"
+                if report.ok
+                else f"checked against {report.anchored} ({commit})"
+            )
+        elif report.anchor_note:
+            click.echo(f"note: {report.anchor_note}")
         state = "ok" if report.ok else plural(len(report.problems), "problem")
         click.echo(
             f"{state}: {plural(report.objects, 'object')}, {plural(report.manifests, 'manifest')}, "

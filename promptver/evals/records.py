@@ -11,10 +11,14 @@ recorded run that is missing or was edited after it was recorded. Runs without a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from promptver.errors import IntegrityError
 from promptver.store.digests import sha256_bytes
 from promptver.store.store import Store, check_name
+
+if TYPE_CHECKING:
+    from promptver.evals.storage import StoredRun
 
 EVENT = "eval"
 RUN_FILES = ("run.json", "cases.jsonl")
@@ -106,3 +110,20 @@ def why_not_counted(store: Store, name: str, run_id: str, events: dict[str, dict
     if problem is None:
         return None
     return problem.split(": ", 1)[1].split(" (", 1)[0]
+
+
+def check_run(store: Store, run: StoredRun) -> StoredRun:
+    """A loaded run, or `IntegrityError` when its audit event records other files (it was
+    edited after it was recorded): what a command shows or gates on, it checks first."""
+    name = run.meta.get("bundle")
+    if not isinstance(name, str):
+        return run
+    event = recorded_events(store, name).get(run.id)
+    problem = run_problem(store, name, event) if event is not None else None
+    if problem is not None:
+        raise IntegrityError(
+            problem.split(": ", 1)[1],
+            location=str(run.path),
+            hint="restore the run from git (`git checkout -- .promptver/runs`) or run the eval again",
+        )
+    return run

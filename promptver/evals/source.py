@@ -60,11 +60,12 @@ def open_bundle(ref: str, store: Store | None) -> BundleView:
 
 def find_run(store: Store, ref: str, *, bundle: str | None = None, dataset: str | None = None) -> StoredRun:
     """A stored run by id, or the newest complete run of ``[NAME@]VERSION`` on a dataset."""
+    from promptver.evals.records import check_run
     from promptver.evals.storage import RunStore
 
     runs = RunStore(store.root / "runs")
     try:
-        return runs.load(ref)
+        return check_run(store, runs.load(ref))
     except NotFoundError:
         pass
     if "@" not in ref:
@@ -79,7 +80,7 @@ def find_run(store: Store, ref: str, *, bundle: str | None = None, dataset: str 
             f"no complete run of {ref} on dataset {name!r}",
             hint=f"run `promptver eval {ref} --dataset {name}` first",
         )
-    return run
+    return check_run(store, run)
 
 
 def cwd_on_path() -> None:

@@ -106,8 +106,27 @@ def brief(run: dict[str, Any]) -> dict[str, Any]:
         "pass_rate": summary.get("pass_rate"),
         "cases": summary.get("cases"),
         "passed": summary.get("passed"),
+        "errors": summary.get("errors"),
+        "cost": summary.get("cost"),
+        "status": run.get("status"),
     }
 
 
 def _table(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def describe_run(run: dict[str, Any]) -> str:
+    """One line naming what a run evaluated and how: its target, dataset, score, errors
+    and cost (``brief`` fields)."""
+    score = run.get("score")
+    scored = f"score {score:.3f}" if isinstance(score, int | float) else "no score"
+    cases, errors = run.get("cases"), run.get("errors")
+    passed = f", {run.get('passed')}/{cases} passed" if cases is not None else ""
+    errored = f", {errors} errored" if isinstance(errors, int) else ", errors unknown"
+    cost = run.get("cost")
+    spent = f", cost ${cost:.4f}" if isinstance(cost, int | float) else ", cost unknown"
+    return (
+        f"run {run.get('id')} on {run.get('dataset')} by {run.get('target') or 'an unknown target'}:"
+        f" {scored}{passed}{errored}{spent}"
+    )

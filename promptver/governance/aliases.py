@@ -121,8 +121,36 @@ def aliases_path(store: Store, name: str) -> Path:
     return store.root / "bundles" / check_name(name) / "aliases.json"
 
 
-def pointers(store: Store, name: str) -> dict[str, dict[str, Any]]:
-    """``aliases.json`` as {alias: {"version": ..., ...}} (plain strings are accepted too)."""
+def pointers(store: Store, name: str, *, checked: bool = True) -> dict[str, dict[str, Any]]:
+    """``aliases.json`` as {alias: {"version": ..., ...}} (plain strings are accepted too).
+    ``checked``: each entry is checked against the last move in the audit log (a
+    hand-edited entry is an `IntegrityError`; a stale one, of an interrupted move, is
+    replaced by the log's)."""
+    raw = _raw_pointers(store, name)
+    if not checked:
+        return raw
+    from promptver.store.events import alias_heads, pointer_conflict
+
+    heads = alias_heads(store, name)
+    path = str(aliases_path(store, name))
+    found = {}
+    for alias in sorted(set(raw) | set(heads)):
+        head = heads.get(alias)
+        problem = pointer_conflict(path, alias, raw.get(alias), head)
+        if problem is not None:
+            raise IntegrityError(problem, hint="run `promptver verify`; restore aliases.json from git")
+        if head is not None and isinstance(head.get("to"), str):
+            found[alias] = {
+                "version": head["to"],
+                "digest": head.get("to_digest"),
+                "moved": head.get("time"),
+                "by": head.get("actor"),
+                "seq": head.get("seq"),
+            }
+    return found
+
+
+def _raw_pointers(store: Store, name: str) -> dict[str, dict[str, Any]]:
     path = aliases_path(store, name)
     try:
         raw = json.loads(path.read_bytes())
@@ -171,9 +199,11 @@ def move(
     reason: str | None,
     extra: dict[str, Any] | None = None,
     dry_run: bool = False,
+    key: Path | None = None,
 ) -> dict[str, Any]:
     """Append the move event, then rewrite aliases.json (the caller holds the lock and
-    replayed ``states`` under it). ``dry_run``: return the event, write nothing."""
+    replayed ``states`` under it). ``dry_run``: return the event, write nothing. ``key``:
+    sign the event with this SSH key."""
     from promptver.versions.provenance import identity
 
     state = states.get(alias, AliasState(alias))
@@ -194,6 +224,11 @@ def move(
     }
     if dry_run:
         return {**event, "seq": None, "dry_run": True}
+    if key is not None:
+        from promptver.governance.signing import sign
+
+        event = sign(event, key)
+
     def derive(record: dict[str, Any]) -> None:
         moved = {alias: AliasState(alias, list(s.history), s.last) for alias, s in states.items()}
         apply(moved, record)
@@ -226,7 +261,13 @@ def refuse_if_already(alias: str, state: AliasState, manifest: Manifest) -> None
 
 
 def rollback(
-    store: Store, name: str, alias: str, to: str | None = None, reason: str | None = None
+    store: Store,
+    name: str,
+    alias: str,
+    to: str | None = None,
+    reason: str | None = None,
+    *,
+    key: Path | None = None,
 ) -> dict[str, Any]:
     """Point an alias back at the version it held before (or at an earlier one, ``to``).
 
@@ -259,7 +300,7 @@ def rollback(
                 )
             target = matches[-1]
         manifest = checked_manifest(store, name, *target)
-        return move(store, states, name, alias, "rollback", manifest, reason)
+        return move(store, states, name, alias, "rollback", manifest, reason, key=key)
 
 
 def no_alias_error(store: Store, name: str, alias: str) -> NotFoundError:
@@ -311,7 +352,7 @@ def pointer_problems(store: Store, name: str, manifests: dict[str, Manifest]) ->
                 f"{where}: recorded digest {str(event.get('to_digest'))[:15]}... is not the version's"
             )
     try:
-        file = pointers(store, name)
+        file = pointers(store, name, checked=False)
     except IntegrityError as exc:
         return [*problems, str(exc).splitlines()[0]]
     states = replay(events)

@@ -15,7 +15,7 @@ digest is the one that counts: a rejection after an approval withdraws it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,9 @@ class Decision:
     note: str | None
     seq: int | None
     version: str | None
+    event: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    signed_by: str | None = None  # set by `with_signature`: the allowed signer, verified
+    signature_problem: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,7 +63,20 @@ class Decision:
             "note": self.note,
             "seq": self.seq,
             "version": self.version,
+            "before_bump": self.version is None,
+            "signed": "signature" in self.event,
+            "signed_by": self.signed_by,
+            "signature_problem": self.signature_problem,
         }
+
+    def with_signature(self, store: Store) -> Decision:
+        """This decision with its signature checked (``signed_by`` or ``signature_problem``)."""
+        from dataclasses import replace
+
+        from promptver.governance.signing import check
+
+        verdict = check(store, self.event)
+        return replace(self, signed_by=verdict.signer, signature_problem=verdict.problem)
 
 
 def decisions(events: list[dict[str, Any]], digest: str) -> list[Decision]:
@@ -78,6 +94,7 @@ def decisions(events: list[dict[str, Any]], digest: str) -> list[Decision]:
             note=event.get("note"),
             seq=event.get("seq"),
             version=event["new"].get("version"),
+            event=event,
         )
         latest = [d for d in latest if not same_person(d.actor, found.actor)] + [found]
     return latest
@@ -127,8 +144,10 @@ def decide(
     decision: str,
     actor: str | None = None,
     note: str | None = None,
+    key: Path | None = None,
 ) -> dict[str, Any]:
-    """Record an approval or a rejection of ``name@ref``; returns the event as written.
+    """Record an approval or a rejection of ``name@ref``; returns the event as written
+    (signed with ``key``, an SSH key, when given).
 
     Refused (nothing written) when the approver is the version's author and a protected
     alias forbids that, or when the person's latest decision on it is already this one.
@@ -155,6 +174,10 @@ def decide(
             event["actor"],
             f"ask someone else to run `promptver approve {manifest.ref}`",
         )
+        if key is not None:
+            from promptver.governance.signing import sign
+
+            event = sign(event, key)
         return store.append_event(name, event)
 
 
@@ -166,9 +189,10 @@ def record_review(
     old: Reviewed | None,
     new: Reviewed,
     note: str | None = None,
+    key: Path | None = None,
 ) -> dict[str, Any]:
     """Append a review decision made in the review UI (``old`` None: a first version,
-    reviewed against nothing); returns the event as written.
+    reviewed against nothing); returns the event as written (signed with ``key`` when given).
 
     When the reviewed side is a stored version, the rules of ``decide`` apply. A working
     copy has no author or alias yet: its decision is recorded as it is.
@@ -183,6 +207,10 @@ def record_review(
                     hint="open the review again",
                 )
             _refuse(store, manifest, decision, event["actor"], "ask someone else to review it")
+        if key is not None:
+            from promptver.governance.signing import sign
+
+            event = sign(event, key)
         return store.append_event(bundle, event)
 
 

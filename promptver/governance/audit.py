@@ -86,28 +86,38 @@ def audit(
         and (start is None or str(e.get("time", "")) >= start)
         and (stop is None or str(e.get("time", "")) <= stop)
     ]
-    return AuditTrail(name, shown, len(events), chain_problems(store, name))
+    return AuditTrail(name, [_signed(store, e) for e in shown], len(events), chain_problems(store, name))
+
+
+def _signed(store: Store, event: dict[str, Any]) -> dict[str, Any]:
+    """A signed event with who signed it (``signed_by``) or why its signature is bad."""
+    if "signature" not in event:
+        return event
+    from promptver.governance.signing import check
+
+    verdict = check(store, event)
+    return {**event, "signed_by": verdict.signer, "signature_problem": verdict.problem}
 
 
 def chain_problems(store: Store, name: str) -> list[str]:
-    """What `promptver verify` says about this bundle's log and alias pointers."""
-    from promptver.errors import PromptverError
-    from promptver.governance.aliases import pointer_problems
-    from promptver.governance.verify import VerifyReport, _verify_log
+    """What `promptver verify` says about this bundle (manifests, log, runs, pointers,
+    anchoring in git)."""
+    from promptver.governance.verify import bundle_problems
 
-    manifests = {}
-    for version in store.version_names(name):
-        try:
-            manifests[str(version)] = store.manifest(name, str(version))
-        except PromptverError:
-            continue  # a broken manifest is reported by `promptver verify`
-    report = VerifyReport()
-    _verify_log(store, name, manifests, report)
-    return report.problems + pointer_problems(store, name, manifests)
+    return bundle_problems(store, name)
 
 
 def summary(event: dict[str, Any]) -> str:
-    """One line saying what an event did."""
+    """One line saying what an event did (and who signed it, when checked)."""
+    text = _summary(event)
+    if event.get("signed_by"):
+        text += f" [signed by {event['signed_by']}]"
+    elif event.get("signature_problem"):
+        text += f" [signature not accepted: {event['signature_problem']}]"
+    return text
+
+
+def _summary(event: dict[str, Any]) -> str:
     kind = event.get("event")
     if kind == "bump":
         text = f"bump {event.get('parent') or '(first)'} -> {event.get('version')} ({event.get('bump')})"

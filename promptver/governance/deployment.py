@@ -48,6 +48,7 @@ def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
                 "from": last.get("from"),
                 "reason": last.get("reason"),
                 "event": last.get("seq"),
+                "signed_by": _signer(store, last),
             }
             if last
             else None
@@ -61,9 +62,15 @@ def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
             "dirty": prov.get("git_dirty"),
             "repository": prov.get("git_repository"),
         },
-        "approvals": [d.to_json() for d in decisions(events, manifest.digest) if d.decision == APPROVED],
+        "approvals": [
+            d.with_signature(store).to_json()
+            for d in decisions(events, manifest.digest)
+            if d.decision == APPROVED
+        ],
         "changes_requested": [
-            d.to_json() for d in decisions(events, manifest.digest) if d.decision == CHANGES_REQUESTED
+            d.with_signature(store).to_json()
+            for d in decisions(events, manifest.digest)
+            if d.decision == CHANGES_REQUESTED
         ],
         "policy": {**check.to_json(), "requirements": policy.describe()} if policy else None,
     }
@@ -115,3 +122,11 @@ def _corpus(manifest: Manifest, raw: dict[str, Any]) -> dict[str, Any] | None:
 
 def _table(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _signer(store: Store, event: dict[str, Any]) -> str | None:
+    if "signature" not in event:
+        return None
+    from promptver.governance.signing import check
+
+    return check(store, event).signer

@@ -4,8 +4,15 @@
     approvals = 1                 # approvals needed (default 1)
     approver_not_author = true    # the version's author's approval does not count (default)
     approvers = ["ana@example.com", "Marco <marco@example.com>"]   # optional: who may approve
-    min_eval_score = 0.9          # optional: a complete eval run scoring at least this
-    eval_dataset = "golden"       # optional: on this dataset (default: each declared one)
+    eval = { dataset = "golden", target = "model", min_score = 0.9 }   # optional: eval evidence
+    require_signed = false        # true: only approvals signed by an allowed signer count
+
+``eval``: a recorded, unedited, complete run of the exact version on ``dataset`` (default:
+each declared one) by ``target`` (default ``model``: the version's own ``[model]``;
+``retrieval``; or an exact ``python:module:function``, which never counts unless named),
+with at most ``max_error_rate`` of its cases errored (default 0) and a score of at least
+``min_score``. The older keys ``min_eval_score`` and ``eval_dataset`` mean the same with
+``target = "model"``.
 
 The policy that applies to a move is the strictest combination of the one in the version
 being promoted and the one in the version the alias points at now, so a version cannot
@@ -36,6 +43,9 @@ class AliasPolicy:
     approvers: tuple[str, ...] | None = None  # None: anyone may approve
     min_eval_score: float | None = None
     eval_datasets: tuple[str, ...] | None = None  # None: every dataset the version declares
+    eval_targets: tuple[str, ...] = ("model",)  # run targets accepted (see target_accepts)
+    max_error_rate: float = 0.0  # share of errored cases a run may have and still count
+    require_signed: bool = False  # only approvals signed by an allowed signer count
     sources: tuple[str, ...] = ()  # the versions whose bundle.toml declares it
 
     def to_json(self) -> dict[str, Any]:
@@ -46,6 +56,9 @@ class AliasPolicy:
             "approvers": list(self.approvers) if self.approvers is not None else None,
             "min_eval_score": self.min_eval_score,
             "eval_datasets": list(self.eval_datasets) if self.eval_datasets is not None else None,
+            "eval_targets": list(self.eval_targets),
+            "max_error_rate": self.max_error_rate,
+            "require_signed": self.require_signed,
             "declared_in": list(self.sources),
         }
 
@@ -55,10 +68,17 @@ class AliasPolicy:
             noun = "approval" if self.approvals == 1 else "approvals"
             who = " by someone other than the author" if self.approver_not_author else ""
             among = f" from {', '.join(self.approvers)}" if self.approvers is not None else ""
-            parts.append(f"{self.approvals} {noun}{who}{among}")
+            signed = ", signed by an allowed signer" if self.require_signed else ""
+            parts.append(f"{self.approvals} {noun}{who}{among}{signed}")
         if self.min_eval_score is not None:
             on = ", ".join(self.eval_datasets) if self.eval_datasets is not None else "each eval dataset"
-            parts.append(f"eval score >= {self.min_eval_score:g} on {on}")
+            by = " or ".join("the version's model" if t == "model" else t for t in self.eval_targets)
+            errors = (
+                "no errored cases"
+                if self.max_error_rate == 0
+                else f"at most {self.max_error_rate:.0%} errored cases"
+            )
+            parts.append(f"eval score >= {self.min_eval_score:g} on {on} by {by or 'no target'}, {errors}")
         return "; ".join(parts) or "no requirement (declared protected)"
 
 
@@ -68,8 +88,12 @@ def parse_policy(alias: str, raw: Any, source: str) -> AliasPolicy:
     raw = raw if isinstance(raw, dict) else {}
     approvals = raw.get("approvals", 1)
     approvers = raw.get("approvers")
-    score = raw.get("min_eval_score")
-    dataset = raw.get("eval_dataset")
+    evals = raw.get("eval") if isinstance(raw.get("eval"), dict) else {}
+    score = evals.get("min_score", raw.get("min_eval_score"))
+    dataset = evals.get("dataset", raw.get("eval_dataset"))
+    target = evals.get("target", "model")
+    targets = (target,) if isinstance(target, str) else tuple(str(t) for t in target or ())
+    rate = evals.get("max_error_rate", 0.0)
     return AliasPolicy(
         alias=alias,
         approvals=approvals if isinstance(approvals, int) and approvals >= 0 else 1,
@@ -79,6 +103,11 @@ def parse_policy(alias: str, raw: Any, source: str) -> AliasPolicy:
         if isinstance(score, int | float) and not isinstance(score, bool)
         else None,
         eval_datasets=(dataset,) if isinstance(dataset, str) else None,
+        eval_targets=targets if isinstance(target, str | list) else ("model",),
+        max_error_rate=float(rate)
+        if isinstance(rate, int | float) and not isinstance(rate, bool) and 0 <= rate <= 1
+        else 0.0,
+        require_signed=raw.get("require_signed", False) is True,
         sources=(source,),
     )
 
@@ -113,6 +142,9 @@ def merge(a: AliasPolicy | None, b: AliasPolicy | None) -> AliasPolicy | None:
     wanted = [p.eval_datasets for p in (a, b) if p.min_eval_score is not None]
     if wanted and all(d is not None for d in wanted):
         datasets = tuple(sorted({name for d in wanted for name in d or ()}))
+    targets = tuple(t for t in a.eval_targets if t in b.eval_targets)
+    if a.min_eval_score is None or b.min_eval_score is None:
+        targets = a.eval_targets if b.min_eval_score is None else b.eval_targets
     return AliasPolicy(
         alias=a.alias,
         approvals=max(a.approvals, b.approvals),
@@ -120,6 +152,9 @@ def merge(a: AliasPolicy | None, b: AliasPolicy | None) -> AliasPolicy | None:
         approvers=approvers,
         min_eval_score=max(scores) if scores else None,
         eval_datasets=datasets,
+        eval_targets=targets,
+        max_error_rate=min(a.max_error_rate, b.max_error_rate),
+        require_signed=a.require_signed or b.require_signed,
         sources=tuple(dict.fromkeys(a.sources + b.sources)),
     )
 
@@ -148,10 +183,40 @@ def self_approval_forbidden_by(store: Store, manifest: Manifest) -> list[str]:
     """The aliases whose policy (in this version, or in the version an alias points at now)
     would not count an approval of ``manifest`` by its own author."""
     policies = dict(declared_policies(store, manifest))
-    for alias, pointer in pointers(store, manifest.bundle).items():
+    for alias, pointer in pointers(store, manifest.bundle, checked=False).items():
         try:
             current = store.manifest(manifest.bundle, pointer["version"])
         except PromptverError:  # a broken pointer is verify's business, not a review's
             continue
         policies[alias] = merge(policies.get(alias), declared_policies(store, current).get(alias))  # type: ignore[assignment]
     return sorted(a for a, p in policies.items() if p and p.approvals and p.approver_not_author)
+
+
+def model_label(store: Store, manifest: Manifest) -> str | None:
+    """The eval target label of a version's own model (``model:<provider>:<name>``)."""
+    if SPEC_FILE not in manifest.file_map():
+        return None
+    try:
+        data = tomllib.loads(store.tree(manifest).read_bytes(SPEC_FILE).decode("utf-8", errors="replace"))
+    except tomllib.TOMLDecodeError:
+        return None
+    model = data.get("model")
+    if not isinstance(model, dict) or not isinstance(model.get("name"), str):
+        return None
+    return f"model:{model.get('provider', 'openai')}:{model['name']}"
+
+
+def target_accepts(accepted: tuple[str, ...], run_target: object, own_model: str | None) -> bool:
+    """Whether a run's target label is one the policy accepts: ``model`` is the version's
+    own model exactly; ``retrieval`` any BM25 retrieval run; anything else (a
+    ``python:module:function``) only that exact label."""
+    if not isinstance(run_target, str):
+        return False
+    for wanted in accepted:
+        if wanted == "model" and own_model is not None and run_target == own_model:
+            return True
+        if wanted == "retrieval" and (run_target == "retrieval" or run_target.startswith("retrieval:")):
+            return True
+        if wanted not in ("model", "retrieval") and run_target == wanted:
+            return True
+    return False

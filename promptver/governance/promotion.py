@@ -6,6 +6,7 @@ what a promotion has and lacks; ``promote --dry-run`` shows it without moving an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from promptver.errors import IntegrityError, NotFoundError, PolicyError
@@ -27,7 +28,14 @@ from promptver.governance.aliases import (
 )
 from promptver.governance.approvals import APPROVED, CHANGES_REQUESTED, Decision, decisions
 from promptver.governance.identities import same_person
-from promptver.governance.policy import AliasPolicy, declared_datasets, declared_policies, effective_policy
+from promptver.governance.policy import (
+    AliasPolicy,
+    declared_datasets,
+    declared_policies,
+    effective_policy,
+    model_label,
+    target_accepts,
+)
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store, check_name
 
@@ -71,7 +79,16 @@ def check_policy(
 ) -> PolicyCheck:
     result = PolicyCheck(alias, manifest, policy)
     for decision in decisions(events, manifest.digest):
-        if decision.decision == CHANGES_REQUESTED:
+        decision = decision.with_signature(store)
+        if decision.signature_problem is not None and "signature" in decision.event:
+            result.not_counted.append((decision, f"bad signature: {decision.signature_problem}"))
+        elif policy and policy.require_signed and decision.signed_by is None:
+            why = "unsigned" if "signature" not in decision.event else "not signed by an allowed signer"
+            result.not_counted.append((decision, f"{why} (the policy requires signed decisions)"))
+        elif decision.version is None and same_person(decision.actor, manifest.author):
+            if decision.decision == APPROVED:
+                result.not_counted.append((decision, "the author, approving their own working copy"))
+        elif decision.decision == CHANGES_REQUESTED:
             result.rejections.append(decision)
         elif decision.decision != APPROVED:
             continue
@@ -139,7 +156,15 @@ def _check_evals(store: Store, result: PolicyCheck, policy: AliasPolicy) -> None
             f" but {manifest.ref} has no such eval dataset (it has: {', '.join(declared) or 'none'})"
         )
         return
-    runs, rejected = evidence(store, manifest.bundle)
+    recorded, rejected = evidence(store, manifest.bundle)
+    runs = []
+    own = model_label(store, manifest)
+    for candidate in recorded:
+        why = run_unfit(candidate, policy, own)
+        if why is None:
+            runs.append(candidate)
+        else:
+            rejected[str(candidate.get("id"))] = why
     every = run_summaries(store, manifest.bundle) if rejected else runs
     for dataset in datasets:
         run = latest_run(store, manifest.bundle, manifest.digest, dataset, runs=runs)
@@ -157,6 +182,26 @@ def _check_evals(store: Store, result: PolicyCheck, policy: AliasPolicy) -> None
                 f"an eval run on {dataset!r} scoring at least {policy.min_eval_score:g}; the latest"
                 f" recorded ({run.get('id')}, {run.get('finished')}) scored {score:.3f}{uncounted}"
             )
+
+
+def run_unfit(run: dict[str, Any], policy: AliasPolicy, own_model: str | None) -> str | None:
+    """Why a recorded run is no evidence under ``policy`` (None: it may count): made by
+    another target than the policy accepts, or with too many errored cases."""
+    target = run.get("target")
+    if not target_accepts(policy.eval_targets, target, own_model):
+        wanted = " or ".join(
+            f"the version's model ({own_model or 'none declared'})" if t == "model" else t
+            for t in policy.eval_targets
+        )
+        return f"run {run.get('id')} evaluated {target or 'an unknown target'}, not {wanted}"
+    summary: dict[str, Any] = run["summary"] if isinstance(run.get("summary"), dict) else {}
+    cases, errors = summary.get("cases"), summary.get("errors", 0)
+    if not isinstance(cases, int) or not isinstance(errors, int) or cases <= 0:
+        return None if errors == 0 else f"run {run.get('id')} has no case count"
+    if errors / cases > policy.max_error_rate:
+        allowed = "none may" if policy.max_error_rate == 0 else f"at most {policy.max_error_rate:.0%} may"
+        return f"run {run.get('id')}: {errors} of {cases} cases errored ({allowed})"
+    return None
 
 
 def _uncounted(
@@ -199,13 +244,21 @@ def set_alias(store: Store, name: str, alias: str, ref: str, reason: str | None 
 
 
 def promote(
-    store: Store, name: str, ref: str, alias: str, reason: str | None = None, *, dry_run: bool = False
+    store: Store,
+    name: str,
+    ref: str,
+    alias: str,
+    reason: str | None = None,
+    *,
+    dry_run: bool = False,
+    key: Path | None = None,
 ) -> dict[str, Any]:
     """Move an alias to a version if its policy is met; otherwise `PolicyError` listing
     every missing requirement (nothing is written). ``dry_run``: check only."""
     check_alias(alias)
     with store.lock(name):
         manifest = store.resolve(name, ref)
+        refuse_unverified(store, name, f"promote {manifest.ref}")
         events = log_events(store, name, ALIAS_EVENT, "review")
         states = replay(events)
         state = states.get(alias, AliasState(alias))
@@ -229,7 +282,29 @@ def promote(
             "approvals": [d.seq for d in result.approvals],
             "eval_runs": [run["id"] for run in result.runs],
         }
-        return move(store, states, name, alias, "promote", manifest, reason, extra, dry_run)
+        event = move(store, states, name, alias, "promote", manifest, reason, extra, dry_run, key)
+        if dry_run:  # what the promotion would rely on, named
+            event["evidence"] = {
+                "approvals": [d.to_json() for d in result.approvals],
+                "eval_runs": result.runs,
+                "policy": policy.describe() if policy else None,
+            }
+        return event
+
+
+def refuse_unverified(store: Store, name: str, what: str) -> None:
+    """A promotion decides on the audit trail: refuse when it does not verify (an edited or
+    truncated log, a manifest without its event, a hand-edited pointer). An edited run is
+    not a reason: it is simply no evidence (the policy check says so)."""
+    from promptver.governance.verify import bundle_problems
+
+    problems = bundle_problems(store, name, runs=False)
+    if problems:
+        raise IntegrityError(
+            f"cannot {what}: the audit trail of {name} does not verify:\n"
+            + "\n".join(f"  - {p}" for p in problems[:10]),
+            hint="restore the store from git (`git checkout -- .promptver`), then try again",
+        )
 
 
 def _promote_hint(manifest: Manifest, missing: list[str]) -> str:

@@ -23,6 +23,10 @@ class VerifyReport:
     events: int = 0
     problems: list[str] = field(default_factory=list)
     leftovers: int = 0  # temporary files of interrupted writes (harmless)
+    anchored: str | None = None  # the git ref the history was checked against
+    anchor_commit: str | None = None
+    anchor_note: str | None = None
+    signed: list[str] = field(default_factory=list)  # who signed which decision
     leftover_bytes: int = 0  # their total size (`promptver gc` removes the dead ones)
 
     @property
@@ -37,12 +41,29 @@ class VerifyReport:
             "events": self.events,
             "problems": self.problems,
             "leftovers": self.leftovers,
+            "anchored": {"ref": self.anchored, "commit": self.anchor_commit} if self.anchored else None,
+            "anchor_note": self.anchor_note,
+            "signed": self.signed,
             "leftover_bytes": self.leftover_bytes,
         }
 
 
-def verify_store(store: Store, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+def verify_store(
+    store: Store,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    against: str | None = None,
+    anchored: bool = True,
+) -> VerifyReport:
+    """Re-hash and cross-check the store; unless ``anchored`` is False, also check that the
+    history only grew since the commit ``against`` (default: ``HEAD`` when in git)."""
     report = VerifyReport()
+    if anchored:
+        from promptver.governance.anchor import anchor
+
+        found = anchor(store, against)
+        report.anchored, report.anchor_commit, report.anchor_note = found.ref, found.commit, found.note
+        report.problems += found.problems
     objects = _object_files(store)
     for index, path in enumerate(objects, start=1):
         _verify_object(path, report)
@@ -82,28 +103,63 @@ def _verify_object(path: Path, report: VerifyReport) -> None:
         report.problems.append(f"object {name[:12]} is corrupted: content does not match its hash ({path})")
 
 
-def _verify_bundle(store: Store, name: str, present: set[str], report: VerifyReport) -> None:
+def _verify_bundle(
+    store: Store, name: str, present: set[str] | None, report: VerifyReport, *, runs: bool = True
+) -> None:
+    """Manifests against their events, the log's chain, recorded runs and alias pointers
+    of one bundle (``present``: the objects found, None to look each one up)."""
+    from promptver.store.store import manifest_problem
+
     manifests = {}
+    try:
+        recorded = store.recorded_versions(name)
+    except PromptverError:
+        recorded = {}  # the broken log line is reported by the chain check
+    log_missing = not store.log_path(name).exists()
     for version in store.version_names(name):
         report.manifests += 1
         try:
-            manifest = store.manifest(name, str(version))
+            manifest = store.manifest(name, str(version), checked=False)
         except PromptverError as exc:
             report.problems.append(str(exc).splitlines()[0])
             continue
         manifests[manifest.version] = manifest
+        data = store.manifest_path(name, manifest.version).read_bytes()
+        problem = manifest_problem(manifest, data, recorded.get(manifest.version))
+        if problem is not None and log_missing:
+            log = store.log_path(name)
+            problem = f"{manifest.ref} has no bump event: the audit log {log} is missing (removed?)"
+        if problem is not None:
+            report.problems.append(problem)
         for entry in manifest.files:
-            if entry.digest not in present:
+            if (entry.digest not in present) if present is not None else not store.has_object(entry.digest):
                 report.problems.append(
                     f"{manifest.ref}: object {entry.digest[:12]} of {entry.path} is missing"
                 )
-    _verify_log(store, name, manifests, report)
+    for recorded_version, event in recorded.items():
+        if recorded_version in manifests or store.manifest_path(name, recorded_version).exists():
+            continue
+        hexdigest = event.get("manifest_sha256")
+        if isinstance(hexdigest, str) and store.has_object(hexdigest):
+            report.problems.append(
+                f"{name}@{recorded_version}: {event.get('event')} event {event.get('seq')} has no"
+                " manifest file (an interrupted bump): the next command that writes to the bundle"
+                " restores it"
+            )
+        else:
+            report.problems.append(
+                f"{name}@{recorded_version}: {event.get('event')} event {event.get('seq')} has no manifest"
+                " (the manifest file was removed)"
+            )
+    _verify_log(store, name, manifests, report, runs=runs)
     from promptver.governance.aliases import pointer_problems
 
     report.problems += pointer_problems(store, name, manifests)
 
 
-def _verify_log(store: Store, name: str, manifests: dict[str, Manifest], report: VerifyReport) -> None:
+def _verify_log(
+    store: Store, name: str, manifests: dict[str, Manifest], report: VerifyReport, *, runs: bool = True
+) -> None:
     import json
 
     path = store.log_path(name)
@@ -128,19 +184,44 @@ def _verify_log(store: Store, name: str, manifests: dict[str, Manifest], report:
                 f"{where}: audit chain broken at event {number} ({what} {event.get('version', '')}):"
                 " an event before it was edited, removed or reordered"
             )
-        if event.get("event") == "bump":
-            manifest = manifests.get(event.get("version"))
-            if manifest is not None:
-                manifest_file = store.manifest_path(name, manifest.version)
-                actual = hashlib.sha256(manifest_file.read_bytes()).hexdigest()
-                if event.get("manifest_sha256") != actual:
-                    report.problems.append(
-                        f"{manifest.ref}: manifest differs from the one recorded at bump time"
-                    )
-        if event.get("event") == "eval" and event.get("run"):
+        if runs and isinstance(event, dict) and "signature" in event:
+            _check_signature(store, name, number, event, report)
+        if runs and event.get("event") == "eval" and event.get("run"):
             from promptver.evals.records import run_problem
 
             problem = run_problem(store, name, event)
             if problem is not None:
                 report.problems.append(problem)
         previous = line
+
+
+def bundle_problems(store: Store, name: str, *, anchored: bool = True, runs: bool = True) -> list[str]:
+    """What `promptver verify` says about one bundle (objects are not re-hashed): its
+    manifests, log, recorded runs and signatures (unless ``runs`` is False: what is merely
+    not evidence), alias pointers and, when in git, its anchoring."""
+    report = VerifyReport()
+    _verify_bundle(store, name, None, report, runs=runs)
+    if anchored:
+        from promptver.governance.anchor import anchor
+
+        report.problems = anchor(store, None, bundles=[name]).problems + report.problems
+    return report.problems
+
+
+def _check_signature(
+    store: Store, name: str, number: int, event: dict[str, object], report: VerifyReport
+) -> None:
+    """A signed decision: who signed it (``report.signed``), or why the signature is bad."""
+    from promptver.governance.signing import check
+
+    verdict = check(store, dict(event))
+    kind = event.get("decision") or event.get("action") or event.get("event")
+    new = event.get("new")
+    on = event.get("version") or event.get("to") or (new.get("version") if isinstance(new, dict) else None)
+    what = f"{name} event {number} ({kind} {on or ''}, by {event.get('actor')})"
+    if verdict.signer is not None:
+        report.signed.append(f"{what}: signed by {verdict.signer}")
+    elif verdict.problem and "does not verify" in verdict.problem:  # edited after signing
+        report.problems.append(f"{store.log_path(name)}:{number}: {what}: {verdict.problem}")
+    else:  # an unknown key, someone else's key: the decision does not count, nothing was edited
+        report.signed.append(f"{what}: signature not accepted: {verdict.problem}")

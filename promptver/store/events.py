@@ -22,21 +22,30 @@ def utc_now() -> str:
 
 
 def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
-    """The events of these kinds, in log order. Lines that cannot be one of them (no
-    ``"kind"`` token) are skipped before JSON parsing: logs only grow, moves replay them."""
+    """The events of these kinds, in log order. Only the lines holding a ``"kind"`` token
+    are found (by searching the whole file, not line by line) and parsed: logs only grow,
+    moves replay them."""
     path = store.log_path(name)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return []
-    tokens = [json.dumps(kind).encode() for kind in kinds]
+    starts: set[int] = set()
+    for token in (json.dumps(kind).encode() for kind in kinds):
+        at = data.find(token)
+        while at != -1:
+            start = data.rfind(b"\n", 0, at) + 1
+            starts.add(start)
+            end = data.find(b"\n", at)
+            at = data.find(token, end if end != -1 else len(data))
     found = []
-    for number, line in enumerate(data.splitlines(), start=1):
-        if not any(token in line for token in tokens):
-            continue
+    for start in sorted(starts):
+        end = data.find(b"\n", start)
+        line = data[start : end if end != -1 else len(data)]
         try:
             event = json.loads(line)
         except ValueError:
+            number = data.count(b"\n", 0, start) + 1
             raise IntegrityError(
                 "audit log line is not JSON",
                 location=f"{path}:{number}",
@@ -45,3 +54,48 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
         if isinstance(event, dict) and event.get("event") in kinds:
             found.append(event)
     return found
+
+
+CREATION_KINDS = ("bump", "import")
+
+
+def creation_events(store: Store, name: str) -> dict[str, dict[str, Any]]:
+    """The first event that created each version (``bump`` or ``import``), by version."""
+    found: dict[str, dict[str, Any]] = {}
+    for event in log_events(store, name, *CREATION_KINDS):
+        version = event.get("version")
+        if isinstance(version, str) and version not in found:
+            found[version] = event
+    return found
+
+
+def alias_heads(store: Store, name: str) -> dict[str, dict[str, Any]]:
+    """The last ``alias`` event of each alias (what it points at now: its ``to``)."""
+    heads: dict[str, dict[str, Any]] = {}
+    for event in log_events(store, name, "alias"):
+        if isinstance(event.get("alias"), str):
+            heads[event["alias"]] = event
+    return heads
+
+
+def pointer_conflict(
+    path: str, alias: str, entry: dict[str, Any] | None, head: dict[str, Any] | None
+) -> str | None:
+    """Why an ``aliases.json`` entry cannot be trusted (None: it agrees with the log, or it
+    is older than the log's last move of the alias: an interrupted move, the log wins)."""
+    file_version = entry.get("version") if entry else None
+    log_version = head.get("to") if head else None
+    if file_version == log_version:
+        return None
+    seq = entry.get("seq") if entry else None
+    if head is not None and (entry is None or (isinstance(seq, int) and seq < int(head.get("seq") or 0))):
+        return None
+    if head is None:
+        return (
+            f"{path} says {alias} is {file_version}, but the audit log has no move of {alias}"
+            " (edited by hand?)"
+        )
+    return (
+        f"{path} says {alias} is {file_version}, but the audit log's last move of {alias}"
+        f" (event {head.get('seq')}) set it to {log_version or 'nothing'} (edited by hand?)"
+    )

@@ -138,9 +138,15 @@ def remove_dead(store: Store) -> int:
 
 
 def referenced_objects(store: Store) -> set[str]:
-    """Every object digest any manifest or recorded run names. A manifest that cannot be
-    parsed stops the collection: what it names is unknown, so nothing may be removed."""
+    """Every object digest any manifest, recorded run or creation event names (a bump's
+    ``manifest_sha256``: the manifest's own bytes, from which an interrupted bump is
+    repaired). A manifest that cannot be parsed stops the collection: what it names is
+    unknown, so nothing may be removed."""
     names: set[str] = set()
+    for bundle in store.bundle_names():
+        for event in store.recorded_versions(bundle).values():
+            if isinstance(event.get("manifest_sha256"), str):
+                names.add(event["manifest_sha256"])
     bundles = store.root / "bundles"
     for manifest_path in sorted(bundles.glob("*/versions/*.json")) if bundles.is_dir() else []:
         try:

@@ -32,6 +32,7 @@ from promptver.errors import (
     ConflictError,
     IntegrityError,
     NotFoundError,
+    PromptverError,
     StoreFormatError,
     VersionSyntaxError,
     WriteError,
@@ -73,6 +74,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 class Store:
     def __init__(self, root: Path):
         self.root = root
+        self._recorded: dict[str, tuple[tuple[int, ...], dict[str, dict[str, Any]]]] = {}
         self.config = self._read_config()
         workspace = self.config.get("workspace", {})
         self.project_root = root.parent
@@ -254,7 +256,10 @@ class Store:
     def manifest_path(self, name: str, version: str) -> Path:
         return self._meta_dir(name) / "versions" / f"{version}.json"
 
-    def manifest(self, name: str, version: str) -> Manifest:
+    def manifest(self, name: str, version: str, *, checked: bool = True) -> Manifest:
+        """A stored version's manifest. ``checked`` (the default): refused unless the audit
+        log has its bump (or import) event and the file is byte for byte the one that event
+        recorded, so a manifest added or edited by hand is never served."""
         path = self.manifest_path(name, version)
         try:
             data = path.read_bytes()
@@ -267,7 +272,77 @@ class Store:
                 location=str(path),
                 hint="a manifest was moved or edited by hand",
             )
+        if checked:
+            problem = manifest_problem(manifest, data, self.recorded_versions(name).get(version))
+            if problem is not None:
+                raise IntegrityError(
+                    problem, location=str(path), hint="run `promptver verify`; restore the store from git"
+                )
         return manifest
+
+    def recorded_versions(self, name: str) -> dict[str, dict[str, Any]]:
+        """The event that created each version (``bump`` or ``import``), by version, from
+        the audit log (cached until the log file changes)."""
+        from promptver.store.events import creation_events
+
+        path = self.log_path(name)
+        try:
+            stat = path.stat()
+            key: tuple[int, ...] = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        except FileNotFoundError:
+            key = ()
+        cached = self._recorded.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        found = creation_events(self, name) if key else {}
+        self._recorded[name] = (key, found)
+        return found
+
+    def publish_version(
+        self, manifest: Manifest, event: dict[str, Any], staging: Staging | None = None
+    ) -> dict[str, Any]:
+        """Publish a new version so that a crash leaves nothing visible or a state the next
+        writer repairs: the manifest's bytes go in as an object, then its event (carrying
+        their sha256) is appended, then the manifest file is linked. Killed before the
+        event: an unreferenced object. Killed after: `repair` links the manifest from the
+        object (the caller holds the bundle lock). ``staging``: the caller's, whose objects
+        are taken back with the manifest's if this fails."""
+        data = manifest.dumps()
+        if self.manifest_path(manifest.bundle, manifest.version).exists():
+            raise ConflictError(
+                f"{manifest.ref} already exists; versions are immutable",
+                hint="bump to a new version instead",
+            )
+
+        def link(_record: dict[str, Any]) -> None:
+            self.write_manifest(manifest)
+
+        # the manifest is linked under the lock right after its event; if that fails (a
+        # full disk), the event is taken back, and so is the stored manifest object
+        if staging is None:
+            with self.staging() as own:
+                return self.publish_version(manifest, event, own)
+        hexdigest = staging.add_bytes(data)
+        staging.publish()
+        return self.append_event(manifest.bundle, {**event, "manifest_sha256": hexdigest}, then=link)
+
+    def repair(self, name: str) -> list[str]:
+        """Finish interrupted version writes: link the manifest of every creation event
+        whose manifest file is missing but whose bytes are stored. Returns the versions."""
+        restored = []
+        for version, event in self.recorded_versions(name).items():
+            path = self.manifest_path(name, version)
+            hexdigest = event.get("manifest_sha256")
+            if path.exists() or not isinstance(hexdigest, str) or not self.has_object(hexdigest):
+                continue
+            try:
+                manifest = Manifest.loads(self.read_object(hexdigest), str(self.object_path(hexdigest)))
+            except PromptverError:
+                continue  # verify reports it
+            if manifest.bundle == name and manifest.version == version:
+                self.write_manifest(manifest)
+                restored.append(version)
+        return restored
 
     def latest(self, name: str) -> Manifest | None:
         versions = self.version_names(name)
@@ -298,18 +373,30 @@ class Store:
         raise self._unknown_version(name, ref)
 
     def alias_target(self, name: str, alias: str) -> str | None:
-        """The version an alias points at (aliases.json), or None."""
+        """The version an alias points at, or None: the last move in the audit log, checked
+        against ``aliases.json`` (a hand-edited pointer is refused, not followed)."""
+        from promptver.store.events import alias_heads, pointer_conflict
+
         path = self._meta_dir(name) / "aliases.json"
         try:
             aliases = json.loads(path.read_bytes())
         except FileNotFoundError:
-            return None
+            aliases = {}
         except ValueError:
             raise IntegrityError("aliases file is not valid JSON", location=str(path)) from None
         entry = aliases.get(alias) if isinstance(aliases, dict) else None
-        if isinstance(entry, dict):
-            entry = entry.get("version")
-        return entry if isinstance(entry, str) else None
+        if isinstance(entry, str):
+            entry = {"version": entry}
+        head = (
+            alias_heads(self, name).get(alias)
+            if (entry is not None or self.log_path(name).exists())
+            else None
+        )
+        problem = pointer_conflict(str(path), alias, entry if isinstance(entry, dict) else None, head)
+        if problem is not None:
+            raise IntegrityError(problem, hint="run `promptver verify`; restore aliases.json from git")
+        target = head.get("to") if head else None
+        return target if isinstance(target, str) else None
 
     def _unknown_version(self, name: str, version: str) -> NotFoundError:
         known = [str(v) for v in self.version_names(name)]
@@ -401,7 +488,12 @@ class Store:
     def lock(self, name: str) -> Iterator[None]:
         """Serialise writers of one bundle across processes (re-entrant in a process)."""
         path = self.root / "locks" / f"{check_name(name)}.lock"
-        with _LOCKS.hold(path):
+        with _LOCKS.hold(path) as first:
+            if first and self.log_path(name).exists():
+                try:
+                    self.repair(name)  # an interrupted bump: the next writer finishes it
+                except OSError:
+                    pass  # e.g. a read-only store: `verify` names the state; the command goes on
             yield
 
     def object_lock(self, *, exclusive: bool) -> int:
@@ -674,6 +766,22 @@ def corrupted(hexdigest: str, path: Path) -> IntegrityError:
     )
 
 
+def manifest_problem(manifest: Manifest, data: bytes, event: dict[str, Any] | None) -> str | None:
+    """Why a manifest file is not the one its creation event recorded (None: it is)."""
+    if event is None:
+        return (
+            f"{manifest.ref} has no bump event in the audit log: the manifest was added by hand"
+            " (or copied from another store)"
+        )
+    recorded = event.get("manifest_sha256")
+    if isinstance(recorded, str):
+        if sha256_bytes(data) != recorded:
+            return f"{manifest.ref}: manifest differs from the one recorded at bump time (edited by hand?)"
+    elif event.get("digest") != manifest.digest:  # old import events recorded the digest only
+        return f"{manifest.ref}: manifest digest differs from the one its {event.get('event')} event recorded"
+    return None
+
+
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise ConfigError(
@@ -706,7 +814,6 @@ def release_lock(fd: int) -> None:
     os.close(fd)
 
 
-
 def _cut_back(fd: int, size: int) -> None:
     """Undo a partial append: the log returns to exactly its previous bytes."""
     try:
@@ -732,7 +839,8 @@ class _LockTable:
         self._held: dict[Path, tuple[int, int]] = {}  # path -> (fd, depth)
 
     @contextmanager
-    def hold(self, path: Path) -> Iterator[None]:
+    def hold(self, path: Path) -> Iterator[bool]:
+        """Hold the lock; yields True for the outermost holder in this process."""
         with self._mutex:
             fd, depth = self._held.get(path, (-1, 0))
             if depth == 0:
@@ -741,7 +849,7 @@ class _LockTable:
                 _lock_fd(fd)
             self._held[path] = (fd, depth + 1)
             try:
-                yield
+                yield depth == 0
             finally:
                 fd, depth = self._held[path]
                 if depth == 1:

@@ -85,7 +85,10 @@ def recorder(store: Store, reviewer: str) -> Callable[[Review, str, str | None],
         # the old side of a first version's review is the empty bundle: recorded as none
         old = Reviewed(review.old.version, review.old.digest) if review.old.digest else None
         new = Reviewed(review.new.version, review.new.digest)
-        event = record_review(store, review.bundle, decision, reviewer, old, new, note)
+        from promptver.governance.signing import signing_key
+
+        key = signing_key(None, store.project_root)  # PROMPTVER_SIGNING_KEY or git's ssh key
+        event = record_review(store, review.bundle, decision, reviewer, old, new, note, key=key)
         review.decisions = decisions_on(store, review.bundle, review.new.digest)
         return event
 

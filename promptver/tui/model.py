@@ -146,6 +146,9 @@ class EvalsBody:
     # hit@k, recall@k, MRR, nDCG@k of runs that retrieve (empty otherwise)
     retrieval: Sequence[MetricRow] = ()
     retrieval_cases: tuple[int | None, int | None] = (None, None)  # cases with expected sources
+    # what each run evaluated: target, dataset, errors, cost, and whether it is evidence
+    old_about: str | None = None
+    new_about: str | None = None
     verdict: str | None = None  # "no detectable difference (p = 0.41, 95% CI -3.1..+8.4 pts)"
     history: EvalHistory | None = None  # the dataset's score across versions
 

@@ -53,7 +53,12 @@ def eval_results(
             )
             continue
         body = compare(base, head)
-        out[dataset] = replace(body, history=eval_history(store, bundle, head.meta, (old, new)))
+        out[dataset] = replace(
+            body,
+            history=eval_history(store, bundle, head.meta, (old, new)),
+            old_about=about(store, bundle, base),
+            new_about=about(store, bundle, head),
+        )
     return out
 
 
@@ -122,6 +127,25 @@ def _passed(run: StoredRun) -> dict[str, bool]:
 def _target(meta: dict[str, Any]) -> str | None:
     target = meta.get("target")
     return str(target) if target else None
+
+
+def about(store: Store, bundle: str, run: StoredRun) -> str:
+    """What a run evaluated and whether it is eval evidence: ``model:openai:gpt-4o-mini on
+    golden, 0 errored, cost $0.0123; recorded`` (or why it does not count)."""
+    from promptver.evals.records import recorded_events, why_not_counted
+
+    meta = run.meta
+    summary: dict[str, Any] = meta["summary"] if isinstance(meta.get("summary"), dict) else {}
+    dataset: dict[str, Any] = meta["dataset"] if isinstance(meta.get("dataset"), dict) else {}
+    errors = summary.get("errors")
+    cost = summary.get("cost")
+    why = why_not_counted(store, bundle, run.id, recorded_events(store, bundle))
+    return (
+        f"{meta.get('target') or 'unknown target'} on {dataset.get('name')},"
+        f" {errors if isinstance(errors, int) else '?'} errored,"
+        f" cost {'$' + format(cost, '.4f') if isinstance(cost, int | float) else 'unknown'};"
+        f" {'recorded' if why is None else 'not evidence: ' + why}"
+    )
 
 
 def eval_history(

@@ -143,12 +143,7 @@ def bump(
             return BumpResult(manifest, latest, dry_run=True)
         _stage_cached_files(store, tree, staging)
         staging.publish()
-        store.write_manifest(manifest)
-        try:
-            store.append_event(name, bump_event(manifest))
-        except BaseException:
-            store.unpublish_manifest(manifest)  # no version without its event
-            raise
+        store.publish_version(manifest, bump_event(manifest), staging)
         if not is_snapshot(new):
             record_base(store, manifest)
         return BumpResult(manifest, latest, dry_run=False)

@@ -36,8 +36,9 @@ from promptver.versions.bump import bump  # noqa: E402
 def build(folder: Path, events: int) -> Store:
     store, _ = Store.init(folder)
     scaffold(folder / "bundles/bot", "bot")
-    with open(folder / "bundles/bot/bundle.toml", "a") as handle:
-        handle.write("\n[aliases.production]\napprovals = 1\n")
+    toml = folder / "bundles/bot/bundle.toml"
+    scaffolded = toml.read_text().split("\n[aliases.", 1)[0]  # `new` protects production with an eval too
+    toml.write_text(scaffolded + "\n[aliases.production]\napprovals = 1\n")
     versions = []
     for i in range(2):
         with open(folder / "bundles/bot/prompts/system.j2", "a") as handle:

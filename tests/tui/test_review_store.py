@@ -223,7 +223,8 @@ def test_review_decisions_follow_the_approve_rules(project: Path, store: Store, 
     from promptver.governance.approvals import decisions
 
     toml = project / "bundles" / "bot" / "bundle.toml"
-    toml.write_text(toml.read_text() + "\n[aliases.production]\napprovals = 1\n")
+    scaffolded = toml.read_text().split("\n[aliases.", 1)[0]  # `new` protects production too
+    toml.write_text(scaffolded + "\n[aliases.production]\napprovals = 1\n")
     assert pv("bump", "minor", "bot", "-m", "first").code == 0  # author: Tess Tester
     edit_bot(project)
     assert pv("bump", "minor", "bot", "-m", "second").code == 0

@@ -123,6 +123,9 @@ class EvalsView(Vertical):
             yield Static(f"no runs: {body.missing}", classes="evals-missing")
             return
         yield Static(runs_line(body), classes="evals-runs")
+        for side, run, text in (("old", body.old_run, body.old_about), ("new", body.new_run, body.new_about)):
+            if text:
+                yield Static(Content.assemble((f"{side} ", "$text-muted"), f"{run}: {text}"))
         if body.verdict:
             yield Static(Content.assemble(("verdict ", "$text-muted"), body.verdict), id="verdict")
         yield metrics_table(body, self.app.theme_variables)
