@@ -51,6 +51,7 @@ class Rule:
     trickle: float | None = None  # seconds between body chunks (slow stream)
     usage: bool = True
     error_body: str | None = None  # body of an error response (default: a JSON error)
+    echo_header: str | None = None  # append this request header's value to the error body
     times: int | None = None
     model: str | None = None  # only requests for this model (None: any)
     used: int = 0
@@ -217,6 +218,8 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {"Retry-After": rule.retry_after} if rule.retry_after else {}
             error = {"error": {"type": "fake_error", "message": f"injected {rule.status}"}}
             body_text = rule.error_body if rule.error_body is not None else json.dumps(error)
+            if rule.echo_header:  # as servers that quote the credentials they refused
+                body_text += self.headers.get(rule.echo_header, "")
             self._send(rule.status, body_text.encode(), headers)
             return
         if rule is not None and rule.malformed:

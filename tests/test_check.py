@@ -107,21 +107,38 @@ def test_unknown_bundle(project: Path, pv) -> None:
 def test_large_valid_eval_set_takes_the_fast_path(project: Path, pv, monkeypatch) -> None:
     import json as stdlib_json
 
-    import promptver.bundle.check
+    import promptver.bundle.evalset
 
     lines = [
         stdlib_json.dumps({"id": f"c{i}", "vars": {"question": "q"}, "expected": "x"}) for i in range(500)
     ]
     (project / BOT / "evals/golden.jsonl").write_text("\n".join(lines) + "\n\n")
     slow_calls: list[int] = []
-    real = promptver.bundle.check._check_case
-    monkeypatch.setattr(promptver.bundle.check, "_check_case", lambda *a: slow_calls.append(1) or real(*a))
+    real = promptver.bundle.evalset.check_case
+    monkeypatch.setattr(promptver.bundle.evalset, "check_case", lambda *a: slow_calls.append(1) or real(*a))
     assert pv("check", "bot").code == 0
     assert slow_calls == []
     (project / BOT / "evals/golden.jsonl").write_text("\n".join(lines) + '\n{"id": "c7", "vars": null}\n')
     result = pv("check", "bot")
-    assert "evals/golden.jsonl:501: duplicate id 'c7' (first on line 8)" in result.out
+    assert """evals/golden.jsonl:501: case 'c7': "vars" must be an object""" in result.out
     assert len(slow_calls) == 501
+
+
+def test_bom_in_bundle_toml_says_so(project: Path, pv) -> None:
+    spec = project / BOT / "bundle.toml"
+    spec.write_bytes(b"\xef\xbb\xbf" + spec.read_bytes())
+    result = pv("check", "bot")
+    assert result.code == 1
+    assert "bundle.toml:1:1: the file starts with a UTF-8 byte order mark (BOM)" in result.out
+    assert "save the file as UTF-8 without a BOM" in result.out
+
+
+def test_bundle_toml_not_utf8_is_located(project: Path, pv) -> None:
+    spec = project / BOT / "bundle.toml"
+    spec.write_bytes(spec.read_bytes().replace(b'name = "bot"', b'name = "b\xffot"', 1))
+    result = pv("check", "bot")
+    assert result.code == 1
+    assert "bundle.toml:3:10: is not UTF-8 text (byte 0xff)" in result.out
 
 
 def test_schema_problems_do_not_hide_the_others(project: Path, pv) -> None:
@@ -133,3 +150,69 @@ def test_schema_problems_do_not_hide_the_others(project: Path, pv) -> None:
     assert "unknown key 'bundle.colour'" in result.out
     assert "evals.golden.path: file 'evals/golden.jsonl' does not exist" in result.out
     assert "2 problems" in result.out
+
+
+def test_check_names_template_variables_no_case_provides(project: Path, pv) -> None:
+    """A required variable no case supplies would make eval fail on every case: check and
+    bump say so, per case and line; a default or an `is defined` guard makes it optional."""
+    _edit(project, "prompts/answer.j2", "{{ question }}", "{{ question }} in {{ max_words }} words")
+    result = pv("check", "bot")
+    assert result.code == 1
+    assert "evals/golden.jsonl:1: case 'greeting': template 'answer' needs max_words" in result.out
+    assert "evals/golden.jsonl:2: case 'capital': template 'answer' needs max_words" in result.out
+    refused = pv("bump", "minor", "bot")
+    assert refused.code == 1 and "needs max_words" in refused.err
+    # one case provides it: only the other is named
+    golden = project / BOT / "evals/golden.jsonl"
+    golden.write_text(golden.read_text().replace('"vars": {"question": "Say hello."}',
+                                                 '"vars": {"question": "Say hello.", "max_words": 5}'))
+    out = pv("check", "bot").out
+    assert "case 'greeting'" not in out and "case 'capital'" in out
+    # optional once it has a default
+    _edit(project, "prompts/answer.j2", "{{ max_words }}", "{{ max_words | default(50) }}")
+    assert pv("check", "bot").code == 0
+
+
+def test_the_system_prompt_and_a_case_template_count_too(project: Path, pv) -> None:
+    _edit(project, "prompts/system.j2", "You are", "You work for {{ company }}. You are")
+    out = pv("check", "bot").out
+    assert "template 'answer' needs company" in out
+    # a case rendered with another template is checked against that template's variables
+    _edit(project, "bundle.toml", 'answer = "prompts/answer.j2"', 'answer = "prompts/answer.j2"\nshort = "prompts/short.j2"')
+    (project / BOT / "prompts/short.j2").write_text("{{ topic }}\n")
+    golden = project / BOT / "evals/golden.jsonl"
+    golden.write_text(
+        '{"id": "a", "vars": {"question": "q", "company": "Acme"}}\n'
+        '{"id": "b", "template": "short", "vars": {"company": "Acme"}}\n'
+    )
+    out = pv("check", "bot").out
+    assert "evals/golden.jsonl:2: case 'b': template 'short' needs topic" in out
+    assert "case 'a'" not in out
+
+
+def test_the_retrieval_context_is_not_required_of_cases(project: Path, pv) -> None:
+    """With a [rag] corpus, the context variable is filled by retrieval (--target rag)."""
+    (project / BOT / "corpus").mkdir()
+    (project / BOT / "corpus/refunds.md").write_text("# Refunds\n\n30 days.\n")
+    _edit(project, "bundle.toml", "[prompts]", '[rag]\ncorpus = "corpus"\nretriever = "bm25"\n\n[prompts]')
+    _edit(project, "prompts/answer.j2", "{{ question }}", "{{ question }}\n{% for c in context %}{{ c.text }}{% endfor %}")
+    assert pv("check", "bot").code == 0, pv("check", "bot").out
+
+
+def test_a_bump_reuses_the_coverage_checked_beside_the_hashing(project: Path, monkeypatch) -> None:
+    """The coverage pass runs in the bump's second thread (prevalidate): check_tree then
+    finds its key and does not read the eval set again."""
+    from promptver.bundle import check
+    from promptver.store.store import Store
+    from promptver.versions.bump import bump
+
+    calls: list[str] = []
+    real = check._uncovered
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append("slow")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(check, "_uncovered", spy)
+    bump(Store.find(project), "bot", "minor")
+    assert calls == []

@@ -244,7 +244,10 @@ def test_non_utf8_and_binary_eval_lines_are_problems_not_crashes(proj: Path) -> 
     assert res.code == 0, res.err
     (comp,) = json.loads(res.out)["components"]
     problems = comp["detail"]["problems"]
-    assert len(problems) == 2 and all("not valid JSON" in p for p in problems)
+    assert problems == [
+        "evals/golden.jsonl:3:10: not UTF-8 text (byte 0xff)",
+        "evals/golden.jsonl:4:1: not valid JSON (Expecting value)",
+    ]
 
 
 def test_diff_of_a_bundle_with_no_versions_yet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -353,9 +353,9 @@ def test_eval_lines_that_cannot_be_matched_are_problems() -> None:
     detail = diff.components[0].detail
     assert isinstance(detail, EvalDiff)
     problems = "\n".join(detail.problems)
-    assert "evals/golden.jsonl:3: not valid JSON" in problems
-    assert "evals/golden.jsonl:4: a case must be a JSON object" in problems
-    assert "evals/golden.jsonl:5: case has no string `id`" in problems
+    assert "evals/golden.jsonl:3:2: not valid JSON" in problems
+    assert "evals/golden.jsonl:4:1: a case must be a JSON object" in problems
+    assert 'evals/golden.jsonl:5: missing "id" (a non-empty string)' in problems
     assert detail.unchanged == 2
 
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from promptver.bundle.variables import TemplateParseError, analyze
 from promptver.bundle.versioning import RULES, parse_policy
 from promptver.diff import text as textdiff
 from promptver.diff.model import (
@@ -16,7 +17,6 @@ from promptver.diff.model import (
     Side,
     Summary,
 )
-from promptver.diff.variables import TemplateParseError, analyze
 
 
 def variables(source: str, files: dict[str, str] | None = None) -> tuple[set[str], set[str]]:

@@ -104,7 +104,7 @@ def read_lock(path: Path) -> Lock:
 def parse_lock(text: str, path: Path) -> Lock:
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
         raise ConfigError(
             f"lock file is not valid TOML: {exc}",
             location=str(path),

@@ -188,7 +188,7 @@ def parse_config(text: str, path: Path) -> AppConfig:
                 hint=did_you_mean(key, _KEYS) or f"the settings are: {', '.join(_KEYS)}",
             )
     store = section.get("store")
-    if store is not None and (not isinstance(store, str) or not store.strip()):
+    if store is not None and (not isinstance(store, str) or not store.strip() or "\x00" in store):
         raise ConfigError(
             f"{prefix}store must be a path (a string)",
             location=_locate(text, path, "store"),
@@ -268,6 +268,8 @@ def _parse(text: str, path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}", location=str(path)) from None
+    except RecursionError:
+        raise ConfigError(f"{path} is not valid TOML: nested too deeply", location=str(path)) from None
 
 
 def _locate(text: str, path: Path, key: str) -> str:
@@ -394,6 +396,8 @@ def _parse_for_edit(text: str, path: Path) -> Any:
         raise ConfigError(
             f"{path} is not valid TOML: {exc}", location=f"{path}:{exc.line}:{exc.col}"
         ) from None
+    except RecursionError:
+        raise ConfigError(f"{path} is not valid TOML: nested too deeply", location=str(path)) from None
 
 
 def _bundles_table(doc: Any, pyproject: bool, *, create: bool) -> Any:

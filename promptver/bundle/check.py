@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from promptver.bundle.evalset import RULES as EVAL_RULES
+from promptver.bundle.evalset import fast_valid
+from promptver.bundle.evalset import problems as evalset_problems
 from promptver.bundle.spec import SPEC_FILE, BundleSpec, parse_spec
-from promptver.errors import Problem
+from promptver.errors import Problem, PromptverError
 from promptver.store.digests import sha256_bytes
 from promptver.store.tree import Tree, WorkTree, normalize, unsafe_path_reason
 
@@ -69,8 +73,17 @@ def check_tree(
         return None, problems
     try:
         text = tree.read_text(SPEC_FILE)
-    except UnicodeDecodeError:
-        problems.append(Problem("is not UTF-8 text", file=SPEC_FILE))
+    except UnicodeDecodeError as exc:
+        line, column = _byte_position(exc.object, exc.start)
+        problems.append(
+            Problem(
+                f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x})",
+                file=SPEC_FILE,
+                line=line,
+                column=column,
+                hint="save the file as UTF-8",
+            )
+        )
         return None, problems
     spec, spec_problems = parse_spec(text)
     problems += spec_problems
@@ -89,7 +102,15 @@ def check_tree(
     problems += _check_versioning(spec)
     problems += _check_templates(tree, spec, cache)
     problems += _check_evals(tree, spec, cache)
+    problems += _check_coverage(tree, spec, cache)
     return spec, problems
+
+
+def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of a byte offset."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    column = len(data[line_start:offset].decode("utf-8", "replace")) + 1
+    return data.count(b"\n", 0, offset) + 1, column
 
 
 def _check_versioning(spec: BundleSpec) -> list[Problem]:
@@ -130,7 +151,7 @@ def _check_references(tree: Tree, spec: BundleSpec) -> list[Problem]:
     if isinstance(schema, str) and not unsafe_path_reason(schema) and tree.has(schema):
         try:
             json.loads(tree.read_bytes(schema))
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             problems.append(Problem(f"response schema is not valid JSON: {exc}", file=schema))
     return problems
 
@@ -143,12 +164,11 @@ def _missing_file_hint(tree: Tree, path: str) -> str:
 
 def _check_templates(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> list[Problem]:
     paths = ([spec.system] if spec.system else []) + list(spec.templates.values())
-    todo = [
-        p for p in paths if not unsafe_path_reason(p) and tree.has(p) and tree.entry(p).digest not in cache
-    ]
+    keys = {p: _template_key(tree, p) for p in paths if not unsafe_path_reason(p) and tree.has(p)}
+    todo = [p for p, key in keys.items() if key not in cache]
     if not todo:
         return []  # every template parsed before: jinja2 need not even be imported
-    from promptver.bundle.templates import environment, syntax_problem
+    from promptver.bundle.templates import environment, reference_problems, syntax_problem
 
     env = environment(tree)
     problems = []
@@ -160,9 +180,47 @@ def _check_templates(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> lis
             continue
         if problem := syntax_problem(env, path, source):
             problems.append(problem)
+        elif found := [p for p in reference_problems(env, tree, path) if p not in problems]:
+            problems += found
         else:
-            cache.add(tree.entry(path).digest)
+            cache.add(keys[path])
     return problems
+
+
+_REFERENCE_TAG = re.compile(r"\{%[-+]?\s*(?:include|import|from|extends)\b(.*?)[-+]?%\}", re.DOTALL)
+_STRING = re.compile(r"\"([^\"\\]*)\"|'([^'\\]*)'")
+
+
+def referenced_paths(source: str) -> list[str]:
+    """String literals in ``include``/``import``/``from``/``extends`` tags, found without
+    Jinja2 (a cheap pass, used to key the validation cache; `templates.reference_problems` decides)."""
+    found = []
+    for tag in _REFERENCE_TAG.finditer(source):
+        for match in _STRING.finditer(tag.group(1)):
+            found.append(match.group(1) if match.group(1) is not None else match.group(2))
+    return found
+
+
+def _template_key(tree: Tree, path: str) -> str:
+    """A template's validity depends on its bytes and on the templates it loads (they must
+    exist and parse): its digest plus those of every template it names, transitively."""
+    parts: list[str] = []
+    todo, seen = [path], {path}
+    while todo:
+        current = todo.pop()
+        try:
+            targets = referenced_paths(tree.read_text(current))
+        except (UnicodeDecodeError, OSError, PromptverError):
+            continue
+        for target in targets:
+            name = target if unsafe_path_reason(target) else normalize(target)
+            known = not unsafe_path_reason(target) and tree.has(name)
+            parts.append(f"{name}={tree.entry(name).digest if known else '-'}")
+            if known and name not in seen:
+                seen.add(name)
+                todo.append(name)
+    digest = tree.entry(path).digest
+    return digest if not parts else f"{digest}-{sha256_bytes(chr(10).join(sorted(parts)).encode())[:16]}"
 
 
 def _check_evals(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> list[Problem]:
@@ -191,7 +249,7 @@ def _check_evals(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> list[Pr
 
 def eval_cache_key(hexdigest: str, templates: Iterable[str]) -> str:
     """Validity of an eval file depends on its bytes and on the template names it may use."""
-    return f"{hexdigest}-{sha256_bytes(' '.join(sorted(templates)).encode())[:8]}"
+    return f"{hexdigest}-{sha256_bytes(' '.join(sorted(templates)).encode())[:8]}-r{EVAL_RULES}"
 
 
 def prevalidate_evals(
@@ -207,19 +265,42 @@ def prevalidate_evals(
     import tomllib
 
     good: set[str] = set()
+
+    def load(path: str) -> str | None:
+        file = folder / path
+        return file.read_text(encoding="utf-8") if not unsafe_path_reason(path) and file.is_file() else None
+
     try:
         data = tomllib.loads((folder / SPEC_FILE).read_text(encoding="utf-8"))
-        templates = set(data.get("prompts", {}).get("templates", {}))
+        prompts = data.get("prompts", {})
+        templates = set(prompts.get("templates", {}))
+        raw_rag = data.get("rag")
+        rag: dict[str, Any] = raw_rag if isinstance(raw_rag, dict) else {}
+        retrieves = bool(rag.get("corpus"))
+        required = required_variables(
+            load,
+            prompts.get("system"),
+            dict(prompts.get("templates", {})),
+            retrieves,
+            rag.get("context_var") if retrieves else None,
+        )
         for evalset in data.get("evals", {}).values():
             path = evalset.get("path")
             if not isinstance(path, str) or unsafe_path_reason(path):
                 continue
             digest = known(path, folder / path)
-            if digest is not None and eval_cache_key(digest, templates) in cache:
+            shape_known = digest is not None and eval_cache_key(digest, templates) in cache
+            cover_known = digest is not None and coverage_key(digest, required) in cache
+            if shape_known and cover_known:
                 continue
             content = (folder / path).read_bytes()
-            if _fast_valid(content, templates):
-                good.add(eval_cache_key(sha256_bytes(content), templates))
+            hexdigest = sha256_bytes(content)
+            if not shape_known and fast_valid(content, templates):
+                good.add(eval_cache_key(hexdigest, templates))
+            default = evalset.get("template")
+            covers = isinstance(default, str) and default in required
+            if not cover_known and covers and all_cover(content, required[default], default):
+                good.add(coverage_key(hexdigest, required))
     except Exception:
         return good
     return good
@@ -233,108 +314,143 @@ def _template_hint(name: str, spec: BundleSpec) -> str:
 
 
 def check_jsonl(tree: Tree, path: str, templates: set[str]) -> list[Problem]:
-    """Every line a JSON object with a unique string id and an object ``vars``.
-
-    A valid file (the usual case) is checked in one typed msgspec pass over its bytes, about
-    five times faster than parsing each line into Python objects; only a file with problems
-    takes the slow line-by-line path that locates each of them.
-    """
-    if _fast_valid(tree.read_bytes(path), templates):
+    """Every problem of an eval set, located; the rules are `bundle.evalset`'s (the reader
+    `eval` and `diff` use too). A valid file takes the one-pass fast check only."""
+    data = tree.read_bytes(path)
+    if fast_valid(data, templates):
         return []
-    problems: list[Problem] = []
-    seen: dict[str, int] = {}
-    with tree.open(path) as handle:
-        for number, raw in enumerate(handle, start=1):
-            if len(problems) >= MAX_PROBLEMS_PER_FILE:
-                problems.append(
-                    Problem(f"more problems not shown (stopped after {MAX_PROBLEMS_PER_FILE})", file=path)
-                )
-                break
-            if not raw.strip():
-                continue
-            problem = _check_case(raw, path, number, seen, templates)
-            if problem is not None:
-                problems.append(problem)
-    return problems
-
-
-def _fast_valid(data: bytes, templates: set[str]) -> bool:
-    import msgspec
-
-    # Every rule is in the types, so msgspec checks each case in C: an object with a string
-    # id, an object (not null) for vars, a known template name.
-    template_type: Any = Literal[tuple(templates) or ("\x00",)]  # no templates: nothing matches
-    vars_type = msgspec.defstruct("Vars", [])
-    case_type = msgspec.defstruct(
-        "Case",
-        [
-            ("id", str),
-            ("vars", vars_type | msgspec.UnsetType, msgspec.UNSET),
-            ("template", template_type | msgspec.UnsetType, msgspec.UNSET),
-        ],
-    )
-    decoder = msgspec.json.Decoder(case_type)
-    ids: set[str] = set()
-    count = 0
-    view = memoryview(data)
-    start = 0
-    # Decoded in slices of about 1 MB: msgspec holds the GIL for a whole call, and during a
-    # bump this runs beside the thread that hashes and copies the files, which needs the GIL
-    # for a moment between chunks. Short calls let the two really run at the same time.
-    while start < len(data):
-        end = data.find(b"\n", min(start + FAST_SLICE, len(data) - 1))
-        end = len(data) if end < 0 else end + 1
-        try:
-            cases = decoder.decode_lines(view[start:end])
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return False
-        ids.update(case.id for case in cases)  # type: ignore[attr-defined]
-        count += len(cases)
-        start = end
-    return len(ids) == count and "" not in ids
-
-
-def _check_case(
-    raw: bytes, path: str, number: int, seen: dict[str, int], templates: set[str]
-) -> Problem | None:
-    try:
-        case: Any = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return Problem(
-            f"not valid JSON ({exc.msg})",
-            file=path,
-            line=number,
-            column=exc.colno,
-            hint="each line must be one JSON object",
-        )
-    except UnicodeDecodeError:
-        return Problem("not UTF-8 text", file=path, line=number)
-    if not isinstance(case, dict):
-        return Problem("a case must be a JSON object", file=path, line=number, column=1)
-    case_id = case.get("id")
-    if not isinstance(case_id, str) or not case_id:
-        return Problem(
-            'missing "id" (a non-empty string)',
-            file=path,
-            line=number,
-            hint='give every case a stable id, e.g. "refund-window"',
-        )
-    if case_id in seen:
-        return Problem(
-            f"duplicate id {case_id!r} (first on line {seen[case_id]})",
-            file=path,
-            line=number,
-            hint="ids must be unique within a dataset",
-        )
-    seen[case_id] = number
-    if "vars" in case and not isinstance(case["vars"], dict):
-        return Problem(f'case {case_id!r}: "vars" must be an object', file=path, line=number)
-    template = case.get("template")
-    if template is not None and template not in templates:
-        return Problem(f"case {case_id!r}: unknown template {template!r}", file=path, line=number)
-    return None
+    return evalset_problems(data, path, templates, MAX_PROBLEMS_PER_FILE)
 
 
 def check_folder(folder: Path, name: str | None = None) -> tuple[BundleSpec | None, list[Problem]]:
     """Convenience for a folder on disk (no stat cache)."""
     return check_tree(WorkTree(folder), name or os.path.basename(folder))
+
+
+def _check_coverage(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> list[Problem]:
+    """Every variable a case's templates require (system prompt and its template) is in
+    the case's ``vars``: otherwise `eval` fails on that case. ``[rag] context_var`` is
+    exempt when the bundle retrieves (``--target rag`` and ``retrieve=True`` fill it)."""
+
+    def load(path: str) -> str | None:
+        try:
+            return tree.read_text(path) if tree.has(path) else None
+        except UnicodeDecodeError:
+            return None
+
+    context_var = spec.rag.context_var if spec.rag is not None and spec.rag.corpus else None
+    required = required_variables(
+        load, spec.system, spec.templates, spec.rag is not None and bool(spec.rag.corpus), context_var
+    )
+    found: list[Problem] = []
+    for name, evalset in spec.evals.items():
+        path = evalset.path
+        if unsafe_path_reason(path) or not tree.has(path) or not spec.templates:
+            continue
+        key = coverage_key(tree.entry(path).digest, required)
+        if key in cache:
+            continue
+        data = tree.read_bytes(path)
+        default = evalset.template
+        if default is not None and all_cover(data, required.get(default, set()), default):
+            cache.add(key)
+            continue
+        problems = _uncovered(data, path, required, default, name)
+        if not problems:
+            cache.add(key)
+        found += problems
+    return found
+
+
+def required_variables(
+    load: Callable[[str], str | None],
+    system: str | None,
+    templates: dict[str, str],
+    retrieves: bool,
+    context_var: str | None,
+) -> dict[str, set[str]]:
+    """Per template, the variables rendering it needs: its own required ones and the
+    system prompt's (``x | default(...)`` and ``is defined`` guards make a variable
+    optional), less the retrieval context variable when the bundle retrieves."""
+    from promptver.bundle.variables import TemplateParseError, analyze
+
+    def needs(path: str | None) -> set[str]:
+        source = load(path) if path else None
+        if source is None or path is None:
+            return set()
+        try:
+            return set(analyze(source, path, load).required)
+        except TemplateParseError:
+            return set()  # reported by the template check
+
+    exempt = {context_var or "context"} if retrieves else set()
+    common = needs(system)
+    return {name: (common | needs(path)) - exempt for name, path in templates.items()}
+
+
+def coverage_key(hexdigest: str, required: dict[str, set[str]]) -> str:
+    signature = "\n".join(f"{t}:{','.join(sorted(v))}" for t, v in sorted(required.items()))
+    return f"vars-{hexdigest}-{sha256_bytes(signature.encode())[:16]}"
+
+
+def all_cover(data: bytes, required: set[str], template: str) -> bool:
+    """One typed msgspec pass: every case names no other template and its ``vars`` hold
+    every required name (values are not decoded). False: look closer, line by line."""
+    from typing import Literal
+
+    import msgspec
+
+    vars_type = msgspec.defstruct("Needed", [(v, msgspec.Raw) for v in sorted(required)])
+    template_type: Any = Literal[template]
+    case_type = msgspec.defstruct(
+        "Covered",
+        [
+            ("vars", vars_type | msgspec.UnsetType, msgspec.UNSET),
+            ("template", template_type | None, None),
+        ],
+    )
+    try:
+        cases = msgspec.json.Decoder(case_type).decode_lines(data)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return False
+    return not required or all(case.vars is not msgspec.UNSET for case in cases)  # type: ignore[attr-defined]
+
+
+def _uncovered(
+    data: bytes, path: str, required: dict[str, set[str]], default: str | None, dataset: str
+) -> list[Problem]:
+    from promptver.bundle.evalset import LineError, lines, parse_line
+
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for number, raw in lines(data):
+        try:
+            case = parse_line(raw, number)
+        except LineError:
+            continue  # the structural check reports it
+        if not isinstance(case, dict) or not isinstance(case.get("vars", {}), dict):
+            continue
+        case_id = case.get("id")
+        if not isinstance(case_id, str) or not case_id or case_id in seen:
+            continue  # no id, or a duplicate: the structural check reports it
+        seen.add(case_id)
+        template = case.get("template") or default
+        if not isinstance(template, str) or template not in required:
+            continue
+        missing = sorted(required[template] - set(case.get("vars", {})))
+        if missing:
+            names = ", ".join(missing)
+            problems.append(
+                Problem(
+                    f"case {case.get('id')!r}: template {template!r} needs {names}, which the case"
+                    " does not provide (eval would fail on it)",
+                    file=path,
+                    line=number,
+                    hint=f'add {names} to its "vars", or give the template a default'
+                    " (`{{ x | default(...) }}`)",
+                )
+            )
+            if len(problems) >= MAX_PROBLEMS_PER_FILE:
+                problems.append(Problem(f"more cases not shown (dataset {dataset!r})", file=path))
+                break
+    return problems

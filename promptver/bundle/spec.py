@@ -361,10 +361,22 @@ def _locate(text: str, field_path: str) -> tuple[int | None, int | None]:
 
 def parse_spec(text: str, file: str = SPEC_FILE) -> tuple[BundleSpec | None, list[Problem]]:
     """Parse and validate; returns the spec (None when unusable) and every problem."""
+    if text.startswith("\ufeff"):  # tomllib's "Invalid statement" would not say why
+        return None, [
+            Problem(
+                "the file starts with a UTF-8 byte order mark (BOM), which TOML does not allow",
+                file=file,
+                line=1,
+                column=1,
+                hint="save the file as UTF-8 without a BOM",
+            )
+        ]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return None, [_toml_problem(exc, file)]
+    except RecursionError:
+        return None, [Problem("invalid TOML: arrays or tables nested too deeply", file=file, line=1)]
     violations: list[tuple[str, str, str | None]] = []
     bad: list[tuple[Mapping[str, Any], str]] = []
     _validate(data, SCHEMA, "", violations, bad)

@@ -82,11 +82,31 @@ def cli(ctx: click.Context, store_path: str | None) -> None:
     ctx.obj = {"store_path": store_path}
 
 
+def _redacted(text: str) -> str:
+    """Messages of a command that read API keys (it imported the redactor) never show them."""
+    redactor = sys.modules.get("promptver.evals.redact")
+    return redactor.redact(text) if redactor is not None else text
+
+
+def _os_error(exc: OSError) -> str:
+    import errno
+
+    where = exc.filename if exc.filename is not None else ""
+    if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        what = "read-only file system" if exc.errno == errno.EROFS else "permission denied"
+        return (
+            f"{what}: {where}\n  hint: promptver needs write access to the store (.promptver/) "
+            "for this command; check the folder's owner and mode"
+        )
+    text = exc.strerror or str(exc)
+    return f"{text.lower()}: {where}" if where else text
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         result = cli.main(args=argv, prog_name="promptver", standalone_mode=False)
     except PromptverError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {_redacted(str(exc))}", err=True)
         sys.exit(1)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
@@ -101,6 +121,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except OSError as exc:  # a read-only store, a full disk...: what failed and where, no traceback
+        click.echo(f"Error: {_os_error(exc)}", err=True)
+        sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)
 
 

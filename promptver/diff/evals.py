@@ -14,12 +14,12 @@ Memory is about the old file's size plus the differing lines; time is linear in 
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from itertools import count
 from typing import Any
 
+from promptver.bundle.evalset import LineError, check_case, parse_line
 from promptver.diff.fields import field_changes, plural
 from promptver.diff.model import CaseChange, Change, ComponentDiff, EvalDiff
 from promptver.diff.source import Context, Snapshot, TreeLike, clean_path
@@ -226,25 +226,19 @@ def _size(tree: TreeLike | None, path: str | None) -> int | None:
 
 
 def _parse(lines: list[tuple[int, bytes]], path: str, problems: list[str]) -> dict[str, tuple[int, Any]]:
-    """Differing lines parsed and keyed by id; unusable lines become problems."""
+    """Differing lines parsed and keyed by id, by the eval-set reader's rules
+    (`promptver.bundle.evalset`); unusable lines become problems."""
     out: dict[str, tuple[int, Any]] = {}
     for number, line in lines:
-        where = f"{path}:{number}"
         try:
-            obj = json.loads(line)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            problems.append(f"{where}: not valid JSON ({_short(exc)})")
+            obj = check_case(parse_line(line, number))
+        except LineError as exc:
+            where = f"{path}:{number}" + (f":{exc.column}" if exc.column else "")
+            problems.append(f"{where}: {_short(exc)}")
             continue
-        if not isinstance(obj, dict):
-            problems.append(f"{where}: a case must be a JSON object")
-            continue
-        case_id = obj.get("id")
-        if not isinstance(case_id, str | int) or isinstance(case_id, bool) or case_id == "":
-            problems.append(f"{where}: case has no string `id`")
-            continue
-        key = str(case_id)
+        key = obj["id"]
         if key in out:
-            problems.append(f"{where}: duplicate id {key!r} (first on line {out[key][0]})")
+            problems.append(f"{path}:{number}: duplicate id {key!r} (first on line {out[key][0]})")
             continue
         out[key] = (number, obj)
     return out

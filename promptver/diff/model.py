@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
+from promptver.bundle.variables import Variables
 from promptver.bundle.versioning import Impact, largest
 
 SCHEMA_VERSION = 1
@@ -191,22 +192,6 @@ class TokenCounts:
             "approximate": self.approximate,
             "note": self.note,
         }
-
-
-@dataclass(frozen=True)
-class Variables:
-    """Template variables of one side: ``required`` are used unguarded, ``optional`` only
-    under ``is defined`` or ``| default``."""
-
-    required: frozenset[str]
-    optional: frozenset[str]
-
-    @property
-    def all(self) -> frozenset[str]:
-        return self.required | self.optional
-
-    def to_json(self) -> dict[str, JSONValue]:
-        return {"required": sorted(self.required), "optional": sorted(self.optional)}
 
 
 @dataclass(frozen=True)

@@ -175,5 +175,5 @@ def _schema(snap: Snapshot, ref: Any, ctx: Context) -> tuple[Any, str | None]:
         return None, f"schema file {path} is missing"
     try:
         return json.loads(data), None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         return None, f"{path} is not valid JSON: {exc}"

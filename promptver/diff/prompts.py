@@ -294,7 +294,7 @@ def _side(snap: Snapshot, path: str | None, text: str | None) -> SideInfo:
         return SideInfo(path=path, size=size, binary=True)
     if len(text) > textdiff.ANALYSIS_CHARS:
         return SideInfo(path=path, size=size)  # too large to parse: compared as text only
-    from promptver.diff.variables import TemplateParseError, analyze
+    from promptver.bundle.variables import TemplateParseError, analyze
 
     def load(name: str) -> str | None:
         return snap.text(name) if snap.has(name) else None

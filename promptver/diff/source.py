@@ -51,6 +51,8 @@ class Snapshot:
             snap.config = _plain(tomllib.loads(tree.read_bytes(CONFIG).decode("utf-8")))
         except UnicodeDecodeError:
             snap.config_error = f"{CONFIG}: not UTF-8 text"
+        except RecursionError:
+            snap.config_error = f"{CONFIG}: not valid TOML (nested too deeply)"
         except tomllib.TOMLDecodeError as exc:
             snap.config_error = f"{CONFIG}: {exc}"
         return snap

@@ -8,11 +8,11 @@ for stored versions (read through verified objects) and working copies alike.
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from promptver.bundle.evalset import Case, read_cases
 from promptver.bundle.spec import ModelRef, RagConfig
 from promptver.errors import BundleError, ConfigError, NotFoundError, did_you_mean
 from promptver.store.tree import Tree, unsafe_path_reason
@@ -36,30 +36,6 @@ def model_ref(table: Any, where: str) -> ModelRef:
         encoding=table.get("encoding"),
         response_format=table.get("response_format"),
     )
-
-
-@dataclass(frozen=True)
-class Case:
-    """One line of an eval dataset."""
-
-    id: str
-    vars: dict[str, Any]
-    expected: Any = None
-    expected_sources: list[str] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)
-    template: str | None = None
-    asserts: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "vars": self.vars,
-            "expected": self.expected,
-            "expected_sources": self.expected_sources,
-            "tags": self.tags,
-            "template": self.template,
-            "assert": self.asserts,
-        }
 
 
 @dataclass(frozen=True)
@@ -212,43 +188,9 @@ class BundleView:
 
 
 def parse_cases(data: bytes, location: str) -> list[Case]:
-    """Parse JSONL eval cases; every bad line is an error naming ``file:line``."""
-    cases: list[Case] = []
-    seen: set[str] = set()
-    for number, raw in enumerate(data.decode("utf-8").splitlines(), start=1):
-        if not raw.strip():
-            continue
-        where = f"{location}:{number}"
-        try:
-            obj = json.loads(raw)
-        except ValueError as exc:
-            raise ConfigError(f"not valid JSON: {exc}", location=where) from exc
-        if not isinstance(obj, dict):
-            raise ConfigError("a case must be a JSON object", location=where)
-        case_id = obj.get("id")
-        if not isinstance(case_id, str) or not case_id:
-            raise ConfigError("a case needs a string 'id'", location=where)
-        if case_id in seen:
-            raise ConfigError(f"case id {case_id!r} is repeated", location=where)
-        seen.add(case_id)
-        variables = obj.get("vars", {})
-        asserts = obj.get("assert") or []
-        if not isinstance(variables, dict):
-            raise ConfigError("'vars' must be an object", location=where)
-        if not isinstance(asserts, list) or not all(isinstance(a, dict) for a in asserts):
-            raise ConfigError("'assert' must be a list of objects", location=where)
-        cases.append(
-            Case(
-                id=case_id,
-                vars=variables,
-                expected=obj.get("expected"),
-                expected_sources=list(obj.get("expected_sources") or []),
-                tags=[str(t) for t in obj.get("tags") or []],
-                template=obj.get("template"),
-                asserts=asserts,
-            )
-        )
-    return cases
+    """Parse JSONL eval cases with the one eval-set reader (`promptver.bundle.evalset`);
+    the first bad line is an error naming ``file:line:col``."""
+    return read_cases(data, location)
 
 
 def tree_view(

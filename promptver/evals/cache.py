@@ -67,11 +67,16 @@ class RequestCache:
             return None  # missing or unreadable entries are misses, never errors
 
     def put(self, key: str, completion: Completion) -> None:
+        from promptver.evals.redact import redact
+
         data = {
-            "text": completion.text,
+            "text": redact(completion.text),
             "usage": completion.usage.to_json() if completion.usage else None,
             "latency_ms": completion.latency_ms,
         }
         # Not fsynced: a cache entry lost to a power cut is only a miss (an unreadable
         # entry reads as one), and an fsync per answer would stall the event loop.
-        atomic_write(self._path(key), json.dumps(data, ensure_ascii=False).encode(), durable=False)
+        try:
+            atomic_write(self._path(key), json.dumps(data, ensure_ascii=False).encode(), durable=False)
+        except OSError:
+            pass  # a read-only or full store: the answer is only not cached

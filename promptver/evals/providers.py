@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import random
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -291,16 +290,15 @@ async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
         yield _text(rest.removesuffix(b"\r"))
 
 
-_SECRET = re.compile(r"\b(?:sk|key|api|token)[-_][A-Za-z0-9*_\-]{6,}", re.IGNORECASE)
-
-
 def _error_detail(text: str, key: str | None) -> str:
-    """The start of an error body, with anything that looks like an API key masked
-    (providers echo a partly masked key in 401 messages)."""
-    text = text.strip()[:200]
+    """The start of an error body, redacted before it is cut: the key in use, every other
+    key read from the environment, and anything that looks like a key (providers echo a
+    partly masked key in 401 messages). See `promptver.evals.redact`."""
+    from promptver.evals.redact import MASK, cut
+
     if key:
-        text = text.replace(key, "[redacted]")
-    text = _SECRET.sub("[redacted]", text)
+        text = text.replace(key, MASK)
+    text = cut(text, 200)
     return f": {text}" if text else ""
 
 
@@ -393,6 +391,9 @@ def make_provider(
     name = ref.provider.lower()
     variable = key_variable(name)
     key = env.get(variable) or None
+    from promptver.evals.redact import remember
+
+    remember(key)
     base = env.get(name.upper().replace("-", "_") + "_BASE_URL") or ref.base_url
     options: dict[str, Any] = {
         "timeout": timeout,

@@ -74,8 +74,10 @@ def record_run(store: Store, meta: dict[str, Any], folder: Path) -> dict[str, An
     name = meta.get("bundle")
     if meta.get("status") != "complete" or not meta.get("version") or not isinstance(name, str):
         return None
+    from promptver.evals.redact import redact_json
+
     event = eval_event(meta, folder, identity(store.project_root), utc_now())
-    return store.append_event(name, event) if event is not None else None
+    return store.append_event(name, redact_json(event)) if event is not None else None
 
 
 def recorded_events(store: Store, name: str) -> dict[str, dict[str, Any]]:

@@ -353,7 +353,9 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
         record.update(asserts=[r.to_json() for r in results], score=round(score, 6))
         record["pass"] = passed
     except Exception as exc:  # a case's failure must never stop the run
-        record["error"] = str(exc) or type(exc).__name__
+        from promptver.evals.redact import redact
+
+        record["error"] = redact(str(exc) or type(exc).__name__, patterns=True)
         record["attempts"] = getattr(exc, "attempts", record["attempts"])
     return record
 
@@ -378,10 +380,10 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
                 return
             record = await run_case(plan, case, rep)
             record["index"] = order[case.id]
-            writer.append(record)
+            writer.append(record)  # keeps the record with any API key redacted
             finished += 1
             if on_record is not None:
-                on_record(record, finished, total)
+                on_record(writer.records[-1], finished, total)
 
     writer.meta["status"] = "running"
     writer.save_meta()

@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from promptver.errors import NotFoundError, StoreFormatError
+from promptver.evals.redact import known_secrets, redact_json
 from promptver.store.atomic import atomic_write, write_all, write_failed
 
 FORMAT = 1
@@ -57,7 +58,7 @@ class RunStore:
         """Open an existing run to add cases to it (``--resume``)."""
         run = self.load(run_id)
         writer = RunWriter(run.path, run.meta, run.records)
-        lines = b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in run.records)
+        lines = b"".join(encode_record(r)[1] + b"\n" for r in run.records)
         atomic_write(run.path / "cases.jsonl", lines)  # drops a torn last line
         return writer
 
@@ -114,6 +115,16 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
                 break
 
 
+def encode_record(record: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """A case record with every API key redacted, and its JSON line. The encoded bytes are
+    searched first, so a record holding no key (nearly all of them) is not copied."""
+    line = msgspec.json.encode(record)
+    if any(msgspec.json.encode(secret)[1:-1] in line for secret in known_secrets()):
+        record = redact_json(record)
+        line = msgspec.json.encode(record)
+    return record, line
+
+
 class RunWriter:
     def __init__(self, folder: Path, meta: dict[str, Any], records: list[dict[str, Any]]):
         self.folder = folder
@@ -126,14 +137,15 @@ class RunWriter:
         return str(self.meta["id"])
 
     def save_meta(self) -> None:
-        data = json.dumps(self.meta, indent=2, ensure_ascii=False).encode() + b"\n"
+        data = json.dumps(redact_json(self.meta), indent=2, ensure_ascii=False).encode() + b"\n"
         atomic_write(self.folder / "run.json", data)
 
     def append(self, record: dict[str, Any]) -> None:
         """Append one case line, whole: a failed write is cut back and raised as
         `WriteError` (no torn line; ``--resume`` continues after the last whole one)."""
         path = self.folder / "cases.jsonl"
-        line = msgspec.json.encode(record) + b"\n"
+        record, line = encode_record(record)
+        line += b"\n"
         try:
             if self._fd is None:
                 self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)

@@ -119,7 +119,7 @@ def declared_policies(store: Store, manifest: Manifest) -> dict[str, AliasPolicy
     text = store.tree(manifest).read_bytes(SPEC_FILE).decode("utf-8", errors="replace")
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         raise IntegrityError(
             f"the bundle.toml of {manifest.ref} is not valid TOML", hint="run `promptver verify`"
         ) from None

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from promptver.errors import PromptverError
+from promptver.errors import IntegrityError, PromptverError
 from promptver.store.digests import CHUNK, is_hex_digest, sha256_bytes
 from promptver.store.gc import scan_tmp
 from promptver.store.manifest import Manifest
@@ -160,7 +160,7 @@ def _verify_bundle(
 def _verify_log(
     store: Store, name: str, manifests: dict[str, Manifest], report: VerifyReport, *, runs: bool = True
 ) -> None:
-    import json
+    from promptver.store.events import parse_event
 
     path = store.log_path(name)
     try:
@@ -172,9 +172,9 @@ def _verify_log(
         report.events += 1
         where = f"{path}:{number}"
         try:
-            event = json.loads(line)
-        except ValueError:
-            report.problems.append(f"{where}: audit event is not JSON (edited by hand?)")
+            event = parse_event(line, where)
+        except IntegrityError as exc:
+            report.problems.append(f"{where}: {exc.message} (edited by hand?)")
             previous = line
             continue
         expected_prev = sha256_bytes(previous) if previous is not None else None
@@ -184,7 +184,7 @@ def _verify_log(
                 f"{where}: audit chain broken at event {number} ({what} {event.get('version', '')}):"
                 " an event before it was edited, removed or reordered"
             )
-        if runs and isinstance(event, dict) and "signature" in event:
+        if runs and "signature" in event:
             _check_signature(store, name, number, event, report)
         if runs and event.get("event") == "eval" and event.get("run"):
             from promptver.evals.records import run_problem

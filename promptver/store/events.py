@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from promptver.errors import IntegrityError
+from promptver.store import jsontext
 
 if TYPE_CHECKING:
     from promptver.store.store import Store
@@ -19,6 +20,25 @@ if TYPE_CHECKING:
 def utc_now() -> str:
     """The event time format: ``2026-11-26T15:20:00Z``."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def parse_event(line: bytes, where: str) -> dict[str, Any]:
+    """One log line as its event; IntegrityError (at ``where``, ``file:line``) for a line that
+    is not JSON or is JSON but not an object (``[1,2]``, ``null``): the log was edited."""
+    try:
+        event = jsontext.loads(line)
+    except ValueError as exc:
+        event = None
+        what = f"is not JSON ({str(exc).split(':')[0]})"
+    else:
+        what = f"is JSON but not an event object ({type(event).__name__})"
+    if not isinstance(event, dict):
+        raise IntegrityError(
+            f"audit log line {what}",
+            location=where,
+            hint="the log was edited by hand; run `promptver verify`",
+        )
+    return event
 
 
 def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
@@ -42,16 +62,9 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
     for start in sorted(starts):
         end = data.find(b"\n", start)
         line = data[start : end if end != -1 else len(data)]
-        try:
-            event = json.loads(line)
-        except ValueError:
-            number = data.count(b"\n", 0, start) + 1
-            raise IntegrityError(
-                "audit log line is not JSON",
-                location=f"{path}:{number}",
-                hint="the log was edited by hand; run `promptver verify`",
-            ) from None
-        if isinstance(event, dict) and event.get("event") in kinds:
+        number = data.count(b"\n", 0, start) + 1
+        event = parse_event(line, f"{path}:{number}")
+        if event.get("event") in kinds:
             found.append(event)
     return found
 

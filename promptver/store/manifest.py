@@ -8,6 +8,7 @@ from typing import Any
 
 from promptver.errors import IntegrityError, StoreFormatError
 from promptver.semver import Version
+from promptver.store import jsontext
 from promptver.store.digests import PREFIX, is_hex_digest, tree_digest
 from promptver.store.tree import FileEntry, noncanonical_reason
 
@@ -72,8 +73,8 @@ class Manifest:
     def loads(cls, data: bytes, where: str) -> Manifest:
         """Parse and check a manifest: its digest must match its file list."""
         try:
-            raw = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
+            raw = jsontext.loads(data)
+        except ValueError as exc:
             raise IntegrityError(
                 f"manifest is not valid JSON: {exc}",
                 location=where,
@@ -106,7 +107,7 @@ class Manifest:
                 changes=raw.get("changes"),
                 format=int(fmt or FORMAT),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise IntegrityError(
                 f"manifest is malformed ({exc!r} missing or wrong)",
                 location=where,
@@ -141,4 +142,7 @@ def _file_entry(raw: dict[str, Any]) -> FileEntry:
     digest = str(raw["digest"]).removeprefix(PREFIX)
     if not is_hex_digest(digest):
         raise ValueError("digest")
-    return FileEntry(path=str(raw["path"]), digest=digest, size=int(raw["size"]))
+    size = raw["size"]
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ValueError("size")
+    return FileEntry(path=str(raw["path"]), digest=digest, size=size)

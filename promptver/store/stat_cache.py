@@ -25,7 +25,7 @@ class StatCache:
             data = json.loads(path.read_bytes())
             if data.get("format") == FORMAT:
                 self._entries = data["entries"]
-        except (OSError, ValueError, KeyError, AttributeError):
+        except (OSError, ValueError, KeyError, AttributeError, RecursionError):
             pass  # a missing or damaged cache only costs re-hashing
 
     @staticmethod

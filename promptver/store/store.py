@@ -128,7 +128,7 @@ class Store:
             config = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise NotFoundError(f"no promptver store at {self.root}", hint="run `promptver init`") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise ConfigError(f"store config is not valid TOML: {exc}", location=str(path)) from None
         fmt = config.get("format", FORMAT)
         if not isinstance(fmt, int) or fmt > FORMAT:
@@ -525,17 +525,9 @@ class Store:
             lines = path.read_bytes().splitlines()
         except FileNotFoundError:
             return []
-        events = []
-        for number, line in enumerate(lines, start=1):
-            try:
-                events.append(json.loads(line))
-            except ValueError:
-                raise IntegrityError(
-                    "audit log line is not JSON",
-                    location=f"{path}:{number}",
-                    hint="the log was edited by hand; run `promptver verify`",
-                ) from None
-        return events
+        from promptver.store.events import parse_event
+
+        return [parse_event(line, f"{path}:{number}") for number, line in enumerate(lines, start=1)]
 
     def append_event(
         self, name: str, event: dict[str, Any], then: Callable[[dict[str, Any]], None] | None = None
@@ -556,6 +548,12 @@ class Store:
             try:
                 size = os.fstat(fd).st_size
                 previous = _last_line(path)
+                if previous is not None:
+                    # Never chain to a line that is not an event: the log was edited or
+                    # torn, and an event appended now would hide that (verify reports it).
+                    from promptver.store.events import parse_event
+
+                    parse_event(previous, f"{path}:{_count_lines(path)}")
                 record = {
                     **event,
                     "seq": _count_lines(path) + 1,

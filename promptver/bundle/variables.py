@@ -11,11 +11,28 @@ and imports ``with context`` add the variables of the template they name.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from jinja2 import Environment, nodes
 from jinja2.meta import find_undeclared_variables
 
-from promptver.diff.model import Variables
+
+@dataclass(frozen=True)
+class Variables:
+    """Template variables of one side: ``required`` are used unguarded, ``optional`` only
+    under ``is defined`` or ``| default``."""
+
+    required: frozenset[str]
+    optional: frozenset[str]
+
+    @property
+    def all(self) -> frozenset[str]:
+        return self.required | self.optional
+
+    def to_json(self) -> dict[str, Any]:
+        return {"required": sorted(self.required), "optional": sorted(self.optional)}
+
 
 _GUARD_TESTS = frozenset({"defined", "undefined"})
 _DEFAULT_FILTERS = frozenset({"default", "d"})
@@ -38,6 +55,8 @@ def parse(env: Environment, source: str, path: str) -> nodes.Template:
         return env.parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateParseError(f"{path}:{exc.lineno}: {exc.message}") from None
+    except RecursionError:
+        raise TemplateParseError(f"{path}: expressions or blocks nested too deeply") from None
 
 
 def analyze(
