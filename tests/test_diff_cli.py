@@ -55,16 +55,19 @@ def test_diff_exit_code_and_identical(proj: Path) -> None:
 
 
 def test_diff_between_versions_and_json_schema(proj: Path) -> None:
+    golden = proj / "bundles/bot/evals/golden.jsonl"
+    golden.write_text(golden.read_text().replace('"vars": {', '"vars": {"locale": "en", '))
+    assert cli("bump", "patch", "bot").code == 0  # the cases supply the new variable first
     edit(proj, "prompts/answer.j2", "{{ question }}", "{{ question }} ({{ locale }})")
     assert cli("bump", "auto", "bot").code == 0
-    res = cli("diff", "bot", "0.1.0", "latest", "--format", "json")
+    res = cli("diff", "bot", "0.1.1", "latest", "--format", "json")
     data = json.loads(res.out)
     assert data["schema_version"] == 1 and data["suggested_bump"] == "major"
-    assert (data["old"]["version"], data["new"]["version"]) == ("0.1.0", "1.0.0")
+    assert (data["old"]["version"], data["new"]["version"]) == ("0.1.1", "1.0.0")
     (comp,) = data["components"]
     assert comp["detail"]["variables_added"] == ["locale"]
     assert comp["detail"]["tokens"]["delta"] > 0
-    assert json.loads(cli("diff", "bot@0.1.0", "bot@1.0.0", "--json").out) == data
+    assert json.loads(cli("diff", "bot@0.1.1", "bot@1.0.0", "--json").out) == data
 
 
 def test_diff_two_bundles(proj: Path) -> None:

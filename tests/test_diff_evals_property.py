@@ -65,3 +65,32 @@ def test_streamed_diff_matches_naive(sets: tuple[list[dict], list[dict]], blank:
         if case.old_line is not None:
             line = jsonl(old, blank).decode().splitlines()[case.old_line - 1]
             assert json.loads(line)["id"] == case.id
+
+
+class _BrokenTree(MemoryTree):
+    """A tree whose ``b.jsonl`` fails half-way through, as a disk error would."""
+
+    def open(self, path: str):  # type: ignore[no-untyped-def]
+        handle = super().open(path)
+        if path != "b.jsonl":
+            return handle
+
+        class Failing:
+            def __enter__(self):  # type: ignore[no-untyped-def]
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                handle.close()
+
+            def read(self, size: int = -1) -> bytes:
+                raise OSError(5, "Input/output error")
+
+        return Failing()
+
+
+def test_a_read_error_in_the_new_file_reaches_the_caller() -> None:
+    import pytest
+
+    tree = _BrokenTree({"a.jsonl": jsonl([{"id": "c1"}], 0), "b.jsonl": b'{"id": "c1"}\n'})
+    with pytest.raises(OSError, match="Input/output error"):
+        diff_dataset(tree, "a.jsonl", tree, "b.jsonl")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -58,9 +60,12 @@ class ValidatedCache:
 
 
 def check_tree(
-    tree: Tree, name: str | None = None, cache: ValidatedCache | None = None
+    tree: Tree, name: str | None = None, cache: ValidatedCache | None = None, *, coverage: bool = True
 ) -> tuple[BundleSpec | None, list[Problem]]:
-    """The parsed spec (None when unusable) and every problem found in the bundle."""
+    """The parsed spec (None when unusable) and every problem found in the bundle.
+    ``coverage=False`` skips the check that cases supply their templates' variables: `eval`
+    reports a missing variable on the case itself (and a target that renders nothing, such
+    as ``retrieval``, does not need them)."""
     problems: list[Problem] = list(getattr(tree, "problems", []))
     if not tree.has(SPEC_FILE):
         problems.append(
@@ -102,7 +107,8 @@ def check_tree(
     problems += _check_versioning(spec)
     problems += _check_templates(tree, spec, cache)
     problems += _check_evals(tree, spec, cache)
-    problems += _check_coverage(tree, spec, cache)
+    if coverage:
+        problems += _check_coverage(tree, spec, cache)
     return spec, problems
 
 
@@ -252,58 +258,90 @@ def eval_cache_key(hexdigest: str, templates: Iterable[str]) -> str:
     return f"{hexdigest}-{sha256_bytes(' '.join(sorted(templates)).encode())[:8]}-r{EVAL_RULES}"
 
 
-def prevalidate_evals(
-    folder: Path, cache: ValidatedCache, known: Callable[[str, Path], str | None]
-) -> set[str]:
-    """Cache keys of the eval files in a bundle folder that pass the fast check.
+class EvalPrevalidator:
+    """Validates a bundle's eval files in a second thread, from bytes its caller has read.
 
-    Run in a thread while the bundle is hashed and copied (which releases the GIL), so a
-    large eval set is read, hashed and validated at the same time as it is stored. The keys
-    carry the digest of the bytes validated, so they only count for that exact content.
-    A file whose digest ``known`` (the stat cache) gives and that is already in ``cache`` is
-    not read at all. Anything unusual returns nothing and leaves the work to `check_tree`."""
-    import tomllib
+    A bump reads each changed eval file once, whole: it hands the bytes here, then hashes
+    and copies them into the store while this thread runs the fast checks (shape, and the
+    variables the templates require; hashing and writing release the GIL), so a large eval
+    set is read once and checked alongside being stored. `paths` are the eval files named
+    in ``bundle.toml``; anything unusual (no config, a bad path) leaves the work to
+    `check_tree`. `keys` gives the cache keys a file earned, for the digest of its bytes."""
 
-    good: set[str] = set()
+    def __init__(self, folder: Path):
+        import tomllib
 
-    def load(path: str) -> str | None:
-        file = folder / path
-        return file.read_text(encoding="utf-8") if not unsafe_path_reason(path) and file.is_file() else None
+        self.paths: set[str] = set()
+        self._templates: set[str] = set()
+        self._required: dict[str, set[str]] = {}
+        self._default: dict[str, str] = {}  # eval file -> its dataset's default template
+        self._passed: dict[str, list[str]] = {}  # eval file -> "shape", "cover"
+        self._queue: queue.SimpleQueue[tuple[str, bytes] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
 
-    try:
-        data = tomllib.loads((folder / SPEC_FILE).read_text(encoding="utf-8"))
-        prompts = data.get("prompts", {})
-        templates = set(prompts.get("templates", {}))
-        raw_rag = data.get("rag")
-        rag: dict[str, Any] = raw_rag if isinstance(raw_rag, dict) else {}
-        retrieves = bool(rag.get("corpus"))
-        required = required_variables(
-            load,
-            prompts.get("system"),
-            dict(prompts.get("templates", {})),
-            retrieves,
-            rag.get("context_var") if retrieves else None,
-        )
-        for evalset in data.get("evals", {}).values():
-            path = evalset.get("path")
-            if not isinstance(path, str) or unsafe_path_reason(path):
-                continue
-            digest = known(path, folder / path)
-            shape_known = digest is not None and eval_cache_key(digest, templates) in cache
-            cover_known = digest is not None and coverage_key(digest, required) in cache
-            if shape_known and cover_known:
-                continue
-            content = (folder / path).read_bytes()
-            hexdigest = sha256_bytes(content)
-            if not shape_known and fast_valid(content, templates):
-                good.add(eval_cache_key(hexdigest, templates))
-            default = evalset.get("template")
-            covers = isinstance(default, str) and default in required
-            if not cover_known and covers and all_cover(content, required[default], default):
-                good.add(coverage_key(hexdigest, required))
-    except Exception:
-        return good
-    return good
+        def load(path: str) -> str | None:
+            file = folder / path
+            readable = not unsafe_path_reason(path) and file.is_file()
+            return file.read_text(encoding="utf-8") if readable else None
+
+        try:
+            data = tomllib.loads((folder / SPEC_FILE).read_text(encoding="utf-8"))
+            prompts = data.get("prompts", {})
+            self._templates = set(prompts.get("templates", {}))
+            raw_rag = data.get("rag")
+            rag: dict[str, Any] = raw_rag if isinstance(raw_rag, dict) else {}
+            retrieves = bool(rag.get("corpus"))
+            self._required = required_variables(
+                load,
+                prompts.get("system"),
+                dict(prompts.get("templates", {})),
+                retrieves,
+                rag.get("context_var") if retrieves else None,
+            )
+            for evalset in data.get("evals", {}).values():
+                path = evalset.get("path")
+                if isinstance(path, str) and not unsafe_path_reason(path):
+                    self.paths.add(normalize(path))
+                    default = evalset.get("template")
+                    if isinstance(default, str):
+                        self._default[normalize(path)] = default
+        except Exception:
+            self.paths = set()
+
+    def submit(self, rel: str, data: bytes) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        self._queue.put((rel, data))
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            rel, data = item
+            passed: list[str] = []
+            try:
+                if fast_valid(data, self._templates):
+                    passed.append("shape")
+                default = self._default.get(rel)
+                if default in self._required and all_cover(data, self._required[default], default):
+                    passed.append("cover")
+            except Exception:
+                pass  # `check_tree` looks again and locates the problem
+            self._passed[rel] = passed
+
+    def finish(self) -> None:
+        """Waits for the thread."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def keys(self, rel: str, hexdigest: str) -> list[str]:
+        """The validation-cache keys ``rel``, whose bytes have ``hexdigest``, earned."""
+        passed = self._passed.get(rel, [])
+        keys = [eval_cache_key(hexdigest, self._templates)] if "shape" in passed else []
+        if "cover" in passed:
+            keys.append(coverage_key(hexdigest, self._required))
+        return keys
 
 
 def _template_hint(name: str, spec: BundleSpec) -> str:

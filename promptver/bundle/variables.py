@@ -11,28 +11,11 @@ and imports ``with context`` add the variables of the template they name.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from jinja2 import Environment, nodes
 from jinja2.meta import find_undeclared_variables
 
-
-@dataclass(frozen=True)
-class Variables:
-    """Template variables of one side: ``required`` are used unguarded, ``optional`` only
-    under ``is defined`` or ``| default``."""
-
-    required: frozenset[str]
-    optional: frozenset[str]
-
-    @property
-    def all(self) -> frozenset[str]:
-        return self.required | self.optional
-
-    def to_json(self) -> dict[str, Any]:
-        return {"required": sorted(self.required), "optional": sorted(self.optional)}
-
+from promptver.bundle.interface import Variables
 
 _GUARD_TESTS = frozenset({"defined", "undefined"})
 _DEFAULT_FILTERS = frozenset({"default", "d"})

@@ -38,7 +38,7 @@ def bump(
 ) -> None:
     """Snapshot bundles/NAME as the next version: LEVEL is auto (what the changes
     suggest), major, minor, patch, prerelease or release."""
-    from promptver.diff.bumping import analyze_bump
+    from promptver.diff.bumping import analyze_bump, prefetch_bump
     from promptver.semver import Version
     from promptver.versions.bump import bump as do_bump
 
@@ -53,6 +53,7 @@ def bump(
         dry_run=dry_run,
         force=force,
         analyzer=analyze_bump,
+        prefetch=prefetch_bump,
     )
     _report(store, result, dry_run, use_git, as_json)
 
@@ -69,12 +70,19 @@ def bump(
 @_bump_options
 def snapshot(name: str, level: str, message: str, dry_run: bool, use_git: bool, as_json: bool) -> None:
     """Record an experiment version stamped with the UTC time (1.3.0-dev.20261126T143000Z)."""
-    from promptver.diff.bumping import analyze_bump
+    from promptver.diff.bumping import analyze_bump, prefetch_bump
     from promptver.versions.bump import bump as do_bump
 
     store = get_store()
     result = do_bump(
-        store, name, "snapshot", message=message, dry_run=dry_run, snapshot=level, analyzer=analyze_bump
+        store,
+        name,
+        "snapshot",
+        message=message,
+        dry_run=dry_run,
+        snapshot=level,
+        analyzer=analyze_bump,
+        prefetch=prefetch_bump,
     )
     _report(store, result, dry_run, use_git, as_json)
 

@@ -6,6 +6,7 @@ Plugged into ``promptver.versions.bump.bump(analyzer=analyze_bump)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from promptver.diff.model import Change, Impact, Side
@@ -55,6 +56,25 @@ def analyze_bump(base: Tree | None, tree: Tree, level: str, force: bool) -> tupl
             raise refusal(level, suggested, diff.reasons(suggested), version)
         summary["forced"] = {"requested": level, "suggested": suggested.value}
     return level, summary
+
+
+def prefetch_bump(base: Tree, may_differ: Callable[[str], bool]) -> Callable[[], None]:
+    """Read ahead what `analyze_bump` will compare: the stored eval sets of ``base`` whose
+    working file ``may_differ``. A bump runs this in a second thread while it hashes and
+    copies the working copy; it returns the call that drops what went unused."""
+    from promptver.diff.evals import forget_prepared, prepare_old
+    from promptver.diff.source import Snapshot, clean_path
+
+    snap = Snapshot.of(base)
+    prepared: list[str] = []
+    for table in snap.table("evals").values():
+        path = clean_path(table.get("path")) if isinstance(table, dict) else None
+        if path is not None and snap.has(path) and may_differ(path):
+            try:
+                prepared.append(prepare_old(base, path))
+            except Exception:  # the diff reads it again and reports the problem
+                pass
+    return lambda: forget_prepared(prepared)
 
 
 def refusal(level: str, suggested: Impact, reasons: list[Change], since: str | None) -> PolicyError:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
-from promptver.bundle.variables import Variables
+from promptver.bundle.interface import Variables
 from promptver.bundle.versioning import Impact, largest
 
 SCHEMA_VERSION = 1

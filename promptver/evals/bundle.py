@@ -199,7 +199,7 @@ def tree_view(
     """Validate a bundle (every problem at once, as `promptver check`) and view it."""
     from promptver.bundle.check import check_tree
 
-    spec, problems = check_tree(tree, name)
+    spec, problems = check_tree(tree, name, coverage=False)  # a missing variable is a case error
     if problems or spec is None:
         raise BundleError(name or tree.label, problems)
     label = spec.name if version is None else f"{spec.name}@{version}"

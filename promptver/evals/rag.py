@@ -261,6 +261,7 @@ class Retriever:
             self.reranker = Reranker(provider, rag.reranker.name, where)
         self._index: Index | None = None
         self._lock: asyncio.Lock | None = None
+        self._query_vectors: dict[str, Any] = {}  # warm()'s query embeddings
 
     @property
     def requests(self) -> int:
@@ -289,32 +290,56 @@ class Retriever:
 
     async def _build(self) -> Index:
         chunks = await asyncio.to_thread(self.corpus.chunks, self.settings.chunking)
-        bm25 = None
+        # The BM25 index is built in a thread while the chunks' embeddings are requested.
+        bm25_build = None
         if self.settings.retriever in ("bm25", "hybrid"):
-            bm25 = await asyncio.to_thread(BM25Index, chunks)
+            bm25_build = asyncio.ensure_future(asyncio.to_thread(BM25Index, chunks))
         vectors = None
-        if self.embedder is not None:
-            vectors = await self.embedder.embed([chunk_text(c) for c in chunks])
+        try:
+            if self.embedder is not None:
+                vectors = await self.embedder.embed([chunk_text(c) for c in chunks])
+        finally:
+            bm25 = await bm25_build if bm25_build is not None else None
         return Index(chunks, bm25, vectors)
 
     async def warm(self, queries: list[str]) -> None:
-        """Build the index and embed the queries in batches (so each search is local)."""
-        await self.build()
-        if self.embedder is not None and queries:
-            await self.embedder.embed(list(dict.fromkeys(queries)))
+        """Build the index while the queries are embedded (in batches), so a case's search
+        sends nothing. Ranking stays per case: it overlaps the cases' model requests, where
+        ranking every query up front would delay the first case."""
+        unique = list(dict.fromkeys(queries))
+        if self.embedder is None or not unique:
+            await self.build()
+            return
+        asked = asyncio.ensure_future(self.embedder.embed(unique))
+        try:
+            await self.build()
+        finally:
+            vectors = await asked
+        self._query_vectors.update(zip(unique, vectors, strict=True))
 
-    async def search(self, query: str) -> list[Hit]:
-        index = await self.build()
+    def _rank(self, index: Index, query: str, vector: Any) -> list[tuple[int, float]]:
+        """The candidates of one query (BM25, dense or fused), best first, before reranking."""
         s = self.settings
         n = s.candidates if (s.reranker or s.retriever == "hybrid") else s.top_k
         lists: list[tuple[float, list[tuple[int, float]]]] = []
         if index.bm25 is not None:
             lists.append((s.bm25_weight, top_k(index.bm25.scores(query), n)))
-        if index.vectors is not None and self.embedder is not None and len(index.chunks):
-            vector = (await self.embedder.embed([query]))[0]
+        if index.vectors is not None and vector is not None and len(index.chunks):
             similarity = index.vectors @ vector
             lists.append((s.dense_weight, top_k(similarity, n, positive=False)))
-        ranked = lists[0][1] if len(lists) == 1 else fuse(lists, s.rrf_k)[:n]
+        if not lists:
+            return []
+        return lists[0][1] if len(lists) == 1 else fuse(lists, s.rrf_k)[:n]
+
+    async def search(self, query: str) -> list[Hit]:
+        index = await self.build()
+        s = self.settings
+        vector = None
+        if index.vectors is not None and self.embedder is not None and len(index.chunks):
+            vector = self._query_vectors.get(query)
+            if vector is None:
+                vector = (await self.embedder.embed([query]))[0]
+        ranked = self._rank(index, query, vector)
         if self.reranker is not None and ranked:
             documents = [chunk_text(index.chunks[i]) for i, _ in ranked]
             order = await self.reranker.rerank(query, documents)

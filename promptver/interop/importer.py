@@ -174,9 +174,25 @@ def _system(prompts: list[ImportedPrompt]) -> str | None:
 
 
 def _cases(prompts: list[ImportedPrompt]) -> list[dict[str, Any]]:
+    """One eval case per sample that supplies every variable its template requires; an
+    incomplete sample is reported (an eval of it would fail), not turned into a case."""
     cases = []
     for prompt in prompts:
+        required = _required(prompt)
         for number, sample in enumerate(prompt.samples, start=1):
+            missing = sorted(required - set(sample))
+            if missing:
+                given = ", ".join(sorted(sample)) or "nothing"
+                prompt.findings.append(
+                    Finding(
+                        "sample",
+                        prompt.source,
+                        None,
+                        f"it gives {given} but the template also needs {', '.join(missing)}: no eval case"
+                        f" made from it (add one with every variable to {SAMPLES})",
+                    )
+                )
+                continue
             suffix = "" if len(prompt.samples) == 1 else f"-{number}"
             cases.append(
                 {
@@ -186,6 +202,21 @@ def _cases(prompts: list[ImportedPrompt]) -> list[dict[str, Any]]:
                 }
             )
     return cases
+
+
+def _required(prompt: ImportedPrompt) -> set[str]:
+    """The variables the translated templates (user message and system prompt) require."""
+    from promptver.bundle.variables import TemplateParseError, analyze
+
+    needed: set[str] = set()
+    for path, source in (("user.j2", prompt.user), ("system.j2", prompt.system)):
+        if source is None:
+            continue
+        try:
+            needed |= analyze(source, path, prompt.partials.get).required
+        except TemplateParseError:
+            continue  # reported when the bundle is checked
+    return needed
 
 
 def _merge_cases(path: Path, cases: list[dict[str, Any]]) -> str:

@@ -143,6 +143,7 @@ class WorkTree(Tree):
         self._hasher = hasher
         self.problems: list[Problem] = []  # symlinks leading outside, unreadable files
         self._cache = cache
+        self._kept: dict[str, bytes] = {}
         self.entries = {}
         self._scan()
 
@@ -230,11 +231,25 @@ class WorkTree(Tree):
                 self._cache.record(rel, stat, hexdigest)
         self.entries[rel] = FileEntry(rel, hexdigest, stat.st_size)
 
+    def keep(self, path: str, data: bytes, hexdigest: str) -> None:
+        """Serve ``path`` from ``data`` (read and hashed by the caller) from now on, when
+        ``hexdigest`` is the digest the tree lists for it: the exact bytes that were hashed."""
+        entry = self.entries.get(path)
+        if entry is not None and entry.digest == hexdigest:
+            self._kept[path] = data
+
     def path_of(self, path: str) -> Path:
         return self.folder / self.entry(path).path
 
     def open(self, path: str) -> BinaryIO:
+        data = self._kept.get(normalize(path))
+        if data is not None:
+            return io.BytesIO(data)
         return open(self.path_of(path), "rb")
+
+    def read_bytes(self, path: str) -> bytes:
+        data = self._kept.get(normalize(path))
+        return data if data is not None else super().read_bytes(path)
 
 
 class MemoryTree(Tree):

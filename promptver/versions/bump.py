@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptver.bundle.check import ValidatedCache, check_tree, prevalidate_evals
+from promptver.bundle.check import EvalPrevalidator, ValidatedCache, check_tree
 from promptver.bundle.spec import BundleSpec
 from promptver.errors import BundleError, ConfigError, ConflictError, NothingChangedError
 from promptver.semver import Version, check_identifier
-from promptver.store.digests import short
+from promptver.store.digests import sha256_bytes, sha256_file, short
 from promptver.store.events import utc_now
 from promptver.store.manifest import Manifest
 from promptver.store.store import Staging, Store
@@ -27,6 +29,13 @@ DEFAULT_INITIAL = Version(0, 1, 0)
 # "auto", refusing a level that is too low unless forced) and the semantic summary to
 # store in the manifest.
 Analyzer = Callable[[Tree | None, WorkTree, str, bool], tuple[str, dict[str, Any] | None]]
+
+# A read-ahead hook for the analyzer (``promptver.diff.bumping.prefetch_bump``): given the
+# version the bump will most likely compare with and a test of whether a file of it may
+# differ in the working copy, it reads what the analyzer will need, in a second thread
+# while the working copy is hashed and copied. It returns the call that drops what went
+# unused.
+Prefetch = Callable[[Tree, Callable[[str], bool]], Callable[[], None]]
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,7 @@ def bump(
     analyzer: Analyzer | None = None,
     version: Version | None = None,
     snapshot: str | None = None,
+    prefetch: Prefetch | None = None,
 ) -> BumpResult:
     """Snapshot ``bundles/<name>`` as the next version. Serialised per bundle by a lock.
 
@@ -91,8 +101,8 @@ def bump(
     (``versions/base.py``), so a checked-out older version gets a maintenance release on
     its own line. ``snapshot`` (major, minor or patch): an experiment version
     ``X.Y.Z-dev.<time>`` toward that release; it does not become the working copy's base."""
-    with store.lock(name), store.staging() as staging:
-        tree, _ = checked_tree(store, name, hasher=staging.add)
+    with store.lock(name), store.staging() as staging, _ReadAhead(store, name, prefetch) as ahead:
+        tree, _ = checked_tree(store, name, staging)
         latest = working_base(store, name, tree.digest)
         releasing = level == "release" and latest is not None and latest.semver.is_prerelease
         if latest is not None and latest.digest == tree.digest and not releasing:
@@ -106,6 +116,7 @@ def bump(
                 "bump auto needs the semantic diff", hint="pass analyzer=promptver.diff.bumping..."
             )
         if analyzer is not None:
+            ahead.wait()
             base = store.tree(latest) if latest is not None else None
             level, changes = analyzer(base, tree, level, force)
         if snapshot is not None:
@@ -149,6 +160,52 @@ def bump(
         return BumpResult(manifest, latest, dry_run=False)
 
 
+class _ReadAhead:
+    """Runs a `Prefetch` hook in a thread on the version the working copy most likely came
+    from (found before the working copy is hashed: the recorded or newest version). A
+    guess: a wrong one costs reading a file early, never a wrong result."""
+
+    def __init__(self, store: Store, name: str, prefetch: Prefetch | None):
+        self._thread: threading.Thread | None = None
+        self._release: Callable[[], None] | None = None
+        if prefetch is None:
+            return
+        guess = working_base(store, name, "")
+        if guess is None:
+            return
+        base = store.tree(guess)
+        stat_cache = store.stat_cache(name)
+        folder = store.bundle_dir(name)
+
+        def may_differ(path: str) -> bool:
+            try:
+                known = stat_cache.lookup(path, (folder / path).stat())
+            except OSError:
+                return False  # no such file: nothing to compare line by line
+            return known is None or known != base.entries[path].digest
+
+        def run() -> None:
+            try:
+                self._release = prefetch(base, may_differ)
+            except Exception:  # an optimisation only: the analyzer reads what it needs
+                pass
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> _ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wait()
+        if self._release is not None:
+            self._release()
+
+
 def _check_line(store: Store, name: str, new: Version, level: str) -> None:
     """A maintenance release may go below the newest version, but not below a version on
     its own line: 1.3.1 after 2.0.0 is fine, 1.3.1 after 1.3.2 is not (nor 1.4.0 after
@@ -166,36 +223,36 @@ def _check_line(store: Store, name: str, new: Version, level: str) -> None:
         )
 
 
-def checked_tree(
-    store: Store, name: str, hasher: Callable[[Path], str] | None = None
-) -> tuple[WorkTree, BundleSpec]:
+def checked_tree(store: Store, name: str, staging: Staging | None = None) -> tuple[WorkTree, BundleSpec]:
     """The working tree of a bundle, or `BundleError` with every problem.
 
-    Eval sets are validated in a second thread while the tree is hashed (and, in a bump,
-    copied): the two overlap, so a large eval set costs about one pass, not two."""
-    import threading
-
+    An eval set the stat cache does not know is read once, whole: its bytes are validated
+    in a second thread while they are hashed (and, in a bump, copied into ``staging``),
+    and the tree keeps them, so the checks and the change summary read them from memory,
+    exactly the bytes that were hashed."""
     cache = ValidatedCache(store.root / "cache" / "validated.txt")
-    stat_cache = store.stat_cache(name)
-
-    def known(rel: str, path: Path) -> str | None:
-        try:
-            return stat_cache.lookup(rel, path.stat())
-        except OSError:
-            return None
-
-    prevalidated: set[str] = set()
     folder = store.bundle_dir(name)
-    worker = threading.Thread(
-        target=lambda: prevalidated.update(prevalidate_evals(folder, cache, known)), daemon=True
-    )
-    worker.start()
+    validator = EvalPrevalidator(folder)
+    loaded: dict[str, tuple[bytes, str]] = {}
+
+    def hasher(path: Path) -> str:
+        rel = Path(os.path.relpath(path, folder)).as_posix()
+        if rel not in validator.paths:
+            return staging.add(path) if staging is not None else sha256_file(path)[0]
+        data = path.read_bytes()
+        validator.submit(rel, data)
+        digest = staging.add_bytes(data) if staging is not None else sha256_bytes(data)
+        loaded[rel] = (data, digest)
+        return digest
+
     try:
         tree = store.work_tree(name, hasher=hasher)
     finally:
-        worker.join()
-    for key in prevalidated:
-        cache.add(key)
+        validator.finish()
+    for rel, (data, digest) in loaded.items():
+        tree.keep(rel, data, digest)
+        for key in validator.keys(rel, digest):
+            cache.add(key)
     spec, problems = check_tree(tree, name, cache)
     if problems or spec is None:
         raise BundleError(name, problems)

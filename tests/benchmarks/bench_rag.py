@@ -8,11 +8,13 @@
    store's cache, and query (cosine over the matrix + top-k).
 2. End to end: ``--target rag`` (hybrid retriever) on ``--cases`` cases over a 1,000-document
    corpus at concurrency 50 against a server answering every request in ``--latency``:
-   wall time against the theoretical minimum (cases x latency / concurrency, plus one round
-   trip for the chunk and query embeddings, sent 8 batches at a time) with every request
-   sent (``--no-cache``, as bench_eval.py); then a run that fills the store's caches and a
-   second run of the unchanged version in a fresh index (as a new process would) that must
-   send no embedding request.
+   wall time against the theoretical minimum (cases x latency / concurrency, plus the round
+   trips of the chunk and query embeddings, sent side by side, 8 batches of each at a time)
+   with every request sent (``--no-cache``, as bench_eval.py), and this process's CPU time
+   per case; then a run that fills the store's caches and a second run of the unchanged
+   version in a fresh index (as a new process would) that must send no embedding request.
+   The load average is printed first: on a machine busy with other work the wall times
+   say little (the CPU time per case still does).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import random
 import shutil
 import subprocess
@@ -141,8 +144,9 @@ def run_once(store: Store, concurrency: int, cache: bool) -> tuple[float, dict[s
     options = EvalOptions(target="rag", concurrency=concurrency, cache=cache, timeout=30, retries=2)
     plan = runner.prepare(bundle, options, store_root=store.root, env=ENV)
     writer = runner.start(plan, RunStore(store.root / "runs"))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     meta = asyncio.run(runner.execute(plan, writer))
+    meta["cpu_seconds"] = time.process_time() - cpu
     return time.perf_counter() - started, meta
 
 
@@ -152,14 +156,15 @@ def end_to_end(folder: Path, url: str, cases: int, latency: float, concurrency: 
     wall, meta = run_once(store, concurrency, cache=False)  # every request sent, as bench_eval.py
     summary: dict[str, object] = meta["summary"]  # type: ignore[assignment]
     assert summary["errors"] == 0, summary
-    batches = math.ceil(docs / BATCH) + math.ceil(cases / BATCH)
     chat = cases * latency / concurrency
-    theory = chat + 2 * latency * math.ceil(batches / 2 / PARALLEL)
+    rounds = max(math.ceil(math.ceil(n / BATCH) / PARALLEL) for n in (docs, cases))
+    theory = chat + latency * rounds
     retrieval = summary.get("retrieval") or {}
     print(f"--target rag (hybrid), {cases} cases, {docs} documents, concurrency {concurrency}, "
           f"{latency * 1000:.0f} ms a request: {wall:.2f} s; theory {theory:.2f} s "
           f"({chat:.2f} s of chat + embedding round trips) -> {wall / theory:.2f}x "
-          f"(limit 1.5x); embedding requests {meta.get('retrieval_requests')}; "
+          f"(limit 1.5x); CPU {meta['cpu_seconds'] / cases * 1000:.2f} ms a case; "  # type: ignore[operator]
+          f"embedding requests {meta.get('retrieval_requests')}; "
           f"hit@4 {retrieval.get('hit', 0):.3f} MRR {retrieval.get('mrr', 0):.3f}")
     rag._INDEXES.clear()
     wall1, meta1 = run_once(store, concurrency, cache=True)
@@ -179,6 +184,8 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=50)
     args = parser.parse_args()
+    print("load average (1, 5, 15 min): " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+          + f" on {os.cpu_count()} CPUs")
     fast, fast_url = start_server(0.0)
     slow, slow_url = start_server(args.latency)
     folders = [Path(tempfile.mkdtemp(prefix="promptver-bench-rag-")) for _ in range(2)]

@@ -248,20 +248,24 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_stored_example_runs_match_a_fresh_retrieval_run() -> None:
-    """The committed support-bot runs are what --target retrieval gives today (else
-    regenerate them: docs/examples.md), and 1.2.0's deeper retrieval finds one more fact."""
+    """The committed support-bot runs, one per version, are what --target retrieval gives
+    today, retrieval metrics included (else regenerate them: docs/examples.md), and 1.2.0's
+    deeper retrieval finds one more fact."""
     from promptver.evals.source import open_bundle
     from promptver.store.store import Store
 
     store = Store(REPO / ".promptver")
-    metas = {m["version"]: m for m in RunStore(REPO / ".promptver" / "runs").list("support-bot")}
-    assert sorted(metas) == ["1.0.0", "1.1.0", "1.2.0", "2.0.0", "2.0.1"]
-    for version in ("1.1.0", "1.2.0"):
-        stored = RunStore(REPO / ".promptver" / "runs").load(metas[version]["id"])
+    runs = RunStore(REPO / ".promptver" / "runs")
+    metas = {m["version"]: m for m in runs.list("support-bot")}
+    assert sorted(metas) == sorted(str(v) for v in store.version_names("support-bot"))
+    for version, meta in metas.items():
+        stored = runs.load(meta["id"])
         fresh = evaluate(open_bundle(f"support-bot@{version}", store),
                          EvalOptions(target="retrieval"), store_root=None, save=False)
         assert stored.meta["digest"] == fresh.meta["digest"]
-        assert [(r["id"], r["output"], r["sources"], r["pass"]) for r in stored.records] == [
-            (r["id"], r["output"], r["sources"], r["pass"]) for r in fresh.records
-        ]
+        assert [(r["id"], r["output"], r["sources"], r["pass"], r["retrieval"]) for r in stored.records] == [
+            (r["id"], r["output"], r["sources"], r["pass"], r["retrieval"]) for r in fresh.records
+        ], version
+        assert stored.meta["summary"]["retrieval"] == fresh.meta["summary"]["retrieval"], version
+        assert stored.meta["summary"]["retrieval"]["cases"] == stored.meta["summary"]["cases"]
     assert metas["1.1.0"]["summary"]["passed"] + 1 == metas["1.2.0"]["summary"]["passed"]

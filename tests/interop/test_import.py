@@ -99,10 +99,10 @@ def test_dotprompt_untranslatable_constructs_are_reported_by_name_and_line(
     assert "{# untranslated Handlebars: {{{{raw}}}}{{x}}{{{{/raw}}}} #}" in template
     assert "{# untranslated message (model):" in template and "An earlier answer." in template
     assert pv("check", "chat").code == 0
-    # input.default became a sample case
-    assert json.loads((project / "bundles/chat/evals/samples.jsonl").read_text())["vars"] == {
-        "name": "friend"
-    }
+    # input.default gives only `name`; the template also reads `profile`: an eval of that
+    # sample would fail, so it is reported rather than made into a case
+    assert f"{chat}: sample: it gives name but the template also needs profile" in result.err
+    assert not (project / "bundles/chat/evals/samples.jsonl").exists()
 
 
 def test_dotprompt_import_json_lists_findings(files: Path, pv) -> None:  # type: ignore[no-untyped-def]
