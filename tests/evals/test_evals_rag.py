@@ -157,8 +157,7 @@ def test_reciprocal_rank_fusion_by_hand() -> None:
         (DENSE + 'embedding_provider = "anthropic"\n', True, "needs an OpenAI-compatible endpoint"),
         (DENSE + 'embedding_provider = "local"\n', True, "unknown provider 'local'"),
         (BM25 + 'reranker = "r"\nreranker_provider = "local"\n', True, "reranker 'r': unknown provider"),
-        # check names it first: the cases lack the template's `context` (not filled by retrieval)
-        (BM25 + 'context_var = "chunks"\n', True, "needs context, which the case does not provide"),
+        (BM25 + 'context_var = "chunks"\n', True, "does not use \\[rag\\] context_var 'chunks'"),
         ('[rag]\ncorpus = "corpus"\nhybrid = { rrf_k = 0 }\n', True, "rrf_k must be"),
         ('[rag]\ncorpus = "corpus"\ntop_k = 5\ncandidates = 3\n', True, "candidates must be"),
     ],
