@@ -298,7 +298,7 @@ def refuse_unverified(store: Store, name: str, what: str) -> None:
     not a reason: it is simply no evidence (the policy check says so)."""
     from promptver.governance.verify import bundle_problems
 
-    problems = bundle_problems(store, name, runs=False)
+    problems = bundle_problems(store, name, runs=False, objects=False)
     if problems:
         raise IntegrityError(
             f"cannot {what}: the audit trail of {name} does not verify:\n"

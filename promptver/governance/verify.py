@@ -238,12 +238,16 @@ def _verify_log(
         previous = line
 
 
-def bundle_problems(store: Store, name: str, *, anchored: bool = True, runs: bool = True) -> list[str]:
+def bundle_problems(
+    store: Store, name: str, *, anchored: bool = True, runs: bool = True, objects: bool = True
+) -> list[str]:
     """What `promptver verify` says about one bundle (objects are not re-hashed): its
     manifests, log, recorded runs and signatures (unless ``runs`` is False: what is merely
-    not evidence), alias pointers and, when in git, its anchoring."""
+    not evidence), alias pointers and, when in git, its anchoring. ``objects=False``: a
+    file's object missing here is not a problem (a store whose objects live on a remote
+    holds only those it fetched; a promotion decides on the trail, not on the contents)."""
     report = VerifyReport()
-    _verify_bundle(store, name, None, report, runs=runs)
+    _verify_bundle(store, name, None, report, runs=runs, missing=None if objects else {})
     if anchored:
         from promptver.governance.anchor import anchor
 

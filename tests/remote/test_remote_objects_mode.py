@@ -150,3 +150,15 @@ def test_gc_keeps_what_the_remote_needs_and_never_touches_the_remote(tmp_path: P
     pushed = pv("--store", str(b.root), "push", "other")  # the unpushed version's objects survived
     assert pushed.code == 0, pushed.err
     assert json.loads(pv("--store", str(b.root), "verify", "--remote", "--json").out)["ok"] is True
+
+
+def test_promote_a_pulled_version_whose_objects_were_not_fetched(tmp_path: Path, pv) -> None:  # type: ignore[no-untyped-def]
+    """A promotion decides on the audit trail: objects that live on the remote and were
+    not fetched here do not block it (it fetches only what it reads: bundle.toml's policy)."""
+    (tmp_path / "shared").mkdir()
+    _, b = pulled_not_fetched(tmp_path, f"file://{tmp_path}/shared", pv)
+    promoted = pv("--store", str(b.root), "promote", "bot@0.1.0", "--to", "production")
+    assert promoted.code == 0, promoted.err
+    assert b.resolve("bot", "production").version == "0.1.0"
+    files = b.resolve("bot", "0.1.0").files
+    assert [f.path for f in files if b.has_object(f.digest)] == ["bundle.toml"]
