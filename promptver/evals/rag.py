@@ -29,7 +29,7 @@ from promptver.errors import ConfigError, did_you_mean
 from promptver.evals.bundle import Case
 from promptver.evals.embeddings import Embedder, EmbeddingCache, Reranker
 from promptver.evals.providers import Provider
-from promptver.evals.retrieval import DEFAULT_TOP_K, BM25Index, top_k
+from promptver.evals.retrieval import BM25Index, rag_table, top_k
 from promptver.evals.targets import Answer, CachedModel
 
 RETRIEVERS = ("bm25", "dense", "hybrid")
@@ -85,21 +85,7 @@ def _number(value: Any, where: str, key: str, *, minimum: float = 0.0) -> float:
 
 def settings(config: Mapping[str, Any], model: ModelRef | None, where: str) -> RagSettings:
     """Check ``[rag]``; raises ConfigError naming the key and the file."""
-    table = config.get("rag")
-    if not isinstance(table, dict):
-        raise ConfigError(
-            f"{where}: retrieval needs a [rag] table",
-            hint='add [rag] with corpus = "corpus" (a folder of documents in the bundle)',
-        )
-    folder = table.get("corpus")
-    if not isinstance(folder, str) or not folder.strip("/"):
-        raise ConfigError(
-            f"{where}: retrieval needs [rag] corpus, a folder in the bundle",
-            hint="corpus_uri (an external corpus) cannot be retrieved from here",
-        )
-    k = table.get("top_k", DEFAULT_TOP_K)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigError(f"{where}: [rag] top_k must be a whole number >= 1")
+    table, folder, k = rag_table(config, where, "retrieval")
     retriever = table.get("retriever", "bm25")
     if retriever not in RETRIEVERS:
         raise ConfigError(

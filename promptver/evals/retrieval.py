@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from promptver.bundle.chunking import TEXT_SUFFIXES, Chunk, Chunking, document_title
@@ -112,24 +113,31 @@ def corpus_chunks(bundle: BundleView, folder: str, chunking: Chunking) -> list[C
 _INDEXES: dict[tuple[str, str, Chunking], BM25Index] = {}
 
 
-def build_index(bundle: BundleView) -> tuple[BM25Index, int]:
-    """Check ``[rag]`` and index its corpus; raises ConfigError before any case runs."""
-    where = f"{bundle.label}/bundle.toml"
-    table = bundle.config.get("rag")
+def rag_table(config: Mapping[str, Any], where: str, what: str) -> tuple[dict[str, Any], str, int]:
+    """``[rag]``, its corpus folder and ``top_k``, checked (ConfigError naming the key and
+    the file); ``what`` is who needs them, for the message ("the retrieval target")."""
+    table = config.get("rag")
     if not isinstance(table, dict):
         raise ConfigError(
-            f"{where}: the retrieval target needs a [rag] table",
+            f"{where}: {what} needs a [rag] table",
             hint='add [rag] with corpus = "corpus" (a folder of documents in the bundle)',
         )
     folder = table.get("corpus")
     if not isinstance(folder, str) or not folder.strip("/"):
         raise ConfigError(
-            f"{where}: the retrieval target needs [rag] corpus, a folder in the bundle",
-            hint="corpus_uri (an external corpus) cannot be retrieved from offline",
+            f"{where}: {what} needs [rag] corpus, a folder in the bundle",
+            hint="corpus_uri (an external corpus) cannot be retrieved from here",
         )
-    top_k = table.get("top_k", DEFAULT_TOP_K)
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+    k = table.get("top_k", DEFAULT_TOP_K)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigError(f"{where}: [rag] top_k must be a whole number >= 1")
+    return table, folder, k
+
+
+def build_index(bundle: BundleView) -> tuple[BM25Index, int]:
+    """Check ``[rag]`` and index its corpus; raises ConfigError before any case runs."""
+    where = f"{bundle.label}/bundle.toml"
+    table, folder, top_k = rag_table(bundle.config, where, "the retrieval target")
     chunking = Chunking.from_config(table.get("chunking"), where)
     key = (bundle.digest, folder, chunking)
     index = _INDEXES.get(key)
