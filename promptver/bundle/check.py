@@ -278,6 +278,7 @@ class EvalPrevalidator:
         self._passed: dict[str, list[str]] = {}  # eval file -> "shape", "cover"
         self._queue: queue.SimpleQueue[tuple[str, bytes] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._variables: tuple[Any, ...] | None = None
 
         def load(path: str) -> str | None:
             file = folder / path
@@ -291,7 +292,8 @@ class EvalPrevalidator:
             raw_rag = data.get("rag")
             rag: dict[str, Any] = raw_rag if isinstance(raw_rag, dict) else {}
             retrieves = bool(rag.get("corpus"))
-            self._required = required_variables(
+            # worked out in the thread (it imports jinja2 and parses the templates)
+            self._variables = (
                 load,
                 prompts.get("system"),
                 dict(prompts.get("templates", {})),
@@ -315,6 +317,11 @@ class EvalPrevalidator:
         self._queue.put((rel, data))
 
     def _run(self) -> None:
+        if self._variables is not None:
+            try:
+                self._required = required_variables(*self._variables)
+            except Exception:
+                self._required = {}  # `check_tree` works them out and reports what it finds
         while (item := self._queue.get()) is not None:
             rel, data = item
             passed: list[str] = []
