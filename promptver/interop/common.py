@@ -167,3 +167,10 @@ PARAM_TO_OPTION = {
     "seed": "seed",
 }
 OPTION_TO_PARAM = {v: k for k, v in PARAM_TO_OPTION.items()}
+
+
+def split_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``model.params`` as (the options both formats name, in their camelCase; the rest)."""
+    options = {PARAM_TO_OPTION[k]: v for k, v in params.items() if k in PARAM_TO_OPTION}
+    rest = {k: v for k, v in params.items() if k not in PARAM_TO_OPTION}
+    return options, rest

@@ -21,7 +21,6 @@ from typing import Any
 
 from promptver.interop.common import (
     OPTION_TO_PARAM,
-    PARAM_TO_OPTION,
     Finding,
     ImportedPrompt,
     dump_yaml,
@@ -29,6 +28,7 @@ from promptver.interop.common import (
     mapping,
     restore_response_format,
     split_front_matter,
+    split_params,
 )
 from promptver.interop.handlebars import jinja_text, partial_path, translate
 
@@ -272,13 +272,7 @@ def export_template(bundle: Any, template: str, variables: dict[str, Any]) -> di
     if spec.description:
         front["description"] = spec.description
     front["model"] = f"{model.provider}/{model.name}"
-    config: dict[str, Any] = {}
-    leftover: dict[str, Any] = {}
-    for key, value in model.params.items():
-        if key in PARAM_TO_OPTION:
-            config[PARAM_TO_OPTION[key]] = value
-        else:
-            leftover[key] = value
+    config, leftover = split_params(model.params)
     if config:
         front["config"] = config
     front["input"] = {

@@ -23,7 +23,6 @@ from typing import Any
 
 from promptver.interop.common import (
     OPTION_TO_PARAM,
-    PARAM_TO_OPTION,
     Finding,
     ImportedPrompt,
     dump_yaml,
@@ -33,6 +32,7 @@ from promptver.interop.common import (
     mapping,
     restore_response_format,
     split_front_matter,
+    split_params,
 )
 
 SUFFIX = ".prompty"
@@ -287,13 +287,7 @@ def export_template(bundle: Any, template: str, variables: dict[str, Any]) -> st
 
     spec = bundle.spec
     model = spec.model
-    options: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for key, value in model.params.items():
-        if key in PARAM_TO_OPTION:
-            options[PARAM_TO_OPTION[key]] = value
-        else:
-            extra[key] = value
+    options, extra = split_params(model.params)
     if extra:
         options["additionalProperties"] = extra
     model_out: dict[str, Any] = {"id": model.name, "provider": model.provider}
