@@ -154,9 +154,7 @@ def _last_user_text(body: Any) -> str:
             if isinstance(content, str):
                 return content
             if isinstance(content, list):
-                return "".join(
-                    part.get("text", "") for part in content if isinstance(part, dict)
-                )
+                return "".join(part.get("text", "") for part in content if isinstance(part, dict))
     return ""
 
 
@@ -281,8 +279,7 @@ class _Handler(BaseHTTPRequestHandler):
                     event = {"choices": [{"index": 0, "delta": {"content": word}}], "model": model}
                     chunk = f"data: {json.dumps(event)}\n\n"
                 else:
-                    event = {"type": "content_block_delta", "delta": {"type": "text_delta",
-                                                                      "text": word}}
+                    event = {"type": "content_block_delta", "delta": {"type": "text_delta", "text": word}}
                     chunk = f"event: content_block_delta\ndata: {json.dumps(event)}\n\n"
                 self.wfile.write(chunk.encode())
                 self.wfile.flush()
@@ -384,8 +381,7 @@ def _payload(kind: str, model: str, prompt: str, reply: str, usage: bool) -> dic
             "object": "chat.completion",
             "model": model,
             "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": reply},
-                 "finish_reason": "stop"}
+                {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
             ],
         }
         if usage:

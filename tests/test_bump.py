@@ -111,7 +111,9 @@ def test_existing_or_older_version_is_refused(project: Path, store: Store, pv) -
     before = tree_state(project)
     with pytest.raises(ConflictError, match="0.2.0 already exists; versions are immutable"):
         bump(store, "bot", "minor", version=Version.parse("0.2.0"))
-    with pytest.raises(ConflictError, match="0.1.5 would not be newer than 0.2.0, the version the working copy came from"):
+    with pytest.raises(
+        ConflictError, match="0.1.5 would not be newer than 0.2.0, the version the working copy came from"
+    ):
         bump(store, "bot", "minor", version=Version.parse("0.1.5"))
     assert tree_state(project) == before
 

@@ -14,6 +14,7 @@ from promptver.diff import evals
 from promptver.diff.bumping import analyze_bump, prefetch_bump
 from promptver.errors import IntegrityError
 from promptver.store.store import Store
+from promptver.store.tree import WorkTree
 from promptver.versions.bump import bump
 
 EVALS = Path("bundles/bot/evals/golden.jsonl")
@@ -40,15 +41,16 @@ def test_the_summary_is_the_same_with_and_without_the_read_ahead(
         prepared.append(path)
         return original(tree, path)
 
-    counted: list[str] = []
-    count_lines = evals._count_lines
+    counted: list[str] = []  # stored sides read (the working copy's side is not counted)
+    all_lines = evals._all_lines
 
     def counting(tree, path, progress):  # type: ignore[no-untyped-def]
-        counted.append(path)
-        return count_lines(tree, path, progress)
+        if not isinstance(tree, WorkTree):
+            counted.append(path)
+        return all_lines(tree, path, progress)
 
     monkeypatch.setattr(evals, "prepare_old", spy)
-    monkeypatch.setattr(evals, "_count_lines", counting)
+    monkeypatch.setattr(evals, "_all_lines", counting)
     ahead = bump(store, "bot", "patch", analyzer=analyze_bump, prefetch=prefetch_bump, dry_run=True)
     assert counted == ["evals/golden.jsonl"]  # read once, ahead; the diff used it
     plain = bump(store, "bot", "patch", analyzer=analyze_bump, dry_run=True)

@@ -164,8 +164,11 @@ def test_check_names_template_variables_no_case_provides(project: Path, pv) -> N
     assert refused.code == 1 and "needs max_words" in refused.err
     # one case provides it: only the other is named
     golden = project / BOT / "evals/golden.jsonl"
-    golden.write_text(golden.read_text().replace('"vars": {"question": "Say hello."}',
-                                                 '"vars": {"question": "Say hello.", "max_words": 5}'))
+    golden.write_text(
+        golden.read_text().replace(
+            '"vars": {"question": "Say hello."}', '"vars": {"question": "Say hello.", "max_words": 5}'
+        )
+    )
     out = pv("check", "bot").out
     assert "case 'greeting'" not in out and "case 'capital'" in out
     # optional once it has a default
@@ -178,7 +181,12 @@ def test_the_system_prompt_and_a_case_template_count_too(project: Path, pv) -> N
     out = pv("check", "bot").out
     assert "template 'answer' needs company" in out
     # a case rendered with another template is checked against that template's variables
-    _edit(project, "bundle.toml", 'answer = "prompts/answer.j2"', 'answer = "prompts/answer.j2"\nshort = "prompts/short.j2"')
+    _edit(
+        project,
+        "bundle.toml",
+        'answer = "prompts/answer.j2"',
+        'answer = "prompts/answer.j2"\nshort = "prompts/short.j2"',
+    )
     (project / BOT / "prompts/short.j2").write_text("{{ topic }}\n")
     golden = project / BOT / "evals/golden.jsonl"
     golden.write_text(
@@ -195,7 +203,12 @@ def test_the_retrieval_context_is_not_required_of_cases(project: Path, pv) -> No
     (project / BOT / "corpus").mkdir()
     (project / BOT / "corpus/refunds.md").write_text("# Refunds\n\n30 days.\n")
     _edit(project, "bundle.toml", "[prompts]", '[rag]\ncorpus = "corpus"\nretriever = "bm25"\n\n[prompts]')
-    _edit(project, "prompts/answer.j2", "{{ question }}", "{{ question }}\n{% for c in context %}{{ c.text }}{% endfor %}")
+    _edit(
+        project,
+        "prompts/answer.j2",
+        "{{ question }}",
+        "{{ question }}\n{% for c in context %}{{ c.text }}{% endfor %}",
+    )
     assert pv("check", "bot").code == 0, pv("check", "bot").out
 
 

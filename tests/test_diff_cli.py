@@ -236,7 +236,9 @@ def test_side_by_side_without_colour_marks_each_change(proj: Path, monkeypatch: 
     assert re.search(r"-\s+Question: \{\{ question \}\}.*\+\s+Your question", changed)
     added = next(line for line in out.splitlines() if "Be brief." in line)
     assert "+" in added.split("Be brief.")[0] and "-" not in added
-    unchanged = [line for line in out.splitlines() if line.strip().startswith("1 ") and "Your question" not in line]
+    unchanged = [
+        line for line in out.splitlines() if line.strip().startswith("1 ") and "Your question" not in line
+    ]
     assert all("+" not in line and "-" not in line for line in unchanged)
 
 
@@ -266,7 +268,12 @@ def test_diff_of_a_bundle_with_no_versions_yet(tmp_path: Path, monkeypatch: pyte
     assert first.startswith("my-bot (no versions yet) -> my-bot (working copy): everything is new")
     assert "the first version will be 0.1.0" in first
     data = json.loads(cli("diff", "my-bot", "--json").out)
-    assert data["old"] == {"bundle": "my-bot", "version": None, "digest": "", "label": "my-bot (no versions yet)"}
+    assert data["old"] == {
+        "bundle": "my-bot",
+        "version": None,
+        "digest": "",
+        "label": "my-bot (no versions yet)",
+    }
     statuses = {(c["kind"], c["name"]): c["status"] for c in data["components"]}
     assert statuses[("model", "model")] == "added" and statuses[("templates", "answer")] == "added"
     assert cli("diff", "my-bot", "--stat").code == 0

@@ -26,13 +26,24 @@ def case_sets(draw: st.DrawFn) -> tuple[list[dict], list[dict]]:  # type: ignore
         if action == "keep":
             new.append(case)
         elif action == "edit":
-            new.append({**case, "expected": draw(values), "tags": draw(st.lists(st.sampled_from(["a", "é", "x"]), max_size=2))})
+            new.append(
+                {
+                    **case,
+                    "expected": draw(values),
+                    "tags": draw(st.lists(st.sampled_from(["a", "é", "x"]), max_size=2)),
+                }
+            )
         elif action == "reorder_keys":
             new.append(dict(reversed(list(case.items()))))
     taken = {c["id"] for c in old}
-    new += [{"id": f"n{i}", "vars": {}} for i in range(draw(st.integers(0, 3))) if f"n{i}" not in taken]
-    order = draw(st.permutations(range(len(new))))
-    return old, [new[i] for i in order]
+    added = [{"id": f"n{i}", "vars": {}} for i in range(draw(st.integers(0, 3))) if f"n{i}" not in taken]
+    if draw(st.booleans()):  # shuffled
+        new += added
+        order = draw(st.permutations(range(len(new))))
+        return old, [new[i] for i in order]
+    for case in added:  # in order, with cases inserted anywhere (lines shift after them)
+        new.insert(draw(st.integers(0, len(new))), case)
+    return old, new
 
 
 def jsonl(cases: list[dict], blank_every: int) -> bytes:  # type: ignore[type-arg]
@@ -45,10 +56,10 @@ def jsonl(cases: list[dict], blank_every: int) -> bytes:  # type: ignore[type-ar
 
 
 @settings(max_examples=150, deadline=None, database=None)  # no .hypothesis folder
-@given(case_sets(), st.integers(0, 3))
-def test_streamed_diff_matches_naive(sets: tuple[list[dict], list[dict]], blank: int) -> None:  # type: ignore[type-arg]
+@given(case_sets(), st.integers(0, 3), st.integers(0, 3))
+def test_streamed_diff_matches_naive(sets: tuple[list[dict], list[dict]], blank: int, new_blank: int) -> None:  # type: ignore[type-arg]
     old, new = sets
-    tree = MemoryTree({"a.jsonl": jsonl(old, blank), "b.jsonl": jsonl(new, 0)})
+    tree = MemoryTree({"a.jsonl": jsonl(old, blank), "b.jsonl": jsonl(new, new_blank)})
     result = diff_dataset(tree, "a.jsonl", tree, "b.jsonl")
     before = {c["id"]: c for c in old}
     after = {c["id"]: c for c in new}
@@ -60,7 +71,7 @@ def test_streamed_diff_matches_naive(sets: tuple[list[dict], list[dict]], blank:
     assert result.problems == ()
     for case in result.cases:  # line numbers point at the case's own line
         if case.new_line is not None:
-            line = jsonl(new, 0).decode().splitlines()[case.new_line - 1]
+            line = jsonl(new, new_blank).decode().splitlines()[case.new_line - 1]
             assert json.loads(line)["id"] == case.id
         if case.old_line is not None:
             line = jsonl(old, blank).decode().splitlines()[case.old_line - 1]

@@ -27,4 +27,3 @@ def test_readme_commands_exist() -> None:
     used = set(re.findall(r"(?:^|/|&& )promptver ([a-z]+)", readme, flags=re.M))
     assert {"init", "bump", "log"} <= used
     assert used <= set(COMMANDS), used - set(COMMANDS)
-

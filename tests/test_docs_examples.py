@@ -114,7 +114,9 @@ def test_python_examples_run(doc: str, docs_app: Any) -> None:
     }
     for block in blocks:
         if "s3://team-bucket/promptver" in block:
-            block = block.replace("s3://team-bucket/promptver", _file_remote(docs_app["store"], docs_app["tmp"]))
+            block = block.replace(
+                "s3://team-bucket/promptver", _file_remote(docs_app["store"], docs_app["tmp"])
+            )
         run_block(block, namespace)
     for request in client.chat.completions.calls:  # what the examples would send
         assert request["messages"][0]["role"] == "system" and request["model"]

@@ -65,7 +65,10 @@ def test_bom_is_refused_with_its_name(project: Path, pv) -> None:
 
 
 def test_lone_surrogate_and_nan_are_refused() -> None:
-    for line, what in ((b'{"id": "a", "vars": {"q": "\\ud800"}}', "surrogate"), (b'{"id": "a", "expected": NaN}', "NaN")):
+    for line, what in (
+        (b'{"id": "a", "vars": {"q": "\\ud800"}}', "surrogate"),
+        (b'{"id": "a", "expected": NaN}', "NaN"),
+    ):
         tree = MemoryTree({"e.jsonl": line + b"\n"})
         (problem,) = check_jsonl(tree, "e.jsonl", set())
         assert what in problem.message and problem.line == 1 and problem.column == 1
@@ -91,9 +94,11 @@ def test_wrong_field_types_are_refused_by_check_not_only_by_eval() -> None:
 
 # --- property: whatever check (and so bump) accepts, eval and diff read identically ------
 
-TRICKY = "a\u2028\u2029\x85\x0b\x0c\x1c\r\n\t\"\\é\ufeff\x00\U0001f600 "
+TRICKY = 'a\u2028\u2029\x85\x0b\x0c\x1c\r\n\t"\\é\ufeff\x00\U0001f600 '
 texts = st.text(alphabet=TRICKY, max_size=6)
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False, allow_infinity=False), texts)
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False, allow_infinity=False), texts
+)
 values = st.one_of(
     scalars,
     st.lists(scalars, max_size=3),
@@ -113,7 +118,9 @@ def case_line(draw: st.DrawFn, case_id: str) -> bytes:
     if draw(st.booleans()):
         case["expected"] = float("nan") if rarely(draw) else draw(values)
     if rarely(draw, 3):
-        case["tags"] = draw(values) if rarely(draw) else draw(st.lists(st.one_of(texts, st.integers()), max_size=2))
+        case["tags"] = (
+            draw(values) if rarely(draw) else draw(st.lists(st.one_of(texts, st.integers()), max_size=2))
+        )
     if rarely(draw, 3):
         case["assert"] = draw(values) if rarely(draw) else [{"type": "equals", "value": draw(texts)}]
     if rarely(draw, 3):
@@ -121,7 +128,9 @@ def case_line(draw: st.DrawFn, case_id: str) -> bytes:
     line = json.dumps(case, ensure_ascii=draw(st.booleans())).encode()
     if rarely(draw):  # a stray byte somewhere: invalid UTF-8, a raw control or line break
         at = draw(st.integers(0, len(line)))
-        line = line[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\x85", b"\r", b"\xe2\x80\xa8"])) + line[at:]
+        line = (
+            line[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\x85", b"\r", b"\xe2\x80\xa8"])) + line[at:]
+        )
     return line
 
 
@@ -165,7 +174,9 @@ def test_what_check_accepts_eval_and_diff_read_identically(data: bytes) -> None:
     assert sorted(c.id for c in diff.cases) == sorted(c.id for c in cases)
 
 
-@settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(eval_files())
 def test_what_bump_stores_eval_reads_identically(project: Path, data: bytes) -> None:
     """End to end: a real bump of the file, then the stored version opened as `eval` does."""
@@ -185,3 +196,33 @@ def test_what_bump_stores_eval_reads_identically(project: Path, data: bytes) -> 
         return
     dataset = open_bundle(f"bot@{manifest.version}", store).dataset("golden")
     assert [{"id": c.id, "vars": c.vars, "expected": c.expected} for c in dataset.cases] == _naive(data)
+
+
+# --- the bump's one pass for shape and coverage says what the two passes say -------------
+
+
+@st.composite
+def covered_files(draw: st.DrawFn) -> bytes:
+    lines = []
+    for n in range(draw(st.integers(0, 4))):
+        case: dict[str, Any] = {"id": f"c{n}" if not rarely(draw) else "c0"}
+        if draw(st.booleans()):
+            names = draw(st.lists(st.sampled_from(["q", "tone", "x"]), unique=True, max_size=3))
+            case["vars"] = {name: draw(values) for name in names} if not rarely(draw) else draw(values)
+        if rarely(draw, 2):
+            case["template"] = draw(st.sampled_from(["answer", "other", "unknown", 3]))
+        if rarely(draw, 4):
+            case["tags"] = draw(st.sampled_from([["a"], "a", [1, "b"]]))
+        lines.append(json.dumps(case).encode())
+    return b"\n".join(lines) + b"\n"
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(covered_files(), st.sets(st.sampled_from(["q", "tone"])))
+def test_one_pass_for_shape_and_coverage_agrees_with_the_two_passes(data: bytes, required: set[str]) -> None:
+    from promptver.bundle.check import all_cover
+    from promptver.bundle.evalset import fast_valid
+
+    templates = {"answer", "other"}
+    both = fast_valid(data, templates) and all_cover(data, required, "answer")
+    assert fast_valid(data, templates, covers=("answer", required)) == both

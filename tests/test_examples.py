@@ -121,7 +121,15 @@ def assert_clean_and_verified(cwd: Path) -> None:
 
 def test_history_replays_with_the_cli(tmp_path: Path) -> None:
     example_history.replay(tmp_path, BUNDLES)
-    assert versions(tmp_path, "support-bot") == ["2.2.0", "2.1.0", "2.0.1", "2.0.0", "1.2.0", "1.1.0", "1.0.0"]
+    assert versions(tmp_path, "support-bot") == [
+        "2.2.0",
+        "2.1.0",
+        "2.0.1",
+        "2.0.0",
+        "1.2.0",
+        "1.1.0",
+        "1.0.0",
+    ]
     assert versions(tmp_path, "ticket-triage") == ["1.2.0", "1.1.1", "1.1.0", "1.0.0"]
     assert_clean_and_verified(tmp_path)
 

@@ -61,9 +61,42 @@ COMMAND = settings(PROFILE)
 
 # --- inputs ------------------------------------------------------------------------------
 
-NOISE = [b"", b"\x00", b"\xff", b"\xef\xbb\xbf", b"\xc3", b"\n", b"\r", b"\"", b"'", b"[", b"]", b"{",
-         b"}", b"=", b",", b"\\", b"\xe2\x80\xa8", b"\xc2\x85", b"0", b"-", b".", b"@", b"NaN", b"1e999",
-         b"[[", b"#", b"\t", b" ", b"a", b"true", b"null", b"\\u0000", b"\\ud800", b'"""']
+NOISE = [
+    b"",
+    b"\x00",
+    b"\xff",
+    b"\xef\xbb\xbf",
+    b"\xc3",
+    b"\n",
+    b"\r",
+    b'"',
+    b"'",
+    b"[",
+    b"]",
+    b"{",
+    b"}",
+    b"=",
+    b",",
+    b"\\",
+    b"\xe2\x80\xa8",
+    b"\xc2\x85",
+    b"0",
+    b"-",
+    b".",
+    b"@",
+    b"NaN",
+    b"1e999",
+    b"[[",
+    b"#",
+    b"\t",
+    b" ",
+    b"a",
+    b"true",
+    b"null",
+    b"\\u0000",
+    b"\\ud800",
+    b'"""',
+]
 
 
 @st.composite
@@ -184,15 +217,17 @@ def test_manifest_nested_too_deeply_or_out_of_range(stored: Store) -> None:
     assert _refused(lambda: Manifest.loads(b"[" * 100_000, "m.json")) is not None
     seed = _manifest_seed(stored)
     for size in (b"1e999", b"-1", b"true", b"1.5"):  # found by the long profile: 1e999 crashed
-        raw = seed.replace(b'"size": ', b'"size": ' + size + b", \"x\": ", 1)
+        raw = seed.replace(b'"size": ', b'"size": ' + size + b', "x": ', 1)
         assert b"1e999" not in seed and raw != seed
         assert _refused(lambda raw=raw: Manifest.loads(raw, "m.json")) is not None
 
 
 # --- audit log lines ------------------------------------------------------------------------
 
-EVENT = (b'{"actor": "Tess <t@example.com>", "bump": "minor", "event": "bump", "prev": null, "seq": 1, '
-         b'"time": "2026-11-26T15:20:00Z", "version": "0.1.0"}')
+EVENT = (
+    b'{"actor": "Tess <t@example.com>", "bump": "minor", "event": "bump", "prev": null, "seq": 1, '
+    b'"time": "2026-11-26T15:20:00Z", "version": "0.1.0"}'
+)
 
 
 @PARSER
@@ -214,7 +249,9 @@ def test_log_line_with_half_a_surrogate_pair(project: Path, pv) -> None:
         assert result.code == 1 and "half of a surrogate pair" in result.err, result
 
 
-def _nested(leaves: st.SearchStrategy[Any], keys: st.SearchStrategy[str], depth: int) -> st.SearchStrategy[Any]:
+def _nested(
+    leaves: st.SearchStrategy[Any], keys: st.SearchStrategy[str], depth: int
+) -> st.SearchStrategy[Any]:
     """JSON values at most ``depth`` containers deep (st.recursive's argument check warns
     spuriously now and then, and warnings are errors here)."""
     if depth == 0:
@@ -228,9 +265,34 @@ json_values = _nested(
     st.text(max_size=6),
     2,
 )
-FIELDS = ["event", "alias", "action", "from", "to", "version", "approvals", "reason", "new", "decision", "note",
-          "score", "pass_rate", "target", "run", "dataset", "message", "parent", "forced", "source", "time",
-          "actor", "digest", "seq", "prev", "manifest_sha256"]
+FIELDS = [
+    "event",
+    "alias",
+    "action",
+    "from",
+    "to",
+    "version",
+    "approvals",
+    "reason",
+    "new",
+    "decision",
+    "note",
+    "score",
+    "pass_rate",
+    "target",
+    "run",
+    "dataset",
+    "message",
+    "parent",
+    "forced",
+    "source",
+    "time",
+    "actor",
+    "digest",
+    "seq",
+    "prev",
+    "manifest_sha256",
+]
 
 
 @st.composite
@@ -251,7 +313,13 @@ def test_log_line_through_verify_and_audit(project: Path, pv, line: bytes) -> No
     original = log.read_bytes().splitlines(keepends=True)[:1]
     log.write_bytes(b"".join(original) + line.replace(b"\n", b" ") + b"\n")
     before = tree_state(project / ".promptver")
-    for args in (("verify",), ("audit", "bot"), ("audit", "bot", "--json"), ("log", "bot"), ("show", "bot@0.1.0")):
+    for args in (
+        ("verify",),
+        ("audit", "bot"),
+        ("audit", "bot", "--json"),
+        ("log", "bot"),
+        ("show", "bot@0.1.0"),
+    ):
         result = pv(*args)
         assert result.code in (0, 1), (args, result)
         assert "Traceback" not in result.err
@@ -321,8 +389,21 @@ def test_app_config(config: tuple[str, bytes]) -> None:
 
 # --- version refs and ranges ---------------------------------------------------------------
 
-REFS = ["1.2.3", "1.2.3-rc.1+build.5", "^1.2", "~1.2.3", "1.x", "1.2 - 2.0", ">=1 <2 || 3", "latest",
-        "production", "*", "bot@0.1.0", "bot@latest", "bot@^0.1"]
+REFS = [
+    "1.2.3",
+    "1.2.3-rc.1+build.5",
+    "^1.2",
+    "~1.2.3",
+    "1.x",
+    "1.2 - 2.0",
+    ">=1 <2 || 3",
+    "latest",
+    "production",
+    "*",
+    "bot@0.1.0",
+    "bot@latest",
+    "bot@^0.1",
+]
 
 
 @PARSER
@@ -348,7 +429,12 @@ def test_refs_through_the_cli(project: Path, pv, text: str) -> None:
     if text.startswith("-") or "\x00" in text:
         return  # an option, or not passable as an argument at all
     before = tree_state(project / ".promptver")
-    for args in (("show", f"bot@{text}"), ("log", text), ("diff", f"bot@{text}"), ("checkout", f"bot@{text}")):
+    for args in (
+        ("show", f"bot@{text}"),
+        ("log", text),
+        ("diff", f"bot@{text}"),
+        ("checkout", f"bot@{text}"),
+    ):
         result = pv(*args)
         assert result.code in (0, 1, 2), (args, result)  # 2: click's usage errors
         assert "Traceback" not in result.err
@@ -375,8 +461,18 @@ def archives(draw: st.DrawFn, valid: bytes, manifest: bytes, member: str) -> byt
         return draw(mutated(valid))
     if kind == "manifest":  # a well-formed archive around a fuzzed manifest
         return _tar_gz([("manifest.json", draw(files(manifest))), (member, b"x")])
-    names = st.sampled_from(["manifest.json", member, "files/../x", "/etc/x", "files/a//b", "files/./a",
-                             "files/bundle.toml", "other"]) | st.text(max_size=12)
+    names = st.sampled_from(
+        [
+            "manifest.json",
+            member,
+            "files/../x",
+            "/etc/x",
+            "files/a//b",
+            "files/./a",
+            "files/bundle.toml",
+            "other",
+        ]
+    ) | st.text(max_size=12)
     return _tar_gz(draw(st.lists(st.tuples(names, st.binary(max_size=20)), max_size=4)))
 
 
@@ -430,7 +526,9 @@ def test_bundle_files_through_check_and_bump(project: Path, pv, name: str, data:
             assert "Traceback" not in result.err
         if result.code == 1:
             assert tree_state(project / ".promptver") == before
-        assert not any((project / ".promptver/tmp").iterdir()) if (project / ".promptver/tmp").exists() else True
+        assert (
+            not any((project / ".promptver/tmp").iterdir()) if (project / ".promptver/tmp").exists() else True
+        )
     finally:
         path.write_bytes(original)
 
@@ -440,8 +538,14 @@ def test_bundle_files_through_check_and_bump(project: Path, pv, name: str, data:
     ["{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}", "{% if x %}" * 3000 + "{% endif %}" * 3000],
 )
 def test_template_nested_too_deeply_is_a_problem(source: str) -> None:
-    tree = MemoryTree({"bundle.toml": BOT_TOML, "prompts/system.j2": b"S", "prompts/answer.j2": source.encode(),
-                       "evals/golden.jsonl": EVALS})
+    tree = MemoryTree(
+        {
+            "bundle.toml": BOT_TOML,
+            "prompts/system.j2": b"S",
+            "prompts/answer.j2": source.encode(),
+            "evals/golden.jsonl": EVALS,
+        }
+    )
     problems = check_tree(tree, "bot")[1]
     assert [p.file for p in problems] == ["prompts/answer.j2"] and "nested too deeply" in problems[0].message
 

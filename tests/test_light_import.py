@@ -6,7 +6,18 @@ import sys
 from tests.conftest import ROOT
 
 HEAVY = (
-    "textual", "click", "typer", "rich", "deepdiff", "tiktoken", "httpx", "aiohttp", "pydantic", "numpy", "bm25s", "plotext",
+    "textual",
+    "click",
+    "typer",
+    "rich",
+    "deepdiff",
+    "tiktoken",
+    "httpx",
+    "aiohttp",
+    "pydantic",
+    "numpy",
+    "bm25s",
+    "plotext",
 )
 
 

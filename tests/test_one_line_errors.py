@@ -90,7 +90,12 @@ def _run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     }
     return subprocess.run(
         [sys.executable, "-m", "promptver", *args],
-        cwd=project, env=env, capture_output=True, text=True, timeout=60, check=False,
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
         preexec_fn=_drop_root_override if os.geteuid() == 0 else None,
     )
 
@@ -136,7 +141,9 @@ def _load_with_answer(project: Path, pv, answer: str) -> promptver.Bundle:
         ("{{ question['a']['b'] | int // 0 }}\n", 1, "ZeroDivisionError"),
     ],
 )
-def test_render_errors_name_the_template_and_line(project: Path, pv, source: str, line: int, what: str) -> None:
+def test_render_errors_name_the_template_and_line(
+    project: Path, pv, source: str, line: int, what: str
+) -> None:
     bundle = _load_with_answer(project, pv, source)
     with pytest.raises(TemplateRenderError) as info:
         bundle.render("answer", question={"a": {"b": "3"}} if "['a']" in source else "q")
@@ -173,7 +180,10 @@ def test_include_cycle_and_a_broken_included_file(project: Path, pv) -> None:
     (prompts / "bad.j2").write_text("{% if %}\n")
     result = pv("check", "bot")
     assert result.code == 1
-    assert "prompts/a.j2:2: template loads itself (prompts/answer.j2 -> prompts/a.j2 -> prompts/answer.j2)" in result.out
+    assert (
+        "prompts/a.j2:2: template loads itself (prompts/answer.j2 -> prompts/a.j2 -> prompts/answer.j2)"
+        in result.out
+    )
     assert "prompts/bad.j2:1: template syntax error" in result.out
 
 

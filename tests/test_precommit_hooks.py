@@ -85,9 +85,9 @@ def test_hooks_pass_on_a_healthy_project(hooked: tuple[Path, dict[str, str]]) ->
     result = _pre_commit(project, env)
     assert result.returncode == 0, result.stdout + result.stderr
     for name in ("promptver check (changed bundles)", "promptver lock --check", "promptver verify"):
-        assert any(line.startswith(name) and line.endswith("Passed") for line in result.stdout.splitlines()), (
-            result.stdout
-        )
+        assert any(
+            line.startswith(name) and line.endswith("Passed") for line in result.stdout.splitlines()
+        ), result.stdout
 
 
 def test_hooks_catch_a_broken_bundle_a_stale_lock_and_a_damaged_store(

@@ -105,6 +105,8 @@ def test_the_typical_day_runs_as_written(tmp_path: Path) -> None:
             assert code == 0, f"README line failed: {line}\n{output}"
             assert "Traceback" not in output, output
     # what the day did, as the comments say
-    log = subprocess.run(["promptver", "log", "support-bot"], cwd=project, env=env, capture_output=True, text=True)
+    log = subprocess.run(
+        ["promptver", "log", "support-bot"], cwd=project, env=env, capture_output=True, text=True
+    )
     assert "0.2.0" in log.stdout and "0.1.0" in log.stdout
     assert (project / "promptver.lock").exists() and (project / "evals.xml").exists()

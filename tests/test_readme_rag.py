@@ -66,7 +66,10 @@ def test_readme_rag_block_runs(tmp_path: Path) -> None:
             if command.endswith("&"):
                 server = subprocess.Popen(
                     ["bash", "-c", f"exec {command[:-1].strip()}"],
-                    cwd=project, env=env, stdout=subprocess.PIPE, text=True,
+                    cwd=project,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    text=True,
                 )
                 assert server.stdout is not None
                 assert server.stdout.readline().strip() == f"http://127.0.0.1:{port}"

@@ -37,7 +37,9 @@ def test_status_after_checkout_names_the_version(project: Path, pv) -> None:  # 
     assert pv("status", "bot").out.strip() == "bot: matches 0.1.0 (latest is 0.2.0)"
     patch_change(project, 1)
     out = pv("status", "bot").out
-    assert out.startswith("bot: changed since 0.1.0 (latest is 0.2.0)\n") and "modified prompts/answer.j2" in out
+    assert (
+        out.startswith("bot: changed since 0.1.0 (latest is 0.2.0)\n") and "modified prompts/answer.j2" in out
+    )
     data = json.loads(pv("status", "bot", "--json").out)[0]
     assert (data["base"], data["latest"], data["clean"]) == ("0.1.0", "0.2.0", False)
 

@@ -112,7 +112,9 @@ def _manifest_json(files: dict[str, bytes], name: str = "evil") -> dict:
         "digest": tree_digest((p, sha256_bytes(d)) for p, d in files.items()),
         "created": "2026-01-01T00:00:00Z",
         "author": "x",
-        "files": [{"path": p, "digest": "sha256:" + sha256_bytes(d), "size": len(d)} for p, d in files.items()],
+        "files": [
+            {"path": p, "digest": "sha256:" + sha256_bytes(d), "size": len(d)} for p, d in files.items()
+        ],
     }
 
 
@@ -200,7 +202,9 @@ def test_3_a_member_larger_than_listed_is_refused_before_it_is_read(tmp_path: Pa
         read_archive(bomb)
 
 
-def test_3_archives_above_the_limits_are_refused_with_a_clear_message(project: Path, pv, tmp_path: Path) -> None:
+def test_3_archives_above_the_limits_are_refused_with_a_clear_message(
+    project: Path, pv, tmp_path: Path
+) -> None:
     files = {"bundle.toml": SPEC}
     raw = _manifest_json(files)
     raw["files"].append({"path": "big.bin", "digest": "sha256:" + "0" * 64, "size": 1 << 30})
@@ -221,7 +225,9 @@ def test_3_the_decompressed_stream_is_capped(tmp_path: Path, monkeypatch: pytest
     data = b"\0" * (3 << 20)  # an honest manifest... for a file above the (lowered) limit
     bad = tmp_path / "big.pvb"
     files = {"big.bin": data}
-    bad.write_bytes(_pvb([("manifest.json", json.dumps(_manifest_json(files)).encode()), ("files/big.bin", data)]))
+    bad.write_bytes(
+        _pvb([("manifest.json", json.dumps(_manifest_json(files)).encode()), ("files/big.bin", data)])
+    )
     with pytest.raises(IntegrityError, match="is refused"):
         describe_archive(bad)
 
@@ -245,7 +251,9 @@ def test_3_show_streams_members(project: Path, pv, tmp_path: Path) -> None:
 # ---- 4. full disks: complete and durable, or rolled back -------------------------------------
 
 
-def test_4_short_writes_still_give_whole_log_lines(project: Path, pv, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_4_short_writes_still_give_whole_log_lines(
+    project: Path, pv, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with disk_fills_after(monkeypatch, 1 << 40, short=7):
         assert pv("bump", "minor", "bot").code == 0
         assert pv("approve", "bot@0.1.0", "--by", REVIEWER).code == 0
@@ -265,11 +273,15 @@ def test_4_a_full_disk_during_an_append_leaves_the_log_as_it_was(
     assert result.code == 1
     assert result.err.count("\n") == 1 and "No space left on device" in result.err
     assert log.read_bytes() == before
-    assert pv("approve", "bot@0.1.0", "--by", REVIEWER).code == 0  # the next event is not glued to a torn line
+    assert (
+        pv("approve", "bot@0.1.0", "--by", REVIEWER).code == 0
+    )  # the next event is not glued to a torn line
     assert pv("verify").code == 0
 
 
-def test_4_alias_set_on_a_full_disk_fails_in_one_line(project: Path, pv, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_4_alias_set_on_a_full_disk_fails_in_one_line(
+    project: Path, pv, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert pv("bump", "minor", "bot").code == 0
     meta = project / ".promptver" / "bundles" / "bot"
     before = (meta / "log.jsonl").read_bytes()
@@ -353,7 +365,11 @@ def test_4_a_real_full_disk(tiny_disk: Path) -> None:
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "promptver", *args], cwd=tiny_disk, env=del_home, capture_output=True, text=True
+            [sys.executable, "-m", "promptver", *args],
+            cwd=tiny_disk,
+            env=del_home,
+            capture_output=True,
+            text=True,
         )
 
     assert run("init").returncode == 0 and run("new", "bot").returncode == 0
@@ -482,7 +498,10 @@ def test_8_listing_is_unchanged_for_names_without_a_newline() -> None:
     listing = "".join(f"{h}  {p}\n" for p, h in sorted(entries))
     assert tree_digest(entries) == "sha256:" + sha256_bytes(listing.encode())
     result = subprocess.run(
-        [sys.executable, "-m", "promptver", "verify"], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-m", "promptver", "verify"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -534,8 +553,11 @@ def test_5_leftovers_of_killed_bumps_are_removed_by_the_next_writer(project: Pat
     store = Store.find(project)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(
-        [sys.executable, "-m", "promptver", "bump", "minor", "bot"], cwd=project, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "promptver", "bump", "minor", "bot"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = clock.time() + 60
     while clock.time() < deadline and child.poll() is None:

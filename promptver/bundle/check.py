@@ -326,11 +326,16 @@ class EvalPrevalidator:
             rel, data = item
             passed: list[str] = []
             try:
-                if fast_valid(data, self._templates):
-                    passed.append("shape")
                 default = self._default.get(rel)
-                if default in self._required and all_cover(data, self._required[default], default):
-                    passed.append("cover")
+                if default in self._required and fast_valid(
+                    data, self._templates, covers=(default, self._required[default])
+                ):
+                    passed += ["shape", "cover"]  # both in one pass, the usual case
+                else:
+                    if fast_valid(data, self._templates):
+                        passed.append("shape")
+                    if default in self._required and all_cover(data, self._required[default], default):
+                        passed.append("cover")
             except Exception:
                 pass  # `check_tree` looks again and locates the problem
             self._passed[rel] = passed

@@ -169,7 +169,7 @@ def reference_problems(env: jinja2.Environment, tree: Tree, path: str) -> list[P
                     )
                 )
             elif name in stack or name == current:
-                cycle = " -> ".join([*stack[stack.index(name):], current, name]) if name in stack else name
+                cycle = " -> ".join([*stack[stack.index(name) :], current, name]) if name in stack else name
                 problems.append(
                     Problem(
                         f"template loads itself ({cycle}): rendering would never end",

@@ -220,8 +220,14 @@ def case_lists(comparison: Comparison) -> list[str]:
         (f"Removed cases ({len(comparison.removed)})", comparison.removed),
     ):
         if ids:
-            out += [f"<details><summary>{title}</summary>", "", *(f"- `{_esc(i)}`" for i in ids), "",
-                    "</details>", ""]
+            out += [
+                f"<details><summary>{title}</summary>",
+                "",
+                *(f"- `{_esc(i)}`" for i in ids),
+                "",
+                "</details>",
+                "",
+            ]
     return out
 
 
@@ -240,8 +246,11 @@ def render_markdown(report: CiReport, *, limit: int = GITHUB_COMMENT_LIMIT) -> s
     """The comment, regressions first, at most ``limit`` UTF-8 bytes."""
     sections: list[list[str]] = [headline(report)]
     if report.comparison is not None:
-        sections += [regressions(report.comparison), eval_table(report.comparison, report.dataset),
-                     case_lists(report.comparison)]
+        sections += [
+            regressions(report.comparison),
+            eval_table(report.comparison, report.dataset),
+            case_lists(report.comparison),
+        ]
     sections.append(diff_section(report.diff))
     return fit(sections, limit, footer=_footer(report))
 

@@ -143,9 +143,13 @@ def markdown(matrix: Matrix, title: str) -> str:
     split = [c for c in matrix.cases if c.split]
     if split:
         models = [r.model for r in matrix.rows]
-        lines += ["", "### Cases where the models disagree", "",
-                  "| case | " + " | ".join(f"`{m}`" for m in models) + " |",
-                  "| --- |" + " --- |" * len(models)]
+        lines += [
+            "",
+            "### Cases where the models disagree",
+            "",
+            "| case | " + " | ".join(f"`{m}`" for m in models) + " |",
+            "| --- |" + " --- |" * len(models),
+        ]
         for c in split:
             marks = [("pass" if c.passed.get(m) else "**fail**") if m in c.passed else "-" for m in models]
             lines.append(f"| `{c.id}` | " + " | ".join(marks) + " |")

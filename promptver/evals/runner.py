@@ -191,7 +191,6 @@ def override_model(model: ModelRef | None, spec: str, label: str) -> ModelRef:
     bundle's parameters; the base URL then comes from the provider's environment)."""
     from dataclasses import replace
 
-
     provider, sep, name = spec.partition("/")
     if not sep:
         provider, name = "", spec

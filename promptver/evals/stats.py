@@ -213,8 +213,13 @@ class CaseRate:
         return 0 < self.passed < self.runs
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "passed": self.passed, "runs": self.runs, "pass_rate": self.rate,
-                "flaky": self.flaky}
+        return {
+            "id": self.id,
+            "passed": self.passed,
+            "runs": self.runs,
+            "pass_rate": self.rate,
+            "flaky": self.flaky,
+        }
 
 
 def case_rates(records: list[dict[str, Any]]) -> list[CaseRate]:

@@ -52,13 +52,15 @@ def html_page(trend: Trend, *, marks: tuple[str, ...] = ()) -> str:
             f"<h1>Eval history: {title}</h1>",
             svg_chart(trend, marks=marks),
             "<table><thead><tr>"
-            + "".join(f"<th>{h}</th>" for h in ("version", "run", "cases", "score", "pass rate", "cost",
-                                                 "p50", "p95"))
+            + "".join(
+                f"<th>{h}</th>"
+                for h in ("version", "run", "cases", "score", "pass rate", "cost", "p50", "p95")
+            )
             + "</tr></thead><tbody>",
             *cells,
             "</tbody></table>",
             others,
-            "<p class=\"note\">Each version's newest complete run; written by promptver.</p>",
+            '<p class="note">Each version\'s newest complete run; written by promptver.</p>',
             "</body></html>",
             "",
         ]

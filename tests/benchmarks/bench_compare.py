@@ -37,7 +37,9 @@ def main() -> None:
         print(f"{n:>6} cases: {took * 1000:7.1f} ms{first}  ->  {stats.describe()}")
     start = time.perf_counter()
     p = mcnemar_exact(4_000, 5_000)
-    print(f"exact McNemar with 9,000 discordant pairs: {(time.perf_counter() - start) * 1000:.1f} ms (p = {p:.3g})")
+    print(
+        f"exact McNemar with 9,000 discordant pairs: {(time.perf_counter() - start) * 1000:.1f} ms (p = {p:.3g})"
+    )
 
 
 if __name__ == "__main__":

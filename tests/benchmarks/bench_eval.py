@@ -39,7 +39,7 @@ def make_project(folder: Path, base_url: str, cases: int) -> Store:
     (bundle / "bundle.toml").write_text(
         '[bundle]\nname = "bench"\n\n'
         f'[model]\nprovider = "openai"\nname = "gpt-4o-mini"\nbase_url = "{base_url}"\n\n'
-        '[model.params]\ntemperature = 0\n\n'
+        "[model.params]\ntemperature = 0\n\n"
         '[prompts]\nsystem = "prompts/system.j2"\n\n'
         '[prompts.templates]\nanswer = "prompts/answer.j2"\n\n'
         '[evals.golden]\npath = "evals/golden.jsonl"\ntemplate = "answer"\n'
@@ -49,8 +49,11 @@ def make_project(folder: Path, base_url: str, cases: int) -> Store:
     (bundle / "prompts" / "answer.j2").write_text("Question {{ n }}: {{ question }}")
     with (bundle / "evals" / "golden.jsonl").open("w") as handle:
         for n in range(cases):
-            case = {"id": f"case-{n:05}", "vars": {"n": n, "question": f"what is {n}?"},
-                    "expected": f"what is {n}"}
+            case = {
+                "id": f"case-{n:05}",
+                "vars": {"n": n, "question": f"what is {n}?"},
+                "expected": f"what is {n}",
+            }
             handle.write(json.dumps(case) + "\n")
     return store
 
@@ -58,7 +61,8 @@ def make_project(folder: Path, base_url: str, cases: int) -> Store:
 def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "fakeserver.py"), "--latency", str(latency)],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert server.stdout is not None
     return server, server.stdout.readline().strip()
@@ -77,8 +81,7 @@ def measure(store: Store, concurrency: int, cache: bool = False) -> dict[str, fl
     started = time.perf_counter()
     bundle = open_bundle("bench", store)
     options = EvalOptions(concurrency=concurrency, cache=cache, timeout=30, retries=2)
-    plan = runner.prepare(bundle, options, store_root=store.root,
-                          env={"OPENAI_API_KEY": "sk-bench"})
+    plan = runner.prepare(bundle, options, store_root=store.root, env={"OPENAI_API_KEY": "sk-bench"})
     writer = runner.start(plan, RunStore(store.root / "runs"))
     startup = time.perf_counter() - started
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -86,14 +89,20 @@ def measure(store: Store, concurrency: int, cache: bool = False) -> dict[str, fl
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     summary = meta["summary"]
     assert summary["cases"] == len(plan.jobs) and summary["errors"] == 0, summary
-    return {"startup": startup, "wall": wall, "cpu": cpu, "cases": summary["cases"],
-            "passed": summary["passed"]}
+    return {
+        "startup": startup,
+        "wall": wall,
+        "cpu": cpu,
+        "cases": summary["cases"],
+        "passed": summary["passed"],
+    }
 
 
 def promptfoo_note() -> str:
     node = shutil.which("node")
-    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip() \
-        if node else None
+    version = (
+        subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip() if node else None
+    )
     if shutil.which("promptfoo") is None:
         found = f"node {version}" if version else "no node"
         return f"promptfoo: not available here (needs Node 22 and `npm i -g promptfoo`; {found})"
@@ -110,28 +119,42 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="promptver-bench-"))
     try:
         store = make_project(folder, f"{url}/v1", args.cases)
-        print(f"{args.cases} cases, {args.latency * 1000:.0f} ms per request, server {url} "
-              f"(separate process), cache off, {os.cpu_count()} CPUs")
-        print(f"{'concurrency':>11} {'start-up':>9} {'wall':>8} {'minimum':>8} {'ratio':>6} "
-              f"{'CPU/case':>9} {'server CPU':>11}")
+        print(
+            f"{args.cases} cases, {args.latency * 1000:.0f} ms per request, server {url} "
+            f"(separate process), cache off, {os.cpu_count()} CPUs"
+        )
+        print(
+            f"{'concurrency':>11} {'start-up':>9} {'wall':>8} {'minimum':>8} {'ratio':>6} "
+            f"{'CPU/case':>9} {'server CPU':>11}"
+        )
         for concurrency in args.concurrency:
             server_cpu = process_cpu(server.pid)
             result = measure(store, concurrency)
             after = process_cpu(server.pid)
-            served = "" if server_cpu is None or after is None else \
-                f" {(after - server_cpu) / result['cases'] * 1000:>9.2f}ms"
+            served = (
+                ""
+                if server_cpu is None or after is None
+                else f" {(after - server_cpu) / result['cases'] * 1000:>9.2f}ms"
+            )
             minimum = args.cases * args.latency / concurrency
-            print(f"{concurrency:>11} {result['startup']:>8.2f}s {result['wall']:>7.2f}s "
-                  f"{minimum:>7.2f}s {result['wall'] / minimum:>5.2f}x "
-                  f"{result['cpu'] / result['cases'] * 1000:>7.2f}ms{served}", flush=True)
+            print(
+                f"{concurrency:>11} {result['startup']:>8.2f}s {result['wall']:>7.2f}s "
+                f"{minimum:>7.2f}s {result['wall'] / minimum:>5.2f}x "
+                f"{result['cpu'] / result['cases'] * 1000:>7.2f}ms{served}",
+                flush=True,
+            )
         for label in ("cache on, empty", "cache on, warm"):
             result = measure(store, 50, cache=True)
-            print(f"{'50':>11} {result['startup']:>8.2f}s {result['wall']:>7.2f}s "
-                  f"{'':>8} {'':>6} {result['cpu'] / result['cases'] * 1000:>7.2f}ms  ({label})",
-                  flush=True)
+            print(
+                f"{'50':>11} {result['startup']:>8.2f}s {result['wall']:>7.2f}s "
+                f"{'':>8} {'':>6} {result['cpu'] / result['cases'] * 1000:>7.2f}ms  ({label})",
+                flush=True,
+            )
         print(promptfoo_note())
-        print("for scale (issue 5): promptfoo ran 500 cases at concurrency 50 in about 7 s, "
-              "14x its minimum, at about 12 ms of CPU per case")
+        print(
+            "for scale (issue 5): promptfoo ran 500 cases at concurrency 50 in about 7 s, "
+            "14x its minimum, at about 12 ms of CPU per case"
+        )
     finally:
         server.terminate()
         server.wait()

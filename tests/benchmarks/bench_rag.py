@@ -76,8 +76,11 @@ def make_project(folder: Path, base_url: str, docs: int, cases: int) -> Store:
             target = rng.randrange(docs)
             words = texts[target].split()
             question = " ".join(rng.sample(words, min(8, len(words))))
-            case = {"id": f"case-{n:05}", "vars": {"question": question},
-                    "expected_sources": [f"doc{target:05}.md"]}
+            case = {
+                "id": f"case-{n:05}",
+                "vars": {"question": question},
+                "expected_sources": [f"doc{target:05}.md"],
+            }
             handle.write(json.dumps(case) + "\n")
     return store
 
@@ -85,7 +88,8 @@ def make_project(folder: Path, base_url: str, docs: int, cases: int) -> Store:
 def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "fakeserver.py"), "--latency", str(latency)],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert server.stdout is not None
     return server, server.stdout.readline().strip()
@@ -96,8 +100,10 @@ def index_figures(folder: Path, url: str, docs: int) -> None:
     bundle = open_bundle("bench", store)
     settings = rag.settings(bundle.config, bundle.model, "bench")
     corpus = rag.Corpus(bundle.label, bundle.tree.entries, bundle.read_bytes, settings.corpus)
-    queries = [json.loads(line)["vars"]["question"]
-               for line in bundle.read_bytes("evals/golden.jsonl").decode().splitlines()]
+    queries = [
+        json.loads(line)["vars"]["question"]
+        for line in bundle.read_bytes("evals/golden.jsonl").decode().splitlines()
+    ]
     chunks = corpus.chunks(settings.chunking)
     started = time.perf_counter()
     bm25 = rag.BM25Index(chunks)
@@ -114,8 +120,12 @@ def index_figures(folder: Path, url: str, docs: int) -> None:
     async def dense() -> None:
         assert settings.embedding is not None
         cache = EmbeddingCache(store.root / "cache" / "embeddings.sqlite")
-        embedder = Embedder(make_provider(settings.embedding, env=ENV, max_connections=PARALLEL),
-                            settings.embedding.name, cache, "bench")
+        embedder = Embedder(
+            make_provider(settings.embedding, env=ENV, max_connections=PARALLEL),
+            settings.embedding.name,
+            cache,
+            "bench",
+        )
         texts = [rag.chunk_text(c) for c in chunks]
         started = time.perf_counter()
         vectors = await embedder.embed(texts)
@@ -130,9 +140,11 @@ def index_figures(folder: Path, url: str, docs: int) -> None:
         for row in asked:
             rag.top_k(vectors @ row, 4, positive=False)
         per_query = (time.perf_counter() - started) / len(queries)
-        print(f"dense  {len(chunks)} chunks x {vectors.shape[1]} dims: embed over HTTP {cold:.2f} s "
-              f"({requests} requests of {BATCH}, {PARALLEL} in flight, server without latency), "
-              f"from the store's cache {warm:.2f} s, query {per_query * 1000:.2f} ms")
+        print(
+            f"dense  {len(chunks)} chunks x {vectors.shape[1]} dims: embed over HTTP {cold:.2f} s "
+            f"({requests} requests of {BATCH}, {PARALLEL} in flight, server without latency), "
+            f"from the store's cache {warm:.2f} s, query {per_query * 1000:.2f} ms"
+        )
         await embedder.aclose()
         cache.close()
 
@@ -160,20 +172,26 @@ def end_to_end(folder: Path, url: str, cases: int, latency: float, concurrency: 
     rounds = max(math.ceil(math.ceil(n / BATCH) / PARALLEL) for n in (docs, cases))
     theory = chat + latency * rounds
     retrieval = summary.get("retrieval") or {}
-    print(f"--target rag (hybrid), {cases} cases, {docs} documents, concurrency {concurrency}, "
-          f"{latency * 1000:.0f} ms a request: {wall:.2f} s; theory {theory:.2f} s "
-          f"({chat:.2f} s of chat + embedding round trips) -> {wall / theory:.2f}x "
-          f"(limit 1.5x); CPU {meta['cpu_seconds'] / cases * 1000:.2f} ms a case; "  # type: ignore[operator]
-          f"embedding requests {meta.get('retrieval_requests')}; "
-          f"hit@4 {retrieval.get('hit', 0):.3f} MRR {retrieval.get('mrr', 0):.3f}")
+    print(
+        f"--target rag (hybrid), {cases} cases, {docs} documents, concurrency {concurrency}, "
+        f"{latency * 1000:.0f} ms a request: {wall:.2f} s; theory {theory:.2f} s "
+        f"({chat:.2f} s of chat + embedding round trips) -> {wall / theory:.2f}x "
+        f"(limit 1.5x); CPU {meta['cpu_seconds'] / cases * 1000:.2f} ms a case; "  # type: ignore[operator]
+        f"embedding requests {meta.get('retrieval_requests')}; "
+        f"hit@4 {retrieval.get('hit', 0):.3f} MRR {retrieval.get('mrr', 0):.3f}"
+    )
     rag._INDEXES.clear()
     wall1, meta1 = run_once(store, concurrency, cache=True)
-    print(f"with the store's caches, empty: {wall1:.2f} s, embedding requests "
-          f"{meta1.get('retrieval_requests')}, chat requests {meta1['summary']['requests']}")  # type: ignore[index]
+    print(
+        f"with the store's caches, empty: {wall1:.2f} s, embedding requests "
+        f"{meta1.get('retrieval_requests')}, chat requests {meta1['summary']['requests']}"
+    )  # type: ignore[index]
     rag._INDEXES.clear()  # a new process: the index is rebuilt, the vectors come from the cache
     wall2, meta2 = run_once(store, concurrency, cache=True)
-    print(f"second run of the unchanged version: {wall2:.2f} s, embedding requests "
-          f"{meta2.get('retrieval_requests')}, chat requests {meta2['summary']['requests']}")  # type: ignore[index]
+    print(
+        f"second run of the unchanged version: {wall2:.2f} s, embedding requests "
+        f"{meta2.get('retrieval_requests')}, chat requests {meta2['summary']['requests']}"
+    )  # type: ignore[index]
     assert meta2.get("retrieval_requests") == 0
 
 
@@ -184,8 +202,11 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=50)
     args = parser.parse_args()
-    print("load average (1, 5, 15 min): " + " ".join(f"{x:.2f}" for x in os.getloadavg())
-          + f" on {os.cpu_count()} CPUs")
+    print(
+        "load average (1, 5, 15 min): "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg())
+        + f" on {os.cpu_count()} CPUs"
+    )
     fast, fast_url = start_server(0.0)
     slow, slow_url = start_server(args.latency)
     folders = [Path(tempfile.mkdtemp(prefix="promptver-bench-rag-")) for _ in range(2)]

@@ -51,9 +51,7 @@ def write_bundle(
     )
     (folder / "prompts" / "system.j2").write_text("You are a terse assistant.")
     (folder / "prompts" / "answer.j2").write_text("Q: {{ question }}")
-    (folder / "evals" / "golden.jsonl").write_text(
-        "".join(json.dumps(case) + "\n" for case in cases)
-    )
+    (folder / "evals" / "golden.jsonl").write_text("".join(json.dumps(case) + "\n" for case in cases))
     for path, text in (files or {}).items():
         (folder / path).parent.mkdir(parents=True, exist_ok=True)
         (folder / path).write_text(text)
@@ -61,8 +59,7 @@ def write_bundle(
 
 
 def openai_model(server: FakeLLMServer, name: str = "gpt-4o-mini", params: str = "") -> str:
-    return (f'[model]\nprovider = "openai"\nname = "{name}"\n'
-            f'base_url = "{server.openai_base}"\n{params}\n')
+    return f'[model]\nprovider = "openai"\nname = "{name}"\nbase_url = "{server.openai_base}"\n{params}\n'
 
 
 @pytest.fixture

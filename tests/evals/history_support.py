@@ -23,25 +23,52 @@ PASSING = {
 
 def records(passing: set[str], latency: float) -> list[dict[str, Any]]:
     return [
-        {"id": case_id, "repeat": 0, "index": i, "pass": case_id in passing,
-         "score": 1.0 if case_id in passing else 0.0, "latency_ms": latency + i,
-         "asserts": [] if case_id in passing else
-         [{"type": "icontains", "pass": False, "score": 0.0, "weight": 1, "reason": "output lacks 'x'"}],
-         "error": None, "tokens": {"input": 100, "output": 20}, "cost": 0.0001}
+        {
+            "id": case_id,
+            "repeat": 0,
+            "index": i,
+            "pass": case_id in passing,
+            "score": 1.0 if case_id in passing else 0.0,
+            "latency_ms": latency + i,
+            "asserts": []
+            if case_id in passing
+            else [
+                {"type": "icontains", "pass": False, "score": 0.0, "weight": 1, "reason": "output lacks 'x'"}
+            ],
+            "error": None,
+            "tokens": {"input": 100, "output": 20},
+            "cost": 0.0001,
+        }
         for i, case_id in enumerate(CASES)
     ]
 
 
-def write_run(store: Store, version: str, run_id: str, recs: list[dict[str, Any]], *,
-              options: dict[str, Any] | None = None, status: str = "complete",
-              finished: str | None = None) -> None:
+def write_run(
+    store: Store,
+    version: str,
+    run_id: str,
+    recs: list[dict[str, Any]],
+    *,
+    options: dict[str, Any] | None = None,
+    status: str = "complete",
+    finished: str | None = None,
+) -> None:
     manifest = store.resolve("bot", version)
-    meta = {"id": run_id, "bundle": "bot", "version": version, "digest": manifest.digest,
-            "dataset": {"name": "golden", "path": "evals/golden.jsonl", "digest": "sha256:0"},
-            "target": "model:openai:gpt-4o-mini", "model": {"provider": "openai", "name": "gpt-4o-mini"},
-            "options": {"target": None, "repeat": 1, **(options or {})}, "planned": len(recs),
-            "started": f"2026-11-2{len(version)}T10:00:00Z", "finished": finished or f"2026-11-26T1{version[2]}:00:00Z",
-            "status": status, "summary": summarize(recs)}
+    meta = {
+        "id": run_id,
+        "bundle": "bot",
+        "version": version,
+        "digest": manifest.digest,
+        "dataset": {"name": "golden", "path": "evals/golden.jsonl", "digest": "sha256:0"},
+        "target": "model:openai:gpt-4o-mini",
+        "model": {"provider": "openai", "name": "gpt-4o-mini"},
+        "options": {"target": None, "repeat": 1, **(options or {})},
+        "planned": len(recs),
+        "started": f"2026-11-2{len(version)}T10:00:00Z",
+        "finished": finished or f"2026-11-26T1{version[2]}:00:00Z",
+        "status": status,
+        "summary": summarize(recs),
+    }
     writer = RunStore(store.root / "runs").create(meta)
     for record in recs:
         writer.append(record)
@@ -69,4 +96,6 @@ def check_golden(name: str, text: str) -> None:
         path.parent.mkdir(exist_ok=True)
         path.write_text(text)
     assert path.is_file(), f"missing golden file {path}: run with PROMPTVER_UPDATE_GOLDEN=1"
-    assert text == path.read_text(), f"{name} differs from its golden file (PROMPTVER_UPDATE_GOLDEN=1 rewrites it)"
+    assert text == path.read_text(), (
+        f"{name} differs from its golden file (PROMPTVER_UPDATE_GOLDEN=1 rewrites it)"
+    )

@@ -49,8 +49,11 @@ async def check(spec: dict[str, Any], output: str, **ctx: Any) -> AssertionResul
         ({"type": "json-schema", "value": {"type": "object", "required": ["ok"]}}, DOC, "{}"),
         ({"type": "json-field", "path": "answer.city", "value": "{{ city }}"}, DOC, '{"a": 1}'),
         ({"type": "json-field", "path": "answer.items[1]", "value": 2}, DOC, "not json"),
-        ({"type": "similar", "value": "The capital is Paris", "threshold": 0.8},
-         "The capital is Paris.", "Lyon"),
+        (
+            {"type": "similar", "value": "The capital is Paris", "threshold": 0.8},
+            "The capital is Paris.",
+            "Lyon",
+        ),
         ({"type": "python:evals_scorers:has_greeting", "value": "hello"}, "Hello there", "Hi"),
         ({"type": "python:evals_scorers:length_score", "threshold": 0.5}, "x" * 20, "x"),
         ({"type": "python:evals_scorers:verdict"}, "Paris!", "Rome"),
@@ -89,8 +92,7 @@ async def test_latency_and_cost() -> None:
 
 
 async def test_llm_judge_through_provider(llm_server: FakeLLMServer) -> None:
-    llm_server.add(match="Answer to grade:\nParis", reply='{"pass": true, "score": 0.9, '
-                   '"reason": "correct"}')
+    llm_server.add(match="Answer to grade:\nParis", reply='{"pass": true, "score": 0.9, "reason": "correct"}')
     llm_server.add(match="Answer to grade", reply='Sure! {"pass": false, "score": 0.2}')
     ref = ModelRef("openai", "grader", base_url=llm_server.openai_base)
     grader = CachedModel(ref, make_provider(ref, env={"OPENAI_API_KEY": "k"}), {}, None)

@@ -27,8 +27,9 @@ DEFAULT = 'assert = [{ type = "icontains", value = "{{ expected }}" }]'
 
 
 @pytest.fixture
-def store(tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str],
-          monkeypatch: pytest.MonkeyPatch) -> Store:
+def store(
+    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Store:
     """demo@0.1.0 stored; its working copy unchanged."""
     monkeypatch.setenv("PROMPTVER_USER", "Eve Evaluator <eve@example.com>")
     llm_server.add(match="France", reply="Paris")
@@ -124,8 +125,9 @@ def test_a_resumed_run_is_recorded_once_when_it_completes(store: Store, llm_serv
     assert verify_store(store).ok
 
 
-def test_audit_cli_filters_and_shows_eval_events(store: Store, monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_audit_cli_filters_and_shows_eval_events(
+    store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from tests.evals.test_evals_cli import cli
 
     monkeypatch.chdir(store.project_root)

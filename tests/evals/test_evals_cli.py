@@ -38,8 +38,13 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str],
-            monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Path:
+def project(
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
+    api_keys: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Path:
     """demo@1.0.0 answers fr/jp right and it wrong; demo@1.1.0 gets fr wrong and it right."""
     llm_server.add(match="^Q: capital of France", reply="Paris")
     llm_server.add(match="^Q: capital of Japan", reply="Tokyo")
@@ -55,13 +60,15 @@ def project(tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str],
     return tmp_path
 
 
-def test_eval_version_is_stored_and_listed(project: Path, llm_server: FakeLLMServer,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_version_is_stored_and_listed(
+    project: Path, llm_server: FakeLLMServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = cli(capsys, "eval", "demo@1.0.0", "--json")
     assert code == 0
     data = json.loads(out)
-    manifest = json.loads((project / ".promptver" / "bundles" / "demo" / "versions"
-                           / "1.0.0.json").read_text())
+    manifest = json.loads(
+        (project / ".promptver" / "bundles" / "demo" / "versions" / "1.0.0.json").read_text()
+    )
     run = data["run"]
     assert run["version"] == "1.0.0" and run["digest"] == manifest["digest"]
     assert run["summary"]["passed"] == 2 and len(data["cases"]) == 3
@@ -77,8 +84,9 @@ def test_eval_version_is_stored_and_listed(project: Path, llm_server: FakeLLMSer
     assert code == 1 and "Error: no run 'nope'" in err and "Traceback" not in err
 
 
-def test_working_copy_is_kept_only_with_save(project: Path, llm_server: FakeLLMServer,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_working_copy_is_kept_only_with_save(
+    project: Path, llm_server: FakeLLMServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = cli(capsys, "eval", "demo", "--quiet")
     assert code == 0 and "demo@working copy" in out
     assert cli(capsys, "runs", "demo")[1].strip() == "no runs of demo"
@@ -86,11 +94,11 @@ def test_working_copy_is_kept_only_with_save(project: Path, llm_server: FakeLLMS
     assert len(json.loads(cli(capsys, "runs", "demo", "--json")[1])) == 1
 
 
-def test_compare_gates_and_formats(project: Path, llm_server: FakeLLMServer,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_gates_and_formats(
+    project: Path, llm_server: FakeLLMServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli(capsys, "eval", "demo@1.0.0")[0] == 0
-    code, out, _ = cli(capsys, "eval", "demo@1.1.0", "--compare", "1.0.0",
-                       "--max-regressions", "0")
+    code, out, _ = cli(capsys, "eval", "demo@1.1.0", "--compare", "1.0.0", "--max-regressions", "0")
     assert code == 1
     assert "regressed fr: pass 1.000 -> fail 0.000" in out
     assert "improved  it: fail 0.000 -> pass 1.000" in out
@@ -101,22 +109,23 @@ def test_compare_gates_and_formats(project: Path, llm_server: FakeLLMServer,
     assert [c["id"] for c in comparison["regressed"]] == ["fr"]
     assert [c["id"] for c in comparison["improved"]] == ["it"]
     assert comparison["deltas"]["score"] == 0.0 and comparison["unchanged"] == 1
-    code, out, _ = cli(capsys, "eval", "demo@1.1.0", "--fail-under", "0.9",
-                       "--format", "junit", "--quiet")
+    code, out, _ = cli(capsys, "eval", "demo@1.1.0", "--fail-under", "0.9", "--format", "junit", "--quiet")
     assert code == 1
     suite = ET.fromstring(out.split("\n", 1)[1])
     assert suite.get("tests") == "3" and suite.get("failures") == "1"
     gate = [c for c in suite.iter("testcase") if c.get("name") == "gate"]
     assert gate and "score 0.667 is under 0.9" in gate[0][0].get("message", "")
-    code, out, _ = cli(capsys, "eval", "demo@1.1.0", "--format", "markdown", "--compare",
-                       "1.0.0")
+    code, out, _ = cli(capsys, "eval", "demo@1.1.0", "--format", "markdown", "--compare", "1.0.0")
     assert code == 0 and "### Compared with" in out and "- regressed: `fr`" in out
     assert llm_server.count() == 6, "repeated evals of a version are answered from the cache"
 
 
-def test_configuration_errors_are_clean(project: Path, llm_server: FakeLLMServer,
-                                        capsys: pytest.CaptureFixture[str],
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_configuration_errors_are_clean(
+    project: Path,
+    llm_server: FakeLLMServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("OPENAI_API_KEY")
     code, _, err = cli(capsys, "eval", "demo@1.0.0")
     assert code == 1 and "Error: missing API key" in err and "OPENAI_API_KEY" in err
@@ -146,7 +155,11 @@ def test_ctrl_c_keeps_finished_cases_and_resume_finishes(
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(
         [sys.executable, "-m", "promptver", "eval", "demo@1.1.1", "--concurrency", "1"],
-        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     runs = project / ".promptver" / "runs" / "demo"
 
@@ -172,8 +185,11 @@ def test_ctrl_c_keeps_finished_cases_and_resume_finishes(
 
 
 def test_a_bundle_named_like_a_subcommand_can_be_evaluated(
-    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
+    api_keys: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """`eval run NAME` always evaluates; NAME@VERSION never reads as a subcommand."""
     llm_server.add(match="capital of", reply="Paris Tokyo Rome")

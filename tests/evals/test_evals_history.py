@@ -27,7 +27,9 @@ def test_history_table_and_chart_match_the_golden_file(project: Path, pv) -> Non
 def test_history_json_and_html(project: Path, pv, tmp_path: Path) -> None:
     store = three_versions(project, pv)
     # an older run of 1.0.0 and a working-copy run do not count; the newest run per version does
-    write_run(store, "1.0.0", "20261120T000000Z-aaaaaa", records(set(), 100.0), finished="2026-11-20T00:00:00Z")
+    write_run(
+        store, "1.0.0", "20261120T000000Z-aaaaaa", records(set(), 100.0), finished="2026-11-20T00:00:00Z"
+    )
     data = json.loads(pv("eval", "history", "bot", "--json").out)
     assert [p["version"] for p in data["points"]] == ["1.0.0", "1.1.0", "1.2.0"]
     assert [p["pass_rate"] for p in data["points"]] == [20 / 30, 25 / 30, 14 / 30]
@@ -79,12 +81,17 @@ def test_fail_if_worse_needs_a_comparison(project: Path, pv) -> None:
 def test_repeats_flag_flaky_cases_flakiest_first(project: Path, pv) -> None:
     store = three_versions(project, pv)
     recs = []
-    for repeat, passing in enumerate(({"case-00", "case-01", "case-02"}, {"case-00"}, {"case-00", "case-01"})):
+    for repeat, passing in enumerate(
+        ({"case-00", "case-01", "case-02"}, {"case-00"}, {"case-00", "case-01"})
+    ):
         for r in records(passing, 10.0)[:4]:
             recs.append({**r, "repeat": repeat})
     write_run(store, "1.2.0", "20261127T000000Z-bbbbbb", recs, options={"repeat": 3})
     out = pv("run", "show", "20261127T000000Z-bbbbbb").out
-    assert "flaky cases (2), flakiest first:\n  case-01: passed 2/3 (66.7%)\n  case-02: passed 1/3 (33.3%)" in out
+    assert (
+        "flaky cases (2), flakiest first:\n  case-01: passed 2/3 (66.7%)\n  case-02: passed 1/3 (33.3%)"
+        in out
+    )
     data = json.loads(pv("run", "show", "20261127T000000Z-bbbbbb", "--json").out)
     assert [r["id"] for r in data["case_pass_rates"]][:2] == ["case-01", "case-02"]
     md = pv("run", "show", "20261127T000000Z-bbbbbb", "--format", "markdown").out

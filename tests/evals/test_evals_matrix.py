@@ -34,11 +34,18 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str],
-            monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Path:
+def project(
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
+    api_keys: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Path:
     """gpt-4o-mini knows France and Japan; claude-3-5-haiku (Anthropic API) knows Japan and Italy."""
-    for model, answers in (("gpt-4o-mini", ("Paris", "Tokyo", "Milan")),
-                           ("claude-3-5-haiku", ("Lyon", "Tokyo", "Rome"))):
+    for model, answers in (
+        ("gpt-4o-mini", ("Paris", "Tokyo", "Milan")),
+        ("claude-3-5-haiku", ("Lyon", "Tokyo", "Rome")),
+    ):
         for country, answer in zip(("France", "Japan", "Italy"), answers, strict=True):
             llm_server.add(match=f"capital of {country}", reply=answer, model=model)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", llm_server.url)
@@ -48,10 +55,20 @@ def project(tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str],
     return tmp_path
 
 
-def test_matrix_runs_each_model_and_stores_each_run(project: Path, llm_server: FakeLLMServer,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = cli(capsys, "eval", "demo@1.0.0", "--model", "gpt-4o-mini",
-                         "--model", "anthropic/claude-3-5-haiku", "--json", "-q")
+def test_matrix_runs_each_model_and_stores_each_run(
+    project: Path, llm_server: FakeLLMServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = cli(
+        capsys,
+        "eval",
+        "demo@1.0.0",
+        "--model",
+        "gpt-4o-mini",
+        "--model",
+        "anthropic/claude-3-5-haiku",
+        "--json",
+        "-q",
+    )
     assert code == 0, err
     data = json.loads(out)
     models = {m["model"]: m for m in data["models"]}
@@ -75,8 +92,18 @@ def test_matrix_runs_each_model_and_stores_each_run(project: Path, llm_server: F
 
 
 def test_matrix_text_and_gate(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = cli(capsys, "eval", "demo@1.0.0", "--model", "gpt-4o-mini",
-                       "--model", "anthropic/claude-3-5-haiku", "--fail-under", "0.9", "-q")
+    code, out, _ = cli(
+        capsys,
+        "eval",
+        "demo@1.0.0",
+        "--model",
+        "gpt-4o-mini",
+        "--model",
+        "anthropic/claude-3-5-haiku",
+        "--fail-under",
+        "0.9",
+        "-q",
+    )
     assert code == 1
     assert "model                       score   pass" in out
     assert "cases where the models disagree (2 of 3):" in out
@@ -88,14 +115,22 @@ def test_one_model_override_is_a_normal_run(project: Path, capsys: pytest.Captur
     code, out, _ = cli(capsys, "eval", "demo@1.0.0", "--model", "anthropic/claude-3-5-haiku", "--json", "-q")
     assert code == 0
     run = json.loads(out)["run"]
-    assert run["target"] == "model:anthropic:claude-3-5-haiku" and run["options"]["model"] == "anthropic/claude-3-5-haiku"
+    assert (
+        run["target"] == "model:anthropic:claude-3-5-haiku"
+        and run["options"]["model"] == "anthropic/claude-3-5-haiku"
+    )
 
 
-def test_matrix_errors_stop_before_any_request(project: Path, llm_server: FakeLLMServer,
-                                               monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_matrix_errors_stop_before_any_request(
+    project: Path,
+    llm_server: FakeLLMServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY")
-    code, _, err = cli(capsys, "eval", "demo@1.0.0", "--model", "gpt-4o-mini", "--model", "anthropic/claude-3-5-haiku")
+    code, _, err = cli(
+        capsys, "eval", "demo@1.0.0", "--model", "gpt-4o-mini", "--model", "anthropic/claude-3-5-haiku"
+    )
     assert code == 1 and "ANTHROPIC_API_KEY" in err and "Traceback" not in err
     assert llm_server.requests == []
     code, _, err = cli(capsys, "eval", "demo@1.0.0", "--model", "a", "--model", "b", "--compare", "1.0.0")
@@ -108,11 +143,16 @@ def test_override_model_keeps_parameters() -> None:
     from promptver.bundle.spec import ModelRef
 
     ref = ModelRef("openai", "gpt-4o-mini", {"temperature": 0.2}, base_url="http://127.0.0.1:1/v1")
-    assert override_model(ref, "gpt-4o", "b") == ModelRef("openai", "gpt-4o", {"temperature": 0.2},
-                                                          base_url="http://127.0.0.1:1/v1")
+    assert override_model(ref, "gpt-4o", "b") == ModelRef(
+        "openai", "gpt-4o", {"temperature": 0.2}, base_url="http://127.0.0.1:1/v1"
+    )
     other = override_model(ref, "vllm/meta-llama/Llama-3-8B", "b")
     assert (other.provider, other.name, other.base_url, other.params) == (
-        "vllm", "meta-llama/Llama-3-8B", None, {"temperature": 0.2})
+        "vllm",
+        "meta-llama/Llama-3-8B",
+        None,
+        {"temperature": 0.2},
+    )
     with pytest.raises(ConfigError, match="no \\[model\\]"):
         override_model(None, "gpt-4o", "b")
     assert override_model(None, "openai/gpt-4o", "b") == ModelRef("openai", "gpt-4o")

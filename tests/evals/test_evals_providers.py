@@ -45,8 +45,7 @@ async def test_openai_request_params_and_usage(llm_server: FakeLLMServer) -> Non
 
 
 async def test_anthropic_format(llm_server: FakeLLMServer) -> None:
-    ref = ModelRef("anthropic", "claude-3-5-haiku", base_url=llm_server.url,
-                   params={"temperature": 0})
+    ref = ModelRef("anthropic", "claude-3-5-haiku", base_url=llm_server.url, params={"temperature": 0})
     provider = make_provider(ref, retry=FAST, env=ENV)
     done = await provider.complete(USER, ref.params)
     await provider.aclose()

@@ -19,13 +19,24 @@ from tests.evals.test_evals_retrieval import CORPUS
 from tests.fakeserver import FakeLLMServer
 
 CASES = [
-    {"id": "refund", "vars": {"question": "Can I get a refund on my annual plan?",
-                              "context": "HAND-WRITTEN CONTEXT"},
-     "expected": "30 days", "expected_sources": ["refunds.md"]},
-    {"id": "sso", "vars": {"question": "Do you support Okta single sign-on?"},
-     "expected": "Enterprise", "expected_sources": ["sso.md"]},
-    {"id": "export", "vars": {"question": "How do I export timesheets to CSV?"},
-     "expected": "Settings", "expected_sources": ["export.md", "refunds.md"]},
+    {
+        "id": "refund",
+        "vars": {"question": "Can I get a refund on my annual plan?", "context": "HAND-WRITTEN CONTEXT"},
+        "expected": "30 days",
+        "expected_sources": ["refunds.md"],
+    },
+    {
+        "id": "sso",
+        "vars": {"question": "Do you support Okta single sign-on?"},
+        "expected": "Enterprise",
+        "expected_sources": ["sso.md"],
+    },
+    {
+        "id": "export",
+        "vars": {"question": "How do I export timesheets to CSV?"},
+        "expected": "Settings",
+        "expected_sources": ["export.md", "refunds.md"],
+    },
 ]
 TEMPLATE = (
     "{% for c in context %}[{{ c.source }} {{ '%.3f' % c.score }}] {{ c.title }}: {{ c.text }}\n"
@@ -38,21 +49,32 @@ def model(server: FakeLLMServer) -> str:
     return f'[model]\nprovider = "openai"\nname = "gpt-4o-mini"\nbase_url = "{server.openai_base}"\n'
 
 
-def project(tmp_path: Path, server: FakeLLMServer, rag: str, cases: list[dict[str, Any]] = CASES,
-            template: str = TEMPLATE) -> Path:
+def project(
+    tmp_path: Path,
+    server: FakeLLMServer,
+    rag: str,
+    cases: list[dict[str, Any]] = CASES,
+    template: str = TEMPLATE,
+) -> Path:
     files = {**CORPUS, "prompts/answer.j2": template}
     return write_bundle(tmp_path, cases, model=model(server) + rag, dataset_extra=DEFAULT, files=files)
 
 
 def run(folder: Path, target: str = "rag", **options: Any) -> Any:
-    return evaluate(folder_view(folder), EvalOptions(target=target, **options),
-                    store_root=folder.parent.parent / ".promptver", save=True)
+    return evaluate(
+        folder_view(folder),
+        EvalOptions(target=target, **options),
+        store_root=folder.parent.parent / ".promptver",
+        save=True,
+    )
 
 
 BM25 = '[rag]\ncorpus = "corpus"\ntop_k = 2\nretriever = "bm25"\n'
 DENSE = '[rag]\ncorpus = "corpus"\ntop_k = 2\nretriever = "dense"\nembedding_model = "embed-small"\n'
-HYBRID = ('[rag]\ncorpus = "corpus"\ntop_k = 2\nretriever = "hybrid"\nembedding_model = "embed-small"\n'
-          '[rag.hybrid]\nbm25_weight = 1.0\ndense_weight = 0.5\nrrf_k = 10\n')
+HYBRID = (
+    '[rag]\ncorpus = "corpus"\ntop_k = 2\nretriever = "hybrid"\nembedding_model = "embed-small"\n'
+    "[rag.hybrid]\nbm25_weight = 1.0\ndense_weight = 0.5\nrrf_k = 10\n"
+)
 
 
 def test_rag_target_puts_retrieved_chunks_into_the_template(
@@ -103,9 +125,12 @@ def test_dense_retrieval_over_http_and_the_embedding_cache(
     assert [r["retrieved"] for r in again.records] == [r["retrieved"] for r in first.records]
     # re-chunking embeds only the chunks that are new
     toml = folder / "bundle.toml"
-    toml.write_text(toml.read_text().replace(
-        'embedding_model = "embed-small"\n',
-        'embedding_model = "embed-small"\n[rag.chunking]\nunit = "paragraphs"\nsize = 1\n'))
+    toml.write_text(
+        toml.read_text().replace(
+            'embedding_model = "embed-small"\n',
+            'embedding_model = "embed-small"\n[rag.chunking]\nunit = "paragraphs"\nsize = 1\n',
+        )
+    )
     llm_server.reset()
     run(folder)
     embeds = [r for r in llm_server.requests if r.path.endswith("/embeddings")]
@@ -118,8 +143,13 @@ def test_hybrid_fuses_both_and_the_reranker_orders_the_candidates(
     tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str]
 ) -> None:
     rerank = HYBRID.replace("[rag.hybrid]", 'reranker = "rerank-1"\n[rag.hybrid]')
-    cases = [{"id": "q", "vars": {"question": "single sign-on with Okta, or refunds?"},
-              "expected_sources": ["sso.md"]}]
+    cases = [
+        {
+            "id": "q",
+            "vars": {"question": "single sign-on with Okta, or refunds?"},
+            "expected_sources": ["sso.md"],
+        }
+    ]
     folder = project(tmp_path, llm_server, rerank, cases=cases)
     result = run(folder, target="retrieval:configured")
     assert result.meta["target"] == "retrieval:hybrid+rerank:top2"
@@ -151,7 +181,11 @@ def test_reciprocal_rank_fusion_by_hand() -> None:
 @pytest.mark.parametrize(
     ("rag", "env", "message"),
     [
-        ('[rag]\ncorpus = "corpus"\nretriever = "hybird"\n', True, "(?s)retriever 'hybird'.*did you mean 'hybrid'"),
+        (
+            '[rag]\ncorpus = "corpus"\nretriever = "hybird"\n',
+            True,
+            "(?s)retriever 'hybird'.*did you mean 'hybrid'",
+        ),
         ('[rag]\ncorpus = "corpus"\nretriever = "dense"\n', True, "needs an embedding_model"),
         (DENSE, False, r"(?s)embedding_model 'embed-small': missing API key .*OPENAI_API_KEY"),
         (DENSE + 'embedding_provider = "anthropic"\n', True, "needs an OpenAI-compatible endpoint"),
@@ -163,8 +197,12 @@ def test_reciprocal_rank_fusion_by_hand() -> None:
     ],
 )
 def test_configuration_errors_before_any_request(
-    tmp_path: Path, llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch,
-    rag: str, env: bool, message: str,
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
+    monkeypatch: pytest.MonkeyPatch,
+    rag: str,
+    env: bool,
+    message: str,
 ) -> None:
     if env:
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
@@ -175,16 +213,23 @@ def test_configuration_errors_before_any_request(
     folder = project(tmp_path, llm_server, rag)
     toml = folder / "bundle.toml"
     if not env:  # the chat model must not be what fails first: give it a keyless local provider
-        toml.write_text(toml.read_text().replace('provider = "openai"\nname = "gpt-4o-mini"',
-                                                 'provider = "local"\nname = "gpt-4o-mini"', 1))
+        toml.write_text(
+            toml.read_text().replace(
+                'provider = "openai"\nname = "gpt-4o-mini"', 'provider = "local"\nname = "gpt-4o-mini"', 1
+            )
+        )
     with pytest.raises((ConfigError, BundleError), match=message):
         run(folder)
     assert llm_server.requests == []
 
 
-def test_cli_rag_run_and_run_show(tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str],
-                                  monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_rag_run_and_run_show(
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
+    api_keys: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     project(tmp_path, llm_server, BM25)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exc:
@@ -210,7 +255,8 @@ def test_compare_and_run_show_name_rank_changes(
     folder = project(tmp_path, llm_server, BM25)
     base = run(folder)
     (folder / "corpus" / "annual.md").write_text(
-        "# Annual plan refund\n\nRefund an annual plan: refund requests for annual plans go to billing.")
+        "# Annual plan refund\n\nRefund an annual plan: refund requests for annual plans go to billing."
+    )
     head = run(folder)
     comparison = compare_runs(base, head)
     assert comparison.rank_changes["refund"] == ["expected source refunds.md fell from rank 1 to rank 2"]
@@ -225,8 +271,11 @@ def test_compare_and_run_show_name_rank_changes(
 
 # -- run time: the same pipeline behind bundle.retriever() --------------------------------
 
+
 def test_runtime_retriever_is_the_pipeline_the_eval_measured(
-    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str],
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
+    api_keys: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import promptver
@@ -238,8 +287,7 @@ def test_runtime_retriever_is_the_pipeline_the_eval_measured(
     project(tmp_path, llm_server, HYBRID)
     store = Store(tmp_path / ".promptver")
     bump(store, "demo", "minor")
-    measured = evaluate(open_bundle("demo@0.1.0", store), EvalOptions(target="rag"),
-                        store_root=store.root)
+    measured = evaluate(open_bundle("demo@0.1.0", store), EvalOptions(target="rag"), store_root=store.root)
     llm_server.reset()
     from promptver.evals import rag
 
@@ -250,7 +298,8 @@ def test_runtime_retriever_is_the_pipeline_the_eval_measured(
     chunks = retriever.search("Can I get a refund on my annual plan?")
     record = next(r for r in measured.records if r["id"] == "refund")
     assert [(c["source"], c["score"]) for c in chunks] == [
-        (r["source"], r["score"]) for r in record["retrieved"]]
+        (r["source"], r["score"]) for r in record["retrieved"]
+    ]
     assert set(chunks[0]) == {"title", "text", "source", "score"}
     assert llm_server.count("/embeddings") == 0  # vectors from the store's cache
     messages = bot.messages("answer", question="Can I get a refund on my annual plan?", retrieve=True)
@@ -263,8 +312,11 @@ def test_runtime_retriever_is_the_pipeline_the_eval_measured(
 
 
 def test_diff_names_cases_whose_retrieved_sources_changed(
-    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
+    api_keys: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """With runs of both versions stored, `promptver diff` says what the corpus change did
     to retrieval, before anything is run again; without them it says nothing about it."""
@@ -280,7 +332,8 @@ def test_diff_names_cases_whose_retrieved_sources_changed(
 
     cli("bump", "minor", "demo")
     (folder / "corpus" / "annual.md").write_text(
-        "# Annual plan refund\n\nRefund an annual plan: refund requests for annual plans go to billing.")
+        "# Annual plan refund\n\nRefund an annual plan: refund requests for annual plans go to billing."
+    )
     cli("bump", "minor", "demo")
     assert "retrieval on" not in cli("diff", "demo", "0.1.0", "0.2.0")  # no runs yet
     cli("eval", "demo@0.1.0", "--target", "rag", "-q")

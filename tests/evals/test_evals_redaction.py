@@ -51,7 +51,9 @@ async def test_provider_error_redacts_before_cutting(
 
 
 def test_eval_run_stores_and_prints_no_piece_of_the_key(
-    tmp_path: Path, llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("VLLM_API_KEY", KEY)

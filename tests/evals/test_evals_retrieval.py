@@ -36,31 +36,59 @@ CORPUS = {
 }
 
 CASES = [
-    {"id": "refund", "vars": {"question": "Can I get a refund on my annual plan?"},
-     "expected": "30 days", "expected_sources": ["refunds.md"]},
-    {"id": "sso", "vars": {"question": "Do you support Okta single sign-on?"},
-     "expected": "Enterprise", "expected_sources": ["sso.md"]},
-    {"id": "offline", "vars": {"question": "Does the mobile app work offline?"},
-     "expected": "offline", "expected_sources": ["corpus/notes/mobile.txt"]},
-    {"id": "wrong", "vars": {"question": "How do I export timesheets to CSV?"},
-     "expected": "CSV", "expected_sources": ["refunds.md"]},
+    {
+        "id": "refund",
+        "vars": {"question": "Can I get a refund on my annual plan?"},
+        "expected": "30 days",
+        "expected_sources": ["refunds.md"],
+    },
+    {
+        "id": "sso",
+        "vars": {"question": "Do you support Okta single sign-on?"},
+        "expected": "Enterprise",
+        "expected_sources": ["sso.md"],
+    },
+    {
+        "id": "offline",
+        "vars": {"question": "Does the mobile app work offline?"},
+        "expected": "offline",
+        "expected_sources": ["corpus/notes/mobile.txt"],
+    },
+    {
+        "id": "wrong",
+        "vars": {"question": "How do I export timesheets to CSV?"},
+        "expected": "CSV",
+        "expected_sources": ["refunds.md"],
+    },
 ]
 
 RAG = '[rag]\ncorpus = "corpus"\ntop_k = 1\n'
-DEFAULT = (
-    'assert = [{ type = "icontains", value = "{{ expected }}" }, { type = "sources" }]\n'
-)
+DEFAULT = 'assert = [{ type = "icontains", value = "{{ expected }}" }, { type = "sources" }]\n'
 
 
-def project(tmp_path: Path, rag: str = RAG, cases: list[dict[str, Any]] = CASES,
-            files: dict[str, str] | None = None, dataset_extra: str = DEFAULT) -> Path:
-    return write_bundle(tmp_path, cases, model=MODEL + rag, dataset_extra=dataset_extra,
-                        files=CORPUS if files is None else files)
+def project(
+    tmp_path: Path,
+    rag: str = RAG,
+    cases: list[dict[str, Any]] = CASES,
+    files: dict[str, str] | None = None,
+    dataset_extra: str = DEFAULT,
+) -> Path:
+    return write_bundle(
+        tmp_path,
+        cases,
+        model=MODEL + rag,
+        dataset_extra=dataset_extra,
+        files=CORPUS if files is None else files,
+    )
 
 
 def run(folder: Path, **options: Any) -> Any:
-    return evaluate(folder_view(folder), EvalOptions(target="retrieval", **options),
-                    store_root=folder.parent.parent / ".promptver", save=True)
+    return evaluate(
+        folder_view(folder),
+        EvalOptions(target="retrieval", **options),
+        store_root=folder.parent.parent / ".promptver",
+        save=True,
+    )
 
 
 def test_retrieval_run_records_chunks_and_sources(tmp_path: Path) -> None:
@@ -84,10 +112,19 @@ def test_retrieval_run_records_chunks_and_sources(tmp_path: Path) -> None:
 
 
 def test_top_k_and_query_var(tmp_path: Path) -> None:
-    cases = [{"id": "q", "vars": {"ask": "refund for annual plans, or SSO with Okta?"},
-              "expected_sources": ["refunds.md", "sso.md"]}]
-    folder = project(tmp_path, rag='[rag]\ncorpus = "corpus"\ntop_k = 2\n', cases=cases,
-                     dataset_extra='query_var = "ask"\nassert = [{ type = "sources" }]\n')
+    cases = [
+        {
+            "id": "q",
+            "vars": {"ask": "refund for annual plans, or SSO with Okta?"},
+            "expected_sources": ["refunds.md", "sso.md"],
+        }
+    ]
+    folder = project(
+        tmp_path,
+        rag='[rag]\ncorpus = "corpus"\ntop_k = 2\n',
+        cases=cases,
+        dataset_extra='query_var = "ask"\nassert = [{ type = "sources" }]\n',
+    )
     record = run(folder).records[0]
     assert sorted(record["sources"]) == ["corpus/refunds.md", "corpus/sso.md"]
     assert record["pass"] and record["score"] == 1.0
@@ -103,17 +140,24 @@ def test_a_case_without_the_query_variable_is_a_case_error(tmp_path: Path) -> No
     ("rag", "files", "error", "message"),
     [
         ("", CORPUS, ConfigError, "needs a [rag] table"),
-        ('[rag]\ncorpus_uri = "s3://b/docs"\ncorpus_digest = "sha256:00"\n', CORPUS,
-         ConfigError, "needs [rag] corpus"),
+        (
+            '[rag]\ncorpus_uri = "s3://b/docs"\ncorpus_digest = "sha256:00"\n',
+            CORPUS,
+            ConfigError,
+            "needs [rag] corpus",
+        ),
         (RAG, {"corpus/image.png": "not text"}, ConfigError, "holds no text documents"),
         (RAG, {"corpus/bad.md": "latin-1 below"}, ConfigError, "is not UTF-8"),
         (RAG + '[rag.chunking]\nunit = "tokens"\n', CORPUS, ConfigError, "size must be"),
-        (RAG + '[rag.chunking]\nunit = "tokens"\nsize = 5\noverlap = 5\n', CORPUS,
-         ConfigError, "overlap must be"),
+        (
+            RAG + '[rag.chunking]\nunit = "tokens"\nsize = 5\noverlap = 5\n',
+            CORPUS,
+            ConfigError,
+            "overlap must be",
+        ),
         # what `promptver check` rejects stops the run too, with the same message
         ('[rag]\ncorpus = "corpus"\ntop_k = 0\n', CORPUS, BundleError, "top_k must be"),
-        (RAG + '[rag.chunking]\nunit = "pages"\nsize = 3\n', CORPUS, BundleError,
-         "unit must be one of"),
+        (RAG + '[rag.chunking]\nunit = "pages"\nsize = 3\n', CORPUS, BundleError, "unit must be one of"),
     ],
 )
 def test_configuration_errors_stop_before_any_case(
@@ -127,8 +171,9 @@ def test_configuration_errors_stop_before_any_case(
     assert RunStore(tmp_path / ".promptver" / "runs").list("demo") == []
 
 
-def test_cli_config_error_and_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_config_error_and_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     project(tmp_path, rag="")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exc:
@@ -137,8 +182,8 @@ def test_cli_config_error_and_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     err = capsys.readouterr().err
     assert err.startswith("Error:") and "[rag]" in err and "Traceback" not in err
     (tmp_path / "bundles" / "demo" / "bundle.toml").write_text(
-        (tmp_path / "bundles" / "demo" / "bundle.toml").read_text().replace(
-            "[prompts]", RAG + "\n[prompts]"))
+        (tmp_path / "bundles" / "demo" / "bundle.toml").read_text().replace("[prompts]", RAG + "\n[prompts]")
+    )
     with pytest.raises(SystemExit) as exc:
         main(["eval", "demo", "--target", "retrieval", "--json", "-q"])
     assert exc.value.code in (0, None)
@@ -207,6 +252,7 @@ def test_no_chunking_keeps_whole_documents() -> None:
 
 # -- BM25 ---------------------------------------------------------------------------------
 
+
 def test_bm25_ranks_by_rare_terms_and_breaks_ties_by_order() -> None:
     chunks = [
         Chunk("a.md", "A", 0, "refund refund policy for annual plans"),
@@ -222,6 +268,7 @@ def test_bm25_ranks_by_rare_terms_and_breaks_ties_by_order() -> None:
 
 
 # -- the sources assertion ----------------------------------------------------------------
+
 
 def score(spec: dict[str, Any], sources: list[str], expected: list[str]) -> Any:
     ctx = assertions.Context(case=Case("c", {}, expected_sources=expected), sources=sources)
@@ -260,8 +307,12 @@ def test_stored_example_runs_match_a_fresh_retrieval_run() -> None:
     assert sorted(metas) == sorted(str(v) for v in store.version_names("support-bot"))
     for version, meta in metas.items():
         stored = runs.load(meta["id"])
-        fresh = evaluate(open_bundle(f"support-bot@{version}", store),
-                         EvalOptions(target="retrieval"), store_root=None, save=False)
+        fresh = evaluate(
+            open_bundle(f"support-bot@{version}", store),
+            EvalOptions(target="retrieval"),
+            store_root=None,
+            save=False,
+        )
         assert stored.meta["digest"] == fresh.meta["digest"]
         assert [(r["id"], r["output"], r["sources"], r["pass"], r["retrieval"]) for r in stored.records] == [
             (r["id"], r["output"], r["sources"], r["pass"], r["retrieval"]) for r in fresh.records

@@ -18,11 +18,9 @@ from tests.evals.conftest import openai_model, write_bundle
 from tests.fakeserver import FakeLLMServer
 
 CAPITALS = [
-    {"id": "fr", "vars": {"question": "capital of France"}, "expected": "Paris",
-     "tags": ["europe"]},
+    {"id": "fr", "vars": {"question": "capital of France"}, "expected": "Paris", "tags": ["europe"]},
     {"id": "jp", "vars": {"question": "capital of Japan"}, "expected": "Tokyo", "tags": ["asia"]},
-    {"id": "it", "vars": {"question": "capital of Italy"}, "expected": "Rome",
-     "tags": ["europe"]},
+    {"id": "it", "vars": {"question": "capital of Italy"}, "expected": "Rome", "tags": ["europe"]},
 ]
 DEFAULT = 'assert = [{ type = "icontains", value = "{{ expected }}" }]'
 
@@ -33,8 +31,9 @@ def scripted(server: FakeLLMServer) -> None:
     server.add(match="Italy", reply="Milan")
 
 
-def project(tmp_path: Path, server: FakeLLMServer, cases: list[dict[str, Any]] = CAPITALS,
-            **kwargs: Any) -> Path:
+def project(
+    tmp_path: Path, server: FakeLLMServer, cases: list[dict[str, Any]] = CAPITALS, **kwargs: Any
+) -> Path:
     kwargs.setdefault("model", openai_model(server))
     kwargs.setdefault("dataset_extra", DEFAULT)
     return write_bundle(tmp_path, cases, **kwargs)
@@ -42,12 +41,14 @@ def project(tmp_path: Path, server: FakeLLMServer, cases: list[dict[str, Any]] =
 
 def run(folder: Path, **options: Any) -> Any:
     kwargs = {k: options.pop(k) for k in ("save", "resume", "on_record", "env") if k in options}
-    return evaluate(folder_view(folder), EvalOptions(**options),
-                    store_root=folder.parent.parent / ".promptver", **kwargs)
+    return evaluate(
+        folder_view(folder), EvalOptions(**options), store_root=folder.parent.parent / ".promptver", **kwargs
+    )
 
 
-def test_run_is_scored_and_stored(tmp_path: Path, llm_server: FakeLLMServer,
-                                  api_keys: dict[str, str]) -> None:
+def test_run_is_scored_and_stored(
+    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str]
+) -> None:
     scripted(llm_server)
     folder = project(tmp_path, llm_server)
     result = run(folder)
@@ -73,8 +74,9 @@ def test_run_is_scored_and_stored(tmp_path: Path, llm_server: FakeLLMServer,
             assert all(key not in text for key in api_keys.values()), path
 
 
-def test_cache_answers_identical_requests(tmp_path: Path, llm_server: FakeLLMServer,
-                                          api_keys: dict[str, str]) -> None:
+def test_cache_answers_identical_requests(
+    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str]
+) -> None:
     scripted(llm_server)
     folder = project(tmp_path, llm_server)
     first = run(folder)
@@ -90,8 +92,9 @@ def test_cache_answers_identical_requests(tmp_path: Path, llm_server: FakeLLMSer
     assert llm_server.count() == 9, "changed messages are a cache miss"
 
 
-def test_case_errors_are_recorded_and_never_abort(tmp_path: Path, llm_server: FakeLLMServer,
-                                                  api_keys: dict[str, str]) -> None:
+def test_case_errors_are_recorded_and_never_abort(
+    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str]
+) -> None:
     llm_server.add(match="five hundred", status=500)
     llm_server.add(match="broken", malformed=True)
     llm_server.add(match="stall", stall=1.0)
@@ -130,8 +133,11 @@ def test_case_errors_are_recorded_and_never_abort(tmp_path: Path, llm_server: Fa
     ],
 )
 def test_configuration_errors_stop_before_any_call(
-    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str],
-    change: dict[str, Any], message: str,
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
+    api_keys: dict[str, str],
+    change: dict[str, Any],
+    message: str,
 ) -> None:
     cases = change.get("cases", CAPITALS)
     kwargs = {k: change[k] for k in ("model", "dataset_extra") if k in change}
@@ -148,13 +154,14 @@ def test_configuration_errors_stop_before_any_call(
     assert not any((tmp_path / ".promptver" / "runs").iterdir())
 
 
-def test_tokens_estimated_and_cost_from_config(tmp_path: Path, llm_server: FakeLLMServer,
-                                               api_keys: dict[str, str]) -> None:
+def test_tokens_estimated_and_cost_from_config(
+    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str]
+) -> None:
     llm_server.add(match="", reply="Paris is the capital of France.", usage=False)
-    folder = project(tmp_path, llm_server, CAPITALS[:1],
-                     model=openai_model(llm_server, name="house-model"))
+    folder = project(tmp_path, llm_server, CAPITALS[:1], model=openai_model(llm_server, name="house-model"))
     (tmp_path / ".promptver" / "config.toml").write_text(
-        '[evals.prices]\n"house-model" = { input = 1000.0, output = 2000.0 }\n')
+        '[evals.prices]\n"house-model" = { input = 1000.0, output = 2000.0 }\n'
+    )
     record = run(folder).records[0]
     tokens = record["tokens"]
     assert tokens["estimated"] and tokens["input"] > 4 and tokens["output"] == 7
@@ -165,10 +172,13 @@ def test_tokens_estimated_and_cost_from_config(tmp_path: Path, llm_server: FakeL
 
 
 def test_python_targets(tmp_path: Path, llm_server: FakeLLMServer) -> None:
-    cases = [{"id": "a", "vars": {"question": "why"}, "expected": "Q: WHY"},
-             {"id": "boom", "vars": {"question": "x"}, "expected": "?"}]
-    folder = project(tmp_path, llm_server, cases,
-                     dataset_extra='assert = [{ type = "equals", value = "{{ expected }}" }]')
+    cases = [
+        {"id": "a", "vars": {"question": "why"}, "expected": "Q: WHY"},
+        {"id": "boom", "vars": {"question": "x"}, "expected": "?"},
+    ]
+    folder = project(
+        tmp_path, llm_server, cases, dataset_extra='assert = [{ type = "equals", value = "{{ expected }}" }]'
+    )
     sync = run(folder, target="python:evals_scorers:echo_target")
     assert {r["id"]: r["pass"] for r in sync.records} == {"a": True, "boom": False}
     assert sync.meta["target"] == "python:evals_scorers:echo_target"
@@ -177,18 +187,25 @@ def test_python_targets(tmp_path: Path, llm_server: FakeLLMServer) -> None:
     assert json.loads(record["output"]) == {"answer": "why"}
     assert record["tokens"] == {"input": 10, "output": 5, "estimated": False}
     assert record["sources"] == ["faq.md"]
-    seen = json.loads(run(folder, target="python:evals_scorers:introspect_target",
-                          limit=1).records[0]["output"])
-    assert seen == {"templates": ["answer"], "variables": ["question"], "has_dataset": True,
-                    "model": "gpt-4o-mini", "version": None, "digest": "sha256:", "rag": None}
+    seen = json.loads(
+        run(folder, target="python:evals_scorers:introspect_target", limit=1).records[0]["output"]
+    )
+    assert seen == {
+        "templates": ["answer"],
+        "variables": ["question"],
+        "has_dataset": True,
+        "model": "gpt-4o-mini",
+        "version": None,
+        "digest": "sha256:",
+        "rag": None,
+    }
     failing = run(folder, target="python:evals_scorers:failing_target")
     errors = {r["id"]: r["error"] for r in failing.records}
     assert errors == {"a": None, "boom": "application crashed"}
     assert llm_server.count() == 0
 
 
-def test_filter_limit_repeat(tmp_path: Path, llm_server: FakeLLMServer,
-                             api_keys: dict[str, str]) -> None:
+def test_filter_limit_repeat(tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str]) -> None:
     scripted(llm_server)
     folder = project(tmp_path, llm_server)
     europe = run(folder, tags=["europe"], cache=False)
@@ -197,15 +214,22 @@ def test_filter_limit_repeat(tmp_path: Path, llm_server: FakeLLMServer,
     before = llm_server.count()
     repeated = run(folder, repeat=2)
     assert sorted((r["id"], r["repeat"]) for r in repeated.records) == [
-        ("fr", 0), ("fr", 1), ("it", 0), ("it", 1), ("jp", 0), ("jp", 1)]
+        ("fr", 0),
+        ("fr", 1),
+        ("it", 0),
+        ("it", 1),
+        ("jp", 0),
+        ("jp", 1),
+    ]
     # repeat 0 of "fr" was cached by the --limit 1 run; every repeat 1 is a new sample
     assert llm_server.count() - before == 2 + 3
     again = run(folder, repeat=2)
     assert again.meta["summary"]["cached"] == 6 and llm_server.count() - before == 5
 
 
-def test_concurrency_and_rate_limit(tmp_path: Path, llm_server: FakeLLMServer,
-                                    api_keys: dict[str, str]) -> None:
+def test_concurrency_and_rate_limit(
+    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str]
+) -> None:
     llm_server.latency = 0.2
     cases = [{"id": f"c{i}", "vars": {"question": str(i)}} for i in range(10)]
     folder = project(tmp_path, llm_server, cases, dataset_extra="")
@@ -218,8 +242,7 @@ def test_concurrency_and_rate_limit(tmp_path: Path, llm_server: FakeLLMServer,
     assert time.perf_counter() - start >= 0.45
 
 
-def test_interrupted_run_resumes(tmp_path: Path, llm_server: FakeLLMServer,
-                                 api_keys: dict[str, str]) -> None:
+def test_interrupted_run_resumes(tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str]) -> None:
     llm_server.latency = 0.02
     cases = [{"id": f"c{i}", "vars": {"question": f"q{i}"}} for i in range(8)]
     folder = project(tmp_path, llm_server, cases, dataset_extra="")
@@ -263,8 +286,9 @@ def test_resume_refuses_changed_dataset_and_drops_torn_line(
         run(folder, resume=done.id)
 
 
-def test_unsaved_run_leaves_no_trace(tmp_path: Path, llm_server: FakeLLMServer,
-                                     api_keys: dict[str, str]) -> None:
+def test_unsaved_run_leaves_no_trace(
+    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str]
+) -> None:
     folder = project(tmp_path, llm_server)
     result = run(folder, save=False)
     assert result.meta["summary"]["cases"] == 3

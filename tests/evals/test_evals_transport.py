@@ -69,10 +69,11 @@ async def test_chunked_gzip_and_close_delimited_bodies() -> None:
             request = await read_request(reader)
             if b"chunked" in request:
                 data = gzip.compress(COMPLETION)
-                writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
-                             b"Content-Encoding: gzip\r\n\r\n")
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n\r\n"
+                )
                 for start in range(0, len(data), 7):
-                    part = data[start:start + 7]
+                    part = data[start : start + 7]
                     writer.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
                 writer.write(b"0\r\n\r\n")
                 await writer.drain()

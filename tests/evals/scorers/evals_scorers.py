@@ -30,8 +30,11 @@ def echo_target(bundle: Any, case: Any) -> str:
 
 async def rich_target(bundle: Any, case: Any) -> dict[str, Any]:
     await asyncio.sleep(0.01)
-    return {"output": {"answer": case.vars["question"]}, "usage": {"input": 10, "output": 5},
-            "sources": ["faq.md"]}
+    return {
+        "output": {"answer": case.vars["question"]},
+        "usage": {"input": 10, "output": 5},
+        "sources": ["faq.md"],
+    }
 
 
 def failing_target(bundle: Any, case: Any) -> str:
@@ -42,12 +45,14 @@ def failing_target(bundle: Any, case: Any) -> str:
 
 def introspect_target(bundle: Any, case: Any) -> dict[str, Any]:
     """Uses the run-time Bundle surface: names, interface, files, model, version."""
-    return {"output": {
-        "templates": list(bundle.templates),
-        "variables": sorted(bundle.variables("answer")),
-        "has_dataset": "evals/golden.jsonl" in bundle.files,
-        "model": bundle.model.name,
-        "version": bundle.version,
-        "digest": bundle.digest[:7],
-        "rag": bundle.rag,
-    }}
+    return {
+        "output": {
+            "templates": list(bundle.templates),
+            "variables": sorted(bundle.variables("answer")),
+            "has_dataset": "evals/golden.jsonl" in bundle.files,
+            "model": bundle.model.name,
+            "version": bundle.version,
+            "digest": bundle.digest[:7],
+            "rag": bundle.rag,
+        }
+    }
