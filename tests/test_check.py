@@ -229,3 +229,41 @@ def test_a_bump_reuses_the_coverage_checked_beside_the_hashing(project: Path, mo
     monkeypatch.setattr(check, "_uncovered", spy)
     bump(Store.find(project), "bot", "minor")
     assert calls == []
+
+
+def test_a_bump_remembers_template_variables_by_the_content_of_every_file_read(
+    project: Path, pv, monkeypatch
+) -> None:
+    """Unchanged templates: the second bump does not parse them again. A change in a
+    file they include is a change: the new variable is required at once."""
+    from promptver.bundle import check
+
+    calls: list[str] = []
+    real = check.required_variables
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append("parsed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(check, "required_variables", spy)
+    (project / BOT / "prompts/tone.j2").write_text("Be kind.\n")
+    _edit(project, "prompts/answer.j2", "{{ question }}", '{{ question }}\n{% include "prompts/tone.j2" %}')
+    assert pv("bump", "minor", "bot").code == 0
+    assert calls
+    calls.clear()
+    with open(project / BOT / "evals/golden.jsonl", "a") as handle:
+        handle.write('{"id": "more", "vars": {"question": "And?"}}\n')
+    assert pv("bump", "minor", "bot").code == 0
+    assert calls == []  # the templates did not change: remembered
+    (project / BOT / "prompts/tone.j2").write_text("Be {{ tone }}.\n")
+    refused = pv("bump", "minor", "bot")
+    assert refused.code == 1 and "template 'answer' needs tone" in refused.err
+    # a damaged entry is worked out again, not trusted
+    (project / BOT / "prompts/tone.j2").write_text("Be kind.\n")
+    for entry in (project / ".promptver/cache/variables").iterdir():
+        entry.write_text("[not, json")
+    with open(project / BOT / "evals/golden.jsonl", "a") as handle:
+        handle.write('{"id": "last", "vars": {"question": "Done?"}}\n')
+    calls.clear()
+    assert pv("bump", "minor", "bot").code == 0
+    assert calls

@@ -14,6 +14,7 @@ import queue
 import re
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from promptver.store.digests import sha256_bytes
 from promptver.store.tree import Tree, WorkTree, normalize, unsafe_path_reason
 
 MAX_PROBLEMS_PER_FILE = 50
+# Bump when what `required_variables` finds changes: results remembered under the old rules must not count.
+VARIABLES_RULES = "1"
 FAST_SLICE = 1 << 20
 
 
@@ -46,6 +49,27 @@ class ValidatedCache:
 
     def __contains__(self, digest: str) -> bool:
         return digest in self._known
+
+    def required_variables(self, sources: TemplateSources) -> dict[str, set[str]]:
+        """`required_variables` of the templates, remembered by the content of every file
+        they read: a re-bump with unchanged templates need not import Jinja2 at all."""
+        file = self.path.parent / "variables" / f"{sources.key()}.json" if self.path else None
+        if file is not None:
+            try:
+                known = json.loads(file.read_bytes())
+                return {name: set(names) for name, names in known.items()}
+            except (OSError, ValueError, AttributeError, TypeError):
+                pass  # not worked out yet (or a damaged entry): work it out again
+        found = sources.required()
+        if file is not None:
+            from promptver.store.atomic import atomic_write
+
+            data = json.dumps({name: sorted(names) for name, names in found.items()}).encode()
+            try:
+                atomic_write(file, data, durable=False)
+            except PromptverError:
+                pass  # a cache: a read-only store works it out each time
+        return found
 
     def add(self, digest: str) -> None:
         if self.path is None or digest in self._known:
@@ -268,7 +292,7 @@ class EvalPrevalidator:
     in ``bundle.toml``; anything unusual (no config, a bad path) leaves the work to
     `check_tree`. `keys` gives the cache keys a file earned, for the digest of its bytes."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, cache: ValidatedCache | None = None):
         import tomllib
 
         self.paths: set[str] = set()
@@ -278,12 +302,16 @@ class EvalPrevalidator:
         self._passed: dict[str, list[str]] = {}  # eval file -> "shape", "cover"
         self._queue: queue.SimpleQueue[tuple[str, bytes] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._variables: tuple[Any, ...] | None = None
+        self._sources: TemplateSources | None = None
+        self._cache = cache or ValidatedCache(None)
 
         def load(path: str) -> str | None:
             file = folder / path
-            readable = not unsafe_path_reason(path) and file.is_file()
-            return file.read_text(encoding="utf-8") if readable else None
+            try:
+                readable = not unsafe_path_reason(path) and file.is_file()
+                return file.read_text(encoding="utf-8") if readable else None
+            except (OSError, UnicodeDecodeError):
+                return None
 
         try:
             data = tomllib.loads((folder / SPEC_FILE).read_text(encoding="utf-8"))
@@ -292,8 +320,8 @@ class EvalPrevalidator:
             raw_rag = data.get("rag")
             rag: dict[str, Any] = raw_rag if isinstance(raw_rag, dict) else {}
             retrieves = bool(rag.get("corpus"))
-            # worked out in the thread (it imports jinja2 and parses the templates)
-            self._variables = (
+            # worked out in the thread (it may import jinja2 and parse the templates)
+            self._sources = TemplateSources(
                 load,
                 prompts.get("system"),
                 dict(prompts.get("templates", {})),
@@ -317,9 +345,9 @@ class EvalPrevalidator:
         self._queue.put((rel, data))
 
     def _run(self) -> None:
-        if self._variables is not None:
+        if self._sources is not None:
             try:
-                self._required = required_variables(*self._variables)
+                self._required = self._cache.required_variables(self._sources)
             except Exception:
                 self._required = {}  # `check_tree` works them out and reports what it finds
         while (item := self._queue.get()) is not None:
@@ -388,9 +416,10 @@ def _check_coverage(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> list
         except UnicodeDecodeError:
             return None
 
-    context_var = spec.rag.context_var if spec.rag is not None and spec.rag.corpus else None
-    required = required_variables(
-        load, spec.system, spec.templates, spec.rag is not None and bool(spec.rag.corpus), context_var
+    retrieves = spec.rag is not None and bool(spec.rag.corpus)
+    context_var = spec.rag.context_var if spec.rag is not None and retrieves else None
+    required = cache.required_variables(
+        TemplateSources(load, spec.system, spec.templates, retrieves, context_var)
     )
     found: list[Problem] = []
     for name, evalset in spec.evals.items():
@@ -410,6 +439,40 @@ def _check_coverage(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> list
             cache.add(key)
         found += problems
     return found
+
+
+@dataclass(frozen=True)
+class TemplateSources:
+    """What `required_variables` reads: the templates, how to load a file, and whether
+    the bundle retrieves (its context variable is then exempt)."""
+
+    load: Callable[[str], str | None]
+    system: str | None
+    templates: dict[str, str]
+    retrieves: bool
+    context_var: str | None
+
+    def required(self) -> dict[str, set[str]]:
+        return required_variables(self.load, self.system, self.templates, self.retrieves, self.context_var)
+
+    def key(self) -> str:
+        """A digest of everything the result depends on: the settings, and the path and
+        content of every file reachable from the templates through include-like tags."""
+        parts = [f"rules {VARIABLES_RULES}", f"retrieves {self.retrieves} {self.context_var}"]
+        parts.append(f"system {self.system}")
+        parts += [f"template {name} {path}" for name, path in sorted(self.templates.items())]
+        todo = sorted({p for p in [self.system, *self.templates.values()] if p})
+        seen = set(todo)
+        while todo:
+            path = todo.pop()
+            source = self.load(path) if not unsafe_path_reason(path) else None
+            parts.append(f"file {path} {'-' if source is None else sha256_bytes(source.encode())}")
+            for target in referenced_paths(source or ""):
+                name = target if unsafe_path_reason(target) else normalize(target)
+                if name not in seen:
+                    seen.add(name)
+                    todo.append(name)
+        return sha256_bytes("\n".join(parts).encode())
 
 
 def required_variables(

@@ -232,7 +232,7 @@ def checked_tree(store: Store, name: str, staging: Staging | None = None) -> tup
     exactly the bytes that were hashed."""
     cache = ValidatedCache(store.root / "cache" / "validated.txt")
     folder = store.bundle_dir(name)
-    validator = EvalPrevalidator(folder)
+    validator = EvalPrevalidator(folder, cache)
     loaded: dict[str, tuple[bytes, str]] = {}
 
     def hasher(path: Path) -> str:
