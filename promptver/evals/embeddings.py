@@ -13,6 +13,7 @@ unchanged version sends no embedding request.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import sqlite3
 import threading
@@ -139,21 +140,17 @@ class Embedder:
         return np.stack([vectors[d] for d in digests])
 
     async def _request(self, texts: list[str]) -> Any:
-        """The texts' raw vectors as one (n, d) float32 array (converted by numpy, not
-        number by number: a batch of 128 vectors of 1,536 dimensions is 200,000 floats)."""
-        import numpy as np
+        """The texts' raw vectors as one (n, d) float32 array.
 
+        Asked for as base64 (little-endian float32, as OpenAI's own client does): a batch
+        of 128 vectors of 1,536 dimensions is 200,000 numbers, which cost both sides far
+        more as JSON text. A server that ignores ``encoding_format`` sends lists of
+        numbers, which are read too (`embedding_rows`)."""
         provider = self.provider
-        body = {"model": self.model, "input": texts}
+        body = {"model": self.model, "input": texts, "encoding_format": "base64"}
 
         def parse(data: Any) -> Any:
-            items = sorted(data["data"], key=lambda item: item.get("index", 0))
-            if len(items) != len(texts):
-                raise ValueError(f"{len(items)} embeddings for {len(texts)} texts")
-            rows = np.asarray([item["embedding"] for item in items], dtype=np.float32)
-            if rows.ndim != 2:
-                raise ValueError("the embeddings are not lists of numbers of one length")
-            return rows
+            return embedding_rows(data, len(texts))
 
         rows, _latency, attempts = await provider.call(
             f"{provider.base_url}/embeddings", provider.auth_headers(), body, parse
@@ -163,6 +160,34 @@ class Embedder:
 
     async def aclose(self) -> None:
         await self.provider.aclose()
+
+
+def embedding_rows(data: Any, count: int) -> Any:
+    """The vectors of an embeddings response as one (count, d) float32 array, in input
+    order; ValueError saying what is wrong with the response otherwise."""
+    import numpy as np
+
+    def vector(value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                raw = base64.b64decode(value, validate=True)
+            except ValueError:
+                raise ValueError("an embedding is a string that is not base64") from None
+            if len(raw) % 4:
+                raise ValueError("a base64 embedding is not a whole number of float32 values")
+            return np.frombuffer(raw, dtype="<f4")
+        return np.asarray(value, dtype=np.float32)
+
+    items = sorted(data["data"], key=lambda item: item.get("index", 0))
+    if len(items) != count:
+        raise ValueError(f"{len(items)} embeddings for {count} texts")
+    vectors = [vector(item["embedding"]) for item in items]
+    if any(v.ndim != 1 or not len(v) for v in vectors) or len({len(v) for v in vectors}) > 1:
+        raise ValueError("the embeddings are not lists of numbers of one length")
+    rows = np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, 0), np.float32)
+    if not np.isfinite(rows).all():
+        raise ValueError("an embedding holds a value that is not a finite number")
+    return rows
 
 
 class Reranker:

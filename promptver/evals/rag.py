@@ -29,13 +29,14 @@ from promptver.errors import ConfigError, did_you_mean
 from promptver.evals.bundle import Case
 from promptver.evals.embeddings import Embedder, EmbeddingCache, Reranker
 from promptver.evals.providers import Provider
-from promptver.evals.retrieval import BM25Index, rag_table, top_k
+from promptver.evals.retrieval import BM25Index, rag_table, terms, top_k
 from promptver.evals.targets import Answer, CachedModel
 
 RETRIEVERS = ("bm25", "dense", "hybrid")
 DEFAULT_CONTEXT_VAR = "context"
 DEFAULT_CANDIDATES = 20
 DEFAULT_RRF_K = 60
+SLICE = 64  # documents chunked (or chunks tokenized) between two turns of the event loop
 
 
 @dataclass(frozen=True)
@@ -185,13 +186,16 @@ class Corpus:
     def chunks(self, chunking: Chunking) -> list[Chunk]:
         out: list[Chunk] = []
         for path in self.paths:
-            try:
-                text = self._read(path).decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise ConfigError(f"{self.label}: corpus document {path!r} is not UTF-8 text: {exc}") from exc
-            title = document_title(path, text)
-            out.extend(Chunk(path, title, i, piece) for i, piece in enumerate(chunking.split(text)))
+            out += self.document_chunks(path, chunking)
         return out
+
+    def document_chunks(self, path: str, chunking: Chunking) -> list[Chunk]:
+        try:
+            text = self._read(path).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{self.label}: corpus document {path!r} is not UTF-8 text: {exc}") from exc
+        title = document_title(path, text)
+        return [Chunk(path, title, i, piece) for i, piece in enumerate(chunking.split(text))]
 
 
 def chunk_text(chunk: Chunk) -> str:
@@ -275,17 +279,29 @@ class Retriever:
         return self._index
 
     async def _build(self) -> Index:
-        chunks = await asyncio.to_thread(self.corpus.chunks, self.settings.chunking)
-        # The BM25 index is built in a thread while the chunks' embeddings are requested.
-        bm25_build = None
-        if self.settings.retriever in ("bm25", "hybrid"):
-            bm25_build = asyncio.ensure_future(asyncio.to_thread(BM25Index, chunks))
-        vectors = None
+        """Chunk, then tokenize for BM25 while the chunks' embeddings are requested.
+
+        The work is done on the event loop in slices of a few milliseconds, not in a
+        thread: a thread holding the GIL made each response the loop waited for (the
+        query and chunk embeddings) wait up to 5 ms more, and that set the build's pace."""
+        chunks: list[Chunk] = []
+        for n, path in enumerate(self.corpus.paths, start=1):
+            chunks += self.corpus.document_chunks(path, self.settings.chunking)
+            if n % SLICE == 0:
+                await asyncio.sleep(0)
+        embedding = None
+        if self.embedder is not None:
+            embedding = asyncio.ensure_future(self.embedder.embed([chunk_text(c) for c in chunks]))
         try:
-            if self.embedder is not None:
-                vectors = await self.embedder.embed([chunk_text(c) for c in chunks])
+            bm25 = None
+            if self.settings.retriever in ("bm25", "hybrid"):
+                tokens: list[list[str]] = []
+                for start in range(0, len(chunks), SLICE):
+                    tokens += [terms(chunk_text(c)) for c in chunks[start : start + SLICE]]
+                    await asyncio.sleep(0)
+                bm25 = BM25Index(chunks, tokens)
         finally:
-            bm25 = await bm25_build if bm25_build is not None else None
+            vectors = await embedding if embedding is not None else None
         return Index(chunks, bm25, vectors)
 
     async def warm(self, queries: list[str]) -> None:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections import defaultdict
 from collections.abc import Mapping
+from itertools import count
 from typing import Any
 
 from promptver.bundle.chunking import TEXT_SUFFIXES, Chunk, Chunking, document_title
@@ -51,13 +53,16 @@ class BM25Index:
     list of chunks, scored by bm25s; a query's repeated words count once and ties keep the
     corpus order, so a ranking never depends on the machine."""
 
-    def __init__(self, chunks: list[Chunk]) -> None:
+    def __init__(self, chunks: list[Chunk], tokens: list[list[str]] | None = None) -> None:
+        """``tokens``: each chunk's `terms`, when the caller has them already."""
         import bm25s
 
         self.chunks = chunks
-        tokens = [terms(f"{c.title}\n{c.text}") for c in chunks]
-        self._vocab: dict[str, int] = {}
-        ids = [[self._vocab.setdefault(t, len(self._vocab)) for t in doc] for doc in tokens]
+        if tokens is None:
+            tokens = [terms(f"{c.title}\n{c.text}") for c in chunks]
+        numbering: defaultdict[str, int] = defaultdict(count().__next__)  # a new word takes the next id
+        ids = [list(map(numbering.__getitem__, doc)) for doc in tokens]
+        self._vocab: dict[str, int] = dict(numbering)
         self._bm25 = bm25s.BM25(k1=K1, b=B, method="lucene", dtype="float64")
         self._empty = not self._vocab
         if chunks and not self._empty:

@@ -115,11 +115,17 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
                 break
 
 
-def encode_record(record: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+def encoded_secrets() -> list[bytes]:
+    """Every known key as it appears inside a JSON string (looked up once per run: reading
+    the environment for each record cost a run 0.13 ms a case)."""
+    return [msgspec.json.encode(secret)[1:-1] for secret in known_secrets()]
+
+
+def encode_record(record: dict[str, Any], secrets: list[bytes] | None = None) -> tuple[dict[str, Any], bytes]:
     """A case record with every API key redacted, and its JSON line. The encoded bytes are
     searched first, so a record holding no key (nearly all of them) is not copied."""
     line = msgspec.json.encode(record)
-    if any(msgspec.json.encode(secret)[1:-1] in line for secret in known_secrets()):
+    if any(secret in line for secret in (encoded_secrets() if secrets is None else secrets)):
         record = redact_json(record)
         line = msgspec.json.encode(record)
     return record, line
@@ -131,6 +137,7 @@ class RunWriter:
         self.meta = meta
         self.records = records
         self._fd: int | None = None
+        self._secrets: list[bytes] | None = None  # looked up at the first record: the keys are read by then
 
     @property
     def id(self) -> str:
@@ -144,7 +151,9 @@ class RunWriter:
         """Append one case line, whole: a failed write is cut back and raised as
         `WriteError` (no torn line; ``--resume`` continues after the last whole one)."""
         path = self.folder / "cases.jsonl"
-        record, line = encode_record(record)
+        if self._secrets is None:
+            self._secrets = encoded_secrets()
+        record, line = encode_record(record, self._secrets)
         line += b"\n"
         try:
             if self._fd is None:

@@ -343,3 +343,58 @@ def test_diff_names_cases_whose_retrieved_sources_changed(
     assert "  refund: expected source refunds.md fell from rank 1 to rank 2" in out
     data = json.loads(cli("diff", "demo", "0.1.0", "0.2.0", "--json"))
     assert "refund" in data["retrieval"]["golden"]["sources_changed"]
+
+
+def test_embeddings_are_asked_for_as_base64_and_lists_are_read_too(
+    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str]
+) -> None:
+    """base64 float32 (OpenAI's own client asks so): the same vectors as the lists a
+    server that ignores ``encoding_format`` sends, so the same retrievals."""
+    from promptver.evals import rag
+
+    folder = project(tmp_path, llm_server, DENSE)
+    first = run(folder, cache=False)
+    embeds = [r for r in llm_server.requests if r.path.endswith("/embeddings")]
+    assert embeds and all(r.body["encoding_format"] == "base64" for r in embeds)
+    rag._INDEXES.clear()
+    llm_server.embeddings_as_lists = True
+    llm_server.reset()
+    second = run(folder, cache=False)
+    assert llm_server.count("/embeddings") == 2
+    assert [r["retrieved"] for r in second.records] == [r["retrieved"] for r in first.records]
+
+
+@pytest.mark.parametrize(
+    ("embedding", "problem"),
+    [
+        ("not base64!", "not base64"),
+        ("AAAAAAA=", "whole number of float32"),  # 5 bytes
+        ([1.0, "x"], "could not convert"),
+        ([[1.0], [2.0]], "one length"),
+        ([], "one length"),
+        ({"a": 1}, "float"),
+        ([1.0, float("nan")], "not a finite number"),
+    ],
+)
+def test_a_malformed_embedding_is_a_value_error_naming_it(embedding: Any, problem: str) -> None:
+    """`Provider.call` turns it into one ProviderError line ("unexpected response shape")."""
+    from promptver.evals.embeddings import embedding_rows
+
+    with pytest.raises((ValueError, TypeError), match=problem):
+        embedding_rows({"data": [{"index": 0, "embedding": embedding}]}, 1)
+
+
+def test_embedding_rows_keep_the_input_order_and_count() -> None:
+    import base64
+
+    import numpy as np
+
+    from promptver.evals.embeddings import embedding_rows
+
+    def b64(values: list[float]) -> str:
+        return base64.b64encode(np.asarray(values, dtype="<f4").tobytes()).decode()
+
+    data = {"data": [{"index": 1, "embedding": b64([0.0, 1.0])}, {"index": 0, "embedding": [1.0, 0.0]}]}
+    assert embedding_rows(data, 2).tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    with pytest.raises(ValueError, match="2 embeddings for 3 texts"):
+        embedding_rows(data, 3)
