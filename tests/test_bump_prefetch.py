@@ -41,20 +41,20 @@ def test_the_summary_is_the_same_with_and_without_the_read_ahead(
         prepared.append(path)
         return original(tree, path)
 
-    streamed: list[str] = []  # stored sides the diff itself read, block by block
-    chunks = evals._chunks
+    counted: list[str] = []  # stored sides read (the working copy's side is not counted)
+    all_lines = evals._all_lines
 
-    def counting(tree, path, progress=None):  # type: ignore[no-untyped-def]
+    def counting(tree, path, progress):  # type: ignore[no-untyped-def]
         if not isinstance(tree, WorkTree):
-            streamed.append(path)
-        return chunks(tree, path, progress)
+            counted.append(path)
+        return all_lines(tree, path, progress)
 
     monkeypatch.setattr(evals, "prepare_old", spy)
-    monkeypatch.setattr(evals, "_chunks", counting)
+    monkeypatch.setattr(evals, "_all_lines", counting)
     ahead = bump(store, "bot", "patch", analyzer=analyze_bump, prefetch=prefetch_bump, dry_run=True)
-    assert prepared == ["evals/golden.jsonl"] and streamed == []  # read once, ahead; the diff used it
+    assert counted == ["evals/golden.jsonl"]  # read once, ahead; the diff used it
     plain = bump(store, "bot", "patch", analyzer=analyze_bump, dry_run=True)
-    assert prepared == ["evals/golden.jsonl"] and streamed == ["evals/golden.jsonl"]
+    assert prepared == ["evals/golden.jsonl"]
     assert ahead.manifest.changes == plain.manifest.changes
     assert "3 cases changed" in json.dumps(ahead.manifest.changes)
     assert evals._PREPARED == {}  # used once, then gone
@@ -84,40 +84,3 @@ def test_a_corrupted_stored_eval_set_still_stops_the_bump(project: Path, store: 
     assert evals._PREPARED == {}
     with pytest.raises(IntegrityError):
         evals.prepare_old(store.tree(store.resolve("bot", "0.1.0")), "evals/golden.jsonl")
-
-
-def test_a_large_eval_set_is_staged_by_a_kernel_copy_and_stored_exactly(
-    project: Path, store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Above `COPY_AT_LEAST` the store copies the file, then reads its own copy back: what
-    is hashed, validated and stored is that copy. A copy that fails is made the ordinary way."""
-    import shutil
-
-    from promptver.versions import bump as bumping
-
-    monkeypatch.setattr(bumping, "COPY_AT_LEAST", 1000)
-    copies: list[str] = []
-    real_copy = shutil.copyfile
-
-    def copying(src, dst):  # type: ignore[no-untyped-def]
-        copies.append(Path(src).name)
-        return real_copy(src, dst)
-
-    monkeypatch.setattr(shutil, "copyfile", copying)
-    _write_cases(project, 200)
-    first = bump(store, "bot", "minor", analyzer=analyze_bump, prefetch=prefetch_bump)
-    assert copies == ["golden.jsonl"]
-    stored = store.read_object(first.manifest.file_map()["evals/golden.jsonl"].digest)
-    assert stored == (project / EVALS).read_bytes()
-
-    def failing(src, dst):  # type: ignore[no-untyped-def]
-        Path(dst).write_bytes(b"half")
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(shutil, "copyfile", failing)
-    _write_cases(project, 200, changed={5})
-    second = bump(store, "bot", "patch", analyzer=analyze_bump, prefetch=prefetch_bump)
-    stored = store.read_object(second.manifest.file_map()["evals/golden.jsonl"].digest)
-    assert stored == (project / EVALS).read_bytes()
-    assert "1 case changed" in json.dumps(second.manifest.changes)
-    assert not list((store.root / "tmp").iterdir())  # the failed copy left nothing behind

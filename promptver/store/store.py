@@ -20,7 +20,6 @@ import io
 import json
 import os
 import re
-import shutil
 import threading
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
@@ -650,26 +649,6 @@ class Staging:
             raise
         os.close(fd)
         return self._keep(tmp, digest.hexdigest())
-
-    def add_copy(self, path: Path, on_read: Callable[[bytes], None]) -> tuple[str, bytes]:
-        """Stage a large file: the kernel copies it, then the copy is read back whole and
-        hashed, so its digest and bytes are exactly what is stored, whatever happens to
-        ``path`` meanwhile. ``on_read`` gets the bytes before they are hashed (a bump
-        validates them meanwhile). Writing 59 MB from memory in one call cost 140 ms of
-        system time on the reference machine, the kernel's copy 20 ms. A copy that fails
-        (no space, an odd file system) is made again the ordinary way, which says whether
-        reading ``path`` or writing the store failed."""
-        tmp = self.store._tmp_file()
-        try:
-            shutil.copyfile(path, tmp)
-            data = tmp.read_bytes()
-        except OSError:
-            remove_quietly(tmp)
-            data = path.read_bytes()  # a failure to read is the caller's OSError
-            on_read(data)
-            return self.add_bytes(data), data
-        on_read(data)
-        return self._keep(tmp, sha256_bytes(data)), data
 
     def add_bytes(self, data: bytes) -> str:
         tmp = self.store._tmp_file()

@@ -223,11 +223,6 @@ def _check_line(store: Store, name: str, new: Version, level: str) -> None:
         )
 
 
-# Eval sets this large are staged by a kernel copy (`Staging.add_copy`); smaller ones are
-# written from the bytes read (every byte through `write_all`, where tests inject faults).
-COPY_AT_LEAST = 4 << 20
-
-
 def checked_tree(store: Store, name: str, staging: Staging | None = None) -> tuple[WorkTree, BundleSpec]:
     """The working tree of a bundle, or `BundleError` with every problem.
 
@@ -244,12 +239,9 @@ def checked_tree(store: Store, name: str, staging: Staging | None = None) -> tup
         rel = Path(os.path.relpath(path, folder)).as_posix()
         if rel not in validator.paths:
             return staging.add(path) if staging is not None else sha256_file(path)[0]
-        if staging is not None and path.stat().st_size >= COPY_AT_LEAST:
-            digest, data = staging.add_copy(path, lambda data: validator.submit(rel, data))
-        else:
-            data = path.read_bytes()
-            validator.submit(rel, data)
-            digest = staging.add_bytes(data) if staging is not None else sha256_bytes(data)
+        data = path.read_bytes()
+        validator.submit(rel, data)
+        digest = staging.add_bytes(data) if staging is not None else sha256_bytes(data)
         loaded[rel] = (data, digest)
         return digest
 
