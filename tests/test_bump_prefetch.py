@@ -41,20 +41,20 @@ def test_the_summary_is_the_same_with_and_without_the_read_ahead(
         prepared.append(path)
         return original(tree, path)
 
-    counted: list[str] = []  # stored sides read (the working copy's side is not counted)
-    all_lines = evals._all_lines
+    streamed: list[str] = []  # stored sides the diff itself read from the store
+    chunks = evals._chunks
 
-    def counting(tree, path, progress):  # type: ignore[no-untyped-def]
+    def counting(tree, path, progress=None):  # type: ignore[no-untyped-def]
         if not isinstance(tree, WorkTree):
-            counted.append(path)
-        return all_lines(tree, path, progress)
+            streamed.append(path)
+        return chunks(tree, path, progress)
 
     monkeypatch.setattr(evals, "prepare_old", spy)
-    monkeypatch.setattr(evals, "_all_lines", counting)
+    monkeypatch.setattr(evals, "_chunks", counting)
     ahead = bump(store, "bot", "patch", analyzer=analyze_bump, prefetch=prefetch_bump, dry_run=True)
-    assert counted == ["evals/golden.jsonl"]  # read once, ahead; the diff used it
+    assert prepared == ["evals/golden.jsonl"] and streamed == []  # read once, ahead; the diff used it
     plain = bump(store, "bot", "patch", analyzer=analyze_bump, dry_run=True)
-    assert prepared == ["evals/golden.jsonl"]
+    assert prepared == ["evals/golden.jsonl"] and streamed == ["evals/golden.jsonl"]
     assert ahead.manifest.changes == plain.manifest.changes
     assert "3 cases changed" in json.dumps(ahead.manifest.changes)
     assert evals._PREPARED == {}  # used once, then gone

@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptver.diff.evals import diff_dataset
+from promptver.diff.evals import diff_dataset, prepare_old
 from promptver.diff.fields import field_changes
 from promptver.store.tree import MemoryTree
 
@@ -61,6 +61,8 @@ def test_streamed_diff_matches_naive(sets: tuple[list[dict], list[dict]], blank:
     old, new = sets
     tree = MemoryTree({"a.jsonl": jsonl(old, blank), "b.jsonl": jsonl(new, new_blank)})
     result = diff_dataset(tree, "a.jsonl", tree, "b.jsonl")
+    prepare_old(tree, "a.jsonl")  # read ahead, as a bump does: the same result
+    assert diff_dataset(tree, "a.jsonl", tree, "b.jsonl") == result
     before = {c["id"]: c for c in old}
     after = {c["id"]: c for c in new}
     changed = {i for i in before.keys() & after.keys() if field_changes(before[i], after[i])}
@@ -105,3 +107,17 @@ def test_a_read_error_in_the_new_file_reaches_the_caller() -> None:
     tree = _BrokenTree({"a.jsonl": jsonl([{"id": "c1"}], 0), "b.jsonl": b'{"id": "c1"}\n'})
     with pytest.raises(OSError, match="Input/output error"):
         diff_dataset(tree, "a.jsonl", tree, "b.jsonl")
+
+
+def test_lines_cut_by_block_ends_are_joined(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from promptver.diff import evals
+
+    old = [{"id": f"c{i}", "vars": {"q": "x" * i}, "expected": i} for i in range(40)]
+    new = [dict(c, expected=-1) if i % 7 == 0 else c for i, c in enumerate(old)] + [{"id": "n", "vars": {}}]
+    tree = MemoryTree({"a.jsonl": jsonl(old, 3), "b.jsonl": jsonl(new, 0)})
+    whole = diff_dataset(tree, "a.jsonl", tree, "b.jsonl")
+    monkeypatch.setattr(evals, "CHUNK", 5)  # every line cut, most of them several times
+    assert diff_dataset(tree, "a.jsonl", tree, "b.jsonl") == whole
+    prepare_old(tree, "a.jsonl")
+    assert diff_dataset(tree, "a.jsonl", tree, "b.jsonl") == whole
+    assert (whole.changed, whole.added, whole.unchanged) == (6, 1, 34)
