@@ -53,11 +53,13 @@ def field_changes(old: Any, new: Any, prefix: str = "") -> list[FieldChange]:
 def _walk(old: Any, new: Any, path: str, out: list[FieldChange]) -> None:
     if isinstance(old, dict) and isinstance(new, dict):
         for key in old:
-            sub = join(path, key)
             if key in new:
-                _walk(old[key], new[key], sub, out)
+                a, b = old[key], new[key]
+                if type(a) is str and type(b) is str and a == b:
+                    continue  # the usual case, without building the field's name
+                _walk(a, b, join(path, key), out)
             else:
-                out.append(FieldChange("removed", sub, old[key], None))
+                out.append(FieldChange("removed", join(path, key), old[key], None))
         for key in new:
             if key not in old:
                 out.append(FieldChange("added", join(path, key), None, new[key]))
