@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -60,9 +61,11 @@ def jsonl(cases: list[dict], blank_every: int) -> bytes:  # type: ignore[type-ar
 def test_streamed_diff_matches_naive(sets: tuple[list[dict], list[dict]], blank: int, new_blank: int) -> None:  # type: ignore[type-arg]
     old, new = sets
     tree = MemoryTree({"a.jsonl": jsonl(old, blank), "b.jsonl": jsonl(new, new_blank)})
-    result = diff_dataset(tree, "a.jsonl", tree, "b.jsonl")
+    result = diff_dataset(tree, "a.jsonl", tree, "b.jsonl")  # both held: walked in place
     prepare_old(tree, "a.jsonl")  # read ahead, as a bump does: the same result
     assert diff_dataset(tree, "a.jsonl", tree, "b.jsonl") == result
+    on_disk = _OnDisk({"a.jsonl": jsonl(old, blank), "b.jsonl": jsonl(new, new_blank)})
+    assert diff_dataset(on_disk, "a.jsonl", on_disk, "b.jsonl") == result  # line by line: the same
     before = {c["id"]: c for c in old}
     after = {c["id"]: c for c in new}
     changed = {i for i in before.keys() & after.keys() if field_changes(before[i], after[i])}
@@ -80,8 +83,18 @@ def test_streamed_diff_matches_naive(sets: tuple[list[dict], list[dict]], blank:
             assert json.loads(line)["id"] == case.id
 
 
+class _OnDisk(MemoryTree):
+    """A tree that does not hold its files in memory: the diff reads them in blocks."""
+
+    def held(self, path: str) -> None:
+        return None
+
+
 class _BrokenTree(MemoryTree):
     """A tree whose ``b.jsonl`` fails half-way through, as a disk error would."""
+
+    def held(self, path: str) -> None:  # read from "disk", block by block
+        return None
 
     def open(self, path: str):  # type: ignore[no-untyped-def]
         handle = super().open(path)
@@ -121,3 +134,45 @@ def test_lines_cut_by_block_ends_are_joined(monkeypatch) -> None:  # type: ignor
     prepare_old(tree, "a.jsonl")
     assert diff_dataset(tree, "a.jsonl", tree, "b.jsonl") == whole
     assert (whole.changed, whole.added, whole.unchanged) == (6, 1, 34)
+
+
+@pytest.mark.parametrize("out_of_step", [2, 64])
+def test_the_in_place_walk_agrees_with_the_line_by_line_walk(monkeypatch, out_of_step: int) -> None:  # type: ignore[no-untyped-def]
+    """Larger files than the property test's: edits, inserted and removed lines (the
+    in-place walk falls out of step and hands over), blank lines of every kind anywhere,
+    CRLF lines, with and without a final newline; the in-place walk (both files in memory)
+    and the block-by-block walk give the same diff."""
+    import random
+
+    from promptver.diff import evals
+
+    monkeypatch.setattr(evals, "OUT_OF_STEP", out_of_step)
+    rng = random.Random(out_of_step)
+    blanks = [b"", b" ", b"\t", b"\r", b" \r", b"\x0b\x0c"]
+    for trial in range(150):
+        size = rng.randint(0, 300)
+        old = [
+            json.dumps({"id": f"c{i}", "vars": {"q": "x" * rng.randint(0, 40)}}).encode() for i in range(size)
+        ]
+        for _ in range(rng.randint(0, 5)):
+            old.insert(rng.randint(0, len(old)), rng.choice(blanks))
+        new = list(old)
+        for _ in range(rng.randint(0, 30)):
+            action = rng.random()
+            at = rng.randint(0, len(new))
+            if action < 0.5 and new and at < len(new):
+                new[at] = new[at].replace(b'"x', b'"y', 1) if new[at].strip() else rng.choice(blanks)
+            elif action < 0.7:
+                new.insert(at, json.dumps({"id": f"n{trial}-{at}-{rng.random()}"}).encode())
+            elif action < 0.8:
+                new.insert(at, rng.choice(blanks))
+            elif action < 0.9 and at < len(new):
+                del new[at]
+            elif at < len(new):
+                new[at] = new[at] + b"\r"  # CRLF: the same case, written otherwise
+        a = b"\n".join(old) + (b"\n" if rng.random() < 0.8 else b"")
+        b = b"\n".join(new) + (b"\n" if rng.random() < 0.8 else b"")
+        in_memory = MemoryTree({"a.jsonl": a, "b.jsonl": b})
+        on_disk = _OnDisk({"a.jsonl": a, "b.jsonl": b})
+        expected = diff_dataset(on_disk, "a.jsonl", on_disk, "b.jsonl")
+        assert diff_dataset(in_memory, "a.jsonl", in_memory, "b.jsonl") == expected, trial

@@ -23,6 +23,7 @@ files (step 3 alone) was measured and costs 2.5x the walk on a 1% change of 100,
 from __future__ import annotations
 
 import io
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, zip_longest
@@ -199,19 +200,31 @@ def diff_dataset(
         if progress is not None:
             progress(done, total)
 
-    old_lines: Iterator[bytes] = iter(())
+    old_data = new_data = None
     if old_tree is not None and old_path is not None:
         entry = old_tree.entries.get(old_path)
-        prepared = _PREPARED.pop(str(entry.digest), None) if entry is not None else None
-        if prepared is not None and entry is not None:
-            old_lines = chain.from_iterable(_blocks(io.BytesIO(prepared)))
-            advance(int(entry.size))
-        else:
-            old_lines = _all_lines(old_tree, old_path, advance)
-    new_lines: Iterator[bytes] = iter(())
+        old_data = _PREPARED.pop(str(entry.digest), None) if entry is not None else None
+        old_data = old_tree.held(old_path) if old_data is None else old_data
     if new_tree is not None and new_path is not None:
-        new_lines = _all_lines(new_tree, new_path, advance)
-    unchanged, old_rest, new_rest = _walk_in_step(old_lines, new_lines)
+        new_data = new_tree.held(new_path)
+    if old_data is not None and new_data is not None:  # a bump: both in memory
+        advance(len(old_data) + len(new_data))
+        unchanged, old_rest, new_rest, o, n, number = _walk_in_place(old_data, new_data)
+        more = _walk_in_step(_lines_from(old_data, o), _lines_from(new_data, n), number)
+        unchanged += more[0]
+        old_rest += more[1]
+        new_rest += more[2]
+    else:
+        old_lines: Iterator[bytes] = iter(())
+        if old_data is not None:
+            advance(len(old_data))
+            old_lines = _lines_from(old_data, 0)
+        elif old_tree is not None and old_path is not None:
+            old_lines = _all_lines(old_tree, old_path, advance)
+        new_lines: Iterator[bytes] = iter(())
+        if new_tree is not None and new_path is not None:
+            new_lines = _all_lines(new_tree, new_path, advance)
+        unchanged, old_rest, new_rest = _walk_in_step(old_lines, new_lines)
     while old_rest and new_rest and old_rest[-1][1] == new_rest[-1][1]:
         _, line = old_rest.pop()
         new_rest.pop()
@@ -254,15 +267,102 @@ def diff_dataset(
     )
 
 
+def _lines_from(data: bytes, start: int) -> Iterator[bytes]:
+    """The lines of ``data[start:]``, as `_chunks` gives a file's."""
+    if start >= len(data):
+        return iter(())
+    return chain.from_iterable(_blocks(io.BytesIO(data[start:] if start else data)))
+
+
+# A line that is blank, found by the newline before it (the first line is looked at apart).
+_BLANK_AFTER_NEWLINE = re.compile(rb"\n(?=[ \t\r\x0b\x0c]*\n)")
+OUT_OF_STEP = 64  # differing lines in a row after which the in-place walk hands over
+
+
+def _walk_in_place(
+    old: bytes, new: bytes
+) -> tuple[int, list[tuple[int, bytes]], list[tuple[int, bytes]], int, int, int]:
+    """`_walk_in_step` over two files held in memory, without splitting them: stretches
+    of equal bytes are found with memcmp (``bytes.startswith`` on a memoryview) and
+    their lines counted in C; only the differing lines become bytes objects. On a 59 MB
+    set with 1% of the lines edited this allocates next to nothing, where splitting both
+    files into 200,000 lines was the slowest step of a bump (fresh memory is dear).
+
+    Returns the walk's results so far and where it stopped: ``(unchanged, old_rest,
+    new_rest, old offset, new offset, next line number)``. It stops at the end of either
+    file, or after `OUT_OF_STEP` differing lines in a row (a case inserted or removed
+    shifts every line after it): the caller walks the rest line by line."""
+    view = memoryview(old)
+    o = n = 0
+    number = 1
+    unchanged = 0
+    apart = 0
+    old_rest: list[tuple[int, bytes]] = []
+    new_rest: list[tuple[int, bytes]] = []
+    while o < len(old) and n < len(new) and apart < OUT_OF_STEP:
+        same = _common_length(view, o, new, n)
+        end = new.rfind(b"\n", n, n + same)  # the last whole line of the equal stretch
+        if end >= 0:
+            lines = new.count(b"\n", n, end + 1)
+            unchanged += lines - _blank_lines(new, n, end + 1)
+            number += lines
+            o += end + 1 - n
+            n = end + 1
+            apart = 0
+            if o >= len(old) or n >= len(new):
+                break
+        old_end = old.find(b"\n", o)
+        old_end = len(old) if old_end < 0 else old_end
+        new_end = new.find(b"\n", n)
+        new_end = len(new) if new_end < 0 else new_end
+        old_line, new_line = old[o:old_end], new[n:new_end]
+        if old_line == new_line:  # an equal stretch cut short by the end of a file
+            unchanged += bool(new_line.strip())
+        else:
+            old_rest.append((number, old_line))
+            new_rest.append((number, new_line))
+            apart += 1
+        o, n, number = old_end + 1, new_end + 1, number + 1
+    return unchanged, old_rest, new_rest, o, n, number
+
+
+def _common_length(old: memoryview, o: int, new: bytes, n: int) -> int:
+    """How many bytes from ``old[o:]`` and ``new[n:]`` are equal: doubling steps, then
+    halving the step that differs."""
+    limit = min(len(old) - o, len(new) - n)
+    good, size = 0, 256
+    while good < limit:
+        step = min(size, limit - good)
+        if not new.startswith(old[o + good : o + good + step], n + good):
+            low, high = good, good + step  # equal up to low; a difference before high
+            while high - low > 1:
+                middle = (low + high) // 2
+                if new.startswith(old[o + low : o + middle], n + low):
+                    low = middle
+                else:
+                    high = middle
+            return low
+        good += step
+        size *= 2
+    return good
+
+
+def _blank_lines(data: bytes, start: int, end: int) -> int:
+    """Blank (whitespace-only) lines among the whole lines of ``data[start:end]``."""
+    first = data.find(b"\n", start, end)
+    blank = int(not data[start:first].strip()) if first >= 0 else 0
+    return blank + sum(1 for _ in _BLANK_AFTER_NEWLINE.finditer(data, start, end))
+
+
 def _walk_in_step(
-    old_lines: Iterator[bytes], new_lines: Iterator[bytes]
+    old_lines: Iterator[bytes], new_lines: Iterator[bytes], first: int = 1
 ) -> tuple[int, list[tuple[int, bytes]], list[tuple[int, bytes]]]:
     """Non-blank lines equal to the other side's line at the same position (a count),
-    and every other line of each side with its line number."""
+    and every other line of each side with its line number (``first`` is the first's)."""
     unchanged = 0
     old_rest: list[tuple[int, bytes]] = []
     new_rest: list[tuple[int, bytes]] = []
-    for number, (old, new) in enumerate(zip_longest(old_lines, new_lines), start=1):
+    for number, (old, new) in enumerate(zip_longest(old_lines, new_lines), start=first):
         if old == new:
             unchanged += bool(old.strip())
             continue

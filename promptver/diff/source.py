@@ -28,6 +28,8 @@ class TreeLike(Protocol):
 
     def open(self, path: str) -> IO[bytes]: ...
 
+    def held(self, path: str) -> bytes | None: ...  # the bytes, when already in memory
+
 
 CONFIG = "bundle.toml"
 

@@ -61,6 +61,11 @@ class Tree:
     def read_text(self, path: str) -> str:
         return self.read_bytes(path).decode("utf-8")
 
+    def held(self, path: str) -> bytes | None:
+        """The file's bytes when this tree holds them in memory already (no read, no
+        copy), else None."""
+        return None
+
     def has(self, path: str) -> bool:
         return normalize(path) in self.entries
 
@@ -251,6 +256,9 @@ class WorkTree(Tree):
         data = self._kept.get(normalize(path))
         return data if data is not None else super().read_bytes(path)
 
+    def held(self, path: str) -> bytes | None:
+        return self._kept.get(normalize(path))
+
 
 class MemoryTree(Tree):
     """A tree held in memory (tests, exported archives)."""
@@ -265,6 +273,9 @@ class MemoryTree(Tree):
     def open(self, path: str) -> BinaryIO:
         self.entry(path)
         return io.BytesIO(self._files[normalize(path)])
+
+    def held(self, path: str) -> bytes | None:
+        return self._files.get(normalize(path))
 
 
 def printable(path: str) -> str:
