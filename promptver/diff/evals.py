@@ -15,9 +15,14 @@ diff. Steps 1 and 2 only take out pairs of equal lines, which leaves step 3's mu
 difference as it was. Time is linear in bytes; memory is about the lines left after
 step 1 (two files that differ from the first line on are both held).
 
-A bump reads and verifies the old side ahead (`prepare_old`, in a second thread while
-it hashes the working copy), so only the walk waits for it. Counting every line of both
-files (step 3 alone) was measured and costs 2.5x the walk on a 1% change of 100,000 cases.
+When both files are in memory (a bump: the working copy's bytes were read to be hashed,
+and `prepare_old` read and verified the stored side in a second thread), step 1 runs in
+place (`_walk_in_place`): equal stretches are found with memcmp and their lines counted
+in C, and only differing lines become bytes objects; a file that falls out of step is
+walked on line by line. Counting every line of both files (step 3 alone) cost 2.5x the
+line-by-line walk on a 1% change of 100,000 cases; the in-place walk allocates next to
+nothing, which on this machine (fresh memory is dear) took the bump's diff from about
+200 ms to 110 ms.
 """
 
 from __future__ import annotations
