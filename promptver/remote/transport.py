@@ -170,18 +170,14 @@ class ObjectStoreTransport:
             hint="check the endpoint and the network, then run the command again (it resumes)",
         )
 
-    def get(self, key: str) -> tuple[bytes, str] | None:
-        import obstore
-
-        try:
-            result = obstore.get(self.store, key)
-            return bytes(result.bytes()), str(result.meta.get("e_tag"))
-        except FileNotFoundError as exc:
-            if "NoSuchBucket" in str(exc):
-                raise self._error(exc, key) from None
-            return None
-        except Exception as exc:
+    def _check_bucket(self, exc: FileNotFoundError, key: str) -> None:
+        """A missing key is an answer; a missing bucket is an error."""
+        if "NoSuchBucket" in str(exc):
             raise self._error(exc, key) from None
+
+    def get(self, key: str) -> tuple[bytes, str] | None:
+        found = self.get_if_changed(key, None)
+        return found if isinstance(found, tuple) else None
 
     def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes, str] | bool | None:
         import obstore
@@ -194,8 +190,7 @@ class ObjectStoreTransport:
         except oe.NotModifiedError:
             return False
         except FileNotFoundError as exc:
-            if "NoSuchBucket" in str(exc):
-                raise self._error(exc, key) from None
+            self._check_bucket(exc, key)
             return None
         except Exception as exc:
             raise self._error(exc, key) from None
@@ -220,8 +215,7 @@ class ObjectStoreTransport:
             obstore.head(self.store, key)
             return True
         except FileNotFoundError as exc:
-            if "NoSuchBucket" in str(exc):
-                raise self._error(exc, key) from None
+            self._check_bucket(exc, key)
             return False
         except Exception as exc:
             raise self._error(exc, key) from None
@@ -251,8 +245,7 @@ class ObjectStoreTransport:
         except (oe.AlreadyExistsError, oe.PreconditionError):
             raise CasFailed(key) from None
         except FileNotFoundError as exc:  # the key vanished since it was read
-            if "NoSuchBucket" in str(exc):
-                raise self._error(exc, key) from None
+            self._check_bucket(exc, key)
             raise CasFailed(key) from None
         except Exception as exc:
             raise self._error(exc, key) from None
