@@ -1,7 +1,8 @@
 """Eval datasets: cases added, removed and changed, matched by ``id``, streamed and linear.
 
 A JSONL line that is byte-identical on both sides is an unchanged case and is never
-parsed. Each file is read once, in large blocks split into lines in C:
+parsed. Each file is read once (in large blocks split into lines in C, or walked in
+place when it is already in memory):
 
 1. both files are walked in step: a line equal to the line at the same position on the
    other side is unchanged (edits in place and appended cases stop here);
@@ -166,10 +167,10 @@ def prepare_old(tree: TreeLike, path: str) -> str:
     content uses it, once. ``tree`` must verify what it reads (a stored version: objects
     are checked against their digest). Returns the content's digest.
 
-    Only read and verified here (both release the GIL), not split: the diff splits both
-    sides block by block, so a block's lines are freed before the next is split. Splitting
-    the whole old side ahead was measured slower on the reference machine, where fresh
-    memory is dear (the re-bump of 100,000 cases, medians: 597 -> 536 ms)."""
+    Only read and verified here (both release the GIL), not split: with the working
+    copy's bytes also in memory, the diff walks both in place (`_walk_in_place`).
+    Splitting the whole old side ahead was measured slower on the reference machine,
+    where fresh memory is dear."""
     digest = str(tree.entries[path].digest)
     _PREPARED[digest] = tree.read_bytes(path)
     return digest
