@@ -58,7 +58,8 @@ class RunStore:
         """Open an existing run to add cases to it (``--resume``)."""
         run = self.load(run_id)
         writer = RunWriter(run.path, run.meta, run.records)
-        lines = b"".join(encode_record(r)[1] + b"\n" for r in run.records)
+        secrets = encoded_secrets()
+        lines = b"".join(encode_record(r, secrets)[1] + b"\n" for r in run.records)
         atomic_write(run.path / "cases.jsonl", lines)  # drops a torn last line
         return writer
 
