@@ -247,13 +247,13 @@ class WorkTree(Tree):
         return self.folder / self.entry(path).path
 
     def open(self, path: str) -> BinaryIO:
-        data = self._kept.get(normalize(path))
+        data = self.held(path)
         if data is not None:
             return io.BytesIO(data)
         return open(self.path_of(path), "rb")
 
     def read_bytes(self, path: str) -> bytes:
-        data = self._kept.get(normalize(path))
+        data = self.held(path)
         return data if data is not None else super().read_bytes(path)
 
     def held(self, path: str) -> bytes | None:
