@@ -13,7 +13,7 @@ import os
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -234,23 +234,38 @@ def referenced_paths(source: str) -> list[str]:
 def _template_key(tree: Tree, path: str) -> str:
     """A template's validity depends on its bytes and on the templates it loads (they must
     exist and parse): its digest plus those of every template it names, transitively."""
-    parts: list[str] = []
-    todo, seen = [path], {path}
-    while todo:
-        current = todo.pop()
+
+    def read(name: str) -> str | None:
         try:
-            targets = referenced_paths(tree.read_text(current))
+            return tree.read_text(name) if tree.has(name) else None
         except (UnicodeDecodeError, OSError, PromptverError):
-            continue
-        for target in targets:
-            name = target if unsafe_path_reason(target) else normalize(target)
-            known = not unsafe_path_reason(target) and tree.has(name)
-            parts.append(f"{name}={tree.entry(name).digest if known else '-'}")
-            if known and name not in seen:
-                seen.add(name)
-                todo.append(name)
+            return None
+
+    parts = [
+        f"{name}={tree.entry(name).digest if tree.has(name) else '-'}"
+        for name, _ in reachable_templates([path], read)
+        if name != path
+    ]
     digest = tree.entry(path).digest
     return digest if not parts else f"{digest}-{sha256_bytes(chr(10).join(sorted(parts)).encode())[:16]}"
+
+
+def reachable_templates(
+    roots: Iterable[str], read: Callable[[str], str | None]
+) -> Iterator[tuple[str, str | None]]:
+    """Every file reachable from ``roots`` through include-like tags (`referenced_paths`),
+    with its text (None: missing, unreadable, or a path leaving the bundle)."""
+    todo = sorted(set(roots))
+    seen = set(todo)
+    while todo:
+        name = todo.pop()
+        source = None if unsafe_path_reason(name) else read(name)
+        yield name, source
+        for target in referenced_paths(source or ""):
+            target = target if unsafe_path_reason(target) else normalize(target)
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
 
 
 def _check_evals(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> list[Problem]:
@@ -461,17 +476,9 @@ class TemplateSources:
         parts = [f"rules {VARIABLES_RULES}", f"retrieves {self.retrieves} {self.context_var}"]
         parts.append(f"system {self.system}")
         parts += [f"template {name} {path}" for name, path in sorted(self.templates.items())]
-        todo = sorted({p for p in [self.system, *self.templates.values()] if p})
-        seen = set(todo)
-        while todo:
-            path = todo.pop()
-            source = self.load(path) if not unsafe_path_reason(path) else None
+        roots = [p for p in [self.system, *self.templates.values()] if p]
+        for path, source in reachable_templates(roots, self.load):
             parts.append(f"file {path} {'-' if source is None else sha256_bytes(source.encode())}")
-            for target in referenced_paths(source or ""):
-                name = target if unsafe_path_reason(target) else normalize(target)
-                if name not in seen:
-                    seen.add(name)
-                    todo.append(name)
         return sha256_bytes("\n".join(parts).encode())
 
 
