@@ -328,9 +328,10 @@ def set_pin(path: Path, name: str, spec: str, store: str | None = None) -> PinCh
         new_item.trivia.comment_ws = old_item.trivia.comment_ws
         new_item.trivia.comment = old_item.trivia.comment
         new_item.trivia.trail = old_item.trivia.trail
-    if old_item is None:
-        _append_pin(bundles, name, new_item)
-    else:
+    added = _text_with_pin_after_last(doc, bundles, name, new_item) if old_item is None else None
+    if added is not None:
+        doc = _parse_for_edit(added, path)
+    else:  # a changed pin keeps its place; a first pin or an inline table's is appended
         bundles[name] = new_item
     if store is not None:
         _set_store(doc, path.name == PYPROJECT_TOML, store)
@@ -354,22 +355,40 @@ def remove_pin(path: Path, name: str) -> PinChange:
     return PinChange(path, name, old, None)
 
 
-def _append_pin(bundles: Any, name: str, item: Any) -> None:
-    """Add a pin right after the last one, not after the comments that end the table."""
+def _text_with_pin_after_last(doc: Any, bundles: Any, name: str, item: Any) -> str | None:
+    """The document's text with ``name = item`` on the line right after the last pin, or
+    None when the table has no pin yet or is not a ``[...bundles]`` table of its own.
+
+    The placement is ours, not tomlkit's (whose choice changed between releases, putting
+    the pin after the comments that close the table): a unique marker comment on the last
+    pin finds its line in tomlkit's byte-exact rendering, and the new line goes after it.
+    """
     import tomlkit
 
     keys = list(bundles.keys())
-    if isinstance(bundles, tomlkit.items.Table) and keys:
-        last = bundles.item(keys[-1])
-        if hasattr(last, "trivia"):
-            item.trivia.indent = last.trivia.indent
-        try:
-            # tomlkit has no public "insert after"; fall back to appending if it changes.
-            bundles.value._insert_after(keys[-1], name, item)
-            return
-        except (AttributeError, TypeError, KeyError):
-            pass
-    bundles[name] = item
+    if not isinstance(bundles, tomlkit.items.Table) or bundles.is_super_table() or not keys:
+        return None
+    last = bundles.item(keys[-1])
+    if not hasattr(last, "trivia"):
+        return None
+    text = tomlkit.dumps(doc)
+    marker = f"#promptver-pin-marker-{os.getpid()}-{id(last)}"
+    saved = last.trivia.comment, last.trivia.comment_ws
+    last.trivia.comment, last.trivia.comment_ws = marker, " "
+    try:
+        marked = tomlkit.dumps(doc)
+    finally:
+        last.trivia.comment, last.trivia.comment_ws = saved
+    lines = text.splitlines(keepends=True)
+    at = next((n for n, line in enumerate(marked.splitlines()) if marker in line), None)
+    if at is None or at >= len(lines):
+        return None
+    ending = "\r\n" if lines[at].endswith("\r\n") else "\n"
+    if not lines[at].endswith("\n"):
+        lines[at] += ending
+    line = f"{last.trivia.indent}{tomlkit.key(name).as_string()} = {item.as_string()}{ending}"
+    lines.insert(at + 1, line)
+    return "".join(lines)
 
 
 def _dumps(doc: Any) -> str:
