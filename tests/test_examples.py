@@ -132,6 +132,29 @@ def test_history_replays_with_the_cli(tmp_path: Path) -> None:
     ]
     assert versions(tmp_path, "ticket-triage") == ["1.2.0", "1.1.1", "1.1.0", "1.0.0"]
     assert_clean_and_verified(tmp_path)
+    # --production: the latest support-bot goes through its own policy to production
+    assert example_history.make_production(tmp_path) == "2.2.0"
+    shown = json.loads(promptver(tmp_path, "show", "support-bot@production", "--json").stdout)
+    assert shown["version"] == "2.2.0"
+    assert_clean_and_verified(tmp_path)
+
+
+def test_the_examples_serve_production_as_the_docs_show() -> None:
+    """`load("support-bot@production")` and `show support-bot@production` work in this
+    repository: the example went through its own policy, with its evidence labelled."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import promptver; b = promptver.load('support-bot@production'); print(b.version)"],
+        cwd=REPO,
+        env={k: v for k, v in os.environ.items() if k != "PROMPTVER_HOME"} | {"PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == versions(REPO, "support-bot")[0]
+    shown = promptver(REPO, "show", "support-bot@production", "--json")
+    assert shown.returncode == 0, shown.stderr
+    text = promptver(REPO, "show", "support-bot@production").stdout
+    assert "(met)" in text and "local test server" in text
 
 
 def test_repository_store_holds_the_history_of_the_shipped_bundles() -> None:
