@@ -313,6 +313,11 @@ def set_pin(path: Path, name: str, spec: str, store: str | None = None) -> PinCh
     check_name(name)
     parse_spec(spec)
     created = not path.exists()
+    if created and path.name != PYPROJECT_TOML:  # a new file: its layout is ours alone
+        pin = f"{tomlkit.key(name).as_string()} = {tomlkit.string(spec).as_string()}\n"
+        head = f"store = {tomlkit.string(store).as_string()}\n\n" if store is not None else ""
+        _write(path, f"{head}[bundles]\n{pin}", "")
+        return PinChange(path, name, None, spec, created)
     text = "" if created else _read_for_edit(path)
     if not created:
         parse_config(text, path)  # refuse to edit a file we could not read back
@@ -321,7 +326,7 @@ def set_pin(path: Path, name: str, spec: str, store: str | None = None) -> PinCh
     assert bundles is not None
     old_item = bundles.get(name)
     old = str(old_item) if old_item is not None else None
-    literal = isinstance(old_item, tomlkit.items.String) and old_item.type.is_literal()
+    literal = isinstance(old_item, tomlkit.items.String) and old_item.as_string().startswith("'")
     new_item = tomlkit.string(spec, literal=literal and "'" not in spec)
     if old_item is not None and hasattr(old_item, "trivia"):
         new_item.trivia.indent = old_item.trivia.indent
@@ -368,7 +373,7 @@ def _text_with_pin_after_last(doc: Any, bundles: Any, name: str, item: Any) -> s
     keys = list(bundles.keys())
     if not isinstance(bundles, tomlkit.items.Table) or bundles.is_super_table() or not keys:
         return None
-    last = bundles.item(keys[-1])
+    last = bundles[keys[-1]]
     if not hasattr(last, "trivia"):
         return None
     text = tomlkit.dumps(doc)
