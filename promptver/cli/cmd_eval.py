@@ -52,7 +52,11 @@ class _DefaultCommand(click.Command):
 def _store(ctx: click.Context, required: bool = True) -> Any:
     from promptver.evals.source import find_store
 
+    from promptver.cli.common import lazy_remote
+
     store = find_store((ctx.find_root().obj or {}).get("store_path"))
+    if store is not None:
+        store = lazy_remote(store)
     if store is None and required:
         raise PromptverError(
             "no .promptver/ store here or in any parent folder",

@@ -28,8 +28,14 @@ def get_store(ctx: click.Context | None = None) -> Store:
     ctx = ctx or click.get_current_context()
     root = ctx.find_root()
     override = (root.obj or {}).get("store_path")
-    store = Store.find(override=override)
-    if store.config.get("remote"):  # objects missing here are fetched (verified) when read
+    return lazy_remote(Store.find(override=override))
+
+
+def lazy_remote(store: Store) -> Store:
+    """Let every read of ``store`` fetch (verified) an object that a pull named but did
+    not download yet, from the default remote. Every command opens its store through
+    this, so none of them fails on a pulled version that ``diff`` could read."""
+    if store.config.get("remote"):
         from promptver.remote.cache import attach_lazy_fetch
 
         attach_lazy_fetch(store)
