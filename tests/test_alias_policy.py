@@ -114,7 +114,10 @@ def test_a_typo_makes_no_new_unprotected_alias(protected: Store, pv) -> None:
     assert pv("promote", "bot@0.1.0", "--to", "canary").code == 0  # it exists now
     assert pv("alias", "set", "bot", "stagingg", "0.2.0", "--create").code == 0
     assert pv("alias", "set", "bot", "qa", "0.2.0").code == 0  # no alias near it: alias set makes it
-    assert "cannot promote bot@0.2.0 to production; missing" in pv("promote", "bot@0.2.0", "--to", "production").err
+    assert (
+        "cannot promote bot@0.2.0 to production; missing"
+        in pv("promote", "bot@0.2.0", "--to", "production").err
+    )
 
 
 def test_the_author_cannot_approve_when_the_policy_forbids_it(protected: Store, pv) -> None:
@@ -375,7 +378,9 @@ def test_the_example_store_through_aliases(tmp_path: Path, monkeypatch: pytest.M
     versions = versions[:-2]
     for version in versions[-3:]:
         assert (
-            pv("promote", f"support-bot@{version}", "--to", "production", "-m", f"ship {version}", "--create").code
+            pv(
+                "promote", f"support-bot@{version}", "--to", "production", "-m", f"ship {version}", "--create"
+            ).code
             == 0  # these versions predate [aliases.production]: the first promotion makes it, on purpose
         )
     assert pv("alias", "set", "support-bot", "staging", "latest").code == 0

@@ -11,7 +11,9 @@ from promptver.cli.common import console, get_store, json_option, print_json, sp
 
 _reason = click.option("-m", "--reason", default=None, help="Why: recorded in the audit log.")
 _create = click.option(
-    "--create", is_flag=True, help="Make ALIAS if the bundle never had it (and the version declares no [aliases.ALIAS])."
+    "--create",
+    is_flag=True,
+    help="Make ALIAS if the bundle never had it (and the version declares no [aliases.ALIAS]).",
 )
 
 
@@ -72,7 +74,9 @@ def alias() -> None:
 @_reason
 @_create
 @json_option
-def alias_set(name: str, alias_name: str, version: str, reason: str | None, create: bool, as_json: bool) -> None:
+def alias_set(
+    name: str, alias_name: str, version: str, reason: str | None, create: bool, as_json: bool
+) -> None:
     """Point ALIAS of bundle NAME at VERSION (a version, `latest` or another alias).
     Protected aliases refuse this: use `promptver promote`."""
     from promptver.governance.promotion import set_alias

@@ -50,9 +50,8 @@ class _DefaultCommand(click.Command):
 
 
 def _store(ctx: click.Context, required: bool = True) -> Any:
-    from promptver.evals.source import find_store
-
     from promptver.cli.common import lazy_remote
+    from promptver.evals.source import find_store
 
     store = find_store((ctx.find_root().obj or {}).get("store_path"))
     if store is not None:

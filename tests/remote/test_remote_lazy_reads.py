@@ -73,7 +73,10 @@ READERS = {
 
 @pytest.mark.parametrize("command", list(READERS))
 def test_a_command_reading_a_pulled_version_fetches_its_objects(
-    tmp_path: Path, server: FakeLLMServer, pv, command: str  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    server: FakeLLMServer,
+    pv,
+    command: str,  # type: ignore[no-untyped-def]
 ) -> None:
     b = _pulled(tmp_path, _published(tmp_path, server, pv), pv)
     args = [arg.replace("{tmp}", str(tmp_path)) for arg in READERS[command]]
