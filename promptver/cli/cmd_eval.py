@@ -223,7 +223,15 @@ def eval_run(
         sys.exit(130)
     comparison = None
     if compare_to:
-        base = find_run(_store(ctx), compare_to, bundle=bundle.name, dataset=run.meta["dataset"]["name"])
+        from promptver.evals.summaries import run_target
+
+        base = find_run(
+            _store(ctx),
+            compare_to,
+            bundle=bundle.name,
+            dataset=run.meta["dataset"]["name"],
+            target=run_target(run.meta),  # like with like: the base's run of this run's target
+        )
         comparison = evals.compare_runs(base, run, alpha=alpha)
     gate = evals.Gate(fail_under, max_regressions, max_score_drop, fail_if_worse)
     _finish(run.meta, run.records, comparison, gate, _fmt(fmt, as_json))
@@ -233,6 +241,11 @@ def eval_run(
 @click.argument("base", metavar="A")
 @click.argument("head", metavar="B")
 @click.option("--dataset", help="Dataset, when A or B is NAME@VERSION.")
+@click.option(
+    "--target",
+    metavar="T",
+    help="Compare runs of this target (model, rag, retrieval, ...), when A or B is NAME@VERSION.",
+)
 @_gate_options
 @click.pass_context
 def eval_compare(
@@ -240,6 +253,7 @@ def eval_compare(
     base: str,
     head: str,
     dataset: str | None,
+    target: str | None,
     fail_under: float | None,
     max_regressions: int | None,
     max_score_drop: float | None,
@@ -248,13 +262,12 @@ def eval_compare(
     fmt: str | None,
     as_json: bool,
 ) -> None:
-    """Compare two runs: A and B are run ids or NAME@VERSION (its latest run)."""
+    """Compare two runs: A and B are run ids or NAME@VERSION (its latest run), of one
+    dataset and one target."""
     from promptver import evals
-    from promptver.evals.source import find_run
+    from promptver.evals.source import find_pair
 
-    store = _store(ctx)
-    old = find_run(store, base, dataset=dataset)
-    new = find_run(store, head, bundle=old.meta["bundle"], dataset=dataset)
+    old, new = find_pair(_store(ctx), base, head, dataset=dataset, target=target)
     comparison = evals.compare_runs(old, new, alpha=alpha)
     gate = evals.Gate(fail_under, max_regressions, max_score_drop, fail_if_worse)
     _finish(new.meta, new.records, comparison, gate, _fmt(fmt, as_json))
