@@ -105,11 +105,15 @@ def bump(
         tree, _ = checked_tree(store, name, staging)
         latest = working_base(store, name, tree.digest)
         releasing = level == "release" and latest is not None and latest.semver.is_prerelease
-        if latest is not None and latest.digest == tree.digest and not releasing:
+        # a checked-out snapshot may be released as it is: it is an experiment, not a release
+        from_snapshot = latest is not None and is_snapshot(latest.semver) and snapshot is None
+        if latest is not None and latest.digest == tree.digest and not releasing and not from_snapshot:
             raise NothingChangedError(
                 f"{name}: nothing changed since {latest.version} ({short(latest.digest)})",
                 hint="edit the bundle first; `promptver status` shows what changed",
             )
+        if snapshot is not None:
+            _refuse_same_snapshot(store, name, tree.digest)
         changes = None
         if analyzer is None and level == "auto":
             raise ConfigError(
@@ -204,6 +208,16 @@ class _ReadAhead:
         self.wait()
         if self._release is not None:
             self._release()
+
+
+def _refuse_same_snapshot(store: Store, name: str, digest: str) -> None:
+    """A second snapshot of the same files would only repeat the first."""
+    for manifest in reversed(store.versions(name)):
+        if manifest.digest == digest and is_snapshot(manifest.semver):
+            raise NothingChangedError(
+                f"{name}: nothing changed since the snapshot {manifest.version} ({short(digest)})",
+                hint=f"edit the bundle first, or release it: `promptver bump LEVEL {name}`",
+            )
 
 
 def _check_line(store: Store, name: str, new: Version, level: str) -> None:
