@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -219,8 +219,7 @@ def eval_run(
                 bundle, options, store_root=store_root, save=saved, resume=resume, on_record=progress.update
             )
     except RunInterrupted as exc:
-        click.echo(f"Interrupted: {exc}", err=True)
-        sys.exit(130)
+        _interrupted(exc)
     comparison = None
     if compare_to:
         from promptver.evals.summaries import run_target
@@ -310,8 +309,7 @@ def _matrix(
                     bundle, plan_options, store_root=store_root, save=saved, on_record=progress.update
                 )
         except evals.RunInterrupted as exc:
-            click.echo(f"Interrupted: {exc}", err=True)
-            sys.exit(130)
+            _interrupted(exc)
         runs.append((str(plan_options.model), run))
     result = matrix.build_matrix(runs)
     title = f"{bundle.label} on {runs[0][1].meta['dataset']['name']}: {len(runs)} models"
@@ -329,6 +327,14 @@ def _matrix(
         click.echo(matrix.text(result, title) + "".join(f"\ngate failed: {f}" for f in failures))
     if failures:
         sys.exit(1)
+
+
+def _interrupted(exc: Exception) -> NoReturn:
+    """Ctrl-C: "Interrupted: run ID keeps its N finished cases" (the error says
+    "interrupted" itself: said once), exit 130."""
+    text = str(exc)
+    click.echo(text[:1].upper() + text[1:], err=True)
+    sys.exit(130)
 
 
 def _needs_comparison(comparing: bool, fail_if_worse: bool) -> None:
