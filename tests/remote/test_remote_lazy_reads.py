@@ -40,6 +40,7 @@ def _published(tmp_path: Path, server: FakeLLMServer, pv) -> str:  # type: ignor
     assert pv("--store", a, "bump", "minor", "demo", "--force").code == 0
     for version in ("1.0.0", "1.1.0"):
         assert pv("--store", a, "eval", f"demo@{version}", "-q").code == 0
+    assert pv("--store", a, "alias", "set", "demo", "production", "1.0.0").code == 0
     pushed = pv("--store", a, "push")
     assert pushed.code == 0, pushed.err
     return url
@@ -64,6 +65,7 @@ READERS = {
     "eval --compare": ["eval", "demo@1.1.0", "-q", "--compare", "1.0.0", "--json"],
     "ci-report": ["ci-report", "demo@1.1.0", "1.0.0", "--json"],
     "show": ["show", "demo@1.0.0", "--json"],
+    "show alias": ["show", "demo@production", "--json"],  # what serves: bundle.toml's evals
     "diff": ["diff", "demo", "1.0.0", "1.1.0", "--json"],
     "export": ["export", "demo@1.0.0", "-o", "{tmp}/out.pvb", "--json"],
     "export prompty": ["export", "demo@1.0.0", "--format", "prompty", "-o", "{tmp}/prompty/", "--json"],
@@ -89,3 +91,20 @@ def test_a_command_reading_a_pulled_version_fetches_its_objects(
     if command != "show":  # show reads the manifest only
         assert any(b.has_object(f.digest.removeprefix("sha256:")) for f in manifest.files)
     assert pv("--store", str(b.root), "verify").code == 0
+
+
+def test_the_review_reads_a_pulled_version_through_the_remote(
+    tmp_path: Path,
+    server: FakeLLMServer,
+    pv,  # type: ignore[no-untyped-def]
+) -> None:
+    """`promptver review` opens its store like every command (`get_store`): the loader
+    behind the screen reads both trees and their runs."""
+    from promptver.cli.common import lazy_remote
+    from promptver.tui.loader import load_review
+
+    b = _pulled(tmp_path, _published(tmp_path, server, pv), pv)
+    review = load_review(lazy_remote(Store.find(override=b.root)), "demo", "1.0.0", "1.1.0")
+    assert review.new.digest == b.resolve("demo", "1.1.0").digest
+    changed = b.resolve("demo", "1.1.0").file_map()["prompts/answer.j2"].digest  # the diff read it
+    assert b.has_object(changed.removeprefix("sha256:"))
