@@ -33,3 +33,10 @@ def test_show_into_a_pipe_has_no_trailing_spaces(project: Path, pv) -> None:  # 
     padded = [line for line in out.splitlines() if line != line.rstrip()]
     assert padded == []
     assert pv("audit", "bot").out.splitlines()[-1] == pv("audit", "bot").out.splitlines()[-1].rstrip()
+
+
+def test_log_into_a_pipe_keeps_whole_messages(project: Path, pv) -> None:  # type: ignore[no-untyped-def]
+    message = "a long message: " + "word " * 60
+    assert pv("bump", "minor", "bot", "-m", message).code == 0
+    row = pv("log", "bot").out.splitlines()[1]
+    assert row.endswith(message.strip()) and "…" not in row
