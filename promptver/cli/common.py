@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -83,6 +84,7 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
+@functools.cache
 def _piped_console_class() -> type[Console]:
     from rich.console import Console
 
