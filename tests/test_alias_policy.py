@@ -89,6 +89,37 @@ def test_promote_says_exactly_what_is_missing(protected: Store, pv) -> None:
     assert tree_state(protected.root) == before
 
 
+def test_a_typo_makes_no_new_unprotected_alias(protected: Store, pv) -> None:
+    """`promote --to prodution` once made a new, unprotected alias and exited 0."""
+    before = tree_state(protected.root)
+    for dry_run in ((), ("--dry-run",)):
+        result = pv("promote", "bot@0.2.0", "--to", "prodution", *dry_run)
+        assert result.code == 1, result.out
+        assert "bot has no alias 'prodution' and bot@0.2.0 declares no [aliases.prodution]" in result.err
+        assert "did you mean 'production'?" in result.err and "--create" in result.err
+        assert result.err.count("Error:") == 1 and "Traceback" not in result.err
+    # `alias set` makes unprotected aliases, but not one a letter away from a declared one
+    result = pv("alias", "set", "bot", "prodution", "0.2.0")
+    assert result.code == 1 and "did you mean 'production'?" in result.err
+    assert "promptver alias set bot prodution 0.2.0 --create" in result.err
+    assert tree_state(protected.root) == before
+    # an existing alias is the other name a typo is checked against
+    assert pv("alias", "set", "bot", "staging", "0.1.0").code == 0
+    result = pv("promote", "bot@0.2.0", "--to", "stagin")
+    assert result.code == 1 and "did you mean 'staging'?" in result.err
+    assert pv("alias", "set", "bot", "stagingg", "0.2.0").code == 1
+    # on purpose: --create, or a declared alias (production here, refused only by its policy)
+    made = pv("promote", "bot@0.2.0", "--to", "canary", "--create", "--json")
+    assert made.code == 0 and json.loads(made.out)["alias"] == "canary"
+    assert pv("promote", "bot@0.1.0", "--to", "canary").code == 0  # it exists now
+    assert pv("alias", "set", "bot", "stagingg", "0.2.0", "--create").code == 0
+    assert pv("alias", "set", "bot", "qa", "0.2.0").code == 0  # no alias near it: alias set makes it
+    assert (
+        "cannot promote bot@0.2.0 to production; missing"
+        in pv("promote", "bot@0.2.0", "--to", "production").err
+    )
+
+
 def test_the_author_cannot_approve_when_the_policy_forbids_it(protected: Store, pv) -> None:
     before = tree_state(protected.root)
     for by in (AUTHOR, "ana@example.com", "Ana Author"):
@@ -347,7 +378,10 @@ def test_the_example_store_through_aliases(tmp_path: Path, monkeypatch: pytest.M
     versions = versions[:-2]
     for version in versions[-3:]:
         assert (
-            pv("promote", f"support-bot@{version}", "--to", "production", "-m", f"ship {version}").code == 0
+            pv(
+                "promote", f"support-bot@{version}", "--to", "production", "-m", f"ship {version}", "--create"
+            ).code
+            == 0  # these versions predate [aliases.production]: the first promotion makes it, on purpose
         )
     assert pv("alias", "set", "support-bot", "staging", "latest").code == 0
     assert pv("rollback", "support-bot", "production", "-m", "regression").code == 0

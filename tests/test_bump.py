@@ -46,6 +46,39 @@ def test_release_of_an_unchanged_prerelease_is_allowed(project: Path, pv) -> Non
     assert result.code == 0 and "1.0.0-rc.1 -> 1.0.0" in result.out
 
 
+def test_prerelease_and_release_obey_the_bump_size_rule(project: Path, store: Store, pv) -> None:
+    """A system-prompt edit refused as a patch once went through as `bump prerelease`
+    (0.1.1-rc.1) and then `bump release` (0.1.1), with no --force."""
+    assert pv("bump", "minor", "bot").code == 0
+    _touch(project)
+    before = tree_state(project)
+    patch = pv("bump", "patch", "bot")
+    assert patch.code == 1 and "the changes since 0.1.0 make it minor" in patch.err
+    pre = pv("bump", "prerelease", "bot")
+    assert pre.code == 1 and pre.err.count("Error:") == 1
+    assert (
+        "a prerelease bump to 0.1.1-rc.1 is refused: it is a patch release of 0.1.0,"
+        " and the changes since 0.1.0 make it minor:" in pre.err
+    )
+    assert "make it `bump minor --pre rc` (0.2.0-rc.1), or pass --force" in pre.err
+    assert tree_state(project) == before
+    # forced, the prerelease is made and says so; its release is checked the same way
+    forced = pv("bump", "prerelease", "bot", "--force", "--json")
+    assert forced.code == 0 and json.loads(forced.out)["version"] == "0.1.1-rc.1"
+    assert store.manifest("bot", "0.1.1-rc.1").forced
+    release = pv("bump", "release", "bot")
+    assert release.code == 1
+    assert "a release bump to 0.1.1 is refused: it is a patch release of 0.1.0" in release.err
+    assert "make it `bump minor` (0.2.0)" in release.err
+    assert "-> 0.2.0 " in pv("bump", "minor", "bot").out  # what the hint says
+    # the way the rule allows: a minor prerelease, then more prereleases and the release
+    _touch(project, "Again.")
+    assert "-> 0.3.0-rc.1 " in pv("bump", "minor", "bot", "--pre", "rc").out
+    _touch(project, "And again.")
+    assert "-> 0.3.0-rc.2 " in pv("bump", "prerelease", "bot").out  # a minor of 0.2.0: allowed
+    assert "-> 0.3.0 " in pv("bump", "release", "bot").out
+
+
 def test_initial_version(project: Path, pv) -> None:
     assert "-> 2.5.0" in pv("bump", "minor", "bot", "--initial", "2.5.0").out
 

@@ -45,6 +45,14 @@ def test_schema_problems_are_all_listed(project: Path, pv) -> None:
     assert "bundle.toml:36:1: evals.golden.path" in result.out
 
 
+def test_a_missing_required_key_is_named_by_its_dotted_path(project: Path, pv) -> None:
+    """Once `missing required key model.'provider'`."""
+    _edit(project, "bundle.toml", 'provider = "openai"', "")
+    result = pv("check", "bot")
+    assert result.code == 1
+    assert "missing required key 'model.provider'" in result.out and "'model.'" not in result.out
+
+
 def test_unknown_top_level_table_suggests(project: Path, pv) -> None:
     (project / BOT / "bundle.toml").write_text(
         (project / BOT / "bundle.toml").read_text() + "\n[promts]\nx = 1\n"

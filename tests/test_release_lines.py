@@ -117,3 +117,36 @@ def test_patch_below_a_newer_patch_is_refused(project: Path, store: Store, pv) -
     res = pv("bump", "patch", "bot", "--pre", "rc")
     assert res.code == 1 and "1.3.1-rc.1 would be older than 1.3.2, which is on the same line" in res.err
     assert versions(store) == ["1.3.0", "1.3.1", "1.3.2", "1.4.0"]
+
+
+def test_edit_snapshot_then_release_the_same_files(project: Path, store: Store, pv) -> None:  # type: ignore[no-untyped-def]
+    """edit, `snapshot`, `bump minor` once said "nothing changed since 0.2.0-dev..."."""
+    assert pv("bump", "minor", "bot").code == 0
+    minor_change(project, 1)
+    assert pv("snapshot", "bot").code == 0
+    dev = versions(store)[-1]
+    assert dev.startswith("0.2.0-dev.")
+    assert pv("status", "bot").out.startswith(f"bot: changed since 0.1.0 (latest is {dev})")
+    again = pv("snapshot", "bot")  # the same files twice: refused, nothing written
+    assert again.code == 1 and f"nothing changed since the snapshot {dev}" in again.err
+    assert versions(store) == ["0.1.0", dev]
+    res = pv("bump", "minor", "bot")
+    assert res.code == 0, res.err
+    assert "bot 0.1.0 -> 0.2.0" in res.out
+    release = store.manifest("bot", "0.2.0")
+    assert release.parent == "0.1.0" and release.digest == store.manifest("bot", dev).digest
+    assert pv("status", "bot").out.strip() == "bot: matches 0.2.0"
+    assert pv("bump", "minor", "bot").code == 1  # now nothing changed since 0.2.0
+
+
+def test_a_checked_out_snapshot_is_released_as_it_is(project: Path, store: Store, pv) -> None:  # type: ignore[no-untyped-def]
+    assert pv("bump", "minor", "bot").code == 0
+    minor_change(project, 1)
+    assert pv("snapshot", "bot").code == 0
+    dev = versions(store)[-1]
+    patch_change(project, 2)
+    assert pv("checkout", f"bot@{dev}", "--force").code == 0  # on purpose: the snapshot is the base
+    assert pv("status", "bot").out.startswith(f"bot: matches {dev}")
+    res = pv("bump", "minor", "bot")
+    assert res.code == 0, res.err
+    assert f"bot {dev} -> 0.2.0" in res.out and store.manifest("bot", "0.2.0").parent == dev

@@ -420,6 +420,12 @@ def check_folder(folder: Path, name: str | None = None) -> tuple[BundleSpec | No
     return check_tree(WorkTree(folder), name or os.path.basename(folder))
 
 
+def coverage_problems(tree: Tree, spec: BundleSpec) -> list[Problem]:
+    """The cases that do not supply their templates' variables (what `check` reports last):
+    `eval` of a target that renders the templates stops on them before any request."""
+    return _check_coverage(tree, spec, ValidatedCache(None))
+
+
 def _check_coverage(tree: Tree, spec: BundleSpec, cache: ValidatedCache) -> list[Problem]:
     """Every variable a case's templates require (system prompt and its template) is in
     the case's ``vars``: otherwise `eval` fails on that case. ``[rag] context_var`` is

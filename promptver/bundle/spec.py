@@ -324,7 +324,8 @@ def _validate(
                 bad.append((data, key))
     for key, (_, required) in schema.items():
         if key != "*" and required and key not in data:
-            out.append((f"{prefix}{key}", f"missing required key {prefix}{key!r}", None))
+            path = f"{prefix}{key}"
+            out.append((path, f"missing required key {path!r}", None))
 
 
 def _show(value: Any) -> str:

@@ -33,6 +33,7 @@ class CiReport:
     comparison: Comparison | None
     eval_note: str | None = None  # why there is no comparison
     dataset: str | None = None
+    target: str | None = None  # the target both compared runs used (model, rag, retrieval, ...)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -42,6 +43,7 @@ class CiReport:
             "head": self.head_ref,
             "diff": self.diff.to_json(),
             "dataset": self.dataset,
+            "target": self.target,
             "comparison": self.comparison.to_json() if self.comparison is not None else None,
             "eval_note": self.eval_note,
         }
@@ -67,6 +69,7 @@ def build_report(
     base: str | None = None,
     *,
     dataset: str | None = None,
+    target: str | None = None,
     alpha: float | None = None,
 ) -> CiReport:
     """The diff of ``base`` -> ``head`` (None: the working copy) and the comparison of the
@@ -76,7 +79,7 @@ def build_report(
     base = base or default_base(store, name, head)
     result = diff_bundle(store, name, base, head)
     report = CiReport(name, _side(result.old.version), _side(result.new.version), result, None)
-    _attach_comparison(store, report, dataset, alpha)
+    _attach_comparison(store, report, dataset, target, alpha)
     return report
 
 
@@ -84,39 +87,35 @@ def _side(version: str | None) -> str:
     return version if version is not None else "working copy"
 
 
-def _attach_comparison(store: Store, report: CiReport, dataset: str | None, alpha: float | None) -> None:
+def _attach_comparison(
+    store: Store, report: CiReport, dataset: str | None, target: str | None, alpha: float | None
+) -> None:
+    """The newest complete runs of both sides on one dataset and one target (like with like):
+    ``target``/``dataset`` when given, else the newest pair the head's runs allow."""
     from promptver.evals.compare import compare_runs
     from promptver.evals.storage import RunStore
-    from promptver.evals.summaries import read_run_metas
-    from promptver.evals.trend import target_kind
+    from promptver.evals.summaries import latest_complete, read_run_metas, run_target
 
     runs = RunStore(store.root / "runs")
-    metas = [
-        m
-        for m in read_run_metas(runs.root / report.bundle, report.bundle)
-        if m.get("status") == "complete"
-        and (dataset is None or (m.get("dataset") or {}).get("name") == dataset)
-    ]
-    head_digest, base_digest = report.diff.new.digest, report.diff.old.digest
-    head_meta = next((m for m in metas if m.get("digest") == head_digest), None)
-    if head_meta is None:
+    metas = read_run_metas(runs.root / report.bundle, report.bundle)
+    head_digest, base_digest = report.diff.new.digest or "", report.diff.old.digest or ""
+    heads: dict[tuple[str, str], dict[str, Any]] = {}  # newest first, one per (dataset, target)
+    for meta in metas:
+        if latest_complete([meta], head_digest, dataset, target) is meta:
+            heads.setdefault((meta["dataset"]["name"], run_target(meta)), meta)
+    if not heads:
         on = f" on {dataset}" if dataset else ""
-        report.eval_note = f"no complete eval run of {report.head_ref}{on}"
+        of = f" with target {target}" if target else ""
+        report.eval_note = f"no complete eval run of {report.head_ref}{on}{of}"
         return
+    pairs = [(h, latest_complete(metas, base_digest, d, t)) for (d, t), h in heads.items()]
+    head_meta, base_meta = next(((h, b) for h, b in pairs if b is not None), pairs[0])
     report.dataset = str(head_meta["dataset"]["name"])
-    kind = target_kind(head_meta)
-    base_meta = next(
-        (
-            m
-            for m in metas
-            if m.get("digest") == base_digest
-            and m["dataset"]["name"] == report.dataset
-            and target_kind(m) == kind
-        ),
-        None,
-    )
+    report.target = run_target(head_meta)
     if base_meta is None:
-        report.eval_note = f"no complete eval run of {report.base_ref} on {report.dataset} ({kind})"
+        report.eval_note = (
+            f"no complete eval run of {report.base_ref} on {report.dataset} with target {report.target}"
+        )
         return
     report.comparison = compare_runs(runs.load(base_meta["id"]), runs.load(head_meta["id"]), alpha=alpha)
 
@@ -176,13 +175,16 @@ def regressions(comparison: Comparison) -> list[str]:
 
 
 def eval_table(comparison: Comparison, dataset: str | None) -> list[str]:
+    from promptver.evals.summaries import run_target
+
     base, head = comparison.base.get("summary") or {}, comparison.head.get("summary") or {}
     d = comparison.deltas
     lat_b, lat_h = base.get("latency_ms") or {}, head.get("latency_ms") or {}
     lines = [
-        f"### Evals on `{dataset}` ({_esc(str(comparison.head.get('target')))})",
+        f"### Evals on `{dataset}`, target `{run_target(comparison.head)}`",
         "",
-        f"Runs `{comparison.base.get('id')}` → `{comparison.head.get('id')}`.",
+        f"Runs `{comparison.base.get('id')}` ({_esc(str(comparison.base.get('target')))})"
+        f" → `{comparison.head.get('id')}` ({_esc(str(comparison.head.get('target')))}).",
         "",
         "| | before | after | change |",
         "| --- | ---: | ---: | ---: |",

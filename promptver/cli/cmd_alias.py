@@ -10,6 +10,11 @@ from promptver.cli.cmd_approve import key_option
 from promptver.cli.common import console, get_store, json_option, print_json, split_ref
 
 _reason = click.option("-m", "--reason", default=None, help="Why: recorded in the audit log.")
+_create = click.option(
+    "--create",
+    is_flag=True,
+    help="Make ALIAS if the bundle never had it (and the version declares no [aliases.ALIAS]).",
+)
 
 
 def _moved(event: dict[str, Any], as_json: bool) -> None:
@@ -67,13 +72,16 @@ def alias() -> None:
 @click.argument("alias_name", metavar="ALIAS")
 @click.argument("version")
 @_reason
+@_create
 @json_option
-def alias_set(name: str, alias_name: str, version: str, reason: str | None, as_json: bool) -> None:
+def alias_set(
+    name: str, alias_name: str, version: str, reason: str | None, create: bool, as_json: bool
+) -> None:
     """Point ALIAS of bundle NAME at VERSION (a version, `latest` or another alias).
     Protected aliases refuse this: use `promptver promote`."""
     from promptver.governance.promotion import set_alias
 
-    _moved(set_alias(get_store(), name, alias_name, version, reason), as_json)
+    _moved(set_alias(get_store(), name, alias_name, version, reason, create=create), as_json)
 
 
 @alias.command("rm")
@@ -124,10 +132,11 @@ def alias_ls(name: str | None, as_json: bool) -> None:
 @click.option("--to", "alias_name", required=True, metavar="ALIAS", help="The alias to move.")
 @_reason
 @click.option("--dry-run", is_flag=True, help="Check the policy only; move nothing.")
+@_create
 @key_option
 @json_option
 def promote(
-    ref: str, alias_name: str, reason: str | None, dry_run: bool, key: str | None, as_json: bool
+    ref: str, alias_name: str, reason: str | None, dry_run: bool, create: bool, key: str | None, as_json: bool
 ) -> None:
     """Move ALIAS to NAME@VERSION if the alias's policy is met; otherwise list exactly what
     is missing and change nothing."""
@@ -137,7 +146,9 @@ def promote(
     name, version = split_ref(ref)
     store = get_store()
     signer = None if dry_run else signing_key(key, store.project_root)
-    event = do_promote(store, name, version or "latest", alias_name, reason, dry_run=dry_run, key=signer)
+    event = do_promote(
+        store, name, version or "latest", alias_name, reason, dry_run=dry_run, key=signer, create=create
+    )
     _moved(event, as_json)
 
 

@@ -14,6 +14,11 @@ from promptver.cli.common import get_store, json_option, print_json, split_ref
 @click.argument("base", required=False, metavar="[BASE]")
 @click.option("--dataset", help="Eval dataset to compare on (default: the head run's).")
 @click.option(
+    "--target",
+    metavar="T",
+    help="Compare runs of this target: model, rag, retrieval, ... (default: the newest both sides ran).",
+)
+@click.option(
     "--alpha",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     default=0.05,
@@ -33,6 +38,7 @@ def ci_report(
     ref: str,
     base: str | None,
     dataset: str | None,
+    target: str | None,
     alpha: float,
     limit: int,
     output: str | None,
@@ -46,7 +52,7 @@ def ci_report(
     from promptver.ci.report import build_report, render_markdown
 
     name, head = split_ref(ref)
-    report = build_report(get_store(), name, head, base, dataset=dataset, alpha=alpha)
+    report = build_report(get_store(), name, head, base, dataset=dataset, target=target, alpha=alpha)
     if as_json:
         print_json(report.to_json())
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -50,9 +50,12 @@ class _DefaultCommand(click.Command):
 
 
 def _store(ctx: click.Context, required: bool = True) -> Any:
+    from promptver.cli.common import lazy_remote
     from promptver.evals.source import find_store
 
     store = find_store((ctx.find_root().obj or {}).get("store_path"))
+    if store is not None:
+        store = lazy_remote(store)
     if store is None and required:
         raise PromptverError(
             "no .promptver/ store here or in any parent folder",
@@ -216,11 +219,18 @@ def eval_run(
                 bundle, options, store_root=store_root, save=saved, resume=resume, on_record=progress.update
             )
     except RunInterrupted as exc:
-        click.echo(f"Interrupted: {exc}", err=True)
-        sys.exit(130)
+        _interrupted(exc)
     comparison = None
     if compare_to:
-        base = find_run(_store(ctx), compare_to, bundle=bundle.name, dataset=run.meta["dataset"]["name"])
+        from promptver.evals.summaries import run_target
+
+        base = find_run(
+            _store(ctx),
+            compare_to,
+            bundle=bundle.name,
+            dataset=run.meta["dataset"]["name"],
+            target=run_target(run.meta),  # like with like: the base's run of this run's target
+        )
         comparison = evals.compare_runs(base, run, alpha=alpha)
     gate = evals.Gate(fail_under, max_regressions, max_score_drop, fail_if_worse)
     _finish(run.meta, run.records, comparison, gate, _fmt(fmt, as_json))
@@ -230,6 +240,11 @@ def eval_run(
 @click.argument("base", metavar="A")
 @click.argument("head", metavar="B")
 @click.option("--dataset", help="Dataset, when A or B is NAME@VERSION.")
+@click.option(
+    "--target",
+    metavar="T",
+    help="Compare runs of this target (model, rag, retrieval, ...), when A or B is NAME@VERSION.",
+)
 @_gate_options
 @click.pass_context
 def eval_compare(
@@ -237,6 +252,7 @@ def eval_compare(
     base: str,
     head: str,
     dataset: str | None,
+    target: str | None,
     fail_under: float | None,
     max_regressions: int | None,
     max_score_drop: float | None,
@@ -245,13 +261,12 @@ def eval_compare(
     fmt: str | None,
     as_json: bool,
 ) -> None:
-    """Compare two runs: A and B are run ids or NAME@VERSION (its latest run)."""
+    """Compare two runs: A and B are run ids or NAME@VERSION (its latest run), of one
+    dataset and one target."""
     from promptver import evals
-    from promptver.evals.source import find_run
+    from promptver.evals.source import find_pair
 
-    store = _store(ctx)
-    old = find_run(store, base, dataset=dataset)
-    new = find_run(store, head, bundle=old.meta["bundle"], dataset=dataset)
+    old, new = find_pair(_store(ctx), base, head, dataset=dataset, target=target)
     comparison = evals.compare_runs(old, new, alpha=alpha)
     gate = evals.Gate(fail_under, max_regressions, max_score_drop, fail_if_worse)
     _finish(new.meta, new.records, comparison, gate, _fmt(fmt, as_json))
@@ -294,8 +309,7 @@ def _matrix(
                     bundle, plan_options, store_root=store_root, save=saved, on_record=progress.update
                 )
         except evals.RunInterrupted as exc:
-            click.echo(f"Interrupted: {exc}", err=True)
-            sys.exit(130)
+            _interrupted(exc)
         runs.append((str(plan_options.model), run))
     result = matrix.build_matrix(runs)
     title = f"{bundle.label} on {runs[0][1].meta['dataset']['name']}: {len(runs)} models"
@@ -313,6 +327,14 @@ def _matrix(
         click.echo(matrix.text(result, title) + "".join(f"\ngate failed: {f}" for f in failures))
     if failures:
         sys.exit(1)
+
+
+def _interrupted(exc: Exception) -> NoReturn:
+    """Ctrl-C: "Interrupted: run ID keeps its N finished cases" (the error says
+    "interrupted" itself: said once), exit 130."""
+    text = str(exc)
+    click.echo(text[:1].upper() + text[1:], err=True)
+    sys.exit(130)
 
 
 def _needs_comparison(comparing: bool, fail_if_worse: bool) -> None:

@@ -52,12 +52,15 @@ def log(name: str, limit: int | None, as_json: bool) -> None:
 
 
 def _columns(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
-    """Aligned columns; the last one is cut to the terminal width (plain text: no table
-    layout engine squeezing the version column away on a narrow terminal)."""
+    """Aligned columns; on a terminal the last one is cut to its width (plain text: no table
+    layout engine squeezing the version column away on a narrow terminal); into a pipe or a
+    file, whole."""
     import shutil
+    import sys
 
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
-    room = max(shutil.get_terminal_size((120, 24)).columns - sum(widths) - 2 * len(widths), 10)
+    columns = shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else 10**6
+    room = max(columns - sum(widths) - 2 * len(widths), 10)
     lines = []
     for row in [header, *rows]:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]

@@ -142,6 +142,13 @@ def fetch(ref: str | None, remote_name: str | None, as_json: bool) -> None:
         click.echo(f"fetched {count} object(s), {size:,} bytes, from {remote.config.url}")
 
 
+def listed(versions: list[str], most: int = 5) -> str:
+    """The newest ``most`` versions, and how many earlier ones are not named: the count
+    printed before them always matches (``0.3.0, ..., 0.7.0 and 2 earlier``)."""
+    shown = ", ".join(versions[-most:])
+    return shown if len(versions) <= most else f"{shown} and {len(versions) - most} earlier"
+
+
 def _report(results: list[SyncResult], as_json: bool, verb: str, url: str) -> None:
     if as_json:
         print_json({"remote": url, "bundles": [r.to_json() for r in results]})
@@ -151,7 +158,7 @@ def _report(results: list[SyncResult], as_json: bool, verb: str, url: str) -> No
     for r in results:
         parts = []
         if r.versions:
-            parts.append(f"{len(r.versions)} version(s) ({', '.join(r.versions[-5:])})")
+            parts.append(f"{len(r.versions)} version(s) ({listed(r.versions)})")
         if r.events:
             parts.append(f"{r.events} event(s)")
         if r.objects:

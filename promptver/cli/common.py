@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -28,8 +29,14 @@ def get_store(ctx: click.Context | None = None) -> Store:
     ctx = ctx or click.get_current_context()
     root = ctx.find_root()
     override = (root.obj or {}).get("store_path")
-    store = Store.find(override=override)
-    if store.config.get("remote"):  # objects missing here are fetched (verified) when read
+    return lazy_remote(Store.find(override=override))
+
+
+def lazy_remote(store: Store) -> Store:
+    """Let every read of ``store`` fetch (verified) an object that a pull named but did
+    not download yet, from the default remote. Every command opens its store through
+    this, so none of them fails on a pulled version that ``diff`` could read."""
+    if store.config.get("remote"):
         from promptver.remote.cache import attach_lazy_fetch
 
         attach_lazy_fetch(store)
@@ -54,11 +61,45 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+PIPE_WIDTH = 10_000  # a pipe or file has no width: tables keep their whole rows
+PIPE_TEXT_WIDTH = 160  # what a layout that fills the width (side-by-side diff) gets there
+
+
 def console(stderr: bool = False) -> Console:
-    """A rich console; colours follow the terminal and NO_COLOR."""
+    """A rich console; colours follow the terminal and NO_COLOR. Into a pipe or a file
+    (`alias ls | cat`), rows are neither cut to 80 columns nor padded with trailing
+    spaces."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    if _isatty(stream):
+        return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return _piped_console_class()(stderr=stderr, highlight=False, soft_wrap=False, width=PIPE_WIDTH)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # a closed or odd stream
+        return False
+
+
+@functools.cache
+def _piped_console_class() -> type[Console]:
+    from rich.console import Console
+
+    class PipedConsole(Console):
+        """Renders each print whole, then writes it with the lines' trailing spaces cut."""
+
+        def print(self, *objects: Any, **kwargs: Any) -> None:
+            with self.capture() as captured:
+                super().print(*objects, **kwargs)
+            text = captured.get()
+            lines = text.split("\n")
+            self.file.write("\n".join(line.rstrip() for line in lines))
+            self.file.flush()
+
+    return PipedConsole
 
 
 def interactive() -> bool:

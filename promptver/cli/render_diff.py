@@ -134,7 +134,10 @@ def _side_by_side(out: Console, detail: TextDiff) -> None:
     from rich.text import Text
 
     for hunk in detail.hunks:
-        table = Table(box=None, pad_edge=False, show_header=False, expand=True)
+        from promptver.cli.common import PIPE_TEXT_WIDTH
+
+        width = None if out.is_terminal else min(out.width, PIPE_TEXT_WIDTH)
+        table = Table(box=None, pad_edge=False, show_header=False, expand=True, width=width)
         table.add_column("old no", justify="right", style="dim", no_wrap=True)
         table.add_column("old mark", no_wrap=True)
         table.add_column("old", ratio=1, overflow="fold")

@@ -13,14 +13,19 @@ from promptver.diff.model import Change, Impact, Side
 from promptver.errors import PolicyError
 
 if TYPE_CHECKING:
+    from promptver.diff.model import BundleDiff
     from promptver.store.tree import Tree
+    from promptver.versions.bump import Toward
 
 CHECKED_LEVELS = ("major", "minor", "patch")
 MAX_LISTED = 8
 
 
-def analyze_bump(base: Tree | None, tree: Tree, level: str, force: bool) -> tuple[str, dict[str, Any]]:
-    """The level to bump by and the semantic summary for the manifest."""
+def analyze_bump(
+    base: Tree | None, tree: Tree, level: str, force: bool, toward: Toward | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The level to bump by and the semantic summary for the manifest. A ``prerelease`` or
+    ``release`` bump (``toward``) is checked like the major/minor/patch it leads to."""
     if base is None:
         used = "minor" if level == "auto" else level
         return used, {
@@ -31,19 +36,9 @@ def analyze_bump(base: Tree | None, tree: Tree, level: str, force: bool) -> tupl
             "initial": True,
             "changes": [],
         }
-    from promptver.diff.engine import diff_trees
-
     manifest = getattr(base, "manifest", None)
-    bundle = manifest.bundle if manifest is not None else ""
     version = manifest.version if manifest is not None else None
-    diff = diff_trees(
-        base,
-        tree,
-        Side(bundle, version, base.digest, f"{bundle}@{version}"),
-        Side(bundle, None, tree.digest, f"{bundle} (working copy)"),
-        tokens=False,  # the bump decision does not depend on token counts: keep bumps fast
-        chunks=False,  # nor on chunk counts
-    )
+    diff = _diff(base, tree)
     # Files changed but nothing a component owns (a comment in bundle.toml): a patch.
     suggested = diff.suggested or Impact.PATCH
     summary = diff.summary().to_json()
@@ -55,7 +50,61 @@ def analyze_bump(base: Tree | None, tree: Tree, level: str, force: bool) -> tupl
         if not force:
             raise refusal(level, suggested, diff.reasons(suggested), version)
         summary["forced"] = {"requested": level, "suggested": suggested.value}
+    if toward is not None:
+        _check_toward(
+            toward,
+            diff if toward.anchor_tree.digest == base.digest else _diff(toward.anchor_tree, tree),
+            level,
+            force,
+            summary,
+        )
     return level, summary
+
+
+def _diff(base: Tree, tree: Tree) -> BundleDiff:
+    from promptver.diff.engine import diff_trees
+
+    manifest = getattr(base, "manifest", None)
+    bundle = manifest.bundle if manifest is not None else ""
+    version = manifest.version if manifest is not None else None
+    return diff_trees(
+        base,
+        tree,
+        Side(bundle, version, base.digest, f"{bundle}@{version}"),
+        Side(bundle, None, tree.digest, f"{bundle} (working copy)"),
+        tokens=False,  # the bump decision does not depend on token counts: keep bumps fast
+        chunks=False,  # nor on chunk counts
+    )
+
+
+def _check_toward(toward: Toward, diff: BundleDiff, level: str, force: bool, summary: dict[str, Any]) -> None:
+    """``bump prerelease`` (0.1.1-rc.1) and ``bump release`` (0.1.1) lead to a patch, minor
+    or major release of the line's last release: the changes since that release must not
+    ask for more, as for an explicit major/minor/patch."""
+    suggested = diff.suggested or Impact.PATCH
+    if Impact(toward.level) >= suggested:
+        return
+    if force:
+        summary["forced"] = {"requested": level, "suggested": suggested.value}
+        return
+    since = toward.anchor.version
+    if not toward.version.is_prerelease:
+        better = f"`bump {suggested.value}` ({toward.base.bump(suggested.value)})"
+    else:
+        better = (
+            f"`bump {suggested.value} --pre {toward.pre}` ({toward.base.bump(suggested.value, toward.pre)})"
+        )
+    reasons = diff.reasons(suggested)
+    lines = [
+        f"a {level} bump to {toward.version} is refused: it is a {toward.level} release of {since},"
+        f" and the changes since {since} make it {suggested.value}:"
+    ]
+    lines += [f"  - {c.reason}" for c in reasons[:MAX_LISTED]]
+    if len(reasons) > MAX_LISTED:
+        lines.append(f"  ... and {len(reasons) - MAX_LISTED} more")
+    raise PolicyError(
+        "\n".join(lines), hint=f"make it {better}, or pass --force to override (recorded in the manifest)"
+    )
 
 
 def prefetch_bump(base: Tree, may_differ: Callable[[str], bool]) -> Callable[[], None]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from promptver.bundle.evalset import Case, read_cases
-from promptver.bundle.spec import ModelRef, RagConfig
+from promptver.bundle.spec import BundleSpec, ModelRef, RagConfig
 from promptver.errors import BundleError, ConfigError, NotFoundError, did_you_mean
 from promptver.store.tree import Tree, unsafe_path_reason
 
@@ -71,6 +71,7 @@ class BundleView:
         self.digest = digest
         self.label = label
         self._env: Any = None
+        self.spec: BundleSpec | None = None  # the parsed bundle.toml, when validated by tree_view
         model = config.get("model")
         self.model = model_ref(model, f"{label}: bundle.toml [model]") if model else None
 
@@ -199,11 +200,15 @@ def tree_view(
     """Validate a bundle (every problem at once, as `promptver check`) and view it."""
     from promptver.bundle.check import check_tree
 
-    spec, problems = check_tree(tree, name, coverage=False)  # a missing variable is a case error
+    # the cases' variables are checked once the target is known (`runner.prepare`): a
+    # target that renders nothing, such as `retrieval`, does not need them
+    spec, problems = check_tree(tree, name, coverage=False)
     if problems or spec is None:
         raise BundleError(name or tree.label, problems)
     label = spec.name if version is None else f"{spec.name}@{version}"
-    return BundleView(spec.name, spec.raw, tree, version=version, digest=digest or tree.digest, label=label)
+    view = BundleView(spec.name, spec.raw, tree, version=version, digest=digest or tree.digest, label=label)
+    view.spec = spec
+    return view
 
 
 def folder_view(folder: Path) -> BundleView:

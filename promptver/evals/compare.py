@@ -49,7 +49,7 @@ class Comparison:
 
     def to_json(self) -> dict[str, Any]:
         def brief(meta: dict[str, Any]) -> dict[str, Any]:
-            return {k: meta.get(k) for k in ("id", "bundle", "version", "digest", "summary")}
+            return {k: meta.get(k) for k in ("id", "bundle", "version", "digest", "target", "summary")}
 
         return {
             "base": brief(self.base),
@@ -85,10 +85,26 @@ def _delta(a: Any, b: Any) -> float | None:
 
 def compare_runs(base: StoredRun, head: StoredRun, *, alpha: float | None = None) -> Comparison:
     """Case-by-case deltas of two runs, with their paired statistics (``alpha``: the
-    significance level, default 0.05; the interval's confidence is ``1 - alpha``)."""
+    significance level, default 0.05; the interval's confidence is ``1 - alpha``). Runs of
+    different targets (a BM25 retrieval run and a RAG run) are refused: like with like."""
+    refuse_mixed_targets(base.meta, head.meta)
     result = _case_deltas(base, head)
     result.stats = _paired(base, head, alpha)
     return result
+
+
+def refuse_mixed_targets(base: dict[str, Any], head: dict[str, Any]) -> None:
+    from promptver.errors import ConfigError
+    from promptver.evals.summaries import run_target
+
+    old, new = run_target(base), run_target(head)
+    if old != new:
+        raise ConfigError(
+            f"run {base.get('id')} is a {old} run ({base.get('target')}) and run {head.get('id')}"
+            f" a {new} run ({head.get('target')}): a comparison needs two runs of one target",
+            hint=f"compare runs of one target (--target {old} or --target {new}), running the missing"
+            " one with `promptver eval NAME@VERSION --target T`",
+        )
 
 
 def _paired(base: StoredRun, head: StoredRun, alpha: float | None) -> PairedStats | None:
@@ -194,9 +210,13 @@ def retrieval_changes_between(
     datasets = sorted({str((m.get("dataset") or {}).get("name")) for m in store.list(bundle)})
     found: dict[str, dict[str, Any]] = {}
     for dataset in datasets:
-        base = store.latest(bundle, digest=old_digest, dataset=dataset)
+        from promptver.evals.summaries import run_target
+
         head = store.latest(bundle, digest=new_digest, dataset=dataset)
-        if base is None or head is None or not _retrieves(base) or not _retrieves(head):
+        if head is None:
+            continue
+        base = store.latest(bundle, digest=old_digest, dataset=dataset, target=run_target(head.meta))
+        if base is None or not _retrieves(base) or not _retrieves(head):
             continue
         comparison = _case_deltas(base, head)
         found[dataset] = {

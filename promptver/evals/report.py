@@ -84,7 +84,8 @@ def comparison_lines(comparison: Comparison) -> list[str]:
     d = comparison.deltas
     base = comparison.base
     lines = [
-        f"compared with run {base['id']} ({base['bundle']}@{base.get('version') or 'working copy'})",
+        f"compared with run {base['id']} ({base['bundle']}@{base.get('version') or 'working copy'}"
+        f" on {base['dataset']['name']} ({base.get('target')}))",
         f"  pass rate {_signed(d.get('pass_rate'), ' pt', 100, 1)}"
         f"  score {_signed(d.get('score'))}"
         f"  latency p50 {_signed(d.get('latency_p50_ms'), ' ms', digits=0)}"
@@ -238,7 +239,7 @@ def markdown(
         d = comparison.deltas
         lines += [
             "",
-            f"### Compared with `{comparison.base['id']}`",
+            f"### Compared with `{comparison.base['id']}` ({comparison.base.get('target')})",
             "",
             f"- pass rate {_signed(d.get('pass_rate'), ' pt', 100, 1)}, "
             f"score {_signed(d.get('score'))}, "

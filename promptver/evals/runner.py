@@ -180,6 +180,13 @@ def prepare(
     ):
         ref = dataset.grader
         grader = CachedModel(ref, provider(ref), dict(ref.params), cache)
+    # last, so that what the target itself says (a context_var no template uses) comes first
+    if renders and bundle.spec is not None:  # as `promptver check`: every case has its variables
+        from promptver.bundle.check import coverage_problems
+        from promptver.errors import BundleError
+
+        if problems := coverage_problems(bundle.tree, bundle.spec):
+            raise BundleError(bundle.name, problems)
     prices = PriceTable.from_config(store_root / "config.toml" if store_root else None)
     # A retrieval run calls no model: no cost, no token estimate.
     model_name = model.name if model and (renders or target_spec.startswith("python:")) else None

@@ -58,29 +58,93 @@ def open_bundle(ref: str, store: Store | None) -> BundleView:
     return tree_view(store.tree(manifest), version=manifest.version, digest=manifest.digest, name=name)
 
 
-def find_run(store: Store, ref: str, *, bundle: str | None = None, dataset: str | None = None) -> StoredRun:
-    """A stored run by id, or the newest complete run of ``[NAME@]VERSION`` on a dataset."""
+def find_run(
+    store: Store,
+    ref: str,
+    *,
+    bundle: str | None = None,
+    dataset: str | None = None,
+    target: str | None = None,
+) -> StoredRun:
+    """A stored run by id, or the newest complete run of ``[NAME@]VERSION`` on a dataset
+    (with ``target``, a run of that target only: ``model``, ``rag``, ``retrieval``, ...)."""
     from promptver.evals.records import check_run
     from promptver.evals.storage import RunStore
+    from promptver.evals.summaries import run_target
 
     runs = RunStore(store.root / "runs")
     try:
-        return check_run(store, runs.load(ref))
+        run = runs.load(ref)
     except NotFoundError:
         pass
+    else:
+        if target is not None and run_target(run.meta) != target:
+            raise ConfigError(
+                f"run {ref} is a {run_target(run.meta)} run ({run.meta.get('target')}), not a {target} run",
+                hint=f"give a run of target {target}, or NAME@VERSION for its newest one",
+            )
+        return check_run(store, run)
     if "@" not in ref:
         if bundle is None:
             raise NotFoundError(f"no run {ref!r}", hint="give a run id or NAME@VERSION")
         ref = f"{bundle}@{ref}"
     view = open_bundle(ref, store)
     name = dataset or view.dataset(None).name
-    run = runs.latest(view.name, digest=view.digest, dataset=name)
-    if run is None:
+    found = runs.latest(view.name, digest=view.digest or "", dataset=name, target=target)
+    if found is None:
+        of = f" with target {target}" if target else ""
+        flag = f" --target {target}" if target and target != "model" else ""
         raise NotFoundError(
-            f"no complete run of {ref} on dataset {name!r}",
-            hint=f"run `promptver eval {ref} --dataset {name}` first",
+            f"no complete run of {ref} on dataset {name!r}{of}",
+            hint=f"run `promptver eval {ref} --dataset {name}{flag}` first",
         )
-    return check_run(store, run)
+    return check_run(store, found)
+
+
+def find_pair(
+    store: Store, base: str, head: str, *, dataset: str | None = None, target: str | None = None
+) -> tuple[StoredRun, StoredRun]:
+    """The two runs ``eval compare A B`` compares: like with like, one dataset and one target.
+    Without ``target``: a run id's own target, else the newest target both versions ran."""
+    if target is None:
+        target = _common_target(store, base, head, dataset)
+    old = find_run(store, base, dataset=dataset, target=target)
+    from promptver.evals.summaries import run_target
+
+    new = find_run(
+        store,
+        head,
+        bundle=old.meta["bundle"],
+        dataset=dataset or old.meta["dataset"]["name"],
+        target=target or run_target(old.meta),
+    )
+    return old, new
+
+
+def _common_target(store: Store, base: str, head: str, dataset: str | None) -> str | None:
+    """The target of a named run (A's first), else the newest target of B's complete runs
+    that A has a run of too; None when nothing is shared (find_run then says what lacks)."""
+    from promptver.evals.storage import RunStore
+    from promptver.evals.summaries import latest_complete, run_target
+
+    runs = RunStore(store.root / "runs")
+    targets: list[list[str]] = []
+    for ref in (base, head):
+        try:
+            return run_target(runs.load(ref).meta)
+        except NotFoundError:
+            pass
+        if "@" not in ref:
+            if "@" not in base:
+                return None  # find_run names what is missing
+            ref = f"{base.partition('@')[0]}@{ref}"  # B as a bare VERSION of A's bundle
+        view = open_bundle(ref, store)
+        name = dataset or view.dataset(None).name
+        metas = runs.list(view.name)
+        kinds = [run_target(m) for m in metas if latest_complete([m], view.digest or "", name) is m]
+        targets.append(list(dict.fromkeys(kinds)))
+    old_targets, new_targets = targets
+    return next((t for t in new_targets if t in old_targets), None)
 
 
 def cwd_on_path() -> None:

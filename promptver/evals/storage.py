@@ -80,11 +80,13 @@ class RunStore:
 
         return read_run_metas(self.root / bundle, bundle)
 
-    def latest(self, bundle: str, *, digest: str, dataset: str) -> StoredRun | None:
-        """The newest complete run of a version (by digest) on a dataset."""
+    def latest(
+        self, bundle: str, *, digest: str, dataset: str, target: str | None = None
+    ) -> StoredRun | None:
+        """The newest complete run of a version (by digest) on a dataset (with a target kind)."""
         from promptver.evals.summaries import latest_complete
 
-        meta = latest_complete(self.list(bundle), digest, dataset)
+        meta = latest_complete(self.list(bundle), digest, dataset, target)
         return self.load(meta["id"]) if meta is not None else None
 
 

@@ -72,17 +72,43 @@ def latest_run(
 
 
 def latest_complete(
-    runs: list[dict[str, Any]], digest: str, dataset: str | None = None
+    runs: list[dict[str, Any]], digest: str, dataset: str | None = None, target: str | None = None
 ) -> dict[str, Any] | None:
+    """The first (newest) complete, scored run of a version, on ``dataset`` and with the
+    ``target`` (``run_target``: ``model``, ``rag``, ``retrieval``, ...) when given."""
     for run in runs:
         if run.get("digest") != digest or run.get("status") != "complete" or score_of(run) is None:
             continue
         if model_override(run):
             continue  # a model-matrix run scored another model, not this version's configuration
+        if target is not None and run_target(run) != target:
+            continue
         ran_on = run.get("dataset")
         if dataset is None or (isinstance(ran_on, dict) and ran_on.get("name") == dataset):
             return run
     return None
+
+
+def target_kind(meta: dict[str, Any]) -> str:
+    """The target as asked for (``model``, ``rag``, ``retrieval``, ``python:...``; a model
+    override of a matrix run as ``model=NAME``), not its resolved label: the label names the
+    version's own model or top_k, which is what a history follows across versions, and what
+    two compared runs must share."""
+    options = meta.get("options")
+    options = options if isinstance(options, dict) else {}
+    override = options.get("model")
+    if override:
+        return f"model={override}"
+    return str(options.get("target") or "model")
+
+
+def run_target(meta: dict[str, Any]) -> str:
+    """What a run evaluated: ``model`` (the default), ``rag``, ``retrieval``,
+    ``retrieval:configured`` or ``python:...``, as asked for with ``--target``. Two runs are
+    compared only when they share it (a model override still evaluates a model)."""
+    options = meta.get("options")
+    target = options.get("target") if isinstance(options, dict) else None
+    return str(target or "model")
 
 
 def model_override(run: dict[str, Any]) -> str | None:

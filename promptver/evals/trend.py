@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from promptver.errors import NotFoundError
+from promptver.evals.summaries import target_kind
 from promptver.semver import Version
 
 
@@ -87,17 +88,6 @@ def _point(meta: dict[str, Any]) -> Point | None:
         p50_ms=_number(latency.get("p50")),
         p95_ms=_number(latency.get("p95")),
     )
-
-
-def target_kind(meta: dict[str, Any]) -> str:
-    """The target as asked for (``model``, ``retrieval``, ``python:...``; a model override of
-    a matrix run as ``model=NAME``), not its resolved label: the label names the version's
-    own model or top_k, which is what a history follows across versions."""
-    options = _table(meta.get("options"))
-    override = options.get("model")
-    if override:
-        return f"model={override}"
-    return str(options.get("target") or "model")
 
 
 def _series(meta: dict[str, Any]) -> tuple[str, str]:

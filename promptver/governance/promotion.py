@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptver.errors import IntegrityError, NotFoundError, PolicyError
+from promptver.errors import IntegrityError, NotFoundError, PolicyError, did_you_mean
 from promptver.evals.summaries import brief, evidence, latest_complete, latest_run, run_summaries, score_of
 from promptver.governance.aliases import (
     EVENT as ALIAS_EVENT,
@@ -225,12 +225,49 @@ def _uncounted(
 # --- alias moves under their policies -------------------------------------------------------
 
 
-def set_alias(store: Store, name: str, alias: str, ref: str, reason: str | None = None) -> dict[str, Any]:
+def refuse_new_alias(
+    store: Store, name: str, alias: str, manifest: Manifest, states: dict[str, AliasState], *, strict: bool
+) -> None:
+    """A typo must not make a new alias (``promote x@1.0.0 --to prodution`` would start an
+    unprotected twin of production). An alias the bundle never had is made only on purpose:
+    declared in the version's ``[aliases.ALIAS]``, or asked for with ``create`` (checked by
+    the caller). ``strict`` (promote): every other new alias is refused; otherwise
+    (``alias set``, the command that makes unprotected aliases) only one whose name is
+    close to an existing or declared alias."""
+    if alias in states:
+        return
+    declared = declared_policies(store, manifest)
+    if alias in declared:
+        return
+    known = sorted({a for a, s in states.items() if s.current is not None} | set(declared))
+    guess = did_you_mean(alias, known)
+    if not strict and guess is None:
+        return
+    if strict:
+        command = f"promptver promote {manifest.ref} --to {alias}"
+    else:
+        command = f"promptver alias set {name} {alias} {manifest.version}"
+    how = (
+        f"To make a new alias {alias!r}, declare [aliases.{alias}] in bundle.toml and bump,"
+        f" or run `{command} --create`"
+    )
+    listed = f" (aliases of {name}: {', '.join(known)})" if known and guess is None else ""
+    raise NotFoundError(
+        f"{name} has no alias {alias!r}{listed} and {manifest.ref} declares no [aliases.{alias}]",
+        hint=f"{guess} {how}" if guess else how,
+    )
+
+
+def set_alias(
+    store: Store, name: str, alias: str, ref: str, reason: str | None = None, *, create: bool = False
+) -> dict[str, Any]:
     """Point an unprotected alias at a version (protected ones go through `promote`)."""
     check_alias(alias)
     with store.lock(name):
         manifest = store.resolve(name, ref)
         states = alias_states(store, name)
+        if not create:
+            refuse_new_alias(store, name, alias, manifest, states, strict=False)
         state = states.get(alias, AliasState(alias))
         refuse_if_already(alias, state, manifest)
         policy = effective_policy(store, alias, manifest, current_manifest(store, name, state))
@@ -252,15 +289,19 @@ def promote(
     *,
     dry_run: bool = False,
     key: Path | None = None,
+    create: bool = False,
 ) -> dict[str, Any]:
     """Move an alias to a version if its policy is met; otherwise `PolicyError` listing
-    every missing requirement (nothing is written). ``dry_run``: check only."""
+    every missing requirement (nothing is written). ``dry_run``: check only. An alias the
+    bundle never had must be declared by the version, or ``create`` asked for."""
     check_alias(alias)
     with store.lock(name):
         manifest = store.resolve(name, ref)
         refuse_unverified(store, name, f"promote {manifest.ref}")
         events = log_events(store, name, ALIAS_EVENT, "review")
         states = replay(events)
+        if not create:
+            refuse_new_alias(store, name, alias, manifest, states, strict=True)
         state = states.get(alias, AliasState(alias))
         refuse_if_already(alias, state, manifest)
         policy = effective_policy(store, alias, manifest, current_manifest(store, name, state))

@@ -34,12 +34,14 @@ def eval_results(
 ) -> dict[str, EvalsBody]:
     """Per dataset: the comparison of the newest complete runs of both sides, or why not."""
     from promptver.evals.storage import RunStore
+    from promptver.evals.summaries import run_target
 
     runs = RunStore(store.root / "runs")
     out: dict[str, EvalsBody] = {}
     for dataset in datasets:
-        base = runs.latest(bundle, digest=old.digest, dataset=dataset) if old.digest else None
         head = runs.latest(bundle, digest=new.digest, dataset=dataset) if new.digest else None
+        target = run_target(head.meta) if head is not None else None  # like with like
+        base = runs.latest(bundle, digest=old.digest, dataset=dataset, target=target) if old.digest else None
         missing = [side for side, run in ((old, base), (new, head)) if run is None]
         if base is None or head is None:
             labels = " and ".join(side.label for side in missing)

@@ -3,16 +3,19 @@ builds on.
 
 A working copy's *base* is, in order:
 
-1. the newest version whose content is exactly the working copy's (releases before
-   snapshots): after `checkout` or `bump`, with no edits since;
+1. the newest release (not a snapshot) whose content is exactly the working copy's: after
+   `checkout` or `bump`, with no edits since;
 2. the version last checked out or bumped in this store (recorded in
    ``cache/worktree/<name>.json`` with the digest it had, machine-local like the stat
-   cache), when it still exists;
-3. the newest version that is not a snapshot, else the newest snapshot.
+   cache), when it still exists; `snapshot` records nothing;
+3. when only snapshots hold exactly these files: the release the newest of them counted
+   from (its parent);
+4. the newest version that is not a snapshot, else the newest snapshot.
 
 So after `checkout bot@0.3.0`, edits bump to 0.3.1 even when 0.4.0 exists, and a
 snapshot (``0.4.0-dev.<time>``) never becomes the base of a release unless it is checked
-out on purpose.
+out on purpose: edit, `snapshot`, `bump minor` releases the snapshot's files as the next
+minor of the release before it.
 """
 
 from __future__ import annotations
@@ -63,11 +66,14 @@ def working_base(store: Store, name: str, digest: str) -> Manifest | None:
         return None
     versions = [store.manifest(name, str(v)) for v in names]  # ascending precedence
     same = [m for m in versions if m.digest == digest]
-    if same:
-        releases = [m for m in same if not is_snapshot(m.semver)]
-        return (releases or same)[-1]
+    same_releases = [m for m in same if not is_snapshot(m.semver)]
+    if same_releases:
+        return same_releases[-1]
     recorded = _recorded(store, name)
     if recorded is not None:
         return recorded
+    if same:  # only snapshots hold these files: count from the release they came from
+        parent = same[-1].parent
+        return next((m for m in versions if m.version == parent), same[-1])
     releases = [m for m in versions if not is_snapshot(m.semver)]
     return (releases or versions)[-1]

@@ -8,11 +8,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from promptver.bundle.check import EvalPrevalidator, ValidatedCache, check_tree
 from promptver.bundle.spec import BundleSpec
-from promptver.errors import BundleError, ConfigError, ConflictError, NothingChangedError
+from promptver.errors import BundleError, ConfigError, ConflictError, NothingChangedError, PromptverError
 from promptver.semver import Version, check_identifier
 from promptver.store.digests import sha256_bytes, sha256_file, short
 from promptver.store.events import utc_now
@@ -24,11 +24,32 @@ from promptver.versions.provenance import identity, provenance
 
 DEFAULT_INITIAL = Version(0, 1, 0)
 
-# A bump hook (the semantic diff plugs in here): given the latest version's tree (or None),
-# the working tree and the requested level, it returns the level to use (resolving
-# "auto", refusing a level that is too low unless forced) and the semantic summary to
-# store in the manifest.
-Analyzer = Callable[[Tree | None, WorkTree, str, bool], tuple[str, dict[str, Any] | None]]
+
+@dataclass(frozen=True)
+class Toward:
+    """What a ``prerelease`` or ``release`` bump leads to, so it obeys the same bump-size
+    rule as major/minor/patch: ``version`` is a ``level`` release of ``anchor``, the
+    release the line started from (``0.1.1-rc.1`` and ``0.1.1`` are patches of ``0.1.0``)."""
+
+    version: Version
+    level: str  # major | minor | patch
+    anchor: Manifest
+    anchor_tree: Tree
+    base: Version  # the version the working copy came from
+    pre: str  # the prerelease identifier to suggest (rc)
+
+
+class Analyzer(Protocol):
+    """A bump hook (the semantic diff plugs in here): given the base version's tree (or
+    None), the working tree and the requested level, it returns the level to use (resolving
+    "auto", refusing a level that is too low unless forced) and the semantic summary to
+    store in the manifest. ``toward``: a prerelease or release bump, checked by the release
+    it leads to."""
+
+    def __call__(
+        self, base: Tree | None, tree: WorkTree, level: str, force: bool, toward: Toward | None = None
+    ) -> tuple[str, dict[str, Any] | None]: ...
+
 
 # A read-ahead hook for the analyzer (``promptver.diff.bumping.prefetch_bump``): given the
 # version the bump will most likely compare with and a test of whether a file of it may
@@ -104,12 +125,22 @@ def bump(
     with store.lock(name), store.staging() as staging, _ReadAhead(store, name, prefetch) as ahead:
         tree, _ = checked_tree(store, name, staging)
         latest = working_base(store, name, tree.digest)
-        releasing = level == "release" and latest is not None and latest.semver.is_prerelease
-        if latest is not None and latest.digest == tree.digest and not releasing:
+        # a prerelease released as it is (`release`, or `minor` of 0.2.0-rc.1: 0.2.0)
+        releasing = (
+            level in ("release", "major", "minor", "patch")
+            and pre is None
+            and latest is not None
+            and latest.semver.is_prerelease
+        )
+        # a checked-out snapshot may be released as it is: it is an experiment, not a release
+        from_snapshot = latest is not None and is_snapshot(latest.semver) and snapshot is None
+        if latest is not None and latest.digest == tree.digest and not releasing and not from_snapshot:
             raise NothingChangedError(
                 f"{name}: nothing changed since {latest.version} ({short(latest.digest)})",
                 hint="edit the bundle first; `promptver status` shows what changed",
             )
+        if snapshot is not None:
+            _refuse_same_snapshot(store, name, tree.digest)
         changes = None
         if analyzer is None and level == "auto":
             raise ConfigError(
@@ -118,7 +149,8 @@ def bump(
         if analyzer is not None:
             ahead.wait()
             base = store.tree(latest) if latest is not None else None
-            level, changes = analyzer(base, tree, level, force)
+            toward = _toward(store, name, latest, level, pre) if snapshot is None else None
+            level, changes = analyzer(base, tree, level, force, toward)
         if snapshot is not None:
             version = snapshot_version(latest.semver if latest else None, snapshot)
         new = version or next_version(latest.semver if latest else None, level, pre, initial)
@@ -204,6 +236,45 @@ class _ReadAhead:
         self.wait()
         if self._release is not None:
             self._release()
+
+
+def _toward(store: Store, name: str, latest: Manifest | None, level: str, pre: str | None) -> Toward | None:
+    """For ``prerelease`` and ``release`` (and any level from a prerelease): the release the
+    new version is toward, as a major, minor or patch of the release its line started from
+    (None: nothing to check)."""
+    if latest is None:
+        return None
+    if level not in ("prerelease", "release") and not (
+        level in ("major", "minor", "patch") and latest.semver.is_prerelease
+    ):
+        return None  # from a release, major/minor/patch are checked as they are
+    version = latest.semver.bump(level, pre)
+    anchor: Manifest | None = latest
+    seen = set()
+    while anchor is not None and anchor.semver.is_prerelease and anchor.parent and anchor.parent not in seen:
+        seen.add(anchor.parent)
+        try:
+            anchor = store.manifest(name, anchor.parent)
+        except PromptverError:
+            anchor = None
+    if anchor is None or anchor.semver.is_prerelease:
+        return None  # the line has no release before it: nothing to measure against
+    old, new = anchor.semver.core, version.core
+    implied = "major" if new[0] != old[0] else "minor" if new[1] != old[1] else "patch"
+    ident = pre or (str(latest.semver.prerelease[0]) if latest.semver.is_prerelease else "rc")
+    if ident == "dev":
+        ident = "rc"
+    return Toward(version, implied, anchor, store.tree(anchor), latest.semver, ident)
+
+
+def _refuse_same_snapshot(store: Store, name: str, digest: str) -> None:
+    """A second snapshot of the same files would only repeat the first."""
+    for manifest in reversed(store.versions(name)):
+        if manifest.digest == digest and is_snapshot(manifest.semver):
+            raise NothingChangedError(
+                f"{name}: nothing changed since the snapshot {manifest.version} ({short(digest)})",
+                hint=f"edit the bundle first, or release it: `promptver bump LEVEL {name}`",
+            )
 
 
 def _check_line(store: Store, name: str, new: Version, level: str) -> None:

@@ -173,6 +173,7 @@ def test_ctrl_c_keeps_finished_cases_and_resume_finishes(
     assert child.returncode == 130, err
     run_id = next(runs.iterdir()).name
     assert f"--resume {run_id}" in err
+    assert f"Interrupted: run {run_id} keeps its " in err and err.lower().count("interrupted") == 1, err
     meta = json.loads((runs / run_id / "run.json").read_text())
     kept = meta["summary"]["cases"]
     assert meta["status"] == "interrupted" and 3 <= kept < 30
@@ -216,3 +217,24 @@ def test_eval_help_lists_the_run_options(capsys: pytest.CaptureFixture[str]) -> 
         assert option in out
     for command in ("compare", "history", "run"):
         assert f"  {command} " in out
+
+
+def test_an_invalid_working_copy_stops_before_any_request(
+    project: Path, llm_server: FakeLLMServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check` said the working copy was invalid (a case lacks a variable its template
+    needs) and `eval` sent the requests anyway; docs/evals.md says it stops first."""
+    golden = project / "bundles" / "demo" / "evals" / "golden.jsonl"
+    golden.write_text(golden.read_text() + json.dumps({"id": "novars", "vars": {}, "expected": "x"}) + "\n")
+    assert cli(capsys, "check", "demo")[0] == 1
+    llm_server.reset()
+    for args in (["eval", "demo"], ["eval", "demo", "--save", "--target", "model"]):
+        code, _, err = cli(capsys, *args)
+        assert code == 1 and err.count("Error:") == 1
+        assert "bundle 'demo' is invalid (1 problem)" in err
+        assert "case 'novars': template 'answer' needs question" in err
+    assert llm_server.count() == 0
+    assert not (project / ".promptver" / "runs" / "demo").exists() or not any(
+        json.loads(p.read_text()).get("version") is None
+        for p in (project / ".promptver" / "runs" / "demo").glob("*/run.json")
+    )

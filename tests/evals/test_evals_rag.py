@@ -398,3 +398,68 @@ def test_embedding_rows_keep_the_input_order_and_count() -> None:
     assert embedding_rows(data, 2).tolist() == [[1.0, 0.0], [0.0, 1.0]]
     with pytest.raises(ValueError, match="2 embeddings for 3 texts"):
         embedding_rows(data, 3)
+
+
+def test_compare_and_ci_report_compare_like_with_like(
+    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch, pv
+) -> None:  # type: ignore[no-untyped-def]
+    """After a `--target rag` run of the head, compare once set the base's BM25 retrieval run
+    beside it (a verdict, no warning) and ci-report found no run of the base."""
+    folder = project(tmp_path, llm_server, BM25)
+    monkeypatch.chdir(tmp_path)
+    assert pv("bump", "minor", "demo", "--initial", "1.0.0").code == 0
+    (folder / "prompts" / "answer.j2").write_text("Question: " + TEMPLATE)
+    assert pv("bump", "minor", "demo", "--force").code == 0
+    ids = {}
+    for ref, target in (("demo@1.0.0", "retrieval"), ("demo@1.1.0", "retrieval"), ("demo@1.1.0", "rag")):
+        done = pv("eval", ref, "--target", target, "-q", "--json")
+        assert done.code == 0, done.err
+        ids[ref, target] = json.loads(done.out)["run"]["id"]
+
+    compared = pv("eval", "compare", "demo@1.0.0", "demo@1.1.0", "--json")
+    assert compared.code == 0, compared.err
+    data = json.loads(compared.out)
+    assert data["run"]["id"] == ids["demo@1.1.0", "retrieval"]
+    assert data["comparison"]["base"]["id"] == ids["demo@1.0.0", "retrieval"]
+    assert (
+        data["comparison"]["base"]["target"] == data["comparison"]["head"]["target"] == "retrieval:bm25:top2"
+    )
+    text = pv("eval", "compare", "demo@1.0.0", "demo@1.1.0").out
+    assert "demo@1.1.0 on golden (retrieval:bm25:top2)" in text
+    assert "(demo@1.0.0 on golden (retrieval:bm25:top2))" in text
+
+    missing = pv("eval", "compare", "demo@1.0.0", "demo@1.1.0", "--target", "rag")
+    assert missing.code == 1
+    assert "no complete run of demo@1.0.0 on dataset 'golden' with target rag" in missing.err
+    assert "promptver eval demo@1.0.0 --dataset golden --target rag" in missing.err
+    mixed = pv("eval", "compare", ids["demo@1.0.0", "retrieval"], ids["demo@1.1.0", "rag"])
+    assert mixed.code == 1 and mixed.err.count("Error:") == 1
+    assert (
+        f"run {ids['demo@1.1.0', 'rag']} is a rag run (rag:bm25:top2:model:openai:gpt-4o-mini)" in mixed.err
+    )
+    assert "not a retrieval run" in mixed.err
+    from promptver.evals import compare_runs
+    from promptver.evals.storage import RunStore
+
+    runs = RunStore(tmp_path / ".promptver" / "runs")
+    with pytest.raises(
+        ConfigError, match="is a retrieval run .* a rag run .*: a comparison needs two runs of one"
+    ):
+        compare_runs(runs.load(ids["demo@1.0.0", "retrieval"]), runs.load(ids["demo@1.1.0", "rag"]))
+    again = pv("eval", "demo@1.1.0", "--target", "rag", "-q", "--compare", "1.0.0")
+    assert (
+        again.code == 1 and "no complete run of demo@1.0.0 on dataset 'golden' with target rag" in again.err
+    )
+
+    report = pv("ci-report", "demo@1.1.0", "1.0.0", "--json")
+    assert report.code == 0, report.err
+    data = json.loads(report.out)
+    assert data["eval_note"] is None and data["target"] == "retrieval" and data["dataset"] == "golden"
+    assert data["comparison"]["base"]["id"] == ids["demo@1.0.0", "retrieval"]
+    assert data["comparison"]["head"]["id"] == ids["demo@1.1.0", "retrieval"]
+    markdown = pv("ci-report", "demo@1.1.0", "1.0.0").out
+    assert "### Evals on `golden`, target `retrieval`" in markdown
+    assert f"`{ids['demo@1.0.0', 'retrieval']}` (retrieval:bm25:top2) →" in markdown
+    rag = json.loads(pv("ci-report", "demo@1.1.0", "1.0.0", "--target", "rag", "--json").out)
+    assert rag["comparison"] is None
+    assert rag["eval_note"] == "no complete eval run of 1.0.0 on golden with target rag"

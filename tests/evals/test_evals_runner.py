@@ -103,17 +103,15 @@ def test_case_errors_are_recorded_and_never_abort(
         {"id": "e500", "vars": {"question": "five hundred"}},
         {"id": "json", "vars": {"question": "broken"}},
         {"id": "timeout", "vars": {"question": "stall"}},
-        {"id": "novar", "vars": {"other": 1}},
     ]
     folder = project(tmp_path, llm_server, cases, dataset_extra="")
     result = run(folder, retries=1, timeout=0.3)
     by_id = {r["id"]: r for r in result.records}
     assert result.meta["status"] == "complete"
-    assert result.meta["summary"]["errors"] == 4 and by_id["ok"]["pass"]
+    assert result.meta["summary"]["errors"] == 3 and by_id["ok"]["pass"]
     assert "HTTP 500" in by_id["e500"]["error"] and by_id["e500"]["attempts"] == 2
     assert "malformed JSON" in by_id["json"]["error"]
     assert "timed out" in by_id["timeout"]["error"]
-    assert "'question' is undefined" in by_id["novar"]["error"]
     assert all(not r["pass"] and r["score"] == 0.0 for i, r in by_id.items() if i != "ok")
 
 
@@ -123,6 +121,8 @@ def test_case_errors_are_recorded_and_never_abort(
         ({"model": '[model]\nprovider = "mystery"\nname = "m"\n'}, "unknown provider"),
         ({"env": {}}, "OPENAI_API_KEY"),
         ({"cases": [{"id": "a", "vars": {}, "template": "nope"}]}, "unknown template 'nope'"),
+        # a case without a variable its template needs: the bundle is invalid (as `check` says)
+        ({"cases": [{"id": "a", "vars": {"other": 1}}]}, "case 'a': template 'answer' needs question"),
         ({"dataset_extra": 'assert = [{ type = "equal", value = "x" }]'}, "did you mean"),
         ({"dataset_extra": 'assert = [{ type = "llm-judge", value = "x" }]'}, "grader"),
         ({"options": {"dataset": "silver"}}, "no eval dataset 'silver'"),

@@ -186,3 +186,18 @@ def test_a_large_eval_set_is_chunked_and_a_small_change_costs_little(tmp_path: P
     result = pull(b, remote_of(b, url), objects=True)
     assert result[0].objects >= 4
     assert b.tree(b.resolve("bot", "0.1.1")).read_bytes("evals/golden.jsonl") == evals.read_bytes()
+
+
+def test_push_names_as_many_versions_as_it_counts(tmp_path: Path, pv) -> None:  # type: ignore[no-untyped-def]
+    """`push` once printed "7 version(s)" and listed five."""
+    (tmp_path / "shared").mkdir()
+    a = make_project(tmp_path / "a")
+    assert cli(pv, a, "remote", "add", "origin", f"file://{tmp_path}/shared").code == 0
+    for n in range(7):
+        edit(tmp_path / "a", f"\nRule {n}.\n")
+        assert cli(pv, a, "bump", "minor", "bot").code == 0
+    out = cli(pv, a, "push").out
+    assert "bot: 7 version(s) (0.3.0, 0.4.0, 0.5.0, 0.6.0, 0.7.0 and 2 earlier)" in out, out
+    edit(tmp_path / "a", "\nRule 8.\n")
+    assert cli(pv, a, "bump", "minor", "bot").code == 0
+    assert "bot: 1 version(s) (0.8.0)" in cli(pv, a, "push").out

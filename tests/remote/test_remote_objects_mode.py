@@ -157,7 +157,7 @@ def test_promote_a_pulled_version_whose_objects_were_not_fetched(tmp_path: Path,
     not fetched here do not block it (it fetches only what it reads: bundle.toml's policy)."""
     (tmp_path / "shared").mkdir()
     _, b = pulled_not_fetched(tmp_path, f"file://{tmp_path}/shared", pv)
-    promoted = pv("--store", str(b.root), "promote", "bot@0.1.0", "--to", "production")
+    promoted = pv("--store", str(b.root), "promote", "bot@0.1.0", "--to", "production", "--create")
     assert promoted.code == 0, promoted.err
     assert b.resolve("bot", "production").version == "0.1.0"
     files = b.resolve("bot", "0.1.0").files
