@@ -94,6 +94,9 @@ def show(ref: str, as_json: bool) -> None:
             from promptver.governance.deployment import deployment
 
             details["deployment"] = deployment(store, manifest, version or "")
+            from promptver.traces.served import last_serving
+
+            details["deployment"]["observed"] = last_serving(store, name, version or "")
     if as_json:
         print_json(details)
         return
