@@ -55,8 +55,11 @@ def served(name: str, since: str | None, as_json: bool) -> None:
     if as_json:
         print_json(report)
     elif not report["served"]:
-        click.echo(f"no imported span of {name}" + (f" since {report['since']}" if since else "")
-                   + "\n  hint: `promptver traces import FILE` first")
+        click.echo(
+            f"no imported span of {name}"
+            + (f" since {report['since']}" if since else "")
+            + "\n  hint: `promptver traces import FILE` first"
+        )
     else:
         table = Table(box=None, padding=(0, 2))
         for column in ("version", "digest", "alias", "requests", "first", "last"):
@@ -64,8 +67,11 @@ def served(name: str, since: str | None, as_json: bool) -> None:
         for g in report["served"]:
             table.add_row(
                 Text(("! " if g["problem"] else "") + (g["version"] or "?")),
-                Text(short(g["digest"] or "", 12)), Text(g["alias"] or "-"),
-                str(g["requests"]), g["first"], g["last"],
+                Text(short(g["digest"] or "", 12)),
+                Text(g["alias"] or "-"),
+                str(g["requests"]),
+                g["first"],
+                g["last"],
             )
         out = console()
         out.print(table)

@@ -53,6 +53,7 @@ COMMANDS: dict[str, str] = {
     "fetch": "promptver.cli.cmd_remote:fetch",
     "traces": "promptver.cli.cmd_traces:traces",
     "served": "promptver.cli.cmd_traces:served",
+    "dataset": "promptver.cli.cmd_dataset:dataset",
 }
 
 

@@ -38,8 +38,17 @@ MAX_VALUE = 64 * 1024
 MAX_ARRAY = 256
 MAX_NS = 2**63 - 1
 _HEX = re.compile(r"[0-9a-f]+")
-_STATUS = {0: "unset", 1: "ok", 2: "error", "STATUS_CODE_UNSET": "unset", "STATUS_CODE_OK": "ok",
-           "STATUS_CODE_ERROR": "error", "UNSET": "unset", "OK": "ok", "ERROR": "error"}
+_STATUS = {
+    0: "unset",
+    1: "ok",
+    2: "error",
+    "STATUS_CODE_UNSET": "unset",
+    "STATUS_CODE_OK": "ok",
+    "STATUS_CODE_ERROR": "error",
+    "UNSET": "unset",
+    "OK": "ok",
+    "ERROR": "error",
+}
 
 Scalar = str | int | float | bool
 Value = Scalar | list[Scalar]
@@ -331,7 +340,7 @@ def _any_value(value: Any, where: str, nested: bool) -> Any:
         return None
     if not isinstance(value, dict) or len(value) != 1:
         raise SpanError(where, "must be an AnyValue object with one field (stringValue, intValue...)")
-    (kind, inner), = value.items()
+    ((kind, inner),) = value.items()
     if kind in ("stringValue", "string_value"):
         if not isinstance(inner, str):
             raise SpanError(where, "stringValue must be a string")

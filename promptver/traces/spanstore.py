@@ -76,8 +76,13 @@ class ImportResult:
     skipped: int = 0  # spans with nothing for promptver
 
     def to_json(self) -> dict[str, Any]:
-        return {"file": self.file, "read": self.read, "added": self.added, "known": self.known,
-                "skipped": self.skipped}
+        return {
+            "file": self.file,
+            "read": self.read,
+            "added": self.added,
+            "known": self.known,
+            "skipped": self.skipped,
+        }
 
 
 def feedback(attributes: dict[str, Value], where: str) -> float | None:
@@ -88,7 +93,7 @@ def feedback(attributes: dict[str, Value], where: str) -> float | None:
             raise ConfigError(
                 f"{SCORE} must be a number from 0 to 1, not {score!r}"[:200],
                 location=where,
-                hint=f"scores are 0 (bad) to 1 (good); thumbs go in {THUMBS} as \"up\" or \"down\"",
+                hint=f'scores are 0 (bad) to 1 (good); thumbs go in {THUMBS} as "up" or "down"',
             )
         return float(score)
     if THUMBS in attributes:
@@ -96,7 +101,7 @@ def feedback(attributes: dict[str, Value], where: str) -> float | None:
         key = thumbs.lower() if isinstance(thumbs, str) else thumbs
         if isinstance(key, list | float) or key not in _THUMBS:
             raise ConfigError(
-                f"{THUMBS} must be \"up\" or \"down\" (or true/false), not {thumbs!r}"[:200], location=where
+                f'{THUMBS} must be "up" or "down" (or true/false), not {thumbs!r}'[:200], location=where
             )
         return _THUMBS[key]
     return None
@@ -166,8 +171,15 @@ def import_spans(store: Store, spans: Iterable[Span], label: str) -> ImportResul
             result.skipped += 1
             continue
         row = (
-            span.trace_id, span.span_id, span.parent_id, span.name, span.start_ns, span.end_ns,
-            span.status, *(_stamp(attributes, c) for c in _COLUMNS), score,
+            span.trace_id,
+            span.span_id,
+            span.parent_id,
+            span.name,
+            span.start_ns,
+            span.end_ns,
+            span.status,
+            *(_stamp(attributes, c) for c in _COLUMNS),
+            score,
             json.dumps(attributes, ensure_ascii=False, sort_keys=True),
         )
         rows.append(row)
@@ -188,4 +200,3 @@ def rows(store: Store, query: str, params: tuple[Any, ...] = ()) -> list[tuple[A
         return []
     with connect(path) as db:
         return list(db.execute(query, params))
-
