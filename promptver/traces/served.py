@@ -124,3 +124,14 @@ def online_scores(store: Store, name: str) -> dict[str, dict[str, Any]]:
     ):
         found[digest] = {"version": version, "count": count, "mean": mean}
     return found
+
+
+def online_by_version(store: Store, name: str) -> dict[str, dict[str, Any]]:
+    """version -> ``{"count", "mean"}`` for the versions whose stamped digest is the one
+    the log records (an unknown digest is `served`'s business, not a version's score)."""
+    known = _known(store, name)
+    return {
+        found["version"]: {"count": found["count"], "mean": round(found["mean"], 4)}
+        for digest, found in online_scores(store, name).items()
+        if known.get(found["version"]) == digest
+    }
