@@ -75,6 +75,21 @@ def test_a_digest_no_version_has_is_flagged(app: App, store: Store, pv, tmp_path
     assert [g["problem"] is not None for g in report["served"]].count(True) == 1
 
 
+def test_stamps_with_terminal_escapes_are_not_kept(app: App, store: Store, pv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app.forged(
+        {
+            "promptver.bundle.name": "bot",
+            "promptver.bundle.version": "\x1b]0;pwned\x07\x1b[31m0.1.0",
+            "promptver.bundle.digest": store.manifest("bot", "0.1.0").digest,
+        }
+    )
+    pv("traces", "import", str(write_otlp(tmp_path / "s.json", app.spans)))
+    result = pv("served", "bot")
+    assert "\x1b" not in result.out and "pwned" not in result.out
+    (group,) = json.loads(pv("served", "bot", "--json").out)["served"]
+    assert group["version"] is None and group["problem"]
+
+
 def test_since_filters(app: App, store: Store, pv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     app.request("bot@production", "a")
     pv("traces", "import", str(write_otlp(tmp_path / "s.json", app.spans, pretty=True)))

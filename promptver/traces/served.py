@@ -68,7 +68,10 @@ def served(store: Store, name: str, since_ns: int = 0) -> dict[str, Any]:
     ):
         problem = None
         if digest is None:
-            problem = "no promptver.bundle.digest on these spans"
+            problem = "no readable promptver.bundle.digest on these spans"
+        elif version is None:
+            owner = by_digest.get(digest, "no version")
+            problem = f"no readable promptver.bundle.version on these spans (the digest is {owner}'s)"
         elif digest not in by_digest:
             problem = "no version in the log has this digest: it was never bumped"
         elif known.get(version) != digest:

@@ -117,7 +117,8 @@ def _kept(attributes: dict[str, Value]) -> dict[str, Value]:
 
 def _stamp(attributes: dict[str, Value], key: str) -> str | None:
     value = attributes.get(key)
-    return value if isinstance(value, str) and 0 < len(value) <= 256 else None
+    # shown in terminals later: printable text only (no escape sequences), of a sane length
+    return value if isinstance(value, str) and 0 < len(value) <= 256 and value.isprintable() else None
 
 
 def database(store: Store, create: bool = False) -> Path | None:
