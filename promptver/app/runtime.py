@@ -31,6 +31,8 @@ from promptver.store.manifest import Manifest
 from promptver.store.tree import Tree
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import jinja2
 
     from promptver.app.lockfile import LockEntry
@@ -78,7 +80,7 @@ class Bundle:
         self._lock = threading.Lock()
         self._env: jinja2.Environment | None = None
         self._variables: dict[str, frozenset[str]] = {}
-        self._stamp: dict[str, Any] | None = None
+        self._stamp: Callable[[str, dict[str, Any]], None] | None = None
 
     def __repr__(self) -> str:
         return f"<promptver.Bundle {self.manifest.ref} {self.digest[:15]}>"
@@ -181,15 +183,18 @@ class Bundle:
 
     def _stamp_span(self, template: str, variables: dict[str, Any]) -> None:
         """OpenTelemetry attributes on the current span (promptver/app/telemetry.py)."""
-        from promptver.app import telemetry
+        stamp = self._stamp
+        if stamp is None:
+            from functools import partial
 
-        base = self._stamp
-        if base is None:
+            from promptver.app import telemetry
+
             model = self.spec.model
-            base = self._stamp = telemetry.attributes(
+            base = telemetry.attributes(
                 self.name, self.version, self.digest, self.alias, model.provider, model.name, model.params
             )
-        telemetry.stamp(base, template, variables)
+            stamp = self._stamp = partial(telemetry.stamp, base)
+        stamp(template, variables)
 
     def _template_path(self, template: str) -> str:
         try:
