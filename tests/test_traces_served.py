@@ -166,3 +166,22 @@ def test_json_syntax_errors_and_unknown_shapes(store: Store, pv, tmp_path: Path)
     path.write_bytes(b'{"traceId": "\xff"}\n')
     assert "not UTF-8" in pv("traces", "import", str(path)).err
     assert "no such file" in pv("traces", "import", str(tmp_path / "missing.json")).err
+
+
+def test_sizes_are_bounded(app: App, store: Store, pv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    app.request("bot@production", "a")
+    data = otlp_dict(app.spans)
+    span = data["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    span["attributes"] += [{"key": f"k{i}", "value": {"intValue": str(i)}} for i in range(600)]
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps(data))
+    result = pv("traces", "import", str(path))
+    assert result.code == 1 and "more than 512 attributes" in result.err
+    span["attributes"] = span["attributes"][:5] + [{"key": "promptver.note", "value": {"stringValue": "x" * 70_000}}]
+    path.write_text(json.dumps(data))
+    assert pv("traces", "import", str(path)).code == 0  # an over-long value is dropped, the span kept
+    import promptver.traces.otlp as otlp
+
+    monkeypatch.setattr(otlp, "MAX_FILE", 100)
+    result = pv("traces", "import", str(path))
+    assert result.code == 1 and "larger than the" in result.err and "split it" in result.err
