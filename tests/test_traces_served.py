@@ -177,7 +177,7 @@ def test_sizes_are_bounded(app: App, store: Store, pv, tmp_path: Path, monkeypat
     path.write_text(json.dumps(data))
     result = pv("traces", "import", str(path))
     assert result.code == 1 and "more than 512 attributes" in result.err
-    span["attributes"] = span["attributes"][:5] + [{"key": "promptver.note", "value": {"stringValue": "x" * 70_000}}]
+    span["attributes"] = [*span["attributes"][:5], {"key": "promptver.note", "value": {"stringValue": "x" * 70000}}]
     path.write_text(json.dumps(data))
     assert pv("traces", "import", str(path)).code == 0  # an over-long value is dropped, the span kept
     import promptver.traces.otlp as otlp
@@ -185,3 +185,14 @@ def test_sizes_are_bounded(app: App, store: Store, pv, tmp_path: Path, monkeypat
     monkeypatch.setattr(otlp, "MAX_FILE", 100)
     result = pv("traces", "import", str(path))
     assert result.code == 1 and "larger than the" in result.err and "split it" in result.err
+
+
+def test_a_damaged_span_store_is_one_message(app: App, store: Store, pv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app.request("bot@production", "a")
+    (store.root / "traces").mkdir()
+    (store.root / "traces" / "spans.db").write_bytes(b"not a database at all" * 100)
+    result = pv("traces", "import", str(write_otlp(tmp_path / "s.json", app.spans)))
+    assert result.code == 1 and "is damaged" in result.err and "import the span files again" in result.err
+    assert pv("served", "bot").code == 1
+    shown = pv("show", "bot@production")  # the span store is optional there
+    assert shown.code == 0 and "warning: " in shown.err and "bot@production = 0.1.0" in shown.out

@@ -41,9 +41,14 @@ def history(
 
     store = get_store(ctx)
     trend = build_trend(store.root / "runs", check_name(name), dataset=dataset, target=target)
+    from promptver.errors import ConfigError
     from promptver.traces.served import online_by_version
 
-    online = online_by_version(store, name)
+    try:
+        online = online_by_version(store, name)
+    except ConfigError as exc:  # the span store is optional: say so, show the offline history
+        click.echo(f"warning: {exc}", err=True)
+        online = {}
     if online:
         import dataclasses
 

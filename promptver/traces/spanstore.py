@@ -152,6 +152,11 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
                 )
             db.execute(f"PRAGMA user_version = {SCHEMA}")
             yield db
+        except sqlite3.OperationalError as exc:  # read-only, locked, disk full...
+            raise ConfigError(
+                f"cannot use the span store {path}: {exc}",
+                hint="promptver needs write access to the store's traces/ folder for this command",
+            ) from None
         except sqlite3.DatabaseError as exc:
             raise ConfigError(
                 f"the span store {path} is damaged: {exc}",
