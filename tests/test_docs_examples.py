@@ -76,10 +76,10 @@ def docs_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def _file_remote(store: Path, tmp: Path) -> str:
-    """The example store pushed to a shared-folder remote, with a production alias."""
+    """The example store pushed to a shared-folder remote (its production alias was
+    promoted through the bundle's own policy: docs/examples.md)."""
     url = (tmp / "remote").as_uri()
     (tmp / "remote").mkdir()
-    run_cli("--store", str(store), "alias", "set", "support-bot", "production", "2.0.1")
     run_cli("--store", str(store), "remote", "add", "origin", url)
     run_cli("--store", str(store), "push")
     return url
