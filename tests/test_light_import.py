@@ -18,6 +18,7 @@ HEAVY = (
     "numpy",
     "bm25s",
     "plotext",
+    "opentelemetry",  # imported at the first render only (promptver/app/telemetry.py)
 )
 
 

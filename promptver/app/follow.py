@@ -16,7 +16,7 @@ import logging
 import threading
 from typing import Any
 
-from promptver.app.runtime import Bundle, load_remote
+from promptver.app.runtime import Bundle, alias_of, load_remote
 from promptver.errors import PromptverError
 from promptver.remote.cache import remote_cache
 from promptver.remote.config import RemoteConfig
@@ -69,7 +69,12 @@ class Follow:
                 self.cache.settle(self.name)
                 return False
             manifest = self.cache.manifest(self.name, version, digest)  # fetched and verified
-            fresh = Bundle(manifest, self.cache.store.tree(manifest), f"remote {self.cache.remote.url}")
+            fresh = Bundle(
+                manifest,
+                self.cache.store.tree(manifest),
+                f"remote {self.cache.remote.url}",
+                alias=alias_of(self.alias),
+            )
         except PromptverError as exc:
             self.last_error = exc.message
             log.warning(

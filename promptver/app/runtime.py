@@ -31,6 +31,8 @@ from promptver.store.manifest import Manifest
 from promptver.store.tree import Tree
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import jinja2
 
     from promptver.app.lockfile import LockEntry
@@ -50,8 +52,16 @@ PathLike = str | os.PathLike[str]
 class Bundle:
     """One loaded, verified bundle version: model reference, prompts and RAG settings."""
 
-    def __init__(self, manifest: Manifest, tree: Tree, source: str, store_root: Path | None = None):
+    def __init__(
+        self,
+        manifest: Manifest,
+        tree: Tree,
+        source: str,
+        store_root: Path | None = None,
+        alias: str | None = None,
+    ):
         self.manifest = manifest
+        self.alias = alias  # the alias it was loaded through (``NAME@production``), if any
         self._store_root = store_root
         self._retriever: Any = None
         self.name = manifest.bundle
@@ -70,6 +80,7 @@ class Bundle:
         self._lock = threading.Lock()
         self._env: jinja2.Environment | None = None
         self._variables: dict[str, frozenset[str]] = {}
+        self._stamp: Callable[[str, dict[str, Any]], None] | None = None
 
     def __repr__(self) -> str:
         return f"<promptver.Bundle {self.manifest.ref} {self.digest[:15]}>"
@@ -110,10 +121,12 @@ class Bundle:
         """The rendered system prompt, or None when the bundle has none."""
         if self.spec.system is None:
             return None
+        self._stamp_span("system", variables)
         return self._render(self.spec.system, "system", variables)
 
     def render(self, template: str, /, **variables: Any) -> str:
         """The text of a named template; a missing variable raises TemplateRenderError."""
+        self._stamp_span(template, variables)
         return self._render(self._template_path(template), template, variables)
 
     def messages(
@@ -123,6 +136,7 @@ class Bundle:
 
         ``retrieve=True`` searches the corpus with the ``question`` variable (or with the
         text given as ``retrieve="..."``) and puts the chunks in ``[rag] context_var``."""
+        self._stamp_span(template, variables)  # the caller's variables, not the retrieved chunks
         if retrieve is not False:
             query = retrieve if isinstance(retrieve, str) else variables.get("question")
             if not isinstance(query, str):
@@ -132,8 +146,8 @@ class Bundle:
                 )
             retriever = self.retriever()
             variables = {**variables, retriever.context_var: retriever.search(query)}
-        user = self.render(template, **variables)
-        system = self.system(**variables)
+        user = self._render(self._template_path(template), template, variables)
+        system = None if self.spec.system is None else self._render(self.spec.system, "system", variables)
         messages = [{"role": "system", "content": system}] if system is not None else []
         messages.append({"role": "user", "content": user})
         return messages
@@ -166,6 +180,21 @@ class Bundle:
                 found = frozenset(variables(env, path))
                 self._variables[template] = found
         return found
+
+    def _stamp_span(self, template: str, variables: dict[str, Any]) -> None:
+        """OpenTelemetry attributes on the current span (promptver/app/telemetry.py)."""
+        stamp = self._stamp
+        if stamp is None:
+            from functools import partial
+
+            from promptver.app import telemetry
+
+            model = self.spec.model
+            base = telemetry.attributes(
+                self.name, self.version, self.digest, self.alias, model.provider, model.name, model.params
+            )
+            stamp = self._stamp = partial(telemetry.stamp, base)
+        stamp(template, variables)
 
     def _template_path(self, template: str) -> str:
         try:
@@ -227,7 +256,9 @@ class _CachedTree(Tree):
 
 _LOCK = threading.RLock()
 _BY_CALL: dict[tuple[str, str | None, str | None, str], Bundle] = {}
-_BY_VERSION: dict[tuple[str, str, str], Bundle] = {}
+# Keyed by the alias too: the same version loaded as NAME@production and NAME@1.2.0 stamps
+# different ``promptver.bundle.alias`` attributes.
+_BY_VERSION: dict[tuple[str, str, str, str | None], Bundle] = {}
 
 
 def load(
@@ -300,7 +331,7 @@ def _load(ref: str, config: PathLike | None, store: PathLike | None) -> Bundle:
         wanted = _as_range(version)
         if wanted is not None:
             return _from_range(where, name, wanted, config)
-        return _from_store(where, name, version, None)
+        return _from_store(where, name, version, None, alias_of(version))
     app = load_config(config)
     entry = lock_entry_for(app, read_lock(app.lock_path), name)
     return _from_store(app_store(app, store), name, entry.version, entry.digest)
@@ -385,16 +416,26 @@ def _explicit_store(config: PathLike | None, store: PathLike | None) -> Store:
     return app_store(load_config(found))
 
 
-def _from_store(store: Store, name: str, version: str, digest: str | None) -> Bundle:
+def alias_of(ref: str) -> str | None:
+    """The alias a ``NAME@REF`` reference goes through: None for a version, a range or
+    ``latest`` (ranges are not seen here)."""
+    from promptver.semver import Version
+
+    return None if not ref or ref == "latest" or Version.is_valid(ref) else ref
+
+
+def _from_store(
+    store: Store, name: str, version: str, digest: str | None, alias: str | None = None
+) -> Bundle:
     manifest = store.resolve(name, version)
     if digest is not None and manifest.digest != digest:
         from promptver.app.lockfile import LockEntry, lock_digest_mismatch
 
         raise lock_digest_mismatch(LockEntry(name, "", version, digest), manifest.digest, store)
-    key = (str(store.root), manifest.ref, manifest.digest)
+    key = (str(store.root), manifest.ref, manifest.digest, alias)
     bundle = _BY_VERSION.get(key)
     if bundle is None:
-        bundle = Bundle(manifest, store.tree(manifest), f"store {store.root}", Path(store.root))
+        bundle = Bundle(manifest, store.tree(manifest), f"store {store.root}", Path(store.root), alias)
         _BY_VERSION[key] = bundle
     return bundle
 
@@ -429,4 +470,4 @@ def load_remote(ref: str, remote: str | RemoteConfig, endpoint: str | None = Non
         )
         manifest = cache.manifest_cached(name, known["version"], known["digest"])
     cache.remember(ref, manifest.version, manifest.digest)
-    return Bundle(manifest, cache.store.tree(manifest), f"remote {cache.remote.url}")
+    return Bundle(manifest, cache.store.tree(manifest), f"remote {cache.remote.url}", alias=alias_of(wanted))

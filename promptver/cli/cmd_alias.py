@@ -241,6 +241,15 @@ def print_deployment(details: dict[str, Any]) -> None:
         rows.append(
             ("changes", f"requested by {change['actor']} {str(change['time'])[:16].replace('T', ' ')}")
         )
+    observed = d.get("observed")
+    if observed:
+        when = observed["time"][:16].replace("T", " ")
+        seen = f"{observed['version']} ({short(observed['digest'] or '', 12)}) at {when}"
+        if observed["version"] != d["version"]:
+            seen += f", not {d['version']}: the app has not picked up the move yet, or traces are older"
+        if not observed["known"]:
+            seen += ", a digest no version in the log has"
+        rows.append(("observed", f"last serving {seen} (trace {observed['trace_id'][:16]})"))
     policy = d["policy"]
     if policy:
         described = policy["requirements"]

@@ -41,6 +41,18 @@ def history(
 
     store = get_store(ctx)
     trend = build_trend(store.root / "runs", check_name(name), dataset=dataset, target=target)
+    from promptver.errors import ConfigError
+    from promptver.traces.served import online_by_version
+
+    try:
+        online = online_by_version(store, name)
+    except ConfigError as exc:  # the span store is optional: say so, show the offline history
+        click.echo(f"warning: {exc}", err=True)
+        online = {}
+    if online:
+        import dataclasses
+
+        trend = dataclasses.replace(trend, online=online)
     fmt = "json" if as_json else fmt
     if fmt == "json":
         text = json.dumps(trend.to_json(), indent=2, ensure_ascii=False)
@@ -57,6 +69,10 @@ def history(
         lines = [heading(trend), "", *table_lines(trend)]
         if len(trend.points) >= 2:
             lines += ["", terminal_chart(trend, width=max(40, columns)).rstrip()]
+        shown = {p.version for p in trend.points}
+        extra = [f"{v} {f['mean']:.3f} (n={f['count']})" for v, f in online.items() if v not in shown]
+        if extra:
+            lines += ["", "online scores of versions without a run: " + ", ".join(extra)]
         if trend.others:
             other = ", ".join(f"{d} ({t})" for d, t in trend.others)
             lines += ["", f"other series: {other} (choose with --dataset/--target)"]

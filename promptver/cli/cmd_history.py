@@ -97,6 +97,14 @@ def show(ref: str, as_json: bool) -> None:
             from promptver.governance.deployment import deployment
 
             details["deployment"] = deployment(store, manifest, version or "")
+            from promptver.errors import ConfigError
+            from promptver.traces.served import last_serving
+
+            try:
+                details["deployment"]["observed"] = last_serving(store, name, version or "")
+            except ConfigError as exc:  # the span store is optional: say so, show the rest
+                click.echo(f"warning: {exc}", err=True)
+                details["deployment"]["observed"] = None
     if as_json:
         print_json(details)
         return

@@ -51,6 +51,9 @@ COMMANDS: dict[str, str] = {
     "push": "promptver.cli.cmd_remote:push",
     "pull": "promptver.cli.cmd_remote:pull",
     "fetch": "promptver.cli.cmd_remote:fetch",
+    "traces": "promptver.cli.cmd_traces:traces",
+    "served": "promptver.cli.cmd_traces:served",
+    "dataset": "promptver.cli.cmd_dataset:dataset",
 }
 
 

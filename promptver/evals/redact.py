@@ -26,6 +26,8 @@ MIN_SECRET = 8
 _KEY_SUFFIX = "_API_KEY"
 _remembered: set[str] = set()
 _LOOKS_LIKE_KEY = re.compile(r"\b(?:sk|key|api|token)[-_][A-Za-z0-9*_\-]{6,}", re.IGNORECASE)
+EMAIL_MASK = "[email]"
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 
 
 def remember(secret: str | None) -> None:
@@ -55,24 +57,32 @@ def redact(text: str, *, patterns: bool = False) -> str:
     return text
 
 
-def redact_json(value: Any) -> Any:
-    """A JSON-like value with `redact` applied to every string in it (keys too)."""
+def redact_json(value: Any, *, patterns: bool = False, emails: bool = False) -> Any:
+    """A JSON-like value with `redact` applied to every string in it (keys too).
+    ``patterns`` as in `redact`; ``emails`` also replaces e-mail addresses with
+    ``[email]`` (text from outside, such as production traces made into eval cases)."""
     found = known_secrets()
-    if not found:
+    if not found and not patterns and not emails:
         return value
-    return _walk(value, found)
+    return _walk(value, found, patterns, emails)
 
 
-def _walk(value: Any, found: list[str]) -> Any:
+def _walk(value: Any, found: list[str], patterns: bool = False, emails: bool = False) -> Any:
     if isinstance(value, str):
         for secret in found:
             if secret in value:
                 value = value.replace(secret, MASK)
+        if patterns:
+            value = _LOOKS_LIKE_KEY.sub(MASK, value)
+        if emails:
+            value = _EMAIL.sub(EMAIL_MASK, value)
         return value
     if isinstance(value, dict):
-        return {_walk(k, found): _walk(v, found) for k, v in value.items()}
+        return {
+            _walk(k, found, patterns, emails): _walk(v, found, patterns, emails) for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [_walk(v, found) for v in value]
+        return [_walk(v, found, patterns, emails) for v in value]
     return value
 
 

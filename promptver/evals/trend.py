@@ -6,7 +6,7 @@ Only ``run.json`` files are read (no case records), so the history of many versi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +47,18 @@ class Trend:
     target: str
     points: list[Point]
     others: list[tuple[str, str]]  # other (dataset, target) pairs with runs, for a hint
+    # version -> {"count", "mean"}: feedback from production traces (docs/production.md),
+    # filled in by the caller; the evals layer does not read traces
+    online: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "bundle": self.bundle,
             "dataset": self.dataset,
             "target": self.target,
-            "points": [p.to_json() for p in self.points],
+            "points": [p.to_json() | {"online": self.online.get(p.version)} for p in self.points],
             "other_series": [{"dataset": d, "target": t} for d, t in self.others],
+            "online": self.online,
         }
 
     def index(self, version: str | None) -> int | None:
@@ -153,10 +157,15 @@ def ms(value: float | None) -> str:
     return f"{value:.2f} ms" if value < 10 else f"{value:.0f} ms"
 
 
+def _online(found: dict[str, Any] | None) -> str:
+    return "-" if not found else f"{found['mean']:.3f} (n={found['count']})"
+
+
 def table_lines(trend: Trend) -> list[str]:
-    """A plain aligned table: version, run, cases, score, pass rate, cost, p50, p95."""
-    header = ("version", "run", "cases", "score", "pass", "cost", "p50", "p95")
-    rows = [
+    """A plain aligned table: version, run, cases, score, pass rate, cost, p50, p95, and
+    the online score (mean feedback from production, with its count) when there is one."""
+    header: tuple[str, ...] = ("version", "run", "cases", "score", "pass", "cost", "p50", "p95")
+    rows: list[tuple[str, ...]] = [
         (
             p.version,
             p.run_id,
@@ -169,8 +178,12 @@ def table_lines(trend: Trend) -> list[str]:
         )
         for p in trend.points
     ]
+    if trend.online:
+        header += ("online",)
+        pairs = zip(rows, trend.points, strict=True)
+        rows = [(*row, _online(trend.online.get(p.version))) for row, p in pairs]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    right = {2, 3, 4, 5, 6, 7}
+    right = {2, 3, 4, 5, 6, 7, 8}
 
     def line(row: tuple[str, ...]) -> str:
         pairs = enumerate(zip(row, widths, strict=True))
