@@ -155,7 +155,9 @@ def headline(report: CiReport) -> list[str]:
     elif report.eval_note:
         verdict = f"no eval comparison ({_esc(report.eval_note)})"
     lines += [f"**Suggested bump: {bump}** · Evals: {verdict}", ""]
-    return lines
+    from promptver.diff.render import security_markdown
+
+    return lines + security_markdown(report.diff)
 
 
 def regressions(comparison: Comparison) -> list[str]:

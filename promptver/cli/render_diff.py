@@ -13,7 +13,7 @@ from promptver.diff.model import (
     Line,
     TextDiff,
 )
-from promptver.diff.render import component_stat, headline, stat_lines
+from promptver.diff.render import component_stat, headline, security_lines, stat_lines
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -28,6 +28,8 @@ def render(diff: BundleDiff, *, stat: bool = False, side_by_side: bool = False) 
     suggested = diff.suggested
     style = IMPACT_STYLE[suggested.value] if suggested else "bold"
     out.print(headline(diff), style=style, markup=False, soft_wrap=True)
+    for line in security_lines(diff):
+        out.print(line, style="bold red", markup=False, soft_wrap=True)
     print_notes(diff)
     if not diff.components:
         return

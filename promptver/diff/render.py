@@ -3,8 +3,9 @@ fits a pull-request comment. (The coloured terminal view is in ``promptver.cli``
 
 from __future__ import annotations
 
-from promptver.diff.fields import plural
+from promptver.diff.fields import plural, show
 from promptver.diff.model import BundleDiff, ComponentDiff, EvalDiff, FilesDiff, RagDiff, TextDiff
+from promptver.safetext import md_code
 
 MD_MAX_CASES = 20
 MD_MAX_DIFF_LINES = 200
@@ -71,6 +72,23 @@ def headline(diff: BundleDiff) -> str:
     )
 
 
+SECURITY_NOTE = "API keys from the environment go only to allowed hosts (docs/evals.md)"
+
+
+def security_lines(diff: BundleDiff) -> list[str]:
+    """One warning per change of where requests (and keys) go."""
+    return [f"security-relevant: endpoint changed: {c.reason}" for c in diff.security_changes]
+
+
+def security_markdown(diff: BundleDiff) -> list[str]:
+    changes = diff.security_changes
+    if not changes:
+        return []
+    lines = ["> [!WARNING]", "> **Security-relevant: an endpoint changed.** " + SECURITY_NOTE + "."]
+    lines += [f"> - {md_code(c.path)}: {md_code(show(c.old))} → {md_code(show(c.new))}" for c in changes]
+    return [*lines, ""]
+
+
 def is_first_version(diff: BundleDiff) -> bool:
     """The old side is the empty bundle (no versions yet): what a first bump would make."""
     return diff.old.version is None and diff.old.digest == ""
@@ -94,6 +112,7 @@ def markdown(diff: BundleDiff) -> str:
         f"({counts['major']} major, {counts['minor']} minor, {counts['patch']} patch)"
     )
     out.append("")
+    out += security_markdown(diff)
     out += ["| component | impact | change |", "| --- | --- | --- |"]
     for comp in diff.components:
         for change in comp.changes:
