@@ -10,9 +10,9 @@ escapes it here, for its context:
   surrogates and the XML non-characters are escaped the same way (``xml`` needs it).
 - ``md_code``: an inline code span whose fence is longer than any run of backticks in the
   text, so the text can never close it.
-- ``md_text``: text outside code: every ASCII punctuation character backslash-escaped
-  (no link, image, emphasis, HTML, autolink or table cell can start), ``@`` followed by a
-  zero-width space (no mention), newlines shown as ``\\n``.
+- ``md_text``: text outside code: the characters that start something backslash-escaped
+  (no link, image, emphasis, HTML, autolink or table cell can start), a mention's ``@``
+  followed by a zero-width space, newlines shown as ``\\n``.
 - ``md_html``: text inside an HTML block such as ``<summary>``.
 - ``md_fence``: the fence of a code block that the lines cannot close.
 """
@@ -52,21 +52,26 @@ def has_control(text: str) -> bool:
 
 # ---- Markdown -------------------------------------------------------------------------
 
-_PUNCT = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?\[\\\]^_`{|}~])""")
-_KEEP = frozenset(",;'\"?")  # harmless anywhere, and common: left as they are
+# What can start something in CommonMark/GFM text: emphasis, code, links and images
+# (``[``), HTML and autolinks (``<``), entities (``&``), table cells, strikethrough, math.
+# (``_`` inside a word emphasises nothing: ``max_tokens`` stays as it is.)
+_SPECIAL = re.compile(r"([\\`*\[\]<&|~$]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+_AUTOLINK = re.compile(r"(?i)(:)(?=//)|(?<=www)(\.)")  # GFM's bare https:// and www. links
+_MENTION = re.compile(r"(?<![A-Za-z0-9_`])@(?=[A-Za-z0-9])")  # @user, @org/team
+_LINE_START = re.compile(r"^(\s*)(\d*)([-+=#>.)])")  # list, heading, quote, setext underline
 _BACKTICKS = re.compile(r"`+")
 _ZWSP = "\u200b"
 
 
-def _punct(match: re.Match[str]) -> str:
-    char = match.group(1)
-    return char if char in _KEEP else "\\" + char
-
-
-def md_text(text: str) -> str:
+def md_text(text: str, *, start: bool = False) -> str:
     """Plain text for a Markdown line or table cell: it renders as itself and starts
-    nothing (no link, image, HTML, emphasis, heading, list, cell, mention)."""
-    return _PUNCT.sub(_punct, one_line(text)).replace("@", "@" + _ZWSP)
+    nothing (no link, image, HTML, emphasis, code, cell, mention). ``start``: the text
+    begins a line or a list item, so a heading, list or quote marker is escaped too."""
+    text = _SPECIAL.sub(r"\\\1", one_line(text))
+    text = _AUTOLINK.sub(lambda m: "\\" + (m.group(1) or m.group(2)), text)
+    if start:
+        text = _LINE_START.sub(lambda m: m.group(1) + m.group(2) + "\\" + m.group(3), text, count=1)
+    return _MENTION.sub("@" + _ZWSP, text)
 
 
 def md_paragraphs(text: str) -> list[str]:
@@ -81,7 +86,7 @@ def md_paragraphs(text: str) -> list[str]:
             continue
         if out and out[-1]:
             out[-1] += "\\"  # a hard line break
-        out.append(md_text(stripped))
+        out.append(md_text(stripped, start=True))
     return out
 
 
@@ -102,7 +107,7 @@ def md_code(text: str, *, table: bool = False) -> str:
 
 def md_html(text: str) -> str:
     """Text inside an HTML block (``<summary>``...): entities, on one line, no mention."""
-    return html.escape(one_line(text), quote=True).replace("@", "@" + _ZWSP)
+    return _MENTION.sub("@" + _ZWSP, html.escape(one_line(text), quote=True))
 
 
 def md_fence(lines: list[str], info: str = "") -> tuple[str, list[str], str]:
@@ -117,7 +122,8 @@ def md_fence(lines: list[str], info: str = "") -> tuple[str, list[str], str]:
 # ---- XML ------------------------------------------------------------------------------
 
 
-def xml(text: str) -> str:
+def xml(text: str, *, lines: bool = True) -> str:
     """Text for an XML attribute or element (ElementTree adds the entities): characters
-    XML 1.0 cannot hold, and other control characters, shown as escapes."""
-    return visible(text)
+    XML 1.0 cannot hold, and other control characters, shown as escapes. ``lines=False``
+    for names (a test case's), which stay on one line."""
+    return visible(text, lines=lines)

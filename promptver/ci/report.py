@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptver.errors import ConfigError
 from promptver.evals.stats import p_text
+from promptver.safetext import md_code, md_text
 
 if TYPE_CHECKING:
     from promptver.diff.model import BundleDiff
@@ -124,10 +125,6 @@ def _attach_comparison(store: Store, report: CiReport, dataset: str | None, alph
 # ---- Markdown -------------------------------------------------------------------------
 
 
-def _esc(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _pct(value: Any) -> str:
     return "-" if value is None else f"{float(value) * 100:.1f}%"
 
@@ -143,7 +140,11 @@ def _signed(value: float | None, scale: float = 1.0, digits: int = 3, unit: str 
 def headline(report: CiReport) -> list[str]:
     suggested = report.diff.suggested
     bump = suggested.value if suggested else "none"
-    lines = [MARKER, f"## promptver: {report.bundle} {_esc(report.base_ref)} → {_esc(report.head_ref)}", ""]
+    lines = [
+        MARKER,
+        f"## promptver: {md_text(report.bundle)} {md_text(report.base_ref)} → {md_text(report.head_ref)}",
+        "",
+    ]
     verdict = "no eval comparison"
     comparison = report.comparison
     if comparison is not None and comparison.stats is not None:
@@ -153,7 +154,7 @@ def headline(report: CiReport) -> list[str]:
     elif comparison is not None:
         verdict = "no shared eval cases"
     elif report.eval_note:
-        verdict = f"no eval comparison ({_esc(report.eval_note)})"
+        verdict = f"no eval comparison ({md_text(report.eval_note)})"
     lines += [f"**Suggested bump: {bump}** · Evals: {verdict}", ""]
     from promptver.diff.render import security_markdown
 
@@ -171,7 +172,7 @@ def regressions(comparison: Comparison) -> list[str]:
     ]
     for c in comparison.regressed:
         lines.append(
-            f"| `{_esc(c.id)}` | {'pass' if c.base_pass else 'fail'} {c.base_score:.3f} | "
+            f"| {md_code(c.id, table=True)} | {'pass' if c.base_pass else 'fail'} {c.base_score:.3f} | "
             f"{'pass' if c.head_pass else 'fail'} {c.head_score:.3f} |"
         )
     return [*lines, ""]
@@ -182,9 +183,9 @@ def eval_table(comparison: Comparison, dataset: str | None) -> list[str]:
     d = comparison.deltas
     lat_b, lat_h = base.get("latency_ms") or {}, head.get("latency_ms") or {}
     lines = [
-        f"### Evals on `{dataset}` ({_esc(str(comparison.head.get('target')))})",
+        f"### Evals on {md_code(str(dataset))} ({md_text(str(comparison.head.get('target')))})",
         "",
-        f"Runs `{comparison.base.get('id')}` → `{comparison.head.get('id')}`.",
+        f"Runs {md_code(str(comparison.base.get('id')))} → {md_code(str(comparison.head.get('id')))}.",
         "",
         "| | before | after | change |",
         "| --- | ---: | ---: | ---: |",
@@ -225,7 +226,7 @@ def case_lists(comparison: Comparison) -> list[str]:
             out += [
                 f"<details><summary>{title}</summary>",
                 "",
-                *(f"- `{_esc(i)}`" for i in ids),
+                *(f"- {md_code(i)}" for i in ids),
                 "",
                 "</details>",
                 "",
@@ -258,7 +259,8 @@ def render_markdown(report: CiReport, *, limit: int = GITHUB_COMMENT_LIMIT) -> s
 
 
 def _footer(report: CiReport) -> str:
-    return f"<sub>promptver ci-report {report.bundle} · full diff: `promptver diff {report.bundle}`</sub>\n"
+    command = md_code(f"promptver diff {report.bundle}")
+    return f"<sub>promptver ci-report {md_text(report.bundle)} · full diff: {command}</sub>\n"
 
 
 def _size(text: str) -> int:
@@ -276,18 +278,23 @@ def fit(sections: list[list[str]], limit: int, footer: str = "") -> str:
     budget = limit - _size(note) - _size(footer) - 64  # room for closing tags
     out: list[str] = []
     used = 0
-    fence = details = 0
+    fence = ""  # the open code fence, if any (fences are as long as their content needs)
+    details = 0
     for section in sections:
         for line in section:
             cost = _size(line) + 1
             if used + cost > budget:
-                tail = ["```"] if fence % 2 else []
+                tail = [fence] if fence else []
                 tail += ["</details>"] * details
                 return "\n".join([*out, *tail]).rstrip() + "\n" + note + "\n" + footer
             out.append(line)
             used += cost
             if line.startswith("```"):
-                fence += 1
+                run = line[: len(line) - len(line.lstrip("`"))]
+                if not fence:
+                    fence = run
+                elif run == fence and not line[len(run) :].strip():
+                    fence = ""
             if line.startswith("<details>"):
                 details += 1
             if line.startswith("</details>"):

@@ -11,6 +11,7 @@ from xml.etree import ElementTree as ET
 
 from promptver.evals.compare import Comparison
 from promptver.evals.stats import p_text
+from promptver.safetext import md_code, md_text, xml
 
 FORMATS = ("text", "json", "markdown", "junit")
 
@@ -204,9 +205,10 @@ def markdown(
     lat = s.get("latency_ms") or {}
     tokens = s.get("tokens") or {}
     lines = [
-        f"## Eval: {run_title(meta)}",
+        f"## Eval: {md_text(run_title(meta))}",
         "",
-        f"Run `{meta['id']}`, digest `{meta.get('digest')}`, status {meta.get('status')}.",
+        f"Run {md_code(str(meta['id']))}, digest {md_code(str(meta.get('digest')))}, "
+        f"status {md_text(str(meta.get('status')))}.",
         "",
         "| cases | passed | failed | errors | pass rate | score | p50 | p95 | tokens in/out | cost |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -232,28 +234,28 @@ def markdown(
             reason = r.get("error") or "; ".join(
                 f"{a['type']}: {a['reason']}" for a in r.get("asserts", []) if not a["pass"]
             )
-            lines.append(f"| `{r['id']}` | {reason.replace('|', chr(92) + '|')} |")
+            lines.append(f"| {md_code(str(r['id']), table=True)} | {md_text(str(reason))} |")
     lines += flaky_markdown(records)
     if comparison is not None:
         d = comparison.deltas
         lines += [
             "",
-            f"### Compared with `{comparison.base['id']}`",
+            f"### Compared with {md_code(str(comparison.base['id']))}",
             "",
             f"- pass rate {_signed(d.get('pass_rate'), ' pt', 100, 1)}, "
             f"score {_signed(d.get('score'))}, "
             f"p50 {_signed(d.get('latency_p50_ms'), ' ms', digits=0)}",
             *confidence_markdown(comparison),
-            f"- regressed: {', '.join(f'`{c.id}`' for c in comparison.regressed) or 'none'}",
-            f"- improved: {', '.join(f'`{c.id}`' for c in comparison.improved) or 'none'}",
+            f"- regressed: {', '.join(md_code(c.id) for c in comparison.regressed) or 'none'}",
+            f"- improved: {', '.join(md_code(c.id) for c in comparison.improved) or 'none'}",
         ]
         lines += [
-            f"- `{case_id}`: {change}"
+            f"- {md_code(case_id)}: {md_text(change)}"
             for case_id, moved in comparison.rank_changes.items()
             for change in moved
         ]
     if gate:
-        lines += ["", *(f"**Gate failed:** {reason}" for reason in gate)]
+        lines += ["", *(f"**Gate failed:** {md_text(reason)}" for reason in gate)]
     return "\n".join(lines)
 
 
@@ -278,7 +280,7 @@ def flaky_markdown(records: list[dict[str, Any]]) -> list[str]:
         return ["", "No flaky cases: every case passed in all or none of its repeats."]
     lines = ["", "### Flaky cases (flakiest first)", "", "| case | passed | pass rate |"]
     lines.append("| --- | ---: | ---: |")
-    lines += [f"| `{r.id}` | {r.passed}/{r.runs} | {_pct(r.rate)} |" for r in flaky]
+    lines += [f"| {md_code(r.id, table=True)} | {r.passed}/{r.runs} | {_pct(r.rate)} |" for r in flaky]
     return lines
 
 
@@ -292,7 +294,7 @@ def junit(
     suite = ET.Element(
         "testsuite",
         {
-            "name": run_title(meta),
+            "name": xml(run_title(meta), lines=False),
             "tests": str(len(records)),
             "failures": str(sum(1 for r in records if not r.get("pass") and not r.get("error"))),
             "errors": str(sum(1 for r in records if r.get("error"))),
@@ -301,7 +303,7 @@ def junit(
     )
     props = ET.SubElement(suite, "properties")
     for key in ("id", "version", "digest"):
-        ET.SubElement(props, "property", {"name": f"run.{key}", "value": str(meta.get(key))})
+        ET.SubElement(props, "property", {"name": f"run.{key}", "value": xml(str(meta.get(key)))})
     ET.SubElement(props, "property", {"name": "score", "value": f"{s.get('score', 0.0):.6f}"})
     for r in records:
         name = r["id"] + (f" #{r['repeat'] + 1}" if r.get("repeat") else "")
@@ -309,20 +311,20 @@ def junit(
             suite,
             "testcase",
             {
-                "classname": f"{meta['bundle']}.{meta['dataset']['name']}",
-                "name": name,
+                "classname": xml(f"{meta['bundle']}.{meta['dataset']['name']}", lines=False),
+                "name": xml(name, lines=False),
                 "time": f"{float(r.get('latency_ms') or 0) / 1000:.3f}",
             },
         )
         if r.get("error"):
-            ET.SubElement(case, "error", {"message": str(r["error"])})
+            ET.SubElement(case, "error", {"message": xml(str(r["error"]))})
         elif not r.get("pass"):
             reasons = [f"{a['type']}: {a['reason']}" for a in r.get("asserts", []) if not a["pass"]]
-            failure = ET.SubElement(case, "failure", {"message": "; ".join(reasons)})
-            failure.text = str(r.get("output"))
+            failure = ET.SubElement(case, "failure", {"message": xml("; ".join(reasons))})
+            failure.text = xml(str(r.get("output")))
     if gate:
         case = ET.SubElement(suite, "testcase", {"classname": "promptver.gate", "name": "gate"})
-        ET.SubElement(case, "failure", {"message": "; ".join(gate)})
+        ET.SubElement(case, "failure", {"message": xml("; ".join(gate))})
     ET.indent(suite)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode")
 
