@@ -32,6 +32,8 @@ def _escape(code: int) -> str:
 
 _TABLE: dict[int, str] = {code: _escape(code) for code in (*range(0x20), *range(0x7F, 0xA0), *_BIDI, *_OTHER)}
 _MULTILINE = {k: v for k, v in _TABLE.items() if k not in (0x09, 0x0A)}
+# every control character but newline and tab -> its escape (for other tools' tables)
+CONTROL_ESCAPES: dict[int, str] = dict(_MULTILINE)
 _CONTROL = re.compile("[" + "".join(re.escape(chr(c)) for c in _TABLE) + "]")
 
 

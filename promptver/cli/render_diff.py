@@ -51,6 +51,7 @@ def print_notes(diff: BundleDiff) -> None:
 
 def _stat(out: Console, diff: BundleDiff) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, pad_edge=False, show_header=False)
     table.add_column("component", no_wrap=True)
@@ -58,7 +59,7 @@ def _stat(out: Console, diff: BundleDiff) -> None:
     table.add_column("impact", no_wrap=True)
     table.add_column("figure")
     for title, status, impact, figure in stat_lines(diff):
-        table.add_row(title, status, f"[{IMPACT_STYLE[impact]}]{impact}[/]", figure)
+        table.add_row(title, status, Text(impact, style=IMPACT_STYLE[impact]), figure)
     out.print(table)
 
 

@@ -11,7 +11,7 @@ from xml.etree import ElementTree as ET
 
 from promptver.evals.compare import Comparison
 from promptver.evals.stats import p_text
-from promptver.safetext import md_code, md_text, xml
+from promptver.safetext import md_code, md_text, one_line, xml
 
 FORMATS = ("text", "json", "markdown", "junit")
 
@@ -106,12 +106,12 @@ def comparison_lines(comparison: Comparison) -> list[str]:
     for label, changes in (("regressed", comparison.regressed), ("improved", comparison.improved)):
         for c in changes:
             lines.append(
-                f"  {label:9} {c.id}: {'pass' if c.base_pass else 'fail'} "
+                f"  {label:9} {one_line(c.id)}: {'pass' if c.base_pass else 'fail'} "
                 f"{c.base_score:.3f} -> {'pass' if c.head_pass else 'fail'} "
                 f"{c.head_score:.3f}"
             )
     for case_id, moved in comparison.rank_changes.items():
-        lines += [f"  retrieval {case_id}: {change}" for change in moved]
+        lines += [f"  retrieval {one_line(case_id)}: {one_line(change)}" for change in moved]
     return lines
 
 
@@ -138,7 +138,7 @@ def flaky_lines(records: list[dict[str, Any]], limit: int = 20) -> list[str]:
     if not flaky:
         return ["flaky cases: none (every case passed in all or none of its repeats)"]
     lines = [f"flaky cases ({len(flaky)}), flakiest first:"]
-    lines += [f"  {r.id}: passed {r.passed}/{r.runs} ({_pct(r.rate)})" for r in flaky[:limit]]
+    lines += [f"  {one_line(r.id)}: passed {r.passed}/{r.runs} ({_pct(r.rate)})" for r in flaky[:limit]]
     if len(flaky) > limit:
         lines.append(f"  ... and {len(flaky) - limit} more")
     return lines
@@ -148,12 +148,12 @@ def failing_lines(records: list[dict[str, Any]], limit: int = 20) -> list[str]:
     lines = []
     failing = [r for r in records if not r.get("pass")]
     for r in failing[:limit]:
-        label = r["id"] + (f" #{r['repeat'] + 1}" if r.get("repeat") else "")
+        label = one_line(str(r["id"])) + (f" #{r['repeat'] + 1}" if r.get("repeat") else "")
         if r.get("error"):
-            lines.append(f"  ERROR {label}: {r['error']}")
+            lines.append(f"  ERROR {label}: {one_line(str(r['error']))}")
             continue
         reasons = [f"{a['type']}: {a['reason']}" for a in r.get("asserts", []) if not a["pass"]]
-        lines.append(f"  FAIL  {label}: {'; '.join(reasons)}")
+        lines.append(f"  FAIL  {label}: {one_line('; '.join(reasons))}")
     if len(failing) > limit:
         lines.append(f"  ... and {len(failing) - limit} more")
     return lines

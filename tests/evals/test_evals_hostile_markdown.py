@@ -68,3 +68,16 @@ def test_junit_is_well_formed_and_holds_no_control_character(hostile: Path, pv) 
     assert {one_line(text) for text in IDS} <= names
     messages = [f.get("message") or "" for f in suite.iter("failure")]
     assert any("\\x1b]8;;https://evil.example" in m for m in messages)
+
+
+def test_model_output_and_case_ids_reach_the_terminal_escaped(hostile: Path, pv) -> None:  # type: ignore[no-untyped-def]
+    """The model echoes the hostile questions (OSC 8 links, clear screen...) back."""
+    result = pv("eval", "demo@1.1.0")
+    assert result.code in (0, 1) and "Traceback" not in result.err
+    assert not CONTROL.search(result.out + result.err)
+    run_id = next(r["id"] for r in json.loads(pv("runs", "demo", "--json").out) if r["version"] == "1.1.0")
+    for args in (("run", "show", run_id), ("runs", "demo"), ("run", "show", run_id, "--json")):
+        shown = pv(*args)
+        assert shown.code == 0, shown.err
+        assert not CONTROL.search(shown.out + shown.err), args
+    assert "\\x1b]8;;https://evil.example" in pv("run", "show", run_id).out
