@@ -120,3 +120,16 @@ def test_xml_is_always_well_formed() -> None:
     element.text = xml(text)
     parsed = ET.fromstring(ET.tostring(element, encoding="unicode").encode("utf-8", "surrogatepass"))
     assert parsed.get("message") == xml(text) and parsed.text == xml(text)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_model_matrix_markdown_is_inert(text: str) -> None:
+    from pathlib import Path
+
+    from promptver.evals.matrix import CaseResult, Matrix, MatrixRow, markdown
+    from promptver.evals.storage import StoredRun
+
+    models = [f"openai/{text}", f"{text}|b"]
+    rows = [MatrixRow(m, StoredRun(Path("."), {"id": text, "summary": {}}, []), 0) for m in models]
+    cases = [CaseResult(text, {m: 1.0 for m in models}, {models[0]: True, models[1]: False}, None)]
+    assert_inert(markdown(Matrix(rows, cases), f"matrix {text}"))
