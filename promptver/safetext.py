@@ -59,7 +59,7 @@ def has_control(text: str) -> bool:
 # (``_`` inside a word emphasises nothing: ``max_tokens`` stays as it is.)
 _SPECIAL = re.compile(r"([\\`*\[\]<&|~$]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 _AUTOLINK = re.compile(r"(?i)(:)(?=//)|(?<=www)(\.)")  # GFM's bare https:// and www. links
-_MENTION = re.compile(r"(?<![A-Za-z0-9_`])@(?=[A-Za-z0-9])")  # @user, @org/team
+_MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=[A-Za-z0-9])")  # @user, @org/team
 _LINE_START = re.compile(r"^(\s*)(\d*)([-+=#>.)])")  # list, heading, quote, setext underline
 _BACKTICKS = re.compile(r"`+")
 _ZWSP = "\u200b"

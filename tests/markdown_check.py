@@ -18,7 +18,7 @@ OWN_HTML = re.compile(
     r"<(?:/?details|/?summary|/?sub|!-- promptver-ci-report --)>",
 )
 TAG = re.compile(r"<[^>\n]*>")
-MENTION = re.compile(r"(?<![A-Za-z0-9_`])@[A-Za-z0-9]")
+MENTION = re.compile(r"(?<![A-Za-z0-9_])@[A-Za-z0-9]")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 _PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])

@@ -27,6 +27,7 @@ HOSTILE = [
     "<https://evil.example>",
     "&lt;b&gt; &#64;acme",
     "@everyone and @acme/team",
+    "x`@acme/security-team `@acme`",
     "[ref]: https://evil.example",
     "[x][ref]\n\n[ref]: https://evil.example",
     "# heading\n- item\n> quote\n===",
