@@ -98,3 +98,15 @@ def test_notes_and_error_messages_are_escaped(hostile: Path, pv) -> None:  # typ
     missing = pv("show", f"bot@{ESCAPES}")  # an error naming the outside text
     assert missing.code == 1
     clean(missing)
+
+
+def test_every_console_is_the_safe_one() -> None:
+    """The class stays closed: no command makes its own rich console (which would print
+    markup and control characters as they are); they all take `common.console()`."""
+    root = Path(__file__).resolve().parent.parent / "promptver"
+    offenders = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if path.name != "common.py" and ("Console(" in path.read_text() or "markup=True" in path.read_text())
+    ]
+    assert offenders == []
