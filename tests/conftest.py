@@ -39,6 +39,10 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROMPTVER_USER", "Tess Tester <tess@example.com>")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "160")
+    # The fake model server (tests/fakeserver.py) listens on 127.0.0.1: allowed the way a
+    # CI runner allows its own hosts; the user's own configuration is not read.
+    monkeypatch.setenv("PROMPTVER_ALLOWED_HOSTS", "127.0.0.1")
+    monkeypatch.setenv("XDG_CONFIG_HOME", os.devnull)
 
 
 @pytest.fixture

@@ -52,6 +52,7 @@ class Rule:
     usage: bool = True
     error_body: str | None = None  # body of an error response (default: a JSON error)
     echo_header: str | None = None  # append this request header's value to the error body
+    redirect: str | None = None  # answer 307 with this Location
     times: int | None = None
     model: str | None = None  # only requests for this model (None: any)
     used: int = 0
@@ -214,6 +215,9 @@ class _Handler(BaseHTTPRequestHandler):
         delay = rule.latency if rule is not None and rule.latency is not None else state.latency
         if delay:
             time.sleep(delay)
+        if rule is not None and rule.redirect:
+            self._send(307, b"", {"Location": rule.redirect})
+            return
         if rule is not None and rule.status != 200:
             headers = {"Retry-After": rule.retry_after} if rule.retry_after else {}
             error = {"error": {"type": "fake_error", "message": f"injected {rule.status}"}}

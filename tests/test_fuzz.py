@@ -6,6 +6,11 @@ version refs and ranges. Whatever the input, either it is accepted, or there is 
 (a `PromptverError`, with a location when the input is a file); through the CLI: exit 0 or
 1, no traceback, and nothing in the store changed when the command refused.
 
+Outside text shown back (issue 24): every command that prints a message, a case id, a
+template line or a note, run on Hypothesis text, prints no raw control character and no
+traceback, and every Markdown output (diff, changelog, ci-report, the eval report) parsed
+by markdown-it-py holds no link, image, mention or HTML that the data could have put there.
+
 Inputs are valid files mutated byte by byte (most of the interesting cases sit near valid
 input) and free-form text. The number of examples comes from a Hypothesis profile:
 ``ci`` (the default, bounded so the whole file adds well under a minute) or ``long``::
@@ -44,6 +49,8 @@ from promptver.store.store import Store
 from promptver.store.tree import MemoryTree, WorkTree
 from promptver.versions.ranges import Range
 from tests.conftest import tree_state
+from tests.markdown_check import CONTROL, assert_inert
+from tests.test_safetext import HOSTILE
 
 _COMMON = {
     "deadline": None,
@@ -552,3 +559,116 @@ def test_template_nested_too_deeply_is_a_problem(source: str) -> None:
 
 def test_worktree_of_the_fixture_is_valid(project: Path) -> None:
     assert check_tree(WorkTree(project / "bundles/bot"), "bot")[1] == []
+
+
+# --- outside text shown by commands and in Markdown (issue 24, items 2 and 3) ---------------
+
+# Text with the characters that matter here, plus any text at all.
+HOSTILE_TEXT = st.one_of(
+    st.sampled_from(HOSTILE),
+    st.text(max_size=40),
+    st.lists(
+        st.sampled_from(
+            [
+                "`",
+                "``",
+                "@acme/team",
+                "![i](https://e.example/i.png)",
+                "[l](https://e.example)",
+                "<b>",
+                "</details>",
+                "|",
+                "\n",
+                "\x1b[2J",
+                "\x1b]8;;https://e.example\x07",
+                "\x9b",
+                "\u202e",
+                "[/]",
+                "[link=https://e.example]",
+                "&lt;",
+                "~~~",
+                "```",
+                " ",
+                "x",
+            ]
+        ),
+        max_size=8,
+    ).map("".join),
+)
+
+
+@COMMAND
+@given(HOSTILE_TEXT)
+def test_commands_show_outside_text_escaped(project: Path, pv, text: str) -> None:
+    """A commit message, a case id, a template line, a reviewer's note, all ``text``: every
+    command that shows them prints no raw control character and no traceback, and every
+    Markdown output stays inert (tests/markdown_check.py)."""
+    bundle = project / "bundles/bot"
+    first = json.loads(EVALS.decode().splitlines()[0])
+    count = (
+        len(list((project / ".promptver/bundles/bot/versions").glob("*.json")))
+        if (project / ".promptver/bundles/bot/versions").exists()
+        else 0
+    )
+    case = {**first, "id": f"{text}{count}"}
+    (bundle / "evals/golden.jsonl").write_text(EVALS.decode() + json.dumps(case) + "\n")
+    (bundle / "prompts/answer.j2").write_text(f"{text}\n{{{{ question }}}}\n")
+    bumped = pv("bump", "patch", "bot", "--force", "-m", text or "empty")
+    outputs = [bumped]
+    if bumped.code == 0:
+        outputs.append(pv("approve", "bot@latest", "--by", "Rev <r@example.com>", "--note", text))
+    commands = [
+        ("log", "bot"),
+        ("show", "bot@latest"),
+        ("audit", "bot"),
+        ("status", "bot"),
+        ("diff", "bot@0.1.0", "bot"),
+        ("changelog", "bot"),
+        ("diff", "bot@0.1.0", "bot@latest", "--format", "markdown"),
+        ("ci-report", "bot@latest", "bot@0.1.0"),
+        ("log", "bot", "--json"),
+    ]
+    if count == 0:
+        commands = [c for c in commands if "bot@0.1.0" not in c]
+    for args in commands:
+        result = pv(*args)
+        outputs.append(result)
+        assert result.code in (0, 1), (args, result)
+        if result.code == 0 and ("markdown" in args or args[0] in ("changelog", "ci-report")):
+            assert_inert(result.out)
+    for result in outputs:
+        assert "Traceback" not in result.err, result
+        assert not CONTROL.search(result.out + result.err), result
+
+
+@PARSER
+@given(HOSTILE_TEXT, HOSTILE_TEXT)
+def test_eval_reports_stay_inert(text: str, other: str) -> None:
+    """The eval report in Markdown and JUnit, with ids, reasons, outputs and names from data."""
+    from xml.etree import ElementTree as ET
+
+    from promptver.evals.report import junit, markdown
+
+    meta = {
+        "id": text,
+        "bundle": other,
+        "version": text,
+        "dataset": {"name": other},
+        "target": text,
+        "digest": other,
+        "status": text,
+        "summary": {"cases": 2},
+    }
+    records = [
+        {
+            "id": text,
+            "pass": False,
+            "asserts": [{"type": "equals", "pass": False, "reason": other}],
+            "output": text,
+        },
+        {"id": other + "2", "pass": False, "error": text, "asserts": []},
+    ]
+    assert_inert(markdown(meta, records, gate=[text]))
+    xml = junit(meta, records, gate=[other])
+    assert not CONTROL.search(xml)
+    ET.fromstring(xml.split("\n", 1)[1].encode("utf-8", "surrogatepass"))

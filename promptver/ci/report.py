@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptver.errors import ConfigError
 from promptver.evals.stats import p_text
+from promptver.safetext import md_code, md_text
 
 if TYPE_CHECKING:
     from promptver.diff.model import BundleDiff
@@ -123,10 +124,6 @@ def _attach_comparison(
 # ---- Markdown -------------------------------------------------------------------------
 
 
-def _esc(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _pct(value: Any) -> str:
     return "-" if value is None else f"{float(value) * 100:.1f}%"
 
@@ -142,7 +139,11 @@ def _signed(value: float | None, scale: float = 1.0, digits: int = 3, unit: str 
 def headline(report: CiReport) -> list[str]:
     suggested = report.diff.suggested
     bump = suggested.value if suggested else "none"
-    lines = [MARKER, f"## promptver: {report.bundle} {_esc(report.base_ref)} → {_esc(report.head_ref)}", ""]
+    lines = [
+        MARKER,
+        f"## promptver: {md_text(report.bundle)} {md_text(report.base_ref)} → {md_text(report.head_ref)}",
+        "",
+    ]
     verdict = "no eval comparison"
     comparison = report.comparison
     if comparison is not None and comparison.stats is not None:
@@ -152,9 +153,11 @@ def headline(report: CiReport) -> list[str]:
     elif comparison is not None:
         verdict = "no shared eval cases"
     elif report.eval_note:
-        verdict = f"no eval comparison ({_esc(report.eval_note)})"
+        verdict = f"no eval comparison ({md_text(report.eval_note)})"
     lines += [f"**Suggested bump: {bump}** · Evals: {verdict}", ""]
-    return lines
+    from promptver.diff.render import security_markdown
+
+    return lines + security_markdown(report.diff)
 
 
 def regressions(comparison: Comparison) -> list[str]:
@@ -168,7 +171,7 @@ def regressions(comparison: Comparison) -> list[str]:
     ]
     for c in comparison.regressed:
         lines.append(
-            f"| `{_esc(c.id)}` | {'pass' if c.base_pass else 'fail'} {c.base_score:.3f} | "
+            f"| {md_code(c.id, table=True)} | {'pass' if c.base_pass else 'fail'} {c.base_score:.3f} | "
             f"{'pass' if c.head_pass else 'fail'} {c.head_score:.3f} |"
         )
     return [*lines, ""]
@@ -181,10 +184,10 @@ def eval_table(comparison: Comparison, dataset: str | None) -> list[str]:
     d = comparison.deltas
     lat_b, lat_h = base.get("latency_ms") or {}, head.get("latency_ms") or {}
     lines = [
-        f"### Evals on `{dataset}`, target `{run_target(comparison.head)}`",
+        f"### Evals on {md_code(str(dataset))}, target {md_code(str(run_target(comparison.head)))}",
         "",
-        f"Runs `{comparison.base.get('id')}` ({_esc(str(comparison.base.get('target')))})"
-        f" → `{comparison.head.get('id')}` ({_esc(str(comparison.head.get('target')))}).",
+        f"Runs {md_code(str(comparison.base.get('id')))} ({md_text(str(comparison.base.get('target')))})"
+        f" → {md_code(str(comparison.head.get('id')))} ({md_text(str(comparison.head.get('target')))}).",
         "",
         "| | before | after | change |",
         "| --- | ---: | ---: | ---: |",
@@ -225,7 +228,7 @@ def case_lists(comparison: Comparison) -> list[str]:
             out += [
                 f"<details><summary>{title}</summary>",
                 "",
-                *(f"- `{_esc(i)}`" for i in ids),
+                *(f"- {md_code(i)}" for i in ids),
                 "",
                 "</details>",
                 "",
@@ -258,7 +261,8 @@ def render_markdown(report: CiReport, *, limit: int = GITHUB_COMMENT_LIMIT) -> s
 
 
 def _footer(report: CiReport) -> str:
-    return f"<sub>promptver ci-report {report.bundle} · full diff: `promptver diff {report.bundle}`</sub>\n"
+    command = md_code(f"promptver diff {report.bundle}")
+    return f"<sub>promptver ci-report {md_text(report.bundle)} · full diff: {command}</sub>\n"
 
 
 def _size(text: str) -> int:
@@ -276,18 +280,23 @@ def fit(sections: list[list[str]], limit: int, footer: str = "") -> str:
     budget = limit - _size(note) - _size(footer) - 64  # room for closing tags
     out: list[str] = []
     used = 0
-    fence = details = 0
+    fence = ""  # the open code fence, if any (fences are as long as their content needs)
+    details = 0
     for section in sections:
         for line in section:
             cost = _size(line) + 1
             if used + cost > budget:
-                tail = ["```"] if fence % 2 else []
+                tail = [fence] if fence else []
                 tail += ["</details>"] * details
                 return "\n".join([*out, *tail]).rstrip() + "\n" + note + "\n" + footer
             out.append(line)
             used += cost
             if line.startswith("```"):
-                fence += 1
+                run = line[: len(line) - len(line.lstrip("`"))]
+                if not fence:
+                    fence = run
+                elif run == fence and not line[len(run) :].strip():
+                    fence = ""
             if line.startswith("<details>"):
                 details += 1
             if line.startswith("</details>"):

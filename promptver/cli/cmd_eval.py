@@ -417,7 +417,6 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.enabled and self.tty:
-            from rich.console import Console
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -426,13 +425,15 @@ class _Progress:
                 TimeRemainingColumn,
             )
 
+            from promptver.cli.common import console
+
             self.bar = Progress(
                 TextColumn("eval"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("[green]{task.fields[passed]} pass[/] [red]{task.fields[failed]} fail"),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),
+                console=console(stderr=True),
                 transient=True,
             )
             self.bar.start()

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from promptver.cli.common import console, get_store, json_option, print_json, rel, split_ref
+from promptver.safetext import one_line
 from promptver.store.digests import short
 
 
@@ -58,6 +59,7 @@ def _columns(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     import shutil
     import sys
 
+    rows = [tuple(one_line(cell) for cell in row) for row in rows]  # escaped before cut: no half escape
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
     columns = shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else 10**6
     room = max(columns - sum(widths) - 2 * len(widths), 10)
@@ -118,11 +120,12 @@ def show(ref: str, as_json: bool) -> None:
 
 def _print_details(d: dict[str, Any]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     from promptver.versions.provenance import describe_git
 
     out = console()
-    out.print(f"[bold]{d['bundle']}@{d['version']}[/]  {d['digest']}")
+    out.print(Text.assemble((f"{d['bundle']}@{d['version']}", "bold"), f"  {d['digest']}"))
     rows = [
         ("parent", d["parent"] or "-"),
         ("created", d["created"]),

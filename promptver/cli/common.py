@@ -57,8 +57,48 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
 
 
+# JSON escapes C0 itself; DEL, C1 and the bidirectional controls get \\u escapes here, so
+# the output holds no raw control character and is still the same JSON.
+_JSON_CONTROLS = {code: f"\\u{code:04x}" for code in (*range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F)}
+_JSON_CONTROLS.update({code: f"\\u{code:04x}" for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
+
+
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str).translate(_JSON_CONTROLS))
+
+
+class SafeStream:
+    """stdout or stderr for the length of a command: every text written shows control
+    characters as escapes (`promptver.safetext.visible`), so text from data (a message, a
+    case id, model output, a name) never moves the cursor, clears the screen, sets the
+    title or opens a link. The one place text reaches the terminal; bytes (``.buffer``)
+    and rich's own colours (`console`, written to the stream underneath) pass as they are."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        from promptver.safetext import visible
+
+        self.inner.write(visible(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@contextmanager
+def safe_streams() -> Iterator[None]:
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = SafeStream(sys.stdout), SafeStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _raw(stream: Any) -> Any:
+    return stream.inner if isinstance(stream, SafeStream) else stream
 
 
 PIPE_WIDTH = 10_000  # a pipe or file has no width: tables keep their whole rows
@@ -66,15 +106,14 @@ PIPE_TEXT_WIDTH = 160  # what a layout that fills the width (side-by-side diff) 
 
 
 def console(stderr: bool = False) -> Console:
-    """A rich console; colours follow the terminal and NO_COLOR. Into a pipe or a file
-    (`alias ls | cat`), rows are neither cut to 80 columns nor padded with trailing
-    spaces."""
-    from rich.console import Console
-
-    stream = sys.stderr if stderr else sys.stdout
+    """A rich console; colours follow the terminal and NO_COLOR. Strings are never markup
+    and control characters in what it prints are shown as escapes (`SafeConsole`). Into a
+    pipe or a file (`alias ls | cat`), rows are neither cut to 80 columns nor padded with
+    trailing spaces."""
+    stream = _raw(sys.stderr if stderr else sys.stdout)
     if _isatty(stream):
-        return Console(stderr=stderr, highlight=False, soft_wrap=False)
-    return _piped_console_class()(stderr=stderr, highlight=False, soft_wrap=False, width=PIPE_WIDTH)
+        return _safe_console_class()(file=stream)
+    return _piped_console_class()(file=stream, width=PIPE_WIDTH)
 
 
 def _isatty(stream: Any) -> bool:
@@ -85,17 +124,42 @@ def _isatty(stream: Any) -> bool:
 
 
 @functools.cache
-def _piped_console_class() -> type[Console]:
+def _safe_console_class() -> type[Console]:
     from rich.console import Console
+    from rich.segment import Segment
 
-    class PipedConsole(Console):
+    from promptver.safetext import has_control, visible
+
+    class SafeConsole(Console):
+        """Markup off; strings escaped before layout, any other text (a ``Text`` built
+        from data) after it."""
+
+        def __init__(self, **options: Any) -> None:
+            super().__init__(highlight=False, soft_wrap=False, markup=False, **options)
+
+        def render_str(self, text: str, **options: Any) -> Any:
+            options["markup"] = False
+            return super().render_str(visible(text), **options)
+
+        def render(self, renderable: Any, options: Any = None) -> Any:
+            for segment in super().render(renderable, options):
+                if segment.control or not has_control(segment.text):
+                    yield segment
+                else:
+                    yield Segment(visible(segment.text), segment.style)
+
+    return SafeConsole
+
+
+@functools.cache
+def _piped_console_class() -> type[Console]:
+    class PipedConsole(_safe_console_class()):  # type: ignore[misc]
         """Renders each print whole, then writes it with the lines' trailing spaces cut."""
 
         def print(self, *objects: Any, **kwargs: Any) -> None:
             with self.capture() as captured:
                 super().print(*objects, **kwargs)
-            text = captured.get()
-            lines = text.split("\n")
+            lines = captured.get().split("\n")
             self.file.write("\n".join(line.rstrip() for line in lines))
             self.file.flush()
 
@@ -121,7 +185,7 @@ def progress(label: str, total: int | None = None) -> Iterator[Callable[[int, in
     )
 
     with Progress(
-        TextColumn(label),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),

@@ -106,6 +106,13 @@ def _os_error(exc: OSError) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from promptver.cli.common import safe_streams
+
+    with safe_streams():
+        _main(argv)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         result = cli.main(args=argv, prog_name="promptver", standalone_mode=False)
     except PromptverError as exc:

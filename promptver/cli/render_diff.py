@@ -13,7 +13,7 @@ from promptver.diff.model import (
     Line,
     TextDiff,
 )
-from promptver.diff.render import component_stat, headline, stat_lines
+from promptver.diff.render import component_stat, headline, security_lines, stat_lines
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -28,6 +28,8 @@ def render(diff: BundleDiff, *, stat: bool = False, side_by_side: bool = False) 
     suggested = diff.suggested
     style = IMPACT_STYLE[suggested.value] if suggested else "bold"
     out.print(headline(diff), style=style, markup=False, soft_wrap=True)
+    for line in security_lines(diff):
+        out.print(line, style="bold red", markup=False, soft_wrap=True)
     print_notes(diff)
     if not diff.components:
         return
@@ -49,6 +51,7 @@ def print_notes(diff: BundleDiff) -> None:
 
 def _stat(out: Console, diff: BundleDiff) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, pad_edge=False, show_header=False)
     table.add_column("component", no_wrap=True)
@@ -56,7 +59,7 @@ def _stat(out: Console, diff: BundleDiff) -> None:
     table.add_column("impact", no_wrap=True)
     table.add_column("figure")
     for title, status, impact, figure in stat_lines(diff):
-        table.add_row(title, status, f"[{IMPACT_STYLE[impact]}]{impact}[/]", figure)
+        table.add_row(title, status, Text(impact, style=IMPACT_STYLE[impact]), figure)
     out.print(table)
 
 

@@ -450,6 +450,19 @@ class Side:
         return cls(data["bundle"], data.get("version"), data["digest"], data["label"])
 
 
+# Where requests go: a change to any of these is security-relevant (keys follow endpoints).
+ENDPOINT_PATHS = frozenset(
+    {
+        "model.provider",
+        "model.base_url",
+        "rag.embedding_provider",
+        "rag.embedding_base_url",
+        "rag.reranker_provider",
+        "rag.reranker_base_url",
+    }
+)
+
+
 @dataclass(frozen=True)
 class BundleDiff:
     """The semantic diff of two bundle trees. Only changed components are listed."""
@@ -473,6 +486,12 @@ class BundleDiff:
         """The suggested bump: the largest impact of any change, None when nothing changed."""
         return largest(c.impact for c in self.changes)
 
+    @property
+    def security_changes(self) -> tuple[Change, ...]:
+        """Changes of where requests, and the API keys they carry, are sent (model,
+        embeddings, reranker): flagged by diff, review and ci-report (docs/evals.md)."""
+        return tuple(c for c in self.changes if c.path in ENDPOINT_PATHS)
+
     def reasons(self, impact: Impact) -> list[Change]:
         """The changes of exactly this impact (used to explain a refused bump)."""
         return [c for c in self.changes if c.impact == impact]
@@ -490,6 +509,7 @@ class BundleDiff:
             "tokens_approximate": self.tokens_approximate,
             "notes": list(self.notes),
             "components": [c.to_json() for c in self.components],
+            "security": [c.path for c in self.security_changes],
         }
 
     def counts(self) -> dict[str, int]:

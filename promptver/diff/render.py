@@ -3,8 +3,9 @@ fits a pull-request comment. (The coloured terminal view is in ``promptver.cli``
 
 from __future__ import annotations
 
-from promptver.diff.fields import plural
+from promptver.diff.fields import plural, show
 from promptver.diff.model import BundleDiff, ComponentDiff, EvalDiff, FilesDiff, RagDiff, TextDiff
+from promptver.safetext import md_code, md_fence, md_html, md_text
 
 MD_MAX_CASES = 20
 MD_MAX_DIFF_LINES = 200
@@ -71,6 +72,23 @@ def headline(diff: BundleDiff) -> str:
     )
 
 
+SECURITY_NOTE = "API keys from the environment go only to allowed hosts (docs/evals.md)"
+
+
+def security_lines(diff: BundleDiff) -> list[str]:
+    """One warning per change of where requests (and keys) go."""
+    return [f"security-relevant: endpoint changed: {c.reason}" for c in diff.security_changes]
+
+
+def security_markdown(diff: BundleDiff) -> list[str]:
+    changes = diff.security_changes
+    if not changes:
+        return []
+    lines = ["> [!WARNING]", "> **Security-relevant: an endpoint changed.** " + SECURITY_NOTE + "."]
+    lines += [f"> - {md_code(c.path)}: {md_code(show(c.old))} → {md_code(show(c.new))}" for c in changes]
+    return [*lines, ""]
+
+
 def is_first_version(diff: BundleDiff) -> bool:
     """The old side is the empty bundle (no versions yet): what a first bump would make."""
     return diff.old.version is None and diff.old.digest == ""
@@ -83,7 +101,7 @@ def first_version() -> str:
 
 
 def markdown(diff: BundleDiff) -> str:
-    out = [f"### promptver diff: {_md(diff.old.label)} → {_md(diff.new.label)}", ""]
+    out = [f"### promptver diff: {md_text(diff.old.label)} → {md_text(diff.new.label)}", ""]
     if not diff.components:
         out.append("No changes." if diff.identical else "No semantic changes.")
         return "\n".join(out) + "\n"
@@ -94,16 +112,17 @@ def markdown(diff: BundleDiff) -> str:
         f"({counts['major']} major, {counts['minor']} minor, {counts['patch']} patch)"
     )
     out.append("")
+    out += security_markdown(diff)
     out += ["| component | impact | change |", "| --- | --- | --- |"]
     for comp in diff.components:
         for change in comp.changes:
-            out.append(f"| {_cell(comp.title)} | {change.impact.value} | {_cell(change.reason)} |")
+            out.append(f"| {md_text(comp.title)} | {change.impact.value} | {md_text(change.reason)} |")
     out.append("")
     for comp in diff.components:
         block = _md_detail(comp)
         if block:
             out += [
-                f"<details><summary>{_html(comp.title)}: {_html(component_stat(comp))}</summary>",
+                f"<details><summary>{md_html(comp.title)}: {md_html(component_stat(comp))}</summary>",
                 "",
                 *block,
                 "",
@@ -119,25 +138,28 @@ def _md_detail(comp: ComponentDiff) -> list[str]:
         lines: list[str] = []
         for side, info in (("old", detail.old), ("new", detail.new)):
             if info.error:
-                lines.append(f"- **invalid on the {side} side**: {_md(info.error)}")
+                lines.append(f"- **invalid on the {side} side**: {md_text(info.error)}")
         if detail.old.binary or detail.new.binary:
             return [*lines, f"- binary file: {detail.old.size} -> {detail.new.size} bytes"]
         body = unified_text(detail, MD_MAX_DIFF_LINES)
-        return [*lines, "```diff", *(_fence(body)), "```"] if body else lines
+        if not body:
+            return lines
+        opening, fenced, closing = md_fence(body, "diff")
+        return [*lines, opening, *fenced, closing]
     if isinstance(detail, EvalDiff):
         lines = []
         for case in detail.cases[:MD_MAX_CASES]:
-            fields = ", ".join(f"`{f.path}`" for f in case.fields[:6])
-            lines.append(f"- {case.kind} `{_tick(case.id)}`" + (f": {fields}" if fields else ""))
+            fields = ", ".join(md_code(f.path) for f in case.fields[:6])
+            lines.append(f"- {case.kind} {md_code(case.id)}" + (f": {fields}" if fields else ""))
         if len(detail.cases) > MD_MAX_CASES:
             lines.append(f"- ... and {len(detail.cases) - MD_MAX_CASES:,} more cases")
-        lines += [f"- problem: {_md(p)}" for p in detail.problems[:MD_MAX_CASES]]
+        lines += [f"- problem: {md_text(p)}" for p in detail.problems[:MD_MAX_CASES]]
         return lines
     if isinstance(detail, FilesDiff):
         return [
-            f"- {f.kind} `{_tick(f.path)}` ({f.old_size} -> {f.new_size} bytes)"
+            f"- {f.kind} {md_code(f.path)} ({f.old_size} -> {f.new_size} bytes)"
             if f.kind == "changed"
-            else f"- {f.kind} `{_tick(f.path)}`"
+            else f"- {f.kind} {md_code(f.path)}"
             for f in detail.files
         ]
     return []
@@ -155,23 +177,3 @@ def unified_text(detail: TextDiff, limit: int | None = None) -> list[str]:
                 out.append("… (diff cut)")
                 return out
     return out
-
-
-def _md(text: str) -> str:
-    return text.replace("<", "&lt;")
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _cell(text: str) -> str:
-    return _md(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _tick(text: str) -> str:
-    return text.replace("`", "'")
-
-
-def _fence(lines: list[str]) -> list[str]:
-    return [line.replace("```", "ʼʼʼ") for line in lines]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptver.evals.storage import StoredRun
+from promptver.safetext import md_code, md_text
 
 EPSILON = 1e-9
 
@@ -135,10 +136,15 @@ def text(matrix: Matrix, title: str, limit: int = 20) -> str:
 
 
 def markdown(matrix: Matrix, title: str) -> str:
-    lines = [f"## {title}", "", "| " + " | ".join(HEADER) + " |", "| --- |" + " ---: |" * 6 + " --- |"]
+    lines = [
+        f"## {md_text(title)}",
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "| --- |" + " ---: |" * 6 + " --- |",
+    ]
     for row in matrix.rows:
         cells = _cells(row)
-        cells[0], cells[7] = f"`{cells[0]}`", f"`{cells[7]}`"
+        cells[0], cells[7] = md_code(cells[0], table=True), md_code(cells[7], table=True)
         lines.append("| " + " | ".join(cells) + " |")
     split = [c for c in matrix.cases if c.split]
     if split:
@@ -147,10 +153,10 @@ def markdown(matrix: Matrix, title: str) -> str:
             "",
             "### Cases where the models disagree",
             "",
-            "| case | " + " | ".join(f"`{m}`" for m in models) + " |",
+            "| case | " + " | ".join(md_code(m, table=True) for m in models) + " |",
             "| --- |" + " --- |" * len(models),
         ]
         for c in split:
             marks = [("pass" if c.passed.get(m) else "**fail**") if m in c.passed else "-" for m in models]
-            lines.append(f"| `{c.id}` | " + " | ".join(marks) + " |")
+            lines.append(f"| {md_code(c.id, table=True)} | " + " | ".join(marks) + " |")
     return "\n".join(lines)

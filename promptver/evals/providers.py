@@ -234,7 +234,7 @@ class _HTTPProvider:
 
         async with self._transport.post(url, {**headers, **_JSON}, _dumps(body)) as response:
             content = await response.read()
-            if response.status >= 400:
+            if response.status >= 300:  # redirects are not followed: a key stays where it was sent
                 self._check_status(response.status, response.headers, _text(content))
         try:
             data = msgspec.json.decode(content)
@@ -251,7 +251,7 @@ class _HTTPProvider:
         """Read server-sent events (``data:`` lines) until ``[DONE]`` or the end of the body."""
         parts: list[str] = []
         async with self._transport.post(url, {**headers, **_JSON}, _dumps(body)) as response:
-            if response.status >= 400:
+            if response.status >= 300:
                 self._check_status(response.status, response.headers, _text(await response.read()))
             async for line in _lines(response.content.iter_any()):
                 if not line.startswith("data:"):
@@ -394,7 +394,8 @@ def make_provider(
     from promptver.evals.redact import remember
 
     remember(key)
-    base = env.get(name.upper().replace("-", "_") + "_BASE_URL") or ref.base_url
+    env_base = env.get(name.upper().replace("-", "_") + "_BASE_URL") or None
+    base = env_base or ref.base_url
     options: dict[str, Any] = {
         "timeout": timeout,
         "retry": retry or RetryPolicy(),
@@ -406,14 +407,17 @@ def make_provider(
         raise ConfigError(
             f"missing API key for provider {ref.provider!r}", hint=f"set the environment variable {variable}"
         )
-    if name == "anthropic":
-        return AnthropicProvider(ref, base or ANTHROPIC_URL, key, **options)
-    if name == "openai":
-        return OpenAIProvider(ref, base or OPENAI_URL, key, **options)
-    if not base:
+    if name not in ("openai", "anthropic") and not base:
         raise ConfigError(
             f"unknown provider {ref.provider!r}",
             hint="use openai or anthropic, or give the OpenAI-compatible server's base_url "
             f"in [model] (or {name.upper().replace('-', '_')}_BASE_URL)",
         )
-    return OpenAIProvider(ref, base, key, **options)
+    url = base or (ANTHROPIC_URL if name == "anthropic" else OPENAI_URL)
+    if key is not None:  # a bundle's URL never receives a key by itself (evals/hosts.py)
+        from promptver.evals.hosts import check_key_destination
+
+        check_key_destination(name, variable, url, env=env, from_env=env_base is not None)
+    if name == "anthropic":
+        return AnthropicProvider(ref, url, key, **options)
+    return OpenAIProvider(ref, url, key, **options)

@@ -11,6 +11,7 @@ from xml.etree import ElementTree as ET
 
 from promptver.evals.compare import Comparison
 from promptver.evals.stats import p_text
+from promptver.safetext import md_code, md_text, one_line, xml
 
 FORMATS = ("text", "json", "markdown", "junit")
 
@@ -106,12 +107,12 @@ def comparison_lines(comparison: Comparison) -> list[str]:
     for label, changes in (("regressed", comparison.regressed), ("improved", comparison.improved)):
         for c in changes:
             lines.append(
-                f"  {label:9} {c.id}: {'pass' if c.base_pass else 'fail'} "
+                f"  {label:9} {one_line(c.id)}: {'pass' if c.base_pass else 'fail'} "
                 f"{c.base_score:.3f} -> {'pass' if c.head_pass else 'fail'} "
                 f"{c.head_score:.3f}"
             )
     for case_id, moved in comparison.rank_changes.items():
-        lines += [f"  retrieval {case_id}: {change}" for change in moved]
+        lines += [f"  retrieval {one_line(case_id)}: {one_line(change)}" for change in moved]
     return lines
 
 
@@ -138,7 +139,7 @@ def flaky_lines(records: list[dict[str, Any]], limit: int = 20) -> list[str]:
     if not flaky:
         return ["flaky cases: none (every case passed in all or none of its repeats)"]
     lines = [f"flaky cases ({len(flaky)}), flakiest first:"]
-    lines += [f"  {r.id}: passed {r.passed}/{r.runs} ({_pct(r.rate)})" for r in flaky[:limit]]
+    lines += [f"  {one_line(r.id)}: passed {r.passed}/{r.runs} ({_pct(r.rate)})" for r in flaky[:limit]]
     if len(flaky) > limit:
         lines.append(f"  ... and {len(flaky) - limit} more")
     return lines
@@ -148,12 +149,12 @@ def failing_lines(records: list[dict[str, Any]], limit: int = 20) -> list[str]:
     lines = []
     failing = [r for r in records if not r.get("pass")]
     for r in failing[:limit]:
-        label = r["id"] + (f" #{r['repeat'] + 1}" if r.get("repeat") else "")
+        label = one_line(str(r["id"])) + (f" #{r['repeat'] + 1}" if r.get("repeat") else "")
         if r.get("error"):
-            lines.append(f"  ERROR {label}: {r['error']}")
+            lines.append(f"  ERROR {label}: {one_line(str(r['error']))}")
             continue
         reasons = [f"{a['type']}: {a['reason']}" for a in r.get("asserts", []) if not a["pass"]]
-        lines.append(f"  FAIL  {label}: {'; '.join(reasons)}")
+        lines.append(f"  FAIL  {label}: {one_line('; '.join(reasons))}")
     if len(failing) > limit:
         lines.append(f"  ... and {len(failing) - limit} more")
     return lines
@@ -205,9 +206,10 @@ def markdown(
     lat = s.get("latency_ms") or {}
     tokens = s.get("tokens") or {}
     lines = [
-        f"## Eval: {run_title(meta)}",
+        f"## Eval: {md_text(run_title(meta))}",
         "",
-        f"Run `{meta['id']}`, digest `{meta.get('digest')}`, status {meta.get('status')}.",
+        f"Run {md_code(str(meta['id']))}, digest {md_code(str(meta.get('digest')))}, "
+        f"status {md_text(str(meta.get('status')))}.",
         "",
         "| cases | passed | failed | errors | pass rate | score | p50 | p95 | tokens in/out | cost |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -233,28 +235,28 @@ def markdown(
             reason = r.get("error") or "; ".join(
                 f"{a['type']}: {a['reason']}" for a in r.get("asserts", []) if not a["pass"]
             )
-            lines.append(f"| `{r['id']}` | {reason.replace('|', chr(92) + '|')} |")
+            lines.append(f"| {md_code(str(r['id']), table=True)} | {md_text(str(reason))} |")
     lines += flaky_markdown(records)
     if comparison is not None:
         d = comparison.deltas
         lines += [
             "",
-            f"### Compared with `{comparison.base['id']}` ({comparison.base.get('target')})",
+            f"### Compared with {md_code(str(comparison.base['id']))} ({md_text(str(comparison.base.get('target')))})",
             "",
             f"- pass rate {_signed(d.get('pass_rate'), ' pt', 100, 1)}, "
             f"score {_signed(d.get('score'))}, "
             f"p50 {_signed(d.get('latency_p50_ms'), ' ms', digits=0)}",
             *confidence_markdown(comparison),
-            f"- regressed: {', '.join(f'`{c.id}`' for c in comparison.regressed) or 'none'}",
-            f"- improved: {', '.join(f'`{c.id}`' for c in comparison.improved) or 'none'}",
+            f"- regressed: {', '.join(md_code(c.id) for c in comparison.regressed) or 'none'}",
+            f"- improved: {', '.join(md_code(c.id) for c in comparison.improved) or 'none'}",
         ]
         lines += [
-            f"- `{case_id}`: {change}"
+            f"- {md_code(case_id)}: {md_text(change)}"
             for case_id, moved in comparison.rank_changes.items()
             for change in moved
         ]
     if gate:
-        lines += ["", *(f"**Gate failed:** {reason}" for reason in gate)]
+        lines += ["", *(f"**Gate failed:** {md_text(reason)}" for reason in gate)]
     return "\n".join(lines)
 
 
@@ -279,7 +281,7 @@ def flaky_markdown(records: list[dict[str, Any]]) -> list[str]:
         return ["", "No flaky cases: every case passed in all or none of its repeats."]
     lines = ["", "### Flaky cases (flakiest first)", "", "| case | passed | pass rate |"]
     lines.append("| --- | ---: | ---: |")
-    lines += [f"| `{r.id}` | {r.passed}/{r.runs} | {_pct(r.rate)} |" for r in flaky]
+    lines += [f"| {md_code(r.id, table=True)} | {r.passed}/{r.runs} | {_pct(r.rate)} |" for r in flaky]
     return lines
 
 
@@ -293,7 +295,7 @@ def junit(
     suite = ET.Element(
         "testsuite",
         {
-            "name": run_title(meta),
+            "name": xml(run_title(meta), lines=False),
             "tests": str(len(records)),
             "failures": str(sum(1 for r in records if not r.get("pass") and not r.get("error"))),
             "errors": str(sum(1 for r in records if r.get("error"))),
@@ -302,7 +304,7 @@ def junit(
     )
     props = ET.SubElement(suite, "properties")
     for key in ("id", "version", "digest"):
-        ET.SubElement(props, "property", {"name": f"run.{key}", "value": str(meta.get(key))})
+        ET.SubElement(props, "property", {"name": f"run.{key}", "value": xml(str(meta.get(key)))})
     ET.SubElement(props, "property", {"name": "score", "value": f"{s.get('score', 0.0):.6f}"})
     for r in records:
         name = r["id"] + (f" #{r['repeat'] + 1}" if r.get("repeat") else "")
@@ -310,20 +312,20 @@ def junit(
             suite,
             "testcase",
             {
-                "classname": f"{meta['bundle']}.{meta['dataset']['name']}",
-                "name": name,
+                "classname": xml(f"{meta['bundle']}.{meta['dataset']['name']}", lines=False),
+                "name": xml(name, lines=False),
                 "time": f"{float(r.get('latency_ms') or 0) / 1000:.3f}",
             },
         )
         if r.get("error"):
-            ET.SubElement(case, "error", {"message": str(r["error"])})
+            ET.SubElement(case, "error", {"message": xml(str(r["error"]))})
         elif not r.get("pass"):
             reasons = [f"{a['type']}: {a['reason']}" for a in r.get("asserts", []) if not a["pass"]]
-            failure = ET.SubElement(case, "failure", {"message": "; ".join(reasons)})
-            failure.text = str(r.get("output"))
+            failure = ET.SubElement(case, "failure", {"message": xml("; ".join(reasons))})
+            failure.text = xml(str(r.get("output")))
     if gate:
         case = ET.SubElement(suite, "testcase", {"classname": "promptver.gate", "name": "gate"})
-        ET.SubElement(case, "failure", {"message": "; ".join(gate)})
+        ET.SubElement(case, "failure", {"message": xml("; ".join(gate))})
     ET.indent(suite)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode")
 

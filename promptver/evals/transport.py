@@ -56,7 +56,7 @@ class Transport:
         options, extra = self._proxy(url)
         if extra:
             headers = {**headers, **extra}
-        return self.session().post(url, headers=headers, data=data, **options)
+        return self.session().post(url, headers=headers, data=data, allow_redirects=False, **options)
 
     def _proxy(self, url: str) -> tuple[dict[str, Any], dict[str, str]]:
         """Request options and headers for the environment's proxy for ``url``, looked up

@@ -27,7 +27,7 @@ from promptver.diff.model import (
     TextDiff,
 )
 from promptver.diff.model import Side as DiffSide
-from promptver.diff.render import first_version, is_first_version
+from promptver.diff.render import first_version, is_first_version, security_lines
 from promptver.errors import NotFoundError
 from promptver.tui.model import (
     Body,
@@ -113,6 +113,7 @@ def build_review(
         bump=suggested.value if suggested else None,
         bump_reason=_bump_reason(diff, suggested),
         first_version=first_version() if is_first_version(diff) else None,
+        security=security_lines(diff),
     )
 
 

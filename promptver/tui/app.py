@@ -22,6 +22,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, LoadingIndicator, Static
 
 from promptver.errors import PromptverError
+from promptver.tui import display
 from promptver.tui.keys import APP_KEYS
 from promptver.tui.model import (
     Body,
@@ -77,6 +78,7 @@ class ReviewApp(App[None]):
         light: bool = False,
     ) -> None:
         super().__init__()
+        display.install()  # control characters in data shown as escapes (tui/display.py)
         self.source = source
         self.record = record
         self.reviewer = reviewer
@@ -155,7 +157,7 @@ class ReviewApp(App[None]):
 
     def _load_failed(self, message: str) -> None:
         self.query_one("#panes").loading = False
-        self.notify(message, title="cannot review", severity="error", timeout=30)
+        self.notify(message, title="cannot review", severity="error", timeout=30, markup=False)
         self.query_one("#component-title", Static).update(message)
 
     def show_review(self, review: Review) -> None:
@@ -451,7 +453,7 @@ class ReviewApp(App[None]):
         if view is None:
             return
         if not view.find(event.query) and event.query:
-            self.notify(f"no match for {event.query!r}", severity="warning", timeout=3)
+            self.notify(f"no match for {event.query!r}", severity="warning", timeout=3, markup=False)
         view.focus()
 
     @on(SearchBar.Closed)
@@ -488,12 +490,12 @@ class ReviewApp(App[None]):
         try:
             event = self.record(self.review, result.decision, result.note)
         except PromptverError as exc:
-            self.notify(str(exc), title="not recorded", severity="error", timeout=15)
+            self.notify(str(exc), title="not recorded", severity="error", timeout=15, markup=False)
             return
         self.decisions.append(event)
         self.query_one(ReviewHeader).show(self.review)
         what = "approved" if result.decision == "approved" else "changes requested"
-        self.notify(f"{what}, recorded in the audit log", title=self.reviewer or "review")
+        self.notify(f"{what}, recorded in the audit log", title=self.reviewer or "review", markup=False)
 
 
 def _title(component: Component) -> Content:

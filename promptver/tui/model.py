@@ -205,5 +205,6 @@ class Review:
     bump: str | None = None  # "major" | "minor" | "patch" | None (no change)
     bump_reason: str | None = None
     first_version: str | None = None  # set when the old side is the empty bundle (no versions yet)
+    security: list[str] = field(default_factory=list)  # endpoint changes (where keys go)
     # each reviewer's latest decision on the new side's digest: (actor, decision)
     decisions: list[tuple[str, str]] = field(default_factory=list)

@@ -81,7 +81,12 @@ def measure(store: Store, concurrency: int, cache: bool = False) -> dict[str, fl
     started = time.perf_counter()
     bundle = open_bundle("bench", store)
     options = EvalOptions(concurrency=concurrency, cache=cache, timeout=30, retries=2)
-    plan = runner.prepare(bundle, options, store_root=store.root, env={"OPENAI_API_KEY": "sk-bench"})
+    plan = runner.prepare(
+        bundle,
+        options,
+        store_root=store.root,
+        env={"OPENAI_API_KEY": "sk-bench", "PROMPTVER_ALLOWED_HOSTS": "127.0.0.1"},
+    )
     writer = runner.start(plan, RunStore(store.root / "runs"))
     startup = time.perf_counter() - started
     cpu0, wall0 = time.process_time(), time.perf_counter()

@@ -41,7 +41,7 @@ from promptver.evals.source import open_bundle  # noqa: E402
 from promptver.evals.storage import RunStore  # noqa: E402
 from promptver.store.store import Store  # noqa: E402
 
-ENV = {"OPENAI_API_KEY": "sk-bench"}
+ENV = {"OPENAI_API_KEY": "sk-bench", "PROMPTVER_ALLOWED_HOSTS": "127.0.0.1"}  # the fake server
 
 
 def documents(count: int, seed: int = 7) -> list[str]:

@@ -95,7 +95,9 @@ async def test_llm_judge_through_provider(llm_server: FakeLLMServer) -> None:
     llm_server.add(match="Answer to grade:\nParis", reply='{"pass": true, "score": 0.9, "reason": "correct"}')
     llm_server.add(match="Answer to grade", reply='Sure! {"pass": false, "score": 0.2}')
     ref = ModelRef("openai", "grader", base_url=llm_server.openai_base)
-    grader = CachedModel(ref, make_provider(ref, env={"OPENAI_API_KEY": "k"}), {}, None)
+    grader = CachedModel(
+        ref, make_provider(ref, env={"OPENAI_API_KEY": "k", "PROMPTVER_ALLOWED_HOSTS": "127.0.0.1"}), {}, None
+    )
     spec = {"type": "llm-judge", "value": "Names the capital of {{ city }}"}
     good = await check(spec, "Paris", judge=grader.as_completion, prompt="capital?")
     bad = await check(spec, "Rome", judge=grader.as_completion)

@@ -21,7 +21,11 @@ from tests.fakeserver import FakeLLMServer
 
 FAST = RetryPolicy(max_retries=2, base_delay=0.01, max_delay=0.05)
 USER = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "ping"}]
-ENV = {"OPENAI_API_KEY": "sk-secret-1", "ANTHROPIC_API_KEY": "sk-ant-secret-2"}
+ENV = {
+    "OPENAI_API_KEY": "sk-secret-1",
+    "ANTHROPIC_API_KEY": "sk-ant-secret-2",
+    "PROMPTVER_ALLOWED_HOSTS": "127.0.0.1",  # the fake server's host
+}
 
 
 def openai(server: FakeLLMServer, **kwargs: object):  # type: ignore[no-untyped-def]

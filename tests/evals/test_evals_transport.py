@@ -259,7 +259,10 @@ async def test_https_goes_through_a_connect_tunnel_with_proxy_credentials(
 
     server, proxy_url = await serve(proxy)
     monkeypatch.setenv("HTTPS_PROXY", proxy_url.replace("//", "//me:pw@"))
-    client = provider("https://model.invalid/v1", env={"LOCAL_API_KEY": "sk-tunnelled"})
+    client = provider(
+        "https://model.invalid/v1",
+        env={"LOCAL_API_KEY": "sk-tunnelled", "PROMPTVER_ALLOWED_HOSTS": "model.invalid"},
+    )
     with pytest.raises(ProviderError, match="407") as info:
         await client.complete(USER, {})
     await client.aclose()
@@ -297,7 +300,7 @@ async def test_a_netrc_default_entry_does_not_break_keyed_requests(
         await writer.drain()
 
     server, url = await serve(handler)
-    client = provider(url, env={"LOCAL_API_KEY": "sk-local-key"})
+    client = provider(url, env={"LOCAL_API_KEY": "sk-local-key", "PROMPTVER_ALLOWED_HOSTS": "127.0.0.1"})
     assert (await client.complete(USER, {})).text == "pong"
     await client.aclose()
     assert b"\r\nAuthorization: Bearer sk-local-key\r\n" in seen[0]

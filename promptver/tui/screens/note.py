@@ -44,7 +44,7 @@ class NoteModal(ModalScreen[NoteResult | None]):
     def compose(self) -> ComposeResult:
         confirm = "Approve" if self.decision == "approved" else "Request changes"
         with Vertical():
-            yield Label(self.title_text, id="note-title")
+            yield Label(self.title_text, id="note-title", markup=False)
             yield Input(placeholder="note (optional), enter to confirm", id="note")
             with Horizontal():
                 yield Button("Cancel", id="cancel")

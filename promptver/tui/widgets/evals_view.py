@@ -120,7 +120,7 @@ class EvalsView(Vertical):
     def compose(self) -> ComposeResult:
         body = self.body
         if body.missing:
-            yield Static(f"no runs: {body.missing}", classes="evals-missing")
+            yield Static(f"no runs: {body.missing}", classes="evals-missing", markup=False)
             return
         yield Static(runs_line(body), classes="evals-runs")
         for side, run, text in (("old", body.old_run, body.old_about), ("new", body.new_run, body.new_about)):

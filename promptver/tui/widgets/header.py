@@ -52,6 +52,9 @@ def header_content(review: Review) -> Content:
         "   ",
         bump,
     )
+    if review.security:  # first, where it cannot be cut off
+        warning = f"⚠ {len(review.security)} endpoint change(s): security-relevant, keys follow them   "
+        title = Content.assemble((warning, "bold $error"), title)
     old = _side("−", "bold $error", review.old)
     new = _side("+", "bold $success", review.new)
     if review.decisions:
