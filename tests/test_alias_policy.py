@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -356,6 +357,19 @@ def test_show_alias_answers_the_five_questions(protected: Store, pv) -> None:
         assert expected in text, (expected, text)
 
 
+def _before_the_shipped_promotion(store: Path) -> None:
+    """The shipped store as it was before support-bot@production (docs/examples.md): the
+    model run, the approval and the promotion that end its log taken off again."""
+    log = store / "bundles" / "support-bot" / "log.jsonl"
+    lines = log.read_bytes().splitlines(keepends=True)
+    events = [json.loads(line) for line in lines]
+    first = next(n for n, e in enumerate(events) if e["event"] == "eval" and e["target"].startswith("model:"))
+    assert [e["event"] for e in events[first:]] == ["eval", "review", "alias"]
+    log.write_bytes(b"".join(lines[:first]))
+    (store / "bundles" / "support-bot" / "aliases.json").unlink()
+    shutil.rmtree(store / "runs" / "support-bot" / events[first]["run"])
+
+
 def test_the_example_store_through_aliases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pv) -> None:
     """The shipped support-bot history: staging and production, show, rollback, audit."""
     import shutil
@@ -366,6 +380,7 @@ def test_the_example_store_through_aliases(tmp_path: Path, monkeypatch: pytest.M
         ROOT / ".promptver", tmp_path / ".promptver", ignore=shutil.ignore_patterns("cache", "locks", "tmp")
     )
     shutil.copytree(ROOT / "bundles", tmp_path / "bundles")
+    _before_the_shipped_promotion(tmp_path / ".promptver")
     monkeypatch.chdir(tmp_path)
     versions = [m["version"] for m in json.loads(pv("log", "support-bot", "--json").out)][::-1]
     assert versions[-2:] == ["2.1.0", "2.2.0"]  # 2.1.0 is the first version that protects production
