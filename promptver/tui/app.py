@@ -99,9 +99,8 @@ class ReviewApp(App[None]):
             return action == "quit"
         if isinstance(self.screen, CaseDetailScreen):
             return action not in DETAIL_DISABLED
-        if action in TEXT_ONLY and not self.screen.query(DiffView):
-            return None  # nothing here shows a text: the key is shown disabled and does nothing
-        return True
+        # nothing here shows a text: the footer does not offer a text-only key
+        return not (action in TEXT_ONLY and not self.screen.query(DiffView))
 
     # -- layout --------------------------------------------------------------------------
 
