@@ -41,6 +41,7 @@ from promptver.tui.widgets.cases_table import CasesTable, FilesTable, OutcomesTa
 from promptver.tui.widgets.diff_view import DiffView
 from promptver.tui.widgets.evals_view import EvalsView
 from promptver.tui.widgets.fields_table import FieldsTable
+from promptver.tui.widgets.fit import WordFitted
 from promptver.tui.widgets.header import ReviewHeader
 from promptver.tui.widgets.navigator import BADGES, Navigator
 from promptver.tui.widgets.search_bar import SearchBar
@@ -109,7 +110,7 @@ class ReviewApp(App[None]):
         with Horizontal(id="panes"):
             yield Navigator(id="navigator")
             with Vertical(id="main"):
-                yield Static(id="component-title", markup=False)
+                yield WordFitted(id="component-title", markup=False)
                 yield Container(id="body")
         yield SearchBar(id="search")
         yield Footer(compact=True, show_command_palette=False)

@@ -191,3 +191,18 @@ async def test_the_case_table_keeps_its_last_column_on_screen() -> None:
         regressed = next(line for line in lines_of(table) if "regressed" in line)
         assert regressed.rstrip().endswith("…")  # a long note ends in an ellipsis, in sight
         assert "expected" in regressed
+
+
+async def test_the_major_reason_above_a_text_is_cut_at_a_word() -> None:
+    note = "major: template 'answer': required variable 'customer_plan' added: callers must pass it"
+    review = sample_review()
+    components = list(review.components)
+    components[2] = dataclasses.replace(components[2], notes=(note,))
+    app = build_app(dataclasses.replace(review, components=components))
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(Navigator).highlighted = 2
+        await wait_aligned(app, pilot)
+        await pilot.pause()
+        shown = lines_of(app.query_one("#component-title"))[1].strip()
+        assert shown.endswith("…"), shown
+        assert note.startswith(shown[:-1].strip()) and note[len(shown[:-1].strip())] == " ", shown

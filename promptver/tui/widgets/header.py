@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from textual.content import Content
-from textual.widgets import Static
 
 from promptver.tui.model import Review, Side
+from promptver.tui.widgets.fit import WordFitted
 
 BUMP_STYLE = {"major": "bold $error", "minor": "bold $warning", "patch": "bold $success"}
 
@@ -65,19 +65,7 @@ def header_content(review: Review) -> Content:
     return Content("\n").join([title, old, new])
 
 
-def fit_words(line: Content, width: int) -> Content:
-    """``line`` cut to ``width`` cells at a word boundary, with an ellipsis; whole when it
-    fits (a single word longer than the width is cut where it must be)."""
-    if width <= 0 or line.cell_length <= width:
-        return line
-    text = line.plain
-    cut = text.rfind(" ", 0, width)  # the ellipsis takes the cell the space leaves
-    if cut <= 0:
-        return line.truncate(width, ellipsis=True)
-    return Content.assemble(line[:cut].rstrip(), ("…", "$text-muted"))
-
-
-class ReviewHeader(Static):
+class ReviewHeader(WordFitted):
     DEFAULT_CSS = """
     ReviewHeader {
         height: 3;
@@ -88,19 +76,5 @@ class ReviewHeader(Static):
     }
     """
 
-    review: Review | None = None
-
     def show(self, review: Review) -> None:
-        self.review = review
-        self._fit()
-
-    def on_resize(self) -> None:
-        self._fit()
-
-    def _fit(self) -> None:
-        """Each line cut at a word (the CSS ellipsis would cut mid-word), for this width."""
-        if self.review is None:
-            return
-        width = self.content_region.width
-        lines = header_content(self.review).split("\n")
-        self.update(Content("\n").join([fit_words(line, width) for line in lines]))
+        self.update(header_content(review))  # each line cut at a word (`WordFitted`)
