@@ -163,7 +163,7 @@ class ObjectStoreTransport:
         if found.kind == "credentials":
             return RemoteError(
                 f"remote {self.url} rejected the credentials: {found.detail} ({found.code})",
-                hint=_credentials_hint(self.remote.scheme),
+                hint=_rejected_hint(self.remote.scheme, found.code),
             )
         if found.kind == "permission":
             return RemoteError(
@@ -289,6 +289,22 @@ def _credentials_hint(scheme: str) -> str:
     if scheme == "gs":
         return "set GOOGLE_APPLICATION_CREDENTIALS to a service account key allowed to use the bucket"
     return "set AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY (or a service principal)"
+
+
+def _rejected_hint(scheme: str, code: str) -> str:
+    """What to fix when the server read the credentials and refused them."""
+    if scheme != "s3":
+        return _credentials_hint(scheme)
+    if code == "SignatureDoesNotMatch":
+        return (
+            "set AWS_SECRET_ACCESS_KEY to the secret issued with AWS_ACCESS_KEY_ID"
+            " (a wrong --region or a clock more than 15 minutes off also breaks signatures)"
+        )
+    if code in ("InvalidAccessKeyId", "InvalidClientTokenId"):
+        return "set AWS_ACCESS_KEY_ID to a key this server knows, and AWS_SECRET_ACCESS_KEY to its secret"
+    if code in ("ExpiredToken", "TokenRefreshRequired", "InvalidToken"):
+        return "get new temporary credentials: AWS_SESSION_TOKEN is expired or not valid (e.g. aws sso login)"
+    return _credentials_hint(scheme)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -76,7 +76,7 @@ def test_wrong_secret_is_credentials_rejected_not_a_timeout(  # type: ignore[no-
                 transport.put_create("objects/x", b"x")
         message = f"Error: {caught.value}"
     assert "rejected the credentials: the secret key does not match the access key" in message, message
-    assert "SignatureDoesNotMatch" in message and "AWS_SECRET_ACCESS_KEY" in message
+    assert "SignatureDoesNotMatch" in message and "AWS_SECRET_ACCESS_KEY to the secret issued with" in message
     assert "did not answer" not in message
 
 
