@@ -275,3 +275,66 @@ def test_a_bump_remembers_template_variables_by_the_content_of_every_file_read(
     calls.clear()
     assert pv("bump", "minor", "bot").code == 0
     assert calls
+
+
+def test_an_unknown_assertion_type_is_located_with_did_you_mean(project: Path, pv) -> None:
+    _edit(project, "bundle.toml", 'type = "icontains"', 'type = "icontain"')
+    lines = (project / BOT / "bundle.toml").read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, start=1) if "icontain" in text)
+    column = lines[line - 1].index("type") + 1
+    result = pv("check", "bot")
+    assert result.code == 1
+    assert (
+        f"bundle.toml:{line}:{column}: evals.golden.assert #1: unknown assertion type 'icontain'"
+        " (did you mean 'icontains'?)" in result.out
+    ), result.out
+
+
+def test_every_assertion_option_is_checked_in_either_toml_form(project: Path, pv) -> None:
+    """Unknown options (with did-you-mean), values of the wrong kind, missing values; inline
+    arrays over several lines and [[evals.NAME.assert]] tables alike."""
+    _edit(
+        project,
+        "bundle.toml",
+        'assert = [{ type = "icontains", value = "{{ expected }}" }]',
+        'assert = [\n  { type = "icontains", value = "{{ expected }}" },\n'
+        '  { type = "regex", value = "a", ignorecase = true },  # a comment with type = "x"\n'
+        '  { type = "similar", value = "b", threshold = 3 },\n]',
+    )
+    spec = project / BOT / "bundle.toml"
+    spec.write_text(
+        spec.read_text()
+        + '\n[evals.more]\npath = "evals/golden.jsonl"\ntemplate = "answer"\n'
+        + '[[evals.more.assert]]\ntype = "equals"\nvalue = "x"\n'
+        + '[[evals.more.assert]]\nweight = 1\ntype = "latency-under"\n'
+    )
+    lines = spec.read_text().splitlines()
+
+    def at(needle: str, key: str, nth: int = 0) -> str:
+        found = [n for n, text in enumerate(lines, start=1) if needle in text][nth]
+        return f"bundle.toml:{found}:{lines[found - 1].index(key) + 1}:"
+
+    result = pv("check", "bot", "--json")
+    assert result.code == 1
+    out = pv("check", "bot").out
+    assert (
+        f"{at('ignorecase', 'ignorecase')} evals.golden.assert #2: unknown option 'ignorecase' for"
+        " assertion 'regex' (did you mean 'ignore_case'?)" in out
+    ), out
+    assert (
+        f"{at('threshold = 3', 'threshold')} evals.golden.assert #3: 'threshold' must be between 0 and 1"
+        in out
+    )
+    assert (
+        f"{at('latency-under', 'type')} evals.more.assert #2: assertion 'latency-under' needs a 'value'"
+        in out
+    )
+    assert "evals.more.assert #1" not in out and "evals.golden.assert #1" not in out  # the valid ones
+
+
+def test_eval_blames_bundle_toml_for_a_dataset_assertion(project: Path, pv) -> None:
+    _edit(project, "bundle.toml", 'type = "icontains"', 'type = "icontain"')
+    result = pv("eval", "bot")
+    assert result.code == 1
+    assert "bundle.toml:" in result.err and "unknown assertion type 'icontain'" in result.err
+    assert "golden.jsonl" not in result.err, result.err

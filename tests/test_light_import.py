@@ -39,3 +39,11 @@ def test_core_modules_are_light() -> None:
     code = "import promptver.store.store, promptver.versions.bump, promptver.bundle.check, promptver.versions.checkout"
     loaded = _loaded_after(code)
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
+
+
+def test_the_test_server_is_not_on_the_import_path() -> None:
+    script = "import sys, promptver, promptver.app.runtime\nprint(' '.join(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert not [name for name in out if name.startswith("promptver.testing")]

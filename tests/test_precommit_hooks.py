@@ -110,3 +110,55 @@ def test_hooks_catch_a_broken_bundle_a_stale_lock_and_a_damaged_store(
     assert lines["promptver check (changed bundles)"].endswith("Failed")
     assert lines["promptver lock --check"].endswith("Failed")
     assert lines["promptver verify"].endswith("Failed")
+
+
+def _ci_md_blocks(kind: str) -> list[str]:
+    import re
+
+    text = (ROOT / "docs" / "ci.md").read_text()
+    section = text.split("## pre-commit", 1)[1].split("\n## ", 1)[0]
+    return re.findall(rf"```{kind}\n(.*?)```", section, flags=re.S)
+
+
+def _break(project: Path) -> None:
+    toml = project / "bundles" / "bot" / "bundle.toml"
+    toml.write_text(toml.read_text().replace("[model]", "[model\n", 1))
+    config = project / "promptver.toml"
+    config.write_text(config.read_text().replace('"^1.0"', '"~1.0"'))
+
+
+def test_the_ci_md_snippet_works_verbatim(hooked: tuple[Path, dict[str, str]]) -> None:
+    """The first configuration of docs/ci.md, copied as it is, on a fresh project."""
+    project, env = hooked
+    config = _ci_md_blocks("yaml")[0]
+    assert "rev:" not in config
+    (project / ".pre-commit-config.yaml").write_text(config)
+    healthy = _pre_commit(project, env)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert healthy.stdout.count("Passed") == 3, healthy.stdout
+    _break(project)
+    broken = _pre_commit(project, env)
+    assert broken.returncode == 1
+    assert "bundle.toml:" in broken.stdout and broken.stdout.count("Failed") == 2, broken.stdout
+
+
+def test_the_ci_md_hooks_repository_config_after_its_autoupdate(hooked: tuple[Path, dict[str, str]]) -> None:
+    """The second configuration: the URL replaced by a local clone, `rev: main` frozen to
+    a commit by the command the page gives (no tag needs to exist)."""
+    project, env = hooked
+    hooks = project.parent / "hooks"
+    assert _run(["git", "branch", "-M", "main"], hooks, env).returncode == 0
+    config = _ci_md_blocks("yaml")[1]
+    url = "https://github.com/OWNER/promptver"
+    assert url in config and "rev: main" in config
+    (project / ".pre-commit-config.yaml").write_text(config.replace(url, str(hooks)))
+    command = _ci_md_blocks("sh")[0].split("#", 1)[0].split()
+    assert command[:2] == ["pre-commit", "autoupdate"]
+    _run(["git", "add", "-A"], project, env)
+    updated = _run([sys.executable, "-m", "pre_commit", *command[1:]], project, env)
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    commit = _run(["git", "rev-parse", "HEAD"], hooks, env).stdout.strip()
+    assert f"rev: {commit}" in (project / ".pre-commit-config.yaml").read_text()
+    result = _pre_commit(project, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("Passed") == 3, result.stdout

@@ -49,8 +49,6 @@ def test_readme_rag_block_runs(tmp_path: Path) -> None:
     project = tmp_path / "repo"
     shutil.copytree(ROOT / "bundles", project / "bundles")
     shutil.copytree(ROOT / ".promptver", project / ".promptver")
-    (project / "tests").mkdir()
-    shutil.copy(ROOT / "tests" / "fakeserver.py", project / "tests" / "fakeserver.py")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PROMPTVER_", "OPENAI_"))}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONPATH"] = str(ROOT)

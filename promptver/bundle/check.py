@@ -129,6 +129,7 @@ def check_tree(
     cache = cache or ValidatedCache(None)
     problems += _check_references(tree, spec)
     problems += _check_versioning(spec)
+    problems += check_assertions(text, spec)
     problems += _check_templates(tree, spec, cache)
     problems += _check_evals(tree, spec, cache)
     if coverage:
@@ -148,6 +149,35 @@ def _check_versioning(spec: BundleSpec) -> list[Problem]:
     from promptver.bundle.versioning import parse_policy
 
     return parse_policy(spec.raw.get("versioning"), SPEC_FILE)[1]
+
+
+def check_assertions(text: str, spec: BundleSpec) -> list[Problem]:
+    """Every ``[evals.NAME] assert`` item's type and options, at its line and column."""
+    from promptver.bundle.assertions import assertion_problems
+    from promptver.bundle.tomlpos import array_items
+
+    problems = []
+    for name, evalset in spec.evals.items():
+        places: list[dict[str, tuple[int, int]]] | None = None
+        for number, item in enumerate(evalset.assertions, start=1):
+            found = assertion_problems(item)
+            if not found:
+                continue
+            if places is None:
+                places = array_items(text, ["evals", name, "assert"])
+            place = places[number - 1] if number <= len(places) else {}
+            for problem in found:
+                line, column = place.get(problem.key) or place.get("") or (None, None)
+                problems.append(
+                    Problem(
+                        f"evals.{name}.assert #{number}: {problem.message}",
+                        file=SPEC_FILE,
+                        line=line,
+                        column=column,
+                        hint=problem.hint,
+                    )
+                )
+    return problems
 
 
 def _check_references(tree: Tree, spec: BundleSpec) -> list[Problem]:

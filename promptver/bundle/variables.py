@@ -2,7 +2,8 @@
 
 A variable is *optional* when every use of it is guarded: ``x is defined`` /
 ``x is undefined`` tests, the body of ``{% if x is defined %}`` (or the ``else`` of
-``{% if x is not defined %}``), or ``x | default(...)``. Any other use makes it required
+``{% if x is not defined %}``), or ``x | default(...)``, or after a top-level
+``{% set x = x | default(...) %}`` that comes before any use. Any other use makes it required
 (templates render with ``StrictUndefined``). Scoping (loop variables, ``set``, macro
 arguments) follows ``jinja2.meta.find_undeclared_variables``; ``include``, ``extends``
 and imports ``with context`` add the variables of the template they name.
@@ -73,6 +74,7 @@ def _collect(
     undeclared = find_undeclared_variables(ast)
     unguarded: set[str] = set()
     _walk(ast, frozenset(), unguarded)
+    unguarded -= _defaulted_first(ast)
     required |= undeclared & unguarded
     optional |= undeclared - unguarded
     if depth >= _MAX_DEPTH:
@@ -95,6 +97,26 @@ def _collect(
         except TemplateParseError:
             continue
         _collect(env, child, name, load, required, optional, seen, depth + 1)
+
+
+def _defaulted_first(ast: nodes.Template) -> set[str]:
+    """Names given a default before any use: ``{% set x = x | default(...) %}`` at the top
+    level (a Dotprompt import writes it for an optional input); later uses read the set value."""
+    found: set[str] = set()
+    read: set[str] = set()
+    for node in ast.body:
+        if (
+            isinstance(node, nodes.Assign)
+            and isinstance(node.target, nodes.Name)
+            and isinstance(node.node, nodes.Filter)
+            and node.node.name in _DEFAULT_FILTERS
+            and isinstance(node.node.node, nodes.Name)
+            and node.node.node.name == node.target.name
+            and node.target.name not in read
+        ):
+            found.add(node.target.name)
+        read |= {n.name for n in node.find_all(nodes.Name) if n.ctx == "load"}
+    return found
 
 
 def _resolve(name: str, current: str, load: Callable[[str], str | None]) -> str | None:

@@ -108,19 +108,35 @@ def _targets(target: str | None) -> Iterator[tuple[str, Path, WorkTree]]:
 
 @click.command()
 @click.argument("name", required=False)
+@click.option("--remote", "remote_name", help="Compare with this remote (default: origin, or the only one).")
+@click.option("--no-remote", is_flag=True, help="Do not ask the remote what is ahead or behind.")
 @json_option
-def status(name: str | None, as_json: bool) -> None:
-    """Which version the working copy matches or came from, and what changed since."""
+def status(name: str | None, remote_name: str | None, no_remote: bool, as_json: bool) -> None:
+    """Which version the working copy matches or came from, what changed since, and (with a
+    remote configured) what is ahead of or behind the remote."""
+    from promptver.remote.tracking import track_all
     from promptver.versions.checkout import status as bundle_status
 
     store = get_store()
     names = [name] if name else [n for n in store.bundle_names() if store.bundle_dir(n).is_dir()]
     results = [bundle_status(store, n) for n in names]
+    standing = None if no_remote else track_all(store, names, remote_name)
     if as_json:
-        print_json([s.to_json() for s in results])
+        out = [s.to_json() for s in results]
+        if standing is not None:
+            for entry in out:
+                found = standing.bundles.get(str(entry["bundle"]))
+                entry["remote"] = (
+                    found.to_json() if found else {"remote": standing.remote, "error": standing.error}
+                )
+        print_json(out)
         return
+    if standing is not None and standing.error:
+        click.echo(f"not compared with remote {standing.remote}: {standing.error}", err=True)
     for result in results:
         click.echo(f"{result.bundle}: {result.describe()}")
+        if standing is not None and result.bundle in standing.bundles:
+            click.echo(f"  {'remote':<9}{standing.bundles[result.bundle].describe()}")
         for label, paths in (
             ("added", result.added),
             ("removed", result.removed),

@@ -355,34 +355,59 @@ def _finish(
 
 @click.command("runs")
 @click.argument("name")
+@click.option("--target", help="Only runs of this target: a kind (model, rag, retrieval) or a whole label.")
+@click.option("--tag", help="Only runs with this tag (`promptver run tag`).")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @click.pass_context
-def runs(ctx: click.Context, name: str, as_json: bool) -> None:
+def runs(ctx: click.Context, name: str, target: str | None, tag: str | None, as_json: bool) -> None:
     """List the stored eval runs of bundle NAME, newest first."""
     import json
 
-    from promptver.evals.storage import RunStore
+    from promptver.evals.tags import list_runs
 
-    metas = RunStore(_store(ctx).root / "runs").list(name)
+    metas = list_runs(_store(ctx).root / "runs", name, target=target, tag=tag)
     if as_json:
         click.echo(json.dumps(metas, indent=2, ensure_ascii=False))
         return
     if not metas:
-        click.echo(f"no runs of {name}")
+        which = "".join(f" {k} {v}" for k, v in (("with target", target), ("tagged", tag)) if v)
+        click.echo(f"no runs of {name}{which}")
         return
     for meta in metas:
         s = meta.get("summary") or {}
+        tags = f"  [{', '.join(meta['tags'])}]" if meta["tags"] else ""
         click.echo(
             f"{meta['id']}  {meta.get('version') or 'working copy':<14} "
             f"{meta['dataset']['name']:<10} {meta.get('status', ''):<11} "
             f"cases {s.get('cases', 0):>4}  pass {s.get('pass_rate', 0.0) * 100:5.1f}%  "
-            f"score {s.get('score', 0.0):.3f}  {meta['target']}"
+            f"score {s.get('score', 0.0):.3f}  {meta['target']}{tags}"
         )
 
 
 @click.group("run")
 def run_group() -> None:
-    """Inspect one stored eval run."""
+    """Inspect or tag one stored eval run."""
+
+
+@run_group.command("tag")
+@click.argument("run_id", metavar="ID")
+@click.argument("tag")
+@click.option("--remove", is_flag=True, help="Take the tag off instead.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.pass_context
+def run_tag(ctx: click.Context, run_id: str, tag: str, remove: bool, as_json: bool) -> None:
+    """Tag run ID (e.g. baseline); `promptver runs NAME --tag TAG` lists the tagged runs."""
+    import json
+
+    from promptver.evals.tags import tag_run
+    from promptver.store.tree import printable
+
+    meta, tags = tag_run(_store(ctx).root / "runs", run_id, tag, remove=remove)
+    bundle = str(meta.get("bundle"))
+    if as_json:
+        click.echo(json.dumps({"run": run_id, "bundle": bundle, "tags": tags}, indent=2))
+        return
+    click.echo(f"run {run_id} ({printable(bundle)}): tags {', '.join(tags) or 'none'}")
 
 
 @run_group.command("show")

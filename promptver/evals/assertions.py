@@ -17,27 +17,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from promptver.bundle.assertions import assertion_problems
 from promptver.errors import ConfigError
 from promptver.evals.bundle import BundleView, Case
 from promptver.evals.providers import Completion, Usage
 
-TYPES = (
-    "equals",
-    "contains",
-    "icontains",
-    "not-contains",
-    "not-icontains",
-    "regex",
-    "is-json",
-    "json-schema",
-    "json-field",
-    "similar",
-    "llm-judge",
-    "latency-under",
-    "cost-under",
-    "sources",
-)
-_NEEDS_VALUE = set(TYPES) - {"is-json", "sources"}
 _SINGLE_VAR = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
 _FENCE = re.compile(r"^```(?:json)?\s*\n(.*?)\n?```$", re.DOTALL)
 
@@ -83,42 +67,17 @@ class Context:
 
 
 def validate(spec: dict[str, Any], where: str, *, has_grader: bool) -> None:
-    """Raise ConfigError for an assertion that can never be evaluated."""
-    kind = spec.get("type")
-    if not isinstance(kind, str):
-        raise ConfigError(f"{where}: an assertion needs a 'type'", hint=f"types: {', '.join(TYPES)}")
-    weight = spec.get("weight", 1)
-    if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
-        raise ConfigError(f"{where}: 'weight' must be a number >= 0")
+    """Raise ConfigError for an assertion that can never be evaluated: the rules of
+    `promptver.bundle.assertions` (which `check` applies too), then what they cannot see."""
+    problems = assertion_problems(spec)
+    if problems:
+        first = problems[0]
+        raise ConfigError(f"{where}: {first.message}", hint=first.hint)
+    kind = str(spec["type"])
     if kind.startswith("python:"):
         load_scorer(kind, where)
         return
-    if kind not in TYPES:
-        from promptver.errors import did_you_mean
-
-        raise ConfigError(
-            f"{where}: unknown assertion type {kind!r}",
-            hint=did_you_mean(kind, TYPES) or f"types: {', '.join(TYPES)}",
-        )
-    if kind in _NEEDS_VALUE and "value" not in spec:
-        raise ConfigError(f"{where}: assertion {kind!r} needs a 'value'")
     value = spec.get("value")
-    templated = isinstance(value, str) and "{{" in value
-    if kind == "regex" and not templated:
-        try:
-            re.compile(str(value))
-        except re.error as exc:
-            raise ConfigError(f"{where}: bad regular expression {value!r}: {exc}") from exc
-    if kind == "json-field" and not isinstance(spec.get("path"), str):
-        raise ConfigError(f"{where}: 'json-field' needs a 'path' (e.g. \"answer.items[0]\")")
-    if kind in ("latency-under", "cost-under") and (
-        isinstance(value, bool) or not isinstance(value, int | float)
-    ):
-        raise ConfigError(f"{where}: {kind!r} needs a number")
-    if kind == "similar":
-        threshold = spec.get("threshold", 0.8)
-        if not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
-            raise ConfigError(f"{where}: 'threshold' must be between 0 and 1")
     if kind == "json-schema" and isinstance(value, dict):
         _check_schema(value, where)
     if kind == "llm-judge" and not has_grader:

@@ -123,8 +123,11 @@ def prepare(
                     hint=f"set template in [evals.{dataset.name}] or in the case",
                 )
             bundle.template_path(name)
-        for spec in dataset.asserts + case.asserts:
+        for spec in case.asserts:
             assertions.validate(spec, where, has_grader=dataset.grader is not None)
+    for number, spec in enumerate(dataset.asserts, start=1):  # `check` located their text already
+        where = f"{bundle.label}/bundle.toml evals.{dataset.name}.assert #{number}"
+        assertions.validate(spec, where, has_grader=dataset.grader is not None)
     cache = RequestCache(store_root / "cache" / "evals") if store_root and options.cache else None
     limiter = RateLimiter(options.rate_limit) if options.rate_limit else None
     retry = RetryPolicy(max_retries=options.retries)

@@ -4,8 +4,10 @@ Import: ``model: provider/name`` -> ``[model]``; ``config`` -> ``[model.params]`
 option names mapped to promptver's: ``maxOutputTokens`` -> ``max_tokens``...); ``output``
 with a JSON format and schema (Picoschema or JSON Schema) -> ``[model.response_format]``;
 the body is translated to Jinja2 (`promptver.interop.handlebars`) and split at
-``{{role}}`` markers into the system prompt and the template. ``input.default`` and
-``tools`` have no promptver equivalent and are reported.
+``{{role}}`` markers into the system prompt and the template. Optional inputs (``name?``,
+or given in ``input.default``) stay optional: a template that reads one starts with
+``{% set name = name | default(...) %}``. ``tools`` have no promptver equivalent and are
+reported.
 
 Export: one ``TEMPLATE.prompt`` per template, ``{{role "system"}}`` + system prompt +
 ``{{role "user"}}`` + template, so that dotpromptz renders the messages
@@ -78,19 +80,8 @@ def read(path: Path, partial_dirs: list[Path] | None = None) -> ImportedPrompt:
     output = front.get("output")
     if isinstance(output, dict):
         prompt.response_format = _response_format(output, meta, file, prompt)
-    input_ = front.get("input")
-    if isinstance(input_, dict) and input_.get("default"):
-        prompt.findings.append(
-            Finding(
-                "input.default",
-                file,
-                _line_of(text, "input"),
-                "promptver templates have no default values; added as an eval case's vars instead",
-            )
-        )
-        if isinstance(input_["default"], dict):
-            prompt.samples.append(dict(input_["default"]))
-    schema = input_.get("schema") if isinstance(input_, dict) else None
+    input_ = mapping(front.get("input"))
+    schema = input_.get("schema")
     if isinstance(schema, dict) and isinstance(schema.get("properties"), dict):
         examples = {
             name: prop["examples"][0]
@@ -110,6 +101,7 @@ def read(path: Path, partial_dirs: list[Path] | None = None) -> ImportedPrompt:
     translation = translate(stripped.rstrip(), file, first_line=body_line, dotprompt=True)
     prompt.findings += translation.findings
     _assign_segments(prompt, translation.segments, file)
+    optional = optional_inputs(input_)
     for partial in translation.partials:
         source = _find_partial(partial, path.parent, partial_dirs or [])
         if source is None:
@@ -125,7 +117,86 @@ def read(path: Path, partial_dirs: list[Path] | None = None) -> ImportedPrompt:
         sub = translate(partial_body, str(source), first_line=partial_line, dotprompt=True)
         prompt.findings += sub.findings
         prompt.partials[partial_path(partial)] = "".join(s.source for s in sub.segments)
+    _apply_defaults(prompt, optional, file, _line_of(text, "input"))
     return prompt
+
+
+def optional_inputs(input_: dict[str, Any]) -> dict[str, Any]:
+    """Input name -> what a template prints when the caller leaves it out: its
+    ``input.default``, else "" (Handlebars prints a missing value as nothing), for every
+    input the schema marks optional (``name?`` in Picoschema, not ``required`` in JSON
+    Schema) or ``input.default`` gives."""
+    found: dict[str, Any] = {}
+    schema = input_.get("schema")
+    if isinstance(schema, dict):
+        converted = picoschema_to_json_schema(schema)
+        properties = converted.get("properties")
+        required = converted.get("required") or []
+        if isinstance(properties, dict):
+            found = {str(name): "" for name in properties if name not in required}
+    defaults = input_.get("default")
+    if isinstance(defaults, dict):
+        found.update({str(k): v for k, v in defaults.items()})
+    return found
+
+
+def _apply_defaults(prompt: ImportedPrompt, optional: dict[str, Any], file: str, line: int | None) -> None:
+    """Each translated template that reads an optional input starts with ``{% set x = x |
+    default(...) %}`` (it prints nothing), so the input is optional in promptver too and a
+    missing one renders as in Dotprompt. An input read by attribute (``diet.vegan``) would
+    need a missing object to have every attribute: it stays required, and is reported."""
+    if not optional:
+        return
+    kept: set[str] = set()
+    left: set[str] = set()
+    if prompt.system is not None:
+        prompt.system = _with_defaults(prompt.system, optional, kept, left)
+    prompt.user = _with_defaults(prompt.user, optional, kept, left)
+    for path in list(prompt.partials):
+        prompt.partials[path] = _with_defaults(prompt.partials[path], optional, kept, left)
+    for name in sorted(left):
+        prompt.findings.append(
+            Finding(
+                "input",
+                file,
+                line,
+                f"the optional input {name!r} is read by attribute or has a default of no"
+                " printable kind: promptver requires it in every case",
+            )
+        )
+
+
+def _with_defaults(source: str, optional: dict[str, Any], kept: set[str], left: set[str]) -> str:
+    from jinja2 import Environment, TemplateSyntaxError, nodes
+    from jinja2.meta import find_undeclared_variables
+
+    try:
+        ast = Environment(keep_trailing_newline=True).parse(source)
+    except TemplateSyntaxError:
+        return source  # reported when the bundle is checked
+    read = find_undeclared_variables(ast) & set(optional)
+    by_attribute = set()
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        subject = getattr(node, "node", None)
+        if isinstance(subject, nodes.Name) and subject.name in read:
+            by_attribute.add(subject.name)
+    prelude = ""
+    for name in sorted(read):
+        literal = _jinja_literal(optional[name])
+        if name in by_attribute or literal is None or not re.fullmatch(r"[A-Za-z_]\w*", name):
+            left.add(name)
+            continue
+        kept.add(name)
+        prelude += "{% set " + name + " = " + name + " | default(" + literal + ") %}"
+    return prelude + source
+
+
+def _jinja_literal(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return json.dumps(value)
+    return None
 
 
 def _template_name(name: str) -> str:
@@ -260,9 +331,12 @@ def _find_partial(name: str, folder: Path, extra: list[Path]) -> Path | None:
 # ---- export -------------------------------------------------------------------------------
 
 
-def export_template(bundle: Any, template: str, variables: dict[str, Any]) -> dict[str, str]:
+def export_template(
+    bundle: Any, template: str, variables: dict[str, Any], required: set[str] | None = None
+) -> dict[str, str]:
     """The ``.prompt`` file of one template of a loaded bundle version, and a
-    ``_NAME.prompt`` partial for each template it includes: file name -> text."""
+    ``_NAME.prompt`` partial for each template it includes: file name -> text. ``required``:
+    the variables the caller must give (the others are optional in ``input.schema``)."""
     from promptver.interop.jinja_subset import to_handlebars
 
     spec = bundle.spec
@@ -275,9 +349,10 @@ def export_template(bundle: Any, template: str, variables: dict[str, Any]) -> di
     config, leftover = split_params(model.params)
     if config:
         front["config"] = config
-    front["input"] = {
-        "schema": {"type": "object", "properties": {n: variables[n] for n in sorted(variables)}}
-    }
+    schema_in: dict[str, Any] = {"type": "object", "properties": {n: variables[n] for n in sorted(variables)}}
+    if required is not None:
+        schema_in["required"] = sorted(required)
+    front["input"] = {"schema": schema_in}
     rf = model.response_format
     if rf and rf.get("type") in ("json_schema", "json_object"):
         out: dict[str, Any] = {"format": "json"}
@@ -297,19 +372,24 @@ def export_template(bundle: Any, template: str, variables: dict[str, Any]) -> di
     for key, value in meta.items():
         front[f"promptver.{key}"] = value
     partials: dict[str, str] = {}
+    defaults: dict[str, str | int] = {}
     parts: list[Any] = []
     if spec.system is not None:
         system = bundle._tree.read_text(spec.system)
-        parts += ['{{role "system"}}', to_handlebars(env, system, spec.system, partials)]
+        parts += ['{{role "system"}}', to_handlebars(env, system, spec.system, partials, defaults)]
     path = spec.templates[template]
-    parts += ['{{role "user"}}', to_handlebars(env, bundle._tree.read_text(path), path, partials)]
+    parts += ['{{role "user"}}', to_handlebars(env, bundle._tree.read_text(path), path, partials, defaults)]
     files = {}
     done: set[str] = set()
     while set(partials) - done:  # partials may include partials
         name = sorted(set(partials) - done)[0]
         done.add(name)
         source = bundle._tree.read_text(partials[name])
-        files[f"_{name}{SUFFIX}"] = body_source([to_handlebars(env, source, partials[name], partials)])
+        files[f"_{name}{SUFFIX}"] = body_source(
+            [to_handlebars(env, source, partials[name], partials, defaults)]
+        )
+    if defaults:  # what Jinja2's `| default(...)` gives when the variable is not given
+        front["input"]["default"] = dict(sorted(defaults.items()))
     files[f"{template}{SUFFIX}"] = "---\n" + dump_yaml(front) + "---\n" + body_source(parts)
     return files
 

@@ -7,7 +7,10 @@ then write that text literally and translate the tags:
 - ``{{ name }}``, ``{{ a.b }}``, ``{{ a["b"] }}``, ``{{ a[0] }}``;
 - ``{% for x in items %}...{% else %}...{% endfor %}`` with ``loop.index0``,
   ``loop.first``, ``loop.last`` (and, in Nunjucks, ``loop.index``);
-- ``{% if %}/{% elif %}/{% else %}`` on a name or path, ``not``, ``==``/``!=`` a literal.
+- ``{% if %}/{% elif %}/{% else %}`` on a name or path, ``not``, ``==``/``!=`` a literal;
+- ``{{ name | default(60) }}`` with a string or integer literal: Nunjucks has the same
+  filter; in Handlebars the name must be a top-level variable, and its default goes to
+  Dotprompt's ``input.default`` (used, as Jinja2's filter, when the variable is not given).
 
 Anything else (filters, includes, macros, ``set``, arithmetic...) raises `ExportError`
 naming the template, line and construct: an export is exact or it does not happen.
@@ -52,6 +55,7 @@ class _Printer:
         self.where = path
         self.out: list[_Tok] = []
         self.ctx = _Ctx()
+        self.depth = 0  # open if blocks
 
     def fail(self, node: nodes.Node, what: str) -> ExportError:
         return ExportError(
@@ -77,12 +81,17 @@ class _Printer:
                         self.output(child)
                 if literal:
                     self.text(literal)
-            elif isinstance(node, nodes.For):
-                self.for_(node)
-            elif isinstance(node, nodes.If):
-                self.if_(node)
+            elif isinstance(node, nodes.For | nodes.If):
+                self.depth += 1
+                if isinstance(node, nodes.For):
+                    self.for_(node)
+                else:
+                    self.if_(node)
+                self.depth -= 1
             elif isinstance(node, nodes.Include):
                 self.include(node)
+            elif isinstance(node, nodes.Assign) and self.assign(node):
+                pass
             else:
                 raise self.fail(node, f"{{% {type(node).__name__.lower()} %}}")
 
@@ -102,6 +111,44 @@ class _Printer:
     def include(self, node: nodes.Include) -> None:
         raise self.fail(node, "{% include %}")
 
+    def assign(self, node: nodes.Assign) -> bool:
+        """``{% set x = x | default(v) %}`` outside any block (what a Dotprompt import writes
+        for an optional input): written by the dialect, True; anything else: False."""
+        return False
+
+    def top_level_default(self, node: nodes.Assign) -> tuple[str, str | int] | None:
+        if self.ctx.loops or self.depth or not isinstance(node.target, nodes.Name):
+            return None
+        try:
+            found = default_of(node.node)
+        except LookupError:
+            return None
+        if found is None or not (isinstance(found[0], nodes.Name) and found[0].name == node.target.name):
+            return None
+        return node.target.name, found[1]
+
+
+_DEFAULT_FORMS = 'a default filter other than | default("text") or | default(60)'
+
+
+def default_of(node: nodes.Node) -> tuple[nodes.Expr, str | int] | None:
+    """``x | default(v)`` (or ``d``) with a string or integer ``v`` -> (x, v); None when
+    ``node`` is no default filter. Other forms (a second argument, a computed default)
+    raise LookupError: Jinja2 and the target would not agree on them."""
+    if not (isinstance(node, nodes.Filter) and node.name in ("default", "d") and node.node is not None):
+        return None
+    boolean = node.args[1:] or [kw.value for kw in node.kwargs if kw.key == "boolean"]
+    extra = len(node.args) > 2 or any(kw.key != "boolean" for kw in node.kwargs)
+    truthy = any(not (isinstance(b, nodes.Const) and b.value is False) for b in boolean)
+    if len(node.args) < 1 or extra or truthy:
+        raise LookupError
+    value = node.args[0]
+    if not isinstance(value, nodes.Const) or isinstance(value.value, bool):
+        raise LookupError
+    if not isinstance(value.value, str | int):
+        raise LookupError  # a float or None prints differently in JavaScript
+    return node.node, value.value
+
 
 def _const(node: nodes.Node) -> Any:
     if isinstance(node, nodes.Const) and (
@@ -120,6 +167,7 @@ class HandlebarsPrinter(_Printer):
     def __init__(self, path: str):
         super().__init__(path)
         self.partials: dict[str, str] = {}  # partial name -> the included template's path
+        self.defaults: dict[str, str | int] = {}  # variable -> its `| default(...)` (input.default)
 
     def include(self, node: nodes.Include) -> None:
         """``{% include "x/name.j2" %}`` at the top level -> ``{{> name}}`` (a Dotprompt partial)."""
@@ -139,6 +187,15 @@ class HandlebarsPrinter(_Printer):
 
     def text(self, data: str) -> None:
         self.out.append(_Tok("text", data.replace("{{", "\\{{")))
+
+    def assign(self, node: nodes.Assign) -> bool:
+        found = self.top_level_default(node)
+        if found is None:
+            return False
+        name, value = found
+        if self.defaults.setdefault(name, value) != value:
+            raise self.fail(node, f"two different defaults for {name!r}")
+        return True
 
     def path(self, node: nodes.Node) -> str:
         if isinstance(node, nodes.Name):
@@ -165,6 +222,17 @@ class HandlebarsPrinter(_Printer):
         raise self.fail(node, f"the expression {_describe(node)}")
 
     def output(self, node: nodes.Expr) -> None:
+        try:
+            found = default_of(node)
+        except LookupError:
+            raise self.fail(node, _DEFAULT_FORMS) from None
+        if found is not None:
+            subject, value = found
+            if not isinstance(subject, nodes.Name) or subject.name in (*self.ctx.loops, "loop"):
+                raise self.fail(node, "| default(...) on anything but a top-level variable")
+            if self.defaults.setdefault(subject.name, value) != value:
+                raise self.fail(node, f"two different defaults for {subject.name!r}")
+            node = subject
         self.out.append(_Tok("tag", "{{{" + self.path(node) + "}}}"))
 
     def for_(self, node: nodes.For) -> None:
@@ -253,11 +321,26 @@ def _describe(node: nodes.Node) -> str:
     return type(node).__name__
 
 
-def to_handlebars(env: Any, source: str, path: str, partials: dict[str, str] | None = None) -> list[_Tok]:
+def to_handlebars(
+    env: Any,
+    source: str,
+    path: str,
+    partials: dict[str, str] | None = None,
+    defaults: dict[str, str | int] | None = None,
+) -> list[_Tok]:
     """Tokens of a template in Handlebars (join several with `handlebars_source`). The
-    templates it includes are added to ``partials`` (name -> path)."""
+    templates it includes are added to ``partials`` (name -> path), the ``| default(...)``
+    values of its variables to ``defaults``."""
     printer = HandlebarsPrinter(path)
     printer.body(parse(env, source, path).body)
+    if defaults is not None:
+        for name, value in printer.defaults.items():
+            if defaults.setdefault(name, value) != value:
+                raise ExportError(
+                    f"two different defaults for {name!r} ({defaults[name]!r}, {value!r})",
+                    location=path,
+                    hint="Dotprompt has one input.default per variable: use the same default",
+                )
     if partials is not None:
         for name, target in printer.partials.items():
             if partials.get(name, target) != target:
@@ -309,7 +392,26 @@ class NunjucksPrinter(_Printer):
                 return f"{self.path(node.node)}[{json.dumps(key)}]"
         raise self.fail(node, f"the expression {_describe(node)}")
 
+    def assign(self, node: nodes.Assign) -> bool:
+        found = self.top_level_default(node)
+        if found is None:
+            return False
+        name, value = found
+        self.out.append(
+            _Tok("tag", "{% set " + name + " = " + name + " | default(" + json.dumps(value) + ") %}")
+        )
+        return True
+
     def output(self, node: nodes.Expr) -> None:
+        try:
+            found = default_of(node)
+        except LookupError:
+            raise self.fail(node, _DEFAULT_FORMS) from None
+        if found is not None:
+            subject, value = found
+            tag = "{{ " + self.path(subject) + " | default(" + json.dumps(value) + ") }}"
+            self.out.append(_Tok("tag", tag))
+            return
         self.out.append(_Tok("tag", "{{ " + self.path(node) + " }}"))
 
     def for_(self, node: nodes.For) -> None:

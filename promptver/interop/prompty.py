@@ -344,13 +344,24 @@ def _check_loader_free(bundle: Any, source: str, path: str) -> None:
         )
 
 
-def input_declaration(value: Any) -> dict[str, Any]:
-    """A Prompty v2 input declaration for a variable, from an example value."""
-    kind = kind_of(value)
-    decl: dict[str, Any] = {"kind": kind, "required": True}
+def input_declaration(
+    value: Any,
+    *,
+    kind: str | None = None,
+    required: bool = True,
+    items: str | None = None,
+) -> dict[str, Any]:
+    """A Prompty v2 input declaration for a variable, from an example value (``kind``: the
+    kind found otherwise when there is none; ``required``: False for a variable the template
+    guards with ``is defined`` or ``| default``; ``items``: the kind of a list's items when
+    the example does not show it)."""
+    kind = kind or kind_of(value)
+    decl: dict[str, Any] = {"kind": kind, "required": required}
     if kind == "array":
-        first = value[0] if value else ""
-        decl["items"] = {"kind": kind_of(first)}
+        if isinstance(value, list) and value:
+            decl["items"] = {"kind": kind_of(value[0])}
+        else:
+            decl["items"] = {"kind": items or "string"}
     if value is not None:
         decl["example"] = value
     return decl

@@ -138,35 +138,53 @@ class ObjectStoreTransport:
                 " and the credentials in the environment",
             ) from None
 
-    def _error(self, exc: Exception, key: str) -> RemoteError:
+    def _error(self, exc: Exception, key: str, action: str = "read") -> RemoteError:
+        """Say what happened (see `failures`): credentials, permission, bucket, network, timeout."""
         import obstore.exceptions as oe
 
-        text = str(exc)
-        if "NoSuchBucket" in text:
+        from .failures import classify
+
+        found = classify(
+            str(exc),
+            permission=isinstance(exc, oe.PermissionDeniedError),
+            unauthenticated=isinstance(exc, oe.UnauthenticatedError),
+        )
+        where = self.remote.endpoint or self.url
+        if found.kind == "bucket":
             return RemoteError(
-                f"bucket {self.bucket!r} does not exist on {self.remote.endpoint or self.url}",
+                f"bucket {self.bucket!r} does not exist on {where}",
                 hint="create the bucket, or fix the URL with `promptver remote remove`/`remote add`",
             )
-        if "/latest/api/token" in text or "169.254.169.254" in text or "metadata" in text.lower():
+        if found.kind == "no-credentials":
             return RemoteError(
                 f"no credentials found for {self.url} (none in the environment, no instance role)",
                 hint=_credentials_hint(self.remote.scheme),
             )
-        if (
-            isinstance(exc, oe.PermissionDeniedError | oe.UnauthenticatedError)
-            or "credential" in text.lower()
-        ):
+        if found.kind == "credentials":
             return RemoteError(
-                f"access to {self.url} was refused (reading or writing {key})",
-                hint=_credentials_hint(self.remote.scheme),
+                f"remote {self.url} rejected the credentials: {found.detail} ({found.code})",
+                hint=_rejected_hint(self.remote.scheme, found.code),
             )
-        if "timed out" in text.lower() or "timeout" in text.lower():
+        if found.kind == "permission":
+            return RemoteError(
+                f"remote {self.url} denied permission to {action} {key} ({found.code})",
+                hint="the credentials are valid but lack a right: give this identity read, write and"
+                f" list on bucket {self.bucket!r}, or use one that has them",
+            )
+        if found.kind == "network":
+            return RemoteError(
+                f"cannot reach remote {self.url} at {where}: {found.detail}",
+                hint="check that the server is running and the endpoint is right"
+                " (`promptver remote list`), then run the command again (it resumes)",
+            )
+        if found.kind == "timeout":
             return RemoteError(
                 f"remote {self.url} did not answer in {timeout_for(self.remote):g}s ({key})",
                 hint=f"check the network and the endpoint; {ENV_TIMEOUT} sets the deadline in seconds",
             )
+        answer = f" ({found.code})" if found.code else ""
         return RemoteError(
-            f"remote {self.url} failed on {key}: {_first_line(exc)}",
+            f"remote {self.url} failed on {key}{answer}: {_first_line(exc)}",
             hint="check the endpoint and the network, then run the command again (it resumes)",
         )
 
@@ -232,7 +250,7 @@ class ObjectStoreTransport:
         except oe.PreconditionError:  # some servers answer 412 to If-None-Match: *
             return False
         except Exception as exc:
-            raise self._error(exc, key) from None
+            raise self._error(exc, key, "write") from None
 
     def put_cas(self, key: str, data: bytes, etag: str | None) -> str:
         import obstore
@@ -248,7 +266,7 @@ class ObjectStoreTransport:
             self._check_bucket(exc, key)
             raise CasFailed(key) from None
         except Exception as exc:
-            raise self._error(exc, key) from None
+            raise self._error(exc, key, "write") from None
 
     def list(self, prefix: str) -> list[str]:
         import obstore
@@ -259,7 +277,7 @@ class ObjectStoreTransport:
                 found.extend(str(meta["path"]) for meta in batch)
             return found
         except Exception as exc:
-            raise self._error(exc, prefix) from None
+            raise self._error(exc, prefix, "list") from None
 
 
 def _credentials_hint(scheme: str) -> str:
@@ -271,6 +289,22 @@ def _credentials_hint(scheme: str) -> str:
     if scheme == "gs":
         return "set GOOGLE_APPLICATION_CREDENTIALS to a service account key allowed to use the bucket"
     return "set AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY (or a service principal)"
+
+
+def _rejected_hint(scheme: str, code: str) -> str:
+    """What to fix when the server read the credentials and refused them."""
+    if scheme != "s3":
+        return _credentials_hint(scheme)
+    if code == "SignatureDoesNotMatch":
+        return (
+            "set AWS_SECRET_ACCESS_KEY to the secret issued with AWS_ACCESS_KEY_ID"
+            " (a wrong --region or a clock more than 15 minutes off also breaks signatures)"
+        )
+    if code in ("InvalidAccessKeyId", "InvalidClientTokenId"):
+        return "set AWS_ACCESS_KEY_ID to a key this server knows, and AWS_SECRET_ACCESS_KEY to its secret"
+    if code in ("ExpiredToken", "TokenRefreshRequired", "InvalidToken"):
+        return "get new temporary credentials: AWS_SESSION_TOKEN is expired or not valid (e.g. aws sso login)"
+    return _credentials_hint(scheme)
 
 
 def _first_line(exc: BaseException) -> str:

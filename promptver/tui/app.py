@@ -42,6 +42,7 @@ from promptver.tui.widgets.cases_table import CasesTable, FilesTable, OutcomesTa
 from promptver.tui.widgets.diff_view import DiffView
 from promptver.tui.widgets.evals_view import EvalsView
 from promptver.tui.widgets.fields_table import FieldsTable
+from promptver.tui.widgets.fit import WordFitted
 from promptver.tui.widgets.header import ReviewHeader
 from promptver.tui.widgets.navigator import BADGES, Navigator
 from promptver.tui.widgets.search_bar import SearchBar
@@ -101,9 +102,8 @@ class ReviewApp(App[None]):
             return action == "quit"
         if isinstance(self.screen, CaseDetailScreen):
             return action not in DETAIL_DISABLED
-        if action in TEXT_ONLY and not self.screen.query(DiffView):
-            return None  # nothing here shows a text: the key is shown disabled and does nothing
-        return True
+        # nothing here shows a text: the footer does not offer a text-only key
+        return not (action in TEXT_ONLY and not self.screen.query(DiffView))
 
     # -- layout --------------------------------------------------------------------------
 
@@ -112,7 +112,7 @@ class ReviewApp(App[None]):
         with Horizontal(id="panes"):
             yield Navigator(id="navigator")
             with Vertical(id="main"):
-                yield Static(id="component-title", markup=False)
+                yield WordFitted(id="component-title", markup=False)
                 yield Container(id="body")
         yield SearchBar(id="search")
         yield Footer(compact=True, show_command_palette=False)

@@ -38,8 +38,9 @@ APP_KEYS: tuple[Key, ...] = (
 # Keys handled by a widget rather than the app; listed in help so it shows every key.
 WIDGET_KEYS: tuple[tuple[str, str], ...] = (
     ("tab  shift+tab", "move focus: navigator, main pane"),
-    ("up down pgup pgdn", "scroll / move the cursor"),
-    ("left right home end", "scroll sideways / to either end"),
-    ("enter", "open the case or file under the cursor; expand a fold"),
+    ("up down pgup pgdn", "move the cursor a line / a page (the view follows)"),
+    ("home end", "cursor to the first / last line or row"),
+    ("left right", "scroll sideways (a text with wrapping off)"),
+    ("enter", "open the case or file under the cursor; expand the fold at or nearest it"),
     ("escape", "close a dialog, a case or the search bar"),
 )

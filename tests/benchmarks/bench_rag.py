@@ -87,7 +87,7 @@ def make_project(folder: Path, base_url: str, docs: int, cases: int) -> Store:
 
 def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
     server = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "fakeserver.py"), "--latency", str(latency)],
+        [sys.executable, "-m", "promptver.testing.server", "--latency", str(latency)],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
-from tests.fakeserver import FakeLLMServer
+from promptver.testing.server import FakeLLMServer
 
 
 @dataclass
@@ -82,3 +82,51 @@ def test_sse_stream(llm_server: FakeLLMServer) -> None:
     llm_server.add(match="s", reply="one two three")
     text = _chat(llm_server, "s", stream=True).text
     assert text.count("data: ") == 4 and text.rstrip().endswith("[DONE]")
+
+
+def _run_module(*args: str, cwd: Any) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "promptver.testing.server", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_the_server_runs_from_the_installed_package_with_rules(tmp_path: Any) -> None:
+    """`python -m promptver.testing.server` from any folder (no checkout of the tests),
+    with rules from a JSON file; the old tests/fakeserver.py path is the same server."""
+    import tests.fakeserver
+
+    assert tests.fakeserver.FakeLLMServer is FakeLLMServer
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps([{"match": "capital of France", "reply": "Paris"}]))
+    proc = _run_module("--rules", str(rules), cwd=tmp_path)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        body = {"model": "m", "messages": [{"role": "user", "content": "The capital of France?"}]}
+        answer = _post(f"{url}/v1/chat/completions", body).json()
+        assert answer["choices"][0]["message"]["content"] == "Paris"
+        echo = {"model": "m", "messages": [{"role": "user", "content": "hello there"}]}
+        assert (
+            "hello there"
+            in _post(f"{url}/v1/chat/completions", echo).json()["choices"][0]["message"]["content"]
+        )
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)  # closes the pipes
+
+
+def test_bad_rules_are_one_clear_message(tmp_path: Any) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps([{"match": "x", "replly": "y"}]))
+    proc = _run_module("--rules", str(rules), cwd=tmp_path)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert err.startswith(f"Error: {rules} rule 1: unknown field 'replly'") and "Traceback" not in err

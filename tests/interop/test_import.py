@@ -41,13 +41,33 @@ RECIPE_CASES = [
 def test_dotprompt_import_renders_like_dotpromptz(files: Path, project: Path, pv) -> None:  # type: ignore[no-untyped-def]
     result = pv("import-prompt", "incoming/dotprompt/recipe.prompt", "--into", "recipes")
     assert result.code == 0, result.err
-    assert result.err == ""
+    assert result.err.count("recipe.prompt:") == 1 and "optional input 'diet'" in result.err
     assert "created bundle recipes" in result.out
     assert pv("check", "recipes").code == 0
     view = folder_view(project / "bundles" / "recipes")
     for case in RECIPE_CASES:
         expected = dotprompt_messages(files / "dotprompt" / "recipe.prompt", case)
         assert view.messages("recipe", **case) == expected
+
+
+def test_dotprompt_optional_inputs_import_as_optional(files: Path, project: Path, pv) -> None:  # type: ignore[no-untyped-def]
+    """`cuisine?` may be left out, in dotpromptz and in the imported bundle alike; `diet?`,
+    read by attribute (`diet.vegan`), stays required and is reported."""
+    result = pv("import-prompt", "incoming/dotprompt/recipe.prompt", "--into", "recipes")
+    assert result.code == 0, result.err
+    assert "the optional input 'diet' is read by attribute" in result.err
+    view = folder_view(project / "bundles" / "recipes")
+    case = {"ingredients": ["rice"], "guests": 2, "diet": {"vegan": True}}
+    expected = dotprompt_messages(files / "dotprompt" / "recipe.prompt", case)
+    assert view.messages("recipe", **case) == expected
+    assert "Any cuisine is fine." in expected[-1]["content"]
+    bundle = project / "bundles" / "recipes"
+    (bundle / "evals").mkdir(exist_ok=True)
+    (bundle / "evals" / "left-out.jsonl").write_text(json.dumps({"id": "no-cuisine", "vars": case}) + "\n")
+    with (bundle / "bundle.toml").open("a") as out:
+        out.write('\n[evals.left-out]\npath = "evals/left-out.jsonl"\ntemplate = "recipe"\n')
+    checked = pv("check", "recipes")
+    assert checked.code == 0, checked.out
 
 
 def test_dotprompt_front_matter_maps_to_bundle_toml(files: Path, project: Path, pv) -> None:  # type: ignore[no-untyped-def]
@@ -90,7 +110,6 @@ def test_dotprompt_untranslatable_constructs_are_reported_by_name_and_line(
         f'{chat}:15: {{{{#if (eq name "x")}}}}: a subexpression or hash argument',
         f"{chat}:16: {{{{{{{{raw}}}}}}}}",
         f'{chat}:17: {{{{role "model"}}}}: a bundle template is one user message',
-        f"{chat}:3: input.default",
         f"{chat}:6: tools: no promptver equivalent",
     ):
         assert expected in result.err, expected
@@ -99,9 +118,9 @@ def test_dotprompt_untranslatable_constructs_are_reported_by_name_and_line(
     assert "{# untranslated Handlebars: {{{{raw}}}}{{x}}{{{{/raw}}}} #}" in template
     assert "{# untranslated message (model):" in template and "An earlier answer." in template
     assert pv("check", "chat").code == 0
-    # input.default gives only `name`; the template also reads `profile`: an eval of that
-    # sample would fail, so it is reported rather than made into a case
-    assert f"{chat}: sample: it gives name but the template also needs profile" in result.err
+    # input.default gives `name` a value when it is left out, as Dotprompt does
+    assert template.startswith('{% set name = name | default("friend") %}')
+    assert "input.default" not in result.err
     assert not (project / "bundles/chat/evals/samples.jsonl").exists()
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 ACCESS_KEY = "promptver-test"
 SECRET_KEY = "promptver-test-secret"
+READER_KEY = "promptver-reader"  # an identity that may read and list, never write
+READER_SECRET = "promptver-reader-secret"
 REGION = "us-east-1"
 
 
@@ -88,7 +90,12 @@ class SeaweedServer:
                             "name": "test",
                             "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
                             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                        }
+                        },
+                        {
+                            "name": "reader",
+                            "credentials": [{"accessKey": READER_KEY, "secretKey": READER_SECRET}],
+                            "actions": ["Read", "List"],
+                        },
                     ]
                 }
             )

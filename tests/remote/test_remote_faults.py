@@ -18,12 +18,12 @@ from promptver.errors import ConflictError
 from promptver.governance.promotion import set_alias
 from promptver.remote.config import RemoteConfig
 from promptver.remote.sync import Remote, pull, push
-from promptver.remote.transport import RemoteError
+from promptver.remote.transport import RemoteError, open_transport
 from promptver.store.store import Store
 from promptver.versions.bump import bump
 
 from .conftest import BUCKET, clone, edit, make_project
-from .seaweed import SeaweedServer
+from .seaweed import READER_KEY, READER_SECRET, SeaweedServer
 from .test_remote_core import cli
 
 
@@ -46,7 +46,67 @@ def test_missing_credentials_is_one_clear_message(tmp_path: Path, s3_url: str, p
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "wrong")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
     refused = cli(pv, a, "push")
-    assert refused.code == 1 and "was refused" in refused.err and "AWS_ACCESS_KEY_ID" in refused.err
+    assert refused.code == 1 and "rejected the credentials" in refused.err, refused.err
+    assert "InvalidAccessKeyId" in refused.err and "AWS_ACCESS_KEY_ID" in refused.err
+
+
+@pytest.mark.parametrize("operation", ["push", "list", "get", "put"])
+def test_wrong_secret_is_credentials_rejected_not_a_timeout(  # type: ignore[no-untyped-def]
+    tmp_path: Path, s3_url: str, pv, monkeypatch, operation: str
+) -> None:
+    """The server answers 403 SignatureDoesNotMatch at once: that is what the user reads."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    if operation == "push":
+        a = make_project(tmp_path / "a")
+        cli(pv, a, "remote", "add", "origin", s3_url, "--endpoint", os.environ["AWS_ENDPOINT_URL"])
+        cli(pv, a, "bump", "minor", "bot")
+        started = time.monotonic()
+        result = cli(pv, a, "push")
+        assert result.code == 1 and "Traceback" not in result.err
+        message = result.err
+        assert time.monotonic() - started < 10
+    else:
+        transport = open_transport(RemoteConfig("origin", s3_url, os.environ["AWS_ENDPOINT_URL"]))
+        with pytest.raises(RemoteError) as caught:
+            if operation == "list":
+                transport.list("versions")
+            elif operation == "get":
+                transport.get("log/events")
+            else:
+                transport.put_create("objects/x", b"x")
+        message = f"Error: {caught.value}"
+    assert "rejected the credentials: the secret key does not match the access key" in message, message
+    assert "SignatureDoesNotMatch" in message and "AWS_SECRET_ACCESS_KEY to the secret issued with" in message
+    assert "did not answer" not in message
+
+
+def test_an_identity_without_write_is_permission_denied(  # type: ignore[no-untyped-def]
+    tmp_path: Path, s3_url: str, pv, monkeypatch
+) -> None:
+    a = make_project(tmp_path / "a")
+    cli(pv, a, "remote", "add", "origin", s3_url, "--endpoint", os.environ["AWS_ENDPOINT_URL"])
+    cli(pv, a, "bump", "minor", "bot")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", READER_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", READER_SECRET)
+    result = cli(pv, a, "push")
+    assert result.code == 1 and "denied permission to write" in result.err, result.err
+    assert "AccessDenied" in result.err and "give this identity read, write and list" in result.err
+
+
+def test_a_closed_port_is_network_not_a_timeout(tmp_path: Path, s3_url: str, pv) -> None:  # type: ignore[no-untyped-def]
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now
+    a = make_project(tmp_path / "a")
+    cli(pv, a, "remote", "add", "origin", s3_url, "--endpoint", f"http://127.0.0.1:{port}")
+    cli(pv, a, "bump", "minor", "bot")
+    started = time.monotonic()
+    result = cli(pv, a, "push")
+    assert result.code == 1, result.err
+    assert f"cannot reach remote {s3_url} at http://127.0.0.1:{port}: connection refused" in result.err
+    assert "did not answer" not in result.err and "server is running" in result.err
+    assert time.monotonic() - started < 15
 
 
 def test_missing_bucket_is_one_clear_message(tmp_path: Path, s3_url: str, pv) -> None:  # type: ignore[no-untyped-def]
@@ -64,6 +124,7 @@ def test_missing_bucket_is_one_clear_message(tmp_path: Path, s3_url: str, pv) ->
     cli(pv, a, "bump", "minor", "bot")
     result = cli(pv, a, "push")
     assert result.code == 1 and "bucket 'no-such-bucket' does not exist" in result.err, result.err
+    assert "create the bucket" in result.err and "did not answer" not in result.err
 
 
 def test_missing_shared_folder_is_one_clear_message(tmp_path: Path, pv) -> None:  # type: ignore[no-untyped-def]

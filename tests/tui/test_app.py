@@ -438,7 +438,7 @@ async def test_whitespace_key_is_offered_on_texts_only() -> None:
         await pilot.pause()
         app.query_one(Navigator).highlighted = 4  # a dataset: no text to compare
         await pilot.pause(0.2)
-        assert app.check_action("toggle_whitespace", ()) is None
+        assert app.check_action("toggle_whitespace", ()) is False  # not offered
         await pilot.press("w")
         assert app.ignore_whitespace is False
         assert not app._notifications  # no "whitespace changes ignored" that changes nothing

@@ -30,7 +30,7 @@ class NoteModal(ModalScreen[NoteResult | None]):
         width: 70; max-width: 100%; height: auto;
         border: round $accent; background: $surface; padding: 0 1;
     }
-    NoteModal #note-title { text-style: bold; margin-bottom: 1; }
+    NoteModal #note-title { text-style: bold; margin-bottom: 1; width: 100%; }  /* wraps at words */
     NoteModal Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
     NoteModal Button { margin-left: 1; min-width: 10; }
     """

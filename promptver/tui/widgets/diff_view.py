@@ -125,6 +125,14 @@ class DiffView(ScrollView, can_focus=True):
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "expand_fold", "expand", show=False),
+        # the arrows move the cursor (and scroll to keep it on screen), as in a text editor;
+        # left and right scroll sideways (ScrollView's bindings)
+        Binding("up", "cursor_up", "up", show=False),
+        Binding("down", "cursor_down", "down", show=False),
+        Binding("pageup", "page_cursor_up", "page up", show=False),
+        Binding("pagedown", "page_cursor_down", "page down", show=False),
+        Binding("home", "cursor_first", "first line", show=False),
+        Binding("end", "cursor_last", "last line", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -491,19 +499,84 @@ class DiffView(ScrollView, can_focus=True):
         self.refresh()
         return True
 
+    def _visible_rows(self) -> tuple[int, int]:
+        """(first, last) display row on screen, whole or in part."""
+        last = self._row_at(int(self.scroll_y) + max(0, self.scrollable_content_region.height - 1))[0]
+        return self._top_row(), min(last, self.row_count - 1)
+
     def action_expand_fold(self) -> None:
-        """``enter``: expand the fold under the cursor, else the first fold on screen
-        after the cursor (or from the top of the screen)."""
+        """``enter``: expand the fold under the cursor, else the nearest fold on screen
+        after the cursor (from the top of the screen without one), else before it."""
         if not self.row_count:
             return
-        first = self._top_row()
-        last = self._row_at(int(self.scroll_y) + max(0, self.scrollable_content_region.height - 1))[0]
-        if self.cursor_row is not None and first <= self.cursor_row <= last:
-            first = self.cursor_row
-        for row in range(first, min(last, self.row_count - 1) + 1):
+        first, last = self._visible_rows()
+        cursor = self.cursor_row
+        if cursor is None or not first <= cursor <= last:
+            cursor = first
+        after = range(cursor, last + 1)
+        before = range(cursor - 1, first - 1, -1)
+        for row in [*after, *before]:
             if self.expand_fold(row):
                 return
         self.app.bell()
+
+    # -- the cursor ----------------------------------------------------------------------
+
+    def move_cursor(self, rows: int) -> None:
+        """Move the cursor by ``rows`` display rows and scroll just enough to show it; a
+        cursor that is off screen (or not set) starts from the screen's edge."""
+        if not self.row_count:
+            return
+        first, last = self._visible_rows()
+        cursor = self.cursor_row
+        if cursor is None or not first <= cursor <= last:
+            cursor = first if rows > 0 else last
+            rows -= 1 if rows > 0 else -1
+        self.cursor_row = max(0, min(self.row_count - 1, cursor + rows))
+        self._keep_visible(self.cursor_row)
+        self.refresh()
+
+    def _keep_visible(self, row: int) -> None:
+        top, bottom = self._offsets[row], self._offsets[row + 1]
+        height = max(1, self.scrollable_content_region.height)
+        if top < self.scroll_y:
+            self.scroll_to(y=top, animate=False, immediate=True)
+        elif bottom > self.scroll_y + height:
+            self.scroll_to(y=min(top, bottom - height), animate=False, immediate=True)
+
+    def _page_rows(self, forward: bool) -> int:
+        """How many rows a page moves the cursor: a screen's height of display lines."""
+        height = max(1, self.scrollable_content_region.height - 1)
+        cursor = self.cursor_row if self.cursor_row is not None else self._top_row()
+        line = self._offsets[cursor] + (height if forward else -height)
+        line = max(0, min(self._offsets[-1] - 1, line))
+        return self._row_at(line)[0] - cursor or (1 if forward else -1)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(-1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(1)
+
+    def action_page_cursor_up(self) -> None:
+        if self.row_count:
+            self.move_cursor(self._page_rows(False))
+
+    def action_page_cursor_down(self) -> None:
+        if self.row_count:
+            self.move_cursor(self._page_rows(True))
+
+    def action_cursor_first(self) -> None:
+        if self.row_count:
+            self.cursor_row = 0
+            self._keep_visible(0)
+            self.refresh()
+
+    def action_cursor_last(self) -> None:
+        if self.row_count:
+            self.cursor_row = self.row_count - 1
+            self._keep_visible(self.cursor_row)
+            self.refresh()
 
     def toggle_folds(self) -> bool:
         """Expand every fold, or collapse them all when none is collapsed; True when

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from textual.content import Content
-from textual.widgets import Static
 
 from promptver.tui.model import Review, Side
+from promptver.tui.widgets.fit import WordFitted
 
 BUMP_STYLE = {"major": "bold $error", "minor": "bold $warning", "patch": "bold $success"}
 
@@ -68,7 +68,7 @@ def header_content(review: Review) -> Content:
     return Content("\n").join([title, old, new])
 
 
-class ReviewHeader(Static):
+class ReviewHeader(WordFitted):
     DEFAULT_CSS = """
     ReviewHeader {
         height: 3;
@@ -80,4 +80,4 @@ class ReviewHeader(Static):
     """
 
     def show(self, review: Review) -> None:
-        self.update(header_content(review))
+        self.update(header_content(review))  # each line cut at a word (`WordFitted`)

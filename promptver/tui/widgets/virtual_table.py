@@ -170,9 +170,22 @@ class VirtualTable(ScrollView, can_focus=True):
     # -- painting ------------------------------------------------------------------------
 
     def _widths(self, width: int) -> list[int]:
-        fixed = [w for _, w in self.columns[:-1]]
-        rest = max(self.columns[-1][1], width - sum(fixed) - len(fixed))
-        return [*fixed, rest]
+        """Column widths for ``width`` cells: the last column takes the rest, and when that
+        is less than its own width the widest columns give cells up (down to their title's
+        width), so every column stays on screen (its cells end in an ellipsis instead)."""
+        widths = [w for _, w in self.columns]
+        floors = [max(4, len(title)) for title, _ in self.columns]
+        over = sum(widths) + len(widths) - 1 - width
+        while over > 0:
+            shrinkable = [i for i in range(len(widths) - 1) if widths[i] > floors[i]]
+            if not shrinkable:
+                break
+            widest = max(shrinkable, key=lambda i: widths[i] - floors[i])
+            widths[widest] -= 1
+            over -= 1
+        fixed = widths[:-1]
+        widths[-1] = max(self.columns[-1][1], width - sum(fixed) - len(fixed))
+        return widths
 
     def _line(self, cells: list[Cell], width: int, base: Style) -> Strip:
         segments: list[Segment] = [Segment(" " * PAD, base)]  # left padding, as DataTable cells
