@@ -85,6 +85,8 @@ class FakeLLMServer:
     port: int = 0
     # Embeddings as lists of numbers even when base64 is asked for (as some compatible servers do)
     embeddings_as_lists: bool = False
+    # An enforced rate limit with the providers' headers (tests/fakeserver_limits.py)
+    limit: Any = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -208,6 +210,13 @@ class _Handler(BaseHTTPRequestHandler):
             text = str(body.get("query", ""))
         else:
             text = _last_user_text(body)
+        limit_headers: dict[str, str] = {}
+        if state.limit is not None and kind in ("openai", "anthropic"):
+            allowed, limit_headers = state.limit.take(kind, _rough_tokens(text))
+            if not allowed:
+                error = {"error": {"type": "rate_limit_error", "message": "rate limit reached"}}
+                self._send(429, json.dumps(error).encode(), limit_headers)
+                return
         rule = state._pick(text, str(body.get("model", "")) if isinstance(body, dict) else "")
         if rule is not None and rule.stall:
             time.sleep(rule.stall)
@@ -242,7 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         payload = _payload(kind, model, text, reply, usage)
         trickle = rule.trickle if rule is not None else None
-        self._send(200, json.dumps(payload).encode(), trickle=trickle)
+        self._send(200, json.dumps(payload).encode(), limit_headers, trickle=trickle)
 
     def _send(
         self,
@@ -426,8 +435,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--rpm", type=float, help="enforce a request limit (tests/fakeserver_limits.py)")
+    parser.add_argument("--tpm", type=float, help="enforce a token limit")
     args = parser.parse_args(argv)
-    server = FakeLLMServer(latency=args.latency, port=args.port).start()
+    server = FakeLLMServer(latency=args.latency, port=args.port)
+    if args.rpm or args.tpm:
+        from fakeserver_limits import ServerLimit  # run as a script: tests/ is on the path
+
+        server.limit = ServerLimit(args.rpm, args.tpm)
+    server.start()
     _embed_array(["warm up"], EMBEDDING_SIZE)  # numpy imported before the first request, not in it
     print(server.url, flush=True)
     try:

@@ -126,7 +126,10 @@ def eval_group() -> None:
     "'retrieval' (BM25 over [rag], offline), 'retrieval:configured' or python:pkg.mod:fn.",
 )
 @click.option("--concurrency", type=int, default=8, show_default=True, help="Requests in flight at once.")
-@click.option("--rate-limit", type=float, metavar="RPM", help="At most RPM requests a minute.")
+@click.option(
+    "--rpm", "--rate-limit", "rate_limit", type=float, metavar="RPM", help="At most RPM requests a minute."
+)
+@click.option("--tpm", type=float, metavar="TPM", help="At most TPM tokens a minute (estimated).")
 @click.option("--filter", "tags", multiple=True, metavar="TAG", help="Only cases with TAG.")
 @click.option("--limit", type=int, help="Only the first N cases.")
 @click.option("--repeat", type=int, default=1, show_default=True, help="Run every case N times.")
@@ -160,6 +163,7 @@ def eval_run(
     target: str | None,
     concurrency: int,
     rate_limit: float | None,
+    tpm: float | None,
     tags: tuple[str, ...],
     limit: int | None,
     repeat: int,
@@ -193,6 +197,7 @@ def eval_run(
         target=target,
         concurrency=concurrency,
         rate_limit=rate_limit,
+        tpm=tpm,
         tags=list(tags),
         limit=limit,
         repeat=repeat,
@@ -210,10 +215,17 @@ def eval_run(
         return
     saved = save or split_ref(ref)[1] is not None or resume is not None
     progress = _Progress(enabled=not quiet)
+    shared = _shared_cache(store) if options.cache else None
     try:
         with progress:
             run = evals.evaluate(
-                bundle, options, store_root=store_root, save=saved, resume=resume, on_record=progress.update
+                bundle,
+                options,
+                store_root=store_root,
+                save=saved,
+                resume=resume,
+                on_record=progress.update,
+                shared_cache=shared,
             )
     except RunInterrupted as exc:
         click.echo(f"Interrupted: {exc}", err=True)
@@ -313,6 +325,15 @@ def _matrix(
         click.echo(matrix.text(result, title) + "".join(f"\ngate failed: {f}" for f in failures))
     if failures:
         sys.exit(1)
+
+
+def _shared_cache(store: Any) -> Any:
+    """The remote's call cache when the store has a remote configured, else None."""
+    if store is None:
+        return None
+    from promptver.remote.callcache import for_store
+
+    return for_store(store)
 
 
 def _needs_comparison(comparing: bool, fail_if_worse: bool) -> None:

@@ -20,9 +20,10 @@ from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError
 from promptver.evals import assertions
 from promptver.evals.bundle import BundleView, Case, Dataset
-from promptver.evals.cache import RequestCache
+from promptver.evals.cache import RequestCache, SharedCache, open_caches
 from promptver.evals.pricing import PriceTable
-from promptver.evals.providers import Provider, RateLimiter, RetryPolicy, make_provider
+from promptver.evals.providers import Provider, RetryPolicy, make_provider
+from promptver.evals.ratelimit import Throttle
 from promptver.evals.storage import RunStore, RunWriter, new_run_id
 from promptver.evals.summary import summarize
 from promptver.evals.targets import (
@@ -43,7 +44,8 @@ class EvalOptions:
     dataset: str | None = None
     target: str | None = None  # None or "model": the bundle's model; "retrieval"; python:pkg.mod:fn
     concurrency: int = 8
-    rate_limit: float | None = None  # requests per minute
+    rate_limit: float | None = None  # requests per minute (--rpm)
+    tpm: float | None = None  # tokens per minute (--tpm), estimated before each request
     tags: list[str] = field(default_factory=list)
     limit: int | None = None
     repeat: int = 1
@@ -58,6 +60,7 @@ class EvalOptions:
             "target": self.target,
             "concurrency": self.concurrency,
             "rate_limit": self.rate_limit,
+            "tpm": self.tpm,
             "tags": self.tags,
             "limit": self.limit,
             "repeat": self.repeat,
@@ -84,6 +87,7 @@ class EvalPlan:
     model_name: str | None
     model_ref: ModelRef | None = None  # the model asked (the bundle's, or --model's)
     transport: Transport | None = None  # the run's one HTTP session, shared by its providers
+    caches: dict[str, RequestCache] | None = None  # generation and judge call caches
 
     @property
     def jobs(self) -> list[tuple[Case, int]]:
@@ -98,7 +102,12 @@ class EvalPlan:
 
 
 def prepare(
-    bundle: BundleView, options: EvalOptions, *, store_root: Path | None, env: dict[str, str] | None = None
+    bundle: BundleView,
+    options: EvalOptions,
+    *,
+    store_root: Path | None,
+    env: dict[str, str] | None = None,
+    shared: SharedCache | None = None,
 ) -> EvalPlan:
     """Check the whole configuration and build the plan; no request is sent."""
     if options.concurrency < 1:
@@ -125,17 +134,23 @@ def prepare(
             bundle.template_path(name)
         for spec in dataset.asserts + case.asserts:
             assertions.validate(spec, where, has_grader=dataset.grader is not None)
-    cache = RequestCache(store_root / "cache" / "evals") if store_root and options.cache else None
-    limiter = RateLimiter(options.rate_limit) if options.rate_limit else None
+    caches = open_caches(store_root, shared) if store_root and options.cache else None
+    cache = caches["generation"] if caches else None
+    # One throttle per provider endpoint: the target and the grader may have their own limits.
+    Throttle(options.rate_limit, options.tpm)  # checks the caps now
+    throttles: dict[tuple[str, str | None], Throttle] = {}
     retry = RetryPolicy(max_retries=options.retries)
     transport = Transport(options.concurrency)
 
     def provider(ref: ModelRef) -> Provider:
+        endpoint = (ref.provider.lower(), ref.base_url)
+        if endpoint not in throttles:
+            throttles[endpoint] = Throttle(options.rate_limit, options.tpm)
         return make_provider(
             ref,
             timeout=options.timeout,
             retry=retry,
-            limiter=limiter,
+            limiter=throttles[endpoint],
             max_connections=options.concurrency,
             env=env,
             transport=transport,
@@ -179,11 +194,13 @@ def prepare(
         a.get("type") == "llm-judge" for c in cases for a in dataset.asserts + c.asserts
     ):
         ref = dataset.grader
-        grader = CachedModel(ref, provider(ref), dict(ref.params), cache)
+        grader = CachedModel(ref, provider(ref), dict(ref.params), caches["judge"] if caches else None)
     prices = PriceTable.from_config(store_root / "config.toml" if store_root else None)
     # A retrieval run calls no model: no cost, no token estimate.
     model_name = model.name if model and (renders or target_spec.startswith("python:")) else None
-    return EvalPlan(bundle, dataset, cases, options, target, grader, prices, model_name, model, transport)
+    return EvalPlan(
+        bundle, dataset, cases, options, target, grader, prices, model_name, model, transport, caches
+    )
 
 
 def override_model(model: ModelRef | None, spec: str, label: str) -> ModelRef:
@@ -400,6 +417,8 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
         retriever = getattr(plan.target, "retriever", None)
         if retriever is not None:
             writer.meta["retrieval_requests"] = retriever.requests
+        if plan.caches is not None:
+            writer.meta["cache"] = {kind: dict(c.hits) for kind, c in plan.caches.items()}
         writer.meta.update(
             status=status,
             summary=summarize(writer.records),

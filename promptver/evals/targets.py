@@ -53,7 +53,8 @@ class CachedModel:
 
     async def complete(self, messages: list[dict[str, str]], sample: int = 0) -> Answer:
         key = None
-        if self.cache is not None:
+        cache = self.cache
+        if cache is not None:
             key = request_key(
                 self.ref.provider,
                 getattr(self.provider, "base_url", None),
@@ -61,14 +62,19 @@ class CachedModel:
                 self.params,
                 messages,
                 sample,
+                cache.kind,
             )
-            hit = self.cache.get(key)
+            # the shared layer (the remote) blocks: off the event loop
+            hit = cache.get(key) if cache.shared is None else await asyncio.to_thread(cache.get, key)
             if hit is not None:
                 return Answer(hit.text, hit.usage, hit.latency_ms, cached=True)
         self.calls += 1
         completion = await self.provider.complete(messages, self.params)
-        if key is not None and self.cache is not None:
-            self.cache.put(key, completion)
+        if key is not None and cache is not None:
+            if cache.shared is None:
+                cache.put(key, completion)
+            else:
+                await asyncio.to_thread(cache.put, key, completion)
         return Answer(completion.text, completion.usage, completion.latency_ms, attempts=completion.attempts)
 
     async def as_completion(self, messages: list[dict[str, str]]) -> Completion:

@@ -1,12 +1,18 @@
 """Eval runner throughput against the fake server (a separate process) at 50 ms a request.
 
     /work/venv/bin/python tests/benchmarks/bench_eval.py [--cases 1000] [--latency 0.05]
+    /work/venv/bin/python tests/benchmarks/bench_eval.py --scenario rate-limited [--cases 2000 --rpm 600]
 
 For each concurrency (1, 10, 50) it prints the wall time of the run (start-up, i.e.
 loading the bundle and checking the configuration, excluded and shown apart), its ratio to
 the theoretical minimum (cases x latency / concurrency), and the runner's CPU time per
 case (this process only: the server runs in its own process). The cache is off, so every
 case is a real HTTP request. promptfoo is run on the same cases when it is installed.
+
+``--scenario rate-limited`` runs the cases at concurrency 50, no cap given, against a server
+that enforces ``--rpm`` (tests/fakeserver_limits.py): it prints the errored cases (must be
+0), the 429s the server sent, and the wall time against the limit's theoretical time
+(cases / rpm minutes; must be within 1.2x).
 """
 
 from __future__ import annotations
@@ -58,9 +64,9 @@ def make_project(folder: Path, base_url: str, cases: int) -> Store:
     return store
 
 
-def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
+def start_server(latency: float, *extra: str) -> tuple[subprocess.Popen[str], str]:
     server = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "fakeserver.py"), "--latency", str(latency)],
+        [sys.executable, str(ROOT / "tests" / "fakeserver.py"), "--latency", str(latency), *extra],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -77,10 +83,10 @@ def process_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(store: Store, concurrency: int, cache: bool = False) -> dict[str, float]:
+def measure(store: Store, concurrency: int, cache: bool = False, **more: object) -> dict[str, float]:
     started = time.perf_counter()
     bundle = open_bundle("bench", store)
-    options = EvalOptions(concurrency=concurrency, cache=cache, timeout=30, retries=2)
+    options = EvalOptions(concurrency=concurrency, cache=cache, timeout=30, retries=2, **more)  # type: ignore[arg-type]
     plan = runner.prepare(bundle, options, store_root=store.root, env={"OPENAI_API_KEY": "sk-bench"})
     writer = runner.start(plan, RunStore(store.root / "runs"))
     startup = time.perf_counter() - started
@@ -109,12 +115,37 @@ def promptfoo_note() -> str:
     return "promptfoo: installed, but this script has no promptfoo config writer yet"
 
 
+def rate_limited(cases: int, rpm: float, latency: float) -> None:
+    server, url = start_server(latency, "--rpm", str(rpm))
+    folder = Path(tempfile.mkdtemp(prefix="promptver-bench-"))
+    try:
+        store = make_project(folder, f"{url}/v1", cases)
+        result = measure(store, 50)  # asserts 0 errored cases
+        theoretical = cases / rpm * 60
+        print(
+            f"rate-limited: {cases} cases against {rpm:g} rpm (server-enforced, {latency * 1000:.0f} ms "
+            f"a request), concurrency 50, no cap given: 0 errored cases, {result['wall']:.1f}s "
+            f"for a theoretical {theoretical:.1f}s ({result['wall'] / theoretical:.3f}x)",
+            flush=True,
+        )
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--scenario", choices=["interactive", "rate-limited"], default="interactive")
+    parser.add_argument("--cases", type=int)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--rpm", type=float, default=600)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50])
     args = parser.parse_args()
+    if args.scenario == "rate-limited":
+        rate_limited(args.cases or 2000, args.rpm, args.latency)
+        return
+    args.cases = args.cases or 1000
     server, url = start_server(args.latency)
     folder = Path(tempfile.mkdtemp(prefix="promptver-bench-"))
     try:
