@@ -113,7 +113,7 @@ def eval_group() -> None:
     NAME alone evaluates the working copy (kept only with --save); NAME@VERSION evaluates a
     stored version and stores the run. `promptver eval compare A B` compares two runs,
     `promptver eval history NAME` shows the trend. A bundle named like a subcommand
-    (`compare`, `history`, `run`) is evaluated with `promptver eval run NAME`.
+    (`compare`, `history`, `merge`, `run`) is evaluated with `promptver eval run NAME`.
     """
 
 
@@ -131,6 +131,9 @@ def eval_group() -> None:
 )
 @click.option("--tpm", type=float, metavar="TPM", help="At most TPM tokens a minute (estimated).")
 @click.option("--filter", "tags", multiple=True, metavar="TAG", help="Only cases with TAG.")
+@click.option(
+    "--shard", metavar="I/N", help="Only shard I of N (by case id); merge the shards with `eval merge`."
+)
 @click.option("--limit", type=int, help="Only the first N cases.")
 @click.option("--repeat", type=int, default=1, show_default=True, help="Run every case N times.")
 @click.option("--no-cache", is_flag=True, help="Send every request, even identical ones.")
@@ -165,6 +168,7 @@ def eval_run(
     rate_limit: float | None,
     tpm: float | None,
     tags: tuple[str, ...],
+    shard: str | None,
     limit: int | None,
     repeat: int,
     no_cache: bool,
@@ -199,6 +203,7 @@ def eval_run(
         rate_limit=rate_limit,
         tpm=tpm,
         tags=list(tags),
+        shard=shard,
         limit=limit,
         repeat=repeat,
         cache=not no_cache,
@@ -267,6 +272,40 @@ def eval_compare(
     comparison = evals.compare_runs(old, new, alpha=alpha)
     gate = evals.Gate(fail_under, max_regressions, max_score_drop, fail_if_worse)
     _finish(new.meta, new.records, comparison, gate, _fmt(fmt, as_json))
+
+
+@eval_group.command("merge")
+@click.argument("run_ids", nargs=-1, required=True, metavar="RUN...")
+@_gate_options
+@click.pass_context
+def eval_merge(
+    ctx: click.Context,
+    run_ids: tuple[str, ...],
+    fail_under: float | None,
+    max_regressions: int | None,
+    max_score_drop: float | None,
+    fail_if_worse: bool,
+    alpha: float,
+    fmt: str | None,
+    as_json: bool,
+) -> None:
+    """Make one run from the shard runs of `eval NAME@V --shard i/N` (all N of them)."""
+    from promptver import evals
+    from promptver.evals import shards
+    from promptver.evals.storage import RunStore, read_run
+
+    store = _store(ctx)
+    runs_store = RunStore(store.root / "runs")
+    runs = [runs_store.load(run_id) for run_id in dict.fromkeys(run_ids)]
+    writer = shards.merge(runs, runs_store)
+    run = read_run(writer.folder)
+    if run.meta.get("version"):
+        from promptver.evals.records import record_run
+
+        record_run(store, run.meta, run.path)
+    _needs_comparison(False, fail_if_worse)
+    gate = evals.Gate(fail_under, max_regressions, max_score_drop, fail_if_worse)
+    _finish(run.meta, run.records, None, gate, _fmt(fmt, as_json))
 
 
 def _matrix(

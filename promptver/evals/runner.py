@@ -53,6 +53,7 @@ class EvalOptions:
     timeout: float = 60.0
     retries: int = 4
     model: str | None = None  # NAME or PROVIDER/NAME instead of the bundle's [model] (a matrix run)
+    shard: str | None = None  # "i/N": only the cases of shard i of N (evals/shards.py)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +69,7 @@ class EvalOptions:
             "timeout": self.timeout,
             "retries": self.retries,
             "model": self.model,
+            "shard": self.shard,
         }
 
     @classmethod
@@ -88,6 +90,7 @@ class EvalPlan:
     model_ref: ModelRef | None = None  # the model asked (the bundle's, or --model's)
     transport: Transport | None = None  # the run's one HTTP session, shared by its providers
     caches: dict[str, RequestCache] | None = None  # generation and judge call caches
+    order: dict[str, int] | None = None  # a shard's cases: their places in the whole selection
 
     @property
     def jobs(self) -> list[tuple[Case, int]]:
@@ -120,6 +123,13 @@ def prepare(
     cases = [c for c in dataset.cases if not options.tags or set(options.tags) & set(c.tags)]
     if options.limit is not None:
         cases = cases[: options.limit]
+    order = None
+    if options.shard is not None:
+        from promptver.evals.shards import parse_shard, shard_of
+
+        index, count = parse_shard(options.shard)
+        order = {case.id: place for place, case in enumerate(cases)}
+        cases = [case for case in cases if shard_of(case.id, count) == index]
     target_spec = options.target or "model"
     renders = target_spec in ("model", "rag")
     for case in cases:
@@ -199,7 +209,7 @@ def prepare(
     # A retrieval run calls no model: no cost, no token estimate.
     model_name = model.name if model and (renders or target_spec.startswith("python:")) else None
     return EvalPlan(
-        bundle, dataset, cases, options, target, grader, prices, model_name, model, transport, caches
+        bundle, dataset, cases, options, target, grader, prices, model_name, model, transport, caches, order
     )
 
 
@@ -385,7 +395,7 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
         queue.put_nowait(job)
     total = len(plan.jobs)
     finished = len(done)
-    order = {case.id: index for index, case in enumerate(plan.cases)}
+    order = plan.order or {case.id: index for index, case in enumerate(plan.cases)}
 
     async def worker() -> None:
         nonlocal finished
@@ -411,7 +421,7 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
             await warm([case for case, _ in pending])
         workers = min(plan.options.concurrency, max(1, queue.qsize()))
         await asyncio.gather(*(worker() for _ in range(workers)))
-        status = "complete"
+        status = "complete" if plan.options.shard is None else "partial"  # a shard waits for merge
     finally:
         writer.close()
         retriever = getattr(plan.target, "retriever", None)
@@ -448,5 +458,5 @@ def check_resumable(plan: EvalPlan, writer: RunWriter) -> None:
             f"run {writer.id} was made with another version of the bundle "
             f"({meta.get('version') or 'working copy'})"
         )
-    if meta.get("status") == "complete":
+    if meta.get("status") in ("complete", "partial"):
         raise ConfigError(f"run {writer.id} is already complete")
