@@ -87,6 +87,8 @@ class FakeLLMServer:
     embeddings_as_lists: bool = False
     # An enforced rate limit with the providers' headers (tests/fakeserver_limits.py)
     limit: Any = None
+    # The OpenAI and Anthropic batch APIs (tests/fakeserver_batch.py)
+    batches: Any = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -189,6 +191,9 @@ class _Handler(BaseHTTPRequestHandler):
             state.requests.append(
                 Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
             )
+        if state.batches is not None and state.batches.handles(self.path):
+            state.batches.post(self, state, raw)
+            return
         if self.path.endswith("/chat/completions"):
             kind = "openai"
         elif self.path.endswith("/messages"):
@@ -252,6 +257,17 @@ class _Handler(BaseHTTPRequestHandler):
         payload = _payload(kind, model, text, reply, usage)
         trickle = rule.trickle if rule is not None else None
         self._send(200, json.dumps(payload).encode(), limit_headers, trickle=trickle)
+
+    def do_GET(self) -> None:
+        state = self.server_state
+        with state._lock:
+            state.requests.append(
+                Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, None, time.time())
+            )
+        if state.batches is not None and state.batches.handles(self.path):
+            state.batches.get(self)
+            return
+        self._send(404, b'{"error": "not found"}')
 
     def _send(
         self,

@@ -132,6 +132,20 @@ def eval_group() -> None:
 @click.option("--tpm", type=float, metavar="TPM", help="At most TPM tokens a minute (estimated).")
 @click.option("--filter", "tags", multiple=True, metavar="TAG", help="Only cases with TAG.")
 @click.option(
+    "--batch", is_flag=True, help="Send the model calls through the provider's batch API (half price)."
+)
+@click.option(
+    "--batch-poll",
+    type=float,
+    default=30.0,
+    show_default=True,
+    metavar="S",
+    help="Seconds between looks at a batch.",
+)
+@click.option(
+    "--batch-size", type=int, metavar="N", help="At most N requests a batch (default: the provider's limit)."
+)
+@click.option(
     "--shard", metavar="I/N", help="Only shard I of N (by case id); merge the shards with `eval merge`."
 )
 @click.option("--limit", type=int, help="Only the first N cases.")
@@ -168,6 +182,9 @@ def eval_run(
     rate_limit: float | None,
     tpm: float | None,
     tags: tuple[str, ...],
+    batch: bool,
+    batch_poll: float,
+    batch_size: int | None,
     shard: str | None,
     limit: int | None,
     repeat: int,
@@ -204,6 +221,9 @@ def eval_run(
         tpm=tpm,
         tags=list(tags),
         shard=shard,
+        batch=batch,
+        batch_poll=batch_poll,
+        batch_size=batch_size,
         limit=limit,
         repeat=repeat,
         cache=not no_cache,
@@ -231,6 +251,7 @@ def eval_run(
                 resume=resume,
                 on_record=progress.update,
                 shared_cache=shared,
+                on_batch=None if quiet else _batch_progress(),
             )
     except RunInterrupted as exc:
         click.echo(f"Interrupted: {exc}", err=True)
@@ -364,6 +385,22 @@ def _matrix(
         click.echo(matrix.text(result, title) + "".join(f"\ngate failed: {f}" for f in failures))
     if failures:
         sys.exit(1)
+
+
+def _batch_progress() -> Any:
+    """A line on stderr when a batch's status or counts change."""
+    seen: dict[str, str] = {}
+
+    def show(info: dict[str, Any]) -> None:
+        line = f"batch {info['id']}: {info['status']}"
+        counts = info.get("counts")
+        if isinstance(counts, dict):
+            line += " (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")"
+        if seen.get(info["id"]) != line:
+            seen[info["id"]] = line
+            click.echo(line, err=True)
+
+    return show
 
 
 def _shared_cache(store: Any) -> Any:

@@ -82,6 +82,7 @@ def evaluate(
     on_record: OnRecord | None = None,
     env: dict[str, str] | None = None,
     shared_cache: SharedCache | None = None,
+    on_batch: Any = None,
 ) -> StoredRun:
     """Run (or resume) an eval and return the finished run.
 
@@ -111,6 +112,7 @@ def evaluate(
             }
         )
         plan = prepare(bundle, options, store_root=store_root, env=env, shared=shared_cache)
+        plan.on_batch = on_batch
         check_resumable(plan, writer)
         _run(plan, writer, on_record, True)
         assert store_root is not None  # runs is not None
@@ -120,6 +122,7 @@ def evaluate(
 
         raise ConfigError("saving a run needs a store", hint="run inside a project or pass --store")
     plan = prepare(bundle, options, store_root=store_root, env=env, shared=shared_cache)
+    plan.on_batch = on_batch
     scratch = None if save else Path(tempfile.mkdtemp(prefix="promptver-eval-"))
     try:
         writer = runner.start(plan, runs if save else None, scratch)

@@ -54,6 +54,9 @@ class EvalOptions:
     retries: int = 4
     model: str | None = None  # NAME or PROVIDER/NAME instead of the bundle's [model] (a matrix run)
     shard: str | None = None  # "i/N": only the cases of shard i of N (evals/shards.py)
+    batch: bool = False  # model calls through the provider's batch API (evals/batch.py)
+    batch_poll: float = 30.0  # seconds between two looks at a batch
+    batch_size: int | None = None  # at most this many requests a batch (below the provider's limit)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +73,9 @@ class EvalOptions:
             "retries": self.retries,
             "model": self.model,
             "shard": self.shard,
+            "batch": self.batch,
+            "batch_poll": self.batch_poll,
+            "batch_size": self.batch_size,
         }
 
     @classmethod
@@ -91,6 +97,8 @@ class EvalPlan:
     transport: Transport | None = None  # the run's one HTTP session, shared by its providers
     caches: dict[str, RequestCache] | None = None  # generation and judge call caches
     order: dict[str, int] | None = None  # a shard's cases: their places in the whole selection
+    on_batch: Callable[[dict[str, Any]], None] | None = None  # progress while a batch runs
+    batches: list[dict[str, Any]] | None = None  # the provider batches of a --batch run
 
     @property
     def jobs(self) -> list[tuple[Case, int]]:
@@ -119,6 +127,10 @@ def prepare(
         raise ConfigError("--repeat must be at least 1")
     if options.limit is not None and options.limit < 0:
         raise ConfigError("--limit must not be negative")
+    if options.batch and options.target not in (None, "model"):
+        raise ConfigError("--batch needs the model target", hint="drop --target, or drop --batch")
+    if options.batch_size is not None and options.batch_size < 1:
+        raise ConfigError("--batch-size must be at least 1")
     dataset = bundle.dataset(options.dataset)
     cases = [c for c in dataset.cases if not options.tags or set(options.tags) & set(c.tags)]
     if options.limit is not None:
@@ -181,6 +193,8 @@ def prepare(
             )
         params = model_params(model, bundle)
         cached = CachedModel(model, provider(model), params, cache)
+        if options.batch and model.provider.lower() not in ("openai", "anthropic"):
+            raise ConfigError(f"--batch: provider {model.provider!r} has no batch API promptver knows")
         if target_spec == "rag":
             target = rag_target(bundle, dataset, cached, provider, store_root, options)
         else:
@@ -351,6 +365,10 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
                 estimate, messages, answer.output, plan.model_name, ref.encoding if ref else None
             )
         cost = plan.prices.cost(plan.model_name, usage) if plan.model_name else None
+        if answer.batch and cost is not None:
+            from promptver.evals.batch import BATCH_DISCOUNT
+
+            cost *= BATCH_DISCOUNT  # both providers bill batch requests at half price
         record.update(
             output=answer.output,
             latency_ms=round(answer.latency_ms, 3),
@@ -361,6 +379,8 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
         )
         if answer.sources:
             record["sources"] = answer.sources
+        if answer.batch:
+            record["batch"] = True
         ctx = assertions.Context(
             case=case,
             bundle=plan.bundle,
@@ -415,6 +435,10 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
     writer.save_meta()
     status = "interrupted"
     try:
+        if plan.options.batch and pending:
+            from promptver.evals.batchrun import prefetch
+
+            await prefetch(plan, writer.folder, writer.id, pending)
         warm = getattr(plan.target, "warm", None)
         if warm is not None and pending:
             # index the corpus and embed the queries in batches before the cases start
@@ -427,6 +451,8 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
         retriever = getattr(plan.target, "retriever", None)
         if retriever is not None:
             writer.meta["retrieval_requests"] = retriever.requests
+        if plan.batches is not None:
+            writer.meta["batches"] = plan.batches
         if plan.caches is not None:
             writer.meta["cache"] = {kind: dict(c.hits) for kind, c in plan.caches.items()}
         writer.meta.update(
