@@ -89,6 +89,8 @@ class FakeLLMServer:
     limit: Any = None
     # The OpenAI and Anthropic batch APIs (tests/fakeserver_batch.py)
     batches: Any = None
+    # OpenAI answers carry this system_fingerprint (None: no such field)
+    fingerprint: str | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -255,6 +257,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(kind, model, reply, rule.trickle if rule else None)
             return
         payload = _payload(kind, model, text, reply, usage)
+        if state.fingerprint is not None and kind == "openai":
+            payload["system_fingerprint"] = state.fingerprint
         trickle = rule.trickle if rule is not None else None
         self._send(200, json.dumps(payload).encode(), limit_headers, trickle=trickle)
 

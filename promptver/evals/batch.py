@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from promptver.errors import PromptverError
-from promptver.evals.providers import Completion
+from promptver.evals.providers import Completion, answer_facts
 from promptver.store.atomic import atomic_write
 
 BATCH_DISCOUNT = 0.5  # both providers bill batch requests at half the interactive price
@@ -290,7 +290,7 @@ class BatchClient:
                 found[key] = "unexpected answer shape in the batch output"
                 return
             body = response.get("body") or {}
-            found[key] = Completion(text, usage, 0.0, 1, _facts(body))
+            found[key] = Completion(text, usage, 0.0, 1, answer_facts(body))
             return
         message = None
         if isinstance(error, dict):
@@ -316,7 +316,7 @@ class BatchClient:
             except (KeyError, IndexError, TypeError, ValueError):
                 found[key] = "unexpected answer shape in the batch results"
                 return
-            found[key] = Completion(text, usage, 0.0, 1, _facts(message if isinstance(message, dict) else {}))
+            found[key] = Completion(text, usage, 0.0, 1, answer_facts(message))
         elif kind == "errored":
             error = result.get("error")
             inner = error.get("error") if isinstance(error, dict) else None
@@ -324,11 +324,6 @@ class BatchClient:
             found[key] = f"errored in the batch: {detail or 'no detail'}"
         else:
             found[key] = f"{kind} before it ran (the batch ended first)"
-
-
-def _facts(body: dict[str, Any]) -> dict[str, Any] | None:
-    facts = {k: body[k] for k in ("system_fingerprint", "model") if isinstance(body.get(k), str)}
-    return facts or None
 
 
 def _field(data: dict[str, Any], name: str, what: str) -> str:

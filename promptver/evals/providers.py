@@ -149,8 +149,13 @@ class _HTTPProvider:
 
     async def complete(self, messages: list[dict[str, str]], params: Mapping[str, Any]) -> Completion:
         url, headers, body = self._request(messages, params)
-        (text, usage), latency, attempts = await self.call(url, headers, body)
-        return Completion(text, usage, latency, attempts)
+
+        def parse(data: Any) -> tuple[str, Usage | None, dict[str, Any] | None]:
+            return (*self._parse(data), answer_facts(data))
+
+        result, latency, attempts = await self.call(url, headers, body, parse)
+        text, usage, facts = result if len(result) == 3 else (*result, None)  # a stream has no facts
+        return Completion(text, usage, latency, attempts, facts)
 
     async def call(
         self,
@@ -275,6 +280,15 @@ class _HTTPProvider:
 
 
 _JSON = {"Content-Type": "application/json"}
+
+
+def answer_facts(data: Any) -> dict[str, Any] | None:
+    """What an answer says about the model that gave it: OpenAI's ``system_fingerprint``
+    (the backend configuration) and both providers' ``model`` (the dated version served)."""
+    if not isinstance(data, dict):
+        return None
+    facts = {k: data[k] for k in ("system_fingerprint", "model") if isinstance(data.get(k), str) and data[k]}
+    return facts or None
 
 
 def _dumps(body: dict[str, Any]) -> bytes:

@@ -111,6 +111,7 @@ def comparison_lines(comparison: Comparison) -> list[str]:
             )
     for case_id, moved in comparison.rank_changes.items():
         lines += [f"  retrieval {case_id}: {change}" for change in moved]
+    lines += [f"  reproducibility: {line}" for line in comparison.reproducibility]
     return lines
 
 
@@ -252,6 +253,7 @@ def markdown(
             for case_id, moved in comparison.rank_changes.items()
             for change in moved
         ]
+        lines += [f"- reproducibility: {line}" for line in comparison.reproducibility]
     if gate:
         lines += ["", *(f"**Gate failed:** {reason}" for reason in gate)]
     return "\n".join(lines)

@@ -304,6 +304,17 @@ def run_meta(plan: EvalPlan) -> dict[str, Any]:
     }
 
 
+def reproducibility(plan: EvalPlan, answered: dict[str, Any] | None) -> dict[str, Any]:
+    """The facts that say whether a case can be reproduced: the request's ``seed`` and what
+    the provider said it ran (``system_fingerprint``, the served ``model`` version)."""
+    facts = dict(answered or {})
+    model = getattr(plan.target, "model", None)
+    params = getattr(model, "params", None) or {}
+    if params.get("seed") is not None:
+        facts["seed"] = params["seed"]
+    return facts
+
+
 async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
     """One case, start to finish; every failure is recorded on the case, never raised."""
     record: dict[str, Any] = {
@@ -381,6 +392,9 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
             record["sources"] = answer.sources
         if answer.batch:
             record["batch"] = True
+        facts = reproducibility(plan, answer.facts)
+        if facts:
+            record["facts"] = facts
         ctx = assertions.Context(
             case=case,
             bundle=plan.bundle,

@@ -27,6 +27,7 @@ class Answer:
     attempts: int = 0  # requests sent (0 when answered from the cache)
     sources: list[str] = field(default_factory=list)
     batch: bool = False  # answered by the provider's batch API (billed at the batch price)
+    facts: dict[str, Any] | None = None  # system_fingerprint, model version (evals/providers.py)
     # retrieved chunks, best first ({source, chunk, score}), for targets that retrieve
     retrieved: list[dict[str, Any]] | None = None
 
@@ -74,7 +75,7 @@ class CachedModel:
             # the shared layer (the remote) blocks: off the event loop
             hit = cache.get(key) if cache.shared is None else await asyncio.to_thread(cache.get, key)
             if hit is not None:
-                return Answer(hit.text, hit.usage, hit.latency_ms, cached=True)
+                return Answer(hit.text, hit.usage, hit.latency_ms, cached=True, facts=hit.facts)
         batched = self.batch.get(key) if self.batch is not None and key is not None else None
         if isinstance(batched, str):
             from promptver.evals.providers import ProviderError
@@ -96,6 +97,7 @@ class CachedModel:
             completion.latency_ms,
             attempts=completion.attempts,
             batch=batched is not None,
+            facts=completion.facts,
         )
 
     async def as_completion(self, messages: list[dict[str, str]]) -> Completion:
