@@ -116,7 +116,7 @@ def evaluate(
         check_resumable(plan, writer)
         _run(plan, writer, on_record, True)
         assert store_root is not None  # runs is not None
-        return _record(store_root, read_run(writer.folder))
+        return _record(store_root, read_run(writer.folder, lazy=True))
     if save and runs is None:
         from promptver.errors import ConfigError
 
@@ -127,7 +127,7 @@ def evaluate(
     try:
         writer = runner.start(plan, runs if save else None, scratch)
         _run(plan, writer, on_record, save)
-        run = read_run(writer.folder)
+        run = read_run(writer.folder, lazy=save)  # a scratch folder is removed below
         return _record(store_root, run) if save and store_root is not None else run
     finally:
         if scratch is not None:

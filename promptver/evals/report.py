@@ -183,7 +183,7 @@ def as_json(
     comparison: Comparison | None = None,
     gate: list[str] | None = None,
 ) -> str:
-    data: dict[str, Any] = {"run": meta, "cases": records}
+    data: dict[str, Any] = {"run": meta, "cases": list(records)}
     if any(r.get("repeat") for r in records):
         from promptver.evals.stats import case_rates
 

@@ -440,10 +440,10 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
                 return
             record = await run_case(plan, case, rep)
             record["index"] = order[case.id]
-            writer.append(record)  # keeps the record with any API key redacted
+            written = writer.append(record)  # the record with any API key redacted
             finished += 1
             if on_record is not None:
-                on_record(writer.records[-1], finished, total)
+                on_record(written, finished, total)
 
     writer.meta["status"] = "running"
     writer.save_meta()

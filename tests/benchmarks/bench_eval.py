@@ -134,9 +134,40 @@ def rate_limited(cases: int, rpm: float, latency: float) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def peak_rss(cases: int, latency: float) -> None:
+    """A whole ``promptver eval --save`` of ``cases`` cases in its own process: its peak
+    resident set (getrusage of the waited child, as /usr/bin/time -v reports it)."""
+    import resource
+
+    server, url = start_server(latency)
+    folder = Path(tempfile.mkdtemp(prefix="promptver-bench-"))
+    try:
+        store = make_project(folder, f"{url}/v1", cases)
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_API_KEY": "sk-bench"}
+        command = [sys.executable, "-m", "promptver", "--store", str(store.root), "eval", "bench"]
+        command += ["--save", "--no-cache", "--concurrency", "50", "-q"]
+        started = time.perf_counter()
+        done = subprocess.run(command, env=env, cwd=folder, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+        if done.returncode != 0:
+            raise SystemExit(done.stderr[-2000:])
+        print(
+            f"peak RSS: {cases} cases (promptver eval --save, concurrency 50, cache off): "
+            f"{peak:.0f} MB, {wall:.0f}s",
+            flush=True,
+        )
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--scenario", choices=["interactive", "rate-limited"], default="interactive")
+    parser.add_argument(
+        "--scenario", choices=["interactive", "rate-limited", "memory"], default="interactive"
+    )
     parser.add_argument("--cases", type=int)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--rpm", type=float, default=600)
@@ -144,6 +175,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.scenario == "rate-limited":
         rate_limited(args.cases or 2000, args.rpm, args.latency)
+        return
+    if args.scenario == "memory":
+        peak_rss(args.cases or 100_000, args.latency)
         return
     args.cases = args.cases or 1000
     server, url = start_server(args.latency)
