@@ -113,11 +113,22 @@ class RecordsOnDisk(Sequence[dict[str, Any]]):
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._index()
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            info = self.path.stat()
+        except OSError:
+            return None
+        return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+    def _index(self) -> None:
         places: list[tuple[int, int, int]] = []
         decoder = msgspec.json.Decoder(_Place)
         offset = 0
-        if path.is_file():
-            with path.open("rb") as handle:
+        self._seen = self._stamp()
+        if self._seen is not None:
+            with self.path.open("rb") as handle:
                 for line in handle:
                     if not line.endswith(b"\n"):
                         break  # torn write: the process stopped mid-line
@@ -130,8 +141,14 @@ class RecordsOnDisk(Sequence[dict[str, Any]]):
         places.sort()
         self._offsets = [offset for _, _, offset in places]
 
+    def _current(self) -> list[int]:
+        """The offsets, indexed again when the file was rewritten (``--resume``) since."""
+        if self._stamp() != self._seen:
+            self._index()
+        return self._offsets
+
     def __len__(self) -> int:
-        return len(self._offsets)
+        return len(self._current())
 
     def _read(self, handle: Any, offset: int) -> dict[str, Any]:
         handle.seek(offset)
@@ -145,14 +162,16 @@ class RecordsOnDisk(Sequence[dict[str, Any]]):
     def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
 
     def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        offsets = self._current()
         with self.path.open("rb") as handle:
             if isinstance(index, slice):
-                return [self._read(handle, offset) for offset in self._offsets[index]]
-            return self._read(handle, self._offsets[index])
+                return [self._read(handle, offset) for offset in offsets[index]]
+            return self._read(handle, offsets[index])
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        offsets = self._current()
         with self.path.open("rb") as handle:
-            for offset in self._offsets:
+            for offset in offsets:
                 yield self._read(handle, offset)
 
 
