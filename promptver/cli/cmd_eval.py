@@ -236,7 +236,8 @@ def eval_run(
         if compare_to or resume:
             raise click.UsageError("a model matrix (several --model) takes no --compare or --resume")
         gate = evals.Gate(fail_under, max_regressions, max_score_drop, fail_if_worse)
-        _matrix(ref, bundle, options, models, store_root, save, quiet, gate, _fmt(fmt, as_json))
+        shared = _shared_cache(store) if options.cache else None
+        _matrix(ref, bundle, options, models, store_root, save, quiet, gate, _fmt(fmt, as_json), shared)
         return
     saved = save or split_ref(ref)[1] is not None or resume is not None
     progress = _Progress(enabled=not quiet)
@@ -339,6 +340,7 @@ def _matrix(
     quiet: bool,
     gate: Any,
     fmt: str,
+    shared: Any = None,
 ) -> None:
     """Run the same version against each model, store each run, show them side by side."""
     import dataclasses
@@ -363,7 +365,12 @@ def _matrix(
         try:
             with progress:
                 run = evals.evaluate(
-                    bundle, plan_options, store_root=store_root, save=saved, on_record=progress.update
+                    bundle,
+                    plan_options,
+                    store_root=store_root,
+                    save=saved,
+                    on_record=progress.update,
+                    shared_cache=shared,
                 )
         except evals.RunInterrupted as exc:
             click.echo(f"Interrupted: {exc}", err=True)
