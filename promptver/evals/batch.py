@@ -128,8 +128,12 @@ class BatchClient:
         if self.kind == "openai":
             headers: dict[str, str] = self.provider.auth_headers()
             return headers
-        headers, _ = self.provider._request([], {})[1], None
-        return dict(headers)
+        from promptver.evals.providers import ANTHROPIC_VERSION
+
+        headers = {"anthropic-version": ANTHROPIC_VERSION}
+        if self.provider._key:
+            headers["x-api-key"] = self.provider._key
+        return headers
 
     async def _http(
         self, method: str, url: str, *, body: Any = None, form: Any = None, retry: bool = True
@@ -158,7 +162,10 @@ class BatchClient:
             except (TimeoutError, aiohttp.ClientError) as exc:
                 if not retry or attempt >= self.provider.retry.max_retries:
                     raise BatchError(
-                        f"{self.provider.label}: {method} {_path(url)} failed: {exc or type(exc).__name__}"
+                        f"{self.provider.label}: {method} {_path(url)} failed: {exc or type(exc).__name__}",
+                        hint=None
+                        if retry
+                        else "the provider may have taken the batch: see its batch list before a re-run",
                     ) from exc
                 status, content = 0, b""
             if 200 <= status < 300:
@@ -260,13 +267,6 @@ class BatchClient:
                     content = await self._http("GET", f"{self._root()}/files/{_safe(file_id)}/content")
                     for item in _jsonl(content):
                         self._openai_result(item, found)
-            if batch.get("status") in ("failed", "cancelled", "expired") and not found:
-                errors = (
-                    (batch.get("errors") or {}).get("data") if isinstance(batch.get("errors"), dict) else None
-                )
-                reason = errors[0].get("message") if errors and isinstance(errors[0], dict) else None
-                where = f"{self.provider.label}: batch {batch.get('id')}"
-                raise BatchError(f"{where} {batch.get('status')}: {reason or 'no results'}")
         else:
             url = batch.get("results_url")
             if not isinstance(url, str) or not url:
@@ -395,8 +395,11 @@ async def run_batches(
             if client.done(batch):
                 break
             await asyncio.sleep(client.poll)
-        results.update(await client.results(batch))
-        entry["status"] = batch.get("status") or batch.get("processing_status")
+        found = await client.results(batch)
+        status = batch.get("status") or batch.get("processing_status")
+        for key in entry.get("keys", []):  # a failed or expired batch: every request says so
+            results[key] = found.get(key, f"no answer in batch {entry['id']} ({status})")
+        entry["status"] = status
         state.save()
     return results
 
