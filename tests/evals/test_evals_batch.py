@@ -146,3 +146,20 @@ def test_a_killed_run_resumes_its_batch_without_submitting_twice(
         assert server.count("/chat/completions") == 0
     data = json.loads(out)
     assert data["run"]["status"] == "complete" and data["run"]["summary"]["passed"] == 30
+
+
+def test_a_failed_batch_is_each_case_s_error_not_a_stuck_run(
+    tmp_path: Path, api_keys: dict[str, str]
+) -> None:
+    class Failing(BatchAPI):
+        def _view(self, handler, batch):  # type: ignore[no-untyped-def]
+            view = super()._view(handler, batch)
+            if view["status"] == "completed":
+                view.update(status="failed", output_file_id=None, error_file_id=None)
+            return view
+
+    with FakeLLMServer(batches=Failing(delay=0.0)) as server:
+        folder = write_bundle(tmp_path, CASES[:3], model=openai_model(server), dataset_extra=DEFAULT)
+        result = run(folder, batch=True, batch_poll=0.05, cache=False)
+    assert result.meta["status"] == "complete"
+    assert all("(failed)" in r["error"] for r in result.records)
