@@ -26,7 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 from promptver.evals.providers import Completion, Usage
 from promptver.store.atomic import atomic_write
 
-KINDS = {"generation": "evals", "judge": "judge"}  # kind -> folder under the store's cache/
+KINDS = {"generation": "evals", "judge": "judge"}
+SHARED_THREADS = 32  # remote lookups in flight at once  # kind -> folder under the store's cache/
 
 
 class SharedCache(Protocol):
@@ -122,9 +123,27 @@ class RequestCache:
         self.kind = kind
         self.shared = shared
         self.hits = {"local": 0, "shared": 0}
+        self._pool: Any = None
+
+    async def run(self, function: Any, *args: Any) -> Any:
+        """``function(*args)`` off the event loop, in this cache's own threads: a remote
+        lookup is two round trips, and the loop's default pool (CPU count + 4 threads)
+        would cap a run at a few of them at once."""
+        import asyncio
+
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=SHARED_THREADS, thread_name_prefix="callcache")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
 
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.json"
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
 
     def get(self, key: str) -> Completion | None:
         path = self._path(key)

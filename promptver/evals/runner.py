@@ -110,6 +110,8 @@ class EvalPlan:
             await self.grader.provider.aclose()
         if self.transport is not None:
             await self.transport.aclose()
+        for cache in (self.caches or {}).values():
+            cache.close()
 
 
 def prepare(

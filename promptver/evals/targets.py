@@ -73,7 +73,7 @@ class CachedModel:
             key = self.key(messages, sample)
         if cache is not None and key is not None:
             # the shared layer (the remote) blocks: off the event loop
-            hit = cache.get(key) if cache.shared is None else await asyncio.to_thread(cache.get, key)
+            hit = cache.get(key) if cache.shared is None else await cache.run(cache.get, key)
             if hit is not None:
                 return Answer(hit.text, hit.usage, hit.latency_ms, cached=True, facts=hit.facts)
         batched = self.batch.get(key) if self.batch is not None and key is not None else None
@@ -90,7 +90,7 @@ class CachedModel:
             if cache.shared is None:
                 cache.put(key, completion)
             else:
-                await asyncio.to_thread(cache.put, key, completion)
+                await cache.run(cache.put, key, completion)
         return Answer(
             completion.text,
             completion.usage,
