@@ -118,3 +118,24 @@ def test_an_entry_answers_only_its_own_key(tmp_path: Path) -> None:
     assert decode_entry(raw, "ab" * 32) is not None
     assert decode_entry(raw, "cd" * 32) is None
     assert decode_entry(b"not json", "ab" * 32) is None
+
+
+def test_the_key_holds_what_decides_the_answer_and_no_secret() -> None:
+    from promptver.evals.cache import request_key
+
+    messages = [{"role": "user", "content": "hi"}]
+    base = request_key("openai", "https://api.example.com/v1", "m", {"seed": 1}, messages)
+    assert base == request_key(
+        "openai", "https://user:sk-secret@api.example.com/v1?key=sk-secret", "m", {"seed": 1}, messages
+    )
+    others = {
+        request_key("openai", "https://api.example.com/v1", "m", {"seed": 2}, messages),
+        request_key(
+            "openai", "https://api.example.com/v1", "m", {"seed": 1, "tools": [{"type": "x"}]}, messages
+        ),
+        request_key("openai", "https://api.example.com/v1", "m2", {"seed": 1}, messages),
+        request_key("anthropic", "https://api.example.com/v1", "m", {"seed": 1}, messages),
+        request_key("openai", "https://api.example.com/v1", "m", {"seed": 1}, messages, purpose="judge"),
+        request_key("openai", "https://api.example.com/v1", "m", {"seed": 1}, messages, sample=1),
+    }
+    assert base not in others and len(others) == 6
