@@ -47,6 +47,7 @@ class BatchAPI:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._finishing = threading.Lock()
         self._ids = itertools.count(1)
 
     def handles(self, path: str) -> bool:
@@ -208,8 +209,9 @@ class BatchAPI:
             batch["done"] = True
 
     def _view(self, handler: Any, batch: dict[str, Any]) -> dict[str, Any]:
-        if not batch["done"] and time.time() >= batch["created"] + self.delay:
-            self._finish(batch)
+        with self._finishing:  # two polls at once end a batch once
+            if not batch["done"] and time.time() >= batch["created"] + self.delay:
+                self._finish(batch)
         total = len(batch["requests"])
         counts = batch.get("counts") or {"succeeded": 0, "errored": 0, "expired": 0}
         if batch["kind"] == "openai":

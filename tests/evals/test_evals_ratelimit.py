@@ -88,7 +88,7 @@ async def test_a_pause_holds_every_request() -> None:
 
 
 def test_a_run_against_an_enforced_limit_errs_on_no_case(tmp_path: Path, api_keys: dict[str, str]) -> None:
-    """The scaled-down form of the benchmark (tests/benchmarks/bench_eval.py --rate-limited):
+    """The scaled-down form of the benchmark (tests/benchmarks/bench_eval.py --scenario rate-limited):
     240 cases against 1,800 requests a minute, concurrency 50, no cap given: the server's
     429s and headers pace the run to within 1.2x of the 8 s the limit allows."""
     limit = ServerLimit(rpm=1800)
