@@ -1,7 +1,7 @@
 """The two batch APIs on the test server, answering as its chat endpoints would.
 
 OpenAI: ``POST /v1/files`` (multipart, ``purpose=batch``), ``POST /v1/batches``,
-``GET /v1/batches/{id}``, ``GET /v1/files/{id}/content``. Anthropic: ``POST
+``GET /v1/batches/{id}``, ``GET /v1/batches`` (the list), ``GET /v1/files/{id}/content``. Anthropic: ``POST
 /v1/messages/batches``, ``GET /v1/messages/batches/{id}``, ``GET
 /v1/messages/batches/{id}/results``. A batch is ``in_progress`` for ``delay`` seconds after
 its creation, then ends: each request is answered by the server's rules (or echoed), except
@@ -41,6 +41,7 @@ class BatchAPI:
     expire: str | None = None
     max_requests: int = 50_000
     max_bytes: int = 200 * 1000 * 1000
+    create_stall: float = 0.0  # seconds between creating a batch and answering (a lost answer)
     created: int = 0
     files: dict[str, bytes] = field(default_factory=dict)
     batches: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -82,6 +83,11 @@ class BatchAPI:
         found = re.search(r"/batches/([\w-]+)$", path)
         if found and found[1] in self.batches:
             handler._send(200, json.dumps(self._view(handler, self.batches[found[1]])).encode())
+            return
+        if path.endswith("/v1/batches"):  # OpenAI's batch list, newest first
+            mine = [b for b in self.batches.values() if b["kind"] == "openai"]
+            data = [self._view(handler, b) for b in sorted(mine, key=lambda b: -b["created"])]
+            handler._send(200, json.dumps({"object": "list", "data": data, "has_more": False}).encode())
             return
         handler._send(404, b'{"error": {"message": "no such batch"}}')
 
@@ -143,8 +149,11 @@ class BatchAPI:
                 "requests": requests,
                 "done": False,
                 "server": server,
+                "metadata": body.get("metadata") if kind == "openai" else None,
             }
             self.batches[batch_id] = batch
+        if self.create_stall:
+            time.sleep(self.create_stall)
         handler._send(200, json.dumps(self._view(handler, batch)).encode())
 
     def _finish(self, batch: dict[str, Any]) -> None:
@@ -220,6 +229,7 @@ class BatchAPI:
                 "object": "batch",
                 "endpoint": "/v1/chat/completions",
                 "completion_window": "24h",
+                "metadata": batch.get("metadata"),
                 "status": "completed" if batch["done"] else "in_progress",
                 "created_at": int(batch["created"]),
                 "output_file_id": batch.get("output_file_id"),

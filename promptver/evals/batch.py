@@ -18,15 +18,18 @@ A request's ``custom_id`` is its call-cache key (64 hex characters; Anthropic al
 ``[a-zA-Z0-9_-]{1,64}``), so identical requests go once. Requests over a batch's limits
 are split into several batches. Every batch id is written to the run's ``batches.json``
 before the run waits on it: a killed run (even SIGKILL) resumes by polling the batches it
-stored and submits nothing twice. The one window left is between the provider accepting a
-batch and that write (a few milliseconds); a batch whose creation failed with a timeout is
-not re-sent blindly, the run stops and says so.
+stored and submits nothing twice. Before a batch is created its *intent* (a random token, put in the
+OpenAI batch's metadata) is written there too: a run killed while the provider was
+accepting a batch, or whose create request timed out, finds that batch in the batch list
+on resume instead of sending it again. Anthropic's batches carry no metadata, so there the
+window left is the few milliseconds between the provider's answer and the write.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -95,7 +98,10 @@ class State:
             data = json.loads(self.path.read_text("utf-8"))
             if isinstance(data, dict) and isinstance(data.get("batches"), list):
                 self.batches = [
-                    b for b in data["batches"] if isinstance(b, dict) and isinstance(b.get("id"), str)
+                    b
+                    for b in data["batches"]
+                    if isinstance(b, dict)
+                    and (isinstance(b.get("id"), str) or isinstance(b.get("intent"), str))
                 ]
         except (OSError, ValueError):
             pass
@@ -219,7 +225,20 @@ class BatchClient:
         """The API root: OpenAI's base URL ends in /v1; Anthropic's is the host."""
         return self.provider.base_url.rstrip("/")
 
-    async def create(self, chunk: list[Pending], run_id: str) -> str:
+    async def find(self, intent: str) -> str | None:
+        """The id of the batch a killed run submitted under ``intent`` (OpenAI: the batch
+        list, newest first, matched on its metadata); None when there is none, or no way
+        to know (Anthropic's batches carry no metadata)."""
+        if self.kind != "openai":
+            return None
+        listing = await self._json("GET", f"{self._root()}/batches?limit=100")
+        for batch in listing.get("data") or []:
+            metadata = batch.get("metadata") if isinstance(batch, dict) else None
+            if isinstance(metadata, dict) and metadata.get("promptver_intent") == intent:
+                return _field(batch, "id", "the batch list")
+        return None
+
+    async def create(self, chunk: list[Pending], run_id: str, intent: str = "") -> str:
         """Submit one batch; returns its id."""
         if self.kind == "openai":
             import aiohttp
@@ -238,7 +257,7 @@ class BatchClient:
                 "input_file_id": file_id,
                 "endpoint": "/v1/chat/completions",
                 "completion_window": "24h",
-                "metadata": {"promptver_run": run_id},
+                "metadata": {"promptver_run": run_id, "promptver_intent": intent},
             }
             batch = await self._json("POST", f"{self._root()}/batches", body=body, retry=False)
         else:
@@ -370,14 +389,29 @@ async def run_batches(
     limits = client.limits
     if max_requests is not None:
         limits = Limits(min(limits.requests, max_requests), limits.bytes)
+    for unsure in [b for b in state.batches if b.get("id") is None and b.get("provider") == client.kind]:
+        # a batch being created when the run was killed (or whose answer timed out)
+        adopted = await client.find(str(unsure["intent"]))
+        if adopted is not None:
+            unsure["id"] = adopted
+        else:
+            state.batches.remove(unsure)  # never accepted (or unknowable): its requests go again
+        state.save()
     known = state.submitted()
     todo = [r for r in requests if r.key not in known]
     for chunk in split(todo, limits, client.line):
-        batch_id = await client.create(chunk, run_id)
-        # written before any wait: a killed run finds it and submits nothing twice
-        state.add(
-            {"id": batch_id, "provider": client.kind, "keys": [r.key for r in chunk], "submitted": _now()}
-        )
+        # the intent is written before the batch is created, its id as soon as it is known:
+        # a killed run finds its batches (OpenAI: by the intent in the batch's metadata)
+        entry = {
+            "id": None,
+            "intent": secrets.token_hex(8),
+            "provider": client.kind,
+            "keys": [r.key for r in chunk],
+            "submitted": _now(),
+        }
+        state.add(entry)
+        entry["id"] = await client.create(chunk, run_id, entry["intent"])
+        state.save()
     results: dict[str, Completion | str] = {}
     for entry in state.batches:
         if entry.get("provider") != client.kind:

@@ -163,3 +163,26 @@ def test_a_failed_batch_is_each_case_s_error_not_a_stuck_run(
         result = run(folder, batch=True, batch_poll=0.05, cache=False)
     assert result.meta["status"] == "complete"
     assert all("(failed)" in r["error"] for r in result.records)
+
+
+def test_a_batch_whose_creation_answer_was_lost_is_found_not_sent_again(
+    tmp_path: Path, api_keys: dict[str, str]
+) -> None:
+    """The create request times out after the provider took the batch: the run stops with
+    the intent stored; the resume finds the batch by the intent in its metadata."""
+    from promptver.evals.batch import BatchError
+
+    batches = BatchAPI(delay=0.2, create_stall=2.0)
+    with FakeLLMServer(batches=batches) as server:
+        folder = write_bundle(tmp_path, CASES[:5], model=openai_model(server), dataset_extra=DEFAULT)
+        with pytest.raises(BatchError, match="see its batch list") as lost:
+            run(folder, batch=True, batch_poll=0.05, timeout=0.5, save=True)
+        assert batches.created == 1
+        [run_folder] = list((tmp_path / ".promptver" / "runs" / "demo").iterdir())
+        [entry] = json.loads((run_folder / "batches.json").read_text())["batches"]
+        assert entry["id"] is None and entry["intent"]
+        batches.create_stall = 0.0
+        result = run(folder, resume=run_folder.name, batch_poll=0.05)
+        assert batches.created == 1, "found in the batch list by its intent, not created again"
+    assert result.meta["status"] == "complete" and result.meta["summary"]["passed"] == 5
+    assert lost.value.hint
