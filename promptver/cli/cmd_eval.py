@@ -318,9 +318,9 @@ def eval_merge(
 
     store = _store(ctx)
     runs_store = RunStore(store.root / "runs")
-    runs = [runs_store.load(run_id) for run_id in dict.fromkeys(run_ids)]
+    runs = [runs_store.load(run_id, lazy=True) for run_id in dict.fromkeys(run_ids)]
     writer = shards.merge(runs, runs_store)
-    run = read_run(writer.folder)
+    run = read_run(writer.folder, lazy=True)
     if run.meta.get("version"):
         from promptver.evals.records import record_run
 

@@ -11,6 +11,7 @@ one run (same version, dataset, target and selection) and stores the merged run,
 from __future__ import annotations
 
 import hashlib
+import heapq
 import re
 import time
 from typing import Any
@@ -114,9 +115,9 @@ def merge(runs: list[StoredRun], store: RunStore) -> RunWriter:
         "shards": [r.id for r in sorted(runs, key=lambda r: _shard(r.meta) or (0, 0))],
     }
     writer = store.create(meta)
-    records = sorted(
-        (record for run in runs for record in run.records),
-        key=lambda r: (r.get("repeat", 0), r.get("index", 0)),
+    # each shard's records come in dataset order: merged as streams, never all in memory
+    records = heapq.merge(
+        *(run.records for run in runs), key=lambda r: (r.get("repeat", 0), r.get("index", 0))
     )
     try:
         for record in records:

@@ -71,8 +71,8 @@ class RunStore:
             raise NotFoundError(f"no run {run_id!r}", hint="list runs with `promptver runs NAME`")
         return matches[0]
 
-    def load(self, run_id: str) -> StoredRun:
-        return read_run(self.find(run_id))
+    def load(self, run_id: str, *, lazy: bool = False) -> StoredRun:
+        return read_run(self.find(run_id), lazy=lazy)
 
     def list(self, bundle: str) -> list[dict[str, Any]]:
         """Run metadata of a bundle, newest first."""
