@@ -38,7 +38,7 @@ class SharedCache(Protocol):
     def put(self, kind: str, key: str, data: bytes) -> None: ...
 
 
-def _public_url(base_url: str | None) -> str | None:
+def public_url(base_url: str | None) -> str | None:
     """The base URL without user info, query or fragment (where a secret could hide)."""
     if not base_url:
         return base_url
@@ -62,7 +62,7 @@ def request_key(
     own answer, and a re-run finds every one of them again."""
     request: dict[str, Any] = {
         "provider": provider,
-        "base_url": _public_url(base_url),
+        "base_url": public_url(base_url),
         "model": model,
         "params": params,
         "messages": messages,

@@ -20,7 +20,7 @@ from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError
 from promptver.evals import assertions
 from promptver.evals.bundle import BundleView, Case, Dataset
-from promptver.evals.cache import RequestCache, SharedCache, open_caches
+from promptver.evals.cache import RequestCache, SharedCache, open_caches, public_url
 from promptver.evals.pricing import PriceTable
 from promptver.evals.providers import Provider, RetryPolicy, make_provider
 from promptver.evals.ratelimit import Throttle
@@ -99,6 +99,7 @@ class EvalPlan:
     order: dict[str, int] | None = None  # a shard's cases: their places in the whole selection
     on_batch: Callable[[dict[str, Any]], None] | None = None  # progress while a batch runs
     batches: list[dict[str, Any]] | None = None  # the provider batches of a --batch run
+    throttles: dict[tuple[str, str | None], Throttle] = field(default_factory=dict)  # per endpoint
 
     @property
     def jobs(self) -> list[tuple[Case, int]]:
@@ -225,7 +226,19 @@ def prepare(
     # A retrieval run calls no model: no cost, no token estimate.
     model_name = model.name if model and (renders or target_spec.startswith("python:")) else None
     return EvalPlan(
-        bundle, dataset, cases, options, target, grader, prices, model_name, model, transport, caches, order
+        bundle,
+        dataset,
+        cases,
+        options,
+        target,
+        grader,
+        prices,
+        model_name,
+        model,
+        transport,
+        caches,
+        order,
+        throttles=throttles,
     )
 
 
@@ -469,6 +482,11 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
             writer.meta["retrieval_requests"] = retriever.requests
         if plan.batches is not None:
             writer.meta["batches"] = plan.batches
+        if plan.throttles:  # what the providers' limits did to the run
+            writer.meta["rate_limits"] = {
+                f"{provider}:{public_url(base) or 'default'}": t.to_json()
+                for (provider, base), t in plan.throttles.items()
+            }
         if plan.caches is not None:
             writer.meta["cache"] = {kind: dict(c.hits) for kind, c in plan.caches.items()}
         writer.meta.update(

@@ -101,6 +101,8 @@ def test_a_run_against_an_enforced_limit_errs_on_no_case(tmp_path: Path, api_key
     errors = [r["error"] for r in result.records if r["error"]]
     assert errors == [] and len(result.records) == 240
     assert limit.rejected > 0, "the limit was reached, so the run had to slow down"
+    [paced] = result.meta["rate_limits"].values()
+    assert paced["announced_rpm"] == 1800 and paced["waits"] >= 1
     theoretical = 240 / 30
     assert elapsed <= 1.2 * theoretical, f"{elapsed:.2f}s for a {theoretical:.1f}s limit"
 
