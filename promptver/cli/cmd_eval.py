@@ -116,7 +116,7 @@ def eval_group() -> None:
     NAME alone evaluates the working copy (kept only with --save); NAME@VERSION evaluates a
     stored version and stores the run. `promptver eval compare A B` compares two runs,
     `promptver eval history NAME` shows the trend. A bundle named like a subcommand
-    (`compare`, `history`, `run`) is evaluated with `promptver eval run NAME`.
+    (`compare`, `history`, `merge`, `run`) is evaluated with `promptver eval run NAME`.
     """
 
 
@@ -129,8 +129,28 @@ def eval_group() -> None:
     "'retrieval' (BM25 over [rag], offline), 'retrieval:configured' or python:pkg.mod:fn.",
 )
 @click.option("--concurrency", type=int, default=8, show_default=True, help="Requests in flight at once.")
-@click.option("--rate-limit", type=float, metavar="RPM", help="At most RPM requests a minute.")
+@click.option(
+    "--rpm", "--rate-limit", "rate_limit", type=float, metavar="RPM", help="At most RPM requests a minute."
+)
+@click.option("--tpm", type=float, metavar="TPM", help="At most TPM tokens a minute (estimated).")
 @click.option("--filter", "tags", multiple=True, metavar="TAG", help="Only cases with TAG.")
+@click.option(
+    "--batch", is_flag=True, help="Send the model calls through the provider's batch API (half price)."
+)
+@click.option(
+    "--batch-poll",
+    type=float,
+    default=30.0,
+    show_default=True,
+    metavar="S",
+    help="Seconds between looks at a batch.",
+)
+@click.option(
+    "--batch-size", type=int, metavar="N", help="At most N requests a batch (default: the provider's limit)."
+)
+@click.option(
+    "--shard", metavar="I/N", help="Only shard I of N (by case id); merge the shards with `eval merge`."
+)
 @click.option("--limit", type=int, help="Only the first N cases.")
 @click.option("--repeat", type=int, default=1, show_default=True, help="Run every case N times.")
 @click.option("--no-cache", is_flag=True, help="Send every request, even identical ones.")
@@ -163,7 +183,12 @@ def eval_run(
     target: str | None,
     concurrency: int,
     rate_limit: float | None,
+    tpm: float | None,
     tags: tuple[str, ...],
+    batch: bool,
+    batch_poll: float,
+    batch_size: int | None,
+    shard: str | None,
     limit: int | None,
     repeat: int,
     no_cache: bool,
@@ -196,7 +221,12 @@ def eval_run(
         target=target,
         concurrency=concurrency,
         rate_limit=rate_limit,
+        tpm=tpm,
         tags=list(tags),
+        shard=shard,
+        batch=batch,
+        batch_poll=batch_poll,
+        batch_size=batch_size,
         limit=limit,
         repeat=repeat,
         cache=not no_cache,
@@ -209,14 +239,23 @@ def eval_run(
         if compare_to or resume:
             raise click.UsageError("a model matrix (several --model) takes no --compare or --resume")
         gate = evals.Gate(fail_under, max_regressions, max_score_drop, fail_if_worse)
-        _matrix(ref, bundle, options, models, store_root, save, quiet, gate, _fmt(fmt, as_json))
+        shared = _shared_cache(store) if options.cache else None
+        _matrix(ref, bundle, options, models, store_root, save, quiet, gate, _fmt(fmt, as_json), shared)
         return
     saved = save or split_ref(ref)[1] is not None or resume is not None
     progress = _Progress(enabled=not quiet)
+    shared = _shared_cache(store) if options.cache else None
     try:
         with progress:
             run = evals.evaluate(
-                bundle, options, store_root=store_root, save=saved, resume=resume, on_record=progress.update
+                bundle,
+                options,
+                store_root=store_root,
+                save=saved,
+                resume=resume,
+                on_record=progress.update,
+                shared_cache=shared,
+                on_batch=None if quiet else _batch_progress(),
             )
     except RunInterrupted as exc:
         _interrupted(exc)
@@ -272,6 +311,40 @@ def eval_compare(
     _finish(new.meta, new.records, comparison, gate, _fmt(fmt, as_json))
 
 
+@eval_group.command("merge")
+@click.argument("run_ids", nargs=-1, required=True, metavar="RUN...")
+@_gate_options
+@click.pass_context
+def eval_merge(
+    ctx: click.Context,
+    run_ids: tuple[str, ...],
+    fail_under: float | None,
+    max_regressions: int | None,
+    max_score_drop: float | None,
+    fail_if_worse: bool,
+    alpha: float,
+    fmt: str | None,
+    as_json: bool,
+) -> None:
+    """Make one run from the shard runs of `eval NAME@V --shard i/N` (all N of them)."""
+    from promptver import evals
+    from promptver.evals import shards
+    from promptver.evals.storage import RunStore, read_run
+
+    store = _store(ctx)
+    runs_store = RunStore(store.root / "runs")
+    runs = [runs_store.load(run_id, lazy=True) for run_id in dict.fromkeys(run_ids)]
+    writer = shards.merge(runs, runs_store)
+    run = read_run(writer.folder, lazy=True)
+    if run.meta.get("version"):
+        from promptver.evals.records import record_run
+
+        record_run(store, run.meta, run.path)
+    _needs_comparison(False, fail_if_worse)
+    gate = evals.Gate(fail_under, max_regressions, max_score_drop, fail_if_worse)
+    _finish(run.meta, run.records, None, gate, _fmt(fmt, as_json))
+
+
 def _matrix(
     ref: str,
     bundle: Any,
@@ -282,6 +355,7 @@ def _matrix(
     quiet: bool,
     gate: Any,
     fmt: str,
+    shared: Any = None,
 ) -> None:
     """Run the same version against each model, store each run, show them side by side."""
     import dataclasses
@@ -306,7 +380,12 @@ def _matrix(
         try:
             with progress:
                 run = evals.evaluate(
-                    bundle, plan_options, store_root=store_root, save=saved, on_record=progress.update
+                    bundle,
+                    plan_options,
+                    store_root=store_root,
+                    save=saved,
+                    on_record=progress.update,
+                    shared_cache=shared,
                 )
         except evals.RunInterrupted as exc:
             _interrupted(exc)
@@ -335,6 +414,31 @@ def _interrupted(exc: Exception) -> NoReturn:
     text = str(exc)
     click.echo(text[:1].upper() + text[1:], err=True)
     sys.exit(130)
+
+
+def _batch_progress() -> Any:
+    """A line on stderr when a batch's status or counts change."""
+    seen: dict[str, str] = {}
+
+    def show(info: dict[str, Any]) -> None:
+        line = f"batch {info['id']}: {info['status']}"
+        counts = info.get("counts")
+        if isinstance(counts, dict):
+            line += " (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")"
+        if seen.get(info["id"]) != line:
+            seen[info["id"]] = line
+            click.echo(line, err=True)
+
+    return show
+
+
+def _shared_cache(store: Any) -> Any:
+    """The remote's call cache when the store has a remote configured, else None."""
+    if store is None:
+        return None
+    from promptver.remote.callcache import for_store
+
+    return for_store(store)
 
 
 def _needs_comparison(comparing: bool, fail_if_worse: bool) -> None:

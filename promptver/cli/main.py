@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "review": "promptver.cli.cmd_review:review",
     "eval": "promptver.cli.cmd_eval:eval_group",
     "runs": "promptver.cli.cmd_eval:runs",
+    "cache": "promptver.cli.cmd_cache:cache",
     "run": "promptver.cli.cmd_eval:run_group",
     "pin": "promptver.cli.cmd_pin:pin",
     "unpin": "promptver.cli.cmd_pin:unpin",

@@ -18,6 +18,7 @@ from typing import Any
 
 from promptver.errors import PromptverError
 from promptver.evals.bundle import BundleView
+from promptver.evals.cache import SharedCache
 from promptver.evals.compare import Comparison, Gate, compare_runs
 from promptver.evals.runner import EvalOptions, OnRecord, check_resumable, execute, prepare
 from promptver.evals.storage import RunStore, StoredRun, read_run
@@ -80,8 +81,13 @@ def evaluate(
     resume: str | None = None,
     on_record: OnRecord | None = None,
     env: dict[str, str] | None = None,
+    shared_cache: SharedCache | None = None,
+    on_batch: Any = None,
 ) -> StoredRun:
     """Run (or resume) an eval and return the finished run.
+
+    ``shared_cache``: a second call-cache layer many machines share (the CLI passes the
+    remote's, `promptver.remote.callcache`); answers found there make no provider call.
 
     With ``save`` the run lives in the store's ``runs/`` folder; otherwise in a scratch
     folder that is removed afterwards. Ctrl-C (KeyboardInterrupt) propagates after the
@@ -101,24 +107,27 @@ def evaluate(
                 **writer.meta.get("options", {}),
                 "concurrency": options.concurrency,
                 "rate_limit": options.rate_limit,
+                "tpm": options.tpm,
                 "cache": options.cache,
             }
         )
-        plan = prepare(bundle, options, store_root=store_root, env=env)
+        plan = prepare(bundle, options, store_root=store_root, env=env, shared=shared_cache)
+        plan.on_batch = on_batch
         check_resumable(plan, writer)
         _run(plan, writer, on_record, True)
         assert store_root is not None  # runs is not None
-        return _record(store_root, read_run(writer.folder))
+        return _record(store_root, read_run(writer.folder, lazy=True))
     if save and runs is None:
         from promptver.errors import ConfigError
 
         raise ConfigError("saving a run needs a store", hint="run inside a project or pass --store")
-    plan = prepare(bundle, options, store_root=store_root, env=env)
+    plan = prepare(bundle, options, store_root=store_root, env=env, shared=shared_cache)
+    plan.on_batch = on_batch
     scratch = None if save else Path(tempfile.mkdtemp(prefix="promptver-eval-"))
     try:
         writer = runner.start(plan, runs if save else None, scratch)
         _run(plan, writer, on_record, save)
-        run = read_run(writer.folder)
+        run = read_run(writer.folder, lazy=save)  # a scratch folder is removed below
         return _record(store_root, run) if save and store_root is not None else run
     finally:
         if scratch is not None:

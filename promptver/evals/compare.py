@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,8 @@ class Comparison:
     rank_changes: dict[str, list[str]] = field(default_factory=dict)
     sources_changed: list[str] = field(default_factory=list)
     stats: PairedStats | None = None  # how sure: bootstrap CI and McNemar (evals/stats.py)
+    # where the two runs' seeds, system fingerprints or served model versions differ
+    reproducibility: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         def brief(meta: dict[str, Any]) -> dict[str, Any]:
@@ -63,6 +66,7 @@ class Comparison:
             "rank_changes": self.rank_changes,
             "sources_changed": self.sources_changed,
             "stats": self.stats.to_json() if self.stats is not None else None,
+            "reproducibility": self.reproducibility,
         }
 
 
@@ -90,6 +94,7 @@ def compare_runs(base: StoredRun, head: StoredRun, *, alpha: float | None = None
     refuse_mixed_targets(base.meta, head.meta)
     result = _case_deltas(base, head)
     result.stats = _paired(base, head, alpha)
+    result.reproducibility = fact_changes(base.records, head.records)
     return result
 
 
@@ -105,6 +110,36 @@ def refuse_mixed_targets(base: dict[str, Any], head: dict[str, Any]) -> None:
             hint=f"compare runs of one target (--target {old} or --target {new}), running the missing"
             " one with `promptver eval NAME@VERSION --target T`",
         )
+
+
+FACTS = {
+    "seed": "the request seed",
+    "system_fingerprint": "the provider's system_fingerprint",
+    "model": "the model version served",
+}
+
+
+def fact_changes(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> list[str]:
+    """One line per reproducibility fact whose values differ between the runs: answers
+    may then differ for reasons outside the bundle."""
+
+    def values(records: list[dict[str, Any]], name: str) -> set[str]:
+        found = set()
+        for record in records:
+            facts = record.get("facts")
+            if isinstance(facts, dict) and facts.get(name) is not None:
+                # from the provider: shown in terminals and Markdown, so plain characters only
+                found.add(re.sub(r"[^\w.:-]", "?", str(facts[name]))[:64])
+        return found
+
+    lines = []
+    for name, label in FACTS.items():
+        old, new = values(base, name), values(head, name)
+        if old != new:
+            lines.append(
+                f"{label} differs: {', '.join(sorted(old)) or 'none'} -> {', '.join(sorted(new)) or 'none'}"
+            )
+    return lines
 
 
 def _paired(base: StoredRun, head: StoredRun, alpha: float | None) -> PairedStats | None:

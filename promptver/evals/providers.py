@@ -20,7 +20,11 @@ from typing import Any, Protocol
 
 from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError, PromptverError
+from promptver.evals.ratelimit import MAX_RATE_WAITS, Limits, Throttle, estimate_tokens
 from promptver.evals.transport import Transport
+
+# The run's pacing (evals/ratelimit.py); the old name stays for callers of the library.
+RateLimiter = Throttle
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
 OPENAI_URL = "https://api.openai.com/v1"
@@ -35,9 +39,10 @@ class ProviderError(PromptverError):
 
 
 class _Retryable(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, rate_limited: bool = False) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.rate_limited = rate_limited  # a 429: wait it out without using up a retry
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class Completion:
     usage: Usage | None
     latency_ms: float
     attempts: int = 1
+    facts: dict[str, Any] | None = None  # reproducibility facts: seed, system_fingerprint, model
 
 
 @dataclass(frozen=True)
@@ -69,23 +75,6 @@ class RetryPolicy:
         """Exponential backoff with equal jitter: half fixed, half random."""
         ceiling = min(self.max_delay, self.base_delay * 2**attempt)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
-class RateLimiter:
-    """Spaces request starts so no more than ``rpm`` start in any minute."""
-
-    def __init__(self, rpm: float) -> None:
-        if rpm <= 0:
-            raise ConfigError(f"the rate limit must be positive, not {rpm}")
-        self.interval = 60.0 / rpm
-        self._next = 0.0
-
-    async def acquire(self) -> None:
-        now = time.monotonic()
-        slot = max(now, self._next)
-        self._next = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
 
 
 class Provider(Protocol):
@@ -124,7 +113,7 @@ class _HTTPProvider:
         *,
         timeout: float,
         retry: RetryPolicy,
-        limiter: RateLimiter | None,
+        limiter: Throttle | None,
         max_connections: int,
         transport: Transport | None = None,
     ) -> None:
@@ -160,8 +149,13 @@ class _HTTPProvider:
 
     async def complete(self, messages: list[dict[str, str]], params: Mapping[str, Any]) -> Completion:
         url, headers, body = self._request(messages, params)
-        (text, usage), latency, attempts = await self.call(url, headers, body)
-        return Completion(text, usage, latency, attempts)
+
+        def parse(data: Any) -> tuple[str, Usage | None, dict[str, Any] | None]:
+            return (*self._parse(data), answer_facts(data))
+
+        result, latency, attempts = await self.call(url, headers, body, parse)
+        text, usage, facts = result if len(result) == 3 else (*result, None)  # a stream has no facts
+        return Completion(text, usage, latency, attempts, facts)
 
     async def call(
         self,
@@ -174,9 +168,10 @@ class _HTTPProvider:
         returns (``parse(response JSON)``, latency in ms, attempts). ``parse`` defaults to
         the chat answer's; embeddings and rerank requests (evals/embeddings.py) pass theirs."""
         attempt = 0
+        rate_waits = 0
         while True:
             if self.limiter is not None:
-                await self.limiter.acquire()
+                await self.limiter.acquire(estimate_tokens(body))
             start = time.perf_counter()
             try:
                 async with asyncio.timeout(self.timeout):
@@ -198,6 +193,13 @@ class _HTTPProvider:
                 if isinstance(exc, aiohttp.InvalidURL):
                     raise ProviderError(f"{self.label}: invalid URL {self.base_url!r}") from exc
                 failure = _Retryable(f"{type(exc).__name__}: {exc}")
+            if failure.rate_limited and self.limiter is not None and rate_waits < MAX_RATE_WAITS:
+                wait = failure.retry_after
+                if wait is None or wait <= self.retry.max_retry_after:
+                    # the whole run slows down; this request is sent again in its turn
+                    self.limiter.pause(self.retry.backoff(rate_waits) if wait is None else wait)
+                    rate_waits += 1
+                    continue
             if attempt >= self.retry.max_retries:
                 error = ProviderError(f"{self.label}: {failure} (after {attempt + 1} attempts)")
                 error.attempts = attempt + 1
@@ -213,9 +215,16 @@ class _HTTPProvider:
 
     def _check_status(self, status: int, headers: Mapping[str, str], text: str) -> None:
         detail = _error_detail(text, self._key)
+        if status == 429 and "insufficient_quota" in text:  # OpenAI: no credit left, waiting will not help
+            raise ProviderError(
+                f"{self.label}: the account's quota is used up (HTTP 429){detail}",
+                hint="check the plan and billing details of the provider account",
+            )
         if status in RETRY_STATUS or status >= 500:
             wait = parse_retry_after(headers.get("retry-after"))
-            raise _Retryable(f"HTTP {status}{detail}", wait)
+            if wait is None and status == 429:
+                wait = Limits(headers).exhausted_for()
+            raise _Retryable(f"HTTP {status}{detail}", wait, rate_limited=status == 429)
         if status in (401, 403):
             raise ProviderError(
                 f"{self.label}: authentication failed (HTTP {status}){detail}",
@@ -234,6 +243,8 @@ class _HTTPProvider:
 
         async with self._transport.post(url, {**headers, **_JSON}, _dumps(body)) as response:
             content = await response.read()
+            if self.limiter is not None:
+                self.limiter.observe(response.headers)
             if response.status >= 300:  # redirects are not followed: a key stays where it was sent
                 self._check_status(response.status, response.headers, _text(content))
         try:
@@ -251,6 +262,8 @@ class _HTTPProvider:
         """Read server-sent events (``data:`` lines) until ``[DONE]`` or the end of the body."""
         parts: list[str] = []
         async with self._transport.post(url, {**headers, **_JSON}, _dumps(body)) as response:
+            if self.limiter is not None:
+                self.limiter.observe(response.headers)
             if response.status >= 300:
                 self._check_status(response.status, response.headers, _text(await response.read()))
             async for line in _lines(response.content.iter_any()):
@@ -267,6 +280,15 @@ class _HTTPProvider:
 
 
 _JSON = {"Content-Type": "application/json"}
+
+
+def answer_facts(data: Any) -> dict[str, Any] | None:
+    """What an answer says about the model that gave it: OpenAI's ``system_fingerprint``
+    (the backend configuration) and both providers' ``model`` (the dated version served)."""
+    if not isinstance(data, dict):
+        return None
+    facts = {k: data[k] for k in ("system_fingerprint", "model") if isinstance(data.get(k), str) and data[k]}
+    return facts or None
 
 
 def _dumps(body: dict[str, Any]) -> bytes:
@@ -374,7 +396,7 @@ def make_provider(
     *,
     timeout: float = 60.0,
     retry: RetryPolicy | None = None,
-    limiter: RateLimiter | None = None,
+    limiter: Throttle | None = None,
     max_connections: int = 10,
     env: Mapping[str, str] | None = None,
     transport: Transport | None = None,

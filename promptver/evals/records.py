@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptver.errors import IntegrityError
-from promptver.store.digests import sha256_bytes
+from promptver.store.digests import sha256_file
 from promptver.store.store import Store, check_name
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def run_folder(store: Store, name: str, run_id: str) -> Path:
 def _hashes(folder: Path) -> dict[str, str] | None:
     """The sha256 of each run file, or None when one is missing or unreadable."""
     try:
-        return {f: sha256_bytes((folder / f).read_bytes()) for f in RUN_FILES}
+        return {f: sha256_file(folder / f)[0] for f in RUN_FILES}  # streamed: runs can be large
     except OSError:
         return None
 

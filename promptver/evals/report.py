@@ -113,6 +113,7 @@ def comparison_lines(comparison: Comparison) -> list[str]:
             )
     for case_id, moved in comparison.rank_changes.items():
         lines += [f"  retrieval {one_line(case_id)}: {one_line(change)}" for change in moved]
+    lines += [f"  reproducibility: {one_line(line)}" for line in comparison.reproducibility]
     return lines
 
 
@@ -184,7 +185,7 @@ def as_json(
     comparison: Comparison | None = None,
     gate: list[str] | None = None,
 ) -> str:
-    data: dict[str, Any] = {"run": meta, "cases": records}
+    data: dict[str, Any] = {"run": meta, "cases": list(records)}
     if any(r.get("repeat") for r in records):
         from promptver.evals.stats import case_rates
 
@@ -241,7 +242,8 @@ def markdown(
         d = comparison.deltas
         lines += [
             "",
-            f"### Compared with {md_code(str(comparison.base['id']))} ({md_text(str(comparison.base.get('target')))})",
+            f"### Compared with {md_code(str(comparison.base['id']))}"
+            f" ({md_text(str(comparison.base.get('target')))})",
             "",
             f"- pass rate {_signed(d.get('pass_rate'), ' pt', 100, 1)}, "
             f"score {_signed(d.get('score'))}, "
@@ -255,6 +257,7 @@ def markdown(
             for case_id, moved in comparison.rank_changes.items()
             for change in moved
         ]
+        lines += [f"- reproducibility: {md_text(line)}" for line in comparison.reproducibility]
     if gate:
         lines += ["", *(f"**Gate failed:** {md_text(reason)}" for reason in gate)]
     return "\n".join(lines)

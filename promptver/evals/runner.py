@@ -20,9 +20,10 @@ from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError
 from promptver.evals import assertions
 from promptver.evals.bundle import BundleView, Case, Dataset
-from promptver.evals.cache import RequestCache
+from promptver.evals.cache import RequestCache, SharedCache, open_caches, public_url
 from promptver.evals.pricing import PriceTable
-from promptver.evals.providers import Provider, RateLimiter, RetryPolicy, make_provider
+from promptver.evals.providers import Provider, RetryPolicy, make_provider
+from promptver.evals.ratelimit import Throttle
 from promptver.evals.storage import RunStore, RunWriter, new_run_id
 from promptver.evals.summary import summarize
 from promptver.evals.targets import (
@@ -43,7 +44,8 @@ class EvalOptions:
     dataset: str | None = None
     target: str | None = None  # None or "model": the bundle's model; "retrieval"; python:pkg.mod:fn
     concurrency: int = 8
-    rate_limit: float | None = None  # requests per minute
+    rate_limit: float | None = None  # requests per minute (--rpm)
+    tpm: float | None = None  # tokens per minute (--tpm), estimated before each request
     tags: list[str] = field(default_factory=list)
     limit: int | None = None
     repeat: int = 1
@@ -51,6 +53,10 @@ class EvalOptions:
     timeout: float = 60.0
     retries: int = 4
     model: str | None = None  # NAME or PROVIDER/NAME instead of the bundle's [model] (a matrix run)
+    shard: str | None = None  # "i/N": only the cases of shard i of N (evals/shards.py)
+    batch: bool = False  # model calls through the provider's batch API (evals/batch.py)
+    batch_poll: float = 30.0  # seconds between two looks at a batch
+    batch_size: int | None = None  # at most this many requests a batch (below the provider's limit)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +64,7 @@ class EvalOptions:
             "target": self.target,
             "concurrency": self.concurrency,
             "rate_limit": self.rate_limit,
+            "tpm": self.tpm,
             "tags": self.tags,
             "limit": self.limit,
             "repeat": self.repeat,
@@ -65,6 +72,10 @@ class EvalOptions:
             "timeout": self.timeout,
             "retries": self.retries,
             "model": self.model,
+            "shard": self.shard,
+            "batch": self.batch,
+            "batch_poll": self.batch_poll,
+            "batch_size": self.batch_size,
         }
 
     @classmethod
@@ -84,6 +95,11 @@ class EvalPlan:
     model_name: str | None
     model_ref: ModelRef | None = None  # the model asked (the bundle's, or --model's)
     transport: Transport | None = None  # the run's one HTTP session, shared by its providers
+    caches: dict[str, RequestCache] | None = None  # generation and judge call caches
+    order: dict[str, int] | None = None  # a shard's cases: their places in the whole selection
+    on_batch: Callable[[dict[str, Any]], None] | None = None  # progress while a batch runs
+    batches: list[dict[str, Any]] | None = None  # the provider batches of a --batch run
+    throttles: dict[tuple[str, str | None], Throttle] = field(default_factory=dict)  # per endpoint
 
     @property
     def jobs(self) -> list[tuple[Case, int]]:
@@ -95,10 +111,17 @@ class EvalPlan:
             await self.grader.provider.aclose()
         if self.transport is not None:
             await self.transport.aclose()
+        for cache in (self.caches or {}).values():
+            cache.close()
 
 
 def prepare(
-    bundle: BundleView, options: EvalOptions, *, store_root: Path | None, env: dict[str, str] | None = None
+    bundle: BundleView,
+    options: EvalOptions,
+    *,
+    store_root: Path | None,
+    env: dict[str, str] | None = None,
+    shared: SharedCache | None = None,
 ) -> EvalPlan:
     """Check the whole configuration and build the plan; no request is sent."""
     if options.concurrency < 1:
@@ -107,10 +130,21 @@ def prepare(
         raise ConfigError("--repeat must be at least 1")
     if options.limit is not None and options.limit < 0:
         raise ConfigError("--limit must not be negative")
+    if options.batch and options.target not in (None, "model"):
+        raise ConfigError("--batch needs the model target", hint="drop --target, or drop --batch")
+    if options.batch_size is not None and options.batch_size < 1:
+        raise ConfigError("--batch-size must be at least 1")
     dataset = bundle.dataset(options.dataset)
     cases = [c for c in dataset.cases if not options.tags or set(options.tags) & set(c.tags)]
     if options.limit is not None:
         cases = cases[: options.limit]
+    order = None
+    if options.shard is not None:
+        from promptver.evals.shards import parse_shard, shard_of
+
+        index, count = parse_shard(options.shard)
+        order = {case.id: place for place, case in enumerate(cases)}
+        cases = [case for case in cases if shard_of(case.id, count) == index]
     target_spec = options.target or "model"
     renders = target_spec in ("model", "rag")
     for case in cases:
@@ -128,17 +162,23 @@ def prepare(
     for number, spec in enumerate(dataset.asserts, start=1):  # `check` located their text already
         where = f"{bundle.label}/bundle.toml evals.{dataset.name}.assert #{number}"
         assertions.validate(spec, where, has_grader=dataset.grader is not None)
-    cache = RequestCache(store_root / "cache" / "evals") if store_root and options.cache else None
-    limiter = RateLimiter(options.rate_limit) if options.rate_limit else None
+    caches = open_caches(store_root, shared) if store_root and options.cache else None
+    cache = caches["generation"] if caches else None
+    # One throttle per provider endpoint: the target and the grader may have their own limits.
+    Throttle(options.rate_limit, options.tpm)  # checks the caps now
+    throttles: dict[tuple[str, str | None], Throttle] = {}
     retry = RetryPolicy(max_retries=options.retries)
     transport = Transport(options.concurrency)
 
     def provider(ref: ModelRef) -> Provider:
+        endpoint = (ref.provider.lower(), ref.base_url)
+        if endpoint not in throttles:
+            throttles[endpoint] = Throttle(options.rate_limit, options.tpm)
         return make_provider(
             ref,
             timeout=options.timeout,
             retry=retry,
-            limiter=limiter,
+            limiter=throttles[endpoint],
             max_connections=options.concurrency,
             env=env,
             transport=transport,
@@ -159,6 +199,8 @@ def prepare(
             )
         params = model_params(model, bundle)
         cached = CachedModel(model, provider(model), params, cache)
+        if options.batch and model.provider.lower() not in ("openai", "anthropic"):
+            raise ConfigError(f"--batch: provider {model.provider!r} has no batch API promptver knows")
         if target_spec == "rag":
             target = rag_target(bundle, dataset, cached, provider, store_root, options)
         else:
@@ -182,7 +224,7 @@ def prepare(
         a.get("type") == "llm-judge" for c in cases for a in dataset.asserts + c.asserts
     ):
         ref = dataset.grader
-        grader = CachedModel(ref, provider(ref), dict(ref.params), cache)
+        grader = CachedModel(ref, provider(ref), dict(ref.params), caches["judge"] if caches else None)
     # last, so that what the target itself says (a context_var no template uses) comes first
     if renders and bundle.spec is not None:  # as `promptver check`: every case has its variables
         from promptver.bundle.check import coverage_problems
@@ -193,7 +235,21 @@ def prepare(
     prices = PriceTable.from_config(store_root / "config.toml" if store_root else None)
     # A retrieval run calls no model: no cost, no token estimate.
     model_name = model.name if model and (renders or target_spec.startswith("python:")) else None
-    return EvalPlan(bundle, dataset, cases, options, target, grader, prices, model_name, model, transport)
+    return EvalPlan(
+        bundle,
+        dataset,
+        cases,
+        options,
+        target,
+        grader,
+        prices,
+        model_name,
+        model,
+        transport,
+        caches,
+        order,
+        throttles=throttles,
+    )
 
 
 def override_model(model: ModelRef | None, spec: str, label: str) -> ModelRef:
@@ -273,6 +329,17 @@ def run_meta(plan: EvalPlan) -> dict[str, Any]:
     }
 
 
+def reproducibility(plan: EvalPlan, answered: dict[str, Any] | None) -> dict[str, Any]:
+    """The facts that say whether a case can be reproduced: the request's ``seed`` and what
+    the provider said it ran (``system_fingerprint``, the served ``model`` version)."""
+    facts = dict(answered or {})
+    model = getattr(plan.target, "model", None)
+    params = getattr(model, "params", None) or {}
+    if params.get("seed") is not None:
+        facts["seed"] = params["seed"]
+    return facts
+
+
 async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
     """One case, start to finish; every failure is recorded on the case, never raised."""
     record: dict[str, Any] = {
@@ -334,6 +401,10 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
                 estimate, messages, answer.output, plan.model_name, ref.encoding if ref else None
             )
         cost = plan.prices.cost(plan.model_name, usage) if plan.model_name else None
+        if answer.batch and cost is not None:
+            from promptver.evals.batch import BATCH_DISCOUNT
+
+            cost *= BATCH_DISCOUNT  # both providers bill batch requests at half price
         record.update(
             output=answer.output,
             latency_ms=round(answer.latency_ms, 3),
@@ -344,6 +415,11 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
         )
         if answer.sources:
             record["sources"] = answer.sources
+        if answer.batch:
+            record["batch"] = True
+        facts = reproducibility(plan, answer.facts)
+        if facts:
+            record["facts"] = facts
         ctx = assertions.Context(
             case=case,
             bundle=plan.bundle,
@@ -378,7 +454,7 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
         queue.put_nowait(job)
     total = len(plan.jobs)
     finished = len(done)
-    order = {case.id: index for index, case in enumerate(plan.cases)}
+    order = plan.order or {case.id: index for index, case in enumerate(plan.cases)}
 
     async def worker() -> None:
         nonlocal finished
@@ -389,27 +465,40 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
                 return
             record = await run_case(plan, case, rep)
             record["index"] = order[case.id]
-            writer.append(record)  # keeps the record with any API key redacted
+            written = writer.append(record)  # the record with any API key redacted
             finished += 1
             if on_record is not None:
-                on_record(writer.records[-1], finished, total)
+                on_record(written, finished, total)
 
     writer.meta["status"] = "running"
     writer.save_meta()
     status = "interrupted"
     try:
+        if plan.options.batch and pending:
+            from promptver.evals.batchrun import prefetch
+
+            await prefetch(plan, writer.folder, writer.id, pending)
         warm = getattr(plan.target, "warm", None)
         if warm is not None and pending:
             # index the corpus and embed the queries in batches before the cases start
             await warm([case for case, _ in pending])
         workers = min(plan.options.concurrency, max(1, queue.qsize()))
         await asyncio.gather(*(worker() for _ in range(workers)))
-        status = "complete"
+        status = "complete" if plan.options.shard is None else "partial"  # a shard waits for merge
     finally:
         writer.close()
         retriever = getattr(plan.target, "retriever", None)
         if retriever is not None:
             writer.meta["retrieval_requests"] = retriever.requests
+        if plan.batches is not None:
+            writer.meta["batches"] = plan.batches
+        if plan.throttles:  # what the providers' limits did to the run
+            writer.meta["rate_limits"] = {
+                f"{provider}:{public_url(base) or 'default'}": t.to_json()
+                for (provider, base), t in plan.throttles.items()
+            }
+        if plan.caches is not None:
+            writer.meta["cache"] = {kind: dict(c.hits) for kind, c in plan.caches.items()}
         writer.meta.update(
             status=status,
             summary=summarize(writer.records),
@@ -439,5 +528,5 @@ def check_resumable(plan: EvalPlan, writer: RunWriter) -> None:
             f"run {writer.id} was made with another version of the bundle "
             f"({meta.get('version') or 'working copy'})"
         )
-    if meta.get("status") == "complete":
+    if meta.get("status") in ("complete", "partial"):
         raise ConfigError(f"run {writer.id} is already complete")

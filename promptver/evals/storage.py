@@ -14,10 +14,10 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import msgspec
 
@@ -57,7 +57,7 @@ class RunStore:
     def reopen(self, run_id: str) -> RunWriter:
         """Open an existing run to add cases to it (``--resume``)."""
         run = self.load(run_id)
-        writer = RunWriter(run.path, run.meta, run.records)
+        writer = RunWriter(run.path, run.meta, [slim(r) for r in run.records])
         secrets = encoded_secrets()
         lines = b"".join(encode_record(r, secrets)[1] + b"\n" for r in run.records)
         atomic_write(run.path / "cases.jsonl", lines)  # drops a torn last line
@@ -71,8 +71,8 @@ class RunStore:
             raise NotFoundError(f"no run {run_id!r}", hint="list runs with `promptver runs NAME`")
         return matches[0]
 
-    def load(self, run_id: str) -> StoredRun:
-        return read_run(self.find(run_id))
+    def load(self, run_id: str, *, lazy: bool = False) -> StoredRun:
+        return read_run(self.find(run_id), lazy=lazy)
 
     def list(self, bundle: str) -> list[dict[str, Any]]:
         """Run metadata of a bundle, newest first."""
@@ -90,7 +90,9 @@ class RunStore:
         return self.load(meta["id"]) if meta is not None else None
 
 
-def read_run(folder: Path) -> StoredRun:
+def read_run(folder: Path, *, lazy: bool = False) -> StoredRun:
+    """A stored run; ``lazy`` leaves its records on disk (`RecordsOnDisk`), read one at a
+    time when they are used, so a 100,000-case run is not held in memory at once."""
     try:
         meta = json.loads((folder / "run.json").read_text("utf-8"))
     except (OSError, ValueError) as exc:
@@ -99,10 +101,87 @@ def read_run(folder: Path) -> StoredRun:
         raise StoreFormatError(
             f"run {folder.name} was written by a newer promptver", hint="upgrade promptver"
         )
+    if lazy:
+        return StoredRun(folder, meta, RecordsOnDisk(folder / "cases.jsonl"))  # type: ignore[arg-type]
     records = list(_records(folder / "cases.jsonl"))
     # appended in completion order; read back in dataset order
     records.sort(key=lambda r: (r.get("repeat", 0), r.get("index", 0)))
     return StoredRun(folder, meta, records)
+
+
+class RecordsOnDisk(Sequence[dict[str, Any]]):
+    """A run's records in dataset order, read from ``cases.jsonl`` when used: memory holds
+    one (repeat, index, offset) triple per record, not the record."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._index()
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            info = self.path.stat()
+        except OSError:
+            return None
+        return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+    def _index(self) -> None:
+        places: list[tuple[int, int, int]] = []
+        decoder = msgspec.json.Decoder(_Place)
+        offset = 0
+        self._seen = self._stamp()
+        if self._seen is not None:
+            with self.path.open("rb") as handle:
+                for line in handle:
+                    if not line.endswith(b"\n"):
+                        break  # torn write: the process stopped mid-line
+                    try:
+                        place = decoder.decode(line)
+                    except (msgspec.DecodeError, msgspec.ValidationError):
+                        break
+                    places.append((place.repeat, place.index, offset))
+                    offset += len(line)
+        places.sort()
+        self._offsets = [offset for _, _, offset in places]
+
+    def _current(self) -> list[int]:
+        """The offsets, indexed again when the file was rewritten (``--resume``) since."""
+        if self._stamp() != self._seen:
+            self._index()
+        return self._offsets
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+    def _read(self, handle: Any, offset: int) -> dict[str, Any]:
+        handle.seek(offset)
+        record: dict[str, Any] = json.loads(handle.readline())
+        return record
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        offsets = self._current()
+        with self.path.open("rb") as handle:
+            if isinstance(index, slice):
+                return [self._read(handle, offset) for offset in offsets[index]]
+            return self._read(handle, offsets[index])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        offsets = self._current()
+        with self.path.open("rb") as handle:
+            for offset in offsets:
+                yield self._read(handle, offset)
+
+
+class _Place(msgspec.Struct):
+    """The two fields of a record its place depends on (the rest is skipped unparsed)."""
+
+    repeat: int = 0
+    index: int = 0
 
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:
@@ -134,6 +213,28 @@ def encode_record(record: dict[str, Any], secrets: list[bytes] | None = None) ->
     return record, line
 
 
+# What a finished run keeps of each record in memory: what its summary and a resume need.
+# The whole record is on disk (cases.jsonl); keeping only this is what bounds a 100,000-case
+# run's memory (docs/architecture.md has the figures).
+SUMMARY_FIELDS = (
+    "id",
+    "repeat",
+    "pass",
+    "score",
+    "error",
+    "latency_ms",
+    "tokens",
+    "cost",
+    "cached",
+    "attempts",
+    "retrieval",
+)
+
+
+def slim(record: dict[str, Any]) -> dict[str, Any]:
+    return {key: record[key] for key in SUMMARY_FIELDS if key in record}
+
+
 class RunWriter:
     def __init__(self, folder: Path, meta: dict[str, Any], records: list[dict[str, Any]]):
         self.folder = folder
@@ -150,9 +251,11 @@ class RunWriter:
         data = json.dumps(redact_json(self.meta), indent=2, ensure_ascii=False).encode() + b"\n"
         atomic_write(self.folder / "run.json", data)
 
-    def append(self, record: dict[str, Any]) -> None:
+    def append(self, record: dict[str, Any]) -> dict[str, Any]:
         """Append one case line, whole: a failed write is cut back and raised as
-        `WriteError` (no torn line; ``--resume`` continues after the last whole one)."""
+        `WriteError` (no torn line; ``--resume`` continues after the last whole one).
+        Returns the record as written (keys redacted); ``records`` keeps its summary
+        fields only (`slim`)."""
         path = self.folder / "cases.jsonl"
         if self._secrets is None:
             self._secrets = encoded_secrets()
@@ -170,7 +273,8 @@ class RunWriter:
                 raise
         except OSError as exc:
             raise write_failed(path, exc) from None
-        self.records.append(record)
+        self.records.append(slim(record))
+        return record
 
     def close(self) -> None:
         if self._fd is not None:

@@ -26,6 +26,8 @@ class Answer:
     cached: bool = False
     attempts: int = 0  # requests sent (0 when answered from the cache)
     sources: list[str] = field(default_factory=list)
+    batch: bool = False  # answered by the provider's batch API (billed at the batch price)
+    facts: dict[str, Any] | None = None  # system_fingerprint, model version (evals/providers.py)
     # retrieved chunks, best first ({source, chunk, score}), for targets that retrieve
     retrieved: list[dict[str, Any]] | None = None
 
@@ -50,26 +52,53 @@ class CachedModel:
         self.params = params
         self.cache = cache
         self.calls = 0
+        # answers of a --batch run by request key (evals/batchrun.py): a Completion, or why none
+        self.batch: dict[str, Completion | str] | None = None
+
+    def key(self, messages: list[dict[str, str]], sample: int = 0) -> str:
+        return request_key(
+            self.ref.provider,
+            getattr(self.provider, "base_url", None),
+            self.ref.name,
+            self.params,
+            messages,
+            sample,
+            self.cache.kind if self.cache is not None else "generation",
+        )
 
     async def complete(self, messages: list[dict[str, str]], sample: int = 0) -> Answer:
         key = None
-        if self.cache is not None:
-            key = request_key(
-                self.ref.provider,
-                getattr(self.provider, "base_url", None),
-                self.ref.name,
-                self.params,
-                messages,
-                sample,
-            )
-            hit = self.cache.get(key)
+        cache = self.cache
+        if cache is not None or self.batch is not None:
+            key = self.key(messages, sample)
+        if cache is not None and key is not None:
+            # the shared layer (the remote) blocks: off the event loop
+            hit = cache.get(key) if cache.shared is None else await cache.run(cache.get, key)
             if hit is not None:
-                return Answer(hit.text, hit.usage, hit.latency_ms, cached=True)
-        self.calls += 1
-        completion = await self.provider.complete(messages, self.params)
-        if key is not None and self.cache is not None:
-            self.cache.put(key, completion)
-        return Answer(completion.text, completion.usage, completion.latency_ms, attempts=completion.attempts)
+                return Answer(hit.text, hit.usage, hit.latency_ms, cached=True, facts=hit.facts)
+        batched = self.batch.get(key) if self.batch is not None and key is not None else None
+        if isinstance(batched, str):
+            from promptver.evals.providers import ProviderError
+
+            raise ProviderError(f"{self.ref.provider}:{self.ref.name}: {batched}")
+        if batched is None:
+            self.calls += 1
+            completion = await self.provider.complete(messages, self.params)
+        else:
+            completion = batched
+        if key is not None and cache is not None:
+            if cache.shared is None:
+                cache.put(key, completion)
+            else:
+                await cache.run(cache.put, key, completion)
+        return Answer(
+            completion.text,
+            completion.usage,
+            completion.latency_ms,
+            attempts=completion.attempts,
+            batch=batched is not None,
+            facts=completion.facts,
+        )
 
     async def as_completion(self, messages: list[dict[str, str]]) -> Completion:
         answer = await self.complete(messages)

@@ -58,6 +58,13 @@ class Transport:
             headers = {**headers, **extra}
         return self.session().post(url, headers=headers, data=data, allow_redirects=False, **options)
 
+    def request(self, method: str, url: str, headers: dict[str, str], data: Any = None) -> Any:
+        """Any method (the batch APIs' GETs and file uploads), through the same proxy."""
+        options, extra = self._proxy(url)
+        if extra:
+            headers = {**headers, **extra}
+        return self.session().request(method, url, headers=headers, data=data, **options)
+
     def _proxy(self, url: str) -> tuple[dict[str, Any], dict[str, str]]:
         """Request options and headers for the environment's proxy for ``url``, looked up
         once per scheme and host (both empty when no proxy applies)."""

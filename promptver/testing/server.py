@@ -88,6 +88,12 @@ class FakeLLMServer:
     port: int = 0
     # Embeddings as lists of numbers even when base64 is asked for (as some compatible servers do)
     embeddings_as_lists: bool = False
+    # An enforced rate limit with the providers' headers (tests/fakeserver_limits.py)
+    limit: Any = None
+    # The OpenAI and Anthropic batch APIs (tests/fakeserver_batch.py)
+    batches: Any = None
+    # OpenAI answers carry this system_fingerprint (None: no such field)
+    fingerprint: str | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -190,6 +196,9 @@ class _Handler(BaseHTTPRequestHandler):
             state.requests.append(
                 Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
             )
+        if state.batches is not None and state.batches.handles(self.path):
+            state.batches.post(self, state, raw)
+            return
         if self.path.endswith("/chat/completions"):
             kind = "openai"
         elif self.path.endswith("/messages"):
@@ -211,6 +220,13 @@ class _Handler(BaseHTTPRequestHandler):
             text = str(body.get("query", ""))
         else:
             text = _last_user_text(body)
+        limit_headers: dict[str, str] = {}
+        if state.limit is not None and kind in ("openai", "anthropic"):
+            allowed, limit_headers = state.limit.take(kind, _rough_tokens(text))
+            if not allowed:
+                error = {"error": {"type": "rate_limit_error", "message": "rate limit reached"}}
+                self._send(429, json.dumps(error).encode(), limit_headers)
+                return
         rule = state._pick(text, str(body.get("model", "")) if isinstance(body, dict) else "")
         if rule is not None and rule.stall:
             time.sleep(rule.stall)
@@ -247,8 +263,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(kind, model, reply, rule.trickle if rule else None)
             return
         payload = _payload(kind, model, text, reply, usage)
+        if state.fingerprint is not None and kind == "openai":
+            payload["system_fingerprint"] = state.fingerprint
         trickle = rule.trickle if rule is not None else None
-        self._send(200, json.dumps(payload).encode(), trickle=trickle)
+        self._send(200, json.dumps(payload).encode(), limit_headers, trickle=trickle)
+
+    def do_GET(self) -> None:
+        state = self.server_state
+        with state._lock:
+            state.requests.append(
+                Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, None, time.time())
+            )
+        if state.batches is not None and state.batches.handles(self.path):
+            state.batches.get(self)
+            return
+        self._send(404, b'{"error": "not found"}')
 
     def _send(
         self,
@@ -466,10 +495,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--rules", help="JSON file: a list of rules ({match, reply, status, ...})")
+    parser.add_argument("--rpm", type=float, help="enforce a request limit, with the providers' headers")
+    parser.add_argument("--tpm", type=float, help="enforce a token limit")
+    parser.add_argument(
+        "--batch-delay", type=float, help="serve the batch APIs; a batch ends this long after it is made"
+    )
     args = parser.parse_args(argv)
     rules = read_rules(args.rules) if args.rules else []
+    server = FakeLLMServer(latency=args.latency, port=args.port, rules=rules)
+    if args.rpm or args.tpm:
+        from promptver.testing.limits import ServerLimit
+
+        server.limit = ServerLimit(args.rpm, args.tpm)
+    if args.batch_delay is not None:
+        from promptver.testing.batch import BatchAPI
+
+        server.batches = BatchAPI(delay=args.batch_delay)
     try:
-        server = FakeLLMServer(latency=args.latency, port=args.port, rules=rules).start()
+        server.start()
     except OSError as exc:
         raise SystemExit(f"Error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}") from None
     _embed_array(["warm up"], EMBEDDING_SIZE)  # numpy imported before the first request, not in it

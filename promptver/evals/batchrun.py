@@ -1,0 +1,50 @@
+"""The runner's side of ``--batch``: collect the run's model requests, send them through
+the provider's batch API (`promptver.evals.batch`), and hand the answers to the target, so
+the cases then score as usual (assertions, llm-judge grading interactively, records).
+
+Requests the call cache already answers are not sent; identical requests go once. A
+request the batch could not answer (errored, expired, canceled) is recorded as that case's
+error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from promptver.evals.batch import BatchClient, Pending, State, run_batches
+from promptver.evals.targets import ModelTarget
+
+if TYPE_CHECKING:
+    from promptver.evals.bundle import Case
+    from promptver.evals.runner import EvalPlan
+
+
+async def prefetch(plan: EvalPlan, folder: Path, run_id: str, jobs: list[tuple[Case, int]]) -> None:
+    target = plan.target
+    assert isinstance(target, ModelTarget)
+    model = target.model
+    requests: dict[str, Pending] = {}
+    for case, repeat in jobs:
+        name = case.template or plan.dataset.template
+        try:
+            assert name is not None
+            messages = plan.bundle.messages(name, **case.vars)
+        except Exception:  # a case that cannot render records its own error later
+            continue
+        key = model.key(messages, repeat)
+        if key in requests or (model.cache is not None and model.cache.get(key) is not None):
+            continue
+        _url, _headers, body = model.provider._request(messages, model.params)  # type: ignore[attr-defined]
+        requests[key] = Pending(key, body)
+    client = BatchClient(model.provider, plan.options.batch_poll)
+    state = State(folder)
+    results = await run_batches(
+        client, list(requests.values()), state, run_id, plan.on_batch, plan.options.batch_size
+    )
+    model.batch = results
+    # what the run sent, for its record (and `runs`): ids and counts, no request bodies
+    batches: list[dict[str, Any]] = [
+        {"id": b["id"], "requests": len(b.get("keys", [])), "status": b.get("status")} for b in state.batches
+    ]
+    plan.batches = batches
