@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from promptver.testing.server import _last_user_text, _payload
+from promptver.testing.answers import last_user_text, answer_payload
 
 
 def _rfc3339(stamp: float) -> str:
@@ -160,7 +160,7 @@ class BatchAPI:
         out, errors, results = [], [], []
         counts = {"succeeded": 0, "errored": 0, "expired": 0}
         for custom, body in batch["requests"]:
-            text = _last_user_text(body)
+            text = last_user_text(body)
             model = str(body.get("model", ""))
             if self.fail and re.search(self.fail, text):
                 counts["errored"] += 1
@@ -189,7 +189,7 @@ class BatchAPI:
                 continue
             rule = server._pick(text, model)
             reply = rule.reply if rule is not None and rule.reply is not None else f"echo: {text}"
-            payload = _payload(kind, model, text, reply, True)
+            payload = answer_payload(kind, model, text, reply, True)
             counts["succeeded"] += 1
             if kind == "openai":
                 payload["system_fingerprint"] = "fp_fake"

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from promptver.testing.answers import last_user_text, answer_payload, rough_tokens
+
 
 class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # the default (5) drops connections at concurrency 50
@@ -156,23 +158,6 @@ class FakeLLMServer:
         return None
 
 
-def _last_user_text(body: Any) -> str:
-    if not isinstance(body, dict):
-        return ""
-    for message in reversed(body.get("messages") or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return ""
-
-
-def _rough_tokens(text: str) -> int:
-    return max(1, len(text.split()))
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_state: FakeLLMServer
@@ -219,10 +204,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif kind == "rerank":
             text = str(body.get("query", ""))
         else:
-            text = _last_user_text(body)
+            text = last_user_text(body)
         limit_headers: dict[str, str] = {}
         if state.limit is not None and kind in ("openai", "anthropic"):
-            allowed, limit_headers = state.limit.take(kind, _rough_tokens(text))
+            allowed, limit_headers = state.limit.take(kind, rough_tokens(text))
             if not allowed:
                 error = {"error": {"type": "rate_limit_error", "message": "rate limit reached"}}
                 self._send(429, json.dumps(error).encode(), limit_headers)
@@ -262,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             self._stream(kind, model, reply, rule.trickle if rule else None)
             return
-        payload = _payload(kind, model, text, reply, usage)
+        payload = answer_payload(kind, model, text, reply, usage)
         if state.fingerprint is not None and kind == "openai":
             payload["system_fingerprint"] = state.fingerprint
         trickle = rule.trickle if rule is not None else None
@@ -393,7 +378,7 @@ def _embeddings(body: dict[str, Any]) -> dict[str, Any] | None:
     if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
         return None
     size = body.get("dimensions") or EMBEDDING_SIZE
-    tokens = sum(_rough_tokens(i) for i in inputs)
+    tokens = sum(rough_tokens(i) for i in inputs)
     array = _embed_array(inputs, size)
     if body.get("encoding_format") == "base64":  # little-endian float32, as OpenAI sends
         vectors: list[Any] = [base64.b64encode(row.astype("<f4").tobytes()).decode() for row in array]
@@ -425,37 +410,6 @@ def _rerank(body: dict[str, Any]) -> dict[str, Any] | None:
         "model": str(body.get("model", "")),
         "results": [{"index": i, "relevance_score": rerank_score(query, texts[i])} for i in ranked[:top_n]],
     }
-
-
-def _payload(kind: str, model: str, prompt: str, reply: str, usage: bool) -> dict[str, Any]:
-    prompt_tokens, completion_tokens = _rough_tokens(prompt), _rough_tokens(reply)
-    if kind == "openai":
-        payload: dict[str, Any] = {
-            "id": "chatcmpl-fake",
-            "object": "chat.completion",
-            "model": model,
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
-            ],
-        }
-        if usage:
-            payload["usage"] = {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            }
-        return payload
-    payload = {
-        "id": "msg_fake",
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": [{"type": "text", "text": reply}],
-        "stop_reason": "end_turn",
-    }
-    if usage:
-        payload["usage"] = {"input_tokens": prompt_tokens, "output_tokens": completion_tokens}
-    return payload
 
 
 def read_rules(path: str) -> list[Rule]:
