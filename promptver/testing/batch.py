@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from promptver.testing.answers import last_user_text, answer_payload
+from promptver.testing.answers import answer_payload, last_user_text
 
 
 def _rfc3339(stamp: float) -> str:

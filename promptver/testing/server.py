@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from promptver.testing.answers import last_user_text, answer_payload, rough_tokens
+from promptver.testing.answers import answer_payload, last_user_text, rough_tokens
 
 
 class _Server(ThreadingHTTPServer):
