@@ -20,7 +20,6 @@ from promptver.app.runtime import Bundle, load_remote
 from promptver.errors import PromptverError
 from promptver.remote.cache import remote_cache
 from promptver.remote.config import RemoteConfig
-from promptver.semver import Version
 
 log = logging.getLogger("promptver.remote")
 
@@ -57,10 +56,7 @@ class Follow:
         """Check the remote once; True when the handle moved to another version."""
         self.checks += 1
         try:
-            if not self.alias or self.alias == "latest" or Version.is_valid(self.alias):
-                target: tuple[str, str | None] | None = self.cache.resolve(self.name, self.alias or "latest")
-            else:
-                target = self.cache.changed(self.name, self.alias)
+            target = self.cache.changed(self.name, self.alias or "latest")  # one conditional read
             if target is None:
                 self.last_error = None
                 return False
@@ -85,7 +81,12 @@ class Follow:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
-            self.refresh()
+            try:
+                self.refresh()
+            except Exception as exc:
+                # (MemoryError, a bug...): recorded, the last verified version keeps serving
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("promptver: keeping %s: refresh of %s failed: %s", self.bundle.ref, self.ref, exc)
 
     def close(self) -> None:
         self._stop.set()

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptver.errors import ConflictError, IntegrityError, NotFoundError
+from promptver.errors import ConflictError, IntegrityError, NotFoundError, PromptverError
 from promptver.store.atomic import atomic_write
 from promptver.store.digests import sha256_bytes, short
 from promptver.store.manifest import Manifest
@@ -36,23 +36,12 @@ from promptver.store.store import Store, check_name
 
 from . import objects as remote_objects
 from .config import RemoteConfig
+from .proof import Proven, aliases_key, check_chain, log_key, manifest_key, pointer_mismatches
 from .transport import CasFailed, RemoteError, Transport, open_transport
 
 Progress = Callable[[int, int], None]
 PULL_FIRST = "the remote has new events: pull first"
 RUN_FILES = ("run.json", "cases.jsonl")
-
-
-def log_key(name: str) -> str:
-    return f"bundles/{name}/log.jsonl"
-
-
-def aliases_key(name: str) -> str:
-    return f"bundles/{name}/aliases.json"
-
-
-def manifest_key(name: str, version: str) -> str:
-    return f"bundles/{name}/versions/{version}.json"
 
 
 def run_key(name: str, run_id: str, file: str) -> str:
@@ -254,7 +243,7 @@ def _base(
     base_hex = entry.digest.removeprefix("sha256:")
     if base_hex == hexdigest or not store.has_object(base_hex):
         return None
-    spans = remote_objects.read_recipe(remote.transport, base_hex)
+    spans = remote_objects.read_recipe(remote.transport, base_hex, entry.size)
     return (store.read_object(base_hex), spans) if spans is not None else None
 
 
@@ -359,20 +348,7 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
 
 
 def _check_chain(lines: list[bytes], where: str) -> None:
-    previous: bytes | None = None
-    for number, line in enumerate(lines, start=1):
-        try:
-            event = json.loads(line)
-        except ValueError:
-            raise IntegrityError("remote log line is not JSON", location=f"{where}:{number}") from None
-        expected = sha256_bytes(previous) if previous is not None else None
-        if event.get("seq") != number or event.get("prev") != expected:
-            raise IntegrityError(
-                "the remote log's hash chain is broken: an event was edited, removed or reordered",
-                location=f"{where}:{number}",
-                hint="restore the remote's log from a clone that has it, then push",
-            )
-        previous = line
+    check_chain(lines, where)
 
 
 def _check_conflicts(name: str, remote_tail: list[dict[str, Any]], local_tail: list[dict[str, Any]]) -> None:
@@ -498,7 +474,7 @@ def fetch_objects(
     total = sum(missing.values())
     done = 0
     for hexdigest in missing:
-        fetch_into(store, remote.transport, hexdigest)
+        fetch_into(store, remote.transport, hexdigest, missing[hexdigest])
         done += missing[hexdigest]
         if progress:
             progress(done, total)
@@ -506,9 +482,10 @@ def fetch_objects(
     return len(missing), total
 
 
-def fetch_into(store: Store, t: Transport, hexdigest: str) -> bytes:
-    """One object from the remote, verified, published in the local store."""
-    data = remote_objects.fetch_object(t, hexdigest)
+def fetch_into(store: Store, t: Transport, hexdigest: str, size: int) -> bytes:
+    """One object of ``size`` bytes (as its manifest recorded) from the remote, verified,
+    published in the local store."""
+    data = remote_objects.fetch_object(t, hexdigest, size=size)
     if store.put_bytes(data) != hexdigest:  # fetch_object verified it; this cannot differ
         raise IntegrityError(f"object {short(hexdigest)} changed while it was stored")
     return data
@@ -546,20 +523,24 @@ __all__ = [
 
 
 def verify_remote(store: Store, remote: Remote, progress: Progress | None = None) -> dict[str, Any]:
-    """``verify --remote``: each remote log's hash chain and agreement with the local log,
-    each manifest its log records, and every object rebuilt and checked against its hash."""
+    """``verify --remote``: each remote log's hash chain and agreement with the local log;
+    each manifest against the hash its bump event recorded, and every manifest or alias
+    pointer on the remote that no event accounts for; every object rebuilt and checked
+    against its hash (no larger than its manifest says)."""
     problems: list[str] = []
     checked = {"bundles": 0, "manifests": 0, "objects": 0}
     t = remote.transport
-    todo: list[str] = []
+    todo: dict[str, int] = {}
     for name in remote.bundle_names():
+        where = f"{remote.config.url}/{log_key(name)}"
         found = t.get(log_key(name))
         if found is None:
+            problems.append(f"{name}: the remote has files of {name} but no audit log ({where})")
             continue
         checked["bundles"] += 1
         lines = _lines(found[0])
         try:
-            _check_chain(lines, f"{remote.config.url}/{log_key(name)}")
+            proven = Proven.of(name, lines, where)
         except IntegrityError as exc:
             problems.append(str(exc))
             continue
@@ -567,31 +548,50 @@ def verify_remote(store: Store, remote: Remote, progress: Progress | None = None
         shared = min(len(local), len(lines))
         if local[:shared] != lines[:shared] and not _diverged_cleanly(local, lines):
             problems.append(f"{name}: the remote log and the local log disagree before either's new events")
-        for line in lines:
-            event = json.loads(line)
-            if event.get("event") != "bump" or not isinstance(event.get("version"), str):
-                continue
-            key = manifest_key(name, event["version"])
+        for version, event in proven.created.items():
+            key = manifest_key(name, version)
             data = t.get(key)
             checked["manifests"] += 1
             if data is None:
-                problems.append(f"{name}@{event['version']}: manifest missing on the remote ({key})")
+                problems.append(f"{name}@{version}: manifest missing on the remote ({key})")
                 continue
-            if event.get("manifest_sha256") and sha256_bytes(data[0]) != event["manifest_sha256"]:
+            recorded = event.get("manifest_sha256")
+            if isinstance(recorded, str) and sha256_bytes(data[0]) != recorded:
                 problems.append(
-                    f"{name}@{event['version']}: manifest on the remote differs from the recorded one"
+                    f"{name}@{version}: manifest on the remote ({key}) is not the one its"
+                    f" {event.get('event')} event {event.get('seq')} recorded (replaced)"
                 )
                 continue
-            manifest = Manifest.loads(data[0], key)
-            todo += [f.digest.removeprefix("sha256:") for f in manifest.files]
-    unique = list(dict.fromkeys(todo))
-    for done, hexdigest in enumerate(unique, start=1):
-        problem = remote_objects.check_remote_object(t, hexdigest)
+            try:
+                manifest = Manifest.loads(data[0], key)
+            except PromptverError as exc:
+                problems.append(f"{name}@{version}: {exc.message} ({key})")
+                continue
+            if not isinstance(recorded, str) and manifest.digest != event.get("digest"):
+                problems.append(
+                    f"{name}@{version}: manifest on the remote ({key}) differs from the recorded one"
+                )
+                continue
+            for entry in manifest.files:
+                todo.setdefault(entry.digest.removeprefix("sha256:"), entry.size)
+        for key in t.list(f"bundles/{name}/versions"):
+            version = key.rsplit("/", 1)[-1].removesuffix(".json")
+            if version not in proven.created:
+                problems.append(
+                    f"{name}@{version}: manifest on the remote ({key}) that no event in its log created"
+                    " (added by a bucket writer?); it is never served"
+                )
+        pointer_file = t.get(aliases_key(name))
+        problems += pointer_mismatches(
+            proven, pointer_file[0] if pointer_file else None, f"{remote.config.url}/{aliases_key(name)}"
+        )
+    for done, (hexdigest, size) in enumerate(todo.items(), start=1):
+        problem = remote_objects.check_remote_object(t, hexdigest, size)
         if problem:
             problems.append(problem)
         checked["objects"] += 1
         if progress:
-            progress(done, len(unique))
+            progress(done, len(todo))
     return {"remote": remote.config.url, "ok": not problems, "problems": problems, **checked}
 
 

@@ -1,0 +1,194 @@
+"""Issue 21: the remote is an untrusted mirror. Each attack of the issue, by a bucket writer
+without a signing key, on a file:// remote and on SeaweedFS."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import promptver
+from promptver.errors import IntegrityError, NotFoundError
+from promptver.remote.objects import CHUNKED, WHOLE, object_key
+from promptver.remote.sync import verify_remote
+
+from .trust_support import Scene, scene
+
+pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs OpenSSH's ssh-keygen")
+
+
+@pytest.fixture(params=["file", "s3"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "file":
+        (tmp_path / "shared").mkdir()
+        return f"file://{tmp_path}/shared"
+    return str(request.getfixturevalue("s3_url"))
+
+
+@pytest.fixture
+def s(tmp_path: Path, url: str) -> Scene:
+    return scene(tmp_path, url)
+
+
+def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, label: str) -> None:
+    """Another machine: an empty runtime cache."""
+    monkeypatch.setenv("PROMPTVER_CACHE", str(tmp_path / f"cache-{label}"))
+
+
+def load(s: Scene, ref: str) -> promptver.Bundle:
+    from .trust_support import endpoint
+
+    return promptver.load(ref, remote=s.url, endpoint=endpoint(s.url))
+
+
+def follow(s: Scene, ref: str, every: float = 0) -> promptver.Follow:
+    from .trust_support import endpoint
+
+    return promptver.follow(ref, remote=s.url, every=every, endpoint=endpoint(s.url))
+
+
+def pointer_to(s: Scene, version: str) -> bytes:
+    manifest = s.store.manifest("bot", version) if version != "6.6.6" else forged_manifest(s, "6.6.6")
+    return (
+        f'{{"production": {{"version": "{version}", "digest": "{manifest.digest}", "seq": 99}}}}\n'.encode()
+    )
+
+
+def forged_manifest(s: Scene, version: str, content: str = "0.2.0"):  # type: ignore[no-untyped-def]
+    """A self-consistent manifest of another version's content (default: the unapproved
+    one) under ``version``."""
+    return dataclasses.replace(s.store.manifest("bot", content), version=version)
+
+
+def problems(s: Scene) -> str:
+    report = verify_remote(s.store, s.remote)
+    assert not report["ok"]
+    return "\n".join(report["problems"])
+
+
+# ---- attack 1: the pointer rewritten -----------------------------------------------------
+
+
+def test_a_rewritten_pointer_is_not_followed(
+    s: Scene, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = follow(s, "bot@production")
+    assert live.version == "0.1.0"
+    s.put("bundles/bot/aliases.json", pointer_to(s, "0.2.0"))
+    assert live.refresh() is False and live.version == "0.1.0"
+    fresh_cache(tmp_path, monkeypatch, "b")
+    assert load(s, "bot@production").version == "0.1.0"
+    assert "production points at 0.2.0, but the log's last move of production (event 3) set it to 0.1.0" in (
+        problems(s)
+    )
+    live.close()
+
+
+# ---- attack 2: injected and swapped versions ---------------------------------------------
+
+
+def test_an_injected_version_is_never_served(
+    s: Scene, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s.put("bundles/bot/versions/6.6.6.json", forged_manifest(s, "6.6.6").dumps())
+    s.put("bundles/bot/aliases.json", pointer_to(s, "6.6.6"))
+    assert load(s, "bot@production").version == "0.1.0"
+    with pytest.raises(NotFoundError, match="no version bot@6.6.6"):
+        load(s, "bot@6.6.6")
+    assert load(s, "bot@latest").version == "0.2.0"  # the log's highest, not the listing's
+    assert "bot@6.6.6: manifest on the remote" in problems(s)
+
+
+def test_a_swapped_manifest_is_refused_and_a_forged_cache_is_not_served(
+    s: Scene, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = s.get("bundles/bot/versions/0.1.0.json")
+    genuine = s.store.manifest("bot", "0.1.0").digest
+    s.put("bundles/bot/versions/0.1.0.json", forged_manifest(s, "0.1.0").dumps())
+    with pytest.raises(IntegrityError, match="not the one its bump event .* recorded: it was replaced"):
+        load(s, "bot@0.1.0")
+    with pytest.raises(IntegrityError, match="replaced"):
+        load(s, "bot@production")
+    assert "bot@0.1.0: manifest on the remote" in problems(s)
+    # the bucket is repaired; a cache that holds the forged manifest (as an older release
+    # kept it) must not serve it: cached manifests are checked against the verified log
+    s.put("bundles/bot/versions/0.1.0.json", good)
+    assert load(s, "bot@0.1.0").digest == genuine
+    cached = next(Path(str(tmp_path / "runtime-cache")).rglob("versions/0.1.0.json"))
+    cached.chmod(0o644)
+    cached.write_bytes(forged_manifest(s, "0.1.0").dumps())
+    assert load(s, "bot@0.1.0").digest == genuine
+
+
+def test_follow_keeps_the_verified_version_when_a_new_manifest_was_swapped(s: Scene) -> None:
+    from promptver.governance.approvals import decide
+    from promptver.governance.promotion import promote
+    from promptver.remote.sync import push
+
+    from .trust_support import REVIEWER
+
+    live = follow(s, "bot@production")
+    decide(s.store, "bot", "0.2.0", "approved", actor=REVIEWER, key=s.key)
+    promote(s.store, "bot", "0.2.0", "production", key=s.key)
+    push(s.store, s.remote)
+    good = s.get("bundles/bot/versions/0.2.0.json")
+    s.put("bundles/bot/versions/0.2.0.json", forged_manifest(s, "0.2.0", "0.1.0").dumps())
+    assert live.refresh() is False and live.version == "0.1.0"
+    assert "0.2.0" in (live.last_error or "")
+    s.put("bundles/bot/versions/0.2.0.json", good)
+    assert live.refresh() is True and live.version == "0.2.0" and live.last_error is None
+    live.close()
+
+
+# ---- attack 3: decompression bombs --------------------------------------------------------
+
+
+def _victim(s: Scene) -> str:
+    entry = s.store.manifest("bot", "0.1.0").file_map()["prompts/system.j2"]
+    return entry.digest.removeprefix("sha256:")
+
+
+@pytest.mark.parametrize("kind", ["header", "no-header", "recipe"])
+def test_a_decompression_bomb_is_refused_before_it_is_allocated(s: Scene, kind: str) -> None:
+    import json
+
+    import zstandard
+
+    if kind == "header":  # a small object whose frame says 256 MB
+        blob = WHOLE + zstandard.ZstdCompressor(level=1).compress(b"\0" * (256 << 20))
+    elif kind == "no-header":  # no size in the header: it must stop at the manifest's size
+        blob = WHOLE + zstandard.ZstdCompressor(level=1, write_content_size=False).compress(
+            b"\0" * (64 << 20)
+        )
+    else:  # a recipe repeating one 1 MiB frame 100,000 times
+        span = ["0" * 64, 0, 1000, 0, 1 << 20]
+        recipe = json.dumps({"size": 100_000 << 20, "spans": [span] * 100_000}).encode()
+        blob = CHUNKED + zstandard.ZstdCompressor(level=3).compress(recipe)
+    assert len(blob) < 256 << 10
+    s.put(object_key(_victim(s)), blob)
+    with pytest.raises(IntegrityError, match="refused|recipe rebuilds"):
+        load(s, "bot@production")
+    assert "object " in problems(s)
+
+
+def test_follow_survives_any_failure_in_its_thread(s: Scene) -> None:
+    live = follow(s, "bot@production", every=0.05)
+    real = live.cache.changed
+
+    def broken(*args: object) -> object:
+        raise MemoryError("out of memory")
+
+    live.cache.changed = broken  # type: ignore[method-assign]
+    deadline = time.monotonic() + 10
+    while live.last_error is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert live.last_error == "MemoryError: out of memory"
+    assert live._thread is not None and live._thread.is_alive() and live.version == "0.1.0"
+    live.cache.changed = real  # type: ignore[method-assign]
+    while live.last_error is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert live.last_error is None and live._thread.is_alive()
+    live.close()
