@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptver.errors import IntegrityError, NotFoundError, PolicyError
+from promptver.errors import IntegrityError, NotFoundError, PolicyError, PromptverError
 from promptver.evals.summaries import brief, evidence, latest_complete, latest_run, run_summaries, score_of
 from promptver.governance.aliases import (
     EVENT as ALIAS_EVENT,
@@ -17,7 +17,9 @@ from promptver.governance.aliases import (
 from promptver.governance.aliases import (
     AliasState,
     alias_states,
+    apply,
     check_alias,
+    checked_manifest,
     current_manifest,
     log_events,
     move,
@@ -364,3 +366,107 @@ def list_aliases(store: Store, name: str | None = None) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+# --- every move of a log, re-checked (verify, pull, promote) -------------------------------
+
+
+def move_problems(store: Store, name: str, events: list[dict[str, Any]] | None = None) -> list[str]:
+    """What `verify` says of the moves that break their policy (see `bad_moves`)."""
+    return [why for _, why in bad_moves(store, name, events)]
+
+
+def bad_moves(store: Store, name: str, events: list[dict[str, Any]] | None = None) -> list[tuple[int, str]]:
+    """Every alias move in a bundle's log (``events``, default the store's) checked against
+    the policy as it stood at that point of the history: the policies of the version moved
+    to and of the one the alias held, the review decisions and signatures before the move,
+    the approvals and eval runs it cites. A move appended to a log by someone who went
+    around `promote` (a bucket writer, a pulled history) is named here."""
+    from dataclasses import replace as dc_replace
+
+    events = store.events(name) if events is None else events
+    states: dict[str, AliasState] = {}
+    seen: list[dict[str, Any]] = []  # review and alias events before the current one
+    by_seq: dict[Any, dict[str, Any]] = {}
+    problems: list[tuple[int, str]] = []
+    for event in events:
+        by_seq[event.get("seq")] = event
+        kind = event.get("event")
+        if kind == "review":
+            seen.append(event)
+        if kind != ALIAS_EVENT or not isinstance(event.get("alias"), str):
+            continue
+        try:
+            why = _move_problem(store, name, event, states, seen, by_seq, dc_replace)
+        except PromptverError:
+            why = None  # a missing or edited version: verify names it elsewhere
+        if why is not None:
+            problems.append(
+                (
+                    event["seq"] if isinstance(event.get("seq"), int) else 0,
+                    f"{name}: audit event {event.get('seq')} ({event.get('action')} of {event.get('alias')}"
+                    f" to {event.get('to') or 'nothing'}, by {event.get('actor')}) breaks the policy in force"
+                    f" at that point: {why}",
+                )
+            )
+        apply(states, event)
+        seen.append(event)
+    return problems
+
+
+def _move_problem(
+    store: Store,
+    name: str,
+    event: dict[str, Any],
+    states: dict[str, AliasState],
+    seen: list[dict[str, Any]],
+    by_seq: dict[Any, dict[str, Any]],
+    dc_replace: Any,
+) -> str | None:
+    alias, action, to = event["alias"], event.get("action"), event.get("to")
+    state = states.get(alias, AliasState(alias))
+    current = current_manifest(store, name, state)
+    if action == "remove" or not isinstance(to, str):
+        if current is not None and alias in declared_policies(store, current):
+            return f"{alias} is protected: removing it leaves nothing serving"
+        return None
+    target = checked_manifest(store, name, to, str(event.get("to_digest")))
+    if action == "rollback":
+        if (to, target.digest) not in [h for h in state.history[:-1] if h is not None]:
+            return f"a rollback to {to}, which {alias} never held before"
+        return None
+    policy = effective_policy(store, alias, target, current)
+    if policy is None:
+        return None
+    if action != "promote":
+        return f"{alias} is protected ({policy.describe()}); only a promotion may move it"
+    result = check_policy(store, target, alias, dc_replace(policy, min_eval_score=None), seen)
+    if not result.ok:
+        return "; ".join(result.impossible + result.missing)
+    cited: list[Any] = event["approvals"] if isinstance(event.get("approvals"), list) else []
+    counted = {d.seq for d in result.approvals}
+    for seq in cited:
+        if seq not in counted:
+            return (
+                f"it cites event {seq} as an approval of {to}, which that event is not (or it does not count)"
+            )
+    if policy.min_eval_score is not None:
+        runs: list[Any] = event["eval_runs"] if isinstance(event.get("eval_runs"), list) else []
+        recorded = {
+            e.get("run"): e
+            for e in by_seq.values()
+            if e.get("event") == "eval" and e.get("digest") == target.digest and e is not event
+        }
+        good = [
+            r
+            for r in runs
+            if r in recorded
+            and isinstance(recorded[r].get("score"), int | float)
+            and recorded[r]["score"] >= policy.min_eval_score
+        ]
+        if not good:
+            return (
+                f"an eval score of at least {policy.min_eval_score:g} is required, and the move cites"
+                " no recorded run of the version before it that scored it"
+            )
+    return None

@@ -196,8 +196,13 @@ def _verify_bundle(
             )
     _verify_log(store, name, manifests, report, runs=runs)
     from promptver.governance.aliases import pointer_problems
+    from promptver.governance.promotion import move_problems
 
     report.problems += pointer_problems(store, name, manifests)
+    try:
+        report.problems += move_problems(store, name)
+    except PromptverError:
+        pass  # a log line that is not an event: the chain check names it
 
 
 def _verify_log(

@@ -338,13 +338,58 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
                 result.versions.append(event["version"])
         result.runs += _pull_runs(store, t, name, remote_tail)
         relinked = _relink(remote_lines, local_tail, first_local_seq=common + 1)
+        before = path.read_bytes() if path.exists() else None
+        _fetch_policies(store, t, name, remote_tail)
         atomic_write(path, b"".join(line + b"\n" for line in relinked), tmp_dir=store.tmp_dir)
+        _refuse_bad_moves(store, name, common, before, result.versions, remote.config.url)
         result.events = len(remote_tail)
         result.relinked = len(local_tail)
         from promptver.governance.aliases import alias_states, write_pointers
 
         write_pointers(store, name, alias_states(store, name))
     return result
+
+
+def _fetch_policies(store: Store, t: Transport, name: str, events: list[dict[str, Any]]) -> None:
+    """The bundle.toml of every version an incoming alias move names (from or to), so its
+    policy can be checked: a pull fetches other objects lazily."""
+    from promptver.bundle.spec import SPEC_FILE
+
+    versions = {e.get(k) for e in events if e.get("event") == "alias" for k in ("to", "from")}
+    for version in sorted(v for v in versions if isinstance(v, str)):
+        try:
+            manifest = store.manifest(name, version, checked=False)
+        except NotFoundError:
+            continue  # verify names a move to a version that does not exist
+        entry = manifest.file_map().get(SPEC_FILE)
+        if entry is not None and not store.has_object(entry.digest.removeprefix("sha256:")):
+            fetch_into(store, t, entry.digest.removeprefix("sha256:"), entry.size)
+
+
+def _refuse_bad_moves(
+    store: Store, name: str, common: int, before: bytes | None, versions: list[str], url: str
+) -> None:
+    """After the merged log is written: every move past the common history is checked
+    against the policy in force at its point (the remote's, and the local ones re-checked
+    after them); one that breaks it puts the log back as it was and refuses the pull."""
+    from promptver.errors import PolicyError
+    from promptver.governance.promotion import bad_moves
+
+    bad = [why for seq, why in bad_moves(store, name) if seq > common]
+    if not bad:
+        return
+    path = store.log_path(name)
+    if before is None:
+        path.unlink()
+    else:
+        atomic_write(path, before, tmp_dir=store.tmp_dir)
+    for version in versions:
+        store.unpublish_manifest(store.manifest(name, version, checked=False))
+    raise PolicyError(
+        f"pull of {name} from {url} refused; nothing was changed:\n" + "\n".join(f"  - {b}" for b in bad),
+        hint="a move in the remote's history (or one of yours, after it) went around `promptver promote`;"
+        " find out who can write to the bucket, and restore the remote's log from a good clone",
+    )
 
 
 def _check_chain(lines: list[bytes], where: str) -> None:
@@ -581,6 +626,9 @@ def verify_remote(store: Store, remote: Remote, progress: Progress | None = None
                     f"{name}@{version}: manifest on the remote ({key}) that no event in its log created"
                     " (added by a bucket writer?); it is never served"
                 )
+        from promptver.governance.promotion import move_problems
+
+        problems += [f"{remote.config.url}: {why}" for why in move_problems(store, name, proven.events)]
         pointer_file = t.get(aliases_key(name))
         problems += pointer_mismatches(
             proven, pointer_file[0] if pointer_file else None, f"{remote.config.url}/{aliases_key(name)}"

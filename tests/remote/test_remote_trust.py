@@ -192,3 +192,50 @@ def test_follow_survives_any_failure_in_its_thread(s: Scene) -> None:
         time.sleep(0.02)
     assert live.last_error is None and live._thread.is_alive()
     live.close()
+
+
+# ---- attack 4: a forged promotion through pull -------------------------------------------
+
+
+def forged_promotion(s: Scene) -> None:
+    old, new = s.store.manifest("bot", "0.1.0"), s.store.manifest("bot", "0.2.0")
+    s.append_forged(
+        {
+            "event": "alias",
+            "action": "promote",
+            "bundle": "bot",
+            "alias": "production",
+            "from": "0.1.0",
+            "from_digest": old.digest,
+            "to": "0.2.0",
+            "to_digest": new.digest,
+            "actor": "Mallory <m@example.com>",
+            "time": "2026-12-01T00:00:00Z",
+            "reason": None,
+            "policy": None,
+            "approvals": [2],
+            "eval_runs": [],
+        }
+    )
+
+
+def test_a_forged_promotion_is_refused_by_pull_and_named_by_verify(s: Scene, tmp_path: Path) -> None:
+    from promptver.errors import PolicyError
+    from promptver.governance.promotion import promote
+    from promptver.governance.verify import verify_store
+    from promptver.remote.sync import pull
+
+    forged_promotion(s)
+    log = s.store.log_path("bot").read_bytes()
+    with pytest.raises(PolicyError, match=r"audit event 5 \(promote of production to 0.2.0, by Mallory"):
+        pull(s.store, s.remote)
+    assert s.store.log_path("bot").read_bytes() == log  # nothing was changed
+    assert s.store.resolve("bot", "production").version == "0.1.0"
+    assert "audit event 5 (promote of production to 0.2.0" in problems(s)
+    # the same move in a local log (pulled by an older release): verify names it, and no
+    # promotion builds on a trail that holds it
+    s.store.append_event("bot", {k: v for k, v in s.log()[-1].items() if k not in ("seq", "prev")})
+    report = verify_store(s.store, anchored=False)
+    assert any("event 5 (promote of production to 0.2.0" in p and "has 0" in p for p in report.problems)
+    with pytest.raises(IntegrityError, match="does not verify"):
+        promote(s.store, "bot", "0.1.0", "production")
