@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from promptver.errors import ConflictError, IntegrityError, NotFoundError, PromptverError
@@ -36,7 +37,7 @@ from promptver.store.store import Store, check_name
 
 from . import objects as remote_objects
 from .config import RemoteConfig
-from .proof import Proven, aliases_key, check_chain, log_key, manifest_key, pointer_mismatches
+from .proof import Proven, aliases_key, check_chain, check_extends, log_key, manifest_key, pointer_mismatches
 from .transport import CasFailed, RemoteError, Transport, open_transport
 
 Progress = Callable[[int, int], None]
@@ -98,6 +99,37 @@ class Remote:
             with open(self._known_path, "a") as out:
                 out.write("".join(h + "\n" for h in new))
 
+    # the newest remote log position verified per bundle (refuse a rolled-back remote)
+    def _seen_path(self, name: str) -> Path:
+        return self.store.root / "cache" / "remote" / self.config.name / "seen" / f"{name}.json"
+
+    def check_not_older(self, name: str, lines: list[bytes]) -> None:
+        """Refuse a remote log older than, or rewriting, the newest one this machine saw."""
+        try:
+            seen = json.loads(self._seen_path(name).read_bytes())
+            count, head = int(seen["events"]), str(seen["head"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        where = f"{self.config.url}/{log_key(name)}"
+        if len(lines) < count:
+            check_extends(name, [b""] * count, lines, where)  # the "older" error
+        if count and sha256_bytes(lines[count - 1]) != head:
+            raise IntegrityError(
+                f"the remote's history for {name} differs at event {count} from what this machine"
+                " has seen: it was rewritten",
+                location=f"{where}:{count}",
+                hint="restore the remote's log from a clone that has the history, and find out who"
+                " can write to the bucket",
+            )
+
+    def saw(self, name: str, lines: list[bytes]) -> None:
+        """Remember the remote's log (verified, pulled or pushed) as the newest seen."""
+        if not lines:
+            return
+        data = json.dumps({"events": len(lines), "head": sha256_bytes(lines[-1])}).encode()
+        self._seen_path(name).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(self._seen_path(name), data, durable=False)
+
     def bundle_names(self) -> list[str]:
         names = {key.split("/")[1] for key in self.transport.list("bundles") if key.count("/") >= 2}
         return sorted(names)
@@ -155,6 +187,7 @@ def _push_bundle(
                 ) from None
             result.events = len(local) - len(remote_lines)
         _write_remote_pointers(t, name, local)
+        remote.saw(name, local)
     return result
 
 
@@ -318,8 +351,10 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
     t = remote.transport
     found = t.get(log_key(name))
     if found is None:
+        remote.check_not_older(name, [])
         return result
     remote_lines = _lines(found[0])
+    remote.check_not_older(name, remote_lines)
     _check_chain(remote_lines, f"{remote.config.url}/{log_key(name)}")
     with store.lock(name):
         path = store.log_path(name)
@@ -328,6 +363,7 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
         while common < min(len(local), len(remote_lines)) and local[common] == remote_lines[common]:
             common += 1
         if common == len(remote_lines):
+            remote.saw(name, remote_lines)
             return result  # nothing new there (we may be ahead)
         remote_tail = [json.loads(line) for line in remote_lines[common:]]
         local_tail = [json.loads(line) for line in local[common:]]
@@ -342,6 +378,7 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
         _fetch_policies(store, t, name, remote_tail)
         atomic_write(path, b"".join(line + b"\n" for line in relinked), tmp_dir=store.tmp_dir)
         _refuse_bad_moves(store, name, common, before, result.versions, remote.config.url)
+        remote.saw(name, remote_lines)
         result.events = len(remote_tail)
         result.relinked = len(local_tail)
         from promptver.governance.aliases import alias_states, write_pointers
@@ -585,6 +622,7 @@ def verify_remote(store: Store, remote: Remote, progress: Progress | None = None
         checked["bundles"] += 1
         lines = _lines(found[0])
         try:
+            remote.check_not_older(name, lines)
             proven = Proven.of(name, lines, where)
         except IntegrityError as exc:
             problems.append(str(exc))

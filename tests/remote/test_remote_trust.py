@@ -239,3 +239,35 @@ def test_a_forged_promotion_is_refused_by_pull_and_named_by_verify(s: Scene, tmp
     assert any("event 5 (promote of production to 0.2.0" in p and "has 0" in p for p in report.problems)
     with pytest.raises(IntegrityError, match="does not verify"):
         promote(s.store, "bot", "0.1.0", "production")
+
+
+# ---- attack 6: the whole remote rolled back or rewritten ----------------------------------
+
+
+def test_a_rolled_back_remote_is_refused_by_load_follow_and_pull(s: Scene, tmp_path: Path) -> None:
+    from promptver.governance.approvals import decide
+    from promptver.governance.promotion import promote
+    from promptver.remote.sync import pull, push
+
+    from .trust_support import REVIEWER
+
+    old_log = s.get("bundles/bot/log.jsonl")  # 4 events: 0.1.0 in production
+    decide(s.store, "bot", "0.2.0", "approved", actor=REVIEWER, key=s.key)
+    promote(s.store, "bot", "0.2.0", "production", key=s.key)
+    push(s.store, s.remote)
+    assert load(s, "bot@production").version == "0.2.0"
+    live = follow(s, "bot@production")
+    s.put("bundles/bot/log.jsonl", old_log)  # a genuine, older snapshot
+    older = "the remote's history for bot is older than what this machine has seen: 4 events, seen 6"
+    with pytest.raises(IntegrityError, match=older):
+        load(s, "bot@production")
+    assert live.refresh() is False and live.version == "0.2.0" and older in (live.last_error or "")
+    with pytest.raises(IntegrityError, match=older):
+        pull(s.store, s.remote)
+    assert older in problems(s)
+    # the remote lost its newest events: a push from a clone that has them repairs it
+    lines = old_log.splitlines()
+    s.put("bundles/bot/log.jsonl", b"\n".join(lines[:3]) + b"\n")
+    push(s.store, s.remote)  # a clone with the history repairs it
+    assert load(s, "bot@production").version == "0.2.0"
+    live.close()
