@@ -38,6 +38,7 @@ from promptver.governance.policy import (
     model_label,
     target_accepts,
 )
+from promptver.store.events import event_id
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store, check_name
 
@@ -282,6 +283,7 @@ def promote(
         extra = {
             "policy": policy.to_json() if policy else None,
             "approvals": [d.seq for d in result.approvals],
+            "approval_ids": [event_id(d.event) for d in result.approvals],
             "eval_runs": [run["id"] for run in result.runs],
         }
         event = move(store, states, name, alias, "promote", manifest, reason, extra, dry_run, key)
@@ -443,6 +445,14 @@ def _move_problem(
     result = check_policy(store, target, alias, dc_replace(policy, min_eval_score=None), seen)
     if not result.ok:
         return "; ".join(result.impossible + result.missing)
+    if isinstance(event.get("approval_ids"), list):  # cited by identity (position-independent)
+        counted_ids = {event_id(d.event) for d in result.approvals}
+        for cited_id in event["approval_ids"]:
+            if cited_id not in counted_ids:
+                return (
+                    f"it cites {str(cited_id)[:19]}... as an approval of {to}, which no counted approval is"
+                )
+        return _eval_problem(event, policy, target, by_seq)
     cited: list[Any] = event["approvals"] if isinstance(event.get("approvals"), list) else []
     counted = {d.seq for d in result.approvals}
     for seq in cited:
@@ -450,6 +460,14 @@ def _move_problem(
             return (
                 f"it cites event {seq} as an approval of {to}, which that event is not (or it does not count)"
             )
+    return _eval_problem(event, policy, target, by_seq)
+
+
+def _eval_problem(
+    event: dict[str, Any], policy: AliasPolicy, target: Manifest, by_seq: dict[Any, dict[str, Any]]
+) -> str | None:
+    """A promotion under an eval requirement must cite a recorded run of the version, made
+    before it, that scored enough."""
     if policy.min_eval_score is not None:
         runs: list[Any] = event["eval_runs"] if isinstance(event.get("eval_runs"), list) else []
         recorded = {

@@ -526,14 +526,23 @@ def _relink(remote_lines: list[bytes], local_tail: list[dict[str, Any]], first_l
     shift = len(remote_lines) + 1 - first_local_seq
     for event in local_tail:
         record = dict(event)
-        for approval in record.get("approvals") or []:
-            seq = approval.get("seq") if isinstance(approval, dict) else None
-            if isinstance(seq, int) and seq >= first_local_seq:
-                approval["seq"] = seq + shift
+        if isinstance(record.get("approvals"), list) and "signature" not in record:
+            # cited by seq; a signed event's content is never changed (it cites by id too:
+            # ``approval_ids``, which a re-link does not move)
+            record["approvals"] = [_shifted(a, first_local_seq, shift) for a in record["approvals"]]
         record["seq"] = len(lines) + 1
         record["prev"] = sha256_bytes(lines[-1]) if lines else None
         lines.append(json.dumps(record, sort_keys=True, ensure_ascii=False).encode())
     return lines
+
+
+def _shifted(cited: Any, first_local_seq: int, shift: int) -> Any:
+    """A cited event's ``seq`` (an int, or ``{"seq": n}``) after a re-link moved it."""
+    if isinstance(cited, int) and not isinstance(cited, bool) and cited >= first_local_seq:
+        return cited + shift
+    if isinstance(cited, dict) and isinstance(cited.get("seq"), int) and cited["seq"] >= first_local_seq:
+        return {**cited, "seq": cited["seq"] + shift}
+    return cited
 
 
 def _lines(data: bytes) -> list[bytes]:

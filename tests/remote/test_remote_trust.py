@@ -271,3 +271,102 @@ def test_a_rolled_back_remote_is_refused_by_load_follow_and_pull(s: Scene, tmp_p
     push(s.store, s.remote)  # a clone with the history repairs it
     assert load(s, "bot@production").version == "0.2.0"
     live.close()
+
+
+# ---- attack 5: a pull must not rewrite committed history ------------------------------------
+
+
+def _git(folder: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(
+        ["git", "-c", "user.name=Bea", "-c", "user.email=bea@example.com", *args],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
+
+
+def _bea(s: Scene, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Bea's clone of the project, committed to git."""
+    from promptver.remote.config import RemoteConfig
+    from promptver.remote.sync import Remote
+    from promptver.store.store import Store
+
+    from .conftest import clone
+    from .trust_support import endpoint
+
+    clone(tmp_path / "a", tmp_path / "bea")
+    _git(tmp_path / "bea", "init", "-q")
+    _git(tmp_path / "bea", "add", "-A")
+    _git(tmp_path / "bea", "commit", "-qm", "clone")
+    bea = Store.find(override=tmp_path / "bea" / ".promptver")
+    return bea, Remote(bea, RemoteConfig("origin", s.url, endpoint(s.url)))
+
+
+def test_a_pull_keeps_committed_events_verifiable_and_citations_right(s: Scene, tmp_path: Path) -> None:
+    from promptver.governance.approvals import decide
+    from promptver.governance.promotion import promote, set_alias
+    from promptver.governance.verify import verify_store
+    from promptver.remote.sync import pull, push
+
+    from .trust_support import REVIEWER
+
+    bea, bea_remote = _bea(s, tmp_path)
+    decide(bea, "bot", "0.2.0", "approved", actor=REVIEWER, key=s.key)
+    promote(bea, "bot", "0.2.0", "production", key=s.key)
+    _git(tmp_path / "bea", "add", "-A")
+    _git(tmp_path / "bea", "commit", "-qm", "approve and promote 0.2.0")  # as the docs advise
+    set_alias(s.store, "bot", "staging", "0.2.0")  # Carl pushes first
+    push(s.store, s.remote)
+    pull(bea, bea_remote)
+    report = verify_store(bea, anchored=True)
+    assert report.anchored == "HEAD" and report.ok, report.problems
+    events = bea.events("bot")
+    approval = next(e for e in events if e.get("event") == "review" and e["new"]["version"] == "0.2.0")
+    promotion = events[-1]
+    # the signed promotion is unchanged (its signature still holds) and cites the approval
+    # by identity: the audit trail names the event it meant, now at 6
+    from promptver.governance.audit import audit, summary
+    from promptver.store.events import event_id
+
+    assert promotion["action"] == "promote" and promotion["approval_ids"] == [event_id(approval)]
+    assert approval["seq"] == 6 and "(approved in event 6)" in summary(audit(bea, "bot").events[-1])
+    assert bea.resolve("bot", "production").version == "0.2.0"
+    push(bea, bea_remote)
+    assert load(s, "bot@production").version == "0.2.0"
+
+
+def test_an_offline_promotion_is_re_checked_after_the_pull(s: Scene, tmp_path: Path) -> None:
+    from promptver.errors import PolicyError
+    from promptver.governance.approvals import decide
+    from promptver.governance.promotion import promote
+    from promptver.remote.sync import pull, push
+
+    from .trust_support import OTHER, REVIEWER
+
+    bea, bea_remote = _bea(s, tmp_path)
+    decide(bea, "bot", "0.2.0", "approved", actor=REVIEWER, key=s.key)
+    promote(bea, "bot", "0.2.0", "production", key=s.key)  # offline
+    decide(s.store, "bot", "0.2.0", "changes_requested", actor=OTHER, note="leaks card numbers", key=s.olga)
+    push(s.store, s.remote)  # Olga's rejection lands first
+    log = bea.log_path("bot").read_bytes()
+    with pytest.raises(PolicyError, match=r"audit event 7 \(promote of production to 0.2.0.*Olga Other"):
+        pull(bea, bea_remote)
+    assert bea.log_path("bot").read_bytes() == log  # refused, nothing changed: her move is named
+
+
+def test_a_copied_signed_decision_is_refused(s: Scene) -> None:
+    from promptver.governance.approvals import decide
+    from promptver.governance.promotion import promote
+    from promptver.governance.verify import verify_store
+
+    from .trust_support import REVIEWER
+
+    approval = decide(s.store, "bot", "0.2.0", "approved", actor=REVIEWER, key=s.key)
+    decide(s.store, "bot", "0.2.0", "changes_requested", actor=REVIEWER, note="do NOT ship", key=s.key)
+    s.store.append_event("bot", {k: v for k, v in approval.items() if k not in ("seq", "prev")})  # replayed
+    report = verify_store(s.store, anchored=False)
+    assert any("audit event 7 repeats signed event 5" in p for p in report.problems)
+    with pytest.raises(IntegrityError, match="repeats signed event 5"):
+        promote(s.store, "bot", "0.2.0", "production", key=s.key)

@@ -22,6 +22,7 @@ from .conftest import edit, make_project
 
 AUTHOR = "Ana Author <ana@example.com>"
 REVIEWER = "Rui Reviewer <rui@example.com>"
+OTHER = "Olga Other <olga@example.com>"
 POLICY = "\n[aliases.production]\napprovals = 1\nrequire_signed = true\n"
 
 
@@ -38,6 +39,7 @@ class Scene:
     remote: Remote
     url: str
     key: Path
+    olga: Path
 
     def get(self, key: str) -> bytes:
         found = self.remote.transport.get(key)
@@ -70,7 +72,8 @@ def scene(root: Path, url: str) -> Scene:
     toml = root / "a/bundles/bot/bundle.toml"
     toml.write_text(toml.read_text() + POLICY)
     key, public = make_key(root / "keys", "rui")
-    (store.root / "allowed_signers").write_text(f"rui@example.com {public}\n")
+    olga, olga_public = make_key(root / "keys", "olga")
+    (store.root / "allowed_signers").write_text(f"rui@example.com {public}\nolga@example.com {olga_public}\n")
     bump(store, "bot", "minor", author=AUTHOR)
     decide(store, "bot", "0.1.0", "approved", actor=REVIEWER, key=key)
     promote(store, "bot", "0.1.0", "production", key=key)
@@ -78,4 +81,4 @@ def scene(root: Path, url: str) -> Scene:
     bump(store, "bot", "minor", author=AUTHOR)
     remote = Remote(store, RemoteConfig("origin", url, endpoint(url)))
     push(store, remote)
-    return Scene(store, remote, url, key)
+    return Scene(store, remote, url, key, olga)
