@@ -196,7 +196,7 @@ def _verify_bundle(
             )
     _verify_log(store, name, manifests, report, runs=runs)
     from promptver.governance.aliases import pointer_problems
-    from promptver.governance.promotion import move_problems
+    from promptver.governance.checks import move_problems
 
     report.problems += pointer_problems(store, name, manifests)
     try:

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from promptver.errors import IntegrityError, NotFoundError, PromptverError
+from promptver.errors import ConfigError, IntegrityError, NotFoundError, PromptverError
 from promptver.semver import Version
 from promptver.store.atomic import atomic_write
 from promptver.store.manifest import Manifest
@@ -131,6 +131,8 @@ class RemoteCache:
     def _from_log(self, proven: Proven, ref: str) -> tuple[str, str | None]:
         version = proven.version(ref)
         if version is not None:
+            if ref in proven.heads:
+                self.check_moves(proven, ref)
             return version, proven.digest_of(ref)
         name = proven.name
         if ref in ("", "latest"):
@@ -145,6 +147,91 @@ class RemoteCache:
             f"{name} has no alias {ref!r} on {self.remote.url}",
             hint=f"aliases there: {', '.join(aliases) or 'none'}",
         )
+
+    def check_moves(self, proven: Proven, alias: str) -> None:
+        """Every move of ``alias`` in the remote's log checked against the policy in force at
+        its point (promptver/governance/promotion.py), as `pull` and `verify` do: a move
+        appended by a bucket writer is not followed. Signed decisions are checked against
+        ``PROMPTVER_ALLOWED_SIGNERS`` (never a file from the bucket). A verdict is kept per
+        last move (its line's hash commits to the history before it) and signers file."""
+        from promptver.store.digests import sha256_bytes
+
+        name = proven.name
+        moves = [
+            (e, line)
+            for e, line in zip(proven.events, proven.lines, strict=True)
+            if e.get("event") == "alias" and e.get("alias") == alias
+        ]
+        signers = self._trusted_signers()
+        token = sha256_bytes(moves[-1][1] + b"\0" + signers)
+        verdicts = self.store.root / "cache" / "moves.txt"
+        try:
+            if token in verdicts.read_text().split():
+                return
+        except OSError:
+            pass
+        for event, _ in moves:
+            for version in (event.get("to"), event.get("from")):
+                if isinstance(version, str) and version in proven.created:
+                    self._policy_file(name, version)
+        from promptver.errors import PolicyError
+        from promptver.governance.checks import bad_moves
+
+        bad = bad_moves(self.store, name, proven.events, alias=alias)
+        if bad:
+            raise PolicyError(
+                f"{name}@{alias} on {self.remote.url} is not followed: {bad[-1][1]}",
+                hint="a move in the remote's log went around `promptver promote` (run `promptver verify"
+                " --remote`); where the policy asks for signed decisions, PROMPTVER_ALLOWED_SIGNERS must"
+                " name the team's allowed-signers file",
+            )
+        with self._lock:
+            verdicts.parent.mkdir(parents=True, exist_ok=True)
+            with open(verdicts, "a") as out:
+                out.write(token + "\n")
+
+    def _trusted_signers(self) -> bytes:
+        """The allowed-signers file named by ``PROMPTVER_ALLOWED_SIGNERS``, put where the
+        cache's store reads it (removed when unset: nothing from the bucket is trusted)."""
+        target = self.store.root / "allowed_signers"
+        source = os.environ.get("PROMPTVER_ALLOWED_SIGNERS")
+        data = b""
+        if source:
+            try:
+                data = Path(source).expanduser().read_bytes()
+            except OSError as exc:
+                raise ConfigError(
+                    f"PROMPTVER_ALLOWED_SIGNERS names {source}, which cannot be read ({exc.strerror})",
+                    hint="point it at the team's allowed_signers file",
+                ) from None
+        try:
+            current: bytes | None = target.read_bytes()
+        except OSError:
+            current = None
+        if not data and current is not None:
+            target.unlink()
+        elif data and current != data:
+            atomic_write(target, data, self.store.tmp_dir, durable=False)
+        return data
+
+    def _policy_file(self, name: str, version: str) -> None:
+        """A version's manifest and its bundle.toml (where its alias policies are) in the cache."""
+        from promptver.bundle.spec import SPEC_FILE
+        from promptver.remote.objects import fetch_object
+
+        path = self.store.manifest_path(name, version)
+        if path.exists():
+            manifest = self.store.manifest(name, version)
+        else:
+            manifest = self._fetch_manifest(name, version)
+            try:
+                self.store.write_manifest(manifest)
+            except PromptverError:
+                pass  # another process cached it first
+        entry = manifest.file_map().get(SPEC_FILE)
+        hexdigest = entry.digest.removeprefix("sha256:") if entry is not None else None
+        if entry is not None and hexdigest is not None and not self.store.has_object(hexdigest):
+            self.store.put_bytes(fetch_object(self.transport, hexdigest, size=entry.size))
 
     def settle(self, name: str) -> None:
         """What the log named is now served: later checks ask only whether it changed."""

@@ -410,7 +410,7 @@ def _refuse_bad_moves(
     against the policy in force at its point (the remote's, and the local ones re-checked
     after them); one that breaks it puts the log back as it was and refuses the pull."""
     from promptver.errors import PolicyError
-    from promptver.governance.promotion import bad_moves
+    from promptver.governance.checks import bad_moves
 
     bad = [why for seq, why in bad_moves(store, name) if seq > common]
     if not bad:
@@ -673,7 +673,7 @@ def verify_remote(store: Store, remote: Remote, progress: Progress | None = None
                     f"{name}@{version}: manifest on the remote ({key}) that no event in its log created"
                     " (added by a bucket writer?); it is never served"
                 )
-        from promptver.governance.promotion import move_problems
+        from promptver.governance.checks import move_problems
 
         problems += [f"{remote.config.url}: {why}" for why in move_problems(store, name, proven.events)]
         pointer_file = t.get(aliases_key(name))

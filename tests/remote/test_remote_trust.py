@@ -29,8 +29,11 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def s(tmp_path: Path, url: str) -> Scene:
-    return scene(tmp_path, url)
+def s(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> Scene:
+    made = scene(tmp_path, url)
+    # production servers check signed decisions against the team's file (never the bucket's)
+    monkeypatch.setenv("PROMPTVER_ALLOWED_SIGNERS", str(made.store.root / "allowed_signers"))
+    return made
 
 
 def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, label: str) -> None:
@@ -270,6 +273,31 @@ def test_a_rolled_back_remote_is_refused_by_load_follow_and_pull(s: Scene, tmp_p
     s.put("bundles/bot/log.jsonl", b"\n".join(lines[:3]) + b"\n")
     push(s.store, s.remote)  # a clone with the history repairs it
     assert load(s, "bot@production").version == "0.2.0"
+    live.close()
+
+
+def test_load_and_follow_do_not_follow_a_forged_promotion(
+    s: Scene, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptver.errors import PolicyError
+
+    live = follow(s, "bot@production")
+    assert live.version == "0.1.0"  # the genuine, signed promotion is followed
+    forged_promotion(s)
+    assert live.refresh() is False and live.version == "0.1.0"
+    assert "breaks the policy in force at that point" in (live.last_error or "")
+    fresh_cache(tmp_path, monkeypatch, "b")
+    with pytest.raises(PolicyError, match=r"bot@production on .* is not followed: .*audit event 5"):
+        load(s, "bot@production")
+    # without the team's allowed-signers file, signed decisions cannot be checked: refused
+    monkeypatch.delenv("PROMPTVER_ALLOWED_SIGNERS")
+    fresh_cache(tmp_path, monkeypatch, "c")
+    s.put(
+        "bundles/bot/log.jsonl",
+        b"".join(line + b"\n" for line in s.get("bundles/bot/log.jsonl").splitlines()[:4]),
+    )
+    with pytest.raises(PolicyError, match="PROMPTVER_ALLOWED_SIGNERS"):
+        load(s, "bot@production")
     live.close()
 
 

@@ -84,6 +84,14 @@ def test_any_change_to_the_remote_gives_the_proven_version_or_one_clear_error(
     _mutate(root / "shared", mutation)
     url = f"file://{root}/shared"
     os.environ["PROMPTVER_CACHE"] = str(root / "cache")
+    os.environ["PROMPTVER_ALLOWED_SIGNERS"] = str(source.parent / "a/.promptver/allowed_signers")
+    try:
+        _check(root, url, genuine, latest)
+    finally:
+        os.environ.pop("PROMPTVER_ALLOWED_SIGNERS", None)
+
+
+def _check(root: Path, url: str, genuine: str, latest: str) -> None:
     for ref, proven in (("bot@production", genuine), ("bot@0.2.0", latest)):
         try:
             bundle = promptver.load(ref, remote=url)
