@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,7 @@ class RemoteCache:
         self._etags: dict[str, str] = {}  # of the log, once what it named was served
         self._pending: dict[str, str] = {}  # of the log as last read
         self._lock = threading.Lock()
+        self.expires: dict[str, float] = {}  # bundle -> expiry of its signed timestamp
 
     @property
     def transport(self) -> Transport:
@@ -126,7 +128,33 @@ class RemoteCache:
     def resolve(self, name: str, ref: str) -> tuple[str, str | None]:
         """(version, digest or None) for ``ref`` on the remote: a version, latest or an
         alias, as the remote's audit log says (one request: the log)."""
-        return self._from_log(self.proven(name), ref)
+        proven = self.proven(name)
+        self.freshness(proven)
+        return self._from_log(proven, ref)
+
+    def freshness(self, proven: Proven) -> float | None:
+        """When signatures are checked (``PROMPTVER_ALLOWED_SIGNERS``): the expiry of the
+        remote's signed timestamp of this log (promptver/remote/freshness.py), kept in
+        ``expires``; None when the remote has none. One request."""
+        from . import freshness
+
+        if not os.environ.get("PROMPTVER_ALLOWED_SIGNERS"):
+            return None
+        self._trusted_signers()
+        key = freshness.timestamp_key(proven.name)
+        found = self.transport.get(key)
+        if found is None:
+            self.expires.pop(proven.name, None)
+            return None
+        expires = freshness.check(self.store, proven.name, found[0], proven.lines, f"{self.remote.url}/{key}")
+        self.expires[proven.name] = expires
+        if expires < time.time():
+            import logging
+
+            logging.getLogger("promptver.remote").warning(
+                "%s", freshness.stale_message(proven.name, expires, self.remote.url)
+            )
+        return expires
 
     def _from_log(self, proven: Proven, ref: str) -> tuple[str, str | None]:
         version = proven.version(ref)
@@ -247,7 +275,10 @@ class RemoteCache:
         if found is False:
             return None
         assert found is not True
-        return self._from_log(self.proven(name, found), ref)
+        proven = self.proven(name, found)
+        if name in self.expires:
+            self.freshness(proven)
+        return self._from_log(proven, ref)
 
     # -- fetching -------------------------------------------------------------------------
 

@@ -188,7 +188,27 @@ def _push_bundle(
             result.events = len(local) - len(remote_lines)
         _write_remote_pointers(t, name, local)
         remote.saw(name, local)
+        _write_timestamp(store, t, name, local)
     return result
+
+
+def _write_timestamp(store: Store, t: Transport, name: str, lines: list[bytes]) -> None:
+    """With a signing key and ``[remote] max_age``: a fresh signed statement of where the
+    log ends (promptver/remote/freshness.py), so clients can tell a frozen remote."""
+    from promptver.governance.signing import signing_key
+
+    from . import freshness
+
+    age = freshness.max_age(store)
+    key = signing_key(None, store.project_root) if age is not None else None
+    if age is None or key is None or not lines:
+        return
+    data = freshness.make(store, name, lines, age, key)
+    found = t.get(freshness.timestamp_key(name))
+    try:
+        t.put_cas(freshness.timestamp_key(name), data, found[1] if found else None)
+    except CasFailed:
+        pass  # another push wrote a newer one
 
 
 def _bump_line(lines: list[bytes], version: str) -> int:

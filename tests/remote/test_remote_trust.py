@@ -398,3 +398,36 @@ def test_a_copied_signed_decision_is_refused(s: Scene) -> None:
     assert any("audit event 7 repeats signed event 5" in p for p in report.problems)
     with pytest.raises(IntegrityError, match="repeats signed event 5"):
         promote(s.store, "bot", "0.2.0", "production", key=s.key)
+
+
+def test_follow_reports_a_remote_whose_signed_timestamp_expired(
+    s: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptver.remote.sync import push
+
+    from .trust_support import REVIEWER
+
+    config = s.store.root / "config.toml"
+    config.write_text(config.read_text() + '\n[remote]\nmax_age = "3s"\n')
+    monkeypatch.setenv("PROMPTVER_SIGNING_KEY", str(s.key))
+    monkeypatch.setenv("PROMPTVER_USER", REVIEWER)
+    from promptver.remote.sync import Remote
+    from promptver.store.store import Store
+
+    store = Store.find(override=s.store.root)  # config.toml read again
+    s = dataclasses.replace(s, store=store, remote=Remote(store, s.remote.config))
+    push(s.store, s.remote)  # nothing new: only the signed timestamp
+    live = follow(s, "bot@production")
+    assert live.refresh() is False and not live.stale
+    time.sleep(4)  # nobody pushes: the remote is frozen
+    assert live.refresh() is False and live.stale and live.version == "0.1.0"
+    assert "signed timestamp for bot" in (live.last_error or "") and "expired" in (live.last_error or "")
+    push(s.store, s.remote)  # a key holder refreshes it
+    assert live.refresh() is False and not live.stale
+    # a bucket writer cannot extend it without a key
+    data = s.get("bundles/bot/timestamp.json").replace(b'"expires": "20', b'"expires": "21')
+    s.put("bundles/bot/timestamp.json", data)
+    time.sleep(4)
+    live.refresh()
+    assert "not signed by an allowed signer" in (live.last_error or "")
+    live.close()
