@@ -29,11 +29,27 @@ def get_store(ctx: click.Context | None = None) -> Store:
     root = ctx.find_root()
     override = (root.obj or {}).get("store_path")
     store = Store.find(override=override)
+    store.alias_check = _alias_check(store)  # no alias is resolved through a forged move
     if store.config.get("remote"):  # objects missing here are fetched (verified) when read
         from promptver.remote.cache import attach_lazy_fetch
 
         attach_lazy_fetch(store)
     return store
+
+
+def _alias_check(store: Store) -> Callable[[str, str, dict[str, Any]], str | None]:
+    """`governance.checks.alias_guard`, imported when an alias is first resolved."""
+    guard: Callable[[str, str, dict[str, Any]], str | None] | None = None
+
+    def check(name: str, alias: str, head: dict[str, Any]) -> str | None:
+        nonlocal guard
+        if guard is None:
+            from promptver.governance.checks import alias_guard
+
+            guard = alias_guard(store)
+        return guard(name, alias, head)
+
+    return check
 
 
 def split_ref(text: str) -> tuple[str, str | None]:

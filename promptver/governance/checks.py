@@ -336,3 +336,23 @@ def _eval_problem(
                 " no recorded run of the version before it that scored it"
             )
     return None
+
+
+def alias_guard(store: Store) -> Any:
+    """For ``store.alias_check``: why an alias's last move may not be followed (it breaks
+    the policy in force at its point), else None; one verdict per move and log state."""
+    verdicts: dict[tuple[str, str, Any], str | None] = {}
+
+    def check(name: str, alias: str, head: dict[str, Any]) -> str | None:
+        try:
+            stat = store.log_path(name).stat()
+            key = (name, alias, (stat.st_ino, stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            return None
+        if key not in verdicts:
+            bad = dict(bad_moves(store, name, alias=alias))
+            seq = head.get("seq")
+            verdicts[key] = bad.get(seq) if isinstance(seq, int) else None
+        return verdicts[key]
+
+    return check

@@ -222,7 +222,7 @@ def forged_promotion(s: Scene) -> None:
     )
 
 
-def test_a_forged_promotion_is_refused_by_pull_and_named_by_verify(s: Scene, tmp_path: Path) -> None:
+def test_a_forged_promotion_is_refused_by_pull_and_named_by_verify(s: Scene, tmp_path: Path, pv) -> None:  # type: ignore[no-untyped-def]
     from promptver.errors import PolicyError
     from promptver.governance.promotion import promote
     from promptver.governance.verify import verify_store
@@ -242,6 +242,10 @@ def test_a_forged_promotion_is_refused_by_pull_and_named_by_verify(s: Scene, tmp
     assert any("event 5 (promote of production to 0.2.0" in p and "has 0" in p for p in report.problems)
     with pytest.raises(IntegrityError, match="does not verify"):
         promote(s.store, "bot", "0.1.0", "production")
+    # no command resolves the alias through it
+    shown = pv("--store", str(s.store.root), "show", "bot@production")
+    assert shown.code == 1 and "bot@production is not followed: bot: audit event 5" in shown.err
+    assert pv("--store", str(s.store.root), "show", "bot@0.1.0").code == 0
 
 
 # ---- attack 6: the whole remote rolled back or rewritten ----------------------------------
