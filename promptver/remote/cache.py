@@ -136,10 +136,10 @@ class RemoteCache:
         """When signatures are checked (``PROMPTVER_ALLOWED_SIGNERS``): the expiry of the
         remote's signed timestamp of this log (promptver/remote/freshness.py), kept in
         ``expires``; None when the remote has none. One request."""
-        from . import freshness
-
         if not os.environ.get("PROMPTVER_ALLOWED_SIGNERS"):
             return None
+        from . import freshness
+
         self._trusted_signers()
         key = freshness.timestamp_key(proven.name)
         found = self.transport.get(key)

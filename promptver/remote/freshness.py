@@ -14,7 +14,6 @@ remote stopped being refreshed (a freeze) or is an old copy; `follow` reports it
 
 from __future__ import annotations
 
-import calendar
 import json
 import re
 import time
@@ -52,6 +51,8 @@ def max_age(store: Store) -> float | None:
 
 
 def _epoch(stamp: str) -> float:
+    import calendar
+
     return float(calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")))
 
 
