@@ -198,10 +198,14 @@ class RemoteCache:
                 return
         except OSError:
             pass
-        for event, _ in moves:
-            for version in (event.get("to"), event.get("from")):
-                if isinstance(version, str) and version in proven.created:
-                    self._policy_file(name, version)
+        specs = [
+            self._policy_file(name, version)
+            for event, _ in moves
+            for version in (event.get("to"), event.get("from"))
+            if isinstance(version, str) and version in proven.created
+        ]
+        if not any(b"aliases" in spec for spec in specs):
+            return  # no version it held declares a policy: any move of it is allowed
         from promptver.errors import PolicyError
         from promptver.governance.checks import bad_moves
 
@@ -242,8 +246,9 @@ class RemoteCache:
             atomic_write(target, data, self.store.tmp_dir, durable=False)
         return data
 
-    def _policy_file(self, name: str, version: str) -> None:
-        """A version's manifest and its bundle.toml (where its alias policies are) in the cache."""
+    def _policy_file(self, name: str, version: str) -> bytes:
+        """A version's manifest and its bundle.toml (where its alias policies are) in the
+        cache; returns the bundle.toml (empty when it has none)."""
         from promptver.bundle.spec import SPEC_FILE
         from promptver.remote.objects import fetch_object
 
@@ -257,9 +262,12 @@ class RemoteCache:
             except PromptverError:
                 pass  # another process cached it first
         entry = manifest.file_map().get(SPEC_FILE)
-        hexdigest = entry.digest.removeprefix("sha256:") if entry is not None else None
-        if entry is not None and hexdigest is not None and not self.store.has_object(hexdigest):
+        if entry is None:
+            return b""
+        hexdigest = entry.digest.removeprefix("sha256:")
+        if not self.store.has_object(hexdigest):
             self.store.put_bytes(fetch_object(self.transport, hexdigest, size=entry.size))
+        return self.store.read_object(hexdigest)
 
     def settle(self, name: str) -> None:
         """What the log named is now served: later checks ask only whether it changed."""
