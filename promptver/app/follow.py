@@ -20,7 +20,6 @@ from promptver.app.runtime import Bundle, alias_of, load_remote
 from promptver.errors import PromptverError
 from promptver.remote.cache import remote_cache
 from promptver.remote.config import RemoteConfig
-from promptver.semver import Version
 
 log = logging.getLogger("promptver.remote")
 
@@ -40,6 +39,7 @@ class Follow:
         self.bundle = load_remote(ref, self.cache.remote)
         self.cache.settle(self.name)
         self.last_error: str | None = None
+        self.stale = False  # the remote's signed timestamp expired (see _check_fresh)
         self.checks = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -55,12 +55,36 @@ class Follow:
 
     def refresh(self) -> bool:
         """Check the remote once; True when the handle moved to another version."""
+        moved = self._refresh()
+        self._check_fresh()
+        return moved
+
+    def _check_fresh(self) -> None:
+        """A remote whose signed timestamp expired (nobody refreshed it: frozen, or an old
+        copy) is reported in ``stale`` and ``last_error``; the handle keeps serving. The
+        timestamp is read again only once the known one has expired."""
+        import time
+
+        from promptver.remote.freshness import stale_message
+
+        expires = self.cache.expires.get(self.name)
+        if expires is None or time.time() < expires:
+            self.stale = False
+            return
+        try:
+            self.cache.freshness(self.cache.proven(self.name))
+        except PromptverError as exc:
+            self.last_error = exc.message
+            return
+        expires = self.cache.expires.get(self.name)
+        self.stale = expires is not None and time.time() >= expires
+        if self.stale and expires is not None:
+            self.last_error = stale_message(self.name, expires, self.cache.remote.url)
+
+    def _refresh(self) -> bool:
         self.checks += 1
         try:
-            if not self.alias or self.alias == "latest" or Version.is_valid(self.alias):
-                target: tuple[str, str | None] | None = self.cache.resolve(self.name, self.alias or "latest")
-            else:
-                target = self.cache.changed(self.name, self.alias)
+            target = self.cache.changed(self.name, self.alias or "latest")  # one conditional read
             if target is None:
                 self.last_error = None
                 return False
@@ -90,7 +114,12 @@ class Follow:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
-            self.refresh()
+            try:
+                self.refresh()
+            except Exception as exc:
+                # (MemoryError, a bug...): recorded, the last verified version keeps serving
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("promptver: keeping %s: refresh of %s failed: %s", self.bundle.ref, self.ref, exc)
 
     def close(self) -> None:
         self._stop.set()

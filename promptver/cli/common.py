@@ -33,14 +33,30 @@ def get_store(ctx: click.Context | None = None) -> Store:
 
 
 def lazy_remote(store: Store) -> Store:
-    """Let every read of ``store`` fetch (verified) an object that a pull named but did
-    not download yet, from the default remote. Every command opens its store through
-    this, so none of them fails on a pulled version that ``diff`` could read."""
+    """A store as every command opens it: no alias is resolved through a forged move, and
+    every read fetches (verified) an object that a pull named but did not download yet,
+    from the default remote, so no command fails on a pulled version that ``diff`` reads."""
+    store.alias_check = _alias_check(store)
     if store.config.get("remote"):
         from promptver.remote.cache import attach_lazy_fetch
 
         attach_lazy_fetch(store)
     return store
+
+
+def _alias_check(store: Store) -> Callable[[str, str, dict[str, Any]], str | None]:
+    """`governance.checks.alias_guard`, imported when an alias is first resolved."""
+    guard: Callable[[str, str, dict[str, Any]], str | None] | None = None
+
+    def check(name: str, alias: str, head: dict[str, Any]) -> str | None:
+        nonlocal guard
+        if guard is None:
+            from promptver.governance.checks import alias_guard
+
+            guard = alias_guard(store)
+        return guard(name, alias, head)
+
+    return check
 
 
 def split_ref(text: str) -> tuple[str, str | None]:

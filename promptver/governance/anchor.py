@@ -14,6 +14,7 @@ a decision, not that it was kept; review the diff of ``log.jsonl`` in pull reque
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,8 @@ def _log_problem(path: Path, committed: bytes, ref: str) -> str | None:
     if current.startswith(committed):
         return None
     old, new = committed.splitlines(), current.splitlines()
+    if _relinked(old, new):
+        return None
     for number, (a, b) in enumerate(zip(old, new, strict=False), start=1):
         if a != b:
             return (
@@ -144,6 +147,31 @@ def _log_problem(path: Path, committed: bytes, ref: str) -> str | None:
         f"{path}: audit log truncated: {len(old)} event(s) committed in {ref},"
         f" {len(new)} now (the last {len(old) - len(new)} removed)"
     )
+
+
+def _relinked(old: list[bytes], new: list[bytes]) -> bool:
+    """Whether ``new`` is ``old`` after a pull: a common prefix, then teammates' events, and
+    every committed event after the prefix still there, in order, content unchanged (by
+    `event_id`: only ``seq`` and ``prev`` were re-linked). Nothing committed was removed or
+    edited; events were only inserted before the ones not pushed yet."""
+    from promptver.store.events import event_id
+
+    common = 0
+    while common < min(len(old), len(new)) and old[common] == new[common]:
+        common += 1
+
+    def ids(lines: list[bytes]) -> list[str] | None:
+        try:
+            events = [json.loads(line) for line in lines]
+        except ValueError:
+            return None
+        return [event_id(e) if isinstance(e, dict) else "" for e in events]
+
+    wanted, have = ids(old[common:]), ids(new[common:])
+    if wanted is None or have is None:
+        return False
+    found = iter(have)
+    return all(any(w == h for h in found) for w in wanted)
 
 
 def _manifest_problem(path: Path, committed: bytes, name: str, version: str, ref: str) -> str | None:

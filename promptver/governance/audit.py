@@ -86,7 +86,24 @@ def audit(
         and (start is None or str(e.get("time", "")) >= start)
         and (stop is None or str(e.get("time", "")) <= stop)
     ]
+    at = _positions(events) if any("approval_ids" in e for e in shown) else {}
+    shown = [_cited(e, at) for e in shown]
     return AuditTrail(name, [_signed(store, e) for e in shown], len(events), chain_problems(store, name))
+
+
+def _positions(events: list[dict[str, Any]]) -> dict[str, Any]:
+    from promptver.store.events import event_id
+
+    return {event_id(e): e.get("seq") for e in events}
+
+
+def _cited(event: dict[str, Any], at: dict[str, Any]) -> dict[str, Any]:
+    """A promotion's cited approvals as the events they are now (``approval_ids`` name them
+    whatever their place; ``approvals``, the ``seq`` when it was made, is only a hint)."""
+    ids = event.get("approval_ids")
+    if not isinstance(ids, list) or not at:
+        return event
+    return {**event, "approvals": [at.get(i, "?") for i in ids]}
 
 
 def _signed(store: Store, event: dict[str, Any]) -> dict[str, Any]:

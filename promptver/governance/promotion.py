@@ -5,12 +5,10 @@ what a promotion has and lacks; ``promote --dry-run`` shows it without moving an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from promptver.errors import IntegrityError, NotFoundError, PolicyError, did_you_mean
-from promptver.evals.summaries import brief, evidence, latest_complete, latest_run, run_summaries, score_of
 from promptver.governance.aliases import (
     EVENT as ALIAS_EVENT,
 )
@@ -26,201 +24,14 @@ from promptver.governance.aliases import (
     refuse_if_already,
     replay,
 )
-from promptver.governance.approvals import APPROVED, CHANGES_REQUESTED, Decision, decisions
-from promptver.governance.identities import same_person
+from promptver.governance.checks import PolicyCheck, check_policy, run_unfit  # noqa: F401 (re-exported)
 from promptver.governance.policy import (
-    AliasPolicy,
-    declared_datasets,
     declared_policies,
     effective_policy,
-    model_label,
-    target_accepts,
 )
+from promptver.store.events import event_id
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store, check_name
-
-
-@dataclass
-class PolicyCheck:
-    """What a promotion of ``manifest`` to ``alias`` has and lacks under ``policy``."""
-
-    alias: str
-    manifest: Manifest
-    policy: AliasPolicy | None
-    approvals: list[Decision] = field(default_factory=list)
-    not_counted: list[tuple[Decision, str]] = field(default_factory=list)
-    rejections: list[Decision] = field(default_factory=list)
-    runs: list[dict[str, Any]] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    impossible: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.missing and not self.impossible
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "alias": self.alias,
-            "version": self.manifest.version,
-            "protected": self.policy is not None,
-            "policy": self.policy.to_json() if self.policy else None,
-            "satisfied": self.ok,
-            "approvals": [d.to_json() for d in self.approvals],
-            "not_counted": [{**d.to_json(), "why": why} for d, why in self.not_counted],
-            "changes_requested": [d.to_json() for d in self.rejections],
-            "eval_runs": self.runs,
-            "missing": self.missing,
-            "cannot_be_satisfied": self.impossible,
-        }
-
-
-def check_policy(
-    store: Store, manifest: Manifest, alias: str, policy: AliasPolicy | None, events: list[dict[str, Any]]
-) -> PolicyCheck:
-    result = PolicyCheck(alias, manifest, policy)
-    for decision in decisions(events, manifest.digest):
-        decision = decision.with_signature(store)
-        if decision.signature_problem is not None and "signature" in decision.event:
-            result.not_counted.append((decision, f"bad signature: {decision.signature_problem}"))
-        elif policy and policy.require_signed and decision.signed_by is None:
-            why = "unsigned" if "signature" not in decision.event else "not signed by an allowed signer"
-            result.not_counted.append((decision, f"{why} (the policy requires signed decisions)"))
-        elif decision.version is None and same_person(decision.actor, manifest.author):
-            if decision.decision == APPROVED:
-                result.not_counted.append((decision, "the author, approving their own working copy"))
-        elif decision.decision == CHANGES_REQUESTED:
-            result.rejections.append(decision)
-        elif decision.decision != APPROVED:
-            continue
-        elif policy and policy.approver_not_author and same_person(decision.actor, manifest.author):
-            result.not_counted.append((decision, "the author"))
-        elif (
-            policy
-            and policy.approvers is not None
-            and not any(same_person(decision.actor, a) for a in policy.approvers)
-        ):
-            result.not_counted.append((decision, "not a listed approver"))
-        else:
-            result.approvals.append(decision)
-    if policy is None:
-        return result
-    _check_approvals(result, policy)
-    _check_evals(store, result, policy)
-    return result
-
-
-def _check_approvals(result: PolicyCheck, policy: AliasPolicy) -> None:
-    author = result.manifest.author
-    for rejection in result.rejections:
-        note = f": {rejection.note}" if rejection.note else ""
-        result.missing.append(
-            f"{rejection.actor} requested changes (event {rejection.seq}, {rejection.time}){note};"
-            " their approval is needed instead"
-        )
-    if policy.approvers is not None:
-        eligible = [
-            a for a in policy.approvers if not (policy.approver_not_author and same_person(a, author))
-        ]
-        if len(eligible) < policy.approvals:
-            result.impossible.append(
-                f"{policy.approvals} approvals are required from {', '.join(policy.approvers) or 'nobody'},"
-                f" but only {len(eligible)} of them may approve a version by {author}"
-            )
-            return
-    if len(result.approvals) < policy.approvals:
-        noun = "approval" if policy.approvals == 1 else "approvals"
-        who = f" by someone other than the author ({author})" if policy.approver_not_author else ""
-        among = f" from {', '.join(policy.approvers)}" if policy.approvers is not None else ""
-        have = f"has {len(result.approvals)}"
-        if result.not_counted:
-            have += " (not counted: " + ", ".join(f"{d.actor}, {why}" for d, why in result.not_counted) + ")"
-        result.missing.append(f"{policy.approvals} {noun}{who}{among}; {have}")
-
-
-def _check_evals(store: Store, result: PolicyCheck, policy: AliasPolicy) -> None:
-    if policy.min_eval_score is None:
-        return
-    manifest = result.manifest
-    declared = declared_datasets(store, manifest)
-    datasets = list(policy.eval_datasets) if policy.eval_datasets is not None else declared
-    if not datasets:
-        result.impossible.append(
-            f"an eval score of at least {policy.min_eval_score:g} is required,"
-            f" but {manifest.ref} declares no eval dataset"
-        )
-        return
-    unknown = [d for d in datasets if d not in declared]
-    if unknown:
-        result.impossible.append(
-            f"an eval score on {', '.join(repr(d) for d in unknown)} is required,"
-            f" but {manifest.ref} has no such eval dataset (it has: {', '.join(declared) or 'none'})"
-        )
-        return
-    recorded, rejected = evidence(store, manifest.bundle)
-    runs = []
-    own = model_label(store, manifest)
-    for candidate in recorded:
-        why = run_unfit(candidate, policy, own)
-        if why is None:
-            runs.append(candidate)
-        else:
-            rejected[str(candidate.get("id"))] = why
-    every = run_summaries(store, manifest.bundle) if rejected else runs
-    for dataset in datasets:
-        run = latest_run(store, manifest.bundle, manifest.digest, dataset, runs=runs)
-        uncounted = _uncounted(manifest.digest, dataset, every, run, rejected)
-        if run is None:
-            result.missing.append(
-                f"an eval run on {dataset!r} scoring at least {policy.min_eval_score:g}; there is no"
-                f" recorded complete run of {manifest.ref} ({manifest.digest[:15]}) on it{uncounted}"
-            )
-            continue
-        result.runs.append(brief(run))
-        score = score_of(run)
-        if score is not None and score < policy.min_eval_score:
-            result.missing.append(
-                f"an eval run on {dataset!r} scoring at least {policy.min_eval_score:g}; the latest"
-                f" recorded ({run.get('id')}, {run.get('finished')}) scored {score:.3f}{uncounted}"
-            )
-
-
-def run_unfit(run: dict[str, Any], policy: AliasPolicy, own_model: str | None) -> str | None:
-    """Why a recorded run is no evidence under ``policy`` (None: it may count): made by
-    another target than the policy accepts, or with too many errored cases."""
-    target = run.get("target")
-    if not target_accepts(policy.eval_targets, target, own_model):
-        wanted = " or ".join(
-            f"the version's model ({own_model or 'none declared'})" if t == "model" else t
-            for t in policy.eval_targets
-        )
-        return f"run {run.get('id')} evaluated {target or 'an unknown target'}, not {wanted}"
-    summary: dict[str, Any] = run["summary"] if isinstance(run.get("summary"), dict) else {}
-    cases, errors = summary.get("cases"), summary.get("errors", 0)
-    if not isinstance(cases, int) or not isinstance(errors, int) or cases <= 0:
-        return None if errors == 0 else f"run {run.get('id')} has no case count"
-    if errors / cases > policy.max_error_rate:
-        allowed = "none may" if policy.max_error_rate == 0 else f"at most {policy.max_error_rate:.0%} may"
-        return f"run {run.get('id')}: {errors} of {cases} cases errored ({allowed})"
-    return None
-
-
-def _uncounted(
-    digest: str,
-    dataset: str,
-    every: list[dict[str, Any]],
-    counted: dict[str, Any] | None,
-    rejected: dict[str, str],
-) -> str:
-    """Why the complete runs newer than the counted one (all, when none counts) are no
-    evidence, so "but I ran it" is answered: not recorded, edited, missing."""
-    reasons = []
-    for run in every:  # newest first
-        if counted is not None and run.get("id") == counted.get("id"):
-            break
-        if latest_complete([run], digest, dataset) is run and str(run.get("id")) in rejected:
-            reasons.append(rejected[str(run.get("id"))])
-    return f" ({'; '.join(reasons)})" if reasons else ""
-
 
 # --- alias moves under their policies -------------------------------------------------------
 
@@ -321,6 +132,7 @@ def promote(
         extra = {
             "policy": policy.to_json() if policy else None,
             "approvals": [d.seq for d in result.approvals],
+            "approval_ids": [event_id(d.event) for d in result.approvals],
             "eval_runs": [run["id"] for run in result.runs],
         }
         event = move(store, states, name, alias, "promote", manifest, reason, extra, dry_run, key)

@@ -196,8 +196,13 @@ def _verify_bundle(
             )
     _verify_log(store, name, manifests, report, runs=runs)
     from promptver.governance.aliases import pointer_problems
+    from promptver.governance.checks import move_problems
 
     report.problems += pointer_problems(store, name, manifests)
+    try:
+        report.problems += move_problems(store, name)
+    except PromptverError:
+        pass  # a log line that is not an event: the chain check names it
 
 
 def _verify_log(
@@ -210,7 +215,10 @@ def _verify_log(
         lines = path.read_bytes().splitlines()
     except FileNotFoundError:
         return
+    from promptver.store.events import event_id
+
     previous: bytes | None = None
+    signed_at: dict[str, int] = {}  # id of each signed event -> where it is
     for number, line in enumerate(lines, start=1):
         report.events += 1
         where = f"{path}:{number}"
@@ -227,6 +235,13 @@ def _verify_log(
                 f"{where}: audit chain broken at event {number} ({what} {event.get('version', '')}):"
                 " an event before it was edited, removed or reordered"
             )
+        if "signature" in event:
+            first = signed_at.setdefault(event_id(event), number)
+            if first != number:
+                report.problems.append(
+                    f"{where}: audit event {number} repeats signed event {first} (a copied line:"
+                    " a signed decision counts once, where it was made)"
+                )
         if runs and "signature" in event:
             _check_signature(store, name, number, event, report)
         if runs and event.get("event") == "eval" and event.get("run"):

@@ -22,7 +22,7 @@ from promptver.errors import PromptverError
 from .objects import fetch_object, push_object
 from .transport import Transport
 
-_HEX = re.compile(rb"^[0-9a-f]{64}$")
+_HEX = re.compile(rb"[0-9a-f]{64}")
 _KIND = re.compile(r"^[a-z]{1,20}$")
 
 
@@ -30,6 +30,9 @@ def index_key(kind: str, key: str) -> str:
     if not _KIND.match(kind) or not re.fullmatch(r"[0-9a-f]{64}", key):
         raise ValueError(f"bad cache key {kind}/{key}")
     return f"cache/{kind}/{key[:2]}/{key}"
+
+
+MAX_ENTRY = 64 << 20  # an answer larger than this is no cached call: never decoded
 
 
 class RemoteCallCache:
@@ -49,10 +52,10 @@ class RemoteCallCache:
                 self.reads += 1
             if found is None:
                 return None
-            digest = found[0].strip()
-            if not _HEX.match(digest):
-                raise ValueError("the index entry is not a sha256")
-            return fetch_object(self.transport, digest.decode())
+            digest, _, size = found[0].strip().partition(b" ")
+            if not _HEX.fullmatch(digest) or not size.isdigit() or int(size) > MAX_ENTRY:
+                raise ValueError("the index entry is not 'sha256 size'")
+            return fetch_object(self.transport, digest.decode(), size=int(size))
         except (PromptverError, ValueError, OSError):
             with self._lock:
                 self.problems += 1
@@ -62,7 +65,7 @@ class RemoteCallCache:
         digest = hashlib.sha256(data).hexdigest()
         try:
             push_object(self.transport, digest, data)
-            self.transport.put_create(index_key(kind, key), digest.encode())
+            self.transport.put_create(index_key(kind, key), f"{digest} {len(data)}".encode())
             with self._lock:
                 self.writes += 1
         except (PromptverError, ValueError, OSError):

@@ -24,6 +24,9 @@ REMOTE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 URL_HINT = "use s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX or file:///PATH"
 
 
+SETTINGS = ("max_age",)  # keys of [remote] that are settings of every remote
+
+
 @dataclass(frozen=True)
 class RemoteConfig:
     name: str
@@ -59,6 +62,8 @@ def remotes(store: Store) -> dict[str, RemoteConfig]:
     if not isinstance(table, dict):
         raise ConfigError("[remote] must be a table of remotes", location=str(store.root / "config.toml"))
     for name, entry in table.items():
+        if name in SETTINGS:  # [remote] max_age = "7d": a setting, not a remote
+            continue
         if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
             raise ConfigError(
                 f"remote {name!r} has no url",

@@ -57,16 +57,37 @@ def _compressor() -> Any:
     return zstandard.ZstdCompressor(level=LEVEL, write_content_size=True)
 
 
-def _decompress(data: bytes, what: str) -> bytes:
+def _decompress(data: bytes, what: str, limit: int) -> bytes:
+    """The zstd data decompressed, never more than ``limit`` bytes (what the manifest
+    recorded): a frame claiming or producing more is refused before it is allocated."""
     import zstandard
 
     try:
-        return bytes(zstandard.ZstdDecompressor().decompress(data))
+        claimed = zstandard.frame_content_size(data)
+        if claimed > limit:
+            raise _too_large(what, f"its header claims {claimed:,} bytes, at most {limit:,} expected")
+        with zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True) as reader:
+            out = bytearray()
+            while len(out) <= limit:
+                block = reader.read(min(limit + 1 - len(out), 1 << 20))
+                if not block:
+                    break
+                out += block
     except zstandard.ZstdError as exc:
         raise IntegrityError(
             f"{what} on the remote cannot be decompressed: {exc}",
             hint="the remote copy is damaged; push it again from a store that has it",
         ) from None
+    if len(out) > limit:
+        raise _too_large(what, f"it decompresses to more than the {limit:,} bytes expected")
+    return bytes(out)
+
+
+def _too_large(what: str, why: str) -> IntegrityError:
+    return IntegrityError(
+        f"{what} on the remote is refused: {why}",
+        hint="the remote copy was replaced (a decompression bomb?); push a good copy from a store with it",
+    )
 
 
 def _chunks(data: bytes | memoryview) -> list[tuple[int, int]]:
@@ -224,26 +245,58 @@ class _SpanIndex:
 # ---- reading -------------------------------------------------------------------------------
 
 
-def read_recipe(transport: Transport, hexdigest: str) -> list[Span] | None:
-    """The spans of a chunked object on the remote, or None (absent or not chunked)."""
+def read_recipe(transport: Transport, hexdigest: str, size: int) -> list[Span] | None:
+    """The spans of a chunked object of ``size`` bytes on the remote, or None (absent or
+    not chunked)."""
     found = transport.get(object_key(hexdigest))
     if found is None or not found[0].startswith(CHUNKED):
         return None
-    return _parse_recipe(found[0], hexdigest)[1]
+    return _parse_recipe(found[0], hexdigest, size)
 
 
-def _parse_recipe(blob: bytes, hexdigest: str) -> tuple[int, list[Span]]:
+FRAME_LIMIT = 2 * FRAME + 4096  # a frame's raw bytes: FRAME plus at most one large chunk
+RECIPE_LIMIT = 1 << 16  # a recipe's JSON: 64 KiB, or its file's size when larger
+
+
+def _parse_recipe(blob: bytes, hexdigest: str, size: int) -> list[Span]:
+    """A recipe rebuilding exactly ``size`` bytes from frames of bounded size: checked
+    before anything it names is fetched or allocated."""
+    what = f"object {short(hexdigest)}"
     try:
-        recipe = json.loads(_decompress(blob[4:], f"object {short(hexdigest)}"))
-        return int(recipe["size"]), list(recipe["spans"])
-    except (ValueError, KeyError, TypeError):
+        recipe = json.loads(_decompress(blob[4:], what, max(RECIPE_LIMIT, size)))
+        spans = list(recipe["spans"])
+        recorded = recipe["size"]
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise _corrupted(hexdigest, "its recipe is not valid") from None
+    if recorded != size:
+        raise _corrupted(hexdigest, f"its recipe rebuilds {recorded} bytes, the manifest says {size}")
+    total = 0
+    frames: dict[tuple[str, int], int] = {}
+    for span in spans:
+        if not (
+            isinstance(span, list)
+            and len(span) == 5
+            and isinstance(span[0], str)
+            and len(span[0]) == 64
+            and all(type(x) is int and x >= 0 for x in span[1:])
+            and 0 < span[2] <= FRAME_LIMIT
+            and span[3] + span[4] <= FRAME_LIMIT
+        ):
+            raise _corrupted(hexdigest, "its recipe has a malformed span")
+        total += span[4]
+        frames[(span[0], span[1])] = span[2]
+    if total != size:
+        raise _corrupted(hexdigest, f"its recipe rebuilds {total:,} bytes, the manifest says {size:,}")
+    if sum(frames.values()) > 4 * size + (64 << 20):
+        raise _corrupted(hexdigest, "its recipe reads far more than the file holds")
+    return spans
 
 
 def fetch_object(
-    transport: Transport, hexdigest: str, progress: Callable[[int], None] | None = None
+    transport: Transport, hexdigest: str, progress: Callable[[int], None] | None = None, *, size: int
 ) -> bytes:
-    """An object's content from the remote, verified against its name."""
+    """An object's content from the remote, verified against its name. ``size``: what the
+    manifest naming it recorded; nothing larger is ever decoded or allocated."""
     found = transport.get(object_key(hexdigest))
     if found is None:
         raise RemoteError(
@@ -252,13 +305,12 @@ def fetch_object(
         )
     blob = found[0]
     if blob.startswith(WHOLE):
-        data = _decompress(blob[4:], f"object {short(hexdigest)}")
+        data = _decompress(blob[4:], f"object {short(hexdigest)}", size)
     elif blob.startswith(CHUNKED):
-        size, spans = _parse_recipe(blob, hexdigest)
-        data = _assemble(transport, spans, size, hexdigest)
+        data = _assemble(transport, _parse_recipe(blob, hexdigest, size), size, hexdigest)
     else:
         raise _corrupted(hexdigest, "it has no known header")
-    if hashlib.sha256(data).hexdigest() != hexdigest:
+    if len(data) != size or hashlib.sha256(data).hexdigest() != hexdigest:
         raise _corrupted(hexdigest, "its content does not match its hash")
     if progress:
         progress(len(data))
@@ -266,31 +318,39 @@ def fetch_object(
 
 
 def _assemble(transport: Transport, spans: list[Span], size: int, hexdigest: str) -> bytes:
-    wanted: dict[str, set[tuple[int, int]]] = {}
-    for pack, frame_offset, frame_length, _start, _length in spans:
-        wanted.setdefault(pack, set()).add((frame_offset, frame_length))
-    frames: dict[tuple[str, int], bytes] = {}
+    """The file rebuilt from its (checked) recipe, each frame decoded and copied into place
+    at once, so memory stays the file plus a few frames."""
+    wanted: dict[str, dict[tuple[int, int], list[tuple[int, int, int]]]] = {}
+    position = 0
+    for pack, frame_offset, frame_length, start, length in spans:
+        uses = wanted.setdefault(pack, {}).setdefault((frame_offset, frame_length), [])
+        uses.append((position, start, length))
+        position += length
+    out = bytearray(size)
+    view = memoryview(out)
 
     def load(pack: str) -> None:
         ranges = sorted(wanted[pack])
-        blobs = transport.get_ranges(pack_key(pack), [(o, o + n) for o, n in ranges])
-        for (offset, _n), blob in zip(ranges, blobs, strict=True):
-            frames[(pack, offset)] = _decompress(blob, f"pack {pack[:12]} of object {short(hexdigest)}")
+        for first in range(0, len(ranges), 8):
+            batch = ranges[first : first + 8]
+            blobs = transport.get_ranges(pack_key(pack), [(o, o + n) for o, n in batch])
+            for (offset, n), blob in zip(batch, blobs, strict=True):
+                frame = _decompress(blob, f"pack {pack[:12]} of object {short(hexdigest)}", FRAME_LIMIT)
+                for at, start, length in wanted[pack][(offset, n)]:
+                    piece = frame[start : start + length]
+                    if len(piece) != length:
+                        raise _corrupted(hexdigest, "a span reaches past the end of its frame")
+                    view[at : at + length] = piece
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(load, wanted))
-    out = bytearray()
-    for pack, frame_offset, _frame_length, start, length in spans:
-        out += frames[(pack, frame_offset)][start : start + length]
-    if len(out) != size:
-        raise _corrupted(hexdigest, f"it rebuilds to {len(out)} bytes, not {size}")
     return bytes(out)
 
 
-def check_remote_object(transport: Transport, hexdigest: str) -> str | None:
+def check_remote_object(transport: Transport, hexdigest: str, size: int) -> str | None:
     """For ``verify --remote``: None when the object rebuilds to its hash, else the problem."""
     try:
-        fetch_object(transport, hexdigest)
+        fetch_object(transport, hexdigest, size=size)
     except (IntegrityError, RemoteError) as exc:
         return exc.message
     return None

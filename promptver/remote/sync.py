@@ -26,9 +26,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from promptver.errors import ConflictError, IntegrityError, NotFoundError
+from promptver.errors import ConflictError, IntegrityError, NotFoundError, PromptverError
 from promptver.store.atomic import atomic_write
 from promptver.store.digests import sha256_bytes, short
 from promptver.store.manifest import Manifest
@@ -36,23 +37,12 @@ from promptver.store.store import Store, check_name
 
 from . import objects as remote_objects
 from .config import RemoteConfig
+from .proof import Proven, aliases_key, check_chain, check_extends, log_key, manifest_key, pointer_mismatches
 from .transport import CasFailed, RemoteError, Transport, open_transport
 
 Progress = Callable[[int, int], None]
 PULL_FIRST = "the remote has new events: pull first"
 RUN_FILES = ("run.json", "cases.jsonl")
-
-
-def log_key(name: str) -> str:
-    return f"bundles/{name}/log.jsonl"
-
-
-def aliases_key(name: str) -> str:
-    return f"bundles/{name}/aliases.json"
-
-
-def manifest_key(name: str, version: str) -> str:
-    return f"bundles/{name}/versions/{version}.json"
 
 
 def run_key(name: str, run_id: str, file: str) -> str:
@@ -108,6 +98,37 @@ class Remote:
             self._known_path.parent.mkdir(parents=True, exist_ok=True)
             with open(self._known_path, "a") as out:
                 out.write("".join(h + "\n" for h in new))
+
+    # the newest remote log position verified per bundle (refuse a rolled-back remote)
+    def _seen_path(self, name: str) -> Path:
+        return self.store.root / "cache" / "remote" / self.config.name / "seen" / f"{name}.json"
+
+    def check_not_older(self, name: str, lines: list[bytes]) -> None:
+        """Refuse a remote log older than, or rewriting, the newest one this machine saw."""
+        try:
+            seen = json.loads(self._seen_path(name).read_bytes())
+            count, head = int(seen["events"]), str(seen["head"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        where = f"{self.config.url}/{log_key(name)}"
+        if len(lines) < count:
+            check_extends(name, [b""] * count, lines, where)  # the "older" error
+        if count and sha256_bytes(lines[count - 1]) != head:
+            raise IntegrityError(
+                f"the remote's history for {name} differs at event {count} from what this machine"
+                " has seen: it was rewritten",
+                location=f"{where}:{count}",
+                hint="restore the remote's log from a clone that has the history, and find out who"
+                " can write to the bucket",
+            )
+
+    def saw(self, name: str, lines: list[bytes]) -> None:
+        """Remember the remote's log (verified, pulled or pushed) as the newest seen."""
+        if not lines:
+            return
+        data = json.dumps({"events": len(lines), "head": sha256_bytes(lines[-1])}).encode()
+        self._seen_path(name).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(self._seen_path(name), data, durable=False)
 
     def bundle_names(self) -> list[str]:
         names = {key.split("/")[1] for key in self.transport.list("bundles") if key.count("/") >= 2}
@@ -166,7 +187,28 @@ def _push_bundle(
                 ) from None
             result.events = len(local) - len(remote_lines)
         _write_remote_pointers(t, name, local)
+        remote.saw(name, local)
+        _write_timestamp(store, t, name, local)
     return result
+
+
+def _write_timestamp(store: Store, t: Transport, name: str, lines: list[bytes]) -> None:
+    """With a signing key and ``[remote] max_age``: a fresh signed statement of where the
+    log ends (promptver/remote/freshness.py), so clients can tell a frozen remote."""
+    from promptver.governance.signing import signing_key
+
+    from . import freshness
+
+    age = freshness.max_age(store)
+    key = signing_key(None, store.project_root) if age is not None else None
+    if age is None or key is None or not lines:
+        return
+    data = freshness.make(store, name, lines, age, key)
+    found = t.get(freshness.timestamp_key(name))
+    try:
+        t.put_cas(freshness.timestamp_key(name), data, found[1] if found else None)
+    except CasFailed:
+        pass  # another push wrote a newer one
 
 
 def _bump_line(lines: list[bytes], version: str) -> int:
@@ -254,7 +296,7 @@ def _base(
     base_hex = entry.digest.removeprefix("sha256:")
     if base_hex == hexdigest or not store.has_object(base_hex):
         return None
-    spans = remote_objects.read_recipe(remote.transport, base_hex)
+    spans = remote_objects.read_recipe(remote.transport, base_hex, entry.size)
     return (store.read_object(base_hex), spans) if spans is not None else None
 
 
@@ -329,8 +371,10 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
     t = remote.transport
     found = t.get(log_key(name))
     if found is None:
+        remote.check_not_older(name, [])
         return result
     remote_lines = _lines(found[0])
+    remote.check_not_older(name, remote_lines)
     _check_chain(remote_lines, f"{remote.config.url}/{log_key(name)}")
     with store.lock(name):
         path = store.log_path(name)
@@ -339,6 +383,7 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
         while common < min(len(local), len(remote_lines)) and local[common] == remote_lines[common]:
             common += 1
         if common == len(remote_lines):
+            remote.saw(name, remote_lines)
             return result  # nothing new there (we may be ahead)
         remote_tail = [json.loads(line) for line in remote_lines[common:]]
         local_tail = [json.loads(line) for line in local[common:]]
@@ -349,7 +394,11 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
                 result.versions.append(event["version"])
         result.runs += _pull_runs(store, t, name, remote_tail)
         relinked = _relink(remote_lines, local_tail, first_local_seq=common + 1)
+        before = path.read_bytes() if path.exists() else None
+        _fetch_policies(store, t, name, remote_tail)
         atomic_write(path, b"".join(line + b"\n" for line in relinked), tmp_dir=store.tmp_dir)
+        _refuse_bad_moves(store, name, common, before, result.versions, remote.config.url)
+        remote.saw(name, remote_lines)
         result.events = len(remote_tail)
         result.relinked = len(local_tail)
         from promptver.governance.aliases import alias_states, write_pointers
@@ -358,21 +407,50 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
     return result
 
 
-def _check_chain(lines: list[bytes], where: str) -> None:
-    previous: bytes | None = None
-    for number, line in enumerate(lines, start=1):
+def _fetch_policies(store: Store, t: Transport, name: str, events: list[dict[str, Any]]) -> None:
+    """The bundle.toml of every version an incoming alias move names (from or to), so its
+    policy can be checked: a pull fetches other objects lazily."""
+    from promptver.bundle.spec import SPEC_FILE
+
+    versions = {e.get(k) for e in events if e.get("event") == "alias" for k in ("to", "from")}
+    for version in sorted(v for v in versions if isinstance(v, str)):
         try:
-            event = json.loads(line)
-        except ValueError:
-            raise IntegrityError("remote log line is not JSON", location=f"{where}:{number}") from None
-        expected = sha256_bytes(previous) if previous is not None else None
-        if event.get("seq") != number or event.get("prev") != expected:
-            raise IntegrityError(
-                "the remote log's hash chain is broken: an event was edited, removed or reordered",
-                location=f"{where}:{number}",
-                hint="restore the remote's log from a clone that has it, then push",
-            )
-        previous = line
+            manifest = store.manifest(name, version, checked=False)
+        except NotFoundError:
+            continue  # verify names a move to a version that does not exist
+        entry = manifest.file_map().get(SPEC_FILE)
+        if entry is not None and not store.has_object(entry.digest.removeprefix("sha256:")):
+            fetch_into(store, t, entry.digest.removeprefix("sha256:"), entry.size)
+
+
+def _refuse_bad_moves(
+    store: Store, name: str, common: int, before: bytes | None, versions: list[str], url: str
+) -> None:
+    """After the merged log is written: every move past the common history is checked
+    against the policy in force at its point (the remote's, and the local ones re-checked
+    after them); one that breaks it puts the log back as it was and refuses the pull."""
+    from promptver.errors import PolicyError
+    from promptver.governance.checks import bad_moves
+
+    bad = [why for seq, why in bad_moves(store, name) if seq > common]
+    if not bad:
+        return
+    path = store.log_path(name)
+    if before is None:
+        path.unlink()
+    else:
+        atomic_write(path, before, tmp_dir=store.tmp_dir)
+    for version in versions:
+        store.unpublish_manifest(store.manifest(name, version, checked=False))
+    raise PolicyError(
+        f"pull of {name} from {url} refused; nothing was changed:\n" + "\n".join(f"  - {b}" for b in bad),
+        hint="a move in the remote's history (or one of yours, after it) went around `promptver promote`;"
+        " find out who can write to the bucket, and restore the remote's log from a good clone",
+    )
+
+
+def _check_chain(lines: list[bytes], where: str) -> None:
+    check_chain(lines, where)
 
 
 def _check_conflicts(name: str, remote_tail: list[dict[str, Any]], local_tail: list[dict[str, Any]]) -> None:
@@ -468,14 +546,23 @@ def _relink(remote_lines: list[bytes], local_tail: list[dict[str, Any]], first_l
     shift = len(remote_lines) + 1 - first_local_seq
     for event in local_tail:
         record = dict(event)
-        for approval in record.get("approvals") or []:
-            seq = approval.get("seq") if isinstance(approval, dict) else None
-            if isinstance(seq, int) and seq >= first_local_seq:
-                approval["seq"] = seq + shift
+        if isinstance(record.get("approvals"), list) and "signature" not in record:
+            # cited by seq; a signed event's content is never changed (it cites by id too:
+            # ``approval_ids``, which a re-link does not move)
+            record["approvals"] = [_shifted(a, first_local_seq, shift) for a in record["approvals"]]
         record["seq"] = len(lines) + 1
         record["prev"] = sha256_bytes(lines[-1]) if lines else None
         lines.append(json.dumps(record, sort_keys=True, ensure_ascii=False).encode())
     return lines
+
+
+def _shifted(cited: Any, first_local_seq: int, shift: int) -> Any:
+    """A cited event's ``seq`` (an int, or ``{"seq": n}``) after a re-link moved it."""
+    if isinstance(cited, int) and not isinstance(cited, bool) and cited >= first_local_seq:
+        return cited + shift
+    if isinstance(cited, dict) and isinstance(cited.get("seq"), int) and cited["seq"] >= first_local_seq:
+        return {**cited, "seq": cited["seq"] + shift}
+    return cited
 
 
 def _lines(data: bytes) -> list[bytes]:
@@ -498,7 +585,7 @@ def fetch_objects(
     total = sum(missing.values())
     done = 0
     for hexdigest in missing:
-        fetch_into(store, remote.transport, hexdigest)
+        fetch_into(store, remote.transport, hexdigest, missing[hexdigest])
         done += missing[hexdigest]
         if progress:
             progress(done, total)
@@ -506,9 +593,10 @@ def fetch_objects(
     return len(missing), total
 
 
-def fetch_into(store: Store, t: Transport, hexdigest: str) -> bytes:
-    """One object from the remote, verified, published in the local store."""
-    data = remote_objects.fetch_object(t, hexdigest)
+def fetch_into(store: Store, t: Transport, hexdigest: str, size: int) -> bytes:
+    """One object of ``size`` bytes (as its manifest recorded) from the remote, verified,
+    published in the local store."""
+    data = remote_objects.fetch_object(t, hexdigest, size=size)
     if store.put_bytes(data) != hexdigest:  # fetch_object verified it; this cannot differ
         raise IntegrityError(f"object {short(hexdigest)} changed while it was stored")
     return data
@@ -546,20 +634,25 @@ __all__ = [
 
 
 def verify_remote(store: Store, remote: Remote, progress: Progress | None = None) -> dict[str, Any]:
-    """``verify --remote``: each remote log's hash chain and agreement with the local log,
-    each manifest its log records, and every object rebuilt and checked against its hash."""
+    """``verify --remote``: each remote log's hash chain and agreement with the local log;
+    each manifest against the hash its bump event recorded, and every manifest or alias
+    pointer on the remote that no event accounts for; every object rebuilt and checked
+    against its hash (no larger than its manifest says)."""
     problems: list[str] = []
     checked = {"bundles": 0, "manifests": 0, "objects": 0}
     t = remote.transport
-    todo: list[str] = []
+    todo: dict[str, int] = {}
     for name in remote.bundle_names():
+        where = f"{remote.config.url}/{log_key(name)}"
         found = t.get(log_key(name))
         if found is None:
+            problems.append(f"{name}: the remote has files of {name} but no audit log ({where})")
             continue
         checked["bundles"] += 1
         lines = _lines(found[0])
         try:
-            _check_chain(lines, f"{remote.config.url}/{log_key(name)}")
+            remote.check_not_older(name, lines)
+            proven = Proven.of(name, lines, where)
         except IntegrityError as exc:
             problems.append(str(exc))
             continue
@@ -567,31 +660,53 @@ def verify_remote(store: Store, remote: Remote, progress: Progress | None = None
         shared = min(len(local), len(lines))
         if local[:shared] != lines[:shared] and not _diverged_cleanly(local, lines):
             problems.append(f"{name}: the remote log and the local log disagree before either's new events")
-        for line in lines:
-            event = json.loads(line)
-            if event.get("event") != "bump" or not isinstance(event.get("version"), str):
-                continue
-            key = manifest_key(name, event["version"])
+        for version, event in proven.created.items():
+            key = manifest_key(name, version)
             data = t.get(key)
             checked["manifests"] += 1
             if data is None:
-                problems.append(f"{name}@{event['version']}: manifest missing on the remote ({key})")
+                problems.append(f"{name}@{version}: manifest missing on the remote ({key})")
                 continue
-            if event.get("manifest_sha256") and sha256_bytes(data[0]) != event["manifest_sha256"]:
+            recorded = event.get("manifest_sha256")
+            if isinstance(recorded, str) and sha256_bytes(data[0]) != recorded:
                 problems.append(
-                    f"{name}@{event['version']}: manifest on the remote differs from the recorded one"
+                    f"{name}@{version}: manifest on the remote ({key}) is not the one its"
+                    f" {event.get('event')} event {event.get('seq')} recorded (replaced)"
                 )
                 continue
-            manifest = Manifest.loads(data[0], key)
-            todo += [f.digest.removeprefix("sha256:") for f in manifest.files]
-    unique = list(dict.fromkeys(todo))
-    for done, hexdigest in enumerate(unique, start=1):
-        problem = remote_objects.check_remote_object(t, hexdigest)
+            try:
+                manifest = Manifest.loads(data[0], key)
+            except PromptverError as exc:
+                problems.append(f"{name}@{version}: {exc.message} ({key})")
+                continue
+            if not isinstance(recorded, str) and manifest.digest != event.get("digest"):
+                problems.append(
+                    f"{name}@{version}: manifest on the remote ({key}) differs from the recorded one"
+                )
+                continue
+            for entry in manifest.files:
+                todo.setdefault(entry.digest.removeprefix("sha256:"), entry.size)
+        for key in t.list(f"bundles/{name}/versions"):
+            version = key.rsplit("/", 1)[-1].removesuffix(".json")
+            if version not in proven.created:
+                problems.append(
+                    f"{name}@{version}: manifest on the remote ({key}) that no event in its log created"
+                    " (added by a bucket writer?); it is never served"
+                )
+        from promptver.governance.checks import move_problems
+
+        problems += [f"{remote.config.url}: {why}" for why in move_problems(store, name, proven.events)]
+        pointer_file = t.get(aliases_key(name))
+        problems += pointer_mismatches(
+            proven, pointer_file[0] if pointer_file else None, f"{remote.config.url}/{aliases_key(name)}"
+        )
+    for done, (hexdigest, size) in enumerate(todo.items(), start=1):
+        problem = remote_objects.check_remote_object(t, hexdigest, size)
         if problem:
             problems.append(problem)
         checked["objects"] += 1
         if progress:
-            progress(done, len(unique))
+            progress(done, len(todo))
     return {"remote": remote.config.url, "ok": not problems, "problems": problems, **checked}
 
 

@@ -22,6 +22,21 @@ def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+POSITION_FIELDS = ("seq", "prev")
+
+
+def event_id(event: dict[str, Any]) -> str:
+    """An event's identity, independent of its place in the log: the sha256 of its canonical
+    JSON without ``seq`` and ``prev``. A pull puts unpushed local events after the remote's
+    (re-linking ``seq`` and ``prev``); their ids do not change, so citations by id and the
+    git anchor (promptver/governance/anchor.py) still find them."""
+    import hashlib
+
+    body = {k: v for k, v in event.items() if k not in POSITION_FIELDS}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
 def parse_event(line: bytes, where: str) -> dict[str, Any]:
     """One log line as its event; IntegrityError (at ``where``, ``file:line``) for a line that
     is not JSON or is JSON but not an object (``[1,2]``, ``null``): the log was edited."""

@@ -32,6 +32,7 @@ from promptver.errors import (
     ConflictError,
     IntegrityError,
     NotFoundError,
+    PolicyError,
     PromptverError,
     StoreFormatError,
     VersionSyntaxError,
@@ -82,6 +83,9 @@ class Store:
         # Called with the hex digest of an object missing here; returns its verified bytes
         # after publishing it (set by the remote layer: lazy fetch from a remote).
         self.object_source: Callable[[str], bytes] | None = None
+        # (name, alias, last move) -> why the move may not be followed, or None; set by the
+        # CLI (governance/checks.py `alias_guard`): the store layer knows no policies
+        self.alias_check: Callable[[str, str, dict[str, Any]], str | None] | None = None
 
     # --- finding and creating ----------------------------------------------------------
 
@@ -396,6 +400,14 @@ class Store:
         if problem is not None:
             raise IntegrityError(problem, hint="run `promptver verify`; restore aliases.json from git")
         target = head.get("to") if head else None
+        if head is not None and isinstance(target, str) and self.alias_check is not None:
+            why = self.alias_check(name, alias, head)
+            if why is not None:
+                raise PolicyError(
+                    f"{name}@{alias} is not followed: {why}",
+                    hint="the move went around `promptver promote` (an old pull, a hand edit);"
+                    " `promptver verify` lists it; promote or roll back to a version properly",
+                )
         return target if isinstance(target, str) else None
 
     def _unknown_version(self, name: str, version: str) -> NotFoundError:

@@ -1,0 +1,358 @@
+"""What an alias move needs and has: ``check_policy`` (the approvals, rejections, signatures
+and eval evidence a promotion of a version to an alias has and lacks under a policy) and
+``bad_moves`` (every move of a log re-checked against the policy in force at its point).
+Used by `promote` (governance/promotion.py), `verify`, `pull` and the runtime cache; it
+never imports `verify`, which imports it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptver.errors import PromptverError
+from promptver.governance.aliases import EVENT as ALIAS_EVENT
+from promptver.governance.aliases import AliasState, apply, checked_manifest, current_manifest
+from promptver.governance.approvals import APPROVED, CHANGES_REQUESTED, Decision, decisions
+from promptver.governance.identities import same_person
+from promptver.governance.policy import (
+    AliasPolicy,
+    declared_datasets,
+    declared_policies,
+    effective_policy,
+    model_label,
+    target_accepts,
+)
+from promptver.store.events import event_id
+from promptver.store.manifest import Manifest
+from promptver.store.store import Store
+
+
+@dataclass
+class PolicyCheck:
+    """What a promotion of ``manifest`` to ``alias`` has and lacks under ``policy``."""
+
+    alias: str
+    manifest: Manifest
+    policy: AliasPolicy | None
+    approvals: list[Decision] = field(default_factory=list)
+    not_counted: list[tuple[Decision, str]] = field(default_factory=list)
+    rejections: list[Decision] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    impossible: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.impossible
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "alias": self.alias,
+            "version": self.manifest.version,
+            "protected": self.policy is not None,
+            "policy": self.policy.to_json() if self.policy else None,
+            "satisfied": self.ok,
+            "approvals": [d.to_json() for d in self.approvals],
+            "not_counted": [{**d.to_json(), "why": why} for d, why in self.not_counted],
+            "changes_requested": [d.to_json() for d in self.rejections],
+            "eval_runs": self.runs,
+            "missing": self.missing,
+            "cannot_be_satisfied": self.impossible,
+        }
+
+
+def check_policy(
+    store: Store, manifest: Manifest, alias: str, policy: AliasPolicy | None, events: list[dict[str, Any]]
+) -> PolicyCheck:
+    result = PolicyCheck(alias, manifest, policy)
+    for decision in decisions(events, manifest.digest):
+        decision = decision.with_signature(store)
+        if decision.signature_problem is not None and "signature" in decision.event:
+            result.not_counted.append((decision, f"bad signature: {decision.signature_problem}"))
+        elif policy and policy.require_signed and decision.signed_by is None:
+            why = "unsigned" if "signature" not in decision.event else "not signed by an allowed signer"
+            result.not_counted.append((decision, f"{why} (the policy requires signed decisions)"))
+        elif decision.version is None and same_person(decision.actor, manifest.author):
+            if decision.decision == APPROVED:
+                result.not_counted.append((decision, "the author, approving their own working copy"))
+        elif decision.decision == CHANGES_REQUESTED:
+            result.rejections.append(decision)
+        elif decision.decision != APPROVED:
+            continue
+        elif policy and policy.approver_not_author and same_person(decision.actor, manifest.author):
+            result.not_counted.append((decision, "the author"))
+        elif (
+            policy
+            and policy.approvers is not None
+            and not any(same_person(decision.actor, a) for a in policy.approvers)
+        ):
+            result.not_counted.append((decision, "not a listed approver"))
+        else:
+            result.approvals.append(decision)
+    if policy is None:
+        return result
+    _check_approvals(result, policy)
+    _check_evals(store, result, policy)
+    return result
+
+
+def _check_approvals(result: PolicyCheck, policy: AliasPolicy) -> None:
+    author = result.manifest.author
+    for rejection in result.rejections:
+        note = f": {rejection.note}" if rejection.note else ""
+        result.missing.append(
+            f"{rejection.actor} requested changes (event {rejection.seq}, {rejection.time}){note};"
+            " their approval is needed instead"
+        )
+    if policy.approvers is not None:
+        eligible = [
+            a for a in policy.approvers if not (policy.approver_not_author and same_person(a, author))
+        ]
+        if len(eligible) < policy.approvals:
+            result.impossible.append(
+                f"{policy.approvals} approvals are required from {', '.join(policy.approvers) or 'nobody'},"
+                f" but only {len(eligible)} of them may approve a version by {author}"
+            )
+            return
+    if len(result.approvals) < policy.approvals:
+        noun = "approval" if policy.approvals == 1 else "approvals"
+        who = f" by someone other than the author ({author})" if policy.approver_not_author else ""
+        among = f" from {', '.join(policy.approvers)}" if policy.approvers is not None else ""
+        have = f"has {len(result.approvals)}"
+        if result.not_counted:
+            have += " (not counted: " + ", ".join(f"{d.actor}, {why}" for d, why in result.not_counted) + ")"
+        result.missing.append(f"{policy.approvals} {noun}{who}{among}; {have}")
+
+
+def _check_evals(store: Store, result: PolicyCheck, policy: AliasPolicy) -> None:
+    if policy.min_eval_score is None:
+        return
+    manifest = result.manifest
+    declared = declared_datasets(store, manifest)
+    datasets = list(policy.eval_datasets) if policy.eval_datasets is not None else declared
+    if not datasets:
+        result.impossible.append(
+            f"an eval score of at least {policy.min_eval_score:g} is required,"
+            f" but {manifest.ref} declares no eval dataset"
+        )
+        return
+    unknown = [d for d in datasets if d not in declared]
+    if unknown:
+        result.impossible.append(
+            f"an eval score on {', '.join(repr(d) for d in unknown)} is required,"
+            f" but {manifest.ref} has no such eval dataset (it has: {', '.join(declared) or 'none'})"
+        )
+        return
+    from promptver.evals.summaries import brief, evidence, latest_run, run_summaries, score_of
+
+    recorded, rejected = evidence(store, manifest.bundle)
+    runs = []
+    own = model_label(store, manifest)
+    for candidate in recorded:
+        why = run_unfit(candidate, policy, own)
+        if why is None:
+            runs.append(candidate)
+        else:
+            rejected[str(candidate.get("id"))] = why
+    every = run_summaries(store, manifest.bundle) if rejected else runs
+    for dataset in datasets:
+        run = latest_run(store, manifest.bundle, manifest.digest, dataset, runs=runs)
+        uncounted = _uncounted(manifest.digest, dataset, every, run, rejected)
+        if run is None:
+            result.missing.append(
+                f"an eval run on {dataset!r} scoring at least {policy.min_eval_score:g}; there is no"
+                f" recorded complete run of {manifest.ref} ({manifest.digest[:15]}) on it{uncounted}"
+            )
+            continue
+        result.runs.append(brief(run))
+        score = score_of(run)
+        if score is not None and score < policy.min_eval_score:
+            result.missing.append(
+                f"an eval run on {dataset!r} scoring at least {policy.min_eval_score:g}; the latest"
+                f" recorded ({run.get('id')}, {run.get('finished')}) scored {score:.3f}{uncounted}"
+            )
+
+
+def run_unfit(run: dict[str, Any], policy: AliasPolicy, own_model: str | None) -> str | None:
+    """Why a recorded run is no evidence under ``policy`` (None: it may count): made by
+    another target than the policy accepts, or with too many errored cases."""
+    target = run.get("target")
+    if not target_accepts(policy.eval_targets, target, own_model):
+        wanted = " or ".join(
+            f"the version's model ({own_model or 'none declared'})" if t == "model" else t
+            for t in policy.eval_targets
+        )
+        return f"run {run.get('id')} evaluated {target or 'an unknown target'}, not {wanted}"
+    summary: dict[str, Any] = run["summary"] if isinstance(run.get("summary"), dict) else {}
+    cases, errors = summary.get("cases"), summary.get("errors", 0)
+    if not isinstance(cases, int) or not isinstance(errors, int) or cases <= 0:
+        return None if errors == 0 else f"run {run.get('id')} has no case count"
+    if errors / cases > policy.max_error_rate:
+        allowed = "none may" if policy.max_error_rate == 0 else f"at most {policy.max_error_rate:.0%} may"
+        return f"run {run.get('id')}: {errors} of {cases} cases errored ({allowed})"
+    return None
+
+
+def _uncounted(
+    digest: str,
+    dataset: str,
+    every: list[dict[str, Any]],
+    counted: dict[str, Any] | None,
+    rejected: dict[str, str],
+) -> str:
+    """Why the complete runs newer than the counted one (all, when none counts) are no
+    evidence, so "but I ran it" is answered: not recorded, edited, missing."""
+    from promptver.evals.summaries import latest_complete
+
+    reasons = []
+    for run in every:  # newest first
+        if counted is not None and run.get("id") == counted.get("id"):
+            break
+        if latest_complete([run], digest, dataset) is run and str(run.get("id")) in rejected:
+            reasons.append(rejected[str(run.get("id"))])
+    return f" ({'; '.join(reasons)})" if reasons else ""
+
+
+# --- every move of a log, re-checked (verify, pull, promote) -------------------------------
+
+
+def move_problems(store: Store, name: str, events: list[dict[str, Any]] | None = None) -> list[str]:
+    """What `verify` says of the moves that break their policy (see `bad_moves`)."""
+    return [why for _, why in bad_moves(store, name, events)]
+
+
+def bad_moves(
+    store: Store, name: str, events: list[dict[str, Any]] | None = None, *, alias: str | None = None
+) -> list[tuple[int, str]]:
+    """Every alias move in a bundle's log (``events``, default the store's) checked against
+    the policy as it stood at that point of the history: the policies of the version moved
+    to and of the one the alias held, the review decisions and signatures before the move,
+    the approvals and eval runs it cites. A move appended to a log by someone who went
+    around `promote` (a bucket writer, a pulled history) is named here."""
+    from dataclasses import replace as dc_replace
+
+    events = store.events(name) if events is None else events
+    states: dict[str, AliasState] = {}
+    seen: list[dict[str, Any]] = []  # review and alias events before the current one
+    by_seq: dict[Any, dict[str, Any]] = {}
+    problems: list[tuple[int, str]] = []
+    for event in events:
+        by_seq[event.get("seq")] = event
+        kind = event.get("event")
+        if kind == "review":
+            seen.append(event)
+        if kind != ALIAS_EVENT or not isinstance(event.get("alias"), str):
+            continue
+        if alias is not None and event["alias"] != alias:  # only that alias's moves (run time)
+            seen.append(event)
+            continue
+        try:
+            why = _move_problem(store, name, event, states, seen, by_seq, dc_replace)
+        except PromptverError:
+            why = None  # a missing or edited version: verify names it elsewhere
+        if why is not None:
+            problems.append(
+                (
+                    event["seq"] if isinstance(event.get("seq"), int) else 0,
+                    f"{name}: audit event {event.get('seq')} ({event.get('action')} of {event.get('alias')}"
+                    f" to {event.get('to') or 'nothing'}, by {event.get('actor')}) breaks the policy in force"
+                    f" at that point: {why}",
+                )
+            )
+        apply(states, event)
+        seen.append(event)
+    return problems
+
+
+def _move_problem(
+    store: Store,
+    name: str,
+    event: dict[str, Any],
+    states: dict[str, AliasState],
+    seen: list[dict[str, Any]],
+    by_seq: dict[Any, dict[str, Any]],
+    dc_replace: Any,
+) -> str | None:
+    alias, action, to = event["alias"], event.get("action"), event.get("to")
+    state = states.get(alias, AliasState(alias))
+    current = current_manifest(store, name, state)
+    if action == "remove" or not isinstance(to, str):
+        if current is not None and alias in declared_policies(store, current):
+            return f"{alias} is protected: removing it leaves nothing serving"
+        return None
+    target = checked_manifest(store, name, to, str(event.get("to_digest")))
+    if action == "rollback":
+        if (to, target.digest) not in [h for h in state.history[:-1] if h is not None]:
+            return f"a rollback to {to}, which {alias} never held before"
+        return None
+    policy = effective_policy(store, alias, target, current)
+    if policy is None:
+        return None
+    if action != "promote":
+        return f"{alias} is protected ({policy.describe()}); only a promotion may move it"
+    result = check_policy(store, target, alias, dc_replace(policy, min_eval_score=None), seen)
+    if not result.ok:
+        return "; ".join(result.impossible + result.missing)
+    if isinstance(event.get("approval_ids"), list):  # cited by identity (position-independent)
+        counted_ids = {event_id(d.event) for d in result.approvals}
+        for cited_id in event["approval_ids"]:
+            if cited_id not in counted_ids:
+                return (
+                    f"it cites {str(cited_id)[:19]}... as an approval of {to}, which no counted approval is"
+                )
+        return _eval_problem(event, policy, target, by_seq)
+    cited: list[Any] = event["approvals"] if isinstance(event.get("approvals"), list) else []
+    counted = {d.seq for d in result.approvals}
+    for seq in cited:
+        if seq not in counted:
+            return (
+                f"it cites event {seq} as an approval of {to}, which that event is not (or it does not count)"
+            )
+    return _eval_problem(event, policy, target, by_seq)
+
+
+def _eval_problem(
+    event: dict[str, Any], policy: AliasPolicy, target: Manifest, by_seq: dict[Any, dict[str, Any]]
+) -> str | None:
+    """A promotion under an eval requirement must cite a recorded run of the version, made
+    before it, that scored enough."""
+    if policy.min_eval_score is not None:
+        runs: list[Any] = event["eval_runs"] if isinstance(event.get("eval_runs"), list) else []
+        recorded = {
+            e.get("run"): e
+            for e in by_seq.values()
+            if e.get("event") == "eval" and e.get("digest") == target.digest and e is not event
+        }
+        good = [
+            r
+            for r in runs
+            if r in recorded
+            and isinstance(recorded[r].get("score"), int | float)
+            and recorded[r]["score"] >= policy.min_eval_score
+        ]
+        if not good:
+            return (
+                f"an eval score of at least {policy.min_eval_score:g} is required, and the move cites"
+                " no recorded run of the version before it that scored it"
+            )
+    return None
+
+
+def alias_guard(store: Store) -> Any:
+    """For ``store.alias_check``: why an alias's last move may not be followed (it breaks
+    the policy in force at its point), else None; one verdict per move and log state."""
+    verdicts: dict[tuple[str, str, Any], str | None] = {}
+
+    def check(name: str, alias: str, head: dict[str, Any]) -> str | None:
+        try:
+            stat = store.log_path(name).stat()
+            key = (name, alias, (stat.st_ino, stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            return None
+        if key not in verdicts:
+            bad = dict(bad_moves(store, name, alias=alias))
+            seq = head.get("seq")
+            verdicts[key] = bad.get(seq) if isinstance(seq, int) else None
+        return verdicts[key]
+
+    return check
