@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from promptver.errors import ConfigError, ConflictError, PolicyError, PromptverError
-from promptver.governance.identities import same_person
+from promptver.governance.identities import person, same_person
 from promptver.governance.policy import self_approval_forbidden_by
 from promptver.store.events import log_events, utc_now
 from promptver.store.manifest import Manifest
@@ -71,6 +71,8 @@ class Decision:
 
     def with_signature(self, store: Store) -> Decision:
         """This decision with its signature checked (``signed_by`` or ``signature_problem``)."""
+        if "signature" not in self.event:
+            return self  # nothing to check: neither signed_by nor a problem
         from dataclasses import replace
 
         from promptver.governance.signing import check
@@ -80,14 +82,28 @@ class Decision:
 
 
 def decisions(events: list[dict[str, Any]], digest: str) -> list[Decision]:
-    """Each person's latest review decision on a digest, in log order."""
-    latest: list[Decision] = []
-    for event in events:
+    """Each person's latest review decision on a digest, in log order.
+
+    Linear in the events: a decision replaces the earlier ones of the same person
+    (``same_person``), found through an index by email and by name rather than by
+    comparing it with every decision kept so far."""
+    latest: dict[int, Decision] = {}  # by arrival, so the values stay in log order
+    by_email: dict[str, set[int]] = {}  # decisions whose actor has this email
+    by_name: dict[str, set[int]] = {}  # ... whose actor has this name (with or without email)
+    by_bare_name: dict[str, set[int]] = {}  # ... whose actor has this name and no email
+    for number, event in enumerate(events):
         if event.get("event") != EVENT or not isinstance(event.get("new"), dict):
             continue
         if event["new"].get("digest") != digest or not isinstance(event.get("actor"), str):
             continue
-        found = Decision(
+        name, email = person(event["actor"])
+        if email:  # same email, or an earlier actor without one and the same name
+            replaced = [by_email.get(email), by_bare_name.get(name) if name else None]
+        else:  # an actor without email is everyone of the same name
+            replaced = [by_name.get(name) if name else None]
+        for old in [n for numbers in replaced if numbers for n in numbers]:
+            _unindex(latest.pop(old), old, by_email, by_name, by_bare_name)
+        latest[number] = Decision(
             actor=event["actor"],
             decision=str(event.get("decision")),
             time=str(event.get("time", "")),
@@ -96,8 +112,26 @@ def decisions(events: list[dict[str, Any]], digest: str) -> list[Decision]:
             version=event["new"].get("version"),
             event=event,
         )
-        latest = [d for d in latest if not same_person(d.actor, found.actor)] + [found]
-    return latest
+        if email:
+            by_email.setdefault(email, set()).add(number)
+        if name:
+            by_name.setdefault(name, set()).add(number)
+            if not email:
+                by_bare_name.setdefault(name, set()).add(number)
+    return list(latest.values())
+
+
+def _unindex(
+    decision: Decision,
+    number: int,
+    by_email: dict[str, set[int]],
+    by_name: dict[str, set[int]],
+    by_bare_name: dict[str, set[int]],
+) -> None:
+    name, email = person(decision.actor)
+    for index, key in ((by_email, email), (by_name, name), (by_bare_name, None if email else name)):
+        if key:
+            index[key].discard(number)
 
 
 def reviews(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

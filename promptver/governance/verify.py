@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from promptver.errors import IntegrityError, PromptverError
+from promptver.errors import PromptverError
 from promptver.store.digests import CHUNK, is_hex_digest, sha256_bytes
 from promptver.store.gc import scan_tmp
 from promptver.store.manifest import Manifest
@@ -203,28 +203,21 @@ def _verify_bundle(
 def _verify_log(
     store: Store, name: str, manifests: dict[str, Manifest], report: VerifyReport, *, runs: bool = True
 ) -> None:
-    from promptver.store.events import parse_event
+    from promptver.store.events import log_lines
 
     path = store.log_path(name)
-    try:
-        lines = path.read_bytes().splitlines()
-    except FileNotFoundError:
-        return
     previous: bytes | None = None
-    for number, line in enumerate(lines, start=1):
+    for number, (line, event) in enumerate(log_lines(path), start=1):
         report.events += 1
-        where = f"{path}:{number}"
-        try:
-            event = parse_event(line, where)
-        except IntegrityError as exc:
-            report.problems.append(f"{where}: {exc.message} (edited by hand?)")
+        if not isinstance(event, dict):
+            report.problems.append(f"{path}:{number}: {event.message} (edited by hand?)")
             previous = line
             continue
         expected_prev = sha256_bytes(previous) if previous is not None else None
         if event.get("prev") != expected_prev or event.get("seq") != number:
             what = event.get("event", "?")
             report.problems.append(
-                f"{where}: audit chain broken at event {number} ({what} {event.get('version', '')}):"
+                f"{path}:{number}: audit chain broken at event {number} ({what} {event.get('version', '')}):"
                 " an event before it was edited, removed or reordered"
             )
         if runs and "signature" in event:

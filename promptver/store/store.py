@@ -520,14 +520,14 @@ class Store:
         return self._meta_dir(name) / "log.jsonl"
 
     def events(self, name: str) -> list[dict[str, Any]]:
-        path = self.log_path(name)
-        try:
-            lines = path.read_bytes().splitlines()
-        except FileNotFoundError:
-            return []
-        from promptver.store.events import parse_event
+        from promptver.store.events import log_lines
 
-        return [parse_event(line, f"{path}:{number}") for number, line in enumerate(lines, start=1)]
+        found = []
+        for _line, event in log_lines(self.log_path(name)):
+            if not isinstance(event, dict):
+                raise event
+            found.append(event)
+        return found
 
     def append_event(
         self, name: str, event: dict[str, Any], then: Callable[[dict[str, Any]], None] | None = None

@@ -1,8 +1,11 @@
-"""Benchmark: alias moves, promotion, approval and audit against a long audit log.
+"""Benchmark: every command that reads the audit log, against a long log.
 
 Every move replays the bundle's log under its lock (the log is the truth), so its cost
-grows with the log. This measures it with logs of 1,000 to 100,000 events (a chained log
-written directly, alternating review and alias events), in-process (no start-up time).
+grows with the log. This measures alias set, approve, promote, rollback, audit, `show
+NAME@production`, `log` and `verify` with logs of 1,000 to 100,000 events (a chained log
+written directly, alternating review and alias events; each review is an approval of one
+of the two versions by a different person, the worst case for counting each person's
+latest decision), in-process (no start-up time).
 
     python tests/benchmarks/bench_aliases.py [--events 1000 10000 100000] [--repeat 5]
 """
@@ -28,9 +31,13 @@ from promptver.bundle.scaffold import scaffold  # noqa: E402
 from promptver.governance.aliases import rollback  # noqa: E402
 from promptver.governance.approvals import decide  # noqa: E402
 from promptver.governance.audit import audit  # noqa: E402
+from promptver.governance.deployment import deployment  # noqa: E402
 from promptver.governance.promotion import promote, set_alias  # noqa: E402
+from promptver.governance.verify import verify_store  # noqa: E402
+from promptver.store.events import forget_parsed  # noqa: E402
 from promptver.store.store import Store  # noqa: E402
 from promptver.versions.bump import bump  # noqa: E402
+from promptver.versions.history import history  # noqa: E402
 
 
 def build(folder: Path, events: int) -> Store:
@@ -57,7 +64,7 @@ def build(folder: Path, events: int) -> Store:
                     "event": "review",
                     "decision": "approved",
                     "actor": f"r{i}@example.com",
-                    "new": {"version": v.version, "digest": "sha256:" + "0" * 64},
+                    "new": {"version": v.version, "digest": v.digest},
                     "old": None,
                 }
             else:
@@ -78,8 +85,11 @@ def build(folder: Path, events: int) -> Store:
 
 
 def timed(action: Callable[[], object], repeat: int) -> float:
+    """The median time of ``action``, each run cold (as a fresh command: no parsed events
+    kept from the run before)."""
     times = []
     for _ in range(repeat):
+        forget_parsed()
         start = time.perf_counter()
         action()
         times.append(time.perf_counter() - start)
@@ -102,6 +112,9 @@ def measure(store: Store, repeat: int) -> list[float]:
         timed(lambda: promote(store, "bot", flip(), "production"), repeat),
         timed(lambda: rollback(store, "bot", "staging"), 1),
         timed(lambda: audit(store, "bot", alias="production"), repeat),
+        timed(lambda: deployment(store, store.resolve("bot", "production"), "production"), repeat),
+        timed(lambda: history(Store.find(store.project_root), "bot"), repeat),
+        timed(lambda: verify_store(store), repeat),
     ]
 
 
@@ -110,9 +123,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    print(
-        f"{'log events':>10}  {'alias set':>10}  {'approve':>10}  {'promote':>10}  {'rollback':>10}  {'audit':>10}"
-    )
+    columns = ("alias set", "approve", "promote", "rollback", "audit", "show @prod", "log", "verify")
+    print(f"{'log events':>10}  " + "  ".join(f"{c:>10}" for c in columns))
     for count in args.events:
         with tempfile.TemporaryDirectory() as tmp:
             store = build(Path(tmp), count)
