@@ -216,6 +216,10 @@ def _comment(text: str) -> str:
 _PATH = re.compile(
     r"^(?:@?[A-Za-z_$][\w$-]*|\.\.|\.|this|\[[^\]]*\])(?:[./](?:[A-Za-z_$][\w$-]*|\.\.|\[[^\]]*\]|\d+))*$"
 )
+# A partial is a file beside the template (``_NAME.prompt``) and a bundle path
+# (``prompts/partials/NAME.j2``): segments of letters, digits, ``_ . -``, none of them
+# ``.`` or ``..``.
+_PARTIAL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
 _STRING = re.compile(r"^(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')$")
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -355,7 +359,10 @@ class Translator:
                 elif token.kind == "partial":
                     args = self.split_args(token.text)
                     name = args[0].strip("\"'") if args else ""
-                    if len(args) != 1 or len(self.scopes) > 1 or not _PATH.match(name):
+                    if len(args) == 1 and len(self.scopes) == 1 and not _PARTIAL_NAME.fullmatch(name):
+                        # `../x`, `/etc/x`, `[a b]`: no file outside the folder is read for it
+                        untranslated(token, "a partial name that is not a plain relative name")
+                    elif len(args) != 1 or len(self.scopes) > 1 or not _PATH.match(name):
                         what = "a partial with arguments" if len(args) != 1 else "a partial inside a block"
                         if len(args) == 1 and len(self.scopes) == 1:
                             what = "a dynamic partial name"
