@@ -199,7 +199,7 @@ def picoschema_to_json_schema(schema: Any) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     required: list[str] = []
     for key, value in schema.items():
-        match = re.match(r"^([^(?]+)(\?)?(?:\((\w+)(?:,\s*(.*))?\))?$", str(key))
+        match = re.match(r"^([^(?]+)(\?)?(?:\((\w+)(?:,\s*(.*))?\))?\Z", str(key))
         if not match:
             continue
         name, optional, kind, desc = match.groups()

@@ -38,7 +38,7 @@ from promptver.interop.common import (
 
 SUFFIX = ".prompty"
 ROLES = ("system", "user", "assistant", "developer")
-_BOUNDARY = re.compile(r"^\s*#?\s*(" + "|".join(ROLES) + r")(\[[^\]]*\])?\s*:\s*$", re.IGNORECASE)
+_BOUNDARY = re.compile(r"^\s*#?\s*(" + "|".join(ROLES) + r")(\[[^\]]*\])?\s*:\s*\Z", re.IGNORECASE)
 _WITH_OPEN, _WITH_CLOSE = "{% with %}", "{% endwith %}"
 _KNOWN = {
     "name",

@@ -68,7 +68,7 @@ GITIGNORE = "cache/\nlocks/\ntmp/\n"
 
 
 # Bundle names: also folder names and the NAME of NAME@VERSION (docs/bundle-format.md).
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
 
 
 class Store:
