@@ -46,7 +46,12 @@ Held = tuple[str, str] | None  # (version, digest), or None: the alias was remov
 
 def check_alias(alias: str) -> str:
     if not isinstance(alias, str) or not ALIAS_RE.match(alias) or alias in RESERVED:
-        raise ConfigError(f"{alias!r} is not a valid alias name", hint=ALIAS_HINT)
+        from promptver.store.names import hidden_character
+
+        why = hidden_character(alias) if isinstance(alias, str) else None
+        raise ConfigError(
+            f"{alias!r} is not a valid alias name" + (f": it {why}" if why else ""), hint=ALIAS_HINT
+        )
     return alias
 
 

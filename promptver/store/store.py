@@ -313,6 +313,7 @@ class Store:
                 f"{manifest.ref} already exists; versions are immutable",
                 hint="bump to a new version instead",
             )
+        self._refuse_name_collision(manifest.bundle)
 
         def link(_record: dict[str, Any]) -> None:
             self.write_manifest(manifest)
@@ -325,6 +326,18 @@ class Store:
         hexdigest = staging.add_bytes(data)
         staging.publish()
         return self.append_event(manifest.bundle, {**event, "manifest_sha256": hexdigest}, then=link)
+
+    def _refuse_name_collision(self, name: str) -> None:
+        """A bundle whose name differs from another's only in case (``Bot``, ``bot``) would
+        share its folders on macOS and Windows: refused (the same rule as file names)."""
+        from promptver.store.names import collision_message, fold
+
+        for other in self.bundle_names():
+            if other != name and fold(other) == fold(name):
+                raise ConfigError(
+                    f"bundle names {collision_message(other, name, 'differ only in case')}",
+                    hint=f"use the bundle {other!r}, or another name",
+                )
 
     def repair(self, name: str) -> list[str]:
         """Finish interrupted version writes: link the manifest of every creation event
@@ -782,8 +795,11 @@ def manifest_problem(manifest: Manifest, data: bytes, event: dict[str, Any] | No
 
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not NAME_RE.match(name):
+        from promptver.store.names import hidden_character
+
+        why = hidden_character(name) if isinstance(name, str) else None
         raise ConfigError(
-            f"{name!r} is not a valid bundle name",
+            f"{name!r} is not a valid bundle name" + (f": it {why}" if why else ""),
             hint="use letters, digits, '.', '_' and '-', starting with a letter or digit",
         )
     return name
