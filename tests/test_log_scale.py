@@ -7,6 +7,7 @@ fast or loaded the machine is, only on the shape of the cost."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import time
@@ -51,11 +52,19 @@ def _write_log(store: Store, name: str, events: list[dict[str, Any]]) -> Path:
 
 
 def _best_of(action: Callable[[], object], runs: int = 3) -> float:
+    """The fastest of ``runs`` runs, the cycle collector off (its pauses are noise here)."""
     best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - start)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(runs):
+            start = time.perf_counter()
+            action()
+            best = min(best, time.perf_counter() - start)
+            if best > 1.0:  # slow enough to tell (the quadratic code took minutes)
+                break
+    finally:
+        gc.enable()
     return best
 
 
@@ -111,9 +120,9 @@ def test_decisions_are_linear_in_distinct_approvers() -> None:
         events = [_review(f"Person {i} <p{i}@example.com>", seq=i) for i in range(count)]
         return lambda: decisions(events, DIGEST)
 
-    small, large = _best_of(run(400), 5), _best_of(run(3200), 5)
-    assert len(decisions([_review(f"p{i}@x.org", seq=i) for i in range(2400)], DIGEST)) == 2400
-    assert large < 25 * small, f"8x the approvers took {large / small:.0f}x as long"
+    small, large = _best_of(run(500), 7), _best_of(run(4000), 7)
+    assert len(decisions([_review(f"p{i}@x.org", seq=i) for i in range(4000)], DIGEST)) == 4000
+    assert large < 30 * small, f"8x the approvers took {large / small:.0f}x as long"
 
 
 def test_log_events_are_linear_in_the_log(store: Store) -> None:
@@ -157,6 +166,12 @@ def test_parsed_events_follow_appends_and_edits_of_the_log(store: Store) -> None
     with path.open("ab") as handle:
         handle.write(b'.0"}\n')
     assert [e["to"] for e in log_events(store, "bot", "alias")][-1] == "0.3.0"
+    good = path.read_bytes()
+    path.write_bytes(good + b'{"event": "alias", "alias": "a", "to": "0.4.0"}\n{"event": "alias", torn')
+    with pytest.raises(IntegrityError):  # 0.4.0 was parsed before the torn line stopped the read
+        log_events(store, "bot", "alias")
+    path.write_bytes(good + b'{"event": "alias", "alias": "a", "to": "0.5.0"}\n')  # rewritten since
+    assert [e["to"] for e in log_events(store, "bot", "alias")][-1] == "0.5.0"
 
 
 @settings(max_examples=400, deadline=None)

@@ -34,8 +34,8 @@ def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
     runs, _ = evidence(store, name)  # only recorded runs are evidence
     latest = latest_run(store, name, manifest.digest, runs=runs)
     policy = effective_policy(store, alias, manifest, None)
-    check = check_policy(store, manifest, alias, policy, events)
     decided = [d.with_signature(store) for d in decisions(events, manifest.digest)]
+    check = check_policy(store, manifest, alias, policy, events, decided)
     prov = manifest.provenance
     return {
         "alias": alias,

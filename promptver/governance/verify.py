@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from promptver.errors import PromptverError
-from promptver.store.digests import CHUNK, is_hex_digest, sha256_bytes
+from promptver.store.digests import CHUNK, is_hex_digest
 from promptver.store.gc import scan_tmp
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
@@ -206,15 +206,14 @@ def _verify_log(
     from promptver.store.events import log_lines
 
     path = store.log_path(name)
-    previous: bytes | None = None
-    for number, (line, event) in enumerate(log_lines(path), start=1):
+    lines = log_lines(path)
+    hashes = [None, *(hashlib.sha256(line).hexdigest() for line, _ in lines)]  # of the line before
+    for number, (_line, event) in enumerate(lines, start=1):
         report.events += 1
         if not isinstance(event, dict):
             report.problems.append(f"{path}:{number}: {event.message} (edited by hand?)")
-            previous = line
             continue
-        expected_prev = sha256_bytes(previous) if previous is not None else None
-        if event.get("prev") != expected_prev or event.get("seq") != number:
+        if event.get("prev") != hashes[number - 1] or event.get("seq") != number:
             what = event.get("event", "?")
             report.problems.append(
                 f"{path}:{number}: audit chain broken at event {number} ({what} {event.get('version', '')}):"
@@ -228,7 +227,6 @@ def _verify_log(
             problem = run_problem(store, name, event)
             if problem is not None:
                 report.problems.append(problem)
-        previous = line
 
 
 def bundle_problems(

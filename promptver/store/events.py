@@ -102,18 +102,20 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
     parsed = _parsed_before(str(path), data)
     ordered = sorted(starts)
     number, counted = 1, 0  # line numbers counted forward once, not from the start per line
-    with _collector_paused():
-        for start in ordered:
-            if start in parsed:
-                continue
-            line = _line_at(data, start)
-            event = fast_event(line)
-            if event is None:
-                number += data.count(b"\n", counted, start)
-                counted = start
-                event = parse_event(line, f"{path}:{number}")
-            parsed[start] = event
-    _keep(str(path), data, parsed)
+    try:  # kept with these bytes even when a bad line stops the read: they are what was parsed
+        with _collector_paused():
+            for start in ordered:
+                if start in parsed:
+                    continue
+                line = _line_at(data, start)
+                event = fast_event(line)
+                if event is None:
+                    number += data.count(b"\n", counted, start)
+                    counted = start
+                    event = parse_event(line, f"{path}:{number}")
+                parsed[start] = event
+    finally:
+        _keep(str(path), data, parsed)
     return [parsed[start] for start in ordered if parsed[start].get("event") in kinds]
 
 
@@ -128,22 +130,24 @@ def log_lines(path: Path) -> list[tuple[bytes, dict[str, Any] | IntegrityError]]
     parsed = _parsed_before(str(path), data) if b"\r" not in data else {}
     found: list[tuple[bytes, dict[str, Any] | IntegrityError]] = []
     start = 0
-    with _collector_paused():
-        for number, line in enumerate(data.splitlines(), start=1):
-            event: dict[str, Any] | IntegrityError | None = parsed.get(start)
-            if event is None:
-                event = fast_event(line)
+    try:
+        with _collector_paused():
+            for number, line in enumerate(data.splitlines(), start=1):
+                event: dict[str, Any] | IntegrityError | None = parsed.get(start)
                 if event is None:
-                    try:
-                        event = parse_event(line, f"{path}:{number}")
-                    except IntegrityError as exc:
-                        event = exc
-                if isinstance(event, dict):
-                    parsed[start] = event
-            found.append((line, event))
-            start += len(line) + 1
-    if b"\r" not in data:  # offsets are only right when lines end in \n alone
-        _keep(str(path), data, parsed)
+                    event = fast_event(line)
+                    if event is None:
+                        try:
+                            event = parse_event(line, f"{path}:{number}")
+                        except IntegrityError as exc:
+                            event = exc
+                    if isinstance(event, dict):
+                        parsed[start] = event
+                found.append((line, event))
+                start += len(line) + 1
+    finally:
+        if b"\r" not in data:  # offsets are only right when lines end in \n alone
+            _keep(str(path), data, parsed)
     return found
 
 
