@@ -85,12 +85,13 @@ def decisions(events: list[dict[str, Any]], digest: str) -> list[Decision]:
     """Each person's latest review decision on a digest, in log order.
 
     Linear in the events: a decision replaces the earlier ones of the same person
-    (``same_person``), found through an index by email and by name rather than by
-    comparing it with every decision kept so far."""
-    latest: dict[int, Decision] = {}  # by arrival, so the values stay in log order
-    by_email: dict[str, set[int]] = {}  # decisions whose actor has this email
-    by_name: dict[str, set[int]] = {}  # ... whose actor has this name (with or without email)
-    by_bare_name: dict[str, set[int]] = {}  # ... whose actor has this name and no email
+    (``same_person``: the same email, or the same name where one side has no email), found
+    through indexes by email and by name rather than by comparing it with every decision
+    kept so far. An index entry whose decision was replaced since is skipped."""
+    latest: dict[int, dict[str, Any]] = {}  # the live decisions' events, in log order
+    by_email: dict[str, int] = {}  # the live decision of this email (a newer one replaces it)
+    by_bare_name: dict[str, int] = {}  # the live decision of this name given without email
+    by_name: dict[str, list[int]] = {}  # every decision of this name, with or without email
     for number, event in enumerate(events):
         if event.get("event") != EVENT or not isinstance(event.get("new"), dict):
             continue
@@ -98,12 +99,19 @@ def decisions(events: list[dict[str, Any]], digest: str) -> list[Decision]:
             continue
         name, email = person(event["actor"])
         if email:  # same email, or an earlier actor without one and the same name
-            replaced = [by_email.get(email), by_bare_name.get(name) if name else None]
+            replaced = [by_email.get(email, -1), by_bare_name.get(name, -1) if name else -1]
+            by_email[email] = number
         else:  # an actor without email is everyone of the same name
-            replaced = [by_name.get(name) if name else None]
-        for old in [n for numbers in replaced if numbers for n in numbers]:
-            _unindex(latest.pop(old), old, by_email, by_name, by_bare_name)
-        latest[number] = Decision(
+            replaced = by_name.pop(name, []) if name else []
+            if name:
+                by_bare_name[name] = number
+        for old in replaced:
+            latest.pop(old, None)
+        if name:
+            by_name.setdefault(name, []).append(number)
+        latest[number] = event
+    return [
+        Decision(
             actor=event["actor"],
             decision=str(event.get("decision")),
             time=str(event.get("time", "")),
@@ -112,26 +120,8 @@ def decisions(events: list[dict[str, Any]], digest: str) -> list[Decision]:
             version=event["new"].get("version"),
             event=event,
         )
-        if email:
-            by_email.setdefault(email, set()).add(number)
-        if name:
-            by_name.setdefault(name, set()).add(number)
-            if not email:
-                by_bare_name.setdefault(name, set()).add(number)
-    return list(latest.values())
-
-
-def _unindex(
-    decision: Decision,
-    number: int,
-    by_email: dict[str, set[int]],
-    by_name: dict[str, set[int]],
-    by_bare_name: dict[str, set[int]],
-) -> None:
-    name, email = person(decision.actor)
-    for index, key in ((by_email, email), (by_name, name), (by_bare_name, None if email else name)):
-        if key:
-            index[key].discard(number)
+        for event in latest.values()
+    ]
 
 
 def reviews(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
