@@ -193,6 +193,24 @@ def _bad_archives(good: list[tuple[str, bytes]]) -> dict[str, tuple[bytes, str]]
             "climbs out",
         ),
         "bad manifest json": (_build([("manifest.json", b"{not json"), *files]), "not valid JSON"),
+        **{
+            kind: (
+                _build(
+                    [
+                        ("manifest.json", _manifest_listing(listed)),
+                        *((f"files/{n}", d) for n, d in listed.items()),
+                    ]
+                ),
+                message,
+            )
+            for kind, listed, message in (
+                ("case collision", {"CASE.txt": b"a", "case.txt": b"b"}, "differ only in case"),
+                ("nfc collision", {"caf\u00e9.j2": b"a", "cafe\u0301.j2": b"b"}, "Unicode normalisations"),
+                ("folder collision", {"Docs/a.txt": b"a", "docs/b.txt": b"b"}, "differ only in case"),
+                ("bidi name", {"evil\u202etxt.j2": b"a"}, "U\\+202E RIGHT-TO-LEFT OVERRIDE"),
+                ("zero-width name", {"a\u200bb.txt": b"a"}, "U\\+200B ZERO WIDTH SPACE"),
+            )
+        },
     }
 
 
@@ -210,6 +228,11 @@ BAD_KINDS = [
     "no manifest first",
     "manifest lists ../",
     "bad manifest json",
+    "case collision",
+    "nfc collision",
+    "folder collision",
+    "bidi name",
+    "zero-width name",
 ]
 
 

@@ -31,6 +31,7 @@ from promptver.semver import Version
 from promptver.store.atomic import atomic_write
 from promptver.store.digests import CHUNK
 from promptver.store.manifest import Manifest
+from promptver.store.names import collision_message, collisions
 from promptver.store.store import NAME_RE
 from promptver.store.tree import FileEntry, MemoryTree, path_problem, printable
 
@@ -269,6 +270,8 @@ def _parse_manifest(data: bytes, path: Path) -> Manifest:
         reason = path_problem(entry.path)
         if reason:
             raise _bad(path, f"the manifest lists a path that {reason}: {printable(entry.path)!r}")
+    for first, second, why in collisions(entry.path for entry in manifest.files):
+        raise _bad(path, f"the manifest lists {collision_message(printable(first), printable(second), why)}")
     return manifest
 
 

@@ -17,7 +17,7 @@ from promptver.store.store import NAME_RE
 
 SPEC_FILE = "bundle.toml"
 # Alias names (docs/aliases.md): lowercase, start with a letter; "latest" is reserved.
-ALIAS_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+ALIAS_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}\Z")
 RESPONSE_TYPES = ("json_schema", "json_object", "text")
 CHUNK_UNITS = ("tokens", "characters", "sentences", "paragraphs")
 

@@ -22,8 +22,8 @@ from promptver.errors import ConfigError
 from promptver.evals.bundle import BundleView, Case
 from promptver.evals.providers import Completion, Usage
 
-_SINGLE_VAR = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
-_FENCE = re.compile(r"^```(?:json)?\s*\n(.*?)\n?```$", re.DOTALL)
+_SINGLE_VAR = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\Z")
+_FENCE = re.compile(r"^```(?:json)?\s*\n(.*?)\n?```\n?\Z", re.DOTALL)
 
 Judge = Callable[[list[dict[str, str]]], Awaitable[Completion]]
 

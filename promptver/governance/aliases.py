@@ -46,7 +46,12 @@ Held = tuple[str, str] | None  # (version, digest), or None: the alias was remov
 
 def check_alias(alias: str) -> str:
     if not isinstance(alias, str) or not ALIAS_RE.match(alias) or alias in RESERVED:
-        raise ConfigError(f"{alias!r} is not a valid alias name", hint=ALIAS_HINT)
+        from promptver.store.names import hidden_character
+
+        why = hidden_character(alias) if isinstance(alias, str) else None
+        raise ConfigError(
+            f"{alias!r} is not a valid alias name" + (f": it {why}" if why else ""), hint=ALIAS_HINT
+        )
     return alias
 
 
@@ -85,7 +90,9 @@ def apply(states: dict[str, AliasState], event: dict[str, Any]) -> None:
     alias = event.get("alias")
     if event.get("event") != EVENT or not isinstance(alias, str):
         return
-    state = states.setdefault(alias, AliasState(alias))
+    state = states.get(alias)
+    if state is None:
+        state = states[alias] = AliasState(alias)
     action = event.get("action")
     to = event.get("to")
     held: Held = (to, str(event.get("to_digest"))) if isinstance(to, str) else None
@@ -355,10 +362,12 @@ def pointer_problems(store: Store, name: str, manifests: dict[str, Manifest]) ->
         if event.get("event") != EVENT or not isinstance(to, str):
             continue
         manifest = manifests.get(to)
+        if manifest is not None and manifest.digest == event.get("to_digest"):
+            continue
         where = f"{name}: audit event {event.get('seq')} (alias {event.get('alias')} -> {to})"
         if manifest is None:
             problems.append(f"{where}: version {to} does not exist")
-        elif manifest.digest != event.get("to_digest"):
+        else:
             problems.append(
                 f"{where}: recorded digest {str(event.get('to_digest'))[:15]}... is not the version's"
             )

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from promptver.errors import ConfigError, ConflictError, PolicyError, PromptverError
-from promptver.governance.identities import same_person
+from promptver.governance.identities import person, same_person
 from promptver.governance.policy import self_approval_forbidden_by
 from promptver.store.events import log_events, utc_now
 from promptver.store.manifest import Manifest
@@ -71,6 +71,8 @@ class Decision:
 
     def with_signature(self, store: Store) -> Decision:
         """This decision with its signature checked (``signed_by`` or ``signature_problem``)."""
+        if "signature" not in self.event:
+            return self  # nothing to check: neither signed_by nor a problem
         from dataclasses import replace
 
         from promptver.governance.signing import check
@@ -80,14 +82,36 @@ class Decision:
 
 
 def decisions(events: list[dict[str, Any]], digest: str) -> list[Decision]:
-    """Each person's latest review decision on a digest, in log order."""
-    latest: list[Decision] = []
-    for event in events:
+    """Each person's latest review decision on a digest, in log order.
+
+    Linear in the events: a decision replaces the earlier ones of the same person
+    (``same_person``: the same email, or the same name where one side has no email), found
+    through indexes by email and by name rather than by comparing it with every decision
+    kept so far. An index entry whose decision was replaced since is skipped."""
+    latest: dict[int, dict[str, Any]] = {}  # the live decisions' events, in log order
+    by_email: dict[str, int] = {}  # the live decision of this email (a newer one replaces it)
+    by_bare_name: dict[str, int] = {}  # the live decision of this name given without email
+    by_name: dict[str, list[int]] = {}  # every decision of this name, with or without email
+    for number, event in enumerate(events):
         if event.get("event") != EVENT or not isinstance(event.get("new"), dict):
             continue
         if event["new"].get("digest") != digest or not isinstance(event.get("actor"), str):
             continue
-        found = Decision(
+        name, email = person(event["actor"])
+        if email:  # same email, or an earlier actor without one and the same name
+            replaced = [by_email.get(email, -1), by_bare_name.get(name, -1) if name else -1]
+            by_email[email] = number
+        else:  # an actor without email is everyone of the same name
+            replaced = by_name.pop(name, []) if name else []
+            if name:
+                by_bare_name[name] = number
+        for old in replaced:
+            latest.pop(old, None)
+        if name:
+            by_name.setdefault(name, []).append(number)
+        latest[number] = event
+    return [
+        Decision(
             actor=event["actor"],
             decision=str(event.get("decision")),
             time=str(event.get("time", "")),
@@ -96,8 +120,8 @@ def decisions(events: list[dict[str, Any]], digest: str) -> list[Decision]:
             version=event["new"].get("version"),
             event=event,
         )
-        latest = [d for d in latest if not same_person(d.actor, found.actor)] + [found]
-    return latest
+        for event in latest.values()
+    ]
 
 
 def reviews(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

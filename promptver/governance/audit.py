@@ -10,7 +10,7 @@ from promptver.errors import ConfigError
 from promptver.store.store import Store, check_name
 
 KINDS = ("bump", "alias", "review", "import", "eval")
-_WHEN = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?Z?)?$")
+_WHEN = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?Z?)?\Z")
 
 
 def parse_time(text: str, *, end: bool = False) -> str:

@@ -62,11 +62,19 @@ class PolicyCheck:
 
 
 def check_policy(
-    store: Store, manifest: Manifest, alias: str, policy: AliasPolicy | None, events: list[dict[str, Any]]
+    store: Store,
+    manifest: Manifest,
+    alias: str,
+    policy: AliasPolicy | None,
+    events: list[dict[str, Any]],
+    decided: list[Decision] | None = None,
 ) -> PolicyCheck:
+    """``decided``: the decisions on the version with their signatures checked, when the
+    caller has them already (else they are worked out from ``events``)."""
     result = PolicyCheck(alias, manifest, policy)
-    for decision in decisions(events, manifest.digest):
-        decision = decision.with_signature(store)
+    if decided is None:
+        decided = [d.with_signature(store) for d in decisions(events, manifest.digest)]
+    for decision in decided:
         if decision.signature_problem is not None and "signature" in decision.event:
             result.not_counted.append((decision, f"bad signature: {decision.signature_problem}"))
         elif policy and policy.require_signed and decision.signed_by is None:

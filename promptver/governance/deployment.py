@@ -34,7 +34,8 @@ def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
     runs, _ = evidence(store, name)  # only recorded runs are evidence
     latest = latest_run(store, name, manifest.digest, runs=runs)
     policy = effective_policy(store, alias, manifest, None)
-    check = check_policy(store, manifest, alias, policy, events)
+    decided = [d.with_signature(store) for d in decisions(events, manifest.digest)]
+    check = check_policy(store, manifest, alias, policy, events, decided)
     prov = manifest.provenance
     return {
         "alias": alias,
@@ -62,16 +63,8 @@ def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
             "dirty": prov.get("git_dirty"),
             "repository": prov.get("git_repository"),
         },
-        "approvals": [
-            d.with_signature(store).to_json()
-            for d in decisions(events, manifest.digest)
-            if d.decision == APPROVED
-        ],
-        "changes_requested": [
-            d.with_signature(store).to_json()
-            for d in decisions(events, manifest.digest)
-            if d.decision == CHANGES_REQUESTED
-        ],
+        "approvals": [d.to_json() for d in decided if d.decision == APPROVED],
+        "changes_requested": [d.to_json() for d in decided if d.decision == CHANGES_REQUESTED],
         "policy": {**check.to_json(), "requirements": policy.describe()} if policy else None,
     }
 

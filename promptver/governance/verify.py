@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from promptver.errors import IntegrityError, PromptverError
-from promptver.store.digests import CHUNK, is_hex_digest, sha256_bytes
+from promptver.errors import PromptverError
+from promptver.store.digests import CHUNK, is_hex_digest
 from promptver.store.gc import scan_tmp
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
@@ -208,38 +208,30 @@ def _verify_bundle(
 def _verify_log(
     store: Store, name: str, manifests: dict[str, Manifest], report: VerifyReport, *, runs: bool = True
 ) -> None:
-    from promptver.store.events import parse_event
+    from promptver.store.events import log_lines
 
     path = store.log_path(name)
-    try:
-        lines = path.read_bytes().splitlines()
-    except FileNotFoundError:
-        return
     from promptver.store.events import event_id
 
-    previous: bytes | None = None
+    lines = log_lines(path)
+    hashes = [None, *(hashlib.sha256(line).hexdigest() for line, _ in lines)]  # of the line before
     signed_at: dict[str, int] = {}  # id of each signed event -> where it is
-    for number, line in enumerate(lines, start=1):
+    for number, (_line, event) in enumerate(lines, start=1):
         report.events += 1
-        where = f"{path}:{number}"
-        try:
-            event = parse_event(line, where)
-        except IntegrityError as exc:
-            report.problems.append(f"{where}: {exc.message} (edited by hand?)")
-            previous = line
+        if not isinstance(event, dict):
+            report.problems.append(f"{path}:{number}: {event.message} (edited by hand?)")
             continue
-        expected_prev = sha256_bytes(previous) if previous is not None else None
-        if event.get("prev") != expected_prev or event.get("seq") != number:
+        if event.get("prev") != hashes[number - 1] or event.get("seq") != number:
             what = event.get("event", "?")
             report.problems.append(
-                f"{where}: audit chain broken at event {number} ({what} {event.get('version', '')}):"
+                f"{path}:{number}: audit chain broken at event {number} ({what} {event.get('version', '')}):"
                 " an event before it was edited, removed or reordered"
             )
         if "signature" in event:
             first = signed_at.setdefault(event_id(event), number)
             if first != number:
                 report.problems.append(
-                    f"{where}: audit event {number} repeats signed event {first} (a copied line:"
+                    f"{path}:{number}: audit event {number} repeats signed event {first} (a copied line:"
                     " a signed decision counts once, where it was made)"
                 )
         if runs and "signature" in event:
@@ -250,7 +242,6 @@ def _verify_log(
             problem = run_problem(store, name, event)
             if problem is not None:
                 report.problems.append(problem)
-        previous = line
 
 
 def bundle_problems(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from promptver.errors import ConfigError
@@ -73,6 +75,29 @@ def restore_response_format(prompt: ImportedPrompt, meta: dict[str, Any]) -> Non
         rf = dict(rf)
         prompt.schema_file = rf.pop("schema_file", None)
         prompt.response_format = rf
+
+
+def contained_file(folder: Path, named: str) -> tuple[Path | None, str | None]:
+    """Where a path that an imported file names (a sample file, a partial) leads, if it
+    stays inside ``folder``, the imported file's own folder: (the path with every
+    symbolic link resolved, None), else (None, why not). Nothing is read here; a path that
+    is absolute, climbs out with ``..``, or passes a link that leads out is not read at
+    all, so a file under review cannot pull ``~/.config/...`` into a bundle."""
+    if not named or "\x00" in named:
+        return None, "an empty path or one with a NUL character"
+    if named.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", named) or Path(named).is_absolute():
+        return None, "an absolute path (only paths inside the file's folder are read)"
+    root = folder.resolve()
+    lexical = Path(os.path.normpath(root / named))
+    if not lexical.is_relative_to(root):
+        return None, f"it leads out of {folder} (only paths inside the file's folder are read)"
+    try:
+        resolved = (root / named).resolve()
+    except (OSError, RuntimeError) as exc:  # a link loop
+        return None, f"it cannot be resolved ({exc})"
+    if not resolved.is_relative_to(root):
+        return None, f"a symbolic link on it leads out of {folder} (only files inside the folder are read)"
+    return resolved, None
 
 
 _FRONT = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)

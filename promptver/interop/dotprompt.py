@@ -17,6 +17,7 @@ Export: one ``TEMPLATE.prompt`` per template, ``{{role "system"}}`` + system pro
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from promptver.interop.common import (
     OPTION_TO_PARAM,
     Finding,
     ImportedPrompt,
+    contained_file,
     dump_yaml,
     inline_response_format,
     mapping,
@@ -60,7 +62,7 @@ def read(path: Path, partial_dirs: list[Path] | None = None) -> ImportedPrompt:
     ext = _ext(front)
     meta = mapping(ext.get("promptver"))
     if meta.get("template"):
-        prompt.template_name = str(meta["template"])
+        prompt.template_name = _template_name(str(meta["template"]))
     prompt.bundle = meta.get("bundle")
     prompt.description = front.get("description")
     model = front.get("model")
@@ -103,7 +105,10 @@ def read(path: Path, partial_dirs: list[Path] | None = None) -> ImportedPrompt:
     _assign_segments(prompt, translation.segments, file)
     optional = optional_inputs(input_)
     for partial in translation.partials:
-        source = _find_partial(partial, path.parent, partial_dirs or [])
+        source, refused = _find_partial(partial, path.parent, partial_dirs or [])
+        if refused is not None:
+            _drop_partial(prompt, partial, refused)
+            continue
         if source is None:
             from promptver.errors import ConfigError
 
@@ -265,7 +270,7 @@ def picoschema_to_json_schema(schema: Any) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     required: list[str] = []
     for key, value in schema.items():
-        match = re.match(r"^([^(?]+)(\?)?(?:\((\w+)(?:,\s*(.*))?\))?$", str(key))
+        match = re.match(r"^([^(?]+)(\?)?(?:\((\w+)(?:,\s*(.*))?\))?\Z", str(key))
         if not match:
             continue
         name, optional, kind, desc = match.groups()
@@ -320,12 +325,29 @@ def _assign_segments(prompt: ImportedPrompt, segments: list[Any], file: str) -> 
         )
 
 
-def _find_partial(name: str, folder: Path, extra: list[Path]) -> Path | None:
-    for base in [folder, folder / "partials", *extra]:
+def _find_partial(name: str, folder: Path, extra: list[Path]) -> tuple[Path | None, str | None]:
+    """The file of a partial (None: there is none), or why a candidate was not read (it,
+    or a link on its way, leads out of the folder it was looked for in)."""
+    for base, root in [(folder, folder), (folder / "partials", folder), *((d, d) for d in extra)]:
         for candidate in (base / f"_{name}.prompt", base / f"{name}.prompt"):
-            if candidate.is_file():
-                return candidate
-    return None
+            if not os.path.lexists(candidate):
+                continue
+            inside, refused = contained_file(root, str(candidate.relative_to(root)))
+            if refused is not None:
+                return None, f"{candidate} not read: {refused}"
+            if inside is not None and inside.is_file():
+                return inside, None
+    return None, None
+
+
+def _drop_partial(prompt: ImportedPrompt, name: str, why: str) -> None:
+    """A partial that is not read: its include becomes a comment, and a finding says why."""
+    include = '{% include "' + partial_path(name) + '" %}'
+    comment = "{# partial {{> " + name + "}} not imported: " + why.replace("#}", "# }") + " #}"
+    prompt.user = prompt.user.replace(include, comment)
+    if prompt.system is not None:
+        prompt.system = prompt.system.replace(include, comment)
+    prompt.findings.append(Finding(f"{{{{> {name}}}}}", prompt.source, None, why))
 
 
 # ---- export -------------------------------------------------------------------------------

@@ -214,11 +214,15 @@ def _comment(text: str) -> str:
 
 
 _PATH = re.compile(
-    r"^(?:@?[A-Za-z_$][\w$-]*|\.\.|\.|this|\[[^\]]*\])(?:[./](?:[A-Za-z_$][\w$-]*|\.\.|\[[^\]]*\]|\d+))*$"
+    r"^(?:@?[A-Za-z_$][\w$-]*|\.\.|\.|this|\[[^\]]*\])(?:[./](?:[A-Za-z_$][\w$-]*|\.\.|\[[^\]]*\]|\d+))*\Z"
 )
-_STRING = re.compile(r"^(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')$")
-_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A partial is a file beside the template (``_NAME.prompt``) and a bundle path
+# (``prompts/partials/NAME.j2``): segments of letters, digits, ``_ . -``, none of them
+# ``.`` or ``..``.
+_PARTIAL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
+_STRING = re.compile(r"^(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')\Z")
+_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?\Z")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 @dataclass
@@ -355,7 +359,10 @@ class Translator:
                 elif token.kind == "partial":
                     args = self.split_args(token.text)
                     name = args[0].strip("\"'") if args else ""
-                    if len(args) != 1 or len(self.scopes) > 1 or not _PATH.match(name):
+                    if len(args) == 1 and len(self.scopes) == 1 and not _PARTIAL_NAME.fullmatch(name):
+                        # `../x`, `/etc/x`, `[a b]`: no file outside the folder is read for it
+                        untranslated(token, "a partial name that is not a plain relative name")
+                    elif len(args) != 1 or len(self.scopes) > 1 or not _PATH.match(name):
                         what = "a partial with arguments" if len(args) != 1 else "a partial inside a block"
                         if len(args) == 1 and len(self.scopes) == 1:
                             what = "a dynamic partial name"
@@ -417,7 +424,7 @@ class Translator:
     def open(self, token: _Token, stack: _Stack, untranslated: _Report, emit: _Emit) -> None:
         text = token.text
         params: list[str] = []
-        block_params = re.search(r"\s+as\s+\|([^|]*)\|\s*$", text)
+        block_params = re.search(r"\s+as\s+\|([^|]*)\|\s*\Z", text)
         if block_params:
             params = block_params.group(1).split()
             text = text[: block_params.start()]

@@ -73,6 +73,17 @@ def import_prompts(files: list[Path], folder: Path, name: str, *, model: str | N
             )
     provider, model_name, params, base_url, response_format = _model(prompts, model)
     schema_file = next((p.schema_file for p in prompts if p.schema_file), None)
+    if schema_file is not None and not _plain_relative(str(schema_file)):
+        prompts[0].findings.append(
+            Finding(
+                "response_format.schema_file",
+                prompts[0].source,
+                None,
+                f"{schema_file!r} is not a plain path inside the bundle; the schema goes to the default"
+                " place",
+            )
+        )
+        schema_file = None
     system = _system(prompts)
     created = not (folder / "bundle.toml").exists()
     files_out: dict[str, str] = {}
@@ -102,6 +113,12 @@ def import_prompts(files: list[Path], folder: Path, name: str, *, model: str | N
     files_out["bundle.toml"] = toml_text
     if cases:
         files_out[SAMPLES] = _merge_cases(folder / SAMPLES, cases)
+    for rel in files_out:  # every name came through the readers' checks; never write outside
+        if not _plain_relative(rel):
+            raise ConfigError(
+                f"import-prompt would write {rel!r}, which is not a plain path inside the bundle",
+                hint="rename the template or partial in the imported file",
+            )
     _validate(files_out, folder, name)
     written = []
     for rel, text in files_out.items():
@@ -112,6 +129,18 @@ def import_prompts(files: list[Path], folder: Path, name: str, *, model: str | N
             written.append(path)
     findings = [f for p in prompts for f in p.findings]
     return ImportResult(name, folder, created, names, written, findings)
+
+
+def _plain_relative(path: str) -> bool:
+    """A relative path with no ``.``/``..``/empty segment and no backslash or drive."""
+    parts = path.split("/")
+    return (
+        bool(path)
+        and "\\" not in path
+        and ":" not in parts[0]
+        and all(part not in ("", ".", "..") for part in parts)
+        and "\x00" not in path
+    )
 
 
 def _model(

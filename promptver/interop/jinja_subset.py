@@ -177,7 +177,7 @@ class HandlebarsPrinter(_Printer):
         if node.ignore_missing or not node.with_context:
             raise self.fail(node, "{% include %} with 'ignore missing' or 'without context'")
         path = target.value
-        name = re.sub(r"\.(j2|jinja2?|jinja)$", "", path.rsplit("/", 1)[-1])
+        name = re.sub(r"\.(j2|jinja2?|jinja)\Z", "", path.rsplit("/", 1)[-1])
         if not re.fullmatch(r"[A-Za-z_][\w-]*", name) or self.partials.get(name, path) != path:
             raise self.fail(
                 node, f"{{% include {path!r} %}} (its partial name {name!r} is not unique or valid)"

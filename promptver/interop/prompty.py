@@ -25,6 +25,7 @@ from promptver.interop.common import (
     OPTION_TO_PARAM,
     Finding,
     ImportedPrompt,
+    contained_file,
     dump_yaml,
     inline_response_format,
     kind_of,
@@ -37,7 +38,7 @@ from promptver.interop.common import (
 
 SUFFIX = ".prompty"
 ROLES = ("system", "user", "assistant", "developer")
-_BOUNDARY = re.compile(r"^\s*#?\s*(" + "|".join(ROLES) + r")(\[[^\]]*\])?\s*:\s*$", re.IGNORECASE)
+_BOUNDARY = re.compile(r"^\s*#?\s*(" + "|".join(ROLES) + r")(\[[^\]]*\])?\s*:\s*\Z", re.IGNORECASE)
 _WITH_OPEN, _WITH_CLOSE = "{% with %}", "{% endwith %}"
 _KNOWN = {
     "name",
@@ -166,12 +167,21 @@ def _model(model: Any, prompt: ImportedPrompt, text: str, meta: dict[str, Any]) 
 def _samples(front: dict[str, Any], prompt: ImportedPrompt, path: Path, text: str) -> None:
     sample = front.get("sample")
     if isinstance(sample, str):
-        target = (path.parent / sample).resolve()
-        if target.is_file():
-            loaded = (json.loads if target.suffix == ".json" else lambda t: load_yaml(t, str(target)))(
-                target.read_text(encoding="utf-8")
+        target, refused = contained_file(path.parent, sample)
+        if target is None:
+            prompt.findings.append(
+                Finding("sample", prompt.source, _line_of(text, "sample"), f"{sample!r} not read: {refused}")
             )
-            sample = loaded
+            sample = None
+        elif target.is_file():
+            try:
+                text_of = target.read_text(encoding="utf-8")
+                sample = json.loads(text_of) if target.suffix == ".json" else load_yaml(text_of, str(target))
+            except (ValueError, OSError) as exc:  # UnicodeDecodeError is a ValueError
+                prompt.findings.append(
+                    Finding("sample", prompt.source, _line_of(text, "sample"), f"{sample!r} not read: {exc}")
+                )
+                sample = None
         else:
             prompt.findings.append(
                 Finding(

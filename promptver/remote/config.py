@@ -20,7 +20,7 @@ from promptver.store.atomic import atomic_write
 from promptver.store.store import Store
 
 SCHEMES = ("s3", "gs", "az", "file")
-REMOTE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+REMOTE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 URL_HINT = "use s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX or file:///PATH"
 
 

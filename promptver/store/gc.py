@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 
 NO_PID_GRACE = 24 * 3600  # seconds before a leftover without a pid counts as dead
 _PID_PATTERNS = (
-    re.compile(r"\.(\d+)\.[0-9a-f]+\.tmp$"),  # <prefix>.<pid>.<random>.tmp
-    re.compile(r"^obj-(\d+)-\d+-[0-9a-f]+$"),  # older object files: obj-<pid>-<thread>-<random>
-    re.compile(r"\.(\d+)\.tmp$"),  # <prefix>.<pid>.tmp
+    re.compile(r"\.(\d+)\.[0-9a-f]+\.tmp\Z"),  # <prefix>.<pid>.<random>.tmp
+    re.compile(r"^obj-(\d+)-\d+-[0-9a-f]+\Z"),  # older object files: obj-<pid>-<thread>-<random>
+    re.compile(r"\.(\d+)\.tmp\Z"),  # <prefix>.<pid>.tmp
 )
 _HEX_RE = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 

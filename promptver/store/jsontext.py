@@ -21,9 +21,14 @@ def loads(data: bytes) -> Any:
         value = json.loads(data)
     except RecursionError:
         raise ValueError("nested too deeply") from None
-    if _SURROGATE_ESCAPE.search(data):
+    if has_surrogate_escape(data):
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError("a \\u escape is half of a surrogate pair, which is not text") from None
     return value
+
+
+def has_surrogate_escape(data: bytes) -> bool:
+    """Whether the text holds a ``\\u`` escape of a surrogate (half of a pair, or a pair)."""
+    return _SURROGATE_ESCAPE.search(data) is not None

@@ -69,7 +69,7 @@ GITIGNORE = "cache/\nlocks/\ntmp/\n"
 
 
 # Bundle names: also folder names and the NAME of NAME@VERSION (docs/bundle-format.md).
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
 
 
 class Store:
@@ -317,6 +317,7 @@ class Store:
                 f"{manifest.ref} already exists; versions are immutable",
                 hint="bump to a new version instead",
             )
+        self._refuse_name_collision(manifest.bundle)
 
         def link(_record: dict[str, Any]) -> None:
             self.write_manifest(manifest)
@@ -329,6 +330,18 @@ class Store:
         hexdigest = staging.add_bytes(data)
         staging.publish()
         return self.append_event(manifest.bundle, {**event, "manifest_sha256": hexdigest}, then=link)
+
+    def _refuse_name_collision(self, name: str) -> None:
+        """A bundle whose name differs from another's only in case (``Bot``, ``bot``) would
+        share its folders on macOS and Windows: refused (the same rule as file names)."""
+        from promptver.store.names import collision_message, fold
+
+        for other in self.bundle_names():
+            if other != name and fold(other) == fold(name):
+                raise ConfigError(
+                    f"bundle names {collision_message(other, name, 'differ only in case')}",
+                    hint=f"use the bundle {other!r}, or another name",
+                )
 
     def repair(self, name: str) -> list[str]:
         """Finish interrupted version writes: link the manifest of every creation event
@@ -532,14 +545,14 @@ class Store:
         return self._meta_dir(name) / "log.jsonl"
 
     def events(self, name: str) -> list[dict[str, Any]]:
-        path = self.log_path(name)
-        try:
-            lines = path.read_bytes().splitlines()
-        except FileNotFoundError:
-            return []
-        from promptver.store.events import parse_event
+        from promptver.store.events import log_lines
 
-        return [parse_event(line, f"{path}:{number}") for number, line in enumerate(lines, start=1)]
+        found = []
+        for _line, event in log_lines(self.log_path(name)):
+            if not isinstance(event, dict):
+                raise event
+            found.append(event)
+        return found
 
     def append_event(
         self, name: str, event: dict[str, Any], then: Callable[[dict[str, Any]], None] | None = None
@@ -794,8 +807,11 @@ def manifest_problem(manifest: Manifest, data: bytes, event: dict[str, Any] | No
 
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not NAME_RE.match(name):
+        from promptver.store.names import hidden_character
+
+        why = hidden_character(name) if isinstance(name, str) else None
         raise ConfigError(
-            f"{name!r} is not a valid bundle name",
+            f"{name!r} is not a valid bundle name" + (f": it {why}" if why else ""),
             hint="use letters, digits, '.', '_' and '-', starting with a letter or digit",
         )
     return name

@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 from promptver.errors import NotFoundError, Problem
 from promptver.store.digests import sha256_file, tree_digest
+from promptver.store.names import collision_message, collisions, hidden_character
 from promptver.store.stat_cache import StatCache
 
 DEFAULT_IGNORES = (
@@ -84,7 +85,9 @@ def path_problem(path: str) -> str | None:
     """Why a bundle-relative path cannot be stored, listed and restored unambiguously, or
     None. One rule for bundles (``check``), archives and checkouts: a canonical POSIX path
     (`noncanonical_reason`), printable UTF-8, no backslash, no segment with surrounding
-    spaces. Two different accepted paths always name two different files."""
+    spaces, nothing that shows as something else (`names.hidden_character`). Two different
+    accepted paths always name two different files (on a case-insensitive file system,
+    only if `names.collisions` finds no pair among them)."""
     if reason := noncanonical_reason(path):
         return reason
     if "\\" in path:
@@ -98,7 +101,7 @@ def path_problem(path: str) -> str | None:
     for segment in path.split("/"):
         if segment.strip() != segment:
             return f"has leading or trailing spaces in {segment!r}"
-    return None
+    return hidden_character(path)
 
 
 def noncanonical_reason(path: str) -> str | None:
@@ -197,6 +200,14 @@ class WorkTree(Tree):
                     if not target.is_file():
                         continue
                 self._add(rel, full)
+        for first, second, why in collisions(self.entries):
+            self.problems.append(
+                Problem(
+                    f"file name {collision_message(first, second, why)}",
+                    file=printable(second),
+                    hint="rename or remove one of them",
+                )
+            )
         if self._cache is not None:
             self._cache.keep_only(set(self.entries))
             self._cache.save()

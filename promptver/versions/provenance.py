@@ -94,7 +94,7 @@ def _library_versions() -> dict[str, str]:
 
     wanted = set(KEY_LIBRARIES)
     found: dict[str, str] = {}
-    pattern = re.compile(r"^([A-Za-z0-9_.\-]+?)-([^-]+?)\.(?:dist|egg)-info$")
+    pattern = re.compile(r"^([A-Za-z0-9_.\-]+?)-([^-]+?)\.(?:dist|egg)-info\Z")
     for folder in sys.path:
         try:
             names = os.listdir(folder or ".")

@@ -1,0 +1,198 @@
+"""Reading a long audit log stays linear (issue 24, item 4): the kind scan of
+``store/events.log_events`` and each person's latest decision (``approvals.decisions``).
+
+The scaling tests time the same work at n and 8n and compare: a linear scan takes about
+8x as long, the old quadratic ones took 50x and more. The ratio does not depend on how
+fast or loaded the machine is, only on the shape of the cost."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from promptver.errors import IntegrityError
+from promptver.governance.approvals import Decision, decisions
+from promptver.governance.identities import same_person
+from promptver.store.events import fast_event, forget_parsed, log_events, parse_event
+from promptver.store.store import Store
+
+DIGEST = "sha256:" + "a" * 64
+
+
+def _review(actor: str, decision: str = "approved", digest: str = DIGEST, seq: int = 0) -> dict[str, Any]:
+    return {
+        "event": "review",
+        "decision": decision,
+        "actor": actor,
+        "new": {"version": "0.1.0", "digest": digest},
+        "seq": seq,
+    }
+
+
+def _write_log(store: Store, name: str, events: list[dict[str, Any]]) -> Path:
+    path = store.log_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    prev = None
+    lines = []
+    for seq, event in enumerate(events, start=1):
+        line = json.dumps({**event, "seq": seq, "prev": prev}, sort_keys=True).encode()
+        prev = hashlib.sha256(line).hexdigest()
+        lines.append(line)
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def _best_of(action: Callable[[], object], runs: int = 3) -> float:
+    """The fastest of ``runs`` runs, the cycle collector off (its pauses are noise here)."""
+    best = float("inf")
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(runs):
+            start = time.perf_counter()
+            action()
+            best = min(best, time.perf_counter() - start)
+            if best > 1.0:  # slow enough to tell (the quadratic code took minutes)
+                break
+    finally:
+        gc.enable()
+    return best
+
+
+def _naive_decisions(events: list[dict[str, Any]], digest: str) -> list[tuple[str, str, int]]:
+    """The definition: a decision replaces every earlier one by the same person."""
+    latest: list[tuple[str, str, int]] = []
+    for event in events:
+        if event.get("event") != "review" or event["new"].get("digest") != digest:
+            continue
+        latest = [d for d in latest if not same_person(d[0], event["actor"])]
+        latest.append((event["actor"], event["decision"], event["seq"]))
+    return latest
+
+
+def _summary(found: list[Decision]) -> list[tuple[str, str, int]]:
+    return [(d.actor, d.decision, d.seq or 0) for d in found]
+
+
+IDENTITIES = [
+    "Ana",
+    "ana",
+    "Ana <ana@example.com>",
+    "ANA <Ana@Example.com>",
+    "Ana <other@example.com>",
+    "ana@example.com",
+    "Rui <rui@example.com>",
+    "Rui",
+    "rui@example.com",
+    "Olga <ana@example.com>",
+    "  Olga  ",
+    "@",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(IDENTITIES),
+            st.sampled_from(["approved", "changes_requested"]),
+            st.sampled_from([DIGEST, "sha256:" + "b" * 64]),
+        ),
+        max_size=30,
+    )
+)
+def test_decisions_keep_each_persons_latest_in_log_order(picks: list[tuple[str, str, str]]) -> None:
+    events = [_review(actor, decision, digest, seq) for seq, (actor, decision, digest) in enumerate(picks)]
+    assert _summary(decisions(events, DIGEST)) == _naive_decisions(events, DIGEST)
+
+
+def test_decisions_are_linear_in_distinct_approvers() -> None:
+    def run(count: int) -> Callable[[], object]:
+        events = [_review(f"Person {i} <p{i}@example.com>", seq=i) for i in range(count)]
+        return lambda: decisions(events, DIGEST)
+
+    small, large = _best_of(run(500), 7), _best_of(run(4000), 7)
+    assert len(decisions([_review(f"p{i}@x.org", seq=i) for i in range(4000)], DIGEST)) == 4000
+    assert large < 30 * small, f"8x the approvers took {large / small:.0f}x as long"
+
+
+def test_log_events_are_linear_in_the_log(store: Store) -> None:
+    def run(count: int) -> Callable[[], object]:
+        events: list[dict[str, Any]] = []
+        for i in range(count):
+            events.append({"event": "alias", "alias": f"a{i % 7}", "to": "0.1.0", "actor": "x"})
+            events.append({"event": "eval", "run": f"r{i}", "note": "x" * 100})
+        name = f"b{count}"
+        _write_log(store, name, events)
+        return lambda: (forget_parsed(), log_events(store, name, "alias"))  # each run parses
+
+    small, large = _best_of(run(1000), 5), _best_of(run(8000), 5)
+    assert large < 20 * small, f"8x the events took {large / small:.0f}x as long"
+
+
+def test_log_events_still_name_the_line_of_an_edited_event(store: Store) -> None:
+    path = _write_log(store, "bot", [{"event": "alias", "alias": f"a{i}"} for i in range(5)])
+    lines = path.read_bytes().splitlines()
+    lines[3] = b'{"event": "alias", broken'
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(IntegrityError) as caught:
+        log_events(store, "bot", "alias")
+    assert caught.value.location == f"{path}:4"
+
+
+def test_parsed_events_follow_appends_and_edits_of_the_log(store: Store) -> None:
+    """Lines parsed once are not parsed again, but never outlive a change of the file:
+    an append is seen, and an edit of the same length is read afresh."""
+    path = _write_log(store, "bot", [{"event": "alias", "alias": "a", "to": "0.1.0"}])
+    assert [e["to"] for e in log_events(store, "bot", "alias")] == ["0.1.0"]
+    store.append_event("bot", {"event": "alias", "alias": "a", "to": "0.2.0"})
+    assert [e["to"] for e in log_events(store, "bot", "alias")] == ["0.1.0", "0.2.0"]
+    path.write_bytes(path.read_bytes().replace(b'"0.1.0"', b'"0.9.0"'))
+    assert [e["to"] for e in log_events(store, "bot", "alias")] == ["0.9.0", "0.2.0"]
+    assert [e.get("to") for e in store.events("bot")] == ["0.9.0", "0.2.0"]
+    with path.open("ab") as handle:  # a torn last line, then completed
+        handle.write(b'{"event": "alias", "alias": "a", "to": "0.3')
+    with pytest.raises(IntegrityError):
+        log_events(store, "bot", "alias")
+    with path.open("ab") as handle:
+        handle.write(b'.0"}\n')
+    assert [e["to"] for e in log_events(store, "bot", "alias")][-1] == "0.3.0"
+    good = path.read_bytes()
+    path.write_bytes(good + b'{"event": "alias", "alias": "a", "to": "0.4.0"}\n{"event": "alias", torn')
+    with pytest.raises(IntegrityError):  # 0.4.0 was parsed before the torn line stopped the read
+        log_events(store, "bot", "alias")
+    path.write_bytes(good + b'{"event": "alias", "alias": "a", "to": "0.5.0"}\n')  # rewritten since
+    assert [e["to"] for e in log_events(store, "bot", "alias")][-1] == "0.5.0"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=40),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+            lambda inner: (
+                st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+            ),
+            max_leaves=8,
+        ).map(lambda value: json.dumps(value).encode()),
+    )
+)
+def test_the_fast_parse_agrees_with_the_careful_one(line: bytes) -> None:
+    """msgspec parses a line or declines it; what it returns is what ``parse_event`` returns."""
+    fast = fast_event(line)
+    try:
+        careful: object = parse_event(line, "log.jsonl:1")
+    except IntegrityError:
+        careful = None
+    if fast is not None:
+        assert fast == careful or (fast != fast and careful != careful)  # NaN inside
