@@ -36,7 +36,7 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "similar": ("threshold",),
     "llm-judge": ("threshold",),
 }
-_PYTHON_REF = re.compile(r"^python:[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_PYTHON_REF = re.compile(r"^python:[A-Za-z_][\w.]*:[A-Za-z_]\w*\Z")
 
 
 @dataclass(frozen=True)

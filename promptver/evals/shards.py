@@ -20,7 +20,7 @@ from promptver.errors import ConfigError
 from promptver.evals.storage import RunStore, RunWriter, StoredRun, new_run_id
 from promptver.evals.summary import summarize
 
-_SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+_SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*\Z")
 PARTIAL = "partial"
 # Options that change what is evaluated: shards must agree on them. The others
 # (concurrency, rate caps, timeout, retries, cache) only change how it ran.

@@ -16,7 +16,7 @@ from typing import Any
 from promptver.errors import ConfigError
 
 TAGS_FILE = "tags.json"
-TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
 
 def check_tag(tag: str) -> str:

@@ -23,7 +23,7 @@ from .objects import fetch_object, push_object
 from .transport import Transport
 
 _HEX = re.compile(rb"[0-9a-f]{64}")
-_KIND = re.compile(r"^[a-z]{1,20}$")
+_KIND = re.compile(r"^[a-z]{1,20}\Z")
 
 
 def index_key(kind: str, key: str) -> str:

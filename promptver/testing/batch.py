@@ -65,19 +65,19 @@ class BatchAPI:
 
     def get(self, handler: Any) -> None:
         path = handler.path.split("?")[0]
-        found = re.search(r"/files/([\w-]+)/content$", path)
+        found = re.search(r"/files/([\w-]+)/content\Z", path)
         if found:
             data = self.files.get(found[1])
             handler._send(200 if data is not None else 404, data if data is not None else b"{}")
             return
-        found = re.search(r"/messages/batches/([\w-]+)/results$", path)
+        found = re.search(r"/messages/batches/([\w-]+)/results\Z", path)
         if found and found[1] in self.batches:
             batch = self.batches[found[1]]
             handler._send(
                 200 if batch["done"] else 404, batch.get("results", b"") if batch["done"] else b"{}"
             )
             return
-        found = re.search(r"/batches/([\w-]+)$", path)
+        found = re.search(r"/batches/([\w-]+)\Z", path)
         if found and found[1] in self.batches:
             handler._send(200, json.dumps(self._view(handler, self.batches[found[1]])).encode())
             return
