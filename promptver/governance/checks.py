@@ -242,10 +242,11 @@ def bad_moves(
     events = store.events(name) if events is None else events
     states: dict[str, AliasState] = {}
     seen: list[dict[str, Any]] = []  # review and alias events before the current one
-    by_seq: dict[Any, dict[str, Any]] = {}
+    by_seq: dict[int, dict[str, Any]] = {}
     problems: list[tuple[int, str]] = []
     for event in events:
-        by_seq[event.get("seq")] = event
+        if isinstance(event.get("seq"), int):  # a hostile line may hold anything there
+            by_seq[event["seq"]] = event
         kind = event.get("event")
         if kind == "review":
             seen.append(event)
@@ -278,7 +279,7 @@ def _move_problem(
     event: dict[str, Any],
     states: dict[str, AliasState],
     seen: list[dict[str, Any]],
-    by_seq: dict[Any, dict[str, Any]],
+    by_seq: dict[int, dict[str, Any]],
     dc_replace: Any,
 ) -> str | None:
     alias, action, to = event["alias"], event.get("action"), event.get("to")
@@ -304,7 +305,7 @@ def _move_problem(
     if isinstance(event.get("approval_ids"), list):  # cited by identity (position-independent)
         counted_ids = {event_id(d.event) for d in result.approvals}
         for cited_id in event["approval_ids"]:
-            if cited_id not in counted_ids:
+            if not isinstance(cited_id, str) or cited_id not in counted_ids:
                 return (
                     f"it cites {str(cited_id)[:19]}... as an approval of {to}, which no counted approval is"
                 )
@@ -312,7 +313,7 @@ def _move_problem(
     cited: list[Any] = event["approvals"] if isinstance(event.get("approvals"), list) else []
     counted = {d.seq for d in result.approvals}
     for seq in cited:
-        if seq not in counted:
+        if not isinstance(seq, int) or seq not in counted:
             return (
                 f"it cites event {seq} as an approval of {to}, which that event is not (or it does not count)"
             )
@@ -320,21 +321,25 @@ def _move_problem(
 
 
 def _eval_problem(
-    event: dict[str, Any], policy: AliasPolicy, target: Manifest, by_seq: dict[Any, dict[str, Any]]
+    event: dict[str, Any], policy: AliasPolicy, target: Manifest, by_seq: dict[int, dict[str, Any]]
 ) -> str | None:
     """A promotion under an eval requirement must cite a recorded run of the version, made
     before it, that scored enough."""
     if policy.min_eval_score is not None:
         runs: list[Any] = event["eval_runs"] if isinstance(event.get("eval_runs"), list) else []
         recorded = {
-            e.get("run"): e
+            e["run"]: e
             for e in by_seq.values()
-            if e.get("event") == "eval" and e.get("digest") == target.digest and e is not event
+            if e.get("event") == "eval"
+            and isinstance(e.get("run"), str)
+            and e.get("digest") == target.digest
+            and e is not event
         }
         good = [
             r
             for r in runs
-            if r in recorded
+            if isinstance(r, str)
+            and r in recorded
             and isinstance(recorded[r].get("score"), int | float)
             and recorded[r]["score"] >= policy.min_eval_score
         ]
