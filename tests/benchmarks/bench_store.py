@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
 import statistics
 import subprocess
@@ -89,9 +88,7 @@ def run(args: list[str], cwd: Path) -> tuple[float, float, float]:
     """Wall time, CPU time (user + sys) and peak RSS (MB) of one process, from its own
     `wait4` accounting; CPU time is the figure that holds up on a loaded machine."""
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        args, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    proc = subprocess.Popen(args, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -117,9 +114,13 @@ def dvc_command() -> list[str] | None:
     if not exe.exists():
         print(f"installing dvc into {venv} ...", flush=True)
         made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True)
-        got = made.returncode == 0 and subprocess.run(
-            [str(venv / "bin" / "pip"), "install", "-q", "dvc"], capture_output=True
-        ).returncode == 0
+        got = (
+            made.returncode == 0
+            and subprocess.run(
+                [str(venv / "bin" / "pip"), "install", "-q", "dvc"], capture_output=True
+            ).returncode
+            == 0
+        )
         if not got or not exe.exists():
             print("dvc could not be installed: comparing with git only")
             return None
