@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,9 @@ import pytest
 from promptver.governance.approvals import Reviewed, record_review
 from promptver.store.store import Store
 from tests.alias_support import AUTHOR, OTHER, REVIEWER, new_version, set_policy, write_run
+from tests.signing_support import make_key
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs OpenSSH's ssh-keygen")
-
-
-def make_key(folder: Path, name: str) -> tuple[Path, str]:
-    """A new ed25519 key pair: (private key path, public key line)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    key = folder / name
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
-    return key, key.with_suffix(".pub").read_text().strip()
 
 
 @pytest.fixture
@@ -98,9 +90,20 @@ def test_an_edited_signed_event_is_caught(project: Path, store: Store, pv, keys:
     forged["new"] = {"version": "0.2.0", "digest": second.digest}
     store.append_event("bot", forged)
     result = pv("verify")
-    assert result.code == 1 and "does not verify (the event was edited after signing)" in result.out
+    assert result.code == 1 and "the same signature as event 3: the line was replayed" in result.out
     result = pv("promote", "bot@0.2.0", "--to", "production")
-    assert result.code == 1 and "bad signature" in result.err
+    assert result.code == 1 and "the audit trail of bot does not verify" in result.err
+    # the signed approval itself edited in place (its line made the last again: the chain holds)
+    log = store.log_path("bot")
+    lines = log.read_bytes().splitlines()[:3]
+    event = json.loads(lines[-1])
+    event["note"] = "ship it"
+    lines[-1] = json.dumps(event, sort_keys=True, ensure_ascii=False).encode()
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    result = pv("verify")
+    assert result.code == 1 and "does not verify (the event was edited after signing)" in result.out
+    result = pv("promote", "bot@0.1.0", "--to", "production")
+    assert result.code == 1 and "edited after signing" in result.err
 
 
 def test_eval_evidence_names_its_target(project: Path, store: Store, pv) -> None:

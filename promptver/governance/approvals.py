@@ -69,13 +69,14 @@ class Decision:
             "signature_problem": self.signature_problem,
         }
 
-    def with_signature(self, store: Store) -> Decision:
-        """This decision with its signature checked (``signed_by`` or ``signature_problem``)."""
+    def with_signature(self, store: Store, bundle: str) -> Decision:
+        """This decision (an event of ``bundle``'s log) with its signature checked
+        (``signed_by`` or ``signature_problem``)."""
         from dataclasses import replace
 
         from promptver.governance.signing import check
 
-        verdict = check(store, self.event)
+        verdict = check(store, self.event, bundle)
         return replace(self, signed_by=verdict.signer, signature_problem=verdict.problem)
 
 
@@ -174,11 +175,9 @@ def decide(
             event["actor"],
             f"ask someone else to run `promptver approve {manifest.ref}`",
         )
-        if key is not None:
-            from promptver.governance.signing import sign
+        from promptver.governance.signing import append_signed
 
-            event = sign(event, key)
-        return store.append_event(name, event)
+        return append_signed(store, name, event, key)
 
 
 def record_review(
@@ -207,11 +206,9 @@ def record_review(
                     hint="open the review again",
                 )
             _refuse(store, manifest, decision, event["actor"], "ask someone else to review it")
-        if key is not None:
-            from promptver.governance.signing import sign
+        from promptver.governance.signing import append_signed
 
-            event = sign(event, key)
-        return store.append_event(bundle, event)
+        return append_signed(store, bundle, event, key)
 
 
 def _refuse(store: Store, manifest: Manifest, decision: str, actor: str, hint: str) -> None:

@@ -86,16 +86,18 @@ def audit(
         and (start is None or str(e.get("time", "")) >= start)
         and (stop is None or str(e.get("time", "")) <= stop)
     ]
-    return AuditTrail(name, [_signed(store, e) for e in shown], len(events), chain_problems(store, name))
+    return AuditTrail(
+        name, [_signed(store, name, e) for e in shown], len(events), chain_problems(store, name)
+    )
 
 
-def _signed(store: Store, event: dict[str, Any]) -> dict[str, Any]:
+def _signed(store: Store, name: str, event: dict[str, Any]) -> dict[str, Any]:
     """A signed event with who signed it (``signed_by``) or why its signature is bad."""
     if "signature" not in event:
         return event
     from promptver.governance.signing import check
 
-    verdict = check(store, event)
+    verdict = check(store, event, name)
     return {**event, "signed_by": verdict.signer, "signature_problem": verdict.problem}
 
 

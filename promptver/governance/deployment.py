@@ -48,7 +48,7 @@ def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
                 "from": last.get("from"),
                 "reason": last.get("reason"),
                 "event": last.get("seq"),
-                "signed_by": _signer(store, last),
+                "signed_by": _signer(store, last, manifest.bundle),
             }
             if last
             else None
@@ -63,12 +63,12 @@ def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
             "repository": prov.get("git_repository"),
         },
         "approvals": [
-            d.with_signature(store).to_json()
+            d.with_signature(store, manifest.bundle).to_json()
             for d in decisions(events, manifest.digest)
             if d.decision == APPROVED
         ],
         "changes_requested": [
-            d.with_signature(store).to_json()
+            d.with_signature(store, manifest.bundle).to_json()
             for d in decisions(events, manifest.digest)
             if d.decision == CHANGES_REQUESTED
         ],
@@ -124,9 +124,9 @@ def _table(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _signer(store: Store, event: dict[str, Any]) -> str | None:
+def _signer(store: Store, event: dict[str, Any], bundle: str) -> str | None:
     if "signature" not in event:
         return None
     from promptver.governance.signing import check
 
-    return check(store, event).signer
+    return check(store, event, bundle).signer

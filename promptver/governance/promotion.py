@@ -79,7 +79,7 @@ def check_policy(
 ) -> PolicyCheck:
     result = PolicyCheck(alias, manifest, policy)
     for decision in decisions(events, manifest.digest):
-        decision = decision.with_signature(store)
+        decision = decision.with_signature(store, manifest.bundle)
         if decision.signature_problem is not None and "signature" in decision.event:
             result.not_counted.append((decision, f"bad signature: {decision.signature_problem}"))
         elif policy and policy.require_signed and decision.signed_by is None:

@@ -332,6 +332,9 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
         return result
     remote_lines = _lines(found[0])
     _check_chain(remote_lines, f"{remote.config.url}/{log_key(name)}")
+    from promptver.governance.signing import refuse_tampered
+
+    refuse_tampered(store, name, remote_lines, f"{remote.config.url}/{log_key(name)}")
     with store.lock(name):
         path = store.log_path(name)
         local = _lines(path.read_bytes()) if path.exists() else []

@@ -41,6 +41,26 @@ def parse_event(line: bytes, where: str) -> dict[str, Any]:
     return event
 
 
+def chain_tip(store: Store, name: str) -> str | None:
+    """The ``prev`` the next event of a bundle's log gets (sha256 of its last line; None:
+    the log is empty). Signing binds a signature to it (``governance/signing.py``)."""
+    from promptver.store.digests import sha256_bytes
+
+    try:
+        with open(store.log_path(name), "rb") as handle:
+            end = handle.seek(0, 2)
+            back = min(end, 1 << 16)
+            while True:
+                handle.seek(end - back)
+                lines = handle.read(back).rstrip(b"\n").split(b"\n")
+                if len(lines) > 1 or back == end:
+                    break
+                back = min(end, back * 4)
+    except FileNotFoundError:
+        return None
+    return sha256_bytes(lines[-1]) if lines[-1] else None
+
+
 def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
     """The events of these kinds, in log order. Only the lines holding a ``"kind"`` token
     are found (by searching the whole file, not line by line) and parsed: logs only grow,
