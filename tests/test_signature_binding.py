@@ -191,3 +191,33 @@ def test_any_copied_moved_or_reordered_signed_event_is_refused(
     else:
         assert any("replayed" in p for p in problems), (ops, problems)
         assert not any("edited after signing" in p for p in problems), (ops, problems)
+
+
+def test_a_key_allowed_only_for_git_is_not_accepted_not_corrupt(
+    project: Path,
+    store: Store,
+    pv,
+    rita: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Issue 23, 3: git's allowed_signers lines carry ``namespaces="git"``; on old main every
+    genuine signature then read CORRUPT "edited after signing" and `verify` exited 1."""
+    set_policy(project, POLICY)
+    new_version(store, project)
+    pub = rita.with_suffix(".pub").read_text().strip()
+    signers = store.root / "allowed_signers"
+    signers.write_text(f'rui@example.com namespaces="git" {pub}\n')
+    assert pv("approve", "bot@0.1.0", "--by", REVIEWER, "--key", str(rita)).code == 0
+    result = pv("verify")
+    assert result.code == 0, result.out
+    assert "CORRUPT" not in result.out and "edited" not in result.out
+    assert (
+        "signature not accepted: signed by rui@example.com, whose key is not accepted for namespace"
+        " promptver by allowed_signers" in result.out
+    )
+    result = pv("promote", "bot@0.1.0", "--to", "production")
+    assert result.code == 1 and "not accepted for namespace promptver" in result.err
+    # one file serving both git and promptver
+    signers.write_text(f'rui@example.com namespaces="git,promptver" {pub}\n')
+    result = pv("verify")
+    assert result.code == 0 and "signed by rui@example.com" in result.out
+    assert pv("promote", "bot@0.1.0", "--to", "production").code == 0
