@@ -201,7 +201,7 @@ def test_a_key_allowed_only_for_git_is_not_accepted_not_corrupt(
 ) -> None:
     """Issue 23, 3: git's allowed_signers lines carry ``namespaces="git"``; on old main every
     genuine signature then read CORRUPT "edited after signing" and `verify` exited 1."""
-    set_policy(project, POLICY)
+    set_policy(project, "\n[aliases.production]\napprovals = 1\n")
     new_version(store, project)
     pub = rita.with_suffix(".pub").read_text().strip()
     signers = store.root / "allowed_signers"

@@ -24,8 +24,11 @@ def keys(tmp_path: Path, store: Store) -> dict[str, Path]:
     rui, rui_pub = make_key(folder, "rui")
     olga, olga_pub = make_key(folder, "olga")
     stranger, _ = make_key(folder, "stranger")
-    (store.root / "allowed_signers").write_text(f"rui@example.com {rui_pub}\nolga@example.com {olga_pub}\n")
-    return {"rui": rui, "olga": olga, "stranger": stranger}
+    ana, ana_pub = make_key(folder, "ana")
+    (store.root / "allowed_signers").write_text(
+        f"rui@example.com {rui_pub}\nolga@example.com {olga_pub}\nana@example.com {ana_pub}\n"
+    )
+    return {"rui": rui, "olga": olga, "stranger": stranger, "ana": ana}
 
 
 SIGNED_POLICY = """
@@ -40,7 +43,7 @@ def test_only_signed_approvals_count_where_required(
 ) -> None:
     """Attack: approve as someone else with a free-text --by (or PROMPTVER_USER)."""
     set_policy(project, SIGNED_POLICY)
-    new_version(store, project)
+    new_version(store, project, key=keys["ana"])  # the author is a signed identity
     assert pv("approve", "bot@0.1.0", "--by", REVIEWER).code == 0  # forged: no key
     result = pv("promote", "bot@0.1.0", "--to", "production")
     assert result.code == 1
@@ -73,7 +76,7 @@ def test_only_signed_approvals_count_where_required(
     assert "signed by rui@example.com" in show.out
     audit = pv("audit", "bot", "--json")
     signed = [e for e in json.loads(audit.out)["events"] if e.get("signed_by")]
-    assert [e["event"] for e in signed] == ["review", "review", "alias"]  # reject, approve, promote
+    assert [e["event"] for e in signed] == ["bump", "review", "review", "alias"]  # reject, approve, promote
 
 
 def test_an_edited_signed_event_is_caught(project: Path, store: Store, pv, keys: dict[str, Path]) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptver.errors import ConfigError, ConflictError, PolicyError, PromptverError
 from promptver.governance.identities import same_person
@@ -25,6 +25,9 @@ from promptver.governance.policy import self_approval_forbidden_by
 from promptver.store.events import log_events, utc_now
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
+
+if TYPE_CHECKING:
+    from promptver.governance.signing import Verdict
 
 EVENT = "review"
 APPROVED = "approved"
@@ -54,6 +57,13 @@ class Decision:
     event: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     signed_by: str | None = None  # set by `with_signature`: the allowed signer, verified
     signature_problem: str | None = None
+    signing_key: str | None = None  # the fingerprint of the key that signed it (good ones)
+
+    @property
+    def verdict(self) -> Verdict:
+        from promptver.governance.signing import Verdict
+
+        return Verdict(signer=self.signed_by, problem=self.signature_problem, key=self.signing_key)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,7 +87,9 @@ class Decision:
         from promptver.governance.signing import check
 
         verdict = check(store, self.event, bundle)
-        return replace(self, signed_by=verdict.signer, signature_problem=verdict.problem)
+        return replace(
+            self, signed_by=verdict.signer, signature_problem=verdict.problem, signing_key=verdict.key
+        )
 
 
 def decisions(events: list[dict[str, Any]], digest: str) -> list[Decision]:

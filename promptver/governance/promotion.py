@@ -36,6 +36,7 @@ from promptver.governance.policy import (
     model_label,
     target_accepts,
 )
+from promptver.governance.signing import Verdict, author_verdict
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store, check_name
 
@@ -53,6 +54,7 @@ class PolicyCheck:
     runs: list[dict[str, Any]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     impossible: list[str] = field(default_factory=list)
+    author: Verdict | None = None  # the bump's signature, when the policy requires signing
 
     @property
     def ok(self) -> bool:
@@ -71,6 +73,7 @@ class PolicyCheck:
             "eval_runs": self.runs,
             "missing": self.missing,
             "cannot_be_satisfied": self.impossible,
+            "author_signed_by": self.author.signer if self.author else None,
         }
 
 
@@ -78,13 +81,27 @@ def check_policy(
     store: Store, manifest: Manifest, alias: str, policy: AliasPolicy | None, events: list[dict[str, Any]]
 ) -> PolicyCheck:
     result = PolicyCheck(alias, manifest, policy)
+    signed = policy is not None and policy.require_signed
+    if signed:
+        result.author = author_verdict(store, manifest.bundle, manifest.version)
     for decision in decisions(events, manifest.digest):
         decision = decision.with_signature(store, manifest.bundle)
         if decision.signature_problem is not None and "signature" in decision.event:
             result.not_counted.append((decision, f"bad signature: {decision.signature_problem}"))
-        elif policy and policy.require_signed and decision.signed_by is None:
+        elif signed and decision.signed_by is None:
             why = "unsigned" if "signature" not in decision.event else "not signed by an allowed signer"
             result.not_counted.append((decision, f"{why} (the policy requires signed decisions)"))
+        elif (
+            signed
+            and policy is not None
+            and policy.approver_not_author
+            and decision.decision == APPROVED
+            and result.author is not None
+            and result.author.same_signer(decision.verdict)
+        ):
+            result.not_counted.append(
+                (decision, f"signed with the key that signed the bump ({result.author.signer}): the author")
+            )
         elif decision.version is None and same_person(decision.actor, manifest.author):
             if decision.decision == APPROVED:
                 result.not_counted.append((decision, "the author, approving their own working copy"))
@@ -111,6 +128,13 @@ def check_policy(
 
 def _check_approvals(result: PolicyCheck, policy: AliasPolicy) -> None:
     author = result.manifest.author
+    if policy.require_signed and (result.author is None or result.author.signer is None):
+        why = result.author.problem if result.author is not None else None
+        result.missing.append(
+            f"a signed author: {result.manifest.ref} was bumped by {author}, not a signed identity"
+            f" ({why or 'unsigned'}); the policy requires signed decisions, so the bump must be"
+            " signed by an allowed signer who is its author (`promptver bump --key`)"
+        )
     for rejection in result.rejections:
         note = f": {rejection.note}" if rejection.note else ""
         result.missing.append(
@@ -309,6 +333,8 @@ def refuse_unverified(store: Store, name: str, what: str) -> None:
 
 def _promote_hint(manifest: Manifest, missing: list[str]) -> str:
     steps = []
+    if any(m.startswith("a signed author") for m in missing):
+        steps.append("a new version bumped with its author's key (`promptver bump --key`)")
     if any("approval" in m or "requested changes" in m for m in missing):
         steps.append(f"`promptver approve {manifest.ref}` (by a reviewer)")
     if any("eval run" in m for m in missing):

@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -46,6 +47,7 @@ from typing import Any
 
 from promptver.errors import ConfigError
 from promptver.governance.identities import person, same_person
+from promptver.store.events import Signer
 from promptver.store.store import Store
 
 NAMESPACE = "promptver"
@@ -69,6 +71,7 @@ class Verdict:
     signer: str | None = None
     problem: str | None = None
     kind: str | None = None
+    key: str | None = None  # the signing key's fingerprint (SHA256:...), when good
 
     @property
     def signed(self) -> bool:
@@ -79,7 +82,14 @@ class Verdict:
         return self.kind in (EDITED, REPLAYED)
 
     def to_json(self) -> dict[str, Any]:
-        return {"signer": self.signer, "problem": self.problem, "kind": self.kind}
+        return {"signer": self.signer, "problem": self.problem, "kind": self.kind, "key": self.key}
+
+    def same_signer(self, other: Verdict) -> bool:
+        """Both good, and by the same principal or the same key (one key may be listed
+        under several principals)."""
+        if self.signer is None or other.signer is None:
+            return False
+        return self.signer.lower() == other.signer.lower() or (self.key is not None and self.key == other.key)
 
 
 def _canonical(value: Any) -> bytes:
@@ -181,6 +191,28 @@ def sign(event: dict[str, Any], key: Path, *, bundle: str, prev: str | None) -> 
     return {**bound, "signature": signature}
 
 
+def signer(key: Path) -> Signer:
+    """A `Signer` for writers below governance (a bump): signs with ``key``, bound."""
+
+    def sign_with(event: dict[str, Any], bundle: str, prev: str | None) -> dict[str, Any]:
+        return sign(event, key, bundle=bundle, prev=prev)
+
+    return sign_with
+
+
+def author_verdict(store: Store, name: str, version: str) -> Verdict:
+    """Whether the event that created ``name@version`` (its bump or import) is signed by an
+    allowed signer who is its author: the author is then a signed identity."""
+    from promptver.store.events import creation_events
+
+    event = creation_events(store, name).get(version)
+    if event is None:
+        return Verdict(problem="the audit log has no bump event for it", kind=NOT_ACCEPTED)
+    if "signature" not in event:
+        return Verdict(problem="its bump is unsigned", kind=None)
+    return check(store, event, name)
+
+
 def append_signed(
     store: Store,
     name: str,
@@ -210,6 +242,7 @@ def allowed_signers_path(store: Store) -> Path:
 
 
 _CACHE: dict[str, Verdict] = {}
+_FINGERPRINT = re.compile(r"key (SHA256:[A-Za-z0-9+/=]+)")
 
 
 def check(store: Store, event: dict[str, Any], bundle: str) -> Verdict:
@@ -263,7 +296,7 @@ def _read_cached(path: Path) -> Verdict | None:
         isinstance(data.get(k), str | None) for k in ("signer", "problem", "kind")
     ):
         return None
-    return Verdict(signer=data.get("signer"), problem=data.get("problem"), kind=data.get("kind"))
+    return Verdict(data.get("signer"), data.get("problem"), data.get("kind"), data.get("key"))
 
 
 def _write_cached(folder: Path, key: str, verdict: Verdict) -> None:
@@ -315,7 +348,10 @@ def _check(allowed: Path, event: dict[str, Any], bundle: str, armored: str, boun
         return Verdict(
             problem=f"signed by {principal}, but the event names {actor or 'nobody'}", kind=NOT_ACCEPTED
         )
-    return Verdict(signer=principal)
+    fingerprint = _FINGERPRINT.search(
+        verified.stdout.decode(errors="replace") + verified.stderr.decode(errors="replace")
+    )
+    return Verdict(signer=principal, key=fingerprint.group(1) if fingerprint else None)
 
 
 def _broken(novalidate: list[str], event: dict[str, Any], bundle: str, bound: Any, who: str) -> Verdict:

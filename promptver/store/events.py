@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from promptver.errors import IntegrityError
@@ -15,6 +16,11 @@ from promptver.store import jsontext
 
 if TYPE_CHECKING:
     from promptver.store.store import Store
+
+
+# Signs an event as the one after ``prev`` (the log's chain tip) in ``bundle``'s log; made by
+# ``governance/signing.signer`` and handed down to writers below governance (a bump).
+Signer = Callable[[dict[str, Any], str, "str | None"], dict[str, Any]]
 
 
 def utc_now() -> str:
