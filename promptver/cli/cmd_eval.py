@@ -117,6 +117,16 @@ def eval_group() -> None:
     """
 
 
+def _signer(store: Any, key: str | None) -> Any:
+    """The signer of a recorded run's audit event (None: unsigned, or no store)."""
+    if store is None:
+        return None
+    from promptver.governance.signing import signer, signing_key
+
+    path = signing_key(key, store.project_root)
+    return signer(path) if path is not None else None
+
+
 @eval_group.command("run", cls=_DefaultCommand)
 @click.argument("ref", metavar="NAME[@VERSION]")
 @click.option("--dataset", help="Eval dataset (default: the bundle's only one).")
@@ -151,6 +161,13 @@ def eval_group() -> None:
 @click.option("--save", is_flag=True, help="Store a working-copy run too.")
 @click.option("--resume", metavar="RUN", help="Continue an interrupted run.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.option(
+    "--key",
+    default=None,
+    metavar="PATH",
+    help="SSH key to sign the run's audit event with (CI's key; default: PROMPTVER_SIGNING_KEY,"
+    " else git's user.signingkey when gpg.format=ssh; none: unsigned).",
+)
 @_gate_options
 @click.pass_context
 def eval_run(
@@ -171,6 +188,7 @@ def eval_run(
     save: bool,
     resume: str | None,
     quiet: bool,
+    key: str | None,
     fail_under: float | None,
     max_regressions: int | None,
     max_score_drop: float | None,
@@ -188,6 +206,7 @@ def eval_run(
     store_root = store.root if store is not None else None
     cwd_on_path()
     bundle = open_bundle(ref, store)
+    sign = _signer(store, key)
     options = evals.EvalOptions(
         dataset=dataset,
         target=target,
@@ -206,14 +225,20 @@ def eval_run(
         if compare_to or resume:
             raise click.UsageError("a model matrix (several --model) takes no --compare or --resume")
         gate = evals.Gate(fail_under, max_regressions, max_score_drop, fail_if_worse)
-        _matrix(ref, bundle, options, models, store_root, save, quiet, gate, _fmt(fmt, as_json))
+        _matrix(ref, bundle, options, models, store_root, save, quiet, gate, _fmt(fmt, as_json), sign)
         return
     saved = save or split_ref(ref)[1] is not None or resume is not None
     progress = _Progress(enabled=not quiet)
     try:
         with progress:
             run = evals.evaluate(
-                bundle, options, store_root=store_root, save=saved, resume=resume, on_record=progress.update
+                bundle,
+                options,
+                store_root=store_root,
+                save=saved,
+                resume=resume,
+                on_record=progress.update,
+                sign=sign,
             )
     except RunInterrupted as exc:
         click.echo(f"Interrupted: {exc}", err=True)
@@ -267,6 +292,7 @@ def _matrix(
     quiet: bool,
     gate: Any,
     fmt: str,
+    sign: Any = None,
 ) -> None:
     """Run the same version against each model, store each run, show them side by side."""
     import dataclasses
@@ -291,7 +317,12 @@ def _matrix(
         try:
             with progress:
                 run = evals.evaluate(
-                    bundle, plan_options, store_root=store_root, save=saved, on_record=progress.update
+                    bundle,
+                    plan_options,
+                    store_root=store_root,
+                    save=saved,
+                    on_record=progress.update,
+                    sign=sign,
                 )
         except evals.RunInterrupted as exc:
             click.echo(f"Interrupted: {exc}", err=True)

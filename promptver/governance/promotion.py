@@ -36,7 +36,7 @@ from promptver.governance.policy import (
     model_label,
     target_accepts,
 )
-from promptver.governance.signing import Verdict, author_verdict
+from promptver.governance.signing import Verdict, author_verdict, run_verdict
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store, check_name
 
@@ -184,7 +184,7 @@ def _check_evals(store: Store, result: PolicyCheck, policy: AliasPolicy) -> None
     runs = []
     own = model_label(store, manifest)
     for candidate in recorded:
-        why = run_unfit(candidate, policy, own)
+        why = run_unfit(candidate, policy, own) or _unsigned_run(store, manifest.bundle, candidate, policy)
         if why is None:
             runs.append(candidate)
         else:
@@ -199,13 +199,29 @@ def _check_evals(store: Store, result: PolicyCheck, policy: AliasPolicy) -> None
                 f" recorded complete run of {manifest.ref} ({manifest.digest[:15]}) on it{uncounted}"
             )
             continue
-        result.runs.append(brief(run))
+        signer = run_verdict(store, manifest.bundle, str(run.get("id"))).signer
+        result.runs.append({**brief(run), "signed_by": signer})
         score = score_of(run)
         if score is not None and score < policy.min_eval_score:
             result.missing.append(
                 f"an eval run on {dataset!r} scoring at least {policy.min_eval_score:g}; the latest"
                 f" recorded ({run.get('id')}, {run.get('finished')}) scored {score:.3f}{uncounted}"
             )
+
+
+def _unsigned_run(store: Store, name: str, run: dict[str, Any], policy: AliasPolicy) -> str | None:
+    """Why a run is no evidence under a policy's ``signed_by`` (None: it counts)."""
+    if policy.eval_signed_by is None:
+        return None
+    verdict = run_verdict(store, name, str(run.get("id")))
+    wanted = " or ".join(policy.eval_signed_by) or "nobody"
+    if verdict.signer is None:
+        return f"run {run.get('id')} is not signed by {wanted} ({verdict.problem or 'unsigned'})"
+    if not any(
+        same_person(verdict.signer, s) or verdict.signer.lower() == s.lower() for s in policy.eval_signed_by
+    ):
+        return f"run {run.get('id')} is signed by {verdict.signer}, not by {wanted}"
+    return None
 
 
 def run_unfit(run: dict[str, Any], policy: AliasPolicy, own_model: str | None) -> str | None:

@@ -213,6 +213,19 @@ def author_verdict(store: Store, name: str, version: str) -> Verdict:
     return check(store, event, name)
 
 
+def run_verdict(store: Store, name: str, run_id: str) -> Verdict:
+    """Whether the ``eval`` event recording a run is signed by an allowed signer who is its
+    actor (the event holds the run files' hashes: the signature covers the run)."""
+    from promptver.evals.records import recorded_events
+
+    event = recorded_events(store, name).get(run_id)
+    if event is None:
+        return Verdict(problem="not recorded in the audit log", kind=NOT_ACCEPTED)
+    if "signature" not in event:
+        return Verdict(problem="unsigned")
+    return check(store, event, name)
+
+
 def append_signed(
     store: Store,
     name: str,
