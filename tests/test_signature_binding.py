@@ -221,3 +221,26 @@ def test_a_key_allowed_only_for_git_is_not_accepted_not_corrupt(
     result = pv("verify")
     assert result.code == 0 and "signed by rui@example.com" in result.out
     assert pv("promote", "bot@0.1.0", "--to", "production").code == 0
+
+
+def test_a_checked_signature_is_not_checked_again_by_the_next_process(
+    project: Path,
+    store: Store,
+    pv,
+    rita: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """Issue 23, 6: verdicts are cached by content in cache/signatures/ (a new process reads
+    them back instead of running OpenSSH again); a changed allowed-signers file is a new key."""
+    from promptver.governance import signing
+
+    _withdrawn_approval(project, store, pv, rita)
+    assert len(list((store.root / "cache" / "signatures").glob("*.json"))) == 2
+    signing._CACHE.clear()  # as in a new process
+    monkeypatch.setattr(signing.shutil, "which", lambda _: None)  # no OpenSSH from here on
+    result = pv("verify")
+    assert result.code == 0 and result.out.count("signed by rui@example.com") == 2
+    signers = store.root / "allowed_signers"
+    signers.write_text(signers.read_text() + "# a new line\n")
+    result = pv("verify")
+    assert result.code == 1 and "signing needs OpenSSH's ssh-keygen" in result.out + result.err

@@ -331,6 +331,15 @@ def _check(allowed: Path, event: dict[str, Any], bundle: str, armored: str, boun
     with tempfile.TemporaryDirectory(prefix="promptver-sig-") as folder:
         sig = Path(folder) / "event.sig"
         sig.write_text(armored + "\n")
+        actor = str(event.get("actor", ""))
+        _, email = person(actor)
+        if email:  # the common case in one call: the actor's own key, listed under their email
+            quick = _run(
+                [keygen, "-Y", "verify", "-f", str(allowed), "-I", email, "-n", NAMESPACE, "-s", str(sig)],
+                payload(event, bundle),
+            )
+            if quick.returncode == 0:
+                return Verdict(signer=email, key=_fingerprint(quick))
         found = _run([keygen, "-Y", "find-principals", "-s", str(sig), "-f", str(allowed)], b"")
         principals = [p.strip() for p in found.stdout.decode(errors="replace").splitlines() if p.strip()]
         novalidate = [keygen, "-Y", "check-novalidate", "-n", NAMESPACE, "-s", str(sig)]
@@ -342,7 +351,6 @@ def _check(allowed: Path, event: dict[str, Any], bundle: str, armored: str, boun
             return Verdict(
                 problem="signed by a key that is not in the allowed-signers file", kind=NOT_ACCEPTED
             )
-        actor = str(event.get("actor", ""))
         matching = [p for p in principals if _names(p, actor)]
         principal = matching[0] if matching else principals[0]
         verified = _run(
@@ -361,10 +369,15 @@ def _check(allowed: Path, event: dict[str, Any], bundle: str, armored: str, boun
         return Verdict(
             problem=f"signed by {principal}, but the event names {actor or 'nobody'}", kind=NOT_ACCEPTED
         )
-    fingerprint = _FINGERPRINT.search(
+    return Verdict(signer=principal, key=_fingerprint(verified))
+
+
+def _fingerprint(verified: subprocess.CompletedProcess[bytes]) -> str | None:
+    """The key fingerprint (``SHA256:...``) that ``ssh-keygen -Y verify`` reports."""
+    found = _FINGERPRINT.search(
         verified.stdout.decode(errors="replace") + verified.stderr.decode(errors="replace")
     )
-    return Verdict(signer=principal, key=fingerprint.group(1) if fingerprint else None)
+    return found.group(1) if found else None
 
 
 def _broken(novalidate: list[str], event: dict[str, Any], bundle: str, bound: Any, who: str) -> Verdict:

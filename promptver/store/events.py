@@ -85,10 +85,12 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
             end = data.find(b"\n", at)
             at = data.find(token, end if end != -1 else len(data))
     found = []
+    number, counted = 1, 0  # line numbers counted on from the previous line found, not from 0
     for start in sorted(starts):
         end = data.find(b"\n", start)
         line = data[start : end if end != -1 else len(data)]
-        number = data.count(b"\n", 0, start) + 1
+        number += data.count(b"\n", counted, start)
+        counted = start
         event = parse_event(line, f"{path}:{number}")
         if event.get("event") in kinds:
             found.append(event)
