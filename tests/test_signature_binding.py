@@ -244,3 +244,28 @@ def test_a_checked_signature_is_not_checked_again_by_the_next_process(
     signers.write_text(signers.read_text() + "# a new line\n")
     result = pv("verify")
     assert result.code == 1 and "signing needs OpenSSH's ssh-keygen" in result.out + result.err
+
+
+def test_pull_does_not_move_an_unpushed_signed_event(
+    tmp_path: Path, project: Path, store: Store, pv, rita: Path  # type: ignore[no-untyped-def]
+) -> None:
+    """Re-chaining local events after the remote's would make their signatures read as
+    replayed: the pull is refused instead, and the log is left as it was."""
+    from tests.remote.conftest import clone
+
+    (tmp_path / "shared").mkdir()
+    assert pv("remote", "add", "origin", f"file://{tmp_path}/shared").code == 0
+    new_version(store, project)
+    assert pv("push").code == 0
+    clone(project, tmp_path / "teammate")
+    teammate = Store.find(override=tmp_path / "teammate" / ".promptver")
+    assert pv("approve", "bot@0.1.0", "--by", "Olga <olga@example.com>").code == 0
+    assert pv("push").code == 0
+    local = pv("--store", str(teammate.root), "approve", "bot@0.1.0", "--by", REVIEWER, "--key", str(rita))
+    assert local.code == 0, local.err
+    before = teammate.log_path("bot").read_bytes()
+    result = pv("--store", str(teammate.root), "pull")
+    assert result.code == 1
+    assert "1 signed event(s) here are not pushed yet (event 2 (review by Rui Reviewer" in result.err
+    assert "nothing was changed" in result.err and "Traceback" not in result.err
+    assert teammate.log_path("bot").read_bytes() == before

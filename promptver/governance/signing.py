@@ -437,3 +437,21 @@ def refuse_tampered(store: Store, name: str, lines: list[bytes], where: str) -> 
                 location=f"{where}:{number}",
                 hint="nothing was pulled; restore the remote's log from a clone that has it",
             )
+
+
+def refuse_moving_signed(name: str, events: list[dict[str, Any]]) -> None:
+    """Refuse to re-chain these (local, unpushed) events after others: a signature bound
+    to its place would read as replayed. ConflictError naming them; nothing is changed."""
+    from promptver.errors import ConflictError
+
+    signed = [e for e in events if isinstance(e, dict) and e.get("sig_v") == SIG_V]
+    if not signed:
+        return
+    listed = ", ".join(f"event {e.get('seq')} ({e.get('event')} by {e.get('actor')})" for e in signed[:5])
+    raise ConflictError(
+        f"{name}: the remote has new events, and {len(signed)} signed event(s) here are not pushed"
+        f" yet ({listed}); a signature is bound to its place in the log, so they cannot be put after"
+        " the remote's events; nothing was changed",
+        hint="restore the log from git (`git checkout -- .promptver/bundles/"
+        f"{name}/log.jsonl`), pull, then make those decisions again (signed)",
+    )

@@ -332,7 +332,7 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
         return result
     remote_lines = _lines(found[0])
     _check_chain(remote_lines, f"{remote.config.url}/{log_key(name)}")
-    from promptver.governance.signing import refuse_tampered
+    from promptver.governance.signing import refuse_moving_signed, refuse_tampered
 
     refuse_tampered(store, name, remote_lines, f"{remote.config.url}/{log_key(name)}")
     with store.lock(name):
@@ -351,6 +351,7 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
             if is_bump and _pull_manifest(store, t, name, event):
                 result.versions.append(event["version"])
         result.runs += _pull_runs(store, t, name, remote_tail)
+        refuse_moving_signed(name, local_tail)
         relinked = _relink(remote_lines, local_tail, first_local_seq=common + 1)
         atomic_write(path, b"".join(line + b"\n" for line in relinked), tmp_dir=store.tmp_dir)
         result.events = len(remote_tail)
