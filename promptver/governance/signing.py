@@ -282,7 +282,7 @@ def check(store: Store, event: dict[str, Any], bundle: str) -> Verdict:
     bound = signature.get("bound")
     key = hashlib.sha256(
         _canonical(
-            [str(allowed), signers.decode(errors="replace"), bundle, str(event.get("actor", "")), bound]
+            [str(allowed), hashlib.sha256(signers).hexdigest(), bundle, str(event.get("actor", "")), bound]
         )
         + b"\0"
         + payload(event, bundle)
