@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptver.errors import ConfigError, ConflictError, PolicyError, PromptverError
 from promptver.governance.identities import same_person
@@ -25,6 +25,9 @@ from promptver.governance.policy import self_approval_forbidden_by
 from promptver.store.events import log_events, utc_now
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
+
+if TYPE_CHECKING:
+    from promptver.governance.signing import Verdict
 
 EVENT = "review"
 APPROVED = "approved"
@@ -54,6 +57,13 @@ class Decision:
     event: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     signed_by: str | None = None  # set by `with_signature`: the allowed signer, verified
     signature_problem: str | None = None
+    signing_key: str | None = None  # the fingerprint of the key that signed it (good ones)
+
+    @property
+    def verdict(self) -> Verdict:
+        from promptver.governance.signing import Verdict
+
+        return Verdict(signer=self.signed_by, problem=self.signature_problem, key=self.signing_key)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,14 +79,17 @@ class Decision:
             "signature_problem": self.signature_problem,
         }
 
-    def with_signature(self, store: Store) -> Decision:
-        """This decision with its signature checked (``signed_by`` or ``signature_problem``)."""
+    def with_signature(self, store: Store, bundle: str) -> Decision:
+        """This decision (an event of ``bundle``'s log) with its signature checked
+        (``signed_by`` or ``signature_problem``)."""
         from dataclasses import replace
 
         from promptver.governance.signing import check
 
-        verdict = check(store, self.event)
-        return replace(self, signed_by=verdict.signer, signature_problem=verdict.problem)
+        verdict = check(store, self.event, bundle)
+        return replace(
+            self, signed_by=verdict.signer, signature_problem=verdict.problem, signing_key=verdict.key
+        )
 
 
 def decisions(events: list[dict[str, Any]], digest: str) -> list[Decision]:
@@ -174,11 +187,9 @@ def decide(
             event["actor"],
             f"ask someone else to run `promptver approve {manifest.ref}`",
         )
-        if key is not None:
-            from promptver.governance.signing import sign
+        from promptver.governance.signing import append_signed
 
-            event = sign(event, key)
-        return store.append_event(name, event)
+        return append_signed(store, name, event, key)
 
 
 def record_review(
@@ -207,11 +218,9 @@ def record_review(
                     hint="open the review again",
                 )
             _refuse(store, manifest, decision, event["actor"], "ask someone else to review it")
-        if key is not None:
-            from promptver.governance.signing import sign
+        from promptver.governance.signing import append_signed
 
-            event = sign(event, key)
-        return store.append_event(bundle, event)
+        return append_signed(store, bundle, event, key)
 
 
 def _refuse(store: Store, manifest: Manifest, decision: str, actor: str, hint: str) -> None:

@@ -48,7 +48,7 @@ def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
                 "from": last.get("from"),
                 "reason": last.get("reason"),
                 "event": last.get("seq"),
-                "signed_by": _signer(store, last),
+                "signed_by": _signer(store, last, manifest.bundle),
             }
             if last
             else None
@@ -56,19 +56,19 @@ def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
         "log_agrees": bool(state and state.version == manifest.version),
         "evals": _evals(manifest, raw, store, runs),
         "corpus": _corpus(manifest, raw),
-        "latest_eval_run": brief(latest) if latest else None,
+        "latest_eval_run": _signed_brief(store, name, latest) if latest else None,
         "git": {
             "commit": prov.get("git_commit"),
             "dirty": prov.get("git_dirty"),
             "repository": prov.get("git_repository"),
         },
         "approvals": [
-            d.with_signature(store).to_json()
+            d.with_signature(store, manifest.bundle).to_json()
             for d in decisions(events, manifest.digest)
             if d.decision == APPROVED
         ],
         "changes_requested": [
-            d.with_signature(store).to_json()
+            d.with_signature(store, manifest.bundle).to_json()
             for d in decisions(events, manifest.digest)
             if d.decision == CHANGES_REQUESTED
         ],
@@ -101,10 +101,17 @@ def _evals(
                 "path": path,
                 "digest": PREFIX + entry.digest if entry else None,
                 "size": entry.size if entry else None,
-                "latest_run": brief(run) if run else None,
+                "latest_run": _signed_brief(store, manifest.bundle, run) if run else None,
             }
         )
     return found
+
+
+def _signed_brief(store: Store, name: str, run: dict[str, Any]) -> dict[str, Any]:
+    """A run's report fields and whose key signed its audit event (None: unsigned)."""
+    from promptver.governance.signing import run_verdict
+
+    return {**brief(run), "signed_by": run_verdict(store, name, str(run.get("id"))).signer}
 
 
 def _corpus(manifest: Manifest, raw: dict[str, Any]) -> dict[str, Any] | None:
@@ -124,9 +131,9 @@ def _table(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _signer(store: Store, event: dict[str, Any]) -> str | None:
+def _signer(store: Store, event: dict[str, Any], bundle: str) -> str | None:
     if "signature" not in event:
         return None
     from promptver.governance.signing import check
 
-    return check(store, event).signer
+    return check(store, event, bundle).signer

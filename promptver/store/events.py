@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from promptver.errors import IntegrityError
@@ -15,6 +16,11 @@ from promptver.store import jsontext
 
 if TYPE_CHECKING:
     from promptver.store.store import Store
+
+
+# Signs an event as the one after ``prev`` (the log's chain tip) in ``bundle``'s log; made by
+# ``governance/signing.signer`` and handed down to writers below governance (a bump).
+Signer = Callable[[dict[str, Any], str, "str | None"], dict[str, Any]]
 
 
 def utc_now() -> str:
@@ -56,6 +62,26 @@ def parse_event(line: bytes, where: str) -> dict[str, Any]:
     return event
 
 
+def chain_tip(store: Store, name: str) -> str | None:
+    """The ``prev`` the next event of a bundle's log gets (sha256 of its last line; None:
+    the log is empty). Signing binds a signature to it (``governance/signing.py``)."""
+    from promptver.store.digests import sha256_bytes
+
+    try:
+        with open(store.log_path(name), "rb") as handle:
+            end = handle.seek(0, 2)
+            back = min(end, 1 << 16)
+            while True:
+                handle.seek(end - back)
+                lines = handle.read(back).rstrip(b"\n").split(b"\n")
+                if len(lines) > 1 or back == end:
+                    break
+                back = min(end, back * 4)
+    except FileNotFoundError:
+        return None
+    return sha256_bytes(lines[-1]) if lines[-1] else None
+
+
 def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
     """The events of these kinds, in log order. Only the lines holding a ``"kind"`` token
     are found (by searching the whole file, not line by line) and parsed: logs only grow,
@@ -74,10 +100,12 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
             end = data.find(b"\n", at)
             at = data.find(token, end if end != -1 else len(data))
     found = []
+    number, counted = 1, 0  # line numbers counted on from the previous line found, not from 0
     for start in sorted(starts):
         end = data.find(b"\n", start)
         line = data[start : end if end != -1 else len(data)]
-        number = data.count(b"\n", 0, start) + 1
+        number += data.count(b"\n", counted, start)
+        counted = start
         event = parse_event(line, f"{path}:{number}")
         if event.get("event") in kinds:
             found.append(event)

@@ -1,0 +1,271 @@
+"""Issue 23, item 1: a signature is bound to its place in the history (the bundle's log and
+the hash of the previous event), so a signed line copied, moved or re-ordered by someone
+without a key is refused by `verify`, `promote` and `pull`, as "replayed or moved" (not as
+an edit). Logs signed before the binding (no ``sig_v``) still verify."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from promptver.governance.signing import NAMESPACE, sign_bytes
+from promptver.governance.verify import bundle_problems
+from promptver.store.store import Store
+from tests.alias_support import REVIEWER, new_version, set_policy
+from tests.signing_support import make_key, rechain, write_lines
+
+pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs OpenSSH's ssh-keygen")
+
+POLICY = "\n[aliases.production]\napprovals = 1\nrequire_signed = true\n"
+
+
+@pytest.fixture
+def rita(tmp_path: Path, store: Store) -> Path:
+    key, pub = make_key(tmp_path / "keys", "rui")
+    (store.root / "allowed_signers").write_text(f"rui@example.com {pub}\n")
+    return key
+
+
+def _withdrawn_approval(project: Path, store: Store, pv, key: Path) -> list[bytes]:  # type: ignore[no-untyped-def]
+    """Rui approves 0.1.0, then withdraws it ("do NOT ship"), both signed; the log's lines."""
+    set_policy(project, POLICY)
+    new_version(store, project)
+    assert pv("approve", "bot@0.1.0", "--by", REVIEWER, "--key", str(key)).code == 0
+    assert (
+        pv(
+            "reject", "bot@0.1.0", "--by", REVIEWER, "--key", str(key), "--note", "regression: do NOT ship"
+        ).code
+        == 0
+    )
+    assert pv("verify").code == 0
+    return store.log_path("bot").read_bytes().splitlines()
+
+
+def test_a_replayed_approval_is_refused(project: Path, store: Store, pv, rita: Path) -> None:  # type: ignore[no-untyped-def]
+    """Attack (issue 23, 1): re-append the withdrawn signed approval with a fresh seq and
+    prev; on old main the approval counted again and `promote` succeeded."""
+    lines = _withdrawn_approval(project, store, pv, rita)
+    write_lines(store.log_path("bot"), rechain([*lines, lines[1]]))
+    result = pv("verify")
+    assert result.code == 1
+    assert (
+        "bot event 4 (approved 0.1.0, by Rui Reviewer <rui@example.com>): the same signature as event 2"
+        in result.out
+    )
+    result = pv("promote", "bot@0.1.0", "--to", "production")
+    assert result.code == 1 and "the line was replayed (copied) into the log" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_a_moved_approval_is_refused_as_moved_not_edited(project: Path, store: Store, pv, rita: Path) -> None:  # type: ignore[no-untyped-def]
+    """Attack: move the approval after the rejection (no duplicate signature to spot)."""
+    bump, approval, rejection = _withdrawn_approval(project, store, pv, rita)
+    write_lines(store.log_path("bot"), rechain([bump, rejection, approval]))
+    result = pv("verify")
+    assert result.code == 1
+    assert "was made for another place in the history (after the event whose line hashes to" in result.out
+    assert "the line was replayed or moved" in result.out
+    assert "edited after signing" not in result.out
+    result = pv("promote", "bot@0.1.0", "--to", "production")
+    assert result.code == 1 and "replayed or moved" in result.err
+
+
+def test_a_signed_line_copied_from_another_bundle_is_refused(
+    project: Path, store: Store, pv, rita: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from promptver.bundle.scaffold import scaffold
+    from promptver.versions.bump import bump
+
+    lines = _withdrawn_approval(project, store, pv, rita)
+    scaffold(project / "bundles" / "other", "other")
+    bump(store, "other", "minor", author="Ana <ana@example.com>")
+    other = store.log_path("other")
+    # the event's subject would be wrong too, but even its place alone is refused
+    write_lines(other, rechain([*other.read_bytes().splitlines(), lines[1]]))
+    problems = bundle_problems(store, "other", anchored=False)
+    assert any("in the log of bot): the line was replayed or moved" in p for p in problems), problems
+
+
+def test_a_log_signed_before_the_binding_still_verifies(project: Path, store: Store, pv, rita: Path) -> None:  # type: ignore[no-untyped-def]
+    """Format 1 (no ``sig_v``): the event without seq, prev and signature was signed."""
+    from promptver.governance.approvals import Reviewed, review_event
+    from promptver.governance.signing import payload
+
+    manifest = new_version(store, project)
+    event = review_event("bot", "approved", REVIEWER, None, Reviewed(manifest.version, manifest.digest))
+    armored = sign_bytes(payload(event, "bot"), rita)
+    store.append_event(
+        "bot", {**event, "signature": {"format": "ssh", "namespace": NAMESPACE, "armored": armored}}
+    )
+    result = pv("verify")
+    assert result.code == 0, result.out
+    assert "signed by rui@example.com" in result.out
+
+
+def test_pull_refuses_a_remote_log_with_a_moved_signed_line(
+    tmp_path: Path,
+    project: Path,
+    store: Store,
+    pv,
+    rita: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """The remote's log is re-chained by someone with write access to the bucket but no key."""
+    from tests.remote.conftest import clone
+
+    (tmp_path / "shared").mkdir()
+    url = f"file://{tmp_path}/shared"
+    assert pv("remote", "add", "origin", url).code == 0
+    _withdrawn_approval(project, store, pv, rita)
+    assert pv("push").code == 0
+    clone(project, tmp_path / "teammate")
+    remote_log = tmp_path / "shared" / "bundles" / "bot" / "log.jsonl"
+    bump, approval, rejection = remote_log.read_bytes().splitlines()
+    # the teammate is one event behind: the remote's last two events are new to them
+    teammate = Store.find(override=tmp_path / "teammate" / ".promptver")
+    write_lines(teammate.log_path("bot"), [bump])
+    write_lines(remote_log, rechain([bump, rejection, approval]))
+    result = pv("--store", str(teammate.root), "pull")
+    assert result.code == 1
+    assert "log.jsonl:2: signed event 2 (review by Rui Reviewer <rui@example.com>)" in result.err
+    assert "replayed or moved" in result.err and "nothing was pulled" in result.err
+    assert teammate.log_path("bot").read_bytes().splitlines() == [bump]
+
+
+# --- the property: any signed event copied, moved or re-ordered is refused ----------------
+
+SIGNED = 4  # signed events after the bump (signing costs ~25 ms each: made once per test)
+
+_moves = st.one_of(
+    st.tuples(st.just("copy"), st.integers(0, SIGNED - 1), st.integers(0, SIGNED)),
+    st.tuples(st.just("move"), st.integers(0, SIGNED - 1), st.integers(0, SIGNED - 1)),
+    st.tuples(st.just("swap"), st.integers(0, SIGNED - 1), st.integers(0, SIGNED - 1)),
+)
+
+
+def _apply(signed: list[bytes], op: tuple[str, int, int]) -> list[bytes]:
+    kind, i, j = op
+    out = list(signed)
+    if kind == "copy":
+        out.insert(j, signed[i])
+    elif kind == "move":
+        out.insert(j, out.pop(i))
+    else:
+        out[i], out[j] = out[j], out[i]
+    return out
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(_moves, min_size=1, max_size=3))
+def test_any_copied_moved_or_reordered_signed_event_is_refused(
+    project: Path, store: Store, rita: Path, ops: list[tuple[str, int, int]]
+) -> None:
+    from promptver.governance.approvals import decide
+
+    log = store.log_path("bot")
+    if not hasattr(store, "_original_log"):
+        new_version(store, project)
+        for n in range(SIGNED):
+            decide(
+                store,
+                "bot",
+                "0.1.0",
+                "changes_requested" if n % 2 else "approved",
+                REVIEWER,
+                f"round {n}",
+                rita,
+            )
+        store._original_log = log.read_bytes()  # type: ignore[attr-defined]
+    lines = store._original_log.splitlines()  # type: ignore[attr-defined]
+    head, signed = lines[:1], lines[1:]
+    for op in ops:
+        signed = _apply(signed, op)
+    tampered = rechain(head + signed)
+    write_lines(log, tampered)
+    problems = bundle_problems(store, "bot", anchored=False)
+    if tampered == lines:  # the moves cancelled out: nothing to find
+        assert problems == []
+    else:
+        assert any("replayed" in p for p in problems), (ops, problems)
+        assert not any("edited after signing" in p for p in problems), (ops, problems)
+
+
+def test_a_key_allowed_only_for_git_is_not_accepted_not_corrupt(
+    project: Path,
+    store: Store,
+    pv,
+    rita: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Issue 23, 3: git's allowed_signers lines carry ``namespaces="git"``; on old main every
+    genuine signature then read CORRUPT "edited after signing" and `verify` exited 1."""
+    set_policy(project, "\n[aliases.production]\napprovals = 1\n")
+    new_version(store, project)
+    pub = rita.with_suffix(".pub").read_text().strip()
+    signers = store.root / "allowed_signers"
+    signers.write_text(f'rui@example.com namespaces="git" {pub}\n')
+    assert pv("approve", "bot@0.1.0", "--by", REVIEWER, "--key", str(rita)).code == 0
+    result = pv("verify")
+    assert result.code == 0, result.out
+    assert "CORRUPT" not in result.out and "edited" not in result.out
+    assert (
+        "signature not accepted: signed by rui@example.com, whose key is not accepted for namespace"
+        " promptver by allowed_signers" in result.out
+    )
+    result = pv("promote", "bot@0.1.0", "--to", "production")
+    assert result.code == 1 and "not accepted for namespace promptver" in result.err
+    # one file serving both git and promptver
+    signers.write_text(f'rui@example.com namespaces="git,promptver" {pub}\n')
+    result = pv("verify")
+    assert result.code == 0 and "signed by rui@example.com" in result.out
+    assert pv("promote", "bot@0.1.0", "--to", "production").code == 0
+
+
+def test_a_checked_signature_is_not_checked_again_by_the_next_process(
+    project: Path,
+    store: Store,
+    pv,
+    rita: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """Issue 23, 6: verdicts are cached by content in cache/signatures/ (a new process reads
+    them back instead of running OpenSSH again); a changed allowed-signers file is a new key."""
+    from promptver.governance import signing
+
+    _withdrawn_approval(project, store, pv, rita)
+    assert len(list((store.root / "cache" / "signatures").glob("*.json"))) == 2
+    signing._CACHE.clear()  # as in a new process
+    monkeypatch.setattr(signing.shutil, "which", lambda _: None)  # no OpenSSH from here on
+    result = pv("verify")
+    assert result.code == 0 and result.out.count("signed by rui@example.com") == 2
+    signers = store.root / "allowed_signers"
+    signers.write_text(signers.read_text() + "# a new line\n")
+    result = pv("verify")
+    assert result.code == 1 and "signing needs OpenSSH's ssh-keygen" in result.out + result.err
+
+
+def test_pull_does_not_move_an_unpushed_signed_event(
+    tmp_path: Path, project: Path, store: Store, pv, rita: Path  # type: ignore[no-untyped-def]
+) -> None:
+    """Re-chaining local events after the remote's would make their signatures read as
+    replayed: the pull is refused instead, and the log is left as it was."""
+    from tests.remote.conftest import clone
+
+    (tmp_path / "shared").mkdir()
+    assert pv("remote", "add", "origin", f"file://{tmp_path}/shared").code == 0
+    new_version(store, project)
+    assert pv("push").code == 0
+    clone(project, tmp_path / "teammate")
+    teammate = Store.find(override=tmp_path / "teammate" / ".promptver")
+    assert pv("approve", "bot@0.1.0", "--by", "Olga <olga@example.com>").code == 0
+    assert pv("push").code == 0
+    local = pv("--store", str(teammate.root), "approve", "bot@0.1.0", "--by", REVIEWER, "--key", str(rita))
+    assert local.code == 0, local.err
+    before = teammate.log_path("bot").read_bytes()
+    result = pv("--store", str(teammate.root), "pull")
+    assert result.code == 1
+    assert "1 signed event(s) here are not pushed yet (event 2 (review by Rui Reviewer" in result.err
+    assert "nothing was changed" in result.err and "Traceback" not in result.err
+    assert teammate.log_path("bot").read_bytes() == before
