@@ -1,7 +1,9 @@
 """Issue 23, item 1: a signature is bound to its place in the history (the bundle's log and
-the hash of the previous event), so a signed line copied, moved or re-ordered by someone
-without a key is refused by `verify`, `promote` and `pull`, as "replayed or moved" (not as
-an edit). Logs signed before the binding (no ``sig_v``) still verify."""
+the id of the event it was signed after, ``after``, which a pull's re-link never changes),
+so a signed line copied, moved or re-ordered by someone without a key is refused by
+`verify`, `promote` and `pull`, as "replayed or moved" (not as an edit), while a pull that
+puts an unpushed signed event after a teammate's keeps it good. Logs signed before the
+binding (no ``sig_v``) or bound to the previous line's hash (``sig_v`` 2) still verify."""
 
 from __future__ import annotations
 
@@ -27,6 +29,14 @@ POLICY = "\n[aliases.production]\napprovals = 1\nrequire_signed = true\n"
 def rita(tmp_path: Path, store: Store) -> Path:
     key, pub = make_key(tmp_path / "keys", "rui")
     (store.root / "allowed_signers").write_text(f"rui@example.com {pub}\n")
+    return key
+
+
+def _author_key(store: Store) -> Path:
+    """Ana's key, listed: her bumps are signed, so `require_signed` can be met."""
+    key, pub = make_key(store.root.parent / "keys-ana", "ana")
+    signers = store.root / "allowed_signers"
+    signers.write_text(signers.read_text() + f"ana@example.com {pub}\n")
     return key
 
 
@@ -62,12 +72,14 @@ def test_a_replayed_approval_is_refused(project: Path, store: Store, pv, rita: P
 
 
 def test_a_moved_approval_is_refused_as_moved_not_edited(project: Path, store: Store, pv, rita: Path) -> None:  # type: ignore[no-untyped-def]
-    """Attack: move the approval after the rejection (no duplicate signature to spot)."""
+    """Attack: move the approval after the rejection (no duplicate signature to spot): the
+    rejection was signed after the approval, which is no longer earlier."""
     bump, approval, rejection = _withdrawn_approval(project, store, pv, rita)
     write_lines(store.log_path("bot"), rechain([bump, rejection, approval]))
     result = pv("verify")
     assert result.code == 1
-    assert "was made for another place in the history (after the event whose line hashes to" in result.out
+    assert "bot event 2 (changes_requested 0.1.0, by Rui Reviewer <rui@example.com>)" in result.out
+    assert "it was signed for another place in the history (after event sha256:" in result.out
     assert "the line was replayed or moved" in result.out
     assert "edited after signing" not in result.out
     result = pv("promote", "bot@0.1.0", "--to", "production")
@@ -246,26 +258,160 @@ def test_a_checked_signature_is_not_checked_again_by_the_next_process(
     assert result.code == 1 and "signing needs OpenSSH's ssh-keygen" in result.out + result.err
 
 
-def test_pull_does_not_move_an_unpushed_signed_event(
-    tmp_path: Path, project: Path, store: Store, pv, rita: Path  # type: ignore[no-untyped-def]
+def test_a_moved_approval_that_keeps_its_place_valid_is_not_the_latest(
+    project: Path,
+    store: Store,
+    pv,
+    rita: Path,  # type: ignore[no-untyped-def]
 ) -> None:
-    """Re-chaining local events after the remote's would make their signatures read as
-    replayed: the pull is refused instead, and the log is left as it was."""
+    """A move the ``after`` check cannot see (an unsigned event between the approval and the
+    rejection, the approval put last): the latest decision is the one signed last (its
+    ``time``, then its ``after``), not the last line, so the withdrawn approval stays
+    withdrawn."""
+    from promptver.governance.approvals import decisions
+
+    set_policy(project, POLICY)
+    manifest = new_version(store, project, key=_author_key(store))
+    assert pv("approve", "bot@0.1.0", "--by", REVIEWER, "--key", str(rita)).code == 0
+    assert pv("approve", "bot@0.1.0", "--by", "Olga Other <olga@example.com>").code == 0
+    assert pv("reject", "bot@0.1.0", "--by", REVIEWER, "--key", str(rita), "--note", "no").code == 0
+    bump, approval, olga, rejection = store.log_path("bot").read_bytes().splitlines()
+    write_lines(store.log_path("bot"), rechain([bump, olga, rejection, approval]))
+    assert bundle_problems(store, "bot", anchored=False) == []  # every `after` is earlier
+    latest = {d.actor: d.decision for d in decisions(store.events("bot"), manifest.digest)}
+    assert latest[REVIEWER] == "changes_requested"
+    result = pv("promote", "bot@0.1.0", "--to", "production")
+    assert result.code == 1 and "Rui Reviewer <rui@example.com> requested changes" in result.err
+
+
+def test_within_one_second_the_decision_signed_after_the_other_is_the_latest() -> None:
+    """The signed times tie: the decision whose ``after`` is later in the log was signed
+    when the log was longer, whatever the lines' order now; with a partial list of events
+    the whole log (``log``) places the ``after``."""
+    from promptver.governance.approvals import decisions
+    from promptver.store.events import event_id
+
+    def review(decision: str, after: str | None, seq: int) -> dict[str, object]:
+        new = {"version": "0.1.0", "digest": "sha256:d"}
+        return {
+            "event": "review",
+            "decision": decision,
+            "actor": REVIEWER,
+            "time": "T",
+            "new": new,
+            "after": after,
+            "sig_v": 3,
+            "seq": seq,
+        }
+
+    bump = {"event": "bump", "version": "0.1.0", "seq": 1}
+    approval = review("approved", event_id(bump), 4)
+    other = {"event": "note", "seq": 2}
+    rejection = review("changes_requested", event_id(other), 3)
+    log = [bump, other, rejection, approval]  # the approval moved last
+    assert [d.decision for d in decisions(log, "sha256:d")] == ["changes_requested"]
+    assert [d.decision for d in decisions([rejection, approval], "sha256:d", log=lambda: log)] == [
+        "changes_requested"
+    ]
+    unsigned = [{**e, "after": None} for e in (rejection, approval)]  # no `after`: log order
+    assert [d.decision for d in decisions(unsigned, "sha256:d")] == ["approved"]
+
+
+def test_a_signature_survives_a_pull_that_re_links_it(
+    tmp_path: Path,
+    project: Path,
+    store: Store,
+    pv,
+    rita: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Bea signs an approval offline, Carl pushes his first, Bea pulls: her event is put
+    after Carl's (new seq and prev) and her signature still verifies and counts; pushed,
+    Carl pulls it and it verifies there too. A copied or moved signed line is still refused
+    after the pull."""
     from tests.remote.conftest import clone
 
     (tmp_path / "shared").mkdir()
     assert pv("remote", "add", "origin", f"file://{tmp_path}/shared").code == 0
-    new_version(store, project)
+    set_policy(project, POLICY)
+    new_version(store, project, key=_author_key(store))
+    assert pv("push").code == 0
+    clone(project, tmp_path / "bea")
+    bea = Store.find(override=tmp_path / "bea" / ".promptver")
+    mine = pv("--store", str(bea.root), "approve", "bot@0.1.0", "--by", REVIEWER, "--key", str(rita))
+    assert mine.code == 0, mine.err  # offline: not pushed
+    signed_line = bea.log_path("bot").read_bytes().splitlines()[-1]
+    assert pv("approve", "bot@0.1.0", "--by", "Carl <carl@example.com>").code == 0
+    assert pv("push").code == 0  # Carl first
+    result = pv("--store", str(bea.root), "pull")
+    assert result.code == 0, result.err
+    assert "1 local event(s) put after the remote's" in result.out
+    lines = bea.log_path("bot").read_bytes().splitlines()
+    assert len(lines) == 3 and lines[-1] != signed_line  # re-linked: new seq and prev
+    result = pv("--store", str(bea.root), "verify")
+    assert result.code == 0, result.out
+    assert "bot event 3 (approved 0.1.0, by Rui Reviewer <rui@example.com>): signed by rui@example.com" in (
+        result.out
+    )
+    promoted = pv("--store", str(bea.root), "promote", "bot@0.1.0", "--to", "production", "--dry-run")
+    assert promoted.code == 0, promoted.err
+    assert pv("--store", str(bea.root), "push").code == 0
+    assert pv("pull").code == 0
+    result = pv("verify")
+    assert result.code == 0 and "signed by rui@example.com" in result.out
+    # after the pull, the attacks are still refused in Bea's log
+    log = bea.log_path("bot")
+    write_lines(log, rechain([*lines, lines[2]]))  # copied
+    problems = bundle_problems(bea, "bot", anchored=False)
+    assert any("repeats signed event 3" in p for p in problems), problems
+    write_lines(log, rechain([lines[2], lines[0], lines[1]]))  # moved before what it followed
+    problems = bundle_problems(bea, "bot", anchored=False)
+    assert any("event 1 (approved 0.1.0" in p and "replayed or moved" in p for p in problems), problems
+    write_lines(log, lines)
+    assert bundle_problems(bea, "bot", anchored=False) == []
+
+
+def test_pull_does_not_move_an_unpushed_format_2_signed_event(
+    tmp_path: Path,
+    project: Path,
+    store: Store,
+    pv,
+    rita: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """An event signed in format 2 (bound to the previous line's hash, before ``after``)
+    cannot be re-linked without reading as replayed: that pull is refused, changing nothing.
+    Format 3 signatures are re-linked (above)."""
+    from promptver.governance.approvals import Reviewed, review_event
+    from promptver.governance.signing import payload
+    from promptver.store.events import chain_tip
+    from tests.remote.conftest import clone
+
+    (tmp_path / "shared").mkdir()
+    assert pv("remote", "add", "origin", f"file://{tmp_path}/shared").code == 0
+    manifest = new_version(store, project)
     assert pv("push").code == 0
     clone(project, tmp_path / "teammate")
     teammate = Store.find(override=tmp_path / "teammate" / ".promptver")
     assert pv("approve", "bot@0.1.0", "--by", "Olga <olga@example.com>").code == 0
     assert pv("push").code == 0
-    local = pv("--store", str(teammate.root), "approve", "bot@0.1.0", "--by", REVIEWER, "--key", str(rita))
-    assert local.code == 0, local.err
+    event = review_event("bot", "approved", REVIEWER, None, Reviewed(manifest.version, manifest.digest))
+    event = {**event, "sig_v": 2}
+    prev = chain_tip(teammate, "bot")
+    armored = sign_bytes(payload(event, "bot", prev), rita)
+    signature = {
+        "format": "ssh",
+        "namespace": NAMESPACE,
+        "armored": armored,
+        "bound": {"log": "bot", "prev": prev},
+    }
+    teammate.append_event("bot", {**event, "signature": signature})
+    verified = pv("--store", str(teammate.root), "verify")
+    assert verified.code == 0 and "signed by rui@example.com" in verified.out  # format 2 still verifies
     before = teammate.log_path("bot").read_bytes()
     result = pv("--store", str(teammate.root), "pull")
     assert result.code == 1
-    assert "1 signed event(s) here are not pushed yet (event 2 (review by Rui Reviewer" in result.err
+    assert (
+        "1 signed event(s) here are not pushed yet and signed in format 2 (event 2 (review by Rui"
+        in result.err
+    )
     assert "nothing was changed" in result.err and "Traceback" not in result.err
     assert teammate.log_path("bot").read_bytes() == before

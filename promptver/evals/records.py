@@ -73,7 +73,7 @@ def record_run(
     last write. A working-copy run (no version) or an unfinished one records nothing.
     ``sign``: the event is signed (it holds the run files' hashes, so the signature covers
     the run)."""
-    from promptver.store.events import chain_tip, utc_now
+    from promptver.store.events import last_event_id, utc_now
     from promptver.versions.provenance import identity
 
     name = meta.get("bundle")
@@ -87,7 +87,7 @@ def record_run(
     event = redact_json(event)
     with store.lock(name):
         if sign is not None:
-            event = sign(event, name, chain_tip(store, name))
+            event = sign(event, name, last_event_id(store, name))
         return store.append_event(name, event)
 
 

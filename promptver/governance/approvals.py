@@ -15,6 +15,7 @@ digest is the one that counts: a rejection after an approval withdraws it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,10 +93,33 @@ class Decision:
         )
 
 
-def decisions(events: list[dict[str, Any]], digest: str) -> list[Decision]:
-    """Each person's latest review decision on a digest, in log order."""
+def decisions(
+    events: list[dict[str, Any]],
+    digest: str,
+    log: Callable[[], list[dict[str, Any]]] | None = None,
+) -> list[Decision]:
+    """Each person's latest review decision on a digest, in log order. The latest is decided
+    by the (signed) ``time``, then by ``after`` (the one signed when the log was longer: the
+    event it followed is later), then by log position; so a signed approval moved after the
+    same person's later signed rejection does not count again, and a pull that puts local
+    events after a teammate's changes nothing. ``log``: the whole log, read only for a tie
+    within one second when ``events`` holds some kinds only."""
     latest: list[Decision] = []
-    for event in events:
+    order: dict[int, tuple[str, int]] = {}  # id(decision) -> (time, place in the log)
+    places: dict[str, int] = {}
+
+    def anchor(event: dict[str, Any], place: int) -> int:
+        after = event.get("after")
+        if not isinstance(after, str):
+            return place - 1  # as if signed right after the event before it
+        if not places:
+            from promptver.store.events import event_id
+
+            every = log() if log is not None else events
+            places.update((event_id(e), _place(e, i)) for i, e in enumerate(every))
+        return places.get(after, place - 1)
+
+    for index, event in enumerate(events):
         if event.get("event") != EVENT or not isinstance(event.get("new"), dict):
             continue
         if event["new"].get("digest") != digest or not isinstance(event.get("actor"), str):
@@ -109,8 +133,25 @@ def decisions(events: list[dict[str, Any]], digest: str) -> list[Decision]:
             version=event["new"].get("version"),
             event=event,
         )
+        place = _place(event, index)
+        earlier = [d for d in latest if same_person(d.actor, found.actor)]
+        if earlier:
+            old = earlier[0]
+            old_time, old_place = order[id(old)]
+            if old_time == found.time:  # the same second: which was signed after the other
+                if (anchor(old.event, old_place), old_place) > (anchor(event, place), place):
+                    continue
+            elif old_time > found.time:
+                continue
+        order[id(found)] = (found.time, place)
         latest = [d for d in latest if not same_person(d.actor, found.actor)] + [found]
     return latest
+
+
+def _place(event: dict[str, Any], index: int) -> int:
+    """An event's line in its log (its ``seq``, which `verify` checks), else its index."""
+    seq = event.get("seq")
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else index
 
 
 def reviews(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

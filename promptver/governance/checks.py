@@ -71,7 +71,7 @@ def check_policy(
     signed = policy is not None and policy.require_signed
     if signed:
         result.author = author_verdict(store, manifest.bundle, manifest.version)
-    for decision in decisions(events, manifest.digest):
+    for decision in decisions(events, manifest.digest, log=lambda: store.events(manifest.bundle)):
         decision = decision.with_signature(store, manifest.bundle)
         if decision.signature_problem is not None and "signature" in decision.event:
             result.not_counted.append((decision, f"bad signature: {decision.signature_problem}"))

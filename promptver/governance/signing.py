@@ -2,21 +2,31 @@
 user's SSH key, the way git signs commits, by the system's OpenSSH (``ssh-keygen -Y``; no
 cryptography is done here).
 
-A signature is bound to its place in the history. Since format 2 (the event carries
-``"sig_v": 2``) the signed payload is canonical JSON of::
+A signature is bound to its place in the history by what a pull never changes. Since
+format 3 (the event carries ``"sig_v": 3``) the event also carries ``"after"``: the id
+(``store/events.event_id``: sha256 of the event without ``seq``/``prev``) of the log's last
+event when it was signed (None: the first event). The signed payload is canonical JSON of::
 
-    {"sig_v": 2, "log": <bundle>, "prev": <sha256 of the previous log line>, "event": <event>}
+    {"sig_v": 3, "log": <bundle>, "event": <event>}
 
-where ``<event>`` is the event without ``seq``, ``prev`` and ``signature`` (its kind and
-subject are in it). A line copied to another place of the log, or to another bundle's log,
-no longer verifies: the previous line (or the log) differs. The signature records where it
-was made (``bound``, not signed: it only tells "replayed or moved" from "edited"):
+where ``<event>`` is the event without ``seq``, ``prev`` and ``signature`` (its kind,
+subject, time and ``after`` are in it). A pull that puts unpushed events after a teammate's
+re-links their ``seq``/``prev`` only: their signatures stay good. What is refused, by
+`verify`, `promote` and `pull` (``misplaced`` and the duplicate checks): a signed line whose
+``after`` does not occur earlier in the log (moved before the event it followed, or copied
+into another log), and an event id seen twice (a copied line has the same id). Which of a
+person's decisions is the latest is decided by the signed ``time`` and then the ``after``
+order, not by log position (governance/approvals.decisions), so moving an old signed
+approval after a later signed rejection does not make it count. The signature records its
+log (``bound``, not signed: it only tells "replayed or moved" from "edited"):
 
     "signature": {"format": "ssh", "namespace": "promptver", "armored": "-----BEGIN SSH SIGNATURE-----...",
-                  "bound": {"log": "support-bot", "prev": "9f2c..."}}
+                  "bound": {"log": "support-bot"}}
 
-Events signed before format 2 (no ``sig_v``) sign the event without ``seq``, ``prev`` and
-``signature``; they still verify, and `verify` refuses the same signature seen twice in a log.
+Older formats still verify as they did: format 2 (``"sig_v": 2``) signed
+``{"sig_v": 2, "log": <bundle>, "prev": <sha256 of the previous line>, "event": <event>}``
+(a pull cannot re-link such an unpushed event, and refuses to); format 1 (no ``sig_v``)
+signed the event alone, and `verify` refuses the same signature seen twice in a log.
 
 The key comes from ``--key``, ``PROMPTVER_SIGNING_KEY``, or git's ``user.signingkey``
 when ``gpg.format = ssh``. Signatures are checked against an allowed-signers file in
@@ -53,7 +63,8 @@ from promptver.store.store import Store
 NAMESPACE = "promptver"
 ENV_KEY = "PROMPTVER_SIGNING_KEY"
 UNSIGNED_FIELDS = ("seq", "prev", "signature")
-SIG_V = 2  # the payload format of new signatures (bound to the log and the previous event)
+SIG_V = 3  # the payload format of new signatures (bound to the log and the previous event's id)
+SIG_V_PREV = 2  # the format bound to the previous line's hash (a re-link breaks it)
 
 # what a bad signature means: the line was changed, or a good line was copied or moved
 EDITED = "edited"
@@ -97,13 +108,17 @@ def _canonical(value: Any) -> bytes:
 
 
 def payload(event: dict[str, Any], bundle: str, prev: str | None = None) -> bytes:
-    """The bytes a signature covers. Format 2 (``sig_v``): the event bound to its log and to
-    the previous event (``prev``: the event's own unless given); format 1: the event alone."""
+    """The bytes a signature covers. Format 3: the event (holding its ``after``) bound to
+    its log; format 2: the event bound to its log and to the previous line's hash (``prev``:
+    the event's own unless given); format 1: the event alone."""
     body = {k: v for k, v in event.items() if k not in UNSIGNED_FIELDS}
-    if event.get("sig_v") != SIG_V:
+    version = event.get("sig_v")
+    if version == SIG_V:
+        return _canonical({"sig_v": SIG_V, "log": bundle, "event": body})
+    if version != SIG_V_PREV:
         return _canonical(body)
     where = event.get("prev") if prev is None else prev
-    return _canonical({"sig_v": SIG_V, "log": bundle, "prev": where, "event": body})
+    return _canonical({"sig_v": SIG_V_PREV, "log": bundle, "prev": where, "event": body})
 
 
 def _ssh_keygen() -> str:
@@ -177,17 +192,13 @@ def sign_bytes(data: bytes, key: Path, namespace: str = NAMESPACE) -> str:
     return result.stdout.decode().strip()
 
 
-def sign(event: dict[str, Any], key: Path, *, bundle: str, prev: str | None) -> dict[str, Any]:
-    """The event with its ``signature`` over its payload as the event after ``prev`` (the
-    hash of the log's last line, None for the first event) in ``bundle``'s log."""
-    bound = {**event, "sig_v": SIG_V}
-    armored = sign_bytes(payload(bound, bundle, prev), key)
-    signature = {
-        "format": "ssh",
-        "namespace": NAMESPACE,
-        "armored": armored,
-        "bound": {"log": bundle, "prev": prev},
-    }
+def sign(event: dict[str, Any], key: Path, *, bundle: str, after: str | None) -> dict[str, Any]:
+    """The event with its ``signature`` over its payload as the event after ``after`` (the
+    id of the log's last event, `store.events.last_event_id`; None for the first event) in
+    ``bundle``'s log."""
+    bound = {**event, "sig_v": SIG_V, "after": after}
+    armored = sign_bytes(payload(bound, bundle), key)
+    signature = {"format": "ssh", "namespace": NAMESPACE, "armored": armored, "bound": {"log": bundle}}
     return {**bound, "signature": signature}
 
 
@@ -200,8 +211,8 @@ def sign_statement(statement: dict[str, Any], key: Path) -> dict[str, Any]:
 def signer(key: Path) -> Signer:
     """A `Signer` for writers below governance (a bump): signs with ``key``, bound."""
 
-    def sign_with(event: dict[str, Any], bundle: str, prev: str | None) -> dict[str, Any]:
-        return sign(event, key, bundle=bundle, prev=prev)
+    def sign_with(event: dict[str, Any], bundle: str, after: str | None) -> dict[str, Any]:
+        return sign(event, key, bundle=bundle, after=after)
 
     return sign_with
 
@@ -243,14 +254,11 @@ def append_signed(
     current last line: the bundle's lock is held from reading that line to the append."""
     if key is None:
         return store.append_event(name, event, then=then)
-    from promptver.store.events import chain_tip
+    from promptver.store.events import last_event_id
 
     with store.lock(name):
-        prev = chain_tip(store, name)
-        record = store.append_event(name, sign(event, key, bundle=name, prev=prev), then=then)
-    if record.get("prev") != prev:  # pragma: no cover - the lock makes this impossible
-        raise ConfigError(f"the audit log of {name} moved while signing", hint="try again")
-    return record
+        after = last_event_id(store, name)
+        return store.append_event(name, sign(event, key, bundle=name, after=after), then=then)
 
 
 def allowed_signers_path(store: Store) -> Path:
@@ -390,6 +398,14 @@ def _broken(novalidate: list[str], event: dict[str, Any], bundle: str, bound: An
     """A signature that does not cover this event here: made for another place (the
     ``bound`` it records checks out there), or the event was edited."""
     if event.get("sig_v") == SIG_V and isinstance(bound, dict):
+        log = bound.get("log")
+        if isinstance(log, str) and log != bundle and _run(novalidate, payload(event, log)).returncode == 0:
+            return Verdict(
+                problem=f"the signature by {who} was made for another place in the history"
+                f" (in the log of {log}): the line was replayed or moved",
+                kind=REPLAYED,
+            )
+    if event.get("sig_v") == SIG_V_PREV and isinstance(bound, dict):
         log, prev = bound.get("log"), bound.get("prev")
         here = (bundle, event.get("prev"))
         elsewhere = isinstance(log, str) and isinstance(prev, str | None) and (log, prev) != here
@@ -420,23 +436,29 @@ def refuse_tampered(store: Store, name: str, lines: list[bytes], where: str) -> 
     edited, replayed or moved: IntegrityError at ``where:line``. Signatures are checked
     against the local allowed-signers file (the remote's copy is not trusted)."""
     from promptver.errors import IntegrityError
-    from promptver.store.events import parse_event
+    from promptver.store.events import event_id, parse_event
 
     seen: dict[str, int] = {}
+    ids: dict[str, int] = {}  # the id of each event -> its line
     for number, line in enumerate(lines, start=1):
-        if b'"signature"' not in line:
-            continue
         event = parse_event(line, f"{where}:{number}")
+        if "signature" not in event:
+            ids.setdefault(event_id(event), number)
+            continue
         signature = event.get("signature")
         armored = signature.get("armored") if isinstance(signature, dict) else None
         problem = None
-        if isinstance(armored, str) and armored in seen:
+        identity = event_id(event)
+        if identity in ids:
+            problem = f"repeats signed event {ids[identity]}: the line was replayed (copied)"
+        elif isinstance(armored, str) and armored in seen:
             problem = f"the same signature as event {seen[armored]}: the line was replayed (copied)"
         else:
             if isinstance(armored, str):
                 seen[armored] = number
             verdict = check(store, event, name)
-            problem = verdict.problem if verdict.tampered else None
+            problem = verdict.problem if verdict.tampered else misplaced(event, number, ids)
+        ids.setdefault(identity, number)
         if problem is not None:
             raise IntegrityError(
                 f"signed event {number} ({event.get('event')} by {event.get('actor')}): {problem}",
@@ -450,14 +472,36 @@ def refuse_moving_signed(name: str, events: list[dict[str, Any]]) -> None:
     to its place would read as replayed. ConflictError naming them; nothing is changed."""
     from promptver.errors import ConflictError
 
-    signed = [e for e in events if isinstance(e, dict) and e.get("sig_v") == SIG_V]
+    signed = [e for e in events if isinstance(e, dict) and e.get("sig_v") == SIG_V_PREV]
     if not signed:
         return
     listed = ", ".join(f"event {e.get('seq')} ({e.get('event')} by {e.get('actor')})" for e in signed[:5])
     raise ConflictError(
         f"{name}: the remote has new events, and {len(signed)} signed event(s) here are not pushed"
-        f" yet ({listed}); a signature is bound to its place in the log, so they cannot be put after"
-        " the remote's events; nothing was changed",
+        f" yet and signed in format 2 ({listed}), which binds a signature to the previous line's hash,"
+        " so they cannot be put after the remote's events; nothing was changed",
         hint="restore the log from git (`git checkout -- .promptver/bundles/"
-        f"{name}/log.jsonl`), pull, then make those decisions again (signed)",
+        f"{name}/log.jsonl`), pull, then make those decisions again (signed: format 3 survives a pull)",
+    )
+
+
+def misplaced(event: dict[str, Any], number: int, ids: dict[str, int]) -> str | None:
+    """Why a format-3 signed event cannot be where it is, event ``number`` of its log
+    (``ids``: the id of each earlier event -> its line), or None: the event it was signed
+    after (``after``) must occur earlier. A pull's re-link keeps that; moving the line
+    before it, or copying it into another log, does not."""
+    if event.get("sig_v") != SIG_V or "signature" not in event:
+        return None
+    after = event.get("after")
+    if after is None:
+        if number == 1:
+            return None
+        return "it was signed as the first event of its log: the line was replayed or moved"
+    if not isinstance(after, str):
+        return "its 'after' is not an event id (the event was edited after signing)"
+    if after in ids:
+        return None
+    return (
+        f"it was signed for another place in the history (after event {after[:19]}..., which"
+        " is not earlier in this log): the line was replayed or moved"
     )

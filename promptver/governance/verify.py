@@ -220,6 +220,7 @@ def _verify_log(
     previous: bytes | None = None
     signed_at: dict[str, int] = {}  # id of each signed event -> where it is
     signatures: dict[str, int] = {}  # armored signature -> the line it was first seen on
+    ids: dict[str, int] = {}  # the id of every event before this one -> its line
     for number, line in enumerate(lines, start=1):
         report.events += 1
         where = f"{path}:{number}"
@@ -243,7 +244,8 @@ def _verify_log(
                     f"{where}: audit event {number} repeats signed event {first} (a copied line:"
                     " a signed decision counts once, where it was made)"
                 )
-            _check_signature(store, name, number, event, report, signatures, accepted=runs)
+            _check_signature(store, name, number, event, report, signatures, ids, accepted=runs)
+        ids.setdefault(event_id(event), number)
         if runs and event.get("event") == "eval" and event.get("run"):
             from promptver.evals.records import run_problem
 
@@ -277,14 +279,15 @@ def _check_signature(
     event: dict[str, object],
     report: VerifyReport,
     signed_at: dict[str, int],
+    ids: dict[str, int],
     *,
     accepted: bool = True,
 ) -> None:
     """A signed event: who signed it (``report.signed``, when ``accepted``), or why the
-    signature is bad. Tampering (an edited event, a line replayed or moved, the same
-    signature twice) is a problem; an unknown key or someone else's is not (the decision
-    simply does not count)."""
-    from promptver.governance.signing import check
+    signature is bad. Tampering (an edited event, a line replayed or moved: the same
+    signature twice, or signed after an event that is not earlier, ``ids``) is a problem; an
+    unknown key or someone else's is not (the decision simply does not count)."""
+    from promptver.governance.signing import check, misplaced
 
     verdict = check(store, dict(event), name)
     kind = event.get("decision") or event.get("action") or event.get("event")
@@ -302,8 +305,9 @@ def _check_signature(
             )
             return
         signed_at[armored] = number
-    if verdict.tampered:
-        report.problems.append(f"{where}: {what}: {verdict.problem}")
+    place = misplaced(dict(event), number, ids)
+    if verdict.tampered or place is not None:  # another log's signature says more than its place
+        report.problems.append(f"{where}: {what}: {verdict.problem if verdict.tampered else place}")
     elif not accepted:
         return
     elif verdict.signer is not None:

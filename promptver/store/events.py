@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from promptver.store.store import Store
 
 
-# Signs an event as the one after ``prev`` (the log's chain tip) in ``bundle``'s log; made by
-# ``governance/signing.signer`` and handed down to writers below governance (a bump).
+# Signs an event as the one after ``after`` (the id of the log's last event, `last_event_id`)
+# in ``bundle``'s log; made by ``governance/signing.signer`` and handed down to writers below
+# governance (a bump, an eval record).
 Signer = Callable[[dict[str, Any], str, "str | None"], dict[str, Any]]
 
 
@@ -62,11 +63,8 @@ def parse_event(line: bytes, where: str) -> dict[str, Any]:
     return event
 
 
-def chain_tip(store: Store, name: str) -> str | None:
-    """The ``prev`` the next event of a bundle's log gets (sha256 of its last line; None:
-    the log is empty). Signing binds a signature to it (``governance/signing.py``)."""
-    from promptver.store.digests import sha256_bytes
-
+def _last_line(store: Store, name: str) -> bytes | None:
+    """A bundle's log's last line (None: the log is empty or absent), read from its end."""
     try:
         with open(store.log_path(name), "rb") as handle:
             end = handle.seek(0, 2)
@@ -79,7 +77,26 @@ def chain_tip(store: Store, name: str) -> str | None:
                 back = min(end, back * 4)
     except FileNotFoundError:
         return None
-    return sha256_bytes(lines[-1]) if lines[-1] else None
+    return lines[-1] or None
+
+
+def chain_tip(store: Store, name: str) -> str | None:
+    """The ``prev`` the next event of a bundle's log gets (sha256 of its last line; None:
+    the log is empty)."""
+    from promptver.store.digests import sha256_bytes
+
+    line = _last_line(store, name)
+    return sha256_bytes(line) if line is not None else None
+
+
+def last_event_id(store: Store, name: str) -> str | None:
+    """The id (`event_id`) of a bundle's last event (None: the log is empty): what a
+    signature made now is bound to (``after``, governance/signing.py), which a pull's
+    re-linking does not change."""
+    line = _last_line(store, name)
+    if line is None:
+        return None
+    return event_id(parse_event(line, f"{store.log_path(name)}:last line"))
 
 
 def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:

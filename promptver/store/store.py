@@ -338,9 +338,9 @@ class Store:
         record = {**event, "manifest_sha256": hexdigest}
         with self.lock(manifest.bundle):  # held by the caller: the chain tip stays put
             if sign is not None:
-                from promptver.store.events import chain_tip
+                from promptver.store.events import last_event_id
 
-                record = sign(record, manifest.bundle, chain_tip(self, manifest.bundle))
+                record = sign(record, manifest.bundle, last_event_id(self, manifest.bundle))
             return self.append_event(manifest.bundle, record, then=link)
 
     def repair(self, name: str) -> list[str]:
