@@ -63,9 +63,10 @@ def test_a_replayed_approval_is_refused(project: Path, store: Store, pv, rita: P
     result = pv("verify")
     assert result.code == 1
     assert (
-        "bot event 4 (approved 0.1.0, by Rui Reviewer <rui@example.com>): the same signature as event 2"
-        in result.out
+        "audit event 4 repeats signed event 2 (review by Rui Reviewer <rui@example.com>): the line was"
+        " replayed (copied)" in result.out
     )
+    assert "\n1 problem: " in result.out  # one copied line, one problem
     result = pv("promote", "bot@0.1.0", "--to", "production")
     assert result.code == 1 and "the line was replayed (copied) into the log" in result.err
     assert "Traceback" not in result.err

@@ -218,7 +218,6 @@ def _verify_log(
     from promptver.store.events import event_id
 
     previous: bytes | None = None
-    signed_at: dict[str, int] = {}  # id of each signed event -> where it is
     signatures: dict[str, int] = {}  # armored signature -> the line it was first seen on
     ids: dict[str, int] = {}  # the id of every event before this one -> its line
     for number, line in enumerate(lines, start=1):
@@ -238,12 +237,6 @@ def _verify_log(
                 " an event before it was edited, removed or reordered"
             )
         if "signature" in event:
-            first = signed_at.setdefault(event_id(event), number)
-            if first != number:
-                report.problems.append(
-                    f"{where}: audit event {number} repeats signed event {first} (a copied line:"
-                    " a signed decision counts once, where it was made)"
-                )
             _check_signature(store, name, number, event, report, signatures, ids, accepted=runs)
         ids.setdefault(event_id(event), number)
         if runs and event.get("event") == "eval" and event.get("run"):
@@ -288,7 +281,16 @@ def _check_signature(
     signature twice, or signed after an event that is not earlier, ``ids``) is a problem; an
     unknown key or someone else's is not (the decision simply does not count)."""
     from promptver.governance.signing import check, misplaced
+    from promptver.store.events import event_id
 
+    first = ids.get(event_id(dict(event)))
+    if first is not None:  # a copied line has the id of the original
+        report.problems.append(
+            f"{store.log_path(name)}:{number}: audit event {number} repeats signed event {first}"
+            f" ({event.get('event')} by {event.get('actor')}): the line was replayed (copied) into"
+            " the log; a signed decision counts once, where it was made"
+        )
+        return
     verdict = check(store, dict(event), name)
     kind = event.get("decision") or event.get("action") or event.get("event")
     new = event.get("new")
