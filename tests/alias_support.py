@@ -21,12 +21,17 @@ approvals = 1
 """
 
 
-def new_version(store: Store, project: Path, author: str = AUTHOR, text: str = "") -> Manifest:
-    """Edit the system prompt and bump a minor version written by ``author``."""
+def new_version(
+    store: Store, project: Path, author: str = AUTHOR, text: str = "", key: Path | None = None
+) -> Manifest:
+    """Edit the system prompt and bump a minor version written by ``author`` (the bump
+    signed with ``key``, an SSH key, when given)."""
+    from promptver.governance.signing import signer
+
     system = project / "bundles/bot/prompts/system.j2"
     with open(system, "a") as handle:
         handle.write(text or f"change {len(store.version_names('bot'))}\n")
-    return bump(store, "bot", "minor", author=author).manifest
+    return bump(store, "bot", "minor", author=author, sign=signer(key) if key else None).manifest
 
 
 def set_policy(project: Path, toml: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,9 @@ import pytest
 from promptver.governance.approvals import Reviewed, record_review
 from promptver.store.store import Store
 from tests.alias_support import AUTHOR, OTHER, REVIEWER, new_version, set_policy, write_run
+from tests.signing_support import make_key
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs OpenSSH's ssh-keygen")
-
-
-def make_key(folder: Path, name: str) -> tuple[Path, str]:
-    """A new ed25519 key pair: (private key path, public key line)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    key = folder / name
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
-    return key, key.with_suffix(".pub").read_text().strip()
 
 
 @pytest.fixture
@@ -32,8 +24,11 @@ def keys(tmp_path: Path, store: Store) -> dict[str, Path]:
     rui, rui_pub = make_key(folder, "rui")
     olga, olga_pub = make_key(folder, "olga")
     stranger, _ = make_key(folder, "stranger")
-    (store.root / "allowed_signers").write_text(f"rui@example.com {rui_pub}\nolga@example.com {olga_pub}\n")
-    return {"rui": rui, "olga": olga, "stranger": stranger}
+    ana, ana_pub = make_key(folder, "ana")
+    (store.root / "allowed_signers").write_text(
+        f"rui@example.com {rui_pub}\nolga@example.com {olga_pub}\nana@example.com {ana_pub}\n"
+    )
+    return {"rui": rui, "olga": olga, "stranger": stranger, "ana": ana}
 
 
 SIGNED_POLICY = """
@@ -48,7 +43,7 @@ def test_only_signed_approvals_count_where_required(
 ) -> None:
     """Attack: approve as someone else with a free-text --by (or PROMPTVER_USER)."""
     set_policy(project, SIGNED_POLICY)
-    new_version(store, project)
+    new_version(store, project, key=keys["ana"])  # the author is a signed identity
     assert pv("approve", "bot@0.1.0", "--by", REVIEWER).code == 0  # forged: no key
     result = pv("promote", "bot@0.1.0", "--to", "production")
     assert result.code == 1
@@ -81,7 +76,7 @@ def test_only_signed_approvals_count_where_required(
     assert "signed by rui@example.com" in show.out
     audit = pv("audit", "bot", "--json")
     signed = [e for e in json.loads(audit.out)["events"] if e.get("signed_by")]
-    assert [e["event"] for e in signed] == ["review", "review", "alias"]  # reject, approve, promote
+    assert [e["event"] for e in signed] == ["bump", "review", "review", "alias"]  # reject, approve, promote
 
 
 def test_an_edited_signed_event_is_caught(project: Path, store: Store, pv, keys: dict[str, Path]) -> None:
@@ -98,9 +93,20 @@ def test_an_edited_signed_event_is_caught(project: Path, store: Store, pv, keys:
     forged["new"] = {"version": "0.2.0", "digest": second.digest}
     store.append_event("bot", forged)
     result = pv("verify")
-    assert result.code == 1 and "does not verify (the event was edited after signing)" in result.out
+    assert result.code == 1 and "the same signature as event 3: the line was replayed" in result.out
     result = pv("promote", "bot@0.2.0", "--to", "production")
-    assert result.code == 1 and "bad signature" in result.err
+    assert result.code == 1 and "the audit trail of bot does not verify" in result.err
+    # the signed approval itself edited in place (its line made the last again: the chain holds)
+    log = store.log_path("bot")
+    lines = log.read_bytes().splitlines()[:3]
+    event = json.loads(lines[-1])
+    event["note"] = "ship it"
+    lines[-1] = json.dumps(event, sort_keys=True, ensure_ascii=False).encode()
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    result = pv("verify")
+    assert result.code == 1 and "does not verify (the event was edited after signing)" in result.out
+    result = pv("promote", "bot@0.1.0", "--to", "production")
+    assert result.code == 1 and "edited after signing" in result.err
 
 
 def test_eval_evidence_names_its_target(project: Path, store: Store, pv) -> None:

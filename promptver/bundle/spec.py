@@ -278,6 +278,7 @@ SCHEMA: Schema = {
                             "target": (_eval_target, False),
                             "min_score": (_score, True),
                             "max_error_rate": (_score, False),
+                            "signed_by": (_strings, False),  # who may sign the run's eval event
                         },
                         False,
                     ),

@@ -50,6 +50,20 @@ def _evidence(evidence: dict[str, Any] | None) -> None:
         click.echo(f"  eval: {describe_run(run)}")
 
 
+def author_line(d: dict[str, Any]) -> str:
+    """``Ana <ana@...> (signed by ana@example.com)``, or why the author is not a signed identity."""
+    if d.get("author_signed_by"):
+        return f"{d['author']} (bump signed by {d['author_signed_by']})"
+    problem = d.get("author_signature_problem")
+    if problem and problem != "its bump is unsigned":
+        return f"{d['author']} (bump signature not accepted: {problem})"
+    return (
+        f"{d['author']} (unsigned: identity declared, not authenticated)"
+        if "author_signed_by" in d
+        else d["author"]
+    )
+
+
 def approval_line(approval: dict[str, Any]) -> str:
     """``Ana <ana@...> 2026-11-26 15:20 (event 12, signed by ana@example.com)``."""
     signed = approval.get("signed_by")
@@ -180,7 +194,7 @@ def print_deployment(details: dict[str, Any]) -> None:
     from promptver.versions.provenance import describe_git
 
     d = details["deployment"]
-    rows: list[tuple[str, str]] = []
+    rows: list[tuple[str, str]] = [("author", author_line(details))]
     model = details.get("model") or {}
     params = ", ".join(f"{k}={v}" for k, v in (model.get("params") or {}).items())
     rows.append(

@@ -15,7 +15,21 @@ def _bump_options(func):  # type: ignore[no-untyped-def]
     func = click.option(
         "--git", "use_git", is_flag=True, help="Also commit the store change and tag NAME@VERSION."
     )(func)
+    func = click.option(
+        "--key",
+        default=None,
+        metavar="PATH",
+        help="SSH key to sign the bump with, so its author is a signed identity (default:"
+        " PROMPTVER_SIGNING_KEY, else git's user.signingkey when gpg.format=ssh; none: unsigned).",
+    )(func)
     return json_option(func)
+
+
+def _signer(store, key: str | None, dry_run: bool):  # type: ignore[no-untyped-def]
+    from promptver.governance.signing import signer, signing_key
+
+    path = None if dry_run else signing_key(key, store.project_root)
+    return signer(path) if path is not None else None
 
 
 @click.command()
@@ -34,6 +48,7 @@ def bump(
     message: str,
     dry_run: bool,
     use_git: bool,
+    key: str | None,
     as_json: bool,
 ) -> None:
     """Snapshot bundles/NAME as the next version: LEVEL is auto (what the changes
@@ -54,6 +69,7 @@ def bump(
         force=force,
         analyzer=analyze_bump,
         prefetch=prefetch_bump,
+        sign=_signer(store, key, dry_run),
     )
     _report(store, result, dry_run, use_git, as_json)
 
@@ -68,7 +84,9 @@ def bump(
     help="Which release the experiment leads to.",
 )
 @_bump_options
-def snapshot(name: str, level: str, message: str, dry_run: bool, use_git: bool, as_json: bool) -> None:
+def snapshot(
+    name: str, level: str, message: str, dry_run: bool, use_git: bool, key: str | None, as_json: bool
+) -> None:
     """Record an experiment version stamped with the UTC time (1.3.0-dev.20261126T143000Z)."""
     from promptver.diff.bumping import analyze_bump, prefetch_bump
     from promptver.versions.bump import bump as do_bump
@@ -83,6 +101,7 @@ def snapshot(name: str, level: str, message: str, dry_run: bool, use_git: bool, 
         snapshot=level,
         analyzer=analyze_bump,
         prefetch=prefetch_bump,
+        sign=_signer(store, key, dry_run),
     )
     _report(store, result, dry_run, use_git, as_json)
 

@@ -120,6 +120,16 @@ def eval_group() -> None:
     """
 
 
+def _signer(store: Any, key: str | None) -> Any:
+    """The signer of a recorded run's audit event (None: unsigned, or no store)."""
+    if store is None:
+        return None
+    from promptver.governance.signing import signer, signing_key
+
+    path = signing_key(key, store.project_root)
+    return signer(path) if path is not None else None
+
+
 @eval_group.command("run", cls=_DefaultCommand)
 @click.argument("ref", metavar="NAME[@VERSION]")
 @click.option("--dataset", help="Eval dataset (default: the bundle's only one).")
@@ -174,6 +184,13 @@ def eval_group() -> None:
 @click.option("--save", is_flag=True, help="Store a working-copy run too.")
 @click.option("--resume", metavar="RUN", help="Continue an interrupted run.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.option(
+    "--key",
+    default=None,
+    metavar="PATH",
+    help="SSH key to sign the run's audit event with (CI's key; default: PROMPTVER_SIGNING_KEY,"
+    " else git's user.signingkey when gpg.format=ssh; none: unsigned).",
+)
 @_gate_options
 @click.pass_context
 def eval_run(
@@ -199,6 +216,7 @@ def eval_run(
     save: bool,
     resume: str | None,
     quiet: bool,
+    key: str | None,
     fail_under: float | None,
     max_regressions: int | None,
     max_score_drop: float | None,
@@ -216,6 +234,7 @@ def eval_run(
     store_root = store.root if store is not None else None
     cwd_on_path()
     bundle = open_bundle(ref, store)
+    sign = _signer(store, key)
     options = evals.EvalOptions(
         dataset=dataset,
         target=target,
@@ -240,7 +259,7 @@ def eval_run(
             raise click.UsageError("a model matrix (several --model) takes no --compare or --resume")
         gate = evals.Gate(fail_under, max_regressions, max_score_drop, fail_if_worse)
         shared = _shared_cache(store) if options.cache else None
-        _matrix(ref, bundle, options, models, store_root, save, quiet, gate, _fmt(fmt, as_json), shared)
+        _matrix(ref, bundle, options, models, store_root, save, quiet, gate, _fmt(fmt, as_json), shared, sign)
         return
     saved = save or split_ref(ref)[1] is not None or resume is not None
     progress = _Progress(enabled=not quiet)
@@ -256,6 +275,7 @@ def eval_run(
                 on_record=progress.update,
                 shared_cache=shared,
                 on_batch=None if quiet else _batch_progress(),
+                sign=sign,
             )
     except RunInterrupted as exc:
         _interrupted(exc)
@@ -356,6 +376,7 @@ def _matrix(
     gate: Any,
     fmt: str,
     shared: Any = None,
+    sign: Any = None,
 ) -> None:
     """Run the same version against each model, store each run, show them side by side."""
     import dataclasses
@@ -386,6 +407,7 @@ def _matrix(
                     save=saved,
                     on_record=progress.update,
                     shared_cache=shared,
+                    sign=sign,
                 )
         except evals.RunInterrupted as exc:
             _interrupted(exc)

@@ -94,6 +94,11 @@ def show(ref: str, as_json: bool) -> None:
         manifest = store.resolve(name, version or "latest")
         details = describe(store, manifest)
         from promptver.governance.aliases import is_alias_ref
+        from promptver.governance.signing import author_verdict
+
+        verdict = author_verdict(store, manifest.bundle, manifest.version)
+        details["author_signed_by"] = verdict.signer
+        details["author_signature_problem"] = verdict.problem
 
         if is_alias_ref(version):  # NAME@production: also what serves there and why
             from promptver.governance.deployment import deployment
@@ -118,6 +123,12 @@ def show(ref: str, as_json: bool) -> None:
     _print_details(details)
 
 
+def _author_line(d: dict[str, Any]) -> str:
+    from promptver.cli.cmd_alias import author_line
+
+    return author_line(d)
+
+
 def _print_details(d: dict[str, Any]) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -129,7 +140,7 @@ def _print_details(d: dict[str, Any]) -> None:
     rows = [
         ("parent", d["parent"] or "-"),
         ("created", d["created"]),
-        ("author", d["author"]),
+        ("author", _author_line(d)),
         ("message", d["message"]),
         ("bump", d.get("bump") or "-"),
     ]

@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "reject": "promptver.cli.cmd_approve:reject",
     "audit": "promptver.cli.cmd_audit:audit",
     "verify": "promptver.cli.cmd_store:verify",
+    "attest": "promptver.cli.cmd_attest:attest",
+    "verify-attestation": "promptver.cli.cmd_attest:verify_attestation",
     "gc": "promptver.cli.cmd_store:gc",
     "changelog": "promptver.cli.cmd_diff:changelog",
     "diff": "promptver.cli.cmd_diff:diff",

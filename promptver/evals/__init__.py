@@ -22,6 +22,7 @@ from promptver.evals.cache import SharedCache
 from promptver.evals.compare import Comparison, Gate, compare_runs
 from promptver.evals.runner import EvalOptions, OnRecord, check_resumable, execute, prepare
 from promptver.evals.storage import RunStore, StoredRun, read_run
+from promptver.store.events import Signer
 
 __all__ = [
     "Comparison",
@@ -58,13 +59,13 @@ def _run(plan: Any, writer: Any, on_record: OnRecord | None, saved: bool) -> Non
         raise RunInterrupted(writer.id, len(writer.records), saved) from None
 
 
-def _record(store_root: Path, run: StoredRun) -> StoredRun:
+def _record(store_root: Path, run: StoredRun, sign: Signer | None = None) -> StoredRun:
     """Put a completed run of a stored version in the bundle's audit log (after its last
-    write, so the recorded hashes are those of the final files)."""
+    write, so the recorded hashes are those of the final files), signed with ``sign``."""
     from promptver.evals.records import record_run
     from promptver.store.store import Store
 
-    record_run(Store(store_root), run.meta, run.path)
+    record_run(Store(store_root), run.meta, run.path, sign)
     return run
 
 
@@ -83,6 +84,7 @@ def evaluate(
     env: dict[str, str] | None = None,
     shared_cache: SharedCache | None = None,
     on_batch: Any = None,
+    sign: Signer | None = None,
 ) -> StoredRun:
     """Run (or resume) an eval and return the finished run.
 
@@ -91,7 +93,9 @@ def evaluate(
 
     With ``save`` the run lives in the store's ``runs/`` folder; otherwise in a scratch
     folder that is removed afterwards. Ctrl-C (KeyboardInterrupt) propagates after the
-    run is marked interrupted with its finished cases kept.
+    run is marked interrupted with its finished cases kept. ``sign`` (from
+    ``governance/signing.signer``): the run's ``eval`` audit event is signed by that key, so
+    a policy's ``signed_by`` can require it.
     """
     from promptver.evals import runner
 
@@ -116,7 +120,7 @@ def evaluate(
         check_resumable(plan, writer)
         _run(plan, writer, on_record, True)
         assert store_root is not None  # runs is not None
-        return _record(store_root, read_run(writer.folder, lazy=True))
+        return _record(store_root, read_run(writer.folder, lazy=True), sign)
     if save and runs is None:
         from promptver.errors import ConfigError
 
@@ -128,7 +132,7 @@ def evaluate(
         writer = runner.start(plan, runs if save else None, scratch)
         _run(plan, writer, on_record, save)
         run = read_run(writer.folder, lazy=save)  # a scratch folder is removed below
-        return _record(store_root, run) if save and store_root is not None else run
+        return _record(store_root, run, sign) if save and store_root is not None else run
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -19,6 +19,7 @@ from promptver.store.store import Store, check_name
 
 if TYPE_CHECKING:
     from promptver.evals.storage import StoredRun
+    from promptver.store.events import Signer
 
 EVENT = "eval"
 RUN_FILES = ("run.json", "cases.jsonl")
@@ -65,10 +66,14 @@ def eval_event(meta: dict[str, Any], folder: Path, actor: str, time: str) -> dic
     }
 
 
-def record_run(store: Store, meta: dict[str, Any], folder: Path) -> dict[str, Any] | None:
+def record_run(
+    store: Store, meta: dict[str, Any], folder: Path, sign: Signer | None = None
+) -> dict[str, Any] | None:
     """Append the ``eval`` event of a saved run once it is complete; call it after the run's
-    last write. A working-copy run (no version) or an unfinished one records nothing."""
-    from promptver.store.events import utc_now
+    last write. A working-copy run (no version) or an unfinished one records nothing.
+    ``sign``: the event is signed (it holds the run files' hashes, so the signature covers
+    the run)."""
+    from promptver.store.events import last_event_id, utc_now
     from promptver.versions.provenance import identity
 
     name = meta.get("bundle")
@@ -77,7 +82,13 @@ def record_run(store: Store, meta: dict[str, Any], folder: Path) -> dict[str, An
     from promptver.evals.redact import redact_json
 
     event = eval_event(meta, folder, identity(store.project_root), utc_now())
-    return store.append_event(name, redact_json(event)) if event is not None else None
+    if event is None:
+        return None
+    event = redact_json(event)
+    with store.lock(name):
+        if sign is not None:
+            event = sign(event, name, last_event_id(store, name))
+        return store.append_event(name, event)
 
 
 def recorded_events(store: Store, name: str) -> dict[str, dict[str, Any]]:

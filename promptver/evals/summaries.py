@@ -152,7 +152,8 @@ def describe_run(run: dict[str, Any]) -> str:
     errored = f", {errors} errored" if isinstance(errors, int) else ", errors unknown"
     cost = run.get("cost")
     spent = f", cost ${cost:.4f}" if isinstance(cost, int | float) else ", cost unknown"
+    signed = f"; signed by {run['signed_by']}" if run.get("signed_by") else ""
     return (
         f"run {run.get('id')} on {run.get('dataset')} by {run.get('target') or 'an unknown target'}:"
-        f" {scored}{passed}{errored}{spent}"
+        f" {scored}{passed}{errored}{spent}{signed}"
     )

@@ -242,10 +242,6 @@ def move(
     }
     if dry_run:
         return {**event, "seq": None, "dry_run": True}
-    if key is not None:
-        from promptver.governance.signing import sign
-
-        event = sign(event, key)
 
     def derive(record: dict[str, Any]) -> None:
         moved = {alias: AliasState(alias, list(s.history), s.last) for alias, s in states.items()}
@@ -253,7 +249,9 @@ def move(
         write_pointers(store, name, moved)  # fails -> the event is taken back too
         apply(states, record)
 
-    return store.append_event(name, event, then=derive)
+    from promptver.governance.signing import append_signed
+
+    return append_signed(store, name, event, key, then=derive)
 
 
 def current_manifest(store: Store, name: str, state: AliasState) -> Manifest | None:

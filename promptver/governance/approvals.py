@@ -15,9 +15,11 @@ digest is the one that counts: a rejection after an approval withdraws it.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptver.errors import ConfigError, ConflictError, PolicyError, PromptverError
 from promptver.governance.identities import person, same_person
@@ -25,6 +27,9 @@ from promptver.governance.policy import self_approval_forbidden_by
 from promptver.store.events import log_events, utc_now
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
+
+if TYPE_CHECKING:
+    from promptver.governance.signing import Verdict
 
 EVENT = "review"
 APPROVED = "approved"
@@ -54,6 +59,13 @@ class Decision:
     event: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     signed_by: str | None = None  # set by `with_signature`: the allowed signer, verified
     signature_problem: str | None = None
+    signing_key: str | None = None  # the fingerprint of the key that signed it (good ones)
+
+    @property
+    def verdict(self) -> Verdict:
+        from promptver.governance.signing import Verdict
+
+        return Verdict(signer=self.signed_by, problem=self.signature_problem, key=self.signing_key)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,34 +81,66 @@ class Decision:
             "signature_problem": self.signature_problem,
         }
 
-    def with_signature(self, store: Store) -> Decision:
-        """This decision with its signature checked (``signed_by`` or ``signature_problem``)."""
+    def with_signature(self, store: Store, bundle: str) -> Decision:
+        """This decision (an event of ``bundle``'s log) with its signature checked
+        (``signed_by`` or ``signature_problem``)."""
         if "signature" not in self.event:
             return self  # nothing to check: neither signed_by nor a problem
         from dataclasses import replace
 
         from promptver.governance.signing import check
 
-        verdict = check(store, self.event)
-        return replace(self, signed_by=verdict.signer, signature_problem=verdict.problem)
+        verdict = check(store, self.event, bundle)
+        return replace(
+            self, signed_by=verdict.signer, signature_problem=verdict.problem, signing_key=verdict.key
+        )
 
 
-def decisions(events: list[dict[str, Any]], digest: str) -> list[Decision]:
+def decisions(
+    events: list[dict[str, Any]],
+    digest: str,
+    log: Callable[[], list[dict[str, Any]]] | None = None,
+) -> list[Decision]:
     """Each person's latest review decision on a digest, in log order.
 
-    Linear in the events: a decision replaces the earlier ones of the same person
-    (``same_person``: the same email, or the same name where one side has no email), found
-    through indexes by email and by name rather than by comparing it with every decision
-    kept so far. An index entry whose decision was replaced since is skipped."""
-    latest: dict[int, dict[str, Any]] = {}  # the live decisions' events, in log order
-    by_email: dict[str, int] = {}  # the live decision of this email (a newer one replaces it)
+    The latest is decided by the (signed) ``time``, then by ``after`` (the one signed when
+    the log was longer: the event it followed is later), then by log position; so a signed
+    approval moved after the same person's later signed rejection does not count again, and
+    a pull that puts local events after a teammate's changes nothing. ``log``: the whole
+    log, read only for a tie within one second when ``events`` holds some kinds only.
+
+    Linear after one sort: in that order a decision replaces the earlier ones of the same
+    person (``same_person``: the same email, or the same name where one side has no email),
+    found through indexes by email and by name rather than by comparing it with every
+    decision kept so far."""
+    found: list[tuple[int, dict[str, Any]]] = [
+        (_place(event, index), event)
+        for index, event in enumerate(events)
+        if event.get("event") == EVENT
+        and isinstance(event.get("new"), dict)
+        and event["new"].get("digest") == digest
+        and isinstance(event.get("actor"), str)
+    ]
+    seconds = Counter(str(event.get("time", "")) for _, event in found)
+    places: dict[str, int] = {}
+
+    def anchor(event: dict[str, Any], place: int) -> int:
+        after = event.get("after")
+        if seconds[str(event.get("time", ""))] < 2 or not isinstance(after, str):
+            return place - 1  # as if signed right after the event before it
+        if not places:
+            from promptver.store.events import event_id
+
+            every = log() if log is not None else events
+            places.update((event_id(e), _place(e, i)) for i, e in enumerate(every))
+        return places.get(after, place - 1)
+
+    found.sort(key=lambda pair: (str(pair[1].get("time", "")), anchor(pair[1], pair[0]), pair[0]))
+    latest: dict[int, tuple[int, dict[str, Any]]] = {}  # the live decisions, by sorted position
+    by_email: dict[str, int] = {}  # the live decision of this email (a later one replaces it)
     by_bare_name: dict[str, int] = {}  # the live decision of this name given without email
     by_name: dict[str, list[int]] = {}  # every decision of this name, with or without email
-    for number, event in enumerate(events):
-        if event.get("event") != EVENT or not isinstance(event.get("new"), dict):
-            continue
-        if event["new"].get("digest") != digest or not isinstance(event.get("actor"), str):
-            continue
+    for number, (place, event) in enumerate(found):
         name, email = person(event["actor"])
         if email:  # same email, or an earlier actor without one and the same name
             replaced = [by_email.get(email, -1), by_bare_name.get(name, -1) if name else -1]
@@ -109,7 +153,7 @@ def decisions(events: list[dict[str, Any]], digest: str) -> list[Decision]:
             latest.pop(old, None)
         if name:
             by_name.setdefault(name, []).append(number)
-        latest[number] = event
+        latest[number] = (place, event)
     return [
         Decision(
             actor=event["actor"],
@@ -120,8 +164,14 @@ def decisions(events: list[dict[str, Any]], digest: str) -> list[Decision]:
             version=event["new"].get("version"),
             event=event,
         )
-        for event in latest.values()
+        for _, event in sorted(latest.values(), key=lambda pair: pair[0])
     ]
+
+
+def _place(event: dict[str, Any], index: int) -> int:
+    """An event's line in its log (its ``seq``, which `verify` checks), else its index."""
+    seq = event.get("seq")
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else index
 
 
 def reviews(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -198,11 +248,9 @@ def decide(
             event["actor"],
             f"ask someone else to run `promptver approve {manifest.ref}`",
         )
-        if key is not None:
-            from promptver.governance.signing import sign
+        from promptver.governance.signing import append_signed
 
-            event = sign(event, key)
-        return store.append_event(name, event)
+        return append_signed(store, name, event, key)
 
 
 def record_review(
@@ -231,11 +279,9 @@ def record_review(
                     hint="open the review again",
                 )
             _refuse(store, manifest, decision, event["actor"], "ask someone else to review it")
-        if key is not None:
-            from promptver.governance.signing import sign
+        from promptver.governance.signing import append_signed
 
-            event = sign(event, key)
-        return store.append_event(bundle, event)
+        return append_signed(store, bundle, event, key)
 
 
 def _refuse(store: Store, manifest: Manifest, decision: str, actor: str, hint: str) -> None:

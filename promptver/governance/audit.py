@@ -88,7 +88,9 @@ def audit(
     ]
     at = _positions(events) if any("approval_ids" in e for e in shown) else {}
     shown = [_cited(e, at) for e in shown]
-    return AuditTrail(name, [_signed(store, e) for e in shown], len(events), chain_problems(store, name))
+    return AuditTrail(
+        name, [_signed(store, name, e) for e in shown], len(events), chain_problems(store, name)
+    )
 
 
 def _positions(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -106,13 +108,13 @@ def _cited(event: dict[str, Any], at: dict[str, Any]) -> dict[str, Any]:
     return {**event, "approvals": [at.get(i, "?") for i in ids]}
 
 
-def _signed(store: Store, event: dict[str, Any]) -> dict[str, Any]:
+def _signed(store: Store, name: str, event: dict[str, Any]) -> dict[str, Any]:
     """A signed event with who signed it (``signed_by``) or why its signature is bad."""
     if "signature" not in event:
         return event
     from promptver.governance.signing import check
 
-    verdict = check(store, event)
+    verdict = check(store, event, name)
     return {**event, "signed_by": verdict.signer, "signature_problem": verdict.problem}
 
 

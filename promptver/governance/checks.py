@@ -22,6 +22,7 @@ from promptver.governance.policy import (
     model_label,
     target_accepts,
 )
+from promptver.governance.signing import Verdict, author_verdict, run_verdict
 from promptver.store.events import event_id
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
@@ -40,6 +41,7 @@ class PolicyCheck:
     runs: list[dict[str, Any]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     impossible: list[str] = field(default_factory=list)
+    author: Verdict | None = None  # the bump's signature, when the policy requires signing
 
     @property
     def ok(self) -> bool:
@@ -58,6 +60,7 @@ class PolicyCheck:
             "eval_runs": self.runs,
             "missing": self.missing,
             "cannot_be_satisfied": self.impossible,
+            "author_signed_by": self.author.signer if self.author else None,
         }
 
 
@@ -72,14 +75,31 @@ def check_policy(
     """``decided``: the decisions on the version with their signatures checked, when the
     caller has them already (else they are worked out from ``events``)."""
     result = PolicyCheck(alias, manifest, policy)
+    signed = policy is not None and policy.require_signed
+    if signed:
+        result.author = author_verdict(store, manifest.bundle, manifest.version)
     if decided is None:
-        decided = [d.with_signature(store) for d in decisions(events, manifest.digest)]
+        decided = [
+            d.with_signature(store, manifest.bundle)
+            for d in decisions(events, manifest.digest, log=lambda: store.events(manifest.bundle))
+        ]
     for decision in decided:
         if decision.signature_problem is not None and "signature" in decision.event:
             result.not_counted.append((decision, f"bad signature: {decision.signature_problem}"))
-        elif policy and policy.require_signed and decision.signed_by is None:
+        elif signed and decision.signed_by is None:
             why = "unsigned" if "signature" not in decision.event else "not signed by an allowed signer"
             result.not_counted.append((decision, f"{why} (the policy requires signed decisions)"))
+        elif (
+            signed
+            and policy is not None
+            and policy.approver_not_author
+            and decision.decision == APPROVED
+            and result.author is not None
+            and result.author.same_signer(decision.verdict)
+        ):
+            result.not_counted.append(
+                (decision, f"signed with the key that signed the bump ({result.author.signer}): the author")
+            )
         elif decision.version is None and same_person(decision.actor, manifest.author):
             if decision.decision == APPROVED:
                 result.not_counted.append((decision, "the author, approving their own working copy"))
@@ -106,6 +126,13 @@ def check_policy(
 
 def _check_approvals(result: PolicyCheck, policy: AliasPolicy) -> None:
     author = result.manifest.author
+    if policy.require_signed and (result.author is None or result.author.signer is None):
+        why = result.author.problem if result.author is not None else None
+        result.missing.append(
+            f"a signed author: {result.manifest.ref} was bumped by {author}, not a signed identity"
+            f" ({why or 'unsigned'}); the policy requires signed decisions, so the bump must be"
+            " signed by an allowed signer who is its author (`promptver bump --key`)"
+        )
     for rejection in result.rejections:
         note = f": {rejection.note}" if rejection.note else ""
         result.missing.append(
@@ -157,7 +184,7 @@ def _check_evals(store: Store, result: PolicyCheck, policy: AliasPolicy) -> None
     runs = []
     own = model_label(store, manifest)
     for candidate in recorded:
-        why = run_unfit(candidate, policy, own)
+        why = run_unfit(candidate, policy, own) or _unsigned_run(store, manifest.bundle, candidate, policy)
         if why is None:
             runs.append(candidate)
         else:
@@ -172,13 +199,29 @@ def _check_evals(store: Store, result: PolicyCheck, policy: AliasPolicy) -> None
                 f" recorded complete run of {manifest.ref} ({manifest.digest[:15]}) on it{uncounted}"
             )
             continue
-        result.runs.append(brief(run))
+        signer = run_verdict(store, manifest.bundle, str(run.get("id"))).signer
+        result.runs.append({**brief(run), "signed_by": signer})
         score = score_of(run)
         if score is not None and score < policy.min_eval_score:
             result.missing.append(
                 f"an eval run on {dataset!r} scoring at least {policy.min_eval_score:g}; the latest"
                 f" recorded ({run.get('id')}, {run.get('finished')}) scored {score:.3f}{uncounted}"
             )
+
+
+def _unsigned_run(store: Store, name: str, run: dict[str, Any], policy: AliasPolicy) -> str | None:
+    """Why a run is no evidence under a policy's ``signed_by`` (None: it counts)."""
+    if policy.eval_signed_by is None:
+        return None
+    verdict = run_verdict(store, name, str(run.get("id")))
+    wanted = " or ".join(policy.eval_signed_by) or "nobody"
+    if verdict.signer is None:
+        return f"run {run.get('id')} is not signed by {wanted} ({verdict.problem or 'unsigned'})"
+    if not any(
+        same_person(verdict.signer, s) or verdict.signer.lower() == s.lower() for s in policy.eval_signed_by
+    ):
+        return f"run {run.get('id')} is signed by {verdict.signer}, not by {wanted}"
+    return None
 
 
 def run_unfit(run: dict[str, Any], policy: AliasPolicy, own_model: str | None) -> str | None:

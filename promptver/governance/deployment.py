@@ -34,7 +34,10 @@ def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
     runs, _ = evidence(store, name)  # only recorded runs are evidence
     latest = latest_run(store, name, manifest.digest, runs=runs)
     policy = effective_policy(store, alias, manifest, None)
-    decided = [d.with_signature(store) for d in decisions(events, manifest.digest)]
+    decided = [
+        d.with_signature(store, manifest.bundle)
+        for d in decisions(events, manifest.digest, log=lambda: store.events(manifest.bundle))
+    ]
     check = check_policy(store, manifest, alias, policy, events, decided)
     prov = manifest.provenance
     return {
@@ -49,7 +52,7 @@ def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
                 "from": last.get("from"),
                 "reason": last.get("reason"),
                 "event": last.get("seq"),
-                "signed_by": _signer(store, last),
+                "signed_by": _signer(store, last, manifest.bundle),
             }
             if last
             else None
@@ -57,7 +60,7 @@ def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
         "log_agrees": bool(state and state.version == manifest.version),
         "evals": _evals(manifest, raw, store, runs),
         "corpus": _corpus(manifest, raw),
-        "latest_eval_run": brief(latest) if latest else None,
+        "latest_eval_run": _signed_brief(store, name, latest) if latest else None,
         "git": {
             "commit": prov.get("git_commit"),
             "dirty": prov.get("git_dirty"),
@@ -94,10 +97,17 @@ def _evals(
                 "path": path,
                 "digest": PREFIX + entry.digest if entry else None,
                 "size": entry.size if entry else None,
-                "latest_run": brief(run) if run else None,
+                "latest_run": _signed_brief(store, manifest.bundle, run) if run else None,
             }
         )
     return found
+
+
+def _signed_brief(store: Store, name: str, run: dict[str, Any]) -> dict[str, Any]:
+    """A run's report fields and whose key signed its audit event (None: unsigned)."""
+    from promptver.governance.signing import run_verdict
+
+    return {**brief(run), "signed_by": run_verdict(store, name, str(run.get("id"))).signer}
 
 
 def _corpus(manifest: Manifest, raw: dict[str, Any]) -> dict[str, Any] | None:
@@ -117,9 +127,9 @@ def _table(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _signer(store: Store, event: dict[str, Any]) -> str | None:
+def _signer(store: Store, event: dict[str, Any], bundle: str) -> str | None:
     if "signature" not in event:
         return None
     from promptver.governance.signing import check
 
-    return check(store, event).signer
+    return check(store, event, bundle).signer

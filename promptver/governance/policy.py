@@ -5,6 +5,7 @@
     approver_not_author = true    # the version's author's approval does not count (default)
     approvers = ["ana@example.com", "Marco <marco@example.com>"]   # optional: who may approve
     eval = { dataset = "golden", target = "model", min_score = 0.9 }   # optional: eval evidence
+    # eval = { ..., signed_by = ["ci@example.com"] }: the run's eval event signed by one of them
     require_signed = false        # true: only approvals signed by an allowed signer count
 
 ``eval``: a recorded, unedited, complete run of the exact version on ``dataset`` (default:
@@ -46,6 +47,7 @@ class AliasPolicy:
     eval_targets: tuple[str, ...] = ("model",)  # run targets accepted (see target_accepts)
     max_error_rate: float = 0.0  # share of errored cases a run may have and still count
     require_signed: bool = False  # only approvals signed by an allowed signer count
+    eval_signed_by: tuple[str, ...] | None = None  # None: any run counts; else signed by one of them
     sources: tuple[str, ...] = ()  # the versions whose bundle.toml declares it
 
     def to_json(self) -> dict[str, Any]:
@@ -59,6 +61,7 @@ class AliasPolicy:
             "eval_targets": list(self.eval_targets),
             "max_error_rate": self.max_error_rate,
             "require_signed": self.require_signed,
+            "eval_signed_by": list(self.eval_signed_by) if self.eval_signed_by is not None else None,
             "declared_in": list(self.sources),
         }
 
@@ -78,7 +81,14 @@ class AliasPolicy:
                 if self.max_error_rate == 0
                 else f"at most {self.max_error_rate:.0%} errored cases"
             )
-            parts.append(f"eval score >= {self.min_eval_score:g} on {on} by {by or 'no target'}, {errors}")
+            signed = (
+                f", run signed by {' or '.join(self.eval_signed_by) or 'nobody'}"
+                if self.eval_signed_by is not None
+                else ""
+            )
+            parts.append(
+                f"eval score >= {self.min_eval_score:g} on {on} by {by or 'no target'}, {errors}{signed}"
+            )
         return "; ".join(parts) or "no requirement (declared protected)"
 
 
@@ -94,6 +104,9 @@ def parse_policy(alias: str, raw: Any, source: str) -> AliasPolicy:
     target = evals.get("target", "model")
     targets = (target,) if isinstance(target, str) else tuple(str(t) for t in target or ())
     rate = evals.get("max_error_rate", 0.0)
+    signers = evals.get("signed_by")
+    if isinstance(signers, str):
+        signers = [signers]
     return AliasPolicy(
         alias=alias,
         approvals=approvals if isinstance(approvals, int) and approvals >= 0 else 1,
@@ -108,6 +121,7 @@ def parse_policy(alias: str, raw: Any, source: str) -> AliasPolicy:
         if isinstance(rate, int | float) and not isinstance(rate, bool) and 0 <= rate <= 1
         else 0.0,
         require_signed=raw.get("require_signed", False) is True,
+        eval_signed_by=tuple(str(s) for s in signers) if isinstance(signers, list) else None,
         sources=(source,),
     )
 
@@ -155,8 +169,16 @@ def merge(a: AliasPolicy | None, b: AliasPolicy | None) -> AliasPolicy | None:
         eval_targets=targets,
         max_error_rate=min(a.max_error_rate, b.max_error_rate),
         require_signed=a.require_signed or b.require_signed,
+        eval_signed_by=_both(a.eval_signed_by, b.eval_signed_by),
         sources=tuple(dict.fromkeys(a.sources + b.sources)),
     )
+
+
+def _both(a: tuple[str, ...] | None, b: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """Signers both lists accept (None: that side accepts any run)."""
+    if a is None or b is None:
+        return a if b is None else b
+    return tuple(x for x in a if any(same_person(x, y) for y in b))
 
 
 def effective_policy(

@@ -162,6 +162,8 @@ def refuse_unverified(store: Store, name: str, what: str) -> None:
 
 def _promote_hint(manifest: Manifest, missing: list[str]) -> str:
     steps = []
+    if any(m.startswith("a signed author") for m in missing):
+        steps.append("a new version bumped with its author's key (`promptver bump --key`)")
     if any("approval" in m or "requested changes" in m for m in missing):
         steps.append(f"`promptver approve {manifest.ref}` (by a reviewer)")
     if any("eval run" in m for m in missing):

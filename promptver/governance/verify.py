@@ -215,7 +215,8 @@ def _verify_log(
 
     lines = log_lines(path)
     hashes = [None, *(hashlib.sha256(line).hexdigest() for line, _ in lines)]  # of the line before
-    signed_at: dict[str, int] = {}  # id of each signed event -> where it is
+    signatures: dict[str, int] = {}  # armored signature -> the line it was first seen on
+    ids: dict[str, int] = {}  # the id of every event before this one -> its line
     for number, (_line, event) in enumerate(lines, start=1):
         report.events += 1
         if not isinstance(event, dict):
@@ -228,14 +229,8 @@ def _verify_log(
                 " an event before it was edited, removed or reordered"
             )
         if "signature" in event:
-            first = signed_at.setdefault(event_id(event), number)
-            if first != number:
-                report.problems.append(
-                    f"{path}:{number}: audit event {number} repeats signed event {first} (a copied line:"
-                    " a signed decision counts once, where it was made)"
-                )
-        if runs and "signature" in event:
-            _check_signature(store, name, number, event, report)
+            _check_signature(store, name, number, event, report, signatures, ids, accepted=runs)
+        ids.setdefault(event_id(event), number)
         if runs and event.get("event") == "eval" and event.get("run"):
             from promptver.evals.records import run_problem
 
@@ -262,19 +257,53 @@ def bundle_problems(
 
 
 def _check_signature(
-    store: Store, name: str, number: int, event: dict[str, object], report: VerifyReport
+    store: Store,
+    name: str,
+    number: int,
+    event: dict[str, object],
+    report: VerifyReport,
+    signed_at: dict[str, int],
+    ids: dict[str, int],
+    *,
+    accepted: bool = True,
 ) -> None:
-    """A signed decision: who signed it (``report.signed``), or why the signature is bad."""
-    from promptver.governance.signing import check
+    """A signed event: who signed it (``report.signed``, when ``accepted``), or why the
+    signature is bad. Tampering (an edited event, a line replayed or moved: the same
+    signature twice, or signed after an event that is not earlier, ``ids``) is a problem; an
+    unknown key or someone else's is not (the decision simply does not count)."""
+    from promptver.governance.signing import check, misplaced
+    from promptver.store.events import event_id
 
-    verdict = check(store, dict(event))
+    first = ids.get(event_id(dict(event)))
+    if first is not None:  # a copied line has the id of the original
+        report.problems.append(
+            f"{store.log_path(name)}:{number}: audit event {number} repeats signed event {first}"
+            f" ({event.get('event')} by {event.get('actor')}): the line was replayed (copied) into"
+            " the log; a signed decision counts once, where it was made"
+        )
+        return
+    verdict = check(store, dict(event), name)
     kind = event.get("decision") or event.get("action") or event.get("event")
     new = event.get("new")
     on = event.get("version") or event.get("to") or (new.get("version") if isinstance(new, dict) else None)
     what = f"{name} event {number} ({kind} {on or ''}, by {event.get('actor')})"
-    if verdict.signer is not None:
+    where = f"{store.log_path(name)}:{number}"
+    signature = event.get("signature")
+    armored = signature.get("armored") if isinstance(signature, dict) else None
+    if isinstance(armored, str):
+        if armored in signed_at:
+            report.problems.append(
+                f"{where}: {what}: the same signature as event {signed_at[armored]}:"
+                " the line was replayed (copied) into the log"
+            )
+            return
+        signed_at[armored] = number
+    place = misplaced(dict(event), number, ids)
+    if verdict.tampered or place is not None:  # another log's signature says more than its place
+        report.problems.append(f"{where}: {what}: {verdict.problem if verdict.tampered else place}")
+    elif not accepted:
+        return
+    elif verdict.signer is not None:
         report.signed.append(f"{what}: signed by {verdict.signer}")
-    elif verdict.problem and "does not verify" in verdict.problem:  # edited after signing
-        report.problems.append(f"{store.log_path(name)}:{number}: {what}: {verdict.problem}")
     else:  # an unknown key, someone else's key: the decision does not count, nothing was edited
         report.signed.append(f"{what}: signature not accepted: {verdict.problem}")

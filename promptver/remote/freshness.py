@@ -58,7 +58,7 @@ def _epoch(stamp: str) -> float:
 
 def make(store: Store, name: str, lines: list[bytes], age: float, key: Any) -> bytes:
     """The signed statement that ``name``'s log ends with these lines, valid for ``age``."""
-    from promptver.governance.signing import sign
+    from promptver.governance.signing import sign_statement
     from promptver.versions.provenance import identity
 
     now = time.time()
@@ -71,7 +71,7 @@ def make(store: Store, name: str, lines: list[bytes], age: float, key: Any) -> b
         "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + age)),
         "actor": identity(store.project_root),
     }
-    return json.dumps(sign(statement, key), sort_keys=True).encode() + b"\n"
+    return json.dumps(sign_statement(statement, key), sort_keys=True).encode() + b"\n"
 
 
 def check(store: Store, name: str, data: bytes, lines: list[bytes], where: str) -> float:
@@ -85,7 +85,7 @@ def check(store: Store, name: str, data: bytes, lines: list[bytes], where: str) 
         events, expires = statement["events"], _epoch(statement["expires"])
     except (ValueError, KeyError, TypeError, OverflowError):
         raise IntegrityError("the remote's timestamp is not a valid statement", location=where) from None
-    verdict = check_signature(store, statement)
+    verdict = check_signature(store, statement, name)
     if verdict.signer is None:
         raise IntegrityError(
             f"the remote's timestamp for {name} is not signed by an allowed signer:"

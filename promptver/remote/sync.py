@@ -376,6 +376,9 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
     remote_lines = _lines(found[0])
     remote.check_not_older(name, remote_lines)
     _check_chain(remote_lines, f"{remote.config.url}/{log_key(name)}")
+    from promptver.governance.signing import refuse_moving_signed, refuse_tampered
+
+    refuse_tampered(store, name, remote_lines, f"{remote.config.url}/{log_key(name)}")
     with store.lock(name):
         path = store.log_path(name)
         local = _lines(path.read_bytes()) if path.exists() else []
@@ -393,6 +396,7 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
             if is_bump and _pull_manifest(store, t, name, event):
                 result.versions.append(event["version"])
         result.runs += _pull_runs(store, t, name, remote_tail)
+        refuse_moving_signed(name, local_tail)
         relinked = _relink(remote_lines, local_tail, first_local_seq=common + 1)
         before = path.read_bytes() if path.exists() else None
         _fetch_policies(store, t, name, remote_tail)

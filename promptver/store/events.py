@@ -10,7 +10,7 @@ import functools
 import gc
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,12 @@ from promptver.store import jsontext
 
 if TYPE_CHECKING:
     from promptver.store.store import Store
+
+
+# Signs an event as the one after ``after`` (the id of the log's last event, `last_event_id`)
+# in ``bundle``'s log; made by ``governance/signing.signer`` and handed down to writers below
+# governance (a bump, an eval record).
+Signer = Callable[[dict[str, Any], str, "str | None"], dict[str, Any]]
 
 
 def utc_now() -> str:
@@ -94,6 +100,42 @@ _SEEN_LOGS = 8
 def forget_parsed() -> None:
     """Drop the parsed events kept from earlier reads (benchmarks measure a cold read)."""
     _SEEN.clear()
+
+
+def _last_line(store: Store, name: str) -> bytes | None:
+    """A bundle's log's last line (None: the log is empty or absent), read from its end."""
+    try:
+        with open(store.log_path(name), "rb") as handle:
+            end = handle.seek(0, 2)
+            back = min(end, 1 << 16)
+            while True:
+                handle.seek(end - back)
+                lines = handle.read(back).rstrip(b"\n").split(b"\n")
+                if len(lines) > 1 or back == end:
+                    break
+                back = min(end, back * 4)
+    except FileNotFoundError:
+        return None
+    return lines[-1] or None
+
+
+def chain_tip(store: Store, name: str) -> str | None:
+    """The ``prev`` the next event of a bundle's log gets (sha256 of its last line; None:
+    the log is empty)."""
+    from promptver.store.digests import sha256_bytes
+
+    line = _last_line(store, name)
+    return sha256_bytes(line) if line is not None else None
+
+
+def last_event_id(store: Store, name: str) -> str | None:
+    """The id (`event_id`) of a bundle's last event (None: the log is empty): what a
+    signature made now is bound to (``after``, governance/signing.py), which a pull's
+    re-linking does not change."""
+    line = _last_line(store, name)
+    if line is None:
+        return None
+    return event_id(parse_event(line, f"{store.log_path(name)}:last line"))
 
 
 def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:

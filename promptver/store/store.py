@@ -25,7 +25,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from promptver.errors import (
     ConfigError,
@@ -54,6 +54,9 @@ from promptver.store.digests import CHUNK, sha256_bytes, short
 from promptver.store.manifest import Manifest
 from promptver.store.stat_cache import StatCache
 from promptver.store.tree import Tree, WorkTree
+
+if TYPE_CHECKING:
+    from promptver.store.events import Signer
 
 STORE_DIR = ".promptver"
 FORMAT = 1
@@ -303,7 +306,11 @@ class Store:
         return found
 
     def publish_version(
-        self, manifest: Manifest, event: dict[str, Any], staging: Staging | None = None
+        self,
+        manifest: Manifest,
+        event: dict[str, Any],
+        staging: Staging | None = None,
+        sign: Signer | None = None,
     ) -> dict[str, Any]:
         """Publish a new version so that a crash leaves nothing visible or a state the next
         writer repairs: the manifest's bytes go in as an object, then its event (carrying
@@ -326,10 +333,16 @@ class Store:
         # full disk), the event is taken back, and so is the stored manifest object
         if staging is None:
             with self.staging() as own:
-                return self.publish_version(manifest, event, own)
+                return self.publish_version(manifest, event, own, sign)
         hexdigest = staging.add_bytes(data)
         staging.publish()
-        return self.append_event(manifest.bundle, {**event, "manifest_sha256": hexdigest}, then=link)
+        record = {**event, "manifest_sha256": hexdigest}
+        with self.lock(manifest.bundle):  # held by the caller: the chain tip stays put
+            if sign is not None:
+                from promptver.store.events import last_event_id
+
+                record = sign(record, manifest.bundle, last_event_id(self, manifest.bundle))
+            return self.append_event(manifest.bundle, record, then=link)
 
     def _refuse_name_collision(self, name: str) -> None:
         """A bundle whose name differs from another's only in case (``Bot``, ``bot``) would

@@ -15,7 +15,7 @@ from promptver.bundle.spec import BundleSpec
 from promptver.errors import BundleError, ConfigError, ConflictError, NothingChangedError, PromptverError
 from promptver.semver import Version, check_identifier
 from promptver.store.digests import sha256_bytes, sha256_file, short
-from promptver.store.events import utc_now
+from promptver.store.events import Signer, utc_now
 from promptver.store.manifest import Manifest
 from promptver.store.store import Staging, Store
 from promptver.store.tree import Tree, WorkTree
@@ -115,13 +115,16 @@ def bump(
     version: Version | None = None,
     snapshot: str | None = None,
     prefetch: Prefetch | None = None,
+    sign: Signer | None = None,
 ) -> BumpResult:
     """Snapshot ``bundles/<name>`` as the next version. Serialised per bundle by a lock.
 
     The next version is computed from the version the working copy came from
     (``versions/base.py``), so a checked-out older version gets a maintenance release on
     its own line. ``snapshot`` (major, minor or patch): an experiment version
-    ``X.Y.Z-dev.<time>`` toward that release; it does not become the working copy's base."""
+    ``X.Y.Z-dev.<time>`` toward that release; it does not become the working copy's base.
+    ``sign``: signs the bump event (``governance/signing.signer``), so the author is a
+    signed identity."""
     with store.lock(name), store.staging() as staging, _ReadAhead(store, name, prefetch) as ahead:
         tree, _ = checked_tree(store, name, staging)
         latest = working_base(store, name, tree.digest)
@@ -186,7 +189,7 @@ def bump(
             return BumpResult(manifest, latest, dry_run=True)
         _stage_cached_files(store, tree, staging)
         staging.publish()
-        store.publish_version(manifest, bump_event(manifest), staging)
+        store.publish_version(manifest, bump_event(manifest), staging, sign)
         if not is_snapshot(new):
             record_base(store, manifest)
         return BumpResult(manifest, latest, dry_run=False)
