@@ -254,6 +254,7 @@ SCHEMA: Schema = {
                     "assert": (_tables, False),
                     "description": (STRING, False),
                     "grader": (TABLE, False),  # the llm-judge model (docs/evals.md)
+                    "judge_prompt": (STRING, False),  # the judge prompt file (docs/evals.md)
                     "query_var": (STRING, False),  # the retrieval target's query (docs/evals.md)
                 },
                 False,

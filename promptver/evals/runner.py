@@ -125,6 +125,10 @@ def prepare(
             bundle.template_path(name)
         for spec in dataset.asserts + case.asserts:
             assertions.validate(spec, where, has_grader=dataset.grader is not None)
+            if spec.get("type") == "llm-judge":  # the judge prompt file is read now, once
+                from promptver.evals.judges import load_prompt
+
+                load_prompt(bundle, spec.get("judge_prompt") or dataset.judge_prompt, where)
     cache = RequestCache(store_root / "cache" / "evals") if store_root and options.cache else None
     limiter = RateLimiter(options.rate_limit) if options.rate_limit else None
     retry = RetryPolicy(max_retries=options.retries)
@@ -350,6 +354,8 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
             usage=usage,
             sources=answer.sources,
             judge=plan.grader.as_completion if plan.grader else None,
+            grader=plan.grader,
+            judge_prompt=plan.dataset.judge_prompt,
         )
         results = [
             await assertions.evaluate(spec, answer.output, ctx)
@@ -358,6 +364,9 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
         passed, score = assertions.case_outcome(results)
         record.update(asserts=[r.to_json() for r in results], score=round(score, 6))
         record["pass"] = passed
+        if errors := [f"assertion {i + 1} ({r.type}): {r.error}" for i, r in enumerate(results) if r.error]:
+            record["error"] = "; ".join(errors)
+            record["pass"] = False
     except Exception as exc:  # a case's failure must never stop the run
         from promptver.evals.redact import redact
 
@@ -407,6 +416,8 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
         retriever = getattr(plan.target, "retriever", None)
         if retriever is not None:
             writer.meta["retrieval_requests"] = retriever.requests
+        if judges := judge_digests(writer.records):
+            writer.meta["judges"] = judges
         writer.meta.update(
             status=status,
             summary=summarize(writer.records),
@@ -415,6 +426,17 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
         writer.save_meta()
         await asyncio.shield(plan.aclose())
     return writer.meta
+
+
+def judge_digests(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every judge behind the run's judged scores (by digest), in order of first use."""
+    seen: dict[str, dict[str, Any]] = {}
+    for record in records:
+        for result in record.get("asserts") or []:
+            judge = result.get("judge") if isinstance(result, dict) else None
+            if isinstance(judge, dict) and isinstance(judge.get("digest"), str):
+                seen.setdefault(judge["digest"], judge)
+    return list(seen.values())
 
 
 def start(plan: EvalPlan, runs: RunStore | None, scratch: Path | None = None) -> RunWriter:
