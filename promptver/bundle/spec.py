@@ -282,6 +282,15 @@ SCHEMA: Schema = {
                         },
                         False,
                     ),
+                    # judged scores count only from a judge calibrated this well (docs/evals.md)
+                    "judge": (
+                        {
+                            "min_tpr": (_score, False),
+                            "min_tnr": (_score, False),
+                            "min_labels": (_non_negative, False),
+                        },
+                        False,
+                    ),
                     "require_signed": (BOOLEAN, False),
                 },
                 False,

@@ -43,6 +43,7 @@ _FENCE = re.compile(r"^```(?:json)?\s*\n(.*?)\n?```$", re.DOTALL)
 
 Judge = Callable[[list[dict[str, str]]], Awaitable[Completion]]
 
+
 @dataclass(frozen=True)
 class AssertionResult:
     type: str
