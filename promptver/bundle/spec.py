@@ -255,6 +255,7 @@ SCHEMA: Schema = {
                     "description": (STRING, False),
                     "grader": (TABLE, False),  # the llm-judge model (docs/evals.md)
                     "judge_prompt": (STRING, False),  # the judge prompt file (docs/evals.md)
+                    "pairwise_prompt": (STRING, False),  # eval compare --judge's prompt file
                     "query_var": (STRING, False),  # the retrieval target's query (docs/evals.md)
                 },
                 False,
