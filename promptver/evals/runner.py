@@ -179,8 +179,9 @@ def prepare(
             "(BM25, offline), 'retrieval:configured' (the [rag] retriever, no model) "
             "or python:package.module:function",
         )
-    if dataset.grader is not None and any(
-        a.get("type") == "llm-judge" for c in cases for a in dataset.asserts + c.asserts
+    if dataset.grader is not None and (
+        target_spec == "rag"  # the judged RAG metrics (evals/ragjudge.py)
+        or any(a.get("type") == "llm-judge" for c in cases for a in dataset.asserts + c.asserts)
     ):
         ref = dataset.grader
         grader = CachedModel(ref, provider(ref), dict(ref.params), cache)
@@ -361,6 +362,8 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
             await assertions.evaluate(spec, answer.output, ctx)
             for spec in plan.dataset.asserts + case.asserts
         ]
+        if hits is not None and plan.target.renders and plan.grader is not None:
+            record["rag_judged"] = await _rag_judged(plan, case, answer.output, hits)
         passed, score = assertions.case_outcome(results)
         record.update(asserts=[r.to_json() for r in results], score=round(score, 6))
         record["pass"] = passed
@@ -373,6 +376,27 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
         record["error"] = redact(str(exc) or type(exc).__name__, patterns=True)
         record["attempts"] = getattr(exc, "attempts", record["attempts"])
     return record
+
+
+async def _rag_judged(plan: EvalPlan, case: Case, output: str, hits: list[Any]) -> dict[str, Any]:
+    """Faithfulness, answer relevancy, context precision and recall of a RAG answer."""
+    from promptver.evals import judges, ragjudge
+
+    assert plan.grader is not None
+    retriever = getattr(plan.target, "retriever", None)
+    embedder = getattr(retriever, "embedder", None)
+    expected = case.expected if isinstance(case.expected, str) else None
+    scores = await ragjudge.score_case(
+        plan.grader.as_completion,
+        plan.target.query(case),  # type: ignore[attr-defined]
+        output,
+        [str(hit.to_context()["text"]) for hit in hits],
+        expected,
+        embedder.embed if embedder is not None else None,
+    )
+    grader = plan.grader
+    scores["judge"] = judges.digest(grader.ref.provider, grader.ref.name, grader.params, ragjudge.PROMPT)
+    return scores
 
 
 async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None = None) -> dict[str, Any]:
@@ -432,7 +456,8 @@ def judge_digests(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every judge behind the run's judged scores (by digest), in order of first use."""
     seen: dict[str, dict[str, Any]] = {}
     for record in records:
-        for result in record.get("asserts") or []:
+        rag = record.get("rag_judged")
+        for result in [*(record.get("asserts") or []), rag if isinstance(rag, dict) else None]:
             judge = result.get("judge") if isinstance(result, dict) else None
             if isinstance(judge, dict) and isinstance(judge.get("digest"), str):
                 seen.setdefault(judge["digest"], judge)
