@@ -32,6 +32,7 @@ TYPES = (
     "json-schema",
     "json-field",
     "similar",
+    "similar-text",
     "llm-judge",
     "latency-under",
     "cost-under",
@@ -81,6 +82,7 @@ class Context:
     usage: Usage | None = None
     sources: list[str] = field(default_factory=list)
     judge: Judge | None = None
+    embedders: Any = None  # `semantic.Embedders` of `similar` with embedding_model
     grader: Any = None  # the grader's CachedModel (its model and parameters name the judge)
     judge_prompt: str | None = None  # the dataset's judge prompt file (None: built in)
 
@@ -118,7 +120,7 @@ def validate(spec: dict[str, Any], where: str, *, has_grader: bool) -> None:
         isinstance(value, bool) or not isinstance(value, int | float)
     ):
         raise ConfigError(f"{where}: {kind!r} needs a number")
-    if kind == "similar":
+    if kind in ("similar", "similar-text"):
         threshold = spec.get("threshold", 0.8)
         if not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
             raise ConfigError(f"{where}: 'threshold' must be between 0 and 1")
@@ -269,7 +271,16 @@ async def _score(
             return False, 0.0, f"no field {spec['path']!r}"
         reason = f"{spec['path']} is {json.dumps(found)}, not {json.dumps(value)}"
         return _bool(found == value, reason)
-    if kind == "similar":
+    if kind == "similar" and spec.get("embedding_model") is not None:
+        from promptver.evals.semantic import endpoint
+
+        threshold = float(spec.get("threshold", 0.8))
+        model = ctx.bundle.model if ctx.bundle is not None else None
+        ref = endpoint(spec, model, "similar")
+        cosine = await ctx.embedders.similarity(ref, output.strip(), [v.strip() for v in _as_list(value)])
+        ok = cosine >= threshold
+        return ok, cosine, "" if ok else f"cosine similarity {cosine:.2f} < {threshold:g}"
+    if kind in ("similar", "similar-text"):
         from rapidfuzz import fuzz
 
         threshold = float(spec.get("threshold", 0.8))

@@ -84,6 +84,7 @@ class EvalPlan:
     model_name: str | None
     model_ref: ModelRef | None = None  # the model asked (the bundle's, or --model's)
     transport: Transport | None = None  # the run's one HTTP session, shared by its providers
+    embedders: Any = None  # `semantic.Embedders` of `similar` assertions by embeddings
 
     @property
     def jobs(self) -> list[tuple[Case, int]]:
@@ -93,6 +94,8 @@ class EvalPlan:
         await self.target.aclose()
         if self.grader is not None:
             await self.grader.provider.aclose()
+        if self.embedders is not None:
+            await self.embedders.aclose()
         if self.transport is not None:
             await self.transport.aclose()
 
@@ -185,6 +188,7 @@ def prepare(
     ):
         ref = dataset.grader
         grader = CachedModel(ref, provider(ref), dict(ref.params), cache)
+    embedders = _embedders(bundle, dataset, cases, provider, store_root, options)
     # last, so that what the target itself says (a context_var no template uses) comes first
     if renders and bundle.spec is not None:  # as `promptver check`: every case has its variables
         from promptver.bundle.check import coverage_problems
@@ -195,7 +199,40 @@ def prepare(
     prices = PriceTable.from_config(store_root / "config.toml" if store_root else None)
     # A retrieval run calls no model: no cost, no token estimate.
     model_name = model.name if model and (renders or target_spec.startswith("python:")) else None
-    return EvalPlan(bundle, dataset, cases, options, target, grader, prices, model_name, model, transport)
+    plan = EvalPlan(bundle, dataset, cases, options, target, grader, prices, model_name, model, transport)
+    plan.embedders = embedders
+    return plan
+
+
+def _embedders(
+    bundle: BundleView,
+    dataset: Dataset,
+    cases: list[Case],
+    provider: Callable[[ModelRef], Provider],
+    store_root: Path | None,
+    options: EvalOptions,
+) -> Any:
+    """The embeddings endpoints of the ``similar`` assertions that compare by meaning."""
+    from promptver.evals.semantic import Embedders, endpoint
+
+    specs = [
+        (case, spec)
+        for case in cases
+        for spec in dataset.asserts + case.asserts
+        if spec.get("type") == "similar" and spec.get("embedding_model") is not None
+    ]
+    if not specs:
+        return None
+    from promptver.evals.embeddings import EmbeddingCache
+
+    cache = None
+    if store_root is not None and options.cache:
+        cache = EmbeddingCache(store_root / "cache" / "embeddings.sqlite")
+    embedders = Embedders()
+    for case, spec in specs:
+        where = f"{bundle.label}/{dataset.path} case {case.id!r}"
+        embedders.add(endpoint(spec, bundle.model, where), provider, cache, where)
+    return embedders
 
 
 def override_model(model: ModelRef | None, spec: str, label: str) -> ModelRef:
@@ -357,6 +394,7 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
             judge=plan.grader.as_completion if plan.grader else None,
             grader=plan.grader,
             judge_prompt=plan.dataset.judge_prompt,
+            embedders=plan.embedders,
         )
         results = [
             await assertions.evaluate(spec, answer.output, ctx)
