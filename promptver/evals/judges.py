@@ -184,6 +184,9 @@ def pairwise_messages(
     ]
 
 
+_validators: dict[int, Any] = {}  # one validator per reply schema (they are module constants)
+
+
 def parse_reply(text: str, schema: dict[str, Any]) -> dict[str, Any]:
     """The reply as the JSON object the schema describes (a ```json fence around it is
     allowed, nothing else); ValueError saying what is wrong otherwise."""
@@ -197,7 +200,10 @@ def parse_reply(text: str, schema: dict[str, Any]) -> dict[str, Any]:
         data = json.loads(body)
     except ValueError as exc:
         raise ValueError(f"not one JSON object ({exc})") from None
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    validator = _validators.get(id(schema))
+    if validator is None or validator.schema is not schema:
+        validator = _validators[id(schema)] = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
         raise ValueError(f"{where}: {error.message}")
