@@ -134,14 +134,14 @@ JUDGE_NOTE = ": the judge changed, judged scores are not comparable across it"
 
 def _is_judge(path: str, field: str) -> bool:
     rest = path.removeprefix(field + ".")
-    return rest.startswith(("grader", "judge_prompt")) or (
+    return rest.startswith(("grader", "judge_prompt", "pairwise_prompt")) or (
         rest.startswith("assert") and rest.endswith(".judge_prompt")
     )
 
 
 def judge_prompt_paths(table: dict[str, Any]) -> list[str]:
     """The judge prompt files a dataset table names (its own and its assertions')."""
-    paths = [table.get("judge_prompt")]
+    paths = [table.get("judge_prompt"), table.get("pairwise_prompt")]
     asserts = table.get("assert")
     if isinstance(asserts, list):
         paths += [a.get("judge_prompt") for a in asserts if isinstance(a, dict)]

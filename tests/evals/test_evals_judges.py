@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from promptver.errors import ConfigError
+from promptver.errors import BundleError
 from promptver.evals import judges
 from tests.evals.conftest import openai_model, write_bundle
 from tests.evals.test_evals_runner import CAPITALS, run
@@ -97,8 +97,9 @@ def test_missing_judge_prompt_stops_before_any_request(
     tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str]
 ) -> None:
     folder = judged_project(tmp_path, llm_server, prompt="judges/nope.md")
-    with pytest.raises(ConfigError, match=r"judge_prompt 'judges/nope.md' is not a file of the bundle"):
+    with pytest.raises(BundleError) as caught:
         run(folder)
+    assert "evals.golden.judge_prompt: file 'judges/nope.md' does not exist" in str(caught.value.problems)
     assert llm_server.requests == []
 
 
@@ -208,3 +209,32 @@ def test_diff_shows_a_judge_prompt_and_grader_change() -> None:
     ]
     assert not [c for c in changes if c.rule == "files.other"]  # the prompt file is the judge's
     assert json.dumps(result.to_json())
+
+
+def test_check_reports_a_missing_judge_prompt(
+    tmp_path: Path, llm_server: FakeLLMServer, pv, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    folder = judged_project(
+        tmp_path, llm_server, prompt="judges/strict.md", extra=', judge_prompt = "judges/gone.md"'
+    )
+    monkeypatch.chdir(tmp_path)
+    result = pv("check", str(folder))
+    assert result.code == 1
+    assert "evals.golden.assert[0].judge_prompt: file 'judges/gone.md' does not exist" in result.out
+
+
+def test_a_case_naming_a_missing_judge_prompt_stops_before_any_request(
+    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str]
+) -> None:
+    from promptver.errors import ConfigError
+
+    spec = {"type": "llm-judge", "value": "x", "judge_prompt": "judges/none.md"}
+    cases = [{**CAPITALS[0], "assert": [spec]}]
+    folder = write_bundle(
+        tmp_path, cases, model=openai_model(llm_server), dataset_extra=grader(llm_server, prompt=None)
+    )
+    with pytest.raises(
+        ConfigError, match=r"case 'fr': judge_prompt 'judges/none.md' is not a file of the bundle"
+    ):
+        run(folder)
+    assert llm_server.requests == []
