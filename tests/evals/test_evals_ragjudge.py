@@ -102,6 +102,11 @@ def test_rag_run_is_scored_by_the_judge(
     ] == pytest.approx(2 / 3)
     compared = report.render("text", again.meta, again.records, compare_runs(result, again))
     assert "judged RAG faithfulness " in compared and "context recall " in compared
+    # the review UI's eval pane (its Textual-free rows)
+    from promptver.tui.results import compare as pane
+
+    rows = {row.name: row for row in pane(result, again).metrics}
+    assert rows["faithfulness"].old == pytest.approx(2 / 3) and rows["context precision"].new == 0.5
 
 
 def test_a_bad_judge_reply_leaves_the_metric_unscored(
