@@ -22,6 +22,7 @@ Each judge request goes through the request cache, like every call.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -145,14 +146,11 @@ async def score_case(
         except JudgeError as exc:
             errors[name] = str(exc)
 
-    await run(
-        "faithfulness",
-        _faithfulness(call, answer, contexts),
-    )
+    jobs = [run("faithfulness", _faithfulness(call, answer, contexts))]
     if embed is None:
         skipped["answer_relevancy"] = "no embedding model ([rag] embedding_model)"
     else:
-        await run("answer_relevancy", _relevancy(call, question, answer, embed))
+        jobs.append(run("answer_relevancy", _relevancy(call, question, answer, embed)))
     if expected:
         t = tag(question, expected, *contexts)
         parts = [("Question", question), ("Expected answer", expected)] + [
@@ -170,14 +168,18 @@ async def score_case(
                 raise JudgeError(f"the judge rated {len(useful)} passages, not {len(contexts)}")
             return context_precision(useful) if contexts else None
 
-        await run("context_precision", precision())
+        jobs.append(run("context_precision", precision()))
         recall_task = (
             "Break the text (an expected answer) into its claims. For each claim say whether it can "
             "be attributed to the retrieved context."
         )
-        await run("context_recall", _shared(_claims_supported(call, expected, contexts, recall_task)))
+        jobs.append(run("context_recall", _shared(_claims_supported(call, expected, contexts, recall_task))))
     else:
         skipped["context_precision"] = skipped["context_recall"] = "the case has no expected answer"
+    # the case's judge requests in flight together; a provider failure is the case's error
+    for result in await asyncio.gather(*jobs, return_exceptions=True):
+        if isinstance(result, BaseException):
+            raise result
     if out["faithfulness"] is None and "faithfulness" not in errors:
         skipped["faithfulness"] = "the answer makes no claim"
     if skipped:
