@@ -93,3 +93,24 @@ def test_eval_compare_judge_both_orders(
     assert "sign test (ties left out): p = 0.62" in text.out
     # cached: the second comparison sent no judge request
     assert sum(1 for r in llm_server.requests if r.body["model"] == "judge") == 12
+
+
+def test_judge_needs_a_grader_and_rubric_needs_judge(
+    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str], pv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    llm_server.add(match="", reply="x", model="gpt-4o-mini")
+    cases = [{"id": "c1", "vars": {"question": "q"}, "expected": "x"}]
+    write_bundle(
+        tmp_path,
+        cases,
+        model=openai_model(llm_server),
+        dataset_extra='assert = [{ type = "icontains", value = "x" }]\n',
+    )
+    store = Store.find(tmp_path)
+    version = bump(store, "demo", "minor").manifest.version
+    evaluate(open_bundle(f"demo@{version}", store), EvalOptions(), store_root=store.root)
+    monkeypatch.chdir(tmp_path)
+    judged = pv("eval", "compare", f"demo@{version}", f"demo@{version}", "--judge")
+    assert judged.code == 1 and "[evals.golden]: --judge needs a grader model" in judged.err
+    rubric = pv("eval", "compare", f"demo@{version}", f"demo@{version}", "--rubric", "x")
+    assert rubric.code != 0 and "--rubric needs --judge" in rubric.err
