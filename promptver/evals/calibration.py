@@ -297,6 +297,9 @@ def _store(store_root: Path, meta: dict[str, Any], records: list[dict[str, Any]]
                 "event": EVENT,
                 "judge": meta["judge"]["digest"],
                 "labels_sha256": meta["labels"]["sha256"],
+                "judged": meta["summary"]["judged"],
+                "tpr": meta["summary"]["tpr"]["value"],
+                "tnr": meta["summary"]["tnr"]["value"],
                 "run_sha256": event["run_sha256"],
                 "cases_sha256": event["cases_sha256"],
             }

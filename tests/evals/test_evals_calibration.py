@@ -121,6 +121,10 @@ def test_calibrate_reports_rates_intervals_and_disagreements(
     # stored like a run and recorded in the audit log
     assert (store.root / "calibrations" / "demo" / data["id"] / "cases.jsonl").is_file()
     assert [m["id"] for m in recorded(store.root, "demo")] == [data["id"]]
+    audit = pv("audit", "demo", "--event", "calibration")
+    assert audit.code == 0, audit.err
+    assert f"calibrated on 5 labels: TPR 1.00, TNR 0.67, run {data['id']}" in audit.out
+    assert pv("verify").code == 0  # the log with its calibration event still checks out
     text = pv("judge", "calibrate", f"demo@{version}", "--labels", "evals/labels.jsonl")
     assert "TPR 1.00 [0.34, 1.00], TNR 0.67 [0.21, 0.94]" in text.out
     assert "differ fr (line 5): human fail, judge pass: names Paris (note: wrong city)" in text.out
