@@ -153,7 +153,8 @@ def _summary(event: dict[str, Any]) -> str:
             if isinstance(event.get(name), int | float)
         )
         judged = f" on {event['judged']} labels" if isinstance(event.get("judged"), int) else ""
-        return f"judge {str(event.get('judge'))[:15]} calibrated{judged}: {rates or 'no rates'}, run {event.get('run')}"
+        judge = str(event.get("judge"))[:15]
+        return f"judge {judge} calibrated{judged}: {rates or 'no rates'}, run {event.get('run')}"
     if kind == "import":
         return f"import {event.get('version')} from {event.get('source')}"
     return str(kind)
