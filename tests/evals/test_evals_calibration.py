@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from promptver.errors import ConfigError
+from promptver.errors import ConfigError, IntegrityError
 from promptver.evals import EvalOptions, evaluate
 from promptver.evals.calibration import read_labels, recorded, wilson
 from promptver.evals.source import open_bundle
@@ -198,3 +198,33 @@ def test_an_edited_calibration_no_longer_counts(
     path = store.root / "calibrations" / "demo" / meta["id"] / "run.json"
     path.write_text(path.read_text().replace('"tn": 2', '"tn": 3'))
     assert recorded(store.root, "demo") == []
+
+
+def test_a_calibration_travels_with_push_and_pull(
+    tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str]
+) -> None:
+    from promptver.evals.calibration import calibrate
+    from promptver.remote.config import RemoteConfig
+    from promptver.remote.sync import Remote, pull, push
+
+    judge_rules(llm_server)
+    judged_bundle(tmp_path / "a", llm_server)
+    a = Store.find(tmp_path / "a")
+    version = bump(a, "demo", "minor").manifest.version
+    meta = calibrate(open_bundle(f"demo@{version}", a), "evals/labels.jsonl", store_root=a.root)
+    (tmp_path / "shared").mkdir()
+    url = f"file://{tmp_path}/shared"
+    push(a, Remote(a, RemoteConfig("origin", url)), "demo")
+    (tmp_path / "b").mkdir()
+    b, _ = Store.init(tmp_path / "b")
+    pull(b, Remote(b, RemoteConfig("origin", url)), "demo")
+    assert [m["id"] for m in recorded(b.root, "demo")] == [meta["id"]]
+    # a calibration altered on the remote is refused by the next pull into a fresh store
+    shared = tmp_path / "shared" / "calibrations" / "demo" / meta["id"] / "run.json"
+    shared.write_text(shared.read_text().replace('"tn": 2', '"tn": 3'))
+    (tmp_path / "c").mkdir()
+    c, _ = Store.init(tmp_path / "c")
+    with pytest.raises(
+        IntegrityError, match=f"judge calibration {meta['id']} of demo on the remote does not match"
+    ):
+        pull(c, Remote(c, RemoteConfig("origin", url)), "demo")
