@@ -309,26 +309,31 @@ def _store(store_root: Path, meta: dict[str, Any], records: list[dict[str, Any]]
 
 def recorded(store_root: Path, name: str) -> list[dict[str, Any]]:
     """The recorded, unedited calibrations of a bundle, newest first."""
-    from promptver.evals.records import _hashes
     from promptver.evals.summaries import read_run_metas
     from promptver.store.events import log_events
     from promptver.store.store import Store, check_name
 
-    store = Store(store_root)
-    events = {str(e.get("run")): e for e in log_events(store, name, EVENT) if e.get("run")}
-    out = []
-    for meta in read_run_metas(store_root / FOLDER / check_name(name), name):
-        event = events.get(str(meta.get("id")))
-        if event is None:
-            continue
-        hashes = _hashes(store_root / FOLDER / name / str(meta.get("id")))
-        if (
-            hashes
-            and hashes["run.json"] == event.get("run_sha256")
-            and hashes["cases.jsonl"] == event.get("cases_sha256")
-        ):
-            out.append(meta)
-    return out
+    events = {str(e.get("run")): e for e in log_events(Store(store_root), name, EVENT) if e.get("run")}
+    return [
+        meta
+        for meta in read_run_metas(store_root / FOLDER / check_name(name), name)
+        if (event := events.get(str(meta.get("id")))) is not None
+        and calibration_problem(store_root, name, event) is None
+    ]
+
+
+def calibration_problem(store_root: Path, name: str, event: dict[str, Any]) -> str | None:
+    """Why a recorded calibration's files no longer match its event (None: they match)."""
+    from promptver.evals.records import _hashes
+
+    run_id = str(event.get("run"))
+    folder = store_root / FOLDER / name / run_id
+    hashes = _hashes(folder) if "/" not in run_id and not run_id.startswith(".") else None
+    if hashes is None:
+        return f"{name}: judge calibration {run_id} recorded in the audit log is missing ({folder})"
+    if hashes["run.json"] != event.get("run_sha256") or hashes["cases.jsonl"] != event.get("cases_sha256"):
+        return f"{name}: judge calibration {run_id} was edited after it was recorded"
+    return None
 
 
 @dataclass(frozen=True)

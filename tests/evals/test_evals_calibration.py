@@ -198,6 +198,11 @@ def test_an_edited_calibration_no_longer_counts(
     path = store.root / "calibrations" / "demo" / meta["id"] / "run.json"
     path.write_text(path.read_text().replace('"tn": 2', '"tn": 3'))
     assert recorded(store.root, "demo") == []
+    from promptver.governance.verify import bundle_problems
+
+    assert f"demo: judge calibration {meta['id']} was edited after it was recorded" in bundle_problems(
+        store, "demo"
+    )
 
 
 def test_a_calibration_travels_with_push_and_pull(
