@@ -63,15 +63,18 @@ def _render(result: dict[str, Any]) -> None:
         )
     )
     for record in result["records"]:
+        case = _plain(record["id"])
         if record.get("error"):
-            out.print(Text(f"  error  {record['id']} (line {record['line']}): {record['error']}"))
+            out.print(Text(f"  error  {case} (line {record['line']}): {_plain(record['error'])}"))
         elif not record.get("agree"):
             human = "pass" if record["human"] else "fail"
             said = "pass" if record["judge_pass"] else "fail"
-            note = f" (note: {record['note']})" if record.get("note") else ""
-            why = f": {record['reason']}" if record.get("reason") else ""
-            out.print(
-                Text(
-                    f"  differ {record['id']} (line {record['line']}): human {human}, judge {said}{why}{note}"
-                )
-            )
+            note = f" (note: {_plain(record['note'])})" if record.get("note") else ""
+            why = f": {_plain(record['reason'])}" if record.get("reason") else ""
+            line = f"  differ {case} (line {record['line']}): human {human}, judge {said}{why}{note}"
+            out.print(Text(line))
+
+
+def _plain(text: str) -> str:
+    """A label's or the judge's text on one terminal line: no control characters."""
+    return "".join(c if c.isprintable() else " " for c in str(text))

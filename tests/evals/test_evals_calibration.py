@@ -233,3 +233,9 @@ def test_a_calibration_travels_with_push_and_pull(
         IntegrityError, match=f"judge calibration {meta['id']} of demo on the remote does not match"
     ):
         pull(c, Remote(c, RemoteConfig("origin", url)), "demo")
+
+
+def test_terminal_output_drops_control_characters() -> None:
+    from promptver.cli.cmd_judge import _plain
+
+    assert _plain("wrong\x1b[2J city\r\nnote") == "wrong [2J city  note"
