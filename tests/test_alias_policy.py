@@ -51,7 +51,8 @@ approvers = ["ana@example.com"]
     )
     result = pv("check", "bot")
     assert result.code == 1
-    assert "bundle.toml:40:1: aliases.production.approvals must be an integer >= 0, got -1" in result.out
+    # line 42 of the scaffolded bundle.toml (set_policy replaces its [aliases.*] tables)
+    assert "bundle.toml:42:1: aliases.production.approvals must be an integer >= 0, got -1" in result.out
     assert (
         "unknown key 'aliases.production.approver'" in result.out and "did you mean 'approvers'" in result.out
     )

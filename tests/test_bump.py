@@ -181,6 +181,7 @@ def test_show_records_provenance(project: Path, pv) -> None:
     assert {f["path"] for f in details["files"]} == {
         "bundle.toml",
         "evals/golden.jsonl",
+        "judges/judge.md",
         "prompts/answer.j2",
         "prompts/system.j2",
     }

@@ -551,6 +551,7 @@ def test_template_nested_too_deeply_is_a_problem(source: str) -> None:
             "prompts/system.j2": b"S",
             "prompts/answer.j2": source.encode(),
             "evals/golden.jsonl": EVALS,
+            "judges/judge.md": b"Grade it.",  # the scaffolded bundle.toml names its judge prompt
         }
     )
     problems = check_tree(tree, "bot")[1]

@@ -23,6 +23,7 @@ TYPES = (
     "json-schema",
     "json-field",
     "similar",
+    "similar-text",
     "llm-judge",
     "latency-under",
     "cost-under",
@@ -33,8 +34,9 @@ COMMON_OPTIONS = ("type", "value", "weight")
 OPTIONS: dict[str, tuple[str, ...]] = {
     "regex": ("ignore_case",),
     "json-field": ("path",),
-    "similar": ("threshold",),
-    "llm-judge": ("threshold",),
+    "similar": ("threshold", "embedding_model", "embedding_provider", "embedding_base_url"),
+    "similar-text": ("threshold",),
+    "llm-judge": ("threshold", "judge_prompt"),
 }
 _PYTHON_REF = re.compile(r"^python:[A-Za-z_][\w.]*:[A-Za-z_]\w*\Z")
 
@@ -98,7 +100,7 @@ def assertion_problems(spec: dict[str, Any]) -> list[AssertionProblem]:
         isinstance(value, bool) or not isinstance(value, int | float)
     ):
         problems.append(AssertionProblem(f"{kind!r} needs a number", "value"))
-    if kind in ("similar", "llm-judge"):
+    if kind in ("similar", "similar-text", "llm-judge"):
         threshold = spec.get("threshold", 0.8)
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
             problems.append(AssertionProblem("'threshold' must be between 0 and 1", "threshold"))

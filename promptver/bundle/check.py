@@ -182,7 +182,7 @@ def check_assertions(text: str, spec: BundleSpec) -> list[Problem]:
 
 def _check_references(tree: Tree, spec: BundleSpec) -> list[Problem]:
     problems = []
-    refs = spec.referenced_files()
+    refs = spec.referenced_files() + _judge_files(spec.raw)
     if spec.rag is not None and spec.rag.corpus is not None:
         refs.append(("rag.corpus", spec.rag.corpus))
     for field, path in refs:
@@ -214,6 +214,23 @@ def _check_references(tree: Tree, spec: BundleSpec) -> list[Problem]:
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             problems.append(Problem(f"response schema is not valid JSON: {exc}", file=schema))
     return problems
+
+
+def _judge_files(raw: dict[str, Any]) -> list[tuple[str, str]]:
+    """The judge prompt files the eval datasets and their assertions name (docs/evals.md)."""
+    refs = []
+    evals = raw.get("evals")
+    for name, table in (evals if isinstance(evals, dict) else {}).items():
+        if not isinstance(table, dict):
+            continue
+        for key in ("judge_prompt", "pairwise_prompt"):
+            if isinstance(table.get(key), str):
+                refs.append((f"evals.{name}.{key}", table[key]))
+        asserts = table.get("assert")
+        for i, spec in enumerate(asserts if isinstance(asserts, list) else []):
+            if isinstance(spec, dict) and isinstance(spec.get("judge_prompt"), str):
+                refs.append((f"evals.{name}.assert[{i}].judge_prompt", spec["judge_prompt"]))
+    return refs
 
 
 def _missing_file_hint(tree: Tree, path: str) -> str:

@@ -45,6 +45,8 @@ answer = "prompts/answer.j2"
 path = "evals/golden.jsonl"
 template = "answer"
 assert = [{{ type = "icontains", value = "{{{{ expected }}}}" }}]
+judge_prompt = "judges/judge.md"  # what llm-judge assertions ask the grader (versioned)
+# grader = {{ provider = "openai", name = "gpt-4o", params = {{ temperature = 0 }} }}
 
 [aliases.production]
 # What `promptver promote NAME@VERSION --to production` checks (docs/aliases.md): one
@@ -61,6 +63,14 @@ You are a helpful assistant. Answer briefly and say so when you do not know.
 
 ANSWER = """\
 Question: {{ question }}
+"""
+
+JUDGE = """\
+You grade an AI system's answer against a rubric.
+
+Read the rubric, the input the system was given and the system's answer. Decide whether
+the answer meets the rubric. Judge only what the answer says; do not reward length,
+confidence or style the rubric does not ask for.
 """
 
 EVALS = """\
@@ -81,6 +91,7 @@ def scaffold(folder: Path, name: str) -> list[Path]:
         "prompts/system.j2": SYSTEM,
         "prompts/answer.j2": ANSWER,
         "evals/golden.jsonl": EVALS,
+        "judges/judge.md": JUDGE,
     }
     existed = folder.exists()
     written = []

@@ -254,6 +254,8 @@ SCHEMA: Schema = {
                     "assert": (_tables, False),
                     "description": (STRING, False),
                     "grader": (TABLE, False),  # the llm-judge model (docs/evals.md)
+                    "judge_prompt": (STRING, False),  # the judge prompt file (docs/evals.md)
+                    "pairwise_prompt": (STRING, False),  # eval compare --judge's prompt file
                     "query_var": (STRING, False),  # the retrieval target's query (docs/evals.md)
                 },
                 False,
@@ -279,6 +281,15 @@ SCHEMA: Schema = {
                             "min_score": (_score, True),
                             "max_error_rate": (_score, False),
                             "signed_by": (_strings, False),  # who may sign the run's eval event
+                        },
+                        False,
+                    ),
+                    # judged scores count only from a judge calibrated this well (docs/evals.md)
+                    "judge": (
+                        {
+                            "min_tpr": (_score, False),
+                            "min_tnr": (_score, False),
+                            "min_labels": (_non_negative, False),
                         },
                         False,
                     ),

@@ -100,6 +100,7 @@ RULES: dict[str, tuple[Impact, str]] = {
     "corpus.document": (MINOR, "corpus document added, removed or changed"),
     "evals.dataset": (PATCH, "eval dataset added, removed or reconfigured"),
     "evals.case": (PATCH, "eval cases added, removed or changed"),
+    "evals.judge": (PATCH, "the judge (grader or judge prompt) changed: judged scores mean something else"),
     "metadata": (PATCH, "description, owners or tags changed"),
     "versioning": (PATCH, "the versioning policy changed"),
     "files.other": (PATCH, "a file no component refers to changed"),

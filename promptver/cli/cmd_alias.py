@@ -215,6 +215,8 @@ def print_deployment(details: dict[str, Any]) -> None:
             else "no recorded run of this version"
         )
         rows.append((f"eval {ev['name']}", f"{ev['path']}  {short(ev['digest'] or '', 12)}  {ran}"))
+        for judge in ev.get("judges") or []:
+            rows.append(("judge", f"{judge['model']} with {judge['prompt']}: {judge['calibrated']}"))
     if not d["evals"]:
         rows.append(("evals", "none declared"))
     corpus = d["corpus"]

@@ -304,6 +304,9 @@ def eval_run(
     metavar="T",
     help="Compare runs of this target (model, rag, retrieval, ...), when A or B is NAME@VERSION.",
 )
+@click.option("--judge", is_flag=True, help="Also judge the outputs pairwise, in both orders.")
+@click.option("--rubric", metavar="TEXT", help="What the pairwise judge compares (with --judge).")
+@click.option("--concurrency", type=int, default=8, show_default=True, help="Judge requests at once.")
 @_gate_options
 @click.pass_context
 def eval_compare(
@@ -312,6 +315,9 @@ def eval_compare(
     head: str,
     dataset: str | None,
     target: str | None,
+    judge: bool,
+    rubric: str | None,
+    concurrency: int,
     fail_under: float | None,
     max_regressions: int | None,
     max_score_drop: float | None,
@@ -325,9 +331,15 @@ def eval_compare(
     from promptver import evals
     from promptver.evals.source import find_pair
 
-    old, new = find_pair(_store(ctx), base, head, dataset=dataset, target=target)
+    store = _store(ctx)
+    old, new = find_pair(store, base, head, dataset=dataset, target=target)
     comparison = evals.compare_runs(old, new, alpha=alpha)
     gate = evals.Gate(fail_under, max_regressions, max_score_drop, fail_if_worse)
+    if judge:
+        _pairwise(store, old, new, rubric, concurrency, comparison, gate, _fmt(fmt, as_json))
+        return
+    if rubric is not None:
+        raise click.UsageError("--rubric needs --judge")
     _finish(new.meta, new.records, comparison, gate, _fmt(fmt, as_json))
 
 
@@ -363,6 +375,37 @@ def eval_merge(
     _needs_comparison(False, fail_if_worse)
     gate = evals.Gate(fail_under, max_regressions, max_score_drop, fail_if_worse)
     _finish(run.meta, run.records, None, gate, _fmt(fmt, as_json))
+
+
+def _pairwise(
+    store: Any, old: Any, new: Any, rubric: str | None, concurrency: int, comparison: Any, gate: Any, fmt: str
+) -> None:
+    """The comparison plus the pairwise judge's verdicts (JSON: both, under their names)."""
+    import json
+
+    from promptver.evals import pairwise, report
+    from promptver.evals.source import cwd_on_path, open_bundle
+
+    if fmt not in ("text", "json"):
+        raise click.UsageError("--judge reports as text or JSON")
+    if concurrency < 1:
+        raise click.UsageError("--concurrency must be at least 1")
+    cwd_on_path()
+    meta = new.meta
+    ref = f"{meta['bundle']}@{meta['version']}" if meta.get("version") else str(meta["bundle"])
+    bundle = open_bundle(ref, store)
+    result = pairwise.judge_runs(
+        old, new, bundle, rubric=rubric, store_root=store.root, concurrency=concurrency
+    ).to_json()
+    failures = gate.failures(meta.get("summary") or {}, comparison)
+    text = report.render(fmt, meta, new.records, comparison, failures)
+    if fmt == "json":
+        click.echo(json.dumps({"comparison": json.loads(text), "pairwise": result}, indent=2))
+    else:
+        label = lambda m: m.get("version") or m.get("id")  # noqa: E731
+        click.echo(text + "\n" + pairwise.render(result, str(label(old.meta)), str(label(new.meta))))
+    if failures:
+        sys.exit(1)
 
 
 def _matrix(

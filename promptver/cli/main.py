@@ -57,6 +57,7 @@ COMMANDS: dict[str, str] = {
     "traces": "promptver.cli.cmd_traces:traces",
     "served": "promptver.cli.cmd_traces:served",
     "dataset": "promptver.cli.cmd_dataset:dataset",
+    "judge": "promptver.cli.cmd_judge:judge",
 }
 
 

@@ -83,12 +83,14 @@ def _dataset(name: str, a: Any, b: Any, old: Snapshot, new: Snapshot, ctx: Conte
             fc.path,
             fc.old,
             fc.new,
-            impact,
-            f"dataset {name!r} {fc.path.removeprefix(field + '.')}: {fc.kind}",
-            "evals.dataset",
+            ctx.impact("evals.judge") if _is_judge(fc.path, field) else impact,
+            f"dataset {name!r} {fc.path.removeprefix(field + '.')}: {fc.kind}"
+            + (JUDGE_NOTE if _is_judge(fc.path, field) else ""),
+            "evals.judge" if _is_judge(fc.path, field) else "evals.dataset",
         )
         for fc in field_changes(a, b, field)
     ]
+    changes += _judge_prompts(name, a, b, old, new, ctx)
     detail = None
     if old.digest_of(old_path) != new.digest_of(new_path):
         detail = diff_dataset(
@@ -125,6 +127,50 @@ def _dataset(name: str, a: Any, b: Any, old: Snapshot, new: Snapshot, ctx: Conte
     if not changes:
         return None
     return ComponentDiff("evals", name, "changed", tuple(changes), detail)
+
+
+JUDGE_NOTE = ": the judge changed, judged scores are not comparable across it"
+
+
+def _is_judge(path: str, field: str) -> bool:
+    rest = path.removeprefix(field + ".")
+    return rest.startswith(("grader", "judge_prompt", "pairwise_prompt")) or (
+        rest.startswith("assert") and rest.endswith(".judge_prompt")
+    )
+
+
+def judge_prompt_paths(table: dict[str, Any]) -> list[str]:
+    """The judge prompt files a dataset table names (its own and its assertions')."""
+    paths = [table.get("judge_prompt"), table.get("pairwise_prompt")]
+    asserts = table.get("assert")
+    if isinstance(asserts, list):
+        paths += [a.get("judge_prompt") for a in asserts if isinstance(a, dict)]
+    return list(dict.fromkeys(p for p in (clean_path(x) for x in paths if isinstance(x, str)) if p))
+
+
+def _judge_prompts(
+    name: str, a: dict[str, Any], b: dict[str, Any], old: Snapshot, new: Snapshot, ctx: Context
+) -> list[Change]:
+    """A judge prompt file whose text changed under the same path: what judged scores
+    mean changed with it (a path that changed is already a field change)."""
+    before, after = judge_prompt_paths(a), judge_prompt_paths(b)
+    ctx.claimed.update(before + after)
+    out = []
+    for path in after:
+        if path in before and old.has(path) and new.has(path) and old.digest_of(path) != new.digest_of(path):
+            out.append(
+                Change(
+                    "evals",
+                    "changed",
+                    f"evals.{name}.judge_prompt",
+                    old.digest_of(path),
+                    new.digest_of(path),
+                    ctx.impact("evals.judge"),
+                    f"dataset {name!r}: judge prompt {path} changed{JUDGE_NOTE}",
+                    "evals.judge",
+                )
+            )
+    return out
 
 
 CHUNK = 8 << 20

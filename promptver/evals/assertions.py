@@ -27,12 +27,6 @@ _FENCE = re.compile(r"^```(?:json)?\s*\n(.*?)\n?```\n?\Z", re.DOTALL)
 
 Judge = Callable[[list[dict[str, str]]], Awaitable[Completion]]
 
-JUDGE_SYSTEM = (
-    "You grade an AI system's answer against a rubric. Reply with one JSON object and "
-    'nothing else: {"pass": true or false, "score": a number from 0 to 1, "reason": "one '
-    'sentence"}.'
-)
-
 
 @dataclass(frozen=True)
 class AssertionResult:
@@ -41,15 +35,22 @@ class AssertionResult:
     score: float
     weight: float
     reason: str = ""
+    judge: dict[str, Any] | None = None  # the judge's digest, on judged scores
+    error: str | None = None  # no verdict at all (the judge never replied validly)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "type": self.type,
             "pass": self.passed,
             "score": round(self.score, 6),
             "weight": self.weight,
             "reason": self.reason,
         }
+        if self.judge is not None:
+            out["judge"] = self.judge
+        if self.error is not None:
+            out["error"] = self.error
+        return out
 
 
 @dataclass
@@ -64,6 +65,9 @@ class Context:
     usage: Usage | None = None
     sources: list[str] = field(default_factory=list)
     judge: Judge | None = None
+    embedders: Any = None  # `semantic.Embedders` of `similar` with embedding_model
+    grader: Any = None  # the grader's CachedModel (its model and parameters name the judge)
+    judge_prompt: str | None = None  # the dataset's judge prompt file (None: built in)
 
 
 def validate(spec: dict[str, Any], where: str, *, has_grader: bool) -> None:
@@ -80,6 +84,8 @@ def validate(spec: dict[str, Any], where: str, *, has_grader: bool) -> None:
     value = spec.get("value")
     if kind == "json-schema" and isinstance(value, dict):
         _check_schema(value, where)
+    if kind == "llm-judge" and "judge_prompt" in spec and not isinstance(spec["judge_prompt"], str):
+        raise ConfigError(f"{where}: 'judge_prompt' must be the path of a file in the bundle")
     if kind == "llm-judge" and not has_grader:
         raise ConfigError(
             f"{where}: 'llm-judge' needs a grader model",
@@ -164,12 +170,20 @@ def _as_list(value: Any) -> list[str]:
 async def evaluate(spec: dict[str, Any], output: str, ctx: Context) -> AssertionResult:
     kind = str(spec.get("type"))
     weight = float(spec.get("weight", 1))
+    judge = error = None
     try:
         value = interpolate(spec.get("value"), ctx.case)
-        passed, score, reason = await _score(kind, spec, value, output, ctx)
+        if kind == "llm-judge":
+            from promptver.evals.judges import judge_assertion
+
+            passed, score, reason, judge = await judge_assertion(spec, str(value), output, ctx)
+        else:
+            passed, score, reason = await _score(kind, spec, value, output, ctx)
     except Exception as exc:  # a scorer's own failure is that assertion's failure
         passed, score, reason = False, 0.0, f"{type(exc).__name__}: {exc}"
-    return AssertionResult(kind, passed, max(0.0, min(1.0, score)), weight, reason)
+        if getattr(exc, "per_case", False):  # no verdict: the case's error, never a pass
+            reason = error = str(exc)
+    return AssertionResult(kind, passed, max(0.0, min(1.0, score)), weight, reason, judge, error)
 
 
 def _bool(ok: bool, reason: str) -> tuple[bool, float, str]:
@@ -215,7 +229,16 @@ async def _score(
             return False, 0.0, f"no field {spec['path']!r}"
         reason = f"{spec['path']} is {json.dumps(found)}, not {json.dumps(value)}"
         return _bool(found == value, reason)
-    if kind == "similar":
+    if kind == "similar" and spec.get("embedding_model") is not None:
+        from promptver.evals.semantic import endpoint
+
+        threshold = float(spec.get("threshold", 0.8))
+        model = ctx.bundle.model if ctx.bundle is not None else None
+        ref = endpoint(spec, model, "similar")
+        cosine = await ctx.embedders.similarity(ref, output.strip(), [v.strip() for v in _as_list(value)])
+        ok = cosine >= threshold
+        return ok, cosine, "" if ok else f"cosine similarity {cosine:.2f} < {threshold:g}"
+    if kind in ("similar", "similar-text"):
         from rapidfuzz import fuzz
 
         threshold = float(spec.get("threshold", 0.8))
@@ -232,8 +255,6 @@ async def _score(
         return _bool(ctx.cost < float(value), f"${ctx.cost:.6f} >= ${value}")
     if kind == "sources":
         return _sources(value, ctx)
-    if kind == "llm-judge":
-        return await _judge(spec, str(value), output, ctx)
     if kind.startswith("python:"):
         return await _python(kind, spec, value, output, ctx)
     raise ConfigError(f"unknown assertion type {kind!r}")
@@ -277,27 +298,6 @@ def _json_schema(value: Any, output: str, ctx: Context) -> tuple[bool, float, st
         return True, 1.0, ""
     where = "/".join(str(p) for p in error.absolute_path)
     return False, 0.0, f"{where or '(root)'}: {error.message}"
-
-
-async def _judge(spec: dict[str, Any], rubric: str, output: str, ctx: Context) -> tuple[bool, float, str]:
-    if ctx.judge is None:
-        return False, 0.0, "no grader model"
-    messages = [
-        {"role": "system", "content": JUDGE_SYSTEM},
-        {
-            "role": "user",
-            "content": f"Rubric:\n{rubric}\n\nInput:\n{ctx.prompt}\n\nAnswer to grade:\n{output}",
-        },
-    ]
-    reply = (await ctx.judge(messages)).text
-    match = re.search(r"\{.*\}", reply, re.DOTALL)
-    if match is None:
-        return False, 0.0, f"the grader did not answer in JSON: {reply[:100]!r}"
-    verdict = json.loads(match.group(0))
-    score = float(verdict.get("score", 1.0 if verdict.get("pass") else 0.0))
-    threshold = spec.get("threshold")
-    passed = score >= float(threshold) if threshold is not None else bool(verdict.get("pass"))
-    return passed, score, str(verdict.get("reason", ""))
 
 
 async def _python(

@@ -49,6 +49,7 @@ class Dataset:
     asserts: list[dict[str, Any]]
     grader: ModelRef | None
     cases: list[Case]
+    judge_prompt: str | None = None  # the judge prompt file of its llm-judge assertions
 
 
 class BundleView:
@@ -185,7 +186,14 @@ class BundleView:
             asserts=[dict(a) for a in asserts],
             grader=model_ref(grader, f"{where} grader") if grader else None,
             cases=parse_cases(data, f"{self.label}/{table['path']}"),
+            judge_prompt=_judge_prompt(table.get("judge_prompt"), where),
         )
+
+
+def _judge_prompt(value: Any, where: str) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ConfigError(f"{where}: 'judge_prompt' must be the path of a file in the bundle")
+    return value
 
 
 def parse_cases(data: bytes, location: str) -> list[Case]:

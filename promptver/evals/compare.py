@@ -166,6 +166,12 @@ def _case_deltas(base: StoredRun, head: StoredRun) -> Comparison:
 
         for name in METRICS:
             deltas[f"retrieval_{name}"] = _delta(br.get(name), hr.get(name))
+    bj, hj = bs.get("rag_judged") or {}, hs.get("rag_judged") or {}
+    if bj or hj:
+        from promptver.evals.ragjudge import METRICS as JUDGED
+
+        for name in JUDGED:
+            deltas[f"rag_{name}"] = _delta(bj.get(name), hj.get(name))
     result = Comparison(base.meta, head.meta, deltas)
     retrieval_changes(result, base.records, head.records)
     for case_id in sorted(old.keys() | new.keys()):

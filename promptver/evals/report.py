@@ -66,7 +66,14 @@ def summary_lines(meta: dict[str, Any]) -> list[str]:
         f"  tokens {tokens.get('input', 0)} in / {tokens.get('output', 0)} out{estimate}"
         f"  cost {cost}  cached {s.get('cached', 0)}{sent}",
         *retrieval_lines(s.get("retrieval")),
+        *_rag_judged(s.get("rag_judged")),
     ]
+
+
+def _rag_judged(metrics: dict[str, Any] | None) -> list[str]:
+    from promptver.evals.ragjudge import lines
+
+    return lines(metrics)
 
 
 def retrieval_lines(metrics: dict[str, Any] | None) -> list[str]:
@@ -103,6 +110,13 @@ def comparison_lines(comparison: Comparison) -> list[str]:
             f"  recall@k {_signed(d.get('retrieval_recall'))}"
             f"  MRR {_signed(d.get('retrieval_mrr'))}  nDCG@k {_signed(d.get('retrieval_ndcg'))}"
             f"  retrieved sources changed in {len(comparison.sources_changed)} cases"
+        )
+    if any(key.startswith("rag_") and value is not None for key, value in d.items()):
+        lines.append(
+            f"  judged RAG faithfulness {_signed(d.get('rag_faithfulness'))}"
+            f"  answer relevancy {_signed(d.get('rag_answer_relevancy'))}"
+            f"  context precision {_signed(d.get('rag_context_precision'))}"
+            f"  context recall {_signed(d.get('rag_context_recall'))}"
         )
     for label, changes in (("regressed", comparison.regressed), ("improved", comparison.improved)):
         for c in changes:

@@ -100,6 +100,7 @@ class EvalPlan:
     on_batch: Callable[[dict[str, Any]], None] | None = None  # progress while a batch runs
     batches: list[dict[str, Any]] | None = None  # the provider batches of a --batch run
     throttles: dict[tuple[str, str | None], Throttle] = field(default_factory=dict)  # per endpoint
+    embedders: Any = None  # `semantic.Embedders` of `similar` assertions by embeddings
 
     @property
     def jobs(self) -> list[tuple[Case, int]]:
@@ -109,6 +110,8 @@ class EvalPlan:
         await self.target.aclose()
         if self.grader is not None:
             await self.grader.provider.aclose()
+        if self.embedders is not None:
+            await self.embedders.aclose()
         if self.transport is not None:
             await self.transport.aclose()
         for cache in (self.caches or {}).values():
@@ -159,9 +162,11 @@ def prepare(
             bundle.template_path(name)
         for spec in case.asserts:
             assertions.validate(spec, where, has_grader=dataset.grader is not None)
+            _load_judge_prompt(bundle, dataset, spec, where)
     for number, spec in enumerate(dataset.asserts, start=1):  # `check` located their text already
         where = f"{bundle.label}/bundle.toml evals.{dataset.name}.assert #{number}"
         assertions.validate(spec, where, has_grader=dataset.grader is not None)
+        _load_judge_prompt(bundle, dataset, spec, where)
     caches = open_caches(store_root, shared) if store_root and options.cache else None
     cache = caches["generation"] if caches else None
     # One throttle per provider endpoint: the target and the grader may have their own limits.
@@ -220,11 +225,13 @@ def prepare(
             "(BM25, offline), 'retrieval:configured' (the [rag] retriever, no model) "
             "or python:package.module:function",
         )
-    if dataset.grader is not None and any(
-        a.get("type") == "llm-judge" for c in cases for a in dataset.asserts + c.asserts
+    if dataset.grader is not None and (
+        target_spec == "rag"  # the judged RAG metrics (evals/ragjudge.py)
+        or any(a.get("type") == "llm-judge" for c in cases for a in dataset.asserts + c.asserts)
     ):
         ref = dataset.grader
         grader = CachedModel(ref, provider(ref), dict(ref.params), caches["judge"] if caches else None)
+    embedders = _embedders(bundle, dataset, cases, provider, store_root, options)
     # last, so that what the target itself says (a context_var no template uses) comes first
     if renders and bundle.spec is not None:  # as `promptver check`: every case has its variables
         from promptver.bundle.check import coverage_problems
@@ -249,7 +256,46 @@ def prepare(
         caches,
         order,
         throttles=throttles,
+        embedders=embedders,
     )
+
+
+def _embedders(
+    bundle: BundleView,
+    dataset: Dataset,
+    cases: list[Case],
+    provider: Callable[[ModelRef], Provider],
+    store_root: Path | None,
+    options: EvalOptions,
+) -> Any:
+    """The embeddings endpoints of the ``similar`` assertions that compare by meaning."""
+    from promptver.evals.semantic import Embedders, endpoint
+
+    specs = [
+        (case, spec)
+        for case in cases
+        for spec in dataset.asserts + case.asserts
+        if spec.get("type") == "similar" and spec.get("embedding_model") is not None
+    ]
+    if not specs:
+        return None
+    from promptver.evals.embeddings import EmbeddingCache
+
+    cache = None
+    if store_root is not None and options.cache:
+        cache = EmbeddingCache(store_root / "cache" / "embeddings.sqlite")
+    embedders = Embedders()
+    for case, spec in specs:
+        where = f"{bundle.label}/{dataset.path} case {case.id!r}"
+        embedders.add(endpoint(spec, bundle.model, where), provider, cache, where)
+    return embedders
+
+
+def _load_judge_prompt(bundle: BundleView, dataset: Dataset, spec: dict[str, Any], where: str) -> None:
+    if spec.get("type") == "llm-judge":  # the judge prompt file is read now, once
+        from promptver.evals.judges import load_prompt
+
+        load_prompt(bundle, spec.get("judge_prompt") or dataset.judge_prompt, where)
 
 
 def override_model(model: ModelRef | None, spec: str, label: str) -> ModelRef:
@@ -429,20 +475,49 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
             usage=usage,
             sources=answer.sources,
             judge=plan.grader.as_completion if plan.grader else None,
+            grader=plan.grader,
+            judge_prompt=plan.dataset.judge_prompt,
+            embedders=plan.embedders,
         )
         results = [
             await assertions.evaluate(spec, answer.output, ctx)
             for spec in plan.dataset.asserts + case.asserts
         ]
+        if hits is not None and plan.target.renders and plan.grader is not None:
+            record["rag_judged"] = await _rag_judged(plan, case, answer.output, hits)
         passed, score = assertions.case_outcome(results)
         record.update(asserts=[r.to_json() for r in results], score=round(score, 6))
         record["pass"] = passed
+        if errors := [f"assertion {i + 1} ({r.type}): {r.error}" for i, r in enumerate(results) if r.error]:
+            record["error"] = "; ".join(errors)
+            record["pass"] = False
     except Exception as exc:  # a case's failure must never stop the run
         from promptver.evals.redact import redact
 
         record["error"] = redact(str(exc) or type(exc).__name__, patterns=True)
         record["attempts"] = getattr(exc, "attempts", record["attempts"])
     return record
+
+
+async def _rag_judged(plan: EvalPlan, case: Case, output: str, hits: list[Any]) -> dict[str, Any]:
+    """Faithfulness, answer relevancy, context precision and recall of a RAG answer."""
+    from promptver.evals import judges, ragjudge
+
+    assert plan.grader is not None
+    retriever = getattr(plan.target, "retriever", None)
+    embedder = getattr(retriever, "embedder", None)
+    expected = case.expected if isinstance(case.expected, str) else None
+    scores = await ragjudge.score_case(
+        plan.grader.as_completion,
+        plan.target.query(case),  # type: ignore[attr-defined]
+        output,
+        [str(hit.to_context()["text"]) for hit in hits],
+        expected,
+        embedder.embed if embedder is not None else None,
+    )
+    grader = plan.grader
+    scores["judge"] = judges.digest(grader.ref.provider, grader.ref.name, grader.params, ragjudge.PROMPT)
+    return scores
 
 
 async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None = None) -> dict[str, Any]:
@@ -455,6 +530,7 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
     total = len(plan.jobs)
     finished = len(done)
     order = plan.order or {case.id: index for index, case in enumerate(plan.cases)}
+    judges = judge_digests(writer.records)  # a resumed run's, then each new record's
 
     async def worker() -> None:
         nonlocal finished
@@ -466,6 +542,7 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
             record = await run_case(plan, case, rep)
             record["index"] = order[case.id]
             written = writer.append(record)  # the record with any API key redacted
+            judges.update(judge_digests([written]))  # the writer keeps only summary fields
             finished += 1
             if on_record is not None:
                 on_record(written, finished, total)
@@ -499,6 +576,8 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
             }
         if plan.caches is not None:
             writer.meta["cache"] = {kind: dict(c.hits) for kind, c in plan.caches.items()}
+        if judges:
+            writer.meta["judges"] = list(judges.values())
         writer.meta.update(
             status=status,
             summary=summarize(writer.records),
@@ -507,6 +586,18 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
         writer.save_meta()
         await asyncio.shield(plan.aclose())
     return writer.meta
+
+
+def judge_digests(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every judge behind these records' judged scores, by digest, in order of first use."""
+    seen: dict[str, dict[str, Any]] = {}
+    for record in records:
+        rag = record.get("rag_judged")
+        for result in [*(record.get("asserts") or []), rag if isinstance(rag, dict) else None]:
+            judge = result.get("judge") if isinstance(result, dict) else None
+            if isinstance(judge, dict) and isinstance(judge.get("digest"), str):
+                seen.setdefault(judge["digest"], judge)
+    return seen
 
 
 def start(plan: EvalPlan, runs: RunStore | None, scratch: Path | None = None) -> RunWriter:

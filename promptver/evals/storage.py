@@ -228,6 +228,7 @@ SUMMARY_FIELDS = (
     "cached",
     "attempts",
     "retrieval",
+    "rag_judged",
 )
 
 

@@ -52,4 +52,8 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     retrieval = run_metrics(records)
     if retrieval is not None:
         summary["retrieval"] = retrieval
+    from promptver.evals.ragjudge import run_metrics as judged_metrics
+
+    if (judged := judged_metrics(records)) is not None:
+        summary["rag_judged"] = judged
     return summary

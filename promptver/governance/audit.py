@@ -9,7 +9,7 @@ from typing import Any
 from promptver.errors import ConfigError
 from promptver.store.store import Store, check_name
 
-KINDS = ("bump", "alias", "review", "import", "eval")
+KINDS = ("bump", "alias", "review", "import", "eval", "calibration")
 _WHEN = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?Z?)?\Z")
 
 
@@ -165,6 +165,15 @@ def _summary(event: dict[str, Any]) -> str:
         target = f" ({event['target']})" if event.get("target") else ""
         ran = f"eval {event.get('version')} on {event.get('dataset')}{target}"
         return f"{ran}: {scored}, run {event.get('run')}"
+    if kind == "calibration":
+        rates = ", ".join(
+            f"{name.upper()} {event[name]:.2f}"
+            for name in ("tpr", "tnr")
+            if isinstance(event.get(name), int | float)
+        )
+        judged = f" on {event['judged']} labels" if isinstance(event.get("judged"), int) else ""
+        judge = str(event.get("judge"))[:15]
+        return f"judge {judge} calibrated{judged}: {rates or 'no rates'}, run {event.get('run')}"
     if kind == "import":
         return f"import {event.get('version')} from {event.get('source')}"
     return str(kind)

@@ -183,8 +183,13 @@ def _check_evals(store: Store, result: PolicyCheck, policy: AliasPolicy) -> None
     recorded, rejected = evidence(store, manifest.bundle)
     runs = []
     own = model_label(store, manifest)
+    calibrations = _calibrations(store, manifest.bundle, policy)
     for candidate in recorded:
-        why = run_unfit(candidate, policy, own) or _unsigned_run(store, manifest.bundle, candidate, policy)
+        why = (
+            run_unfit(candidate, policy, own)
+            or _unsigned_run(store, manifest.bundle, candidate, policy)
+            or judge_unfit(candidate, policy, calibrations)
+        )
         if why is None:
             runs.append(candidate)
         else:
@@ -241,6 +246,36 @@ def run_unfit(run: dict[str, Any], policy: AliasPolicy, own_model: str | None) -
     if errors / cases > policy.max_error_rate:
         allowed = "none may" if policy.max_error_rate == 0 else f"at most {policy.max_error_rate:.0%} may"
         return f"run {run.get('id')}: {errors} of {cases} cases errored ({allowed})"
+    return None
+
+
+def _calibrations(store: Store, name: str, policy: AliasPolicy) -> list[dict[str, Any]]:
+    if policy.judge is None:
+        return []
+    from promptver.evals.calibration import recorded
+
+    return recorded(store.root, name)
+
+
+def judge_unfit(run: dict[str, Any], policy: AliasPolicy, calibrations: list[dict[str, Any]]) -> str | None:
+    """Why a run's judged scores are no evidence under the policy's ``judge`` requirement:
+    a judge behind them has no recorded calibration that meets it (None: they count)."""
+    if policy.judge is None:
+        return None
+    from promptver.evals.calibration import Requirement, calibration_of
+
+    need = Requirement(*policy.judge)
+    judges = run.get("judges")
+    for judge in judges if isinstance(judges, list) else []:
+        judge = judge if isinstance(judge, dict) else {}
+        digest = str(judge.get("digest", ""))
+        found = calibration_of(calibrations, digest)
+        if found is None or not need.met_by(found):
+            state = "is not calibrated" if found is None else "is calibrated below it"
+            return (
+                f"run {run.get('id')}: its judge ({judge.get('model')}, {judge.get('prompt')}, "
+                f"{digest[:15]}) {state} ({need.describe()})"
+            )
     return None
 
 

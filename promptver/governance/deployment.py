@@ -86,6 +86,7 @@ def _evals(
 ) -> list[dict[str, Any]]:
     files = manifest.file_map()
     found = []
+    calibrations: list[dict[str, Any]] | None = None
     evals = _table(raw.get("evals"))
     for dataset, table in sorted(evals.items()):
         path = table.get("path") if isinstance(table, dict) else None
@@ -100,6 +101,10 @@ def _evals(
                 "latest_run": _signed_brief(store, manifest.bundle, run) if run else None,
             }
         )
+        if run and run.get("judges"):
+            if calibrations is None:
+                calibrations = _calibrations(store, manifest.bundle)
+            found[-1]["judges"] = _judges(run["judges"], calibrations)
     return found
 
 
@@ -108,6 +113,35 @@ def _signed_brief(store: Store, name: str, run: dict[str, Any]) -> dict[str, Any
     from promptver.governance.signing import run_verdict
 
     return {**brief(run), "signed_by": run_verdict(store, name, str(run.get("id"))).signer}
+
+
+def _calibrations(store: Store, name: str) -> list[dict[str, Any]]:
+    from promptver.evals.calibration import recorded
+
+    return recorded(store.root, name)
+
+
+def _judges(judges: Any, calibrations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The judges behind a run's judged scores, each with its newest recorded calibration."""
+    from promptver.evals.calibration import calibration_of, describe
+
+    out = []
+    for judge in judges if isinstance(judges, list) else []:
+        if not isinstance(judge, dict):
+            continue
+        found = calibration_of(calibrations, str(judge.get("digest")))
+        out.append(
+            {
+                "model": judge.get("model"),
+                "prompt": judge.get("prompt"),
+                "digest": judge.get("digest"),
+                "calibration": {k: found.get(k) for k in ("id", "version", "labels", "summary")}
+                if found
+                else None,
+                "calibrated": describe(found),
+            }
+        )
+    return out
 
 
 def _corpus(manifest: Manifest, raw: dict[str, Any]) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@
     eval = { dataset = "golden", target = "model", min_score = 0.9 }   # optional: eval evidence
     # eval = { ..., signed_by = ["ci@example.com"] }: the run's eval event signed by one of them
     require_signed = false        # true: only approvals signed by an allowed signer count
+    judge = { min_tpr = 0.9, min_tnr = 0.9, min_labels = 100 }   # optional: calibrated judges
 
 ``eval``: a recorded, unedited, complete run of the exact version on ``dataset`` (default:
 each declared one) by ``target`` (default ``model``: the version's own ``[model]``;
@@ -14,6 +15,10 @@ each declared one) by ``target`` (default ``model``: the version's own ``[model]
 with at most ``max_error_rate`` of its cases errored (default 0) and a score of at least
 ``min_score``. The older keys ``min_eval_score`` and ``eval_dataset`` mean the same with
 ``target = "model"``.
+
+``judge``: a run with judged scores (``llm-judge``) counts as eval evidence only when every
+judge behind them (by digest: model, parameters, prompt) has a recorded calibration
+against human labels (`promptver judge calibrate`) that meets it (defaults: 0.9, 0.9, 100).
 
 The policy that applies to a move is the strictest combination of the one in the version
 being promoted and the one in the version the alias points at now, so a version cannot
@@ -48,6 +53,7 @@ class AliasPolicy:
     max_error_rate: float = 0.0  # share of errored cases a run may have and still count
     require_signed: bool = False  # only approvals signed by an allowed signer count
     eval_signed_by: tuple[str, ...] | None = None  # None: any run counts; else signed by one of them
+    judge: tuple[float, float, int] | None = None  # min TPR, min TNR, min labels of its judges
     sources: tuple[str, ...] = ()  # the versions whose bundle.toml declares it
 
     def to_json(self) -> dict[str, Any]:
@@ -62,6 +68,9 @@ class AliasPolicy:
             "max_error_rate": self.max_error_rate,
             "require_signed": self.require_signed,
             "eval_signed_by": list(self.eval_signed_by) if self.eval_signed_by is not None else None,
+            "judge": dict(zip(("min_tpr", "min_tnr", "min_labels"), self.judge, strict=True))
+            if self.judge
+            else None,
             "declared_in": list(self.sources),
         }
 
@@ -89,6 +98,9 @@ class AliasPolicy:
             parts.append(
                 f"eval score >= {self.min_eval_score:g} on {on} by {by or 'no target'}, {errors}{signed}"
             )
+        if self.judge is not None:
+            tpr, tnr, labels = self.judge
+            parts.append(f"judges calibrated to TPR >= {tpr:g}, TNR >= {tnr:g} on >= {labels} labels")
         return "; ".join(parts) or "no requirement (declared protected)"
 
 
@@ -122,8 +134,23 @@ def parse_policy(alias: str, raw: Any, source: str) -> AliasPolicy:
         else 0.0,
         require_signed=raw.get("require_signed", False) is True,
         eval_signed_by=tuple(str(s) for s in signers) if isinstance(signers, list) else None,
+        judge=_judge_requirement(raw.get("judge")),
         sources=(source,),
     )
+
+
+def _judge_requirement(raw: Any) -> tuple[float, float, int] | None:
+    if not isinstance(raw, dict):
+        return None
+
+    def number(key: str, default: float) -> float:
+        value = raw.get(key, default)
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
+        return float(value) if ok else 1.0  # odd values are the strictest, never trusted
+
+    labels = raw.get("min_labels", 100)
+    count = labels if isinstance(labels, int) and not isinstance(labels, bool) and labels >= 0 else 100
+    return number("min_tpr", 0.9), number("min_tnr", 0.9), count
 
 
 def declared_policies(store: Store, manifest: Manifest) -> dict[str, AliasPolicy]:
@@ -170,8 +197,17 @@ def merge(a: AliasPolicy | None, b: AliasPolicy | None) -> AliasPolicy | None:
         max_error_rate=min(a.max_error_rate, b.max_error_rate),
         require_signed=a.require_signed or b.require_signed,
         eval_signed_by=_both(a.eval_signed_by, b.eval_signed_by),
+        judge=_stricter(a.judge, b.judge),
         sources=tuple(dict.fromkeys(a.sources + b.sources)),
     )
+
+
+def _stricter(
+    a: tuple[float, float, int] | None, b: tuple[float, float, int] | None
+) -> tuple[float, float, int] | None:
+    if a is None or b is None:
+        return a or b
+    return max(a[0], b[0]), max(a[1], b[1]), max(a[2], b[2])
 
 
 def _both(a: tuple[str, ...] | None, b: tuple[str, ...] | None) -> tuple[str, ...] | None:

@@ -237,6 +237,12 @@ def _verify_log(
             problem = run_problem(store, name, event)
             if problem is not None:
                 report.problems.append(problem)
+        if runs and event.get("event") == "calibration" and event.get("run"):
+            from promptver.evals.calibration import calibration_problem
+
+            problem = calibration_problem(store.root, name, event)
+            if problem is not None:
+                report.problems.append(problem)
 
 
 def bundle_problems(

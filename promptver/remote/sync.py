@@ -45,8 +45,12 @@ PULL_FIRST = "the remote has new events: pull first"
 RUN_FILES = ("run.json", "cases.jsonl")
 
 
-def run_key(name: str, run_id: str, file: str) -> str:
-    return f"runs/{name}/{run_id}/{file}"
+def run_key(name: str, run_id: str, file: str, folder: str = "runs") -> str:
+    return f"{folder}/{name}/{run_id}/{file}"
+
+
+# the audit events whose files travel with the log: eval runs and judge calibrations
+RECORDED_FOLDERS = {"eval": "runs", "calibration": "calibrations"}
 
 
 @dataclass
@@ -305,17 +309,18 @@ def _push_runs(
 ) -> None:
     for event in events:
         run_id = event.get("run")
-        if event.get("event") != "eval" or not isinstance(run_id, str):
+        kind = RECORDED_FOLDERS.get(str(event.get("event")))
+        if kind is None or not isinstance(run_id, str):
             continue
-        folder = store.root / "runs" / name / run_id
+        folder = store.root / kind / name / run_id
         for file in RUN_FILES:
             try:
                 data = (folder / file).read_bytes()
             except FileNotFoundError:
                 continue  # verify reports a recorded run whose files are gone
-            if remote.transport.put_create(run_key(name, run_id, file), data):
+            if remote.transport.put_create(run_key(name, run_id, file, kind), data):
                 result.bytes += len(data)
-                result.runs += file == "run.json"
+                result.runs += file == "run.json" and kind == "runs"
 
 
 def _write_remote_pointers(t: Transport, name: str, lines: list[bytes]) -> None:
@@ -520,27 +525,24 @@ def _pull_runs(store: Store, t: Transport, name: str, events: list[dict[str, Any
     count = 0
     for event in events:
         run_id = event.get("run")
-        if (
-            event.get("event") != "eval"
-            or not isinstance(run_id, str)
-            or "/" in run_id
-            or run_id.startswith(".")
-        ):
+        kind = RECORDED_FOLDERS.get(str(event.get("event")))
+        if kind is None or not isinstance(run_id, str) or "/" in run_id or run_id.startswith("."):
             continue
-        folder = store.root / "runs" / name / run_id
+        folder = store.root / kind / name / run_id
         for file, field_name in (("run.json", "run_sha256"), ("cases.jsonl", "cases_sha256")):
             if (folder / file).exists():
                 continue
-            found = t.get(run_key(name, run_id, file))
+            found = t.get(run_key(name, run_id, file, kind))
             if found is None:
                 continue  # verify reports a recorded run whose files are missing
             if event.get(field_name) and sha256_bytes(found[0]) != event.get(field_name):
+                what = "eval run" if kind == "runs" else "judge calibration"
                 raise IntegrityError(
-                    f"eval run {run_id} of {name} on the remote does not match its recorded hash",
-                    location=run_key(name, run_id, file),
+                    f"{what} {run_id} of {name} on the remote does not match its recorded hash",
+                    location=run_key(name, run_id, file, kind),
                 )
             atomic_write(folder / file, found[0], tmp_dir=store.tmp_dir)
-            count += file == "run.json"
+            count += file == "run.json" and kind == "runs"
     return count
 
 

@@ -72,7 +72,11 @@ def compare(base: StoredRun, head: StoredRun) -> EvalsBody:
     old_summary = base.meta.get("summary") or {}
     new_summary = head.meta.get("summary") or {}
     return EvalsBody(
-        metrics=[*_metrics(old_summary, new_summary), _cost(old_summary, new_summary)],
+        metrics=[
+            *_metrics(old_summary, new_summary),
+            _cost(old_summary, new_summary),
+            *_rag_judged(old_summary.get("rag_judged"), new_summary.get("rag_judged")),
+        ],
         outcomes=_outcomes(comparison, base, head),
         old_run=base.id,
         new_run=head.id,
@@ -232,6 +236,20 @@ def _retrieval(old: Any, new: Any) -> list[MetricRow]:
     for name in METRICS:
         label = LABELS[name].replace("@k", f"@{k}") if isinstance(k, int) else LABELS[name]
         rows.append(MetricRow(label, _get(old, (name,)), _get(new, (name,)), True, "ratio"))
+    return rows
+
+
+def _rag_judged(old: Any, new: Any) -> list[MetricRow]:
+    """Faithfulness, answer relevancy, context precision and recall of judged RAG runs."""
+    from promptver.evals.ragjudge import LABELS, METRICS
+
+    old = old if isinstance(old, dict) else {}
+    new = new if isinstance(new, dict) else {}
+    rows = []
+    for name in METRICS:
+        a, b = _get(old, (name,)), _get(new, (name,))
+        if a is not None or b is not None:
+            rows.append(MetricRow(LABELS[name], a, b, True, "ratio"))
     return rows
 
 

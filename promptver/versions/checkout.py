@@ -114,6 +114,9 @@ def checkout(store: Store, manifest: Manifest, to: Path | None = None, force: bo
                     hint="bump or snapshot them first, or pass --force to discard them",
                 )
     data = {e.path: store.read_object(e.digest) for e in manifest.files}  # verify all first
+    # a checkout into a new or empty folder that fails (a full disk) takes back what it wrote
+    fresh = to is not None and not (target.exists() and any(target.iterdir()))
+    created = to is not None and not target.exists()
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -121,8 +124,15 @@ def checkout(store: Store, manifest: Manifest, to: Path | None = None, force: bo
     for path in data:
         _check_no_links(target, path, force)  # refuse before anything is written
     tmp_dir = store.tmp_dir
-    for path, content in data.items():
-        write_inside(target, path, content, tmp_dir, force=force)
+    written: list[str] = []
+    try:
+        for path, content in data.items():
+            written.append(path)  # before the write: its folders may exist when it fails
+            write_inside(target, path, content, tmp_dir, force=force)
+    except BaseException:
+        if fresh:
+            _take_back(target, written, created)
+        raise
     if current is not None:
         for path in current.entries:
             if path not in data:
@@ -131,6 +141,21 @@ def checkout(store: Store, manifest: Manifest, to: Path | None = None, force: bo
     if to is None:
         record_base(store, manifest)  # edits from here bump on this version's line
     return target
+
+
+def _take_back(target: Path, written: list[str], created: bool) -> None:
+    """Remove the files a failed checkout wrote into a fresh folder (and the folder)."""
+    for path in written:
+        try:
+            (target / path).unlink(missing_ok=True)
+            _remove_empty_parents(target / path, target)
+        except OSError:
+            pass  # best effort: the error being raised says what went wrong
+    if created:
+        try:
+            target.rmdir()
+        except OSError:
+            pass
 
 
 def _check_no_links(root: Path, rel: str, force: bool, *, replace: bool = False) -> None:

@@ -92,22 +92,22 @@ async def test_latency_and_cost() -> None:
 
 
 async def test_llm_judge_through_provider(llm_server: FakeLLMServer) -> None:
-    llm_server.add(match="Answer to grade:\nParis", reply='{"pass": true, "score": 0.9, "reason": "correct"}')
-    llm_server.add(match="Answer to grade", reply='Sure! {"pass": false, "score": 0.2}')
+    llm_server.add(match=r"<answer-\w+>\nParis\n", reply='{"pass": true, "score": 0.9, "reason": "correct"}')
+    llm_server.add(match="Answer to grade", reply='{"pass": false, "score": 0.2}')
     ref = ModelRef("openai", "grader", base_url=llm_server.openai_base)
     grader = CachedModel(
         ref, make_provider(ref, env={"OPENAI_API_KEY": "k", "PROMPTVER_ALLOWED_HOSTS": "127.0.0.1"}), {}, None
     )
     spec = {"type": "llm-judge", "value": "Names the capital of {{ city }}"}
-    good = await check(spec, "Paris", judge=grader.as_completion, prompt="capital?")
-    bad = await check(spec, "Rome", judge=grader.as_completion)
+    good = await check(spec, "Paris", judge=grader.as_completion, grader=grader, prompt="capital?")
+    bad = await check(spec, "Rome", judge=grader.as_completion, grader=grader)
     await grader.provider.aclose()
     assert good.passed and good.score == 0.9 and good.reason == "correct"
     assert not bad.passed and bad.score == 0.2
     sent = llm_server.requests[0].body["messages"]
     assert "Names the capital of Paris" in sent[1]["content"]
     threshold = await check({**spec, "threshold": 0.1}, "Rome", judge=None)
-    assert not threshold.passed and threshold.reason == "no grader model"
+    assert not threshold.passed and threshold.reason == threshold.error == "no grader model"
 
 
 async def test_scorer_failure_is_a_failed_result() -> None:
