@@ -6,21 +6,26 @@ TUI, diff, tokenizer or HTTP library is imported here (tests/test_light_import.p
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 __all__ = ["Bundle", "__version__", "clear_cache", "follow", "load"]
 
 TYPE_CHECKING = False  # not `from typing import ...`: that import alone costs milliseconds
 if TYPE_CHECKING:
     from typing import Any
 
+    from promptver.about import __version__
     from promptver.app.follow import follow
     from promptver.app.runtime import Bundle, clear_cache, load
 
 # The run-time API (promptver/app/runtime.py), imported on first use so that
 # `import promptver` alone costs nothing.
 _RUNTIME = "promptver.app.runtime"
-_LAZY = {"load": _RUNTIME, "Bundle": _RUNTIME, "clear_cache": _RUNTIME, "follow": "promptver.app.follow"}
+_LAZY = {
+    "load": _RUNTIME,
+    "Bundle": _RUNTIME,
+    "clear_cache": _RUNTIME,
+    "follow": "promptver.app.follow",
+    "__version__": "promptver.about",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -21,11 +21,24 @@ import threading
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from promptver.bundle.spec import BundleSpec
 
 if TYPE_CHECKING:
-    from promptver.app.runtime import Bundle
     from promptver.evals.rag import Retriever as AsyncRetriever
+
+
+class Bundle(Protocol):
+    """What retrieval reads of a loaded version (`promptver.app.runtime.Bundle`, which
+    builds a `Retriever`: typed by what it offers, not by its class)."""
+
+    spec: BundleSpec
+
+    @property
+    def ref(self) -> str: ...
+    def files_index(self) -> dict[str, Any]: ...
+    def read_bytes(self, path: str) -> bytes: ...
 
 
 class Retriever:

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from promptver import __version__
+from promptver.about import __version__
 from promptver.errors import PromptverError
 
 # name -> "module:attribute"; keep sorted within each group of commands.

@@ -9,27 +9,35 @@ error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from promptver.evals.batch import BatchClient, Pending, State, run_batches
+from promptver.evals.bundle import BundleView, Case, Dataset
 from promptver.evals.targets import ModelTarget
 
-if TYPE_CHECKING:
-    from promptver.evals.bundle import Case
-    from promptver.evals.runner import EvalPlan
 
-
-async def prefetch(plan: EvalPlan, folder: Path, run_id: str, jobs: list[tuple[Case, int]]) -> None:
-    target = plan.target
-    assert isinstance(target, ModelTarget)
+async def prefetch(
+    target: ModelTarget,
+    bundle: BundleView,
+    dataset: Dataset,
+    options: Any,
+    on_batch: Callable[[dict[str, Any]], None] | None,
+    place: tuple[Path, str],
+    jobs: list[tuple[Case, int]],
+) -> list[dict[str, Any]]:
+    """Answer ``jobs`` through the batch API into ``target`` (``place``: the run's folder
+    and id, where the batch ids are kept for a resume); returns what was sent, for the
+    run's record. ``options``: the run's `EvalOptions` (batch_poll, batch_size)."""
+    folder, run_id = place
     model = target.model
     requests: dict[str, Pending] = {}
     for case, repeat in jobs:
-        name = case.template or plan.dataset.template
+        name = case.template or dataset.template
         try:
             assert name is not None
-            messages = plan.bundle.messages(name, **case.vars)
+            messages = bundle.messages(name, **case.vars)
         except Exception:  # a case that cannot render records its own error later
             continue
         key = model.key(messages, repeat)
@@ -37,14 +45,13 @@ async def prefetch(plan: EvalPlan, folder: Path, run_id: str, jobs: list[tuple[C
             continue
         _url, _headers, body = model.provider._request(messages, model.params)  # type: ignore[attr-defined]
         requests[key] = Pending(key, body)
-    client = BatchClient(model.provider, plan.options.batch_poll)
+    client = BatchClient(model.provider, options.batch_poll)
     state = State(folder)
     results = await run_batches(
-        client, list(requests.values()), state, run_id, plan.on_batch, plan.options.batch_size
+        client, list(requests.values()), state, run_id, on_batch, options.batch_size
     )
     model.batch = results
     # what the run sent, for its record (and `runs`): ids and counts, no request bodies
-    batches: list[dict[str, Any]] = [
+    return [
         {"id": b["id"], "requests": len(b.get("keys", [])), "status": b.get("status")} for b in state.batches
     ]
-    plan.batches = batches

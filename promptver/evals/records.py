@@ -11,15 +11,28 @@ recorded run that is missing or was edited after it was recorded. Runs without a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from promptver.errors import IntegrityError
 from promptver.store.digests import sha256_file
 from promptver.store.store import Store, check_name
 
 if TYPE_CHECKING:
-    from promptver.evals.storage import StoredRun
     from promptver.store.events import Signer
+
+
+class _Run(Protocol):
+    """A loaded run (`promptver.evals.storage.StoredRun`, whose module reads the records
+    this one keeps: typed by what it holds, not by its class)."""
+
+    path: Path
+    meta: dict[str, Any]
+
+    @property
+    def id(self) -> str: ...
+
+
+StoredRun = TypeVar("StoredRun", bound=_Run)
 
 EVENT = "eval"
 RUN_FILES = ("run.json", "cases.jsonl")

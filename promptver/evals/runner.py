@@ -554,7 +554,16 @@ async def execute(plan: EvalPlan, writer: RunWriter, on_record: OnRecord | None 
         if plan.options.batch and pending:
             from promptver.evals.batchrun import prefetch
 
-            await prefetch(plan, writer.folder, writer.id, pending)
+            assert isinstance(plan.target, ModelTarget)  # prepare allows --batch only there
+            plan.batches = await prefetch(
+                plan.target,
+                plan.bundle,
+                plan.dataset,
+                plan.options,
+                plan.on_batch,
+                (writer.folder, writer.id),
+                pending,
+            )
         warm = getattr(plan.target, "warm", None)
         if warm is not None and pending:
             # index the corpus and embed the queries in batches before the cases start

@@ -13,13 +13,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from promptver.errors import IntegrityError
 from promptver.store import jsontext
 
-if TYPE_CHECKING:
-    from promptver.store.store import Store
+
+class Store(Protocol):
+    """What reading a bundle's log needs of a store (`promptver.store.store.Store`, which
+    imports this module: typed by what it offers, not by its class)."""
+
+    def log_path(self, name: str) -> Path: ...
 
 
 # Signs an event as the one after ``after`` (the id of the log's last event, `last_event_id`)

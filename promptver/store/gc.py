@@ -17,14 +17,23 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from promptver.errors import IntegrityError
 from promptver.store.atomic import remove_quietly
 from promptver.store.digests import is_hex_digest
 
-if TYPE_CHECKING:
-    from promptver.store.store import Store
+
+class Store(Protocol):
+    """What collecting needs of a store (`promptver.store.store.Store`, which calls this
+    module: typed by what it offers, not by its class)."""
+
+    root: Path
+
+    def bundle_names(self) -> list[str]: ...
+    def recorded_versions(self, name: str) -> dict[str, dict[str, Any]]: ...
+    def object_lock(self, *, exclusive: bool) -> int: ...
+    def object_path(self, hexdigest: str) -> Path: ...
 
 NO_PID_GRACE = 24 * 3600  # seconds before a leftover without a pid counts as dead
 _PID_PATTERNS = (

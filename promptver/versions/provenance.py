@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from promptver import __version__
+from promptver.about import __version__
 from promptver.errors import ConfigError
 
 ENV_USER = "PROMPTVER_USER"
