@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from promptver.evals.records import record_run
+from promptver.evals.runs.records import record_run
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
 from promptver.versions.bump import bump

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from promptver.bundle.check import check_jsonl
 from promptver.diff.evals import diff_dataset
 from promptver.errors import ConfigError
-from promptver.evals.bundle import folder_view, parse_cases
+from promptver.evals.execution.bundle import folder_view, parse_cases
 from promptver.store.tree import MemoryTree
 
 BOT = Path("bundles/bot")

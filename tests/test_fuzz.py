@@ -40,7 +40,7 @@ from promptver.app.pins import parse_spec as parse_pin
 from promptver.bundle.check import check_jsonl, check_tree
 from promptver.bundle.scaffold import BUNDLE_TOML, scaffold
 from promptver.errors import PromptverError
-from promptver.evals.bundle import parse_cases
+from promptver.evals.execution.bundle import parse_cases
 from promptver.evals.source import split_ref
 from promptver.semver import Version
 from promptver.store.events import parse_event
@@ -648,7 +648,7 @@ def test_eval_reports_stay_inert(text: str, other: str) -> None:
     """The eval report in Markdown and JUnit, with ids, reasons, outputs and names from data."""
     from xml.etree import ElementTree as ET
 
-    from promptver.evals.report import junit, markdown
+    from promptver.evals.analysis.report import junit, markdown
 
     meta = {
         "id": text,

@@ -127,8 +127,8 @@ def test_xml_is_always_well_formed() -> None:
 def test_model_matrix_markdown_is_inert(text: str) -> None:
     from pathlib import Path
 
-    from promptver.evals.matrix import CaseResult, Matrix, MatrixRow, markdown
-    from promptver.evals.storage import StoredRun
+    from promptver.evals.analysis.matrix import CaseResult, Matrix, MatrixRow, markdown
+    from promptver.evals.runs.storage import StoredRun
 
     models = [f"openai/{text}", f"{text}|b"]
     rows = [MatrixRow(m, StoredRun(Path("."), {"id": text, "summary": {}}, []), 0) for m in models]

@@ -183,7 +183,7 @@ def test_working_copy_approval_by_its_author_does_not_count(project: Path, store
 
 
 def test_review_eval_pane_names_target_errors_cost_and_evidence(project: Path, store: Store) -> None:
-    from promptver.evals.storage import RunStore
+    from promptver.evals.runs.storage import RunStore
     from promptver.tui.results import about
 
     manifest = new_version(store, project)

@@ -531,7 +531,7 @@ def test_8_newline_and_backslash_names_cannot_forge_lines(parts: list[str], h1: 
 def test_4_an_eval_case_append_on_a_full_disk_leaves_no_torn_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from promptver.evals.storage import RunStore
+    from promptver.evals.runs.storage import RunStore
 
     writer = RunStore(tmp_path / "runs").create({"id": "r1", "bundle": "bot"})
     writer.append({"id": "a", "score": 1.0})

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from promptver.bundle.spec import BundleSpec
 
 if TYPE_CHECKING:
-    from promptver.evals.rag import Retriever as AsyncRetriever
+    from promptver.evals.retrieval.rag import Retriever as AsyncRetriever
 
 
 class Bundle(Protocol):
@@ -52,9 +52,9 @@ class Retriever:
         env: Mapping[str, str] | None = None,
         timeout: float = 60.0,
     ) -> None:
-        from promptver.evals import rag
-        from promptver.evals.embeddings import EmbeddingCache
-        from promptver.evals.providers import make_provider
+        from promptver.evals.execution.embeddings import EmbeddingCache
+        from promptver.evals.execution.providers import make_provider
+        from promptver.evals.retrieval import rag
 
         where = f"{bundle.ref}:bundle.toml"
         self.settings = rag.settings(bundle.spec.raw, bundle.spec.model, where)

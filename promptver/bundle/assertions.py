@@ -3,7 +3,7 @@
 `check` applies these rules to every ``assert`` of ``bundle.toml`` and locates each
 problem at its line and column; the eval runner applies the same rules (plus the ones that
 need more than the text: importing a ``python:`` scorer, reading a schema file, a grader)
-before any request. The scoring itself lives in ``promptver.evals.assertions``.
+before any request. The scoring itself lives in ``promptver.evals.execution.assertions``.
 """
 
 from __future__ import annotations

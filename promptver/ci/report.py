@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from promptver.errors import ConfigError
-from promptver.evals.stats import p_text
+from promptver.evals.analysis.stats import p_text
 from promptver.safetext import md_code, md_text
 
 if TYPE_CHECKING:
     from promptver.diff.model import BundleDiff
-    from promptver.evals.compare import Comparison
+    from promptver.evals.analysis.compare import Comparison
     from promptver.store.store import Store
 
 GITHUB_COMMENT_LIMIT = 65_536
@@ -93,9 +93,9 @@ def _attach_comparison(
 ) -> None:
     """The newest complete runs of both sides on one dataset and one target (like with like):
     ``target``/``dataset`` when given, else the newest pair the head's runs allow."""
-    from promptver.evals.compare import compare_runs
-    from promptver.evals.storage import RunStore
-    from promptver.evals.summaries import latest_complete, read_run_metas, run_target
+    from promptver.evals.analysis.compare import compare_runs
+    from promptver.evals.runs.storage import RunStore
+    from promptver.evals.runs.summaries import latest_complete, read_run_metas, run_target
 
     runs = RunStore(store.root / "runs")
     metas = read_run_metas(runs.root / report.bundle, report.bundle)
@@ -178,7 +178,7 @@ def regressions(comparison: Comparison) -> list[str]:
 
 
 def eval_table(comparison: Comparison, dataset: str | None) -> list[str]:
-    from promptver.evals.summaries import run_target
+    from promptver.evals.runs.summaries import run_target
 
     base, head = comparison.base.get("summary") or {}, comparison.head.get("summary") or {}
     d = comparison.deltas

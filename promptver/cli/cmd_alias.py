@@ -38,7 +38,7 @@ def _moved(event: dict[str, Any], as_json: bool) -> None:
 
 def _evidence(evidence: dict[str, Any] | None) -> None:
     """The approvals and eval runs a promotion relies on, by name."""
-    from promptver.evals.summaries import describe_run
+    from promptver.evals.runs.summaries import describe_run
 
     if not evidence:
         return
@@ -205,7 +205,7 @@ def print_deployment(details: dict[str, Any]) -> None:
             else "-",
         )
     )
-    from promptver.evals.summaries import describe_run
+    from promptver.evals.runs.summaries import describe_run
 
     for ev in d["evals"]:
         run = ev["latest_run"]

@@ -26,7 +26,7 @@ def cache() -> None:
 @click.pass_context
 def cache_stats(ctx: click.Context, as_json: bool) -> None:
     """Entries and size of the local cache, and entries on the remote when one is configured."""
-    from promptver.evals.cache import KINDS, stats
+    from promptver.evals.execution.cache import KINDS, stats
     from promptver.remote.callcache import for_store
 
     store = _store(ctx)
@@ -57,7 +57,7 @@ def cache_stats(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def cache_prune(ctx: click.Context, days: float, as_json: bool) -> None:
     """Remove local cache entries not used lately (the remote's are shared and stay)."""
-    from promptver.evals.cache import prune
+    from promptver.evals.execution.cache import prune
 
     if days < 0:
         raise ConfigError("--older-than must not be negative")

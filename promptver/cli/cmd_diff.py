@@ -80,7 +80,7 @@ def _retrieval_changes(store: Any, result: Any) -> dict[str, Any]:
         return {}
     if not any(c.kind in ("rag", "corpus") for c in result.components):
         return {}
-    from promptver.evals.compare import retrieval_changes_between
+    from promptver.evals.analysis.compare import retrieval_changes_between
 
     return retrieval_changes_between(
         store.root / "runs", result.new.bundle, result.old.digest, result.new.digest

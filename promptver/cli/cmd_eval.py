@@ -281,7 +281,7 @@ def eval_run(
         _interrupted(exc)
     comparison = None
     if compare_to:
-        from promptver.evals.summaries import run_target
+        from promptver.evals.runs.summaries import run_target
 
         base = find_run(
             _store(ctx),
@@ -361,7 +361,7 @@ def eval_merge(
     """Make one run from the shard runs of `eval NAME@V --shard i/N` (all N of them)."""
     from promptver import evals
     from promptver.evals import shards
-    from promptver.evals.storage import RunStore, read_run
+    from promptver.evals.runs.storage import RunStore, read_run
 
     store = _store(ctx)
     runs_store = RunStore(store.root / "runs")
@@ -369,7 +369,7 @@ def eval_merge(
     writer = shards.merge(runs, runs_store)
     run = read_run(writer.folder, lazy=True)
     if run.meta.get("version"):
-        from promptver.evals.records import record_run
+        from promptver.evals.runs.records import record_run
 
         record_run(store, run.meta, run.path)
     _needs_comparison(False, fail_if_worse)
@@ -383,7 +383,7 @@ def _pairwise(
     """The comparison plus the pairwise judge's verdicts (JSON: both, under their names)."""
     import json
 
-    from promptver.evals import pairwise, report
+    from promptver.evals.analysis import pairwise, report
     from promptver.evals.source import cwd_on_path, open_bundle
 
     if fmt not in ("text", "json"):
@@ -426,7 +426,7 @@ def _matrix(
     import json
 
     from promptver import evals
-    from promptver.evals import matrix
+    from promptver.evals.analysis import matrix
     from promptver.evals.runner import prepare
     from promptver.evals.source import split_ref
 
@@ -514,7 +514,7 @@ def _needs_comparison(comparing: bool, fail_if_worse: bool) -> None:
 def _finish(
     meta: dict[str, Any], records: list[dict[str, Any]], comparison: Any, gate: Any, fmt: str
 ) -> None:
-    from promptver.evals import report
+    from promptver.evals.analysis import report
 
     failures = gate.failures(meta.get("summary") or {}, comparison)
     click.echo(report.render(fmt, meta, records, comparison, failures))
@@ -532,7 +532,7 @@ def runs(ctx: click.Context, name: str, target: str | None, tag: str | None, as_
     """List the stored eval runs of bundle NAME, newest first."""
     import json
 
-    from promptver.evals.tags import list_runs
+    from promptver.evals.runs.tags import list_runs
 
     metas = list_runs(_store(ctx).root / "runs", name, target=target, tag=tag)
     if as_json:
@@ -568,7 +568,7 @@ def run_tag(ctx: click.Context, run_id: str, tag: str, remove: bool, as_json: bo
     """Tag run ID (e.g. baseline); `promptver runs NAME --tag TAG` lists the tagged runs."""
     import json
 
-    from promptver.evals.tags import tag_run
+    from promptver.evals.runs.tags import tag_run
     from promptver.store.tree import printable
 
     meta, tags = tag_run(_store(ctx).root / "runs", run_id, tag, remove=remove)
@@ -586,9 +586,9 @@ def run_tag(ctx: click.Context, run_id: str, tag: str, remove: bool, as_json: bo
 @click.pass_context
 def run_show(ctx: click.Context, run_id: str, fmt: str | None, as_json: bool) -> None:
     """Show run ID: summary and failing cases (every record with --json)."""
-    from promptver.evals import report
-    from promptver.evals.records import check_run
-    from promptver.evals.storage import RunStore
+    from promptver.evals.analysis import report
+    from promptver.evals.runs.records import check_run
+    from promptver.evals.runs.storage import RunStore
 
     store = _store(ctx)
     run = check_run(store, RunStore(store.root / "runs").load(run_id))

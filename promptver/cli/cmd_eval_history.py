@@ -36,7 +36,7 @@ def history(
 ) -> None:
     """Eval history of bundle NAME: each version's newest complete run, oldest first."""
     from promptver.cli.common import get_store
-    from promptver.evals.trend import build_trend, heading, table_lines
+    from promptver.evals.analysis.trend import build_trend, heading, table_lines
     from promptver.store.store import check_name
 
     store = get_store(ctx)
@@ -57,13 +57,13 @@ def history(
     if fmt == "json":
         text = json.dumps(trend.to_json(), indent=2, ensure_ascii=False)
     elif fmt == "html":
-        from promptver.evals.trend_page import html_page
+        from promptver.evals.analysis.trend_page import html_page
 
         text = html_page(trend)
     else:
         import shutil
 
-        from promptver.evals.charts import terminal_chart
+        from promptver.evals.analysis.charts import terminal_chart
 
         columns = width or (min(100, shutil.get_terminal_size((80, 24)).columns) if output is None else 80)
         lines = [heading(trend), "", *table_lines(trend)]

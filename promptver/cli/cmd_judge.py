@@ -28,7 +28,7 @@ def calibrate(
     its true-positive and true-negative rates (95% Wilson intervals) and disagreements.
     A calibration of a stored version is recorded in the audit log."""
     from promptver.errors import ConfigError
-    from promptver.evals.calibration import calibrate as run_calibration
+    from promptver.evals.analysis.calibration import calibrate as run_calibration
     from promptver.evals.source import cwd_on_path, open_bundle
 
     if concurrency < 1:
@@ -48,7 +48,7 @@ def calibrate(
 def _render(result: dict[str, Any]) -> None:
     from rich.text import Text
 
-    from promptver.evals.calibration import describe
+    from promptver.evals.analysis.calibration import describe
 
     out = console()
     s = result["summary"]

@@ -91,7 +91,7 @@ def cli(ctx: click.Context, store_path: str | None) -> None:
 
 def _redacted(text: str) -> str:
     """Messages of a command that read API keys (it imported the redactor) never show them."""
-    redactor = sys.modules.get("promptver.evals.redact")
+    redactor = sys.modules.get("promptver.evals.execution.redact")
     return redactor.redact(text) if redactor is not None else text
 
 

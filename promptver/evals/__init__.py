@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from promptver.errors import PromptverError
-from promptver.evals.bundle import BundleView
-from promptver.evals.cache import SharedCache
-from promptver.evals.compare import Comparison, Gate, compare_runs
+from promptver.evals.analysis.compare import Comparison, Gate, compare_runs
+from promptver.evals.execution.bundle import BundleView
+from promptver.evals.execution.cache import SharedCache
 from promptver.evals.runner import EvalOptions, OnRecord, check_resumable, execute, prepare
-from promptver.evals.storage import RunStore, StoredRun, read_run
+from promptver.evals.runs.storage import RunStore, StoredRun, read_run
 from promptver.store.events import Signer
 
 __all__ = [
@@ -62,7 +62,7 @@ def _run(plan: Any, writer: Any, on_record: OnRecord | None, saved: bool) -> Non
 def _record(store_root: Path, run: StoredRun, sign: Signer | None = None) -> StoredRun:
     """Put a completed run of a stored version in the bundle's audit log (after its last
     write, so the recorded hashes are those of the final files), signed with ``sign``."""
-    from promptver.evals.records import record_run
+    from promptver.evals.runs.records import record_run
     from promptver.store.store import Store
 
     record_run(Store(store_root), run.meta, run.path, sign)

@@ -1,5 +1,5 @@
 """The runner's side of ``--batch``: collect the run's model requests, send them through
-the provider's batch API (`promptver.evals.batch`), and hand the answers to the target, so
+the provider's batch API (`promptver.evals.execution.batch`), and hand the answers to the target, so
 the cases then score as usual (assertions, llm-judge grading interactively, records).
 
 Requests the call cache already answers are not sent; identical requests go once. A
@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from promptver.evals.batch import BatchClient, Pending, State, run_batches
-from promptver.evals.bundle import BundleView, Case, Dataset
-from promptver.evals.targets import ModelTarget
+from promptver.evals.execution.batch import BatchClient, Pending, State, run_batches
+from promptver.evals.execution.bundle import BundleView, Case, Dataset
+from promptver.evals.execution.targets import ModelTarget
 
 
 async def prefetch(

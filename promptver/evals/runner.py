@@ -18,15 +18,14 @@ from typing import Any
 
 from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError
-from promptver.evals import assertions
-from promptver.evals.bundle import BundleView, Case, Dataset
-from promptver.evals.cache import RequestCache, SharedCache, open_caches, public_url
-from promptver.evals.pricing import PriceTable
-from promptver.evals.providers import Provider, RetryPolicy, make_provider
-from promptver.evals.ratelimit import Throttle
-from promptver.evals.storage import RunStore, RunWriter, new_run_id
-from promptver.evals.summary import summarize
-from promptver.evals.targets import (
+from promptver.evals.analysis.summary import summarize
+from promptver.evals.execution import assertions
+from promptver.evals.execution.bundle import BundleView, Case, Dataset
+from promptver.evals.execution.cache import RequestCache, SharedCache, open_caches, public_url
+from promptver.evals.execution.pricing import PriceTable
+from promptver.evals.execution.providers import Provider, RetryPolicy, make_provider
+from promptver.evals.execution.ratelimit import Throttle
+from promptver.evals.execution.targets import (
     CachedModel,
     ModelTarget,
     PythonTarget,
@@ -34,7 +33,8 @@ from promptver.evals.targets import (
     load_function,
     model_params,
 )
-from promptver.evals.transport import Transport
+from promptver.evals.execution.transport import Transport
+from promptver.evals.runs.storage import RunStore, RunWriter, new_run_id
 
 OnRecord = Callable[[dict[str, Any], int, int], None]
 
@@ -54,7 +54,7 @@ class EvalOptions:
     retries: int = 4
     model: str | None = None  # NAME or PROVIDER/NAME instead of the bundle's [model] (a matrix run)
     shard: str | None = None  # "i/N": only the cases of shard i of N (evals/shards.py)
-    batch: bool = False  # model calls through the provider's batch API (evals/batch.py)
+    batch: bool = False  # model calls through the provider's batch API (evals/execution/batch.py)
     batch_poll: float = 30.0  # seconds between two looks at a batch
     batch_size: int | None = None  # at most this many requests a batch (below the provider's limit)
 
@@ -211,7 +211,7 @@ def prepare(
         else:
             target = ModelTarget(cached)
     elif target_spec == "retrieval":
-        from promptver.evals.retrieval import RetrievalTarget, query_var
+        from promptver.evals.retrieval.offline import RetrievalTarget, query_var
 
         target = RetrievalTarget(bundle, query_var(bundle, dataset.name))
     elif target_spec == "retrieval:configured":
@@ -226,7 +226,7 @@ def prepare(
             "or python:package.module:function",
         )
     if dataset.grader is not None and (
-        target_spec == "rag"  # the judged RAG metrics (evals/ragjudge.py)
+        target_spec == "rag"  # the judged RAG metrics (evals/retrieval/ragjudge.py)
         or any(a.get("type") == "llm-judge" for c in cases for a in dataset.asserts + c.asserts)
     ):
         ref = dataset.grader
@@ -269,7 +269,7 @@ def _embedders(
     options: EvalOptions,
 ) -> Any:
     """The embeddings endpoints of the ``similar`` assertions that compare by meaning."""
-    from promptver.evals.semantic import Embedders, endpoint
+    from promptver.evals.execution.semantic import Embedders, endpoint
 
     specs = [
         (case, spec)
@@ -279,7 +279,7 @@ def _embedders(
     ]
     if not specs:
         return None
-    from promptver.evals.embeddings import EmbeddingCache
+    from promptver.evals.execution.embeddings import EmbeddingCache
 
     cache = None
     if store_root is not None and options.cache:
@@ -293,7 +293,7 @@ def _embedders(
 
 def _load_judge_prompt(bundle: BundleView, dataset: Dataset, spec: dict[str, Any], where: str) -> None:
     if spec.get("type") == "llm-judge":  # the judge prompt file is read now, once
-        from promptver.evals.judges import load_prompt
+        from promptver.evals.execution.judges import load_prompt
 
         load_prompt(bundle, spec.get("judge_prompt") or dataset.judge_prompt, where)
 
@@ -329,9 +329,9 @@ def rag_target(
     options: EvalOptions,
 ) -> Target:
     """``--target rag`` / ``retrieval:configured``: every [rag] check and endpoint key now."""
-    from promptver.evals import rag
-    from promptver.evals.embeddings import EmbeddingCache
-    from promptver.evals.retrieval import query_var
+    from promptver.evals.execution.embeddings import EmbeddingCache
+    from promptver.evals.retrieval import rag
+    from promptver.evals.retrieval.offline import query_var
 
     where = f"{bundle.label}/bundle.toml"
     settings = rag.settings(bundle.config, bundle.model, where)
@@ -431,7 +431,7 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
         else:
             answer = await plan.target.answer(case, messages, repeat)
         if answer.retrieved is not None:
-            from promptver.evals.ragmetrics import case_metrics
+            from promptver.evals.retrieval.ragmetrics import case_metrics
 
             record["retrieved"] = answer.retrieved
             k = int(getattr(plan.target, "top_k", len(answer.retrieved)))
@@ -440,7 +440,7 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
                 record["retrieval"] = metrics
         usage = answer.usage
         if usage is None and messages is not None:
-            from promptver.evals.usage import estimate
+            from promptver.evals.execution.usage import estimate
 
             ref = plan.bundle.model
             usage = await asyncio.to_thread(
@@ -448,7 +448,7 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
             )
         cost = plan.prices.cost(plan.model_name, usage) if plan.model_name else None
         if answer.batch and cost is not None:
-            from promptver.evals.batch import BATCH_DISCOUNT
+            from promptver.evals.execution.batch import BATCH_DISCOUNT
 
             cost *= BATCH_DISCOUNT  # both providers bill batch requests at half price
         record.update(
@@ -492,7 +492,7 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
             record["error"] = "; ".join(errors)
             record["pass"] = False
     except Exception as exc:  # a case's failure must never stop the run
-        from promptver.evals.redact import redact
+        from promptver.evals.execution.redact import redact
 
         record["error"] = redact(str(exc) or type(exc).__name__, patterns=True)
         record["attempts"] = getattr(exc, "attempts", record["attempts"])
@@ -501,7 +501,8 @@ async def run_case(plan: EvalPlan, case: Case, repeat: int) -> dict[str, Any]:
 
 async def _rag_judged(plan: EvalPlan, case: Case, output: str, hits: list[Any]) -> dict[str, Any]:
     """Faithfulness, answer relevancy, context precision and recall of a RAG answer."""
-    from promptver.evals import judges, ragjudge
+    from promptver.evals.execution import judges
+    from promptver.evals.retrieval import ragjudge
 
     assert plan.grader is not None
     retriever = getattr(plan.target, "retriever", None)

@@ -17,8 +17,8 @@ import time
 from typing import Any
 
 from promptver.errors import ConfigError
-from promptver.evals.storage import RunStore, RunWriter, StoredRun, new_run_id
-from promptver.evals.summary import summarize
+from promptver.evals.analysis.summary import summarize
+from promptver.evals.runs.storage import RunStore, RunWriter, StoredRun, new_run_id
 
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*\Z")
 PARTIAL = "partial"

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from promptver.errors import ConfigError, NotFoundError
-from promptver.evals.bundle import BundleView, folder_view, tree_view
+from promptver.evals.execution.bundle import BundleView, folder_view, tree_view
 
 if TYPE_CHECKING:
-    from promptver.evals.storage import StoredRun
+    from promptver.evals.runs.storage import StoredRun
     from promptver.store.store import Store
 
 
@@ -68,9 +68,9 @@ def find_run(
 ) -> StoredRun:
     """A stored run by id, or the newest complete run of ``[NAME@]VERSION`` on a dataset
     (with ``target``, a run of that target only: ``model``, ``rag``, ``retrieval``, ...)."""
-    from promptver.evals.records import check_run
-    from promptver.evals.storage import RunStore
-    from promptver.evals.summaries import run_target
+    from promptver.evals.runs.records import check_run
+    from promptver.evals.runs.storage import RunStore
+    from promptver.evals.runs.summaries import run_target
 
     runs = RunStore(store.root / "runs")
     try:
@@ -109,7 +109,7 @@ def find_pair(
     if target is None:
         target = _common_target(store, base, head, dataset)
     old = find_run(store, base, dataset=dataset, target=target)
-    from promptver.evals.summaries import run_target
+    from promptver.evals.runs.summaries import run_target
 
     new = find_run(
         store,
@@ -124,8 +124,8 @@ def find_pair(
 def _common_target(store: Store, base: str, head: str, dataset: str | None) -> str | None:
     """The target of a named run (A's first), else the newest target of B's complete runs
     that A has a run of too; None when nothing is shared (find_run then says what lacks)."""
-    from promptver.evals.storage import RunStore
-    from promptver.evals.summaries import latest_complete, run_target
+    from promptver.evals.runs.storage import RunStore
+    from promptver.evals.runs.summaries import latest_complete, run_target
 
     runs = RunStore(store.root / "runs")
     targets: list[list[str]] = []

@@ -178,7 +178,7 @@ def _check_evals(store: Store, result: PolicyCheck, policy: AliasPolicy) -> None
             f" but {manifest.ref} has no such eval dataset (it has: {', '.join(declared) or 'none'})"
         )
         return
-    from promptver.evals.summaries import brief, evidence, latest_run, run_summaries, score_of
+    from promptver.evals.runs.summaries import brief, evidence, latest_run, run_summaries, score_of
 
     recorded, rejected = evidence(store, manifest.bundle)
     runs = []
@@ -252,7 +252,7 @@ def run_unfit(run: dict[str, Any], policy: AliasPolicy, own_model: str | None) -
 def _calibrations(store: Store, name: str, policy: AliasPolicy) -> list[dict[str, Any]]:
     if policy.judge is None:
         return []
-    from promptver.evals.calibration import recorded
+    from promptver.evals.analysis.calibration import recorded
 
     return recorded(store.root, name)
 
@@ -262,7 +262,7 @@ def judge_unfit(run: dict[str, Any], policy: AliasPolicy, calibrations: list[dic
     a judge behind them has no recorded calibration that meets it (None: they count)."""
     if policy.judge is None:
         return None
-    from promptver.evals.calibration import Requirement, calibration_of
+    from promptver.evals.analysis.calibration import Requirement, calibration_of
 
     need = Requirement(*policy.judge)
     judges = run.get("judges")
@@ -288,7 +288,7 @@ def _uncounted(
 ) -> str:
     """Why the complete runs newer than the counted one (all, when none counts) are no
     evidence, so "but I ran it" is answered: not recorded, edited, missing."""
-    from promptver.evals.summaries import latest_complete
+    from promptver.evals.runs.summaries import latest_complete
 
     reasons = []
     for run in every:  # newest first

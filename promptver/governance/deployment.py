@@ -13,7 +13,7 @@ import tomllib
 from typing import Any
 
 from promptver.bundle.spec import SPEC_FILE
-from promptver.evals.summaries import brief, evidence, latest_run
+from promptver.evals.runs.summaries import brief, evidence, latest_run
 from promptver.governance.aliases import check_alias, log_events, replay
 from promptver.governance.approvals import APPROVED, CHANGES_REQUESTED, decisions
 from promptver.store.digests import PREFIX, tree_digest
@@ -116,14 +116,14 @@ def _signed_brief(store: Store, name: str, run: dict[str, Any]) -> dict[str, Any
 
 
 def _calibrations(store: Store, name: str) -> list[dict[str, Any]]:
-    from promptver.evals.calibration import recorded
+    from promptver.evals.analysis.calibration import recorded
 
     return recorded(store.root, name)
 
 
 def _judges(judges: Any, calibrations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The judges behind a run's judged scores, each with its newest recorded calibration."""
-    from promptver.evals.calibration import calibration_of, describe
+    from promptver.evals.analysis.calibration import calibration_of, describe
 
     out = []
     for judge in judges if isinstance(judges, list) else []:

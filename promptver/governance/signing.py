@@ -233,7 +233,7 @@ def author_verdict(store: Store, name: str, version: str) -> Verdict:
 def run_verdict(store: Store, name: str, run_id: str) -> Verdict:
     """Whether the ``eval`` event recording a run is signed by an allowed signer who is its
     actor (the event holds the run files' hashes: the signature covers the run)."""
-    from promptver.evals.records import recorded_events
+    from promptver.evals.runs.records import recorded_events
 
     event = recorded_events(store, name).get(run_id)
     if event is None:

@@ -232,13 +232,13 @@ def _verify_log(
             _check_signature(store, name, number, event, report, signatures, ids, accepted=runs)
         ids.setdefault(event_id(event), number)
         if runs and event.get("event") == "eval" and event.get("run"):
-            from promptver.evals.records import run_problem
+            from promptver.evals.runs.records import run_problem
 
             problem = run_problem(store, name, event)
             if problem is not None:
                 report.problems.append(problem)
         if runs and event.get("event") == "calibration" and event.get("run"):
-            from promptver.evals.calibration import calibration_problem
+            from promptver.evals.analysis.calibration import calibration_problem
 
             problem = calibration_problem(store.root, name, event)
             if problem is not None:

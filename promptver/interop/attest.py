@@ -100,7 +100,7 @@ def public_pem(path: Path) -> bytes:
 def evidence(store: Store, manifest: Manifest, alias: str | None) -> dict[str, Any]:
     """The predicate: what the last promotion of this version (to ``alias``, when given)
     relied on, or, never promoted, its approvals as they stand."""
-    from promptver.evals.records import recorded_events
+    from promptver.evals.runs.records import recorded_events
     from promptver.governance.approvals import decisions
     from promptver.governance.signing import author_verdict, run_verdict
     from promptver.store.events import log_events

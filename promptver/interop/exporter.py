@@ -43,7 +43,7 @@ def template_inputs(bundle: Bundle, template: str) -> dict[str, Any]:
     """Variable -> an example value (from the first eval case that has one; None when no
     case has), for every variable the template and the system prompt read."""
     from promptver.bundle.templates import variables
-    from promptver.evals.bundle import parse_cases
+    from promptver.evals.execution.bundle import parse_cases
 
     names = set(bundle.variables(template))
     if bundle.spec.system is not None:

@@ -116,8 +116,8 @@ def map_assertion(spec: dict[str, Any], bundle: Any) -> tuple[dict[str, Any] | N
 
 def export_config(bundle: Any) -> tuple[str, list[Finding]]:
     """The promptfooconfig.yaml text of a loaded version, and the assertions left out."""
-    from promptver.evals.assertions import interpolate
-    from promptver.evals.bundle import parse_cases
+    from promptver.evals.execution.assertions import interpolate
+    from promptver.evals.execution.bundle import parse_cases
 
     spec = bundle.spec
     findings: list[Finding] = []

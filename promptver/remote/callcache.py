@@ -5,7 +5,7 @@
 
 An entry is fetched through `promptver.remote.objects.fetch_object`, so it is checked
 against its hash before use; the eval side then checks that it names the key it was asked
-for (`promptver.evals.cache.decode_entry`), so a swapped index answers nothing. Any remote
+for (`promptver.evals.execution.cache.decode_entry`), so a swapped index answers nothing. Any remote
 problem (unreachable, missing, corrupted) is a miss: the case calls the provider and the
 run goes on; the count of such problems is kept in ``problems``. Nothing here is ever
 deleted: the remote is shared, objects are create-only.
@@ -36,7 +36,7 @@ MAX_ENTRY = 64 << 20  # an answer larger than this is no cached call: never deco
 
 
 class RemoteCallCache:
-    """`promptver.evals.cache.SharedCache` over a remote transport."""
+    """`promptver.evals.execution.cache.SharedCache` over a remote transport."""
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport

@@ -10,7 +10,7 @@ in the bundle's working folder, so the next bump versions the change as usual:
      "provenance": {"trace_id": ..., "span_id": ..., "time": ..., "version": ..., "digest": ...,
                     "status": ..., "feedback": ...}}
 
-Variables pass through the eval records' redaction (`promptver.evals.redact.redact_json`:
+Variables pass through the eval records' redaction (`promptver.evals.execution.redact.redact_json`:
 known API keys, key-looking words) and e-mail addresses become ``[email]``. A span whose
 trace is already a case of that dataset, or whose (template, variables) equal an existing
 case's, is skipped. The case has no ``expected``: what the answer should have been is for
@@ -28,7 +28,7 @@ from typing import Any
 from promptver.bundle.evalset import lines, parse_line, read_cases
 from promptver.bundle.spec import SPEC_FILE, load_spec
 from promptver.errors import ConfigError, NotFoundError, did_you_mean
-from promptver.evals.redact import redact_json
+from promptver.evals.execution.redact import redact_json
 from promptver.store.atomic import atomic_write
 from promptver.store.store import Store
 from promptver.traces.otlp import Span, read_spans

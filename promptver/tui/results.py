@@ -1,7 +1,7 @@
 """Eval results of the two reviewed versions, from the store's runs (Textual-free).
 
 A run belongs to a version by digest; for each eval dataset the newest complete run of
-each side is compared case by case (``promptver.evals.compare``).
+each side is compared case by case (``promptver.evals.analysis.compare``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from promptver.tui.model import CaseOutcome, EvalHistory, EvalsBody, MetricRow, Side, Unit
 
 if TYPE_CHECKING:
-    from promptver.evals.compare import Comparison
-    from promptver.evals.storage import StoredRun
+    from promptver.evals.analysis.compare import Comparison
+    from promptver.evals.runs.storage import StoredRun
     from promptver.store.store import Store
 
 # (label, path in the run summary, higher is better, unit); cost has its own row (_cost)
@@ -33,8 +33,8 @@ def eval_results(
     store: Store, bundle: str, old: Side, new: Side, datasets: list[str]
 ) -> dict[str, EvalsBody]:
     """Per dataset: the comparison of the newest complete runs of both sides, or why not."""
-    from promptver.evals.storage import RunStore
-    from promptver.evals.summaries import run_target
+    from promptver.evals.runs.storage import RunStore
+    from promptver.evals.runs.summaries import run_target
 
     runs = RunStore(store.root / "runs")
     out: dict[str, EvalsBody] = {}
@@ -66,7 +66,7 @@ def eval_results(
 
 def compare(base: StoredRun, head: StoredRun) -> EvalsBody:
     """Two complete runs of one dataset side by side: metrics, cases, retrieval."""
-    from promptver.evals.compare import compare_runs
+    from promptver.evals.analysis.compare import compare_runs
 
     comparison = compare_runs(base, head)
     old_summary = base.meta.get("summary") or {}
@@ -125,7 +125,7 @@ def _outcomes(comparison: Comparison, base: StoredRun, head: StoredRun) -> list[
 
 
 def _passed(run: StoredRun) -> dict[str, bool]:
-    from promptver.evals.compare import by_case
+    from promptver.evals.analysis.compare import by_case
 
     return {case_id: passed for case_id, (passed, _) in by_case(run.records).items()}
 
@@ -138,7 +138,7 @@ def _target(meta: dict[str, Any]) -> str | None:
 def about(store: Store, bundle: str, run: StoredRun) -> str:
     """What a run evaluated and whether it is eval evidence: ``model:openai:gpt-4o-mini on
     golden, 0 errored, cost $0.0123; recorded`` (or why it does not count)."""
-    from promptver.evals.records import recorded_events, why_not_counted
+    from promptver.evals.runs.records import recorded_events, why_not_counted
 
     meta = run.meta
     summary: dict[str, Any] = meta["summary"] if isinstance(meta.get("summary"), dict) else {}
@@ -159,7 +159,7 @@ def eval_history(
 ) -> EvalHistory | None:
     """The history of the head run's dataset and target across versions (None: fewer than two)."""
     from promptver.errors import PromptverError
-    from promptver.evals.trend import build_trend, target_kind
+    from promptver.evals.analysis.trend import build_trend, target_kind
 
     try:
         trend = build_trend(
@@ -225,7 +225,7 @@ def _cost(old: dict[str, Any], new: dict[str, Any]) -> MetricRow:
 
 def _retrieval(old: Any, new: Any) -> list[MetricRow]:
     """hit@k, recall@k, MRR, nDCG@k of runs that retrieve, k written out when known."""
-    from promptver.evals.ragmetrics import LABELS, METRICS
+    from promptver.evals.retrieval.ragmetrics import LABELS, METRICS
 
     old = old if isinstance(old, dict) else {}
     new = new if isinstance(new, dict) else {}
@@ -241,7 +241,7 @@ def _retrieval(old: Any, new: Any) -> list[MetricRow]:
 
 def _rag_judged(old: Any, new: Any) -> list[MetricRow]:
     """Faithfulness, answer relevancy, context precision and recall of judged RAG runs."""
-    from promptver.evals.ragjudge import LABELS, METRICS
+    from promptver.evals.retrieval.ragjudge import LABELS, METRICS
 
     old = old if isinstance(old, dict) else {}
     new = new if isinstance(new, dict) else {}

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from promptver.evals.stats import mcnemar_exact, paired_stats
+from promptver.evals.analysis.stats import mcnemar_exact, paired_stats
 
 
 def records(n: int, rate: float, seed: int) -> list[dict[str, object]]:

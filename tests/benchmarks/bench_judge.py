@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from promptver.evals import EvalOptions, runner  # noqa: E402
+from promptver.evals.runs.storage import RunStore  # noqa: E402
 from promptver.evals.source import open_bundle  # noqa: E402
-from promptver.evals.storage import RunStore  # noqa: E402
 from promptver.store.store import Store  # noqa: E402
 
 SERVER = (

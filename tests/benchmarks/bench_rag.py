@@ -35,10 +35,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from promptver.evals import EvalOptions, rag, runner  # noqa: E402
-from promptver.evals.embeddings import BATCH, PARALLEL  # noqa: E402
+from promptver.evals import EvalOptions, runner  # noqa: E402
+from promptver.evals.execution.embeddings import BATCH, PARALLEL  # noqa: E402
+from promptver.evals.retrieval import rag  # noqa: E402
+from promptver.evals.runs.storage import RunStore  # noqa: E402
 from promptver.evals.source import open_bundle  # noqa: E402
-from promptver.evals.storage import RunStore  # noqa: E402
 from promptver.store.store import Store  # noqa: E402
 
 ENV = {"OPENAI_API_KEY": "sk-bench", "PROMPTVER_ALLOWED_HOSTS": "127.0.0.1"}  # the fake server
@@ -114,8 +115,8 @@ def index_figures(folder: Path, url: str, docs: int) -> None:
     query = (time.perf_counter() - started) / len(queries)
     print(f"BM25   {len(chunks)} chunks: build {build:.2f} s, query {query * 1000:.2f} ms")
 
-    from promptver.evals.embeddings import Embedder, EmbeddingCache
-    from promptver.evals.providers import make_provider
+    from promptver.evals.execution.embeddings import Embedder, EmbeddingCache
+    from promptver.evals.execution.providers import make_provider
 
     async def dense() -> None:
         assert settings.embedding is not None

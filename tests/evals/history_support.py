@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from promptver.evals.storage import RunStore
-from promptver.evals.summary import summarize
+from promptver.evals.analysis.summary import summarize
+from promptver.evals.runs.storage import RunStore
 from promptver.store.store import Store
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -10,7 +10,7 @@ import pytest
 
 from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError
-from promptver.evals.assertions import (
+from promptver.evals.execution.assertions import (
     AssertionResult,
     Context,
     case_outcome,
@@ -19,9 +19,9 @@ from promptver.evals.assertions import (
     json_path,
     validate,
 )
-from promptver.evals.bundle import Case
-from promptver.evals.providers import Usage, make_provider
-from promptver.evals.targets import CachedModel
+from promptver.evals.execution.bundle import Case
+from promptver.evals.execution.providers import Usage, make_provider
+from promptver.evals.execution.targets import CachedModel
 from tests.fakeserver import FakeLLMServer
 
 CASE = Case(id="c1", vars={"question": "capital?", "city": "Paris"}, expected="Paris")
@@ -67,7 +67,7 @@ async def test_output_assertions(spec: dict[str, Any], good: str, bad: str) -> N
 
 
 async def test_json_schema_from_bundle_file(tmp_path: Path) -> None:
-    from promptver.evals.bundle import BundleView
+    from promptver.evals.execution.bundle import BundleView
     from promptver.store.tree import MemoryTree
 
     schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}}

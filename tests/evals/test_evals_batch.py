@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from promptver.evals.batch import Limits, Pending, split
+from promptver.evals.execution.batch import Limits, Pending, split
 from promptver.testing.batch import BatchAPI
 from tests.conftest import ROOT
 from tests.evals.conftest import openai_model, write_bundle
@@ -59,8 +59,8 @@ def test_openai_batch_end_to_end(tmp_path: Path, api_keys: dict[str, str]) -> No
     assert result.meta["summary"]["passed"] == 27
     assert [b["requests"] for b in result.meta["batches"]] == [10, 10, 10]
     # the price: half of the interactive one for the same tokens
-    from promptver.evals.pricing import PriceTable
-    from promptver.evals.providers import Usage
+    from promptver.evals.execution.pricing import PriceTable
+    from promptver.evals.execution.providers import Usage
 
     tokens = good["tokens"]
     full = PriceTable().cost("gpt-4o-mini", Usage(tokens["input"], tokens["output"]))
@@ -170,7 +170,7 @@ def test_a_batch_whose_creation_answer_was_lost_is_found_not_sent_again(
 ) -> None:
     """The create request times out after the provider took the batch: the run stops with
     the intent stored; the resume finds the batch by the intent in its metadata."""
-    from promptver.evals.batch import BatchError
+    from promptver.evals.execution.batch import BatchError
 
     batches = BatchAPI(delay=0.2, create_stall=2.0)
     with FakeLLMServer(batches=batches) as server:

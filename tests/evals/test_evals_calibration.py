@@ -10,7 +10,7 @@ import pytest
 
 from promptver.errors import ConfigError, IntegrityError
 from promptver.evals import EvalOptions, evaluate
-from promptver.evals.calibration import read_labels, recorded, wilson
+from promptver.evals.analysis.calibration import read_labels, recorded, wilson
 from promptver.evals.source import open_bundle
 from promptver.governance.deployment import deployment
 from promptver.governance.policy import effective_policy
@@ -158,7 +158,7 @@ def test_policy_counts_judged_runs_only_from_calibrated_judges(
     pv,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from promptver.evals.calibration import calibrate
+    from promptver.evals.analysis.calibration import calibrate
 
     judge_rules(llm_server)
     judged_bundle(tmp_path, llm_server, min_tnr=min_tnr)
@@ -188,7 +188,7 @@ def test_policy_counts_judged_runs_only_from_calibrated_judges(
 def test_an_edited_calibration_no_longer_counts(
     tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str]
 ) -> None:
-    from promptver.evals.calibration import calibrate
+    from promptver.evals.analysis.calibration import calibrate
 
     judge_rules(llm_server)
     judged_bundle(tmp_path, llm_server)
@@ -208,7 +208,7 @@ def test_an_edited_calibration_no_longer_counts(
 def test_a_calibration_travels_with_push_and_pull(
     tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str]
 ) -> None:
-    from promptver.evals.calibration import calibrate
+    from promptver.evals.analysis.calibration import calibrate
     from promptver.remote.config import RemoteConfig
     from promptver.remote.sync import Remote, pull, push
 

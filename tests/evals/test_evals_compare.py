@@ -11,9 +11,9 @@ import pytest
 
 from promptver.errors import NotFoundError
 from promptver.evals import Gate, compare_runs
-from promptver.evals.report import render
-from promptver.evals.storage import RunStore, StoredRun
-from promptver.evals.summary import percentile, summarize
+from promptver.evals.analysis.report import render
+from promptver.evals.analysis.summary import percentile, summarize
+from promptver.evals.runs.storage import RunStore, StoredRun
 
 
 def rec(case_id: str, passed: bool, score: float, repeat: int = 0, **extra: Any) -> dict[str, Any]:
@@ -122,7 +122,7 @@ def test_run_store_refuses_paths(tmp_path: Path) -> None:
 
 def test_report_wording_zero_changes_unknown_cost_and_requests() -> None:
     """No `-0 ms`, no `- (partial)`, no request count for targets that send none."""
-    from promptver.evals.report import _signed, summary_lines
+    from promptver.evals.analysis.report import _signed, summary_lines
 
     assert _signed(-0.3, " ms", digits=0) == "0 ms" and _signed(0.0004) == "0.000"
     assert _signed(-1.6, " ms", digits=0) == "-2 ms" and _signed(0.015, " pt", 100, 1) == "+1.5 pt"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from promptver.evals import compare_runs
-from promptver.evals.report import comparison_lines
+from promptver.evals.analysis.report import comparison_lines
 from tests.evals.conftest import openai_model, write_bundle
 from tests.evals.test_evals_runner import run
 from tests.fakeserver import FakeLLMServer

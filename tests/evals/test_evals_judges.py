@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from promptver.errors import BundleError
-from promptver.evals import judges
+from promptver.evals.execution import judges
 from tests.evals.conftest import openai_model, write_bundle
 from tests.evals.test_evals_runner import CAPITALS, run
 from tests.fakeserver import FakeLLMServer

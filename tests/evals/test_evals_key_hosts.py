@@ -10,7 +10,7 @@ import pytest
 
 from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError
-from promptver.evals.providers import make_provider
+from promptver.evals.execution.providers import make_provider
 from tests.conftest import Result
 from tests.evals.conftest import openai_model, write_bundle
 from tests.evals.test_evals_retrieval import CORPUS

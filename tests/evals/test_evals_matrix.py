@@ -10,8 +10,8 @@ import pytest
 from promptver.cli.main import main
 from promptver.errors import ConfigError
 from promptver.evals.runner import override_model
-from promptver.evals.storage import RunStore
-from promptver.evals.summaries import latest_complete
+from promptver.evals.runs.storage import RunStore
+from promptver.evals.runs.summaries import latest_complete
 from tests.evals.conftest import openai_model, write_bundle
 from tests.fakeserver import FakeLLMServer
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from promptver.evals import EvalOptions, evaluate
-from promptver.evals.pairwise import combine
+from promptver.evals.analysis.pairwise import combine
+from promptver.evals.analysis.stats import mcnemar_exact
 from promptver.evals.source import open_bundle
-from promptver.evals.stats import mcnemar_exact
 from promptver.store.store import Store
 from promptver.versions.bump import bump
 from tests.evals.conftest import openai_model, write_bundle

@@ -10,7 +10,7 @@ import pytest
 
 from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError
-from promptver.evals.providers import (
+from promptver.evals.execution.providers import (
     ProviderError,
     RateLimiter,
     RetryPolicy,

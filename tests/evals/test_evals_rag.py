@@ -12,8 +12,8 @@ import pytest
 from promptver.cli.main import main
 from promptver.errors import BundleError, ConfigError
 from promptver.evals import EvalOptions, evaluate
-from promptver.evals.bundle import folder_view
-from promptver.evals.rag import fuse
+from promptver.evals.execution.bundle import folder_view
+from promptver.evals.retrieval.rag import fuse
 from tests.evals.conftest import write_bundle
 from tests.evals.test_evals_retrieval import CORPUS
 from tests.fakeserver import FakeLLMServer
@@ -117,7 +117,7 @@ def test_dense_retrieval_over_http_and_the_embedding_cache(
     assert first.meta["retrieval_requests"] == 2
     llm_server.reset()
     # in another process: the index is rebuilt, the vectors come from the store's cache
-    from promptver.evals import rag
+    from promptver.evals.retrieval import rag
 
     rag._INDEXES.clear()
     again = run(folder)
@@ -250,7 +250,7 @@ def test_compare_and_run_show_name_rank_changes(
     tmp_path: Path, llm_server: FakeLLMServer, api_keys: dict[str, str]
 ) -> None:
     from promptver.evals import compare_runs
-    from promptver.evals.report import markdown, text
+    from promptver.evals.analysis.report import markdown, text
 
     folder = project(tmp_path, llm_server, BM25)
     base = run(folder)
@@ -289,7 +289,7 @@ def test_runtime_retriever_is_the_pipeline_the_eval_measured(
     bump(store, "demo", "minor")
     measured = evaluate(open_bundle("demo@0.1.0", store), EvalOptions(target="rag"), store_root=store.root)
     llm_server.reset()
-    from promptver.evals import rag
+    from promptver.evals.retrieval import rag
 
     rag._INDEXES.clear()
     bot = promptver.load("demo@0.1.0", store=store.root)
@@ -350,7 +350,7 @@ def test_embeddings_are_asked_for_as_base64_and_lists_are_read_too(
 ) -> None:
     """base64 float32 (OpenAI's own client asks so): the same vectors as the lists a
     server that ignores ``encoding_format`` sends, so the same retrievals."""
-    from promptver.evals import rag
+    from promptver.evals.retrieval import rag
 
     folder = project(tmp_path, llm_server, DENSE)
     first = run(folder, cache=False)
@@ -378,7 +378,7 @@ def test_embeddings_are_asked_for_as_base64_and_lists_are_read_too(
 )
 def test_a_malformed_embedding_is_a_value_error_naming_it(embedding: Any, problem: str) -> None:
     """`Provider.call` turns it into one ProviderError line ("unexpected response shape")."""
-    from promptver.evals.embeddings import embedding_rows
+    from promptver.evals.execution.embeddings import embedding_rows
 
     with pytest.raises((ValueError, TypeError), match=problem):
         embedding_rows({"data": [{"index": 0, "embedding": embedding}]}, 1)
@@ -389,7 +389,7 @@ def test_embedding_rows_keep_the_input_order_and_count() -> None:
 
     import numpy as np
 
-    from promptver.evals.embeddings import embedding_rows
+    from promptver.evals.execution.embeddings import embedding_rows
 
     def b64(values: list[float]) -> str:
         return base64.b64encode(np.asarray(values, dtype="<f4").tobytes()).decode()
@@ -439,7 +439,7 @@ def test_compare_and_ci_report_compare_like_with_like(
     )
     assert "not a retrieval run" in mixed.err
     from promptver.evals import compare_runs
-    from promptver.evals.storage import RunStore
+    from promptver.evals.runs.storage import RunStore
 
     runs = RunStore(tmp_path / ".promptver" / "runs")
     with pytest.raises(

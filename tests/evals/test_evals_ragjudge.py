@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from promptver.evals import compare_runs, report
-from promptver.evals.ragjudge import answer_relevancy, context_precision, share
+from promptver.evals import compare_runs
+from promptver.evals.analysis import report
+from promptver.evals.retrieval.ragjudge import answer_relevancy, context_precision, share
 from tests.evals.conftest import write_bundle
 from tests.evals.test_evals_rag import DENSE, TEMPLATE, model, run
 from tests.evals.test_evals_retrieval import CORPUS

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from promptver.evals.ragmetrics import case_metrics, rank_changes, ranks, run_metrics
+from promptver.evals.retrieval.ragmetrics import case_metrics, rank_changes, ranks, run_metrics
 
 L2, L3, L4 = math.log2(2), math.log2(3), math.log2(4)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from promptver.errors import ConfigError
-from promptver.evals.ratelimit import Limits, Throttle, estimate_tokens, parse_duration, parse_reset
+from promptver.evals.execution.ratelimit import Limits, Throttle, estimate_tokens, parse_duration, parse_reset
 from promptver.testing.limits import ServerLimit, go_duration
 from tests.evals.conftest import openai_model, write_bundle
 from tests.evals.test_evals_cli import cli

@@ -14,8 +14,8 @@ import pytest
 
 from promptver.bundle.spec import ModelRef
 from promptver.cli.main import main
-from promptver.evals.providers import ProviderError, make_provider
-from promptver.evals.redact import MASK, redact, redact_json
+from promptver.evals.execution.providers import ProviderError, make_provider
+from promptver.evals.execution.redact import MASK, redact, redact_json
 from tests.evals.conftest import write_bundle
 from tests.fakeserver import FakeLLMServer
 

@@ -11,10 +11,11 @@ import pytest
 
 from promptver.cli.main import main
 from promptver.errors import BundleError, ConfigError
-from promptver.evals import EvalOptions, assertions, evaluate
-from promptver.evals.bundle import Case, folder_view
-from promptver.evals.retrieval import BM25Index, Chunk, Chunking, terms
-from promptver.evals.storage import RunStore
+from promptver.evals import EvalOptions, evaluate
+from promptver.evals.execution import assertions
+from promptver.evals.execution.bundle import Case, folder_view
+from promptver.evals.retrieval.offline import BM25Index, Chunk, Chunking, terms
+from promptver.evals.runs.storage import RunStore
 from tests.evals.conftest import write_bundle
 
 MODEL = '[model]\nprovider = "openai"\nname = "gpt-4o-mini"\nbase_url = "http://127.0.0.1:9"\n'

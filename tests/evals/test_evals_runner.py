@@ -12,8 +12,8 @@ import pytest
 
 from promptver.errors import ConfigError, PromptverError
 from promptver.evals import EvalOptions, RunInterrupted, evaluate
-from promptver.evals.bundle import folder_view
-from promptver.evals.storage import RunStore, read_run
+from promptver.evals.execution.bundle import folder_view
+from promptver.evals.runs.storage import RunStore, read_run
 from tests.evals.conftest import openai_model, write_bundle
 from tests.fakeserver import FakeLLMServer
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from promptver.evals.stats import (
+from promptver.evals.analysis.stats import (
     case_rates,
     flaky_cases,
     format_p,

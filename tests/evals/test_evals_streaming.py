@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from promptver.evals.storage import RecordsOnDisk, RunStore, read_run
+from promptver.evals.runs.storage import RecordsOnDisk, RunStore, read_run
 from tests.evals.conftest import openai_model, write_bundle
 from tests.evals.test_evals_runner import run
 from tests.fakeserver import FakeLLMServer

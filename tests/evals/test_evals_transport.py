@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from promptver.bundle.spec import ModelRef
-from promptver.evals.providers import ProviderError, RetryPolicy, make_provider
-from promptver.evals.transport import Transport
+from promptver.evals.execution.providers import ProviderError, RetryPolicy, make_provider
+from promptver.evals.execution.transport import Transport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 USER = [{"role": "user", "content": "ping"}]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from promptver.app.runtime import Bundle
-from promptver.evals.bundle import parse_cases
+from promptver.evals.execution.bundle import parse_cases
 from promptver.store.store import Store
 
 REPO = Path(__file__).resolve().parents[2]

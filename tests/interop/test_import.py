@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from promptver.evals.bundle import folder_view
+from promptver.evals.execution.bundle import folder_view
 from tests.interop.support import REPO, dotprompt_messages, prompty_messages, trimmed
 
 FILES = REPO / "tests" / "fixtures" / "interop"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from promptver.evals.bundle import folder_view
+from promptver.evals.execution.bundle import folder_view
 from promptver.interop.exporter import export, open_version
 from promptver.store.store import Store
 from tests.interop.support import (

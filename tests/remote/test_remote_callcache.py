@@ -112,7 +112,7 @@ def test_a_tampered_remote_entry_is_a_miss(tmp_path: Path) -> None:
 
 
 def test_an_entry_answers_only_its_own_key(tmp_path: Path) -> None:
-    from promptver.evals.cache import decode_entry
+    from promptver.evals.execution.cache import decode_entry
 
     raw = json.dumps({"key": "ab" * 32, "text": "Paris", "usage": None, "latency_ms": 1}).encode()
     assert decode_entry(raw, "ab" * 32) is not None
@@ -121,7 +121,7 @@ def test_an_entry_answers_only_its_own_key(tmp_path: Path) -> None:
 
 
 def test_the_key_holds_what_decides_the_answer_and_no_secret() -> None:
-    from promptver.evals.cache import request_key
+    from promptver.evals.execution.cache import request_key
 
     messages = [{"role": "user", "content": "hi"}]
     base = request_key("openai", "https://api.example.com/v1", "m", {"seed": 1}, messages)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
-from promptver.evals.charts import deterministic_plotext
+from promptver.evals.analysis.charts import deterministic_plotext
 from promptver.tui.model import EvalHistory
 
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptver.evals.storage import StoredRun
+from promptver.evals.runs.storage import StoredRun
 
 if TYPE_CHECKING:
-    from promptver.evals.stats import PairedStats
+    from promptver.evals.analysis.stats import PairedStats
 
 EPSILON = 1e-6
 _DELTA_KEYS = ("pass_rate", "score", "cost")
@@ -46,7 +46,7 @@ class Comparison:
     # the cases whose retrieved sources changed at all
     rank_changes: dict[str, list[str]] = field(default_factory=dict)
     sources_changed: list[str] = field(default_factory=list)
-    stats: PairedStats | None = None  # how sure: bootstrap CI and McNemar (evals/stats.py)
+    stats: PairedStats | None = None  # how sure: bootstrap CI and McNemar (evals/analysis/stats.py)
     # where the two runs' seeds, system fingerprints or served model versions differ
     reproducibility: list[str] = field(default_factory=list)
 
@@ -100,7 +100,7 @@ def compare_runs(base: StoredRun, head: StoredRun, *, alpha: float | None = None
 
 def refuse_mixed_targets(base: dict[str, Any], head: dict[str, Any]) -> None:
     from promptver.errors import ConfigError
-    from promptver.evals.summaries import run_target
+    from promptver.evals.runs.summaries import run_target
 
     old, new = run_target(base), run_target(head)
     if old != new:
@@ -143,7 +143,7 @@ def fact_changes(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> list
 
 
 def _paired(base: StoredRun, head: StoredRun, alpha: float | None) -> PairedStats | None:
-    from promptver.evals.stats import DEFAULT_ALPHA, paired_stats
+    from promptver.evals.analysis.stats import DEFAULT_ALPHA, paired_stats
 
     return paired_stats(base.records, head.records, alpha=DEFAULT_ALPHA if alpha is None else alpha)
 
@@ -162,13 +162,13 @@ def _case_deltas(base: StoredRun, head: StoredRun) -> Comparison:
         )
     br, hr = bs.get("retrieval") or {}, hs.get("retrieval") or {}
     if br or hr:
-        from promptver.evals.ragmetrics import METRICS
+        from promptver.evals.retrieval.ragmetrics import METRICS
 
         for name in METRICS:
             deltas[f"retrieval_{name}"] = _delta(br.get(name), hr.get(name))
     bj, hj = bs.get("rag_judged") or {}, hs.get("rag_judged") or {}
     if bj or hj:
-        from promptver.evals.ragjudge import METRICS as JUDGED
+        from promptver.evals.retrieval.ragjudge import METRICS as JUDGED
 
         for name in JUDGED:
             deltas[f"rag_{name}"] = _delta(bj.get(name), hj.get(name))
@@ -194,7 +194,7 @@ def _case_deltas(base: StoredRun, head: StoredRun) -> Comparison:
 
 def retrieval_changes(result: Comparison, base: list[dict[str, Any]], head: list[dict[str, Any]]) -> None:
     """Fill ``rank_changes`` and ``sources_changed`` from the first repeat of each case."""
-    from promptver.evals.ragmetrics import rank_changes
+    from promptver.evals.retrieval.ragmetrics import rank_changes
 
     def first(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         return {r["id"]: r for r in records if not r.get("repeat") and "retrieved" in r}
@@ -245,13 +245,13 @@ def retrieval_changes_between(
     """For `promptver diff`: per dataset where both versions have a complete run that
     retrieves, which cases changed their retrieved sources and how expected sources' ranks
     moved. Datasets without such a pair of runs are left out."""
-    from promptver.evals.storage import RunStore
+    from promptver.evals.runs.storage import RunStore
 
     store = RunStore(runs_folder)
     datasets = sorted({str((m.get("dataset") or {}).get("name")) for m in store.list(bundle)})
     found: dict[str, dict[str, Any]] = {}
     for dataset in datasets:
-        from promptver.evals.summaries import run_target
+        from promptver.evals.runs.summaries import run_target
 
         head = store.latest(bundle, digest=new_digest, dataset=dataset)
         if head is None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from promptver.errors import ConfigError
-from promptver.evals.providers import OpenAIProvider, Provider, ProviderError
+from promptver.evals.execution.providers import OpenAIProvider, Provider, ProviderError
 
 BATCH = 128  # texts per embeddings request
 PARALLEL = 8  # embeddings requests in flight at once

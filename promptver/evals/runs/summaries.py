@@ -8,7 +8,7 @@ every case ran), ``started``, ``finished`` and ``summary`` (``score``, ``pass_ra
 hashed), so this needs nothing from the evals package.
 
 Evidence (promotion policies, ``show NAME@ALIAS``) is only a *recorded* run: one whose
-files match an ``eval`` event of the audit log (``promptver.evals.records``).
+files match an ``eval`` event of the audit log (``promptver.evals.runs.records``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def run_summaries(store: Store, name: str) -> list[dict[str, Any]]:
 def evidence(store: Store, name: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The runs of a bundle that count as eval evidence (newest first), and why each other
     run does not (run id -> reason: not recorded, edited after it was recorded, missing)."""
-    from promptver.evals.records import recorded_events, why_not_counted
+    from promptver.evals.runs.records import recorded_events, why_not_counted
 
     events = recorded_events(store, name)
     counted, rejected = [], {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from promptver.evals.storage import StoredRun
+from promptver.evals.runs.storage import StoredRun
 from promptver.safetext import md_code, md_text
 
 EPSILON = 1e-9

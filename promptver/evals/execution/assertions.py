@@ -19,8 +19,8 @@ from typing import Any
 
 from promptver.bundle.assertions import assertion_problems
 from promptver.errors import ConfigError
-from promptver.evals.bundle import BundleView, Case
-from promptver.evals.providers import Completion, Usage
+from promptver.evals.execution.bundle import BundleView, Case
+from promptver.evals.execution.providers import Completion, Usage
 
 _SINGLE_VAR = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\Z")
 _FENCE = re.compile(r"^```(?:json)?\s*\n(.*?)\n?```\n?\Z", re.DOTALL)
@@ -174,7 +174,7 @@ async def evaluate(spec: dict[str, Any], output: str, ctx: Context) -> Assertion
     try:
         value = interpolate(spec.get("value"), ctx.case)
         if kind == "llm-judge":
-            from promptver.evals.judges import judge_assertion
+            from promptver.evals.execution.judges import judge_assertion
 
             passed, score, reason, judge = await judge_assertion(spec, str(value), output, ctx)
         else:
@@ -230,7 +230,7 @@ async def _score(
         reason = f"{spec['path']} is {json.dumps(found)}, not {json.dumps(value)}"
         return _bool(found == value, reason)
     if kind == "similar" and spec.get("embedding_model") is not None:
-        from promptver.evals.semantic import endpoint
+        from promptver.evals.execution.semantic import endpoint
 
         threshold = float(spec.get("threshold", 0.8))
         model = ctx.bundle.model if ctx.bundle is not None else None

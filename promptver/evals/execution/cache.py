@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from promptver.evals.providers import Completion, Usage
+from promptver.evals.execution.providers import Completion, Usage
 from promptver.store.atomic import atomic_write
 
 KINDS = {"generation": "evals", "judge": "judge"}
@@ -81,7 +81,7 @@ def request_key(
 
 
 def encode_entry(key: str, completion: Completion) -> bytes:
-    from promptver.evals.redact import redact
+    from promptver.evals.execution.redact import redact
 
     data: dict[str, Any] = {
         "key": key,

@@ -22,7 +22,7 @@ from typing import Any, overload
 import msgspec
 
 from promptver.errors import NotFoundError, StoreFormatError
-from promptver.evals.redact import known_secrets, redact_json
+from promptver.evals.execution.redact import known_secrets, redact_json
 from promptver.store.atomic import atomic_write, write_all, write_failed
 
 FORMAT = 1
@@ -76,7 +76,7 @@ class RunStore:
 
     def list(self, bundle: str) -> list[dict[str, Any]]:
         """Run metadata of a bundle, newest first."""
-        from promptver.evals.summaries import read_run_metas
+        from promptver.evals.runs.summaries import read_run_metas
 
         return read_run_metas(self.root / bundle, bundle)
 
@@ -84,7 +84,7 @@ class RunStore:
         self, bundle: str, *, digest: str, dataset: str, target: str | None = None
     ) -> StoredRun | None:
         """The newest complete run of a version (by digest) on a dataset (with a target kind)."""
-        from promptver.evals.summaries import latest_complete
+        from promptver.evals.runs.summaries import latest_complete
 
         meta = latest_complete(self.list(bundle), digest, dataset, target)
         return self.load(meta["id"]) if meta is not None else None

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from promptver.errors import ConfigError
-from promptver.evals.bundle import BundleView
-from promptver.evals.storage import StoredRun
+from promptver.evals.execution.bundle import BundleView
+from promptver.evals.runs.storage import StoredRun
 
 DEFAULT_RUBRIC = "Which answer answers the input better: correct, complete, and no longer than needed."
 
@@ -44,7 +44,7 @@ class PairwiseResult:
         return sum(1 for c in self.cases if c.get("position_bias"))
 
     def to_json(self) -> dict[str, Any]:
-        from promptver.evals.stats import mcnemar_exact
+        from promptver.evals.analysis.stats import mcnemar_exact
 
         wins, losses = self.count("win"), self.count("loss")
         judged = self.judged
@@ -98,7 +98,7 @@ async def _judge_all(
     rubric: str,
     concurrency: int,
 ) -> list[dict[str, Any]]:
-    from promptver.evals.judges import PAIRWISE_SCHEMA, JudgeError, ask, pairwise_messages
+    from promptver.evals.execution.judges import PAIRWISE_SCHEMA, JudgeError, ask, pairwise_messages
 
     gate = asyncio.Semaphore(concurrency)
 
@@ -147,11 +147,11 @@ def judge_runs(
 ) -> PairwiseResult:
     """Judge the head run against the base run with ``bundle``'s dataset grader (the head
     version's) and its ``pairwise_prompt`` (else the built-in one)."""
-    from promptver.evals.cache import RequestCache
-    from promptver.evals.judges import BUILTIN_PAIRWISE, digest, load_prompt
-    from promptver.evals.providers import RetryPolicy, make_provider
-    from promptver.evals.targets import CachedModel
-    from promptver.evals.transport import Transport
+    from promptver.evals.execution.cache import RequestCache
+    from promptver.evals.execution.judges import BUILTIN_PAIRWISE, digest, load_prompt
+    from promptver.evals.execution.providers import RetryPolicy, make_provider
+    from promptver.evals.execution.targets import CachedModel
+    from promptver.evals.execution.transport import Transport
 
     dataset = bundle.dataset(str((head.meta.get("dataset") or {}).get("name") or "") or None)
     where = f"{bundle.label}/bundle.toml [evals.{dataset.name}]"
@@ -185,7 +185,7 @@ def judge_runs(
 
 def render(result: dict[str, Any], base: str, head: str) -> str:
     """The pairwise section of a comparison, as text."""
-    from promptver.evals.stats import p_text
+    from promptver.evals.analysis.stats import p_text
 
     rate = result["position_bias_rate"]
     lines = [

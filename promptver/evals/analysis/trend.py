@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from promptver.errors import NotFoundError
-from promptver.evals.summaries import target_kind
+from promptver.evals.runs.summaries import target_kind
 from promptver.semver import Version
 
 
@@ -112,7 +112,7 @@ def build_trend(
 ) -> Trend:
     """The newest complete run of every version of ``bundle`` on one dataset and target
     (default: those of the newest complete run), oldest version first."""
-    from promptver.evals.summaries import read_run_metas
+    from promptver.evals.runs.summaries import read_run_metas
 
     metas = [
         m

@@ -33,7 +33,7 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
             estimated = estimated or bool(tokens.get("estimated"))
     costs = [r.get("cost") for r in records if not r.get("error")]
     known = [float(c) for c in costs if c is not None]
-    from promptver.evals.ragmetrics import run_metrics
+    from promptver.evals.retrieval.ragmetrics import run_metrics
 
     summary = {
         "cases": count,
@@ -52,7 +52,7 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     retrieval = run_metrics(records)
     if retrieval is not None:
         summary["retrieval"] = retrieval
-    from promptver.evals.ragjudge import run_metrics as judged_metrics
+    from promptver.evals.retrieval.ragjudge import run_metrics as judged_metrics
 
     if (judged := judged_metrics(records)) is not None:
         summary["rag_judged"] = judged

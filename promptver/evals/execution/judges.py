@@ -28,7 +28,7 @@ from typing import Any
 
 from promptver.bundle.scaffold import JUDGE
 from promptver.errors import ConfigError, PromptverError
-from promptver.evals.providers import Completion
+from promptver.evals.execution.providers import Completion
 
 PROTOCOL = "promptver-judge/1"
 DEFAULT_PATH = "judges/judge.md"

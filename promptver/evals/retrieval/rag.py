@@ -10,7 +10,7 @@
 
 Indexes are kept per process by (corpus digest, chunking, retriever, embedding model), so
 several runs of one version, ``--repeat`` and the run-time retriever index once; the
-vectors themselves are cached in the store (evals/embeddings.py), so a re-run makes no
+vectors themselves are cached in the store (evals/execution/embeddings.py), so a re-run makes no
 embedding request.
 """
 
@@ -26,11 +26,11 @@ from typing import Any
 from promptver.bundle.chunking import TEXT_SUFFIXES, Chunk, Chunking, document_title
 from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError, did_you_mean
-from promptver.evals.bundle import Case
-from promptver.evals.embeddings import Embedder, EmbeddingCache, Reranker
-from promptver.evals.providers import Provider
-from promptver.evals.retrieval import BM25Index, rag_table, terms, top_k
-from promptver.evals.targets import Answer, CachedModel
+from promptver.evals.execution.bundle import Case
+from promptver.evals.execution.embeddings import Embedder, EmbeddingCache, Reranker
+from promptver.evals.execution.providers import Provider
+from promptver.evals.execution.targets import Answer, CachedModel
+from promptver.evals.retrieval.offline import BM25Index, rag_table, terms, top_k
 
 RETRIEVERS = ("bm25", "dense", "hybrid")
 DEFAULT_CONTEXT_VAR = "context"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from promptver.errors import ConfigError
-from promptver.evals.providers import Usage
+from promptver.evals.execution.providers import Usage
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from promptver.evals.providers import Usage
+from promptver.evals.execution.providers import Usage
 
 MESSAGE_OVERHEAD = 4  # tokens of chat framing per message (role, separators)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError
-from promptver.evals.providers import Provider
+from promptver.evals.execution.providers import Provider
 
 
 def endpoint(spec: dict[str, Any], model: ModelRef | None, where: str) -> ModelRef:
@@ -54,7 +54,7 @@ class Embedders:
         self._by_key: dict[str, Any] = {}
 
     def add(self, ref: ModelRef, make: Callable[[ModelRef], Provider], cache: Any, where: str) -> None:
-        from promptver.evals.embeddings import Embedder
+        from promptver.evals.execution.embeddings import Embedder
 
         if key(ref) not in self._by_key:
             try:

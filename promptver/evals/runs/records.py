@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 class _Run(Protocol):
-    """A loaded run (`promptver.evals.storage.StoredRun`, whose module reads the records
+    """A loaded run (`promptver.evals.runs.storage.StoredRun`, whose module reads the records
     this one keeps: typed by what it holds, not by its class)."""
 
     path: Path
@@ -92,7 +92,7 @@ def record_run(
     name = meta.get("bundle")
     if meta.get("status") != "complete" or not meta.get("version") or not isinstance(name, str):
         return None
-    from promptver.evals.redact import redact_json
+    from promptver.evals.execution.redact import redact_json
 
     event = eval_event(meta, folder, identity(store.project_root), utc_now())
     if event is None:

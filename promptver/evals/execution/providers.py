@@ -20,10 +20,10 @@ from typing import Any, Protocol
 
 from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError, PromptverError
-from promptver.evals.ratelimit import MAX_RATE_WAITS, Limits, Throttle, estimate_tokens
-from promptver.evals.transport import Transport
+from promptver.evals.execution.ratelimit import MAX_RATE_WAITS, Limits, Throttle, estimate_tokens
+from promptver.evals.execution.transport import Transport
 
-# The run's pacing (evals/ratelimit.py); the old name stays for callers of the library.
+# The run's pacing (evals/execution/ratelimit.py); the old name stays for callers of the library.
 RateLimiter = Throttle
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
@@ -166,7 +166,7 @@ class _HTTPProvider:
     ) -> tuple[Any, float, int]:
         """POST ``body`` as JSON with the deadline, retries and rate limit of every request;
         returns (``parse(response JSON)``, latency in ms, attempts). ``parse`` defaults to
-        the chat answer's; embeddings and rerank requests (evals/embeddings.py) pass theirs."""
+        the chat answer's; embeddings and rerank requests (evals/execution/embeddings.py) pass theirs."""
         attempt = 0
         rate_waits = 0
         while True:
@@ -315,8 +315,8 @@ async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
 def _error_detail(text: str, key: str | None) -> str:
     """The start of an error body, redacted before it is cut: the key in use, every other
     key read from the environment, and anything that looks like a key (providers echo a
-    partly masked key in 401 messages). See `promptver.evals.redact`."""
-    from promptver.evals.redact import MASK, cut
+    partly masked key in 401 messages). See `promptver.evals.execution.redact`."""
+    from promptver.evals.execution.redact import MASK, cut
 
     if key:
         text = text.replace(key, MASK)
@@ -413,7 +413,7 @@ def make_provider(
     name = ref.provider.lower()
     variable = key_variable(name)
     key = env.get(variable) or None
-    from promptver.evals.redact import remember
+    from promptver.evals.execution.redact import remember
 
     remember(key)
     env_base = env.get(name.upper().replace("-", "_") + "_BASE_URL") or None
@@ -436,8 +436,8 @@ def make_provider(
             f"in [model] (or {name.upper().replace('-', '_')}_BASE_URL)",
         )
     url = base or (ANTHROPIC_URL if name == "anthropic" else OPENAI_URL)
-    if key is not None:  # a bundle's URL never receives a key by itself (evals/hosts.py)
-        from promptver.evals.hosts import check_key_destination
+    if key is not None:  # a bundle's URL never receives a key by itself (evals/execution/hosts.py)
+        from promptver.evals.execution.hosts import check_key_destination
 
         check_key_destination(name, variable, url, env=env, from_env=env_base is not None)
     if name == "anthropic":

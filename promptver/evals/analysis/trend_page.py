@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from html import escape
 
-from promptver.evals.charts import svg_chart
-from promptver.evals.trend import Trend, heading, ms
+from promptver.evals.analysis.charts import svg_chart
+from promptver.evals.analysis.trend import Trend, heading, ms
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }

@@ -9,8 +9,8 @@ import json
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from promptver.evals.compare import Comparison
-from promptver.evals.stats import p_text
+from promptver.evals.analysis.compare import Comparison
+from promptver.evals.analysis.stats import p_text
 from promptver.safetext import md_code, md_text, one_line, xml
 
 FORMATS = ("text", "json", "markdown", "junit")
@@ -71,7 +71,7 @@ def summary_lines(meta: dict[str, Any]) -> list[str]:
 
 
 def _rag_judged(metrics: dict[str, Any] | None) -> list[str]:
-    from promptver.evals.ragjudge import lines
+    from promptver.evals.retrieval.ragjudge import lines
 
     return lines(metrics)
 
@@ -146,7 +146,7 @@ def confidence_lines(comparison: Comparison) -> list[str]:
 
 def flaky_lines(records: list[dict[str, Any]], limit: int = 20) -> list[str]:
     """With repeats: the cases that passed in some repeats and failed in others, flakiest first."""
-    from promptver.evals.stats import flaky_cases
+    from promptver.evals.analysis.stats import flaky_cases
 
     if not any(r.get("repeat") for r in records):
         return []
@@ -201,7 +201,7 @@ def as_json(
 ) -> str:
     data: dict[str, Any] = {"run": meta, "cases": list(records)}
     if any(r.get("repeat") for r in records):
-        from promptver.evals.stats import case_rates
+        from promptver.evals.analysis.stats import case_rates
 
         data["case_pass_rates"] = [rate.to_json() for rate in case_rates(records)]
     if comparison is not None:
@@ -289,7 +289,7 @@ def confidence_markdown(comparison: Comparison) -> list[str]:
 
 
 def flaky_markdown(records: list[dict[str, Any]]) -> list[str]:
-    from promptver.evals.stats import flaky_cases
+    from promptver.evals.analysis.stats import flaky_cases
 
     if not any(r.get("repeat") for r in records):
         return []

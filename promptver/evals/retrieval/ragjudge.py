@@ -26,7 +26,7 @@ import asyncio
 import json
 from typing import Any
 
-from promptver.evals.judges import JudgeError, JudgePrompt, ask, block, tag
+from promptver.evals.execution.judges import JudgeError, JudgePrompt, ask, block, tag
 
 METRICS = ("faithfulness", "answer_relevancy", "context_precision", "context_recall")
 LABELS = {

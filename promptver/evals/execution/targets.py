@@ -12,10 +12,10 @@ from typing import Any, Protocol
 
 from promptver.bundle.spec import ModelRef
 from promptver.errors import ConfigError
-from promptver.evals.assertions import import_python_ref
-from promptver.evals.bundle import BundleView, Case
-from promptver.evals.cache import RequestCache, request_key
-from promptver.evals.providers import Completion, Provider, Usage
+from promptver.evals.execution.assertions import import_python_ref
+from promptver.evals.execution.bundle import BundleView, Case
+from promptver.evals.execution.cache import RequestCache, request_key
+from promptver.evals.execution.providers import Completion, Provider, Usage
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Answer:
     attempts: int = 0  # requests sent (0 when answered from the cache)
     sources: list[str] = field(default_factory=list)
     batch: bool = False  # answered by the provider's batch API (billed at the batch price)
-    facts: dict[str, Any] | None = None  # system_fingerprint, model version (evals/providers.py)
+    facts: dict[str, Any] | None = None  # system_fingerprint, model version (evals/execution/providers.py)
     # retrieved chunks, best first ({source, chunk, score}), for targets that retrieve
     retrieved: list[dict[str, Any]] | None = None
 
@@ -78,7 +78,7 @@ class CachedModel:
                 return Answer(hit.text, hit.usage, hit.latency_ms, cached=True, facts=hit.facts)
         batched = self.batch.get(key) if self.batch is not None and key is not None else None
         if isinstance(batched, str):
-            from promptver.evals.providers import ProviderError
+            from promptver.evals.execution.providers import ProviderError
 
             raise ProviderError(f"{self.ref.provider}:{self.ref.name}: {batched}")
         if batched is None:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from promptver.errors import ConfigError
-from promptver.evals.bundle import BundleView, Case, Dataset
+from promptver.evals.execution.bundle import BundleView, Case, Dataset
 
 EVENT = "calibration"
 FOLDER = "calibrations"
@@ -151,8 +151,8 @@ async def _judge_labels(
     grader: Any,
     concurrency: int,
 ) -> list[dict[str, Any]]:
-    from promptver.evals.assertions import Context, interpolate
-    from promptver.evals.judges import JudgeError, judge_assertion
+    from promptver.evals.execution.assertions import Context, interpolate
+    from promptver.evals.execution.judges import JudgeError, judge_assertion
 
     cases = {case.id: case for case in dataset.cases}
     jobs = []
@@ -209,12 +209,12 @@ def calibrate(
 ) -> dict[str, Any]:
     """Run the dataset's judge on every labelled output; store (and, for a stored version,
     record) the calibration; return its metadata with ``records``."""
-    from promptver.evals.cache import RequestCache
-    from promptver.evals.judges import digest, load_prompt
-    from promptver.evals.providers import RetryPolicy, make_provider
-    from promptver.evals.redact import redact_json
-    from promptver.evals.targets import CachedModel
-    from promptver.evals.transport import Transport
+    from promptver.evals.execution.cache import RequestCache
+    from promptver.evals.execution.judges import digest, load_prompt
+    from promptver.evals.execution.providers import RetryPolicy, make_provider
+    from promptver.evals.execution.redact import redact_json
+    from promptver.evals.execution.targets import CachedModel
+    from promptver.evals.execution.transport import Transport
 
     data = bundle.read_bytes(labels_path)
     location = f"{bundle.label}/{labels_path}"
@@ -255,7 +255,7 @@ def calibrate(
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     records = asyncio.run(go())
     prompt = next(iter(prompts)) if prompts else load_prompt(bundle, chosen.judge_prompt, location)
-    from promptver.evals.storage import new_run_id
+    from promptver.evals.runs.storage import new_run_id
 
     meta: dict[str, Any] = {
         "id": new_run_id(),
@@ -277,8 +277,8 @@ def calibrate(
 
 
 def _store(store_root: Path, meta: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
-    from promptver.evals.records import eval_event
-    from promptver.evals.storage import RunStore
+    from promptver.evals.runs.records import eval_event
+    from promptver.evals.runs.storage import RunStore
     from promptver.store.events import utc_now
     from promptver.store.store import Store
     from promptver.versions.provenance import identity
@@ -309,7 +309,7 @@ def _store(store_root: Path, meta: dict[str, Any], records: list[dict[str, Any]]
 
 def recorded(store_root: Path, name: str) -> list[dict[str, Any]]:
     """The recorded, unedited calibrations of a bundle, newest first."""
-    from promptver.evals.summaries import read_run_metas
+    from promptver.evals.runs.summaries import read_run_metas
     from promptver.store.events import log_events
     from promptver.store.store import Store, check_name
 
@@ -324,7 +324,7 @@ def recorded(store_root: Path, name: str) -> list[dict[str, Any]]:
 
 def calibration_problem(store_root: Path, name: str, event: dict[str, Any]) -> str | None:
     """Why a recorded calibration's files no longer match its event (None: they match)."""
-    from promptver.evals.records import _hashes
+    from promptver.evals.runs.records import _hashes
 
     run_id = str(event.get("run"))
     folder = store_root / FOLDER / name / run_id

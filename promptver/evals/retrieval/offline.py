@@ -24,8 +24,8 @@ from typing import Any
 
 from promptver.bundle.chunking import TEXT_SUFFIXES, Chunk, Chunking, document_title
 from promptver.errors import ConfigError
-from promptver.evals.bundle import BundleView, Case
-from promptver.evals.targets import Answer
+from promptver.evals.execution.bundle import BundleView, Case
+from promptver.evals.execution.targets import Answer
 
 DEFAULT_TOP_K = 4
 K1 = 1.5

@@ -43,7 +43,7 @@ def tag_run(
     runs_root: Path, run_id: str, tag: str, *, remove: bool = False
 ) -> tuple[dict[str, Any], list[str]]:
     """Add (or with ``remove``, take off) a tag of a run; (the run's metadata, its tags)."""
-    from promptver.evals.storage import RunStore, read_run
+    from promptver.evals.runs.storage import RunStore, read_run
     from promptver.store.atomic import atomic_write
 
     check_tag(tag)
@@ -71,7 +71,7 @@ def list_runs(
 ) -> list[dict[str, Any]]:
     """A bundle's runs, newest first, each with its ``tags``; only those of ``target`` and
     carrying ``tag`` when given."""
-    from promptver.evals.summaries import read_run_metas
+    from promptver.evals.runs.summaries import read_run_metas
 
     if tag is not None:
         check_tag(tag)

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from promptver.errors import PromptverError
-from promptver.evals.providers import Completion, answer_facts
+from promptver.evals.execution.providers import Completion, answer_facts
 from promptver.store.atomic import atomic_write
 
 BATCH_DISCOUNT = 0.5  # both providers bill batch requests at half the interactive price
@@ -134,7 +134,7 @@ class BatchClient:
         if self.kind == "openai":
             headers: dict[str, str] = self.provider.auth_headers()
             return headers
-        from promptver.evals.providers import ANTHROPIC_VERSION
+        from promptver.evals.execution.providers import ANTHROPIC_VERSION
 
         headers = {"anthropic-version": ANTHROPIC_VERSION}
         if self.provider._key:
@@ -148,7 +148,7 @@ class BatchClient:
         done: 429, 503, 529, when ``retry`` is off, as for creating a batch)."""
         import aiohttp
 
-        from promptver.evals.providers import RETRY_STATUS, parse_retry_after
+        from promptver.evals.execution.providers import RETRY_STATUS, parse_retry_after
 
         self._check_url(url)
         headers = self._headers()
@@ -179,7 +179,7 @@ class BatchClient:
             if status:
                 retryable = status in RETRY_STATUS if retry else status in (429, 503, 529)
                 if not retryable or attempt >= self.provider.retry.max_retries:
-                    from promptver.evals.providers import _error_detail
+                    from promptver.evals.execution.providers import _error_detail
 
                     detail = _error_detail(content.decode("utf-8", "replace"), self.provider._key)
                     raise BatchError(f"{self.provider.label}: {method} {_path(url)}: HTTP {status}{detail}")

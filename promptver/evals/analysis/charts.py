@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from promptver.evals.trend import Trend
+from promptver.evals.analysis.trend import Trend
 
 SERIES = (("score", "score %"), ("pass_rate", "pass rate %"))
 
