@@ -143,10 +143,19 @@ class RemoteCache:
         self._trusted_signers()
         key = freshness.timestamp_key(proven.name)
         found = self.transport.get(key)
+        seen = self.store.root / "cache" / "timestamps" / proven.name
         if found is None:
-            self.expires.pop(proven.name, None)
-            return None
-        expires = freshness.check(self.store, proven.name, found[0], proven.lines, f"{self.remote.url}/{key}")
+            # once a signed timestamp was seen, deleting it does not make the remote fresh:
+            # the last verified expiry still holds (a frozen remote shows as stale)
+            remembered = _read_expiry(seen)
+            if remembered is None:
+                self.expires.pop(proven.name, None)
+                return None
+            expires = remembered
+        else:
+            where = f"{self.remote.url}/{key}"
+            expires = freshness.check(self.store, proven.name, found[0], proven.lines, where)
+            _write_expiry(seen, expires, self.store.tmp_dir)
         self.expires[proven.name] = expires
         if expires < time.time():
             import logging
@@ -424,3 +433,20 @@ def attach_lazy_fetch(store: Store) -> None:
         return fetch_into(store, open_transport(get_remote(store)), hexdigest, sizes[hexdigest])
 
     store.object_source = source
+
+
+def _read_expiry(path: Path) -> float | None:
+    try:
+        return float(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_expiry(path: Path, expires: float, tmp_dir: Path) -> None:
+    """Remember the last verified expiry of a bundle's signed timestamp (the cache's own
+    note, never read from a remote)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, repr(expires).encode(), tmp_dir, durable=False)
+    except OSError:
+        pass  # a cache that cannot remember it still checks every timestamp it is given

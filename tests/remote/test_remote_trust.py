@@ -434,4 +434,10 @@ def test_follow_reports_a_remote_whose_signed_timestamp_expired(
     time.sleep(4)
     live.refresh()
     assert "not signed by an allowed signer" in (live.last_error or "")
+    # nor hide a freeze by deleting it: the last verified expiry still holds
+    push(s.store, s.remote)
+    assert live.refresh() is False and not live.stale
+    s.delete("bundles/bot/timestamp.json")
+    time.sleep(4)
+    assert live.refresh() is False and live.stale and "expired" in (live.last_error or "")
     live.close()

@@ -53,6 +53,16 @@ class Scene:
         found = t.get(key)
         t.put_cas(key, data, found[1] if found else None)
 
+    def delete(self, key: str) -> None:
+        """A bucket writer without a signing key removes a file."""
+        t = self.remote.transport
+        if hasattr(t, "_path"):  # a shared folder
+            t._path(key).unlink()
+        else:
+            import obstore
+
+            obstore.delete(t.store, key)
+
     def log(self) -> list[dict]:  # type: ignore[type-arg]
         return [json.loads(line) for line in self.get("bundles/bot/log.jsonl").splitlines()]
 
