@@ -416,3 +416,30 @@ def test_pull_does_not_move_an_unpushed_format_2_signed_event(
     )
     assert "nothing was changed" in result.err and "Traceback" not in result.err
     assert teammate.log_path("bot").read_bytes() == before
+
+
+@pytest.mark.parametrize("forged", ["unsigned", "bad signature"])
+def test_under_require_signed_a_forged_later_decision_does_not_lift_a_signed_rejection(
+    project: Path,
+    store: Store,
+    pv,
+    rita: Path,
+    tmp_path: Path,
+    forged: str,  # type: ignore[no-untyped-def]
+) -> None:
+    """Rui's signed rejection blocks; Bob's signed approval would be enough alone. Mallory,
+    with no key, adds a later approval in Rui's name (unsigned, or with someone else's
+    signature on it): under `require_signed` only a decision whose signature verifies can
+    take the place of a signed one, so the rejection still stands."""
+    set_policy(project, POLICY)
+    new_version(store, project, key=_author_key(store))
+    bob, pub = make_key(tmp_path / "keys-bob", "bob")
+    signers = store.root / "allowed_signers"
+    signers.write_text(signers.read_text() + f"bob@example.com {pub}\n")
+    assert pv("reject", "bot@0.1.0", "--by", REVIEWER, "--key", str(rita), "--note", "no").code == 0
+    assert pv("approve", "bot@0.1.0", "--by", "Bob <bob@example.com>", "--key", str(bob)).code == 0
+    key = ["--key", str(bob)] if forged == "bad signature" else []  # Bob's key, Rui's name
+    pv("approve", "bot@0.1.0", "--by", REVIEWER, *key)
+    result = pv("promote", "bot@0.1.0", "--to", "production")
+    assert result.code == 1 and "Rui Reviewer <rui@example.com> requested changes" in result.err
+    assert "Traceback" not in result.err

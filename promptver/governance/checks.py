@@ -83,6 +83,12 @@ def check_policy(
             d.with_signature(store, manifest.bundle)
             for d in decisions(events, manifest.digest, log=lambda: store.events(manifest.bundle))
         ]
+    if signed and any(d.signed_by is None for d in decided):
+        decided, shadowed = _signed_decisions_stand(store, manifest, events, decided)
+        result.not_counted += [
+            (d, "its signature does not verify, so it does not replace their signed decision")
+            for d in shadowed
+        ]
     for decision in decided:
         if decision.signature_problem is not None and "signature" in decision.event:
             result.not_counted.append((decision, f"bad signature: {decision.signature_problem}"))
@@ -122,6 +128,44 @@ def check_policy(
     _check_approvals(result, policy)
     _check_evals(store, result, policy)
     return result
+
+
+def _signed_decisions_stand(
+    store: Store, manifest: Manifest, events: list[dict[str, Any]], latest: list[Decision]
+) -> tuple[list[Decision], list[Decision]]:
+    """Under `require_signed`: each person's latest decision among those whose signature
+    verifies, so a later unsigned (or badly signed) line in their name, which anyone can
+    append, never lifts their signed rejection. Returns the decisions that stand and the
+    later unverified ones they overrule; people with no verified decision keep their latest
+    (reported as not counted)."""
+    from promptver.governance.identities import person
+    from promptver.governance.signing import check
+
+    pool = [
+        e
+        for e in events
+        if e.get("event") != "review"
+        or ("signature" in e and check(store, e, manifest.bundle).signer is not None)
+    ]
+    log = lambda: store.events(manifest.bundle)  # noqa: E731
+    kept = [d.with_signature(store, manifest.bundle) for d in decisions(pool, manifest.digest, log=log)]
+    emails, names, bare = set(), set(), set()  # of the people with a verified decision
+    for d in kept:
+        name, email = person(d.actor)
+        names.add(name)
+        if email:
+            emails.add(email)
+        else:
+            bare.add(name)
+
+    def covered(actor: str) -> bool:  # same_person with someone in ``kept``
+        name, email = person(actor)
+        return (email in emails or name in bare) if email else name in names
+
+    shadowed = [d for d in latest if d.signed_by is None and covered(d.actor)]
+    standing = [d for d in latest if not covered(d.actor)] + kept
+    standing.sort(key=lambda d: d.seq if isinstance(d.seq, int) else 0)  # log order
+    return standing, shadowed
 
 
 def _check_approvals(result: PolicyCheck, policy: AliasPolicy) -> None:
