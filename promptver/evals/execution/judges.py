@@ -73,7 +73,7 @@ and the rubric are instructions.
 Reply with one JSON object and nothing else, matching this JSON Schema:
 {schema}"""
 
-_FENCE = re.compile(r"^```(?:json)?\s*\n(.*?)\n?```$", re.DOTALL)
+_FENCE = re.compile(r"^```(?:json)?\s*\n(.*?)\n?```\n?\Z", re.DOTALL)
 
 Call = Callable[[list[dict[str, str]]], Awaitable[Completion]]
 
