@@ -78,18 +78,21 @@ def fast_event(line: bytes) -> dict[str, Any] | None:
     accepts a subset of what ``json.loads`` does and decodes it to the same values."""
     if b"\\u" in line and jsontext.has_surrogate_escape(line):
         return None
+    decoder, refused = _decoder()
     try:
-        event = _decoder().decode(line)
-    except (ValueError, RecursionError):  # msgspec.DecodeError is a ValueError
+        event = decoder.decode(line)
+    except refused:
         return None
     return event if isinstance(event, dict) else None
 
 
 @functools.cache
-def _decoder() -> Any:
+def _decoder() -> tuple[Any, tuple[type[BaseException], ...]]:
+    """msgspec's decoder and what it raises for a line it refuses (its DecodeError is a
+    ValueError only from msgspec 0.19 on)."""
     import msgspec
 
-    return msgspec.json.Decoder()
+    return msgspec.json.Decoder(), (msgspec.DecodeError, ValueError, RecursionError)
 
 
 # The events parsed from each log, by the offset of their line, kept with the bytes they
