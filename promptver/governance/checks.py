@@ -429,7 +429,12 @@ def _move_problem(
     if not result.ok:
         return "; ".join(result.impossible + result.missing)
     if isinstance(event.get("approval_ids"), list):  # cited by identity (position-independent)
-        counted_ids = {event_id(d.event) for d in result.approvals}
+        wanted = {i for i in event["approval_ids"] if isinstance(i, str)}
+        counted_ids: set[str] = set()
+        for decision in result.approvals:  # ids only until every cited one is found
+            if wanted <= counted_ids:
+                break
+            counted_ids.add(event_id(decision.event))
         for cited_id in event["approval_ids"]:
             if not isinstance(cited_id, str) or cited_id not in counted_ids:
                 return (

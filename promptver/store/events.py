@@ -47,9 +47,24 @@ def event_id(event: dict[str, Any]) -> str:
     git anchor (promptver/governance/anchor.py) still find them."""
     import hashlib
 
+    known = _IDS.get(id(event))
+    if known is not None and known[0] is event:
+        return known[1]
     body = {k: v for k, v in event.items() if k not in POSITION_FIELDS}
     text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    identity = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    if len(_IDS) >= _IDS_KEPT:
+        _IDS.clear()
+    _IDS[id(event)] = (event, identity)
+    return identity
+
+
+# The id of each event computed in this process, by the event object (held, so its id() is
+# not reused): the trail check, the audit's citations and the signatures' places ask for
+# the same events' ids, and events are read-only once parsed (the parse cache below
+# shares them), so each id is computed once per process.
+_IDS: dict[int, tuple[dict[str, Any], str]] = {}
+_IDS_KEPT = 1 << 20
 
 
 def parse_event(line: bytes, where: str) -> dict[str, Any]:
@@ -104,6 +119,7 @@ _SEEN_LOGS = 8
 def forget_parsed() -> None:
     """Drop the parsed events kept from earlier reads (benchmarks measure a cold read)."""
     _SEEN.clear()
+    _IDS.clear()
 
 
 def _last_line(store: Store, name: str) -> bytes | None:
