@@ -51,7 +51,7 @@ def event_id(event: dict[str, Any]) -> str:
     if known is not None and known[0] is event:
         return known[1]
     body = {k: v for k, v in event.items() if k not in POSITION_FIELDS}
-    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    text = _CANONICAL.encode(body)  # what json.dumps with these options does, without a new encoder
     identity = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
     if len(_IDS) >= _IDS_KEPT:
         _IDS.clear()
@@ -59,12 +59,14 @@ def event_id(event: dict[str, Any]) -> str:
     return identity
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
 # The id of each event computed in this process, by the event object (held, so its id() is
 # not reused): the trail check, the audit's citations and the signatures' places ask for
 # the same events' ids, and events are read-only once parsed (the parse cache below
 # shares them), so each id is computed once per process.
 _IDS: dict[int, tuple[dict[str, Any], str]] = {}
-_IDS_KEPT = 1 << 20
+_IDS_KEPT = 1 << 18  # then forgotten all at once: a bound on what it holds
 
 
 def parse_event(line: bytes, where: str) -> dict[str, Any]:
