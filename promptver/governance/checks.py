@@ -11,14 +11,14 @@ from typing import Any
 
 from promptver.errors import PromptverError
 from promptver.governance.aliases import EVENT as ALIAS_EVENT
-from promptver.governance.aliases import AliasState, apply, checked_manifest, current_manifest
+from promptver.governance.aliases import AliasState, apply, checked_manifest
 from promptver.governance.approvals import APPROVED, CHANGES_REQUESTED, Decision, decisions
 from promptver.governance.identities import same_person
 from promptver.governance.policy import (
     AliasPolicy,
     declared_datasets,
     declared_policies,
-    effective_policy,
+    merge,
     model_label,
     target_accepts,
 )
@@ -366,6 +366,7 @@ def bad_moves(
     seen: list[dict[str, Any]] = []  # review and alias events before the current one
     by_seq: dict[int, dict[str, Any]] = {}
     problems: list[tuple[int, str]] = []
+    lookups = _Lookups(store, name)
     for event in events:
         if isinstance(event.get("seq"), int):  # a hostile line may hold anything there
             by_seq[event["seq"]] = event
@@ -378,7 +379,7 @@ def bad_moves(
             seen.append(event)
             continue
         try:
-            why = _move_problem(store, name, event, states, seen, by_seq, dc_replace)
+            why = _move_problem(store, name, event, states, seen, by_seq, dc_replace, lookups)
         except PromptverError:
             why = None  # a missing or edited version: verify names it elsewhere
         if why is not None:
@@ -403,20 +404,23 @@ def _move_problem(
     seen: list[dict[str, Any]],
     by_seq: dict[int, dict[str, Any]],
     dc_replace: Any,
+    lookups: _Lookups,
 ) -> str | None:
     alias, action, to = event["alias"], event.get("action"), event.get("to")
     state = states.get(alias, AliasState(alias))
-    current = current_manifest(store, name, state)
+    current = lookups.manifest(*state.current) if state.current is not None else None
     if action == "remove" or not isinstance(to, str):
-        if current is not None and alias in declared_policies(store, current):
+        if current is not None and alias in lookups.policies(current):
             return f"{alias} is protected: removing it leaves nothing serving"
         return None
-    target = checked_manifest(store, name, to, str(event.get("to_digest")))
+    target = lookups.manifest(to, str(event.get("to_digest")))
     if action == "rollback":
         if (to, target.digest) not in [h for h in state.history[:-1] if h is not None]:
             return f"a rollback to {to}, which {alias} never held before"
         return None
-    policy = effective_policy(store, alias, target, current)
+    policy = lookups.policies(target).get(alias)
+    if current is not None and current.digest != target.digest:
+        policy = merge(policy, lookups.policies(current).get(alias))
     if policy is None:
         return None
     if action != "promote":
@@ -425,7 +429,12 @@ def _move_problem(
     if not result.ok:
         return "; ".join(result.impossible + result.missing)
     if isinstance(event.get("approval_ids"), list):  # cited by identity (position-independent)
-        counted_ids = {event_id(d.event) for d in result.approvals}
+        wanted = {i for i in event["approval_ids"] if isinstance(i, str)}
+        counted_ids: set[str] = set()
+        for decision in result.approvals:  # ids only until every cited one is found
+            if wanted <= counted_ids:
+                break
+            counted_ids.add(event_id(decision.event))
         for cited_id in event["approval_ids"]:
             if not isinstance(cited_id, str) or cited_id not in counted_ids:
                 return (
@@ -440,6 +449,41 @@ def _move_problem(
                 f"it cites event {seq} as an approval of {to}, which that event is not (or it does not count)"
             )
     return _eval_problem(event, policy, target, by_seq)
+
+
+class _Lookups:
+    """The manifests and declared policies one re-check of a log asks for, each read and
+    parsed once: a log of 50,000 moves between two versions names two manifests (a
+    `effective_policy` per move read both and their bundle.toml every time). The
+    store does not change during one re-check; an error is kept and raised again."""
+
+    def __init__(self, store: Store, name: str) -> None:
+        self.store, self.name = store, name
+        self._manifests: dict[tuple[str, str], Manifest | PromptverError] = {}
+        self._policies: dict[str, dict[str, AliasPolicy] | PromptverError] = {}
+
+    def manifest(self, version: str, digest: str) -> Manifest:
+        key = (version, digest)
+        if key not in self._manifests:
+            try:
+                self._manifests[key] = checked_manifest(self.store, self.name, version, digest)
+            except PromptverError as exc:
+                self._manifests[key] = exc
+        found = self._manifests[key]
+        if isinstance(found, PromptverError):
+            raise found
+        return found
+
+    def policies(self, manifest: Manifest) -> dict[str, AliasPolicy]:
+        if manifest.digest not in self._policies:
+            try:
+                self._policies[manifest.digest] = declared_policies(self.store, manifest)
+            except PromptverError as exc:
+                self._policies[manifest.digest] = exc
+        found = self._policies[manifest.digest]
+        if isinstance(found, PromptverError):
+            raise found
+        return found
 
 
 def _eval_problem(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 _EMAIL = re.compile(r"<\s*([^<>\s]+@[^<>\s]+)\s*>")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a log names few people many times (the author per approval)
 def person(identity: str) -> tuple[str, str | None]:
     """(lowercased name, lowercased email or None) of ``Name <email>``, ``email`` or ``Name``."""
     text = identity.strip()

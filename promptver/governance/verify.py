@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from promptver.errors import PromptverError
 from promptver.store.digests import CHUNK, is_hex_digest
@@ -217,6 +218,7 @@ def _verify_log(
     hashes = [None, *(hashlib.sha256(line).hexdigest() for line, _ in lines)]  # of the line before
     signatures: dict[str, int] = {}  # armored signature -> the line it was first seen on
     ids: dict[str, int] = {}  # the id of every event before this one -> its line
+    unnamed: list[tuple[dict[str, Any], int]] = []  # events not yet in ``ids``
     for number, (_line, event) in enumerate(lines, start=1):
         report.events += 1
         if not isinstance(event, dict):
@@ -229,8 +231,11 @@ def _verify_log(
                 " an event before it was edited, removed or reordered"
             )
         if "signature" in event:
+            for earlier, at in unnamed:  # ids only when a signature asks for them
+                ids.setdefault(event_id(earlier), at)
+            unnamed.clear()
             _check_signature(store, name, number, event, report, signatures, ids, accepted=runs)
-        ids.setdefault(event_id(event), number)
+        unnamed.append((event, number))
         if runs and event.get("event") == "eval" and event.get("run"):
             from promptver.evals.runs.records import run_problem
 
@@ -280,7 +285,7 @@ def _check_signature(
     from promptver.governance.signing import check, misplaced
     from promptver.store.events import event_id
 
-    first = ids.get(event_id(dict(event)))
+    first = ids.get(event_id(event))
     if first is not None:  # a copied line has the id of the original
         report.problems.append(
             f"{store.log_path(name)}:{number}: audit event {number} repeats signed event {first}"

@@ -47,9 +47,26 @@ def event_id(event: dict[str, Any]) -> str:
     git anchor (promptver/governance/anchor.py) still find them."""
     import hashlib
 
+    known = _IDS.get(id(event))
+    if known is not None and known[0] is event:
+        return known[1]
     body = {k: v for k, v in event.items() if k not in POSITION_FIELDS}
-    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    text = _CANONICAL.encode(body)  # what json.dumps with these options does, without a new encoder
+    identity = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    if len(_IDS) >= _IDS_KEPT:
+        _IDS.clear()
+    _IDS[id(event)] = (event, identity)
+    return identity
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+# The id of each event computed in this process, by the event object (held, so its id() is
+# not reused): the trail check, the audit's citations and the signatures' places ask for
+# the same events' ids, and events are read-only once parsed (the parse cache below
+# shares them), so each id is computed once per process.
+_IDS: dict[int, tuple[dict[str, Any], str]] = {}
+_IDS_KEPT = 1 << 18  # then forgotten all at once: a bound on what it holds
 
 
 def parse_event(line: bytes, where: str) -> dict[str, Any]:
@@ -102,11 +119,16 @@ def _decoder() -> tuple[Any, tuple[type[BaseException], ...]]:
 # callers: treat them as read-only.
 _SEEN: dict[str, tuple[bytes, dict[int, dict[str, Any]]]] = {}
 _SEEN_LOGS = 8
+# The whole of `log_lines`'s answer for the bytes it read, by log: the trail check and the
+# replays of one command read the same unchanged log several times.
+_LINES: dict[str, tuple[bytes, list[tuple[bytes, dict[str, Any] | IntegrityError]]]] = {}
 
 
 def forget_parsed() -> None:
     """Drop the parsed events kept from earlier reads (benchmarks measure a cold read)."""
     _SEEN.clear()
+    _LINES.clear()
+    _IDS.clear()
 
 
 def _last_line(store: Store, name: str) -> bytes | None:
@@ -191,6 +213,9 @@ def log_lines(path: Path) -> list[tuple[bytes, dict[str, Any] | IntegrityError]]
         data = path.read_bytes()
     except FileNotFoundError:
         return []
+    whole = _LINES.get(str(path))
+    if whole is not None and whole[0] == data:  # read already, unchanged: no line is looked at again
+        return list(whole[1])
     parsed = _parsed_before(str(path), data) if b"\r" not in data else {}
     found: list[tuple[bytes, dict[str, Any] | IntegrityError]] = []
     start = 0
@@ -212,7 +237,11 @@ def log_lines(path: Path) -> list[tuple[bytes, dict[str, Any] | IntegrityError]]
     finally:
         if b"\r" not in data:  # offsets are only right when lines end in \n alone
             _keep(str(path), data, parsed)
-    return found
+    _LINES.pop(str(path), None)
+    while len(_LINES) >= _SEEN_LOGS:
+        del _LINES[next(iter(_LINES))]
+    _LINES[str(path)] = (data, found)
+    return list(found)
 
 
 def _keep(key: str, data: bytes, parsed: dict[int, dict[str, Any]]) -> None:
