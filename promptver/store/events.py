@@ -131,21 +131,22 @@ def forget_parsed() -> None:
     _IDS.clear()
 
 
-def _last_line(store: Store, name: str) -> bytes | None:
-    """A bundle's log's last line (None: the log is empty or absent), read from its end."""
+def last_line(path: Path) -> bytes | None:
+    """A log's last line (None: the log is empty or absent), read back from its end."""
     try:
-        with open(store.log_path(name), "rb") as handle:
+        with open(path, "rb") as handle:
             end = handle.seek(0, 2)
+            if end == 0:
+                return None
             back = min(end, 1 << 16)
             while True:
                 handle.seek(end - back)
                 lines = handle.read(back).rstrip(b"\n").split(b"\n")
                 if len(lines) > 1 or back == end:
-                    break
+                    return lines[-1]
                 back = min(end, back * 4)
     except FileNotFoundError:
         return None
-    return lines[-1] or None
 
 
 def chain_tip(store: Store, name: str) -> str | None:
@@ -153,16 +154,16 @@ def chain_tip(store: Store, name: str) -> str | None:
     the log is empty)."""
     from promptver.store.digests import sha256_bytes
 
-    line = _last_line(store, name)
-    return sha256_bytes(line) if line is not None else None
+    line = last_line(store.log_path(name))
+    return sha256_bytes(line) if line else None
 
 
 def last_event_id(store: Store, name: str) -> str | None:
     """The id (`event_id`) of a bundle's last event (None: the log is empty): what a
     signature made now is bound to (``after``, governance/signing.py), which a pull's
     re-linking does not change."""
-    line = _last_line(store, name)
-    if line is None:
+    line = last_line(store.log_path(name))
+    if not line:
         return None
     return event_id(parse_event(line, f"{store.log_path(name)}:last line"))
 

@@ -585,7 +585,9 @@ class Store:
                 raise write_failed(path, exc) from None
             try:
                 size = os.fstat(fd).st_size
-                previous = _last_line(path)
+                from promptver.store.events import last_line
+
+                previous = last_line(path)
                 if previous is not None:
                     # Never chain to a line that is not an event: the log was edited or
                     # torn, and an event appended now would hide that (verify reports it).
@@ -828,24 +830,6 @@ def check_name(name: str) -> str:
             hint="use letters, digits, '.', '_' and '-', starting with a letter or digit",
         )
     return name
-
-
-def _last_line(path: Path) -> bytes | None:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            end = handle.tell()
-            if end == 0:
-                return None
-            back = min(end, 1 << 16)
-            while True:
-                handle.seek(end - back)
-                lines = handle.read(back).rstrip(b"\n").split(b"\n")
-                if len(lines) > 1 or back == end:
-                    return lines[-1]
-                back = min(end, back * 4)
-    except FileNotFoundError:
-        return None
 
 
 def release_lock(fd: int) -> None:
