@@ -19,16 +19,15 @@ file that fails it is read line by line to locate each problem.
 
 from __future__ import annotations
 
-import gc
 import json
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from promptver.errors import ConfigError, Problem
+from promptver.store import jsontext
 
 BOM = b"\xef\xbb\xbf"
 FAST_SLICE = 1 << 20
@@ -266,7 +265,7 @@ def fast_valid(data: bytes, templates: set[str] | None, covers: tuple[str, set[s
     # for a moment between chunks (1 MiB writes). Short calls, each followed by a sleep(0)
     # that releases the GIL at once, let the two really run at the same time: without it,
     # each write waited up to the interpreter's 5 ms switch interval.
-    with _collector_paused():
+    with jsontext.collector_paused():
         while start < len(data):
             end = data.find(b"\n", min(start + FAST_SLICE, len(data) - 1))
             end = len(data) if end < 0 else end + 1
@@ -279,16 +278,3 @@ def fast_valid(data: bytes, templates: set[str] | None, covers: tuple[str, set[s
             start = end
             time.sleep(0)  # hand the GIL over now to a thread waiting for it, not 5 ms later
     return len(ids) == count and "" not in ids
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cycle collector off while cases are decoded and dropped: their lists make no
-    cycles, yet would trigger a collection every few hundred (25% of the pass's time)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

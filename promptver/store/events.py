@@ -7,11 +7,9 @@ place where higher layers (aliases, approvals, eval records) read events by kind
 from __future__ import annotations
 
 import functools
-import gc
 import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -190,7 +188,7 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
     ordered = sorted(starts)
     number, counted = 1, 0  # line numbers counted forward once, not from the start per line
     try:  # kept with these bytes even when a bad line stops the read: they are what was parsed
-        with _collector_paused():
+        with jsontext.collector_paused():
             for start in ordered:
                 if start in parsed:
                     continue
@@ -221,7 +219,7 @@ def log_lines(path: Path) -> list[tuple[bytes, dict[str, Any] | IntegrityError]]
     found: list[tuple[bytes, dict[str, Any] | IntegrityError]] = []
     start = 0
     try:
-        with _collector_paused():
+        with jsontext.collector_paused():
             for number, line in enumerate(data.splitlines(), start=1):
                 event: dict[str, Any] | IntegrityError | None = parsed.get(start)
                 if event is None:
@@ -268,19 +266,6 @@ def _parsed_before(key: str, data: bytes) -> dict[int, dict[str, Any]]:
 def _line_at(data: bytes, start: int) -> bytes:
     end = data.find(b"\n", start)
     return data[start : end if end != -1 else len(data)]
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cycle collector off while a log's events are decoded: they make no cycles, but
-    each new dict counts towards a collection that walks every event kept so far."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 CREATION_KINDS = ("bump", "import")
