@@ -507,6 +507,12 @@ def _pull_manifest(store: Store, t: Transport, name: str, event: dict[str, Any])
     manifest = Manifest.loads(data, key)
     if manifest.bundle != name or manifest.version != version:
         raise IntegrityError(f"manifest names {manifest.ref}, not {name}@{version}", location=key)
+    if not recorded and manifest.digest != event.get("digest"):  # a bump from before manifest_sha256
+        raise IntegrityError(
+            f"manifest of {name}@{version} on the remote is not the version its bump event recorded",
+            location=key,
+            hint="the remote copy was edited; push a good copy from a store that has it",
+        )
     path = store.manifest_path(name, version)
     if path.exists():
         if path.read_bytes() != data:
