@@ -141,11 +141,16 @@ def _signed_decisions_stand(
     from promptver.governance.identities import person
     from promptver.governance.signing import check
 
-    pool = [
+    pool = [  # only this version's review events need their signatures checked
         e
         for e in events
         if e.get("event") != "review"
-        or ("signature" in e and check(store, e, manifest.bundle).signer is not None)
+        or (
+            isinstance(e.get("new"), dict)
+            and e["new"].get("digest") == manifest.digest
+            and "signature" in e
+            and check(store, e, manifest.bundle).signer is not None
+        )
     ]
     log = lambda: store.events(manifest.bundle)  # noqa: E731
     kept = [d.with_signature(store, manifest.bundle) for d in decisions(pool, manifest.digest, log=log)]
