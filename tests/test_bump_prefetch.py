@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from promptver.bundle import check
 from promptver.diff import evals
 from promptver.diff.bumping import analyze_bump, prefetch_bump
 from promptver.errors import IntegrityError
@@ -34,13 +35,6 @@ def test_the_summary_is_the_same_with_and_without_the_read_ahead(
     _write_cases(project, 300)
     bump(store, "bot", "minor", analyzer=analyze_bump, prefetch=prefetch_bump)
     _write_cases(project, 300, changed={3, 150, 299})
-    prepared: list[str] = []
-    original = evals.prepare_old
-
-    def spy(tree, path):  # type: ignore[no-untyped-def]
-        prepared.append(path)
-        return original(tree, path)
-
     streamed: list[str] = []  # stored sides the diff itself read from the store
     chunks = evals._chunks
 
@@ -49,25 +43,60 @@ def test_the_summary_is_the_same_with_and_without_the_read_ahead(
             streamed.append(path)
         return chunks(tree, path, progress)
 
-    monkeypatch.setattr(evals, "prepare_old", spy)
+    validated: list[bytes] = []
+    fast_valid = check.fast_valid
+
+    def spy(data, *args, **kwargs):  # type: ignore[no-untyped-def]
+        validated.append(bytes(data))
+        return fast_valid(data, *args, **kwargs)
+
     monkeypatch.setattr(evals, "_chunks", counting)
+    monkeypatch.setattr(evals, "IN_MEMORY", -1)  # a diff without the bump's walk streams
+    monkeypatch.setattr(check, "fast_valid", spy)
     ahead = bump(store, "bot", "patch", analyzer=analyze_bump, prefetch=prefetch_bump, dry_run=True)
-    assert prepared == ["evals/golden.jsonl"] and streamed == []  # read once, ahead; the diff used it
+    assert streamed == []  # read once, ahead; the check's walk served the diff
+    assert len(validated) == 1 and validated[0].count(b"\n") == 2  # only the 3 changed lines
     plain = bump(store, "bot", "patch", analyzer=analyze_bump, dry_run=True)
-    assert prepared == ["evals/golden.jsonl"] and streamed == ["evals/golden.jsonl"]
+    assert streamed == ["evals/golden.jsonl"]
+    assert len(validated) == 1  # the same bytes passed already (the validation cache)
     assert ahead.manifest.changes == plain.manifest.changes
     assert "3 cases changed" in json.dumps(ahead.manifest.changes)
-    assert evals._PREPARED == {}  # used once, then gone
 
 
-def test_a_read_ahead_that_goes_unused_is_dropped(project: Path, store: Store) -> None:
-    _write_cases(project, 20)
-    bump(store, "bot", "minor", analyzer=analyze_bump, prefetch=prefetch_bump)
-    os.utime(project / EVALS, ns=(1, 1))  # same bytes, new stat data: read ahead for nothing
-    with open(project / "bundles/bot/prompts/system.j2", "a") as handle:
-        handle.write("Be brief.\n")
-    bump(store, "bot", "minor", analyzer=analyze_bump, prefetch=prefetch_bump)
-    assert evals._PREPARED == {}
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda line: line.replace(b'"id": "c7"', b'"id": "c8"'), "duplicate id"),  # an id taken
+        (lambda line: line[:-3], "golden.jsonl:8:"),  # broken JSON
+        (lambda line: line.replace(b'"vars": {"question": "q7"}', b'"vars": {}'), "question"),
+    ],
+)
+def test_a_changed_line_is_checked_as_strictly_as_a_whole_file(
+    project: Path, store: Store, pv, edit, message: str
+) -> None:
+    _write_cases(project, 200)
+    assert pv("bump", "minor", "bot").code == 0
+    lines = (project / EVALS).read_bytes().split(b"\n")
+    lines[7] = edit(lines[7])
+    (project / EVALS).write_bytes(b"\n".join(lines))
+    result = pv("bump", "patch", "bot")
+    assert result.code == 1 and message in result.err and "Traceback" not in result.err
+    assert [str(v) for v in store.version_names("bot")] == ["0.1.0"]
+
+
+def test_a_new_case_in_place_of_an_edited_one_is_checked_against_every_id(
+    project: Path, store: Store, pv
+) -> None:
+    _write_cases(project, 200)
+    assert pv("bump", "minor", "bot").code == 0
+    lines = (project / EVALS).read_bytes().split(b"\n")
+    lines[7] = lines[7].replace(b'"id": "c7"', b'"id": "fresh"')  # a new id: checked whole, accepted
+    (project / EVALS).write_bytes(b"\n".join(lines))
+    assert pv("bump", "patch", "bot").code == 0
+    lines[9] = lines[9].replace(b'"id": "c9"', b'"id": "c150"')  # an id a far, unchanged line has
+    (project / EVALS).write_bytes(b"\n".join(lines))
+    result = pv("bump", "patch", "bot")
+    assert result.code == 1 and "duplicate id" in result.err
 
 
 def test_a_corrupted_stored_eval_set_still_stops_the_bump(project: Path, store: Store, pv) -> None:
@@ -81,6 +110,5 @@ def test_a_corrupted_stored_eval_set_still_stops_the_bump(project: Path, store: 
     result = pv("bump", "patch", "bot")
     assert result.code == 1 and "is corrupted" in result.err and "Traceback" not in result.err
     assert [str(v) for v in store.version_names("bot")] == ["0.1.0"]
-    assert evals._PREPARED == {}
     with pytest.raises(IntegrityError):
-        evals.prepare_old(store.tree(store.resolve("bot", "0.1.0")), "evals/golden.jsonl")
+        store.tree(store.resolve("bot", "0.1.0")).read_bytes("evals/golden.jsonl")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptver.diff.evals import diff_dataset, prepare_old
+from promptver.diff import evals
+from promptver.diff.evals import diff_dataset
 from promptver.diff.fields import field_changes
+from promptver.store import linewalk
 from promptver.store.tree import MemoryTree
 
 ids = st.lists(st.sampled_from([f"c{i}" for i in range(12)]), unique=True, max_size=12)
@@ -62,10 +65,13 @@ def test_streamed_diff_matches_naive(sets: tuple[list[dict], list[dict]], blank:
     old, new = sets
     tree = MemoryTree({"a.jsonl": jsonl(old, blank), "b.jsonl": jsonl(new, new_blank)})
     result = diff_dataset(tree, "a.jsonl", tree, "b.jsonl")  # both held: walked in place
-    prepare_old(tree, "a.jsonl")  # read ahead, as a bump does: the same result
-    assert diff_dataset(tree, "a.jsonl", tree, "b.jsonl") == result
+    walked = _Walked({"a.jsonl": jsonl(old, blank), "b.jsonl": jsonl(new, new_blank)})
+    assert diff_dataset(walked, "a.jsonl", walked, "b.jsonl") == result  # a bump's walk: the same
+    assert walked.used
     on_disk = _OnDisk({"a.jsonl": jsonl(old, blank), "b.jsonl": jsonl(new, new_blank)})
-    assert diff_dataset(on_disk, "a.jsonl", on_disk, "b.jsonl") == result  # line by line: the same
+    with mock.patch.object(evals, "IN_MEMORY", -1):
+        assert diff_dataset(on_disk, "a.jsonl", on_disk, "b.jsonl") == result  # line by line: the same
+    _check_shared(jsonl(old, blank), jsonl(new, new_blank))
     before = {c["id"]: c for c in old}
     after = {c["id"]: c for c in new}
     changed = {i for i in before.keys() & after.keys() if field_changes(before[i], after[i])}
@@ -81,6 +87,30 @@ def test_streamed_diff_matches_naive(sets: tuple[list[dict], list[dict]], blank:
         if case.old_line is not None:
             line = jsonl(old, blank).decode().splitlines()[case.old_line - 1]
             assert json.loads(line)["id"] == case.id
+
+
+def _check_shared(old: bytes, new: bytes) -> None:
+    """The walk's shared stretches are equal bytes, whole lines (a last one may leave its
+    newline out), in order, not overlapping."""
+    old_end = new_end = 0
+    for o, n, length in linewalk.walk(old, new).shared:
+        assert length > 0 and o >= old_end and n >= new_end
+        assert old[o : o + length] == new[n : n + length]
+        assert (o == 0 or old[o - 1 : o] == b"\n") and (n == 0 or new[n - 1 : n] == b"\n")
+        assert new[n + length - 1 : n + length] == b"\n" or new[n + length : n + length + 1] in (b"\n", b"")
+        old_end, new_end = o + length, n + length
+
+
+class _Walked(MemoryTree):
+    """A working tree as a bump's check leaves it: the walk of b.jsonl against a.jsonl."""
+
+    used = False
+
+    def walk_of(self, path: str, old_digest: str) -> linewalk.Walk | None:
+        if path != "b.jsonl" or old_digest != self.entries["a.jsonl"].digest:
+            return None
+        self.used = True
+        return linewalk.walk(self.read_bytes("a.jsonl"), self.read_bytes("b.jsonl"))
 
 
 class _OnDisk(MemoryTree):
@@ -123,15 +153,13 @@ def test_a_read_error_in_the_new_file_reaches_the_caller() -> None:
 
 
 def test_lines_cut_by_block_ends_are_joined(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from promptver.diff import evals
-
     old = [{"id": f"c{i}", "vars": {"q": "x" * i}, "expected": i} for i in range(40)]
     new = [dict(c, expected=-1) if i % 7 == 0 else c for i, c in enumerate(old)] + [{"id": "n", "vars": {}}]
     tree = MemoryTree({"a.jsonl": jsonl(old, 3), "b.jsonl": jsonl(new, 0)})
     whole = diff_dataset(tree, "a.jsonl", tree, "b.jsonl")
-    monkeypatch.setattr(evals, "CHUNK", 5)  # every line cut, most of them several times
+    monkeypatch.setattr(linewalk, "BLOCK", 5)  # every line cut, most of them several times
     assert diff_dataset(tree, "a.jsonl", tree, "b.jsonl") == whole
-    prepare_old(tree, "a.jsonl")
+    monkeypatch.setattr(evals, "IN_MEMORY", -1)  # read block by block
     assert diff_dataset(tree, "a.jsonl", tree, "b.jsonl") == whole
     assert (whole.changed, whole.added, whole.unchanged) == (6, 1, 34)
 
@@ -144,9 +172,7 @@ def test_the_in_place_walk_agrees_with_the_line_by_line_walk(monkeypatch, out_of
     and the block-by-block walk give the same diff."""
     import random
 
-    from promptver.diff import evals
-
-    monkeypatch.setattr(evals, "OUT_OF_STEP", out_of_step)
+    monkeypatch.setattr(linewalk, "OUT_OF_STEP", out_of_step)
     rng = random.Random(out_of_step)
     blanks = [b"", b" ", b"\t", b"\r", b" \r", b"\x0b\x0c"]
     for trial in range(150):
@@ -174,5 +200,7 @@ def test_the_in_place_walk_agrees_with_the_line_by_line_walk(monkeypatch, out_of
         b = b"\n".join(new) + (b"\n" if rng.random() < 0.8 else b"")
         in_memory = MemoryTree({"a.jsonl": a, "b.jsonl": b})
         on_disk = _OnDisk({"a.jsonl": a, "b.jsonl": b})
-        expected = diff_dataset(on_disk, "a.jsonl", on_disk, "b.jsonl")
+        with mock.patch.object(evals, "IN_MEMORY", -1):
+            expected = diff_dataset(on_disk, "a.jsonl", on_disk, "b.jsonl")
         assert diff_dataset(in_memory, "a.jsonl", in_memory, "b.jsonl") == expected, trial
+        _check_shared(a, b)

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from promptver.bundle.evalset import RULES as EVAL_RULES
-from promptver.bundle.evalset import fast_valid
+from promptver.bundle.evalset import case_ids, fast_valid
 from promptver.bundle.evalset import problems as evalset_problems
 from promptver.bundle.spec import SPEC_FILE, BundleSpec, parse_spec
 from promptver.errors import Problem, PromptverError
 from promptver.store.digests import sha256_bytes
+from promptver.store.linewalk import Walk, walk
 from promptver.store.tree import Tree, WorkTree, normalize, unsafe_path_reason
 
 MAX_PROBLEMS_PER_FILE = 50
@@ -352,9 +353,22 @@ class EvalPrevalidator:
     variables the templates require; hashing and writing release the GIL), so a large eval
     set is read once and checked alongside being stored. `paths` are the eval files named
     in ``bundle.toml``; anything unusual (no config, a bad path) leaves the work to
-    `check_tree`. `keys` gives the cache keys a file earned, for the digest of its bytes."""
+    `check_tree`. `keys` gives the cache keys a file earned, for the digest of its bytes.
 
-    def __init__(self, folder: Path, cache: ValidatedCache | None = None):
+    ``old_side(path)``: the stored version of an eval file the bump compares with, read
+    ahead (its digest and bytes), or None. The two are walked once
+    (`promptver.store.linewalk`; the walk is kept in `walks` for the diff and the store),
+    and when the stored version passed the same checks, only the lines that differ are
+    validated: every other line is byte-identical to one that passed. Their ids must be
+    among the ids of the stored lines they replace (an edit, not a new case), which keeps
+    ids unique without an index; anything else is checked whole."""
+
+    def __init__(
+        self,
+        folder: Path,
+        cache: ValidatedCache | None = None,
+        old_side: Callable[[str], tuple[str, bytes | bytearray] | None] | None = None,
+    ):
         import tomllib
 
         self.paths: set[str] = set()
@@ -366,6 +380,8 @@ class EvalPrevalidator:
         self._thread: threading.Thread | None = None
         self._sources: TemplateSources | None = None
         self._cache = cache or ValidatedCache(None)
+        self._old_side = old_side
+        self.walks: dict[str, tuple[str, Walk]] = {}
 
         def load(path: str) -> str | None:
             file = folder / path
@@ -417,7 +433,10 @@ class EvalPrevalidator:
             passed: list[str] = []
             try:
                 default = self._default.get(rel)
-                if default in self._required and fast_valid(
+                changes = self._check_changes(rel, data, default)
+                if changes is not None:
+                    passed = changes
+                elif default in self._required and fast_valid(
                     data, self._templates, covers=(default, self._required[default])
                 ):
                     passed += ["shape", "cover"]  # both in one pass, the usual case
@@ -429,6 +448,31 @@ class EvalPrevalidator:
             except Exception:
                 pass  # `check_tree` looks again and locates the problem
             self._passed[rel] = passed
+
+    def _check_changes(self, rel: str, data: bytes, default: str | None) -> list[str] | None:
+        """Walk ``data`` against its stored side and validate only what differs: the
+        checks passed, or None (no stored side, or look at the whole file)."""
+        old = self._old_side(rel) if self._old_side is not None else None
+        if old is None:
+            return None
+        old_digest, old_data = old
+        walked = walk(old_data, data)
+        self.walks[rel] = (old_digest, walked)
+        cover = default in self._required
+        keys = [eval_cache_key(old_digest, self._templates)]
+        if cover:
+            keys.append(coverage_key(old_digest, self._required))
+        if not all(key in self._cache for key in keys):
+            return None
+        ids: set[str] = set()
+        changed = b"\n".join(line for _, line in walked.new_rest)
+        covers = (str(default), self._required[str(default)]) if cover else None
+        if not fast_valid(changed, self._templates, covers=covers, ids=ids):
+            return None
+        replaced = case_ids(b"\n".join(line for _, line in walked.old_rest))
+        if replaced is None or not ids <= set(replaced):
+            return None
+        return ["shape", "cover"] if cover else ["shape"]
 
     def finish(self) -> None:
         """Waits for the thread."""

@@ -16,29 +16,27 @@ diff. Steps 1 and 2 only take out pairs of equal lines, which leaves step 3's mu
 difference as it was. Time is linear in bytes; memory is about the lines left after
 step 1 (two files that differ from the first line on are both held).
 
-When both files are in memory (a bump: the working copy's bytes were read to be hashed,
-and `prepare_old` read and verified the stored side in a second thread), step 1 runs in
-place (`_walk_in_place`): equal stretches are found with memcmp and their lines counted
-in C, and only differing lines become bytes objects; a file that falls out of step is
-walked on line by line. Counting every line of both files (step 3 alone) cost 2.5x the
-line-by-line walk on a 1% change of 100,000 cases; the in-place walk allocates next to
-nothing, which on this machine (fresh memory is dear) took the bump's diff from about
-200 ms to 110 ms.
+Step 1 runs in place (`promptver.store.linewalk`) when both files fit in memory
+(`IN_MEMORY`): equal stretches are found with memcmp and their lines counted in C, and only
+differing lines become bytes objects. In a bump the eval-set check has walked the two
+sides already (it validates only the lines that differ), and the working tree hands that
+walk over (`Tree.walk_of`): the bump compares its largest file once. Counting every line
+of both files (step 3 alone) cost 2.5x the line-by-line walk on a 1% change of 100,000
+cases; the in-place walk allocates next to nothing (fresh memory is dear on this machine).
 """
 
 from __future__ import annotations
 
-import io
-import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from itertools import chain, zip_longest
-from typing import IO, Any
+from collections.abc import Callable, Iterator
+from itertools import chain
+from typing import Any
 
 from promptver.bundle.evalset import LineError, check_case, parse_line
 from promptver.diff.fields import field_changes, plural
 from promptver.diff.model import CaseChange, Change, ComponentDiff, EvalDiff
 from promptver.diff.source import Context, Snapshot, TreeLike, clean_path
+from promptver.store.linewalk import Walk, blocks, walk, walk_lines
 
 _KIND_ORDER = {"changed": 0, "added": 1, "removed": 2}
 
@@ -173,59 +171,22 @@ def _judge_prompts(
     return out
 
 
-CHUNK = 8 << 20
-
-
 def _chunks(
     tree: TreeLike, path: str, progress: Callable[[int], None] | None = None
 ) -> Iterator[list[bytes]]:
     """The file's lines in blocks (split in C); every line of the file, blank ones too,
     so positions count line numbers. ``progress(n)`` is told of each block's bytes."""
     with tree.open(path) as handle:
-        yield from _blocks(handle, progress)
-
-
-def _blocks(handle: IO[bytes], progress: Callable[[int], None] | None = None) -> Iterator[list[bytes]]:
-    rest = b""
-    while block := handle.read(CHUNK):
-        if progress is not None:
-            progress(len(block))
-        lines = block.split(b"\n")
-        if rest:  # the line cut by the previous block (not ``rest + block``: no copy)
-            lines[0] = rest + lines[0]
-        rest = lines.pop()
-        yield lines
-    if rest:
-        yield [rest]
-
-
-# Old sides read ahead of a diff (`prepare_old`): their bytes, verified, by content digest.
-_PREPARED: dict[str, bytes] = {}
+        yield from blocks(handle, progress)
 
 
 def _all_lines(tree: TreeLike, path: str, progress: Callable[[int], None] | None) -> Iterator[bytes]:
     return chain.from_iterable(_chunks(tree, path, progress))
 
 
-def prepare_old(tree: TreeLike, path: str) -> str:
-    """Read ``path`` now as the old side of a coming `diff_dataset` (a bump does it in a
-    second thread while it hashes the working copy); the next diff whose old side has this
-    content uses it, once. ``tree`` must verify what it reads (a stored version: objects
-    are checked against their digest). Returns the content's digest.
-
-    Only read and verified here (both release the GIL), not split: with the working
-    copy's bytes also in memory, the diff walks both in place (`_walk_in_place`).
-    Splitting the whole old side ahead was measured slower on the reference machine,
-    where fresh memory is dear."""
-    digest = str(tree.entries[path].digest)
-    _PREPARED[digest] = tree.read_bytes(path)
-    return digest
-
-
-def forget_prepared(digests: Iterable[str]) -> None:
-    """Drop what `prepare_old` read that no diff used."""
-    for digest in digests:
-        _PREPARED.pop(digest, None)
+# Both sides are read whole and walked in place when each is at most this large: 2.5x
+# faster than walking line by line, for memory about the two files.
+IN_MEMORY = 256 << 20
 
 
 def _count_cases(tree: TreeLike, path: str | None) -> int:
@@ -252,31 +213,18 @@ def diff_dataset(
         if progress is not None:
             progress(done, total)
 
-    old_data = new_data = None
-    if old_tree is not None and old_path is not None:
-        entry = old_tree.entries.get(old_path)
-        old_data = _PREPARED.pop(str(entry.digest), None) if entry is not None else None
-        old_data = old_tree.held(old_path) if old_data is None else old_data
-    if new_tree is not None and new_path is not None:
-        new_data = new_tree.held(new_path)
-    if old_data is not None and new_data is not None:  # a bump: both in memory
-        advance(len(old_data) + len(new_data))
-        unchanged, old_rest, new_rest, o, n, number = _walk_in_place(old_data, new_data)
-        more = _walk_in_step(_lines_from(old_data, o), _lines_from(new_data, n), number)
-        unchanged += more[0]
-        old_rest += more[1]
-        new_rest += more[2]
+    walked = _walked(old_tree, old_path, new_tree, new_path)
+    if walked is not None:
+        advance(total)
+        unchanged, old_rest, new_rest = walked.unchanged, walked.old_rest, walked.new_rest
     else:
         old_lines: Iterator[bytes] = iter(())
-        if old_data is not None:
-            advance(len(old_data))
-            old_lines = _lines_from(old_data, 0)
-        elif old_tree is not None and old_path is not None:
+        if old_tree is not None and old_path is not None:
             old_lines = _all_lines(old_tree, old_path, advance)
         new_lines: Iterator[bytes] = iter(())
         if new_tree is not None and new_path is not None:
             new_lines = _all_lines(new_tree, new_path, advance)
-        unchanged, old_rest, new_rest = _walk_in_step(old_lines, new_lines)
+        unchanged, old_rest, new_rest = walk_lines(old_lines, new_lines)
     while old_rest and new_rest and old_rest[-1][1] == new_rest[-1][1]:
         _, line = old_rest.pop()
         new_rest.pop()
@@ -319,110 +267,22 @@ def diff_dataset(
     )
 
 
-def _lines_from(data: bytes, start: int) -> Iterator[bytes]:
-    """The lines of ``data[start:]``, as `_chunks` gives a file's."""
-    if start >= len(data):
-        return iter(())
-    return chain.from_iterable(_blocks(io.BytesIO(data[start:] if start else data)))
-
-
-# A line that is blank, found by the newline before it (the first line is looked at apart).
-_BLANK_AFTER_NEWLINE = re.compile(rb"\n(?=[ \t\r\x0b\x0c]*\n)")
-OUT_OF_STEP = 64  # differing lines in a row after which the in-place walk hands over
-
-
-def _walk_in_place(
-    old: bytes, new: bytes
-) -> tuple[int, list[tuple[int, bytes]], list[tuple[int, bytes]], int, int, int]:
-    """`_walk_in_step` over two files held in memory, without splitting them: stretches
-    of equal bytes are found with memcmp (``bytes.startswith`` on a memoryview) and
-    their lines counted in C; only the differing lines become bytes objects. On a 59 MB
-    set with 1% of the lines edited this allocates next to nothing, where splitting both
-    files into 200,000 lines was the slowest step of a bump (fresh memory is dear).
-
-    Returns the walk's results so far and where it stopped: ``(unchanged, old_rest,
-    new_rest, old offset, new offset, next line number)``. It stops at the end of either
-    file, or after `OUT_OF_STEP` differing lines in a row (a case inserted or removed
-    shifts every line after it): the caller walks the rest line by line."""
-    view = memoryview(old)
-    o = n = 0
-    number = 1
-    unchanged = 0
-    apart = 0
-    old_rest: list[tuple[int, bytes]] = []
-    new_rest: list[tuple[int, bytes]] = []
-    while o < len(old) and n < len(new) and apart < OUT_OF_STEP:
-        same = _common_length(view, o, new, n)
-        end = new.rfind(b"\n", n, n + same)  # the last whole line of the equal stretch
-        if end >= 0:
-            lines = new.count(b"\n", n, end + 1)
-            unchanged += lines - _blank_lines(new, n, end + 1)
-            number += lines
-            o += end + 1 - n
-            n = end + 1
-            apart = 0
-            if o >= len(old) or n >= len(new):
-                break
-        old_end = old.find(b"\n", o)
-        old_end = len(old) if old_end < 0 else old_end
-        new_end = new.find(b"\n", n)
-        new_end = len(new) if new_end < 0 else new_end
-        old_line, new_line = old[o:old_end], new[n:new_end]
-        if old_line == new_line:  # an equal stretch cut short by the end of a file
-            unchanged += bool(new_line.strip())
-        else:
-            old_rest.append((number, old_line))
-            new_rest.append((number, new_line))
-            apart += 1
-        o, n, number = old_end + 1, new_end + 1, number + 1
-    return unchanged, old_rest, new_rest, o, n, number
-
-
-def _common_length(old: memoryview, o: int, new: bytes, n: int) -> int:
-    """How many bytes from ``old[o:]`` and ``new[n:]`` are equal: doubling steps, then
-    halving the step that differs."""
-    limit = min(len(old) - o, len(new) - n)
-    good, size = 0, 256
-    while good < limit:
-        step = min(size, limit - good)
-        if not new.startswith(old[o + good : o + good + step], n + good):
-            low, high = good, good + step  # equal up to low; a difference before high
-            while high - low > 1:
-                middle = (low + high) // 2
-                if new.startswith(old[o + low : o + middle], n + low):
-                    low = middle
-                else:
-                    high = middle
-            return low
-        good += step
-        size *= 2
-    return good
-
-
-def _blank_lines(data: bytes, start: int, end: int) -> int:
-    """Blank (whitespace-only) lines among the whole lines of ``data[start:end]``."""
-    first = data.find(b"\n", start, end)
-    blank = int(not data[start:first].strip()) if first >= 0 else 0
-    return blank + sum(1 for _ in _BLANK_AFTER_NEWLINE.finditer(data, start, end))
-
-
-def _walk_in_step(
-    old_lines: Iterator[bytes], new_lines: Iterator[bytes], first: int = 1
-) -> tuple[int, list[tuple[int, bytes]], list[tuple[int, bytes]]]:
-    """Non-blank lines equal to the other side's line at the same position (a count),
-    and every other line of each side with its line number (``first`` is the first's)."""
-    unchanged = 0
-    old_rest: list[tuple[int, bytes]] = []
-    new_rest: list[tuple[int, bytes]] = []
-    for number, (old, new) in enumerate(zip_longest(old_lines, new_lines), start=first):
-        if old == new:
-            unchanged += bool(old.strip())
-            continue
-        if old is not None:
-            old_rest.append((number, old))
-        if new is not None:
-            new_rest.append((number, new))
-    return unchanged, old_rest, new_rest
+def _walked(
+    old_tree: TreeLike | None, old_path: str | None, new_tree: TreeLike | None, new_path: str | None
+) -> Walk | None:
+    """Both sides walked in place: the walk a bump's check made already, else both files
+    read whole when they fit (`IN_MEMORY`); None: walk them line by line."""
+    if old_tree is None or old_path is None or new_tree is None or new_path is None:
+        return None
+    old_entry, new_entry = old_tree.entries.get(old_path), new_tree.entries.get(new_path)
+    if old_entry is None or new_entry is None:
+        return None
+    walked = new_tree.walk_of(new_path, str(old_entry.digest))
+    if walked is not None:
+        return walked
+    if int(old_entry.size) > IN_MEMORY or int(new_entry.size) > IN_MEMORY:
+        return None
+    return walk(old_tree.read_buffer(old_path), new_tree.read_buffer(new_path))
 
 
 def _unmatched(

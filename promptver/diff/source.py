@@ -13,6 +13,7 @@ from typing import IO, Any, Protocol
 
 from promptver.bundle.versioning import Policy
 from promptver.diff.model import Impact
+from promptver.store.linewalk import Walk
 
 
 class TreeLike(Protocol):
@@ -29,6 +30,10 @@ class TreeLike(Protocol):
     def open(self, path: str) -> IO[bytes]: ...
 
     def held(self, path: str) -> bytes | None: ...  # the bytes, when already in memory
+
+    def read_buffer(self, path: str) -> bytes | bytearray: ...  # read_bytes, without a copy
+
+    def walk_of(self, path: str, old_digest: str) -> Walk | None: ...  # a bump's walk, if any
 
 
 CONFIG = "bundle.toml"

@@ -698,6 +698,18 @@ class Staging:
             raise write_failed(tmp, exc) from None
         return self._keep(tmp, sha256_bytes(data))
 
+    def add_hashed(self, data: bytes, hexdigest: str) -> str:
+        """Stage ``data``, which the caller hashed to ``hexdigest`` (bytes it holds, so
+        what is written is what was hashed)."""
+        if hexdigest in self._staged or self.store.has_object(hexdigest):
+            return hexdigest
+        tmp = self.store._tmp_file()
+        try:
+            write_new(tmp, data, durable=False)
+        except OSError as exc:
+            raise write_failed(tmp, exc) from None
+        return self._keep(tmp, hexdigest)
+
     def has(self, hexdigest: str) -> bool:
         return hexdigest in self._staged
 

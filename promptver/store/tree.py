@@ -13,12 +13,15 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from promptver.errors import NotFoundError, Problem
 from promptver.store.digests import sha256_file, tree_digest
 from promptver.store.names import collision_message, collisions, hidden_character
 from promptver.store.stat_cache import StatCache
+
+if TYPE_CHECKING:
+    from promptver.store.linewalk import Walk
 
 DEFAULT_IGNORES = (
     ".git",
@@ -65,6 +68,15 @@ class Tree:
     def held(self, path: str) -> bytes | None:
         """The file's bytes when this tree holds them in memory already (no read, no
         copy), else None."""
+        return None
+
+    def read_buffer(self, path: str) -> bytes | bytearray:
+        """`read_bytes`, as a buffer a large object may be rebuilt into (no second copy)."""
+        return self.held(path) or self.read_bytes(path)
+
+    def walk_of(self, path: str, old_digest: str) -> Walk | None:
+        """The walk of ``path`` against the content ``old_digest`` that this tree's maker
+        did already (a bump's check), else None."""
         return None
 
     def has(self, path: str) -> bool:
@@ -152,6 +164,7 @@ class WorkTree(Tree):
         self.problems: list[Problem] = []  # symlinks leading outside, unreadable files
         self._cache = cache
         self._kept: dict[str, bytes] = {}
+        self._walks: dict[tuple[str, str], Walk] = {}
         self.entries = {}
         self._scan()
 
@@ -253,6 +266,14 @@ class WorkTree(Tree):
         entry = self.entries.get(path)
         if entry is not None and entry.digest == hexdigest:
             self._kept[path] = data
+
+    def keep_walk(self, path: str, old_digest: str, walked: Walk) -> None:
+        """Hand ``walked`` (``path``'s kept bytes against ``old_digest``) to later readers."""
+        if path in self._kept:
+            self._walks[(path, old_digest)] = walked
+
+    def walk_of(self, path: str, old_digest: str) -> Walk | None:
+        return self._walks.get((normalize(path), old_digest))
 
     def path_of(self, path: str) -> Path:
         return self.folder / self.entry(path).path

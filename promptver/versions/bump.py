@@ -51,12 +51,11 @@ class Analyzer(Protocol):
     ) -> tuple[str, dict[str, Any] | None]: ...
 
 
-# A read-ahead hook for the analyzer (``promptver.diff.bumping.prefetch_bump``): given the
-# version the bump will most likely compare with and a test of whether a file of it may
-# differ in the working copy, it reads what the analyzer will need, in a second thread
-# while the working copy is hashed and copied. It returns the call that drops what went
-# unused.
-Prefetch = Callable[[Tree, Callable[[str], bool]], Callable[[], None]]
+# A read-ahead hook (``promptver.diff.bumping.prefetch_bump``): given the version the bump
+# will most likely compare with and a test of whether a file of it may differ in the
+# working copy, it reads the stored sides that will be compared (``{path: (digest,
+# bytes)}``, verified), in a second thread while the working copy is hashed.
+Prefetch = Callable[[Tree, Callable[[str], bool]], dict[str, tuple[str, bytes | bytearray]]]
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ def bump(
     ``sign``: signs the bump event (``governance/signing.signer``), so the author is a
     signed identity."""
     with store.lock(name), store.staging() as staging, _ReadAhead(store, name, prefetch) as ahead:
-        tree, _ = checked_tree(store, name, staging)
+        tree, _ = checked_tree(store, name, staging, ahead.old_side)
         latest = working_base(store, name, tree.digest)
         # a prerelease released as it is (`release`, or `minor` of 0.2.0-rc.1: 0.2.0)
         releasing = (
@@ -202,7 +201,7 @@ class _ReadAhead:
 
     def __init__(self, store: Store, name: str, prefetch: Prefetch | None):
         self._thread: threading.Thread | None = None
-        self._release: Callable[[], None] | None = None
+        self._found: dict[str, tuple[str, bytes | bytearray]] = {}
         if prefetch is None:
             return
         guess = working_base(store, name, "")
@@ -221,7 +220,7 @@ class _ReadAhead:
 
         def run() -> None:
             try:
-                self._release = prefetch(base, may_differ)
+                self._found = prefetch(base, may_differ)
             except Exception:  # an optimisation only: the analyzer reads what it needs
                 pass
 
@@ -232,13 +231,18 @@ class _ReadAhead:
         if self._thread is not None:
             self._thread.join()
 
+    def old_side(self, path: str) -> tuple[str, bytes | bytearray] | None:
+        """The stored side of ``path`` read ahead (its digest and bytes), once the read is
+        done; None when it was not read."""
+        self.wait()
+        return self._found.get(path)
+
     def __enter__(self) -> _ReadAhead:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wait()
-        if self._release is not None:
-            self._release()
+        self._found = {}
 
 
 def _toward(store: Store, name: str, latest: Manifest | None, level: str, pre: str | None) -> Toward | None:
@@ -297,16 +301,23 @@ def _check_line(store: Store, name: str, new: Version, level: str) -> None:
         )
 
 
-def checked_tree(store: Store, name: str, staging: Staging | None = None) -> tuple[WorkTree, BundleSpec]:
+def checked_tree(
+    store: Store,
+    name: str,
+    staging: Staging | None = None,
+    old_side: Callable[[str], tuple[str, bytes | bytearray] | None] | None = None,
+) -> tuple[WorkTree, BundleSpec]:
     """The working tree of a bundle, or `BundleError` with every problem.
 
-    An eval set the stat cache does not know is read once, whole: its bytes are validated
-    in a second thread while they are hashed (and, in a bump, copied into ``staging``),
-    and the tree keeps them, so the checks and the change summary read them from memory,
-    exactly the bytes that were hashed."""
+    An eval set the stat cache does not know is read once, whole, and hashed; a second
+    thread validates the same bytes meanwhile. With ``old_side`` (a bump's read-ahead of
+    the stored version it compares with), that thread walks the two once and validates
+    only the lines that differ (`EvalPrevalidator`). The tree keeps the bytes and the walk,
+    so the checks and the change summary use exactly the bytes that were hashed, and
+    ``staging`` stores the new version from them once the checks pass."""
     cache = ValidatedCache(store.root / "cache" / "validated.txt")
     folder = store.bundle_dir(name)
-    validator = EvalPrevalidator(folder, cache)
+    validator = EvalPrevalidator(folder, cache, old_side)
     loaded: dict[str, tuple[bytes, str]] = {}
 
     def hasher(path: Path) -> str:
@@ -315,7 +326,7 @@ def checked_tree(store: Store, name: str, staging: Staging | None = None) -> tup
             return staging.add(path) if staging is not None else sha256_file(path)[0]
         data = path.read_bytes()
         validator.submit(rel, data)
-        digest = staging.add_bytes(data) if staging is not None else sha256_bytes(data)
+        digest = sha256_bytes(data)
         loaded[rel] = (data, digest)
         return digest
 
@@ -325,11 +336,16 @@ def checked_tree(store: Store, name: str, staging: Staging | None = None) -> tup
         validator.finish()
     for rel, (data, digest) in loaded.items():
         tree.keep(rel, data, digest)
+        if rel in validator.walks:
+            tree.keep_walk(rel, *validator.walks[rel])
         for key in validator.keys(rel, digest):
             cache.add(key)
     spec, problems = check_tree(tree, name, cache)
     if problems or spec is None:
         raise BundleError(name, problems)
+    if staging is not None:
+        for data, digest in loaded.values():
+            staging.add_hashed(data, digest)
     return tree, spec
 
 
