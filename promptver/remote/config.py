@@ -154,7 +154,7 @@ def objects_mode(store: Store) -> str:
 
 
 def set_objects_mode(store: Store, mode: str) -> None:
-    """Switch ``[store] objects``; ``remote`` also keeps ``objects/`` out of git."""
+    """Switch ``[store] objects``; ``remote`` also keeps ``objects/`` and ``packs/`` out of git."""
     if mode not in ("local", "remote"):
         raise ConfigError(f"{mode!r} is not 'local' or 'remote'")
     import tomlkit
@@ -165,9 +165,9 @@ def set_objects_mode(store: Store, mode: str) -> None:
     _write_doc(store, doc)
     ignore = store.root / ".gitignore"
     lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
-    wanted = [line for line in lines if line.strip() != "objects/"]
+    wanted = [line for line in lines if line.strip() not in ("objects/", "packs/")]
     if mode == "remote":
-        wanted.append("objects/")
+        wanted += ["objects/", "packs/"]  # packs/: the bytes of large local objects
     if wanted != lines:
         atomic_write(ignore, ("\n".join(wanted) + "\n").encode(), tmp_dir=store.tmp_dir)
 

@@ -56,13 +56,18 @@ class Leftover:
 class GcReport:
     leftovers: list[Leftover] = field(default_factory=list)  # dead ones only
     objects: list[tuple[str, int]] = field(default_factory=list)  # (hex, size)
+    packs: list[tuple[str, int]] = field(default_factory=list)  # (hex, size): no kept recipe names them
     removed: bool = False
     busy: int = 0  # leftovers of live writers, kept
     not_here: int = 0  # objects versions name that are not in this store (pulled, not fetched)
 
     @property
     def size(self) -> int:
-        return sum(x.size for x in self.leftovers) + sum(size for _, size in self.objects)
+        return (
+            sum(x.size for x in self.leftovers)
+            + sum(size for _, size in self.objects)
+            + sum(size for _, size in self.packs)
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +75,7 @@ class GcReport:
             "removed": self.removed,
             "tmp_files": [{"path": str(x.path), "size": x.size} for x in self.leftovers],
             "objects": [{"digest": "sha256:" + h, "size": size} for h, size in self.objects],
+            "packs": [{"digest": "sha256:" + h, "size": size} for h, size in self.packs],
             "bytes": self.size,
             "busy_tmp_files": self.busy,
             "not_fetched": self.not_here,
@@ -201,9 +207,39 @@ def _objects(store: Store) -> Iterable[tuple[str, Path]]:
                 yield hexdigest, path
 
 
-def remove_unreferenced(store: Store, candidates: set[str]) -> list[str]:
-    """Remove those of ``candidates`` (objects) that nothing names, under the exclusive
-    object lock; returns the removed digests. Used to take back a failed write's objects."""
+def _packs(store: Store) -> Iterable[tuple[str, Path]]:
+    root = store.root / "packs"
+    if not root.is_dir():
+        return
+    for folder in sorted(root.iterdir()):
+        if folder.is_dir() and len(folder.name) == 2:
+            for path in sorted(folder.iterdir()):
+                if is_hex_digest(folder.name + path.name):
+                    yield folder.name + path.name, path
+
+
+def path_of_pack(store: Store, pack: str) -> Path:
+    return store.root / "packs" / pack[:2] / pack[2:]
+
+
+def kept_packs(store: Store, objects: Iterable[str]) -> set[str]:
+    """The packs the recipes of ``objects`` (those here and kept in packs) name."""
+    from promptver.store.packs import load_recipe
+
+    names: set[str] = set()
+    for hexdigest in objects:
+        recipe = load_recipe(store, hexdigest)
+        if recipe is not None:
+            names |= recipe.packs()
+    return names
+
+
+def remove_unreferenced(store: Store, candidates: set[str], packs: set[str] | None = None) -> list[str]:
+    """Remove those of ``candidates`` (objects) that nothing names, and those of ``packs``
+    no remaining recipe names, under the exclusive object lock; returns the removed object
+    digests. Used to take back a failed write's objects."""
+    from promptver.store.packs import pack_path
+
     fd = store.object_lock(exclusive=True)
     try:
         keep = referenced_objects(store)
@@ -213,6 +249,9 @@ def remove_unreferenced(store: Store, candidates: set[str]) -> list[str]:
             if path.exists():
                 remove_quietly(path)
                 removed.append(hexdigest)
+        if packs:
+            for pack in sorted(packs - kept_packs(store, (h for h, _ in _objects(store)))):
+                remove_quietly(pack_path(store, pack))
         return removed
     finally:
         os.close(fd)  # releases the lock
@@ -242,7 +281,17 @@ def collect(store: Store, *, remove: bool = False) -> GcReport:
                     continue
                 report.objects.append((hexdigest, size))
         report.not_here = len(manifest_objects(store) - seen)
+        unreferenced = {h for h, _ in report.objects}
+        named = kept_packs(store, seen - unreferenced)
+        for pack, path in _packs(store):
+            if pack not in named:
+                try:
+                    report.packs.append((pack, path.stat().st_size))
+                except OSError:
+                    continue
         if remove:
+            for pack, _ in report.packs:
+                remove_quietly(path_of_pack(store, pack))
             for leftover in report.leftovers:
                 remove_quietly(leftover.path)
             for hexdigest, _ in report.objects:

@@ -51,9 +51,9 @@ class Walk:
 def walk(old: bytes | bytearray, new: bytes | bytearray) -> Walk:
     """Walk two files held in memory (see the module docstring)."""
     result = Walk()
-    o, n, number = _walk_in_place(old, new, result)
+    o, n, number, run_o, run_n = _walk_in_place(old, new, result)
     if o < len(old) or n < len(new):
-        tail = _common_tail(old, o, new, n)
+        tail = _common_tail(old, run_o, new, run_n)
         unchanged, old_rest, new_rest = walk_lines(lines_from(old, o), lines_from(new, n), number)
         result.unchanged += unchanged
         result.old_rest += old_rest
@@ -109,12 +109,14 @@ def lines_from(data: bytes | bytearray, start: int) -> Iterator[bytes]:
 _BLANK_AFTER_NEWLINE = re.compile(rb"\n(?=[ \t\r\x0b\x0c]*\n)")
 
 
-def _walk_in_place(old: bytes | bytearray, new: bytes | bytearray, result: Walk) -> tuple[int, int, int]:
+def _walk_in_place(
+    old: bytes | bytearray, new: bytes | bytearray, result: Walk
+) -> tuple[int, int, int, int, int]:
     """Walk while the two sides stay in step; returns where it stopped: ``(old offset,
     new offset, next line number)`` (the end of either file, or `OUT_OF_STEP` differing
-    lines in a row)."""
+    lines in a row), and where the last run of differing lines began on each side."""
     view = memoryview(old)
-    o = n = 0
+    o = n = run_o = run_n = 0
     number = 1
     apart = 0
     while o < len(old) and n < len(new) and apart < OUT_OF_STEP:
@@ -139,11 +141,15 @@ def _walk_in_place(old: bytes | bytearray, new: bytes | bytearray, result: Walk)
             result.unchanged += bool(new_line.strip())
             result.shared.append((o, n, new_end - n))
         else:
+            if apart == 0:
+                run_o, run_n = o, n
             result.old_rest.append((number, old_line))
             result.new_rest.append((number, new_line))
             apart += 1
         o, n, number = old_end + 1, new_end + 1, number + 1
-    return o, n, number
+    if apart < OUT_OF_STEP:
+        run_o, run_n = o, n
+    return o, n, number, run_o, run_n
 
 
 def _common_length(old: memoryview, o: int, new: bytes | bytearray, n: int) -> int:

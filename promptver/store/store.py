@@ -59,6 +59,8 @@ if TYPE_CHECKING:
     from promptver.store.events import Signer
 
 STORE_DIR = ".promptver"
+RECIPE_MARK = b"PVR1\n"  # `packs.MAGIC`: kept here so reading a small object never imports packs
+PACK_FROM = 4 << 20  # files of at least 4 MiB written from memory are kept in packs (store/packs.py)
 FORMAT = 1
 ENV_HOME = "PROMPTVER_HOME"
 DEFAULT_CONFIG = f"""\
@@ -192,7 +194,9 @@ class Store:
 
     def _publish_object(self, tmp: Path, hexdigest: str) -> bool:
         """Link a staged file in as an object; True when this call created it."""
-        final = self.object_path(hexdigest)
+        return self._link_in(tmp, self.object_path(hexdigest))
+
+    def _link_in(self, tmp: Path, final: Path) -> bool:
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(tmp, 0o444)
@@ -207,6 +211,12 @@ class Store:
 
     def read_object(self, hexdigest: str) -> bytes:
         """An object's bytes, verified against its name."""
+        data = self.read_buffer(hexdigest)
+        return data if isinstance(data, bytes) else bytes(data)
+
+    def read_buffer(self, hexdigest: str) -> bytes | bytearray:
+        """`read_object`, but a large object kept in packs comes as the bytearray it was
+        rebuilt into, without the copy ``bytes`` would make."""
         path = self.object_path(hexdigest)
         try:
             data = path.read_bytes()
@@ -219,6 +229,10 @@ class Store:
                 hint="pull it from a remote or restore the store from git",
             ) from None
         if sha256_bytes(data) != hexdigest:
+            if data.startswith(RECIPE_MARK):  # a large object kept in packs
+                from promptver.store import packs
+
+                return packs.read_all(self, hexdigest, packs.Recipe.parse(data, path))
             raise corrupted(hexdigest, path)
         return data
 
@@ -235,6 +249,17 @@ class Store:
                 location=str(path),
                 hint="pull it from a remote or restore the store from git",
             ) from None
+        if handle.peek(len(RECIPE_MARK)).startswith(RECIPE_MARK):
+            from promptver.store import packs
+
+            try:
+                recipe = packs.load_recipe(self, hexdigest)
+            except IntegrityError:
+                handle.close()
+                raise
+            if recipe is not None:
+                handle.close()
+                return io.BufferedReader(packs.RecipeReader(self, hexdigest, recipe), CHUNK)
         return io.BufferedReader(VerifiedReader(handle, hexdigest, path), CHUNK)
 
     # --- manifests ------------------------------------------------------------------------
@@ -626,7 +651,9 @@ class Staging:
     def __init__(self, store: Store):
         self.store = store
         self._staged: dict[str, Path] = {}
+        self._packs: dict[str, Path] = {}
         self.created: list[str] = []
+        self.created_packs: list[str] = []
         self._lock: int | None = None
 
     def __enter__(self) -> Staging:
@@ -637,9 +664,10 @@ class Staging:
         return self
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        for tmp in self._staged.values():
+        for tmp in [*self._staged.values(), *self._packs.values()]:
             remove_quietly(tmp)
         self._staged.clear()
+        self._packs.clear()
         if self._lock is not None:
             release_lock(self._lock)
             self._lock = None
@@ -691,24 +719,45 @@ class Staging:
         return self._keep(tmp, digest.hexdigest())
 
     def add_bytes(self, data: bytes) -> str:
-        tmp = self.store._tmp_file()
-        try:
-            write_new(tmp, data, durable=False)
-        except OSError as exc:
-            raise write_failed(tmp, exc) from None
-        return self._keep(tmp, sha256_bytes(data))
+        return self.add_hashed(data, sha256_bytes(data))
 
-    def add_hashed(self, data: bytes, hexdigest: str) -> str:
+    def add_hashed(
+        self, data: bytes, hexdigest: str, base: tuple[str, Iterable[tuple[int, int, int]]] | None = None
+    ) -> str:
         """Stage ``data``, which the caller hashed to ``hexdigest`` (bytes it holds, so
-        what is written is what was hashed)."""
+        what is written is what was hashed). A large file (`packs.PACK_FROM`) is kept in
+        packs: with ``base`` (the digest of the version it was compared with, and the
+        stretches they share: `linewalk.Walk.shared`), only what the base lacks is written."""
         if hexdigest in self._staged or self.store.has_object(hexdigest):
             return hexdigest
+        if len(data) >= PACK_FROM:
+            return self._add_packed(data, hexdigest, base)
         tmp = self.store._tmp_file()
         try:
             write_new(tmp, data, durable=False)
         except OSError as exc:
             raise write_failed(tmp, exc) from None
         return self._keep(tmp, hexdigest)
+
+    def _add_packed(
+        self, data: bytes, hexdigest: str, base: tuple[str, Iterable[tuple[int, int, int]]] | None
+    ) -> str:
+        from promptver.store import packs  # imported here: `load` reads, never writes
+
+        write = packs.PackedWrite(self.store, data, hexdigest, base, self.store._tmp_file())
+        if write.pack is not None:
+            tmp_pack, pack = write.pack
+            if pack in self._packs or packs.pack_path(self.store, pack).exists():
+                remove_quietly(tmp_pack)
+            else:
+                self._packs[pack] = tmp_pack
+        tmp = self.store._tmp_file()
+        try:
+            write_new(tmp, write.recipe.dumps(), durable=False)
+        except OSError as exc:
+            raise write_failed(tmp, exc) from None
+        self._staged[hexdigest] = tmp
+        return hexdigest
 
     def has(self, hexdigest: str) -> bool:
         return hexdigest in self._staged
@@ -721,6 +770,21 @@ class Staging:
         return hexdigest
 
     def publish(self) -> None:
+        from promptver.store.packs import pack_path
+
+        for pack, tmp in list(self._packs.items()):  # packs first: a recipe names them
+            try:
+                fd = os.open(tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise write_failed(pack_path(self.store, pack), exc) from None
+            if self.store._link_in(tmp, pack_path(self.store, pack)):
+                self.created_packs.append(pack)
+            remove_quietly(tmp)
+            del self._packs[pack]
         for hexdigest, tmp in list(self._staged.items()):
             try:
                 fd = os.open(tmp, os.O_RDONLY)
@@ -739,12 +803,13 @@ class Staging:
         """Remove the objects this staging created that no manifest names (a later step of
         the write failed), so a failed write leaves no orphan objects. Runs with the object
         lock held exclusively, as ``gc`` does: no other writer can be relying on them."""
-        if not self.created:
+        if not self.created and not self.created_packs:
             return
         from promptver.store.gc import remove_unreferenced
 
-        remove_unreferenced(self.store, set(self.created))
+        remove_unreferenced(self.store, set(self.created), set(self.created_packs))
         self.created.clear()
+        self.created_packs.clear()
 
 
 class _TrackedWriter(FdWriter):
@@ -778,6 +843,9 @@ class StoreTree(Tree):
 
     def read_bytes(self, path: str) -> bytes:
         return self.store.read_object(self.entry(path).digest)
+
+    def read_buffer(self, path: str) -> bytes | bytearray:
+        return self.store.read_buffer(self.entry(path).digest)
 
 
 class VerifiedReader(io.RawIOBase):

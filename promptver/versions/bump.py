@@ -344,8 +344,9 @@ def checked_tree(
     if problems or spec is None:
         raise BundleError(name, problems)
     if staging is not None:
-        for data, digest in loaded.values():
-            staging.add_hashed(data, digest)
+        for rel, (data, digest) in loaded.items():
+            walked = validator.walks.get(rel)
+            staging.add_hashed(data, digest, (walked[0], walked[1].shared) if walked else None)
     return tree, spec
 
 

@@ -1,0 +1,309 @@
+"""Issue 25: large eval sets are kept as spans of packs; a re-bump writes only the lines its
+previous version lacks (found by the walk its check makes anyway), and every read rebuilds
+and re-hashes the whole file."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from promptver.errors import IntegrityError
+from promptver.store import linewalk, packs
+from promptver.store import store as store_module
+from promptver.store.digests import sha256_bytes
+from promptver.store.gc import collect
+from promptver.store.store import Store
+from tests.conftest import ROOT, run_process
+
+EVALS = Path("bundles/bot/evals/golden.jsonl")
+
+
+def _cases(count: int, changed_every: int = 0) -> bytes:
+    """``count`` cases of varied text (as real ones are: repetitive text has few cut points)."""
+    rng = random.Random(7)
+    words = ["refund", "invoice", "plan", "seat", "shift", "export", "login", "sso", "team", "admin"]
+    lines = []
+    for i in range(count):
+        expected = " ".join(rng.choice(words) for _ in range(20))
+        if changed_every and i % changed_every == 0:
+            expected += " escalate"
+        question = " ".join(rng.choice(words) for _ in range(60))
+        lines.append(
+            json.dumps({"id": f"case-{i:06d}", "vars": {"question": question}, "expected": expected})
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _write(project: Path, data: bytes) -> None:
+    (project / EVALS).write_bytes(data)
+    time.sleep(0.06)  # past the stat cache's racy window
+
+
+@pytest.fixture
+def small_packs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Packs from 64 KiB, so the tests stay quick (the logic is the same)."""
+    monkeypatch.setattr(store_module, "PACK_FROM", 64 << 10)
+
+
+def _packs(store: Store) -> dict[str, int]:
+    root = store.root / "packs"
+    return {p.parent.name + p.name: p.stat().st_size for p in root.glob("*/*")}
+
+
+def _eval_digest(store: Store, version: str) -> str:
+    return store.manifest("bot", version).file_map()["evals/golden.jsonl"].digest
+
+
+def test_a_re_bump_writes_only_the_lines_that_changed(project: Path, store: Store, pv, small_packs) -> None:
+    first, second = _cases(3000), _cases(3000, changed_every=100)
+    _write(project, first)
+    assert pv("bump", "minor", "bot").code == 0
+    packs_before = _packs(store)
+    assert sum(packs_before.values()) == len(first)  # the whole file, one pack
+    _write(project, second)
+    assert pv("bump", "patch", "bot").code == 0
+    new = {k: v for k, v in _packs(store).items() if k not in packs_before}
+    changed = sum(len(line) + 1 for line in second.split(b"\n")[:-1:100])  # every 100th case
+    assert len(new) == 1 and changed <= sum(new.values()) <= changed + 200  # those lines, no more
+    digest = _eval_digest(store, "0.1.1")
+    assert digest == sha256_bytes(second)  # the identity is still the whole file's sha256
+    recipe_file = store.object_path(digest).read_bytes()
+    assert recipe_file.startswith(packs.MAGIC) and len(recipe_file) < 10_000
+    assert store.read_object(digest) == second
+    with store.open_object(digest) as reader:
+        assert b"".join(iter(lambda: reader.read(7777), b"")) == second
+    assert store.read_object(_eval_digest(store, "0.1.0")) == first
+    # checkout rebuilds the file; verify rebuilds and re-hashes every byte
+    assert pv("checkout", "bot@0.1.0", "--force").code == 0
+    assert (project / EVALS).read_bytes() == first
+    result = pv("verify")
+    assert result.code == 0, result.out + result.err
+
+
+def test_inserted_and_removed_cases_are_shared_around(project: Path, store: Store, pv, small_packs) -> None:
+    """A case inserted near the top shifts every line after it: the common tail is still
+    shared, so the new pack holds about that one case; a third version built on the
+    second (spans of both packs and its own) reads back."""
+    first = _cases(3000)
+    lines = first.split(b"\n")
+    second = b"\n".join([*lines[:5], b'{"id": "inserted", "vars": {"question": "q"}}', *lines[5:]])
+    third = b"\n".join(
+        [*lines[:5], b'{"id": "inserted", "vars": {"question": "q"}}', *lines[5:2000], *lines[2001:]]
+    )
+    for data, level in ((first, "minor"), (second, "patch"), (third, "patch")):
+        before = _packs(store)
+        _write(project, data)
+        assert pv("bump", level, "bot").code == 0
+        if level == "patch":
+            assert sum(v for k, v in _packs(store).items() if k not in before) < 200
+    assert store.read_object(_eval_digest(store, "0.1.1")) == second
+    assert store.read_object(_eval_digest(store, "0.1.2")) == third
+    assert pv("verify").code == 0
+
+
+def test_a_diff_of_two_stored_versions_reads_them_from_packs(
+    project: Path, store: Store, pv, small_packs
+) -> None:
+    _write(project, _cases(3000))
+    assert pv("bump", "minor", "bot").code == 0
+    _write(project, _cases(3000, changed_every=100))
+    assert pv("bump", "patch", "bot").code == 0
+    result = pv("diff", "--json", "bot", "0.1.0", "0.1.1")
+    assert result.code == 0
+    datasets = [c for c in json.loads(result.out)["components"] if c["kind"] == "evals"]
+    assert datasets[0]["detail"]["changed"] == 30 and datasets[0]["detail"]["unchanged"] == 2970
+
+
+def test_a_missing_pack_is_named(project: Path, store: Store, pv, small_packs) -> None:
+    _write(project, _cases(2000))
+    assert pv("bump", "minor", "bot").code == 0
+    digest = _eval_digest(store, "0.1.0")
+    (pack,) = _packs(store)
+    packs.pack_path(store, pack).unlink()
+    with pytest.raises(IntegrityError, match=f"its pack sha256:{pack[:8]}.* is missing"):
+        store.read_object(digest)
+    result = pv("verify")
+    assert result.code == 1 and f"pack sha256:{pack[:8]}" in result.out + result.err
+    assert "Traceback" not in result.err
+
+
+def test_a_corrupted_pack_is_named_and_never_served(project: Path, store: Store, pv, small_packs) -> None:
+    _write(project, _cases(2000))
+    assert pv("bump", "minor", "bot").code == 0
+    digest = _eval_digest(store, "0.1.0")
+    (pack,) = _packs(store)
+    path = packs.pack_path(store, pack)
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as handle:
+        handle.seek(5000)
+        handle.write(b"X")
+    with pytest.raises(IntegrityError, match=f"corrupted: its pack sha256:{pack[:8]}"):
+        store.read_object(digest)
+    with pytest.raises(IntegrityError, match=f"corrupted: its pack sha256:{pack[:8]}"):
+        with store.open_object(digest) as reader:
+            while reader.read(1 << 16):
+                pass
+    result = pv("verify")
+    assert result.code == 1 and f"its pack sha256:{pack[:8]}" in result.out + result.err
+    assert pv("checkout", "bot@0.1.0", "--force").code == 1
+
+
+def test_a_damaged_recipe_is_one_error(project: Path, store: Store, pv, small_packs) -> None:
+    _write(project, _cases(2000))
+    assert pv("bump", "minor", "bot").code == 0
+    digest = _eval_digest(store, "0.1.0")
+    path = store.object_path(digest)
+    os.chmod(path, 0o644)
+    path.write_bytes(packs.MAGIC + b'{"size": 5, "packs": [], "spans": [0, 0, 5]}')
+    with pytest.raises(IntegrityError, match="recipe is damaged"):
+        store.read_object(digest)
+
+
+def test_a_plain_object_that_starts_like_a_recipe_is_plain(store: Store) -> None:
+    data = packs.MAGIC + b"not a recipe at all\n"
+    digest = store.put_bytes(data)
+    assert store.read_object(digest) == data
+    with store.open_object(digest) as reader:
+        assert reader.read() == data
+
+
+def test_gc_removes_packs_no_recipe_names(project: Path, store: Store, pv, small_packs) -> None:
+    _write(project, _cases(2000))
+    assert pv("bump", "minor", "bot").code == 0
+    (kept,) = _packs(store)
+    stray = "ab" * 32
+    stray_path = packs.pack_path(store, stray)
+    stray_path.parent.mkdir(parents=True, exist_ok=True)
+    stray_path.write_bytes(b"left by a killed bump")
+    report = collect(store, remove=True)
+    assert [h for h, _ in report.packs] == [stray]
+    assert set(_packs(store)) == {kept}
+    assert store.read_object(_eval_digest(store, "0.1.0")) == _cases(2000)
+
+
+def test_a_re_bump_killed_at_any_moment_leaves_a_consistent_store(project: Path) -> None:
+    """SIGKILL a real re-bump of a large (chunked, 9 MB) eval set at many moments: every
+    visible version reads back whole and verify passes."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    big = project / EVALS
+    big.write_bytes(_cases(30_000))
+    assert run_process("bump", "minor", "bot", cwd=project).returncode == 0
+    for attempt, delay in enumerate((0.1, 0.25, 0.4, 0.55, 0.7, 0.9)):
+        big.write_bytes(_cases(30_000, changed_every=50 + attempt))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "promptver", "bump", "patch", "bot"],
+            cwd=project,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        store = Store.find(project)
+        for version in store.version_names("bot"):
+            manifest = store.manifest("bot", str(version))
+            for entry in manifest.files:
+                assert sha256_bytes(store.read_object(entry.digest)) == entry.digest
+        verify = run_process("verify", cwd=project)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+    big.write_bytes(_cases(30_000, changed_every=7))
+    final = run_process("bump", "patch", "bot", cwd=project)
+    assert final.returncode == 0, final.stderr
+    store = Store.find(project)
+    assert store.read_object(_eval_digest(store, store.latest("bot").version)) == big.read_bytes()
+
+
+def test_objects_on_a_remote_keep_packs_out_of_git_too(store: Store) -> None:
+    from promptver.remote.config import set_objects_mode
+
+    set_objects_mode(store, "remote")
+    lines = (store.root / ".gitignore").read_text().splitlines()
+    assert "objects/" in lines and "packs/" in lines
+    set_objects_mode(store, "local")
+    lines = (store.root / ".gitignore").read_text().splitlines()
+    assert "objects/" not in lines and "packs/" not in lines
+
+
+def test_reading_small_objects_never_imports_the_pack_code() -> None:
+    from promptver.store.store import RECIPE_MARK
+
+    assert RECIPE_MARK == packs.MAGIC
+    code = "import sys, promptver.store.store; assert 'promptver.store.packs' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_a_re_bump_over_a_missing_pack_is_one_error_and_changes_nothing(
+    project: Path, store: Store, pv, small_packs
+) -> None:
+    """The change summary needs the previous version: its missing pack is named, nothing is
+    published, and no new pack references the missing one."""
+    _write(project, _cases(2000))
+    assert pv("bump", "minor", "bot").code == 0
+    (pack,) = _packs(store)
+    packs.pack_path(store, pack).unlink()
+    _write(project, _cases(2000, changed_every=100))
+    result = pv("bump", "patch", "bot")
+    assert result.code == 1 and f"its pack sha256:{pack[:8]} is missing" in result.err
+    assert "Traceback" not in result.err
+    assert [str(v) for v in store.version_names("bot")] == ["0.1.0"]
+    assert _packs(store) == {}
+
+
+def test_a_base_whose_pack_is_missing_is_not_built_on(store: Store, small_packs) -> None:
+    """The library's staging alone: a base that cannot be read is not used; the file is
+    stored whole again and reads back."""
+    first, second = _cases(2000), _cases(2000, changed_every=100)
+    base = store.put_bytes(first)
+    (pack,) = _packs(store)
+    packs.pack_path(store, pack).unlink()
+    with store.staging() as staging:
+        digest = staging.add_hashed(second, sha256_bytes(second), (base, linewalk.walk(first, second).shared))
+        staging.publish()
+    assert sum(_packs(store).values()) == len(second)
+    assert store.read_object(digest) == second
+
+
+def test_stretches_a_caller_got_wrong_never_serve_wrong_bytes(store: Store, small_packs) -> None:
+    """Shared stretches are the caller's word: the bytes read back are checked whole, so a
+    wrong stretch is a corrupted object, never other content."""
+    first, second = _cases(2000), _cases(2000, changed_every=100)
+    base = store.put_bytes(first)
+    wrong = [(0, 0, 5000)]  # the first 5000 bytes are not the same (every 100th case changed)
+    assert first[:5000] != second[:5000]
+    with store.staging() as staging:
+        digest = staging.add_hashed(second, sha256_bytes(second), (base, wrong))
+        staging.publish()
+    with pytest.raises(IntegrityError, match="corrupted"):
+        store.read_object(digest)
+
+
+def test_a_packed_version_travels_through_a_remote(
+    tmp_path: Path, project: Path, store: Store, pv, small_packs
+) -> None:
+    (tmp_path / "shared").mkdir()
+    assert pv("remote", "add", "origin", f"file://{tmp_path}/shared").code == 0
+    _write(project, _cases(3000))
+    assert pv("bump", "minor", "bot").code == 0
+    _write(project, _cases(3000, changed_every=100))
+    assert pv("bump", "patch", "bot").code == 0
+    assert pv("push").code == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    Store.init(other)
+    assert (
+        pv("--store", str(other / ".promptver"), "remote", "add", "origin", f"file://{tmp_path}/shared").code
+        == 0
+    )
+    assert pv("--store", str(other / ".promptver"), "pull", "bot").code == 0
+    assert pv("--store", str(other / ".promptver"), "fetch", "bot@0.1.1").code == 0
+    theirs = Store.find(override=other / ".promptver")
+    assert theirs.read_object(_eval_digest(store, "0.1.1")) == _cases(3000, changed_every=100)
