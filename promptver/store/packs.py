@@ -45,6 +45,7 @@ class Store(Protocol):
 
     def object_path(self, hexdigest: str) -> Path: ...
 
+
 MAGIC = b"PVR1\n"
 PACK_FROM = 4 << 20  # files of at least 4 MiB are kept in packs
 RECIPE_LIMIT = 64 << 20  # a recipe larger than this is not one (refused, never parsed)
@@ -268,8 +269,6 @@ def read_all(store: Store, hexdigest: str, recipe: Recipe) -> bytearray:
         if filled != recipe.size or reader.readinto(bytearray(1)) != 0:
             reader._fail()
     return out
-
-
 
 
 # ---- writing -------------------------------------------------------------------------------
