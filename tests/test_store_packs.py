@@ -4,6 +4,7 @@ and re-hashes the whole file."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -12,15 +13,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from promptver.diff.evals import diff_dataset
 from promptver.errors import IntegrityError
-from promptver.store import linewalk, packs
+from promptver.store import linewalk, packs, packwalk
 from promptver.store import store as store_module
 from promptver.store.digests import sha256_bytes
 from promptver.store.gc import collect
 from promptver.store.store import Store
+from promptver.store.tree import FileEntry, Tree
 from tests.conftest import ROOT, run_process
 
 EVALS = Path("bundles/bot/evals/golden.jsonl")
@@ -307,3 +313,100 @@ def test_a_packed_version_travels_through_a_remote(
     assert pv("--store", str(other / ".promptver"), "fetch", "bot@0.1.1").code == 0
     theirs = Store.find(override=other / ".promptver")
     assert theirs.read_object(_eval_digest(store, "0.1.1")) == _cases(3000, changed_every=100)
+
+
+class _StoredPair(Tree):
+    """Two objects of a store as ``a.jsonl`` and ``b.jsonl``, walked as stored versions are."""
+
+    def __init__(self, store: Store, a: str, b: str, packed: bool):
+        self.store, self.packed, self.label = store, packed, "stored"
+        self.entries = {
+            name: FileEntry(name, digest, len(store.read_object(digest)))
+            for name, digest in (("a.jsonl", a), ("b.jsonl", b))
+        }
+
+    def open(self, path: str):  # type: ignore[no-untyped-def]
+        return self.store.open_object(self.entries[path].digest)
+
+    def walk_of(self, path: str, old_digest: str) -> linewalk.Walk | None:
+        if not self.packed:
+            return None
+        walked = packwalk.walk_packed(self.store, old_digest, self.entries[path].digest)
+        assert walked is not None
+        return walked
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["edit", "insert", "delete", "blank", "dup"]), st.integers(0, 10_000)),
+        max_size=12,
+    ),
+    st.booleans(),
+)
+def test_recipes_walk_to_the_same_diff_as_the_bytes(tmp_path_factory, edits, final_newline: bool) -> None:  # type: ignore[no-untyped-def]
+    """Three versions, each stored on the one before: every pair diffed through the
+    recipes (no bytes compared) gives the diff the bytes give, both ways."""
+    store, _ = Store.init(tmp_path_factory.mktemp("packs"))
+    with mock.patch.object(store_module, "PACK_FROM", 1 << 10):
+        lines = _cases(60).split(b"\n")[:-1]
+        versions = [lines]
+        for half in (edits[: len(edits) // 2], edits[len(edits) // 2 :]):
+            lines = list(lines)
+            for action, at in half:
+                at %= len(lines) + 1
+                if action == "edit" and at < len(lines):
+                    lines[at] = lines[at].replace(b'"expected": "', b'"expected": "new ', 1)
+                elif action == "insert":
+                    lines.insert(
+                        at, json.dumps({"id": f"x{at}-{len(lines)}", "vars": {"question": "q"}}).encode()
+                    )
+                elif action == "delete" and at < len(lines):
+                    del lines[at]
+                elif action == "blank":
+                    lines.insert(at, b"  ")
+                elif action == "dup" and at < len(lines):
+                    lines.insert(at, lines[at])
+            versions.append(lines)
+        blobs = [b"\n".join(v) + (b"\n" if final_newline else b"") for v in versions]
+        digests = [store.put_bytes(blobs[0])]
+        for before, after in itertools.pairwise(blobs):
+            with store.staging() as staging:
+                shared = linewalk.walk(before, after).shared
+                digests.append(staging.add_hashed(after, sha256_bytes(after), (digests[-1], shared)))
+                staging.publish()
+        for i, j in [(0, 1), (1, 2), (0, 2), (2, 0), (2, 1)]:
+            packed = _StoredPair(store, digests[i], digests[j], packed=True)
+            plain = _StoredPair(store, digests[i], digests[j], packed=False)
+            assert store.read_object(digests[j]) == blobs[j]
+            expected = diff_dataset(plain, "a.jsonl", plain, "b.jsonl")
+            found = diff_dataset(packed, "a.jsonl", packed, "b.jsonl")
+            assert (found.changed, found.added, found.removed, found.unchanged) == (
+                expected.changed,
+                expected.added,
+                expected.removed,
+                expected.unchanged,
+            ), (i, j)
+            assert {c.id for c in found.cases} == {c.id for c in expected.cases}
+
+
+def test_a_damaged_pack_is_never_walked(project: Path, store: Store, pv, small_packs) -> None:
+    """A diff through recipes hashes both files first: a damaged pack makes it read the
+    ordinary way, which names the pack."""
+    _write(project, _cases(3000))
+    assert pv("bump", "minor", "bot").code == 0
+    _write(project, _cases(3000, changed_every=100))
+    assert pv("bump", "patch", "bot").code == 0
+    old, new = _eval_digest(store, "0.1.0"), _eval_digest(store, "0.1.1")
+    assert packwalk.walk_packed(store, old, new) is not None
+    biggest = max(_packs(store), key=lambda k: _packs(store)[k])
+    path = packs.pack_path(store, biggest)
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as handle:
+        handle.seek(100)
+        handle.write(b"#")
+    assert packwalk.walk_packed(store, old, new) is None
+    result = pv("diff", "bot", "0.1.0", "0.1.1")
+    assert (
+        result.code == 1 and f"its pack sha256:{biggest[:8]}" in result.err and "Traceback" not in result.err
+    )

@@ -124,7 +124,7 @@ def _walk_in_place(
         end = new.rfind(b"\n", n, n + same)  # the last whole line of the equal stretch
         if end >= 0:
             lines = new.count(b"\n", n, end + 1)
-            result.unchanged += lines - _blank_lines(new, n, end + 1)
+            result.unchanged += lines - blank_lines(new, n, end + 1)
             result.shared.append((o, n, end + 1 - n))
             number += lines
             o += end + 1 - n
@@ -211,7 +211,7 @@ def _common_tail(old: bytes | bytearray, o: int, new: bytes | bytearray, n: int)
     return good
 
 
-def _blank_lines(data: bytes | bytearray, start: int, end: int) -> int:
+def blank_lines(data: bytes | bytearray, start: int, end: int) -> int:
     """Blank (whitespace-only) lines among the whole lines of ``data[start:end]``."""
     first = data.find(b"\n", start, end)
     blank = int(not data[start:first].strip()) if first >= 0 else 0

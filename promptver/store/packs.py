@@ -316,10 +316,10 @@ class PackedWrite:
 
         position = 0
         for old, at, length in shared:
-            if at < position or length <= 0:
-                continue  # out of order: those bytes are written new
+            if at < position or length <= 0 or old < 0 or known is None or old + length > known.size:
+                continue  # out of order or out of the base: those bytes are written new
             new_bytes(position, at)
-            for pack, offset, count in known.locate(old, length) if known is not None else ():
+            for pack, offset, count in known.locate(old, length):
                 take(pack, offset, count)
             position = at + length
         new_bytes(position, len(data))

@@ -57,6 +57,7 @@ from promptver.store.tree import Tree, WorkTree
 
 if TYPE_CHECKING:
     from promptver.store.events import Signer
+    from promptver.store.linewalk import Walk
 
 STORE_DIR = ".promptver"
 RECIPE_MARK = b"PVR1\n"  # `packs.MAGIC`: kept here so reading a small object never imports packs
@@ -846,6 +847,16 @@ class StoreTree(Tree):
 
     def read_buffer(self, path: str) -> bytes | bytearray:
         return self.store.read_buffer(self.entry(path).digest)
+
+    def walk_of(self, path: str, old_digest: str) -> Walk | None:
+        """Two versions of a large file kept in packs are walked from their recipes
+        (`promptver.store.packwalk`): what they share is not compared, nor held."""
+        entry = self.entry(path)
+        if entry.size < PACK_FROM:
+            return None
+        from promptver.store.packwalk import walk_packed
+
+        return walk_packed(self.store, old_digest, entry.digest)
 
 
 class VerifiedReader(io.RawIOBase):
