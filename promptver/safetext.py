@@ -34,7 +34,10 @@ _TABLE: dict[int, str] = {code: _escape(code) for code in (*range(0x20), *range(
 _MULTILINE = {k: v for k, v in _TABLE.items() if k not in (0x09, 0x0A)}
 # every control character but newline and tab -> its escape (for other tools' tables)
 CONTROL_ESCAPES: dict[int, str] = dict(_MULTILINE)
-_CONTROL = re.compile("[" + "".join(re.escape(chr(c)) for c in _TABLE) + "]")
+# the codes of `_TABLE`, as ranges (escaping its 2,000 characters one by one cost 7 ms an import)
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
 
 
 def visible(text: str, *, lines: bool = True) -> str:

@@ -134,3 +134,11 @@ def test_model_matrix_markdown_is_inert(text: str) -> None:
     rows = [MatrixRow(m, StoredRun(Path("."), {"id": text, "summary": {}}, []), 0) for m in models]
     cases = [CaseResult(text, {m: 1.0 for m in models}, {models[0]: True, models[1]: False}, None)]
     assert_inert(markdown(Matrix(rows, cases), f"matrix {text}"))
+
+
+def test_the_control_pattern_finds_exactly_the_escaped_characters() -> None:
+    """`has_control` (a pattern of ranges) and the escape table name the same characters."""
+    from promptver import safetext
+
+    table = set(safetext._TABLE)
+    assert [c for c in range(0x30000) if safetext.has_control(chr(c)) != (c in table)] == []

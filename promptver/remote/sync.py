@@ -243,7 +243,7 @@ def _push_versions(
                 seen.add(hexdigest)
                 todo.append((manifest, entry.path, hexdigest))
     by_version = {m.version: m for m in manifests}
-    total = sum(store.object_path(h).stat().st_size for _, _, h in todo if store.has_object(h))
+    total = sum(m.file_map()[path].size for m, path, _ in todo)  # content, not a recipe's size
     done = 0
     for manifest, path, hexdigest in todo:
         if t.exists(remote_objects.object_key(hexdigest)):

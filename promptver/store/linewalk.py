@@ -59,7 +59,12 @@ def walk(old: bytes | bytearray, new: bytes | bytearray) -> Walk:
         result.old_rest += old_rest
         result.new_rest += new_rest
         if tail:
-            result.shared.append((len(old) - tail, len(new) - tail, tail))
+            start_old, start_new = len(old) - tail, len(new) - tail
+            while result.shared and (  # pieces of edited lines the tail covers too
+                sum(result.shared[-1][::2]) > start_old or sum(result.shared[-1][1:]) > start_new
+            ):
+                result.shared.pop()
+            result.shared.append((start_old, start_new, tail))
     return result
 
 
@@ -145,11 +150,31 @@ def _walk_in_place(
                 run_o, run_n = o, n
             result.old_rest.append((number, old_line))
             result.new_rest.append((number, new_line))
+            _share_within(result, o, old_line, old_end < len(old), n, new_line, new_end < len(new))
             apart += 1
         o, n, number = old_end + 1, new_end + 1, number + 1
     if apart < OUT_OF_STEP:
         run_o, run_n = o, n
     return o, n, number, run_o, run_n
+
+
+WITHIN = 32  # the shortest start or end of an edited line worth sharing
+
+
+def _share_within(
+    result: Walk, o: int, old_line: bytes, old_newline: bool, n: int, new_line: bytes, new_newline: bool
+) -> None:
+    """An edited line shares its unchanged start and end (with the newline after it) with
+    the line it replaces: a case whose answer grew by a word stores the word."""
+    head = _common_length(memoryview(old_line), 0, new_line, 0)
+    limit = min(len(old_line), len(new_line)) - head
+    tail = _common_length(memoryview(old_line[::-1]), 0, new_line[::-1], 0) if limit > 0 else 0
+    tail = min(tail, limit)
+    if head >= WITHIN:
+        result.shared.append((o, n, head))
+    if tail >= WITHIN or (tail and old_newline and new_newline):
+        newline = int(old_newline and new_newline)
+        result.shared.append((o + len(old_line) - tail, n + len(new_line) - tail, tail + newline))
 
 
 def _common_length(old: memoryview, o: int, new: bytes | bytearray, n: int) -> int:
