@@ -415,3 +415,24 @@ def test_a_damaged_pack_is_never_walked(project: Path, store: Store, pv, small_p
     assert (
         result.code == 1 and f"its pack sha256:{biggest[:8]}" in result.err and "Traceback" not in result.err
     )
+
+
+def test_a_recipe_that_asks_for_more_than_its_packs_hold_is_refused_before_allocating(
+    project: Path, store: Store, pv, small_packs
+) -> None:
+    """A few kilobytes of hostile recipe (one span repeated) must not allocate terabytes."""
+    _write(project, _cases(2000))
+    assert pv("bump", "minor", "bot").code == 0
+    digest = _eval_digest(store, "0.1.0")
+    (pack,) = _packs(store)
+    bomb = packs.Recipe(1000 * len(_cases(2000)), [(pack, 0, len(_cases(2000)))] * 1000)
+    path = store.object_path(digest)
+    os.chmod(path, 0o644)
+    path.write_bytes(bomb.dumps())
+    with pytest.raises(IntegrityError, match="recipe is damaged .it asks for"):
+        store.read_object(digest)
+    assert packwalk.walk_packed(store, digest, digest) is None
+    result = pv("verify")
+    assert (
+        result.code == 1 and "recipe is damaged" in result.out + result.err and "Traceback" not in result.err
+    )

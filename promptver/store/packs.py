@@ -260,6 +260,7 @@ def hash_file(path: Path) -> str | None:
 
 def read_all(store: Store, hexdigest: str, recipe: Recipe) -> bytearray:
     """The whole object, rebuilt and verified, in one buffer (no second copy)."""
+    check_size(store, hexdigest, recipe)
     out = bytearray(recipe.size)
     view = memoryview(out)
     with RecipeReader(store, hexdigest, recipe) as reader:
@@ -269,6 +270,26 @@ def read_all(store: Store, hexdigest: str, recipe: Recipe) -> bytearray:
         if filled != recipe.size or reader.readinto(bytearray(1)) != 0:
             reader._fail()
     return out
+
+
+def check_size(store: Store, hexdigest: str, recipe: Recipe) -> None:
+    """Refuse a recipe that asks for more bytes than its packs hold, before anything is
+    allocated. A recipe this store writes uses each pack byte at most once (a version is
+    the previous one's bytes, in order, plus new ones), so a larger one is not ours: one
+    span repeated a million times would otherwise make a few kilobytes ask for terabytes."""
+    held = 0
+    for pack in recipe.packs():
+        try:
+            held += os.stat(pack_path(store, pack)).st_size
+        except OSError:
+            return  # the read names the missing pack
+    if recipe.size > held:
+        raise IntegrityError(
+            f"object {short(hexdigest)}: its recipe is damaged (it asks for {recipe.size:,} bytes;"
+            f" its packs hold {held:,})",
+            location=str(store.object_path(hexdigest)),
+            hint="restore the store from git or pull from a remote",
+        )
 
 
 # ---- writing -------------------------------------------------------------------------------

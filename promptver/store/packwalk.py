@@ -49,6 +49,8 @@ def walk_packed(store: Store, old_hex: str, new_hex: str) -> Walk | None:
         return None
     if any(o + k > len(data[p]) for recipe in (old, new) for p, o, k in recipe.spans):
         return None
+    if any(recipe.size > sum(len(data[p]) for p in recipe.packs()) for recipe in (old, new)):
+        return None  # not a recipe this store writes (`packs.check_size`): read it the ordinary way
     # The file with fewer spans is hashed in a second thread (a few long updates, each
     # releasing the GIL); this thread hashes the other (many short updates would each wait
     # for the GIL behind a walk) and then walks.

@@ -255,6 +255,8 @@ class Store:
 
             try:
                 recipe = packs.load_recipe(self, hexdigest)
+                if recipe is not None:
+                    packs.check_size(self, hexdigest, recipe)
             except IntegrityError:
                 handle.close()
                 raise
