@@ -231,7 +231,7 @@ def fast_valid(
     only that one of the two needs a closer look."""
     import msgspec
 
-    if data.startswith(BOM) or _SURROGATE_ESCAPE.search(data):
+    if data.startswith(BOM) or (b"\\" in data and _SURROGATE_ESCAPE.search(data)):  # memchr first
         return False
     if not data.isascii():
         try:

@@ -125,7 +125,7 @@ def bump(
     ``sign``: signs the bump event (``governance/signing.signer``), so the author is a
     signed identity."""
     with store.lock(name), store.staging() as staging, _ReadAhead(store, name, prefetch) as ahead:
-        tree, _ = checked_tree(store, name, staging, ahead.old_side)
+        tree, _ = checked_tree(store, name, staging, ahead.old_side if ahead.reading else None)
         latest = working_base(store, name, tree.digest)
         # a prerelease released as it is (`release`, or `minor` of 0.2.0-rc.1: 0.2.0)
         releasing = (
@@ -227,6 +227,11 @@ class _ReadAhead:
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()
 
+    @property
+    def reading(self) -> bool:
+        """Whether anything is read ahead (no earlier version, or no hook: nothing is)."""
+        return self._thread is not None
+
     def wait(self) -> None:
         if self._thread is not None:
             self._thread.join()
@@ -314,7 +319,8 @@ def checked_tree(
     the stored version it compares with), that thread walks the two once and validates
     only the lines that differ (`EvalPrevalidator`). The tree keeps the bytes and the walk,
     so the checks and the change summary use exactly the bytes that were hashed, and
-    ``staging`` stores the new version from them once the checks pass."""
+    ``staging`` stores the new version from them: once the walk says what is new, or at
+    once, beside the validation, when there is nothing to compare with."""
     cache = ValidatedCache(store.root / "cache" / "validated.txt")
     folder = store.bundle_dir(name)
     validator = EvalPrevalidator(folder, cache, old_side)
@@ -328,6 +334,8 @@ def checked_tree(
         validator.submit(rel, data)
         digest = sha256_bytes(data)
         loaded[rel] = (data, digest)
+        if staging is not None and old_side is None:  # nothing to build on: store it now,
+            staging.add_hashed(data, digest)  # while the other thread validates it
         return digest
 
     try:
