@@ -3,7 +3,8 @@
 Whole-process times (Python start-up included), each beside the floor measured in the same
 run: Python start-up + hashlib.sha256 over the same bytes + one copy of them. The re-bump
 rewrites the eval set with 1% of its cases changed (every 100th) and bumps patch: the
-new file is hashed and copied, and the change summary compares it with the stored set.
+new file is hashed, walked once against the stored set (for the check, the change summary
+and the store), and only its new bytes are written (docs/storage.md, spans of packs).
 `dvc add` (installed into its own venv under ~/.cache/promptver-bench when absent) and
 `git diff --numstat` run beside it, interleaved, in two phases: quiet and with one core
 kept busy by a CPU hog. Peak RSS of each process comes from its own wait4 accounting.
