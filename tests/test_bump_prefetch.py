@@ -112,3 +112,26 @@ def test_a_corrupted_stored_eval_set_still_stops_the_bump(project: Path, store: 
     assert [str(v) for v in store.version_names("bot")] == ["0.1.0"]
     with pytest.raises(IntegrityError):
         store.tree(store.resolve("bot", "0.1.0")).read_bytes("evals/golden.jsonl")
+
+
+def test_a_stored_side_that_is_not_its_digest_never_vouches_for_a_line(project: Path, store: Store, pv) -> None:
+    """The check walks the stored side while it is being hashed: when it does not hash to
+    its digest, nothing made of it is kept. Here the stored copy was altered to hold the
+    same invalid line as the working copy: taken on its word, that line would look
+    unchanged, so already checked."""
+    _write_cases(project, 50)
+    assert pv("bump", "minor", "bot").code == 0
+    digest = store.resolve("bot", "latest").file_map()["evals/golden.jsonl"].digest
+    lines = (project / EVALS).read_bytes().split(b"\n")
+    lines[7] = b'{"vars": {"question": "q7"}}'  # no id: invalid
+    lines[20] = lines[20].replace(b"answer 20", b"answer twenty")
+    path = store.object_path(digest)
+    os.chmod(path, 0o644)
+    stored = path.read_bytes().split(b"\n")
+    stored[7] = lines[7]
+    path.write_bytes(b"\n".join(stored))
+    (project / EVALS).write_bytes(b"\n".join(lines))
+    result = pv("bump", "patch", "bot")
+    assert result.code == 1 and "Traceback" not in result.err
+    assert "golden.jsonl:8" in result.err or "is corrupted" in result.err
+    assert [str(v) for v in store.version_names("bot")] == ["0.1.0"]

@@ -356,7 +356,8 @@ class EvalPrevalidator:
     `check_tree`. `keys` gives the cache keys a file earned, for the digest of its bytes.
 
     ``old_side(path)``: the stored version of an eval file the bump compares with, read
-    ahead (its digest and bytes), or None. The two are walked once
+    ahead (its digest, its bytes and a call saying whether they hash to that digest), or
+    None. The two are walked once
     (`promptver.store.linewalk`; the walk is kept in `walks` for the diff and the store),
     and when the stored version passed the same checks, only the lines that differ are
     validated: every other line is byte-identical to one that passed. Their ids must be
@@ -367,7 +368,7 @@ class EvalPrevalidator:
         self,
         folder: Path,
         cache: ValidatedCache | None = None,
-        old_side: Callable[[str], tuple[str, bytes | bytearray] | None] | None = None,
+        old_side: Callable[[str], tuple[str, bytes | bytearray, Callable[[], bool]] | None] | None = None,
     ):
         import tomllib
 
@@ -455,8 +456,10 @@ class EvalPrevalidator:
         old = self._old_side(rel) if self._old_side is not None else None
         if old is None:
             return None
-        old_digest, old_data = old
-        walked = walk(old_data, data)
+        old_digest, old_data, verified = old
+        walked = walk(old_data, data)  # while the read-ahead hashes the stored side
+        if not verified():
+            return None  # not the stored version's bytes: nothing made of them is kept
         self.walks[rel] = (old_digest, walked)
         cover = default in self._required
         keys = [eval_cache_key(old_digest, self._templates)]

@@ -107,24 +107,20 @@ def _check_toward(toward: Toward, diff: BundleDiff, level: str, force: bool, sum
     )
 
 
-def prefetch_bump(base: Tree, may_differ: Callable[[str], bool]) -> dict[str, tuple[str, bytes | bytearray]]:
-    """Read ahead what a bump will compare: the stored eval sets of ``base`` whose working
-    file ``may_differ``, verified, as ``{path: (digest, bytes)}``. A bump runs this in a
-    second thread while it hashes the working copy; its eval-set check then walks each
-    against the new file once (`promptver.store.linewalk`), for itself, the diff and the
-    store."""
+def prefetch_bump(base: Tree, may_differ: Callable[[str], bool]) -> list[str]:
+    """What a bump should read ahead: the stored eval sets of ``base`` whose working file
+    ``may_differ``. The bump reads them in a second thread while it hashes the working copy;
+    its eval-set check then walks each against the new file once
+    (`promptver.store.linewalk`), for itself, the diff and the store."""
     from promptver.diff.source import Snapshot, clean_path
 
     snap = Snapshot.of(base)
-    found: dict[str, tuple[str, bytes | bytearray]] = {}
+    paths = []
     for table in snap.table("evals").values():
         path = clean_path(table.get("path")) if isinstance(table, dict) else None
         if path is not None and snap.has(path) and may_differ(path):
-            try:
-                found[path] = (str(base.entries[path].digest), base.read_buffer(path))
-            except Exception:  # the diff reads it again and reports the problem
-                pass
-    return found
+            paths.append(path)
+    return paths
 
 
 def refusal(level: str, suggested: Impact, reasons: list[Change], since: str | None) -> PolicyError:

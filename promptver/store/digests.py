@@ -11,7 +11,7 @@ PREFIX = "sha256:"
 CHUNK = 1 << 20
 
 
-def sha256_bytes(data: bytes) -> str:
+def sha256_bytes(data: bytes | bytearray | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 

@@ -53,9 +53,9 @@ class Analyzer(Protocol):
 
 # A read-ahead hook (``promptver.diff.bumping.prefetch_bump``): given the version the bump
 # will most likely compare with and a test of whether a file of it may differ in the
-# working copy, it reads the stored sides that will be compared (``{path: (digest,
-# bytes)}``, verified), in a second thread while the working copy is hashed.
-Prefetch = Callable[[Tree, Callable[[str], bool]], dict[str, tuple[str, bytes | bytearray]]]
+# working copy, it names the stored files worth reading ahead (`_ReadAhead` reads them in a
+# second thread while the working copy is hashed).
+Prefetch = Callable[[Tree, Callable[[str], bool]], list[str]]
 
 
 @dataclass(frozen=True)
@@ -194,14 +194,26 @@ def bump(
         return BumpResult(manifest, latest, dry_run=False)
 
 
+# What a read-ahead hands over for a path: the stored digest, the bytes, and a call that
+# waits for those bytes to be hashed and says whether they are that digest's.
+OldSide = tuple[str, bytes | bytearray, Callable[[], bool]]
+
+
 class _ReadAhead:
-    """Runs a `Prefetch` hook in a thread on the version the working copy most likely came
-    from (found before the working copy is hashed: the recorded or newest version). A
-    guess: a wrong one costs reading a file early, never a wrong result."""
+    """Reads, in a thread, the files a `Prefetch` hook names of the version the working
+    copy most likely came from (found before the working copy is hashed: the recorded or
+    newest version). A guess: a wrong one costs reading a file early, never a wrong result.
+
+    The bytes are handed over as soon as they are read, then hashed: a reader starts with
+    them at once (the check walks them against the new file) and asks the verdict before it
+    keeps anything it made of them (`OldSide`)."""
 
     def __init__(self, store: Store, name: str, prefetch: Prefetch | None):
         self._thread: threading.Thread | None = None
+        self._read = threading.Event()
+        self._hashed = threading.Event()
         self._found: dict[str, tuple[str, bytes | bytearray]] = {}
+        self._good: set[str] = set()
         if prefetch is None:
             return
         guess = working_base(store, name, "")
@@ -220,9 +232,19 @@ class _ReadAhead:
 
         def run() -> None:
             try:
-                self._found = prefetch(base, may_differ)
+                for path in prefetch(base, may_differ):
+                    digest = str(base.entries[path].digest)
+                    self._found[path] = (digest, store.read_unchecked(digest))
             except Exception:  # an optimisation only: the analyzer reads what it needs
                 pass
+            finally:
+                self._read.set()
+            try:
+                for path, (digest, data) in self._found.items():
+                    if sha256_bytes(data) == digest:
+                        self._good.add(path)
+            finally:
+                self._hashed.set()
 
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()
@@ -236,11 +258,20 @@ class _ReadAhead:
         if self._thread is not None:
             self._thread.join()
 
-    def old_side(self, path: str) -> tuple[str, bytes | bytearray] | None:
-        """The stored side of ``path`` read ahead (its digest and bytes), once the read is
-        done; None when it was not read."""
-        self.wait()
-        return self._found.get(path)
+    def old_side(self, path: str) -> OldSide | None:
+        """The stored side of ``path`` read ahead, once read (None when it was not)."""
+        if self._thread is None:
+            return None
+        self._read.wait()
+        found = self._found.get(path)
+        if found is None:
+            return None
+
+        def verified() -> bool:
+            self._hashed.wait()
+            return path in self._good
+
+        return found[0], found[1], verified
 
     def __enter__(self) -> _ReadAhead:
         return self
@@ -310,7 +341,7 @@ def checked_tree(
     store: Store,
     name: str,
     staging: Staging | None = None,
-    old_side: Callable[[str], tuple[str, bytes | bytearray] | None] | None = None,
+    old_side: Callable[[str], OldSide | None] | None = None,
 ) -> tuple[WorkTree, BundleSpec]:
     """The working tree of a bundle, or `BundleError` with every problem.
 
