@@ -193,11 +193,8 @@ class Store:
     def _tmp_file(self) -> Path:
         return self.tmp_dir / tmp_name(f"obj-{threading.get_ident()}")
 
-    def _publish_object(self, tmp: Path, hexdigest: str) -> bool:
-        """Link a staged file in as an object; True when this call created it."""
-        return self._link_in(tmp, self.object_path(hexdigest))
-
     def _link_in(self, tmp: Path, final: Path) -> bool:
+        """Link a staged file in as an object or a pack; True when this call created it."""
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(tmp, 0o444)
@@ -795,31 +792,27 @@ class Staging:
         from promptver.store.packs import pack_path
 
         for pack, tmp in list(self._packs.items()):  # packs first: a recipe names them
-            try:
-                fd = os.open(tmp, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-            except OSError as exc:
-                raise write_failed(pack_path(self.store, pack), exc) from None
-            if self.store._link_in(tmp, pack_path(self.store, pack)):
+            if self._publish(tmp, pack_path(self.store, pack)):
                 self.created_packs.append(pack)
-            remove_quietly(tmp)
             del self._packs[pack]
         for hexdigest, tmp in list(self._staged.items()):
-            try:
-                fd = os.open(tmp, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-            except OSError as exc:
-                raise write_failed(self.store.object_path(hexdigest), exc) from None
-            if self.store._publish_object(tmp, hexdigest):
+            if self._publish(tmp, self.store.object_path(hexdigest)):
                 self.created.append(hexdigest)
-            remove_quietly(tmp)
             del self._staged[hexdigest]
+
+    def _publish(self, tmp: Path, final: Path) -> bool:
+        """Make ``tmp`` durable and link it in as ``final``; True when this call created it."""
+        try:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise write_failed(final, exc) from None
+        created = self.store._link_in(tmp, final)
+        remove_quietly(tmp)
+        return created
 
     def take_back(self) -> None:
         """Remove the objects this staging created that no manifest names (a later step of
