@@ -357,12 +357,11 @@ class EvalPrevalidator:
 
     ``old_side(path)``: the stored version of an eval file the bump compares with, read
     ahead (its digest, its bytes and a call saying whether they hash to that digest), or
-    None. The two are walked once
-    (`promptver.store.linewalk`; the walk is kept in `walks` for the diff and the store),
-    and when the stored version passed the same checks, only the lines that differ are
-    validated: every other line is byte-identical to one that passed. Their ids must be
-    among the ids of the stored lines they replace (an edit, not a new case), which keeps
-    ids unique without an index; anything else is checked whole."""
+    None. The two are walked once (`promptver.store.linewalk`; the walk is kept in `walks`
+    for the diff and the store), and when the stored version passed the same checks, only
+    the lines that differ are validated: every other line is byte-identical to one that
+    passed. Their ids must be among the ids of the stored lines they replace (an edit, not
+    a new case), which keeps ids unique without an index; anything else is checked whole."""
 
     def __init__(
         self,
