@@ -243,13 +243,15 @@ class Store:
             data = path.read_bytes()
         except FileNotFoundError:
             return self.read_buffer(hexdigest)  # fetched from a remote, checked, or the error
-        if data.startswith(RECIPE_MARK) and len(data) < (64 << 20):
+        if data.startswith(RECIPE_MARK):
             from promptver.store import packs
 
+            if len(data) > packs.RECIPE_LIMIT or sha256_bytes(data) == hexdigest:
+                return data  # plain content that begins with the marker
             try:
                 recipe = packs.Recipe.parse(data, path)
             except IntegrityError:
-                return data  # plain content that begins with the marker, or a damaged recipe
+                return data  # a damaged recipe: the caller's hash says it is not the object
             return packs.read_unchecked(self, hexdigest, recipe)
         return data
 
