@@ -78,7 +78,8 @@ def test_a_re_bump_writes_only_the_lines_that_changed(project: Path, store: Stor
     assert pv("bump", "patch", "bot").code == 0
     new = {k: v for k, v in _packs(store).items() if k not in packs_before}
     # every 100th case's answer grew by a word: the pack holds those words, the rest is shared
-    assert len(new) == 1 and sum(new.values()) == len(b" escalate") * len(second.split(b"\n")[:-1:100])
+    head = len(packs.PACK_HEAD) + 64 + 1  # the pack names the version it was written for
+    assert len(new) == 1 and sum(new.values()) == head + len(b" escalate") * len(second.split(b"\n")[:-1:100])
     digest = _eval_digest(store, "0.1.1")
     assert digest == sha256_bytes(second)  # the identity is still the whole file's sha256
     recipe_file = store.object_path(digest).read_bytes()
@@ -436,3 +437,20 @@ def test_a_recipe_that_asks_for_more_than_its_packs_hold_is_refused_before_alloc
     assert (
         result.code == 1 and "recipe is damaged" in result.out + result.err and "Traceback" not in result.err
     )
+
+
+def test_the_same_new_bytes_in_two_versions_are_two_packs(
+    project: Path, store: Store, pv, small_packs
+) -> None:
+    """Two versions that each add the same word to the same answer: their new bytes are
+    equal, yet each gets its own pack, so every recipe uses a pack byte once (found by the
+    property test above: a shared pack made the third version look like a recipe bomb)."""
+    lines = _cases(300).split(b"\n")
+    for version, level in enumerate(("minor", "patch", "patch")):
+        if version:
+            lines[0] = lines[0].replace(b'"expected": "', b'"expected": "new ', 1)
+        _write(project, b"\n".join(lines))
+        assert pv("bump", level, "bot").code == 0
+    assert store.read_object(_eval_digest(store, "0.1.2")) == b"\n".join(lines)
+    assert len(_packs(store)) == 3
+    assert pv("verify").code == 0

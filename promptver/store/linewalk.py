@@ -51,20 +51,23 @@ class Walk:
 def walk(old: bytes | bytearray, new: bytes | bytearray) -> Walk:
     """Walk two files held in memory (see the module docstring)."""
     result = Walk()
-    o, n, number, run_o, run_n = _walk_in_place(old, new, result)
+    o, n, number, run = _walk_in_place(old, new, result)
     if o < len(old) or n < len(new):
-        tail = _common_tail(old, run_o, new, run_n)
-        unchanged, old_rest, new_rest = walk_lines(lines_from(old, o), lines_from(new, n), number)
-        result.unchanged += unchanged
+        if run is not None:  # out of step: the run of differing lines is walked again below
+            o, n, number, pairs, shared = run
+            del result.old_rest[len(result.old_rest) - pairs :]
+            del result.new_rest[len(result.new_rest) - pairs :]
+            del result.shared[shared:]
+        tail = _common_tail(old, o, new, n)
+        old_end, new_end = len(old) - tail, len(new) - tail
+        unchanged, old_rest, new_rest = walk_lines(
+            lines_between(old, o, old_end), lines_between(new, n, new_end), number
+        )
+        result.unchanged += unchanged + nonblank_lines(new, new_end, len(new))
         result.old_rest += old_rest
         result.new_rest += new_rest
         if tail:
-            start_old, start_new = len(old) - tail, len(new) - tail
-            while result.shared and (  # pieces of edited lines the tail covers too
-                sum(result.shared[-1][::2]) > start_old or sum(result.shared[-1][1:]) > start_new
-            ):
-                result.shared.pop()
-            result.shared.append((start_old, start_new, tail))
+            result.shared.append((old_end, new_end, tail))
     return result
 
 
@@ -103,27 +106,45 @@ def blocks(handle: IO[bytes], progress: Callable[[int], None] | None = None) -> 
         yield [rest]
 
 
-def lines_from(data: bytes | bytearray, start: int) -> Iterator[bytes]:
-    """The lines of ``data[start:]``, as `blocks` gives a file's."""
-    if start >= len(data):
+def lines_between(data: bytes | bytearray, start: int, end: int) -> Iterator[bytes]:
+    """The lines of ``data[start:end]``, as `blocks` gives a file's."""
+    if start >= end:
         return iter(())
-    return chain.from_iterable(blocks(io.BytesIO(data[start:] if start else data)))
+    whole = start == 0 and end == len(data)
+    return chain.from_iterable(blocks(io.BytesIO(data if whole else data[start:end])))
+
+
+def nonblank_lines(data: bytes | bytearray, start: int, end: int) -> int:
+    """Lines of ``data[start:end]`` (which starts a line) that are not blank."""
+    if start >= end:
+        return 0
+    lines = data.count(b"\n", start, end)
+    last = data.rfind(b"\n", start, end) + 1  # a last line without its newline
+    if last < end:
+        lines += bool(data[max(last, start) : end].strip())
+    return lines - blank_lines(data, start, end)
 
 
 # A line that is blank, found by the newline before it (the first line is looked at apart).
 _BLANK_AFTER_NEWLINE = re.compile(rb"\n(?=[ \t\r\x0b\x0c]*\n)")
 
 
+# Where a run of differing lines began: (old offset, new offset, line number, pairs of
+# lines in it, how many shared stretches there were before it).
+Run = tuple[int, int, int, int, int]
+
+
 def _walk_in_place(
     old: bytes | bytearray, new: bytes | bytearray, result: Walk
-) -> tuple[int, int, int, int, int]:
+) -> tuple[int, int, int, Run | None]:
     """Walk while the two sides stay in step; returns where it stopped: ``(old offset,
     new offset, next line number)`` (the end of either file, or `OUT_OF_STEP` differing
-    lines in a row), and where the last run of differing lines began on each side."""
+    lines in a row), and, in the second case, where that run began."""
     view = memoryview(old)
-    o = n = run_o = run_n = 0
+    o = n = 0
     number = 1
     apart = 0
+    run: Run = (0, 0, 1, 0, 0)
     while o < len(old) and n < len(new) and apart < OUT_OF_STEP:
         same = _common_length(view, o, new, n)
         end = new.rfind(b"\n", n, n + same)  # the last whole line of the equal stretch
@@ -147,15 +168,15 @@ def _walk_in_place(
             result.shared.append((o, n, new_end - n))
         else:
             if apart == 0:
-                run_o, run_n = o, n
+                run = (o, n, number, 0, len(result.shared))
             result.old_rest.append((number, old_line))
             result.new_rest.append((number, new_line))
             _share_within(result, o, old_line, old_end < len(old), n, new_line, new_end < len(new))
             apart += 1
         o, n, number = old_end + 1, new_end + 1, number + 1
     if apart < OUT_OF_STEP:
-        run_o, run_n = o, n
-    return o, n, number, run_o, run_n
+        return o, n, number, None
+    return o, n, number, (*run[:3], apart, run[4])
 
 
 WITHIN = 32  # the shortest start or end of an edited line worth sharing
@@ -225,14 +246,13 @@ def _common_tail(old: bytes | bytearray, o: int, new: bytes | bytearray, n: int)
     if good == 0:
         return 0
     start = len(new) - good  # the tail must start a line on both sides
-    if start != n and new[start - 1 : start] != b"\n":
-        cut = new.find(b"\n", start)
-        if cut < 0:
-            return 0
-        good = len(new) - (cut + 1)
     old_start = len(old) - good
-    if good and old_start != o and old[old_start - 1 : old_start] != b"\n":
-        return 0
+    aligned = (start == n or new[start - 1 : start] == b"\n") and (
+        old_start == o or old[old_start - 1 : old_start] == b"\n"
+    )
+    if not aligned:  # the tail's bytes are the same on both sides: after its first
+        cut = new.find(b"\n", start)  # newline, it starts a line on both
+        good = 0 if cut < 0 else len(new) - (cut + 1)
     return good
 
 

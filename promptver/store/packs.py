@@ -47,6 +47,10 @@ class Store(Protocol):
 
 
 MAGIC = b"PVR1\n"
+# A later version's pack starts with this and the digest of the object it was written for,
+# so two versions never share a pack (the same new bytes twice are two packs): a recipe
+# this store writes then uses each pack byte at most once, which bounds what it may ask for.
+PACK_HEAD = b"PVP1 "
 PACK_FROM = 4 << 20  # files of at least 4 MiB are kept in packs
 RECIPE_LIMIT = 64 << 20  # a recipe larger than this is not one (refused, never parsed)
 READ = 1 << 20  # bytes read from a pack at a time
@@ -318,8 +322,9 @@ def read_unchecked(store: Store, hexdigest: str, recipe: Recipe) -> bytes | byte
 def check_size(store: Store, hexdigest: str, recipe: Recipe) -> None:
     """Refuse a recipe that asks for more bytes than its packs hold, before anything is
     allocated. A recipe this store writes uses each pack byte at most once (a version is
-    the previous one's bytes, in order, plus new ones), so a larger one is not ours: one
-    span repeated a million times would otherwise make a few kilobytes ask for terabytes."""
+    the previous one's bytes, in order, plus new ones in a pack of its own: `PACK_HEAD`),
+    so a larger one is not ours: one span repeated a million times would otherwise make a
+    few kilobytes ask for terabytes."""
     held = 0
     for pack in recipe.packs():
         try:
@@ -378,21 +383,22 @@ class PackedWrite:
                 take("", written, end - start)
                 written += end - start
 
-        position = 0
+        position = old_end = 0
         for old, at, length in shared:
-            if at < position or length <= 0 or old < 0 or known is None or old + length > known.size:
+            if at < position or old < old_end or length <= 0 or known is None or old + length > known.size:
                 continue  # out of order or out of the base: those bytes are written new
             new_bytes(position, at)
             for pack, offset, count in known.locate(old, length):
                 take(pack, offset, count)
-            position = at + length
+            position, old_end = at + length, old + length
         new_bytes(position, len(data))
         if runs:
-            name = hexdigest if runs == [(0, len(data))] else None  # a first version: the file
-            self.pack = (tmp, _write_pack(tmp, data, runs, name))
+            whole = runs == [(0, len(data))]  # a first version: the pack is the file itself
+            head = b"" if whole else PACK_HEAD + hexdigest.encode() + b"\n"
+            self.pack = (tmp, _write_pack(tmp, head, data, runs, hexdigest if whole else None))
             for span in spans:
                 if span[0] == "":
-                    span[0] = self.pack[1]
+                    span[0], span[1] = self.pack[1], span[1] + len(head)
         self.recipe = Recipe(len(data), [(p, o, n) for p, o, n in spans])
         self.new_bytes = written
 
@@ -408,16 +414,19 @@ def _usable(store: Store, base: str) -> Recipe | None:
     return recipe
 
 
-def _write_pack(tmp: Path, data: bytes | bytearray, runs: list[tuple[int, int]], name: str | None) -> str:
-    """Write the runs of ``data`` to ``tmp``; returns the pack's name (its sha256, or
-    ``name`` when the caller knows it)."""
+def _write_pack(
+    tmp: Path, head: bytes, data: bytes | bytearray, runs: list[tuple[int, int]], name: str | None
+) -> str:
+    """Write ``head`` and the runs of ``data`` to ``tmp``; returns the pack's name (its
+    sha256, or ``name`` when the caller knows it)."""
     view = memoryview(data)
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(head)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
         raise write_failed(tmp, exc) from None
     try:
+        write_all(fd, head)
         for offset, length in runs:
             piece = view[offset : offset + length]
             if name is None:
