@@ -13,7 +13,7 @@ import pytest
 from promptver.bundle import check
 from promptver.diff import evals
 from promptver.diff.bumping import analyze_bump, prefetch_bump
-from promptver.errors import IntegrityError
+from promptver.errors import BundleError, IntegrityError
 from promptver.store.store import Store
 from promptver.store.tree import WorkTree
 from promptver.versions.bump import bump
@@ -114,7 +114,9 @@ def test_a_corrupted_stored_eval_set_still_stops_the_bump(project: Path, store: 
         store.tree(store.resolve("bot", "0.1.0")).read_bytes("evals/golden.jsonl")
 
 
-def test_a_stored_side_that_is_not_its_digest_never_vouches_for_a_line(project: Path, store: Store, pv) -> None:
+def test_a_stored_side_that_is_not_its_digest_never_vouches_for_a_line(
+    project: Path, store: Store, pv
+) -> None:
     """The check walks the stored side while it is being hashed: when it does not hash to
     its digest, nothing made of it is kept. Here the stored copy was altered to hold the
     same invalid line as the working copy: taken on its word, that line would look
@@ -135,3 +137,52 @@ def test_a_stored_side_that_is_not_its_digest_never_vouches_for_a_line(project: 
     assert result.code == 1 and "Traceback" not in result.err
     assert "golden.jsonl:8" in result.err or "is corrupted" in result.err
     assert [str(v) for v in store.version_names("bot")] == ["0.1.0"]
+
+
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_a_new_case_is_checked_alone_against_the_kept_ids(
+    project: Path, store: Store, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """A set large enough keeps its ids (`cache/ids/`): a new case anywhere is validated
+    alone and its id checked against them, and an id an unchanged case has is refused."""
+    monkeypatch.setattr(check, "IDS_FROM", 0)
+    _write_cases(project, 300)
+    bump(store, "bot", "minor", analyzer=analyze_bump, prefetch=prefetch_bump)
+    lines = (project / EVALS).read_bytes().split(b"\n")
+    at = {"start": 0, "middle": 150, "end": 300}[where]
+    fresh = json.dumps({"id": "fresh", "vars": {"question": "q"}}).encode()
+    (project / EVALS).write_bytes(b"\n".join([*lines[:at], fresh, *lines[at:]]))
+    validated: list[bytes] = []
+    fast_valid = check.fast_valid
+
+    def spy(data, *args, **kwargs):  # type: ignore[no-untyped-def]
+        validated.append(bytes(data))
+        return fast_valid(data, *args, **kwargs)
+
+    monkeypatch.setattr(check, "fast_valid", spy)
+    result = bump(store, "bot", "patch", analyzer=analyze_bump, prefetch=prefetch_bump)
+    assert "1 case added" in json.dumps(result.manifest.changes)
+    assert len(validated) == 1 and validated[0].count(b"\n") < 70  # the new case, not 301 lines
+    # the next version: an id an unchanged case has
+    lines = (project / EVALS).read_bytes().split(b"\n")
+    taken = json.dumps({"id": "c42", "vars": {"question": "q"}}).encode()
+    (project / EVALS).write_bytes(b"\n".join([*lines[:at], taken, *lines[at:]]))
+    time.sleep(0.06)
+    with pytest.raises(BundleError, match="duplicate id"):
+        bump(store, "bot", "patch", analyzer=analyze_bump, prefetch=prefetch_bump)
+
+
+def test_kept_ids_that_are_damaged_are_not_used(
+    project: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(check, "IDS_FROM", 0)
+    _write_cases(project, 100)
+    bump(store, "bot", "minor", analyzer=analyze_bump, prefetch=prefetch_bump)
+    for kept in (store.root / "cache" / "ids").iterdir():
+        kept.write_bytes(b'{"ids": ["c1", 7]}')
+    lines = (project / EVALS).read_bytes().split(b"\n")
+    taken = json.dumps({"id": "c42", "vars": {"question": "q"}}).encode()
+    (project / EVALS).write_bytes(b"\n".join([taken, *lines]))
+    time.sleep(0.06)
+    with pytest.raises(BundleError, match="duplicate id"):
+        bump(store, "bot", "patch", analyzer=analyze_bump, prefetch=prefetch_bump)

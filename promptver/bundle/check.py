@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from promptver.bundle.caseids import CaseIds
 from promptver.bundle.evalset import RULES as EVAL_RULES
 from promptver.bundle.evalset import case_ids, fast_valid
 from promptver.bundle.evalset import problems as evalset_problems
@@ -28,6 +29,7 @@ from promptver.store.linewalk import Walk, walk
 from promptver.store.tree import Tree, WorkTree, normalize, unsafe_path_reason
 
 MAX_PROBLEMS_PER_FILE = 50
+IDS_FROM = 1 << 20  # eval sets of at least 1 MiB keep their ids (`caseids`)
 # Bump when what `required_variables` finds changes: results remembered under the old rules must not count.
 VARIABLES_RULES = "1"
 FAST_SLICE = 1 << 20
@@ -50,6 +52,11 @@ class ValidatedCache:
 
     def __contains__(self, digest: str) -> bool:
         return digest in self._known
+
+    @property
+    def case_ids(self) -> CaseIds:
+        """The ids of validated eval sets (``cache/ids/``), for checking new cases alone."""
+        return CaseIds(self.path.parent / "ids" if self.path is not None else None)
 
     def required_variables(self, sources: TemplateSources) -> dict[str, set[str]]:
         """`required_variables` of the templates, remembered by the content of every file
@@ -382,6 +389,8 @@ class EvalPrevalidator:
         self._cache = cache or ValidatedCache(None)
         self._old_side = old_side
         self.walks: dict[str, tuple[str, Walk]] = {}
+        # eval file -> its ids, all of them or as changes to its stored side's (`CaseIds`)
+        self._ids: dict[str, tuple[set[str]] | tuple[str, set[str], set[str]]] = {}
 
         def load(path: str) -> str | None:
             file = folder / path
@@ -439,15 +448,19 @@ class EvalPrevalidator:
             try:
                 default = self._default.get(rel)
                 changes = self._check_changes(rel, data, default)
+                ids: set[str] = set()
                 if changes is not None:
                     passed = changes
                 elif default in self._required and fast_valid(
-                    data, self._templates, covers=(default, self._required[default])
+                    data, self._templates, covers=(default, self._required[default]), ids=ids
                 ):
                     passed += ["shape", "cover"]  # both in one pass, the usual case
+                    self._ids[rel] = (ids,)
                 else:
-                    if fast_valid(data, self._templates):
+                    ids = set()  # the first pass may have filled it part way
+                    if fast_valid(data, self._templates, ids=ids):
                         passed.append("shape")
+                        self._ids[rel] = (ids,)
                     if default in self._required and all_cover(data, self._required[default], default):
                         passed.append("cover")
             except Exception:
@@ -477,8 +490,15 @@ class EvalPrevalidator:
         if not fast_valid(changed, self._templates, covers=covers, ids=ids):
             return None
         replaced = case_ids(b"\n".join(line for _, line in walked.old_rest))
-        if replaced is None or not ids <= set(replaced):
+        if replaced is None:
             return None
+        gone = set(replaced)
+        new_cases = ids - gone
+        if new_cases:  # a new id must not be one an unchanged line has
+            known = self._cache.case_ids.ids(old_digest)
+            if known is None or new_cases & known:
+                return None
+        self._ids[rel] = (old_digest, gone - ids, new_cases)
         return ["shape", "cover"] if cover else ["shape"]
 
     def finish(self) -> None:
@@ -487,6 +507,17 @@ class EvalPrevalidator:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+
+    def keep_ids(self, rel: str, hexdigest: str, size: int) -> None:
+        """Keep the ids of ``rel`` (its bytes hash to ``hexdigest``) when it passed and is
+        large enough for a whole pass to matter."""
+        found = self._ids.get(rel)
+        if found is None or size < IDS_FROM or "shape" not in self._passed.get(rel, []):
+            return
+        if len(found) == 1:
+            self._cache.case_ids.keep_all(hexdigest, found[0])
+        else:
+            self._cache.case_ids.keep_changes(hexdigest, *found)
 
     def keys(self, rel: str, hexdigest: str) -> list[str]:
         """The validation-cache keys ``rel``, whose bytes have ``hexdigest``, earned."""

@@ -379,6 +379,7 @@ def checked_tree(
             tree.keep_walk(rel, *validator.walks[rel])
         for key in validator.keys(rel, digest):
             cache.add(key)
+        validator.keep_ids(rel, digest, len(data))
     spec, problems = check_tree(tree, name, cache)
     if problems or spec is None:
         raise BundleError(name, problems)
