@@ -222,10 +222,11 @@ def _common_length(old: memoryview, o: int, new: bytes | bytearray, n: int) -> i
 def _common_tail(old: bytes | bytearray, o: int, new: bytes | bytearray, n: int) -> int:
     """The length of the longest run of whole lines that ends both ``old[o:]`` and
     ``new[n:]`` (a case inserted or removed in the middle leaves the rest equal)."""
-    old_view, new_view = memoryview(old), memoryview(new)
+    old_view = memoryview(old)
 
     def same(start: int, end: int) -> bool:  # the bytes from ``end`` to ``start`` before the ends
-        return old_view[len(old) - end : len(old) - start] == new_view[len(new) - end : len(new) - start]
+        piece = old_view[len(old) - end : len(old) - start]  # memcmp (a memoryview's == is slow)
+        return new.startswith(piece, len(new) - end)
 
     limit = min(len(old) - o, len(new) - n)
     good, size = 0, 256
