@@ -9,6 +9,7 @@ from typing import Any
 from promptver.errors import ConfigError
 from promptver.store.store import Store, check_name
 
+CITED_NAMED = 10  # the approvals a promotion cites, named in its one-line summary
 KINDS = ("bump", "alias", "review", "import", "eval", "calibration")
 _WHEN = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?Z?)?\Z")
 
@@ -147,9 +148,13 @@ def _summary(event: dict[str, Any]) -> str:
         action = event.get("action")
         arrow = f"{event.get('from') or '(none)'} -> {event.get('to') or '(removed)'}"
         text = f"{action} {event.get('alias')} {arrow}"
-        if action == "promote" and event.get("approvals"):
-            noun = "event" if len(event["approvals"]) == 1 else "events"
-            text += f" (approved in {noun} {', '.join(str(s) for s in event['approvals'])})"
+        cited = event.get("approvals")
+        if action == "promote" and isinstance(cited, list) and cited:
+            noun = "event" if len(cited) == 1 else "events"
+            named = [str(s) for s in cited[:CITED_NAMED]]
+            if len(cited) > CITED_NAMED:  # `--json` has every one
+                named.append(f"and {len(cited) - CITED_NAMED:,} more")
+            text += f" (approved in {noun} {', '.join(named)})"
         return text + (f": {event['reason']}" if event.get("reason") else "")
     if kind == "review":
         new: dict[str, Any] = event["new"] if isinstance(event.get("new"), dict) else {}

@@ -28,6 +28,9 @@ from promptver.store.manifest import Manifest
 from promptver.store.store import Store
 
 
+NAMED = 10  # decisions named in one message; `to_json` (`--json`) lists them all
+
+
 @dataclass
 class PolicyCheck:
     """What a promotion of ``manifest`` to ``alias`` has and lacks under ``policy``."""
@@ -204,7 +207,10 @@ def _check_approvals(result: PolicyCheck, policy: AliasPolicy) -> None:
         among = f" from {', '.join(policy.approvers)}" if policy.approvers is not None else ""
         have = f"has {len(result.approvals)}"
         if result.not_counted:
-            have += " (not counted: " + ", ".join(f"{d.actor}, {why}" for d, why in result.not_counted) + ")"
+            named = [f"{d.actor}, {why}" for d, why in result.not_counted[:NAMED]]
+            if len(result.not_counted) > NAMED:
+                named.append(f"and {len(result.not_counted) - NAMED:,} more")
+            have += " (not counted: " + ", ".join(named) + ")"
         result.missing.append(f"{policy.approvals} {noun}{who}{among}; {have}")
 
 
