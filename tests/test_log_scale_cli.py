@@ -30,7 +30,10 @@ def test_show_alias_counts_many_approvers(project: Path, store: Store, pv) -> No
     rows = [line for line in text.splitlines() if line.startswith("approved")]
     assert len(rows) == SHOWN_PER_LIST + 1, text
     assert "Person 0 <p0@example.com>" in rows[0]
-    assert f"... and {APPROVERS - SHOWN_PER_LIST} more ({APPROVERS} in all; `--json` lists every one)" in rows[-1]
+    assert (
+        f"... and {APPROVERS - SHOWN_PER_LIST} more ({APPROVERS} in all; `--json` lists every one)"
+        in rows[-1]
+    )
     listed = json.loads(pv("show", "bot@production", "--json").out)["deployment"]["approvals"]
     assert len(listed) == APPROVERS
     dry = pv("promote", "bot@0.1.0", "--to", "staging", "--create", "--dry-run").out

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from promptver.cli.common import console, get_store, json_option, to_terminal, print_json
+from promptver.cli.common import console, get_store, json_option, print_json, to_terminal
 from promptver.governance.audit import KINDS
 
 if TYPE_CHECKING:

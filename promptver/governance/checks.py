@@ -27,7 +27,6 @@ from promptver.store.events import event_id
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
 
-
 NAMED = 10  # decisions named in one message; `to_json` (`--json`) lists them all
 
 
