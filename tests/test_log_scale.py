@@ -276,3 +276,29 @@ def test_an_event_id_is_that_of_its_content() -> None:
     assert event_id(event) == first == event_id(dict(event))
     assert event_id({**event, "seq": 9, "prev": "f" * 64}) == first  # place-independent
     assert event_id({**event, "actor": "b@x"}) != first
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_JSON_VALUES)
+def test_the_fast_canonical_json_is_the_careful_one(value: Any) -> None:
+    """Event ids hash `canonical_json`; its msgspec path must give the very bytes
+    ``json.dumps`` gives (ids recorded in logs, citations and signatures depend on them),
+    floats in exponent notation and infinity included (they take the ``json`` path)."""
+    from promptver.store.events import canonical_json
+
+    careful = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert canonical_json(value) == careful.encode()
+    for tricky in (1e16, 1e-5, float("inf"), -float("inf"), 5e-324, {"a": [1e300]}, {1: "x"}, (1, 2)):
+        careful = json.dumps(tricky, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        assert canonical_json(tricky) == careful.encode()

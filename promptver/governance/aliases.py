@@ -30,6 +30,7 @@ from promptver.errors import ConfigError, ConflictError, IntegrityError, NotFoun
 from promptver.semver import Version
 from promptver.store.atomic import atomic_write
 from promptver.store.events import log_events, utc_now
+from promptver.store.jsontext import collector_paused
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store, check_name
 
@@ -276,6 +277,7 @@ def refuse_if_already(alias: str, state: AliasState, manifest: Manifest) -> None
         raise ConflictError(f"{alias} already points at {manifest.ref}", hint="nothing to do")
 
 
+@collector_paused()
 def rollback(
     store: Store,
     name: str,

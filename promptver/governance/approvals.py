@@ -25,6 +25,7 @@ from promptver.errors import ConfigError, ConflictError, PolicyError, PromptverE
 from promptver.governance.identities import person, same_person
 from promptver.governance.policy import self_approval_forbidden_by
 from promptver.store.events import log_events, utc_now
+from promptver.store.jsontext import collector_paused
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
 
@@ -96,6 +97,7 @@ class Decision:
         )
 
 
+@collector_paused()
 def decisions(
     events: list[dict[str, Any]],
     digest: str,
@@ -211,6 +213,7 @@ def review_event(
     }
 
 
+@collector_paused()
 def decide(
     store: Store,
     name: str,
@@ -253,6 +256,7 @@ def decide(
         return append_signed(store, name, event, key)
 
 
+@collector_paused()
 def record_review(
     store: Store,
     bundle: str,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptver.errors import ConfigError
+from promptver.store.jsontext import collector_paused
 from promptver.store.store import Store, check_name
 
 CITED_NAMED = 10  # the approvals a promotion cites, named in its one-line summary
@@ -54,6 +55,7 @@ class AuditTrail:
         }
 
 
+@collector_paused()
 def audit(
     store: Store,
     name: str,

@@ -24,6 +24,7 @@ from promptver.governance.policy import (
 )
 from promptver.governance.signing import Verdict, author_verdict, run_verdict
 from promptver.store.events import event_id
+from promptver.store.jsontext import collector_paused
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
 
@@ -361,6 +362,7 @@ def move_problems(store: Store, name: str, events: list[dict[str, Any]] | None =
     return [why for _, why in bad_moves(store, name, events)]
 
 
+@collector_paused()
 def bad_moves(
     store: Store, name: str, events: list[dict[str, Any]] | None = None, *, alias: str | None = None
 ) -> list[tuple[int, str]]:

@@ -13,6 +13,7 @@ from typing import Any
 from promptver.errors import PromptverError
 from promptver.store.digests import CHUNK, is_hex_digest
 from promptver.store.gc import scan_tmp
+from promptver.store.jsontext import collector_paused
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
 
@@ -54,6 +55,7 @@ class VerifyReport:
 RemoteHas = Callable[[list[str]], set[str]]
 
 
+@collector_paused()
 def verify_store(
     store: Store,
     progress: Callable[[int, int], None] | None = None,
@@ -250,6 +252,7 @@ def _verify_log(
                 report.problems.append(problem)
 
 
+@collector_paused()
 def bundle_problems(
     store: Store, name: str, *, anchored: bool = True, runs: bool = True, objects: bool = True
 ) -> list[str]:
