@@ -23,7 +23,7 @@ from promptver.governance.policy import (
     target_accepts,
 )
 from promptver.governance.signing import Verdict, author_verdict, run_verdict
-from promptver.store.events import event_id
+from promptver.store.events import event_id, read_log
 from promptver.store.jsontext import collector_paused
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
@@ -357,29 +357,51 @@ def _uncounted(
 # --- every move of a log, re-checked (verify, pull, promote) -------------------------------
 
 
-def move_problems(store: Store, name: str, events: list[dict[str, Any]] | None = None) -> list[str]:
+def move_problems(
+    store: Store, name: str, events: list[dict[str, Any]] | None = None, *, full: bool = False
+) -> list[str]:
     """What `verify` says of the moves that break their policy (see `bad_moves`)."""
-    return [why for _, why in bad_moves(store, name, events)]
+    return [why for _, why in bad_moves(store, name, events, full=full)]
 
 
 @collector_paused()
 def bad_moves(
-    store: Store, name: str, events: list[dict[str, Any]] | None = None, *, alias: str | None = None
+    store: Store,
+    name: str,
+    events: list[dict[str, Any]] | None = None,
+    *,
+    alias: str | None = None,
+    full: bool = False,
 ) -> list[tuple[int, str]]:
     """Every alias move in a bundle's log (``events``, default the store's) checked against
     the policy as it stood at that point of the history: the policies of the version moved
     to and of the one the alias held, the review decisions and signatures before the move,
     the approvals and eval runs it cites. A move appended to a log by someone who went
-    around `promote` (a bucket writer, a pulled history) is named here."""
+    around `promote` (a bucket writer, a pulled history) is named here.
+
+    Of the store's own log (``events`` None), only the moves after its checkpoint
+    (governance/checkpoint.py) are checked again, unless ``full``; a whole re-check keeps
+    a new checkpoint."""
     from dataclasses import replace as dc_replace
 
-    events = store.events(name) if events is None else events
+    from promptver.governance import checkpoint
+
+    kept: tuple[int, list[checkpoint.Problem]] | None = None
+    data, ctx = b"", ""
+    if events is None and not full:  # the store's own log: a checkpoint may spare its start
+        data, events = read_log(store.log_path(name))
+        ctx = checkpoint.context(store)
+        kept = checkpoint.read(store, name, data, ctx)
+    elif events is None:
+        events = store.events(name)
+    skip, found = kept if kept is not None else (0, [])
     states: dict[str, AliasState] = {}
     seen: list[dict[str, Any]] = []  # review and alias events before the current one
     by_seq: dict[int, dict[str, Any]] = {}
-    problems: list[tuple[int, str]] = []
+    problems: list[checkpoint.Problem] = [p for p in found if alias is None or p[1] == alias]
+    unchecked = False  # a move that could not be checked (a version missing): nothing is kept
     lookups = _Lookups(store, name)
-    for event in events:
+    for index, event in enumerate(events):
         if isinstance(event.get("seq"), int):  # a hostile line may hold anything there
             by_seq[event["seq"]] = event
         kind = event.get("event")
@@ -387,17 +409,19 @@ def bad_moves(
             seen.append(event)
         if kind != ALIAS_EVENT or not isinstance(event.get("alias"), str):
             continue
-        if alias is not None and event["alias"] != alias:  # only that alias's moves (run time)
+        if index < skip or (alias is not None and event["alias"] != alias):  # checked before / not asked
+            apply(states, event)
             seen.append(event)
             continue
         try:
             why = _move_problem(store, name, event, states, seen, by_seq, dc_replace, lookups)
         except PromptverError:
-            why = None  # a missing or edited version: verify names it elsewhere
+            why, unchecked = None, True  # a missing or edited version: verify names it elsewhere
         if why is not None:
             problems.append(
                 (
                     event["seq"] if isinstance(event.get("seq"), int) else 0,
+                    event["alias"],
                     f"{name}: audit event {event.get('seq')} ({event.get('action')} of {event.get('alias')}"
                     f" to {event.get('to') or 'nothing'}, by {event.get('actor')}) breaks the policy in force"
                     f" at that point: {why}",
@@ -405,7 +429,9 @@ def bad_moves(
             )
         apply(states, event)
         seen.append(event)
-    return problems
+    if data and alias is None and not unchecked and len(events) > skip:
+        checkpoint.write(store, name, data, len(events), problems, ctx)
+    return [(seq, why) for seq, _, why in problems]
 
 
 def _move_problem(

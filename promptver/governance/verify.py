@@ -63,6 +63,7 @@ def verify_store(
     against: str | None = None,
     anchored: bool = True,
     remote_has: RemoteHas | None = None,
+    full: bool = False,
 ) -> VerifyReport:
     """Re-hash and cross-check the store; unless ``anchored`` is False, also check that the
     history only grew since the commit ``against`` (default: ``HEAD`` when in git).
@@ -87,7 +88,7 @@ def verify_store(
     present = {p.parent.name + p.name for p in objects}
     missing: dict[str, list[str]] = {}  # hex -> "ref: object X of path is missing"
     for name in store.bundle_names():
-        _verify_bundle(store, name, present, report, missing=missing)
+        _verify_bundle(store, name, present, report, missing=missing, full=full)
     _place_missing(missing, remote_has, report)
     leftovers = scan_tmp(store)
     report.leftovers = len(leftovers)
@@ -147,6 +148,7 @@ def _verify_bundle(
     *,
     runs: bool = True,
     missing: dict[str, list[str]] | None = None,
+    full: bool = False,
 ) -> None:
     """Manifests against their events, the log's chain, recorded runs and alias pointers
     of one bundle (``present``: the objects found, None to look each one up). Missing
@@ -203,7 +205,7 @@ def _verify_bundle(
 
     report.problems += pointer_problems(store, name, manifests)
     try:
-        report.problems += move_problems(store, name)
+        report.problems += move_problems(store, name, full=full)
     except PromptverError:
         pass  # a log line that is not an event: the chain check names it
 

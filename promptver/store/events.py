@@ -89,6 +89,7 @@ def _encoder() -> tuple[Any, tuple[type[BaseException], ...]]:
 
     return msgspec.json.Encoder(order="sorted"), (msgspec.EncodeError, TypeError, ValueError, OverflowError)
 
+
 # The id of each event computed in this process, by the event object (held, so its id() is
 # not reused): the trail check, the audit's citations and the signatures' places ask for
 # the same events' ids, and events are read-only once parsed (the parse cache below
@@ -271,17 +272,33 @@ def _search(data: bytes, token: bytes, start: int) -> list[int]:
     return starts
 
 
+def read_log(path: Path) -> tuple[bytes, list[dict[str, Any]]]:
+    """A log's bytes and its events, one per line (the events of `log_lines`, read from
+    these very bytes); the `IntegrityError` of the first line that is not an event."""
+    data, lines = _read_lines(path)
+    events = []
+    for _line, event in lines:
+        if not isinstance(event, dict):
+            raise event
+        events.append(event)
+    return data, events
+
+
 def log_lines(path: Path) -> list[tuple[bytes, dict[str, Any] | IntegrityError]]:
     """Every line of a log (split as ``bytes.splitlines`` splits) with its event, or the
     `IntegrityError` naming the line that is not one; [] when there is no log. Lines
     parsed earlier in this process are not parsed again."""
+    return list(_read_lines(path)[1])
+
+
+def _read_lines(path: Path) -> tuple[bytes, list[tuple[bytes, dict[str, Any] | IntegrityError]]]:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return []
+        return b"", []
     whole = _LINES.get(str(path))
     if whole is not None and whole[0] == data:  # read already, unchanged: no line is looked at again
-        return list(whole[1])
+        return whole
     parsed = _parsed_before(str(path), data) if b"\r" not in data else {}
     found: list[tuple[bytes, dict[str, Any] | IntegrityError]] = []
     start = 0
@@ -307,7 +324,7 @@ def log_lines(path: Path) -> list[tuple[bytes, dict[str, Any] | IntegrityError]]
     while len(_LINES) >= _SEEN_LOGS:
         del _LINES[next(iter(_LINES))]
     _LINES[str(path)] = (data, found)
-    return list(found)
+    return data, found
 
 
 def _keep(key: str, data: bytes, parsed: dict[int, dict[str, Any]]) -> None:

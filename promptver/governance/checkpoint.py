@@ -1,0 +1,149 @@
+"""What the re-check of a log's moves (``checks.bad_moves``) found, kept for the next command.
+
+Re-checking every move of a long log against the policy in force at its point is the costly
+part of `verify`, `audit`, a promotion and `show NAME@ALIAS`; a move's verdict depends only
+on the log up to it (and on the versions it names, which the log pins by digest), the
+allowed signers and promptver's rules. So after a whole re-check the verdicts are kept in
+``.promptver/cache/checkpoints/<bundle>.json`` (local, never committed or pulled) as: the
+log's first B bytes with their sha256, the number of events in them, the problems found,
+the allowed-signers file's digest and promptver's version. A later command whose log starts
+with exactly those bytes, under the same signers and version, re-checks only the events
+after them.
+
+The file is a hint, never trusted: it carries an HMAC (SHA-256) under a key of the user's
+own (``$XDG_CACHE_HOME/promptver/checkpoint.key``, else ``~/.cache/promptver/``, made
+once, mode 0600), outside the project. A file that does not parse, is for other bytes,
+other signers or another version, or whose HMAC does not verify (edited, copied from
+someone else, committed by mistake) is a miss: everything is checked again. A log edited
+anywhere in the checked prefix no longer has its sha256, so it is a miss too. `promptver
+verify --full` ignores the file. Moves that could not be checked (a version missing, as in
+a store whose objects are fetched lazily) are never kept: the next command checks them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from promptver.errors import PromptverError
+from promptver.store.store import Store
+
+FORMAT = 1
+KEY_BYTES = 32
+
+Problem = tuple[int, str, str]  # (the move's seq, its alias, what is wrong)
+
+
+def key_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "promptver" / "checkpoint.key"
+
+
+def _key() -> bytes | None:
+    """The user's HMAC key (made on first use); None when it cannot be read or made: then
+    no checkpoint is read or written."""
+    path = key_path()
+    for _ in range(2):
+        try:
+            key = path.read_bytes()
+            return key if len(key) == KEY_BYTES else None
+        except FileNotFoundError:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                continue  # made by another process meanwhile: read it
+            except OSError:
+                return None
+            try:
+                os.write(fd, secrets.token_bytes(KEY_BYTES))
+            finally:
+                os.close(fd)
+        except OSError:
+            return None
+    return None
+
+
+def _path(store: Store, name: str) -> Path:
+    return store.root / "cache" / "checkpoints" / f"{name}.json"
+
+
+def context(store: Store) -> str:
+    """What the verdicts also depend on: the allowed signers and promptver's rules."""
+    from promptver.about import __version__
+    from promptver.governance.signing import allowed_signers_path
+
+    try:
+        signers = hashlib.sha256(allowed_signers_path(store).read_bytes()).hexdigest()
+    except OSError:
+        signers = "none"
+    return f"format {FORMAT}; promptver {__version__}; allowed signers {signers}"
+
+
+def _mac(key: bytes, record: dict[str, Any]) -> str:
+    body = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def read(store: Store, name: str, data: bytes, ctx: str) -> tuple[int, list[Problem]] | None:
+    """(events in the checked prefix of ``data``, the problems found in it), or None: no
+    checkpoint applies (missing, unreadable, forged, for other bytes or another context)."""
+    key = _key()
+    if key is None or b"\r" in data:
+        return None
+    try:
+        record = json.loads(_path(store, name).read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("mac"), str):
+        return None
+    mac = record.pop("mac")
+    if not hmac.compare_digest(mac, _mac(key, record)):
+        return None
+    size, digest, events, problems = (record.get(k) for k in ("bytes", "sha256", "events", "problems"))
+    if (
+        record.get("format") != FORMAT
+        or record.get("bundle") != name
+        or record.get("context") != ctx
+        or not isinstance(size, int)
+        or not 0 < size <= len(data)
+        or not isinstance(events, int)
+        or not isinstance(problems, list)
+        or data[size - 1 : size] != b"\n"
+        or hashlib.sha256(data[:size]).hexdigest() != digest
+        or data.count(b"\n", 0, size) != events
+    ):
+        return None
+    try:
+        return events, [(int(p[0]), str(p[1]), str(p[2])) for p in problems]
+    except (TypeError, ValueError, IndexError, KeyError):
+        return None
+
+
+def write(store: Store, name: str, data: bytes, events: int, problems: list[Problem], ctx: str) -> None:
+    """Keep the verdicts of a whole re-check of ``data`` (its ``events`` lines); silently
+    nothing when the key or the cache folder cannot be written."""
+    key = _key()
+    if key is None or b"\r" in data or not data.endswith(b"\n") or data.count(b"\n") != events:
+        return
+    record: dict[str, Any] = {
+        "format": FORMAT,
+        "bundle": name,
+        "context": ctx,
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "events": events,
+        "problems": [list(p) for p in problems],
+    }
+    record["mac"] = _mac(key, record)
+    from promptver.store.atomic import atomic_write
+
+    try:
+        _path(store, name).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(_path(store, name), json.dumps(record).encode(), durable=False)
+    except (OSError, PromptverError):
+        pass  # a read-only store: checked again next time

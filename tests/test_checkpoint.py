@@ -1,0 +1,164 @@
+"""The checkpoint of a log's move re-check (governance/checkpoint.py): a later command
+re-checks only the moves after it; it is a hint that can only ever miss. An edit of the
+checked prefix, another allowed-signers file, a garbage, forged or foreign file all mean a
+whole re-check, so a bad move is always named."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promptver.governance import checkpoint, checks
+from promptver.governance.checks import bad_moves
+from promptver.store.events import forget_parsed
+from promptver.store.store import Store
+from promptver.versions.bump import bump
+
+MOVES = 40
+
+
+@pytest.fixture
+def moved(project: Path) -> Store:
+    """Two versions of bot (whose `production` is protected, as `new` writes it) and
+    ``MOVES`` moves of unprotected aliases, written straight into the log."""
+    store = Store.find(project)
+    for i in range(2):
+        with open(project / "bundles/bot/prompts/system.j2", "a") as handle:
+            handle.write(f"edit {i}\n")
+        bump(store, "bot", "minor", author="Ana <ana@example.com>")
+    for i in range(MOVES):
+        _append(
+            store, {"event": "alias", "action": "set", "alias": f"a{i % 5}", "to": ["0.1.0", "0.2.0"][i % 2]}
+        )
+    return store
+
+
+def _append(store: Store, event: dict[str, Any]) -> None:
+    path = store.log_path("bot")
+    lines = path.read_bytes().splitlines()
+    manifest = store.manifest("bot", event["to"])
+    record = {**event, "to_digest": manifest.digest, "from": None, "actor": "x", "bundle": "bot"}
+    record.update(seq=len(lines) + 1, prev=hashlib.sha256(lines[-1]).hexdigest())
+    with open(path, "ab") as out:
+        out.write(json.dumps(record, sort_keys=True).encode() + b"\n")
+
+
+def _checked(store: Store, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> tuple[list[int], int]:
+    """(the seqs of the bad moves, how many moves were checked), as a new command sees it."""
+    calls = []
+    real = checks._move_problem
+
+    def counted(*args: Any) -> Any:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(checks, "_move_problem", counted)
+    forget_parsed()
+    found = [seq for seq, _ in bad_moves(store, "bot", **kw)]
+    monkeypatch.setattr(checks, "_move_problem", real)
+    return found, len(calls)
+
+
+def _bad_move(store: Store) -> int:
+    _append(store, {"event": "alias", "action": "set", "alias": "production", "to": "0.2.0"})
+    return len(store.log_path("bot").read_bytes().splitlines())
+
+
+def test_a_later_check_starts_at_the_checkpoint(moved: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = _bad_move(moved)
+    assert _checked(moved, monkeypatch) == ([bad], MOVES + 1)  # a whole check, then kept
+    assert _checked(moved, monkeypatch) == ([bad], 0)  # nothing new: the kept verdicts
+    _append(moved, {"event": "alias", "action": "set", "alias": "a1", "to": "0.1.0"})
+    assert _checked(moved, monkeypatch) == ([bad], 1)  # only the move after it
+    assert _checked(moved, monkeypatch, alias="production") == ([bad], 0)
+    assert _checked(moved, monkeypatch, full=True) == ([bad], MOVES + 2)  # verify --full
+
+
+def test_an_edit_of_the_checked_prefix_is_a_miss(moved: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _checked(moved, monkeypatch) == ([], MOVES)
+    path = moved.log_path("bot")
+    edited = path.read_bytes().replace(b'"alias": "a3"', b'"alias": "production"', 1)
+    path.write_bytes(edited)
+    found, count = _checked(moved, monkeypatch)
+    assert count == MOVES and len(found) == 1  # the edited move, named
+
+
+def test_other_allowed_signers_are_a_miss(moved: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _checked(moved, monkeypatch) == ([], MOVES)
+    (moved.root / "allowed_signers").write_text("ana@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI\n")
+    assert _checked(moved, monkeypatch) == ([], MOVES)
+    assert _checked(moved, monkeypatch) == ([], 0)  # kept again, under these signers
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"", b"{", b"[]", b"null", b'{"mac": 1}', b"\xff\xfe", b'{"mac": "00"}', b"[" * 100000],
+)
+def test_a_garbage_checkpoint_is_a_miss(
+    moved: Store, monkeypatch: pytest.MonkeyPatch, garbage: bytes
+) -> None:
+    bad = _bad_move(moved)
+    assert _checked(moved, monkeypatch) == ([bad], MOVES + 1)
+    (moved.root / "cache/checkpoints/bot.json").write_bytes(garbage)
+    assert _checked(moved, monkeypatch) == ([bad], MOVES + 1)
+
+
+def test_a_forged_or_foreign_checkpoint_never_lets_a_bad_move_pass(
+    moved: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Someone who can write the store (or commits its cache) writes a checkpoint that
+    clears the log: without the user's key its HMAC does not verify."""
+    bad = _bad_move(moved)
+    assert _checked(moved, monkeypatch) == ([bad], MOVES + 1)
+    path = moved.root / "cache/checkpoints/bot.json"
+    record = json.loads(path.read_bytes())
+    assert record["problems"] and record["events"] == bad
+    record["problems"] = []
+    del record["mac"]
+    body = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    for key in (b"\0" * 32, b"another user's key, 32 bytes...."):
+        forged = {**record, "mac": hmac.new(key, body, hashlib.sha256).hexdigest()}
+        path.write_text(json.dumps(forged))
+        assert _checked(moved, monkeypatch) == ([bad], MOVES + 1)
+    # made under this user's key it would be believed: the key is what the trust rests on
+    key = checkpoint.key_path().read_bytes()
+    assert checkpoint.key_path().stat().st_mode & 0o077 == 0
+    path.write_text(json.dumps({**record, "mac": hmac.new(key, body, hashlib.sha256).hexdigest()}))
+    assert _checked(moved, monkeypatch) == ([], 0)
+
+
+def test_without_a_key_nothing_is_kept(moved: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    assert _checked(moved, monkeypatch) == ([], MOVES)
+    assert _checked(moved, monkeypatch) == ([], MOVES)
+    assert not (moved.root / "cache/checkpoints/bot.json").exists()
+
+
+def test_moves_that_could_not_be_checked_are_not_kept(moved: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A version missing here (a store whose objects are fetched lazily) leaves its moves
+    unchecked: no checkpoint may say they were fine."""
+    manifest = moved.manifest_path("bot", "0.1.0")
+    saved = manifest.read_bytes()
+    manifest.unlink()
+    _checked(moved, monkeypatch)
+    assert not (moved.root / "cache/checkpoints/bot.json").exists()
+    manifest.write_bytes(saved)
+    assert _checked(moved, monkeypatch) == ([], MOVES)
+
+
+def test_verify_full_checks_every_move(moved: Store, monkeypatch: pytest.MonkeyPatch, pv) -> None:  # type: ignore[no-untyped-def]
+    pv("verify")  # (it names the pointers this log's moves did not write)
+    assert _checked(moved, monkeypatch) == ([], 0)
+    calls = []
+    real = checks._move_problem
+    monkeypatch.setattr(checks, "_move_problem", lambda *a: calls.append(1) or real(*a))
+    forget_parsed()
+    pv("verify", "--full")
+    assert len(calls) == MOVES
