@@ -104,7 +104,7 @@ def test_a_garbage_checkpoint_is_a_miss(
 ) -> None:
     bad = _bad_move(moved)
     assert _checked(moved, monkeypatch) == ([bad], MOVES + 1)
-    (moved.root / "cache/checkpoints/bot.json").write_bytes(garbage)
+    (moved.root / "cache/checkpoints/bot.moves.json").write_bytes(garbage)
     assert _checked(moved, monkeypatch) == ([bad], MOVES + 1)
 
 
@@ -115,10 +115,10 @@ def test_a_forged_or_foreign_checkpoint_never_lets_a_bad_move_pass(
     clears the log: without the user's key its HMAC does not verify."""
     bad = _bad_move(moved)
     assert _checked(moved, monkeypatch) == ([bad], MOVES + 1)
-    path = moved.root / "cache/checkpoints/bot.json"
+    path = moved.root / "cache/checkpoints/bot.moves.json"
     record = json.loads(path.read_bytes())
-    assert record["problems"] and record["events"] == bad
-    record["problems"] = []
+    assert record["found"] and record["events"] == bad
+    record["found"] = []
     del record["mac"]
     body = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
     for key in (b"\0" * 32, b"another user's key, 32 bytes...."):
@@ -138,7 +138,7 @@ def test_without_a_key_nothing_is_kept(moved: Store, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     assert _checked(moved, monkeypatch) == ([], MOVES)
     assert _checked(moved, monkeypatch) == ([], MOVES)
-    assert not (moved.root / "cache/checkpoints/bot.json").exists()
+    assert not (moved.root / "cache/checkpoints/bot.moves.json").exists()
 
 
 def test_moves_that_could_not_be_checked_are_not_kept(moved: Store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -148,7 +148,7 @@ def test_moves_that_could_not_be_checked_are_not_kept(moved: Store, monkeypatch:
     saved = manifest.read_bytes()
     manifest.unlink()
     _checked(moved, monkeypatch)
-    assert not (moved.root / "cache/checkpoints/bot.json").exists()
+    assert not (moved.root / "cache/checkpoints/bot.moves.json").exists()
     manifest.write_bytes(saved)
     assert _checked(moved, monkeypatch) == ([], MOVES)
 
@@ -162,3 +162,43 @@ def test_verify_full_checks_every_move(moved: Store, monkeypatch: pytest.MonkeyP
     forget_parsed()
     pv("verify", "--full")
     assert len(calls) == MOVES
+
+
+def _chain_problems(store: Store) -> list[str]:
+    from promptver.governance.verify import bundle_problems
+
+    forget_parsed()
+    return [p for p in bundle_problems(store, "bot") if "audit chain broken" in p]
+
+
+def _forge_log_checkpoint(store: Store, key: bytes) -> None:
+    """A checkpoint of the log's chain check that says it found nothing, HMAC'd with ``key``."""
+    path = store.root / "cache/checkpoints/bot.log.json"
+    record = json.loads(path.read_bytes())
+    del record["mac"]
+    data = store.log_path("bot").read_bytes()
+    record.update(
+        bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), found={"problems": [], "signed": []}
+    )
+    record["events"] = data.count(b"\n")
+    body = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    path.write_text(json.dumps({**record, "mac": hmac.new(key, body, hashlib.sha256).hexdigest()}))
+
+
+def test_the_chain_check_is_kept_and_only_ever_misses(moved: Store) -> None:
+    """The chain and signature check of the log is kept the same way: an edit of the
+    checked lines is found again, and a forged checkpoint is a miss."""
+    assert _chain_problems(moved) == []
+    assert (moved.root / "cache/checkpoints/bot.log.json").exists()
+    path = moved.log_path("bot")
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[5], lines[6] = lines[6], lines[5]  # two checked lines swapped
+    path.write_bytes(b"".join(lines))
+    assert [p.split(": audit chain")[0].rsplit(":", 1)[1] for p in _chain_problems(moved)] == ["6", "7", "8"]
+    _forge_log_checkpoint(moved, b"\0" * 32)
+    assert len(_chain_problems(moved)) == 3  # not the user's key: a miss
+    _forge_log_checkpoint(moved, checkpoint.key_path().read_bytes())
+    assert _chain_problems(moved) == []  # the user's own key: believed (the trust rests on it)
+    lines.append(lines[-1])  # a line appended after the checkpoint is checked
+    path.write_bytes(b"".join(lines))
+    assert len(_chain_problems(moved)) == 1

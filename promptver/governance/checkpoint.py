@@ -35,7 +35,7 @@ from promptver.store.store import Store
 FORMAT = 1
 KEY_BYTES = 32
 
-Problem = tuple[int, str, str]  # (the move's seq, its alias, what is wrong)
+MOVES, LOG = "moves", "log"  # the kinds of check kept: the moves' re-check, the log's chain
 
 
 def key_path() -> Path:
@@ -68,8 +68,8 @@ def _key() -> bytes | None:
     return None
 
 
-def _path(store: Store, name: str) -> Path:
-    return store.root / "cache" / "checkpoints" / f"{name}.json"
+def _path(store: Store, name: str, kind: str) -> Path:
+    return store.root / "cache" / "checkpoints" / f"{name}.{kind}.json"
 
 
 def context(store: Store) -> str:
@@ -89,14 +89,15 @@ def _mac(key: bytes, record: dict[str, Any]) -> str:
     return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
-def read(store: Store, name: str, data: bytes, ctx: str) -> tuple[int, list[Problem]] | None:
-    """(events in the checked prefix of ``data``, the problems found in it), or None: no
-    checkpoint applies (missing, unreadable, forged, for other bytes or another context)."""
+def read(store: Store, name: str, kind: str, data: bytes, ctx: str) -> tuple[int, Any] | None:
+    """(events in the checked prefix of ``data``, what the ``kind`` of check found in it),
+    or None: no checkpoint applies (missing, unreadable, forged, for other bytes or another
+    context)."""
     key = _key()
     if key is None or b"\r" in data:
         return None
     try:
-        record = json.loads(_path(store, name).read_bytes())
+        record = json.loads(_path(store, name, kind).read_bytes())
     except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(record, dict) or not isinstance(record.get("mac"), str):
@@ -104,46 +105,45 @@ def read(store: Store, name: str, data: bytes, ctx: str) -> tuple[int, list[Prob
     mac = record.pop("mac")
     if not hmac.compare_digest(mac, _mac(key, record)):
         return None
-    size, digest, events, problems = (record.get(k) for k in ("bytes", "sha256", "events", "problems"))
+    size, digest, events = (record.get(k) for k in ("bytes", "sha256", "events"))
     if (
         record.get("format") != FORMAT
         or record.get("bundle") != name
+        or record.get("kind") != kind
         or record.get("context") != ctx
         or not isinstance(size, int)
         or not 0 < size <= len(data)
         or not isinstance(events, int)
-        or not isinstance(problems, list)
         or data[size - 1 : size] != b"\n"
         or hashlib.sha256(data[:size]).hexdigest() != digest
         or data.count(b"\n", 0, size) != events
     ):
         return None
-    try:
-        return events, [(int(p[0]), str(p[1]), str(p[2])) for p in problems]
-    except (TypeError, ValueError, IndexError, KeyError):
-        return None
+    return events, record.get("found")
 
 
-def write(store: Store, name: str, data: bytes, events: int, problems: list[Problem], ctx: str) -> None:
-    """Keep the verdicts of a whole re-check of ``data`` (its ``events`` lines); silently
-    nothing when the key or the cache folder cannot be written."""
+def write(store: Store, name: str, kind: str, data: bytes, events: int, found: Any, ctx: str) -> None:
+    """Keep what the ``kind`` of check found in the whole of ``data`` (its ``events``
+    lines); silently nothing when the key or the cache folder cannot be written."""
     key = _key()
     if key is None or b"\r" in data or not data.endswith(b"\n") or data.count(b"\n") != events:
         return
     record: dict[str, Any] = {
         "format": FORMAT,
         "bundle": name,
+        "kind": kind,
         "context": ctx,
         "bytes": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
         "events": events,
-        "problems": [list(p) for p in problems],
+        "found": found,
     }
     record["mac"] = _mac(key, record)
     from promptver.store.atomic import atomic_write
 
+    path = _path(store, name, kind)
     try:
-        _path(store, name).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(_path(store, name), json.dumps(record).encode(), durable=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, json.dumps(record, ensure_ascii=False).encode(), durable=False)
     except (OSError, PromptverError):
         pass  # a read-only store: checked again next time

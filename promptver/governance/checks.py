@@ -386,22 +386,25 @@ def bad_moves(
 
     from promptver.governance import checkpoint
 
-    kept: tuple[int, list[checkpoint.Problem]] | None = None
+    kept: tuple[int, Any] | None = None
     data, ctx = b"", ""
     if events is None and not full:  # the store's own log: a checkpoint may spare its start
         data, events = read_log(store.log_path(name))
         ctx = checkpoint.context(store)
-        kept = checkpoint.read(store, name, data, ctx)
+        kept = checkpoint.read(store, name, checkpoint.MOVES, data, ctx)
     elif events is None:
         events = store.events(name)
-    skip, found = kept if kept is not None else (0, [])
-    states: dict[str, AliasState] = {}
-    seen: list[dict[str, Any]] = []  # review and alias events before the current one
-    by_seq: dict[int, dict[str, Any]] = {}
-    problems: list[checkpoint.Problem] = [p for p in found if alias is None or p[1] == alias]
+    skip, found = 0, []
+    if kept is not None:
+        try:
+            skip, found = kept[0], [(int(s), str(a), str(w)) for s, a, w in kept[1]]
+        except (TypeError, ValueError):
+            skip, found = 0, []
+    problems: list[tuple[int, str, str]] = [p for p in found if alias is None or p[1] == alias]
+    states, seen, by_seq = _before(events, skip, alias)
     unchecked = False  # a move that could not be checked (a version missing): nothing is kept
     lookups = _Lookups(store, name)
-    for index, event in enumerate(events):
+    for event in events[skip:]:
         if isinstance(event.get("seq"), int):  # a hostile line may hold anything there
             by_seq[event["seq"]] = event
         kind = event.get("event")
@@ -409,8 +412,7 @@ def bad_moves(
             seen.append(event)
         if kind != ALIAS_EVENT or not isinstance(event.get("alias"), str):
             continue
-        if index < skip or (alias is not None and event["alias"] != alias):  # checked before / not asked
-            apply(states, event)
+        if alias is not None and event["alias"] != alias:  # only that alias's moves (run time)
             seen.append(event)
             continue
         try:
@@ -430,8 +432,30 @@ def bad_moves(
         apply(states, event)
         seen.append(event)
     if data and alias is None and not unchecked and len(events) > skip:
-        checkpoint.write(store, name, data, len(events), problems, ctx)
+        checkpoint.write(store, name, checkpoint.MOVES, data, len(events), problems, ctx)
     return [(seq, why) for seq, _, why in problems]
+
+
+def _before(
+    events: list[dict[str, Any]], skip: int, alias: str | None
+) -> tuple[dict[str, AliasState], list[dict[str, Any]], dict[int, dict[str, Any]]]:
+    """What the moves after the first ``skip`` events (checked before) are checked with:
+    the states of the aliases they move, the review and alias events, the events by seq."""
+    prefix = events[:skip]
+    if not prefix:
+        return {}, [], {}
+    moved = (
+        {alias}
+        if alias is not None
+        else {e.get("alias") for e in events[skip:] if e.get("event") == ALIAS_EVENT}
+    )
+    states: dict[str, AliasState] = {}
+    for event in prefix:
+        if event.get("alias") in moved:
+            apply(states, event)
+    seen = [e for e in prefix if e.get("event") in ("review", ALIAS_EVENT)]
+    by_seq = {e["seq"]: e for e in prefix if isinstance(e.get("seq"), int)}
+    return states, seen, by_seq
 
 
 def _move_problem(

@@ -199,7 +199,7 @@ def _verify_bundle(
                 f"{name}@{recorded_version}: {event.get('event')} event {event.get('seq')} has no manifest"
                 " (the manifest file was removed)"
             )
-    _verify_log(store, name, manifests, report, runs=runs)
+    _verify_log(store, name, manifests, report, runs=runs, full=full)
     from promptver.governance.aliases import pointer_problems
     from promptver.governance.checks import move_problems
 
@@ -211,26 +211,50 @@ def _verify_bundle(
 
 
 def _verify_log(
-    store: Store, name: str, manifests: dict[str, Manifest], report: VerifyReport, *, runs: bool = True
+    store: Store,
+    name: str,
+    manifests: dict[str, Manifest],
+    report: VerifyReport,
+    *,
+    runs: bool = True,
+    full: bool = False,
 ) -> None:
-    from promptver.store.events import log_lines
+    """The chain and the signatures of every line (those of the prefix a checkpoint covers,
+    governance/checkpoint.py, are taken from it unless ``full``), and the recorded runs
+    the log names (always: their files can change without the log)."""
+    from promptver.governance import checkpoint
+    from promptver.store.events import event_id, read_lines
 
     path = store.log_path(name)
-    from promptver.store.events import event_id
-
-    lines = log_lines(path)
-    hashes = [None, *(hashlib.sha256(line).hexdigest() for line, _ in lines)]  # of the line before
+    data, lines = read_lines(path)
+    ctx = f"{checkpoint.context(store)}; log {path}"
+    skip, found, signed = 0, [], []  # what the chain and signature checks found (kept)
+    kept = None if full else checkpoint.read(store, name, checkpoint.LOG, data, ctx)
+    if kept is not None and isinstance(kept[1], dict):
+        old_found, old_signed = kept[1].get("problems"), kept[1].get("signed")
+        if isinstance(old_found, list) and isinstance(old_signed, list):
+            skip, found, signed = kept[0], [str(p) for p in old_found], [str(s) for s in old_signed]
     signatures: dict[str, int] = {}  # armored signature -> the line it was first seen on
     ids: dict[str, int] = {}  # the id of every event before this one -> its line
     unnamed: list[tuple[dict[str, Any], int]] = []  # events not yet in ``ids``
-    for number, (_line, event) in enumerate(lines, start=1):
+    before = hashlib.sha256(lines[skip - 1][0]).hexdigest() if skip else None  # the line before
+    for number, (line, event) in enumerate(lines, start=1):
         report.events += 1
-        if not isinstance(event, dict):
-            report.problems.append(f"{path}:{number}: {event.message} (edited by hand?)")
+        if number <= skip:  # checked before: only what the lines after it need of them
+            if isinstance(event, dict):
+                signature = event.get("signature")
+                if isinstance(signature, dict) and isinstance(signature.get("armored"), str):
+                    signatures.setdefault(signature["armored"], number)
+                unnamed.append((event, number))
+                _check_run(store, name, event, report, runs)
             continue
-        if event.get("prev") != hashes[number - 1] or event.get("seq") != number:
+        prev, before = before, hashlib.sha256(line).hexdigest()
+        if not isinstance(event, dict):
+            found.append(f"{path}:{number}: {event.message} (edited by hand?)")
+            continue
+        if event.get("prev") != prev or event.get("seq") != number:
             what = event.get("event", "?")
-            report.problems.append(
+            found.append(
                 f"{path}:{number}: audit chain broken at event {number} ({what} {event.get('version', '')}):"
                 " an event before it was edited, removed or reordered"
             )
@@ -238,20 +262,34 @@ def _verify_log(
             for earlier, at in unnamed:  # ids only when a signature asks for them
                 ids.setdefault(event_id(earlier), at)
             unnamed.clear()
-            _check_signature(store, name, number, event, report, signatures, ids, accepted=runs)
+            _check_signature(store, name, number, event, found, signed, signatures, ids)
         unnamed.append((event, number))
-        if runs and event.get("event") == "eval" and event.get("run"):
-            from promptver.evals.runs.records import run_problem
+        _check_run(store, name, event, report, runs)
+    report.problems += found
+    if runs:
+        report.signed += signed
+    if len(lines) > skip:
+        checkpoint.write(
+            store, name, checkpoint.LOG, data, len(lines), {"problems": found, "signed": signed}, ctx
+        )
 
-            problem = run_problem(store, name, event)
-            if problem is not None:
-                report.problems.append(problem)
-        if runs and event.get("event") == "calibration" and event.get("run"):
-            from promptver.evals.analysis.calibration import calibration_problem
 
-            problem = calibration_problem(store.root, name, event)
-            if problem is not None:
-                report.problems.append(problem)
+def _check_run(store: Store, name: str, event: dict[str, Any], report: VerifyReport, runs: bool) -> None:
+    """A recorded eval run or calibration against its files (unless ``runs`` is False)."""
+    if not runs or not event.get("run"):
+        return
+    if event.get("event") == "eval":
+        from promptver.evals.runs.records import run_problem
+
+        problem = run_problem(store, name, event)
+    elif event.get("event") == "calibration":
+        from promptver.evals.analysis.calibration import calibration_problem
+
+        problem = calibration_problem(store.root, name, event)
+    else:
+        return
+    if problem is not None:
+        report.problems.append(problem)
 
 
 @collector_paused()
@@ -277,22 +315,21 @@ def _check_signature(
     name: str,
     number: int,
     event: dict[str, object],
-    report: VerifyReport,
+    found: list[str],
+    signed: list[str],
     signed_at: dict[str, int],
     ids: dict[str, int],
-    *,
-    accepted: bool = True,
 ) -> None:
-    """A signed event: who signed it (``report.signed``, when ``accepted``), or why the
-    signature is bad. Tampering (an edited event, a line replayed or moved: the same
-    signature twice, or signed after an event that is not earlier, ``ids``) is a problem; an
-    unknown key or someone else's is not (the decision simply does not count)."""
+    """A signed event: who signed it (``signed``), or why the signature is bad (``found``).
+    Tampering (an edited event, a line replayed or moved: the same signature twice, or
+    signed after an event that is not earlier, ``ids``) is a problem; an unknown key or
+    someone else's is not (the decision simply does not count)."""
     from promptver.governance.signing import check, misplaced
     from promptver.store.events import event_id
 
     first = ids.get(event_id(event))
     if first is not None:  # a copied line has the id of the original
-        report.problems.append(
+        found.append(
             f"{store.log_path(name)}:{number}: audit event {number} repeats signed event {first}"
             f" ({event.get('event')} by {event.get('actor')}): the line was replayed (copied) into"
             " the log; a signed decision counts once, where it was made"
@@ -308,7 +345,7 @@ def _check_signature(
     armored = signature.get("armored") if isinstance(signature, dict) else None
     if isinstance(armored, str):
         if armored in signed_at:
-            report.problems.append(
+            found.append(
                 f"{where}: {what}: the same signature as event {signed_at[armored]}:"
                 " the line was replayed (copied) into the log"
             )
@@ -316,10 +353,8 @@ def _check_signature(
         signed_at[armored] = number
     place = misplaced(dict(event), number, ids)
     if verdict.tampered or place is not None:  # another log's signature says more than its place
-        report.problems.append(f"{where}: {what}: {verdict.problem if verdict.tampered else place}")
-    elif not accepted:
-        return
+        found.append(f"{where}: {what}: {verdict.problem if verdict.tampered else place}")
     elif verdict.signer is not None:
-        report.signed.append(f"{what}: signed by {verdict.signer}")
+        signed.append(f"{what}: signed by {verdict.signer}")
     else:  # an unknown key, someone else's key: the decision does not count, nothing was edited
-        report.signed.append(f"{what}: signature not accepted: {verdict.problem}")
+        signed.append(f"{what}: signature not accepted: {verdict.problem}")

@@ -291,6 +291,12 @@ def log_lines(path: Path) -> list[tuple[bytes, dict[str, Any] | IntegrityError]]
     return list(_read_lines(path)[1])
 
 
+def read_lines(path: Path) -> tuple[bytes, list[tuple[bytes, dict[str, Any] | IntegrityError]]]:
+    """`log_lines` with the bytes they were split from (b"" when there is no log); the list
+    is shared: do not change it."""
+    return _read_lines(path)
+
+
 def _read_lines(path: Path) -> tuple[bytes, list[tuple[bytes, dict[str, Any] | IntegrityError]]]:
     try:
         data = path.read_bytes()
