@@ -302,3 +302,20 @@ def test_the_fast_canonical_json_is_the_careful_one(value: Any) -> None:
     for tricky in (1e16, 1e-5, float("inf"), -float("inf"), 5e-324, {"a": [1e300]}, {1: "x"}, (1, 2)):
         careful = json.dumps(tricky, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         assert canonical_json(tricky) == careful.encode()
+
+
+def test_a_promotions_citations_are_found_by_id_whatever_their_hints() -> None:
+    """`audit` shows where each cited approval is now: the recorded seq is only a hint,
+    checked against the id; a wrong or missing hint makes it look the id up."""
+    from promptver.governance.audit import _cited, _Positions
+    from promptver.store.events import event_id
+
+    approvals = [_review(f"r{n}@x", seq=n) for n in (1, 2, 3)]
+    ids = [event_id(e) for e in approvals]
+    events = [*approvals, {"event": "alias", "seq": 4}]
+    right = {"approval_ids": ids, "approvals": [1, 2, 3]}
+    assert _cited(right, _Positions(events))["approvals"] == [1, 2, 3]
+    relinked = {"approval_ids": ids, "approvals": [3, 1, 2]}  # a pull moved them
+    assert _cited(relinked, _Positions(events))["approvals"] == [1, 2, 3]
+    unknown = {"approval_ids": [ids[0], "sha256:" + "0" * 64, 7], "approvals": [1, 2]}
+    assert _cited(unknown, _Positions(events))["approvals"] == [1, "?", "?"]

@@ -48,7 +48,9 @@ def event_id(event: dict[str, Any]) -> str:
     known = _IDS.get(id(event))
     if known is not None and known[0] is event:
         return known[1]
-    body = {k: v for k, v in event.items() if k not in POSITION_FIELDS}
+    body = dict(event)
+    for position in POSITION_FIELDS:
+        body.pop(position, None)
     identity = "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
     if len(_IDS) >= _IDS_KEPT:
         _IDS.clear()
@@ -57,7 +59,7 @@ def event_id(event: dict[str, Any]) -> str:
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-_PLAIN = (dict, list, str, int, bool, type(None))
+_PLAIN = frozenset((str, int, bool, type(None)))
 
 
 def canonical_json(value: Any) -> bytes:
@@ -67,13 +69,14 @@ def canonical_json(value: Any) -> bytes:
     floats in another notation, ``1e16`` for ``1e+16``, and infinity as null): those go to
     ``json``, as does anything msgspec refuses."""
     stack = [value]
+    pop, push = stack.pop, stack.extend
     while stack:
-        item = stack.pop()
+        item = pop()
         kind = type(item)
         if kind is dict:
-            stack.extend(item.values())
+            push(item.values())
         elif kind is list:
-            stack.extend(item)
+            push(item)
         elif kind not in _PLAIN:
             return _CANONICAL.encode(value).encode()
     encoder, refused = _encoder()
