@@ -84,6 +84,22 @@ def context(store: Store) -> str:
     return f"format {FORMAT}; promptver {__version__}; allowed signers {signers}"
 
 
+_DIGESTS: dict[tuple[int, int], tuple[bytes, str]] = {}  # (id of the bytes, size) -> sha256
+
+
+def _prefix_digest(data: bytes, size: int) -> str:
+    """sha256 of ``data[:size]``, once per bytes object: the checkpoints of one log (the moves,
+    the chain) are read and written by one command against the same bytes."""
+    known = _DIGESTS.get((id(data), size))
+    if known is not None and known[0] is data:
+        return known[1]
+    digest = hashlib.sha256(memoryview(data)[:size]).hexdigest()
+    if len(_DIGESTS) >= 2:
+        _DIGESTS.clear()
+    _DIGESTS[(id(data), size)] = (data, digest)
+    return digest
+
+
 def _mac(key: bytes, record: dict[str, Any]) -> str:
     body = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
     return hmac.new(key, body, hashlib.sha256).hexdigest()
@@ -115,7 +131,7 @@ def read(store: Store, name: str, kind: str, data: bytes, ctx: str) -> tuple[int
         or not 0 < size <= len(data)
         or not isinstance(events, int)
         or data[size - 1 : size] != b"\n"
-        or hashlib.sha256(data[:size]).hexdigest() != digest
+        or _prefix_digest(data, size) != digest
         or data.count(b"\n", 0, size) != events
     ):
         return None
@@ -134,7 +150,7 @@ def write(store: Store, name: str, kind: str, data: bytes, events: int, found: A
         "kind": kind,
         "context": ctx,
         "bytes": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
+        "sha256": _prefix_digest(data, len(data)),
         "events": events,
         "found": found,
     }
