@@ -202,3 +202,14 @@ def test_the_chain_check_is_kept_and_only_ever_misses(moved: Store) -> None:
     lines.append(lines[-1])  # a line appended after the checkpoint is checked
     path.write_bytes(b"".join(lines))
     assert len(_chain_problems(moved)) == 1
+
+
+def test_a_torn_line_after_a_whole_checkpoint_is_named(moved: Store) -> None:
+    """A checkpoint of the whole log does not hide a line added after it without its newline."""
+    assert _chain_problems(moved) == []
+    path = moved.log_path("bot")
+    path.write_bytes(path.read_bytes() + b'{"event": "alias", "torn')
+    from promptver.governance.verify import bundle_problems
+
+    forget_parsed()
+    assert any("is not JSON" in p for p in bundle_problems(moved, "bot"))

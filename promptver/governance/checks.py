@@ -389,9 +389,17 @@ def bad_moves(
     kept: tuple[int, Any] | None = None
     data, ctx = b"", ""
     if events is None and not full:  # the store's own log: a checkpoint may spare its start
-        data, events = read_log(store.log_path(name))
         ctx = checkpoint.context(store)
-        kept = checkpoint.read(store, name, checkpoint.MOVES, data, ctx)
+        raw = _raw_log(store, name)
+        kept = checkpoint.read(store, name, checkpoint.MOVES, raw, ctx)
+        if kept is not None and kept[0] == raw.count(b"\n") and raw.endswith(b"\n"):
+            try:  # the whole log was checked: nothing to parse
+                return [(int(s), str(w)) for s, a, w in kept[1] if alias is None or a == alias]
+            except (TypeError, ValueError):
+                kept = None
+        data, events = read_log(store.log_path(name))
+        if data is not raw and data != raw:  # it grew meanwhile
+            kept = checkpoint.read(store, name, checkpoint.MOVES, data, ctx)
     elif events is None:
         events = store.events(name)
     skip, found = 0, []
@@ -434,6 +442,13 @@ def bad_moves(
     if data and alias is None and not unchecked and len(events) > skip:
         checkpoint.write(store, name, checkpoint.MOVES, data, len(events), problems, ctx)
     return [(seq, why) for seq, _, why in problems]
+
+
+def _raw_log(store: Store, name: str) -> bytes:
+    try:
+        return store.log_path(name).read_bytes()
+    except FileNotFoundError:
+        return b""
 
 
 def _before(

@@ -226,8 +226,10 @@ def _verify_log(
     from promptver.store.events import event_id, read_lines
 
     path = store.log_path(name)
-    data, lines = read_lines(path)
     ctx = f"{checkpoint.context(store)}; log {path}"
+    if not full and _checked_whole(store, name, path, ctx, report, runs):
+        return
+    data, lines = read_lines(path)
     skip, found, signed = 0, [], []  # what the chain and signature checks found (kept)
     kept = None if full else checkpoint.read(store, name, checkpoint.LOG, data, ctx)
     if kept is not None and isinstance(kept[1], dict):
@@ -280,6 +282,32 @@ def _verify_log(
 
 
 RUN_KINDS = ("eval", "calibration")  # events whose files are checked on every pass
+
+
+def _checked_whole(store: Store, name: str, path: Path, ctx: str, report: VerifyReport, runs: bool) -> bool:
+    """When a checkpoint covers the whole log: its findings, and the recorded runs checked
+    again (only their lines are parsed); False when it does not."""
+    from promptver.governance import checkpoint
+    from promptver.store.events import log_events
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return False
+    kept = checkpoint.read(store, name, checkpoint.LOG, data, ctx)
+    whole = data.endswith(b"\n") and kept is not None and kept[0] == data.count(b"\n")
+    if kept is None or not whole or not isinstance(kept[1], dict):
+        return False
+    found, signed = kept[1].get("problems"), kept[1].get("signed")
+    if not isinstance(found, list) or not isinstance(signed, list):
+        return False
+    report.events += kept[0]
+    report.problems += [str(p) for p in found]
+    if runs:
+        report.signed += [str(s) for s in signed]
+        for event in log_events(store, name, *RUN_KINDS):
+            _check_run(store, name, event, report, runs)
+    return True
 
 
 def _check_run(store: Store, name: str, event: dict[str, Any], report: VerifyReport, runs: bool) -> None:
