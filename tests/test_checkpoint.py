@@ -117,8 +117,8 @@ def test_a_forged_or_foreign_checkpoint_never_lets_a_bad_move_pass(
     assert _checked(moved, monkeypatch) == ([bad], MOVES + 1)
     path = moved.root / "cache/checkpoints/bot.moves.json"
     record = json.loads(path.read_bytes())
-    assert record["found"] and record["events"] == bad
-    record["found"] = []
+    assert record["found"]["problems"] and record["events"] == bad
+    record["found"]["problems"] = []
     del record["mac"]
     body = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
     for key in (b"\0" * 32, b"another user's key, 32 bytes...."):
@@ -213,3 +213,30 @@ def test_a_torn_line_after_a_whole_checkpoint_is_named(moved: Store) -> None:
 
     forget_parsed()
     assert any("is not JSON" in p for p in bundle_problems(moved, "bot"))
+
+
+def test_audit_takes_a_promotions_checked_citations_from_the_checkpoint(
+    project: Path, store: Store, pv, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The moves' re-check finds each cited approval by id; where the promotion's recorded
+    seqs are those places, the checkpoint says so and `audit` needs no ids of its own."""
+    from promptver.governance.approvals import decide
+    from promptver.store import events
+    from tests.alias_support import PRODUCTION, new_version, set_policy
+
+    set_policy(project, PRODUCTION)
+    new_version(store, project)
+    for n in range(3):
+        decide(store, "bot", "0.1.0", "approved", f"R{n} <r{n}@example.com>")
+    assert pv("promote", "bot@0.1.0", "--to", "production").code == 0
+    assert pv("verify").code == 0  # the checkpoint, the promotion included
+    ids: list[int] = []
+    real = events.event_id
+    monkeypatch.setattr(events, "event_id", lambda e: ids.append(1) or real(e))
+    forget_parsed()
+    cited = json.loads(pv("audit", "bot", "--json").out)["events"][-1]["approvals"]
+    assert cited == [2, 3, 4] and ids == []
+    (store.root / "cache/checkpoints/bot.moves.json").unlink()
+    forget_parsed()
+    assert json.loads(pv("audit", "bot", "--json").out)["events"][-1]["approvals"] == [2, 3, 4]
+    assert ids  # without it, each citation is checked by id

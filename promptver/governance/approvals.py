@@ -137,7 +137,11 @@ def decisions(
             places.update((event_id(e), _place(e, i)) for i, e in enumerate(every))
         return places.get(after, place - 1)
 
-    found.sort(key=lambda pair: (str(pair[1].get("time", "")), anchor(pair[1], pair[0]), pair[0]))
+    if any("after" in event for _, event in found):
+        found.sort(key=lambda pair: (str(pair[1].get("time", "")), anchor(pair[1], pair[0]), pair[0]))
+    else:  # no signature of format 3: the order is by time, then place (compared in C)
+        keyed = sorted((str(event.get("time", "")), place, n) for n, (place, event) in enumerate(found))
+        found = [found[n] for _, _, n in keyed]
     latest: dict[int, tuple[int, dict[str, Any]]] = {}  # the live decisions, by sorted position
     by_email: dict[str, int] = {}  # the live decision of this email (a later one replaces it)
     by_bare_name: dict[str, int] = {}  # the live decision of this name given without email

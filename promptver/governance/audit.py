@@ -90,6 +90,10 @@ def audit(
         and (stop is None or str(e.get("time", "")) <= stop)
     ]
     positions = _Positions(events)
+    if any("approval_ids" in e for e in shown):
+        from promptver.governance.checks import exact_citations
+
+        positions.exact = exact_citations(store, name)
     shown = [_cited(e, positions) for e in shown]
     return AuditTrail(
         name, [_signed(store, name, e) for e in shown], len(events), chain_problems(store, name)
@@ -104,6 +108,7 @@ class _Positions:
         self.events = events
         self.by_seq = {e["seq"]: e for e in events if isinstance(e.get("seq"), int)}
         self.by_id: dict[str, Any] | None = None
+        self.exact: set[int] = set()  # promotions whose recorded seqs are their citations' places
 
     def find(self, identity: Any, hint: Any) -> Any:
         from promptver.store.events import event_id
@@ -124,6 +129,8 @@ def _cited(event: dict[str, Any], positions: _Positions) -> dict[str, Any]:
         return event
     hints = event.get("approvals")
     hints = hints if isinstance(hints, list) and len(hints) == len(ids) else [None] * len(ids)
+    if event.get("seq") in positions.exact:  # checked so by the moves' re-check of this log
+        return {**event, "approvals": list(hints)}
     return {**event, "approvals": [positions.find(i, h) for i, h in zip(ids, hints, strict=True)]}
 
 

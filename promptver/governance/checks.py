@@ -391,23 +391,16 @@ def bad_moves(
     if events is None and not full:  # the store's own log: a checkpoint may spare its start
         ctx = checkpoint.context(store)
         raw = _raw_log(store, name)
-        kept = checkpoint.read(store, name, checkpoint.MOVES, raw, ctx)
+        kept = _kept_moves(checkpoint.read(store, name, checkpoint.MOVES, raw, ctx))
         if kept is not None and kept[0] == raw.count(b"\n") and raw.endswith(b"\n"):
-            try:  # the whole log was checked: nothing to parse
-                return [(int(s), str(w)) for s, a, w in kept[1] if alias is None or a == alias]
-            except (TypeError, ValueError):
-                kept = None
+            # the whole log was checked: nothing to parse
+            return [(s, w) for s, a, w in kept[1] if alias is None or a == alias]
         data, events = read_log(store.log_path(name))
         if data is not raw and data != raw:  # it grew meanwhile
-            kept = checkpoint.read(store, name, checkpoint.MOVES, data, ctx)
+            kept = _kept_moves(checkpoint.read(store, name, checkpoint.MOVES, data, ctx))
     elif events is None:
         events = store.events(name)
-    skip, found = 0, []
-    if kept is not None:
-        try:
-            skip, found = kept[0], [(int(s), str(a), str(w)) for s, a, w in kept[1]]
-        except (TypeError, ValueError):
-            skip, found = 0, []
+    skip, found, exact = kept if kept is not None else (0, [], [])
     problems: list[tuple[int, str, str]] = [p for p in found if alias is None or p[1] == alias]
     states, seen, by_seq = _before(events, skip, alias)
     unchecked = False  # a move that could not be checked (a version missing): nothing is kept
@@ -424,7 +417,7 @@ def bad_moves(
             seen.append(event)
             continue
         try:
-            why = _move_problem(store, name, event, states, seen, by_seq, dc_replace, lookups)
+            why = _move_problem(store, name, event, states, seen, by_seq, dc_replace, lookups, exact)
         except PromptverError:
             why, unchecked = None, True  # a missing or edited version: verify names it elsewhere
         if why is not None:
@@ -440,8 +433,33 @@ def bad_moves(
         apply(states, event)
         seen.append(event)
     if data and alias is None and not unchecked and len(events) > skip:
-        checkpoint.write(store, name, checkpoint.MOVES, data, len(events), problems, ctx)
+        kept_now = {"problems": problems, "exact": exact}
+        checkpoint.write(store, name, checkpoint.MOVES, data, len(events), kept_now, ctx)
     return [(seq, why) for seq, _, why in problems]
+
+
+def _kept_moves(kept: tuple[int, Any] | None) -> tuple[int, list[tuple[int, str, str]], list[int]] | None:
+    """(events checked, the problems found, the promotions whose cited seqs are exact) of
+    a checkpoint of the moves' re-check."""
+    if kept is None or not isinstance(kept[1], dict):
+        return None
+    try:
+        problems = [(int(s), str(a), str(w)) for s, a, w in kept[1]["problems"]]
+        return kept[0], problems, [int(seq) for seq in kept[1]["exact"]]
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
+def exact_citations(store: Store, name: str) -> set[int]:
+    """The promotions (by seq) whose recorded ``approvals`` are, by the checkpoint of the
+    moves' re-check of this very log, the places of the approvals their ``approval_ids``
+    cite: `audit` shows them without computing ids again."""
+    from promptver.governance import checkpoint
+
+    kept = _kept_moves(
+        checkpoint.read(store, name, checkpoint.MOVES, _raw_log(store, name), checkpoint.context(store))
+    )
+    return set(kept[2]) if kept is not None else set()
 
 
 def _raw_log(store: Store, name: str) -> bytes:
@@ -482,6 +500,7 @@ def _move_problem(
     by_seq: dict[int, dict[str, Any]],
     dc_replace: Any,
     lookups: _Lookups,
+    exact: list[int],
 ) -> str | None:
     alias, action, to = event["alias"], event.get("action"), event.get("to")
     state = states.get(alias, AliasState(alias))
@@ -507,16 +526,20 @@ def _move_problem(
         return "; ".join(result.impossible + result.missing)
     if isinstance(event.get("approval_ids"), list):  # cited by identity (position-independent)
         wanted = {i for i in event["approval_ids"] if isinstance(i, str)}
-        counted_ids: set[str] = set()
+        counted_ids: dict[str, Any] = {}  # id -> seq
         for decision in result.approvals:  # ids only until every cited one is found
-            if wanted <= counted_ids:
+            if wanted <= counted_ids.keys():
                 break
-            counted_ids.add(event_id(decision.event))
+            counted_ids[event_id(decision.event)] = decision.seq
         for cited_id in event["approval_ids"]:
             if not isinstance(cited_id, str) or cited_id not in counted_ids:
                 return (
                     f"it cites {str(cited_id)[:19]}... as an approval of {to}, which no counted approval is"
                 )
+        if event.get("approvals") == [counted_ids[i] for i in event["approval_ids"]] and isinstance(
+            event.get("seq"), int
+        ):
+            exact.append(event["seq"])  # its recorded seqs are where the cited approvals are
         return _eval_problem(event, policy, target, by_seq)
     cited: list[Any] = event["approvals"] if isinstance(event.get("approvals"), list) else []
     counted = {d.seq for d in result.approvals}

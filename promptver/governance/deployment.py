@@ -30,7 +30,7 @@ def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
     check_alias(alias)
     name = manifest.bundle
     events = log_events(store, name, "alias", "review")
-    state = replay(events).get(alias)
+    state = replay([e for e in events if e.get("alias") == alias]).get(alias)  # this alias's moves
     last = state.last if state else None
     raw = _raw_spec(store, manifest)
     runs, _ = evidence(store, name)  # only recorded runs are evidence

@@ -131,8 +131,9 @@ def process(folder: Path, args: list[str], repeat: int) -> tuple[float, float]:
     """The median wall and CPU time (user + system, of the child) in ms of ``promptver
     ARGS`` as a whole process, its output to /dev/null."""
     walls, cpus = [], []
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for _ in range(repeat):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": str(folder / ".pycache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # byte-compiled, as an installed package is
+    for run in range(-1, repeat):  # the first run compiles the modules: not counted
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(
@@ -143,9 +144,10 @@ def process(folder: Path, args: list[str], repeat: int) -> tuple[float, float]:
             stderr=subprocess.DEVNULL,
             check=False,
         )
-        walls.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        if run >= 0:
+            walls.append(time.perf_counter() - start)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return statistics.median(walls) * 1000, statistics.median(cpus) * 1000
 
 
