@@ -240,3 +240,13 @@ def test_audit_takes_a_promotions_checked_citations_from_the_checkpoint(
     forget_parsed()
     assert json.loads(pv("audit", "bot", "--json").out)["events"][-1]["approvals"] == [2, 3, 4]
     assert ids  # without it, each citation is checked by id
+
+
+def test_a_key_others_can_write_is_not_used(moved: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _checked(moved, monkeypatch) == ([], MOVES)
+    checkpoint.key_path().chmod(0o666)
+    try:
+        assert _checked(moved, monkeypatch) == ([], MOVES)  # not believed: checked again
+    finally:
+        checkpoint.key_path().chmod(0o600)
+    assert _checked(moved, monkeypatch) == ([], 0)

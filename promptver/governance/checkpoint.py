@@ -1,23 +1,26 @@
-"""What the re-check of a log's moves (``checks.bad_moves``) found, kept for the next command.
+"""What the checks of a log found, kept for the next command: the re-check of every alias
+move (``checks.bad_moves``) and the chain and signature check (``verify._verify_log``).
 
-Re-checking every move of a long log against the policy in force at its point is the costly
-part of `verify`, `audit`, a promotion and `show NAME@ALIAS`; a move's verdict depends only
-on the log up to it (and on the versions it names, which the log pins by digest), the
-allowed signers and promptver's rules. So after a whole re-check the verdicts are kept in
-``.promptver/cache/checkpoints/<bundle>.json`` (local, never committed or pulled) as: the
-log's first B bytes with their sha256, the number of events in them, the problems found,
-the allowed-signers file's digest and promptver's version. A later command whose log starts
-with exactly those bytes, under the same signers and version, re-checks only the events
-after them.
+Re-checking every move of a long log against the policy in force at its point, and every
+line's chain link and signature, is the costly part of `verify`, `audit`, a promotion and
+`show NAME@ALIAS`. What they find about a line depends only on the log up to it (and on the
+versions it names, which the log pins by digest), the allowed signers and promptver's
+rules. So after a whole check, what it found is kept in
+``.promptver/cache/checkpoints/<bundle>.<kind>.json`` (local, never committed or pulled)
+with: the log's first B bytes' sha256, the number of events in them, the allowed-signers
+file's digest and promptver's version. A later command whose log starts with exactly those
+bytes, under the same signers and version, checks only the events after them (and parses
+nothing when there are none).
 
 The file is a hint, never trusted: it carries an HMAC (SHA-256) under a key of the user's
-own (``$XDG_CACHE_HOME/promptver/checkpoint.key``, else ``~/.cache/promptver/``, made
-once, mode 0600), outside the project. A file that does not parse, is for other bytes,
-other signers or another version, or whose HMAC does not verify (edited, copied from
-someone else, committed by mistake) is a miss: everything is checked again. A log edited
-anywhere in the checked prefix no longer has its sha256, so it is a miss too. `promptver
-verify --full` ignores the file. Moves that could not be checked (a version missing, as in
-a store whose objects are fetched lazily) are never kept: the next command checks them."""
+own, outside the project (``$XDG_CACHE_HOME/promptver/checkpoint.key``, else
+``~/.cache/promptver/``; made once, mode 0600, and not used unless it is the user's alone).
+A file that does not parse, is for other bytes, other signers or another version, or
+whose HMAC does not verify (edited, written by someone else, copied from another machine,
+committed by mistake) is a miss: everything is checked again. A log edited anywhere in the
+checked prefix no longer has its sha256: a miss too. `promptver verify --full` ignores the
+checkpoints. Moves that could not be checked (a version missing, as in a store whose
+objects are fetched lazily) are never kept: the next command checks them."""
 
 from __future__ import annotations
 
@@ -39,8 +42,21 @@ MOVES, LOG = "moves", "log"  # the kinds of check kept: the moves' re-check, the
 
 
 def key_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME") or (
+        os.path.join(os.environ["LOCALAPPDATA"], "promptver", "Cache")
+        if os.name == "nt" and os.environ.get("LOCALAPPDATA")
+        else os.path.expanduser("~/.cache")
+    )
     return Path(base) / "promptver" / "checkpoint.key"
+
+
+def _own(path: Path) -> bool:
+    """The key file is the user's alone (POSIX): anyone else who could write it could make
+    checkpoints this user believes."""
+    if os.name == "nt":
+        return True
+    info = path.stat()
+    return info.st_uid == os.getuid() and info.st_mode & 0o077 == 0
 
 
 def _key() -> bytes | None:
@@ -50,7 +66,7 @@ def _key() -> bytes | None:
     for _ in range(2):
         try:
             key = path.read_bytes()
-            return key if len(key) == KEY_BYTES else None
+            return key if len(key) == KEY_BYTES and _own(path) else None
         except FileNotFoundError:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
