@@ -250,3 +250,30 @@ def test_a_key_others_can_write_is_not_used(moved: Store, monkeypatch: pytest.Mo
     finally:
         checkpoint.key_path().chmod(0o600)
     assert _checked(moved, monkeypatch) == ([], 0)
+
+
+def test_pointers_are_checked_against_the_checkpoints_heads(project: Path, store: Store, pv) -> None:  # type: ignore[no-untyped-def]
+    """With the whole log checked, `verify` compares aliases.json with the heads the
+    checkpoint kept: a hand edit is still named, and a version removed since sends it back
+    to the log."""
+    from promptver.governance.aliases import aliases_path
+    from tests.alias_support import new_version
+
+    new_version(store, project)
+    new_version(store, project)
+    assert pv("alias", "set", "bot", "staging", "0.1.0").code == 0
+    assert pv("verify").code == 0 and pv("verify").code == 0  # the second from the checkpoint
+    path = aliases_path(store, "bot")
+    saved = path.read_text()
+    path.write_text(saved.replace('"0.1.0"', '"0.2.0"'))
+    forget_parsed()
+    shown = pv("verify")
+    assert (
+        shown.code == 1
+        and "alias staging points at 0.2.0 but the last move (event 3) set it to 0.1.0" in shown.out
+    )
+    path.write_text(saved)
+    store.manifest_path("bot", "0.1.0").unlink()
+    forget_parsed()
+    shown = pv("verify")
+    assert shown.code == 1 and "(alias staging -> 0.1.0): version 0.1.0 does not exist" in shown.out

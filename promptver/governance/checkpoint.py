@@ -29,13 +29,14 @@ import hmac
 import json
 import os
 import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from promptver.errors import PromptverError
 from promptver.store.store import Store
 
-FORMAT = 1
+FORMAT = 2
 KEY_BYTES = 32
 
 MOVES, LOG = "moves", "log"  # the kinds of check kept: the moves' re-check, the log's chain
@@ -179,3 +180,55 @@ def write(store: Store, name: str, kind: str, data: bytes, events: int, found: A
         atomic_write(path, json.dumps(record, ensure_ascii=False).encode(), durable=False)
     except (OSError, PromptverError):
         pass  # a read-only store: checked again next time
+
+
+@dataclass
+class Moves:
+    """What the re-check of the moves of a log's first ``events`` events found."""
+
+    events: int
+    problems: list[tuple[int, str, str]] = field(default_factory=list)  # (seq, alias, why)
+    exact: list[int] = field(default_factory=list)  # promotions whose recorded seqs are exact
+    heads: dict[str, tuple[str | None, Any]] = field(default_factory=dict)  # alias -> (held, last seq)
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # every (version, digest) moved to
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "problems": [list(p) for p in self.problems],
+            "exact": self.exact,
+            "heads": {alias: list(head) for alias, head in self.heads.items()},
+            "pairs": [list(p) for p in self.pairs],
+        }
+
+
+def read_moves(store: Store, name: str, data: bytes, ctx: str) -> Moves | None:
+    kept = read(store, name, MOVES, data, ctx)
+    if kept is None or not isinstance(kept[1], dict):
+        return None
+    found = kept[1]
+    try:
+        return Moves(
+            kept[0],
+            [(int(s), str(a), str(w)) for s, a, w in found["problems"]],
+            [int(seq) for seq in found["exact"]],
+            {str(a): (None if v is None else str(v), seq) for a, (v, seq) in found["heads"].items()},
+            [(str(v), str(d)) for v, d in found["pairs"]],
+        )
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
+
+
+def write_moves(store: Store, name: str, data: bytes, moves: Moves, ctx: str) -> None:
+    write(store, name, MOVES, data, moves.events, moves.to_json(), ctx)
+
+
+def whole(data: bytes, events: int) -> bool:
+    """Whether a checkpoint of ``events`` lines covers all of ``data``."""
+    return data.endswith(b"\n") and data.count(b"\n") == events
+
+
+def log_bytes(store: Store, name: str) -> bytes:
+    try:
+        return store.log_path(name).read_bytes()
+    except FileNotFoundError:
+        return b""

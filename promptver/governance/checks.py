@@ -386,21 +386,19 @@ def bad_moves(
 
     from promptver.governance import checkpoint
 
-    kept: tuple[int, Any] | None = None
+    kept: checkpoint.Moves | None = None
     data, ctx = b"", ""
-    if events is None and not full:  # the store's own log: a checkpoint may spare its start
+    if events is None:  # the store's own log: a checkpoint may spare its start
         ctx = checkpoint.context(store)
-        raw = _raw_log(store, name)
-        kept = _kept_moves(checkpoint.read(store, name, checkpoint.MOVES, raw, ctx))
-        if kept is not None and kept[0] == raw.count(b"\n") and raw.endswith(b"\n"):
-            # the whole log was checked: nothing to parse
-            return [(s, w) for s, a, w in kept[1] if alias is None or a == alias]
+        raw = b"" if full else checkpoint.log_bytes(store, name)
+        kept = None if full else checkpoint.read_moves(store, name, raw, ctx)
+        if kept is not None and checkpoint.whole(raw, kept.events):  # nothing to parse
+            return [(s, w) for s, a, w in kept.problems if alias is None or a == alias]
         data, events = read_log(store.log_path(name))
-        if data is not raw and data != raw:  # it grew meanwhile
-            kept = _kept_moves(checkpoint.read(store, name, checkpoint.MOVES, data, ctx))
-    elif events is None:
-        events = store.events(name)
-    skip, found, exact = kept if kept is not None else (0, [], [])
+        if not full and data is not raw and data != raw:  # it grew meanwhile
+            kept = checkpoint.read_moves(store, name, data, ctx)
+    skip = kept.events if kept is not None else 0
+    found, exact = (kept.problems, list(kept.exact)) if kept is not None else ([], [])
     problems: list[tuple[int, str, str]] = [p for p in found if alias is None or p[1] == alias]
     states, seen, by_seq = _before(events, skip, alias)
     unchecked = False  # a move that could not be checked (a version missing): nothing is kept
@@ -433,21 +431,20 @@ def bad_moves(
         apply(states, event)
         seen.append(event)
     if data and alias is None and not unchecked and len(events) > skip:
-        kept_now = {"problems": problems, "exact": exact}
-        checkpoint.write(store, name, checkpoint.MOVES, data, len(events), kept_now, ctx)
+        now = checkpoint.Moves(len(events), problems, exact)
+        now.heads = dict(kept.heads) if kept is not None else {}
+        now.heads.update(
+            (a, (st.version, st.last.get("seq") if st.last else None)) for a, st in states.items()
+        )
+        pairs = set(kept.pairs) if kept is not None else set()
+        pairs.update(
+            (e["to"], str(e.get("to_digest")))
+            for e in events[skip:]
+            if e.get("event") == ALIAS_EVENT and isinstance(e.get("to"), str)
+        )
+        now.pairs = sorted(pairs)
+        checkpoint.write_moves(store, name, data, now, ctx)
     return [(seq, why) for seq, _, why in problems]
-
-
-def _kept_moves(kept: tuple[int, Any] | None) -> tuple[int, list[tuple[int, str, str]], list[int]] | None:
-    """(events checked, the problems found, the promotions whose cited seqs are exact) of
-    a checkpoint of the moves' re-check."""
-    if kept is None or not isinstance(kept[1], dict):
-        return None
-    try:
-        problems = [(int(s), str(a), str(w)) for s, a, w in kept[1]["problems"]]
-        return kept[0], problems, [int(seq) for seq in kept[1]["exact"]]
-    except (TypeError, ValueError, KeyError):
-        return None
 
 
 def exact_citations(store: Store, name: str) -> set[int]:
@@ -456,17 +453,8 @@ def exact_citations(store: Store, name: str) -> set[int]:
     cite: `audit` shows them without computing ids again."""
     from promptver.governance import checkpoint
 
-    kept = _kept_moves(
-        checkpoint.read(store, name, checkpoint.MOVES, _raw_log(store, name), checkpoint.context(store))
-    )
-    return set(kept[2]) if kept is not None else set()
-
-
-def _raw_log(store: Store, name: str) -> bytes:
-    try:
-        return store.log_path(name).read_bytes()
-    except FileNotFoundError:
-        return b""
+    kept = checkpoint.read_moves(store, name, checkpoint.log_bytes(store, name), checkpoint.context(store))
+    return set(kept.exact) if kept is not None else set()
 
 
 def _before(

@@ -203,11 +203,11 @@ def _verify_bundle(
     from promptver.governance.aliases import pointer_problems
     from promptver.governance.checks import move_problems
 
-    report.problems += pointer_problems(store, name, manifests)
-    try:
-        report.problems += move_problems(store, name, full=full)
+    try:  # first: it keeps the checkpoint that spares the pointer check a parse
+        moves = move_problems(store, name, full=full)
     except PromptverError:
-        pass  # a log line that is not an event: the chain check names it
+        moves = []  # a log line that is not an event: the chain check names it
+    report.problems += pointer_problems(store, name, manifests, full=full) + moves
 
 
 def _verify_log(
