@@ -319,3 +319,28 @@ def test_a_promotions_citations_are_found_by_id_whatever_their_hints() -> None:
     assert _cited(relinked, _Positions(events))["approvals"] == [1, 2, 3]
     unknown = {"approval_ids": [ids[0], "sha256:" + "0" * 64, 7], "approvals": [1, 2]}
     assert _cited(unknown, _Positions(events))["approvals"] == [1, "?", "?"]
+
+
+def test_one_aliass_moves_are_those_of_every_alias_filtered(store: Store) -> None:
+    """`alias_events` parses only the lines naming the alias, and finds the same moves as
+    reading every alias event; a name spelt with ``\\u`` escapes is still found."""
+    from promptver.store.events import alias_events
+
+    moves = [
+        {"event": "alias", "alias": name, "to": "0.1.0"}
+        for name in ("production", "staging", "prod", "production", "staging")
+    ]
+    noise = [_review("production@x"), {"event": "bump", "version": "0.1.0", "message": '"production"'}]
+    _write_log(store, "bot", [moves[0], noise[0], *moves[1:3], noise[1], *moves[3:]])
+    for alias in ("production", "staging", "prod", "canary"):
+        forget_parsed()
+        expected = [e for e in log_events(store, "bot", "alias") if e["alias"] == alias]
+        assert alias_events(store, "bot", alias) == expected
+    assert [e["seq"] for e in alias_events(store, "bot", "production")] == [1, 6]
+    path = store.log_path("bot")
+    escaped = json.dumps({"event": "alias", "alias": "production", "to": "0.2.0", "seq": 8}).replace(
+        '"production"', '"\\u0070roduction"'
+    )
+    path.write_bytes(path.read_bytes() + escaped.encode() + b"\n")
+    forget_parsed()
+    assert [e["seq"] for e in alias_events(store, "bot", "production")] == [1, 6, 8]

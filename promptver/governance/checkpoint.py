@@ -101,20 +101,19 @@ def context(store: Store) -> str:
     return f"format {FORMAT}; promptver {__version__}; allowed signers {signers}"
 
 
-_DIGESTS: dict[tuple[int, int], tuple[bytes, str]] = {}  # (id of the bytes, size) -> sha256
+_FACTS: dict[tuple[int, int], tuple[bytes, str, int]] = {}  # (length, size) -> (bytes, sha256, lines)
 
 
-def _prefix_digest(data: bytes, size: int) -> str:
-    """sha256 of ``data[:size]``, once per bytes object: the checkpoints of one log (the moves,
-    the chain) are read and written by one command against the same bytes."""
-    known = _DIGESTS.get((id(data), size))
-    if known is not None and known[0] is data:
-        return known[1]
-    digest = hashlib.sha256(memoryview(data)[:size]).hexdigest()
-    if len(_DIGESTS) >= 2:
-        _DIGESTS.clear()
-    _DIGESTS[(id(data), size)] = (data, digest)
-    return digest
+def _prefix(data: bytes, size: int) -> tuple[str, int]:
+    """The sha256 of ``data[:size]`` and its number of lines, worked out once per command
+    for the same bytes (the checkpoints of one log are read by several of its checks)."""
+    known = _FACTS.get((len(data), size))
+    if known is not None and (known[0] is data or known[0] == data):
+        return known[1], known[2]
+    facts = hashlib.sha256(memoryview(data)[:size]).hexdigest(), data.count(b"\n", 0, size)
+    _FACTS.clear()  # one log's bytes at a time
+    _FACTS[(len(data), size)] = (data, *facts)
+    return facts
 
 
 def _mac(key: bytes, record: dict[str, Any]) -> str:
@@ -148,8 +147,7 @@ def read(store: Store, name: str, kind: str, data: bytes, ctx: str) -> tuple[int
         or not 0 < size <= len(data)
         or not isinstance(events, int)
         or data[size - 1 : size] != b"\n"
-        or _prefix_digest(data, size) != digest
-        or data.count(b"\n", 0, size) != events
+        or _prefix(data, size) != (digest, events)
     ):
         return None
     return events, record.get("found")
@@ -159,7 +157,7 @@ def write(store: Store, name: str, kind: str, data: bytes, events: int, found: A
     """Keep what the ``kind`` of check found in the whole of ``data`` (its ``events``
     lines); silently nothing when the key or the cache folder cannot be written."""
     key = _key()
-    if key is None or b"\r" in data or not data.endswith(b"\n") or data.count(b"\n") != events:
+    if key is None or b"\r" in data or not data.endswith(b"\n") or _prefix(data, len(data))[1] != events:
         return
     record: dict[str, Any] = {
         "format": FORMAT,
@@ -167,7 +165,7 @@ def write(store: Store, name: str, kind: str, data: bytes, events: int, found: A
         "kind": kind,
         "context": ctx,
         "bytes": len(data),
-        "sha256": _prefix_digest(data, len(data)),
+        "sha256": _prefix(data, len(data))[0],
         "events": events,
         "found": found,
     }
@@ -224,7 +222,7 @@ def write_moves(store: Store, name: str, data: bytes, moves: Moves, ctx: str) ->
 
 def whole(data: bytes, events: int) -> bool:
     """Whether a checkpoint of ``events`` lines covers all of ``data``."""
-    return data.endswith(b"\n") and data.count(b"\n") == events
+    return data.endswith(b"\n") and _prefix(data, len(data))[1] == events
 
 
 def log_bytes(store: Store, name: str) -> bytes:

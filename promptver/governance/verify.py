@@ -295,8 +295,7 @@ def _checked_whole(store: Store, name: str, path: Path, ctx: str, report: Verify
     except FileNotFoundError:
         return False
     kept = checkpoint.read(store, name, checkpoint.LOG, data, ctx)
-    whole = data.endswith(b"\n") and kept is not None and kept[0] == data.count(b"\n")
-    if kept is None or not whole or not isinstance(kept[1], dict):
+    if kept is None or not checkpoint.whole(data, kept[0]) or not isinstance(kept[1], dict):
         return False
     found, signed = kept[1].get("problems"), kept[1].get("signed")
     if not isinstance(found, list) or not isinstance(signed, list):

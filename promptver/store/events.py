@@ -211,9 +211,30 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
         data = path.read_bytes()
     except FileNotFoundError:
         return []
+    found = _events_with(path, data, [json.dumps(kind).encode() for kind in kinds])
+    return [event for event in found if event.get("event") in kinds]
+
+
+def alias_events(store: Store, name: str, alias: str) -> list[dict[str, Any]]:
+    """The ``alias`` events of one alias, in log order: only the lines holding its name
+    (as a JSON string) are parsed, so resolving ``NAME@production`` does not parse the
+    moves of every other alias. A log with a ``\\u`` escape anywhere (a name could be
+    spelt with escapes) is read by kind, as `log_events` reads it."""
+    path = store.log_path(name)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    tokens = [json.dumps("alias").encode()] if b"\\u" in data else [json.dumps(alias).encode()]
+    found = _events_with(path, data, tokens)
+    return [e for e in found if e.get("event") == "alias" and e.get("alias") == alias]
+
+
+def _events_with(path: Path, data: bytes, tokens: list[bytes]) -> list[dict[str, Any]]:
+    """The events of the lines of ``data`` holding any of ``tokens``, in log order."""
     starts: set[int] = set()
-    for kind in kinds:
-        starts.update(_token_lines(str(path), data, json.dumps(kind).encode()))
+    for token in tokens:
+        starts.update(_token_lines(str(path), data, token))
     parsed = _parsed_before(str(path), data)
     ordered = sorted(starts)
     number, counted = 1, 0  # line numbers counted forward once, not from the start per line
@@ -231,7 +252,7 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
                 parsed[start] = event
     finally:
         _keep(str(path), data, parsed)
-    return [parsed[start] for start in ordered if parsed[start].get("event") in kinds]
+    return [parsed[start] for start in ordered]
 
 
 # The starts of the lines holding each token, by log, with the bytes they were found in:
