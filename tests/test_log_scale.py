@@ -344,3 +344,14 @@ def test_one_aliass_moves_are_those_of_every_alias_filtered(store: Store) -> Non
     path.write_bytes(path.read_bytes() + escaped.encode() + b"\n")
     forget_parsed()
     assert [e["seq"] for e in alias_events(store, "bot", "production")] == [1, 6, 8]
+
+
+def test_a_decision_made_from_its_event_is_the_dataclasss() -> None:
+    """`Decision.of` skips the dataclass's ``__init__``: the result is the same value."""
+    event = {**_review("Ana <a@x>", seq=4), "note": "ok", "time": "2026-11-26T12:00:00Z"}
+    made = Decision.of(event)
+    assert made == Decision("Ana <a@x>", "approved", "2026-11-26T12:00:00Z", "ok", 4, "0.1.0", event)
+    assert hash(made) == hash(Decision("Ana <a@x>", "approved", "2026-11-26T12:00:00Z", "ok", 4, "0.1.0"))
+    assert made.signed_by is None and made.event is event and "Ana" in repr(made)
+    with pytest.raises(AttributeError):
+        made.actor = "someone else"  # type: ignore[misc]

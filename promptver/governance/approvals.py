@@ -62,6 +62,26 @@ class Decision:
     signature_problem: str | None = None
     signing_key: str | None = None  # the fingerprint of the key that signed it (good ones)
 
+    @classmethod
+    def of(cls, event: dict[str, Any]) -> Decision:
+        """The decision a review event records (its signature not checked yet). Made
+        without the frozen dataclass's ``__init__``, which sets each field through
+        ``object.__setattr__``: three times slower, a tenth of a second at 50,000."""
+        decision = object.__new__(cls)
+        decision.__dict__.update(
+            actor=event["actor"],
+            decision=str(event.get("decision")),
+            time=str(event.get("time", "")),
+            note=event.get("note"),
+            seq=event.get("seq"),
+            version=event["new"].get("version"),
+            event=event,
+            signed_by=None,
+            signature_problem=None,
+            signing_key=None,
+        )
+        return decision
+
     @property
     def verdict(self) -> Verdict:
         from promptver.governance.signing import Verdict
@@ -160,18 +180,7 @@ def decisions(
         if name:
             by_name.setdefault(name, []).append(number)
         latest[number] = (place, event)
-    return [
-        Decision(
-            actor=event["actor"],
-            decision=str(event.get("decision")),
-            time=str(event.get("time", "")),
-            note=event.get("note"),
-            seq=event.get("seq"),
-            version=event["new"].get("version"),
-            event=event,
-        )
-        for _, event in sorted(latest.values(), key=lambda pair: pair[0])
-    ]
+    return [Decision.of(event) for _, event in sorted(latest.values(), key=lambda pair: pair[0])]
 
 
 def _place(event: dict[str, Any], index: int) -> int:

@@ -242,16 +242,17 @@ def _verify_log(
     before = hashlib.sha256(lines[skip - 1][0]).hexdigest() if skip else None  # the line before
     report.events += len(lines)
     if skip:  # checked before: only what the lines after it need of them
-        special = [
-            (number, event)
-            for number, (_, event) in enumerate(lines[:skip], start=1)
-            if type(event) is dict and ("signature" in event or event.get("event") in RUN_KINDS)
+        special: list[tuple[int, dict[str, Any]]] = [
+            (number, kept_event)
+            for number, (_, kept_event) in enumerate(lines[:skip], start=1)
+            if isinstance(kept_event, dict)
+            and ("signature" in kept_event or kept_event.get("event") in RUN_KINDS)
         ]
-        for number, event in special:
-            signature = event.get("signature")
+        for number, kept_event in special:
+            signature = kept_event.get("signature")
             if isinstance(signature, dict) and isinstance(signature.get("armored"), str):
                 signatures.setdefault(signature["armored"], number)
-            _check_run(store, name, event, report, runs)
+            _check_run(store, name, kept_event, report, runs)
         if any(isinstance(e, dict) and "signature" in e for _, e in lines[skip:]):
             unnamed = [(e, n) for n, (_, e) in enumerate(lines[:skip], start=1) if isinstance(e, dict)]
     for number, (line, event) in enumerate(lines[skip:], start=skip + 1):

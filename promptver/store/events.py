@@ -81,7 +81,7 @@ def canonical_json(value: Any) -> bytes:
             return _CANONICAL.encode(value).encode()
     encoder, refused = _encoder()
     try:
-        return encoder.encode(value)  # type: ignore[no-any-return]
+        return encoder.encode(value)
     except refused:
         return _CANONICAL.encode(value).encode()
 
