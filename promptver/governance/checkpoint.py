@@ -111,7 +111,8 @@ def _prefix(data: bytes, size: int) -> tuple[str, int]:
     if known is not None and (known[0] is data or known[0] == data):
         return known[1], known[2]
     facts = hashlib.sha256(memoryview(data)[:size]).hexdigest(), data.count(b"\n", 0, size)
-    _FACTS.clear()  # one log's bytes at a time
+    for stale in [k for k, v in _FACTS.items() if v[0] is not data and v[0] != data][:-1]:
+        del _FACTS[stale]  # the facts of one log's bytes (prefix and whole), and the last before
     _FACTS[(len(data), size)] = (data, *facts)
     return facts
 

@@ -400,19 +400,18 @@ def bad_moves(
     skip = kept.events if kept is not None else 0
     found, exact = (kept.problems, list(kept.exact)) if kept is not None else ([], [])
     problems: list[tuple[int, str, str]] = [p for p in found if alias is None or p[1] == alias]
-    states, seen, by_seq = _before(events, skip, alias)
+    states, seen, by_seq = _before(events, skip, alias)  # seen: review events by digest
     unchecked = False  # a move that could not be checked (a version missing): nothing is kept
     lookups = _Lookups(store, name)
     for event in events[skip:]:
-        if isinstance(event.get("seq"), int):  # a hostile line may hold anything there
-            by_seq[event["seq"]] = event
         kind = event.get("event")
+        if kind == "eval" and isinstance(event.get("seq"), int):  # a hostile line may hold anything
+            by_seq[event["seq"]] = event
         if kind == "review":
-            seen.append(event)
+            _add_review(seen, event)
         if kind != ALIAS_EVENT or not isinstance(event.get("alias"), str):
             continue
         if alias is not None and event["alias"] != alias:  # only that alias's moves (run time)
-            seen.append(event)
             continue
         try:
             why = _move_problem(store, name, event, states, seen, by_seq, dc_replace, lookups, exact)
@@ -429,7 +428,6 @@ def bad_moves(
                 )
             )
         apply(states, event)
-        seen.append(event)
     if data and alias is None and not unchecked and len(events) > skip:
         now = checkpoint.Moves(len(events), problems, exact)
         now.heads = dict(kept.heads) if kept is not None else {}
@@ -459,12 +457,14 @@ def exact_citations(store: Store, name: str) -> set[int]:
 
 def _before(
     events: list[dict[str, Any]], skip: int, alias: str | None
-) -> tuple[dict[str, AliasState], list[dict[str, Any]], dict[int, dict[str, Any]]]:
+) -> tuple[dict[str, AliasState], dict[Any, list[dict[str, Any]]], dict[int, dict[str, Any]]]:
     """What the moves after the first ``skip`` events (checked before) are checked with:
-    the states of the aliases they move, the review and alias events, the events by seq."""
+    the states of the aliases they move, the review events by the digest they decide on,
+    the eval events by seq."""
     prefix = events[:skip]
+    seen: dict[Any, list[dict[str, Any]]] = {}
     if not prefix:
-        return {}, [], {}
+        return {}, seen, {}
     moved = (
         {alias}
         if alias is not None
@@ -474,9 +474,19 @@ def _before(
     for event in prefix:
         if event.get("alias") in moved:
             apply(states, event)
-    seen = [e for e in prefix if e.get("event") in ("review", ALIAS_EVENT)]
-    by_seq = {e["seq"]: e for e in prefix if isinstance(e.get("seq"), int)}
+    for event in prefix:
+        if event.get("event") == "review":
+            _add_review(seen, event)
+    by_seq = {e["seq"]: e for e in prefix if e.get("event") == "eval" and isinstance(e.get("seq"), int)}
     return states, seen, by_seq
+
+
+def _add_review(seen: dict[Any, list[dict[str, Any]]], event: dict[str, Any]) -> None:
+    """A review event, indexed by the digest it decides on (what `check_policy` of a move
+    to that digest reads: only its decisions count)."""
+    new = event.get("new")
+    if isinstance(new, dict):
+        seen.setdefault(new.get("digest"), []).append(event)
 
 
 def _move_problem(
@@ -484,7 +494,7 @@ def _move_problem(
     name: str,
     event: dict[str, Any],
     states: dict[str, AliasState],
-    seen: list[dict[str, Any]],
+    seen: dict[Any, list[dict[str, Any]]],
     by_seq: dict[int, dict[str, Any]],
     dc_replace: Any,
     lookups: _Lookups,
@@ -509,7 +519,8 @@ def _move_problem(
         return None
     if action != "promote":
         return f"{alias} is protected ({policy.describe()}); only a promotion may move it"
-    result = check_policy(store, target, alias, dc_replace(policy, min_eval_score=None), seen)
+    reviews = seen.get(target.digest, [])  # the decisions on the version moved to
+    result = check_policy(store, target, alias, dc_replace(policy, min_eval_score=None), reviews)
     if not result.ok:
         return "; ".join(result.impossible + result.missing)
     if isinstance(event.get("approval_ids"), list):  # cited by identity (position-independent)
