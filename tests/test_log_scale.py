@@ -355,3 +355,29 @@ def test_a_decision_made_from_its_event_is_the_dataclasss() -> None:
     assert made.signed_by is None and made.event is event and "Ana" in repr(made)
     with pytest.raises(AttributeError):
         made.actor = "someone else"  # type: ignore[misc]
+
+
+def test_a_log_read_again_after_a_same_size_edit_is_read_anew(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bytes of a log are kept between reads only once its last change has settled:
+    a same-size edit right after a read (the same clock tick keeps the times) is seen."""
+    import os
+
+    from promptver.store import events as log
+
+    path = _write_log(store, "bot", [{"event": "alias", "alias": "a", "to": "0.1.0"}])
+    assert log.log_bytes(path) == path.read_bytes()
+    edited = path.read_bytes().replace(b"0.1.0", b"0.9.0")
+    stat = path.stat()
+    path.write_bytes(edited)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with the old mtime
+    assert log.log_bytes(path) == edited
+    assert log.log_bytes(path) is not log.log_bytes(path)  # changed just now: not kept
+    monkeypatch.setattr(log, "RACY", -1)  # as if its last change were long ago
+    assert log.log_bytes(path) is log.log_bytes(path)  # kept, found again by its stat
+    path.write_bytes(edited.replace(b"0.9.0", b"0.10.0"))  # another size: read anew
+    assert log.log_bytes(path) == path.read_bytes()
+    with open(path, "ab") as handle:
+        handle.write(b"{}\n")
+    assert log.log_bytes(path) == path.read_bytes()

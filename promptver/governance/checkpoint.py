@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from promptver.errors import PromptverError
+from promptver.store.events import log_bytes as events_log_bytes
 from promptver.store.store import Store
 
 FORMAT = 2
@@ -228,6 +229,6 @@ def whole(data: bytes, events: int) -> bool:
 
 def log_bytes(store: Store, name: str) -> bytes:
     try:
-        return store.log_path(name).read_bytes()
+        return events_log_bytes(store.log_path(name))
     except FileNotFoundError:
         return b""

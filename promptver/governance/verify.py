@@ -289,10 +289,10 @@ def _checked_whole(store: Store, name: str, path: Path, ctx: str, report: Verify
     """When a checkpoint covers the whole log: its findings, and the recorded runs checked
     again (only their lines are parsed); False when it does not."""
     from promptver.governance import checkpoint
-    from promptver.store.events import log_events
+    from promptver.store.events import log_bytes, log_events
 
     try:
-        data = path.read_bytes()
+        data = log_bytes(path)
     except FileNotFoundError:
         return False
     kept = checkpoint.read(store, name, checkpoint.LOG, data, ctx)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -156,10 +157,43 @@ _SEEN_LOGS = 8
 _LINES: dict[str, tuple[bytes, list[tuple[bytes, dict[str, Any] | IntegrityError]]]] = {}
 
 
+# A log's bytes by its path, with the (device, inode, size, mtime, ctime) they were read
+# at: the several readers of one command (the checks, the replays, the checkpoints) read a
+# long log once while it does not change. An append changes its size, any write its
+# times; as in git's "racy" rule, bytes read within RACY of the file's last change are
+# not kept (a same-size rewrite in the same clock tick would keep those times).
+_BYTES: dict[str, tuple[tuple[int, ...], bytes]] = {}
+RACY = 2_000_000_000  # ns
+
+
+def log_bytes(path: Path) -> bytes:
+    """A log's bytes (FileNotFoundError when there is none), read again only when the file
+    changed since the last read in this process."""
+    key = str(path)
+    before = _stat_key(path)
+    known = _BYTES.get(key)
+    if known is not None and known[0] == before:
+        return known[1]
+    data = path.read_bytes()
+    settled = time.time_ns() - max(before[3], before[4]) > RACY
+    if settled and _stat_key(path) == before:  # not written while it was read, nor just before
+        _BYTES.pop(key, None)
+        while len(_BYTES) >= _SEEN_LOGS:
+            del _BYTES[next(iter(_BYTES))]
+        _BYTES[key] = (before, data)
+    return data
+
+
+def _stat_key(path: Path) -> tuple[int, ...]:
+    info = os.stat(path)
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
+
+
 def forget_parsed() -> None:
     """Drop the parsed events kept from earlier reads (benchmarks measure a cold read)."""
     _SEEN.clear()
     _LINES.clear()
+    _BYTES.clear()
     _TOKENS.clear()
     _IDS.clear()
 
@@ -208,7 +242,7 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
     each line parsed at most once per process while the log only grows."""
     path = store.log_path(name)
     try:
-        data = path.read_bytes()
+        data = log_bytes(path)
     except FileNotFoundError:
         return []
     found = _events_with(path, data, [json.dumps(kind).encode() for kind in kinds])
@@ -222,7 +256,7 @@ def alias_events(store: Store, name: str, alias: str) -> list[dict[str, Any]]:
     spelt with escapes) is read by kind, as `log_events` reads it."""
     path = store.log_path(name)
     try:
-        data = path.read_bytes()
+        data = log_bytes(path)
     except FileNotFoundError:
         return []
     tokens = [json.dumps("alias").encode()] if b"\\u" in data else [json.dumps(alias).encode()]
@@ -323,7 +357,7 @@ def read_lines(path: Path) -> tuple[bytes, list[tuple[bytes, dict[str, Any] | In
 
 def _read_lines(path: Path) -> tuple[bytes, list[tuple[bytes, dict[str, Any] | IntegrityError]]]:
     try:
-        data = path.read_bytes()
+        data = log_bytes(path)
     except FileNotFoundError:
         return b"", []
     whole = _LINES.get(str(path))
