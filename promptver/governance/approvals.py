@@ -143,7 +143,8 @@ def decisions(
         and event["new"].get("digest") == digest
         and isinstance(event.get("actor"), str)
     ]
-    seconds = Counter(str(event.get("time", "")) for _, event in found)
+    ordered = any("after" in event for _, event in found)  # signatures of format 3
+    seconds = Counter(str(event.get("time", "")) for _, event in found) if ordered else Counter()
     places: dict[str, int] = {}
 
     def anchor(event: dict[str, Any], place: int) -> int:
@@ -157,7 +158,7 @@ def decisions(
             places.update((event_id(e), _place(e, i)) for i, e in enumerate(every))
         return places.get(after, place - 1)
 
-    if any("after" in event for _, event in found):
+    if ordered:
         found.sort(key=lambda pair: (str(pair[1].get("time", "")), anchor(pair[1], pair[0]), pair[0]))
     else:  # no signature of format 3: the order is by time, then place (compared in C)
         keyed = sorted((str(event.get("time", "")), place, n) for n, (place, event) in enumerate(found))

@@ -259,7 +259,8 @@ def alias_events(store: Store, name: str, alias: str) -> list[dict[str, Any]]:
         data = log_bytes(path)
     except FileNotFoundError:
         return []
-    tokens = [json.dumps("alias").encode()] if b"\\u" in data else [json.dumps(alias).encode()]
+    escaped = bool(_token_lines(str(path), data, b"\\u"))  # searched once per log state
+    tokens = [json.dumps("alias").encode()] if escaped else [json.dumps(alias).encode()]
     found = _events_with(path, data, tokens)
     return [e for e in found if e.get("event") == "alias" and e.get("alias") == alias]
 
