@@ -277,3 +277,21 @@ def test_pointers_are_checked_against_the_checkpoints_heads(project: Path, store
     forget_parsed()
     shown = pv("verify")
     assert shown.code == 1 and "(alias staging -> 0.1.0): version 0.1.0 does not exist" in shown.out
+
+
+def test_an_escaped_eval_event_is_still_checked_with_a_whole_checkpoint(moved: Store) -> None:
+    """With a checkpoint of the whole log, the recorded runs are found by their kind's
+    token; an event kind spelt with a ``\\u`` escape sends the check back to every line."""
+    from promptver.governance.verify import bundle_problems
+
+    path = moved.log_path("bot")
+    lines = path.read_bytes().splitlines()
+    event = {"event": "eval", "run": "20261126T120000Z-000000", "digest": "sha256:" + "0" * 64}
+    event.update(bundle="bot", seq=len(lines) + 1, prev=hashlib.sha256(lines[-1]).hexdigest())
+    line = json.dumps(event, sort_keys=True).replace('"eval"', '"\\u0065val"')
+    path.write_bytes(path.read_bytes() + line.encode() + b"\n")
+    forget_parsed()
+    first = [p for p in bundle_problems(moved, "bot") if "20261126T120000Z-000000" in p]
+    forget_parsed()
+    again = [p for p in bundle_problems(moved, "bot") if "20261126T120000Z-000000" in p]
+    assert first and again == first  # named both times, the second with the checkpoint kept
