@@ -55,12 +55,7 @@ def _api() -> Any:
 
 
 def attributes(
-    name: str,
-    version: str,
-    digest: str,
-    alias: str | None,
-    provider: str,
-    model: str,
+    name: str, version: str, digest: str, alias: str | None, provider: str, model: str,
     params: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The attributes every render of this version sets (the template comes on top)."""

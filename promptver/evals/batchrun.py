@@ -47,7 +47,9 @@ async def prefetch(
         requests[key] = Pending(key, body)
     client = BatchClient(model.provider, options.batch_poll)
     state = State(folder)
-    results = await run_batches(client, list(requests.values()), state, run_id, on_batch, options.batch_size)
+    results = await run_batches(
+        client, list(requests.values()), state, run_id, on_batch, options.batch_size
+    )
     model.batch = results
     # what the run sent, for its record (and `runs`): ids and counts, no request bodies
     return [

@@ -35,7 +35,6 @@ class Store(Protocol):
     def object_lock(self, *, exclusive: bool) -> int: ...
     def object_path(self, hexdigest: str) -> Path: ...
 
-
 NO_PID_GRACE = 24 * 3600  # seconds before a leftover without a pid counts as dead
 _PID_PATTERNS = (
     re.compile(r"\.(\d+)\.[0-9a-f]+\.tmp\Z"),  # <prefix>.<pid>.<random>.tmp

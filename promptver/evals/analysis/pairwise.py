@@ -193,7 +193,8 @@ def render(result: dict[str, Any], base: str, head: str) -> str:
         f"  {head} vs {base}: {result['wins']} wins, {result['losses']} losses, {result['ties']} ties"
         + (f", {result['errors']} judge errors" if result["errors"] else ""),
         f"  position bias: {result['position_bias']} of {result['judged']} cases"
-        " changed verdict with the order" + (f" ({rate:.0%})" if rate is not None else ""),
+        " changed verdict with the order"
+        + (f" ({rate:.0%})" if rate is not None else ""),
         f"  sign test (ties left out): {p_text(result['sign_test_p'])}",
     ]
     for case in result["cases"]:
