@@ -47,7 +47,7 @@ def init(ctx: click.Context, folder: Path | None) -> None:
 @click.option(
     "--full",
     is_flag=True,
-    help="Re-check every alias move, ignoring the checkpoint kept by earlier commands.",
+    help="Check every line and alias move again, ignoring the checkpoints of earlier commands.",
 )
 @json_option
 def verify(against: str | None, remote_name: str | None, full: bool, as_json: bool) -> None:
