@@ -34,7 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     monkeypatch.delenv("PROMPTVER_HOME", raising=False)
     monkeypatch.setenv("PROMPTVER_USER", "Tess Tester <tess@example.com>")
     monkeypatch.setenv("NO_COLOR", "1")
@@ -43,6 +43,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # CI runner allows its own hosts; the user's own configuration is not read.
     monkeypatch.setenv("PROMPTVER_ALLOWED_HOSTS", "127.0.0.1")
     monkeypatch.setenv("XDG_CONFIG_HOME", os.devnull)
+    # the key of the checkpoints of move re-checks (governance/checkpoint.py), not the user's
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
 
 
 @pytest.fixture

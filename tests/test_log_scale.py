@@ -276,3 +276,108 @@ def test_an_event_id_is_that_of_its_content() -> None:
     assert event_id(event) == first == event_id(dict(event))
     assert event_id({**event, "seq": 9, "prev": "f" * 64}) == first  # place-independent
     assert event_id({**event, "actor": "b@x"}) != first
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_JSON_VALUES)
+def test_the_fast_canonical_json_is_the_careful_one(value: Any) -> None:
+    """Event ids hash `canonical_json`; its msgspec path must give the very bytes
+    ``json.dumps`` gives (ids recorded in logs, citations and signatures depend on them),
+    floats in exponent notation and infinity included (they take the ``json`` path)."""
+    from promptver.store.events import canonical_json
+
+    careful = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert canonical_json(value) == careful.encode()
+    for tricky in (1e16, 1e-5, float("inf"), -float("inf"), 5e-324, {"a": [1e300]}, {1: "x"}, (1, 2)):
+        careful = json.dumps(tricky, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        assert canonical_json(tricky) == careful.encode()
+
+
+def test_a_promotions_citations_are_found_by_id_whatever_their_hints() -> None:
+    """`audit` shows where each cited approval is now: the recorded seq is only a hint,
+    checked against the id; a wrong or missing hint makes it look the id up."""
+    from promptver.governance.audit import _cited, _Positions
+    from promptver.store.events import event_id
+
+    approvals = [_review(f"r{n}@x", seq=n) for n in (1, 2, 3)]
+    ids = [event_id(e) for e in approvals]
+    events = [*approvals, {"event": "alias", "seq": 4}]
+    right = {"approval_ids": ids, "approvals": [1, 2, 3]}
+    assert _cited(right, _Positions(events))["approvals"] == [1, 2, 3]
+    relinked = {"approval_ids": ids, "approvals": [3, 1, 2]}  # a pull moved them
+    assert _cited(relinked, _Positions(events))["approvals"] == [1, 2, 3]
+    unknown = {"approval_ids": [ids[0], "sha256:" + "0" * 64, 7], "approvals": [1, 2]}
+    assert _cited(unknown, _Positions(events))["approvals"] == [1, "?", "?"]
+
+
+def test_one_aliass_moves_are_those_of_every_alias_filtered(store: Store) -> None:
+    """`alias_events` parses only the lines naming the alias, and finds the same moves as
+    reading every alias event; a name spelt with ``\\u`` escapes is still found."""
+    from promptver.store.events import alias_events
+
+    moves = [
+        {"event": "alias", "alias": name, "to": "0.1.0"}
+        for name in ("production", "staging", "prod", "production", "staging")
+    ]
+    noise = [_review("production@x"), {"event": "bump", "version": "0.1.0", "message": '"production"'}]
+    _write_log(store, "bot", [moves[0], noise[0], *moves[1:3], noise[1], *moves[3:]])
+    for alias in ("production", "staging", "prod", "canary"):
+        forget_parsed()
+        expected = [e for e in log_events(store, "bot", "alias") if e["alias"] == alias]
+        assert alias_events(store, "bot", alias) == expected
+    assert [e["seq"] for e in alias_events(store, "bot", "production")] == [1, 6]
+    path = store.log_path("bot")
+    escaped = json.dumps({"event": "alias", "alias": "production", "to": "0.2.0", "seq": 8}).replace(
+        '"production"', '"\\u0070roduction"'
+    )
+    path.write_bytes(path.read_bytes() + escaped.encode() + b"\n")
+    forget_parsed()
+    assert [e["seq"] for e in alias_events(store, "bot", "production")] == [1, 6, 8]
+
+
+def test_a_decision_made_from_its_event_is_the_dataclasss() -> None:
+    """`Decision.of` skips the dataclass's ``__init__``: the result is the same value."""
+    event = {**_review("Ana <a@x>", seq=4), "note": "ok", "time": "2026-11-26T12:00:00Z"}
+    made = Decision.of(event)
+    assert made == Decision("Ana <a@x>", "approved", "2026-11-26T12:00:00Z", "ok", 4, "0.1.0", event)
+    assert hash(made) == hash(Decision("Ana <a@x>", "approved", "2026-11-26T12:00:00Z", "ok", 4, "0.1.0"))
+    assert made.signed_by is None and made.event is event and "Ana" in repr(made)
+    with pytest.raises(AttributeError):
+        made.actor = "someone else"  # type: ignore[misc]
+
+
+def test_a_log_read_again_after_a_same_size_edit_is_read_anew(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bytes of a log are kept between reads only once its last change has settled:
+    a same-size edit right after a read (the same clock tick keeps the times) is seen."""
+    import os
+
+    from promptver.store import events as log
+
+    path = _write_log(store, "bot", [{"event": "alias", "alias": "a", "to": "0.1.0"}])
+    assert log.log_bytes(path) == path.read_bytes()
+    edited = path.read_bytes().replace(b"0.1.0", b"0.9.0")
+    stat = path.stat()
+    path.write_bytes(edited)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with the old mtime
+    assert log.log_bytes(path) == edited
+    assert log.log_bytes(path) is not log.log_bytes(path)  # changed just now: not kept
+    monkeypatch.setattr(log, "RACY", -1)  # as if its last change were long ago
+    assert log.log_bytes(path) is log.log_bytes(path)  # kept, found again by its stat
+    path.write_bytes(edited.replace(b"0.9.0", b"0.10.0"))  # another size: read anew
+    assert log.log_bytes(path) == path.read_bytes()
+    with open(path, "ab") as handle:
+        handle.write(b"{}\n")
+    assert log.log_bytes(path) == path.read_bytes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -44,8 +45,8 @@ def _evidence(evidence: dict[str, Any] | None) -> None:
         return
     if evidence.get("policy"):
         click.echo(f"  policy: {evidence['policy']}")
-    for approval in evidence.get("approvals", []):
-        click.echo(f"  approval: {approval_line(approval)}")
+    for key, line in listed("approval", evidence.get("approvals", []), approval_line):
+        click.echo(f"  {key}: {line}")
     for run in evidence.get("eval_runs", []):
         click.echo(f"  eval: {describe_run(run)}")
 
@@ -62,6 +63,21 @@ def author_line(d: dict[str, Any]) -> str:
         if "author_signed_by" in d
         else d["author"]
     )
+
+
+SHOWN_PER_LIST = 10  # approvals (or requests for changes) listed on screen; `--json` has all
+
+
+def listed(
+    key: str, items: list[dict[str, Any]], line: Callable[[dict[str, Any]], str]
+) -> list[tuple[str, str]]:
+    """Rows for the first `SHOWN_PER_LIST` items and one that counts the rest: a version
+    approved by 50,000 people is a count on screen, not 50,000 rows to lay out."""
+    rows = [(key, line(item)) for item in items[:SHOWN_PER_LIST]]
+    if len(items) > SHOWN_PER_LIST:
+        rest = len(items) - SHOWN_PER_LIST
+        rows.append((key, f"... and {rest:,} more ({len(items):,} in all; `--json` lists every one)"))
+    return rows
 
 
 def approval_line(approval: dict[str, Any]) -> str:
@@ -249,14 +265,14 @@ def print_deployment(details: dict[str, Any]) -> None:
         )
     if not d["log_agrees"]:
         rows.append(("warning", "aliases.json and the audit log disagree: run `promptver verify`"))
-    for approval in d["approvals"]:
-        rows.append(("approved", approval_line(approval)))
+    rows += listed("approved", d["approvals"], approval_line)
     if not d["approvals"]:
         rows.append(("approved", "nobody"))
-    for change in d["changes_requested"]:
-        rows.append(
-            ("changes", f"requested by {change['actor']} {str(change['time'])[:16].replace('T', ' ')}")
-        )
+    rows += listed(
+        "changes",
+        d["changes_requested"],
+        lambda change: f"requested by {change['actor']} {str(change['time'])[:16].replace('T', ' ')}",
+    )
     observed = d.get("observed")
     if observed:
         when = observed["time"][:16].replace("T", " ")

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 import click
 
-from promptver.cli.common import console, get_store, json_option, print_json
+from promptver.cli.common import console, get_store, json_option, print_json, to_terminal
 from promptver.governance.audit import KINDS
+
+if TYPE_CHECKING:
+    from promptver.governance.audit import AuditTrail
+
+TABLE_ROWS = 2000  # more events than this are streamed as lines, even on a terminal
+ACTOR_WIDTH = 36
 
 
 @click.command()
@@ -39,6 +49,11 @@ def audit(
     trail = do_audit(get_store(), name, alias=alias_name, actor=actor, since=since, until=until, kinds=kinds)
     if as_json:
         print_json(trail.to_json())
+    elif len(trail.events) > TABLE_ROWS or not to_terminal():
+        _stream(trail.events, summary)
+        click.echo(_footer(trail))
+        for problem in trail.chain_problems:
+            click.echo(f"  {problem}")
     else:
         from rich.table import Table
         from rich.text import Text
@@ -47,19 +62,56 @@ def audit(
         table = Table(box=None, pad_edge=False, header_style="bold")
         table.add_column("#", justify="right", no_wrap=True)
         table.add_column("time (UTC)", no_wrap=True)
-        table.add_column("actor", no_wrap=True, max_width=36, overflow="ellipsis")
+        table.add_column("actor", no_wrap=True, max_width=ACTOR_WIDTH, overflow="ellipsis")
         table.add_column("what", overflow="fold")
         for event in trail.events:
             table.add_row(
                 str(event.get("seq", "?")),
-                str(event.get("time", ""))[:19].replace("T", " "),
+                _time(event),
                 Text(str(event.get("actor", ""))),
                 Text(summary(event)),
             )
         out.print(table)
-        state = "intact" if not trail.chain_problems else "BROKEN"
-        out.print(f"{len(trail.events)} of {trail.total} events; hash chain {state}")
+        out.print(_footer(trail))
         for problem in trail.chain_problems:
             out.print(f"  {problem}", markup=False)
     if trail.chain_problems:
         raise click.exceptions.Exit(1)
+
+
+def _time(event: dict[str, Any]) -> str:
+    return str(event.get("time", ""))[:19].replace("T", " ")
+
+
+def _footer(trail: AuditTrail) -> str:
+    state = "intact" if not trail.chain_problems else "BROKEN"
+    return f"{len(trail.events)} of {trail.total} events; hash chain {state}"
+
+
+def _stream(events: list[dict[str, Any]], summary: Callable[[dict[str, Any]], str]) -> None:
+    """The table's columns as plain lines, written as they are made: into a pipe (or past
+    `TABLE_ROWS` events) nothing is laid out as a whole. Data is shown on one line each
+    (control characters and newlines as escapes)."""
+    from promptver.safetext import one_line
+
+    seqs = [str(event.get("seq", "?")) for event in events]
+    actors = [_cut(one_line(str(event.get("actor", "")))) for event in events]
+    seq_width = max((len(s) for s in seqs), default=1)
+    actor_width = max((len(a) for a in actors), default=5)
+    times = [_time(event) for event in events]
+    time_width = max((len(t) for t in times), default=10)
+    out = sys.stdout
+    header = f"{'#':>{seq_width}}  {'time (UTC)':<{time_width}}  {'actor':<{actor_width}}  what"
+    batch = [header]
+    for seq, when, actor, event in zip(seqs, times, actors, events, strict=True):
+        line = f"{seq:>{seq_width}}  {when:<{time_width}}  {actor:<{actor_width}}  {one_line(summary(event))}"
+        batch.append(line.rstrip())
+        if len(batch) >= 1000:
+            out.write("\n".join(batch) + "\n")
+            batch = []
+    out.write("\n".join(batch) + "\n")
+    out.flush()
+
+
+def _cut(actor: str) -> str:
+    return actor if len(actor) <= ACTOR_WIDTH else actor[: ACTOR_WIDTH - 1] + "…"

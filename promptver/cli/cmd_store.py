@@ -44,8 +44,13 @@ def init(ctx: click.Context, folder: Path | None) -> None:
     default=None,
     help="Check a remote instead: its logs, manifests, and every object rebuilt and re-hashed.",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Check every line and alias move again, ignoring the checkpoints of earlier commands.",
+)
 @json_option
-def verify(against: str | None, remote_name: str | None, as_json: bool) -> None:
+def verify(against: str | None, remote_name: str | None, full: bool, as_json: bool) -> None:
     """Re-hash every object; check every manifest, audit log and recorded run, and that the
     history only grew since the commit REF (HEAD by default)."""
     from promptver.governance.verify import verify_store
@@ -64,7 +69,7 @@ def verify(against: str | None, remote_name: str | None, as_json: bool) -> None:
             return ask(open_remote(store), hexdigests)
 
     with progress("verifying objects") as update:
-        report = verify_store(store, update, against=against, remote_has=remote_has)
+        report = verify_store(store, update, against=against, remote_has=remote_has, full=full)
     if as_json:
         print_json(report.to_json())
     else:

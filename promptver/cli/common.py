@@ -132,6 +132,11 @@ def console(stderr: bool = False) -> Console:
     return _piped_console_class()(file=stream, width=PIPE_WIDTH)
 
 
+def to_terminal() -> bool:
+    """Whether standard output is a terminal (not a pipe or a file)."""
+    return _isatty(_raw(sys.stdout))
+
+
 def _isatty(stream: Any) -> bool:
     try:
         return bool(stream.isatty())

@@ -30,6 +30,7 @@ from promptver.errors import ConfigError, ConflictError, IntegrityError, NotFoun
 from promptver.semver import Version
 from promptver.store.atomic import atomic_write
 from promptver.store.events import log_events, utc_now
+from promptver.store.jsontext import collector_paused
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store, check_name
 
@@ -276,6 +277,7 @@ def refuse_if_already(alias: str, state: AliasState, manifest: Manifest) -> None
         raise ConflictError(f"{alias} already points at {manifest.ref}", hint="nothing to do")
 
 
+@collector_paused()
 def rollback(
     store: Store,
     name: str,
@@ -347,9 +349,23 @@ def resolve_ref(store: Store, name: str, ref: str | None) -> tuple[Manifest, str
     return manifest, via
 
 
-def pointer_problems(store: Store, name: str, manifests: dict[str, Manifest]) -> list[str]:
+def pointer_problems(
+    store: Store, name: str, manifests: dict[str, Manifest], *, full: bool = False
+) -> list[str]:
     """For `promptver verify`: aliases.json must match the last move of each alias, and
-    every move must name a version with the digest it recorded."""
+    every move must name a version with the digest it recorded. When the checkpoint of the
+    moves' re-check covers the whole log (governance/checkpoint.py), its heads and the
+    versions moved to are used (unless ``full``): nothing is parsed."""
+    from promptver.governance import checkpoint
+
+    raw = checkpoint.log_bytes(store, name)
+    kept = None if full else checkpoint.read_moves(store, name, raw, checkpoint.context(store))
+    if (
+        kept is not None
+        and checkpoint.whole(raw, kept.events)
+        and all(v in manifests and manifests[v].digest == d for v, d in kept.pairs)
+    ):
+        return _head_problems(store, name, {a: h for a, h in kept.heads.items() if h[0] is not None})
     try:
         events = log_events(store, name, EVENT)
     except IntegrityError:
@@ -369,26 +385,34 @@ def pointer_problems(store: Store, name: str, manifests: dict[str, Manifest]) ->
             problems.append(
                 f"{where}: recorded digest {str(event.get('to_digest'))[:15]}... is not the version's"
             )
+    heads = {
+        a: (st.version, st.last.get("seq") if st.last else None)
+        for a, st in replay(events).items()
+        if st.current is not None
+    }
+    return problems + _head_problems(store, name, heads)
+
+
+def _head_problems(store: Store, name: str, heads: dict[str, tuple[str | None, Any]]) -> list[str]:
+    """``aliases.json`` against the version each alias holds by the log and the seq of its
+    last move (``heads``: the aliases that hold one)."""
     try:
         file = pointers(store, name, checked=False)
     except IntegrityError as exc:
-        return [*problems, str(exc).splitlines()[0]]
-    states = replay(events)
+        return [str(exc).splitlines()[0]]
+    problems = []
     path = aliases_path(store, name)
-    for alias, state in sorted(states.items()):
-        if state.current is None:
-            continue
-        seq = state.last.get("seq") if state.last else None
+    for alias, (version, seq) in sorted(heads.items()):
         if alias not in file:
             problems.append(
-                f"{path}: alias {alias} is missing; the last move (event {seq}) set it to {state.version}"
+                f"{path}: alias {alias} is missing; the last move (event {seq}) set it to {version}"
                 " (an interrupted move: run `promptver rollback` or `alias set` again)"
             )
-        elif file[alias]["version"] != state.version:
+        elif file[alias]["version"] != version:
             problems.append(
                 f"{path}: alias {alias} points at {file[alias]['version']} but the last move"
-                f" (event {seq}) set it to {state.version}"
+                f" (event {seq}) set it to {version}"
             )
-    for alias in sorted(set(file) - {a for a, s in states.items() if s.current is not None}):
+    for alias in sorted(set(file) - set(heads)):
         problems.append(f"{path}: alias {alias} has no move in the audit log (edited by hand?)")
     return problems

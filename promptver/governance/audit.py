@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptver.errors import ConfigError
+from promptver.store.jsontext import collector_paused
 from promptver.store.store import Store, check_name
 
+CITED_NAMED = 10  # the approvals a promotion cites, named in its one-line summary
 KINDS = ("bump", "alias", "review", "import", "eval", "calibration")
 _WHEN = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?Z?)?\Z")
 
@@ -53,6 +55,7 @@ class AuditTrail:
         }
 
 
+@collector_paused()
 def audit(
     store: Store,
     name: str,
@@ -86,26 +89,49 @@ def audit(
         and (start is None or str(e.get("time", "")) >= start)
         and (stop is None or str(e.get("time", "")) <= stop)
     ]
-    at = _positions(events) if any("approval_ids" in e for e in shown) else {}
-    shown = [_cited(e, at) for e in shown]
+    positions = _Positions(events)
+    if any("approval_ids" in e for e in shown):
+        from promptver.governance.checks import exact_citations
+
+        positions.exact = exact_citations(store, name)
+    shown = [_cited(e, positions) for e in shown]
     return AuditTrail(
         name, [_signed(store, name, e) for e in shown], len(events), chain_problems(store, name)
     )
 
 
-def _positions(events: list[dict[str, Any]]) -> dict[str, Any]:
-    from promptver.store.events import event_id
+class _Positions:
+    """Where the events of a log are now, by id (`event_id`); the ids of the whole log are
+    computed only when a hint (the ``seq`` a promotion recorded) does not find an event."""
 
-    return {event_id(e): e.get("seq") for e in events}
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.events = events
+        self.by_seq = {e["seq"]: e for e in events if isinstance(e.get("seq"), int)}
+        self.by_id: dict[str, Any] | None = None
+        self.exact: set[int] = set()  # promotions whose recorded seqs are their citations' places
+
+    def find(self, identity: Any, hint: Any) -> Any:
+        from promptver.store.events import event_id
+
+        event = self.by_seq.get(hint) if isinstance(hint, int) else None
+        if event is not None and event_id(event) == identity:
+            return hint
+        if self.by_id is None:
+            self.by_id = {event_id(e): e.get("seq") for e in self.events}
+        return self.by_id.get(identity, "?") if isinstance(identity, str) else "?"
 
 
-def _cited(event: dict[str, Any], at: dict[str, Any]) -> dict[str, Any]:
+def _cited(event: dict[str, Any], positions: _Positions) -> dict[str, Any]:
     """A promotion's cited approvals as the events they are now (``approval_ids`` name them
     whatever their place; ``approvals``, the ``seq`` when it was made, is only a hint)."""
     ids = event.get("approval_ids")
-    if not isinstance(ids, list) or not at:
+    if not isinstance(ids, list):
         return event
-    return {**event, "approvals": [at.get(i, "?") for i in ids]}
+    hints = event.get("approvals")
+    hints = hints if isinstance(hints, list) and len(hints) == len(ids) else [None] * len(ids)
+    if event.get("seq") in positions.exact:  # checked so by the moves' re-check of this log
+        return {**event, "approvals": list(hints)}
+    return {**event, "approvals": [positions.find(i, h) for i, h in zip(ids, hints, strict=True)]}
 
 
 def _signed(store: Store, name: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -147,9 +173,13 @@ def _summary(event: dict[str, Any]) -> str:
         action = event.get("action")
         arrow = f"{event.get('from') or '(none)'} -> {event.get('to') or '(removed)'}"
         text = f"{action} {event.get('alias')} {arrow}"
-        if action == "promote" and event.get("approvals"):
-            noun = "event" if len(event["approvals"]) == 1 else "events"
-            text += f" (approved in {noun} {', '.join(str(s) for s in event['approvals'])})"
+        cited = event.get("approvals")
+        if action == "promote" and isinstance(cited, list) and cited:
+            noun = "event" if len(cited) == 1 else "events"
+            named = [str(s) for s in cited[:CITED_NAMED]]
+            if len(cited) > CITED_NAMED:  # `--json` has every one
+                named.append(f"and {len(cited) - CITED_NAMED:,} more")
+            text += f" (approved in {noun} {', '.join(named)})"
         return text + (f": {event['reason']}" if event.get("reason") else "")
     if kind == "review":
         new: dict[str, Any] = event["new"] if isinstance(event.get("new"), dict) else {}

@@ -23,9 +23,12 @@ from promptver.governance.policy import (
     target_accepts,
 )
 from promptver.governance.signing import Verdict, author_verdict, run_verdict
-from promptver.store.events import event_id
+from promptver.store.events import event_id, read_log
+from promptver.store.jsontext import collector_paused
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
+
+NAMED = 10  # decisions named in one message; `to_json` (`--json`) lists them all
 
 
 @dataclass
@@ -204,7 +207,10 @@ def _check_approvals(result: PolicyCheck, policy: AliasPolicy) -> None:
         among = f" from {', '.join(policy.approvers)}" if policy.approvers is not None else ""
         have = f"has {len(result.approvals)}"
         if result.not_counted:
-            have += " (not counted: " + ", ".join(f"{d.actor}, {why}" for d, why in result.not_counted) + ")"
+            named = [f"{d.actor}, {why}" for d, why in result.not_counted[:NAMED]]
+            if len(result.not_counted) > NAMED:
+                named.append(f"and {len(result.not_counted) - NAMED:,} more")
+            have += " (not counted: " + ", ".join(named) + ")"
         result.missing.append(f"{policy.approvals} {noun}{who}{among}; {have}")
 
 
@@ -351,54 +357,136 @@ def _uncounted(
 # --- every move of a log, re-checked (verify, pull, promote) -------------------------------
 
 
-def move_problems(store: Store, name: str, events: list[dict[str, Any]] | None = None) -> list[str]:
+def move_problems(
+    store: Store, name: str, events: list[dict[str, Any]] | None = None, *, full: bool = False
+) -> list[str]:
     """What `verify` says of the moves that break their policy (see `bad_moves`)."""
-    return [why for _, why in bad_moves(store, name, events)]
+    return [why for _, why in bad_moves(store, name, events, full=full)]
 
 
+@collector_paused()
 def bad_moves(
-    store: Store, name: str, events: list[dict[str, Any]] | None = None, *, alias: str | None = None
+    store: Store,
+    name: str,
+    events: list[dict[str, Any]] | None = None,
+    *,
+    alias: str | None = None,
+    full: bool = False,
 ) -> list[tuple[int, str]]:
     """Every alias move in a bundle's log (``events``, default the store's) checked against
     the policy as it stood at that point of the history: the policies of the version moved
     to and of the one the alias held, the review decisions and signatures before the move,
     the approvals and eval runs it cites. A move appended to a log by someone who went
-    around `promote` (a bucket writer, a pulled history) is named here."""
+    around `promote` (a bucket writer, a pulled history) is named here.
+
+    Of the store's own log (``events`` None), only the moves after its checkpoint
+    (governance/checkpoint.py) are checked again, unless ``full``; a whole re-check keeps
+    a new checkpoint."""
     from dataclasses import replace as dc_replace
 
-    events = store.events(name) if events is None else events
-    states: dict[str, AliasState] = {}
-    seen: list[dict[str, Any]] = []  # review and alias events before the current one
-    by_seq: dict[int, dict[str, Any]] = {}
-    problems: list[tuple[int, str]] = []
+    from promptver.governance import checkpoint
+
+    kept: checkpoint.Moves | None = None
+    data, ctx = b"", ""
+    if events is None:  # the store's own log: a checkpoint may spare its start
+        ctx = checkpoint.context(store)
+        raw = b"" if full else checkpoint.log_bytes(store, name)
+        kept = None if full else checkpoint.read_moves(store, name, raw, ctx)
+        if kept is not None and checkpoint.whole(raw, kept.events):  # nothing to parse
+            return [(s, w) for s, a, w in kept.problems if alias is None or a == alias]
+        data, events = read_log(store.log_path(name))
+        if not full and data is not raw and data != raw:  # it grew meanwhile
+            kept = checkpoint.read_moves(store, name, data, ctx)
+    skip = kept.events if kept is not None else 0
+    found, exact = (kept.problems, list(kept.exact)) if kept is not None else ([], [])
+    problems: list[tuple[int, str, str]] = [p for p in found if alias is None or p[1] == alias]
+    states, seen, by_seq = _before(events, skip, alias)  # seen: review events by digest
+    unchecked = False  # a move that could not be checked (a version missing): nothing is kept
     lookups = _Lookups(store, name)
-    for event in events:
-        if isinstance(event.get("seq"), int):  # a hostile line may hold anything there
-            by_seq[event["seq"]] = event
+    for event in events[skip:]:
         kind = event.get("event")
+        if kind == "eval" and isinstance(event.get("seq"), int):  # a hostile line may hold anything
+            by_seq[event["seq"]] = event
         if kind == "review":
-            seen.append(event)
+            _add_review(seen, event)
         if kind != ALIAS_EVENT or not isinstance(event.get("alias"), str):
             continue
         if alias is not None and event["alias"] != alias:  # only that alias's moves (run time)
-            seen.append(event)
             continue
         try:
-            why = _move_problem(store, name, event, states, seen, by_seq, dc_replace, lookups)
+            why = _move_problem(store, name, event, states, seen, by_seq, dc_replace, lookups, exact)
         except PromptverError:
-            why = None  # a missing or edited version: verify names it elsewhere
+            why, unchecked = None, True  # a missing or edited version: verify names it elsewhere
         if why is not None:
             problems.append(
                 (
                     event["seq"] if isinstance(event.get("seq"), int) else 0,
+                    event["alias"],
                     f"{name}: audit event {event.get('seq')} ({event.get('action')} of {event.get('alias')}"
                     f" to {event.get('to') or 'nothing'}, by {event.get('actor')}) breaks the policy in force"
                     f" at that point: {why}",
                 )
             )
         apply(states, event)
-        seen.append(event)
-    return problems
+    if data and alias is None and not unchecked and len(events) > skip:
+        now = checkpoint.Moves(len(events), problems, exact)
+        now.heads = dict(kept.heads) if kept is not None else {}
+        now.heads.update(
+            (a, (st.version, st.last.get("seq") if st.last else None)) for a, st in states.items()
+        )
+        pairs = set(kept.pairs) if kept is not None else set()
+        pairs.update(
+            (e["to"], str(e.get("to_digest")))
+            for e in events[skip:]
+            if e.get("event") == ALIAS_EVENT and isinstance(e.get("to"), str)
+        )
+        now.pairs = sorted(pairs)
+        checkpoint.write_moves(store, name, data, now, ctx)
+    return [(seq, why) for seq, _, why in problems]
+
+
+def exact_citations(store: Store, name: str) -> set[int]:
+    """The promotions (by seq) whose recorded ``approvals`` are, by the checkpoint of the
+    moves' re-check of this very log, the places of the approvals their ``approval_ids``
+    cite: `audit` shows them without computing ids again."""
+    from promptver.governance import checkpoint
+
+    kept = checkpoint.read_moves(store, name, checkpoint.log_bytes(store, name), checkpoint.context(store))
+    return set(kept.exact) if kept is not None else set()
+
+
+def _before(
+    events: list[dict[str, Any]], skip: int, alias: str | None
+) -> tuple[dict[str, AliasState], dict[Any, list[dict[str, Any]]], dict[int, dict[str, Any]]]:
+    """What the moves after the first ``skip`` events (checked before) are checked with:
+    the states of the aliases they move, the review events by the digest they decide on,
+    the eval events by seq."""
+    prefix = events[:skip]
+    seen: dict[Any, list[dict[str, Any]]] = {}
+    if not prefix:
+        return {}, seen, {}
+    moved = (
+        {alias}
+        if alias is not None
+        else {e.get("alias") for e in events[skip:] if e.get("event") == ALIAS_EVENT}
+    )
+    states: dict[str, AliasState] = {}
+    for event in prefix:
+        if event.get("alias") in moved:
+            apply(states, event)
+    for event in prefix:
+        if event.get("event") == "review":
+            _add_review(seen, event)
+    by_seq = {e["seq"]: e for e in prefix if e.get("event") == "eval" and isinstance(e.get("seq"), int)}
+    return states, seen, by_seq
+
+
+def _add_review(seen: dict[Any, list[dict[str, Any]]], event: dict[str, Any]) -> None:
+    """A review event, indexed by the digest it decides on (what `check_policy` of a move
+    to that digest reads: only its decisions count)."""
+    new = event.get("new")
+    if isinstance(new, dict):
+        seen.setdefault(new.get("digest"), []).append(event)
 
 
 def _move_problem(
@@ -406,10 +494,11 @@ def _move_problem(
     name: str,
     event: dict[str, Any],
     states: dict[str, AliasState],
-    seen: list[dict[str, Any]],
+    seen: dict[Any, list[dict[str, Any]]],
     by_seq: dict[int, dict[str, Any]],
     dc_replace: Any,
     lookups: _Lookups,
+    exact: list[int],
 ) -> str | None:
     alias, action, to = event["alias"], event.get("action"), event.get("to")
     state = states.get(alias, AliasState(alias))
@@ -430,21 +519,26 @@ def _move_problem(
         return None
     if action != "promote":
         return f"{alias} is protected ({policy.describe()}); only a promotion may move it"
-    result = check_policy(store, target, alias, dc_replace(policy, min_eval_score=None), seen)
+    reviews = seen.get(target.digest, [])  # the decisions on the version moved to
+    result = check_policy(store, target, alias, dc_replace(policy, min_eval_score=None), reviews)
     if not result.ok:
         return "; ".join(result.impossible + result.missing)
     if isinstance(event.get("approval_ids"), list):  # cited by identity (position-independent)
         wanted = {i for i in event["approval_ids"] if isinstance(i, str)}
-        counted_ids: set[str] = set()
+        counted_ids: dict[str, Any] = {}  # id -> seq
         for decision in result.approvals:  # ids only until every cited one is found
-            if wanted <= counted_ids:
+            if wanted <= counted_ids.keys():
                 break
-            counted_ids.add(event_id(decision.event))
+            counted_ids[event_id(decision.event)] = decision.seq
         for cited_id in event["approval_ids"]:
             if not isinstance(cited_id, str) or cited_id not in counted_ids:
                 return (
                     f"it cites {str(cited_id)[:19]}... as an approval of {to}, which no counted approval is"
                 )
+        if event.get("approvals") == [counted_ids[i] for i in event["approval_ids"]] and isinstance(
+            event.get("seq"), int
+        ):
+            exact.append(event["seq"])  # its recorded seqs are where the cited approvals are
         return _eval_problem(event, policy, target, by_seq)
     cited: list[Any] = event["approvals"] if isinstance(event.get("approvals"), list) else []
     counted = {d.seq for d in result.approvals}

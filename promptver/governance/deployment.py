@@ -17,18 +17,21 @@ from promptver.evals.runs.summaries import brief, evidence, latest_run
 from promptver.governance.aliases import check_alias, log_events, replay
 from promptver.governance.approvals import APPROVED, CHANGES_REQUESTED, decisions
 from promptver.store.digests import PREFIX, tree_digest
+from promptver.store.events import alias_events
+from promptver.store.jsontext import collector_paused
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
 
 
+@collector_paused()
 def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
     """The alias-specific answers for a version reached through ``alias`` (plain data)."""
     from promptver.governance.promotion import check_policy, effective_policy
 
     check_alias(alias)
     name = manifest.bundle
-    events = log_events(store, name, "alias", "review")
-    state = replay(events).get(alias)
+    events = log_events(store, name, "review")
+    state = replay(alias_events(store, name, alias)).get(alias)  # only this alias's moves are read
     last = state.last if state else None
     raw = _raw_spec(store, manifest)
     runs, _ = evidence(store, name)  # only recorded runs are evidence

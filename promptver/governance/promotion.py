@@ -30,6 +30,7 @@ from promptver.governance.policy import (
     effective_policy,
 )
 from promptver.store.events import event_id
+from promptver.store.jsontext import collector_paused
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store, check_name
 
@@ -69,6 +70,7 @@ def refuse_new_alias(
     )
 
 
+@collector_paused()
 def set_alias(
     store: Store, name: str, alias: str, ref: str, reason: str | None = None, *, create: bool = False
 ) -> dict[str, Any]:
@@ -91,6 +93,7 @@ def set_alias(
         return move(store, states, name, alias, "set", manifest, reason)
 
 
+@collector_paused()
 def promote(
     store: Store,
     name: str,
@@ -171,6 +174,7 @@ def _promote_hint(manifest: Manifest, missing: list[str]) -> str:
     return ("get them with " + " and ".join(steps) + ", then promote again") if steps else "promote again"
 
 
+@collector_paused()
 def remove_alias(store: Store, name: str, alias: str, reason: str | None = None) -> dict[str, Any]:
     check_alias(alias)
     with store.lock(name):

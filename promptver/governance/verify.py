@@ -13,6 +13,7 @@ from typing import Any
 from promptver.errors import IntegrityError, PromptverError
 from promptver.store.digests import CHUNK, is_hex_digest
 from promptver.store.gc import scan_tmp
+from promptver.store.jsontext import collector_paused
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store
 
@@ -54,6 +55,7 @@ class VerifyReport:
 RemoteHas = Callable[[list[str]], set[str]]
 
 
+@collector_paused()
 def verify_store(
     store: Store,
     progress: Callable[[int, int], None] | None = None,
@@ -61,6 +63,7 @@ def verify_store(
     against: str | None = None,
     anchored: bool = True,
     remote_has: RemoteHas | None = None,
+    full: bool = False,
 ) -> VerifyReport:
     """Re-hash and cross-check the store; unless ``anchored`` is False, also check that the
     history only grew since the commit ``against`` (default: ``HEAD`` when in git).
@@ -85,7 +88,7 @@ def verify_store(
     present = {p.parent.name + p.name for p in objects}
     missing: dict[str, list[str]] = {}  # hex -> "ref: object X of path is missing"
     for name in store.bundle_names():
-        _verify_bundle(store, name, present, report, missing=missing)
+        _verify_bundle(store, name, present, report, missing=missing, full=full)
     _place_missing(missing, remote_has, report)
     leftovers = scan_tmp(store)
     report.leftovers = len(leftovers)
@@ -163,6 +166,7 @@ def _verify_bundle(
     *,
     runs: bool = True,
     missing: dict[str, list[str]] | None = None,
+    full: bool = False,
 ) -> None:
     """Manifests against their events, the log's chain, recorded runs and alias pointers
     of one bundle (``present``: the objects found, None to look each one up). Missing
@@ -213,38 +217,70 @@ def _verify_bundle(
                 f"{name}@{recorded_version}: {event.get('event')} event {event.get('seq')} has no manifest"
                 " (the manifest file was removed)"
             )
-    _verify_log(store, name, manifests, report, runs=runs)
+    _verify_log(store, name, manifests, report, runs=runs, full=full)
     from promptver.governance.aliases import pointer_problems
     from promptver.governance.checks import move_problems
 
-    report.problems += pointer_problems(store, name, manifests)
-    try:
-        report.problems += move_problems(store, name)
+    try:  # first: it keeps the checkpoint that spares the pointer check a parse
+        moves = move_problems(store, name, full=full)
     except PromptverError:
-        pass  # a log line that is not an event: the chain check names it
+        moves = []  # a log line that is not an event: the chain check names it
+    report.problems += pointer_problems(store, name, manifests, full=full) + moves
 
 
 def _verify_log(
-    store: Store, name: str, manifests: dict[str, Manifest], report: VerifyReport, *, runs: bool = True
+    store: Store,
+    name: str,
+    manifests: dict[str, Manifest],
+    report: VerifyReport,
+    *,
+    runs: bool = True,
+    full: bool = False,
 ) -> None:
-    from promptver.store.events import log_lines
+    """The chain and the signatures of every line (those of the prefix a checkpoint covers,
+    governance/checkpoint.py, are taken from it unless ``full``), and the recorded runs
+    the log names (always: their files can change without the log)."""
+    from promptver.governance import checkpoint
+    from promptver.store.events import event_id, read_lines
 
     path = store.log_path(name)
-    from promptver.store.events import event_id
-
-    lines = log_lines(path)
-    hashes = [None, *(hashlib.sha256(line).hexdigest() for line, _ in lines)]  # of the line before
+    ctx = f"{checkpoint.context(store)}; log {path}"
+    if not full and _checked_whole(store, name, path, ctx, report, runs):
+        return
+    data, lines = read_lines(path)
+    skip, found, signed = 0, [], []  # what the chain and signature checks found (kept)
+    kept = None if full else checkpoint.read(store, name, checkpoint.LOG, data, ctx)
+    if kept is not None and isinstance(kept[1], dict):
+        old_found, old_signed = kept[1].get("problems"), kept[1].get("signed")
+        if isinstance(old_found, list) and isinstance(old_signed, list):
+            skip, found, signed = kept[0], [str(p) for p in old_found], [str(s) for s in old_signed]
     signatures: dict[str, int] = {}  # armored signature -> the line it was first seen on
     ids: dict[str, int] = {}  # the id of every event before this one -> its line
     unnamed: list[tuple[dict[str, Any], int]] = []  # events not yet in ``ids``
-    for number, (_line, event) in enumerate(lines, start=1):
-        report.events += 1
+    before = hashlib.sha256(lines[skip - 1][0]).hexdigest() if skip else None  # the line before
+    report.events += len(lines)
+    if skip:  # checked before: only what the lines after it need of them
+        special: list[tuple[int, dict[str, Any]]] = [
+            (number, kept_event)
+            for number, (_, kept_event) in enumerate(lines[:skip], start=1)
+            if isinstance(kept_event, dict)
+            and ("signature" in kept_event or kept_event.get("event") in RUN_KINDS)
+        ]
+        for number, kept_event in special:
+            signature = kept_event.get("signature")
+            if isinstance(signature, dict) and isinstance(signature.get("armored"), str):
+                signatures.setdefault(signature["armored"], number)
+            _check_run(store, name, kept_event, report, runs)
+        if any(isinstance(e, dict) and "signature" in e for _, e in lines[skip:]):
+            unnamed = [(e, n) for n, (_, e) in enumerate(lines[:skip], start=1) if isinstance(e, dict)]
+    for number, (line, event) in enumerate(lines[skip:], start=skip + 1):
+        prev, before = before, hashlib.sha256(line).hexdigest()
         if not isinstance(event, dict):
-            report.problems.append(f"{path}:{number}: {event.message} (edited by hand?)")
+            found.append(f"{path}:{number}: {event.message} (edited by hand?)")
             continue
-        if event.get("prev") != hashes[number - 1] or event.get("seq") != number:
+        if event.get("prev") != prev or event.get("seq") != number:
             what = event.get("event", "?")
-            report.problems.append(
+            found.append(
                 f"{path}:{number}: audit chain broken at event {number} ({what} {event.get('version', '')}):"
                 " an event before it was edited, removed or reordered"
             )
@@ -252,22 +288,68 @@ def _verify_log(
             for earlier, at in unnamed:  # ids only when a signature asks for them
                 ids.setdefault(event_id(earlier), at)
             unnamed.clear()
-            _check_signature(store, name, number, event, report, signatures, ids, accepted=runs)
+            _check_signature(store, name, number, event, found, signed, signatures, ids)
         unnamed.append((event, number))
-        if runs and event.get("event") == "eval" and event.get("run"):
-            from promptver.evals.runs.records import run_problem
-
-            problem = run_problem(store, name, event)
-            if problem is not None:
-                report.problems.append(problem)
-        if runs and event.get("event") == "calibration" and event.get("run"):
-            from promptver.evals.analysis.calibration import calibration_problem
-
-            problem = calibration_problem(store.root, name, event)
-            if problem is not None:
-                report.problems.append(problem)
+        _check_run(store, name, event, report, runs)
+    report.problems += found
+    if runs:
+        report.signed += signed
+    if len(lines) > skip:
+        checkpoint.write(
+            store, name, checkpoint.LOG, data, len(lines), {"problems": found, "signed": signed}, ctx
+        )
 
 
+RUN_KINDS = ("eval", "calibration")  # events whose files are checked on every pass
+
+
+def _checked_whole(store: Store, name: str, path: Path, ctx: str, report: VerifyReport, runs: bool) -> bool:
+    """When a checkpoint covers the whole log: its findings, and the recorded runs checked
+    again (only their lines are parsed, found by their kind's token: not in a log that
+    holds a ``\\u`` escape); False when it does not."""
+    from promptver.governance import checkpoint
+    from promptver.store.events import log_bytes, log_events
+
+    try:
+        data = log_bytes(path)
+    except FileNotFoundError:
+        return False
+    if b"\\u" in data:  # an event kind could be spelt with escapes: every line is read
+        return False
+    kept = checkpoint.read(store, name, checkpoint.LOG, data, ctx)
+    if kept is None or not checkpoint.whole(data, kept[0]) or not isinstance(kept[1], dict):
+        return False
+    found, signed = kept[1].get("problems"), kept[1].get("signed")
+    if not isinstance(found, list) or not isinstance(signed, list):
+        return False
+    report.events += kept[0]
+    report.problems += [str(p) for p in found]
+    if runs:
+        report.signed += [str(s) for s in signed]
+        for event in log_events(store, name, *RUN_KINDS):
+            _check_run(store, name, event, report, runs)
+    return True
+
+
+def _check_run(store: Store, name: str, event: dict[str, Any], report: VerifyReport, runs: bool) -> None:
+    """A recorded eval run or calibration against its files (unless ``runs`` is False)."""
+    if not runs or not event.get("run"):
+        return
+    if event.get("event") == "eval":
+        from promptver.evals.runs.records import run_problem
+
+        problem = run_problem(store, name, event)
+    elif event.get("event") == "calibration":
+        from promptver.evals.analysis.calibration import calibration_problem
+
+        problem = calibration_problem(store.root, name, event)
+    else:
+        return
+    if problem is not None:
+        report.problems.append(problem)
+
+
+@collector_paused()
 def bundle_problems(
     store: Store, name: str, *, anchored: bool = True, runs: bool = True, objects: bool = True
 ) -> list[str]:
@@ -290,22 +372,21 @@ def _check_signature(
     name: str,
     number: int,
     event: dict[str, object],
-    report: VerifyReport,
+    found: list[str],
+    signed: list[str],
     signed_at: dict[str, int],
     ids: dict[str, int],
-    *,
-    accepted: bool = True,
 ) -> None:
-    """A signed event: who signed it (``report.signed``, when ``accepted``), or why the
-    signature is bad. Tampering (an edited event, a line replayed or moved: the same
-    signature twice, or signed after an event that is not earlier, ``ids``) is a problem; an
-    unknown key or someone else's is not (the decision simply does not count)."""
+    """A signed event: who signed it (``signed``), or why the signature is bad (``found``).
+    Tampering (an edited event, a line replayed or moved: the same signature twice, or
+    signed after an event that is not earlier, ``ids``) is a problem; an unknown key or
+    someone else's is not (the decision simply does not count)."""
     from promptver.governance.signing import check, misplaced
     from promptver.store.events import event_id
 
     first = ids.get(event_id(event))
     if first is not None:  # a copied line has the id of the original
-        report.problems.append(
+        found.append(
             f"{store.log_path(name)}:{number}: audit event {number} repeats signed event {first}"
             f" ({event.get('event')} by {event.get('actor')}): the line was replayed (copied) into"
             " the log; a signed decision counts once, where it was made"
@@ -321,7 +402,7 @@ def _check_signature(
     armored = signature.get("armored") if isinstance(signature, dict) else None
     if isinstance(armored, str):
         if armored in signed_at:
-            report.problems.append(
+            found.append(
                 f"{where}: {what}: the same signature as event {signed_at[armored]}:"
                 " the line was replayed (copied) into the log"
             )
@@ -329,10 +410,8 @@ def _check_signature(
         signed_at[armored] = number
     place = misplaced(dict(event), number, ids)
     if verdict.tampered or place is not None:  # another log's signature says more than its place
-        report.problems.append(f"{where}: {what}: {verdict.problem if verdict.tampered else place}")
-    elif not accepted:
-        return
+        found.append(f"{where}: {what}: {verdict.problem if verdict.tampered else place}")
     elif verdict.signer is not None:
-        report.signed.append(f"{what}: signed by {verdict.signer}")
+        signed.append(f"{what}: signed by {verdict.signer}")
     else:  # an unknown key, someone else's key: the decision does not count, nothing was edited
-        report.signed.append(f"{what}: signature not accepted: {verdict.problem}")
+        signed.append(f"{what}: signature not accepted: {verdict.problem}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,9 +49,10 @@ def event_id(event: dict[str, Any]) -> str:
     known = _IDS.get(id(event))
     if known is not None and known[0] is event:
         return known[1]
-    body = {k: v for k, v in event.items() if k not in POSITION_FIELDS}
-    text = _CANONICAL.encode(body)  # what json.dumps with these options does, without a new encoder
-    identity = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    body = dict(event)
+    for position in POSITION_FIELDS:
+        body.pop(position, None)
+    identity = "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
     if len(_IDS) >= _IDS_KEPT:
         _IDS.clear()
     _IDS[id(event)] = (event, identity)
@@ -58,6 +60,39 @@ def event_id(event: dict[str, Any]) -> str:
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+_PLAIN = frozenset((str, int, bool, type(None)))
+
+
+def canonical_json(value: Any) -> bytes:
+    """``json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))`` as
+    UTF-8, the bytes an event id is the hash of. msgspec writes the same bytes three times
+    faster for values made of dicts, lists, strings, integers, booleans and null (it writes
+    floats in another notation, ``1e16`` for ``1e+16``, and infinity as null): those go to
+    ``json``, as does anything msgspec refuses."""
+    stack = [value]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is dict:
+            push(item.values())
+        elif kind is list:
+            push(item)
+        elif kind not in _PLAIN:
+            return _CANONICAL.encode(value).encode()
+    encoder, refused = _encoder()
+    try:
+        return encoder.encode(value)
+    except refused:
+        return _CANONICAL.encode(value).encode()
+
+
+@functools.cache
+def _encoder() -> tuple[Any, tuple[type[BaseException], ...]]:
+    import msgspec
+
+    return msgspec.json.Encoder(order="sorted"), (msgspec.EncodeError, TypeError, ValueError, OverflowError)
+
 
 # The id of each event computed in this process, by the event object (held, so its id() is
 # not reused): the trail check, the audit's citations and the signatures' places ask for
@@ -122,10 +157,44 @@ _SEEN_LOGS = 8
 _LINES: dict[str, tuple[bytes, list[tuple[bytes, dict[str, Any] | IntegrityError]]]] = {}
 
 
+# A log's bytes by its path, with the (device, inode, size, mtime, ctime) they were read
+# at: the several readers of one command (the checks, the replays, the checkpoints) read a
+# long log once while it does not change. An append changes its size, any write its
+# times; as in git's "racy" rule, bytes read within RACY of the file's last change are
+# not kept (a same-size rewrite in the same clock tick would keep those times).
+_BYTES: dict[str, tuple[tuple[int, ...], bytes]] = {}
+RACY = 2_000_000_000  # ns
+
+
+def log_bytes(path: Path) -> bytes:
+    """A log's bytes (FileNotFoundError when there is none), read again only when the file
+    changed since the last read in this process."""
+    key = str(path)
+    before = _stat_key(path)
+    known = _BYTES.get(key)
+    if known is not None and known[0] == before:
+        return known[1]
+    data = path.read_bytes()
+    settled = time.time_ns() - max(before[3], before[4]) > RACY
+    if settled and _stat_key(path) == before:  # not written while it was read, nor just before
+        _BYTES.pop(key, None)
+        while len(_BYTES) >= _SEEN_LOGS:
+            del _BYTES[next(iter(_BYTES))]
+        _BYTES[key] = (before, data)
+    return data
+
+
+def _stat_key(path: Path) -> tuple[int, ...]:
+    info = os.stat(path)
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
+
+
 def forget_parsed() -> None:
     """Drop the parsed events kept from earlier reads (benchmarks measure a cold read)."""
     _SEEN.clear()
     _LINES.clear()
+    _BYTES.clear()
+    _TOKENS.clear()
     _IDS.clear()
 
 
@@ -173,17 +242,34 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
     each line parsed at most once per process while the log only grows."""
     path = store.log_path(name)
     try:
-        data = path.read_bytes()
+        data = log_bytes(path)
     except FileNotFoundError:
         return []
+    found = _events_with(path, data, [json.dumps(kind).encode() for kind in kinds])
+    return [event for event in found if event.get("event") in kinds]
+
+
+def alias_events(store: Store, name: str, alias: str) -> list[dict[str, Any]]:
+    """The ``alias`` events of one alias, in log order: only the lines holding its name
+    (as a JSON string) are parsed, so resolving ``NAME@production`` does not parse the
+    moves of every other alias. A log with a ``\\u`` escape anywhere (a name could be
+    spelt with escapes) is read by kind, as `log_events` reads it."""
+    path = store.log_path(name)
+    try:
+        data = log_bytes(path)
+    except FileNotFoundError:
+        return []
+    escaped = bool(_token_lines(str(path), data, b"\\u"))  # searched once per log state
+    tokens = [json.dumps("alias").encode()] if escaped else [json.dumps(alias).encode()]
+    found = _events_with(path, data, tokens)
+    return [e for e in found if e.get("event") == "alias" and e.get("alias") == alias]
+
+
+def _events_with(path: Path, data: bytes, tokens: list[bytes]) -> list[dict[str, Any]]:
+    """The events of the lines of ``data`` holding any of ``tokens``, in log order."""
     starts: set[int] = set()
-    for token in (json.dumps(kind).encode() for kind in kinds):
-        at = data.find(token)
-        while at != -1:
-            start = data.rfind(b"\n", 0, at) + 1
-            starts.add(start)
-            end = data.find(b"\n", at)
-            at = data.find(token, end if end != -1 else len(data))
+    for token in tokens:
+        starts.update(_token_lines(str(path), data, token))
     parsed = _parsed_before(str(path), data)
     ordered = sorted(starts)
     number, counted = 1, 0  # line numbers counted forward once, not from the start per line
@@ -201,20 +287,83 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
                 parsed[start] = event
     finally:
         _keep(str(path), data, parsed)
-    return [parsed[start] for start in ordered if parsed[start].get("event") in kinds]
+    return [parsed[start] for start in ordered]
+
+
+# The starts of the lines holding each token, by log, with the bytes they were found in:
+# the several readers of one command search an unchanged log once, a grown one from where
+# the last search ended.
+_TOKENS: dict[str, tuple[bytes, dict[bytes, list[int]]]] = {}
+
+
+def _token_lines(key: str, data: bytes, token: bytes) -> list[int]:
+    """The start offsets of the lines of ``data`` holding ``token``, in order."""
+    seen = _TOKENS.get(key)
+    if seen is not None and seen[0] is not data:
+        old, found = seen
+        if old == data:
+            seen = (data, found)
+        elif data.startswith(old):  # grown: lines up to the old last newline were searched
+            done = old.rfind(b"\n") + 1
+            grown = {t: [s for s in at if s < done] + _search(data, t, done) for t, at in found.items()}
+            seen = (data, grown)
+        else:
+            seen = None
+    if seen is None:
+        seen = (data, {})
+    _TOKENS.pop(key, None)
+    while len(_TOKENS) >= _SEEN_LOGS:
+        del _TOKENS[next(iter(_TOKENS))]
+    _TOKENS[key] = seen
+    found = seen[1]
+    if token not in found:
+        found[token] = _search(data, token, 0)
+    return found[token]
+
+
+def _search(data: bytes, token: bytes, start: int) -> list[int]:
+    starts = []
+    at = data.find(token, start)
+    while at != -1:
+        starts.append(data.rfind(b"\n", 0, at) + 1)
+        end = data.find(b"\n", at)
+        at = data.find(token, end if end != -1 else len(data))
+    return starts
+
+
+def read_log(path: Path) -> tuple[bytes, list[dict[str, Any]]]:
+    """A log's bytes and its events, one per line (the events of `log_lines`, read from
+    these very bytes); the `IntegrityError` of the first line that is not an event."""
+    data, lines = _read_lines(path)
+    events = []
+    for _line, event in lines:
+        if not isinstance(event, dict):
+            raise event
+        events.append(event)
+    return data, events
 
 
 def log_lines(path: Path) -> list[tuple[bytes, dict[str, Any] | IntegrityError]]:
     """Every line of a log (split as ``bytes.splitlines`` splits) with its event, or the
     `IntegrityError` naming the line that is not one; [] when there is no log. Lines
     parsed earlier in this process are not parsed again."""
+    return list(_read_lines(path)[1])
+
+
+def read_lines(path: Path) -> tuple[bytes, list[tuple[bytes, dict[str, Any] | IntegrityError]]]:
+    """`log_lines` with the bytes they were split from (b"" when there is no log); the list
+    is shared: do not change it."""
+    return _read_lines(path)
+
+
+def _read_lines(path: Path) -> tuple[bytes, list[tuple[bytes, dict[str, Any] | IntegrityError]]]:
     try:
-        data = path.read_bytes()
+        data = log_bytes(path)
     except FileNotFoundError:
-        return []
+        return b"", []
     whole = _LINES.get(str(path))
     if whole is not None and whole[0] == data:  # read already, unchanged: no line is looked at again
-        return list(whole[1])
+        return whole
     parsed = _parsed_before(str(path), data) if b"\r" not in data else {}
     found: list[tuple[bytes, dict[str, Any] | IntegrityError]] = []
     start = 0
@@ -240,7 +389,7 @@ def log_lines(path: Path) -> list[tuple[bytes, dict[str, Any] | IntegrityError]]
     while len(_LINES) >= _SEEN_LOGS:
         del _LINES[next(iter(_LINES))]
     _LINES[str(path)] = (data, found)
-    return list(found)
+    return data, found
 
 
 def _keep(key: str, data: bytes, parsed: dict[int, dict[str, Any]]) -> None:

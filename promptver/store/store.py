@@ -451,7 +451,7 @@ class Store:
     def alias_target(self, name: str, alias: str) -> str | None:
         """The version an alias points at, or None: the last move in the audit log, checked
         against ``aliases.json`` (a hand-edited pointer is refused, not followed)."""
-        from promptver.store.events import alias_heads, pointer_conflict
+        from promptver.store.events import alias_events, pointer_conflict
 
         path = self._meta_dir(name) / "aliases.json"
         try:
@@ -463,11 +463,8 @@ class Store:
         entry = aliases.get(alias) if isinstance(aliases, dict) else None
         if isinstance(entry, str):
             entry = {"version": entry}
-        head = (
-            alias_heads(self, name).get(alias)
-            if (entry is not None or self.log_path(name).exists())
-            else None
-        )
+        moves = alias_events(self, name, alias) if (entry is not None or self.log_path(name).exists()) else []
+        head = moves[-1] if moves else None
         problem = pointer_conflict(str(path), alias, entry if isinstance(entry, dict) else None, head)
         if problem is not None:
             raise IntegrityError(problem, hint="run `promptver verify`; restore aliases.json from git")

@@ -5,7 +5,11 @@ grows with the log. This measures alias set, approve, promote, rollback, audit, 
 NAME@production`, `log` and `verify` with logs of 1,000 to 100,000 events (a chained log
 written directly, alternating review and alias events; each review is an approval of one
 of the two versions by a different person, the worst case for counting each person's
-latest decision), in-process (no start-up time).
+latest decision), in-process (no start-up time), each run as a new command would (no
+parsed events kept in memory) after an earlier command left its checkpoint
+(governance/checkpoint.py); `verify --full` ignores the checkpoint. Then the CLI as whole
+processes (`python -m promptver`, output to /dev/null): `show NAME@production`, `audit`,
+`verify`, `verify --full` and `promote --dry-run`.
 
     python tests/benchmarks/bench_aliases.py [--events 1000 10000 100000] [--repeat 5]
 """
@@ -16,7 +20,9 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -117,6 +123,43 @@ def measure(store: Store, repeat: int) -> list[tuple[float, float]]:
         timed(lambda: deployment(store, store.resolve("bot", "production"), "production"), repeat),
         timed(lambda: history(Store.find(store.project_root), "bot"), repeat),
         timed(lambda: verify_store(store), repeat),
+        timed(lambda: verify_store(store, full=True), repeat),
+    ]
+
+
+def process(folder: Path, args: list[str], repeat: int) -> tuple[float, float]:
+    """The median wall and CPU time (user + system, of the child) in ms of ``promptver
+    ARGS`` as a whole process, its output to /dev/null."""
+    walls, cpus = [], []
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": str(folder / ".pycache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # byte-compiled, as an installed package is
+    for run in range(-1, repeat):  # the first run compiles the modules: not counted
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "promptver", *args],
+            cwd=folder,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if run >= 0:
+            walls.append(time.perf_counter() - start)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls) * 1000, statistics.median(cpus) * 1000
+
+
+def measure_processes(store: Store, repeat: int) -> list[tuple[float, float]]:
+    other = "0.1.0" if store.resolve("bot", "production").version == "0.2.0" else "0.2.0"
+    folder = store.project_root
+    return [
+        process(folder, ["show", "bot@production"], repeat),
+        process(folder, ["audit", "bot"], repeat),
+        process(folder, ["verify"], repeat),
+        process(folder, ["verify", "--full"], repeat),
+        process(folder, ["promote", f"bot@{other}", "--to", "production", "--dry-run"], repeat),
     ]
 
 
@@ -125,14 +168,35 @@ def main() -> None:
     parser.add_argument("--events", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    columns = ("alias set", "approve", "promote", "rollback", "audit", "show @prod", "log", "verify")
+    columns = (
+        "alias set",
+        "approve",
+        "promote",
+        "rollback",
+        "audit",
+        "show @prod",
+        "log",
+        "verify",
+        "verify --full",
+    )
+    commands = ("show @prod", "audit", "verify", "verify --full", "promote --dry-run")
     print(f"wall (CPU) ms, load average {os.getloadavg()[0]:.1f}")
-    print(f"{'log events':>10}  " + "  ".join(f"{c:>13}" for c in columns))
+    print(f"in-process\n{'log events':>10}  " + "  ".join(f"{c:>13}" for c in columns))
+    rows = []
     for count in args.events:
         with tempfile.TemporaryDirectory() as tmp:
             store = build(Path(tmp), count)
+            set_alias(store, "bot", "canary", "0.2.0")  # aliases.json written from the log
+            verify_store(store)  # an earlier command: its checkpoint
             figures = measure(store, args.repeat)
             print(f"{count:>10}  " + "  ".join(f"{wall:>6.0f} ({cpu:>4.0f})" for wall, cpu in figures))
+            rows.append((count, measure_processes(store, args.repeat)))
+    print(
+        f"whole processes (python -m promptver ...)\n{'log events':>10}  "
+        + "  ".join(f"{c:>17}" for c in commands)
+    )
+    for count, figures in rows:
+        print(f"{count:>10}  " + "  ".join(f"{wall:>10.0f} ({cpu:>4.0f})" for wall, cpu in figures))
 
 
 if __name__ == "__main__":
