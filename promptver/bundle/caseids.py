@@ -50,7 +50,7 @@ class CaseIds:
         return None
 
     def keep_all(self, digest: str, ids: set[str]) -> None:
-        self._write(digest, {"ids": sorted(ids)})
+        self._write(digest, {"ids": list(ids)})  # unsorted: sorting 100,000 ids cost 30 ms
         self._prune()
 
     def keep_changes(self, digest: str, base: str, removed: set[str], added: set[str]) -> None:
