@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from promptver.diff.model import Change, Impact, Side
 from promptver.errors import PolicyError
 
 if TYPE_CHECKING:
-    from promptver.diff.model import BundleDiff
+    from promptver.diff.model import BundleDiff, Change, Impact
     from promptver.store.tree import Tree
     from promptver.versions.bump import Toward
 
@@ -36,6 +35,8 @@ def analyze_bump(
             "initial": True,
             "changes": [],
         }
+    from promptver.diff.model import Impact
+
     manifest = getattr(base, "manifest", None)
     version = manifest.version if manifest is not None else None
     diff = _diff(base, tree)
@@ -63,6 +64,7 @@ def analyze_bump(
 
 def _diff(base: Tree, tree: Tree) -> BundleDiff:
     from promptver.diff.engine import diff_trees
+    from promptver.diff.model import Side
 
     manifest = getattr(base, "manifest", None)
     bundle = manifest.bundle if manifest is not None else ""
@@ -81,6 +83,8 @@ def _check_toward(toward: Toward, diff: BundleDiff, level: str, force: bool, sum
     """``bump prerelease`` (0.1.1-rc.1) and ``bump release`` (0.1.1) lead to a patch, minor
     or major release of the line's last release: the changes since that release must not
     ask for more, as for an explicit major/minor/patch."""
+    from promptver.diff.model import Impact
+
     suggested = diff.suggested or Impact.PATCH
     if Impact(toward.level) >= suggested:
         return
