@@ -44,9 +44,6 @@ class Walk:
     new_rest: list[Line] = field(default_factory=list)
     shared: list[tuple[int, int, int]] = field(default_factory=list)
 
-    def shared_bytes(self) -> int:
-        return sum(length for _, _, length in self.shared)
-
 
 def walk(old: bytes | bytearray, new: bytes | bytearray) -> Walk:
     """Walk two files held in memory (see the module docstring)."""
