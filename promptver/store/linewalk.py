@@ -6,13 +6,14 @@ One walk serves three readers during a bump, so a 100,000-case set is compared o
 - the eval-set check (`promptver.bundle.check`) validates only those lines, since every
   other line is byte-identical to a line of a version that passed;
 - the store (`promptver.store.packs`) keeps the new version as the old one's bytes plus
-  the new lines (``shared`` says which stretches are the old one's).
+  the new ones (``shared`` says which stretches are the old one's).
 
 Both sides are held in memory. Stretches of equal bytes are found with memcmp
 (``bytes.startswith`` on a memoryview) and their lines counted in C; only differing lines
 become bytes objects. After `OUT_OF_STEP` differing lines in a row (a case inserted or
-removed shifts every line after it) the rest is walked line by line, and a common tail is
-found by bytes from the end.
+removed shifts every line after it), the common tail of what is left is found by bytes
+from the end (its lines are unchanged), and only the lines before it are walked one by
+one.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ Line = tuple[int, bytes]  # (line number, the line without its newline)
 class Walk:
     """What walking ``old`` and ``new`` side by side found.
 
-    ``unchanged``: non-blank lines equal to the other side's line at the same position;
-    ``old_rest`` and ``new_rest``: every other line of each side, numbered (blank ones
-    too); ``shared``: stretches of whole lines with equal bytes, as ``(old offset, new
-    offset, length)`` in file order, covering at least the equal lines found in place."""
+    ``unchanged``: non-blank lines equal to the other side's line at the same position,
+    or in the common tail; ``old_rest`` and ``new_rest``: every other line of each side,
+    numbered (blank ones too); ``shared``: stretches of equal bytes (whole lines, or the
+    unchanged start and end of an edited line), as ``(old offset, new offset, length)``,
+    in order on both sides."""
 
     unchanged: int = 0
     old_rest: list[Line] = field(default_factory=list)
