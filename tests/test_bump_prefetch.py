@@ -29,6 +29,19 @@ def _write_cases(project: Path, count: int, changed: set[int] = frozenset()) -> 
     time.sleep(0.06)  # past the stat cache's racy window, as a real edit would be
 
 
+def _validated(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The bytes each fast validation pass of the eval-set check is given, from now on."""
+    validated: list[bytes] = []
+    fast_valid = check.fast_valid
+
+    def spy(data, *args, **kwargs):  # type: ignore[no-untyped-def]
+        validated.append(bytes(data))
+        return fast_valid(data, *args, **kwargs)
+
+    monkeypatch.setattr(check, "fast_valid", spy)
+    return validated
+
+
 def test_the_summary_is_the_same_with_and_without_the_read_ahead(
     project: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -43,16 +56,9 @@ def test_the_summary_is_the_same_with_and_without_the_read_ahead(
             streamed.append(path)
         return chunks(tree, path, progress)
 
-    validated: list[bytes] = []
-    fast_valid = check.fast_valid
-
-    def spy(data, *args, **kwargs):  # type: ignore[no-untyped-def]
-        validated.append(bytes(data))
-        return fast_valid(data, *args, **kwargs)
-
     monkeypatch.setattr(evals, "_chunks", counting)
     monkeypatch.setattr(evals, "IN_MEMORY", -1)  # a diff without the bump's walk streams
-    monkeypatch.setattr(check, "fast_valid", spy)
+    validated = _validated(monkeypatch)
     ahead = bump(store, "bot", "patch", analyzer=analyze_bump, prefetch=prefetch_bump, dry_run=True)
     assert streamed == []  # read once, ahead; the check's walk served the diff
     assert len(validated) == 1 and validated[0].count(b"\n") == 2  # only the 3 changed lines
@@ -152,14 +158,7 @@ def test_a_new_case_is_checked_alone_against_the_kept_ids(
     at = {"start": 0, "middle": 150, "end": 300}[where]
     fresh = json.dumps({"id": "fresh", "vars": {"question": "q"}}).encode()
     (project / EVALS).write_bytes(b"\n".join([*lines[:at], fresh, *lines[at:]]))
-    validated: list[bytes] = []
-    fast_valid = check.fast_valid
-
-    def spy(data, *args, **kwargs):  # type: ignore[no-untyped-def]
-        validated.append(bytes(data))
-        return fast_valid(data, *args, **kwargs)
-
-    monkeypatch.setattr(check, "fast_valid", spy)
+    validated = _validated(monkeypatch)
     result = bump(store, "bot", "patch", analyzer=analyze_bump, prefetch=prefetch_bump)
     assert "1 case added" in json.dumps(result.manifest.changes)
     assert len(validated) == 1 and validated[0].count(b"\n") < 70  # the new case, not 301 lines
