@@ -454,3 +454,19 @@ def test_the_same_new_bytes_in_two_versions_are_two_packs(
     assert store.read_object(_eval_digest(store, "0.1.2")) == b"\n".join(lines)
     assert len(_packs(store)) == 3
     assert pv("verify").code == 0
+
+
+def test_reads_without_preadv_rebuild_the_same_bytes(
+    project: Path, store: Store, pv, small_packs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where `os.preadv` does not exist (macOS), packs are read with `os.pread`."""
+    first, second = _cases(3000), _cases(3000, changed_every=100)
+    _write(project, first)
+    assert pv("bump", "minor", "bot").code == 0
+    _write(project, second)
+    assert pv("bump", "patch", "bot").code == 0
+    monkeypatch.delattr(os, "preadv")
+    assert store.read_object(_eval_digest(store, "0.1.1")) == second
+    with store.open_object(_eval_digest(store, "0.1.1")) as reader:
+        assert reader.read() == second
+    assert store.read_unchecked(_eval_digest(store, "0.1.1")) == second

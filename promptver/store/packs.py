@@ -212,7 +212,7 @@ class RecipeReader(io.RawIOBase):
                 self._current = (self._fd(pack), offset, length)
             fd, offset, remaining = self._current
             want = min(len(view), remaining, READ)
-            got = os.preadv(fd, [view[:want]], offset)
+            got = read_at(fd, view[:want], offset)
             if got <= 0:
                 self._fail()
             self._hash.update(view[:got])
@@ -249,6 +249,15 @@ class RecipeReader(io.RawIOBase):
             os.close(fd)
         self._fds.clear()
         super().close()
+
+
+def read_at(fd: int, into: memoryview, offset: int) -> int:
+    """Read into ``into`` from ``offset`` of ``fd``; the count read (0: the end)."""
+    if hasattr(os, "preadv"):  # Linux, the BSDs: straight into the buffer
+        return os.preadv(fd, [into], offset)
+    data = os.pread(fd, len(into), offset)  # elsewhere (macOS): one copy more
+    into[: len(data)] = data
+    return len(data)
 
 
 def hash_file(path: Path) -> str | None:
@@ -307,7 +316,7 @@ def read_unchecked(store: Store, hexdigest: str, recipe: Recipe) -> bytes | byte
             if pack not in fds:
                 fds[pack] = os.open(pack_path(store, pack), os.O_RDONLY)
             while length:
-                got = os.preadv(fds[pack], [view[position : position + min(length, READ)]], offset)
+                got = read_at(fds[pack], view[position : position + min(length, READ)], offset)
                 if got <= 0:
                     raise OSError("short pack")
                 position, offset, length = position + got, offset + got, length - got
