@@ -441,7 +441,7 @@ def bad_moves(
             if e.get("event") == ALIAS_EVENT and isinstance(e.get("to"), str)
         )
         now.pairs = sorted(pairs)
-        checkpoint.write_moves(store, name, data, now, ctx)
+        checkpoint.write_moves(store, name, data, now, ctx, full=full)
     return [(seq, why) for seq, _, why in problems]
 
 
@@ -520,7 +520,7 @@ def _move_problem(
     if action != "promote":
         return f"{alias} is protected ({policy.describe()}); only a promotion may move it"
     reviews = seen.get(target.digest, [])  # the decisions on the version moved to
-    result = check_policy(store, target, alias, dc_replace(policy, min_eval_score=None), reviews)
+    result = lookups.check(target, alias, dc_replace(policy, min_eval_score=None), reviews)
     if not result.ok:
         return "; ".join(result.impossible + result.missing)
     if isinstance(event.get("approval_ids"), list):  # cited by identity (position-independent)
@@ -560,6 +560,22 @@ class _Lookups:
         self.store, self.name = store, name
         self._manifests: dict[tuple[str, str], Manifest | PromptverError] = {}
         self._policies: dict[str, dict[str, AliasPolicy] | PromptverError] = {}
+        self._checks: dict[tuple[str, str, AliasPolicy, int], PolicyCheck] = {}
+
+    def check(
+        self, target: Manifest, alias: str, policy: AliasPolicy, reviews: list[dict[str, Any]]
+    ) -> PolicyCheck:
+        """`check_policy` of a move to ``target``, worked out once for the same policy and
+        the same decisions on it: ``reviews`` (the review events on its digest so far in
+        this pass) only grows, so its length says which they are. Two promotions of one
+        version with no decision between them (a promotion, a rollback, the same version
+        promoted to two aliases) count its decisions once."""
+        from dataclasses import replace
+
+        key = (target.digest, alias, replace(policy, sources=()), len(reviews))  # sources: named only
+        if key not in self._checks:
+            self._checks[key] = check_policy(self.store, target, alias, policy, reviews)
+        return self._checks[key]
 
     def manifest(self, version: str, digest: str) -> Manifest:
         key = (version, digest)
