@@ -275,21 +275,20 @@ def _verify_log(
             unnamed = [(e, n) for n, (_, e) in enumerate(lines[:skip], start=1) if isinstance(e, dict)]
     rest = lines[skip:]
     if _chain_holds(lines, skip, before):  # then only the signed and the run events are looked at
-        tail = [event for _, event in rest]
-        marks = [i for i, e in enumerate(tail) if "signature" in e or e.get("event") in RUN_KINDS]  # type: ignore[union-attr]
+        tail: list[dict[str, Any]] = [e for _, e in rest if isinstance(e, dict)]  # every one is
+        marks = [i for i, e in enumerate(tail) if "signature" in e or e.get("event") in RUN_KINDS]
         named = 0  # the events of the tail before it are in ``ids`` (when a signature needed them)
         for i in marks:
-            event = tail[i]
-            assert isinstance(event, dict)
-            if "signature" in event:
+            marked = tail[i]
+            if "signature" in marked:
                 for earlier, at in unnamed:
                     ids.setdefault(event_id(earlier), at)
                 unnamed.clear()
                 for j in range(named, i):
-                    ids.setdefault(event_id(tail[j]), skip + 1 + j)  # type: ignore[arg-type]
+                    ids.setdefault(event_id(tail[j]), skip + 1 + j)
                 named = i
-                _check_signature(store, name, skip + 1 + i, event, found, signed, signatures, ids)
-            _check_run(store, name, event, report, runs)
+                _check_signature(store, name, skip + 1 + i, marked, found, signed, signatures, ids)
+            _check_run(store, name, marked, report, runs)
         rest = []  # nothing left for the line-by-line pass
     for number, (line, event) in enumerate(rest, start=skip + 1):
         prev, before = before, hashlib.sha256(line).hexdigest()

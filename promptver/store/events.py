@@ -379,10 +379,7 @@ def _read_lines(path: Path) -> tuple[bytes, list[tuple[bytes, dict[str, Any] | I
         return whole
     parsed = _parsed_before(str(path), data) if b"\r" not in data else {}
     quick = _all_lines(str(path), data, parsed)
-    if quick is not None:
-        found = quick
-    else:
-        found = _each_line(path, data, parsed)
+    found = quick if quick is not None else _each_line(path, data, parsed)
     _LINES.pop(str(path), None)
     while len(_LINES) >= _SEEN_LOGS:
         del _LINES[next(iter(_LINES))]
@@ -402,15 +399,15 @@ def _all_lines(
         return None
     lines = data.splitlines()
     starts = [0, *accumulate([len(line) + 1 for line in lines[:-1]])]
-    decode = _decoder()[0].decode
-    get = parsed.get
+    decoder, refused = _decoder()
+    decode, get = decoder.decode, parsed.get
     try:
         with jsontext.collector_paused():
             events = [
                 known if (known := get(start)) is not None else decode(line)
                 for start, line in zip(starts, lines, strict=True)
             ]
-    except Exception:  # noqa: BLE001 (any refusal: the careful pass decides and names the line)
+    except refused:  # the careful pass decides and names the line
         return None
     if not all(type(event) is dict for event in events):
         return None
