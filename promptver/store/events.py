@@ -53,7 +53,11 @@ def event_id(event: dict[str, Any]) -> str:
     body = dict(event)
     for position in POSITION_FIELDS:
         body.pop(position, None)
-    identity = "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
+    if _NO_FLOAT.get(id(event)) is event:  # parsed from a line without a float: msgspec's bytes are json's
+        canonical = _encoder()[0].encode(body)
+    else:
+        canonical = canonical_json(body)
+    identity = "sha256:" + hashlib.sha256(canonical).hexdigest()
     if len(_IDS) >= _IDS_KEPT:
         _IDS.clear()
     _IDS[id(event)] = (event, identity)
@@ -102,6 +106,25 @@ def _encoder() -> tuple[Any, tuple[type[BaseException], ...]]:
 _IDS: dict[int, tuple[dict[str, Any], str]] = {}
 _IDS_KEPT = 1 << 18  # then forgotten all at once: a bound on what it holds
 
+# The events parsed from lines that held no float (msgspec's float hook was not called),
+# by the event object (held, so its id() is not reused): made only of dicts, lists,
+# strings, integers, booleans and null, so `event_id` writes their canonical JSON with
+# msgspec without first walking every value to look for a float.
+_NO_FLOAT: dict[int, dict[str, Any]] = {}
+_FLOATS_SEEN: list[None] = []  # one entry per float the parsing decoder met
+
+
+def _float_seen(text: str) -> float:
+    _FLOATS_SEEN.append(None)
+    return float(text)
+
+
+def _no_float(events: list[dict[str, Any]]) -> None:
+    if len(_NO_FLOAT) + len(events) > _IDS_KEPT:
+        _NO_FLOAT.clear()
+    if len(events) <= _IDS_KEPT:
+        _NO_FLOAT.update(zip(map(id, events), events, strict=True))
+
 
 def parse_event(line: bytes, where: str) -> dict[str, Any]:
     """One log line as its event; IntegrityError (at ``where``, ``file:line``) for a line that
@@ -130,11 +153,16 @@ def fast_event(line: bytes) -> dict[str, Any] | None:
     if b"\\u" in line and jsontext.has_surrogate_escape(line):
         return None
     decoder, refused = _decoder()
+    floats = len(_FLOATS_SEEN)
     try:
         event = decoder.decode(line)
     except refused:
         return None
-    return event if isinstance(event, dict) else None
+    if not isinstance(event, dict):
+        return None
+    if len(_FLOATS_SEEN) == floats:
+        _no_float([event])
+    return event
 
 
 @functools.cache
@@ -143,7 +171,7 @@ def _decoder() -> tuple[Any, tuple[type[BaseException], ...]]:
     ValueError only from msgspec 0.19 on)."""
     import msgspec
 
-    return msgspec.json.Decoder(), (msgspec.DecodeError, ValueError, RecursionError)
+    return msgspec.json.Decoder(float_hook=_float_seen), (msgspec.DecodeError, ValueError, RecursionError)
 
 
 # The events parsed from each log, by the offset of their line, kept with the bytes they
@@ -209,6 +237,7 @@ def forget_parsed() -> None:
     _BYTES.clear()
     _TOKENS.clear()
     _IDS.clear()
+    _NO_FLOAT.clear()
 
 
 def last_line(path: Path) -> bytes | None:
@@ -400,17 +429,25 @@ def _all_lines(
     lines = data.splitlines()
     starts = [0, *accumulate([len(line) + 1 for line in lines[:-1]])]
     decoder, refused = _decoder()
-    decode, get = decoder.decode, parsed.get
+    decode, get, floats = decoder.decode, parsed.get, _FLOATS_SEEN.__len__
+    _FLOATS_SEEN.clear()
     try:
         with jsontext.collector_paused():
-            events = [
-                known if (known := get(start)) is not None else decode(line)
+            found = [  # (event, floats met so far; -1: parsed before)
+                (known, -1) if (known := get(start)) is not None else (decode(line), floats())
                 for start, line in zip(starts, lines, strict=True)
             ]
     except refused:  # the careful pass decides and names the line
         return None
+    events = [event for event, _ in found]
     if not all(type(event) is dict for event in events):
         return None
+    if not _FLOATS_SEEN:
+        _no_float([event for event, seen in found if seen == 0])
+    else:  # the new events of the lines after which no more floats had been met
+        counts = [0, *(seen for _, seen in found if seen >= 0)]
+        new = [event for event, seen in found if seen >= 0]
+        _no_float([event for event, before, after in zip(new, counts, counts[1:]) if before == after])
     parsed.update(zip(starts, events, strict=True))
     _keep(key, data, parsed)
     return list(zip(lines, events, strict=True))
