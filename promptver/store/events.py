@@ -122,6 +122,7 @@ def _float_seen(text: str) -> float:
 def _no_float(events: list[dict[str, Any]]) -> None:
     if len(_NO_FLOAT) + len(events) > _IDS_KEPT:
         _NO_FLOAT.clear()
+    _SOUND.clear()
     if len(events) <= _IDS_KEPT:
         _NO_FLOAT.update(zip(map(id, events), events, strict=True))
 
@@ -238,6 +239,7 @@ def forget_parsed() -> None:
     _TOKENS.clear()
     _IDS.clear()
     _NO_FLOAT.clear()
+    _SOUND.clear()
 
 
 def last_line(path: Path) -> bytes | None:
@@ -287,8 +289,17 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
         data = log_bytes(path)
     except FileNotFoundError:
         return []
+    whole = _LINES.get(str(path))
+    if whole is not None and whole[0] is data and _SOUND.get(str(path)) is data:
+        return [event for _, event in whole[1] if isinstance(event, dict) and event.get("event") in kinds]
     found = _events_with(path, data, [json.dumps(kind).encode() for kind in kinds])
     return [event for event in found if event.get("event") in kinds]
+
+
+# The bytes of each log whose every line was parsed in one pass (`_all_lines`: each an
+# event, no ``\r``, no ``\u`` escape): an event of a kind then always holds the kind's
+# token, so `log_events` takes them from that parse rather than searching the bytes.
+_SOUND: dict[str, bytes] = {}
 
 
 def alias_events(store: Store, name: str, alias: str) -> list[dict[str, Any]]:
@@ -409,6 +420,11 @@ def _read_lines(path: Path) -> tuple[bytes, list[tuple[bytes, dict[str, Any] | I
     parsed = _parsed_before(str(path), data) if b"\r" not in data else {}
     quick = _all_lines(str(path), data, parsed)
     found = quick if quick is not None else _each_line(path, data, parsed)
+    _SOUND.pop(str(path), None)
+    if quick is not None:
+        while len(_SOUND) >= _SEEN_LOGS:
+            del _SOUND[next(iter(_SOUND))]
+        _SOUND[str(path)] = data
     _LINES.pop(str(path), None)
     while len(_LINES) >= _SEEN_LOGS:
         del _LINES[next(iter(_LINES))]
