@@ -381,7 +381,19 @@ def bad_moves(
 
     Of the store's own log (``events`` None), only the moves after its checkpoint
     (governance/checkpoint.py) are checked again, unless ``full``; a whole re-check keeps
-    a new checkpoint."""
+    a new checkpoint. For it every alias's moves are checked, even when only ``alias``'s
+    are asked for (resolving ``NAME@ALIAS``): that costs little more than its own (the
+    log is parsed either way) and keeps the checkpoint, so the first ``show NAME@ALIAS``
+    of a fresh clone is the only one to check the whole log."""
+    own = events is None  # the store's own log: every alias's moves (see above)
+    found = _bad_moves(store, name, events, None if own else alias, full)
+    return [(seq, why) for seq, moved, why in found if alias is None or moved == alias]
+
+
+def _bad_moves(
+    store: Store, name: str, events: list[dict[str, Any]] | None, alias: str | None, full: bool
+) -> list[tuple[int, str, str]]:
+    """`bad_moves` as (seq, alias, why)."""
     from dataclasses import replace as dc_replace
 
     from promptver.governance import checkpoint
@@ -393,7 +405,7 @@ def bad_moves(
         raw = b"" if full else checkpoint.log_bytes(store, name)
         kept = None if full else checkpoint.read_moves(store, name, raw, ctx)
         if kept is not None and checkpoint.whole(raw, kept.events):  # nothing to parse
-            return [(s, w) for s, a, w in kept.problems if alias is None or a == alias]
+            return [p for p in kept.problems if alias is None or p[1] == alias]
         data, events = read_log(store.log_path(name))
         if not full and data is not raw and data != raw:  # it grew meanwhile
             kept = checkpoint.read_moves(store, name, data, ctx)
@@ -442,7 +454,7 @@ def bad_moves(
         )
         now.pairs = sorted(pairs)
         checkpoint.write_moves(store, name, data, now, ctx, full=full)
-    return [(seq, why) for seq, _, why in problems]
+    return problems
 
 
 def exact_citations(store: Store, name: str) -> set[int]:

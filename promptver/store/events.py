@@ -53,10 +53,8 @@ def event_id(event: dict[str, Any]) -> str:
     body = dict(event)
     for position in POSITION_FIELDS:
         body.pop(position, None)
-    if _NO_FLOAT.get(id(event)) is event:  # parsed from a line without a float: msgspec's bytes are json's
-        canonical = _encoder()[0].encode(body)
-    else:
-        canonical = canonical_json(body)
+    plain = _NO_FLOAT.get(id(event)) is event  # parsed from a line without a float
+    canonical = _encoder()[0].encode(body) if plain else canonical_json(body)
     identity = "sha256:" + hashlib.sha256(canonical).hexdigest()
     if len(_IDS) >= _IDS_KEPT:
         _IDS.clear()
@@ -463,7 +461,13 @@ def _all_lines(
     else:  # the new events of the lines after which no more floats had been met
         counts = [0, *(seen for _, seen in found if seen >= 0)]
         new = [event for event, seen in found if seen >= 0]
-        _no_float([event for event, before, after in zip(new, counts, counts[1:]) if before == after])
+        _no_float(
+            [
+                event
+                for event, before, after in zip(new, counts[:-1], counts[1:], strict=True)
+                if before == after
+            ]
+        )
     parsed.update(zip(starts, events, strict=True))
     _keep(key, data, parsed)
     return list(zip(lines, events, strict=True))
