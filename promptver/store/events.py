@@ -159,8 +159,8 @@ def fast_event(line: bytes) -> dict[str, Any] | None:
         return None
     if not isinstance(event, dict):
         return None
-    if len(_FLOATS_SEEN) == floats:
-        _no_float([event])
+    if len(_FLOATS_SEEN) == floats and len(_NO_FLOAT) < _IDS_KEPT:
+        _NO_FLOAT[id(event)] = event
     return event
 
 
@@ -323,6 +323,14 @@ def _events_with(path: Path, data: bytes, tokens: list[bytes]) -> list[dict[str,
         starts.update(_token_lines(str(path), data, token))
     parsed = _parsed_before(str(path), data)
     ordered = sorted(starts)
+    todo = [start for start in ordered if start not in parsed]
+    ends = [data.find(b"\n", start) for start in todo]
+    lines = [data[start : end if end != -1 else len(data)] for start, end in zip(todo, ends, strict=True)]
+    found = _decode_all(lines)
+    if found is not None:  # every line a plain event: one pass
+        parsed.update(zip(todo, found, strict=True))
+        _keep(str(path), data, parsed)
+        return [parsed[start] for start in ordered]
     number, counted = 1, 0  # line numbers counted forward once, not from the start per line
     try:  # kept with these bytes even when a bad line stops the read: they are what was parsed
         with jsontext.collector_paused():
@@ -456,6 +464,35 @@ def _all_lines(
     events = [event for event, _ in found]
     if not all(type(event) is dict for event in events):
         return None
+    _mark_plain(found)
+    parsed.update(zip(starts, events, strict=True))
+    _keep(key, data, parsed)
+    return list(zip(lines, events, strict=True))
+
+
+def _decode_all(lines: list[bytes]) -> list[dict[str, Any]] | None:
+    """Lines holding no ``\\u`` escape decoded in one pass (msgspec), when each is an event
+    object; None otherwise (then they are parsed one by one, with care)."""
+    if any(b"\\u" in line for line in lines):
+        return None
+    decoder, refused = _decoder()
+    decode, floats = decoder.decode, _FLOATS_SEEN.__len__
+    _FLOATS_SEEN.clear()
+    try:
+        with jsontext.collector_paused():
+            found = [(decode(line), floats()) for line in lines]
+    except refused:
+        return None
+    events = [event for event, _ in found]
+    if not all(type(event) is dict for event in events):
+        return None
+    _mark_plain(found)
+    return events
+
+
+def _mark_plain(found: list[tuple[dict[str, Any], int]]) -> None:
+    """Note the events decoded without a float (each with the number of floats the decoder
+    had met after it, counted from zero; -1: not decoded now)."""
     if not _FLOATS_SEEN:
         _no_float([event for event, seen in found if seen == 0])
     else:  # the new events of the lines after which no more floats had been met
@@ -468,9 +505,6 @@ def _all_lines(
                 if before == after
             ]
         )
-    parsed.update(zip(starts, events, strict=True))
-    _keep(key, data, parsed)
-    return list(zip(lines, events, strict=True))
 
 
 def _each_line(
