@@ -179,3 +179,22 @@ def test_ids_and_kinds_of_a_parsed_log_are_the_definitions(
     assert [event_id(e) for _, e in parsed] == [_canonical_id(e) for e in expected]  # type: ignore[arg-type]
     events._IDS.clear()
     assert [event_id(e) for e in reviews] == [_canonical_id(e) for e in expected if e["event"] == "review"]
+
+
+def test_a_log_reading_process_runs_without_the_cycle_collector(project: Path, pv) -> None:  # type: ignore[no-untyped-def]
+    """A whole process (no ``argv``) of a command that reads the log turns the collector
+    off; called in-process (as here) the caller's collector is left as it was."""
+    import gc
+
+    code = (
+        "import atexit, gc, sys; atexit.register(lambda: print(gc.isenabled(), file=sys.stderr));"
+        "sys.argv = ['promptver', *sys.argv[1:]]; from promptver.cli.main import main; main()"
+    )
+    for args, enabled in ((["verify"], "False"), (["status"], "True")):
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args], cwd=project, capture_output=True, text=True, check=False
+        )
+        assert done.stderr.strip().splitlines()[-1] == enabled, done.stderr
+    assert gc.isenabled()
+    pv("verify")
+    assert gc.isenabled()
