@@ -198,3 +198,23 @@ def test_a_log_reading_process_runs_without_the_cycle_collector(project: Path, p
     assert gc.isenabled()
     pv("verify")
     assert gc.isenabled()
+
+
+def test_audit_into_a_pipe_escapes_only_what_needs_it(
+    project: Path, store: Store, pv, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """`audit` streams plain lines: a batch with no control character is written as it is
+    (one search of the batch, no escaping pass per event); one with any is escaped."""
+    from promptver import safetext
+
+    new_version(store, project)
+    for n in range(5):
+        decide(store, "bot", "0.1.0", "approved", f"R{n} <r{n}@example.com>")
+    calls = _counting(monkeypatch, safetext, "one_line")
+    out = pv("audit", "bot").out
+    assert calls == [] and "approved 0.1.0" in out
+    decide(
+        store, "bot", "0.1.0", "changes_requested", "Eve\x1b]0;pwned\x07 <eve@example.com>", note="a\x1b[2Jb"
+    )
+    out = pv("audit", "bot").out
+    assert "\x1b" not in out and "\\x1b]0;pwned\\x07" in out and "a\\x1b[2Jb" in out
