@@ -92,24 +92,28 @@ def _stream(events: list[dict[str, Any]], summary: Callable[[dict[str, Any]], st
     """The table's columns as plain lines, written as they are made: into a pipe (or past
     `TABLE_ROWS` events) nothing is laid out as a whole. Data is shown on one line each
     (control characters and newlines as escapes)."""
-    from promptver.safetext import one_line
+    from promptver.safetext import has_control, one_line
+
+    def shown(texts: list[str]) -> list[str]:  # one search of them all finds most clean
+        return [one_line(t) for t in texts] if has_control("".join(texts)) else texts
 
     seqs = [str(event.get("seq", "?")) for event in events]
-    actors = [_cut(one_line(str(event.get("actor", "")))) for event in events]
+    actors = [_cut(actor) for actor in shown([str(event.get("actor", "")) for event in events])]
     seq_width = max((len(s) for s in seqs), default=1)
     actor_width = max((len(a) for a in actors), default=5)
     times = [_time(event) for event in events]
     time_width = max((len(t) for t in times), default=10)
     out = sys.stdout
     header = f"{'#':>{seq_width}}  {'time (UTC)':<{time_width}}  {'actor':<{actor_width}}  what"
-    batch = [header]
-    for seq, when, actor, event in zip(seqs, times, actors, events, strict=True):
-        line = f"{seq:>{seq_width}}  {when:<{time_width}}  {actor:<{actor_width}}  {one_line(summary(event))}"
-        batch.append(line.rstrip())
-        if len(batch) >= 1000:
-            out.write("\n".join(batch) + "\n")
-            batch = []
-    out.write("\n".join(batch) + "\n")
+    out.write(header.rstrip() + "\n")
+    for at in range(0, len(events), 1000):
+        chunk = range(at, min(at + 1000, len(events)))
+        whats = shown([summary(events[i]) for i in chunk])
+        batch = [
+            f"{seqs[i]:>{seq_width}}  {times[i]:<{time_width}}  {actors[i]:<{actor_width}}  {what}".rstrip()
+            for i, what in zip(chunk, whats, strict=True)
+        ]
+        out.write("\n".join(batch) + "\n")
     out.flush()
 
 

@@ -359,7 +359,9 @@ def pointer_problems(
     from promptver.governance import checkpoint
 
     raw = checkpoint.log_bytes(store, name)
-    kept = None if full else checkpoint.read_moves(store, name, raw, checkpoint.context(store))
+    kept = checkpoint.computed_moves(store, name, raw, full=full)  # by this very command
+    if kept is None and not full:
+        kept = checkpoint.read_moves(store, name, raw, checkpoint.context(store))
     if (
         kept is not None
         and checkpoint.whole(raw, kept.events)

@@ -35,6 +35,7 @@ from typing import Any
 
 from promptver.errors import PromptverError
 from promptver.store.events import log_bytes as events_log_bytes
+from promptver.store.events import on_forget
 from promptver.store.store import Store
 
 FORMAT = 2
@@ -218,8 +219,28 @@ def read_moves(store: Store, name: str, data: bytes, ctx: str) -> Moves | None:
         return None
 
 
-def write_moves(store: Store, name: str, data: bytes, moves: Moves, ctx: str) -> None:
+def write_moves(store: Store, name: str, data: bytes, moves: Moves, ctx: str, *, full: bool = False) -> None:
+    """Keep what the moves' re-check of the whole of ``data`` found: in the file, and for
+    the rest of this process (``full``: every move was checked, none taken from a
+    checkpoint)."""
+    _COMPUTED[(str(store.root), name)] = (data, moves, full)
     write(store, name, MOVES, data, moves.events, moves.to_json(), ctx)
+
+
+# The last whole re-check of each log's moves made in this process, with the bytes it
+# checked: `verify` checks the aliases' pointers with what its re-check of the moves just
+# found, `--full` too when that re-check was full, rather than replaying the log again.
+_COMPUTED: dict[tuple[str, str], tuple[bytes, Moves, bool]] = {}
+on_forget(_COMPUTED.clear)
+
+
+def computed_moves(store: Store, name: str, data: bytes, *, full: bool = False) -> Moves | None:
+    """What this process's last re-check of the moves of all of ``data`` found (``full``:
+    only a full one); None when it checked other bytes, or none was made."""
+    known = _COMPUTED.get((str(store.root), name))
+    if known is None or (full and not known[2]) or not (known[0] is data or known[0] == data):
+        return None
+    return known[1]
 
 
 def whole(data: bytes, events: int) -> bool:

@@ -381,7 +381,19 @@ def bad_moves(
 
     Of the store's own log (``events`` None), only the moves after its checkpoint
     (governance/checkpoint.py) are checked again, unless ``full``; a whole re-check keeps
-    a new checkpoint."""
+    a new checkpoint. For it every alias's moves are checked, even when only ``alias``'s
+    are asked for (resolving ``NAME@ALIAS``): that costs little more than its own (the
+    log is parsed either way) and keeps the checkpoint, so the first ``show NAME@ALIAS``
+    of a fresh clone is the only one to check the whole log."""
+    own = events is None  # the store's own log: every alias's moves (see above)
+    found = _bad_moves(store, name, events, None if own else alias, full)
+    return [(seq, why) for seq, moved, why in found if alias is None or moved == alias]
+
+
+def _bad_moves(
+    store: Store, name: str, events: list[dict[str, Any]] | None, alias: str | None, full: bool
+) -> list[tuple[int, str, str]]:
+    """`bad_moves` as (seq, alias, why)."""
     from dataclasses import replace as dc_replace
 
     from promptver.governance import checkpoint
@@ -393,7 +405,7 @@ def bad_moves(
         raw = b"" if full else checkpoint.log_bytes(store, name)
         kept = None if full else checkpoint.read_moves(store, name, raw, ctx)
         if kept is not None and checkpoint.whole(raw, kept.events):  # nothing to parse
-            return [(s, w) for s, a, w in kept.problems if alias is None or a == alias]
+            return [p for p in kept.problems if alias is None or p[1] == alias]
         data, events = read_log(store.log_path(name))
         if not full and data is not raw and data != raw:  # it grew meanwhile
             kept = checkpoint.read_moves(store, name, data, ctx)
@@ -441,8 +453,8 @@ def bad_moves(
             if e.get("event") == ALIAS_EVENT and isinstance(e.get("to"), str)
         )
         now.pairs = sorted(pairs)
-        checkpoint.write_moves(store, name, data, now, ctx)
-    return [(seq, why) for seq, _, why in problems]
+        checkpoint.write_moves(store, name, data, now, ctx, full=full)
+    return problems
 
 
 def exact_citations(store: Store, name: str) -> set[int]:
@@ -520,7 +532,7 @@ def _move_problem(
     if action != "promote":
         return f"{alias} is protected ({policy.describe()}); only a promotion may move it"
     reviews = seen.get(target.digest, [])  # the decisions on the version moved to
-    result = check_policy(store, target, alias, dc_replace(policy, min_eval_score=None), reviews)
+    result = lookups.check(target, alias, dc_replace(policy, min_eval_score=None), reviews)
     if not result.ok:
         return "; ".join(result.impossible + result.missing)
     if isinstance(event.get("approval_ids"), list):  # cited by identity (position-independent)
@@ -560,6 +572,22 @@ class _Lookups:
         self.store, self.name = store, name
         self._manifests: dict[tuple[str, str], Manifest | PromptverError] = {}
         self._policies: dict[str, dict[str, AliasPolicy] | PromptverError] = {}
+        self._checks: dict[tuple[str, str, AliasPolicy, int], PolicyCheck] = {}
+
+    def check(
+        self, target: Manifest, alias: str, policy: AliasPolicy, reviews: list[dict[str, Any]]
+    ) -> PolicyCheck:
+        """`check_policy` of a move to ``target``, worked out once for the same policy and
+        the same decisions on it: ``reviews`` (the review events on its digest so far in
+        this pass) only grows, so its length says which they are. Two promotions of one
+        version with no decision between them (a promotion, a rollback, the same version
+        promoted to two aliases) count its decisions once."""
+        from dataclasses import replace
+
+        key = (target.digest, alias, replace(policy, sources=()), len(reviews))  # sources: named only
+        if key not in self._checks:
+            self._checks[key] = check_policy(self.store, target, alias, policy, reviews)
+        return self._checks[key]
 
     def manifest(self, version: str, digest: str) -> Manifest:
         key = (version, digest)

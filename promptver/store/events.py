@@ -11,6 +11,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,7 +53,9 @@ def event_id(event: dict[str, Any]) -> str:
     body = dict(event)
     for position in POSITION_FIELDS:
         body.pop(position, None)
-    identity = "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
+    plain = _NO_FLOAT.get(id(event)) is event  # parsed from a line without a float
+    canonical = _encoder()[0].encode(body) if plain else canonical_json(body)
+    identity = "sha256:" + hashlib.sha256(canonical).hexdigest()
     if len(_IDS) >= _IDS_KEPT:
         _IDS.clear()
     _IDS[id(event)] = (event, identity)
@@ -101,6 +104,26 @@ def _encoder() -> tuple[Any, tuple[type[BaseException], ...]]:
 _IDS: dict[int, tuple[dict[str, Any], str]] = {}
 _IDS_KEPT = 1 << 18  # then forgotten all at once: a bound on what it holds
 
+# The events parsed from lines that held no float (msgspec's float hook was not called),
+# by the event object (held, so its id() is not reused): made only of dicts, lists,
+# strings, integers, booleans and null, so `event_id` writes their canonical JSON with
+# msgspec without first walking every value to look for a float.
+_NO_FLOAT: dict[int, dict[str, Any]] = {}
+_FLOATS_SEEN: list[None] = []  # one entry per float the parsing decoder met
+
+
+def _float_seen(text: str) -> float:
+    _FLOATS_SEEN.append(None)
+    return float(text)
+
+
+def _no_float(events: list[dict[str, Any]]) -> None:
+    if len(_NO_FLOAT) + len(events) > _IDS_KEPT:
+        _NO_FLOAT.clear()
+    _SOUND.clear()
+    if len(events) <= _IDS_KEPT:
+        _NO_FLOAT.update(zip(map(id, events), events, strict=True))
+
 
 def parse_event(line: bytes, where: str) -> dict[str, Any]:
     """One log line as its event; IntegrityError (at ``where``, ``file:line``) for a line that
@@ -129,11 +152,16 @@ def fast_event(line: bytes) -> dict[str, Any] | None:
     if b"\\u" in line and jsontext.has_surrogate_escape(line):
         return None
     decoder, refused = _decoder()
+    floats = len(_FLOATS_SEEN)
     try:
         event = decoder.decode(line)
     except refused:
         return None
-    return event if isinstance(event, dict) else None
+    if not isinstance(event, dict):
+        return None
+    if len(_FLOATS_SEEN) == floats and len(_NO_FLOAT) < _IDS_KEPT:
+        _NO_FLOAT[id(event)] = event
+    return event
 
 
 @functools.cache
@@ -142,7 +170,7 @@ def _decoder() -> tuple[Any, tuple[type[BaseException], ...]]:
     ValueError only from msgspec 0.19 on)."""
     import msgspec
 
-    return msgspec.json.Decoder(), (msgspec.DecodeError, ValueError, RecursionError)
+    return msgspec.json.Decoder(float_hook=_float_seen), (msgspec.DecodeError, ValueError, RecursionError)
 
 
 # The events parsed from each log, by the offset of their line, kept with the bytes they
@@ -189,13 +217,27 @@ def _stat_key(path: Path) -> tuple[int, ...]:
     return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
 
 
+# What higher layers keep of a log for the rest of a command, dropped with the parsed events.
+_FORGET: list[Callable[[], None]] = []
+
+
+def on_forget(forget: Callable[[], None]) -> None:
+    """Have `forget_parsed` call ``forget`` too."""
+    _FORGET.append(forget)
+
+
 def forget_parsed() -> None:
-    """Drop the parsed events kept from earlier reads (benchmarks measure a cold read)."""
+    """Drop the parsed events kept from earlier reads, and what was worked out from them
+    (benchmarks and tests measure a new command)."""
+    for forget in _FORGET:
+        forget()
     _SEEN.clear()
     _LINES.clear()
     _BYTES.clear()
     _TOKENS.clear()
     _IDS.clear()
+    _NO_FLOAT.clear()
+    _SOUND.clear()
 
 
 def last_line(path: Path) -> bytes | None:
@@ -245,8 +287,17 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
         data = log_bytes(path)
     except FileNotFoundError:
         return []
+    whole = _LINES.get(str(path))
+    if whole is not None and whole[0] is data and _SOUND.get(str(path)) is data:
+        return [event for _, event in whole[1] if isinstance(event, dict) and event.get("event") in kinds]
     found = _events_with(path, data, [json.dumps(kind).encode() for kind in kinds])
     return [event for event in found if event.get("event") in kinds]
+
+
+# The bytes of each log whose every line was parsed in one pass (`_all_lines`: each an
+# event, no ``\r``, no ``\u`` escape): an event of a kind then always holds the kind's
+# token, so `log_events` takes them from that parse rather than searching the bytes.
+_SOUND: dict[str, bytes] = {}
 
 
 def alias_events(store: Store, name: str, alias: str) -> list[dict[str, Any]]:
@@ -272,6 +323,14 @@ def _events_with(path: Path, data: bytes, tokens: list[bytes]) -> list[dict[str,
         starts.update(_token_lines(str(path), data, token))
     parsed = _parsed_before(str(path), data)
     ordered = sorted(starts)
+    todo = [start for start in ordered if start not in parsed]
+    ends = [data.find(b"\n", start) for start in todo]
+    lines = [data[start : end if end != -1 else len(data)] for start, end in zip(todo, ends, strict=True)]
+    found = _decode_all(lines)
+    if found is not None:  # every line a plain event: one pass
+        parsed.update(zip(todo, found, strict=True))
+        _keep(str(path), data, parsed)
+        return [parsed[start] for start in ordered]
     number, counted = 1, 0  # line numbers counted forward once, not from the start per line
     try:  # kept with these bytes even when a bad line stops the read: they are what was parsed
         with jsontext.collector_paused():
@@ -365,6 +424,93 @@ def _read_lines(path: Path) -> tuple[bytes, list[tuple[bytes, dict[str, Any] | I
     if whole is not None and whole[0] == data:  # read already, unchanged: no line is looked at again
         return whole
     parsed = _parsed_before(str(path), data) if b"\r" not in data else {}
+    quick = _all_lines(str(path), data, parsed)
+    found = quick if quick is not None else _each_line(path, data, parsed)
+    _SOUND.pop(str(path), None)
+    if quick is not None:
+        while len(_SOUND) >= _SEEN_LOGS:
+            del _SOUND[next(iter(_SOUND))]
+        _SOUND[str(path)] = data
+    _LINES.pop(str(path), None)
+    while len(_LINES) >= _SEEN_LOGS:
+        del _LINES[next(iter(_LINES))]
+    _LINES[str(path)] = (data, found)
+    return data, found
+
+
+def _all_lines(
+    key: str, data: bytes, parsed: dict[int, dict[str, Any]]
+) -> list[tuple[bytes, dict[str, Any] | IntegrityError]] | None:
+    """Every line of a log that holds no ``\\r`` and no ``\\u`` escape, parsed in one pass
+    (msgspec, lines parsed before reused), when each is an event object; None otherwise:
+    then `_each_line` parses line by line and names the bad one. Its answer is the same:
+    without a ``\\u`` escape no line can hold a surrogate escape, and msgspec decodes what
+    it accepts to what ``json.loads`` does."""
+    if b"\r" in data or b"\\u" in data:
+        return None
+    lines = data.splitlines()
+    starts = [0, *accumulate([len(line) + 1 for line in lines[:-1]])]
+    decoder, refused = _decoder()
+    decode, get, floats = decoder.decode, parsed.get, _FLOATS_SEEN.__len__
+    _FLOATS_SEEN.clear()
+    try:
+        with jsontext.collector_paused():
+            found = [  # (event, floats met so far; -1: parsed before)
+                (known, -1) if (known := get(start)) is not None else (decode(line), floats())
+                for start, line in zip(starts, lines, strict=True)
+            ]
+    except refused:  # the careful pass decides and names the line
+        return None
+    events = [event for event, _ in found]
+    if not all(type(event) is dict for event in events):
+        return None
+    _mark_plain(found)
+    parsed.update(zip(starts, events, strict=True))
+    _keep(key, data, parsed)
+    return list(zip(lines, events, strict=True))
+
+
+def _decode_all(lines: list[bytes]) -> list[dict[str, Any]] | None:
+    """Lines holding no ``\\u`` escape decoded in one pass (msgspec), when each is an event
+    object; None otherwise (then they are parsed one by one, with care)."""
+    if any(b"\\u" in line for line in lines):
+        return None
+    decoder, refused = _decoder()
+    decode, floats = decoder.decode, _FLOATS_SEEN.__len__
+    _FLOATS_SEEN.clear()
+    try:
+        with jsontext.collector_paused():
+            found = [(decode(line), floats()) for line in lines]
+    except refused:
+        return None
+    events = [event for event, _ in found]
+    if not all(type(event) is dict for event in events):
+        return None
+    _mark_plain(found)
+    return events
+
+
+def _mark_plain(found: list[tuple[dict[str, Any], int]]) -> None:
+    """Note the events decoded without a float (each with the number of floats the decoder
+    had met after it, counted from zero; -1: not decoded now)."""
+    if not _FLOATS_SEEN:
+        _no_float([event for event, seen in found if seen == 0])
+    else:  # the new events of the lines after which no more floats had been met
+        counts = [0, *(seen for _, seen in found if seen >= 0)]
+        new = [event for event, seen in found if seen >= 0]
+        _no_float(
+            [
+                event
+                for event, before, after in zip(new, counts[:-1], counts[1:], strict=True)
+                if before == after
+            ]
+        )
+
+
+def _each_line(
+    path: Path, data: bytes, parsed: dict[int, dict[str, Any]]
+) -> list[tuple[bytes, dict[str, Any] | IntegrityError]]:
+    """Every line of a log with its event, or the `IntegrityError` naming the line."""
     found: list[tuple[bytes, dict[str, Any] | IntegrityError]] = []
     start = 0
     try:
@@ -385,11 +531,7 @@ def _read_lines(path: Path) -> tuple[bytes, list[tuple[bytes, dict[str, Any] | I
     finally:
         if b"\r" not in data:  # offsets are only right when lines end in \n alone
             _keep(str(path), data, parsed)
-    _LINES.pop(str(path), None)
-    while len(_LINES) >= _SEEN_LOGS:
-        del _LINES[next(iter(_LINES))]
-    _LINES[str(path)] = (data, found)
-    return data, found
+    return found
 
 
 def _keep(key: str, data: bytes, parsed: dict[int, dict[str, Any]]) -> None:

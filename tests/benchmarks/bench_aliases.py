@@ -7,9 +7,11 @@ written directly, alternating review and alias events; each review is an approva
 of the two versions by a different person, the worst case for counting each person's
 latest decision), in-process (no start-up time), each run as a new command would (no
 parsed events kept in memory) after an earlier command left its checkpoint
-(governance/checkpoint.py); `verify --full` ignores the checkpoint. Then the CLI as whole
-processes (`python -m promptver`, output to /dev/null): `show NAME@production`, `audit`,
-`verify`, `verify --full` and `promote --dry-run`.
+(governance/checkpoint.py); `verify --full` ignores the checkpoint. The "cold" columns
+run with no checkpoint at all, as the first command of a fresh clone or a CI job does.
+Then the CLI as whole processes (`python -m promptver`, output read from a pipe): `show
+NAME@production`, `audit`, `verify`, `verify --full` and `promote --dry-run`, warm and
+cold.
 
     python tests/benchmarks/bench_aliases.py [--events 1000 10000 100000] [--repeat 5]
 """
@@ -21,6 +23,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -90,12 +93,22 @@ def build(folder: Path, events: int) -> Store:
     return store
 
 
-def timed(action: Callable[[], object], repeat: int) -> tuple[float, float]:
+def no_checkpoints(store: Store) -> Callable[[], None]:
+    """What a fresh clone (or CI) has: no checkpoint of the log's checks."""
+    return lambda: shutil.rmtree(store.root / "cache" / "checkpoints", ignore_errors=True)
+
+
+def timed(
+    action: Callable[[], object], repeat: int, setup: Callable[[], None] | None = None
+) -> tuple[float, float]:
     """The median wall and CPU time of ``action`` in ms, each run cold (as a fresh
-    command: no parsed events kept from the run before). On a shared machine the CPU time
-    says what the work costs, the wall time what a user waits."""
+    command: no parsed events kept from the run before; ``setup`` run before each, not
+    timed). On a shared machine the CPU time says what the work costs, the wall time what
+    a user waits."""
     walls, cpus = [], []
     for _ in range(repeat):
+        if setup is not None:
+            setup()
         forget_parsed()
         start, cpu = time.perf_counter(), time.process_time()
         action()
@@ -114,7 +127,8 @@ def measure(store: Store, repeat: int) -> list[tuple[float, float]]:
         n = next(counter)
         decide(store, "bot", ["0.1.0", "0.2.0"][n % 2], "approved", f"p{n}@x")
 
-    return [
+    cold = no_checkpoints(store)
+    warm = [
         timed(lambda: set_alias(store, "bot", "staging", flip()), repeat),
         timed(approve, max(repeat, 2) * 2),
         timed(lambda: promote(store, "bot", flip(), "production"), repeat),
@@ -125,22 +139,34 @@ def measure(store: Store, repeat: int) -> list[tuple[float, float]]:
         timed(lambda: verify_store(store), repeat),
         timed(lambda: verify_store(store, full=True), repeat),
     ]
+    return [  # then cold: no checkpoint (a fresh clone, CI)
+        *warm,
+        timed(lambda: promote(store, "bot", flip(), "production"), repeat, cold),
+        timed(lambda: audit(store, "bot", alias="production"), repeat, cold),
+        timed(lambda: deployment(store, store.resolve("bot", "production"), "production"), repeat, cold),
+        timed(lambda: verify_store(store), repeat, cold),
+    ]
 
 
-def process(folder: Path, args: list[str], repeat: int) -> tuple[float, float]:
+def process(
+    folder: Path, args: list[str], repeat: int, setup: Callable[[], None] | None = None
+) -> tuple[float, float]:
     """The median wall and CPU time (user + system, of the child) in ms of ``promptver
-    ARGS`` as a whole process, its output to /dev/null."""
+    ARGS`` as a whole process, its output to a pipe (read and dropped); ``setup`` run
+    before each, not timed."""
     walls, cpus = [], []
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": str(folder / ".pycache")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # byte-compiled, as an installed package is
     for run in range(-1, repeat):  # the first run compiles the modules: not counted
+        if setup is not None:
+            setup()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "promptver", *args],
             cwd=folder,
             env=env,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             check=False,
         )
@@ -154,12 +180,18 @@ def process(folder: Path, args: list[str], repeat: int) -> tuple[float, float]:
 def measure_processes(store: Store, repeat: int) -> list[tuple[float, float]]:
     other = "0.1.0" if store.resolve("bot", "production").version == "0.2.0" else "0.2.0"
     folder = store.project_root
+    dry = ["promote", f"bot@{other}", "--to", "production", "--dry-run"]
+    cold = no_checkpoints(store)
     return [
         process(folder, ["show", "bot@production"], repeat),
         process(folder, ["audit", "bot"], repeat),
         process(folder, ["verify"], repeat),
         process(folder, ["verify", "--full"], repeat),
-        process(folder, ["promote", f"bot@{other}", "--to", "production", "--dry-run"], repeat),
+        process(folder, dry, repeat),
+        process(folder, ["show", "bot@production"], repeat, cold),
+        process(folder, ["audit", "bot"], repeat, cold),
+        process(folder, ["verify"], repeat, cold),
+        process(folder, dry, repeat, cold),
     ]
 
 
@@ -178,8 +210,22 @@ def main() -> None:
         "log",
         "verify",
         "verify --full",
+        "cold promote",
+        "cold audit",
+        "cold show",
+        "cold verify",
     )
-    commands = ("show @prod", "audit", "verify", "verify --full", "promote --dry-run")
+    commands = (
+        "show @prod",
+        "audit",
+        "verify",
+        "verify --full",
+        "promote --dry-run",
+        "cold show",
+        "cold audit",
+        "cold verify",
+        "cold promote -n",
+    )
     print(f"wall (CPU) ms, load average {os.getloadavg()[0]:.1f}")
     print(f"in-process\n{'log events':>10}  " + "  ".join(f"{c:>13}" for c in columns))
     rows = []

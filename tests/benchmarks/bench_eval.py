@@ -152,7 +152,12 @@ def peak_rss(cases: int, latency: float) -> None:
     folder = Path(tempfile.mkdtemp(prefix="promptver-bench-"))
     try:
         store = make_project(folder, f"{url}/v1", cases)
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_API_KEY": "sk-bench", "PROMPTVER_ALLOWED_HOSTS": "127.0.0.1"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "OPENAI_API_KEY": "sk-bench",
+            "PROMPTVER_ALLOWED_HOSTS": "127.0.0.1",
+        }
         command = [sys.executable, "-m", "promptver", "--store", str(store.root), "eval", "bench"]
         command += ["--save", "--no-cache", "--concurrency", "50", "-q"]
         started = time.perf_counter()
@@ -246,7 +251,12 @@ def shared_cache(cases: int) -> None:
                     capture_output=True,
                     text=True,
                     cwd=folder / name,
-                    env={**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_API_KEY": "sk-bench", "PROMPTVER_ALLOWED_HOSTS": "127.0.0.1"},
+                    env={
+                        **os.environ,
+                        "PYTHONPATH": str(ROOT),
+                        "OPENAI_API_KEY": "sk-bench",
+                        "PROMPTVER_ALLOWED_HOSTS": "127.0.0.1",
+                    },
                 )
                 assert done.returncode == 0, done.stderr[-2000:]
                 times.append((time.perf_counter() - started, server.count() - before))

@@ -1,0 +1,220 @@
+"""The first check of a log with no checkpoint (a fresh clone, CI) is linear with small
+constants (issue 24, item 4): each version's decisions are counted once per re-check while
+they do not change, `verify --full` checks the aliases' pointers with what its own re-check
+of the moves found, resolving ``NAME@ALIAS`` keeps a checkpoint, the lines of a sound log
+are parsed in one pass and their ids made without a walk for floats. Each is the same
+answer as the careful way, which these tests compare it with."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from promptver.governance import aliases, checks
+from promptver.governance.approvals import decide
+from promptver.governance.promotion import promote
+from promptver.governance.verify import verify_store
+from promptver.store import events
+from promptver.store.events import event_id, forget_parsed, log_events, read_lines
+from promptver.store.store import Store
+from tests.alias_support import PRODUCTION, new_version, set_policy
+
+
+@pytest.fixture
+def promoted(project: Path, store: Store) -> Store:
+    """bot's protected production promoted 0.1.0, 0.2.0, 0.1.0: two promotions of 0.1.0
+    with no decision on it between them."""
+    set_policy(project, PRODUCTION)
+    new_version(store, project)
+    new_version(store, project)
+    for n in range(3):
+        decide(store, "bot", "0.1.0", "approved", f"R{n} <r{n}@example.com>")
+    decide(store, "bot", "0.2.0", "approved", "S <s@example.com>")
+    for version in ("0.1.0", "0.2.0", "0.1.0"):
+        promote(store, "bot", version, "production")
+    return store
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[int]:
+    calls: list[int] = []
+    real = getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+def test_a_versions_decisions_are_counted_once_per_recheck(
+    promoted: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _counting(monkeypatch, checks, "check_policy")
+    forget_parsed()
+    assert checks.bad_moves(promoted, "bot", full=True) == []
+    assert len(calls) == 2  # 0.1.0's decisions once for both its promotions, 0.2.0's once
+    decide(promoted, "bot", "0.2.0", "approved", "T <t@example.com>")  # a new decision: counted again
+    promote(promoted, "bot", "0.2.0", "production")
+    calls.clear()
+    forget_parsed()
+    assert checks.bad_moves(promoted, "bot", full=True) == []
+    assert len(calls) == 3
+
+
+def test_a_move_made_after_a_new_decision_is_checked_against_it(promoted: Store) -> None:
+    """Counted once means the same verdict: a promotion of 0.1.0 appended after a rejection
+    of it breaks the policy, though its earlier promotions did not."""
+    path = promoted.log_path("bot")
+    earlier = json.loads(path.read_bytes().splitlines()[-1])  # the last promotion of 0.1.0
+    decide(promoted, "bot", "0.1.0", "changes_requested", "R0 <r0@example.com>")
+    promote(promoted, "bot", "0.2.0", "production")
+    lines = path.read_bytes().splitlines()
+    forged = {
+        **earlier,
+        "from": "0.2.0",
+        "seq": len(lines) + 1,
+        "prev": hashlib.sha256(lines[-1]).hexdigest(),
+    }
+    with open(path, "ab") as out:
+        out.write(json.dumps(forged, sort_keys=True).encode() + b"\n")
+    forget_parsed()
+    bad = checks.bad_moves(promoted, "bot", full=True)
+    assert [seq for seq, _ in bad] == [len(lines) + 1] and "requested changes" in bad[0][1]
+
+
+def test_verify_full_checks_the_pointers_with_its_own_recheck(
+    promoted: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replays = _counting(monkeypatch, aliases, "replay")
+    forget_parsed()
+    assert verify_store(promoted, full=True).problems == []
+    assert replays == []  # the pointers: the heads the moves' re-check just found
+    (promoted.root / "bundles/bot/aliases.json").write_text('{"production": {"version": "0.2.0"}}')
+    forget_parsed()
+    assert any("production points at 0.2.0" in p for p in verify_store(promoted, full=True).problems)
+
+
+def test_resolving_an_alias_keeps_a_checkpoint(promoted: Store) -> None:
+    """The first `show NAME@ALIAS` of a fresh clone checks the whole log; it keeps what it
+    found, so the next command does not."""
+    from promptver.governance.checks import alias_guard
+
+    folder = promoted.root / "cache/checkpoints"
+    for kept in folder.glob("*"):
+        kept.unlink()
+    forget_parsed()
+    promoted.alias_check = alias_guard(promoted)
+    assert promoted.resolve("bot", "production").version == "0.1.0"
+    assert (folder / "bot.moves.json").exists()
+
+
+def test_reading_stored_runs_does_not_load_the_runner() -> None:
+    """`show NAME@ALIAS` reads the evidence of stored runs: asyncio, ssl and the eval
+    runner are loaded only by a run."""
+    code = (
+        "import sys, promptver.governance.deployment, promptver.evals.runs.summaries;"
+        "print(sorted(m for m in ('asyncio', 'ssl', 'promptver.evals.runner') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    from promptver.evals import EvalOptions, evaluate  # the package's names still there, on use
+
+    assert callable(evaluate) and EvalOptions.__name__ == "EvalOptions"
+
+
+def _canonical_id(event: dict[str, Any]) -> str:
+    """The definition of an event id (store/events.py `event_id`)."""
+    body = {k: v for k, v in event.items() if k not in ("seq", "prev")}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=8,
+)
+EVENTS = st.lists(
+    st.fixed_dictionaries(
+        {"event": st.sampled_from(["review", "alias", "eval", "x\u00e9"])},
+        optional={"score": VALUES, "new": VALUES, "note": st.text(max_size=6)},
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(EVENTS, st.booleans())
+def test_ids_and_kinds_of_a_parsed_log_are_the_definitions(
+    tmp_path_factory: pytest.TempPathFactory, drafts: list[dict[str, Any]], whole_first: bool
+) -> None:
+    """Whichever way a log is read (whole, or by kind), its events' ids are the sha256 of
+    their canonical JSON (floats written as ``json`` writes them) and the events of a kind
+    are the same."""
+    store, _ = Store.init(tmp_path_factory.mktemp("p"))
+    path = store.log_path("bot")
+    path.parent.mkdir(parents=True)
+    prev, lines = None, []
+    for seq, draft in enumerate(drafts, start=1):
+        line = json.dumps({**draft, "seq": seq, "prev": prev}, sort_keys=True).encode()
+        prev = hashlib.sha256(line).hexdigest()
+        lines.append(line)
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    expected = [json.loads(line) for line in lines]
+    forget_parsed()
+    if whole_first:
+        read_lines(path)
+    reviews = log_events(store, "bot", "review")
+    _, parsed = read_lines(path)
+    assert reviews == [e for e in expected if e["event"] == "review"]
+    assert [event_id(e) for _, e in parsed] == [_canonical_id(e) for e in expected]  # type: ignore[arg-type]
+    events._IDS.clear()
+    assert [event_id(e) for e in reviews] == [_canonical_id(e) for e in expected if e["event"] == "review"]
+
+
+def test_a_log_reading_process_runs_without_the_cycle_collector(project: Path, pv) -> None:  # type: ignore[no-untyped-def]
+    """A whole process (no ``argv``) of a command that reads the log turns the collector
+    off; called in-process (as here) the caller's collector is left as it was."""
+    import gc
+
+    code = (
+        "import atexit, gc, sys; atexit.register(lambda: print(gc.isenabled(), file=sys.stderr));"
+        "sys.argv = ['promptver', *sys.argv[1:]]; from promptver.cli.main import main; main()"
+    )
+    for args, enabled in ((["verify"], "False"), (["status"], "True")):
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args], cwd=project, capture_output=True, text=True, check=False
+        )
+        assert done.stderr.strip().splitlines()[-1] == enabled, done.stderr
+    assert gc.isenabled()
+    pv("verify")
+    assert gc.isenabled()
+
+
+def test_audit_into_a_pipe_escapes_only_what_needs_it(
+    project: Path, store: Store, pv, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """`audit` streams plain lines: a batch with no control character is written as it is
+    (one search of the batch, no escaping pass per event); one with any is escaped."""
+    from promptver import safetext
+
+    new_version(store, project)
+    for n in range(5):
+        decide(store, "bot", "0.1.0", "approved", f"R{n} <r{n}@example.com>")
+    calls = _counting(monkeypatch, safetext, "one_line")
+    out = pv("audit", "bot").out
+    assert calls == [] and "approved 0.1.0" in out
+    decide(
+        store, "bot", "0.1.0", "changes_requested", "Eve\x1b]0;pwned\x07 <eve@example.com>", note="a\x1b[2Jb"
+    )
+    out = pv("audit", "bot").out
+    assert "\x1b" not in out and "\\x1b]0;pwned\\x07" in out and "a\\x1b[2Jb" in out
