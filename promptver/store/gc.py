@@ -218,10 +218,6 @@ def _packs(store: Store) -> Iterable[tuple[str, Path]]:
                     yield folder.name + path.name, path
 
 
-def path_of_pack(store: Store, pack: str) -> Path:
-    return store.root / "packs" / pack[:2] / pack[2:]
-
-
 def kept_packs(store: Store, objects: Iterable[str]) -> set[str]:
     """The packs the recipes of ``objects`` (those here and kept in packs) name."""
     from promptver.store.packs import load_recipe
@@ -290,8 +286,10 @@ def collect(store: Store, *, remove: bool = False) -> GcReport:
                 except OSError:
                     continue
         if remove:
+            from promptver.store.packs import pack_path
+
             for pack, _ in report.packs:
-                remove_quietly(path_of_pack(store, pack))
+                remove_quietly(pack_path(store, pack))
             for leftover in report.leftovers:
                 remove_quietly(leftover.path)
             for hexdigest, _ in report.objects:

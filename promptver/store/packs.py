@@ -155,8 +155,14 @@ def load_recipe(store: Store, hexdigest: str) -> Recipe | None:
             data = handle.read()
     except OSError:
         return None
-    if hashlib.sha256(data).hexdigest() == hexdigest:
-        return None  # plain content that begins with the marker
+    return recipe_in(data, hexdigest, path)
+
+
+def recipe_in(data: bytes, hexdigest: str, path: Path) -> Recipe | None:
+    """The recipe an object file's bytes hold; None for plain content (even content that
+    begins with the marker: it hashes to its own name). A damaged recipe is an error."""
+    if not is_recipe(data) or len(data) > RECIPE_LIMIT or hashlib.sha256(data).hexdigest() == hexdigest:
+        return None
     return Recipe.parse(data, path)
 
 
@@ -274,14 +280,9 @@ def hash_file(path: Path) -> str | None:
 def read_all(store: Store, hexdigest: str, recipe: Recipe) -> bytes | bytearray:
     """The whole object, rebuilt and verified, in one buffer (no second copy)."""
     check_size(store, hexdigest, recipe)
-    if len(recipe.spans) == 1 and recipe.spans[0][1] == 0:  # a whole pack (a first version):
-        try:  # read as it is (fresh memory is dear: a zero-filled buffer costs a second pass)
-            with open(pack_path(store, recipe.spans[0][0]), "rb") as handle:
-                data = handle.read(recipe.size + 1)
-        except OSError:
-            data = b""  # the reader below names the problem
-        if len(data) == recipe.size and hashlib.sha256(data).hexdigest() == hexdigest:
-            return data
+    data = _whole_pack(store, recipe)
+    if data is not None and hashlib.sha256(data).hexdigest() == hexdigest:
+        return data  # else the reader below names the problem
     out = bytearray(recipe.size)
     view = memoryview(out)
     with RecipeReader(store, hexdigest, recipe) as reader:
@@ -293,20 +294,28 @@ def read_all(store: Store, hexdigest: str, recipe: Recipe) -> bytes | bytearray:
     return out
 
 
+def _whole_pack(store: Store, recipe: Recipe) -> bytes | None:
+    """A first version's bytes (one span: a whole pack), read as they are (fresh memory is
+    dear: a zero-filled buffer costs a second pass); None when the recipe is not that or
+    the pack is not its size (the callers' readers name the problem)."""
+    if len(recipe.spans) != 1 or recipe.spans[0][1] != 0:
+        return None
+    try:
+        with open(pack_path(store, recipe.spans[0][0]), "rb") as handle:
+            data = handle.read(recipe.size + 1)
+    except OSError:
+        return None
+    return data if len(data) == recipe.size else None
+
+
 def read_unchecked(store: Store, hexdigest: str, recipe: Recipe) -> bytes | bytearray:
     """The bytes the spans rebuild, NOT checked against ``hexdigest``: for a caller that
     hashes them itself while it starts using them (a bump's read-ahead). A missing or
     short pack is the same error a checked read gives."""
     check_size(store, hexdigest, recipe)
-    if len(recipe.spans) == 1 and recipe.spans[0][1] == 0:  # a whole pack, read as it is
-        try:
-            with open(pack_path(store, recipe.spans[0][0]), "rb") as handle:
-                data = handle.read(recipe.size + 1)
-        except OSError:
-            data = b""
-        if len(data) == recipe.size:
-            return data
-        return read_all(store, hexdigest, recipe)  # names the problem
+    if len(recipe.spans) == 1 and recipe.spans[0][1] == 0:
+        data = _whole_pack(store, recipe)
+        return data if data is not None else read_all(store, hexdigest, recipe)  # names the problem
     out = bytearray(recipe.size)
     view = memoryview(out)
     fds: dict[str, int] = {}

@@ -246,13 +246,12 @@ class Store:
         if data.startswith(RECIPE_MARK):
             from promptver.store import packs
 
-            if len(data) > packs.RECIPE_LIMIT or sha256_bytes(data) == hexdigest:
-                return data  # plain content that begins with the marker
             try:
-                recipe = packs.Recipe.parse(data, path)
+                recipe = packs.recipe_in(data, hexdigest, path)
             except IntegrityError:
                 return data  # a damaged recipe: the caller's hash says it is not the object
-            return packs.read_unchecked(self, hexdigest, recipe)
+            if recipe is not None:
+                return packs.read_unchecked(self, hexdigest, recipe)
         return data
 
     def open_object(self, hexdigest: str) -> BinaryIO:
