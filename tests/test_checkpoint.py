@@ -224,7 +224,7 @@ def test_audit_takes_a_promotions_checked_citations_from_the_checkpoint(
     from promptver.store import events
     from tests.alias_support import PRODUCTION, new_version, set_policy
 
-    set_policy(project, PRODUCTION)
+    set_policy(project, PRODUCTION.replace("approvals = 1", "approvals = 3"))
     new_version(store, project)
     for n in range(3):
         decide(store, "bot", "0.1.0", "approved", f"R{n} <r{n}@example.com>")

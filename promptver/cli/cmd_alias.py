@@ -45,8 +45,12 @@ def _evidence(evidence: dict[str, Any] | None) -> None:
         return
     if evidence.get("policy"):
         click.echo(f"  policy: {evidence['policy']}")
-    for key, line in listed("approval", evidence.get("approvals", []), approval_line):
+    cited = evidence.get("approvals", [])
+    for key, line in listed("approval", cited, approval_line):
         click.echo(f"  {key}: {line}")
+    counted = evidence.get("counted_approvals")
+    if isinstance(counted, int) and counted > len(cited):
+        click.echo(f"  (cites {len(cited)} of {counted:,} counted approvals: as many as the policy asks)")
     for run in evidence.get("eval_runs", []):
         click.echo(f"  eval: {describe_run(run)}")
 

@@ -551,7 +551,7 @@ def _move_problem(
             event.get("seq"), int
         ):
             exact.append(event["seq"])  # its recorded seqs are where the cited approvals are
-        return _eval_problem(event, policy, target, by_seq)
+        return _too_few_cited(len(wanted), policy, to) or _eval_problem(event, policy, target, by_seq)
     cited: list[Any] = event["approvals"] if isinstance(event.get("approvals"), list) else []
     counted = {d.seq for d in result.approvals}
     for seq in cited:
@@ -559,7 +559,17 @@ def _move_problem(
             return (
                 f"it cites event {seq} as an approval of {to}, which that event is not (or it does not count)"
             )
-    return _eval_problem(event, policy, target, by_seq)
+    return _too_few_cited(len(set(cited)), policy, to) or _eval_problem(event, policy, target, by_seq)
+
+
+def _too_few_cited(cited: int, policy: AliasPolicy, to: Any) -> str | None:
+    """A promotion names the approvals it relies on, as many as its policy asks for (every
+    counted one, before promotions cited only those): one that names fewer proves less than
+    it claims, even where the log holds enough."""
+    if cited >= policy.approvals:
+        return None
+    noun = "approval" if cited == 1 else "approvals"
+    return f"it cites {cited} {noun} of {to}; the policy asks for {policy.approvals}"
 
 
 class _Lookups:
