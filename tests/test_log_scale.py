@@ -115,6 +115,29 @@ def test_decisions_keep_each_persons_latest_in_log_order(picks: list[tuple[str, 
     assert _summary(decisions(events, DIGEST)) == _naive_decisions(events, DIGEST)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(IDENTITIES[:7]),
+            st.sampled_from(["approved", "changes_requested"]),
+            st.sampled_from(["2026-12-01T10:00:00Z", "2026-12-01T10:00:01Z", "2026-12-02T09:00:00Z"]),
+        ),
+        max_size=20,
+    )
+)
+def test_decisions_order_by_time_then_place(picks: list[tuple[str, str, str]]) -> None:
+    """A log whose times are not in log order (a pull puts a teammate's earlier decisions
+    after local ones): the latest by time wins, ties by place; listed in log order."""
+    events = [
+        {**_review(actor, decision, seq=seq), "time": time}
+        for seq, (actor, decision, time) in enumerate(picks, start=1)
+    ]
+    by_time = sorted(events, key=lambda e: (e["time"], e["seq"]))
+    expected = sorted(_naive_decisions(by_time, DIGEST), key=lambda d: d[2])
+    assert _summary(decisions(events, DIGEST)) == expected
+
+
 def test_decisions_are_linear_in_distinct_approvers() -> None:
     def run(count: int) -> Callable[[], object]:
         events = [_review(f"Person {i} <p{i}@example.com>", seq=i) for i in range(count)]

@@ -15,6 +15,7 @@ digest is the one that counts: a rejection after an approval withdraws it.
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -160,9 +161,12 @@ def decisions(
 
     if ordered:
         found.sort(key=lambda pair: (str(pair[1].get("time", "")), anchor(pair[1], pair[0]), pair[0]))
-    else:  # no signature of format 3: the order is by time, then place (compared in C)
-        keyed = sorted((str(event.get("time", "")), place, n) for n, (place, event) in enumerate(found))
-        found = [found[n] for _, _, n in keyed]
+    else:  # no signature of format 3: the order is by time, then place
+        times = [str(event.get("time", "")) for _, event in found]
+        places = [place for place, _ in found]
+        if not (_ascending(times) and _ascending(places)):  # already so in an appended log
+            keyed = sorted(zip(times, places, range(len(found)), strict=True))  # compared in C
+            found = [found[n] for _, _, n in keyed]
     latest: dict[int, tuple[int, dict[str, Any]]] = {}  # the live decisions, by sorted position
     by_email: dict[str, int] = {}  # the live decision of this email (a later one replaces it)
     by_bare_name: dict[str, int] = {}  # the live decision of this name given without email
@@ -170,18 +174,29 @@ def decisions(
     for number, (place, event) in enumerate(found):
         name, email = person(event["actor"])
         if email:  # same email, or an earlier actor without one and the same name
-            replaced = [by_email.get(email, -1), by_bare_name.get(name, -1) if name else -1]
+            old = by_email.get(email)
+            if old is not None:
+                latest.pop(old, None)
+            if name and (old := by_bare_name.get(name)) is not None:
+                latest.pop(old, None)
             by_email[email] = number
-        else:  # an actor without email is everyone of the same name
-            replaced = by_name.pop(name, []) if name else []
-            if name:
-                by_bare_name[name] = number
-        for old in replaced:
-            latest.pop(old, None)
+        elif name:  # an actor without email is everyone of the same name
+            for old in by_name.pop(name, ()):
+                latest.pop(old, None)
+            by_bare_name[name] = number
         if name:
             by_name.setdefault(name, []).append(number)
         latest[number] = (place, event)
-    return [Decision.of(event) for _, event in sorted(latest.values(), key=lambda pair: pair[0])]
+    kept = list(latest.values())  # in sorted order; wanted in log order
+    if not _ascending([place for place, _ in kept]):
+        kept.sort(key=lambda pair: pair[0])
+    of = Decision.of
+    return [of(event) for _, event in kept]
+
+
+def _ascending(values: list[Any]) -> bool:
+    """Whether ``values`` never decrease (compared in C, no sort)."""
+    return all(map(operator.le, values, values[1:]))
 
 
 def _place(event: dict[str, Any], index: int) -> int:
