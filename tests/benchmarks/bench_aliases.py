@@ -10,8 +10,9 @@ parsed events kept in memory) after an earlier command left its checkpoint
 (governance/checkpoint.py); `verify --full` ignores the checkpoint. The "cold" columns
 run with no checkpoint at all, as the first command of a fresh clone or a CI job does.
 Then the CLI as whole processes (`python -m promptver`, output read from a pipe): `show
-NAME@production`, `audit`, `verify`, `verify --full` and `promote --dry-run`, warm and
-cold.
+NAME@production`, `audit`, `verify`, `verify --full`, `promote --dry-run`, `log`, `alias
+ls`, `approve` and `promote` (after a promotion the other way, as the in-process column
+runs it), warm, and the first four cold.
 
     python tests/benchmarks/bench_aliases.py [--events 1000 10000 100000] [--repeat 5]
 """
@@ -149,11 +150,14 @@ def measure(store: Store, repeat: int) -> list[tuple[float, float]]:
 
 
 def process(
-    folder: Path, args: list[str], repeat: int, setup: Callable[[], None] | None = None
+    folder: Path,
+    args: list[str] | Callable[[], list[str]],
+    repeat: int,
+    setup: Callable[[], None] | None = None,
 ) -> tuple[float, float]:
     """The median wall and CPU time (user + system, of the child) in ms of ``promptver
     ARGS`` as a whole process, its output to a pipe (read and dropped); ``setup`` run
-    before each, not timed."""
+    before each, not timed; ``args`` made anew for each run when it is a function."""
     walls, cpus = [], []
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": str(folder / ".pycache")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # byte-compiled, as an installed package is
@@ -163,7 +167,7 @@ def process(
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "promptver", *args],
+            [sys.executable, "-m", "promptver", *(args() if callable(args) else args)],
             cwd=folder,
             env=env,
             stdout=subprocess.PIPE,
@@ -182,12 +186,23 @@ def measure_processes(store: Store, repeat: int) -> list[tuple[float, float]]:
     folder = store.project_root
     dry = ["promote", f"bot@{other}", "--to", "production", "--dry-run"]
     cold = no_checkpoints(store)
+    people = iter(range(10**6))
+
+    def back() -> None:  # production back on the version the timed promotion moves it from
+        if store.resolve("bot", "production").version == other:
+            forget_parsed()
+            promote(store, "bot", "0.1.0" if other == "0.2.0" else "0.2.0", "production")
+
     return [
         process(folder, ["show", "bot@production"], repeat),
         process(folder, ["audit", "bot"], repeat),
         process(folder, ["verify"], repeat),
         process(folder, ["verify", "--full"], repeat),
         process(folder, dry, repeat),
+        process(folder, ["log", "bot"], repeat),
+        process(folder, ["alias", "ls", "bot"], repeat),
+        process(folder, lambda: ["approve", f"bot@{other}", "--by", f"q{next(people)}@example.com"], repeat),
+        process(folder, ["promote", f"bot@{other}", "--to", "production"], repeat, back),
         process(folder, ["show", "bot@production"], repeat, cold),
         process(folder, ["audit", "bot"], repeat, cold),
         process(folder, ["verify"], repeat, cold),
@@ -221,6 +236,10 @@ def main() -> None:
         "verify",
         "verify --full",
         "promote --dry-run",
+        "log",
+        "alias ls",
+        "approve",
+        "promote",
         "cold show",
         "cold audit",
         "cold verify",
