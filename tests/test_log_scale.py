@@ -138,6 +138,20 @@ def test_decisions_order_by_time_then_place(picks: list[tuple[str, str, str]]) -
     assert _summary(decisions(events, DIGEST)) == expected
 
 
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from([*IDENTITIES, "ΟΔΥΣΣΕΥΣ <O@x.gr>", "Οδυσσευς", "İlker <i@x.tr>", "i̇lker"]) | st.text(),
+    st.sampled_from([*IDENTITIES, "ΟΔΥΣΣΕΥΣ", "ilker <I@X.TR>", "İLKER"]) | st.text(),
+)
+def test_the_quick_test_of_a_repeated_decision_misses_no_same_person(a: str, b: str) -> None:
+    """`approve` counts a version's decisions only when someone who may be the reviewer
+    made the same decision before: that test never misses who `same_person` matches."""
+    from promptver.governance.approvals import _may_be
+
+    if same_person(a, b):
+        assert _may_be(a, b)
+
+
 def test_decisions_are_linear_in_distinct_approvers() -> None:
     def run(count: int) -> Callable[[], object]:
         events = [_review(f"Person {i} <p{i}@example.com>", seq=i) for i in range(count)]
