@@ -152,6 +152,21 @@ def test_the_quick_test_of_a_repeated_decision_misses_no_same_person(a: str, b: 
         assert _may_be(a, b)
 
 
+def test_decisions_worked_out_again_are_those_of_the_events_given() -> None:
+    """A command that counts one version's decisions twice over the same parsed events gets
+    the first answer again; other events, or the same at other places, are counted anew."""
+    events = [_review(f"P{i} <p{i}@example.com>", seq=i) for i in range(1, 6)]
+    first = decisions(events, DIGEST)
+    assert _summary(decisions(list(events), DIGEST)) == _summary(first)
+    withdrawn = [*events, _review("P1 <p1@example.com>", "changes_requested", seq=6)]
+    assert ("P1 <p1@example.com>", "changes_requested", 6) in _summary(decisions(withdrawn, DIGEST))
+    unplaced = [{k: v for k, v in e.items() if k != "seq"} for e in events]  # placed by index
+    in_order = [d.actor for d in decisions(unplaced, DIGEST)]
+    assert [d.actor for d in decisions(unplaced[::-1], DIGEST)] == in_order[::-1]
+    again = decisions(events, DIGEST)
+    assert _summary(again) == _summary(first) and again is not first  # a list of its own
+
+
 def test_decisions_are_linear_in_distinct_approvers() -> None:
     def run(count: int) -> Callable[[], object]:
         events = [_review(f"Person {i} <p{i}@example.com>", seq=i) for i in range(count)]
