@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,35 +82,50 @@ def audit(
     if name not in store.bundle_names():
         store.resolve(name, "latest")  # unknown bundle: the error with suggestions
     events = store.events(name)
+    shown = events
+    if kinds or alias is not None or actor is not None or start or stop:
+        shown = [
+            e
+            for e in events
+            if (not kinds or e.get("event") in kinds)
+            and (alias is None or (e.get("event") == "alias" and e.get("alias") == alias))
+            and (actor is None or actor.lower() in str(e.get("actor", "")).lower())
+            and (start is None or str(e.get("time", "")) >= start)
+            and (stop is None or str(e.get("time", "")) <= stop)
+        ]
+    positions = _Positions(events, exact=lambda: _exact_citations(store, name))
+    # one pass: most events cite nothing and are not signed, and are shown as they are
     shown = [
-        e
-        for e in events
-        if (not kinds or e.get("event") in kinds)
-        and (alias is None or (e.get("event") == "alias" and e.get("alias") == alias))
-        and (actor is None or actor.lower() in str(e.get("actor", "")).lower())
-        and (start is None or str(e.get("time", "")) >= start)
-        and (stop is None or str(e.get("time", "")) <= stop)
+        _signed(store, name, _cited(e, positions)) if "approval_ids" in e or "signature" in e else e
+        for e in shown
     ]
-    positions = _Positions(events)
-    if any("approval_ids" in e for e in shown):
-        from promptver.governance.checks import exact_citations
+    return AuditTrail(name, shown, len(events), chain_problems(store, name))
 
-        positions.exact = exact_citations(store, name)
-    shown = [_cited(e, positions) for e in shown]
-    return AuditTrail(
-        name, [_signed(store, name, e) for e in shown], len(events), chain_problems(store, name)
-    )
+
+def _exact_citations(store: Store, name: str) -> set[int]:
+    from promptver.governance.checks import exact_citations
+
+    return exact_citations(store, name)
 
 
 class _Positions:
     """Where the events of a log are now, by id (`event_id`); the ids of the whole log are
-    computed only when a hint (the ``seq`` a promotion recorded) does not find an event."""
+    computed only when a hint (the ``seq`` a promotion recorded) does not find an event.
+    Each index is made when first needed: a log's first citing promotion."""
 
-    def __init__(self, events: list[dict[str, Any]]) -> None:
+    def __init__(self, events: list[dict[str, Any]], exact: Callable[[], set[int]] = set) -> None:
         self.events = events
-        self.by_seq = {e["seq"]: e for e in events if isinstance(e.get("seq"), int)}
         self.by_id: dict[str, Any] | None = None
-        self.exact: set[int] = set()  # promotions whose recorded seqs are their citations' places
+        self._exact = exact
+
+    @functools.cached_property
+    def exact(self) -> set[int]:
+        """The promotions whose recorded seqs are their citations' places."""
+        return self._exact()
+
+    @functools.cached_property
+    def by_seq(self) -> dict[Any, dict[str, Any]]:
+        return {e["seq"]: e for e in self.events if isinstance(e.get("seq"), int)}
 
     def find(self, identity: Any, hint: Any) -> Any:
         from promptver.store.events import event_id
