@@ -156,3 +156,27 @@ def test_forced_bumps_are_marked(project: Path, store: Store, pv) -> None:
     result = pv("audit", "bot", "--event", "bump")
     assert result.code == 0 and "bump (first) -> 0.1.0 (patch) FORCED" in result.out
     assert json.loads(pv("audit", "bot", "--json").out)["events"][0]["forced"] is True
+
+
+def test_a_log_reading_process_ends_with_all_its_output_and_its_code(history: Store, pv) -> None:
+    """A whole process of a command that reads the log skips the interpreter's teardown
+    (cli/main.py `_end`): what it printed (more than a pipe holds) still reaches the
+    reader whole, its exit code is kept, and what a writing command wrote is there."""
+    from promptver.governance.approvals import decide
+
+    decide(history, "bot", "0.1.0", "approved", "Long <long@example.com>", note="n" * 100_000)
+    for args in (("audit", "bot"), ("audit", "bot", "--json"), ("log", "bot"), ("verify",)):
+        done = run_process(*args, cwd=history.root.parent)
+        inside = pv(*args)
+        assert (done.returncode, done.stdout, done.stderr) == (inside.code, inside.out, inside.err), args
+    moved = run_process("alias", "set", "bot", "staging", "0.1.0", cwd=history.root.parent)
+    assert moved.returncode == 0, moved.stderr
+    assert (events(history)[-1]["alias"], events(history)[-1]["to"]) == ("staging", "0.1.0")
+    assert pv("verify").code == 0
+    log = history.log_path("bot")
+    lines = log.read_bytes().splitlines(keepends=True)
+    lines[5], lines[6] = lines[6], lines[5]
+    log.write_bytes(b"".join(lines))
+    broken = run_process("audit", "bot", cwd=history.root.parent)
+    assert broken.returncode == 1 and broken.stdout == pv("audit", "bot").out
+    assert "hash chain BROKEN" in broken.stdout
