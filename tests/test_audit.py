@@ -180,3 +180,77 @@ def test_a_log_reading_process_ends_with_all_its_output_and_its_code(history: St
     broken = run_process("audit", "bot", cwd=history.root.parent)
     assert broken.returncode == 1 and broken.stdout == pv("audit", "bot").out
     assert "hash chain BROKEN" in broken.stdout
+
+
+FILTERS: list[dict] = [  # type: ignore[type-arg]
+    {"alias": "production"},
+    {"alias": "staging"},
+    {"alias": "canary"},
+    {"kinds": ("review",)},
+    {"kinds": ("alias", "bump")},
+    {"kinds": ("eval",)},
+    {"alias": "production", "kinds": ("alias", "review")},
+    {"alias": "production", "kinds": ("review",)},
+]
+
+
+def _filtered_whole(store: Store, alias: str | None = None, kinds: tuple[str, ...] = ()) -> tuple:  # type: ignore[type-arg]
+    """The careful answer: every event of the unfiltered trail, filtered here."""
+    from promptver.governance.audit import audit
+
+    whole = audit(store, "bot")
+    shown = [
+        e
+        for e in whole.events
+        if (not kinds or e.get("event") in kinds)
+        and (alias is None or (e.get("event") == "alias" and e.get("alias") == alias))
+    ]
+    return shown, whole.total, whole.chain_problems
+
+
+def test_an_alias_or_kind_filter_reads_only_the_lines_naming_it(
+    history: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a sound log, ``--alias``/``--event`` parse only the lines holding the alias's or
+    the kind's name (every event is not read) and find what filtering every event finds,
+    whatever other fields hold those names; a log with a ``\\u`` escape or a broken chain
+    is read whole, with the same answer."""
+    from promptver.governance import audit as audit_module
+    from promptver.governance.approvals import decide
+    from promptver.store.events import forget_parsed
+
+    decide(history, "bot", "0.1.0", "approved", "P <p@x>", note='"production" "alias" {"event": "alias"}')
+    decide(history, "bot", "0.2.0", "approved", "production <production@x>", note="staging")
+    assert history.events("bot")[-1]["note"] == "staging"
+    reads: list[str] = []
+    every = Store.events
+
+    def counted(self: Store, name: str) -> list[dict]:  # type: ignore[type-arg]
+        reads.append(name)
+        return every(self, name)
+
+    monkeypatch.setattr(Store, "events", counted)
+    for filters in FILTERS:
+        expected = _filtered_whole(history, **filters)
+        forget_parsed()
+        reads.clear()
+        trail = audit_module.audit(history, "bot", **filters)
+        assert (trail.events, trail.total, trail.chain_problems) == expected, filters
+        assert reads == [], filters
+    log = history.log_path("bot")
+    sound = log.read_bytes()
+    history.append_event(
+        "bot", {"event": "review", "decision": "approved", "actor": "E <e@x>", "note": "\x01"}
+    )
+    assert b"\\u0001" in log.read_bytes()
+    lines = sound.splitlines(keepends=True)
+    lines[5], lines[6] = lines[6], lines[5]
+    for data in (log.read_bytes(), b"".join(lines)):
+        log.write_bytes(data)
+        for filters in FILTERS:
+            expected = _filtered_whole(history, **filters)
+            forget_parsed()
+            reads.clear()
+            trail = audit_module.audit(history, "bot", **filters)
+            assert (trail.events, trail.total, trail.chain_problems) == expected, filters
+            assert reads == ["bot"], filters
