@@ -81,15 +81,18 @@ def audit(
         raise ConfigError(f"--since {since} is after --until {until}", hint="swap them")
     if name not in store.bundle_names():
         store.resolve(name, "latest")  # unknown bundle: the error with suggestions
-    problems = chain_problems(store, name)  # first: it keeps the checkpoints read below
-    found = None
-    if not problems and (alias is not None or kinds) and actor is None and start is None and stop is None:
-        found = _by_tokens(store, name, alias, kinds)
+    # by tokens: the check's verdict first, it decides; else the whole parse first, and the
+    # check's reads by kind take from it
+    by_tokens = (alias is not None or kinds) and actor is None and start is None and stop is None
+    problems = chain_problems(store, name) if by_tokens else None
+    found = _by_tokens(store, name, alias, kinds) if by_tokens and not problems else None
     if found is not None:
         shown, total = found
         events: Callable[[], list[dict[str, Any]]] = functools.partial(store.events, name)
     else:
         every = store.events(name)
+        if problems is None:
+            problems = chain_problems(store, name)
         shown, total, events = every, len(every), lambda: every
         if kinds or alias is not None or actor is not None or start or stop:
             shown = [
@@ -101,13 +104,14 @@ def audit(
                 and (start is None or str(e.get("time", "")) >= start)
                 and (stop is None or str(e.get("time", "")) <= stop)
             ]
+    # after the check, which keeps the checkpoint saying which promotions' citations hold
     positions = _Positions(events, exact=lambda: _exact_citations(store, name))
     # one pass: most events cite nothing and are not signed, and are shown as they are
     shown = [
         _signed(store, name, _cited(e, positions)) if "approval_ids" in e or "signature" in e else e
         for e in shown
     ]
-    return AuditTrail(name, shown, total, problems)
+    return AuditTrail(name, shown, total, problems or [])
 
 
 def _by_tokens(
