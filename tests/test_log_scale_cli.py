@@ -88,12 +88,12 @@ def _careful_lines(events: list[dict]) -> list[str]:  # type: ignore[type-arg]
     return [head, *rows]
 
 
-def _streamed(events: list[dict], capsys) -> list[str]:  # type: ignore[no-untyped-def,type-arg]
+def _streamed(events: list[dict], capsys, numbered: bool = False) -> list[str]:  # type: ignore[no-untyped-def,type-arg]
     from promptver.cli.cmd_audit import _stream
     from promptver.governance.audit import summary
 
     capsys.readouterr()
-    _stream(events, summary)
+    _stream(events, summary, numbered=numbered)
     return capsys.readouterr().out.split("\n")[:-1]
 
 
@@ -137,3 +137,23 @@ def test_a_control_character_in_a_later_batch_is_escaped(capsys) -> None:  # typ
     lines = _streamed(events, capsys)
     assert lines == _careful_lines(events)
     assert "\x1b" not in "".join(lines) and "\\x1b]8;;https://x.example\\x07link" in lines[1501]
+
+
+def test_a_sound_logs_lines_are_numbered_as_its_events_are(project: Path, store: Store, pv, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The whole trail of a sound log is streamed with its line numbers as seqs (not read
+    from each event): the same lines as each event's own seq gives; a broken log's
+    events are read one by one."""
+    from promptver.governance.audit import audit
+
+    _approved_by_many(project, store, pv)
+    trail = audit(store, "bot")
+    assert not trail.chain_problems and len(trail.events) == trail.total
+    assert _streamed(trail.events, capsys, numbered=True) == _careful_lines(trail.events)
+    assert pv("audit", "bot").out.splitlines()[:-1] == _careful_lines(trail.events)
+    log = store.log_path("bot")
+    lines = log.read_bytes().splitlines(keepends=True)
+    lines[2], lines[3] = lines[3], lines[2]
+    log.write_bytes(b"".join(lines))
+    broken = pv("audit", "bot")
+    assert broken.code == 1
+    assert broken.out.splitlines()[1 : len(lines) + 1] == _careful_lines(audit(store, "bot").events)[1:]

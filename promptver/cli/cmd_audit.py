@@ -50,7 +50,9 @@ def audit(
     if as_json:
         print_json(trail.to_json())
     elif len(trail.events) > TABLE_ROWS or not to_terminal():
-        _stream(trail.events, summary)
+        # every event of a log the check finds sound: event n is line n, its seq n
+        numbered = not trail.chain_problems and len(trail.events) == trail.total
+        _stream(trail.events, summary, numbered=numbered)
         click.echo(_footer(trail))
         for problem in trail.chain_problems:
             click.echo(f"  {problem}")
@@ -88,16 +90,22 @@ def _footer(trail: AuditTrail) -> str:
     return f"{len(trail.events)} of {trail.total} events; hash chain {state}"
 
 
-def _stream(events: list[dict[str, Any]], summary: Callable[[dict[str, Any]], str]) -> None:
+def _stream(
+    events: list[dict[str, Any]], summary: Callable[[dict[str, Any]], str], *, numbered: bool = False
+) -> None:
     """The table's columns as plain lines, written as they are made: into a pipe (or past
     `TABLE_ROWS` events) nothing is laid out as a whole. Each event is shown on one line
-    (control characters and newlines in any cell as escapes)."""
+    (control characters and newlines in any cell as escapes). ``numbered``: the events'
+    seqs are 1, 2, 3... (the whole of a sound log), written without reading each one."""
     from promptver.safetext import has_control, one_line
 
     def shown(texts: list[str]) -> list[str]:  # one search of them all finds most clean
         return [one_line(t) for t in texts] if has_control("".join(texts)) else texts
 
-    seqs = shown([str(event.get("seq", "?")) for event in events])
+    if numbered:
+        seqs = list(map(str, range(1, len(events) + 1)))
+    else:
+        seqs = shown([str(event.get("seq", "?")) for event in events])
     times = shown([str(event.get("time", ""))[:19].replace("T", " ") for event in events])  # `_time`
     actors = [
         a if len(a) <= ACTOR_WIDTH else _cut(a) for a in shown([str(e.get("actor", "")) for e in events])
