@@ -52,6 +52,9 @@ def one_line(text: str) -> str:
 
 
 def has_control(text: str) -> bool:
+    """Whether ``text`` holds a character `one_line` escapes."""
+    if text.isascii():  # then only C0 and DEL are: what isprintable refuses, twice as fast
+        return not text.isprintable()
     return _CONTROL.search(text) is not None
 
 

@@ -156,3 +156,101 @@ def test_forced_bumps_are_marked(project: Path, store: Store, pv) -> None:
     result = pv("audit", "bot", "--event", "bump")
     assert result.code == 0 and "bump (first) -> 0.1.0 (patch) FORCED" in result.out
     assert json.loads(pv("audit", "bot", "--json").out)["events"][0]["forced"] is True
+
+
+def test_a_log_reading_process_ends_with_all_its_output_and_its_code(history: Store, pv) -> None:
+    """A whole process of a command that reads the log skips the interpreter's teardown
+    (cli/main.py `_end`): what it printed (more than a pipe holds) still reaches the
+    reader whole, its exit code is kept, and what a writing command wrote is there."""
+    from promptver.governance.approvals import decide
+
+    decide(history, "bot", "0.1.0", "approved", "Long <long@example.com>", note="n" * 100_000)
+    for args in (("audit", "bot"), ("audit", "bot", "--json"), ("log", "bot"), ("verify",)):
+        done = run_process(*args, cwd=history.root.parent)
+        inside = pv(*args)
+        assert (done.returncode, done.stdout, done.stderr) == (inside.code, inside.out, inside.err), args
+    moved = run_process("alias", "set", "bot", "staging", "0.1.0", cwd=history.root.parent)
+    assert moved.returncode == 0, moved.stderr
+    assert (events(history)[-1]["alias"], events(history)[-1]["to"]) == ("staging", "0.1.0")
+    assert pv("verify").code == 0
+    log = history.log_path("bot")
+    lines = log.read_bytes().splitlines(keepends=True)
+    lines[5], lines[6] = lines[6], lines[5]
+    log.write_bytes(b"".join(lines))
+    broken = run_process("audit", "bot", cwd=history.root.parent)
+    assert broken.returncode == 1 and broken.stdout == pv("audit", "bot").out
+    assert "hash chain BROKEN" in broken.stdout
+
+
+FILTERS: list[dict] = [  # type: ignore[type-arg]
+    {"alias": "production"},
+    {"alias": "staging"},
+    {"alias": "canary"},
+    {"kinds": ("review",)},
+    {"kinds": ("alias", "bump")},
+    {"kinds": ("eval",)},
+    {"alias": "production", "kinds": ("alias", "review")},
+    {"alias": "production", "kinds": ("review",)},
+]
+
+
+def _filtered_whole(store: Store, alias: str | None = None, kinds: tuple[str, ...] = ()) -> tuple:  # type: ignore[type-arg]
+    """The careful answer: every event of the unfiltered trail, filtered here."""
+    from promptver.governance.audit import audit
+
+    whole = audit(store, "bot")
+    shown = [
+        e
+        for e in whole.events
+        if (not kinds or e.get("event") in kinds)
+        and (alias is None or (e.get("event") == "alias" and e.get("alias") == alias))
+    ]
+    return shown, whole.total, whole.chain_problems
+
+
+def test_an_alias_or_kind_filter_reads_only_the_lines_naming_it(
+    history: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a sound log, ``--alias``/``--event`` parse only the lines holding the alias's or
+    the kind's name (every event is not read) and find what filtering every event finds,
+    whatever other fields hold those names; a log with a ``\\u`` escape or a broken chain
+    is read whole, with the same answer."""
+    from promptver.governance import audit as audit_module
+    from promptver.governance.approvals import decide
+    from promptver.store.events import forget_parsed
+
+    decide(history, "bot", "0.1.0", "approved", "P <p@x>", note='"production" "alias" {"event": "alias"}')
+    decide(history, "bot", "0.2.0", "approved", "production <production@x>", note="staging")
+    assert history.events("bot")[-1]["note"] == "staging"
+    reads: list[str] = []
+    every = Store.events
+
+    def counted(self: Store, name: str) -> list[dict]:  # type: ignore[type-arg]
+        reads.append(name)
+        return every(self, name)
+
+    monkeypatch.setattr(Store, "events", counted)
+    for filters in FILTERS:
+        expected = _filtered_whole(history, **filters)
+        forget_parsed()
+        reads.clear()
+        trail = audit_module.audit(history, "bot", **filters)
+        assert (trail.events, trail.total, trail.chain_problems) == expected, filters
+        assert reads == [], filters
+    log = history.log_path("bot")
+    sound = log.read_bytes()
+    history.append_event(
+        "bot", {"event": "review", "decision": "approved", "actor": "E <e@x>", "note": "\x01"}
+    )
+    assert b"\\u0001" in log.read_bytes()
+    lines = sound.splitlines(keepends=True)
+    lines[5], lines[6] = lines[6], lines[5]
+    for data in (log.read_bytes(), b"".join(lines)):
+        log.write_bytes(data)
+        for filters in FILTERS:
+            expected = _filtered_whole(history, **filters)
+            forget_parsed()
+            reads.clear()
+            trail = audit_module.audit(history, "bot", **filters)
+            assert (trail.events, trail.total, trail.chain_problems) == expected, filters
+            assert reads == ["bot"], filters

@@ -236,10 +236,16 @@ def test_audit_takes_a_promotions_checked_citations_from_the_checkpoint(
     forget_parsed()
     cited = json.loads(pv("audit", "bot", "--json").out)["events"][-1]["approvals"]
     assert cited == [2, 3, 4] and ids == []
-    (store.root / "cache/checkpoints/bot.moves.json").unlink()
+    moves = store.root / "cache/checkpoints/bot.moves.json"
+    moves.unlink()
     forget_parsed()
     assert json.loads(pv("audit", "bot", "--json").out)["events"][-1]["approvals"] == [2, 3, 4]
-    assert ids  # without it, each citation is checked by id
+    assert ids == [] and moves.exists()  # audit's own check made it again before citing
+    moves.write_text("{}")  # not one: each citation is checked by id
+    monkeypatch.setattr(checkpoint, "write_moves", lambda *args, **kw: None)
+    forget_parsed()
+    assert json.loads(pv("audit", "bot", "--json").out)["events"][-1]["approvals"] == [2, 3, 4]
+    assert ids
 
 
 def test_a_key_others_can_write_is_not_used(moved: Store, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -366,11 +366,11 @@ def test_a_promotions_citations_are_found_by_id_whatever_their_hints() -> None:
     ids = [event_id(e) for e in approvals]
     events = [*approvals, {"event": "alias", "seq": 4}]
     right = {"approval_ids": ids, "approvals": [1, 2, 3]}
-    assert _cited(right, _Positions(events))["approvals"] == [1, 2, 3]
+    assert _cited(right, _Positions(lambda: events))["approvals"] == [1, 2, 3]
     relinked = {"approval_ids": ids, "approvals": [3, 1, 2]}  # a pull moved them
-    assert _cited(relinked, _Positions(events))["approvals"] == [1, 2, 3]
+    assert _cited(relinked, _Positions(lambda: events))["approvals"] == [1, 2, 3]
     unknown = {"approval_ids": [ids[0], "sha256:" + "0" * 64, 7], "approvals": [1, 2]}
-    assert _cited(unknown, _Positions(events))["approvals"] == [1, "?", "?"]
+    assert _cited(unknown, _Positions(lambda: events))["approvals"] == [1, "?", "?"]
 
 
 def test_one_aliass_moves_are_those_of_every_alias_filtered(store: Store) -> None:

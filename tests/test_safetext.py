@@ -6,7 +6,7 @@ from __future__ import annotations
 from xml.etree import ElementTree as ET
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from promptver.safetext import md_code, md_fence, md_html, md_paragraphs, md_text, one_line, visible, xml
@@ -142,3 +142,15 @@ def test_the_control_pattern_finds_exactly_the_escaped_characters() -> None:
 
     table = set(safetext._TABLE)
     assert [c for c in range(0x30000) if safetext.has_control(chr(c)) != (c in table)] == []
+
+
+@given(st.text(st.characters(max_codepoint=0x7F)) | st.text())
+@example("plain ascii, then a DEL\x7f")
+@example("tab\tinside")
+@example("é then \x1b")
+def test_has_control_of_any_text_is_whether_one_line_escapes_it(text: str) -> None:
+    """ASCII text is checked by `str.isprintable`, other text by the pattern: both say
+    whether any of its characters is one `one_line` escapes."""
+    from promptver import safetext
+
+    assert safetext.has_control(text) == any(ord(c) in safetext._TABLE for c in text)

@@ -50,7 +50,9 @@ def audit(
     if as_json:
         print_json(trail.to_json())
     elif len(trail.events) > TABLE_ROWS or not to_terminal():
-        _stream(trail.events, summary)
+        # every event of a log the check finds sound: event n is line n, its seq n
+        numbered = not trail.chain_problems and len(trail.events) == trail.total
+        _stream(trail.events, summary, numbered=numbered)
         click.echo(_footer(trail))
         for problem in trail.chain_problems:
             click.echo(f"  {problem}")
@@ -88,30 +90,38 @@ def _footer(trail: AuditTrail) -> str:
     return f"{len(trail.events)} of {trail.total} events; hash chain {state}"
 
 
-def _stream(events: list[dict[str, Any]], summary: Callable[[dict[str, Any]], str]) -> None:
+def _stream(
+    events: list[dict[str, Any]], summary: Callable[[dict[str, Any]], str], *, numbered: bool = False
+) -> None:
     """The table's columns as plain lines, written as they are made: into a pipe (or past
-    `TABLE_ROWS` events) nothing is laid out as a whole. Data is shown on one line each
-    (control characters and newlines as escapes)."""
+    `TABLE_ROWS` events) nothing is laid out as a whole. Each event is shown on one line
+    (control characters and newlines in any cell as escapes). ``numbered``: the events'
+    seqs are 1, 2, 3... (the whole of a sound log), written without reading each one."""
     from promptver.safetext import has_control, one_line
 
     def shown(texts: list[str]) -> list[str]:  # one search of them all finds most clean
         return [one_line(t) for t in texts] if has_control("".join(texts)) else texts
 
-    seqs = [str(event.get("seq", "?")) for event in events]
-    actors = [_cut(actor) for actor in shown([str(event.get("actor", "")) for event in events])]
-    seq_width = max((len(s) for s in seqs), default=1)
-    actor_width = max((len(a) for a in actors), default=5)
-    times = [_time(event) for event in events]
-    time_width = max((len(t) for t in times), default=10)
+    if numbered:
+        seqs = list(map(str, range(1, len(events) + 1)))
+    else:
+        seqs = shown([str(event.get("seq", "?")) for event in events])
+    times = shown([str(event.get("time", ""))[:19].replace("T", " ") for event in events])  # `_time`
+    actors = [
+        a if len(a) <= ACTOR_WIDTH else _cut(a) for a in shown([str(e.get("actor", "")) for e in events])
+    ]
+    seq_width = max(map(len, seqs), default=1)
+    actor_width = max(map(len, actors), default=5)
+    time_width = max(map(len, times), default=10)
     out = sys.stdout
     header = f"{'#':>{seq_width}}  {'time (UTC)':<{time_width}}  {'actor':<{actor_width}}  what"
     out.write(header.rstrip() + "\n")
     for at in range(0, len(events), 1000):
-        chunk = range(at, min(at + 1000, len(events)))
-        whats = shown([summary(events[i]) for i in chunk])
-        batch = [
-            f"{seqs[i]:>{seq_width}}  {times[i]:<{time_width}}  {actors[i]:<{actor_width}}  {what}".rstrip()
-            for i, what in zip(chunk, whats, strict=True)
+        part = slice(at, at + 1000)
+        whats = shown([summary(event) for event in events[part]])
+        batch = [  # rjust and ljust: half the time of format specs with a width
+            f"{seq.rjust(seq_width)}  {time.ljust(time_width)}  {actor.ljust(actor_width)}  {what}".rstrip()
+            for seq, time, actor, what in zip(seqs[part], times[part], actors[part], whats, strict=True)
         ]
         out.write("\n".join(batch) + "\n")
     out.flush()

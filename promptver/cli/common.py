@@ -80,7 +80,71 @@ _JSON_CONTROLS.update({code: f"\\u{code:04x}" for code in (*range(0x202A, 0x202F
 
 
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str).translate(_JSON_CONTROLS))
+    """``data`` as JSON indented by two spaces (``json.dumps(data, indent=2,
+    ensure_ascii=False, default=str)``), with no raw control character."""
+    out = _json_out(data)
+    buffer = getattr(sys.stdout, "buffer", None) if isinstance(out, bytes) else None
+    if buffer is None:  # text, or a stream of text only (a StringIO)
+        click.echo(out.decode() if isinstance(out, bytes) else out)
+        return
+    sys.stdout.flush()
+    buffer.write(out)
+    buffer.write(b"\n")
+    buffer.flush()
+
+
+def json_text(data: Any) -> str:
+    """What `print_json` prints."""
+    out = _json_out(data)
+    return out.decode() if isinstance(out, bytes) else out
+
+
+def _json_out(data: Any) -> str | bytes:
+    """msgspec writes the same text ten times faster (json's indented encoder is pure
+    Python: 1.8 s for an audit trail of 100,000 events) for data made only of what it
+    writes as json does (`_msgspec_writes_as_json`); anything else, and what msgspec
+    refuses (a lone surrogate, a type it does not know, a cycle), goes to json. Encoded
+    first: data that msgspec encodes is finite, so the walk ends. ASCII text without DEL
+    holds no control character (JSON escapes C0 in strings) and stays bytes (written
+    without a decode and an encode)."""
+    import msgspec
+
+    try:
+        encoded = msgspec.json.encode(data)
+    except (msgspec.EncodeError, UnicodeEncodeError, TypeError, RecursionError):
+        encoded = None
+    if encoded is not None and _msgspec_writes_as_json(data):
+        formatted = msgspec.json.format(encoded, indent=2)
+        if formatted.isascii() and b"\x7f" not in formatted:
+            return formatted
+        return formatted.decode().translate(_JSON_CONTROLS)
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str).translate(_JSON_CONTROLS)
+
+
+_AS_JSON_LEAVES = frozenset((str, int, bool, type(None)))
+
+
+def _msgspec_writes_as_json(value: Any) -> bool:
+    """Whether ``value`` is made of dicts with string keys, lists, tuples, strings,
+    integers, booleans, null and finite floats from 1e-4 to 1e16 (json writes the others
+    with an exponent, ``1e-05``, ``1e+16``, or as ``NaN``; msgspec as ``0.00001``, ``1e16``,
+    ``null``), all of their exact types (json writes an enum or a str subclass its own way)."""
+    stack = [value]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind in _AS_JSON_LEAVES:
+            continue
+        if kind is dict:
+            if not all(type(key) is str for key in item):
+                return False
+            push(item.values())
+        elif kind is list or kind is tuple:
+            push(item)
+        elif kind is not float or not (item == 0 or 1e-4 <= abs(item) < 1e16):
+            return False
+    return True
 
 
 class SafeStream:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import NoReturn
 
 import click
 
@@ -113,7 +114,7 @@ def _os_error(exc: OSError) -> str:
 # (its parsed events) that hold no reference cycle, and the cycle collector would walk
 # them all two or three times (0.4 s at 100,000 events) to find no garbage. A process
 # running one of them (``argv`` None: not called in-process, as the tests do) turns it
-# off; the process ends with the command.
+# off and ends without freeing them one by one (`_end`).
 LOG_READERS = frozenset(
     ("alias", "approve", "audit", "log", "promote", "reject", "rollback", "show", "verify")
 )
@@ -122,12 +123,35 @@ LOG_READERS = frozenset(
 def main(argv: list[str] | None = None) -> None:
     from promptver.cli.common import safe_streams
 
-    if argv is None and len(sys.argv) > 1 and sys.argv[1] in LOG_READERS:
+    reads_log = argv is None and len(sys.argv) > 1 and sys.argv[1] in LOG_READERS
+    if reads_log:
         import gc
 
         gc.disable()
-    with safe_streams():
-        _main(argv)
+    try:
+        with safe_streams():
+            _main(argv)
+    except SystemExit as done:
+        if reads_log and isinstance(done.code, int | None):
+            _end(done.code or 0)
+        raise
+
+
+def _end(code: int) -> NoReturn:
+    """End the process with ``code`` once the command is done, as the interpreter would
+    (exit handlers run, standard streams flushed) but without its teardown, which frees
+    every object one by one: a long log's parsed events took 0.2 s at 100,000 events.
+    Every file a command writes is closed (and synced) before the command returns."""
+    import atexit
+    import os
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that left (`| head`) or a closed stream
+            pass
+    os._exit(code)
 
 
 def _main(argv: list[str] | None) -> None:
