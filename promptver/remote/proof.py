@@ -42,16 +42,12 @@ def lines_of(data: bytes) -> list[bytes]:
 
 def check_chain(lines: list[bytes], where: str) -> list[dict[str, Any]]:
     """The events of a log whose hash chain holds (seq 1, 2, ...; each ``prev`` the sha256
-    of the line before), else `IntegrityError` at the first broken line."""
-    events = []
+    of the line before), else `IntegrityError` at the first broken line. The lines are
+    parsed in one pass (msgspec, `store.events.parse_lines`); a line that is not an event
+    is named by its number."""
+    events = _parse(lines, where)
     previous: bytes | None = None
-    for number, line in enumerate(lines, start=1):
-        try:
-            event = json.loads(line)
-        except (ValueError, RecursionError):
-            event = None
-        if not isinstance(event, dict):
-            raise IntegrityError("remote log line is not a JSON event", location=f"{where}:{number}")
+    for number, (line, event) in enumerate(zip(lines, events, strict=True), start=1):
         expected = sha256_bytes(previous) if previous is not None else None
         if event.get("seq") != number or event.get("prev") != expected:
             raise IntegrityError(
@@ -59,9 +55,21 @@ def check_chain(lines: list[bytes], where: str) -> list[dict[str, Any]]:
                 location=f"{where}:{number}",
                 hint="restore the remote's log from a clone that has it, then push",
             )
-        events.append(event)
         previous = line
     return events
+
+
+def _parse(lines: list[bytes], where: str) -> list[dict[str, Any]]:
+    from promptver.store.events import parse_lines
+
+    try:
+        return parse_lines(lines, where)
+    except IntegrityError as exc:
+        raise IntegrityError(
+            "remote log line is not a JSON event",
+            location=exc.location,
+            hint="restore the remote's log from a clone that has it, then push",
+        ) from None
 
 
 def check_extends(name: str, seen: list[bytes], lines: list[bytes], where: str) -> None:

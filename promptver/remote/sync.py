@@ -32,6 +32,7 @@ from typing import Any
 from promptver.errors import ConflictError, IntegrityError, NotFoundError, PromptverError
 from promptver.store.atomic import atomic_write
 from promptver.store.digests import sha256_bytes, short
+from promptver.store.events import parse_lines
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store, check_name
 
@@ -380,12 +381,13 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
         return result
     remote_lines = _lines(found[0])
     remote.check_not_older(name, remote_lines)
-    _check_chain(remote_lines, f"{remote.config.url}/{log_key(name)}")
+    path = store.log_path(name)
+    where = f"{remote.config.url}/{log_key(name)}"
+    remote_events = check_chain(remote_lines, where)
     from promptver.governance.signing import refuse_moving_signed, refuse_tampered
 
-    refuse_tampered(store, name, remote_lines, f"{remote.config.url}/{log_key(name)}")
+    refuse_tampered(store, name, remote_lines, where, remote_events)
     with store.lock(name):
-        path = store.log_path(name)
         local = _lines(path.read_bytes()) if path.exists() else []
         common = 0
         while common < min(len(local), len(remote_lines)) and local[common] == remote_lines[common]:
@@ -393,8 +395,8 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
         if common == len(remote_lines):
             remote.saw(name, remote_lines)
             return result  # nothing new there (we may be ahead)
-        remote_tail = [json.loads(line) for line in remote_lines[common:]]
-        local_tail = [json.loads(line) for line in local[common:]]
+        remote_tail = remote_events[common:]
+        local_tail = parse_lines(local[common:], str(path)) if common < len(local) else []
         _check_conflicts(name, remote_tail, local_tail)
         for event in remote_tail:
             is_bump = event.get("event") == "bump" and isinstance(event.get("version"), str)
@@ -458,11 +460,9 @@ def _refuse_bad_moves(
     )
 
 
-def _check_chain(lines: list[bytes], where: str) -> None:
-    check_chain(lines, where)
-
-
 def _check_conflicts(name: str, remote_tail: list[dict[str, Any]], local_tail: list[dict[str, Any]]) -> None:
+    if not local_tail:
+        return  # nothing of ours to conflict with
     remote_moves = {e.get("alias"): e for e in remote_tail if e.get("event") == "alias"}
     for event in local_tail:
         if event.get("event") == "alias" and event.get("alias") in remote_moves:
