@@ -382,6 +382,10 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
     remote_lines = _lines(found[0])
     remote.check_not_older(name, remote_lines)
     path = store.log_path(name)
+    with store.lock(name):
+        if _holds(path, found[0]):
+            remote.saw(name, remote_lines)
+            return result  # nothing new there (we may be ahead)
     where = f"{remote.config.url}/{log_key(name)}"
     remote_events = check_chain(remote_lines, where)
     from promptver.governance.signing import refuse_moving_signed, refuse_tampered
@@ -458,6 +462,19 @@ def _refuse_bad_moves(
         hint="a move in the remote's history (or one of yours, after it) went around `promptver promote`;"
         " find out who can write to the bucket, and restore the remote's log from a good clone",
     )
+
+
+def _holds(path: Path, remote: bytes) -> bool:
+    """Whether the local log already holds the remote's, byte for byte (it is the whole
+    local log, or a prefix of it ending at a line's end): a pull then brings nothing, and
+    nothing of the remote's is parsed or checked. Every line of it is already here, where
+    it was checked when it came (or written), and `verify` checks it; the rollback check
+    (`Remote.check_not_older`) has run before."""
+    try:
+        local = path.read_bytes()
+    except FileNotFoundError:
+        return not remote
+    return local.startswith(remote) and (len(local) == len(remote) or remote.endswith(b"\n") or not remote)
 
 
 def _check_conflicts(name: str, remote_tail: list[dict[str, Any]], local_tail: list[dict[str, Any]]) -> None:
