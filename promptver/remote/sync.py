@@ -166,9 +166,11 @@ def _push_bundle(
     t = remote.transport
     with store.lock(name):
         local = _lines(store.log_path(name).read_bytes())
+        events = parse_lines(local, str(store.log_path(name)))
         if version is not None:
             manifest = store.resolve(name, version)
-            local = local[: _bump_line(local, manifest.version) + 1]
+            end = _bump_line(events, manifest.version) + 1
+            local, events = local[:end], events[:end]
         found = t.get(log_key(name))
         remote_lines, etag = (_lines(found[0]), found[1]) if found else ([], None)
         if local[: len(remote_lines)] != remote_lines:
@@ -176,7 +178,6 @@ def _push_bundle(
                 f"{name}: {PULL_FIRST}",
                 hint=f"run `promptver pull {name}`, then push again",
             )
-        events = [json.loads(line) for line in local]
         versions = [
             e["version"] for e in events if e.get("event") == "bump" and isinstance(e.get("version"), str)
         ]
@@ -191,7 +192,7 @@ def _push_bundle(
                     hint=f"run `promptver pull {name}`, then push again",
                 ) from None
             result.events = len(local) - len(remote_lines)
-        _write_remote_pointers(t, name, local)
+        _write_remote_pointers(t, name, local, events, etag)
         remote.saw(name, local)
         _write_timestamp(store, t, name, local)
     return result
@@ -216,9 +217,8 @@ def _write_timestamp(store: Store, t: Transport, name: str, lines: list[bytes]) 
         pass  # another push wrote a newer one
 
 
-def _bump_line(lines: list[bytes], version: str) -> int:
-    for index, line in enumerate(lines):
-        event = json.loads(line)
+def _bump_line(events: list[dict[str, Any]], version: str) -> int:
+    for index, event in enumerate(events):
         if event.get("event") == "bump" and event.get("version") == version:
             return index
     raise NotFoundError(f"no bump event for version {version} in the log")
@@ -310,6 +310,8 @@ def _push_runs(
 ) -> None:
     for event in events:
         run_id = event.get("run")
+        if run_id is None:
+            continue
         kind = RECORDED_FOLDERS.get(str(event.get("event")))
         if kind is None or not isinstance(run_id, str):
             continue
@@ -324,15 +326,18 @@ def _push_runs(
                 result.runs += file == "run.json" and kind == "runs"
 
 
-def _write_remote_pointers(t: Transport, name: str, lines: list[bytes]) -> None:
-    """aliases.json from the log we just pushed; a newer log's writer wins a race."""
-    data = _pointer_bytes([json.loads(line) for line in lines])
+def _write_remote_pointers(
+    t: Transport, name: str, lines: list[bytes], events: list[dict[str, Any]], etag: str | None
+) -> None:
+    """aliases.json from the log we just pushed (``lines``, parsed: ``events``; the remote
+    copy's ``etag``); a newer log's writer wins a race."""
+    data = _pointer_bytes(events)
     for _ in range(5):
         found = t.get(aliases_key(name))
         if found is not None and found[0] == data:
             return
-        current_log = t.get(log_key(name))
-        if current_log is None or _lines(current_log[0]) != lines:
+        current_log = t.get_if_changed(log_key(name), etag)  # False: still ours, not read again
+        if current_log is None or (current_log is not False and _lines(current_log[0]) != lines):
             return  # someone pushed after us: their pointers include our events
         try:
             t.put_cas(aliases_key(name), data, found[1] if found else None)
@@ -342,9 +347,13 @@ def _write_remote_pointers(t: Transport, name: str, lines: list[bytes]) -> None:
 
 
 def _pointer_bytes(events: list[dict[str, Any]]) -> bytes:
-    from promptver.governance.aliases import pointer_bytes, replay
+    """``aliases.json`` of these events. A pointer is where its alias's last move left it
+    (a move, a rollback and a removal each end on the place they name), so only each
+    alias's last move is replayed."""
+    from promptver.governance.aliases import EVENT, pointer_bytes, replay
 
-    return pointer_bytes(replay(events))
+    last = {e["alias"]: e for e in events if e.get("event") == EVENT and isinstance(e.get("alias"), str)}
+    return pointer_bytes(replay(list(last.values())))
 
 
 # ---- pull ------------------------------------------------------------------------------------

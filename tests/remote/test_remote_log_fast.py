@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promptver.errors import IntegrityError, PromptverError
 from promptver.governance.approvals import decide
@@ -214,3 +216,41 @@ def test_parse_lines_gives_the_events_and_names_the_line_the_careful_parse_names
             with pytest.raises(IntegrityError) as remote:
                 check_chain(lines, "log")
             assert remote.value.location == f"log:{index + 1}"
+
+
+_MOVES = st.lists(
+    st.tuples(
+        st.sampled_from(["production", "canary", "staging"]),
+        st.sampled_from(["set", "promote", "rollback", "remove"]),
+        st.sampled_from(["0.1.0", "0.2.0", "0.3.0", None]),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(moves=_MOVES, others=st.integers(0, 3))
+def test_a_push_writes_the_pointers_a_replay_of_every_move_gives(
+    moves: list[tuple[str, str, str | None]], others: int
+) -> None:
+    """The pushed ``aliases.json`` replays only each alias's last move: the same bytes as a
+    replay of all of them (rollbacks and removals included)."""
+    from promptver.governance.aliases import pointer_bytes, replay
+
+    events: list[dict[str, object]] = [{"event": "review", "seq": 0}] * others
+    for seq, (alias, action, to) in enumerate(moves, start=1):
+        events.append(
+            {"event": "alias", "alias": alias, "action": action, "to": to, "to_digest": f"d{to}", "seq": seq}
+        )
+    assert sync._pointer_bytes(events) == pointer_bytes(replay(events))
+
+
+def test_push_names_a_local_line_that_is_not_an_event(published: Path, tmp_path: Path) -> None:
+    """Push parses the local log once (msgspec); a damaged line is named, not a traceback."""
+    holder, _, url = teammates(published, tmp_path)
+    lines = genuine(published)
+    holder.log_path("bot").write_bytes(log_of([*lines[:2], b'{"seq": 3', *lines[3:]]))
+    with pytest.raises(IntegrityError) as refused:
+        push(holder, Remote(holder, RemoteConfig("origin", url)))
+    assert refused.value.location == f"{holder.log_path('bot')}:3"
+    assert (tmp_path / "shared" / LOG).read_bytes().splitlines() == lines
