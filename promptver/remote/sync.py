@@ -436,8 +436,9 @@ def _fetch_policies(store: Store, t: Transport, name: str, events: list[dict[str
     policy can be checked: a pull fetches other objects lazily."""
     from promptver.bundle.spec import SPEC_FILE
 
-    versions = {e.get(k) for e in events if e.get("event") == "alias" for k in ("to", "from")}
-    for version in sorted(v for v in versions if isinstance(v, str)):
+    moves = [e for e in events if e.get("event") == "alias"]
+    versions = {v for e in moves for v in (e.get("to"), e.get("from")) if isinstance(v, str)}
+    for version in sorted(versions):
         try:
             manifest = store.manifest(name, version, checked=False)
         except NotFoundError:
@@ -489,9 +490,15 @@ def _holds(path: Path, remote: bytes) -> bool:
 def _check_conflicts(name: str, remote_tail: list[dict[str, Any]], local_tail: list[dict[str, Any]]) -> None:
     if not local_tail:
         return  # nothing of ours to conflict with
-    remote_moves = {e.get("alias"): e for e in remote_tail if e.get("event") == "alias"}
+    remote_moves = {
+        e["alias"]: e for e in remote_tail if e.get("event") == "alias" and isinstance(e.get("alias"), str)
+    }
     for event in local_tail:
-        if event.get("event") == "alias" and event.get("alias") in remote_moves:
+        if (
+            event.get("event") == "alias"
+            and isinstance(event.get("alias"), str)
+            and event["alias"] in remote_moves
+        ):
             theirs = remote_moves[event.get("alias")]
             raise ConflictError(
                 f"{name}: alias {event.get('alias')!r} was moved both here"
@@ -501,9 +508,15 @@ def _check_conflicts(name: str, remote_tail: list[dict[str, Any]], local_tail: l
                 hint="agree on one move; to keep the remote's, restore the local log from git"
                 " (`git checkout -- .promptver/bundles/" + name + "/log.jsonl`) and pull again",
             )
-    remote_versions = {e.get("version") for e in remote_tail if e.get("event") == "bump"}
+    remote_versions = {
+        e["version"] for e in remote_tail if e.get("event") == "bump" and isinstance(e.get("version"), str)
+    }
     for event in local_tail:
-        if event.get("event") == "bump" and event.get("version") in remote_versions:
+        if (
+            event.get("event") == "bump"
+            and isinstance(event.get("version"), str)
+            and event["version"] in remote_versions
+        ):
             raise ConflictError(
                 f"{name}@{event.get('version')} was published both here and on the remote;"
                 " nothing was changed",
@@ -557,6 +570,8 @@ def _pull_runs(store: Store, t: Transport, name: str, events: list[dict[str, Any
     count = 0
     for event in events:
         run_id = event.get("run")
+        if run_id is None:
+            continue
         kind = RECORDED_FOLDERS.get(str(event.get("event")))
         if kind is None or not isinstance(run_id, str) or "/" in run_id or run_id.startswith("."):
             continue

@@ -85,6 +85,15 @@ def edited(lines: list[bytes], number: int, **fields: object) -> list[bytes]:
     return [*lines[: number - 1], json.dumps(event, sort_keys=True).encode(), *lines[number:]]
 
 
+def unsigned(line: bytes, **fields: object) -> bytes:
+    """A signed event's line made an unsigned one, by Eve, with these fields."""
+    event = json.loads(line)
+    for key in ("signature", "sig_v", "after"):
+        event.pop(key, None)
+    event.update({"actor": EVE, **fields})
+    return json.dumps(event, sort_keys=True).encode()
+
+
 def log_of(lines: list[bytes]) -> bytes:
     return b"".join(line + b"\n" for line in lines)
 
@@ -134,6 +143,10 @@ HOSTILE: dict[str, tuple[Callable[[list[bytes]], bytes], str]] = {
     "an unsigned promotion of an unapproved version (chained)": (
         lambda lines: log_of(rechain([*lines[:4], edited(lines, 5, alias="production", actor=EVE)[4]])),
         "refused; nothing was changed",
+    ),
+    "an unsigned promotion to a list (hashed as a version name)": (
+        lambda lines: log_of(rechain([*lines, unsigned(lines[2], to=["0.2.0"], **{"from": {"a": 1}})])),
+        "audit event 7 (promote of production to ['0.2.0'], by Eve <eve@example.com>) breaks the policy",
     ),
 }
 
@@ -254,3 +267,16 @@ def test_push_names_a_local_line_that_is_not_an_event(published: Path, tmp_path:
         push(holder, Remote(holder, RemoteConfig("origin", url)))
     assert refused.value.location == f"{holder.log_path('bot')}:3"
     assert (tmp_path / "shared" / LOG).read_bytes().splitlines() == lines
+
+
+def test_a_remote_move_naming_a_list_meets_our_unpushed_move(published: Path, tmp_path: Path) -> None:
+    """Conflicts are looked for by alias name: a hostile name that is a list, not a string,
+    is no name (it was a TypeError traceback)."""
+    holder, _, url = teammates(published, tmp_path)
+    set_alias(holder, "bot", "canary", "0.1.0")
+    lines = genuine(published)
+    (tmp_path / "shared" / LOG).write_bytes(log_of(rechain([*lines, unsigned(lines[4], alias=["canary"])])))
+    assert pulled(holder, url) is None
+    assert holder.log_path("bot").read_bytes().splitlines()[:7] == rechain(
+        [*lines, unsigned(lines[4], alias=["canary"])]
+    )
