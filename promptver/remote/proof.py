@@ -40,14 +40,16 @@ def lines_of(data: bytes) -> list[bytes]:
     return [line for line in data.split(b"\n") if line]
 
 
-def check_chain(lines: list[bytes], where: str) -> list[dict[str, Any]]:
+def check_chain(
+    lines: list[bytes], where: str, first: int = 1, previous: bytes | None = None
+) -> list[dict[str, Any]]:
     """The events of a log whose hash chain holds (seq 1, 2, ...; each ``prev`` the sha256
     of the line before), else `IntegrityError` at the first broken line. The lines are
     parsed in one pass (msgspec, `store.events.parse_lines`); a line that is not an event
-    is named by its number."""
-    events = _parse(lines, where)
-    previous: bytes | None = None
-    for number, (line, event) in enumerate(zip(lines, events, strict=True), start=1):
+    is named by its number. Of a log's tail: ``lines[0]`` is line ``first``, after the
+    line ``previous``."""
+    events = _parse(lines, where, first)
+    for number, (line, event) in enumerate(zip(lines, events, strict=True), start=first):
         expected = sha256_bytes(previous) if previous is not None else None
         if event.get("seq") != number or event.get("prev") != expected:
             raise IntegrityError(
@@ -59,11 +61,11 @@ def check_chain(lines: list[bytes], where: str) -> list[dict[str, Any]]:
     return events
 
 
-def _parse(lines: list[bytes], where: str) -> list[dict[str, Any]]:
+def _parse(lines: list[bytes], where: str, first: int) -> list[dict[str, Any]]:
     from promptver.store.events import parse_lines
 
     try:
-        return parse_lines(lines, where)
+        return parse_lines(lines, where, first)
     except IntegrityError as exc:
         raise IntegrityError(
             "remote log line is not a JSON event",

@@ -392,23 +392,26 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
     remote.check_not_older(name, remote_lines)
     path = store.log_path(name)
     with store.lock(name):
-        if _holds(path, found[0]):
+        held = path.read_bytes() if path.exists() else None
+        if _holds(held or b"", found[0]):
             remote.saw(name, remote_lines)
             return result  # nothing new there (we may be ahead)
+        held_lines = _lines(held or b"")
+        start = _common(held_lines, remote_lines)
     where = f"{remote.config.url}/{log_key(name)}"
-    remote_events = check_chain(remote_lines, where)
-    from promptver.governance.signing import refuse_moving_signed, refuse_tampered
+    incoming = _checked_tail(store, name, remote_lines, start, where)
+    from promptver.governance.signing import refuse_moving_signed
 
-    refuse_tampered(store, name, remote_lines, where, remote_events)
     with store.lock(name):
-        local = _lines(path.read_bytes()) if path.exists() else []
-        common = 0
-        while common < min(len(local), len(remote_lines)) and local[common] == remote_lines[common]:
-            common += 1
+        before = path.read_bytes() if path.exists() else None
+        local = held_lines if before == held else _lines(before or b"")
+        common = _common(local, remote_lines)
         if common == len(remote_lines):
             remote.saw(name, remote_lines)
             return result  # nothing new there (we may be ahead)
-        remote_tail = remote_events[common:]
+        if common < start:  # the local log was replaced meanwhile (another pull): check from here
+            incoming, start = _checked_tail(store, name, remote_lines, common, where), common
+        remote_tail = incoming[common - start :]
         local_tail = parse_lines(local[common:], str(path)) if common < len(local) else []
         _check_conflicts(name, remote_tail, local_tail)
         for event in remote_tail:
@@ -418,7 +421,6 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
         result.runs += _pull_runs(store, t, name, remote_tail)
         refuse_moving_signed(name, local_tail)
         relinked = _relink(remote_lines, local_tail, first_local_seq=common + 1)
-        before = path.read_bytes() if path.exists() else None
         _fetch_policies(store, t, name, remote_tail)
         atomic_write(path, b"".join(line + b"\n" for line in relinked), tmp_dir=store.tmp_dir)
         _refuse_bad_moves(store, name, common, before, result.versions, remote.config.url)
@@ -474,16 +476,42 @@ def _refuse_bad_moves(
     )
 
 
-def _holds(path: Path, remote: bytes) -> bool:
+def _common(local: list[bytes], remote_lines: list[bytes]) -> int:
+    """How many lines the two logs share from the start (compared a block at a time)."""
+    common, shared = 0, min(len(local), len(remote_lines))
+    while common < shared:
+        end = min(common + 4096, shared)
+        if local[common:end] != remote_lines[common:end]:
+            while local[common] == remote_lines[common]:
+                common += 1
+            return common
+        common = end
+    return common
+
+
+def _checked_tail(
+    store: Store, name: str, lines: list[bytes], start: int, where: str
+) -> list[dict[str, Any]]:
+    """The events of the remote log past the lines the local log holds (``lines[:start]``,
+    byte for byte, checked when they came), checked: their hash chain, from the line
+    before them; when one of them is signed, the signed events of the whole log (a
+    signature counts only at its place, after the events it was signed after and
+    repeating none: `governance.signing.refuse_tampered`)."""
+    from promptver.governance.signing import refuse_tampered
+
+    previous = lines[start - 1] if start else None
+    tail = check_chain(lines[start:], where, first=start + 1, previous=previous)
+    if any("signature" in event for event in tail):
+        refuse_tampered(store, name, lines, where, parse_lines(lines[:start], where) + tail)
+    return tail
+
+
+def _holds(local: bytes, remote: bytes) -> bool:
     """Whether the local log already holds the remote's, byte for byte (it is the whole
     local log, or a prefix of it ending at a line's end): a pull then brings nothing, and
     nothing of the remote's is parsed or checked. Every line of it is already here, where
     it was checked when it came (or written), and `verify` checks it; the rollback check
     (`Remote.check_not_older`) has run before."""
-    try:
-        local = path.read_bytes()
-    except FileNotFoundError:
-        return not remote
     return local.startswith(remote) and (len(local) == len(remote) or remote.endswith(b"\n") or not remote)
 
 

@@ -604,17 +604,17 @@ def pointer_conflict(
     )
 
 
-def parse_lines(lines: list[bytes], where: str) -> list[dict[str, Any]]:
+def parse_lines(lines: list[bytes], where: str, first: int = 1) -> list[dict[str, Any]]:
     """Log lines from outside this store (a remote's log, split by its reader) as their
     events: one msgspec pass when each is a plain event (`_decode_all`), else line by line
     (msgspec, then ``jsontext``), the first that is not an event an `IntegrityError` at
-    ``where:number`` (numbered from 1 in ``lines``)."""
+    ``where:number`` (``lines[0]`` is line ``first`` of the log)."""
     found = _decode_all(lines)
     if found is not None:
         return found
     events = []
     with jsontext.collector_paused():
-        for number, line in enumerate(lines, start=1):
+        for number, line in enumerate(lines, start=first):
             event = fast_event(line)
             events.append(event if event is not None else parse_event(line, f"{where}:{number}"))
     return events

@@ -144,6 +144,10 @@ HOSTILE: dict[str, tuple[Callable[[list[bytes]], bytes], str]] = {
         lambda lines: log_of(rechain([*lines[:4], edited(lines, 5, alias="production", actor=EVE)[4]])),
         "refused; nothing was changed",
     ),
+    "an unsigned event after ours, chained to the wrong line": (
+        lambda lines: log_of([*lines, json.dumps({"event": "review", "seq": 7, "prev": "0" * 64}).encode()]),
+        "log.jsonl:7: the remote log's hash chain is broken",
+    ),
     "an unsigned promotion to a list (hashed as a version name)": (
         lambda lines: log_of(rechain([*lines, unsigned(lines[2], to=["0.2.0"], **{"from": {"a": 1}})])),
         "audit event 7 (promote of production to ['0.2.0'], by Eve <eve@example.com>) breaks the policy",
@@ -181,12 +185,14 @@ def test_a_log_held_here_is_up_to_date_without_being_parsed(
     published: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     holder, _, url = teammates(published, tmp_path)
-    checked: list[int] = []
+    checked: list[tuple[int, int]] = []  # (first line, lines) of each chain check
     real = sync.check_chain
 
-    def counted(lines: list[bytes], where: str) -> list[dict[str, object]]:
-        checked.append(len(lines))
-        return real(lines, where)
+    def counted(
+        lines: list[bytes], where: str, first: int = 1, previous: bytes | None = None
+    ) -> list[dict[str, object]]:
+        checked.append((first, len(lines)))
+        return real(lines, where, first, previous)
 
     monkeypatch.setattr(sync, "check_chain", counted)
     remote = Remote(holder, RemoteConfig("origin", url))
@@ -197,11 +203,11 @@ def test_a_log_held_here_is_up_to_date_without_being_parsed(
     shutil.copy(published / "shared" / LOG, tmp_path / "shared" / LOG)
     assert [r.events for r in pull(holder, remote)] == [0]
     assert checked == []
-    # one new byte after our history (an unended line): the careful path runs
+    # one new byte after our history (an unended line): the line past ours is checked
     (tmp_path / "shared" / LOG).write_bytes((published / "shared" / LOG).read_bytes() + b"{")
     with pytest.raises(IntegrityError):
         pull(holder, remote)
-    assert checked == [7]
+    assert checked == [(7, 1)]
 
 
 def test_a_rolled_back_remote_is_refused_though_our_log_holds_it(published: Path, tmp_path: Path) -> None:
@@ -280,3 +286,14 @@ def test_a_remote_move_naming_a_list_meets_our_unpushed_move(published: Path, tm
     assert holder.log_path("bot").read_bytes().splitlines()[:7] == rechain(
         [*lines, unsigned(lines[4], alias=["canary"])]
     )
+
+
+def test_a_teammate_behind_by_a_signed_event_pulls_it(published: Path, tmp_path: Path) -> None:
+    """Only the lines past ours are parsed for the chain; a signed one among them is checked
+    at its place in the whole log: Olga's approval was signed after the staging move, which
+    is in the part we hold."""
+    holder, _, url = teammates(published, tmp_path)
+    lines = genuine(published)
+    holder.log_path("bot").write_bytes(log_of(lines[:5]))
+    assert pulled(holder, url) is None
+    assert holder.log_path("bot").read_bytes().splitlines() == lines
