@@ -27,12 +27,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptver.errors import ConflictError, IntegrityError, NotFoundError, PromptverError
 from promptver.store.atomic import atomic_write
 from promptver.store.digests import sha256_bytes, short
-from promptver.store.events import parse_lines
+from promptver.store.events import log_events, parse_lines
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store, check_name
 
@@ -40,6 +40,9 @@ from . import objects as remote_objects
 from .config import RemoteConfig
 from .proof import Proven, aliases_key, check_chain, check_extends, log_key, manifest_key, pointer_mismatches
 from .transport import CasFailed, RemoteError, Transport, open_transport
+
+if TYPE_CHECKING:
+    from promptver.governance.aliases import AliasState
 
 Progress = Callable[[int, int], None]
 PULL_FIRST = "the remote has new events: pull first"
@@ -337,7 +340,7 @@ def _write_remote_pointers(
         if found is not None and found[0] == data:
             return
         current_log = t.get_if_changed(log_key(name), etag)  # False: still ours, not read again
-        if current_log is None or (current_log is not False and _lines(current_log[0]) != lines):
+        if current_log is None or (isinstance(current_log, tuple) and _lines(current_log[0]) != lines):
             return  # someone pushed after us: their pointers include our events
         try:
             t.put_cas(aliases_key(name), data, found[1] if found else None)
@@ -347,13 +350,20 @@ def _write_remote_pointers(
 
 
 def _pointer_bytes(events: list[dict[str, Any]]) -> bytes:
-    """``aliases.json`` of these events. A pointer is where its alias's last move left it
-    (a move, a rollback and a removal each end on the place they name), so only each
-    alias's last move is replayed."""
-    from promptver.governance.aliases import EVENT, pointer_bytes, replay
+    """``aliases.json`` of these events."""
+    from promptver.governance.aliases import pointer_bytes
+
+    return pointer_bytes(_pointer_states(events))
+
+
+def _pointer_states(events: list[dict[str, Any]]) -> dict[str, AliasState]:
+    """The alias states ``aliases.json`` is written from. A pointer is where its alias's
+    last move left it (a move, a rollback and a removal each end on the place they name),
+    so only each alias's last move is replayed."""
+    from promptver.governance.aliases import EVENT, replay
 
     last = {e["alias"]: e for e in events if e.get("event") == EVENT and isinstance(e.get("alias"), str)}
-    return pointer_bytes(replay(list(last.values())))
+    return replay(list(last.values()))
 
 
 # ---- pull ------------------------------------------------------------------------------------
@@ -427,9 +437,9 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
         remote.saw(name, remote_lines)
         result.events = len(remote_tail)
         result.relinked = len(local_tail)
-        from promptver.governance.aliases import alias_states, write_pointers
+        from promptver.governance.aliases import EVENT, write_pointers
 
-        write_pointers(store, name, alias_states(store, name))
+        write_pointers(store, name, _pointer_states(log_events(store, name, EVENT)))
     return result
 
 
