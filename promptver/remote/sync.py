@@ -410,8 +410,6 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
         start = _common(held_lines, remote_lines)
     where = f"{remote.config.url}/{log_key(name)}"
     incoming = _checked_tail(store, name, remote_lines, start, where)
-    from promptver.governance.signing import refuse_moving_signed
-
     with store.lock(name):
         before = path.read_bytes() if path.exists() else None
         local = held_lines if before == held else _lines(before or b"")
@@ -421,26 +419,45 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
             return result  # nothing new there (we may be ahead)
         if common < start:  # the local log was replaced meanwhile (another pull): check from here
             incoming, start = _checked_tail(store, name, remote_lines, common, where), common
-        remote_tail = incoming[common - start :]
-        local_tail = parse_lines(local[common:], str(path)) if common < len(local) else []
-        _check_conflicts(name, remote_tail, local_tail)
-        for event in remote_tail:
-            is_bump = event.get("event") == "bump" and isinstance(event.get("version"), str)
-            if is_bump and _pull_manifest(store, t, name, event):
-                result.versions.append(event["version"])
-        result.runs += _pull_runs(store, t, name, remote_tail)
-        refuse_moving_signed(name, local_tail)
-        relinked = _relink(remote_lines, local_tail, first_local_seq=common + 1)
-        _fetch_policies(store, t, name, remote_tail)
-        atomic_write(path, b"".join(line + b"\n" for line in relinked), tmp_dir=store.tmp_dir)
+        merged = _merge(store, t, name, remote_lines, incoming[common - start :], local, common, result)
+        del incoming  # the policy check parses the log it reads: these events are freed first
+        atomic_write(path, merged, tmp_dir=store.tmp_dir)
         _refuse_bad_moves(store, name, common, before, result.versions, remote.config.url)
         remote.saw(name, remote_lines)
-        result.events = len(remote_tail)
-        result.relinked = len(local_tail)
         from promptver.governance.aliases import EVENT, write_pointers
 
         write_pointers(store, name, _pointer_states(log_events(store, name, EVENT)))
     return result
+
+
+def _merge(
+    store: Store,
+    t: Transport,
+    name: str,
+    remote_lines: list[bytes],
+    remote_tail: list[dict[str, Any]],
+    local: list[bytes],
+    common: int,
+    result: SyncResult,
+) -> bytes:
+    """The merged log: the remote's, then the local events past the ``common`` lines,
+    re-linked; the remote's new manifests, runs and the policies its moves name fetched
+    first. Refuses (changing nothing) a true conflict and a local event signed in format 2."""
+    from promptver.governance.signing import refuse_moving_signed
+
+    local_tail = parse_lines(local[common:], str(store.log_path(name))) if common < len(local) else []
+    _check_conflicts(name, remote_tail, local_tail)
+    for event in remote_tail:
+        is_bump = event.get("event") == "bump" and isinstance(event.get("version"), str)
+        if is_bump and _pull_manifest(store, t, name, event):
+            result.versions.append(event["version"])
+    result.runs += _pull_runs(store, t, name, remote_tail)
+    refuse_moving_signed(name, local_tail)
+    relinked = _relink(remote_lines, local_tail, first_local_seq=common + 1)
+    _fetch_policies(store, t, name, remote_tail)
+    result.events = len(remote_tail)
+    result.relinked = len(local_tail)
+    return b"".join(line + b"\n" for line in relinked)
 
 
 def _fetch_policies(store: Store, t: Transport, name: str, events: list[dict[str, Any]]) -> None:
