@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from promptver.errors import IntegrityError, PromptverError
@@ -297,3 +297,47 @@ def test_a_teammate_behind_by_a_signed_event_pulls_it(published: Path, tmp_path:
     holder.log_path("bot").write_bytes(log_of(lines[:5]))
     assert pulled(holder, url) is None
     assert holder.log_path("bot").read_bytes().splitlines() == lines
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    kind=st.sampled_from(["flip", "truncate", "drop", "repeat", "swap"]),
+    at=st.integers(0, 10**6),
+    mask=st.integers(1, 255),
+)
+def test_any_change_to_the_remote_log_is_judged_alike_by_a_holder_and_a_new_project(
+    published: Path, tmp_path_factory: pytest.TempPathFactory, kind: str, at: int, mask: int
+) -> None:
+    """Whatever a bucket writer does to the log, the teammate whose log holds the genuine
+    one (bytes compared, only the lines past the shared ones checked) refuses it as
+    damaged or tampered (chain, JSON, signatures) exactly when a new project (everything
+    checked) does, with the same message. (The teammate may also meet a conflict: the
+    genuine events past a changed line are, to them, local events not yet pushed.)"""
+    holder, fresh, url = teammates(published, tmp_path_factory.mktemp("changed"))
+    log = Path(url.removeprefix("file://")) / LOG
+    data, lines = log.read_bytes(), log.read_bytes().splitlines()
+    index = at % len(lines)
+    if kind == "flip":
+        data = data[: at % len(data)] + bytes([data[at % len(data)] ^ mask]) + data[at % len(data) + 1 :]
+    elif kind == "truncate":
+        data = data[: at % len(data)]
+    elif kind == "drop":
+        data = log_of(lines[:index] + lines[index + 1 :])
+    elif kind == "repeat":
+        data = log_of(rechain([*lines, lines[index]]))
+    else:
+        data = log_of(rechain(moved(lines, index + 1, (at // 7) % len(lines) + 1)))
+    log.write_bytes(data)
+    damaged = [_damage(holder, url), _damage(fresh, url)]
+    assert damaged[0] == damaged[1]
+
+
+def _damage(store: Store, url: str) -> str | None:
+    """The IntegrityError a pull refuses with (None: it pulled, or refused otherwise)."""
+    try:
+        pull(store, Remote(store, RemoteConfig("origin", url)))
+    except IntegrityError as exc:
+        return str(exc)
+    except PromptverError:
+        return None
+    return None
