@@ -431,20 +431,31 @@ def _names(principal: str, actor: str) -> bool:
     return same_person(principal, actor)
 
 
-def refuse_tampered(store: Store, name: str, lines: list[bytes], where: str) -> None:
+def refuse_tampered(
+    store: Store, name: str, lines: list[bytes], where: str, events: list[dict[str, Any]] | None = None
+) -> None:
     """Refuse a log (e.g. a remote's, before it is pulled) holding a signed event that was
     edited, replayed or moved: IntegrityError at ``where:line``. Signatures are checked
-    against the local allowed-signers file (the remote's copy is not trusted)."""
-    from promptver.errors import IntegrityError
-    from promptver.store.events import event_id, parse_event
+    against the local allowed-signers file (the remote's copy is not trusted). ``events``:
+    the lines already parsed (`remote.proof.check_chain`), else they are parsed here.
 
+    An unsigned event is only ever looked up (a signed event repeating it, the event a
+    signature was made ``after``), so the ids of the events before a signed one are
+    computed when one comes: a log without signatures costs no id at all."""
+    from promptver.errors import IntegrityError
+    from promptver.store.events import event_id, parse_lines
+
+    if events is None:
+        events = parse_lines(lines, where)
     seen: dict[str, int] = {}
-    ids: dict[str, int] = {}  # the id of each event -> its line
-    for number, line in enumerate(lines, start=1):
-        event = parse_event(line, f"{where}:{number}")
+    ids: dict[str, int] = {}  # the id of each event up to ``counted`` -> its line
+    counted = 0
+    for number, event in enumerate(events, start=1):
         if "signature" not in event:
-            ids.setdefault(event_id(event), number)
             continue
+        for earlier in range(counted, number - 1):
+            ids.setdefault(event_id(events[earlier]), earlier + 1)
+        counted = number
         signature = event.get("signature")
         armored = signature.get("armored") if isinstance(signature, dict) else None
         problem = None

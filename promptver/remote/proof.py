@@ -40,18 +40,16 @@ def lines_of(data: bytes) -> list[bytes]:
     return [line for line in data.split(b"\n") if line]
 
 
-def check_chain(lines: list[bytes], where: str) -> list[dict[str, Any]]:
+def check_chain(
+    lines: list[bytes], where: str, first: int = 1, previous: bytes | None = None
+) -> list[dict[str, Any]]:
     """The events of a log whose hash chain holds (seq 1, 2, ...; each ``prev`` the sha256
-    of the line before), else `IntegrityError` at the first broken line."""
-    events = []
-    previous: bytes | None = None
-    for number, line in enumerate(lines, start=1):
-        try:
-            event = json.loads(line)
-        except (ValueError, RecursionError):
-            event = None
-        if not isinstance(event, dict):
-            raise IntegrityError("remote log line is not a JSON event", location=f"{where}:{number}")
+    of the line before), else `IntegrityError` at the first broken line. The lines are
+    parsed in one pass (msgspec, `store.events.parse_lines`); a line that is not an event
+    is named by its number. Of a log's tail: ``lines[0]`` is line ``first``, after the
+    line ``previous``."""
+    events = _parse(lines, where, first)
+    for number, (line, event) in enumerate(zip(lines, events, strict=True), start=first):
         expected = sha256_bytes(previous) if previous is not None else None
         if event.get("seq") != number or event.get("prev") != expected:
             raise IntegrityError(
@@ -59,9 +57,21 @@ def check_chain(lines: list[bytes], where: str) -> list[dict[str, Any]]:
                 location=f"{where}:{number}",
                 hint="restore the remote's log from a clone that has it, then push",
             )
-        events.append(event)
         previous = line
     return events
+
+
+def _parse(lines: list[bytes], where: str, first: int) -> list[dict[str, Any]]:
+    from promptver.store.events import parse_lines
+
+    try:
+        return parse_lines(lines, where, first)
+    except IntegrityError as exc:
+        raise IntegrityError(
+            "remote log line is not a JSON event",
+            location=exc.location,
+            hint="restore the remote's log from a clone that has it, then push",
+        ) from None
 
 
 def check_extends(name: str, seen: list[bytes], lines: list[bytes], where: str) -> None:

@@ -27,11 +27,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptver.errors import ConflictError, IntegrityError, NotFoundError, PromptverError
 from promptver.store.atomic import atomic_write
 from promptver.store.digests import sha256_bytes, short
+from promptver.store.events import log_events, parse_lines
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store, check_name
 
@@ -39,6 +40,9 @@ from . import objects as remote_objects
 from .config import RemoteConfig
 from .proof import Proven, aliases_key, check_chain, check_extends, log_key, manifest_key, pointer_mismatches
 from .transport import CasFailed, RemoteError, Transport, open_transport
+
+if TYPE_CHECKING:
+    from promptver.governance.aliases import AliasState
 
 Progress = Callable[[int, int], None]
 PULL_FIRST = "the remote has new events: pull first"
@@ -165,9 +169,11 @@ def _push_bundle(
     t = remote.transport
     with store.lock(name):
         local = _lines(store.log_path(name).read_bytes())
+        events = parse_lines(local, str(store.log_path(name)))
         if version is not None:
             manifest = store.resolve(name, version)
-            local = local[: _bump_line(local, manifest.version) + 1]
+            end = _bump_line(events, manifest.version) + 1
+            local, events = local[:end], events[:end]
         found = t.get(log_key(name))
         remote_lines, etag = (_lines(found[0]), found[1]) if found else ([], None)
         if local[: len(remote_lines)] != remote_lines:
@@ -175,7 +181,6 @@ def _push_bundle(
                 f"{name}: {PULL_FIRST}",
                 hint=f"run `promptver pull {name}`, then push again",
             )
-        events = [json.loads(line) for line in local]
         versions = [
             e["version"] for e in events if e.get("event") == "bump" and isinstance(e.get("version"), str)
         ]
@@ -190,7 +195,7 @@ def _push_bundle(
                     hint=f"run `promptver pull {name}`, then push again",
                 ) from None
             result.events = len(local) - len(remote_lines)
-        _write_remote_pointers(t, name, local)
+        _write_remote_pointers(t, name, local, events, etag)
         remote.saw(name, local)
         _write_timestamp(store, t, name, local)
     return result
@@ -215,9 +220,8 @@ def _write_timestamp(store: Store, t: Transport, name: str, lines: list[bytes]) 
         pass  # another push wrote a newer one
 
 
-def _bump_line(lines: list[bytes], version: str) -> int:
-    for index, line in enumerate(lines):
-        event = json.loads(line)
+def _bump_line(events: list[dict[str, Any]], version: str) -> int:
+    for index, event in enumerate(events):
         if event.get("event") == "bump" and event.get("version") == version:
             return index
     raise NotFoundError(f"no bump event for version {version} in the log")
@@ -309,6 +313,8 @@ def _push_runs(
 ) -> None:
     for event in events:
         run_id = event.get("run")
+        if run_id is None:
+            continue
         kind = RECORDED_FOLDERS.get(str(event.get("event")))
         if kind is None or not isinstance(run_id, str):
             continue
@@ -323,15 +329,18 @@ def _push_runs(
                 result.runs += file == "run.json" and kind == "runs"
 
 
-def _write_remote_pointers(t: Transport, name: str, lines: list[bytes]) -> None:
-    """aliases.json from the log we just pushed; a newer log's writer wins a race."""
-    data = _pointer_bytes([json.loads(line) for line in lines])
+def _write_remote_pointers(
+    t: Transport, name: str, lines: list[bytes], events: list[dict[str, Any]], etag: str | None
+) -> None:
+    """aliases.json from the log we just pushed (``lines``, parsed: ``events``; the remote
+    copy's ``etag``); a newer log's writer wins a race."""
+    data = _pointer_bytes(events)
     for _ in range(5):
         found = t.get(aliases_key(name))
         if found is not None and found[0] == data:
             return
-        current_log = t.get(log_key(name))
-        if current_log is None or _lines(current_log[0]) != lines:
+        current_log = t.get_if_changed(log_key(name), etag)  # False: still ours, not read again
+        if current_log is None or (isinstance(current_log, tuple) and _lines(current_log[0]) != lines):
             return  # someone pushed after us: their pointers include our events
         try:
             t.put_cas(aliases_key(name), data, found[1] if found else None)
@@ -341,9 +350,20 @@ def _write_remote_pointers(t: Transport, name: str, lines: list[bytes]) -> None:
 
 
 def _pointer_bytes(events: list[dict[str, Any]]) -> bytes:
-    from promptver.governance.aliases import pointer_bytes, replay
+    """``aliases.json`` of these events."""
+    from promptver.governance.aliases import pointer_bytes
 
-    return pointer_bytes(replay(events))
+    return pointer_bytes(_pointer_states(events))
+
+
+def _pointer_states(events: list[dict[str, Any]]) -> dict[str, AliasState]:
+    """The alias states ``aliases.json`` is written from. A pointer is where its alias's
+    last move left it (a move, a rollback and a removal each end on the place they name),
+    so only each alias's last move is replayed."""
+    from promptver.governance.aliases import EVENT, replay
+
+    last = {e["alias"]: e for e in events if e.get("event") == EVENT and isinstance(e.get("alias"), str)}
+    return replay(list(last.values()))
 
 
 # ---- pull ------------------------------------------------------------------------------------
@@ -380,40 +400,64 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
         return result
     remote_lines = _lines(found[0])
     remote.check_not_older(name, remote_lines)
-    _check_chain(remote_lines, f"{remote.config.url}/{log_key(name)}")
-    from promptver.governance.signing import refuse_moving_signed, refuse_tampered
-
-    refuse_tampered(store, name, remote_lines, f"{remote.config.url}/{log_key(name)}")
+    path = store.log_path(name)
     with store.lock(name):
-        path = store.log_path(name)
-        local = _lines(path.read_bytes()) if path.exists() else []
-        common = 0
-        while common < min(len(local), len(remote_lines)) and local[common] == remote_lines[common]:
-            common += 1
+        held = path.read_bytes() if path.exists() else None
+        if _holds(held or b"", found[0]):
+            remote.saw(name, remote_lines)
+            return result  # nothing new there (we may be ahead)
+        held_lines = _lines(held or b"")
+        start = _common(held_lines, remote_lines)
+    where = f"{remote.config.url}/{log_key(name)}"
+    incoming = _checked_tail(store, name, remote_lines, start, where)
+    with store.lock(name):
+        before = path.read_bytes() if path.exists() else None
+        local = held_lines if before == held else _lines(before or b"")
+        common = _common(local, remote_lines)
         if common == len(remote_lines):
             remote.saw(name, remote_lines)
             return result  # nothing new there (we may be ahead)
-        remote_tail = [json.loads(line) for line in remote_lines[common:]]
-        local_tail = [json.loads(line) for line in local[common:]]
-        _check_conflicts(name, remote_tail, local_tail)
-        for event in remote_tail:
-            is_bump = event.get("event") == "bump" and isinstance(event.get("version"), str)
-            if is_bump and _pull_manifest(store, t, name, event):
-                result.versions.append(event["version"])
-        result.runs += _pull_runs(store, t, name, remote_tail)
-        refuse_moving_signed(name, local_tail)
-        relinked = _relink(remote_lines, local_tail, first_local_seq=common + 1)
-        before = path.read_bytes() if path.exists() else None
-        _fetch_policies(store, t, name, remote_tail)
-        atomic_write(path, b"".join(line + b"\n" for line in relinked), tmp_dir=store.tmp_dir)
+        if common < start:  # the local log was replaced meanwhile (another pull): check from here
+            incoming, start = _checked_tail(store, name, remote_lines, common, where), common
+        merged = _merge(store, t, name, remote_lines, incoming[common - start :], local, common, result)
+        del incoming  # the policy check parses the log it reads: these events are freed first
+        atomic_write(path, merged, tmp_dir=store.tmp_dir)
         _refuse_bad_moves(store, name, common, before, result.versions, remote.config.url)
         remote.saw(name, remote_lines)
-        result.events = len(remote_tail)
-        result.relinked = len(local_tail)
-        from promptver.governance.aliases import alias_states, write_pointers
+        from promptver.governance.aliases import EVENT, write_pointers
 
-        write_pointers(store, name, alias_states(store, name))
+        write_pointers(store, name, _pointer_states(log_events(store, name, EVENT)))
     return result
+
+
+def _merge(
+    store: Store,
+    t: Transport,
+    name: str,
+    remote_lines: list[bytes],
+    remote_tail: list[dict[str, Any]],
+    local: list[bytes],
+    common: int,
+    result: SyncResult,
+) -> bytes:
+    """The merged log: the remote's, then the local events past the ``common`` lines,
+    re-linked; the remote's new manifests, runs and the policies its moves name fetched
+    first. Refuses (changing nothing) a true conflict and a local event signed in format 2."""
+    from promptver.governance.signing import refuse_moving_signed
+
+    local_tail = parse_lines(local[common:], str(store.log_path(name))) if common < len(local) else []
+    _check_conflicts(name, remote_tail, local_tail)
+    for event in remote_tail:
+        is_bump = event.get("event") == "bump" and isinstance(event.get("version"), str)
+        if is_bump and _pull_manifest(store, t, name, event):
+            result.versions.append(event["version"])
+    result.runs += _pull_runs(store, t, name, remote_tail)
+    refuse_moving_signed(name, local_tail)
+    relinked = _relink(remote_lines, local_tail, first_local_seq=common + 1)
+    _fetch_policies(store, t, name, remote_tail)
+    result.events = len(remote_tail)
+    result.relinked = len(local_tail)
+    return b"".join(line + b"\n" for line in relinked)
 
 
 def _fetch_policies(store: Store, t: Transport, name: str, events: list[dict[str, Any]]) -> None:
@@ -421,8 +465,9 @@ def _fetch_policies(store: Store, t: Transport, name: str, events: list[dict[str
     policy can be checked: a pull fetches other objects lazily."""
     from promptver.bundle.spec import SPEC_FILE
 
-    versions = {e.get(k) for e in events if e.get("event") == "alias" for k in ("to", "from")}
-    for version in sorted(v for v in versions if isinstance(v, str)):
+    moves = [e for e in events if e.get("event") == "alias"]
+    versions = {v for e in moves for v in (e.get("to"), e.get("from")) if isinstance(v, str)}
+    for version in sorted(versions):
         try:
             manifest = store.manifest(name, version, checked=False)
         except NotFoundError:
@@ -458,14 +503,57 @@ def _refuse_bad_moves(
     )
 
 
-def _check_chain(lines: list[bytes], where: str) -> None:
-    check_chain(lines, where)
+def _common(local: list[bytes], remote_lines: list[bytes]) -> int:
+    """How many lines the two logs share from the start (compared a block at a time)."""
+    common, shared = 0, min(len(local), len(remote_lines))
+    while common < shared:
+        end = min(common + 4096, shared)
+        if local[common:end] != remote_lines[common:end]:
+            while local[common] == remote_lines[common]:
+                common += 1
+            return common
+        common = end
+    return common
+
+
+def _checked_tail(
+    store: Store, name: str, lines: list[bytes], start: int, where: str
+) -> list[dict[str, Any]]:
+    """The events of the remote log past the lines the local log holds (``lines[:start]``,
+    byte for byte, checked when they came), checked: their hash chain, from the line
+    before them; when one of them is signed, the signed events of the whole log (a
+    signature counts only at its place, after the events it was signed after and
+    repeating none: `governance.signing.refuse_tampered`)."""
+    from promptver.governance.signing import refuse_tampered
+
+    previous = lines[start - 1] if start else None
+    tail = check_chain(lines[start:], where, first=start + 1, previous=previous)
+    if any("signature" in event for event in tail):
+        refuse_tampered(store, name, lines, where, parse_lines(lines[:start], where) + tail)
+    return tail
+
+
+def _holds(local: bytes, remote: bytes) -> bool:
+    """Whether the local log already holds the remote's, byte for byte (it is the whole
+    local log, or a prefix of it ending at a line's end): a pull then brings nothing, and
+    nothing of the remote's is parsed or checked. Every line of it is already here, where
+    it was checked when it came (or written), and `verify` checks it; the rollback check
+    (`Remote.check_not_older`) has run before."""
+    return local.startswith(remote) and (len(local) == len(remote) or remote.endswith(b"\n") or not remote)
 
 
 def _check_conflicts(name: str, remote_tail: list[dict[str, Any]], local_tail: list[dict[str, Any]]) -> None:
-    remote_moves = {e.get("alias"): e for e in remote_tail if e.get("event") == "alias"}
+    if not local_tail:
+        return  # nothing of ours to conflict with
+    remote_moves = {
+        e["alias"]: e for e in remote_tail if e.get("event") == "alias" and isinstance(e.get("alias"), str)
+    }
     for event in local_tail:
-        if event.get("event") == "alias" and event.get("alias") in remote_moves:
+        if (
+            event.get("event") == "alias"
+            and isinstance(event.get("alias"), str)
+            and event["alias"] in remote_moves
+        ):
             theirs = remote_moves[event.get("alias")]
             raise ConflictError(
                 f"{name}: alias {event.get('alias')!r} was moved both here"
@@ -475,9 +563,15 @@ def _check_conflicts(name: str, remote_tail: list[dict[str, Any]], local_tail: l
                 hint="agree on one move; to keep the remote's, restore the local log from git"
                 " (`git checkout -- .promptver/bundles/" + name + "/log.jsonl`) and pull again",
             )
-    remote_versions = {e.get("version") for e in remote_tail if e.get("event") == "bump"}
+    remote_versions = {
+        e["version"] for e in remote_tail if e.get("event") == "bump" and isinstance(e.get("version"), str)
+    }
     for event in local_tail:
-        if event.get("event") == "bump" and event.get("version") in remote_versions:
+        if (
+            event.get("event") == "bump"
+            and isinstance(event.get("version"), str)
+            and event["version"] in remote_versions
+        ):
             raise ConflictError(
                 f"{name}@{event.get('version')} was published both here and on the remote;"
                 " nothing was changed",
@@ -531,6 +625,8 @@ def _pull_runs(store: Store, t: Transport, name: str, events: list[dict[str, Any
     count = 0
     for event in events:
         run_id = event.get("run")
+        if run_id is None:
+            continue
         kind = RECORDED_FOLDERS.get(str(event.get("event")))
         if kind is None or not isinstance(run_id, str) or "/" in run_id or run_id.startswith("."):
             continue

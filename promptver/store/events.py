@@ -602,3 +602,28 @@ def pointer_conflict(
         f"{path} says {alias} is {file_version}, but the audit log's last move of {alias}"
         f" (event {head.get('seq')}) set it to {log_version or 'nothing'} (edited by hand?)"
     )
+
+
+def parse_lines(lines: list[bytes], where: str, first: int = 1) -> list[dict[str, Any]]:
+    """Log lines from outside this store (a remote's log, split by its reader) as their
+    events: one msgspec pass when none holds a ``\\u`` escape and each is an event object,
+    else line by line (msgspec, then ``jsontext``), the first that is not an event an
+    `IntegrityError` at ``where:number`` (``lines[0]`` is line ``first`` of the log). The
+    events are not kept in this module's caches: the caller's are freed with its list."""
+    decoder, refused = _decoder()
+    if not any(b"\\u" in line for line in lines):
+        try:
+            with jsontext.collector_paused():
+                found = [decoder.decode(line) for line in lines]
+        except refused:
+            found = None
+        finally:
+            _FLOATS_SEEN.clear()
+        if found is not None and all(type(event) is dict for event in found):
+            return found
+    events = []
+    with jsontext.collector_paused():
+        for number, line in enumerate(lines, start=first):
+            event = fast_event(line)
+            events.append(event if event is not None else parse_event(line, f"{where}:{number}"))
+    return events
