@@ -7,6 +7,7 @@ answer as the careful way, which these tests compare it with."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import subprocess
@@ -218,3 +219,75 @@ def test_audit_into_a_pipe_escapes_only_what_needs_it(
     )
     out = pv("audit", "bot").out
     assert "\x1b" not in out and "\\x1b]0;pwned\\x07" in out and "a\\x1b[2Jb" in out
+
+
+STAGING = """
+[aliases.staging]
+approvals = 2
+"""
+
+
+def _three_versions(root: Path) -> tuple[Store, list[bytes]]:
+    """bot 0.1.0 protecting production, 0.2.0 protecting nothing, 0.3.0 protecting staging
+    (each bumped by its author), and the lines of its log so far."""
+    from promptver.bundle.scaffold import scaffold
+    from promptver.versions.bump import bump
+
+    store, _ = Store.init(root)
+    scaffold(root / "bundles/bot", "bot")
+    for n, toml in enumerate((PRODUCTION, "", STAGING)):
+        set_policy(root, toml)
+        with open(root / "bundles/bot/prompts/system.j2", "a") as handle:
+            handle.write(f"change {n}\n")
+        bump(store, "bot", "minor", author="Ana <ana@example.com>")
+    return store, store.log_path("bot").read_bytes().splitlines()
+
+
+MOVES = st.lists(
+    st.tuples(
+        st.sampled_from(["production", "staging", "a1"]),
+        st.sampled_from(["set", "set", "set", "remove", "rollback", "promote"]),
+        st.sampled_from(["0.1.0", "0.2.0", "0.3.0"]),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(MOVES)
+def test_the_policy_in_force_worked_out_once_is_the_same_answer(
+    tmp_path_factory: pytest.TempPathFactory, moves: list[tuple[str, str, str]]
+) -> None:
+    """A re-check works out the policy a move answers to once per (alias, version held,
+    version moved to): its verdicts are those of each move checked on its own, with
+    nothing kept from the moves before it."""
+    store, base = _three_versions(tmp_path_factory.mktemp("p"))
+    digests = {v: store.manifest("bot", v).digest for v in ("0.1.0", "0.2.0", "0.3.0")}
+    lines = list(base)
+    for alias, action, version in moves:
+        event = {
+            "event": "alias",
+            "action": action,
+            "alias": alias,
+            "bundle": "bot",
+            "to": None if action == "remove" else version,
+            "to_digest": None if action == "remove" else digests[version],
+            "actor": "x",
+            "seq": len(lines) + 1,
+            "prev": hashlib.sha256(lines[-1]).hexdigest(),
+        }
+        lines.append(json.dumps(event, sort_keys=True).encode())
+    store.log_path("bot").write_bytes(b"\n".join(lines) + b"\n")
+    forget_parsed()
+    found = checks.bad_moves(store, "bot", full=True)
+
+    expected, states = [], {}  # type: ignore[var-annotated]
+    for line in lines[len(base) :]:
+        event = json.loads(line)
+        fresh = checks._Lookups(store, "bot")  # nothing kept from the moves before
+        why = checks._move_problem(store, "bot", event, states, {}, {}, dataclasses.replace, fresh, [])
+        if why is not None:
+            expected.append(event["seq"])
+        aliases.apply(states, event)
+    assert [seq for seq, _ in found] == expected
