@@ -187,8 +187,9 @@ def test_a_log_reading_process_runs_without_the_cycle_collector(project: Path, p
     off; called in-process (as here) the caller's collector is left as it was."""
     import gc
 
-    code = (
-        "import atexit, gc, sys; atexit.register(lambda: print(gc.isenabled(), file=sys.stderr));"
+    code = (  # a log reader ends through os._exit (no atexit): asked there too
+        "import atexit, gc, os, sys; atexit.register(lambda: print(gc.isenabled(), file=sys.stderr));"
+        "end = os._exit; os._exit = lambda c: print(gc.isenabled(), file=sys.stderr) or end(c);"
         "sys.argv = ['promptver', *sys.argv[1:]]; from promptver.cli.main import main; main()"
     )
     for args, enabled in ((["verify"], "False"), (["status"], "True")):
@@ -199,6 +200,30 @@ def test_a_log_reading_process_runs_without_the_cycle_collector(project: Path, p
     assert gc.isenabled()
     pv("verify")
     assert gc.isenabled()
+
+
+def test_a_log_reading_process_ends_with_its_output_and_exit_code(project: Path, pv) -> None:  # type: ignore[no-untyped-def]
+    """A whole process of a log reader ends without the interpreter's shutdown (`_end`):
+    what it printed is all there, its exit code is the command's, and output it could not
+    write (a full disk) is an error, not a silent success."""
+    pv("bump", "minor", "bot")
+    pv("alias", "set", "bot", "staging", "0.1.0")
+
+    def run(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "promptver", *args], cwd=project, text=True, check=False, **kw
+        )
+
+    done = run("verify", capture_output=True)
+    assert done.returncode == 0 and done.stdout.endswith("ok: 6 objects, 1 manifest, 2 audit events checked\n")
+    done = run("show", "bot@nope", capture_output=True)
+    assert done.returncode == 1 and done.stderr.startswith("Error: bot has no version or alias 'nope'")
+    done = run("audit", "bot", "--json", capture_output=True)
+    assert done.returncode == 0 and len(json.loads(done.stdout)["events"]) == 2
+    if Path("/dev/full").exists():
+        with open("/dev/full", "w") as full:
+            done = run("verify", stdout=full, stderr=subprocess.PIPE)
+        assert done.returncode != 0 and "Error:" in done.stderr
 
 
 def test_audit_into_a_pipe_escapes_only_what_needs_it(
