@@ -215,7 +215,9 @@ def test_a_log_reading_process_ends_with_its_output_and_exit_code(project: Path,
         )
 
     done = run("verify", capture_output=True)
-    assert done.returncode == 0 and done.stdout.endswith("ok: 6 objects, 1 manifest, 2 audit events checked\n")
+    assert done.returncode == 0 and done.stdout.endswith(
+        "ok: 6 objects, 1 manifest, 2 audit events checked\n"
+    )
     done = run("show", "bot@nope", capture_output=True)
     assert done.returncode == 1 and done.stderr.startswith("Error: bot has no version or alias 'nope'")
     done = run("audit", "bot", "--json", capture_output=True)
