@@ -54,6 +54,8 @@ def event_id(event: dict[str, Any]) -> str:
     for position in POSITION_FIELDS:
         body.pop(position, None)
     plain = _NO_FLOAT.get(id(event)) is event  # parsed from a line without a float
+    if not plain and _PENDING and _walked_enough():
+        plain = _NO_FLOAT.get(id(event)) is event
     canonical = _encoder()[0].encode(body) if plain else canonical_json(body)
     identity = "sha256:" + hashlib.sha256(canonical).hexdigest()
     if len(_IDS) >= _IDS_KEPT:
@@ -110,6 +112,27 @@ _IDS_KEPT = 1 << 18  # then forgotten all at once: a bound on what it holds
 # msgspec without first walking every value to look for a float.
 _NO_FLOAT: dict[int, dict[str, Any]] = {}
 _FLOATS_SEEN: list[None] = []  # one entry per float the parsing decoder met
+# Batches of such events not yet in _NO_FLOAT: indexing 100,000 events takes a twelfth of
+# a whole log's check, which most commands (no signature, no git anchor) never repay.
+# `event_id` walks the first events it is asked about for floats; past WALKED it indexes
+# the batches (many ids are wanted: the index is cheaper than a walk per event).
+_PENDING: list[list[dict[str, Any]]] = []
+_WALKS: list[None] = []  # one entry per event walked while batches were pending
+WALKED = 1024
+
+
+def _walked_enough() -> bool:
+    """Count a walk; once there were WALKED, index the pending batches (True)."""
+    _WALKS.append(None)
+    if len(_WALKS) < WALKED:
+        return False
+    for batch in _PENDING:
+        if len(_NO_FLOAT) + len(batch) > _IDS_KEPT:
+            _NO_FLOAT.clear()
+        _NO_FLOAT.update(zip(map(id, batch), batch, strict=True))
+    _PENDING.clear()
+    _WALKS.clear()
+    return True
 
 
 def _float_seen(text: str) -> float:
@@ -118,11 +141,11 @@ def _float_seen(text: str) -> float:
 
 
 def _no_float(events: list[dict[str, Any]]) -> None:
-    if len(_NO_FLOAT) + len(events) > _IDS_KEPT:
-        _NO_FLOAT.clear()
     _SOUND.clear()
+    if sum(map(len, _PENDING)) + len(events) > _IDS_KEPT:  # a bound on what is held
+        _PENDING.clear()
     if len(events) <= _IDS_KEPT:
-        _NO_FLOAT.update(zip(map(id, events), events, strict=True))
+        _PENDING.append(events)
 
 
 def parse_event(line: bytes, where: str) -> dict[str, Any]:
@@ -237,6 +260,8 @@ def forget_parsed() -> None:
     _TOKENS.clear()
     _IDS.clear()
     _NO_FLOAT.clear()
+    _PENDING.clear()
+    _WALKS.clear()
     _SOUND.clear()
 
 
