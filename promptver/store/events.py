@@ -116,7 +116,7 @@ _FLOATS_SEEN: list[None] = []  # one entry per float the parsing decoder met
 # a whole log's check, which most commands (no signature, no git anchor) never repay.
 # `event_id` walks the first events it is asked about for floats; past WALKED it indexes
 # the batches (many ids are wanted: the index is cheaper than a walk per event).
-_PENDING: list[list[dict[str, Any]]] = []
+_PENDING: list[list[tuple[dict[str, Any], int]]] = []  # as `_mark_plain` takes them
 _WALKS: list[None] = []  # one entry per event walked while batches were pending
 WALKED = 1024
 
@@ -126,7 +126,8 @@ def _walked_enough() -> bool:
     _WALKS.append(None)
     if len(_WALKS) < WALKED:
         return False
-    for batch in _PENDING:
+    for found in _PENDING:
+        batch = _plain(found)
         if len(_NO_FLOAT) + len(batch) > _IDS_KEPT:
             _NO_FLOAT.clear()
         _NO_FLOAT.update(zip(map(id, batch), batch, strict=True))
@@ -140,12 +141,15 @@ def _float_seen(text: str) -> float:
     return float(text)
 
 
-def _no_float(events: list[dict[str, Any]]) -> None:
+def _mark_plain(found: list[tuple[dict[str, Any], int]]) -> None:
+    """Note the events decoded without a float, sorted out by `_plain` when many ids are
+    wanted (each with the number of floats the decoder had met after it, counted from
+    zero; -1: not decoded now)."""
     _SOUND.clear()
-    if sum(map(len, _PENDING)) + len(events) > _IDS_KEPT:  # a bound on what is held
+    if sum(map(len, _PENDING)) + len(found) > _IDS_KEPT:  # a bound on what is held
         _PENDING.clear()
-    if len(events) <= _IDS_KEPT:
-        _PENDING.append(events)
+    if len(found) <= _IDS_KEPT:
+        _PENDING.append(found)
 
 
 def parse_event(line: bytes, where: str) -> dict[str, Any]:
@@ -515,21 +519,13 @@ def _decode_all(lines: list[bytes]) -> list[dict[str, Any]] | None:
     return events
 
 
-def _mark_plain(found: list[tuple[dict[str, Any], int]]) -> None:
-    """Note the events decoded without a float (each with the number of floats the decoder
-    had met after it, counted from zero; -1: not decoded now)."""
-    if not _FLOATS_SEEN:
-        _no_float([event for event, seen in found if seen == 0])
-    else:  # the new events of the lines after which no more floats had been met
-        counts = [0, *(seen for _, seen in found if seen >= 0)]
-        new = [event for event, seen in found if seen >= 0]
-        _no_float(
-            [
-                event
-                for event, before, after in zip(new, counts[:-1], counts[1:], strict=True)
-                if before == after
-            ]
-        )
+def _plain(found: list[tuple[dict[str, Any], int]]) -> list[dict[str, Any]]:
+    """The new events of the lines after which no more floats had been met."""
+    counts = [0, *(seen for _, seen in found if seen >= 0)]
+    new = [event for event, seen in found if seen >= 0]
+    return [
+        event for event, before, after in zip(new, counts[:-1], counts[1:], strict=True) if before == after
+    ]
 
 
 def _each_line(
