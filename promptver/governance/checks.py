@@ -414,6 +414,7 @@ def _bad_moves(
     problems: list[tuple[int, str, str]] = [p for p in found if alias is None or p[1] == alias]
     states, seen, by_seq = _before(events, skip, alias)  # seen: review events by digest
     unchecked = False  # a move that could not be checked (a version missing): nothing is kept
+    pairs: set[tuple[str, str]] = set()  # (version, digest) of every move after ``skip``
     lookups = _Lookups(store, name)
     for event in events[skip:]:
         kind = event.get("event")
@@ -421,7 +422,11 @@ def _bad_moves(
             by_seq[event["seq"]] = event
         if kind == "review":
             _add_review(seen, event)
-        if kind != ALIAS_EVENT or not isinstance(event.get("alias"), str):
+        if kind != ALIAS_EVENT:
+            continue
+        if isinstance(event.get("to"), str):  # a version moved to (the checkpoint keeps them)
+            pairs.add((event["to"], str(event.get("to_digest"))))
+        if not isinstance(event.get("alias"), str):
             continue
         if alias is not None and event["alias"] != alias:  # only that alias's moves (run time)
             continue
@@ -446,13 +451,7 @@ def _bad_moves(
         now.heads.update(
             (a, (st.version, st.last.get("seq") if st.last else None)) for a, st in states.items()
         )
-        pairs = set(kept.pairs) if kept is not None else set()
-        pairs.update(
-            (e["to"], str(e.get("to_digest")))
-            for e in events[skip:]
-            if e.get("event") == ALIAS_EVENT and isinstance(e.get("to"), str)
-        )
-        now.pairs = sorted(pairs)
+        now.pairs = sorted((pairs | set(kept.pairs)) if kept is not None else pairs)
         checkpoint.write_moves(store, name, data, now, ctx, full=full)
     return problems
 
