@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from promptver.errors import IntegrityError
 from promptver.store import jsontext
@@ -260,6 +260,7 @@ def forget_parsed() -> None:
         forget()
     _SEEN.clear()
     _LINES.clear()
+    _KINDS.clear()
     _BYTES.clear()
     _TOKENS.clear()
     _IDS.clear()
@@ -318,9 +319,34 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
         return []
     whole = _LINES.get(str(path))
     if whole is not None and whole[0] is data and _SOUND.get(str(path)) is data:
-        return [event for _, event in whole[1] if isinstance(event, dict) and event.get("event") in kinds]
+        return _of_kinds(str(path), data, whole[1], kinds)
     found = _events_with(path, data, [json.dumps(kind).encode() for kind in kinds])
     return [event for event in found if event.get("event") in kinds]
+
+
+# The places of each kind's events in a sound log's lines, by log, with the bytes they were
+# found in: the several readers of one command (decisions, versions, runs) ask for a kind
+# or two each, and a pass over every event for each would cost more than all of them.
+_KINDS: dict[str, tuple[bytes, dict[str, list[int]]]] = {}
+
+
+def _of_kinds(key: str, data: bytes, lines: list[tuple[bytes, Any]], kinds: tuple[str, ...]) -> list[Any]:
+    """The events of these kinds among a sound log's ``lines`` (each an event), in order."""
+    known = _KINDS.get(key)
+    if known is None or known[0] is not data:
+        index: dict[str, list[int]] = {}
+        for place, (_, event) in enumerate(lines):
+            kind = event.get("event")
+            if type(kind) is str:  # what no kind asked for (str) equals: left out
+                index.setdefault(kind, []).append(place)
+        _KINDS.pop(key, None)
+        while len(_KINDS) >= _SEEN_LOGS:
+            del _KINDS[next(iter(_KINDS))]
+        _KINDS[key] = known = (data, index)
+    places = [place for kind in dict.fromkeys(kinds) for place in known[1].get(kind, ())]
+    if len(kinds) > 1:
+        places.sort()
+    return [lines[place][1] for place in places]
 
 
 # The bytes of each log whose every line was parsed in one pass (`_all_lines`: each an
@@ -423,12 +449,10 @@ def read_log(path: Path) -> tuple[bytes, list[dict[str, Any]]]:
     """A log's bytes and its events, one per line (the events of `log_lines`, read from
     these very bytes); the `IntegrityError` of the first line that is not an event."""
     data, lines = _read_lines(path)
-    events = []
-    for _line, event in lines:
-        if not isinstance(event, dict):
-            raise event
-        events.append(event)
-    return data, events
+    events = [event for _, event in lines]
+    if not all(type(event) is dict for event in events):
+        raise next(event for event in events if isinstance(event, IntegrityError))
+    return data, cast(list[dict[str, Any]], events)
 
 
 def log_lines(path: Path) -> list[tuple[bytes, dict[str, Any] | IntegrityError]]:
