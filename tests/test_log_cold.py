@@ -333,3 +333,29 @@ def test_the_policy_in_force_worked_out_once_is_the_same_answer(
             expected.append(event["seq"])
         aliases.apply(states, event)
     assert [seq for seq, _ in found] == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(EVENTS, EVENTS, st.booleans(), st.sampled_from(["review", "alias"]))
+def test_a_grown_log_reads_as_a_fresh_one(
+    tmp_path_factory: pytest.TempPathFactory,
+    first: list[dict[str, Any]],
+    then: list[dict[str, Any]],
+    cut: bool,
+    kind: str,
+) -> None:
+    """A log read whole (its events kept by line, their offsets worked out only when a later
+    read asks), then grown by appends (``cut``: its last line had no newline yet, and grows
+    too), reads as the same events as a fresh parse, whole and by kind."""
+    store, _ = Store.init(tmp_path_factory.mktemp("p"))
+    path = store.log_path("bot")
+    path.parent.mkdir(parents=True)
+    lines = [json.dumps({**draft, "seq": n}, sort_keys=True).encode() for n, draft in enumerate(first + then)]
+    old = b"\n".join(lines[: len(first)]) + b"\n"
+    path.write_bytes(old[:-1] if cut else old)
+    forget_parsed()
+    read_lines(path)
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    expected = [json.loads(line) for line in lines]
+    assert log_events(store, "bot", kind) == [e for e in expected if e["event"] == kind]
+    assert [event for _, event in read_lines(path)[1]] == expected

@@ -200,12 +200,16 @@ def _decoder() -> tuple[Any, tuple[type[BaseException], ...]]:
     return msgspec.json.Decoder(float_hook=_float_seen), (msgspec.DecodeError, ValueError, RecursionError)
 
 
+# The events of a log parsed line by offset, or, for a log whose every line was parsed in
+# one pass (`_all_lines`), its lines and their events: the offsets are worked out when a
+# later read asks (`_parsed_before`), which a command reading the log once never does.
+_Parsed = dict[int, dict[str, Any]] | tuple[list[bytes], list[dict[str, Any]]]
 # The events parsed from each log, by the offset of their line, kept with the bytes they
 # were parsed from: a later read of the same log (or of the log grown by appends) parses
 # only the lines it has not seen, so the several readers of one command (the trail check,
 # the alias replay, the decisions) parse each line once. The events are shared between
 # callers: treat them as read-only.
-_SEEN: dict[str, tuple[bytes, dict[int, dict[str, Any]]]] = {}
+_SEEN: dict[str, tuple[bytes, _Parsed]] = {}
 _SEEN_LOGS = 8
 # The whole of `log_lines`'s answer for the bytes it read, by log: the trail check and the
 # replays of one command read the same unchanged log several times.
@@ -502,25 +506,37 @@ def _all_lines(
     if b"\r" in data or b"\\u" in data:
         return None
     lines = data.splitlines()
-    starts = [0, *accumulate([len(line) + 1 for line in lines[:-1]])]
+    starts = _starts(lines) if parsed else None  # (offsets only to find the lines parsed before)
     decoder, refused = _decoder()
     decode, get, floats = decoder.decode, parsed.get, _FLOATS_SEEN.__len__
     _FLOATS_SEEN.clear()
     try:
         with jsontext.collector_paused():
-            found = [  # (event, floats met so far; -1: parsed before)
-                (known, -1) if (known := get(start)) is not None else (decode(line), floats())
-                for start, line in zip(starts, lines, strict=True)
-            ]
+            found = (  # (event, floats met so far; -1: parsed before)
+                [(decode(line), floats()) for line in lines]
+                if starts is None
+                else [
+                    (known, -1) if (known := get(start)) is not None else (decode(line), floats())
+                    for start, line in zip(starts, lines, strict=True)
+                ]
+            )
     except refused:  # the careful pass decides and names the line
         return None
     events = [event for event, _ in found]
     if not all(type(event) is dict for event in events):
         return None
     _mark_plain(found)
-    parsed.update(zip(starts, events, strict=True))
-    _keep(key, data, parsed)
+    if starts is None:
+        _keep(key, data, (lines, events))
+    else:
+        parsed.update(zip(starts, events, strict=True))
+        _keep(key, data, parsed)
     return list(zip(lines, events, strict=True))
+
+
+def _starts(lines: list[bytes]) -> list[int]:
+    """The offset of each line of a log split at ``\n`` alone."""
+    return [0, *accumulate([len(line) + 1 for line in lines[:-1]])] if lines else []
 
 
 def _decode_all(lines: list[bytes]) -> list[dict[str, Any]] | None:
@@ -579,7 +595,7 @@ def _each_line(
     return found
 
 
-def _keep(key: str, data: bytes, parsed: dict[int, dict[str, Any]]) -> None:
+def _keep(key: str, data: bytes, parsed: _Parsed) -> None:
     _SEEN.pop(key, None)
     while len(_SEEN) >= _SEEN_LOGS:
         del _SEEN[next(iter(_SEEN))]
@@ -592,7 +608,13 @@ def _parsed_before(key: str, data: bytes) -> dict[int, dict[str, Any]]:
     seen = _SEEN.get(key)
     if seen is None or not data.startswith(seen[0]):
         return {}
-    old, parsed = seen
+    old, kept = seen
+    if isinstance(kept, tuple):  # every line of ``old``, parsed in one pass
+        lines, events = kept
+        parsed = dict(zip(_starts(lines), events, strict=True))
+        _SEEN[key] = (old, parsed)
+    else:
+        parsed = kept
     if old.endswith(b"\n"):
         return parsed
     last = old.rfind(b"\n") + 1
