@@ -359,3 +359,65 @@ def test_a_grown_log_reads_as_a_fresh_one(
     expected = [json.loads(line) for line in lines]
     assert log_events(store, "bot", kind) == [e for e in expected if e["event"] == kind]
     assert [event for _, event in read_lines(path)[1]] == expected
+
+
+CHAINED = st.lists(
+    st.fixed_dictionaries(
+        {"event": st.sampled_from(["review", "eval", "calibration"]) | VALUES},
+        optional={"signature": VALUES, "note": st.text(max_size=6)},
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(CHAINED, st.sampled_from(["none", "prev", "seq", "drop", "swap", "line"]), st.data())
+def test_the_chain_check_of_two_lists_is_the_line_by_line_one(
+    tmp_path_factory: pytest.TempPathFactory, drafts: list[dict[str, Any]], harm: str, data: st.DataObject
+) -> None:
+    """The chain check and the search for signed and run events over a sound log's lines
+    and events as two lists (`sound_lines`) answer as the definitions, line by line, on
+    a log chained right or harmed (a ``prev`` or ``seq`` edited, a line dropped, two lines
+    swapped, a line that is not an event)."""
+    from promptver.governance import verify
+
+    store, _ = Store.init(tmp_path_factory.mktemp("p"))
+    path = store.log_path("bot")
+    path.parent.mkdir(parents=True)
+    prev, lines = None, []
+    for seq, draft in enumerate(drafts, start=1):
+        line = json.dumps({**draft, "seq": seq, "prev": prev}, sort_keys=True).encode()
+        prev = hashlib.sha256(line).hexdigest()
+        lines.append(line)
+    at = data.draw(st.integers(0, len(lines) - 1))
+    if harm in ("prev", "seq"):
+        event = json.loads(lines[at])
+        event[harm] = data.draw(st.sampled_from([None, "x", 0, at, at + 2, True]))
+        lines[at] = json.dumps(event, sort_keys=True).encode()
+    elif harm == "drop" and len(lines) > 1:
+        del lines[at]
+    elif harm == "swap" and len(lines) > 1:
+        lines[at - 1], lines[at] = lines[at], lines[at - 1]
+    elif harm == "line":
+        lines[at] = data.draw(st.sampled_from([b"[1]", b"null", b"{", b"7"]))
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    forget_parsed()
+    raw, pairs = read_lines(path)
+    sound = events.sound_lines(path, raw)
+    assert (sound is not None) == all(isinstance(e, dict) for _, e in pairs) or b"\\u" in raw
+    for skip in range(len(pairs)):
+        before = hashlib.sha256(pairs[skip - 1][0]).hexdigest() if skip else None
+        expected = all(
+            isinstance(e, dict)
+            and e.get("prev") == (hashlib.sha256(pairs[n - 2][0]).hexdigest() if n - 1 > skip else before)
+            and e.get("seq") == n
+            for n, (_, e) in enumerate(pairs[skip:], start=skip + 1)
+        )
+        assert verify._chain_holds(pairs, skip, before, sound) == expected
+        assert verify._chain_holds(pairs, skip, before) == expected
+    if sound is not None:
+        assert verify._marked(sound[1]) == [
+            i for i, e in enumerate(sound[1]) if "signature" in e or e.get("event") in verify.RUN_KINDS
+        ]
+        assert sound == ([line for line, _ in pairs], [e for _, e in pairs])

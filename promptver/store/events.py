@@ -321,9 +321,9 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
         data = log_bytes(path)
     except FileNotFoundError:
         return []
-    whole = _LINES.get(str(path))
-    if whole is not None and whole[0] is data and _SOUND.get(str(path)) is data:
-        return _of_kinds(str(path), data, whole[1], kinds)
+    sound = _SOUND.get(str(path))
+    if sound is not None and sound[0] is data:
+        return _of_kinds(str(path), data, sound[2], kinds)
     found = _events_with(path, data, [json.dumps(kind).encode() for kind in kinds])
     return [event for event in found if event.get("event") in kinds]
 
@@ -334,12 +334,14 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
 _KINDS: dict[str, tuple[bytes, dict[str, list[int]]]] = {}
 
 
-def _of_kinds(key: str, data: bytes, lines: list[tuple[bytes, Any]], kinds: tuple[str, ...]) -> list[Any]:
-    """The events of these kinds among a sound log's ``lines`` (each an event), in order."""
+def _of_kinds(
+    key: str, data: bytes, events: list[dict[str, Any]], kinds: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """The events of these kinds among a sound log's ``events``, in order."""
     known = _KINDS.get(key)
     if known is None or known[0] is not data:
         index: dict[str, list[int]] = {}
-        for place, (_, event) in enumerate(lines):
+        for place, event in enumerate(events):
             kind = event.get("event")
             if type(kind) is str:  # what no kind asked for (str) equals: left out
                 index.setdefault(kind, []).append(place)
@@ -350,13 +352,21 @@ def _of_kinds(key: str, data: bytes, lines: list[tuple[bytes, Any]], kinds: tupl
     places = [place for kind in dict.fromkeys(kinds) for place in known[1].get(kind, ())]
     if len(kinds) > 1:
         places.sort()
-    return [lines[place][1] for place in places]
+    return [events[place] for place in places]
 
 
 # The bytes of each log whose every line was parsed in one pass (`_all_lines`: each an
 # event, no ``\r``, no ``\u`` escape): an event of a kind then always holds the kind's
 # token, so `log_events` takes them from that parse rather than searching the bytes.
-_SOUND: dict[str, bytes] = {}
+_SOUND: dict[str, tuple[bytes, list[bytes], list[dict[str, Any]]]] = {}  # with its lines and events
+
+
+def sound_lines(path: Path, data: bytes) -> tuple[list[bytes], list[dict[str, Any]]] | None:
+    """The lines of a log and their events, as two lists, when `read_lines` returned
+    ``data`` (these very bytes) and every line is an event parsed in one pass (else None):
+    its answer, cheaper to walk (shared: do not change them)."""
+    sound = _SOUND.get(str(path))
+    return (sound[1], sound[2]) if sound is not None and sound[0] is data else None
 
 
 def alias_events(store: Store, name: str, alias: str) -> list[dict[str, Any]]:
@@ -451,8 +461,12 @@ def _search(data: bytes, token: bytes, start: int) -> list[int]:
 
 def read_log(path: Path) -> tuple[bytes, list[dict[str, Any]]]:
     """A log's bytes and its events, one per line (the events of `log_lines`, read from
-    these very bytes); the `IntegrityError` of the first line that is not an event."""
+    these very bytes; the list may be shared: do not change it); the `IntegrityError` of
+    the first line that is not an event."""
     data, lines = _read_lines(path)
+    sound = sound_lines(path, data)
+    if sound is not None:
+        return data, sound[1]
     events = [event for _, event in lines]
     if not all(type(event) is dict for event in events):
         raise next(event for event in events if isinstance(event, IntegrityError))
@@ -482,12 +496,13 @@ def _read_lines(path: Path) -> tuple[bytes, list[tuple[bytes, dict[str, Any] | I
         return whole
     parsed = _parsed_before(str(path), data) if b"\r" not in data else {}
     quick = _all_lines(str(path), data, parsed)
-    found = quick if quick is not None else _each_line(path, data, parsed)
+    found: list[tuple[bytes, dict[str, Any] | IntegrityError]]
+    found = list(zip(*quick, strict=True)) if quick is not None else _each_line(path, data, parsed)
     _SOUND.pop(str(path), None)
     if quick is not None:
         while len(_SOUND) >= _SEEN_LOGS:
             del _SOUND[next(iter(_SOUND))]
-        _SOUND[str(path)] = data
+        _SOUND[str(path)] = (data, *quick)
     _LINES.pop(str(path), None)
     while len(_LINES) >= _SEEN_LOGS:
         del _LINES[next(iter(_LINES))]
@@ -497,12 +512,12 @@ def _read_lines(path: Path) -> tuple[bytes, list[tuple[bytes, dict[str, Any] | I
 
 def _all_lines(
     key: str, data: bytes, parsed: dict[int, dict[str, Any]]
-) -> list[tuple[bytes, dict[str, Any] | IntegrityError]] | None:
-    """Every line of a log that holds no ``\\r`` and no ``\\u`` escape, parsed in one pass
-    (msgspec, lines parsed before reused), when each is an event object; None otherwise:
-    then `_each_line` parses line by line and names the bad one. Its answer is the same:
-    without a ``\\u`` escape no line can hold a surrogate escape, and msgspec decodes what
-    it accepts to what ``json.loads`` does."""
+) -> tuple[list[bytes], list[dict[str, Any]]] | None:
+    """Every line of a log that holds no ``\\r`` and no ``\\u`` escape, and their events
+    (two lists), parsed in one pass (msgspec, lines parsed before reused), when each is an
+    event object; None otherwise: then `_each_line` parses line by line and names the bad
+    one. Its answer is the same: without a ``\\u`` escape no line can hold a surrogate
+    escape, and msgspec decodes what it accepts to what ``json.loads`` does."""
     if b"\r" in data or b"\\u" in data:
         return None
     lines = data.splitlines()
@@ -531,7 +546,7 @@ def _all_lines(
     else:
         parsed.update(zip(starts, events, strict=True))
         _keep(key, data, parsed)
-    return list(zip(lines, events, strict=True))
+    return lines, events
 
 
 def _starts(lines: list[bytes]) -> list[int]:
