@@ -521,6 +521,8 @@ def _all_lines(
     if b"\r" in data or b"\\u" in data:
         return None
     lines = data.splitlines()
+    if len(parsed) * 2 < len(lines):  # a few parsed before (one alias's moves): cheaper parsed again
+        parsed = {}  # than each line looked up by its offset
     starts = _starts(lines) if parsed else None  # (offsets only to find the lines parsed before)
     decoder, refused = _decoder()
     decode, get, floats = decoder.decode, parsed.get, _FLOATS_SEEN.__len__
