@@ -421,3 +421,9 @@ def test_the_chain_check_of_two_lists_is_the_line_by_line_one(
             i for i, e in enumerate(sound[1]) if "signature" in e or e.get("event") in verify.RUN_KINDS
         ]
         assert sound == ([line for line, _ in pairs], [e for _, e in pairs])
+
+
+@given(st.binary(max_size=40) | st.text(alphabet='\\u"x\n', max_size=40).map(str.encode))
+def test_a_backslash_first_finds_every_u_escape(data: bytes) -> None:
+    """`has_escape` (a backslash searched for first, the faster search) is ``b"\\u" in data``."""
+    assert events.has_escape(data) == (b"\\u" in data)

@@ -363,13 +363,13 @@ def _checked_whole(store: Store, name: str, path: Path, ctx: str, report: Verify
     again (only their lines are parsed, found by their kind's token: not in a log that
     holds a ``\\u`` escape); False when it does not."""
     from promptver.governance import checkpoint
-    from promptver.store.events import log_bytes, log_events
+    from promptver.store.events import has_escape, log_bytes, log_events
 
     try:
         data = log_bytes(path)
     except FileNotFoundError:
         return False
-    if b"\\u" in data:  # an event kind could be spelt with escapes: every line is read
+    if has_escape(data):  # an event kind could be spelt with escapes: every line is read
         return False
     kept = checkpoint.read(store, name, checkpoint.LOG, data, ctx)
     if kept is None or not checkpoint.whole(data, kept[0]) or not isinstance(kept[1], dict):

