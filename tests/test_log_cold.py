@@ -146,7 +146,12 @@ VALUES = st.recursive(
 EVENTS = st.lists(
     st.fixed_dictionaries(
         {"event": st.sampled_from(["review", "alias", "eval", "x\u00e9"]) | VALUES},
-        optional={"score": VALUES, "new": VALUES, "note": st.text(max_size=6)},
+        optional={
+            "score": VALUES,
+            "new": VALUES,
+            "note": st.text(max_size=6),
+            "alias": st.sampled_from(["production", "a\u00e9"]) | VALUES,
+        },
     ),
     min_size=1,
     max_size=8,
@@ -155,7 +160,16 @@ EVENTS = st.lists(
 
 @settings(max_examples=150, deadline=None)
 @given(EVENTS, st.booleans(), st.sampled_from([1, 2, events.WALKED]))
-@example([{"event": "review"}, {"event": "eval"}, {"event": ["review"]}, {"event": "alias"}], False, 1)
+@example(
+    [
+        {"event": "review"},
+        {"event": "eval"},
+        {"event": ["review"]},
+        {"event": "alias", "alias": "production"},
+    ],
+    False,
+    1,
+)
 def test_ids_and_kinds_of_a_parsed_log_are_the_definitions(
     tmp_path_factory: pytest.TempPathFactory, drafts: list[dict[str, Any]], whole_first: bool, walked: int
 ) -> None:
@@ -192,6 +206,9 @@ def _ids_and_kinds(
     assert reviews == [e for e in expected if e["event"] == "review"]
     for kinds in (("review",), ("eval", "review"), ("alias", "alias", "x\u00e9"), ("nothing",)):
         assert log_events(store, "bot", *kinds) == [e for e in expected if e["event"] in kinds]
+    for alias in ("production", "a\u00e9", "staging"):
+        moves = [e for e in expected if e["event"] == "alias" and e.get("alias") == alias]
+        assert events.alias_events(store, "bot", alias) == moves
     assert [event_id(e) for _, e in parsed] == [_canonical_id(e) for e in expected]  # type: ignore[arg-type]
     events._IDS.clear()
     assert [event_id(e) for e in reviews] == [_canonical_id(e) for e in expected if e["event"] == "review"]

@@ -145,7 +145,6 @@ def _mark_plain(found: list[tuple[dict[str, Any], int]]) -> None:
     """Note the events decoded without a float, sorted out by `_plain` when many ids are
     wanted (each with the number of floats the decoder had met after it, counted from
     zero; -1: not decoded now)."""
-    _SOUND.clear()
     if sum(map(len, _PENDING)) + len(found) > _IDS_KEPT:  # a bound on what is held
         _PENDING.clear()
     if len(found) <= _IDS_KEPT:
@@ -380,12 +379,16 @@ def alias_events(store: Store, name: str, alias: str) -> list[dict[str, Any]]:
     """The ``alias`` events of one alias, in log order: only the lines holding its name
     (as a JSON string) are parsed, so resolving ``NAME@production`` does not parse the
     moves of every other alias. A log with a ``\\u`` escape anywhere (a name could be
-    spelt with escapes) is read by kind, as `log_events` reads it."""
+    spelt with escapes) is read by kind, as `log_events` reads it. A log parsed whole
+    already gives them from its ``alias`` events (each holds its alias's name)."""
     path = store.log_path(name)
     try:
         data = log_bytes(path)
     except FileNotFoundError:
         return []
+    sound = _SOUND.get(str(path))
+    if sound is not None and sound[0] is data:
+        return [e for e in _of_kinds(str(path), data, sound[2], ("alias",)) if e.get("alias") == alias]
     escaped = has_escape(data) and bool(_token_lines(str(path), data, b"\\u"))  # once per log state
     tokens = [json.dumps("alias").encode()] if escaped else [json.dumps(alias).encode()]
     found = _events_with(path, data, tokens)
