@@ -562,7 +562,7 @@ def _all_lines(
 
 
 def _starts(lines: list[bytes]) -> list[int]:
-    """The offset of each line of a log split at ``\n`` alone."""
+    """The offset of each line of a log split at ``\\n`` alone."""
     return [0, *accumulate([len(line) + 1 for line in lines[:-1]])] if lines else []
 
 
