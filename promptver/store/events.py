@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from itertools import accumulate
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -549,8 +550,8 @@ def _all_lines(
             )
     except refused:  # the careful pass decides and names the line
         return None
-    events = [event for event, _ in found]
-    if not all(type(event) is dict for event in events):
+    events = list(map(itemgetter(0), found))
+    if not set(map(type, events)) <= {dict}:  # (every one a dict: mapped, no Python step per event)
         return None
     _mark_plain(found)
     if starts is None:
