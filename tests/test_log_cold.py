@@ -7,6 +7,7 @@ answer as the careful way, which these tests compare it with."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from promptver.governance import aliases, checks
@@ -144,8 +145,13 @@ VALUES = st.recursive(
 )
 EVENTS = st.lists(
     st.fixed_dictionaries(
-        {"event": st.sampled_from(["review", "alias", "eval", "x\u00e9"])},
-        optional={"score": VALUES, "new": VALUES, "note": st.text(max_size=6)},
+        {"event": st.sampled_from(["review", "alias", "eval", "x\u00e9"]) | VALUES},
+        optional={
+            "score": VALUES,
+            "new": VALUES,
+            "note": st.text(max_size=6),
+            "alias": st.sampled_from(["production", "a\u00e9"]) | VALUES,
+        },
     ),
     min_size=1,
     max_size=8,
@@ -153,13 +159,35 @@ EVENTS = st.lists(
 
 
 @settings(max_examples=150, deadline=None)
-@given(EVENTS, st.booleans())
+@given(EVENTS, st.booleans(), st.sampled_from([1, 2, events.WALKED]))
+@example(
+    [
+        {"event": "review"},
+        {"event": "eval"},
+        {"event": ["review"]},
+        {"event": "alias", "alias": "production"},
+    ],
+    False,
+    1,
+)
 def test_ids_and_kinds_of_a_parsed_log_are_the_definitions(
-    tmp_path_factory: pytest.TempPathFactory, drafts: list[dict[str, Any]], whole_first: bool
+    tmp_path_factory: pytest.TempPathFactory, drafts: list[dict[str, Any]], whole_first: bool, walked: int
 ) -> None:
     """Whichever way a log is read (whole, or by kind), its events' ids are the sha256 of
     their canonical JSON (floats written as ``json`` writes them) and the events of a kind
-    are the same."""
+    are the same; whether the events parsed without a float were indexed (after ``walked``
+    ids) or not yet."""
+    saved, events.WALKED = events.WALKED, walked
+    racy, events.RACY = events.RACY, -(10**12)  # a log just written is kept read too
+    try:
+        _ids_and_kinds(tmp_path_factory, drafts, whole_first)
+    finally:
+        events.WALKED, events.RACY = saved, racy
+
+
+def _ids_and_kinds(
+    tmp_path_factory: pytest.TempPathFactory, drafts: list[dict[str, Any]], whole_first: bool
+) -> None:
     store, _ = Store.init(tmp_path_factory.mktemp("p"))
     path = store.log_path("bot")
     path.parent.mkdir(parents=True)
@@ -176,6 +204,11 @@ def test_ids_and_kinds_of_a_parsed_log_are_the_definitions(
     reviews = log_events(store, "bot", "review")
     _, parsed = read_lines(path)
     assert reviews == [e for e in expected if e["event"] == "review"]
+    for kinds in (("review",), ("eval", "review"), ("alias", "alias", "x\u00e9"), ("nothing",)):
+        assert log_events(store, "bot", *kinds) == [e for e in expected if e["event"] in kinds]
+    for alias in ("production", "a\u00e9", "staging"):
+        moves = [e for e in expected if e["event"] == "alias" and e.get("alias") == alias]
+        assert events.alias_events(store, "bot", alias) == moves
     assert [event_id(e) for _, e in parsed] == [_canonical_id(e) for e in expected]  # type: ignore[arg-type]
     events._IDS.clear()
     assert [event_id(e) for e in reviews] == [_canonical_id(e) for e in expected if e["event"] == "review"]
@@ -186,8 +219,9 @@ def test_a_log_reading_process_runs_without_the_cycle_collector(project: Path, p
     off; called in-process (as here) the caller's collector is left as it was."""
     import gc
 
-    code = (
-        "import atexit, gc, sys; atexit.register(lambda: print(gc.isenabled(), file=sys.stderr));"
+    code = (  # a log reader ends through os._exit (no atexit): asked there too
+        "import atexit, gc, os, sys; atexit.register(lambda: print(gc.isenabled(), file=sys.stderr));"
+        "end = os._exit; os._exit = lambda c: print(gc.isenabled(), file=sys.stderr) or end(c);"
         "sys.argv = ['promptver', *sys.argv[1:]]; from promptver.cli.main import main; main()"
     )
     for args, enabled in ((["verify"], "False"), (["status"], "True")):
@@ -198,6 +232,32 @@ def test_a_log_reading_process_runs_without_the_cycle_collector(project: Path, p
     assert gc.isenabled()
     pv("verify")
     assert gc.isenabled()
+
+
+def test_a_log_reading_process_ends_with_its_output_and_exit_code(project: Path, pv) -> None:  # type: ignore[no-untyped-def]
+    """A whole process of a log reader ends without the interpreter's shutdown (`_end`):
+    what it printed is all there, its exit code is the command's, and output it could not
+    write (a full disk) is an error, not a silent success."""
+    pv("bump", "minor", "bot")
+    pv("alias", "set", "bot", "staging", "0.1.0")
+
+    def run(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "promptver", *args], cwd=project, text=True, check=False, **kw
+        )
+
+    done = run("verify", capture_output=True)
+    assert done.returncode == 0 and done.stdout.endswith(
+        "ok: 6 objects, 1 manifest, 2 audit events checked\n"
+    )
+    done = run("show", "bot@nope", capture_output=True)
+    assert done.returncode == 1 and done.stderr.startswith("Error: bot has no version or alias 'nope'")
+    done = run("audit", "bot", "--json", capture_output=True)
+    assert done.returncode == 0 and len(json.loads(done.stdout)["events"]) == 2
+    if Path("/dev/full").exists():
+        with open("/dev/full", "w") as full:
+            done = run("verify", stdout=full, stderr=subprocess.PIPE)
+        assert done.returncode != 0 and "Error:" in done.stderr
 
 
 def test_audit_into_a_pipe_escapes_only_what_needs_it(
@@ -218,3 +278,169 @@ def test_audit_into_a_pipe_escapes_only_what_needs_it(
     )
     out = pv("audit", "bot").out
     assert "\x1b" not in out and "\\x1b]0;pwned\\x07" in out and "a\\x1b[2Jb" in out
+
+
+STAGING = """
+[aliases.staging]
+approvals = 2
+"""
+
+
+def _three_versions(root: Path) -> tuple[Store, list[bytes]]:
+    """bot 0.1.0 protecting production, 0.2.0 protecting nothing, 0.3.0 protecting staging
+    (each bumped by its author), and the lines of its log so far."""
+    from promptver.bundle.scaffold import scaffold
+    from promptver.versions.bump import bump
+
+    store, _ = Store.init(root)
+    scaffold(root / "bundles/bot", "bot")
+    for n, toml in enumerate((PRODUCTION, "", STAGING)):
+        set_policy(root, toml)
+        with open(root / "bundles/bot/prompts/system.j2", "a") as handle:
+            handle.write(f"change {n}\n")
+        bump(store, "bot", "minor", author="Ana <ana@example.com>")
+    return store, store.log_path("bot").read_bytes().splitlines()
+
+
+MOVES = st.lists(
+    st.tuples(
+        st.sampled_from(["production", "staging", "a1"]),
+        st.sampled_from(["set", "set", "set", "remove", "rollback", "promote"]),
+        st.sampled_from(["0.1.0", "0.2.0", "0.3.0"]),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(MOVES)
+def test_the_policy_in_force_worked_out_once_is_the_same_answer(
+    tmp_path_factory: pytest.TempPathFactory, moves: list[tuple[str, str, str]]
+) -> None:
+    """A re-check works out the policy a move answers to once per (alias, version held,
+    version moved to): its verdicts are those of each move checked on its own, with
+    nothing kept from the moves before it."""
+    store, base = _three_versions(tmp_path_factory.mktemp("p"))
+    digests = {v: store.manifest("bot", v).digest for v in ("0.1.0", "0.2.0", "0.3.0")}
+    lines = list(base)
+    for alias, action, version in moves:
+        event = {
+            "event": "alias",
+            "action": action,
+            "alias": alias,
+            "bundle": "bot",
+            "to": None if action == "remove" else version,
+            "to_digest": None if action == "remove" else digests[version],
+            "actor": "x",
+            "seq": len(lines) + 1,
+            "prev": hashlib.sha256(lines[-1]).hexdigest(),
+        }
+        lines.append(json.dumps(event, sort_keys=True).encode())
+    store.log_path("bot").write_bytes(b"\n".join(lines) + b"\n")
+    forget_parsed()
+    found = checks.bad_moves(store, "bot", full=True)
+
+    expected, states = [], {}  # type: ignore[var-annotated]
+    for line in lines[len(base) :]:
+        event = json.loads(line)
+        fresh = checks._Lookups(store, "bot")  # nothing kept from the moves before
+        why = checks._move_problem(store, "bot", event, states, {}, {}, dataclasses.replace, fresh, [])
+        if why is not None:
+            expected.append(event["seq"])
+        aliases.apply(states, event)
+    assert [seq for seq, _ in found] == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(EVENTS, EVENTS, st.booleans(), st.sampled_from(["review", "alias"]))
+def test_a_grown_log_reads_as_a_fresh_one(
+    tmp_path_factory: pytest.TempPathFactory,
+    first: list[dict[str, Any]],
+    then: list[dict[str, Any]],
+    cut: bool,
+    kind: str,
+) -> None:
+    """A log read whole (its events kept by line, their offsets worked out only when a later
+    read asks), then grown by appends (``cut``: its last line had no newline yet, and grows
+    too), reads as the same events as a fresh parse, whole and by kind."""
+    store, _ = Store.init(tmp_path_factory.mktemp("p"))
+    path = store.log_path("bot")
+    path.parent.mkdir(parents=True)
+    lines = [json.dumps({**draft, "seq": n}, sort_keys=True).encode() for n, draft in enumerate(first + then)]
+    old = b"\n".join(lines[: len(first)]) + b"\n"
+    path.write_bytes(old[:-1] if cut else old)
+    forget_parsed()
+    read_lines(path)
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    expected = [json.loads(line) for line in lines]
+    assert log_events(store, "bot", kind) == [e for e in expected if e["event"] == kind]
+    assert [event for _, event in read_lines(path)[1]] == expected
+
+
+CHAINED = st.lists(
+    st.fixed_dictionaries(
+        {"event": st.sampled_from(["review", "eval", "calibration"]) | VALUES},
+        optional={"signature": VALUES, "note": st.text(max_size=6)},
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(CHAINED, st.sampled_from(["none", "prev", "seq", "drop", "swap", "line"]), st.data())
+def test_the_chain_check_of_two_lists_is_the_line_by_line_one(
+    tmp_path_factory: pytest.TempPathFactory, drafts: list[dict[str, Any]], harm: str, data: st.DataObject
+) -> None:
+    """The chain check and the search for signed and run events over a sound log's lines
+    and events as two lists (`sound_lines`) answer as the definitions, line by line, on
+    a log chained right or harmed (a ``prev`` or ``seq`` edited, a line dropped, two lines
+    swapped, a line that is not an event)."""
+    from promptver.governance import verify
+
+    store, _ = Store.init(tmp_path_factory.mktemp("p"))
+    path = store.log_path("bot")
+    path.parent.mkdir(parents=True)
+    prev, lines = None, []
+    for seq, draft in enumerate(drafts, start=1):
+        line = json.dumps({**draft, "seq": seq, "prev": prev}, sort_keys=True).encode()
+        prev = hashlib.sha256(line).hexdigest()
+        lines.append(line)
+    at = data.draw(st.integers(0, len(lines) - 1))
+    if harm in ("prev", "seq"):
+        event = json.loads(lines[at])
+        event[harm] = data.draw(st.sampled_from([None, "x", 0, at, at + 2, True]))
+        lines[at] = json.dumps(event, sort_keys=True).encode()
+    elif harm == "drop" and len(lines) > 1:
+        del lines[at]
+    elif harm == "swap" and len(lines) > 1:
+        lines[at - 1], lines[at] = lines[at], lines[at - 1]
+    elif harm == "line":
+        lines[at] = data.draw(st.sampled_from([b"[1]", b"null", b"{", b"7"]))
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    forget_parsed()
+    raw, pairs = read_lines(path)
+    sound = events.sound_lines(path, raw)
+    assert (sound is not None) == all(isinstance(e, dict) for _, e in pairs) or b"\\u" in raw
+    for skip in range(len(pairs)):
+        before = hashlib.sha256(pairs[skip - 1][0]).hexdigest() if skip else None
+        expected = all(
+            isinstance(e, dict)
+            and e.get("prev") == (hashlib.sha256(pairs[n - 2][0]).hexdigest() if n - 1 > skip else before)
+            and e.get("seq") == n
+            for n, (_, e) in enumerate(pairs[skip:], start=skip + 1)
+        )
+        assert verify._chain_holds(pairs, skip, before, sound) == expected
+        assert verify._chain_holds(pairs, skip, before) == expected
+    if sound is not None:
+        assert verify._marked(sound[1]) == [
+            i for i, e in enumerate(sound[1]) if "signature" in e or e.get("event") in verify.RUN_KINDS
+        ]
+        assert sound == ([line for line, _ in pairs], [e for _, e in pairs])
+
+
+@given(st.binary(max_size=40) | st.text(alphabet='\\u"x\n', max_size=40).map(str.encode))
+def test_a_backslash_first_finds_every_u_escape(data: bytes) -> None:
+    """`has_escape` (a backslash searched for first, the faster search) is ``b"\\u" in data``."""
+    assert events.has_escape(data) == (b"\\u" in data)

@@ -7,6 +7,8 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import compress, count, repeat
+from operator import or_
 from pathlib import Path
 from typing import Any
 
@@ -241,13 +243,14 @@ def _verify_log(
     governance/checkpoint.py, are taken from it unless ``full``), and the recorded runs
     the log names (always: their files can change without the log)."""
     from promptver.governance import checkpoint
-    from promptver.store.events import event_id, read_lines
+    from promptver.store.events import event_id, read_lines, sound_lines
 
     path = store.log_path(name)
     ctx = f"{checkpoint.context(store)}; log {path}"
     if not full and _checked_whole(store, name, path, ctx, report, runs):
         return
     data, lines = read_lines(path)
+    sound = sound_lines(path, data)  # the same lines and events, as two lists (each a dict)
     skip, found, signed = 0, [], []  # what the chain and signature checks found (kept)
     kept = None if full else checkpoint.read(store, name, checkpoint.LOG, data, ctx)
     if kept is not None and isinstance(kept[1], dict):
@@ -274,9 +277,10 @@ def _verify_log(
         if any(isinstance(e, dict) and "signature" in e for _, e in lines[skip:]):
             unnamed = [(e, n) for n, (_, e) in enumerate(lines[:skip], start=1) if isinstance(e, dict)]
     rest = lines[skip:]
-    if _chain_holds(lines, skip, before):  # then only the signed and the run events are looked at
-        tail: list[dict[str, Any]] = [e for _, e in rest if isinstance(e, dict)]  # every one is
-        marks = [i for i, e in enumerate(tail) if "signature" in e or e.get("event") in RUN_KINDS]
+    if _chain_holds(lines, skip, before, sound):  # then only the signed and the run events are looked at
+        tail: list[dict[str, Any]]  # every one is a dict
+        tail = sound[1][skip:] if sound is not None else [e for _, e in rest if isinstance(e, dict)]
+        marks = _marked(tail)
         named = 0  # the events of the tail before it are in ``ids`` (when a signature needed them)
         for i in marks:
             marked = tail[i]
@@ -320,19 +324,38 @@ def _verify_log(
 RUN_KINDS = ("eval", "calibration")  # events whose files are checked on every pass
 
 
-def _chain_holds(lines: list[tuple[bytes, Any]], skip: int, before: str | None) -> bool:
+def _chain_holds(
+    lines: list[tuple[bytes, Any]],
+    skip: int,
+    before: str | None,
+    sound: tuple[list[bytes], list[dict[str, Any]]] | None = None,
+) -> bool:
     """Whether every line after the first ``skip`` is an event whose ``prev`` is the sha256
     of the line before it (``before`` for the first) and whose ``seq`` is its line number:
     the chain check of a sound log, in a few passes over lists (C) rather than one
-    function call per line. False: the line-by-line pass names what is wrong."""
-    tail = lines[skip:]
-    if not all(type(event) is dict for _, event in tail):
-        return False
+    function call per line (``sound``: the same lines and events as two lists, every event
+    a dict). False: the line-by-line pass names what is wrong."""
+    if sound is not None:
+        texts, events = sound[0][skip:], sound[1][skip:]
+    else:
+        tail = lines[skip:]
+        if not all(type(event) is dict for _, event in tail):
+            return False
+        texts, events = [line for line, _ in tail], [event for _, event in tail]
     sha256 = hashlib.sha256
-    hashes = [before, *[sha256(line).hexdigest() for line, _ in tail[:-1]]]
-    return [event.get("prev") for _, event in tail] == hashes and [
-        event.get("seq") for _, event in tail
-    ] == list(range(skip + 1, len(lines) + 1))
+    hashes = [before, *[sha256(line).hexdigest() for line in texts[:-1]]]
+    prevs = list(map(dict.get, events, repeat("prev")))  # dict.get mapped: no Python call per event
+    seqs = list(map(dict.get, events, repeat("seq")))
+    return prevs == hashes and seqs == list(range(skip + 1, len(lines) + 1))
+
+
+def _marked(events: list[dict[str, Any]]) -> list[int]:
+    """The places of the signed events and of the recorded runs among ``events``: those
+    for which ``"signature" in event or event.get("event") in RUN_KINDS``, found by
+    functions mapped over the list (C) rather than a test per event in Python."""
+    signed = map(dict.__contains__, events, repeat("signature"))
+    runs = map(RUN_KINDS.__contains__, map(dict.get, events, repeat("event")))
+    return list(compress(count(), map(or_, signed, runs)))
 
 
 def _checked_whole(store: Store, name: str, path: Path, ctx: str, report: VerifyReport, runs: bool) -> bool:
@@ -340,13 +363,13 @@ def _checked_whole(store: Store, name: str, path: Path, ctx: str, report: Verify
     again (only their lines are parsed, found by their kind's token: not in a log that
     holds a ``\\u`` escape); False when it does not."""
     from promptver.governance import checkpoint
-    from promptver.store.events import log_bytes, log_events
+    from promptver.store.events import has_escape, log_bytes, log_events
 
     try:
         data = log_bytes(path)
     except FileNotFoundError:
         return False
-    if b"\\u" in data:  # an event kind could be spelt with escapes: every line is read
+    if has_escape(data):  # an event kind could be spelt with escapes: every line is read
         return False
     kept = checkpoint.read(store, name, checkpoint.LOG, data, ctx)
     if kept is None or not checkpoint.whole(data, kept[0]) or not isinstance(kept[1], dict):

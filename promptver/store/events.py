@@ -12,8 +12,9 @@ import os
 import time
 from collections.abc import Callable
 from itertools import accumulate
+from operator import itemgetter
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from promptver.errors import IntegrityError
 from promptver.store import jsontext
@@ -54,6 +55,8 @@ def event_id(event: dict[str, Any]) -> str:
     for position in POSITION_FIELDS:
         body.pop(position, None)
     plain = _NO_FLOAT.get(id(event)) is event  # parsed from a line without a float
+    if not plain and _PENDING and _walked_enough():
+        plain = _NO_FLOAT.get(id(event)) is event
     canonical = _encoder()[0].encode(body) if plain else canonical_json(body)
     identity = "sha256:" + hashlib.sha256(canonical).hexdigest()
     if len(_IDS) >= _IDS_KEPT:
@@ -110,6 +113,28 @@ _IDS_KEPT = 1 << 18  # then forgotten all at once: a bound on what it holds
 # msgspec without first walking every value to look for a float.
 _NO_FLOAT: dict[int, dict[str, Any]] = {}
 _FLOATS_SEEN: list[None] = []  # one entry per float the parsing decoder met
+# Batches of such events not yet in _NO_FLOAT: indexing 100,000 events takes a twelfth of
+# a whole log's check, which most commands (no signature, no git anchor) never repay.
+# `event_id` walks the first events it is asked about for floats; past WALKED it indexes
+# the batches (many ids are wanted: the index is cheaper than a walk per event).
+_PENDING: list[list[tuple[dict[str, Any], int]]] = []  # as `_mark_plain` takes them
+_WALKS: list[None] = []  # one entry per event walked while batches were pending
+WALKED = 1024
+
+
+def _walked_enough() -> bool:
+    """Count a walk; once there were WALKED, index the pending batches (True)."""
+    _WALKS.append(None)
+    if len(_WALKS) < WALKED:
+        return False
+    for found in _PENDING:
+        batch = _plain(found)
+        if len(_NO_FLOAT) + len(batch) > _IDS_KEPT:
+            _NO_FLOAT.clear()
+        _NO_FLOAT.update(zip(map(id, batch), batch, strict=True))
+    _PENDING.clear()
+    _WALKS.clear()
+    return True
 
 
 def _float_seen(text: str) -> float:
@@ -117,12 +142,14 @@ def _float_seen(text: str) -> float:
     return float(text)
 
 
-def _no_float(events: list[dict[str, Any]]) -> None:
-    if len(_NO_FLOAT) + len(events) > _IDS_KEPT:
-        _NO_FLOAT.clear()
-    _SOUND.clear()
-    if len(events) <= _IDS_KEPT:
-        _NO_FLOAT.update(zip(map(id, events), events, strict=True))
+def _mark_plain(found: list[tuple[dict[str, Any], int]]) -> None:
+    """Note the events decoded without a float, sorted out by `_plain` when many ids are
+    wanted (each with the number of floats the decoder had met after it, counted from
+    zero; -1: not decoded now)."""
+    if sum(map(len, _PENDING)) + len(found) > _IDS_KEPT:  # a bound on what is held
+        _PENDING.clear()
+    if len(found) <= _IDS_KEPT:
+        _PENDING.append(found)
 
 
 def parse_event(line: bytes, where: str) -> dict[str, Any]:
@@ -173,12 +200,16 @@ def _decoder() -> tuple[Any, tuple[type[BaseException], ...]]:
     return msgspec.json.Decoder(float_hook=_float_seen), (msgspec.DecodeError, ValueError, RecursionError)
 
 
+# The events of a log parsed line by offset, or, for a log whose every line was parsed in
+# one pass (`_all_lines`), its lines and their events: the offsets are worked out when a
+# later read asks (`_parsed_before`), which a command reading the log once never does.
+_Parsed = dict[int, dict[str, Any]] | tuple[list[bytes], list[dict[str, Any]]]
 # The events parsed from each log, by the offset of their line, kept with the bytes they
 # were parsed from: a later read of the same log (or of the log grown by appends) parses
 # only the lines it has not seen, so the several readers of one command (the trail check,
 # the alias replay, the decisions) parse each line once. The events are shared between
 # callers: treat them as read-only.
-_SEEN: dict[str, tuple[bytes, dict[int, dict[str, Any]]]] = {}
+_SEEN: dict[str, tuple[bytes, _Parsed]] = {}
 _SEEN_LOGS = 8
 # The whole of `log_lines`'s answer for the bytes it read, by log: the trail check and the
 # replays of one command read the same unchanged log several times.
@@ -233,10 +264,13 @@ def forget_parsed() -> None:
         forget()
     _SEEN.clear()
     _LINES.clear()
+    _KINDS.clear()
     _BYTES.clear()
     _TOKENS.clear()
     _IDS.clear()
     _NO_FLOAT.clear()
+    _PENDING.clear()
+    _WALKS.clear()
     _SOUND.clear()
 
 
@@ -277,6 +311,13 @@ def last_event_id(store: Store, name: str) -> str | None:
     return event_id(parse_event(line, f"{store.log_path(name)}:last line"))
 
 
+def has_escape(data: bytes) -> bool:
+    """Whether ``data`` holds a ``\\u`` escape. A backslash is searched for first: one byte
+    is found by memchr, fifteen times faster than the two bytes (2 against 30 ms in a 33 MB
+    log), and a log with no escape mostly has no backslash at all."""
+    return b"\\" in data and b"\\u" in data
+
+
 def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
     """The events of these kinds, in log order. Only the lines holding a ``"kind"`` token
     are found (by searching the whole file, not line by line) and parsed: logs only grow,
@@ -287,30 +328,69 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
         data = log_bytes(path)
     except FileNotFoundError:
         return []
-    whole = _LINES.get(str(path))
-    if whole is not None and whole[0] is data and _SOUND.get(str(path)) is data:
-        return [event for _, event in whole[1] if isinstance(event, dict) and event.get("event") in kinds]
+    sound = _SOUND.get(str(path))
+    if sound is not None and sound[0] is data:
+        return _of_kinds(str(path), data, sound[2], kinds)
     found = _events_with(path, data, [json.dumps(kind).encode() for kind in kinds])
     return [event for event in found if event.get("event") in kinds]
+
+
+# The places of each kind's events in a sound log's lines, by log, with the bytes they were
+# found in: the several readers of one command (decisions, versions, runs) ask for a kind
+# or two each, and a pass over every event for each would cost more than all of them.
+_KINDS: dict[str, tuple[bytes, dict[str, list[int]]]] = {}
+
+
+def _of_kinds(
+    key: str, data: bytes, events: list[dict[str, Any]], kinds: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """The events of these kinds among a sound log's ``events``, in order."""
+    known = _KINDS.get(key)
+    if known is None or known[0] is not data:
+        index: dict[str, list[int]] = {}
+        for place, event in enumerate(events):
+            kind = event.get("event")
+            if type(kind) is str:  # what no kind asked for (str) equals: left out
+                index.setdefault(kind, []).append(place)
+        _KINDS.pop(key, None)
+        while len(_KINDS) >= _SEEN_LOGS:
+            del _KINDS[next(iter(_KINDS))]
+        _KINDS[key] = known = (data, index)
+    places = [place for kind in dict.fromkeys(kinds) for place in known[1].get(kind, ())]
+    if len(kinds) > 1:
+        places.sort()
+    return [events[place] for place in places]
 
 
 # The bytes of each log whose every line was parsed in one pass (`_all_lines`: each an
 # event, no ``\r``, no ``\u`` escape): an event of a kind then always holds the kind's
 # token, so `log_events` takes them from that parse rather than searching the bytes.
-_SOUND: dict[str, bytes] = {}
+_SOUND: dict[str, tuple[bytes, list[bytes], list[dict[str, Any]]]] = {}  # with its lines and events
+
+
+def sound_lines(path: Path, data: bytes) -> tuple[list[bytes], list[dict[str, Any]]] | None:
+    """The lines of a log and their events, as two lists, when `read_lines` returned
+    ``data`` (these very bytes) and every line is an event parsed in one pass (else None):
+    its answer, cheaper to walk (shared: do not change them)."""
+    sound = _SOUND.get(str(path))
+    return (sound[1], sound[2]) if sound is not None and sound[0] is data else None
 
 
 def alias_events(store: Store, name: str, alias: str) -> list[dict[str, Any]]:
     """The ``alias`` events of one alias, in log order: only the lines holding its name
     (as a JSON string) are parsed, so resolving ``NAME@production`` does not parse the
     moves of every other alias. A log with a ``\\u`` escape anywhere (a name could be
-    spelt with escapes) is read by kind, as `log_events` reads it."""
+    spelt with escapes) is read by kind, as `log_events` reads it. A log parsed whole
+    already gives them from its ``alias`` events (each holds its alias's name)."""
     path = store.log_path(name)
     try:
         data = log_bytes(path)
     except FileNotFoundError:
         return []
-    escaped = bool(_token_lines(str(path), data, b"\\u"))  # searched once per log state
+    sound = _SOUND.get(str(path))
+    if sound is not None and sound[0] is data:
+        return [e for e in _of_kinds(str(path), data, sound[2], ("alias",)) if e.get("alias") == alias]
+    escaped = has_escape(data) and bool(_token_lines(str(path), data, b"\\u"))  # once per log state
     tokens = [json.dumps("alias").encode()] if escaped else [json.dumps(alias).encode()]
     found = _events_with(path, data, tokens)
     return [e for e in found if e.get("event") == "alias" and e.get("alias") == alias]
@@ -392,14 +472,16 @@ def _search(data: bytes, token: bytes, start: int) -> list[int]:
 
 def read_log(path: Path) -> tuple[bytes, list[dict[str, Any]]]:
     """A log's bytes and its events, one per line (the events of `log_lines`, read from
-    these very bytes); the `IntegrityError` of the first line that is not an event."""
+    these very bytes; the list may be shared: do not change it); the `IntegrityError` of
+    the first line that is not an event."""
     data, lines = _read_lines(path)
-    events = []
-    for _line, event in lines:
-        if not isinstance(event, dict):
-            raise event
-        events.append(event)
-    return data, events
+    sound = sound_lines(path, data)
+    if sound is not None:
+        return data, sound[1]
+    events = [event for _, event in lines]
+    if not all(type(event) is dict for event in events):
+        raise next(event for event in events if isinstance(event, IntegrityError))
+    return data, cast(list[dict[str, Any]], events)
 
 
 def log_lines(path: Path) -> list[tuple[bytes, dict[str, Any] | IntegrityError]]:
@@ -425,12 +507,13 @@ def _read_lines(path: Path) -> tuple[bytes, list[tuple[bytes, dict[str, Any] | I
         return whole
     parsed = _parsed_before(str(path), data) if b"\r" not in data else {}
     quick = _all_lines(str(path), data, parsed)
-    found = quick if quick is not None else _each_line(path, data, parsed)
+    found: list[tuple[bytes, dict[str, Any] | IntegrityError]]
+    found = list(zip(*quick, strict=True)) if quick is not None else _each_line(path, data, parsed)
     _SOUND.pop(str(path), None)
     if quick is not None:
         while len(_SOUND) >= _SEEN_LOGS:
             del _SOUND[next(iter(_SOUND))]
-        _SOUND[str(path)] = data
+        _SOUND[str(path)] = (data, *quick)
     _LINES.pop(str(path), None)
     while len(_LINES) >= _SEEN_LOGS:
         del _LINES[next(iter(_LINES))]
@@ -440,34 +523,48 @@ def _read_lines(path: Path) -> tuple[bytes, list[tuple[bytes, dict[str, Any] | I
 
 def _all_lines(
     key: str, data: bytes, parsed: dict[int, dict[str, Any]]
-) -> list[tuple[bytes, dict[str, Any] | IntegrityError]] | None:
-    """Every line of a log that holds no ``\\r`` and no ``\\u`` escape, parsed in one pass
-    (msgspec, lines parsed before reused), when each is an event object; None otherwise:
-    then `_each_line` parses line by line and names the bad one. Its answer is the same:
-    without a ``\\u`` escape no line can hold a surrogate escape, and msgspec decodes what
-    it accepts to what ``json.loads`` does."""
-    if b"\r" in data or b"\\u" in data:
+) -> tuple[list[bytes], list[dict[str, Any]]] | None:
+    """Every line of a log that holds no ``\\r`` and no ``\\u`` escape, and their events
+    (two lists), parsed in one pass (msgspec, lines parsed before reused), when each is an
+    event object; None otherwise: then `_each_line` parses line by line and names the bad
+    one. Its answer is the same: without a ``\\u`` escape no line can hold a surrogate
+    escape, and msgspec decodes what it accepts to what ``json.loads`` does."""
+    if b"\r" in data or has_escape(data):
         return None
     lines = data.splitlines()
-    starts = [0, *accumulate([len(line) + 1 for line in lines[:-1]])]
+    if len(parsed) * 2 < len(lines):  # a few parsed before (one alias's moves): cheaper parsed again
+        parsed = {}  # than each line looked up by its offset
+    starts = _starts(lines) if parsed else None  # (offsets only to find the lines parsed before)
     decoder, refused = _decoder()
     decode, get, floats = decoder.decode, parsed.get, _FLOATS_SEEN.__len__
     _FLOATS_SEEN.clear()
     try:
         with jsontext.collector_paused():
-            found = [  # (event, floats met so far; -1: parsed before)
-                (known, -1) if (known := get(start)) is not None else (decode(line), floats())
-                for start, line in zip(starts, lines, strict=True)
-            ]
+            found = (  # (event, floats met so far; -1: parsed before)
+                [(decode(line), floats()) for line in lines]
+                if starts is None
+                else [
+                    (known, -1) if (known := get(start)) is not None else (decode(line), floats())
+                    for start, line in zip(starts, lines, strict=True)
+                ]
+            )
     except refused:  # the careful pass decides and names the line
         return None
-    events = [event for event, _ in found]
-    if not all(type(event) is dict for event in events):
+    events = list(map(itemgetter(0), found))
+    if not set(map(type, events)) <= {dict}:  # (every one a dict: mapped, no Python step per event)
         return None
     _mark_plain(found)
-    parsed.update(zip(starts, events, strict=True))
-    _keep(key, data, parsed)
-    return list(zip(lines, events, strict=True))
+    if starts is None:
+        _keep(key, data, (lines, events))
+    else:
+        parsed.update(zip(starts, events, strict=True))
+        _keep(key, data, parsed)
+    return lines, events
+
+
+def _starts(lines: list[bytes]) -> list[int]:
+    """The offset of each line of a log split at ``\\n`` alone."""
+    return [0, *accumulate([len(line) + 1 for line in lines[:-1]])] if lines else []
 
 
 def _decode_all(lines: list[bytes]) -> list[dict[str, Any]] | None:
@@ -490,21 +587,13 @@ def _decode_all(lines: list[bytes]) -> list[dict[str, Any]] | None:
     return events
 
 
-def _mark_plain(found: list[tuple[dict[str, Any], int]]) -> None:
-    """Note the events decoded without a float (each with the number of floats the decoder
-    had met after it, counted from zero; -1: not decoded now)."""
-    if not _FLOATS_SEEN:
-        _no_float([event for event, seen in found if seen == 0])
-    else:  # the new events of the lines after which no more floats had been met
-        counts = [0, *(seen for _, seen in found if seen >= 0)]
-        new = [event for event, seen in found if seen >= 0]
-        _no_float(
-            [
-                event
-                for event, before, after in zip(new, counts[:-1], counts[1:], strict=True)
-                if before == after
-            ]
-        )
+def _plain(found: list[tuple[dict[str, Any], int]]) -> list[dict[str, Any]]:
+    """The new events of the lines after which no more floats had been met."""
+    counts = [0, *(seen for _, seen in found if seen >= 0)]
+    new = [event for event, seen in found if seen >= 0]
+    return [
+        event for event, before, after in zip(new, counts[:-1], counts[1:], strict=True) if before == after
+    ]
 
 
 def _each_line(
@@ -534,7 +623,7 @@ def _each_line(
     return found
 
 
-def _keep(key: str, data: bytes, parsed: dict[int, dict[str, Any]]) -> None:
+def _keep(key: str, data: bytes, parsed: _Parsed) -> None:
     _SEEN.pop(key, None)
     while len(_SEEN) >= _SEEN_LOGS:
         del _SEEN[next(iter(_SEEN))]
@@ -547,7 +636,13 @@ def _parsed_before(key: str, data: bytes) -> dict[int, dict[str, Any]]:
     seen = _SEEN.get(key)
     if seen is None or not data.startswith(seen[0]):
         return {}
-    old, parsed = seen
+    old, kept = seen
+    if isinstance(kept, tuple):  # every line of ``old``, parsed in one pass
+        lines, events = kept
+        parsed = dict(zip(_starts(lines), events, strict=True))
+        _SEEN[key] = (old, parsed)
+    else:
+        parsed = kept
     if old.endswith(b"\n"):
         return parsed
     last = old.rfind(b"\n") + 1
