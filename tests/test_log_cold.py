@@ -422,7 +422,8 @@ def test_the_chain_check_of_two_lists_is_the_line_by_line_one(
     forget_parsed()
     raw, pairs = read_lines(path)
     sound = events.sound_lines(path, raw)
-    assert (sound is not None) == all(isinstance(e, dict) for _, e in pairs) or b"\\u" in raw
+    careful_only = b"\\u" in raw or b"Infinity" in raw or b"NaN" in raw  # msgspec refuses the last two
+    assert (sound is not None) == all(isinstance(e, dict) for _, e in pairs) or careful_only
     for skip in range(len(pairs)):
         before = hashlib.sha256(pairs[skip - 1][0]).hexdigest() if skip else None
         expected = all(
