@@ -6,6 +6,7 @@ never imports `verify`, which imports it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,16 +51,19 @@ class PolicyCheck:
     def ok(self) -> bool:
         return not self.missing and not self.impossible
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, decision_json: Callable[[Decision], dict[str, Any]] | None = None) -> dict[str, Any]:
+        """``decision_json``: how a decision is written (a caller listing the same
+        decisions elsewhere shares their dicts: 50,000 approvals made once)."""
+        as_json = decision_json or Decision.to_json
         return {
             "alias": self.alias,
             "version": self.manifest.version,
             "protected": self.policy is not None,
             "policy": self.policy.to_json() if self.policy else None,
             "satisfied": self.ok,
-            "approvals": [d.to_json() for d in self.approvals],
-            "not_counted": [{**d.to_json(), "why": why} for d, why in self.not_counted],
-            "changes_requested": [d.to_json() for d in self.rejections],
+            "approvals": [as_json(d) for d in self.approvals],
+            "not_counted": [{**as_json(d), "why": why} for d, why in self.not_counted],
+            "changes_requested": [as_json(d) for d in self.rejections],
             "eval_runs": self.runs,
             "missing": self.missing,
             "cannot_be_satisfied": self.impossible,

@@ -42,6 +42,7 @@ def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
         for d in decisions(events, manifest.digest, log=lambda: store.events(manifest.bundle))
     ]
     check = check_policy(store, manifest, alias, policy, events, decided)
+    written = {id(d): d.to_json() for d in decided}  # listed here and in the policy's answer
     prov = manifest.provenance
     return {
         "alias": alias,
@@ -69,9 +70,13 @@ def deployment(store: Store, manifest: Manifest, alias: str) -> dict[str, Any]:
             "dirty": prov.get("git_dirty"),
             "repository": prov.get("git_repository"),
         },
-        "approvals": [d.to_json() for d in decided if d.decision == APPROVED],
-        "changes_requested": [d.to_json() for d in decided if d.decision == CHANGES_REQUESTED],
-        "policy": {**check.to_json(), "requirements": policy.describe()} if policy else None,
+        "approvals": [written[id(d)] for d in decided if d.decision == APPROVED],
+        "changes_requested": [written[id(d)] for d in decided if d.decision == CHANGES_REQUESTED],
+        "policy": (
+            {**check.to_json(lambda d: written.get(id(d)) or d.to_json()), "requirements": policy.describe()}
+            if policy
+            else None
+        ),
     }
 
 
