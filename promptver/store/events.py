@@ -328,11 +328,31 @@ def log_events(store: Store, name: str, *kinds: str) -> list[dict[str, Any]]:
         data = log_bytes(path)
     except FileNotFoundError:
         return []
+    tokens = [json.dumps(kind).encode() for kind in kinds]
     sound = _SOUND.get(str(path))
+    if (sound is None or sound[0] is not data) and _most_lines(data, tokens):
+        _read_lines(path)  # one pass over every line: less than a search, then line by line
+        sound = _SOUND.get(str(path))
     if sound is not None and sound[0] is data:
         return _of_kinds(str(path), data, sound[2], kinds)
-    found = _events_with(path, data, [json.dumps(kind).encode() for kind in kinds])
+    found = _events_with(path, data, tokens)
     return [event for event in found if event.get("event") in kinds]
+
+
+_SAMPLE = 1 << 22  # the start of a log looked at to guess how many lines hold a token
+
+
+def _most_lines(data: bytes, tokens: list[bytes]) -> bool:
+    """Whether a third of a log's lines or more seem to hold one of ``tokens`` (as the kinds
+    a promotion reads, reviews and moves, are most of a long log), judged by its first
+    4 MiB: then a whole parse costs less than searching for each token and parsing the
+    lines found one by one (0.25 s rather than 0.6 s at 100,000 events). Only the cost
+    depends on the guess, never the answer; a log the whole parse finds unsound is read
+    by the search."""
+    if b"\r" in data or has_escape(data):  # the whole parse would be the careful one
+        return False
+    head = data[:_SAMPLE]
+    return sum(head.count(token) for token in tokens) * 3 >= head.count(b"\n")
 
 
 # The places of each kind's events in a sound log's lines, by log, with the bytes they were
