@@ -196,12 +196,18 @@ def _decisions(
         if not (_ascending(times) and _ascending(at)):  # already so in an appended log
             keyed = sorted(zip(times, at, range(len(found)), strict=True))  # compared in C
             found = [found[n] for _, _, n in keyed]
+    people = [person(event["actor"]) for _, event in found]
+    if all(email for _, email in people):  # everyone with an email: each email's last decision
+        last: dict[str, tuple[int, dict[str, Any]]] = {}
+        for (_, email), pair in zip(people, found, strict=True):
+            last.pop(email, None)  # re-inserted: the dict keeps the order of the last ones
+            last[email] = pair
+        return _in_log_order(list(last.values()))
     latest: dict[int, tuple[int, dict[str, Any]]] = {}  # the live decisions, by sorted position
     by_email: dict[str, int] = {}  # the live decision of this email (a later one replaces it)
     by_bare_name: dict[str, int] = {}  # the live decision of this name given without email
     by_name: dict[str, list[int]] = {}  # every decision of this name, with or without email
-    for number, (place, event) in enumerate(found):
-        name, email = person(event["actor"])
+    for number, ((place, event), (name, email)) in enumerate(zip(found, people, strict=True)):
         if email:  # same email, or an earlier actor without one and the same name
             old = by_email.get(email)
             if old is not None:
@@ -216,7 +222,11 @@ def _decisions(
         if name:
             by_name.setdefault(name, []).append(number)
         latest[number] = (place, event)
-    kept = list(latest.values())  # in sorted order; wanted in log order
+    return _in_log_order(list(latest.values()))
+
+
+def _in_log_order(kept: list[tuple[int, dict[str, Any]]]) -> list[Decision]:
+    """The decisions of the kept (place, event) pairs, in sorted order, by place."""
     if not _ascending([place for place, _ in kept]):
         kept.sort(key=lambda pair: pair[0])
     of = Decision.of

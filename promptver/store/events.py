@@ -351,8 +351,7 @@ def _most_lines(data: bytes, tokens: list[bytes]) -> bool:
     by the search."""
     if b"\r" in data or has_escape(data):  # the whole parse would be the careful one
         return False
-    head = data[:_SAMPLE]
-    return sum(head.count(token) for token in tokens) * 3 >= head.count(b"\n")
+    return sum(data.count(token, 0, _SAMPLE) for token in tokens) * 3 >= data.count(b"\n", 0, _SAMPLE)
 
 
 # The places of each kind's events in a sound log's lines, by log, with the bytes they were
