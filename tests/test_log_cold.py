@@ -445,3 +445,32 @@ def test_the_chain_check_of_two_lists_is_the_line_by_line_one(
 def test_a_backslash_first_finds_every_u_escape(data: bytes) -> None:
     """`has_escape` (a backslash searched for first, the faster search) is ``b"\\u" in data``."""
     assert events.has_escape(data) == (b"\\u" in data)
+
+
+def test_a_log_read_again_as_equal_bytes_keeps_its_one_pass_parse(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A log written a moment ago is read anew by each reader (`events.RACY`): equal bytes
+    find the one-pass parse all the same, rather than searching and parsing the lines again;
+    other bytes never do."""
+    path = store.log_path("bot")
+    path.parent.mkdir(parents=True)
+    lines, prev = [], None
+    for seq in range(1, 11):
+        kind = "review" if seq % 2 else "alias"
+        line = json.dumps({"event": kind, "alias": "a", "seq": seq, "prev": prev}, sort_keys=True).encode()
+        prev = hashlib.sha256(line).hexdigest()
+        lines.append(line)
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    forget_parsed()
+    read_lines(path)
+    searched: list[int] = []
+    real = events._events_with
+    monkeypatch.setattr(events, "_events_with", lambda *a: searched.append(1) or real(*a))
+    events._BYTES.clear()  # the next read returns equal bytes, another object
+    assert [e["seq"] for e in log_events(store, "bot", "alias")] == [2, 4, 6, 8, 10]
+    assert [e["seq"] for e in events.alias_events(store, "bot", "a")] == [2, 4, 6, 8, 10]
+    assert searched == []
+    path.write_bytes(b"\n".join(lines[:-1]) + b"\n")  # other bytes: read as they are now
+    events._BYTES.clear()
+    assert [e["seq"] for e in log_events(store, "bot", "alias")] == [2, 4, 6, 8]

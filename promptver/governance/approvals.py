@@ -198,7 +198,7 @@ def _decisions(
             found = [found[n] for _, _, n in keyed]
     people = [person(event["actor"]) for _, event in found]
     if all(email for _, email in people):  # everyone with an email: each email's last decision
-        last: dict[str, tuple[int, dict[str, Any]]] = {}
+        last: dict[str | None, tuple[int, dict[str, Any]]] = {}
         for (_, email), pair in zip(people, found, strict=True):
             last.pop(email, None)  # re-inserted: the dict keeps the order of the last ones
             last[email] = pair
