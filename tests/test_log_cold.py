@@ -185,17 +185,23 @@ def test_ids_and_kinds_of_a_parsed_log_are_the_definitions(
         events.WALKED, events.RACY = saved, racy
 
 
+def _chained(drafts: list[dict[str, Any]]) -> list[bytes]:
+    """The lines of a log of these events, each given its ``seq`` and ``prev``."""
+    prev, lines = None, []
+    for seq, draft in enumerate(drafts, start=1):
+        line = json.dumps({**draft, "seq": seq, "prev": prev}, sort_keys=True).encode()
+        prev = hashlib.sha256(line).hexdigest()
+        lines.append(line)
+    return lines
+
+
 def _ids_and_kinds(
     tmp_path_factory: pytest.TempPathFactory, drafts: list[dict[str, Any]], whole_first: bool
 ) -> None:
     store, _ = Store.init(tmp_path_factory.mktemp("p"))
     path = store.log_path("bot")
     path.parent.mkdir(parents=True)
-    prev, lines = None, []
-    for seq, draft in enumerate(drafts, start=1):
-        line = json.dumps({**draft, "seq": seq, "prev": prev}, sort_keys=True).encode()
-        prev = hashlib.sha256(line).hexdigest()
-        lines.append(line)
+    lines = _chained(drafts)
     path.write_bytes(b"\n".join(lines) + b"\n")
     expected = [json.loads(line) for line in lines]
     forget_parsed()
@@ -402,11 +408,7 @@ def test_the_chain_check_of_two_lists_is_the_line_by_line_one(
     store, _ = Store.init(tmp_path_factory.mktemp("p"))
     path = store.log_path("bot")
     path.parent.mkdir(parents=True)
-    prev, lines = None, []
-    for seq, draft in enumerate(drafts, start=1):
-        line = json.dumps({**draft, "seq": seq, "prev": prev}, sort_keys=True).encode()
-        prev = hashlib.sha256(line).hexdigest()
-        lines.append(line)
+    lines = _chained(drafts)
     at = data.draw(st.integers(0, len(lines) - 1))
     if harm in ("prev", "seq"):
         event = json.loads(lines[at])
@@ -455,12 +457,7 @@ def test_a_log_read_again_as_equal_bytes_keeps_its_one_pass_parse(
     other bytes never do."""
     path = store.log_path("bot")
     path.parent.mkdir(parents=True)
-    lines, prev = [], None
-    for seq in range(1, 11):
-        kind = "review" if seq % 2 else "alias"
-        line = json.dumps({"event": kind, "alias": "a", "seq": seq, "prev": prev}, sort_keys=True).encode()
-        prev = hashlib.sha256(line).hexdigest()
-        lines.append(line)
+    lines = _chained([{"event": "review" if seq % 2 else "alias", "alias": "a"} for seq in range(1, 11)])
     path.write_bytes(b"\n".join(lines) + b"\n")
     forget_parsed()
     read_lines(path)
