@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import tarfile
 import tempfile
 from collections.abc import Callable
@@ -334,6 +335,69 @@ def test_log_line_through_verify_and_audit(project: Path, pv, line: bytes) -> No
     assert result.code in (0, 1) and "Traceback" not in result.err
     if result.code == 1:
         assert tree_state(project / ".promptver") == before
+    log.write_bytes(b"".join(original))
+
+
+@st.composite
+def chained_moves_and_reviews(draw: st.DrawFn) -> dict[str, Any]:
+    """A review or alias move whose fields hold any JSON (a list where a digest goes, a
+    dict for an alias...), to be written with its chain right: every check then reads it."""
+    kind = draw(st.sampled_from(["review", "alias"]))
+    event: dict[str, Any] = {
+        "event": kind,
+        "actor": "Mallory <m@example.com>",
+        "time": "2026-12-06T10:00:00Z",
+    }
+    shaped = {
+        "new": st.fixed_dictionaries({"version": json_values, "digest": json_values}) | json_values,
+        "old": json_values,
+        "to_digest": json_values,
+        "from_digest": json_values,
+        "approval_ids": st.lists(json_values, max_size=3) | json_values,
+    }
+    for name in draw(st.lists(st.sampled_from([*FIELDS, *shaped]), max_size=8, unique=True)):
+        if name not in ("event", "seq", "prev"):
+            event[name] = draw(shaped.get(name, json_values))
+    return event
+
+
+@COMMAND
+@given(chained_moves_and_reviews())
+@example(
+    {
+        "event": "review",
+        "decision": "approved",
+        "actor": "R <r@x>",
+        "new": {"version": "0.1.0", "digest": [1]},
+    }
+)
+@example({"event": "alias", "action": "promote", "alias": "production", "to": "0.1.0", "to_digest": [1]})
+@example({"event": "alias", "action": "promote", "alias": "production", "to": "0.1.0", "approval_ids": [[1]]})
+def test_a_chained_hostile_event_through_the_log_commands(project: Path, pv, event: dict[str, Any]) -> None:
+    """Its hash chain right, a hostile review or move reaches the moves' re-check, the
+    decisions and the audit trail: each command answers, none with a traceback."""
+    import hashlib
+
+    log = project / ".promptver/bundles/bot/log.jsonl"
+    if not log.exists():
+        assert pv("bump", "minor", "bot").code == 0
+    original = log.read_bytes().splitlines(keepends=True)[:1]
+    line = json.dumps({**event, "seq": 2, "prev": hashlib.sha256(original[0].rstrip(b"\n")).hexdigest()})
+    log.write_bytes(b"".join(original) + line.encode() + b"\n")
+    for args in (
+        ("verify",),
+        ("verify", "--full"),
+        ("audit", "bot"),
+        ("audit", "bot", "--alias", "production"),
+        ("show", "bot@0.1.0"),
+        ("alias", "ls", "bot"),
+        ("promote", "bot@0.1.0", "--to", "production", "--dry-run"),
+        ("approve", "bot@0.1.0", "--by", "Rita Reviewer <rita@example.com>"),
+    ):
+        result = pv(*args)
+        assert result.code in (0, 1), (args, result)
+        assert "Traceback" not in result.err, (args, result.err)
+    shutil.rmtree(project / ".promptver/cache/checkpoints", ignore_errors=True)
     log.write_bytes(b"".join(original))
 
 

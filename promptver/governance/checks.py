@@ -489,9 +489,15 @@ def _before(
     for event in prefix:
         if event.get("alias") in moved:
             apply(states, event)
-    for event in prefix:
-        if event.get("event") == "review":
-            _add_review(seen, event)
+    targets = {str(e.get("to_digest")) for e in events[skip:] if e.get("event") == ALIAS_EVENT}
+    for event in prefix:  # only the decisions on the versions moved to are read (`_move_problem`)
+        if (
+            event.get("event") == "review"
+            and isinstance(new := event.get("new"), dict)
+            and isinstance(digest := new.get("digest"), str)
+            and digest in targets
+        ):
+            seen.setdefault(digest, []).append(event)
     by_seq = {e["seq"]: e for e in prefix if e.get("event") == "eval" and isinstance(e.get("seq"), int)}
     return states, seen, by_seq
 
@@ -500,8 +506,8 @@ def _add_review(seen: dict[Any, list[dict[str, Any]]], event: dict[str, Any]) ->
     """A review event, indexed by the digest it decides on (what `check_policy` of a move
     to that digest reads: only its decisions count)."""
     new = event.get("new")
-    if isinstance(new, dict):
-        seen.setdefault(new.get("digest"), []).append(event)
+    if isinstance(new, dict) and isinstance(digest := new.get("digest"), str):  # else it decides on nothing
+        seen.setdefault(digest, []).append(event)
 
 
 def _move_problem(

@@ -114,14 +114,16 @@ def promote(
     with store.lock(name):
         manifest = store.resolve(name, ref)
         refuse_unverified(store, name, f"promote {manifest.ref}")
-        events = log_events(store, name, ALIAS_EVENT, "review")
-        states = replay(events)
+        events = log_events(store, name, ALIAS_EVENT, "review")  # one parse: most of a long log
+        moves = [e for e in events if e.get("event") == ALIAS_EVENT]
+        states = replay(moves)
         if not create:
             refuse_new_alias(store, name, alias, manifest, states, strict=True)
         state = states.get(alias, AliasState(alias))
         refuse_if_already(alias, state, manifest)
         policy = effective_policy(store, alias, manifest, current_manifest(store, name, state))
-        result = check_policy(store, manifest, alias, policy, events)
+        reviews = [e for e in events if e.get("event") != ALIAS_EVENT]  # what decisions are made of
+        result = check_policy(store, manifest, alias, policy, reviews)
         if result.impossible:
             raise PolicyError(
                 f"the policy of {alias} cannot be satisfied for {manifest.ref}:\n"
