@@ -45,6 +45,7 @@ from promptver.governance.deployment import deployment  # noqa: E402
 from promptver.governance.promotion import promote, set_alias  # noqa: E402
 from promptver.governance.verify import verify_store  # noqa: E402
 from promptver.store.events import forget_parsed  # noqa: E402
+from promptver.store.manifest import Manifest  # noqa: E402
 from promptver.store.store import Store  # noqa: E402
 from promptver.versions.bump import bump  # noqa: E402
 from promptver.versions.history import history  # noqa: E402
@@ -61,19 +62,25 @@ def build(folder: Path, events: int) -> Store:
         with open(folder / "bundles/bot/prompts/system.j2", "a") as handle:
             handle.write(f"edit {i}\n")
         versions.append(bump(store, "bot", "minor", author="Ana <ana@example.com>").manifest)
+    append_events(store, events - len(store.log_path("bot").read_bytes().splitlines()), versions)
+    return store
+
+
+def append_events(store: Store, count: int, versions: list[Manifest], tag: str = "") -> None:
+    """``count`` more events of bot's log, chained, alternating alias moves of 50 aliases
+    (``{tag}a0``...) and approvals of the two ``versions`` by a new person each."""
     log = store.log_path("bot")
-    lines = log.read_bytes().splitlines()
-    prev = hashlib.sha256(lines[-1]).hexdigest()
-    seq = len(lines)
+    last = log.read_bytes().splitlines()[-1]
+    seq, prev = json.loads(last)["seq"], hashlib.sha256(last).hexdigest()
     with open(log, "ab") as out:
-        for i in range(events - seq):
+        for i in range(count):
             seq += 1
             v = versions[i % 2]
             if i % 2:
                 event = {
                     "event": "review",
                     "decision": "approved",
-                    "actor": f"r{i}@example.com",
+                    "actor": f"{tag}r{i}@example.com",
                     "new": {"version": v.version, "digest": v.digest},
                     "old": None,
                 }
@@ -81,7 +88,7 @@ def build(folder: Path, events: int) -> Store:
                 event = {
                     "event": "alias",
                     "action": "set",
-                    "alias": f"a{i % 50}",
+                    "alias": f"{tag}a{i % 50}",
                     "to": v.version,
                     "to_digest": v.digest,
                     "from": None,
@@ -91,7 +98,6 @@ def build(folder: Path, events: int) -> Store:
             line = json.dumps(event, sort_keys=True).encode()
             out.write(line + b"\n")
             prev = hashlib.sha256(line).hexdigest()
-    return store
 
 
 def no_checkpoints(store: Store) -> Callable[[], None]:

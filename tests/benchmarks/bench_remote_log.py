@@ -15,8 +15,6 @@ of the runs.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import shutil
 import statistics
@@ -31,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ["PROMPTVER_USER"] = "Bench <bench@example.com>"
 
-from bench_aliases import build  # noqa: E402
+from bench_aliases import append_events, build  # noqa: E402
 
 from promptver.governance.promotion import promote, set_alias  # noqa: E402
 from promptver.remote.config import add_remote  # noqa: E402
@@ -81,33 +79,6 @@ def project(folder: Path, remotes: dict[str, Path]) -> Path:
     return folder
 
 
-def append_events(store: Store, count: int) -> None:
-    """``count`` more events, chained, alternating approvals and alias moves as `build`."""
-    log = store.log_path("bot")
-    last = log.read_bytes().splitlines()[-1]
-    seq, prev = json.loads(last)["seq"], hashlib.sha256(last).hexdigest()
-    bumped = [store.manifest("bot", v) for v in ("0.1.0", "0.2.0")]
-    with open(log, "ab") as out:
-        for i in range(count):
-            seq += 1
-            v = bumped[i % 2]
-            if i % 2:
-                event = {
-                    "event": "review",
-                    "decision": "approved",
-                    "actor": f"new{i}@example.com",
-                    "new": {"version": v.version, "digest": v.digest},
-                    "old": None,
-                }
-            else:
-                event = {"event": "alias", "action": "set", "alias": f"n{i % 50}", "to": v.version}
-                event.update(to_digest=v.digest, actor="x", **{"from": None})
-            event.update(time="2026-11-26T12:00:00Z", bundle="bot", seq=seq, prev=prev)
-            line = json.dumps(event, sort_keys=True).encode()
-            out.write(line + b"\n")
-            prev = hashlib.sha256(line).hexdigest()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=100_000)
@@ -137,7 +108,7 @@ def main() -> None:
         rows.append(("pull, up to date", timed(lambda: fresh, ["pull"], args.repeat)))
         shutil.copytree(remote, newer)
         add_remote(store, "newer", f"file://{newer}")
-        append_events(store, args.new)
+        append_events(store, args.new, [store.manifest("bot", v) for v in ("0.1.0", "0.2.0")], tag="new")
         run(store.project_root, ["push", "--remote", "newer"])
         add_remote(Store.find(override=fresh / ".promptver"), "newer", f"file://{newer}")
         behind = root / "behind"  # a copy of the project the last pull made, for each run
