@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promptver.governance import checkpoint, checks
 from promptver.governance.checks import bad_moves
@@ -301,3 +303,17 @@ def test_an_escaped_eval_event_is_still_checked_with_a_whole_checkpoint(moved: S
     forget_parsed()
     again = [p for p in bundle_problems(moved, "bot") if "20261126T120000Z-000000" in p]
     assert first and again == first  # named both times, the second with the checkpoint kept
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=40), min_size=1, max_size=8), st.lists(st.integers(0, 400), max_size=6))
+def test_a_prefix_hashed_on_from_a_shorter_one_is_its_sha256(parts: list[bytes], sizes: list[int]) -> None:
+    """`_prefix` goes on from the hash of a shorter prefix of the same bytes (and never of
+    other bytes of the same length): each answer is the sha256 and line count of its own."""
+    data = b"\n".join(parts) + b"\n"
+    other = bytes(reversed(data))  # same length, other bytes
+    checkpoint._FACTS.clear()
+    for size in [min(s, len(data)) for s in sizes] + [len(data)]:
+        for bytes_ in (data, other):
+            expected = (hashlib.sha256(bytes_[:size]).hexdigest(), bytes_[:size].count(b"\n"))
+            assert checkpoint._prefix(bytes_, size) == expected

@@ -103,19 +103,28 @@ def context(store: Store) -> str:
     return f"format {FORMAT}; promptver {__version__}; allowed signers {signers}"
 
 
-_FACTS: dict[tuple[int, int], tuple[bytes, str, int]] = {}  # (length, size) -> (bytes, sha256, lines)
+# (length of the bytes, size of the prefix) -> (the bytes, its sha256, its lines, the hasher)
+_FACTS: dict[tuple[int, int], tuple[bytes, str, int, Any]] = {}
 
 
 def _prefix(data: bytes, size: int) -> tuple[str, int]:
     """The sha256 of ``data[:size]`` and its number of lines, worked out once per command
-    for the same bytes (the checkpoints of one log are read by several of its checks)."""
+    for the same bytes (the checkpoints of one log are read by several of its checks); a
+    longer prefix of the same bytes goes on from the hash of a shorter one (a command that
+    read a checkpoint and writes the next hashes the log once, not twice)."""
     known = _FACTS.get((len(data), size))
     if known is not None and (known[0] is data or known[0] == data):
         return known[1], known[2]
-    facts = hashlib.sha256(memoryview(data)[:size]).hexdigest(), data.count(b"\n", 0, size)
+    start, hasher, lines = 0, None, 0
+    for (length, done), (seen, _, counted, state) in _FACTS.items():
+        if length == len(data) and start < done < size and (seen is data or seen == data):
+            start, hasher, lines = done, state, counted
+    hasher = hasher.copy() if hasher is not None else hashlib.sha256()
+    hasher.update(memoryview(data)[start:size])
+    facts = hasher.hexdigest(), lines + data.count(b"\n", start, size)
     for stale in [k for k, v in _FACTS.items() if v[0] is not data and v[0] != data][:-1]:
         del _FACTS[stale]  # the facts of one log's bytes (prefix and whole), and the last before
-    _FACTS[(len(data), size)] = (data, *facts)
+    _FACTS[(len(data), size)] = (data, *facts, hasher)
     return facts
 
 
@@ -244,8 +253,9 @@ def computed_moves(store: Store, name: str, data: bytes, *, full: bool = False) 
 
 
 def whole(data: bytes, events: int) -> bool:
-    """Whether a checkpoint of ``events`` lines covers all of ``data``."""
-    return data.endswith(b"\n") and _prefix(data, len(data))[1] == events
+    """Whether a checkpoint of ``events`` lines covers all of ``data`` (its lines counted,
+    not hashed: the checkpoint was read for these bytes, its prefix hashed then)."""
+    return data.endswith(b"\n") and data.count(b"\n") == events
 
 
 def log_bytes(store: Store, name: str) -> bytes:
