@@ -253,9 +253,8 @@ def computed_moves(store: Store, name: str, data: bytes, *, full: bool = False) 
 
 
 def whole(data: bytes, events: int) -> bool:
-    """Whether a checkpoint of ``events`` lines covers all of ``data`` (its lines counted,
-    not hashed: the checkpoint was read for these bytes, its prefix hashed then)."""
-    return data.endswith(b"\n") and data.count(b"\n") == events
+    """Whether a checkpoint of ``events`` lines covers all of ``data``."""
+    return data.endswith(b"\n") and _prefix(data, len(data))[1] == events
 
 
 def log_bytes(store: Store, name: str) -> bytes:
