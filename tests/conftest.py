@@ -96,6 +96,24 @@ def run_process(
     )
 
 
+def kill_after(delay: float, *args: str, cwd: Path) -> None:
+    """Start the real ``promptver ARGS`` and SIGKILL it after ``delay`` seconds (it may be
+    done by then): an interruption at that moment of its work."""
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "promptver", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
 def tree_state(folder: Path) -> dict[str, bytes]:
     """Every file under a folder with its bytes, to prove a command changed nothing."""
     return {

@@ -235,26 +235,13 @@ def test_bumps_killed_at_random_moments_never_leave_a_version_without_its_event(
     """SIGKILL a real `promptver bump` at random moments: afterwards every manifest has its
     event, verify is ok or names an interrupted bump, and the next write repairs it."""
     import random
-    import signal
-    import sys
-    import time
 
-    from tests.conftest import ROOT
+    from tests.conftest import kill_after
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     rng = random.Random(12)
     for attempt in range(8):
         (project / "bundles/bot/prompts/system.j2").write_text(f"attempt {attempt}\n")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "promptver", "bump", "patch", "bot"],
-            cwd=project,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(rng.uniform(0.05, 0.6))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        kill_after(rng.uniform(0.05, 0.6), "bump", "patch", "bot", cwd=project)
         result = pv("verify")
         problems = [line for line in result.out.splitlines() if line.startswith("CORRUPT")]
         assert all("(an interrupted bump)" in line for line in problems), result.out

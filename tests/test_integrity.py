@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from promptver.errors import IntegrityError, StoreFormatError
 from promptver.store.store import Store
-from tests.conftest import ROOT, run_process
+from tests.conftest import ROOT, kill_after, run_process
 
 
 def _bump(pv, project: Path, n: int) -> None:
@@ -176,19 +174,9 @@ def test_killed_bump_leaves_no_partial_version(project: Path) -> None:
     """SIGKILL a bump at many points while it writes a large file: never a partial version."""
     big = project / "bundles/bot/evals/golden.jsonl"
     rows = [json.dumps({"id": f"c{i}", "vars": {"question": "q" * 200}}) for i in range(40_000)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for attempt, delay in enumerate((0.05, 0.15, 0.3, 0.45, 0.6)):
         big.write_text("\n".join(rows[attempt:]) + "\n")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "promptver", "bump", "minor", "bot"],
-            cwd=project,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        kill_after(delay, "bump", "minor", "bot", cwd=project)
         store = Store.find(project)
         for version in store.version_names("bot"):
             store.manifest("bot", str(version))  # every visible version is whole

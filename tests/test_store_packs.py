@@ -8,7 +8,6 @@ import itertools
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from promptver.store.digests import sha256_bytes
 from promptver.store.gc import collect
 from promptver.store.store import Store
 from promptver.store.tree import FileEntry, Tree
-from tests.conftest import ROOT, run_process
+from tests.conftest import ROOT, kill_after, run_process
 
 EVALS = Path("bundles/bot/evals/golden.jsonl")
 
@@ -200,22 +199,12 @@ def test_a_re_bump_killed_at_any_moment_leaves_a_consistent_store(project: Path)
     """SIGKILL a real re-bump of a large (packed, 9 MB) eval set at many moments: every
     visible version reads back whole, verify passes or names only an interrupted bump,
     and the next write repairs that."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     big = project / EVALS
     big.write_bytes(_cases(30_000))
     assert run_process("bump", "minor", "bot", cwd=project).returncode == 0
     for attempt, delay in enumerate((0.1, 0.25, 0.4, 0.55, 0.7, 0.9)):
         big.write_bytes(_cases(30_000, changed_every=50 + attempt))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "promptver", "bump", "patch", "bot"],
-            cwd=project,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        kill_after(delay, "bump", "patch", "bot", cwd=project)
         store = Store.find(project)
         for version in store.version_names("bot"):
             manifest = store.manifest("bot", str(version))
