@@ -13,7 +13,7 @@ from typing import Any
 from promptver.errors import PromptverError
 from promptver.governance.aliases import EVENT as ALIAS_EVENT
 from promptver.governance.aliases import AliasState, Held, apply, checked_manifest
-from promptver.governance.approvals import APPROVED, CHANGES_REQUESTED, Decision, decisions
+from promptver.governance.approvals import APPROVED, CHANGES_REQUESTED, Decision, RunningDecisions, decisions
 from promptver.governance.identities import same_person
 from promptver.governance.policy import (
     AliasPolicy,
@@ -545,6 +545,13 @@ def _move_problem(
     if action != "promote":
         return f"{alias} is protected ({policy.describe()}); only a promotion may move it"
     reviews = seen.get(target.digest, [])  # the decisions on the version moved to
+    proven = _proven_citations(event, policy, target, lookups.running(target.digest, reviews))
+    if proven is not None:  # what the whole count below would find, from the cited approvals alone
+        if event.get("approvals") == [proven[i] for i in event["approval_ids"]] and isinstance(
+            event.get("seq"), int
+        ):
+            exact.append(event["seq"])
+        return _eval_problem(event, policy, target, by_seq)
     result = lookups.check(target, alias, dc_replace(policy, min_eval_score=None), reviews)
     if not result.ok:
         return "; ".join(result.impossible + result.missing)
@@ -575,6 +582,52 @@ def _move_problem(
     return _too_few_cited(len(set(cited)), policy, to) or _eval_problem(event, policy, target, by_seq)
 
 
+def _proven_citations(
+    event: dict[str, Any], policy: AliasPolicy, target: Manifest, running: RunningDecisions
+) -> dict[str, Any] | None:
+    """The seq of each approval a promotion cites by id, when those alone show that the
+    approvals of ``policy`` held at the promotion (what `check_policy` then `_move_problem`
+    would find, without counting everyone's decisions): nobody's latest decision is a change
+    request, and each cited event is the latest decision of its person, an unsigned approval
+    that counts, as many distinct ones as the policy asks for. None: the whole count decides
+    (signatures, a change request, a citation by seq or of an approval that does not count,
+    too few cited, a policy nobody can meet: it names what is wrong)."""
+    ids = event.get("approval_ids")
+    if (
+        policy.require_signed
+        or not running.simple
+        or running.rejecting
+        or not isinstance(ids, list)
+        or not all(isinstance(i, str) for i in ids)
+        or len(set(ids)) < policy.approvals
+    ):
+        return None
+    author, approvers = target.author, policy.approvers
+    if approvers is not None and policy.approvals > sum(
+        not (policy.approver_not_author and same_person(a, author)) for a in approvers
+    ):
+        return None
+    wanted, found = set(ids), dict[str, Any]()
+    for review in running.latest.values():  # the first counted ones are cited: found early
+        if wanted <= found.keys():
+            break
+        actor = review["actor"]
+        if (
+            review.get("decision") != APPROVED
+            or (
+                (review["new"].get("version") is None or policy.approver_not_author)
+                and same_person(actor, author)
+            )
+            or (approvers is not None and not any(same_person(actor, a) for a in approvers))
+        ):
+            continue  # not counted
+        identity = event_id(review)
+        if identity in wanted and "signature" in review:
+            return None  # its signature decides whether it counts
+        found[identity] = review.get("seq")
+    return found if wanted <= found.keys() else None
+
+
 def _too_few_cited(cited: int, policy: AliasPolicy, to: Any) -> str | None:
     """A promotion names the approvals it relies on, as many as its policy asks for (every
     counted one, before promotions cited only those): one that names fewer proves less than
@@ -597,6 +650,7 @@ class _Lookups:
         self._policies: dict[str, dict[str, AliasPolicy] | PromptverError] = {}
         self._checks: dict[tuple[str, str, AliasPolicy, int], PolicyCheck] = {}
         self._in_force: dict[tuple[str, Held, tuple[str, str]], AliasPolicy | None] = {}
+        self._running: dict[str, RunningDecisions] = {}
 
     def check(
         self, target: Manifest, alias: str, policy: AliasPolicy, reviews: list[dict[str, Any]]
@@ -612,6 +666,14 @@ class _Lookups:
         if key not in self._checks:
             self._checks[key] = check_policy(self.store, target, alias, policy, reviews)
         return self._checks[key]
+
+    def running(self, digest: str, reviews: list[dict[str, Any]]) -> RunningDecisions:
+        """The running decisions on ``digest``, with the ``reviews`` on it so far taken in (the
+        list only grows during one pass)."""
+        if digest not in self._running:
+            self._running[digest] = RunningDecisions(digest)
+        self._running[digest].take(reviews)
+        return self._running[digest]
 
     def in_force(self, alias: str, held: Held, moved_to: tuple[str, str]) -> AliasPolicy | None:
         """The policy a move of ``alias`` from ``held`` to ``moved_to`` answers to: the

@@ -12,7 +12,7 @@ _EMAIL = re.compile(r"<\s*([^<>\s]+@[^<>\s]+)\s*>")
 def person(identity: str) -> tuple[str, str | None]:
     """(lowercased name, lowercased email or None) of ``Name <email>``, ``email`` or ``Name``."""
     text = identity.strip()
-    if match := _EMAIL.search(text):
+    if "<" in text and (match := _EMAIL.search(text)):  # (most are a bare email: no search)
         return text[: match.start()].strip().lower(), match.group(1).lower()
     if "@" in text and " " not in text:
         return "", text.lower()
