@@ -16,7 +16,6 @@ from promptver.errors import IntegrityError, PromptverError
 from promptver.store.digests import CHUNK, is_hex_digest
 from promptver.store.gc import scan_tmp
 from promptver.store.jsontext import collector_paused
-from promptver.store.manifest import Manifest
 from promptver.store.store import Store
 
 
@@ -176,6 +175,8 @@ def _verify_bundle(
     straight to the problems."""
     from promptver.store.store import manifest_problem
 
+    chain = VerifyReport()  # the log's chain first: a whole read of it serves what follows
+    _verify_log(store, name, chain, runs=runs, full=full)
     manifests = {}
     try:
         recorded = store.recorded_versions(name)
@@ -219,7 +220,9 @@ def _verify_bundle(
                 f"{name}@{recorded_version}: {event.get('event')} event {event.get('seq')} has no manifest"
                 " (the manifest file was removed)"
             )
-    _verify_log(store, name, manifests, report, runs=runs, full=full)
+    report.events += chain.events
+    report.problems += chain.problems
+    report.signed += chain.signed
     from promptver.governance.aliases import pointer_problems
     from promptver.governance.checks import move_problems
 
@@ -233,7 +236,6 @@ def _verify_bundle(
 def _verify_log(
     store: Store,
     name: str,
-    manifests: dict[str, Manifest],
     report: VerifyReport,
     *,
     runs: bool = True,

@@ -630,15 +630,16 @@ class Store:
                 from promptver.store.events import last_line
 
                 previous = last_line(path)
+                lines = _count_lines(path)
                 if previous is not None:
                     # Never chain to a line that is not an event: the log was edited or
                     # torn, and an event appended now would hide that (verify reports it).
                     from promptver.store.events import parse_event
 
-                    parse_event(previous, f"{path}:{_count_lines(path)}")
+                    parse_event(previous, f"{path}:{lines}")
                 record = {
                     **event,
-                    "seq": _count_lines(path) + 1,
+                    "seq": lines + 1,
                     "prev": sha256_bytes(previous) if previous else None,
                 }
                 line = json.dumps(record, sort_keys=True, ensure_ascii=False).encode() + b"\n"
@@ -950,9 +951,13 @@ def _cut_back(fd: int, size: int) -> None:
 
 
 def _count_lines(path: Path) -> int:
+    """The lines of a log, counted in the bytes this command read of it when the file has
+    not changed since (a move has read the whole log: 33 MB read again for a count cost
+    more than the count)."""
+    from promptver.store.events import log_bytes
+
     try:
-        with open(path, "rb") as handle:
-            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(CHUNK), b""))
+        return log_bytes(path).count(b"\n")
     except FileNotFoundError:
         return 0
 
