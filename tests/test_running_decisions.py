@@ -67,9 +67,11 @@ def logs(draw: st.DrawFn, store: Store, versions: list[Manifest]) -> list[dict[s
     main = draw(st.sampled_from(versions))  # most events are about one version
     messy = draw(st.integers(0, 3)) == 0  # names alone, earlier times, format-3 signatures
     people = PEOPLE + NAMES_ONLY if messy else PEOPLE
-    for seq in range(1, draw(st.integers(1, 40)) + 1):
+    last = draw(st.integers(1, 40))
+    once = draw(st.booleans())  # one promotion, at the end (a warm command's re-check)
+    for seq in range(1, last + 1):
         version = main if draw(st.integers(0, 4)) else draw(st.sampled_from(versions))
-        if seq < 6 or draw(st.integers(0, 3)):  # a review (first a few, as before a promotion)
+        if seq < last if once else seq < 6 or draw(st.integers(0, 3)):  # a review (a few first)
             event: dict[str, Any] = {
                 "event": "review",
                 "decision": draw(st.sampled_from(["approved"] * 10 + ["changes_requested", "meh", "meh"])),
@@ -241,3 +243,56 @@ def test_a_cited_working_copy_approval_by_the_author_does_not_count(
         "has 1 (not counted: Ana Author <ana@example.com>, the author, approving their own working copy)"
         in found[2]
     )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_promotions_first_approvals_are_those_of_the_whole_count(
+    versions: tuple[Store, list[Manifest]], data: st.DataObject
+) -> None:
+    """`promote` cites the approvals `first_approvals` finds, when it finds them: the same
+    the whole count (`check_policy`) would cite, which then finds nothing missing in the
+    approvals (no change request, enough of them, a policy that can be met)."""
+    store, made = versions
+    events = data.draw(logs(store, made))
+    reviews = [e for e in events if e["event"] == "review"]
+    for version in made:
+        policy = declared_policies(store, version)["production"]
+        forget_parsed()
+        first = checks.first_approvals(version, policy, reviews)
+        whole = checks.check_policy(store, version, "production", policy, reviews)
+        if first is not None:
+            assert [d.event for d in first] == [d.event for d in whole.approvals[: policy.approvals]]
+            assert whole.ok
+
+
+def _review(actor: str, minute: int, seq: int, version: Manifest) -> dict[str, Any]:
+    return {
+        "event": "review",
+        "decision": "approved",
+        "actor": actor,
+        "time": f"2026-12-06T10:{minute:02d}:00Z",
+        "new": {"version": version.version, "digest": version.digest},
+        "seq": seq,
+    }
+
+
+@pytest.mark.parametrize(
+    "people, first",
+    [
+        # a name alone, later, is everyone of that name: Bo's approval with an email is replaced
+        ([("Bo <bo@example.com>", 1), ("Cy <cy@example.com>", 2), ("Bo", 3)], ["Cy <cy@example.com>", "Bo"]),
+        # times decide the order before places: Dee's, written later, was made first
+        ([("Eve <eve@example.com>", 5), ("Dee <dee@example.com>", 1), ("Cy <cy@example.com>", 6)], None),
+    ],
+)
+def test_first_approvals_in_the_order_decisions_are_counted(
+    versions: tuple[Store, list[Manifest]], people: list[tuple[str, int]], first: list[str] | None
+) -> None:
+    store, made = versions
+    version = made[0]  # two approvals, authors allowed
+    policy = declared_policies(store, version)["production"]
+    reviews = [_review(actor, minute, seq, version) for seq, (actor, minute) in enumerate(people, start=1)]
+    whole = checks.check_policy(store, version, "production", policy, reviews).approvals[:2]
+    found = checks.first_approvals(version, policy, reviews)
+    assert found is None if first is None else [d.actor for d in found] == first == [d.actor for d in whole]

@@ -6,6 +6,7 @@ never imports `verify`, which imports it."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +14,14 @@ from typing import Any
 from promptver.errors import PromptverError
 from promptver.governance.aliases import EVENT as ALIAS_EVENT
 from promptver.governance.aliases import AliasState, Held, apply, checked_manifest
-from promptver.governance.approvals import APPROVED, CHANGES_REQUESTED, Decision, RunningDecisions, decisions
+from promptver.governance.approvals import (
+    APPROVED,
+    CHANGES_REQUESTED,
+    Decision,
+    RunningDecisions,
+    decisions,
+    first_latest,
+)
 from promptver.governance.identities import same_person
 from promptver.governance.policy import (
     AliasPolicy,
@@ -133,7 +141,7 @@ def check_policy(
     if policy is None:
         return result
     _check_approvals(result, policy)
-    _check_evals(store, result, policy)
+    check_evals(store, result, policy)
     return result
 
 
@@ -218,7 +226,7 @@ def _check_approvals(result: PolicyCheck, policy: AliasPolicy) -> None:
         result.missing.append(f"{policy.approvals} {noun}{who}{among}; {have}")
 
 
-def _check_evals(store: Store, result: PolicyCheck, policy: AliasPolicy) -> None:
+def check_evals(store: Store, result: PolicyCheck, policy: AliasPolicy) -> None:
     if policy.min_eval_score is None:
         return
     manifest = result.manifest
@@ -420,6 +428,7 @@ def _bad_moves(
     unchecked = False  # a move that could not be checked (a version missing): nothing is kept
     pairs: set[tuple[str, str]] = set()  # (version, digest) of every move after ``skip``
     lookups = _Lookups(store, name)
+    lookups.once = _promoted_once(events[skip:])
     for event in events[skip:]:
         kind = event.get("event")
         if kind == "eval" and isinstance(event.get("seq"), int):  # a hostile line may hold anything
@@ -545,7 +554,7 @@ def _move_problem(
     if action != "promote":
         return f"{alias} is protected ({policy.describe()}); only a promotion may move it"
     reviews = seen.get(target.digest, [])  # the decisions on the version moved to
-    proven = _proven_citations(event, policy, target, lookups.running(target.digest, reviews))
+    proven = _proven_citations(event, policy, target, reviews, lookups)
     if proven is not None:  # what the whole count below would find, from the cited approvals alone
         if event.get("approvals") == [proven[i] for i in event["approval_ids"]] and isinstance(
             event.get("seq"), int
@@ -582,8 +591,18 @@ def _move_problem(
     return _too_few_cited(len(set(cited)), policy, to) or _eval_problem(event, policy, target, by_seq)
 
 
+def _promoted_once(events: list[dict[str, Any]]) -> set[str]:
+    """The digests exactly one of ``events`` promotes to."""
+    counted = Counter(e.get("to_digest") for e in events if e.get("action") == "promote")
+    return {digest for digest, times in counted.items() if times == 1 and isinstance(digest, str)}
+
+
 def _proven_citations(
-    event: dict[str, Any], policy: AliasPolicy, target: Manifest, running: RunningDecisions
+    event: dict[str, Any],
+    policy: AliasPolicy,
+    target: Manifest,
+    reviews: list[dict[str, Any]],
+    lookups: _Lookups,
 ) -> dict[str, Any] | None:
     """The seq of each approval a promotion cites by id, when those alone show that the
     approvals of ``policy`` held at the promotion (what `check_policy` then `_move_problem`
@@ -593,39 +612,82 @@ def _proven_citations(
     (signatures, a change request, a citation by seq or of an approval that does not count,
     too few cited, a policy nobody can meet: it names what is wrong)."""
     ids = event.get("approval_ids")
+    if target.digest in lookups.once and not policy.require_signed and _can_be_met(policy, target):
+        # the one promotion to it in this pass (a warm command's): a scan costs less than a count
+        first = first_latest(
+            reviews, target.digest, lambda e: _counts(e, policy, target.author), policy.approvals
+        )
+        if (
+            first is not None and [event_id(e) for e in first] == ids
+        ):  # the first that count, as `promote` cites
+            return {event_id(e): e.get("seq") for e in first}
+    running = lookups.running(target.digest, reviews)
     if (
-        policy.require_signed
-        or not running.simple
-        or running.rejecting
+        not _running_decides(policy, target, running)
         or not isinstance(ids, list)
         or not all(isinstance(i, str) for i in ids)
         or len(set(ids)) < policy.approvals
-    ):
-        return None
-    author, approvers = target.author, policy.approvers
-    if approvers is not None and policy.approvals > sum(
-        not (policy.approver_not_author and same_person(a, author)) for a in approvers
     ):
         return None
     wanted, found = set(ids), dict[str, Any]()
     for review in running.latest.values():  # the first counted ones are cited: found early
         if wanted <= found.keys():
             break
-        actor = review["actor"]
-        if (
-            review.get("decision") != APPROVED
-            or (
-                (review["new"].get("version") is None or policy.approver_not_author)
-                and same_person(actor, author)
-            )
-            or (approvers is not None and not any(same_person(actor, a) for a in approvers))
-        ):
-            continue  # not counted
+        if not _counts(review, policy, target.author):
+            continue
         identity = event_id(review)
         if identity in wanted and "signature" in review:
             return None  # its signature decides whether it counts
         found[identity] = review.get("seq")
     return found if wanted <= found.keys() else None
+
+
+def first_approvals(
+    manifest: Manifest, policy: AliasPolicy | None, reviews: list[dict[str, Any]]
+) -> list[Decision] | None:
+    """The approvals a promotion of ``manifest`` would cite (the first ``policy.approvals``
+    that count, in log order) when the approvals part of the policy holds, found without
+    counting everyone's decisions (`check_policy` makes a `Decision` of each of 50,000);
+    None: `check_policy` decides (a signature, a change request, too few approvals, no
+    policy...). The same answer as ``check_policy(...).approvals[:policy.approvals]``."""
+    if policy is None or policy.require_signed or not _can_be_met(policy, manifest):
+        return None
+    first = first_latest(
+        reviews, manifest.digest, lambda e: _counts(e, policy, manifest.author), policy.approvals
+    )
+    return [Decision.of(event) for event in first] if first is not None else None
+
+
+def _running_decides(policy: AliasPolicy, target: Manifest, running: RunningDecisions) -> bool:
+    """Whether the running decisions alone can show the approvals part of ``policy``
+    holds: no signed policy, `decisions`'s simple case, nobody's latest decision a change
+    request, and a policy that can be met."""
+    return not (policy.require_signed or not running.simple or running.rejecting) and _can_be_met(
+        policy, target
+    )
+
+
+def _can_be_met(policy: AliasPolicy, target: Manifest) -> bool:
+    """Enough listed approvers may approve ``target`` (else `check_policy` names it impossible)."""
+    approvers = policy.approvers
+    return approvers is None or policy.approvals <= sum(
+        not (policy.approver_not_author and same_person(a, target.author)) for a in approvers
+    )
+
+
+def _counts(review: dict[str, Any], policy: AliasPolicy, author: str) -> bool:
+    """Whether a person's latest decision (an unsigned review event) is an approval
+    `check_policy` counts under an unsigned ``policy``: not one by the author where
+    authors may not approve, nor of their own working copy, and by a listed approver."""
+    actor = review["actor"]
+    return not (
+        review.get("decision") != APPROVED
+        or (
+            (review["new"].get("version") is None or policy.approver_not_author)
+            and same_person(actor, author)
+        )
+        or (policy.approvers is not None and not any(same_person(actor, a) for a in policy.approvers))
+    )
 
 
 def _too_few_cited(cited: int, policy: AliasPolicy, to: Any) -> str | None:
@@ -651,6 +713,7 @@ class _Lookups:
         self._checks: dict[tuple[str, str, AliasPolicy, int], PolicyCheck] = {}
         self._in_force: dict[tuple[str, Held, tuple[str, str]], AliasPolicy | None] = {}
         self._running: dict[str, RunningDecisions] = {}
+        self.once: set[str] = set()  # the digests one promotion of the pass moves to
 
     def check(
         self, target: Manifest, alias: str, policy: AliasPolicy, reviews: list[dict[str, Any]]

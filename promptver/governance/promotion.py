@@ -25,7 +25,7 @@ from promptver.governance.aliases import (
     replay,
 )
 from promptver.governance.approvals import Decision
-from promptver.governance.checks import PolicyCheck, check_policy, run_unfit  # noqa: F401 (re-exported)
+from promptver.governance.checks import PolicyCheck, check_evals, check_policy, first_approvals, run_unfit  # noqa: F401 (re-exported)
 from promptver.governance.policy import (
     AliasPolicy,
     declared_policies,
@@ -123,7 +123,12 @@ def promote(
         refuse_if_already(alias, state, manifest)
         policy = effective_policy(store, alias, manifest, current_manifest(store, name, state))
         reviews = [e for e in events if e.get("event") != ALIAS_EVENT]  # what decisions are made of
-        result = check_policy(store, manifest, alias, policy, reviews)
+        first = None if dry_run else first_approvals(manifest, policy, reviews)
+        if first is not None and policy is not None:  # the approvals hold: only the evals are left
+            result = PolicyCheck(alias, manifest, policy, approvals=first)
+            check_evals(store, result, policy)
+        else:  # every decision counted (and named, when some are missing)
+            result = check_policy(store, manifest, alias, policy, reviews)
         if result.impossible:
             raise PolicyError(
                 f"the policy of {alias} cannot be satisfied for {manifest.ref}:\n"

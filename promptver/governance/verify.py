@@ -265,12 +265,16 @@ def _verify_log(
     before = hashlib.sha256(lines[skip - 1][0]).hexdigest() if skip else None  # the line before
     report.events += len(lines)
     if skip:  # checked before: only what the lines after it need of them
-        special: list[tuple[int, dict[str, Any]]] = [
-            (number, kept_event)
-            for number, (_, kept_event) in enumerate(lines[:skip], start=1)
-            if isinstance(kept_event, dict)
-            and ("signature" in kept_event or kept_event.get("event") in RUN_KINDS)
-        ]
+        special: list[tuple[int, dict[str, Any]]] = (
+            [(at + 1, sound[1][at]) for at in _marked(sound[1][:skip])]  # (found in C)
+            if sound is not None
+            else [
+                (number, kept_event)
+                for number, (_, kept_event) in enumerate(lines[:skip], start=1)
+                if isinstance(kept_event, dict)
+                and ("signature" in kept_event or kept_event.get("event") in RUN_KINDS)
+            ]
+        )
         for number, kept_event in special:
             signature = kept_event.get("signature")
             if isinstance(signature, dict) and isinstance(signature.get("armored"), str):

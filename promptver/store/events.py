@@ -222,25 +222,30 @@ _LINES: dict[str, tuple[bytes, list[tuple[bytes, dict[str, Any] | IntegrityError
 # long log once while it does not change. An append changes its size, any write its
 # times; as in git's "racy" rule, bytes read within RACY of the file's last change are
 # not kept (a same-size rewrite in the same clock tick would keep those times).
-_BYTES: dict[str, tuple[tuple[int, ...], bytes]] = {}
+# Bytes read within RACY are kept too, not to be trusted but to be shared: read again, and
+# equal, the new copy is dropped for the one kept (a command right after a write held one
+# 33 MB copy per reader, and each reader's caches missed the others' by identity).
+_BYTES: dict[str, tuple[tuple[int, ...], bytes, bool]] = {}  # (stat key, bytes, settled)
 RACY = 2_000_000_000  # ns
 
 
 def log_bytes(path: Path) -> bytes:
     """A log's bytes (FileNotFoundError when there is none), read again only when the file
-    changed since the last read in this process."""
+    changed since the last read in this process, or was changed just before it."""
     key = str(path)
     before = _stat_key(path)
     known = _BYTES.get(key)
-    if known is not None and known[0] == before:
+    if known is not None and known[2] and known[0] == before:
         return known[1]
     data = path.read_bytes()
+    if known is not None and known[1] == data:
+        data = known[1]
     settled = time.time_ns() - max(before[3], before[4]) > RACY
-    if settled and _stat_key(path) == before:  # not written while it was read, nor just before
-        _BYTES.pop(key, None)
-        while len(_BYTES) >= _SEEN_LOGS:
-            del _BYTES[next(iter(_BYTES))]
-        _BYTES[key] = (before, data)
+    unchanged = _stat_key(path) == before  # not written while it was read
+    _BYTES.pop(key, None)
+    while len(_BYTES) >= _SEEN_LOGS:
+        del _BYTES[next(iter(_BYTES))]
+    _BYTES[key] = (before, data, settled and unchanged)
     return data
 
 
