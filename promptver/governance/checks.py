@@ -428,7 +428,8 @@ def _bad_moves(
     unchecked = False  # a move that could not be checked (a version missing): nothing is kept
     pairs: set[tuple[str, str]] = set()  # (version, digest) of every move after ``skip``
     lookups = _Lookups(store, name)
-    lookups.once = _promoted_once(events[skip:])
+    if len(events) - skip <= FEW:  # (a warm command's few events; a whole pass counts as it goes)
+        lookups.once = _promoted_once(events[skip:])
     for event in events[skip:]:
         kind = event.get("event")
         if kind == "eval" and isinstance(event.get("seq"), int):  # a hostile line may hold anything
@@ -589,6 +590,9 @@ def _move_problem(
                 f"it cites event {seq} as an approval of {to}, which that event is not (or it does not count)"
             )
     return _too_few_cited(len(set(cited)), policy, to) or _eval_problem(event, policy, target, by_seq)
+
+
+FEW = 4096  # events after a checkpoint whose promotions may each be proven by a scan
 
 
 def _promoted_once(events: list[dict[str, Any]]) -> set[str]:

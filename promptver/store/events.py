@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import functools
 import json
-import operator
 import os
 import time
 from collections.abc import Callable
-from itertools import accumulate, compress, count, repeat
+from itertools import accumulate
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -362,29 +361,30 @@ def _most_lines(data: bytes, tokens: list[bytes]) -> bool:
     return hits * 5 >= data.count(b"\n", 0, _SAMPLE) * 4
 
 
-# The kind of each event of a sound log, and the places of each kind asked for, by log,
-# with the bytes they were found in: the several readers of one command (decisions,
-# versions, runs) ask for a kind or two each, and a pass over every event for each would
-# cost more than all of them.
-_KINDS: dict[str, tuple[bytes, list[Any], dict[str, list[int]]]] = {}
+# The places of each kind's events in a sound log's lines, by log, with the bytes they were
+# found in: the several readers of one command (decisions, versions, runs) ask for a kind
+# or two each, and a pass over every event for each would cost more than all of them. (One
+# loop over the events: a pass per kind mapped in C touches every event again, each a
+# dict elsewhere in memory, and costs as much as the loop for each kind.)
+_KINDS: dict[str, tuple[bytes, dict[str, list[int]]]] = {}
 
 
 def _of_kinds(
     key: str, data: bytes, events: list[dict[str, Any]], kinds: tuple[str, ...]
 ) -> list[dict[str, Any]]:
-    """The events of these kinds among a sound log's ``events``, in order (found by
-    functions mapped over the list, in C: a tenth of a step per event in Python)."""
+    """The events of these kinds among a sound log's ``events``, in order."""
     known = _KINDS.get(key)
     if known is None or known[0] is not data:
+        index: dict[str, list[int]] = {}
+        for place, event in enumerate(events):
+            kind = event.get("event")
+            if type(kind) is str:  # what no kind asked for (str) equals: left out
+                index.setdefault(kind, []).append(place)
         _KINDS.pop(key, None)
         while len(_KINDS) >= _SEEN_LOGS:
             del _KINDS[next(iter(_KINDS))]
-        _KINDS[key] = known = (data, list(map(dict.get, events, repeat("event"))), {})
-    _, every, index = known
-    for kind in kinds:  # (a kind that is not a string equals none asked for)
-        if kind not in index:
-            index[kind] = list(compress(count(), map(operator.eq, every, repeat(kind))))
-    places = [place for kind in dict.fromkeys(kinds) for place in index[kind]]
+        _KINDS[key] = known = (data, index)
+    places = [place for kind in dict.fromkeys(kinds) for place in known[1].get(kind, ())]
     if len(kinds) > 1:
         places.sort()
     return [events[place] for place in places]
@@ -416,7 +416,7 @@ def _sound_of(key: str, data: bytes) -> tuple[bytes, list[bytes], list[dict[str,
         return None
     known = _KINDS.get(key)
     if known is not None and known[0] is sound[0]:
-        _KINDS[key] = (data, *known[1:])
+        _KINDS[key] = (data, known[1])
     _SOUND[key] = sound = (data, sound[1], sound[2])
     return sound
 
