@@ -373,6 +373,7 @@ def chained_moves_and_reviews(draw: st.DrawFn) -> dict[str, Any]:
 )
 @example({"event": "alias", "action": "promote", "alias": "production", "to": "0.1.0", "to_digest": [1]})
 @example({"event": "alias", "action": "promote", "alias": "production", "to": "0.1.0", "approval_ids": [[1]]})
+@example({"event": "other", "alias": [1]})  # an unhashable alias in the checkpointed prefix
 def test_a_chained_hostile_event_through_the_log_commands(project: Path, pv, event: dict[str, Any]) -> None:
     """Its hash chain right, a hostile review or move reaches the moves' re-check, the
     decisions and the audit trail: each command answers, none with a traceback."""
@@ -397,6 +398,9 @@ def test_a_chained_hostile_event_through_the_log_commands(project: Path, pv, eve
         result = pv(*args)
         assert result.code in (0, 1), (args, result)
         assert "Traceback" not in result.err, (args, result.err)
+    for args in (("alias", "set", "bot", "staging", "0.1.0"), ("verify",), ("show", "bot@staging")):
+        result = pv(*args)  # a move after it: re-checked with it in the checkpointed prefix
+        assert result.code in (0, 1) and "Traceback" not in result.err, (args, result.err)
     shutil.rmtree(project / ".promptver/cache/checkpoints", ignore_errors=True)
     log.write_bytes(b"".join(original))
 

@@ -493,11 +493,13 @@ def _before(
     moved = (
         {alias}
         if alias is not None
-        else {e.get("alias") for e in events[skip:] if e.get("event") == ALIAS_EVENT}
+        else {
+            e["alias"] for e in events[skip:] if e.get("event") == ALIAS_EVENT and type(e.get("alias")) is str
+        }
     )
     states: dict[str, AliasState] = {}
     for event in prefix:
-        if event.get("alias") in moved:
+        if type(name := event.get("alias")) is str and name in moved:  # (a hostile one: any JSON)
             apply(states, event)
     targets = {str(e.get("to_digest")) for e in events[skip:] if e.get("event") == ALIAS_EVENT}
     for event in prefix:  # only the decisions on the versions moved to are read (`_move_problem`)
@@ -597,8 +599,10 @@ FEW = 4096  # events after a checkpoint whose promotions may each be proven by a
 
 def _promoted_once(events: list[dict[str, Any]]) -> set[str]:
     """The digests exactly one of ``events`` promotes to."""
-    counted = Counter(e.get("to_digest") for e in events if e.get("action") == "promote")
-    return {digest for digest, times in counted.items() if times == 1 and isinstance(digest, str)}
+    counted = Counter(
+        d for e in events if e.get("action") == "promote" and type(d := e.get("to_digest")) is str
+    )
+    return {digest for digest, times in counted.items() if times == 1}
 
 
 def _proven_citations(
