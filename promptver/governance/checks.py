@@ -497,20 +497,22 @@ def _before(
             e["alias"] for e in events[skip:] if e.get("event") == ALIAS_EVENT and type(e.get("alias")) is str
         }
     )
+    targets = {str(e.get("to_digest")) for e in events[skip:] if e.get("event") == ALIAS_EVENT}
     states: dict[str, AliasState] = {}
-    for event in prefix:
+    by_seq: dict[int, dict[str, Any]] = {}
+    for event in prefix:  # one pass (each event is touched once: 100,000 of them at 35 ms a pass)
+        kind = event.get("event")
         if type(name := event.get("alias")) is str and name in moved:  # (a hostile one: any JSON)
             apply(states, event)
-    targets = {str(e.get("to_digest")) for e in events[skip:] if e.get("event") == ALIAS_EVENT}
-    for event in prefix:  # only the decisions on the versions moved to are read (`_move_problem`)
-        if (
-            event.get("event") == "review"
+        if (  # only the decisions on the versions moved to are read (`_move_problem`)
+            kind == "review"
             and isinstance(new := event.get("new"), dict)
             and isinstance(digest := new.get("digest"), str)
             and digest in targets
         ):
             seen.setdefault(digest, []).append(event)
-    by_seq = {e["seq"]: e for e in prefix if e.get("event") == "eval" and isinstance(e.get("seq"), int)}
+        elif kind == "eval" and isinstance(seq := event.get("seq"), int):
+            by_seq[seq] = event
     return states, seen, by_seq
 
 

@@ -114,15 +114,15 @@ def promote(
     with store.lock(name):
         manifest = store.resolve(name, ref)
         refuse_unverified(store, name, f"promote {manifest.ref}")
-        events = log_events(store, name, ALIAS_EVENT, "review")  # one parse: most of a long log
-        moves = [e for e in events if e.get("event") == ALIAS_EVENT]
+        log_events(store, name, ALIAS_EVENT, "review")  # one parse: most of a long log
+        moves = log_events(store, name, ALIAS_EVENT)  # (each kind then from its index)
         states = replay(moves)
         if not create:
             refuse_new_alias(store, name, alias, manifest, states, strict=True)
         state = states.get(alias, AliasState(alias))
         refuse_if_already(alias, state, manifest)
         policy = effective_policy(store, alias, manifest, current_manifest(store, name, state))
-        reviews = [e for e in events if e.get("event") != ALIAS_EVENT]  # what decisions are made of
+        reviews = log_events(store, name, "review")  # what decisions are made of
         first = None if dry_run else first_approvals(manifest, policy, reviews)
         if first is not None and policy is not None:  # the approvals hold: only the evals are left
             result = PolicyCheck(alias, manifest, policy, approvals=first)
