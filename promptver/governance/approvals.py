@@ -249,14 +249,16 @@ class RunningDecisions:
     def take(self, reviews: list[dict[str, Any]]) -> None:
         """Take in the events of ``reviews`` not taken yet (the list only grows; a place is
         an event's ``seq``, else its index in the list, as in `decisions`)."""
-        latest, rejecting = self.latest, self.rejecting
-        for index in range(self._taken, len(reviews)):
-            event = reviews[index]
+        if not self.simple:
+            return
+        latest, rejecting, digest = self.latest, self.rejecting, self.digest
+        last_time, last_place = self._time, self._place
+        for index, event in enumerate(reviews[self._taken :], start=self._taken):
             new, actor = event.get("new"), event.get("actor")
             if not (
                 event.get("event") == EVENT
-                and isinstance(new, dict)
-                and new.get("digest") == self.digest
+                and type(new) is dict
+                and new.get("digest") == digest
                 and isinstance(actor, str)
             ):
                 continue  # not a decision on the digest: `decisions` skips it too
@@ -265,18 +267,19 @@ class RunningDecisions:
             if (
                 "after" in event
                 or not email
-                or when < self._time
-                or (self._place is not None and place < self._place)
+                or when < last_time
+                or (last_place is not None and place < last_place)
             ):
                 self.simple = False
                 return
-            self._time, self._place = when, place
+            last_time, last_place = when, place
             latest.pop(email, None)  # re-inserted: the dict keeps the order of the last ones
             latest[email] = event
-            if str(event.get("decision")) == CHANGES_REQUESTED:
+            if event.get("decision") == CHANGES_REQUESTED:
                 rejecting.add(email)
-            else:
+            elif rejecting:
                 rejecting.discard(email)
+        self._time, self._place = last_time, last_place
         self._taken = len(reviews)
 
 
