@@ -296,3 +296,27 @@ def test_first_approvals_in_the_order_decisions_are_counted(
     whole = checks.check_policy(store, version, "production", policy, reviews).approvals[:2]
     found = checks.first_approvals(version, policy, reviews)
     assert found is None if first is None else [d.actor for d in found] == first == [d.actor for d in whole]
+
+
+def test_a_single_promotion_citing_what_does_not_count_is_named(
+    versions: tuple[Store, list[Manifest]],
+) -> None:
+    """A warm re-check proves its one promotion by a scan only when the promotion cites
+    what the scan finds: citing a decision that is no approval is named."""
+    store, made = versions
+    version = made[0]  # two approvals, authors allowed
+    people = ("Cy <cy@example.com>", "Dee <dee@example.com>", "Eve <eve@example.com>")
+    reviews = [_review(actor, seq, seq, version) for seq, actor in enumerate(people, start=1)]
+    reviews[2]["decision"] = "meh"
+    promotion = {
+        "event": "alias",
+        "action": "promote",
+        "alias": "production",
+        "to": version.version,
+        "to_digest": version.digest,
+        "approval_ids": [event_id(reviews[0]), event_id(reviews[2])],
+        "seq": 4,
+    }
+    forget_parsed()
+    (found,) = checks._bad_moves(store, "bot", [*reviews, promotion], None, False)
+    assert "which no counted approval is" in found[2]

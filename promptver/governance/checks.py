@@ -622,15 +622,10 @@ def _proven_citations(
     (signatures, a change request, a citation by seq or of an approval that does not count,
     too few cited, a policy nobody can meet: it names what is wrong)."""
     ids = event.get("approval_ids")
-    if target.digest in lookups.once and not policy.require_signed and _can_be_met(policy, target):
-        # the one promotion to it in this pass (a warm command's): a scan costs less than a count
-        first = first_latest(
-            reviews, target.digest, lambda e: _counts(e, policy, target.author), policy.approvals
-        )
-        if (
-            first is not None and [event_id(e) for e in first] == ids
-        ):  # the first that count, as `promote` cites
-            return {event_id(e): e.get("seq") for e in first}
+    if target.digest in lookups.once:  # its one promotion in this pass: a scan costs less than a count
+        first = first_approvals(target, policy, reviews)  # what `promote` cites
+        if first is not None and [event_id(d.event) for d in first] == ids:
+            return {event_id(d.event): d.seq for d in first}
     running = lookups.running(target.digest, reviews)
     if (
         not _running_decides(policy, target, running)
