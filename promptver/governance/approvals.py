@@ -289,8 +289,9 @@ def first_latest(
     """The first ``count_`` approvals in log order that are their person's latest decision
     on ``digest`` and that ``wanted`` accepts (what `decisions` then a filter would give,
     the first of them), found by functions mapped over lists (C) and a look, for each
-    approval taken, at whether the same person decided again later (`_may_be`, then
-    `same_person`), rather than counting 50,000 people. None when this cannot tell: times or
+    approval taken, at whether the same person decided again later (`_may_be`'s substring
+    test over all later actors at once, then `same_person`), rather than counting 50,000
+    people. None when this cannot tell: times or
     places out of order, a signature of format 3 (``after``), a change request on the
     digest (it may stand), a signed approval (its signature decides whether it counts),
     more than `TRIES` approvals looked at, or fewer found: the caller counts them all."""
