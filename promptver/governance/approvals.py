@@ -291,10 +291,10 @@ def first_latest(
     the first of them), found by functions mapped over lists (C) and a look, for each
     approval taken, at whether the same person decided again later (`_may_be`'s substring
     test over all later actors at once, then `same_person`), rather than counting 50,000
-    people. None when this cannot tell: times or
-    places out of order, a signature of format 3 (``after``), a change request on the
-    digest (it may stand), a signed approval (its signature decides whether it counts),
-    more than `TRIES` approvals looked at, or fewer found: the caller counts them all."""
+    people. None when this cannot tell: times or places out of order, a signature of
+    format 3 (``after``), a change request on the digest (it may stand), a signed approval
+    (its signature decides whether it counts), more than `TRIES` approvals looked at, or
+    fewer found: the caller counts them all."""
     get = dict.get  # (a pass per field: a few ms each at 50,000; a tuple of fields per event costs more)
     events = list(compress(events, map(operator.eq, map(get, events, repeat("event")), repeat(EVENT))))
     news: list[Any] = list(map(get, events, repeat("new")))
