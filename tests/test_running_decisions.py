@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from promptver.bundle.scaffold import scaffold
-from promptver.governance import checks
+from promptver.governance import approvals, checks
 from promptver.governance.approvals import RunningDecisions, decisions
 from promptver.governance.policy import declared_policies
 from promptver.store.events import event_id, forget_parsed
@@ -320,3 +320,68 @@ def test_a_single_promotion_citing_what_does_not_count_is_named(
     forget_parsed()
     (found,) = checks._bad_moves(store, "bot", [*reviews, promotion], None, False)
     assert "which no counted approval is" in found[2]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_decisions_after_a_re_check_are_those_counted_anew(
+    versions: tuple[Store, list[Manifest]], data: st.DataObject
+) -> None:
+    """A re-check hands its running decisions over to `decisions` of the same events (a
+    cold `show` re-checks, then lists them): what it gets is what a count anew finds."""
+    store, made = versions
+    events = data.draw(logs(store, made))
+    if data.draw(st.booleans()):  # a review after the last promotion: taken in at the end
+        events.append({**_review(PEOPLE[5], 59, len(events) + 1, made[0]), "decision": "changes_requested"})
+    forget_parsed()
+    checks._bad_moves(store, "bot", events, None, False)
+    handed = [decisions(events, version.digest) for version in made]
+    forget_parsed()
+    anew = [decisions(events, version.digest) for version in made]
+    assert handed == anew
+    assert [[d.event for d in found] for found in handed] == [[d.event for d in found] for found in anew]
+
+
+def _handed_over(events: list[dict[str, Any]], digest: str) -> list[Any]:
+    """`decisions` of ``events`` right after `RunningDecisions.offer` of them, and whether
+    the count was handed over (`approvals._decisions` not called)."""
+    forget_parsed()
+    RunningDecisions(digest).offer(events)
+    counted: list[bool] = []
+    whole = approvals._decisions
+
+    def counting(*args: Any) -> Any:
+        counted.append(True)
+        return whole(*args)
+
+    approvals._decisions = counting  # type: ignore[assignment]
+    try:
+        found = decisions(events, digest)
+    finally:
+        approvals._decisions = whole  # type: ignore[assignment]
+    return [found, not counted]
+
+
+def test_decisions_are_handed_over_only_for_the_very_events_offered(
+    versions: tuple[Store, list[Manifest]],
+) -> None:
+    version = versions[1][0]
+    reviews = [_review(f"r{n}@example.com", n, n, version) for n in range(1, 6)]
+    found, handed = _handed_over(reviews, version.digest)
+    assert handed and [d.event for d in found] == reviews
+    for changed in (
+        [*reviews[:2], {**reviews[2], "seq": "3"}, *reviews[3:]],  # a place by index, not seq
+        [*reviews[:2], {**reviews[2], "actor": 3}, *reviews[3:]],  # not a decision: skipped
+        [*reviews[:2], {**reviews[2], "new": {"digest": "sha256:other"}}, *reviews[3:]],  # another version
+    ):
+        found, handed = _handed_over(changed, version.digest)
+        forget_parsed()
+        assert not handed and found == decisions(changed, version.digest)
+    forget_parsed()
+    RunningDecisions(version.digest).offer(reviews)
+    later = [*reviews, _review("r9@example.com", 9, 9, version)]  # the log grew since
+    assert [d.event for d in decisions(later, version.digest)] == later
+    forget_parsed()
+    RunningDecisions(version.digest).offer(reviews)
+    other = [*reviews[:4], _review("z@example.com", 5, 5, version)]  # as many, not the same
+    assert [d.actor for d in decisions(other, version.digest)][-1] == "z@example.com"

@@ -459,6 +459,8 @@ def _bad_moves(
                 )
             )
         apply(states, event)
+    for digest, running in lookups.runs.items():  # every review on their digests is in ``seen``
+        running.offer(seen.get(digest, []))
     if data and alias is None and not unchecked and len(events) > skip:
         now = checkpoint.Moves(len(events), problems, exact)
         now.heads = dict(kept.heads) if kept is not None else {}
@@ -717,7 +719,7 @@ class _Lookups:
         self._policies: dict[str, dict[str, AliasPolicy] | PromptverError] = {}
         self._checks: dict[tuple[str, str, AliasPolicy, int], PolicyCheck] = {}
         self._in_force: dict[tuple[str, Held, tuple[str, str]], AliasPolicy | None] = {}
-        self._running: dict[str, RunningDecisions] = {}
+        self.runs: dict[str, RunningDecisions] = {}  # by digest
         self.once: set[str] = set()  # the digests one promotion of the pass moves to
 
     def check(
@@ -738,10 +740,10 @@ class _Lookups:
     def running(self, digest: str, reviews: list[dict[str, Any]]) -> RunningDecisions:
         """The running decisions on ``digest``, with the ``reviews`` on it so far taken in (the
         list only grows during one pass)."""
-        if digest not in self._running:
-            self._running[digest] = RunningDecisions(digest)
-        self._running[digest].take(reviews)
-        return self._running[digest]
+        if digest not in self.runs:
+            self.runs[digest] = RunningDecisions(digest)
+        self.runs[digest].take(reviews)
+        return self.runs[digest]
 
     def in_force(self, alias: str, held: Held, moved_to: tuple[str, str]) -> AliasPolicy | None:
         """The policy a move of ``alias`` from ``held`` to ``moved_to`` answers to: the
