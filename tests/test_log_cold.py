@@ -161,7 +161,7 @@ EVENTS = st.lists(
 
 
 @settings(max_examples=150, deadline=None)
-@given(EVENTS, st.booleans(), st.sampled_from([1, 2, events.WALKED]))
+@given(EVENTS, st.booleans(), st.sampled_from([1, 2, events.WALKED]), st.sampled_from([1, 3, events.CHUNK]))
 @example(
     [
         {"event": "review"},
@@ -171,20 +171,27 @@ EVENTS = st.lists(
     ],
     False,
     1,
+    events.CHUNK,
 )
+@example([{"event": "review"}, {"event": "eval", "score": 1e16}, {"event": "review"}], False, 1, 1)
 def test_ids_and_kinds_of_a_parsed_log_are_the_definitions(
-    tmp_path_factory: pytest.TempPathFactory, drafts: list[dict[str, Any]], whole_first: bool, walked: int
+    tmp_path_factory: pytest.TempPathFactory,
+    drafts: list[dict[str, Any]],
+    whole_first: bool,
+    walked: int,
+    chunk: int,
 ) -> None:
     """Whichever way a log is read (whole, or by kind), its events' ids are the sha256 of
     their canonical JSON (floats written as ``json`` writes them) and the events of a kind
     are the same; whether the events parsed without a float were indexed (after ``walked``
-    ids) or not yet."""
+    ids) or not yet, and whatever lines were decoded together (``chunk``)."""
     saved, events.WALKED = events.WALKED, walked
     racy, events.RACY = events.RACY, -(10**12)  # a log just written is kept read too
+    lines, events.CHUNK = events.CHUNK, chunk
     try:
         _ids_and_kinds(tmp_path_factory, drafts, whole_first)
     finally:
-        events.WALKED, events.RACY = saved, racy
+        events.WALKED, events.RACY, events.CHUNK = saved, racy, lines
 
 
 def _chained(drafts: list[dict[str, Any]]) -> list[bytes]:

@@ -117,7 +117,7 @@ _FLOATS_SEEN: list[None] = []  # one entry per float the parsing decoder met
 # a whole log's check, which most commands (no signature, no git anchor) never repay.
 # `event_id` walks the first events it is asked about for floats; past WALKED it indexes
 # the batches (many ids are wanted: the index is cheaper than a walk per event).
-_PENDING: list[list[tuple[dict[str, Any], int]]] = []  # as `_mark_plain` takes them
+_PENDING: list[tuple[int, Callable[[], list[dict[str, Any]]]]] = []  # (events, their plain ones)
 _WALKS: list[None] = []  # one entry per event walked while batches were pending
 WALKED = 1024
 
@@ -127,8 +127,8 @@ def _walked_enough() -> bool:
     _WALKS.append(None)
     if len(_WALKS) < WALKED:
         return False
-    for found in _PENDING:
-        batch = _plain(found)
+    for _, plain in _PENDING:
+        batch = plain()
         if len(_NO_FLOAT) + len(batch) > _IDS_KEPT:
             _NO_FLOAT.clear()
         _NO_FLOAT.update(zip(map(id, batch), batch, strict=True))
@@ -142,14 +142,32 @@ def _float_seen(text: str) -> float:
     return float(text)
 
 
-def _mark_plain(found: list[tuple[dict[str, Any], int]]) -> None:
-    """Note the events decoded without a float, sorted out by `_plain` when many ids are
-    wanted (each with the number of floats the decoder had met after it, counted from
-    zero; -1: not decoded now)."""
-    if sum(map(len, _PENDING)) + len(found) > _IDS_KEPT:  # a bound on what is held
+def _mark_plain(count: int, plain: Callable[[], list[dict[str, Any]]]) -> None:
+    """Note ``count`` events just decoded, ``plain()`` listing those decoded without a float
+    (when many ids are wanted)."""
+    if sum(n for n, _ in _PENDING) + count > _IDS_KEPT:  # a bound on what is held
         _PENDING.clear()
-    if len(found) <= _IDS_KEPT:
-        _PENDING.append(found)
+    if count <= _IDS_KEPT:
+        _PENDING.append((count, plain))
+
+
+CHUNK = 256  # lines decoded by one mapped call (`_decode_chunks`)
+
+
+def _decode_chunks(lines: list[bytes]) -> tuple[list[Any], list[Any]]:
+    """Lines decoded (msgspec, a mapped call per `CHUNK` lines: no Python step per line),
+    and those of the chunks in which the decoder met no float (a float in a chunk leaves
+    its events to `event_id`'s walk). Raises what the decoder raises for a line."""
+    decode, floats = _decoder()[0].decode, _FLOATS_SEEN.__len__
+    decoded: list[Any] = []
+    plain: list[Any] = []
+    for at in range(0, len(lines), CHUNK):
+        met = floats()
+        part = list(map(decode, lines[at : at + CHUNK]))
+        decoded += part
+        if floats() == met:
+            plain += part
+    return decoded, plain
 
 
 def parse_event(line: bytes, where: str) -> dict[str, Any]:
@@ -585,20 +603,19 @@ def _all_lines(
     _FLOATS_SEEN.clear()
     try:
         with jsontext.collector_paused():
-            found = (  # (event, floats met so far; -1: parsed before)
-                [(decode(line), floats()) for line in lines]
-                if starts is None
-                else [
+            if starts is None:
+                events, plain = _decode_chunks(lines)
+            else:
+                found = [  # (event, floats met so far; -1: parsed before)
                     (known, -1) if (known := get(start)) is not None else (decode(line), floats())
                     for start, line in zip(starts, lines, strict=True)
                 ]
-            )
+                events = list(map(itemgetter(0), found))
     except refused:  # the careful pass decides and names the line
         return None
-    events = list(map(itemgetter(0), found))
     if not set(map(type, events)) <= {dict}:  # (every one a dict: mapped, no Python step per event)
         return None
-    _mark_plain(found)
+    _mark_plain(len(events), (lambda: plain) if starts is None else functools.partial(_plain, found))
     if starts is None:
         _keep(key, data, (lines, events))
     else:
@@ -617,18 +634,16 @@ def _decode_all(lines: list[bytes]) -> list[dict[str, Any]] | None:
     object; None otherwise (then they are parsed one by one, with care)."""
     if any(b"\\u" in line for line in lines):
         return None
-    decoder, refused = _decoder()
-    decode, floats = decoder.decode, _FLOATS_SEEN.__len__
+    refused = _decoder()[1]
     _FLOATS_SEEN.clear()
     try:
         with jsontext.collector_paused():
-            found = [(decode(line), floats()) for line in lines]
+            events, plain = _decode_chunks(lines)
     except refused:
         return None
-    events = [event for event, _ in found]
-    if not all(type(event) is dict for event in events):
+    if not set(map(type, events)) <= {dict}:
         return None
-    _mark_plain(found)
+    _mark_plain(len(events), lambda: plain)
     return events
 
 
