@@ -502,3 +502,50 @@ def test_a_log_read_again_as_equal_bytes_keeps_its_one_pass_parse(
     path.write_bytes(b"\n".join(lines[:-1]) + b"\n")  # other bytes: read as they are now
     events._BYTES.clear()
     assert [e["seq"] for e in log_events(store, "bot", "alias")] == [2, 4, 6, 8]
+
+
+PLAIN_EVENTS = st.lists(  # (no \u escape: a log parsed whole)
+    st.fixed_dictionaries(
+        {"event": st.sampled_from(["review", "alias", "eval", "calibration", "bump"]) | st.integers()},
+        optional={"note": st.text(alphabet='ab "\\', max_size=4), "run": st.just("r1")},
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(PLAIN_EVENTS | EVENTS, st.data())
+def test_the_runs_found_by_kind_are_the_marked_events_of_an_unsigned_log(
+    tmp_path_factory: pytest.TempPathFactory, drafts: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    """A log parsed whole that nowhere holds the bytes ``"signature"`` has no signed event:
+    the events `verify` looks at (signed ones and runs) are its runs, found by kind; a log
+    that holds those bytes anywhere (a key, a note) is looked at event by event."""
+    from promptver.governance.verify import RUN_KINDS, _marked
+
+    for draft in drafts:
+        if data.draw(st.integers(0, 5)) == 0:
+            draft[data.draw(st.sampled_from(["signature", "note"]))] = data.draw(
+                st.sampled_from(["signature", 1])
+            )
+        if data.draw(st.integers(0, 3)) == 0:
+            draft["event"] = data.draw(st.sampled_from(RUN_KINDS))
+    store, _ = Store.init(tmp_path_factory.mktemp("p"))
+    path = store.log_path("bot")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\n".join(_chained(drafts)) + b"\n")
+    forget_parsed()
+    data_read, _ = read_lines(path)
+    sound = events.sound_lines(path, data_read)
+    runs = events.kind_places(path, data_read, RUN_KINDS)
+    if sound is None:  # (a \u escape: read line by line, not by kind)
+        assert runs is None
+        return
+    assert runs is not None
+    skip = data.draw(st.integers(0, len(drafts)))
+    signed = any("signature" in event for event in sound[1])
+    assert not signed or b'"signature"' in data_read
+    for part, start in ((sound[1][:skip], 0), (sound[1][skip:], skip)):
+        if not signed:
+            assert _marked(part, runs, start) == _marked(part)

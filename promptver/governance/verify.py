@@ -245,7 +245,7 @@ def _verify_log(
     governance/checkpoint.py, are taken from it unless ``full``), and the recorded runs
     the log names (always: their files can change without the log)."""
     from promptver.governance import checkpoint
-    from promptver.store.events import event_id, read_lines, sound_lines
+    from promptver.store.events import event_id, kind_places, read_lines, sound_lines
 
     path = store.log_path(name)
     ctx = f"{checkpoint.context(store)}; log {path}"
@@ -253,6 +253,10 @@ def _verify_log(
         return
     data, lines = read_lines(path)
     sound = sound_lines(path, data)  # the same lines and events, as two lists (each a dict)
+    # A log parsed whole that nowhere holds the bytes "signature" (a key is spelt so, but with
+    # a \u escape, which such a log has none of) has no signed event: its marked events are
+    # the runs, found by kind rather than by a look at every event.
+    run_places = kind_places(path, data, RUN_KINDS) if b'"signature"' not in data else None
     skip, found, signed = 0, [], []  # what the chain and signature checks found (kept)
     kept = None if full else checkpoint.read(store, name, checkpoint.LOG, data, ctx)
     if kept is not None and isinstance(kept[1], dict):
@@ -266,7 +270,7 @@ def _verify_log(
     report.events += len(lines)
     if skip:  # checked before: only what the lines after it need of them
         special: list[tuple[int, dict[str, Any]]] = (
-            [(at + 1, sound[1][at]) for at in _marked(sound[1][:skip])]  # (found in C)
+            [(at + 1, sound[1][at]) for at in _marked(sound[1][:skip], run_places, 0)]  # (found in C)
             if sound is not None
             else [
                 (number, kept_event)
@@ -286,7 +290,7 @@ def _verify_log(
     if _chain_holds(lines, skip, before, sound):  # then only the signed and the run events are looked at
         tail: list[dict[str, Any]]  # every one is a dict
         tail = sound[1][skip:] if sound is not None else [e for _, e in rest if isinstance(e, dict)]
-        marks = _marked(tail)
+        marks = _marked(tail, run_places, skip)
         named = 0  # the events of the tail before it are in ``ids`` (when a signature needed them)
         for i in marks:
             marked = tail[i]
@@ -355,10 +359,14 @@ def _chain_holds(
     return prevs == hashes and seqs == list(range(skip + 1, len(lines) + 1))
 
 
-def _marked(events: list[dict[str, Any]]) -> list[int]:
+def _marked(events: list[dict[str, Any]], run_places: list[int] | None = None, start: int = 0) -> list[int]:
     """The places of the signed events and of the recorded runs among ``events``: those
     for which ``"signature" in event or event.get("event") in RUN_KINDS``, found by
-    functions mapped over the list (C) rather than a test per event in Python."""
+    functions mapped over the list (C) rather than a test per event in Python.
+    ``run_places``: when no event is signed, the places of the runs in the whole log
+    (``events`` are its events from ``start`` on), taken instead."""
+    if run_places is not None:
+        return [at - start for at in run_places if start <= at < start + len(events)]
     signed = map(dict.__contains__, events, repeat("signature"))
     runs = map(RUN_KINDS.__contains__, map(dict.get, events, repeat("event")))
     return list(compress(count(), map(or_, signed, runs)))

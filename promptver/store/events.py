@@ -391,6 +391,11 @@ def _of_kinds(
     key: str, data: bytes, events: list[dict[str, Any]], kinds: tuple[str, ...]
 ) -> list[dict[str, Any]]:
     """The events of these kinds among a sound log's ``events``, in order."""
+    return [events[place] for place in _places(key, data, events, kinds)]
+
+
+def _places(key: str, data: bytes, events: list[dict[str, Any]], kinds: tuple[str, ...]) -> list[int]:
+    """The places of the events of these kinds among a sound log's ``events``, in order."""
     known = _KINDS.get(key)
     if known is None or known[0] is not data:
         index: dict[str, list[int]] = {}
@@ -405,7 +410,14 @@ def _of_kinds(
     places = [place for kind in dict.fromkeys(kinds) for place in known[1].get(kind, ())]
     if len(kinds) > 1:
         places.sort()
-    return [events[place] for place in places]
+    return places
+
+
+def kind_places(path: Path, data: bytes, kinds: tuple[str, ...]) -> list[int] | None:
+    """The places (line numbers from 0) of the events of these kinds in a log parsed whole
+    from these very bytes (`sound_lines`), in order; None when it was not."""
+    sound = _sound_of(str(path), data)
+    return _places(str(path), data, sound[2], kinds) if sound is not None else None
 
 
 # The bytes of each log whose every line was parsed in one pass (`_all_lines`: each an
