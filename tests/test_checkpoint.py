@@ -51,18 +51,19 @@ def _append(store: Store, event: dict[str, Any]) -> None:
 
 
 def _checked(store: Store, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> tuple[list[int], int]:
-    """(the seqs of the bad moves, how many moves were checked), as a new command sees it."""
+    """(the seqs of the bad moves, how many moves were checked), as a new command sees it
+    (each move checked is first offered to the moves kept aside, `checks._FreeMoves`)."""
     calls = []
-    real = checks._move_problem
+    real = checks._FreeMoves.take
 
     def counted(*args: Any) -> Any:
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr(checks, "_move_problem", counted)
+    monkeypatch.setattr(checks._FreeMoves, "take", counted)
     forget_parsed()
     found = [seq for seq, _ in bad_moves(store, "bot", **kw)]
-    monkeypatch.setattr(checks, "_move_problem", real)
+    monkeypatch.setattr(checks._FreeMoves, "take", real)
     return found, len(calls)
 
 
@@ -159,8 +160,8 @@ def test_verify_full_checks_every_move(moved: Store, monkeypatch: pytest.MonkeyP
     pv("verify")  # (it names the pointers this log's moves did not write)
     assert _checked(moved, monkeypatch) == ([], 0)
     calls = []
-    real = checks._move_problem
-    monkeypatch.setattr(checks, "_move_problem", lambda *a: calls.append(1) or real(*a))
+    real = checks._FreeMoves.take
+    monkeypatch.setattr(checks._FreeMoves, "take", lambda *a: calls.append(1) or real(*a))
     forget_parsed()
     pv("verify", "--full")
     assert len(calls) == MOVES

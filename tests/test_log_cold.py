@@ -549,3 +549,51 @@ def test_the_runs_found_by_kind_are_the_marked_events_of_an_unsigned_log(
     for part, start in ((sound[1][:skip], 0), (sound[1][skip:], skip)):
         if not signed:
             assert _marked(part, runs, start) == _marked(part)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"event": st.sampled_from(["review", "alias", "bump"])},
+            optional={
+                "seq": st.integers(0, 10**6) | st.text(max_size=3),
+                "time": st.sampled_from(["2026-12-06T10:00:00Z", "2026-12-06T10:00:00.123456Z", "", "x"])
+                | st.integers(),
+                "actor": st.text(max_size=50) | st.integers(),
+            },
+        ),
+        max_size=30,
+    ),
+    st.booleans(),
+)
+def test_audit_streams_each_event_as_its_columns(drafts: list[dict[str, Any]], numbered: bool) -> None:
+    """Each streamed line is an event's seq (right-aligned), time (cut to the second), actor
+    (cut to its width) and summary, each on one line and padded to its column's width."""
+    import io
+
+    from promptver.cli import cmd_audit
+    from promptver.safetext import one_line
+
+    written = io.StringIO()
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(sys, "stdout", written)
+        cmd_audit._stream(drafts, lambda e: f"what {e['event']}", numbered=numbered)
+    rows = [
+        (
+            str(n) if numbered else one_line(str(e.get("seq", "?"))),
+            one_line(str(e.get("time", ""))[:19].replace("T", " ")),
+            cmd_audit._cut(one_line(str(e.get("actor", "")))),
+            f"what {e['event']}",
+        )
+        for n, e in enumerate(drafts, start=1)
+    ]
+    widths = [max([len(row[i]) for row in rows], default=d) for i, d in ((0, 1), (1, 10), (2, 5))]
+    lines = written.getvalue().split("\n")
+    assert (
+        lines[0] == f"{'#':>{widths[0]}}  {'time (UTC)':<{widths[1]}}  {'actor':<{widths[2]}}  what".rstrip()
+    )
+    assert lines[1:] == [
+        f"{seq:>{widths[0]}}  {time:<{widths[1]}}  {actor:<{widths[2]}}  {what}".rstrip()
+        for seq, time, actor, what in rows
+    ] + [""]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -105,11 +106,11 @@ def _stream(
     if numbered:
         seqs = list(map(str, range(1, len(events) + 1)))
     else:
-        seqs = shown([str(event.get("seq", "?")) for event in events])
-    times = shown([str(event.get("time", ""))[:19].replace("T", " ") for event in events])  # `_time`
-    actors = [
-        a if len(a) <= ACTOR_WIDTH else _cut(a) for a in shown([str(e.get("actor", "")) for e in events])
-    ]
+        seqs = shown(list(map(str, _field(events, "seq", "?"))))
+    times = shown([str(time)[:19].replace("T", " ") for time in _field(events, "time", "")])  # `_time`
+    actors = shown(list(map(str, _field(events, "actor", ""))))
+    if max(map(len, actors), default=0) > ACTOR_WIDTH:
+        actors = [a if len(a) <= ACTOR_WIDTH else _cut(a) for a in actors]
     seq_width = max(map(len, seqs), default=1)
     actor_width = max(map(len, actors), default=5)
     time_width = max(map(len, times), default=10)
@@ -119,12 +120,20 @@ def _stream(
     for at in range(0, len(events), 1000):
         part = slice(at, at + 1000)
         whats = shown([summary(event) for event in events[part]])
-        batch = [  # rjust and ljust: half the time of format specs with a width
-            f"{seq.rjust(seq_width)}  {time.ljust(time_width)}  {actor.ljust(actor_width)}  {what}".rstrip()
-            for seq, time, actor, what in zip(seqs[part], times[part], actors[part], whats, strict=True)
-        ]
-        out.write("\n".join(batch) + "\n")
+        columns = zip(  # padded and joined by functions mapped over the columns (C)
+            map(str.rjust, seqs[part], repeat(seq_width)),
+            map(str.ljust, times[part], repeat(time_width)),
+            map(str.ljust, actors[part], repeat(actor_width)),
+            whats,
+            strict=True,
+        )
+        out.write("\n".join(map(str.rstrip, map("  ".join, columns))) + "\n")
     out.flush()
+
+
+def _field(events: list[dict[str, Any]], key: str, default: str) -> list[Any]:
+    """Each event's ``key`` (``default`` where it has none), as ``event.get`` gives it."""
+    return list(map(dict.get, events, repeat(key), repeat(default)))
 
 
 def _cut(actor: str) -> str:
