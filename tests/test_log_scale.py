@@ -319,6 +319,19 @@ def test_a_log_read_again_is_the_log_as_it_is_now(store: Store) -> None:
     assert isinstance(log_lines(path)[-1][1], IntegrityError)
 
 
+def test_a_stores_events_are_the_callers_own_list(store: Store) -> None:
+    """`Store.events` answers from the one parse of the log, in a list the caller may
+    change; a line that is not an event is the error that names it."""
+    path = _write_log(store, "bot", [{"event": "alias", "alias": "a", "to": "0.1.0"}])
+    first = store.events("bot")
+    first.append({"event": "mine"})
+    assert [e["event"] for e in store.events("bot")] == ["alias"]
+    path.write_bytes(path.read_bytes() + b"{torn\n")
+    with pytest.raises(IntegrityError, match="line is not JSON") as caught:
+        store.events("bot")
+    assert caught.value.location == f"{path}:2"
+
+
 def test_an_event_id_is_that_of_its_content() -> None:
     """Ids are computed once per event object, and are always those of its content."""
     from promptver.store.events import event_id

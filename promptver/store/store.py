@@ -600,14 +600,11 @@ class Store:
         return self._meta_dir(name) / "log.jsonl"
 
     def events(self, name: str) -> list[dict[str, Any]]:
-        from promptver.store.events import log_lines
+        """Every event of a bundle's log, in order (a list of the caller's own); the
+        `IntegrityError` of the first line that is not an event."""
+        from promptver.store.events import read_log
 
-        found = []
-        for _line, event in log_lines(self.log_path(name)):
-            if not isinstance(event, dict):
-                raise event
-            found.append(event)
-        return found
+        return list(read_log(self.log_path(name))[1])
 
     def append_event(
         self, name: str, event: dict[str, Any], then: Callable[[dict[str, Any]], None] | None = None
