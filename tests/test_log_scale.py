@@ -450,3 +450,45 @@ def test_a_log_read_again_after_a_same_size_edit_is_read_anew(
     with open(path, "ab") as handle:
         handle.write(b"{}\n")
     assert log.log_bytes(path) == path.read_bytes()
+
+
+def test_under_its_lock_a_log_just_written_is_read_once_until_it_changes(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A log written less than `events.RACY` ago is read anew by each reader, but not while
+    this process holds the bundle's lock (no other promptver process writes it then): once
+    per holding, and again when its size or times change (an append of its own)."""
+    from promptver.store import events
+
+    path = _write_log(store, "bot", [{"event": "alias", "alias": "a", "to": "0.1.0"}])
+    reads: list[Path] = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda p: (reads.append(p) if p == path else None) or real(p))
+    forget_parsed()
+    events.log_bytes(path)
+    events.log_bytes(path)
+    assert len(reads) == 2  # just written, no lock: each reader reads it
+    with store.lock("bot"):
+        first = events.log_bytes(path)
+        assert events.log_bytes(path) is first and len(reads) == 3
+        store.append_event("bot", {"event": "alias", "alias": "a", "to": "0.2.0"})
+        grown = events.log_bytes(path)
+        assert grown.startswith(first) and grown != first
+        count = len(reads)
+        assert events.log_bytes(path) is grown and len(reads) == count
+    events.log_bytes(path)
+    assert len(reads) == count + 1  # the lock released: read anew
+    with store.lock("bot"):
+        events.log_bytes(path)
+        assert len(reads) == count + 2  # another holding: not what was read under the last one
+    with store.lock("bot"):
+        events.log_bytes(path)
+        assert len(reads) == count + 3  # (nothing read between the two holdings)
+        real_key = events._stat_key
+        keys = iter([real_key(path), (0,)])  # written while it was read (its times moved)
+        monkeypatch.setattr(events, "_stat_key", lambda p: next(keys, None) or real_key(p))
+        events._BYTES.clear()
+        events.log_bytes(path)
+        monkeypatch.setattr(events, "_stat_key", real_key)
+        events.log_bytes(path)
+        assert len(reads) == count + 5  # what was read while it changed is read again

@@ -10,8 +10,9 @@ import functools
 import json
 import os
 import time
-from collections.abc import Callable
-from itertools import accumulate
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from itertools import accumulate, count
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -242,8 +243,24 @@ _LINES: dict[str, tuple[bytes, list[tuple[bytes, dict[str, Any] | IntegrityError
 # Bytes read within RACY are kept too, not to be trusted but to be shared: read again, and
 # equal, the new copy is dropped for the one kept (a command right after a write held one
 # 33 MB copy per reader, and each reader's caches missed the others' by identity).
-_BYTES: dict[str, tuple[tuple[int, ...], bytes, bool]] = {}  # (stat key, bytes, settled)
+# While this process holds a bundle's lock no other promptver process writes its log, so
+# bytes read under the lock are read again only when their stat key changes, even within
+# RACY (a promotion right after another write read its 33 MB log nine times: 0.1 s).
+_BYTES: dict[str, tuple[tuple[int, ...], bytes, bool, int | None]] = {}  # (stat key, bytes, settled, holding)
 RACY = 2_000_000_000  # ns
+_HELD: dict[str, int] = {}  # log path -> the holding of its bundle's lock (a new number each time)
+_HOLDINGS = count(1)
+
+
+@contextmanager
+def writers_excluded(path: Path) -> Iterator[None]:
+    """While this process holds the lock of the bundle whose log is ``path`` (`Store.lock`)."""
+    key = str(path)
+    _HELD[key] = next(_HOLDINGS)
+    try:
+        yield
+    finally:
+        _HELD.pop(key, None)
 
 
 def log_bytes(path: Path) -> bytes:
@@ -252,7 +269,8 @@ def log_bytes(path: Path) -> bytes:
     key = str(path)
     before = _stat_key(path)
     known = _BYTES.get(key)
-    if known is not None and known[2] and known[0] == before:
+    held = _HELD.get(key)
+    if known is not None and known[0] == before and (known[2] or (held is not None and known[3] == held)):
         return known[1]
     data = path.read_bytes()
     if known is not None and known[1] == data:
@@ -262,7 +280,7 @@ def log_bytes(path: Path) -> bytes:
     _BYTES.pop(key, None)
     while len(_BYTES) >= _SEEN_LOGS:
         del _BYTES[next(iter(_BYTES))]
-    _BYTES[key] = (before, data, settled and unchanged)
+    _BYTES[key] = (before, data, settled and unchanged, held if unchanged else None)
     return data
 
 

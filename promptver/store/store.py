@@ -567,14 +567,20 @@ class Store:
     @contextmanager
     def lock(self, name: str) -> Iterator[None]:
         """Serialise writers of one bundle across processes (re-entrant in a process)."""
+        from promptver.store.events import writers_excluded
+
         path = self.root / "locks" / f"{check_name(name)}.lock"
         with _LOCKS.hold(path) as first:
-            if first and self.log_path(name).exists():
-                try:
-                    self.repair(name)  # an interrupted bump: the next writer finishes it
-                except OSError:
-                    pass  # e.g. a read-only store: `verify` names the state; the command goes on
-            yield
+            if not first:
+                yield
+                return
+            with writers_excluded(self.log_path(name)):
+                if self.log_path(name).exists():
+                    try:
+                        self.repair(name)  # an interrupted bump: the next writer finishes it
+                    except OSError:
+                        pass  # e.g. a read-only store: `verify` names the state; the command goes on
+                yield
 
     def object_lock(self, *, exclusive: bool) -> int:
         """Take ``locks/objects.lock``: shared by writers while they stage and publish
