@@ -239,7 +239,7 @@ def test_a_log_reading_process_runs_without_the_cycle_collector(project: Path, p
         "end = os._exit; os._exit = lambda c: print(gc.isenabled(), file=sys.stderr) or end(c);"
         "sys.argv = ['promptver', *sys.argv[1:]]; from promptver.cli.main import main; main()"
     )
-    for args, enabled in ((["verify"], "False"), (["status"], "True")):
+    for args, enabled in ((["verify"], "False"), (["pull"], "False"), (["status"], "True")):
         done = subprocess.run(
             [sys.executable, "-c", code, *args], cwd=project, capture_output=True, text=True, check=False
         )

@@ -492,3 +492,37 @@ def test_under_its_lock_a_log_just_written_is_read_once_until_it_changes(
         monkeypatch.setattr(events, "_stat_key", real_key)
         events.log_bytes(path)
         assert len(reads) == count + 5  # what was read while it changed is read again
+
+
+def test_a_pulled_log_keeps_the_parse_it_was_checked_with(store: Store) -> None:
+    """A first pull writes the remote's log as it is (`events.adopt`): its re-check takes
+    the events the pull parsed and checked rather than parsing the written log again, as
+    long as one pass parses those bytes the same way (no ``\\r``, no ``\\u`` escape);
+    other bytes are parsed anew."""
+    from promptver.store.events import adopt, parse_lines, read_log
+
+    path = store.log_path("bot")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    first = b'{"event": "review", "seq": 1}'
+    for second, taken in (
+        (b'{"event": "review", "note": "b", "seq": 2}', True),
+        (b'{"event": "review", "note": "\\u00e9", "seq": 2}', False),
+    ):
+        lines = [first, second]
+        parsed = parse_lines(lines, str(path))
+        forget_parsed()
+        data = adopt(path, lines, parsed)
+        assert data == first + b"\n" + second + b"\n"
+        path.write_bytes(data)
+        found = read_log(path)[1]
+        assert found == [json.loads(line) for line in lines]
+        assert (found is parsed) == taken  # taken, or parsed anew
+    cr = b'{"event": "review",\r "seq": 2}'  # a line a `\\r` ends for this store's readers
+    forget_parsed()
+    path.write_bytes(adopt(path, [first, cr], parse_lines([first, cr], str(path))))
+    with pytest.raises(IntegrityError, match="not JSON"):
+        read_log(path)  # read as it is, not as the pull split it
+    forget_parsed()
+    path.write_bytes(first + b"\n")
+    adopt(path, [first], [{"event": "alias"}, {"event": "x"}])  # not its events: not kept
+    assert read_log(path)[1] == [{"event": "review", "seq": 1}]

@@ -24,15 +24,17 @@ published the same version with different content.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import compress, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptver.errors import ConflictError, IntegrityError, NotFoundError, PromptverError
 from promptver.store.atomic import atomic_write
 from promptver.store.digests import sha256_bytes, short
-from promptver.store.events import log_events, parse_lines
+from promptver.store.events import adopt, log_events, parse_lines
 from promptver.store.manifest import Manifest
 from promptver.store.store import Store, check_name
 
@@ -419,8 +421,12 @@ def _pull_bundle(store: Store, remote: Remote, name: str) -> SyncResult:
             return result  # nothing new there (we may be ahead)
         if common < start:  # the local log was replaced meanwhile (another pull): check from here
             incoming, start = _checked_tail(store, name, remote_lines, common, where), common
-        merged = _merge(store, t, name, remote_lines, incoming[common - start :], local, common, result)
-        del incoming  # the policy check parses the log it reads: these events are freed first
+        lines = _merge(store, t, name, remote_lines, incoming[common - start :], local, common, result)
+        if not local and len(incoming) == len(lines):  # the remote's log as it is: its re-check
+            merged = adopt(path, lines, incoming)  # takes these events rather than parsing it again
+        else:
+            merged = b"".join(line + b"\n" for line in lines)
+        del incoming  # (otherwise the policy check parses the log it reads: these are freed first)
         atomic_write(path, merged, tmp_dir=store.tmp_dir)
         _refuse_bad_moves(store, name, common, before, result.versions, remote.config.url)
         remote.saw(name, remote_lines)
@@ -439,9 +445,9 @@ def _merge(
     local: list[bytes],
     common: int,
     result: SyncResult,
-) -> bytes:
-    """The merged log: the remote's, then the local events past the ``common`` lines,
-    re-linked; the remote's new manifests, runs and the policies its moves name fetched
+) -> list[bytes]:
+    """The lines of the merged log: the remote's, then the local events past the ``common``
+    lines, re-linked; the remote's new manifests, runs and the policies its moves name fetched
     first. Refuses (changing nothing) a true conflict and a local event signed in format 2."""
     from promptver.governance.signing import refuse_moving_signed
 
@@ -457,7 +463,7 @@ def _merge(
     _fetch_policies(store, t, name, remote_tail)
     result.events = len(remote_tail)
     result.relinked = len(local_tail)
-    return b"".join(line + b"\n" for line in relinked)
+    return relinked
 
 
 def _fetch_policies(store: Store, t: Transport, name: str, events: list[dict[str, Any]]) -> None:
@@ -465,8 +471,10 @@ def _fetch_policies(store: Store, t: Transport, name: str, events: list[dict[str
     policy can be checked: a pull fetches other objects lazily."""
     from promptver.bundle.spec import SPEC_FILE
 
-    moves = [e for e in events if e.get("event") == "alias"]
-    versions = {v for e in moves for v in (e.get("to"), e.get("from")) if isinstance(v, str)}
+    get = dict.get  # (mapped over the events: 100,000 of them in a first pull)
+    moves = list(compress(events, map(operator.eq, map(get, events, repeat("event")), repeat("alias"))))
+    named: list[Any] = [*map(get, moves, repeat("to")), *map(get, moves, repeat("from"))]
+    versions: set[str] = set(compress(named, map(isinstance, named, repeat(str))))
     for version in sorted(versions):
         try:
             manifest = store.manifest(name, version, checked=False)

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from itertools import accumulate, count
+from itertools import accumulate, count, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -602,16 +602,40 @@ def _read_lines(path: Path) -> tuple[bytes, list[tuple[bytes, dict[str, Any] | I
     quick = _all_lines(str(path), data, parsed)
     found: list[tuple[bytes, dict[str, Any] | IntegrityError]]
     found = list(zip(*quick, strict=True)) if quick is not None else _each_line(path, data, parsed)
-    _SOUND.pop(str(path), None)
+    _remember(str(path), data, quick, found)
+    return data, found
+
+
+def _remember(
+    key: str,
+    data: bytes,
+    quick: tuple[list[bytes], list[dict[str, Any]]] | None,
+    found: list[tuple[bytes, dict[str, Any] | IntegrityError]],
+) -> None:
+    _SOUND.pop(key, None)
     if quick is not None:
         while len(_SOUND) >= _SEEN_LOGS:
             del _SOUND[next(iter(_SOUND))]
-        _SOUND[str(path)] = (data, *quick)
-    _LINES.pop(str(path), None)
+        _SOUND[key] = (data, *quick)
+    _LINES.pop(key, None)
     while len(_LINES) >= _SEEN_LOGS:
         del _LINES[next(iter(_LINES))]
-    _LINES[str(path)] = (data, found)
-    return data, found
+    _LINES[key] = (data, found)
+
+
+def adopt(path: Path, lines: list[bytes], events: list[dict[str, Any]]) -> bytes:
+    """The log made of ``lines`` (each ended by a newline), its events (``events``, parsed
+    from those lines by `parse_lines`) kept as the parse of the log at ``path`` once it
+    holds these bytes: a pull that writes the log it has just checked, whose re-check of
+    the moves would parse the same 100,000 lines again. Kept only for a log with no
+    ``\\r`` and no ``\\u`` escape, which one pass parses as `parse_lines` does; a reader
+    of other bytes parses them."""
+    data = b"".join(line + b"\n" for line in lines)
+    if b"\r" not in data and not has_escape(data) and len(lines) == len(events):
+        key = str(path)
+        _keep(key, data, (lines, events))
+        _remember(key, data, (lines, events), list(zip(lines, events, strict=True)))
+    return data
 
 
 def _all_lines(
@@ -662,7 +686,7 @@ def _starts(lines: list[bytes]) -> list[int]:
 def _decode_all(lines: list[bytes]) -> list[dict[str, Any]] | None:
     """Lines holding no ``\\u`` escape decoded in one pass (msgspec), when each is an event
     object; None otherwise (then they are parsed one by one, with care)."""
-    if any(b"\\u" in line for line in lines):
+    if any(map(bytes.__contains__, lines, repeat(b"\\u"))):  # (mapped: no Python step per line)
         return None
     refused = _decoder()[1]
     _FLOATS_SEEN.clear()
@@ -796,7 +820,7 @@ def parse_lines(lines: list[bytes], where: str, first: int = 1) -> list[dict[str
     `IntegrityError` at ``where:number`` (``lines[0]`` is line ``first`` of the log). The
     events are not kept in this module's caches: the caller's are freed with its list."""
     decoder, refused = _decoder()
-    if not any(b"\\u" in line for line in lines):
+    if not any(map(bytes.__contains__, lines, repeat(b"\\u"))):
         try:
             with jsontext.collector_paused():
                 found = [decoder.decode(line) for line in lines]

@@ -11,6 +11,7 @@ nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -146,6 +147,10 @@ HOSTILE: dict[str, tuple[Callable[[list[bytes]], bytes], str]] = {
     ),
     "an unsigned event after ours, chained to the wrong line": (
         lambda lines: log_of([*lines, json.dumps({"event": "review", "seq": 7, "prev": "0" * 64}).encode()]),
+        "log.jsonl:7: the remote log's hash chain is broken",
+    ),
+    "an unsigned event after ours numbered out of turn (chained)": (
+        lambda lines: log_of([*lines, unsigned(lines[2], seq=9, prev=hashlib.sha256(lines[-1]).hexdigest())]),
         "log.jsonl:7: the remote log's hash chain is broken",
     ),
     "an unsigned promotion to a list (hashed as a version name)": (
