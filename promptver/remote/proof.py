@@ -50,6 +50,14 @@ def check_chain(
     parsed in one pass (msgspec, `store.events.parse_lines`); a line that is not an event
     is named by its number. Of a log's tail: ``lines[0]`` is line ``first``, after the
     line ``previous``."""
+    if any(map(bytes.__contains__, lines, repeat(b"\r"))):  # (JSON escapes it: no promptver writes one)
+        number = next(n for n, line in enumerate(lines, start=first) if b"\r" in line)
+        raise IntegrityError(
+            "remote log line holds a carriage return, which no promptver writes (the log here"
+            " would be read as two lines there)",
+            location=f"{where}:{number}",
+            hint="restore the remote's log from a clone that has it, then push",
+        )
     events = _parse(lines, where, first)
     if _chain_holds(lines, events, first, previous):  # else the loop names the first broken line
         return events

@@ -494,9 +494,23 @@ def _refuse_bad_moves(
     from promptver.errors import PolicyError
     from promptver.governance.checks import bad_moves
 
-    bad = [why for seq, why in bad_moves(store, name) if seq > common]
+    try:
+        bad = [why for seq, why in bad_moves(store, name) if seq > common]
+    except PromptverError:  # the written log cannot be read back: as it was, then the reason
+        _put_back(store, name, before, versions)
+        raise
     if not bad:
         return
+    _put_back(store, name, before, versions)
+    raise PolicyError(
+        f"pull of {name} from {url} refused; nothing was changed:\n" + "\n".join(f"  - {b}" for b in bad),
+        hint="a move in the remote's history (or one of yours, after it) went around `promptver promote`;"
+        " find out who can write to the bucket, and restore the remote's log from a good clone",
+    )
+
+
+def _put_back(store: Store, name: str, before: bytes | None, versions: list[str]) -> None:
+    """The log as it was before a refused pull, without the versions it brought."""
     path = store.log_path(name)
     if before is None:
         path.unlink()
@@ -504,11 +518,6 @@ def _refuse_bad_moves(
         atomic_write(path, before, tmp_dir=store.tmp_dir)
     for version in versions:
         store.unpublish_manifest(store.manifest(name, version, checked=False))
-    raise PolicyError(
-        f"pull of {name} from {url} refused; nothing was changed:\n" + "\n".join(f"  - {b}" for b in bad),
-        hint="a move in the remote's history (or one of yours, after it) went around `promptver promote`;"
-        " find out who can write to the bucket, and restore the remote's log from a good clone",
-    )
 
 
 def _common(local: list[bytes], remote_lines: list[bytes]) -> int:

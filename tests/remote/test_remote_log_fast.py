@@ -149,6 +149,16 @@ HOSTILE: dict[str, tuple[Callable[[list[bytes]], bytes], str]] = {
         lambda lines: log_of([*lines, json.dumps({"event": "review", "seq": 7, "prev": "0" * 64}).encode()]),
         "log.jsonl:7: the remote log's hash chain is broken",
     ),
+    "a line holding a carriage return (chained)": (
+        lambda lines: log_of(
+            [
+                *lines,
+                b'{"event": "review",\r "prev": "%s", "seq": 7}'
+                % hashlib.sha256(lines[-1]).hexdigest().encode(),
+            ]
+        ),
+        "log.jsonl:7: remote log line holds a carriage return",
+    ),
     "an unsigned event after ours numbered out of turn (chained)": (
         lambda lines: log_of([*lines, unsigned(lines[2], seq=9, prev=hashlib.sha256(lines[-1]).hexdigest())]),
         "log.jsonl:7: the remote log's hash chain is broken",
@@ -346,3 +356,25 @@ def _damage(store: Store, url: str) -> str | None:
     except PromptverError:
         return None
     return None
+
+
+def test_a_pulled_log_that_cannot_be_read_back_is_put_back(
+    published: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever stops the re-check of a written pull (here the log read back as broken),
+    the log is put back as it was, without the versions the pull brought."""
+    from promptver.governance import checks
+
+    holder, fresh, url = teammates(published, tmp_path)
+    before = holder.log_path("bot").read_bytes()
+    lines = genuine(published)
+    (tmp_path / "shared" / LOG).write_bytes(log_of(rechain([*lines, unsigned(lines[2], reason="x")])))
+
+    def unreadable(*args: object, **kwargs: object) -> None:
+        raise IntegrityError("audit log line is not JSON", location="log.jsonl:7")
+
+    monkeypatch.setattr(checks, "bad_moves", unreadable)
+    for store in (holder, fresh):
+        assert "log.jsonl:7: audit log line is not JSON" in str(pulled(store, url))
+    assert holder.log_path("bot").read_bytes() == before
+    assert not fresh.log_path("bot").exists() and fresh.version_names("bot") == []
