@@ -228,15 +228,7 @@ def test_a_cited_working_copy_approval_by_the_author_does_not_count(
         }
         for seq, (actor, on) in enumerate([(PEOPLE[3], version.version), (AUTHOR, None)], start=1)
     ]
-    promotion = {
-        "event": "alias",
-        "action": "promote",
-        "alias": "production",
-        "to": version.version,
-        "to_digest": version.digest,
-        "approval_ids": [event_id(e) for e in reviews],
-        "seq": 3,
-    }
+    promotion = _promotion(version, reviews, 3)
     forget_parsed()
     (found,) = checks._bad_moves(store, "bot", [*reviews, promotion], None, False)
     assert (
@@ -264,6 +256,19 @@ def test_a_promotions_first_approvals_are_those_of_the_whole_count(
         if first is not None:
             assert [d.event for d in first] == [d.event for d in whole.approvals[: policy.approvals]]
             assert whole.ok
+
+
+def _promotion(version: Manifest, cited: list[dict[str, Any]], seq: int) -> dict[str, Any]:
+    """A promotion of ``version`` to production citing these reviews by id."""
+    return {
+        "event": "alias",
+        "action": "promote",
+        "alias": "production",
+        "to": version.version,
+        "to_digest": version.digest,
+        "approval_ids": [event_id(e) for e in cited],
+        "seq": seq,
+    }
 
 
 def _review(actor: str, minute: int, seq: int, version: Manifest) -> dict[str, Any]:
@@ -308,15 +313,7 @@ def test_a_single_promotion_citing_what_does_not_count_is_named(
     people = ("Cy <cy@example.com>", "Dee <dee@example.com>", "Eve <eve@example.com>")
     reviews = [_review(actor, seq, seq, version) for seq, actor in enumerate(people, start=1)]
     reviews[2]["decision"] = "meh"
-    promotion = {
-        "event": "alias",
-        "action": "promote",
-        "alias": "production",
-        "to": version.version,
-        "to_digest": version.digest,
-        "approval_ids": [event_id(reviews[0]), event_id(reviews[2])],
-        "seq": 4,
-    }
+    promotion = _promotion(version, [reviews[0], reviews[2]], 4)
     forget_parsed()
     (found,) = checks._bad_moves(store, "bot", [*reviews, promotion], None, False)
     assert "which no counted approval is" in found[2]
