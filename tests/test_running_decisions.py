@@ -193,16 +193,7 @@ def test_a_pass_over_many_promotions_counts_each_approval_once(
         )
         if n % 200 == 199:
             cited = [e for e in events if e["event"] == "review"][:2]
-            events.append(
-                {
-                    "event": "alias",
-                    "action": "promote",
-                    "alias": "production",
-                    "to": version.version,
-                    "to_digest": version.digest,
-                    "approval_ids": [event_id(e) for e in cited],
-                }
-            )
+            events.append(_promotion(version, cited, 0))  # (placed below)
     for seq, event in enumerate(events, start=1):
         event["seq"] = seq
     monkeypatch.setattr(checks, "check_policy", lambda *a, **k: pytest.fail("counted everyone's decisions"))
