@@ -342,9 +342,8 @@ def _chain_holds(
 ) -> bool:
     """Whether every line after the first ``skip`` is an event whose ``prev`` is the sha256
     of the line before it (``before`` for the first) and whose ``seq`` is its line number:
-    the chain check of a sound log, in a few passes over lists (C) rather than one
-    function call per line (``sound``: the same lines and events as two lists, every event
-    a dict). False: the line-by-line pass names what is wrong."""
+    the chain check of a sound log (`events.chained`; ``sound``: the same lines and events
+    as two lists, every event a dict). False: the line-by-line pass names what is wrong."""
     if sound is not None:
         texts, events = sound[0][skip:], sound[1][skip:]
     else:
@@ -352,11 +351,9 @@ def _chain_holds(
         if not all(type(event) is dict for _, event in tail):
             return False
         texts, events = [line for line, _ in tail], [event for _, event in tail]
-    sha256 = hashlib.sha256
-    hashes = [before, *[sha256(line).hexdigest() for line in texts[:-1]]]
-    prevs = list(map(dict.get, events, repeat("prev")))  # dict.get mapped: no Python call per event
-    seqs = list(map(dict.get, events, repeat("seq")))
-    return prevs == hashes and seqs == list(range(skip + 1, len(lines) + 1))
+    from promptver.store.events import chained
+
+    return chained(texts, events, skip + 1, before)
 
 
 def _marked(events: list[dict[str, Any]], run_places: list[int] | None = None, start: int = 0) -> list[int]:

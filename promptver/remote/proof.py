@@ -13,7 +13,6 @@ does not extend it (`check_extends`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -58,9 +57,11 @@ def check_chain(
             location=f"{where}:{number}",
             hint="restore the remote's log from a clone that has it, then push",
         )
+    from promptver.store.events import chained
+
     events = _parse(lines, where, first)
-    if _chain_holds(lines, events, first, previous):  # else the loop names the first broken line
-        return events
+    if chained(lines, events, first, sha256_bytes(previous) if previous is not None else None):
+        return events  # (else the loop below names the first broken line)
     for number, (line, event) in enumerate(zip(lines, events, strict=True), start=first):
         expected = sha256_bytes(previous) if previous is not None else None
         if event.get("seq") != number or event.get("prev") != expected:
@@ -71,19 +72,6 @@ def check_chain(
             )
         previous = line
     return events
-
-
-def _chain_holds(
-    lines: list[bytes], events: list[dict[str, Any]], first: int, previous: bytes | None
-) -> bool:
-    """`check_chain`'s test of every line at once, by functions mapped over the lists (C):
-    each ``seq`` its line number, each ``prev`` the sha256 of the line before."""
-    sha256 = hashlib.sha256
-    hashes = [sha256(previous).hexdigest() if previous is not None else None]
-    hashes += [sha256(line).hexdigest() for line in lines[:-1]]
-    prevs = list(map(dict.get, events, repeat("prev")))
-    seqs = list(map(dict.get, events, repeat("seq")))
-    return prevs == hashes and seqs == list(range(first, first + len(lines)))
 
 
 def _parse(lines: list[bytes], where: str, first: int) -> list[dict[str, Any]]:
